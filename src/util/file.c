@@ -1,0 +1,146 @@
+/* util: whole-file reads, lexical path helpers and SHA-256. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+int zp_file_read(const char *path, size_t max, char **ret_data, size_t *ret_len,
+                 struct zp_err *err)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return zp_err_sys(err, "cannot read '%s'", path);
+    struct zp_buf b;
+    zp_buf_init(&b, max);
+    char chunk[65536];
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = zp_err_sys(err, "cannot read '%s'", path);
+            break;
+        }
+        if (n == 0)
+            break;
+        if (zp_buf_add(&b, chunk, (size_t)n)) {
+            rc = zp_err_set(err, ZP_E_TOOBIG, NULL, "'%s' is larger than %zu bytes", path, max);
+            break;
+        }
+    }
+    if (!is_stdin)
+        close(fd);
+    if (rc) {
+        zp_buf_release(&b);
+        return rc;
+    }
+    *ret_data = zp_buf_detach(&b, ret_len);
+    return 0;
+}
+
+bool zp_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+char *zp_path_clean(const char *path)
+{
+    bool abs = path[0] == '/';
+    size_t n = strlen(path);
+    /* components as (start, len) pairs */
+    size_t *starts = zp_calloc(n + 1, sizeof(size_t));
+    size_t *lens = zp_calloc(n + 1, sizeof(size_t));
+    size_t nc = 0;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && path[i] == '/')
+            i++;
+        size_t s = i;
+        while (i < n && path[i] != '/')
+            i++;
+        size_t l = i - s;
+        if (l == 0 || (l == 1 && path[s] == '.'))
+            continue;
+        if (l == 2 && path[s] == '.' && path[s + 1] == '.') {
+            if (nc > 0 && !(lens[nc - 1] == 2 && path[starts[nc - 1]] == '.' &&
+                            path[starts[nc - 1] + 1] == '.')) {
+                nc--;
+                continue;
+            }
+            if (abs)
+                continue;
+        }
+        starts[nc] = s;
+        lens[nc] = l;
+        nc++;
+    }
+    struct zp_buf b = ZP_BUF_INIT;
+    if (abs)
+        zp_buf_addc(&b, '/');
+    for (size_t k = 0; k < nc; k++) {
+        if (k)
+            zp_buf_addc(&b, '/');
+        zp_buf_add(&b, path + starts[k], lens[k]);
+    }
+    if (b.len == 0)
+        zp_buf_addc(&b, '.');
+    free(starts);
+    free(lens);
+    return zp_buf_detach(&b, NULL);
+}
+
+char *zp_path_join(const char *dir, const char *rel)
+{
+    if (rel[0] == '/' || !dir || !*dir)
+        return zp_path_clean(rel);
+    char *j = zp_asprintf("%s/%s", dir, rel);
+    char *c = zp_path_clean(j);
+    free(j);
+    return c;
+}
+
+char *zp_path_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return zp_strdup(".");
+    if (slash == path)
+        return zp_strdup("/");
+    return zp_strndup(path, (size_t)(slash - path));
+}
+
+char *zp_path_abs(const char *path)
+{
+    if (path[0] == '/')
+        return zp_path_clean(path);
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd)
+        return zp_path_clean(path);
+    char *r = zp_path_join(cwd, path);
+    free(cwd);
+    return r;
+}
+
+void zp_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, data, len);
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(digest); i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[64] = '\0';
+}
