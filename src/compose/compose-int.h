@@ -81,6 +81,63 @@ int compose__normalize_file(struct zp_node *doc, const struct compose_ctx *ctx,
 int compose__normalize_service(struct zp_node *svc, const char *path,
                                const struct compose_ctx *ctx, struct zp_diags *d);
 
+/* normalize-objects.c: parts of a service that have their own sub-schema; each validates
+ * and normalises the field's value in place (path is e.g. "services.web.build"). */
+int compose__normalize_build(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
+                             struct zp_diags *d);
+int compose__normalize_deploy(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
+                              struct zp_diags *d);
+int compose__normalize_healthcheck(struct zp_node *n, const char *path,
+                                   const struct compose_ctx *ctx, struct zp_diags *d);
+
+/* ---- normalize-common.c: helpers shared by the normalisers ----
+ * Each checks or converts one value in place, reports problems to d at the value's
+ * position with path, and returns 0 or ZP_E_INPUT. */
+
+/* Best suggestion for an unknown word among candidates (NULL-terminated), or NULL. */
+const char *compose__suggest(const char *word, const char *const *candidates);
+/* Report every key of map that is not in known (NULL-terminated) and does not start with
+ * "x-": "unknown key 'imagee' in WHAT, did you mean 'image'?". Returns 0 or ZP_E_INPUT. */
+int compose__check_keys(const struct zp_node *map, const char *const *known, const char *what,
+                        const char *path, struct zp_diags *d);
+/* Require a node kind: "must be a mapping, not a string". */
+int compose__expect_kind(const struct zp_node *n, enum zp_node_kind kind, const char *path,
+                         struct zp_diags *d);
+/* A scalar string; numbers (and bools when allow_bool) are converted to their text. */
+int compose__to_str(struct zp_node *n, bool allow_bool, const char *path, struct zp_diags *d);
+/* An integer within [min, max]; a string holding one is converted. */
+int compose__to_int(struct zp_node *n, int64_t min, int64_t max, const char *path,
+                    struct zp_diags *d);
+/* A number (int or float, or a string holding one) within [min, max], made ZP_FLOAT
+ * unless it is integral and was an int. */
+int compose__to_number(struct zp_node *n, double min, double max, const char *path,
+                       struct zp_diags *d);
+/* A boolean (or the strings "true"/"false"). */
+int compose__to_bool(struct zp_node *n, const char *path, struct zp_diags *d);
+/* A duration ("1m30s", or an integer number of seconds when allow_bare_seconds), printed
+ * back the way Go prints durations. */
+int compose__to_duration(struct zp_node *n, bool allow_bare_seconds, const char *path,
+                         struct zp_diags *d);
+/* A byte size ("512m", "1.5gb", or an integer) converted to integer bytes. */
+int compose__to_size(struct zp_node *n, const char *path, struct zp_diags *d);
+/* A list of strings; with allow_single a lone string becomes a one-element list.
+ * Numbers in the list are converted to strings. */
+int compose__to_str_list(struct zp_node *n, bool allow_single, const char *path,
+                         struct zp_diags *d);
+/* A mapping KEY: value or a list of "KEY<sep>value" strings, into a map str -> str.
+ * Values that are numbers or bools become strings; null values (and list items "KEY" without
+ * sep) stay null when allow_null, else become "". */
+int compose__to_str_map(struct zp_node *n, char sep, bool allow_null, const char *path,
+                        struct zp_diags *d);
+/* Split a command line like a POSIX shell (quotes, backslashes; no expansion) into a
+ * sequence of strings. Returns 0 or ZP_E_INPUT (unterminated quote). */
+int compose__shell_split(const char *s, const struct zp_pos *pos, struct zp_node **ret_seq);
+/* A string or a list of strings (command, entrypoint): a string is shell-split. */
+int compose__to_command(struct zp_node *n, const char *path, struct zp_diags *d);
+/* Resolve a (possibly relative) path against ctx->basedir unless keep_relative_paths;
+ * "~/" is expanded with HOME from ctx->env. Returns a new string. */
+char *compose__abs_path(const struct compose_ctx *ctx, const char *p);
+
 /* ---- merge.c: the Compose Specification's merge rules on normalised trees ---- */
 
 /* Merge the normalised document (or service, with is_service) `over` into `base` in place;

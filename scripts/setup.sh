@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# setup.sh: install zpanel's build and runtime dependencies from Debian packages and make
+# sure a Docker engine answers on its socket. Idempotent; run as root on Debian 12 or newer.
+#   scripts/setup.sh            install packages and start dockerd when needed
+#   scripts/setup.sh --no-engine  install packages only
+set -euo pipefail
+
+want_engine=1
+for arg in "$@"; do
+    case "$arg" in
+    --no-engine) want_engine=0 ;;
+    *) echo "setup.sh: unknown flag '$arg'" >&2; exit 2 ;;
+    esac
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run as root (it installs Debian packages and starts dockerd)" >&2
+    exit 2
+fi
+
+packages=(
+    # build
+    build-essential cmake pkg-config clang libclang-rt-14-dev llvm
+    # libraries
+    libfyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev
+    # tests and checks
+    libcmocka-dev valgrind clang-format cppcheck python3 procps
+    # runtime: the engine, and a static busybox to build test images without a registry
+    docker.io busybox-static
+    # the peer that the benchmarks compare against
+    docker-compose
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ "$want_engine" = 1 ] || exit 0
+
+engine_answers() {
+    curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1
+}
+
+if engine_answers; then
+    exit 0
+fi
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    systemctl start docker || true
+fi
+if ! engine_answers; then
+    echo "setup.sh: starting dockerd in the background (log: /var/log/zpanel-dockerd.log)"
+    nohup dockerd >/var/log/zpanel-dockerd.log 2>&1 &
+fi
+for _ in $(seq 1 60); do
+    engine_answers && exit 0
+    sleep 0.5
+done
+echo "setup.sh: dockerd did not answer on /var/run/docker.sock within 30 s; see /var/log/zpanel-dockerd.log" >&2
+tail -20 /var/log/zpanel-dockerd.log >&2 || true
+exit 1

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite, as CI runs it. Installs what it needs (scripts/setup.sh),
+# then: the gcc build with every unit, fuzz-corpus and end-to-end test (ctest); the unit
+# tests again under ASan+UBSan (clang) and under valgrind; each libFuzzer target for a
+# bounded time; clang-format and cppcheck on src/. Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+fuzz_seconds=${ZP_FUZZ_SECONDS:-20}
+jobs=$(nproc)
+
+if [ "$(id -u)" -eq 0 ]; then
+    scripts/setup.sh || { echo "test.sh: setup failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+passed=0
+failed=0
+failures=()
+
+step() { # step NAME COMMAND...: one check that passes or fails as a whole
+    local name=$1
+    shift
+    echo "=== $name"
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+    fi
+}
+
+run_ctest() { # run_ctest NAME BUILD_DIR [ctest args]: count each ctest test
+    local name=$1 dir=$2
+    shift 2
+    local log
+    log=$(mktemp)
+    ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@" 2>&1 | tee "$log"
+    local line total nfail
+    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+    if [ -z "$line" ]; then
+        failed=$((failed + 1))
+        failures+=("$name: ctest printed no summary")
+    else
+        nfail=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+        total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+        passed=$((passed + total - nfail))
+        failed=$((failed + nfail))
+        [ "$nfail" -eq 0 ] || failures+=("$name: $nfail of $total ctest tests")
+    fi
+    rm -f "$log"
+}
+
+configure_build() { # configure_build DIR [cmake args]
+    local dir=$1
+    shift
+    cmake -S "$root" -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$jobs" >/dev/null
+}
+
+# 1. the main build: every test
+if step "build (gcc)" configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+    run_ctest "ctest (gcc)" build
+fi
+
+# 2. unit tests under ASan+UBSan (clang)
+if step "build (clang, ASan+UBSan)" configure_build build-asan -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_BUILD_TYPE=Debug -DZP_SANITIZE=address,undefined -DZP_E2E=OFF; then
+    ASAN_OPTIONS=detect_leaks=1 run_ctest "ctest (ASan+UBSan)" build-asan -L unit
+fi
+
+# 3. unit tests under valgrind
+valgrind_units() {
+    local ok=0 t
+    for t in build/unit_*; do
+        [ -x "$t" ] || continue
+        valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            "$t" >/dev/null 2>"$t.valgrind.log" || { echo "valgrind: $t"; cat "$t.valgrind.log"; ok=1; }
+    done
+    return $ok
+}
+step "unit tests under valgrind" valgrind_units
+
+# 4. libFuzzer targets, each for a bounded time
+if step "build (clang, libFuzzer)" configure_build build-fuzz -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_BUILD_TYPE=Debug -DZP_FUZZ=ON -DZP_SANITIZE=address,undefined -DZP_E2E=OFF; then
+    for bin in build-fuzz/fuzz_*; do
+        [ -x "$bin" ] || continue
+        name=${bin#build-fuzz/fuzz_}
+        corpus=$(mktemp -d)
+        cp -r "tests/fuzz/$name/corpus/." "$corpus/"
+        step "fuzz $name (${fuzz_seconds}s)" "$bin" -max_total_time="$fuzz_seconds" \
+            -max_len=65536 -rss_limit_mb=2048 -print_final_stats=0 "$corpus"
+        rm -rf "$corpus"
+    done
+fi
+
+# 5. style and static analysis on src/
+format_check() {
+    find src tests/unit tests/fuzz -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run -Werror
+}
+step "clang-format" format_check
+cppcheck_src() {
+    cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
+        --inline-suppr --suppress=missingIncludeSystem -I src src
+}
+step "cppcheck" cppcheck_src
+
+echo
+for f in "${failures[@]}"; do
+    echo "FAILED: $f"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

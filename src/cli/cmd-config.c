@@ -1,0 +1,261 @@
+/* cli/config: load, validate and print the normalised project. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#include "../util/banned.h"
+
+enum config_list {
+    LIST_NONE,
+    LIST_SERVICES,
+    LIST_VOLUMES,
+    LIST_NETWORKS,
+    LIST_PROFILES,
+    LIST_IMAGES,
+};
+
+/* Double every '$' so that reading the output again does not interpolate it twice. */
+static void escape_dollars(struct zp_node *n)
+{
+    if (n->kind == ZP_NODE_SCALAR) {
+        if (n->type != ZP_STR || !memchr(n->str, '$', n->len))
+            return;
+        struct zp_buf b = ZP_BUF_INIT;
+        for (size_t i = 0; i < n->len; i++) {
+            if (n->str[i] == '$')
+                zp_buf_addc(&b, '$');
+            zp_buf_addc(&b, n->str[i]);
+        }
+        zp_node_set_scalar(n, ZP_STR, zp_buf_cstr(&b));
+        zp_buf_release(&b);
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++)
+        escape_dollars(n->kind == ZP_NODE_SEQ ? n->items[i] : n->pairs[i].value);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Print the keys of a top-level map, sorted. */
+static void print_keys(const struct zp_node *map)
+{
+    if (!zp_node_is_map(map))
+        return;
+    const char **keys = zp_calloc(map->n, sizeof(*keys));
+    for (size_t i = 0; i < map->n; i++)
+        keys[i] = map->pairs[i].key->str;
+    qsort(keys, map->n, sizeof(*keys), cmp_str);
+    for (size_t i = 0; i < map->n; i++)
+        printf("%s\n", keys[i]);
+    free(keys);
+}
+
+static void print_list(const struct compose_project *p, enum config_list what)
+{
+    const struct zp_node *services = zp_node_get(p->model, "services");
+    switch (what) {
+    case LIST_SERVICES:
+        print_keys(services);
+        break;
+    case LIST_VOLUMES:
+        print_keys(zp_node_get(p->model, "volumes"));
+        break;
+    case LIST_NETWORKS:
+        print_keys(zp_node_get(p->model, "networks"));
+        break;
+    case LIST_PROFILES:
+        for (size_t i = 0; i < p->nall_profiles; i++)
+            printf("%s\n", p->all_profiles[i]);
+        break;
+    case LIST_IMAGES:
+        for (size_t i = 0; services && i < services->n; i++) {
+            const char *image = zp_node_get_str(services->pairs[i].value, "image");
+            if (image)
+                printf("%s\n", image);
+            else
+                printf("%s-%s\n", p->name, services->pairs[i].key->str);
+        }
+        break;
+    case LIST_NONE:
+        break;
+    }
+}
+
+static int print_hashes(const struct compose_project *p, const char *which)
+{
+    const struct zp_node *services = zp_node_get(p->model, "services");
+    size_t n = services ? services->n : 0;
+    const char **names = zp_calloc(n, sizeof(*names));
+    for (size_t i = 0; i < n; i++)
+        names[i] = services->pairs[i].key->str;
+    qsort(names, n, sizeof(*names), cmp_str);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(which, "*") != 0 && strcmp(which, names[i]) != 0)
+            continue;
+        char hash[65];
+        compose_service_hash(zp_node_get(services, names[i]), hash);
+        printf("%s %s\n", names[i], hash);
+        found++;
+    }
+    free(names);
+    if (!found) {
+        fprintf(stderr, "zpanel: --hash: no such service '%s'\n", which);
+        return ZP_EXIT_USAGE;
+    }
+    return ZP_EXIT_OK;
+}
+
+static int config_exec(const struct cli_global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'F'},
+        {"services", no_argument, NULL, 'S'},
+        {"volumes", no_argument, NULL, 'V'},
+        {"networks", no_argument, NULL, 'N'},
+        {"profiles", no_argument, NULL, 'P'},
+        {"images", no_argument, NULL, 'I'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"no-interpolate", no_argument, NULL, 'n'},
+        {"hash", required_argument, NULL, 'H'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false, quiet = false, no_interp = false;
+    enum config_list list = LIST_NONE;
+    const char *hash = NULL, *output = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":qo:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            if (strcmp(optarg, "json") == 0)
+                json = true;
+            else if (strcmp(optarg, "yaml") == 0)
+                json = false;
+            else
+                return cli_usage_error(&cli_cmd_config,
+                                       "--format: '%s' is not one of yaml, json", optarg);
+            break;
+        case 'S':
+            list = LIST_SERVICES;
+            break;
+        case 'V':
+            list = LIST_VOLUMES;
+            break;
+        case 'N':
+            list = LIST_NETWORKS;
+            break;
+        case 'P':
+            list = LIST_PROFILES;
+            break;
+        case 'I':
+            list = LIST_IMAGES;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'n':
+            no_interp = true;
+            break;
+        case 'H':
+            hash = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            printf("usage: zpanel [global flags] config %s\n", cli_cmd_config.usage);
+            return ZP_EXIT_OK;
+        case ':':
+            return cli_usage_error(&cli_cmd_config, "flag '%s' needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error(&cli_cmd_config, "unknown flag '%s'", argv[optind - 1]);
+        }
+    }
+    const char *const *services = (const char *const *)argv + optind;
+    size_t nservices = (size_t)(argc - optind);
+
+    struct compose_project *p = NULL;
+    int rc = cli_load_project(g, services, nservices, no_interp, &p);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < nservices; i++) {
+        if (!zp_node_get(zp_node_get(p->model, "services"), services[i])) {
+            fprintf(stderr, "zpanel: no such service '%s'\n", services[i]);
+            compose_project_free(p);
+            return ZP_EXIT_USAGE;
+        }
+    }
+    if (quiet) {
+        compose_project_free(p);
+        return ZP_EXIT_OK;
+    }
+    if (hash) {
+        rc = print_hashes(p, hash);
+        compose_project_free(p);
+        return rc;
+    }
+    if (list != LIST_NONE) {
+        print_list(p, list);
+        compose_project_free(p);
+        return ZP_EXIT_OK;
+    }
+
+    struct zp_node *model = zp_node_copy(p->model);
+    if (nservices) {
+        /* only the named services (their dependencies are not pulled in: as compose) */
+        struct zp_node *svcs = zp_node_get(model, "services");
+        for (size_t i = svcs ? svcs->n : 0; i > 0; i--) {
+            const char *name = svcs->pairs[i - 1].key->str;
+            bool keep = false;
+            for (size_t k = 0; k < nservices && !keep; k++)
+                keep = strcmp(services[k], name) == 0;
+            if (!keep)
+                zp_node_del(svcs, name);
+        }
+    }
+    if (!no_interp)
+        escape_dollars(model);
+    struct zp_buf out = ZP_BUF_INIT;
+    if (json) {
+        compose_emit_json(model, true, &out);
+        zp_buf_addc(&out, '\n');
+    } else {
+        compose_emit_yaml(model, &out);
+    }
+    zp_node_free(model);
+    compose_project_free(p);
+
+    FILE *f = stdout;
+    if (output && !(f = fopen(output, "we"))) {
+        struct zp_err err;
+        zp_err_init(&err);
+        zp_err_sys(&err, "cannot write '%s'", output);
+        fprintf(stderr, "zpanel: %s\n", err.msg);
+        zp_buf_release(&out);
+        return ZP_EXIT_RUNTIME;
+    }
+    fwrite(zp_buf_cstr(&out), 1, out.len, f);
+    rc = ZP_EXIT_OK;
+    if (f != stdout && fclose(f) != 0) {
+        fprintf(stderr, "zpanel: cannot write '%s'\n", output);
+        rc = ZP_EXIT_RUNTIME;
+    }
+    zp_buf_release(&out);
+    return rc;
+}
+
+const struct cli_cmd cli_cmd_config = {
+    .name = "config",
+    .usage = "[--format yaml|json] [--services|--volumes|--networks|--profiles|--images] "
+             "[-q] [--no-interpolate] [--hash SERVICE|'*'] [-o FILE] [SERVICE...]",
+    .summary = "validate the project and print its normalised model",
+    .exec = config_exec,
+};
