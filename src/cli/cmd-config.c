@@ -73,15 +73,20 @@ static void print_list(const struct compose_project *p, enum config_list what)
         for (size_t i = 0; i < p->nall_profiles; i++)
             printf("%s\n", p->all_profiles[i]);
         break;
-    case LIST_IMAGES:
-        for (size_t i = 0; services && i < services->n; i++) {
-            const char *image = zp_node_get_str(services->pairs[i].value, "image");
+    case LIST_IMAGES: {
+        /* in the order of the service names, like every other listing */
+        struct zp_node *sorted = zp_node_copy(services);
+        zp_node_sort_keys(sorted);
+        for (size_t i = 0; sorted && i < sorted->n; i++) {
+            const char *image = zp_node_get_str(sorted->pairs[i].value, "image");
             if (image)
                 printf("%s\n", image);
             else
-                printf("%s-%s\n", p->name, services->pairs[i].key->str);
+                printf("%s-%s\n", p->name, sorted->pairs[i].key->str);
         }
+        zp_node_free(sorted);
         break;
+    }
     case LIST_NONE:
         break;
     }

@@ -109,13 +109,13 @@ int compose__to_str(struct zp_node *n, bool allow_bool, const char *path, struct
 int compose__to_int(struct zp_node *n, int64_t min, int64_t max, const char *path,
                     struct zp_diags *d);
 /* A number (int or float, or a string holding one) within [min, max], made ZP_FLOAT
- * unless it is integral and was an int. */
+ * (printed in its shortest form: 2, 0.5). */
 int compose__to_number(struct zp_node *n, double min, double max, const char *path,
                        struct zp_diags *d);
 /* A boolean (or the strings "true"/"false"). */
 int compose__to_bool(struct zp_node *n, const char *path, struct zp_diags *d);
-/* A duration ("1m30s", or an integer number of seconds when allow_bare_seconds), printed
- * back the way Go prints durations. */
+/* A duration ("1m30s"; a plain integer counts as seconds, and with allow_bare_seconds a
+ * decimal string such as "1.5" too), printed back the way Go prints durations. */
 int compose__to_duration(struct zp_node *n, bool allow_bare_seconds, const char *path,
                          struct zp_diags *d);
 /* A byte size ("512m", "1.5gb", or an integer) converted to integer bytes. */
@@ -135,15 +135,17 @@ int compose__shell_split(const char *s, const struct zp_pos *pos, struct zp_node
 /* A string or a list of strings (command, entrypoint): a string is shell-split. */
 int compose__to_command(struct zp_node *n, const char *path, struct zp_diags *d);
 /* Resolve a (possibly relative) path against ctx->basedir unless keep_relative_paths;
- * "~/" is expanded with HOME from ctx->env. Returns a new string. */
+ * "~/" is expanded with HOME from ctx->env; absolute results are lexically cleaned.
+ * Returns a new string. */
 char *compose__abs_path(const struct compose_ctx *ctx, const char *p);
 
 /* ---- merge.c: the Compose Specification's merge rules on normalised trees ---- */
 
 /* Merge the normalised document (or service, with is_service) `over` into `base` in place;
- * `over` is consumed. Mappings merge recursively; scalars and most sequences are replaced;
- * keyed sequences (ports, volumes, secrets, configs, ...) merge by their key; `!reset`
- * removes, `!override` replaces. */
+ * `over` is consumed. Mappings merge recursively; scalars, command, entrypoint and
+ * healthcheck.test are replaced; other sequences are appended, and keyed ones (ports,
+ * volumes, secrets, configs, ...) merge by their key; `!reset` removes, `!override`
+ * replaces. */
 void compose__merge(struct zp_node *base, struct zp_node *over, bool is_service);
 
 /* ---- project.c: discovery, include, extends, profiles, finalisation, references ---- */

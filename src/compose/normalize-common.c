@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../util/banned.h"
 
@@ -138,8 +139,9 @@ int compose__to_number(struct zp_node *n, double min, double max, const char *pa
 int compose__to_bool(struct zp_node *n, const char *path, struct zp_diags *d)
 {
     if (n->kind == ZP_NODE_SCALAR && (n->type == ZP_BOOL || n->type == ZP_STR)) {
-        if (strcmp(n->str, "true") == 0 || strcmp(n->str, "false") == 0) {
-            n->type = ZP_BOOL;
+        /* the core schema's True/TRUE spellings are booleans too; print them canonically */
+        if (strcasecmp(n->str, "true") == 0 || strcasecmp(n->str, "false") == 0) {
+            zp_node_set_scalar(n, ZP_BOOL, (n->str[0] == 't' || n->str[0] == 'T') ? "true" : "false");
             return 0;
         }
     }
@@ -380,7 +382,9 @@ char *compose__abs_path(const struct compose_ctx *ctx, const char *p)
         if (home && *home)
             return zp_path_join(home, p[1] ? p + 2 : ".");
     }
-    if (ctx->keep_relative_paths || p[0] == '/')
+    if (p[0] == '/')
+        return zp_path_clean(p);
+    if (ctx->keep_relative_paths)
         return zp_strdup(p);
     return zp_path_join(ctx->basedir, p);
 }

@@ -108,6 +108,9 @@ void zp_err_init(struct zp_err *err)
 }
 
 static int err_vset(struct zp_err *err, const char *src_file, int src_line, int code,
+                    const struct zp_pos *pos, const char *fmt, va_list ap) ZP_PRINTF(6, 0);
+
+static int err_vset(struct zp_err *err, const char *src_file, int src_line, int code,
                     const struct zp_pos *pos, const char *fmt, va_list ap)
 {
     if (!err || err->code)

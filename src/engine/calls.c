@@ -1,0 +1,418 @@
+/* engine/calls: the typed Engine API calls: one function per operation, each building
+ * its path and query, sending it through engine__request and mapping the answer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-int.h"
+
+#include "../util/banned.h"
+
+/* Extra time allowed past a container's stop timeout before we give up waiting. */
+#define STOP_GRACE_MS 30000L
+
+/* "/PREFIX/ESCAPED(name)SUFFIX" into a new string. */
+static char *object_path(const char *prefix, const char *name, const char *suffix, bool keep_slash)
+{
+    struct zp_buf b = ZP_BUF_INIT;
+    zp_buf_adds(&b, prefix);
+    engine__escape(&b, name, keep_slash);
+    zp_buf_adds(&b, suffix);
+    return zp_buf_detach(&b, NULL);
+}
+
+static char *json_text(json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    if (!s)
+        ZP_BUG("encoding a request body");
+    return s;
+}
+
+/* ---- system ---- */
+
+int engine_ping(struct engine *e, struct zp_err *err)
+{
+    struct engine__req req = {
+        .method = "GET", .path = "/_ping", .unversioned = true, .what = "pinging the engine"};
+    char *body = NULL;
+    size_t len = 0;
+    long status = 0;
+    int rc = engine__request_text(e, &req, &status, &body, &len, err);
+    if (rc == 0 && (status != 200 || strcmp(body, "OK") != 0))
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "pinging the engine: unexpected answer (HTTP %ld)",
+                        status);
+    free(body);
+    return rc;
+}
+
+int engine_info(struct engine *e, struct engine_info *ret_info, struct zp_err *err)
+{
+    struct engine__req req = {.method = "GET", .path = "/info", .what = "reading engine info"};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc == 0)
+        rc = engine__map_info(j, ret_info, err);
+    json_decref(j);
+    return rc;
+}
+
+/* ---- images ---- */
+
+int engine_image_inspect(struct engine *e, const char *ref, bool *ret_exists, char **ret_id,
+                         struct zp_err *err)
+{
+    char *path = object_path("/images/", ref, "/json", true);
+    char *what = zp_asprintf("inspecting image '%s'", ref);
+    struct engine__req req = {.method = "GET", .path = path, .what = what};
+    struct zp_err sub;
+    json_t *j = NULL;
+    long status = 0;
+    zp_err_init(&sub);
+    int rc = engine__request(e, &req, &status, &j, &sub);
+    if (rc == ZP_E_NOTFOUND) {
+        *ret_exists = false;
+        if (ret_id)
+            *ret_id = NULL;
+        rc = 0;
+        goto out;
+    }
+    if (rc != 0) {
+        if (!err->code)
+            *err = sub;
+        goto out;
+    }
+    const char *id = engine__str(j, "Id");
+    if (!id) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: no Id in the answer", what);
+        goto out;
+    }
+    *ret_exists = true;
+    if (ret_id)
+        *ret_id = zp_strdup(id);
+out:
+    json_decref(j);
+    free(path);
+    free(what);
+    return rc;
+}
+
+int engine_image_remove(struct engine *e, const char *ref, bool force, struct zp_err *err)
+{
+    char *path = object_path("/images/", ref, "", true);
+    char *what = zp_asprintf("removing image '%s'", ref);
+    struct engine__req req = {
+        .method = "DELETE", .path = path, .query = force ? "force=1" : NULL, .what = what};
+    long status = 0;
+    int rc = engine__request(e, &req, &status, NULL, err);
+    free(path);
+    free(what);
+    return rc;
+}
+
+/* ---- generic "does it exist" for networks and volumes ---- */
+
+static int object_exists(struct engine *e, const char *kind, const char *prefix, const char *name,
+                         bool *ret_exists, struct zp_err *err)
+{
+    char *path = object_path(prefix, name, "", false);
+    char *what = zp_asprintf("inspecting %s '%s'", kind, name);
+    struct engine__req req = {.method = "GET", .path = path, .what = what};
+    struct zp_err sub;
+    long status = 0;
+    zp_err_init(&sub);
+    int rc = engine__request(e, &req, &status, NULL, &sub);
+    if (rc == 0 || rc == ZP_E_NOTFOUND) {
+        *ret_exists = rc == 0;
+        rc = 0;
+    } else if (!err->code) {
+        *err = sub;
+    }
+    free(path);
+    free(what);
+    return rc;
+}
+
+/* ---- networks ---- */
+
+int engine_network_create(struct engine *e, const char *name,
+                          const struct engine_network_opts *opts, char **ret_id, struct zp_err *err)
+{
+    json_t *body = json_object();
+    json_object_set_new(body, "Name", json_string(name));
+    json_object_set_new(body, "CheckDuplicate", json_true());
+    if (opts && opts->driver)
+        json_object_set_new(body, "Driver", json_string(opts->driver));
+    if (opts && opts->internal)
+        json_object_set_new(body, "Internal", json_true());
+    if (opts && opts->attachable)
+        json_object_set_new(body, "Attachable", json_true());
+    if (opts && opts->n_labels)
+        json_object_set_new(body, "Labels", engine__labels_json(opts->labels, opts->n_labels));
+    char *text = json_text(body);
+    char *what = zp_asprintf("creating network '%s'", name);
+    struct engine__req req = {
+        .method = "POST", .path = "/networks/create", .body = text, .what = what};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc != 0)
+        goto out;
+    const char *id = engine__str(j, "Id");
+    if (!id) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: no Id in the answer", what);
+        goto out;
+    }
+    if (ret_id)
+        *ret_id = zp_strdup(id);
+out:
+    json_decref(j);
+    json_decref(body);
+    free(text);
+    free(what);
+    return rc;
+}
+
+int engine_network_remove(struct engine *e, const char *name_or_id, struct zp_err *err)
+{
+    char *path = object_path("/networks/", name_or_id, "", false);
+    char *what = zp_asprintf("removing network '%s'", name_or_id);
+    struct engine__req req = {.method = "DELETE", .path = path, .what = what};
+    long status = 0;
+    int rc = engine__request(e, &req, &status, NULL, err);
+    free(path);
+    free(what);
+    return rc;
+}
+
+int engine_network_exists(struct engine *e, const char *name_or_id, bool *ret_exists,
+                          struct zp_err *err)
+{
+    return object_exists(e, "network", "/networks/", name_or_id, ret_exists, err);
+}
+
+int engine_network_list(struct engine *e, const char *const *label_filters,
+                        struct engine_network_list *ret_list, struct zp_err *err)
+{
+    struct zp_buf q = ZP_BUF_INIT;
+    engine__query_label_filters(&q, label_filters);
+    struct engine__req req = {
+        .method = "GET", .path = "/networks", .query = zp_buf_cstr(&q), .what = "listing networks"};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc == 0)
+        rc = engine__map_network_list(j, ret_list, err);
+    json_decref(j);
+    zp_buf_release(&q);
+    return rc;
+}
+
+/* ---- volumes ---- */
+
+int engine_volume_create(struct engine *e, const char *name, const struct engine_volume_opts *opts,
+                         struct zp_err *err)
+{
+    json_t *body = json_object();
+    json_object_set_new(body, "Name", json_string(name));
+    if (opts && opts->driver)
+        json_object_set_new(body, "Driver", json_string(opts->driver));
+    if (opts && opts->n_labels)
+        json_object_set_new(body, "Labels", engine__labels_json(opts->labels, opts->n_labels));
+    char *text = json_text(body);
+    char *what = zp_asprintf("creating volume '%s'", name);
+    struct engine__req req = {
+        .method = "POST", .path = "/volumes/create", .body = text, .what = what};
+    long status = 0;
+    int rc = engine__request(e, &req, &status, NULL, err);
+    json_decref(body);
+    free(text);
+    free(what);
+    return rc;
+}
+
+int engine_volume_remove(struct engine *e, const char *name, bool force, struct zp_err *err)
+{
+    char *path = object_path("/volumes/", name, "", false);
+    char *what = zp_asprintf("removing volume '%s'", name);
+    struct engine__req req = {
+        .method = "DELETE", .path = path, .query = force ? "force=1" : NULL, .what = what};
+    long status = 0;
+    int rc = engine__request(e, &req, &status, NULL, err);
+    free(path);
+    free(what);
+    return rc;
+}
+
+int engine_volume_exists(struct engine *e, const char *name, bool *ret_exists, struct zp_err *err)
+{
+    return object_exists(e, "volume", "/volumes/", name, ret_exists, err);
+}
+
+int engine_volume_list(struct engine *e, const char *const *label_filters,
+                       struct engine_volume_list *ret_list, struct zp_err *err)
+{
+    struct zp_buf q = ZP_BUF_INIT;
+    engine__query_label_filters(&q, label_filters);
+    struct engine__req req = {
+        .method = "GET", .path = "/volumes", .query = zp_buf_cstr(&q), .what = "listing volumes"};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc == 0)
+        rc = engine__map_volume_list(j, ret_list, err);
+    json_decref(j);
+    zp_buf_release(&q);
+    return rc;
+}
+
+/* ---- containers ---- */
+
+int engine_container_list(struct engine *e, const char *const *label_filters, bool all,
+                          struct engine_container_list *ret_list, struct zp_err *err)
+{
+    struct zp_buf q = ZP_BUF_INIT;
+    if (all)
+        engine__query_add(&q, "all", "1");
+    engine__query_label_filters(&q, label_filters);
+    struct engine__req req = {.method = "GET",
+                              .path = "/containers/json",
+                              .query = zp_buf_cstr(&q),
+                              .what = "listing containers"};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc == 0)
+        rc = engine__map_container_list(j, ret_list, err);
+    json_decref(j);
+    zp_buf_release(&q);
+    return rc;
+}
+
+int engine_container_create(struct engine *e, const char *name, const char *config_json,
+                            char **ret_id, struct zp_err *err)
+{
+    const char *label = name ? name : "(unnamed)";
+    struct zp_buf q = ZP_BUF_INIT;
+    json_t *j = NULL;
+    json_t *config = json_loads(config_json, 0, NULL);
+    char *what = zp_asprintf("creating container '%s'", label);
+    int rc = 0;
+    if (!json_is_object(config)) {
+        rc = zp_err_set(err, ZP_E_INPUT, NULL, "%s: the configuration is not a JSON object", what);
+        goto out;
+    }
+    if (name)
+        engine__query_add(&q, "name", name);
+    struct engine__req req = {.method = "POST",
+                              .path = "/containers/create",
+                              .query = zp_buf_cstr(&q),
+                              .body = config_json,
+                              .what = what};
+    long status = 0;
+    rc = engine__request(e, &req, &status, &j, err);
+    if (rc != 0)
+        goto out;
+    const char *id = engine__str(j, "Id");
+    if (!id) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: no Id in the answer", what);
+        goto out;
+    }
+    if (ret_id)
+        *ret_id = zp_strdup(id);
+out:
+    json_decref(j);
+    json_decref(config);
+    zp_buf_release(&q);
+    free(what);
+    return rc;
+}
+
+/* POST /containers/{id}/ACTION where 304 (already in that state) is fine. */
+static int container_action(struct engine *e, const char *id, const char *action, const char *verb,
+                            const char *query, long timeout_ms, struct zp_err *err)
+{
+    struct zp_buf suffix = ZP_BUF_INIT;
+    zp_buf_addf(&suffix, "/%s", action);
+    char *path = object_path("/containers/", id, zp_buf_cstr(&suffix), false);
+    char *what = zp_asprintf("%s container '%s'", verb, id);
+    struct engine__req req = {
+        .method = "POST", .path = path, .query = query, .timeout_ms = timeout_ms, .what = what};
+    long status = 0;
+    int rc = engine__request(e, &req, &status, NULL, err);
+    free(path);
+    free(what);
+    zp_buf_release(&suffix);
+    return rc;
+}
+
+int engine_container_start(struct engine *e, const char *id, struct zp_err *err)
+{
+    return container_action(e, id, "start", "starting", NULL, 0, err);
+}
+
+int engine_container_stop(struct engine *e, const char *id, int timeout_s, struct zp_err *err)
+{
+    char query[32] = "";
+    long timeout_ms = 0;
+    if (timeout_s >= 0) {
+        snprintf(query, sizeof(query), "t=%d", timeout_s);
+        timeout_ms = (long)timeout_s * 1000L + STOP_GRACE_MS;
+    } else {
+        /* The container's own StopTimeout is unknown here; allow a generous wait. */
+        timeout_ms = 600000L;
+    }
+    return container_action(e, id, "stop", "stopping", query[0] ? query : NULL, timeout_ms, err);
+}
+
+int engine_container_remove(struct engine *e, const char *id, bool force, bool volumes,
+                            struct zp_err *err)
+{
+    struct zp_buf q = ZP_BUF_INIT;
+    if (force)
+        engine__query_add(&q, "force", "1");
+    if (volumes)
+        engine__query_add(&q, "v", "1");
+    char *path = object_path("/containers/", id, "", false);
+    char *what = zp_asprintf("removing container '%s'", id);
+    struct engine__req req = {
+        .method = "DELETE", .path = path, .query = zp_buf_cstr(&q), .what = what};
+    long status = 0;
+    int rc = engine__request(e, &req, &status, NULL, err);
+    free(path);
+    free(what);
+    zp_buf_release(&q);
+    return rc;
+}
+
+int engine_container_inspect(struct engine *e, const char *id, struct engine_container *ret_c,
+                             struct zp_err *err)
+{
+    char *path = object_path("/containers/", id, "/json", false);
+    char *what = zp_asprintf("inspecting container '%s'", id);
+    struct engine__req req = {.method = "GET", .path = path, .what = what};
+    char *body = NULL;
+    size_t len = 0;
+    long status = 0;
+    json_t *j = NULL;
+    int rc = engine__request_text(e, &req, &status, &body, &len, err);
+    if (rc != 0)
+        goto out;
+    json_error_t jerr;
+    j = json_loadb(body, len, 0, &jerr);
+    if (!j) {
+        rc =
+            zp_err_set(err, ZP_E_ENGINE, NULL, "%s: engine sent invalid JSON: %s", what, jerr.text);
+        goto out;
+    }
+    rc = engine__map_container(j, body, ret_c, err);
+    if (rc != 0)
+        zp_err_prefix(err, "%s", what);
+out:
+    json_decref(j);
+    free(body);
+    free(path);
+    free(what);
+    return rc;
+}

@@ -1,0 +1,420 @@
+/* engine/transport: the HTTP side of the Engine API client: hosts, URLs, libcurl, the
+ * request helper, error responses and version negotiation. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-int.h"
+
+#include "../util/banned.h"
+
+struct engine {
+    CURL *curl;     /* one easy handle: its connection cache keeps the socket alive */
+    char *host;     /* normalised host, for messages */
+    char *socket;   /* unix socket path, or NULL for TCP */
+    char *base_url; /* "http://localhost" or "http://HOST:PORT" */
+    long connect_timeout_ms;
+    long request_timeout_ms;
+    int api_minor; /* negotiated, 0 before engine_connect */
+    char api_version[16];
+    char *server_version;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static bool global_done;
+
+int engine_global_init(struct zp_err *err)
+{
+    if (global_done)
+        return 0;
+    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK)
+        return zp_err_set(err, ZP_E_SYSTEM, NULL, "initialising libcurl: %s",
+                          curl_easy_strerror(rc));
+    global_done = true;
+    return 0;
+}
+
+void engine_global_cleanup(void)
+{
+    if (!global_done)
+        return;
+    curl_global_cleanup();
+    global_done = false;
+}
+
+/* ---- hosts, versions, URLs ---- */
+
+int engine__parse_host(const char *host, char **ret_socket, char **ret_base_url, struct zp_err *err)
+{
+    if (zp_str_has_prefix(host, "unix://")) {
+        const char *path = host + strlen("unix://");
+        if (path[0] != '/')
+            return zp_err_set(err, ZP_E_INPUT, NULL,
+                              "invalid engine host '%s': a unix socket path must be absolute",
+                              host);
+        *ret_socket = zp_strdup(path);
+        *ret_base_url = zp_strdup("http://localhost");
+        return 0;
+    }
+    if (zp_str_has_prefix(host, "tcp://")) {
+        const char *hp = host + strlen("tcp://");
+        size_t len = strcspn(hp, "/");
+        if (hp[len] == '/' && hp[len + 1] != '\0')
+            return zp_err_set(err, ZP_E_INPUT, NULL,
+                              "invalid engine host '%s': a path is not supported", host);
+        const char *colon = memchr(hp, ':', len);
+        if (hp[0] == '[') /* [v6]:port */
+            colon = memchr(hp, ']', len) ? strchr(memchr(hp, ']', len), ':') : NULL;
+        if (len == 0 || !colon || colon == hp || colon >= hp + len)
+            return zp_err_set(err, ZP_E_INPUT, NULL,
+                              "invalid engine host '%s': expected tcp://HOST:PORT", host);
+        char *port = zp_strndup(colon + 1, (size_t)(hp + len - colon - 1));
+        int64_t p;
+        int rc = zp_parse_int64(port, 1, 65535, &p);
+        free(port);
+        if (rc != 0)
+            return zp_err_set(err, ZP_E_INPUT, NULL, "invalid engine host '%s': invalid port",
+                              host);
+        *ret_socket = NULL;
+        *ret_base_url = zp_asprintf("http://%.*s", (int)len, hp);
+        return 0;
+    }
+    if (zp_str_has_prefix(host, "ssh://") || zp_str_has_prefix(host, "npipe://") ||
+        zp_str_has_prefix(host, "fd://"))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "engine host '%s' is not supported yet: use unix:// or tcp://", host);
+    return zp_err_set(err, ZP_E_INPUT, NULL,
+                      "invalid engine host '%s': expected unix:///PATH or tcp://HOST:PORT", host);
+}
+
+int engine__parse_api_version(const char *s, int *ret_minor)
+{
+    if (!s || !zp_str_has_prefix(s, "1."))
+        return ZP_E_INPUT;
+    int64_t minor;
+    if (zp_parse_int64(s + 2, 0, 999, &minor) != 0)
+        return ZP_E_INPUT;
+    *ret_minor = (int)minor;
+    return 0;
+}
+
+static bool is_unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+int engine__escape(struct zp_buf *b, const char *s, bool keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int rc;
+        if (is_unreserved(*p) || (keep_slash && (*p == '/' || *p == ':'))) {
+            rc = zp_buf_addc(b, (char)*p);
+        } else {
+            char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rc = zp_buf_add(b, enc, 3);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int engine__query_add(struct zp_buf *q, const char *key, const char *value)
+{
+    int rc = 0;
+    if (q->len > 0)
+        rc = zp_buf_addc(q, '&');
+    if (rc == 0)
+        rc = engine__escape(q, key, false);
+    if (rc == 0)
+        rc = zp_buf_addc(q, '=');
+    if (rc == 0)
+        rc = engine__escape(q, value, false);
+    return rc;
+}
+
+int engine__query_label_filters(struct zp_buf *q, const char *const *label_filters)
+{
+    if (!label_filters || !label_filters[0])
+        return 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; label_filters[i]; i++)
+        json_array_append_new(arr, json_string(label_filters[i]));
+    json_t *obj = json_pack("{s:o}", "label", arr);
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!text)
+        ZP_BUG("encoding label filters");
+    int rc = engine__query_add(q, "filters", text);
+    free(text);
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+struct engine *engine_new(const char *host, struct zp_err *err)
+{
+    if (!global_done)
+        ZP_BUG("engine_new before engine_global_init");
+    if (!host || !*host)
+        host = getenv("DOCKER_HOST");
+    if (!host || !*host)
+        host = ENGINE_DEFAULT_HOST;
+    char *sock = NULL, *base = NULL;
+    if (engine__parse_host(host, &sock, &base, err) != 0)
+        return NULL;
+    struct engine *e = zp_calloc(1, sizeof(*e));
+    e->host = zp_strdup(host);
+    e->socket = sock;
+    e->base_url = base;
+    e->connect_timeout_ms = ENGINE_CONNECT_TIMEOUT_MS;
+    e->request_timeout_ms = ENGINE_REQUEST_TIMEOUT_MS;
+    e->curl = curl_easy_init();
+    if (!e->curl) {
+        zp_err_set(err, ZP_E_SYSTEM, NULL, "creating an HTTP handle for engine '%s'", host);
+        engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    if (e->curl)
+        curl_easy_cleanup(e->curl);
+    free(e->host);
+    free(e->socket);
+    free(e->base_url);
+    free(e->server_version);
+    free(e);
+}
+
+void engine_set_timeouts(struct engine *e, long connect_ms, long request_ms)
+{
+    if (connect_ms <= 0 || request_ms <= 0)
+        ZP_BUG("engine_set_timeouts: timeouts must be positive");
+    e->connect_timeout_ms = connect_ms;
+    e->request_timeout_ms = request_ms;
+}
+
+const char *engine_host(const struct engine *e)
+{
+    return e->host;
+}
+
+const char *engine_api_version(const struct engine *e)
+{
+    return e->api_minor ? e->api_version : NULL;
+}
+
+const char *engine_server_version(const struct engine *e)
+{
+    return e->api_minor ? e->server_version : NULL;
+}
+
+/* ---- requests ---- */
+
+struct sink {
+    struct zp_buf buf;
+    bool too_big;
+};
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct sink *s = userdata;
+    size_t n = size * nmemb;
+    if (zp_buf_add(&s->buf, data, n) != 0) {
+        s->too_big = true;
+        return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+    }
+    return n;
+}
+
+int engine__error_from_response(long status, const char *body, size_t len, const char *what,
+                                struct zp_err *err)
+{
+    int code = status == 404 ? ZP_E_NOTFOUND : status == 409 ? ZP_E_CONFLICT : ZP_E_ENGINE;
+    json_t *j = len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+    const char *msg = j ? engine__str(j, "message") : NULL;
+    int rc;
+    if (msg && *msg) {
+        /* Engine messages sometimes end with a newline; keep ours on one line. */
+        size_t mlen = strlen(msg);
+        while (mlen > 0 && (msg[mlen - 1] == '\n' || msg[mlen - 1] == ' '))
+            mlen--;
+        rc = zp_err_set(err, code, NULL, "%s: %.*s (HTTP %ld)", what, (int)mlen, msg, status);
+    } else {
+        size_t start = 0, end = len;
+        while (start < end && (body[start] == ' ' || body[start] == '\n' || body[start] == '\r'))
+            start++;
+        while (end > start &&
+               (body[end - 1] == ' ' || body[end - 1] == '\n' || body[end - 1] == '\r'))
+            end--;
+        if (end > start + 200)
+            end = start + 200;
+        if (end > start)
+            rc = zp_err_set(err, code, NULL, "%s: engine answered HTTP %ld: '%.*s'", what, status,
+                            (int)(end - start), body + start);
+        else
+            rc = zp_err_set(err, code, NULL, "%s: engine answered HTTP %ld", what, status);
+    }
+    json_decref(j);
+    return rc;
+}
+
+static int perform(struct engine *e, const struct engine__req *req, long *ret_status,
+                   struct sink *sink, struct zp_err *err)
+{
+    struct zp_buf url = ZP_BUF_INIT;
+    struct curl_slist *headers = NULL;
+    CURL *c = e->curl;
+    int rc = 0;
+
+    zp_buf_adds(&url, e->base_url);
+    if (!req->unversioned)
+        zp_buf_addf(&url, "/v%s", e->api_version);
+    zp_buf_adds(&url, req->path);
+    if (req->query && *req->query)
+        zp_buf_addf(&url, "?%s", req->query);
+
+    /* Reset keeps the connection cache, so the socket stays open between requests. */
+    curl_easy_reset(c);
+    e->errbuf[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_URL, zp_buf_cstr(&url));
+    if (e->socket)
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->socket);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms > 0 ? req->timeout_ms : e->request_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "zpanel/" ZP_VERSION);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    headers = curl_slist_append(headers, "Expect:");
+    if (req->body) {
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req->body));
+    } else if (strcmp(req->method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    }
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+    if (!headers)
+        ZP_BUG("out of memory building request headers");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+
+    CURLcode cc = curl_easy_perform(c);
+    if (sink->too_big) {
+        rc = zp_err_set(err, ZP_E_TOOBIG, NULL, "%s: engine response too big (more than %zu bytes)",
+                        req->what, sink->buf.max);
+    } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL,
+                        "%s: cannot connect to the Docker engine at '%s': %s; is dockerd "
+                        "running?",
+                        req->what, e->host, e->errbuf[0] ? e->errbuf : curl_easy_strerror(cc));
+    } else if (cc != CURLE_OK) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: engine at '%s': %s", req->what, e->host,
+                        e->errbuf[0] ? e->errbuf : curl_easy_strerror(cc));
+    } else {
+        long status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 400)
+            rc = engine__error_from_response(status, zp_buf_cstr(&sink->buf), sink->buf.len,
+                                             req->what, err);
+        else
+            *ret_status = status;
+    }
+    /* Do not leave pointers to our stack or freed memory inside the handle. */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_slist_free_all(headers);
+    zp_buf_release(&url);
+    return rc;
+}
+
+int engine__request_text(struct engine *e, const struct engine__req *req, long *ret_status,
+                         char **ret_body, size_t *ret_len, struct zp_err *err)
+{
+    if (!req->unversioned && e->api_minor == 0) {
+        int rc = engine_connect(e, err);
+        if (rc != 0)
+            return rc;
+    }
+    struct sink sink = {ZP_BUF_INIT, false};
+    zp_buf_init(&sink.buf, ENGINE_MAX_RESPONSE);
+    long status = 0;
+    int rc = perform(e, req, &status, &sink, err);
+    if (rc == 0) {
+        *ret_status = status;
+        *ret_body = zp_buf_detach(&sink.buf, ret_len);
+    }
+    zp_buf_release(&sink.buf);
+    return rc;
+}
+
+int engine__request(struct engine *e, const struct engine__req *req, long *ret_status,
+                    json_t **ret_json, struct zp_err *err)
+{
+    char *body = NULL;
+    size_t len = 0;
+    long status = 0;
+    int rc = engine__request_text(e, req, &status, &body, &len, err);
+    if (rc != 0)
+        return rc;
+    json_t *j = NULL;
+    if (ret_json && len > 0) {
+        json_error_t jerr;
+        j = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+        if (!j) {
+            rc = zp_err_set(err, ZP_E_ENGINE, NULL,
+                            "%s: engine sent invalid JSON (HTTP %ld): %s at byte %d", req->what,
+                            status, jerr.text, jerr.position);
+            goto out;
+        }
+    }
+    *ret_status = status;
+    if (ret_json)
+        *ret_json = j;
+out:
+    free(body);
+    return rc;
+}
+
+/* ---- version negotiation ---- */
+
+int engine_connect(struct engine *e, struct zp_err *err)
+{
+    struct engine__req req = {
+        .method = "GET",
+        .path = "/version",
+        .unversioned = true,
+        .what = "asking the engine for its version",
+    };
+    json_t *v = NULL;
+    long status = 0;
+    int minor = 0;
+    char *server = NULL;
+    int rc = engine__request(e, &req, &status, &v, err);
+    if (rc != 0)
+        return rc;
+    rc = engine__negotiate(v, &minor, &server, err);
+    json_decref(v);
+    if (rc != 0)
+        return rc;
+    free(e->server_version);
+    e->server_version = server;
+    e->api_minor = minor;
+    snprintf(e->api_version, sizeof(e->api_version), "1.%d", minor);
+    return 0;
+}

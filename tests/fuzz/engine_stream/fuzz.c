@@ -1,0 +1,93 @@
+/* Fuzz target for the engine's stream decoders: the input's first bytes choose how the
+ * rest is split into chunks; the rest is fed to the multiplexed-stream decoder and to the
+ * JSON-lines decoder (with small caps so the limits are exercised too). */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "util/util.h"
+
+#include "util/banned.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct tally {
+    size_t frames, bytes;
+};
+
+static int on_frame(void *ctx, enum engine_stream stream, const char *data, size_t len,
+                    struct zp_err *err)
+{
+    struct tally *t = ctx;
+    (void)err;
+    if (stream > ENGINE_STREAM_SYSTEMERR || len == 0)
+        ZP_BUG("decoder delivered a bad frame");
+    t->frames++;
+    t->bytes += len;
+    if (data[0] == 'Q' && len == 1) /* exercise the callback-error path */
+        return zp_err_set(err, ZP_E_INPUT, NULL, "stop");
+    return 0;
+}
+
+static int on_line(void *ctx, const char *json, size_t len, struct zp_err *err)
+{
+    struct tally *t = ctx;
+    if (strlen(json) != len || len == 0)
+        ZP_BUG("decoder delivered a bad line");
+    t->frames++;
+    t->bytes += len;
+    struct engine_progress p;
+    if (engine_progress_parse(json, len, &p, err) == 0)
+        engine_progress_release(&p);
+    struct engine_event ev;
+    zp_err_init(err);
+    if (engine_event_parse(json, len, &ev, err) == 0)
+        engine_event_release(&ev);
+    zp_err_init(err);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    /* Chunk sizes cycle through 1 + the first two bytes' values. */
+    size_t steps[2] = {1 + (size_t)data[0], 1 + (size_t)data[1] % 17};
+    data += 2;
+    size -= 2;
+
+    struct tally t = {0, 0};
+    struct zp_err err;
+    zp_err_init(&err);
+    struct engine_mux_decoder mux;
+    engine_mux_init(&mux, 4096, on_frame, &t);
+    int rc = 0;
+    for (size_t off = 0, i = 0; rc == 0 && off < size; i++) {
+        size_t n = steps[i % 2] < size - off ? steps[i % 2] : size - off;
+        rc = engine_mux_feed(&mux, data + off, n, &err);
+        off += n;
+    }
+    if (rc == 0)
+        engine_mux_finish(&mux, &err);
+    engine_mux_release(&mux);
+    if (t.bytes > size)
+        ZP_BUG("mux decoder delivered more than it was fed");
+
+    struct tally lt = {0, 0};
+    zp_err_init(&err);
+    struct engine_jsonl_decoder jl;
+    engine_jsonl_init(&jl, 512, on_line, &lt);
+    rc = 0;
+    for (size_t off = 0, i = 0; rc == 0 && off < size; i++) {
+        size_t n = steps[(i + 1) % 2] < size - off ? steps[(i + 1) % 2] : size - off;
+        rc = engine_jsonl_feed(&jl, data + off, n, &err);
+        off += n;
+    }
+    if (rc == 0)
+        engine_jsonl_finish(&jl, &err);
+    engine_jsonl_release(&jl);
+    if (lt.bytes > size)
+        ZP_BUG("jsonl decoder delivered more than it was fed");
+    return 0;
+}

@@ -1,0 +1,609 @@
+/* Unit tests for the engine client's transport and typed calls against a fake engine: a
+ * thread serving recorded answers (tests/data/engine/) on a unix socket and keeping the
+ * exact requests it received, so paths, queries and bodies are checked too. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "engine/engine-int.h"
+#include "util/util.h"
+
+/* ---- the fake engine ---- */
+
+struct route {
+    const char *method;
+    const char *target; /* exact request target, with query */
+    int status;
+    const char *file; /* body from tests/data/engine/, or NULL */
+    const char *body; /* literal body when file is NULL */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    int listen_fd;
+    char dir[40];
+    char path[100];
+    pthread_t thread;
+    const struct route *routes;
+    size_t n_routes;
+    struct zp_buf log;   /* "METHOD TARGET BODY\n" per request */
+    int connections;     /* accepted connections */
+    size_t big_response; /* when > 0, answer every request with this many bytes */
+    bool stop;
+} fake = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static char *data_file(const char *name, size_t *ret_len)
+{
+    struct zp_err err;
+    zp_err_init(&err);
+    char *path = zp_asprintf("%s/engine/%s", ZP_TEST_DATA, name);
+    char *data = NULL;
+    if (zp_file_read(path, 1 << 20, &data, ret_len, &err) != 0)
+        ZP_BUG("missing test data %s", path);
+    free(path);
+    return data;
+}
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Serve requests on one connection until the client closes it. */
+static void serve_conn(int fd)
+{
+    struct zp_buf in = ZP_BUF_INIT;
+    char chunk[4096];
+    for (;;) {
+        char *end = in.p ? strstr(in.p, "\r\n\r\n") : NULL;
+        if (!end) {
+            ssize_t r = read(fd, chunk, sizeof(chunk));
+            if (r <= 0)
+                break;
+            zp_buf_add(&in, chunk, (size_t)r);
+            continue;
+        }
+        size_t head_len = (size_t)(end - in.p) + 4;
+        size_t body_len = 0;
+        char *cl = strcasestr(in.p, "\r\nContent-Length: ");
+        if (cl && cl < end) {
+            int64_t v = 0;
+            char *num = zp_strndup(cl + 18, strcspn(cl + 18, "\r"));
+            zp_parse_int64(num, 0, 1 << 20, &v);
+            free(num);
+            body_len = (size_t)v;
+        }
+        while (in.len < head_len + body_len) {
+            ssize_t r = read(fd, chunk, sizeof(chunk));
+            if (r <= 0)
+                goto out;
+            zp_buf_add(&in, chunk, (size_t)r);
+        }
+        char method[16] = "", target[1024] = "";
+        size_t ml = strcspn(in.p, " ");
+        size_t tl = strcspn(in.p + ml + 1, " ");
+        snprintf(method, sizeof(method), "%.*s", (int)ml, in.p);
+        snprintf(target, sizeof(target), "%.*s", (int)tl, in.p + ml + 1);
+
+        pthread_mutex_lock(&fake.lock);
+        zp_buf_addf(&fake.log, "%s %s %.*s\n", method, target, (int)body_len, in.p + head_len);
+        const struct route *hit = NULL;
+        for (size_t i = 0; i < fake.n_routes; i++)
+            if (strcmp(fake.routes[i].method, method) == 0 &&
+                strcmp(fake.routes[i].target, target) == 0)
+                hit = &fake.routes[i];
+        size_t big = fake.big_response;
+        pthread_mutex_unlock(&fake.lock);
+
+        char *body = NULL;
+        size_t len = 0;
+        int status = 404;
+        if (big) {
+            status = 200;
+            body = zp_malloc(big);
+            memset(body, ' ', big);
+            len = big;
+        } else if (hit) {
+            status = hit->status;
+            if (hit->file) {
+                body = data_file(hit->file, &len);
+            } else {
+                body = zp_strdup(hit->body ? hit->body : "");
+                len = strlen(body);
+            }
+        } else {
+            body = zp_strdup("{\"message\":\"page not found\"}");
+            len = strlen(body);
+        }
+        char head[256];
+        int hl = snprintf(head, sizeof(head),
+                          "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\n\r\n",
+                          status, len);
+        bool ok = write_all(fd, head, (size_t)hl) && write_all(fd, body, len);
+        free(body);
+        if (!ok)
+            break;
+        size_t rest = in.len - head_len - body_len;
+        memmove(in.p, in.p + head_len + body_len, rest);
+        in.len = rest;
+        in.p[rest] = '\0';
+    }
+out:
+    zp_buf_release(&in);
+    close(fd);
+}
+
+static void *serve(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int fd = accept(fake.listen_fd, NULL, NULL);
+        pthread_mutex_lock(&fake.lock);
+        bool stop = fake.stop;
+        if (fd >= 0 && !stop)
+            fake.connections++;
+        pthread_mutex_unlock(&fake.lock);
+        if (stop) {
+            if (fd >= 0)
+                close(fd);
+            return NULL;
+        }
+        if (fd >= 0)
+            serve_conn(fd);
+    }
+}
+
+static int fake_start(void **state)
+{
+    (void)state;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (engine_global_init(&err) != 0)
+        return -1;
+    snprintf(fake.dir, sizeof(fake.dir), "/tmp/zp-engine-test-XXXXXX");
+    if (!mkdtemp(fake.dir))
+        return -1;
+    snprintf(fake.path, sizeof(fake.path), "%s/docker.sock", fake.dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fake.path);
+    fake.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fake.listen_fd < 0 || bind(fake.listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(fake.listen_fd, 8) != 0)
+        return -1;
+    return pthread_create(&fake.thread, NULL, serve, NULL) == 0 ? 0 : -1;
+}
+
+static int fake_stop(void **state)
+{
+    (void)state;
+    pthread_mutex_lock(&fake.lock);
+    fake.stop = true;
+    pthread_mutex_unlock(&fake.lock);
+    /* wake accept() */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fake.path);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+        pthread_join(fake.thread, NULL);
+    if (fd >= 0)
+        close(fd);
+    close(fake.listen_fd);
+    unlink(fake.path);
+    rmdir(fake.dir);
+    zp_buf_release(&fake.log);
+    engine_global_cleanup();
+    return 0;
+}
+
+/* Install routes and clear the request log and counters. */
+static void fake_routes(const struct route *routes, size_t n)
+{
+    pthread_mutex_lock(&fake.lock);
+    fake.routes = routes;
+    fake.n_routes = n;
+    zp_buf_reset(&fake.log);
+    fake.connections = 0;
+    fake.big_response = 0;
+    pthread_mutex_unlock(&fake.lock);
+}
+
+static char *fake_log(void)
+{
+    pthread_mutex_lock(&fake.lock);
+    char *s = zp_strdup(zp_buf_cstr(&fake.log));
+    pthread_mutex_unlock(&fake.lock);
+    return s;
+}
+
+static struct engine *fake_engine(void)
+{
+    struct zp_err err;
+    zp_err_init(&err);
+    char *host = zp_asprintf("unix://%s", fake.path);
+    struct engine *e = engine_new(host, &err);
+    free(host);
+    assert_non_null(e);
+    return e;
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define VERSION_ROUTE                                                                              \
+    {                                                                                              \
+        "GET", "/version", 200, "version.json", NULL                                               \
+    }
+
+/* ---- pure helpers ---- */
+
+static void test_parse_host(void **state)
+{
+    (void)state;
+    struct zp_err err;
+    char *sock = NULL, *base = NULL;
+    zp_err_init(&err);
+    assert_int_equal(engine__parse_host("unix:///var/run/docker.sock", &sock, &base, &err), 0);
+    assert_string_equal(sock, "/var/run/docker.sock");
+    assert_string_equal(base, "http://localhost");
+    free(sock);
+    free(base);
+    assert_int_equal(engine__parse_host("tcp://127.0.0.1:2375", &sock, &base, &err), 0);
+    assert_null(sock);
+    assert_string_equal(base, "http://127.0.0.1:2375");
+    free(base);
+    assert_int_equal(engine__parse_host("tcp://[::1]:2375/", &sock, &base, &err), 0);
+    assert_string_equal(base, "http://[::1]:2375");
+    free(base);
+
+    const char *bad[][2] = {
+        {"unix://docker.sock", "invalid engine host 'unix://docker.sock': a unix socket path "
+                               "must be absolute"},
+        {"tcp://localhost", "invalid engine host 'tcp://localhost': expected tcp://HOST:PORT"},
+        {"tcp://:2375", "invalid engine host 'tcp://:2375': expected tcp://HOST:PORT"},
+        {"tcp://h:99999", "invalid engine host 'tcp://h:99999': invalid port"},
+        {"tcp://h:1/x", "invalid engine host 'tcp://h:1/x': a path is not supported"},
+        {"ssh://me@host", "engine host 'ssh://me@host' is not supported yet: use unix:// or "
+                          "tcp://"},
+        {"/var/run/docker.sock", "invalid engine host '/var/run/docker.sock': expected "
+                                 "unix:///PATH or tcp://HOST:PORT"},
+    };
+    for (size_t i = 0; i < N(bad); i++) {
+        zp_err_init(&err);
+        assert_int_equal(engine__parse_host(bad[i][0], &sock, &base, &err), ZP_E_INPUT);
+        assert_string_equal(err.msg, bad[i][1]);
+    }
+}
+
+static void test_engine_new_hosts(void **state)
+{
+    (void)state;
+    struct zp_err err;
+    zp_err_init(&err);
+    setenv("DOCKER_HOST", "tcp://127.0.0.1:2375", 1);
+    struct engine *e = engine_new(NULL, &err);
+    assert_non_null(e);
+    assert_string_equal(engine_host(e), "tcp://127.0.0.1:2375");
+    assert_null(engine_api_version(e));
+    assert_null(engine_server_version(e));
+    engine_free(e);
+    e = engine_new("unix:///x.sock", &err);
+    assert_string_equal(engine_host(e), "unix:///x.sock");
+    engine_free(e);
+    unsetenv("DOCKER_HOST");
+    e = engine_new("", &err);
+    assert_string_equal(engine_host(e), ENGINE_DEFAULT_HOST);
+    engine_free(e);
+    engine_free(NULL);
+    assert_null(engine_new("http://x", &err));
+    assert_int_equal(err.code, ZP_E_INPUT);
+}
+
+static void test_escape_and_query(void **state)
+{
+    (void)state;
+    struct zp_buf b = ZP_BUF_INIT;
+    engine__escape(&b, "registry:5000/app/web:1.0 x&y", true);
+    assert_string_equal(zp_buf_cstr(&b), "registry:5000/app/web:1.0%20x%26y");
+    zp_buf_reset(&b);
+    engine__escape(&b, "a/b:c~_.-", false);
+    assert_string_equal(zp_buf_cstr(&b), "a%2Fb%3Ac~_.-");
+    zp_buf_reset(&b);
+    engine__query_add(&b, "all", "1");
+    engine__query_add(&b, "name", "web 1");
+    assert_string_equal(zp_buf_cstr(&b), "all=1&name=web%201");
+    zp_buf_reset(&b);
+    engine__query_label_filters(&b, NULL);
+    assert_int_equal(b.len, 0);
+    const char *const f[] = {"io.zpanel.project=p", "io.zpanel.service", NULL};
+    engine__query_label_filters(&b, f);
+    assert_string_equal(zp_buf_cstr(&b), "filters=%7B%22label%22%3A%5B%22io.zpanel.project%3Dp%22"
+                                         "%2C%22io.zpanel.service%22%5D%7D");
+    zp_buf_release(&b);
+}
+
+/* ---- against the fake engine ---- */
+
+static void test_connect_and_keepalive(void **state)
+{
+    (void)state;
+    const struct route routes[] = {
+        VERSION_ROUTE,
+        {"GET", "/_ping", 200, NULL, "OK"},
+        {"GET", "/v1.41/info", 200, "info.json", NULL},
+    };
+    fake_routes(routes, N(routes));
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(engine_ping(e, &err), 0);
+    assert_null(engine_api_version(e));
+    /* info connects first */
+    struct engine_info in;
+    assert_int_equal(engine_info(e, &in, &err), 0);
+    assert_int_equal(in.ncpu, 2);
+    assert_int_equal(in.mem_total, 25276510208LL);
+    engine_info_release(&in);
+    assert_string_equal(engine_api_version(e), "1.41");
+    assert_string_equal(engine_server_version(e), "20.10.24+dfsg1");
+    assert_int_equal(engine_ping(e, &err), 0);
+    assert_int_equal(engine_info(e, &in, &err), 0);
+    engine_info_release(&in);
+    engine_free(e);
+    char *log = fake_log();
+    assert_string_equal(log, "GET /_ping \nGET /version \nGET /v1.41/info \nGET /_ping \n"
+                             "GET /v1.41/info \n");
+    free(log);
+    /* one connection for all five requests */
+    pthread_mutex_lock(&fake.lock);
+    assert_int_equal(fake.connections, 1);
+    pthread_mutex_unlock(&fake.lock);
+}
+
+static void test_connect_refuses_old_engine(void **state)
+{
+    (void)state;
+    const struct route routes[] = {
+        {"GET", "/version", 200, NULL, "{\"Version\":\"19.03.1\",\"ApiVersion\":\"1.40\"}"},
+        {"GET", "/_ping", 200, NULL, "nope"},
+    };
+    fake_routes(routes, N(routes));
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+    struct engine_container_list l;
+    assert_int_equal(engine_container_list(e, NULL, true, &l, &err), ZP_E_ENGINE);
+    assert_true(zp_str_has_prefix(err.msg, "Docker engine 19.03.1 speaks API 1.40, but zpanel "
+                                           "needs API 1.41 or newer"));
+    assert_null(engine_api_version(e));
+    zp_err_init(&err);
+    assert_int_equal(engine_ping(e, &err), ZP_E_ENGINE);
+    assert_string_equal(err.msg, "pinging the engine: unexpected answer (HTTP 200)");
+    engine_free(e);
+    char *log = fake_log();
+    assert_string_equal(log, "GET /version \nGET /_ping \n");
+    free(log);
+}
+
+static void test_unreachable_engine(void **state)
+{
+    (void)state;
+    struct zp_err err;
+    zp_err_init(&err);
+    struct engine *e = engine_new("unix:///nonexistent/zp-test/docker.sock", &err);
+    assert_int_equal(engine_connect(e, &err), ZP_E_ENGINE);
+    assert_true(zp_str_has_prefix(err.msg, "asking the engine for its version: cannot connect "
+                                           "to the Docker engine at "
+                                           "'unix:///nonexistent/zp-test/docker.sock': "));
+    assert_true(zp_str_has_suffix(err.msg, "; is dockerd running?"));
+    engine_free(e);
+}
+
+static void test_lists_and_filters(void **state)
+{
+    (void)state;
+    const struct route routes[] = {
+        VERSION_ROUTE,
+        {"GET",
+         "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.zpanel.project%3Dzprec%"
+         "22%5D%7D",
+         200, "containers_list.json", NULL},
+        {"GET", "/v1.41/networks?filters=%7B%22label%22%3A%5B%22io.zpanel.project%22%5D%7D", 200,
+         "networks_list.json", NULL},
+        {"GET", "/v1.41/volumes", 200, "volumes_list.json", NULL},
+    };
+    fake_routes(routes, N(routes));
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+    const char *const proj[] = {"io.zpanel.project=zprec", NULL};
+    const char *const has[] = {"io.zpanel.project", NULL};
+    struct engine_container_list cl;
+    assert_int_equal(engine_container_list(e, proj, true, &cl, &err), 0);
+    assert_int_equal(cl.n, 2);
+    assert_string_equal(cl.items[1].names[0], "zprec-web-1");
+    engine_container_list_release(&cl);
+    struct engine_network_list nl;
+    assert_int_equal(engine_network_list(e, has, &nl, &err), 0);
+    assert_int_equal(nl.n, 1);
+    assert_string_equal(nl.items[0].name, "zprec_net");
+    engine_network_list_release(&nl);
+    struct engine_volume_list vl;
+    assert_int_equal(engine_volume_list(e, NULL, &vl, &err), 0);
+    assert_int_equal(vl.n, 1);
+    assert_string_equal(vl.items[0].name, "zprec_data");
+    engine_volume_list_release(&vl);
+    engine_free(e);
+}
+
+static void test_create_remove_calls(void **state)
+{
+    (void)state;
+    const struct route routes[] = {
+        VERSION_ROUTE,
+        {"POST", "/v1.41/networks/create", 201, "network_create.json", NULL},
+        {"POST", "/v1.41/volumes/create", 201, "volume_create.json", NULL},
+        {"GET", "/v1.41/networks/zprec_net", 200, NULL, "{}"},
+        {"GET", "/v1.41/volumes/zprec_gone", 404, NULL,
+         "{\"message\":\"get zprec_gone: no such "
+         "volume\"}"},
+        {"DELETE", "/v1.41/networks/zprec_net", 204, NULL, NULL},
+        {"DELETE", "/v1.41/volumes/zprec_data?force=1", 409, NULL,
+         "{\"message\":\"remove zprec_data: volume is in use - [b059]\"}"},
+        {"POST", "/v1.41/containers/create?name=zprec-web-1", 201, "container_create.json", NULL},
+        {"POST", "/v1.41/containers/create?name=zprec-bad-1", 404, "error_404_image.json", NULL},
+        {"POST", "/v1.41/containers/zprec-web-1/start", 304, NULL, NULL},
+        {"POST", "/v1.41/containers/zprec-web-1/stop?t=3", 204, NULL, NULL},
+        {"DELETE", "/v1.41/containers/zprec-web-1?force=1&v=1", 204, NULL, NULL},
+        {"GET", "/v1.41/containers/zprec-web-1/json", 200, "container_inspect_running.json", NULL},
+        {"GET", "/v1.41/images/zp-rec-busybox:latest/json", 200, "image_inspect.json", NULL},
+        {"GET", "/v1.41/images/zprec-missing:latest/json", 404, "error_404_image_inspect.json",
+         NULL},
+    };
+    fake_routes(routes, N(routes));
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+
+    const struct engine_kv labels[] = {{"io.zpanel.project", "zprec"}};
+    struct engine_network_opts nopts = {.driver = "bridge", .labels = labels, .n_labels = 1};
+    char *id = NULL;
+    assert_int_equal(engine_network_create(e, "zprec_net", &nopts, &id, &err), 0);
+    assert_string_equal(id, "7fc58064f43a42bfce13671a5d659263843f7ec652f9cca5ccc9b14e1205a6a5");
+    free(id);
+    struct engine_volume_opts vopts = {.labels = labels, .n_labels = 1};
+    assert_int_equal(engine_volume_create(e, "zprec_data", &vopts, &err), 0);
+    bool exists = false;
+    assert_int_equal(engine_network_exists(e, "zprec_net", &exists, &err), 0);
+    assert_true(exists);
+    assert_int_equal(engine_volume_exists(e, "zprec_gone", &exists, &err), 0);
+    assert_false(exists);
+    assert_int_equal(err.code, 0);
+    assert_int_equal(engine_network_remove(e, "zprec_net", &err), 0);
+    assert_int_equal(engine_volume_remove(e, "zprec_data", true, &err), ZP_E_CONFLICT);
+    assert_string_equal(err.msg, "removing volume 'zprec_data': remove zprec_data: volume is in "
+                                 "use - [b059] (HTTP 409)");
+
+    zp_err_init(&err);
+    const char *cfg = "{\"Image\":\"zp-rec-busybox:latest\"}";
+    assert_int_equal(engine_container_create(e, "zprec-web-1", cfg, &id, &err), 0);
+    assert_string_equal(id, "b0592909ba4b23a27483d197eafbee2169b07cd187b7f0d23639f58352e74dbb");
+    free(id);
+    id = NULL;
+    assert_int_equal(
+        engine_container_create(e, "zprec-bad-1", "{\"Image\":\"zprec-missing\"}", &id, &err),
+        ZP_E_NOTFOUND);
+    assert_null(id);
+    assert_string_equal(err.msg, "creating container 'zprec-bad-1': No such image: "
+                                 "zprec-missing:latest (HTTP 404)");
+    zp_err_init(&err);
+    assert_int_equal(engine_container_create(e, "x", "{\"Image\":", &id, &err), ZP_E_INPUT);
+    assert_string_equal(err.msg, "creating container 'x': the configuration is not a JSON object");
+    zp_err_init(&err);
+    assert_int_equal(engine_container_start(e, "zprec-web-1", &err), 0);
+    assert_int_equal(engine_container_stop(e, "zprec-web-1", 3, &err), 0);
+    assert_int_equal(engine_container_remove(e, "zprec-web-1", true, true, &err), 0);
+    struct engine_container c;
+    assert_int_equal(engine_container_inspect(e, "zprec-web-1", &c, &err), 0);
+    assert_string_equal(c.health, "healthy");
+    assert_true(c.running);
+    engine_container_release(&c);
+    assert_int_equal(engine_container_inspect(e, "nope", &c, &err), ZP_E_NOTFOUND);
+    assert_string_equal(err.msg, "inspecting container 'nope': page not found (HTTP 404)");
+
+    zp_err_init(&err);
+    exists = false;
+    assert_int_equal(engine_image_inspect(e, "zp-rec-busybox:latest", &exists, &id, &err), 0);
+    assert_true(exists);
+    assert_string_equal(id,
+                        "sha256:824b55f2fa96271a040acc4b173c068a7ea15b9f981cfbe5b9e96dc67a5470c5");
+    free(id);
+    assert_int_equal(engine_image_inspect(e, "zprec-missing:latest", &exists, &id, &err), 0);
+    assert_false(exists);
+    assert_null(id);
+    assert_int_equal(err.code, 0);
+    engine_free(e);
+
+    char *log = fake_log();
+    assert_string_equal(
+        log,
+        "GET /version \n"
+        "POST /v1.41/networks/create {\"Name\":\"zprec_net\",\"CheckDuplicate\":true,"
+        "\"Driver\":\"bridge\",\"Labels\":{\"io.zpanel.project\":\"zprec\"}}\n"
+        "POST /v1.41/volumes/create {\"Name\":\"zprec_data\",\"Labels\":"
+        "{\"io.zpanel.project\":\"zprec\"}}\n"
+        "GET /v1.41/networks/zprec_net \n"
+        "GET /v1.41/volumes/zprec_gone \n"
+        "DELETE /v1.41/networks/zprec_net \n"
+        "DELETE /v1.41/volumes/zprec_data?force=1 \n"
+        "POST /v1.41/containers/create?name=zprec-web-1 {\"Image\":\"zp-rec-busybox:latest\"}\n"
+        "POST /v1.41/containers/create?name=zprec-bad-1 {\"Image\":\"zprec-missing\"}\n"
+        "POST /v1.41/containers/zprec-web-1/start \n"
+        "POST /v1.41/containers/zprec-web-1/stop?t=3 \n"
+        "DELETE /v1.41/containers/zprec-web-1?force=1&v=1 \n"
+        "GET /v1.41/containers/zprec-web-1/json \n"
+        "GET /v1.41/containers/nope/json \n"
+        "GET /v1.41/images/zp-rec-busybox:latest/json \n"
+        "GET /v1.41/images/zprec-missing:latest/json \n");
+    free(log);
+}
+
+static void test_response_cap(void **state)
+{
+    (void)state;
+    const struct route routes[] = {VERSION_ROUTE};
+    fake_routes(routes, N(routes));
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(engine_connect(e, &err), 0);
+    pthread_mutex_lock(&fake.lock);
+    fake.big_response = ENGINE_MAX_RESPONSE + 1;
+    pthread_mutex_unlock(&fake.lock);
+    struct engine_container_list l;
+    assert_int_equal(engine_container_list(e, NULL, false, &l, &err), ZP_E_TOOBIG);
+    assert_string_equal(err.msg, "listing containers: engine response too big (more than "
+                                 "67108864 bytes)");
+    /* the handle is usable after the failure */
+    pthread_mutex_lock(&fake.lock);
+    fake.big_response = 0;
+    pthread_mutex_unlock(&fake.lock);
+    zp_err_init(&err);
+    assert_int_equal(engine_connect(e, &err), 0);
+    engine_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_host),
+        cmocka_unit_test(test_engine_new_hosts),
+        cmocka_unit_test(test_escape_and_query),
+        cmocka_unit_test(test_connect_and_keepalive),
+        cmocka_unit_test(test_connect_refuses_old_engine),
+        cmocka_unit_test(test_unreachable_engine),
+        cmocka_unit_test(test_lists_and_filters),
+        cmocka_unit_test(test_create_remove_calls),
+        cmocka_unit_test(test_response_cap),
+    };
+    return cmocka_run_group_tests(tests, fake_start, fake_stop);
+}
