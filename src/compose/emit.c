@@ -103,6 +103,21 @@ static bool radix_to_decimal(const char *s, char *buf, size_t size)
     return true;
 }
 
+/* The canonical YAML spelling of a non-finite float text (".inf", "-.Inf", "inf", "nan"), or
+ * NULL for a finite or malformed one. */
+static const char *float_special(const char *s)
+{
+    bool neg = *s == '-';
+    const char *p = s + (*s == '-' || *s == '+');
+    if (compose__yaml_resolve(s) == ZP_FLOAT && p[0] == '.' && !is_digit(p[1]))
+        return (p[1] | 0x20) == 'n' ? ".nan" : neg ? "-.inf" : ".inf";
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || isfinite(v))
+        return NULL;
+    return isnan(v) ? ".nan" : v < 0 ? "-.inf" : ".inf";
+}
+
 /* ---- YAML ---- */
 
 static bool yaml11_special(const char *s)
@@ -268,15 +283,14 @@ static void yaml_scalar(struct emitter *e, const struct zp_node *n)
         }
         break;
     case ZP_FLOAT: {
+        const char *special = float_special(s);
         enum zp_scalar_type t = compose__yaml_resolve(s);
-        if (t == ZP_FLOAT || t == ZP_INT) {
-            put(e, s, n->len);
+        if (special) {
+            puts_(e, special);
             return;
         }
-        char *end = NULL;
-        double v = strtod(s, &end);
-        if (end != s && *end == '\0' && !isfinite(v)) {
-            puts_(e, isnan(v) ? ".nan" : v < 0 ? "-.inf" : ".inf");
+        if (t == ZP_FLOAT || t == ZP_INT) {
+            put(e, s, n->len);
             return;
         }
         break;
@@ -502,7 +516,12 @@ static void json_node(struct emitter *e, const struct zp_node *n, bool pretty, s
             return;
         case ZP_INT:
         case ZP_FLOAT:
-            /* .inf, .nan and malformed numbers have no JSON number: their text */
+            /* .inf and .nan have no JSON number: a string with their YAML spelling */
+            if (n->type == ZP_FLOAT && float_special(s)) {
+                const char *special = float_special(s);
+                json_string(e, special, strlen(special));
+                return;
+            }
             if (json_number(e, s))
                 return;
             break;
