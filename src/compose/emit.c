@@ -305,11 +305,11 @@ static void yaml_scalar(struct emitter *e, const struct zp_node *n)
     yaml_quoted(e, s, n->len);
 }
 
-/* Keys keep their text when it reads back as the same type (`True:` stays `True:`), so that
+/* Keys keep their text when it reads back as the same type (`True:`, `.Inf:`), so that
  * the key strings later stages see do not change through a round trip. */
 static void yaml_key(struct emitter *e, const struct zp_node *k)
 {
-    if ((k->type == ZP_BOOL || k->type == ZP_NULL) && k->len > 0 && k->str &&
+    if ((k->type == ZP_BOOL || k->type == ZP_NULL || k->type == ZP_FLOAT) && k->len > 0 && k->str &&
         compose__yaml_resolve(k->str) == k->type) {
         put(e, k->str, k->len);
         return;

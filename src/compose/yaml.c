@@ -166,8 +166,10 @@ struct yparser {
     struct fy_parser *fyp;
     struct frame *stack;
     size_t depth, scap;
-    struct anchor *anchors;
+    struct anchor *anchors; /* one per name */
     size_t nanchors, acap;
+    size_t *aslots; /* hash table of indexes into anchors, plus one */
+    size_t aslots_cap;
     /* nodes kept alive until the end because anchors may point into them (merge sources) */
     struct zp_node **grave;
     size_t ngrave, gcap;
@@ -568,10 +570,46 @@ static struct zp_node *scalar_from_event(struct yparser *p, struct fy_event *e)
 
 /* ---- anchors and aliases ---- */
 
+/* The slot of name in the anchor hash table (empty or holding that name). */
+static size_t *anchor_slot(struct yparser *p, const char *name)
+{
+    size_t mask = p->aslots_cap - 1;
+    for (size_t i = hash_bytes(name, strlen(name)) & mask;; i = (i + 1) & mask) {
+        size_t v = p->aslots[i];
+        if (!v || strcmp(p->anchors[v - 1].name, name) == 0)
+            return &p->aslots[i];
+    }
+}
+
+static const struct anchor *anchor_find(struct yparser *p, const char *name)
+{
+    if (!p->aslots_cap)
+        return NULL;
+    size_t v = *anchor_slot(p, name);
+    return v ? &p->anchors[v - 1] : NULL;
+}
+
+/* Define (or redefine: a later anchor of the same name wins) an anchor; takes name. */
 static void anchor_add(struct yparser *p, char *name, struct zp_node *n)
 {
-    zp_grow((void **)&p->anchors, &p->acap, p->nanchors + 1, sizeof(*p->anchors));
-    struct anchor *a = &p->anchors[p->nanchors++];
+    if ((p->nanchors + 1) * 2 > p->aslots_cap) {
+        size_t ncap = p->aslots_cap ? p->aslots_cap * 2 : 16;
+        free(p->aslots);
+        p->aslots = zp_calloc(ncap, sizeof(*p->aslots));
+        p->aslots_cap = ncap;
+        for (size_t i = 0; i < p->nanchors; i++)
+            *anchor_slot(p, p->anchors[i].name) = i + 1;
+    }
+    size_t *slot = anchor_slot(p, name);
+    struct anchor *a;
+    if (*slot) {
+        a = &p->anchors[*slot - 1];
+        free(a->name);
+    } else {
+        zp_grow((void **)&p->anchors, &p->acap, p->nanchors + 1, sizeof(*p->anchors));
+        a = &p->anchors[p->nanchors++];
+        *slot = p->nanchors;
+    }
     a->name = name;
     a->node = n;
     measure(n, &a->size, &a->height);
@@ -599,13 +637,7 @@ static struct zp_node *alias_copy(struct yparser *p, struct fy_event *e)
             goto out;
         }
     }
-    const struct anchor *a = NULL;
-    for (size_t i = p->nanchors; i > 0; i--) {
-        if (strcmp(p->anchors[i - 1].name, name) == 0) {
-            a = &p->anchors[i - 1];
-            break;
-        }
-    }
+    const struct anchor *a = anchor_find(p, name);
     if (!a) {
         char *dn = display(name, strlen(name));
         fail(p, ZP_E_INPUT, &pos, "undefined alias '*%s'", dn);
@@ -699,8 +731,9 @@ static bool attach(struct yparser *p, struct zp_node *n)
     f->key = NULL;
     if (f->key_is_merge) {
         f->key_is_merge = false;
-        zp_node_free(key);
-        /* merge sources stay alive to the end: anchors may point into them */
+        /* the `<<` key and the merge sources stay alive to the end: anchors may point into
+         * them (`&k <<: ...`) */
+        graveyard_add(p, key);
         graveyard_add(p, n);
         if (n->kind == ZP_NODE_SEQ) {
             for (size_t i = 0; i < n->n; i++) {
@@ -946,6 +979,7 @@ static void parser_release(struct yparser *p)
     for (size_t i = 0; i < p->nanchors; i++)
         free(p->anchors[i].name);
     free(p->anchors);
+    free(p->aslots);
     for (size_t i = 0; i < p->ngrave; i++)
         zp_node_free(p->grave[i]);
     free(p->grave);

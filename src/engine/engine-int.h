@@ -29,13 +29,15 @@ int engine__query_label_filters(struct zp_buf *q, const char *const *label_filte
 /* ---- requests (transport.c) ---- */
 
 struct engine__req {
-    const char *method; /* "GET", "POST", "DELETE" */
-    const char *path;   /* escaped, without the version prefix: "/containers/x/start" */
-    const char *query;  /* escaped "a=1&b=2", or NULL */
-    const char *body;   /* JSON text sent with Content-Type application/json, or NULL */
-    long timeout_ms;    /* 0: the engine's default request timeout */
-    bool unversioned;   /* no "/v1.NN" prefix (/_ping, /version) */
-    const char *what;   /* what is being done, for messages: "starting container 'x'" */
+    const char *method;       /* "GET", "POST", "DELETE" */
+    const char *path;         /* escaped, without the version prefix: "/containers/x/start" */
+    const char *query;        /* escaped "a=1&b=2", or NULL */
+    const char *body;         /* JSON text sent with Content-Type application/json, or NULL */
+    size_t body_len;          /* 0: strlen(body); set for binary bodies */
+    const char *content_type; /* NULL: "application/json" */
+    long timeout_ms;          /* 0: the engine's default request timeout; -1: none (streams) */
+    bool unversioned;         /* no "/v1.NN" prefix (/_ping, /version) */
+    const char *what;         /* what is being done, for messages: "starting container 'x'" */
 };
 
 /* Send req. On success (any status below 400) *ret_status gets the status and
@@ -47,6 +49,16 @@ int engine__request(struct engine *e, const struct engine__req *req, long *ret_s
 /* Same, handing back the raw body text instead (owned, NUL-terminated, never NULL). */
 int engine__request_text(struct engine *e, const struct engine__req *req, long *ret_status,
                          char **ret_body, size_t *ret_len, struct zp_err *err);
+
+/* Receives the body of a streamed response as it arrives (borrowed); non-zero stops the
+ * transfer and is returned by engine__request_stream (the callback sets err). */
+typedef int (*engine__chunk_fn)(void *ctx, const char *data, size_t len, struct zp_err *err);
+
+/* Send req and hand the body of a successful response to on_chunk piece by piece,
+ * without a size cap (the decoders cap what they keep). An error status reads its body
+ * (capped) into the message as engine__request does. */
+int engine__request_stream(struct engine *e, const struct engine__req *req,
+                           engine__chunk_fn on_chunk, void *ctx, struct zp_err *err);
 
 /* Turn an error response (status >= 400, body usually {"message": "..."}) into err:
  * "<what>: <message> (HTTP <status>)" with ZP_E_NOTFOUND for 404, ZP_E_CONFLICT for

@@ -261,6 +261,18 @@ int engine_container_inspect(struct engine *e, const char *id, struct engine_con
                              struct zp_err *err);
 void engine_container_release(struct engine_container *c);
 
+/* Options of engine_container_logs (declared at the end, after the stream decoders). */
+
+struct engine_logs_opts {
+    bool follow;     /* keep streaming until the container stops */
+    bool no_stdout;  /* leave out stdout */
+    bool no_stderr;  /* leave out stderr */
+    bool timestamps; /* prefix each line with its RFC 3339 time */
+    int64_t tail;    /* the last tail lines only; <= 0: all */
+    int64_t since;   /* Unix seconds; 0: from the start */
+    bool tty;        /* the container has a TTY: the stream is raw, not framed */
+};
+
 /* ---- stream decoders: pure, incremental, capped ---- */
 
 /* Stream types of the multiplexed (non-TTY) logs/attach stream. */
@@ -358,5 +370,40 @@ struct engine_event {
 int engine_event_parse(const char *json, size_t len, struct engine_event *ret_ev,
                        struct zp_err *err);
 void engine_event_release(struct engine_event *ev);
+
+/* ---- streamed calls ---- */
+
+/* Stream a container's logs (GET /containers/{id}/logs) to on_frame: decoded frames, or
+ * for a TTY container (opts->tty) raw chunks reported as ENGINE_STREAM_STDOUT. opts may
+ * be NULL (everything, no follow). With follow there is no request timeout: it returns
+ * when the container stops or on_frame returns non-zero (that code is returned). */
+int engine_container_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
+                          engine_frame_fn on_frame, void *ctx, struct zp_err *err);
+
+struct engine_build_opts {
+    const char *tag;                /* "name:tag" to give the image, or NULL */
+    const char *dockerfile;         /* path inside the context; NULL: "Dockerfile" */
+    const char *target;             /* multi-stage target, or NULL */
+    const struct engine_kv *labels; /* image labels, borrowed */
+    size_t n_labels;
+    const struct engine_kv *build_args; /* ARG values, borrowed */
+    size_t n_build_args;
+    bool no_cache;
+    bool pull; /* try to pull newer base images (needs a registry) */
+};
+
+/* Receives one parsed progress message (borrowed until it returns); same return
+ * convention as engine_frame_fn. */
+typedef int (*engine_progress_fn)(void *ctx, const struct engine_progress *p, struct zp_err *err);
+
+/* Build an image (POST /build) from a tar archive of the build context held in memory
+ * (context_tar, tar_len bytes; the caller caps its size). Progress messages go to
+ * on_progress when not NULL. *ret_image_id (may be NULL) gets the built image's ID.
+ * Errors: ZP_E_ENGINE with the build's own error message ("building image 'TAG': ..."),
+ * the errors of engine.h, or on_progress's code. There is no request timeout;
+ * intermediate containers are removed also when a step fails (forcerm). */
+int engine_image_build(struct engine *e, const void *context_tar, size_t tar_len,
+                       const struct engine_build_opts *opts, engine_progress_fn on_progress,
+                       void *ctx, char **ret_image_id, struct zp_err *err);
 
 #endif

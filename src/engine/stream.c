@@ -163,6 +163,13 @@ static int jsonl_line(struct engine_jsonl_decoder *d, const char *s, size_t len,
     }
     if (len == 0)
         return 0;
+    /* jansson stops at a NUL byte; JSON text never holds one, and callers get C strings. */
+    if (memchr(s, '\0', len)) {
+        d->failed = zp_err_set(err, ZP_E_ENGINE, NULL,
+                               "engine stream: line %llu is not JSON: it holds a NUL byte",
+                               (unsigned long long)d->lineno);
+        return d->failed;
+    }
     json_error_t jerr;
     json_t *j = json_loadb(s, len, JSON_DECODE_ANY, &jerr);
     if (!j) {

@@ -220,15 +220,34 @@ const char *engine_server_version(const struct engine *e)
 
 /* ---- requests ---- */
 
+/* Where a response body goes: into buf (capped), or to on_chunk for a successful
+ * streamed response (then buf keeps only an error body). */
 struct sink {
+    CURL *curl;
     struct zp_buf buf;
     bool too_big;
+    engine__chunk_fn on_chunk;
+    void *ctx;
+    struct zp_err *err;
+    int chunk_rc; /* what on_chunk returned when it stopped the transfer */
 };
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct sink *s = userdata;
     size_t n = size * nmemb;
+    if (s->on_chunk) {
+        long status = 0;
+        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 400) {
+            int rc = s->on_chunk(s->ctx, data, n, s->err);
+            if (rc != 0) {
+                s->chunk_rc = rc;
+                return 0;
+            }
+            return n;
+        }
+    }
     if (zp_buf_add(&s->buf, data, n) != 0) {
         s->too_big = true;
         return 0; /* makes curl fail with CURLE_WRITE_ERROR */
@@ -295,15 +314,22 @@ static int perform(struct engine *e, const struct engine__req *req, long *ret_st
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                     req->timeout_ms > 0 ? req->timeout_ms : e->request_timeout_ms);
+                     req->timeout_ms > 0    ? req->timeout_ms
+                     : req->timeout_ms == 0 ? e->request_timeout_ms
+                                            : 0L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "zpanel/" ZP_VERSION);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
     headers = curl_slist_append(headers, "Expect:");
     if (req->body) {
-        headers = curl_slist_append(headers, "Content-Type: application/json");
+        char ct[128];
+        snprintf(ct, sizeof(ct), "Content-Type: %s",
+                 req->content_type ? req->content_type : "application/json");
+        headers = curl_slist_append(headers, ct);
+        /* Set the size first so that curl does not strlen() a binary body. */
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(req->body_len ? req->body_len : strlen(req->body)));
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req->body));
     } else if (strcmp(req->method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
@@ -314,8 +340,15 @@ static int perform(struct engine *e, const struct engine__req *req, long *ret_st
         ZP_BUG("out of memory building request headers");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
+    sink->curl = c;
+    sink->err = err;
     CURLcode cc = curl_easy_perform(c);
-    if (sink->too_big) {
+    if (sink->chunk_rc != 0) {
+        rc = err->code ? err->code : sink->chunk_rc;
+        if (!err->code)
+            zp_err_set(err, sink->chunk_rc, NULL, "%s: reading the engine's stream failed",
+                       req->what);
+    } else if (sink->too_big) {
         rc = zp_err_set(err, ZP_E_TOOBIG, NULL, "%s: engine response too big (more than %zu bytes)",
                         req->what, sink->buf.max);
     } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
@@ -351,7 +384,7 @@ int engine__request_text(struct engine *e, const struct engine__req *req, long *
         if (rc != 0)
             return rc;
     }
-    struct sink sink = {ZP_BUF_INIT, false};
+    struct sink sink = {.buf = ZP_BUF_INIT};
     zp_buf_init(&sink.buf, ENGINE_MAX_RESPONSE);
     long status = 0;
     int rc = perform(e, req, &status, &sink, err);
@@ -388,6 +421,22 @@ int engine__request(struct engine *e, const struct engine__req *req, long *ret_s
         *ret_json = j;
 out:
     free(body);
+    return rc;
+}
+
+int engine__request_stream(struct engine *e, const struct engine__req *req,
+                           engine__chunk_fn on_chunk, void *ctx, struct zp_err *err)
+{
+    if (!req->unversioned && e->api_minor == 0) {
+        int rc = engine_connect(e, err);
+        if (rc != 0)
+            return rc;
+    }
+    struct sink sink = {.buf = ZP_BUF_INIT, .on_chunk = on_chunk, .ctx = ctx};
+    zp_buf_init(&sink.buf, (size_t)64 << 10);
+    long status = 0;
+    int rc = perform(e, req, &status, &sink, err);
+    zp_buf_release(&sink.buf);
     return rc;
 }
 

@@ -1,17 +1,14 @@
 /* e2e: the engine client against the real Docker engine (DOCKER_HOST or the default
  * socket): negotiation, system calls, networks, volumes, a locally built image (FROM
- * scratch + Debian's static busybox, never pulled) and a container's life cycle.
+ * scratch + Debian's static busybox, built through the API, never pulled), a
+ * container's life cycle and its logs.
  * Everything it creates carries io.zpanel.project=e2e-engine and is removed at the end,
  * also after a failure, and at the start when an earlier run left something behind. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,8 +16,6 @@
 #include "util/util.h"
 
 #include "../../src/util/banned.h"
-
-extern char **environ;
 
 #define PROJECT "e2e-engine"
 #define LABEL_FILTER "io.zpanel.project=" PROJECT
@@ -111,76 +106,97 @@ static int cleanup(struct engine *e)
     return problems;
 }
 
-static int copy_file(const char *from, const char *to)
+/* Append one regular file to a ustar archive in b. */
+static void tar_add(struct zp_buf *b, const char *name, const char *data, size_t len, unsigned mode)
 {
-    char *data = NULL;
-    size_t len = 0;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (zp_file_read(from, 64 << 20, &data, &len, &err) != 0)
-        return -1;
-    int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-    int rc = fd >= 0 && write(fd, data, len) == (ssize_t)len ? 0 : -1;
-    if (fd >= 0)
-        close(fd);
-    free(data);
-    return rc;
+    char h[512];
+    memset(h, 0, sizeof(h));
+    snprintf(h, 100, "%s", name);
+    snprintf(h + 100, 8, "%07o", mode);
+    snprintf(h + 108, 8, "%07o", 0);
+    snprintf(h + 116, 8, "%07o", 0);
+    snprintf(h + 124, 12, "%011llo", (unsigned long long)len);
+    snprintf(h + 136, 12, "%011o", 0);
+    memset(h + 148, ' ', 8);
+    h[156] = '0';
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    unsigned sum = 0;
+    for (size_t i = 0; i < sizeof(h); i++)
+        sum += (unsigned char)h[i];
+    snprintf(h + 148, 8, "%06o", sum);
+    zp_buf_add(b, h, sizeof(h));
+    zp_buf_add(b, data, len);
+    static const char zeros[512];
+    if (len % 512)
+        zp_buf_add(b, zeros, 512 - len % 512);
 }
 
-/* Build IMAGE with the docker CLI from a scratch context holding busybox. Returns 0 on
- * success, 1 when the tools are missing (the image checks are skipped), -1 on failure. */
-static int build_image(void)
+static int on_progress(void *ctx, const struct engine_progress *p, struct zp_err *err)
+{
+    int *n = ctx;
+    (void)err;
+    (*n)++;
+    (void)p;
+    return 0;
+}
+
+/* Build IMAGE through the engine from a scratch context holding busybox (nothing is
+ * pulled). Returns 0 on success, 1 when busybox is missing (the image checks are
+ * skipped), -1 on failure. */
+static int build_image(struct engine *e, char **ret_id)
 {
     if (access(BUSYBOX, X_OK) != 0) {
         fprintf(stderr, "skipping image checks: %s missing (install busybox-static)\n", BUSYBOX);
         return 1;
     }
-    char dir[] = "/tmp/zp-e2e-engine-XXXXXX";
-    if (!mkdtemp(dir))
+    struct zp_err err;
+    zp_err_init(&err);
+    char *bb = NULL;
+    size_t bb_len = 0;
+    if (zp_file_read(BUSYBOX, 64 << 20, &bb, &bb_len, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
         return -1;
-    char *bb = zp_asprintf("%s/busybox", dir);
-    char *df = zp_asprintf("%s/Dockerfile", dir);
-    int rc = -1;
-    FILE *f = NULL;
-    if (copy_file(BUSYBOX, bb) != 0)
-        goto out;
-    f = fopen(df, "we");
-    if (!f)
-        goto out;
-    fputs("FROM scratch\nCOPY busybox /bin/busybox\nLABEL io.zpanel.project=" PROJECT "\n", f);
-    if (fclose(f) != 0)
-        goto out;
-    /* The legacy builder needs no buildx plugin and nothing from a registry for scratch. */
-    setenv("DOCKER_BUILDKIT", "0", 1);
-    char a0[] = "docker", a1[] = "build", a2[] = "-q", a3[] = "-t", a4[] = IMAGE;
-    char *argv[] = {a0, a1, a2, a3, a4, dir, NULL};
-    pid_t pid;
-    int sp = posix_spawnp(&pid, "docker", NULL, NULL, argv, environ);
-    if (sp == ENOENT) {
-        fprintf(stderr, "skipping image checks: no docker CLI\n");
-        rc = 1;
-        goto out;
     }
-    if (sp != 0)
-        goto out;
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    rc = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-out:
-    unlink(bb);
-    unlink(df);
-    rmdir(dir);
+    static const char dockerfile[] = "FROM scratch\nCOPY busybox /bin/busybox\n";
+    struct zp_buf tar = ZP_BUF_INIT;
+    tar_add(&tar, "Dockerfile", dockerfile, strlen(dockerfile), 0644);
+    tar_add(&tar, "busybox", bb, bb_len, 0755);
+    static const char end[1024];
+    zp_buf_add(&tar, end, sizeof(end));
     free(bb);
-    free(df);
-    return rc;
+
+    const struct engine_kv labels[] = {{"io.zpanel.project", PROJECT}};
+    struct engine_build_opts o = {.tag = IMAGE, .labels = labels, .n_labels = 1};
+    int messages = 0;
+    int rc = engine_image_build(e, tar.p, tar.len, &o, on_progress, &messages, ret_id, &err);
+    zp_buf_release(&tar);
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    printf("built %s (%d progress messages)\n", IMAGE, messages);
+    return messages > 0 ? 0 : -1;
+}
+
+struct logs {
+    struct zp_buf out, errs;
+};
+
+static int on_frame(void *ctx, enum engine_stream stream, const char *data, size_t len,
+                    struct zp_err *err)
+{
+    struct logs *l = ctx;
+    (void)err;
+    return zp_buf_add(stream == ENGINE_STREAM_STDERR ? &l->errs : &l->out, data, len);
 }
 
 int main(void)
 {
     struct zp_err err;
     struct engine *e = NULL;
-    char *net_id = NULL, *img_id = NULL, *ctr_id = NULL, *id = NULL;
+    char *net_id = NULL, *img_id = NULL, *built_id = NULL, *ctr_id = NULL, *id = NULL;
+    struct logs logs = {ZP_BUF_INIT, ZP_BUF_INIT};
     struct engine_info info = {0};
     struct engine_network_list nl = {NULL, 0};
     struct engine_volume_list vl = {NULL, 0};
@@ -254,17 +270,31 @@ int main(void)
           err.msg);
 
     /* the image, built locally */
-    rc = build_image();
-    CHECK(rc >= 0, "docker build of %s failed", IMAGE);
+    rc = build_image(e, &built_id);
+    CHECK(rc >= 0, "building %s failed", IMAGE);
     if (rc == 1)
         goto out;
     CHECK(engine_image_inspect(e, IMAGE, &exists, &img_id, &err) == 0 && exists, "%s", err.msg);
-    CHECK(zp_str_has_prefix(img_id, "sha256:"), "%s", img_id);
+    CHECK(zp_str_has_prefix(img_id, "sha256:") && strcmp(img_id, built_id) == 0, "%s %s", img_id,
+          built_id);
+    struct engine_build_opts bad = {.tag = "zp-e2e-engine-bad:latest"};
+    static const char bad_tar_df[] = "FROM scratch\nRUN /nonexistent\n";
+    struct zp_buf bad_tar = ZP_BUF_INIT;
+    tar_add(&bad_tar, "Dockerfile", bad_tar_df, strlen(bad_tar_df), 0644);
+    zp_buf_add(&bad_tar, (const char[1024]){0}, 1024);
+    rc = engine_image_build(e, bad_tar.p, bad_tar.len, &bad, NULL, NULL, &id, &err);
+    zp_buf_release(&bad_tar);
+    CHECK(rc == ZP_E_ENGINE && zp_str_has_prefix(err.msg, "building image "
+                                                          "'zp-e2e-engine-bad:latest': "),
+          "rc %d: %s", rc, err.msg);
+    printf("failed build: %s\n", err.msg);
+    zp_err_init(&err);
 
     /* a container's life cycle */
     const char *config =
         "{\"Image\":\"" IMAGE "\","
-        "\"Cmd\":[\"/bin/busybox\",\"sleep\",\"600\"],"
+        "\"Cmd\":[\"/bin/busybox\",\"sh\",\"-c\","
+        "\"echo hello-out; echo hello-err >&2; exec /bin/busybox sleep 600\"],"
         "\"Labels\":{\"io.zpanel.project\":\"" PROJECT "\",\"io.zpanel.service\":\"web\"},"
         "\"Healthcheck\":{\"Test\":[\"CMD\",\"/bin/busybox\",\"true\"],"
         "\"Interval\":500000000,\"StartPeriod\":0},"
@@ -295,6 +325,12 @@ int main(void)
             sleep_ms(250);
     }
     CHECK(healthy, "not healthy after 15 s");
+
+    CHECK(engine_container_logs(e, CTR, NULL, on_frame, &logs, &err) == 0, "%s", err.msg);
+    CHECK(strcmp(zp_buf_cstr(&logs.out), "hello-out\n") == 0, "stdout '%s'",
+          zp_buf_cstr(&logs.out));
+    CHECK(strcmp(zp_buf_cstr(&logs.errs), "hello-err\n") == 0, "stderr '%s'",
+          zp_buf_cstr(&logs.errs));
 
     CHECK(engine_container_list(e, filters, false, &cl, &err) == 0, "%s", err.msg);
     CHECK(cl.n == 1 && strcmp(cl.items[0].id, ctr_id) == 0, "%zu containers", cl.n);
@@ -346,7 +382,10 @@ out:
     engine_global_cleanup();
     free(net_id);
     free(img_id);
+    free(built_id);
     free(ctr_id);
+    zp_buf_release(&logs.out);
+    zp_buf_release(&logs.errs);
     free(id);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

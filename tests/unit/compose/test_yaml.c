@@ -326,6 +326,17 @@ static void test_merge_quoted_key_is_plain_key(void **state)
     zp_node_free(doc);
 }
 
+/* An anchor on the `<<` key itself stays valid after the merge consumed the key. */
+static void test_anchor_on_merge_key(void **state)
+{
+    (void)state;
+    struct zp_node *doc = parse_ok("a:\n  &k <<: &m {x: 1}\nb: *k\nc: *m\n");
+    assert_scalar(at(doc, "a", "x", NULL), ZP_INT, "1");
+    assert_scalar(zp_node_get(doc, "b"), ZP_STR, "<<");
+    assert_scalar(at(doc, "c", "x", NULL), ZP_INT, "1");
+    zp_node_free(doc);
+}
+
 static void test_merge_errors(void **state)
 {
     (void)state;
@@ -660,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_merge_single),
         cmocka_unit_test(test_merge_list_precedence),
         cmocka_unit_test(test_merge_quoted_key_is_plain_key),
+        cmocka_unit_test(test_anchor_on_merge_key),
         cmocka_unit_test(test_merge_errors),
         cmocka_unit_test(test_alias_errors),
         cmocka_unit_test(test_tags),

@@ -129,8 +129,10 @@ static void serve_conn(int fd)
             if (hit->file) {
                 body = data_file(hit->file, &len);
             } else {
-                body = zp_strdup(hit->body ? hit->body : "");
-                len = strlen(body);
+                const char *b = hit->body ? hit->body : "";
+                len = strlen(b);
+                body = zp_malloc(len + 1);
+                memcpy(body, b, len);
             }
         } else {
             body = zp_strdup("{\"message\":\"page not found\"}");
@@ -592,6 +594,150 @@ static void test_response_cap(void **state)
     engine_free(e);
 }
 
+struct collected {
+    struct zp_buf out[4];
+    size_t frames;
+};
+
+static int collect_frame(void *ctx, enum engine_stream stream, const char *data, size_t len,
+                         struct zp_err *err)
+{
+    struct collected *c = ctx;
+    (void)err;
+    c->frames++;
+    return zp_buf_add(&c->out[stream], data, len);
+}
+
+static void test_logs_stream(void **state)
+{
+    (void)state;
+    const struct route routes[] = {
+        VERSION_ROUTE,
+        {"GET", "/v1.41/containers/zprec-logs-1/logs?stdout=1&stderr=1", 200, "logs_mux_long.bin",
+         NULL},
+        {"GET", "/v1.41/containers/zprec-logs-1/logs?stdout=1&stderr=0&follow=1&tail=5", 200,
+         "logs_mux_truncated.bin", NULL},
+        {"GET", "/v1.41/containers/tty/logs?stdout=1&stderr=1&timestamps=1&since=1700000000", 200,
+         NULL, "plain tty text\n"},
+    };
+    fake_routes(routes, N(routes));
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+    struct collected c = {0};
+    assert_int_equal(engine_container_logs(e, "zprec-logs-1", NULL, collect_frame, &c, &err), 0);
+    assert_int_equal(c.out[ENGINE_STREAM_STDOUT].len, 5 * 7 + 20000 + 1 + 5);
+    assert_string_equal(zp_buf_cstr(&c.out[ENGINE_STREAM_STDERR]),
+                        "warn 0\nwarn 1\nwarn 2\nwarn 3\nwarn 4\n");
+    for (int i = 0; i < 4; i++)
+        zp_buf_release(&c.out[i]);
+
+    /* a stream cut inside a frame header */
+    struct collected d = {0};
+    struct engine_logs_opts o = {.follow = true, .no_stderr = true, .tail = 5};
+    assert_int_equal(engine_container_logs(e, "zprec-logs-1", &o, collect_frame, &d, &err),
+                     ZP_E_ENGINE);
+    assert_string_equal(err.msg, "reading the logs of container 'zprec-logs-1': engine stream: "
+                                 "truncated inside a frame at byte 12");
+    assert_string_equal(zp_buf_cstr(&d.out[ENGINE_STREAM_STDOUT]), "ab\n");
+    for (int i = 0; i < 4; i++)
+        zp_buf_release(&d.out[i]);
+
+    /* a TTY container's stream is passed through */
+    struct collected t = {0};
+    struct engine_logs_opts to = {.tty = true, .timestamps = true, .since = 1700000000};
+    zp_err_init(&err);
+    assert_int_equal(engine_container_logs(e, "tty", &to, collect_frame, &t, &err), 0);
+    assert_string_equal(zp_buf_cstr(&t.out[ENGINE_STREAM_STDOUT]), "plain tty text\n");
+    for (int i = 0; i < 4; i++)
+        zp_buf_release(&t.out[i]);
+
+    /* an unknown container */
+    assert_int_equal(engine_container_logs(e, "nope", NULL, collect_frame, &t, &err),
+                     ZP_E_NOTFOUND);
+    assert_string_equal(err.msg, "reading the logs of container 'nope': page not found (HTTP "
+                                 "404)");
+    engine_free(e);
+}
+
+struct progress_seen {
+    size_t n;
+    char *last_stream;
+};
+
+static int on_progress(void *ctx, const struct engine_progress *p, struct zp_err *err)
+{
+    struct progress_seen *s = ctx;
+    (void)err;
+    s->n++;
+    if (p->stream) {
+        free(s->last_stream);
+        s->last_stream = zp_strdup(p->stream);
+    }
+    return 0;
+}
+
+static void test_build_stream(void **state)
+{
+    (void)state;
+    const struct route routes[] = {
+        VERSION_ROUTE,
+        {"POST",
+         "/v1.41/build?t=zprec-built%3Alatest&labels=%7B%22io.zpanel.project%22%3A%22zprec%22%7D&"
+         "buildargs=%7B%22A%22%3A%221%22%7D&forcerm=1&nocache=1",
+         200, "build_progress.jsonl", NULL},
+        {"POST", "/v1.41/build?t=zprec-fail%3Alatest&forcerm=1", 200, "build_error.jsonl", NULL},
+        {"POST", "/v1.41/build?t=zprec-odd%3Alatest&forcerm=1", 200, NULL,
+         "{\"stream\":\"x\"}\nnot json\n"},
+    };
+    fake_routes(routes, N(routes));
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+    static const char tar[] = "pretend\0tar";
+    const struct engine_kv labels[] = {{"io.zpanel.project", "zprec"}};
+    const struct engine_kv args[] = {{"A", "1"}};
+    struct engine_build_opts o = {.tag = "zprec-built:latest",
+                                  .labels = labels,
+                                  .n_labels = 1,
+                                  .build_args = args,
+                                  .n_build_args = 1,
+                                  .no_cache = true};
+    struct progress_seen seen = {0};
+    char *id = NULL;
+    assert_int_equal(engine_image_build(e, tar, sizeof(tar) - 1, &o, on_progress, &seen, &id, &err),
+                     0);
+    assert_string_equal(id,
+                        "sha256:6082cf15f08692dfbaaec91a00dc23e32c9a86076a6a2081f5d23bfccf882007");
+    assert_int_equal(seen.n, 15);
+    assert_string_equal(seen.last_stream, "Successfully tagged zprec-built:latest\n");
+    free(seen.last_stream);
+    free(id);
+    id = NULL;
+
+    struct engine_build_opts f = {.tag = "zprec-fail:latest"};
+    assert_int_equal(engine_image_build(e, tar, sizeof(tar) - 1, &f, NULL, NULL, &id, &err),
+                     ZP_E_ENGINE);
+    assert_null(id);
+    assert_true(zp_str_has_prefix(err.msg, "building image 'zprec-fail:latest': failed to create "
+                                           "shim task"));
+    zp_err_init(&err);
+    struct engine_build_opts g = {.tag = "zprec-odd:latest"};
+    assert_int_equal(engine_image_build(e, tar, sizeof(tar) - 1, &g, NULL, NULL, &id, &err),
+                     ZP_E_ENGINE);
+    assert_true(zp_str_has_prefix(err.msg, "building image 'zprec-odd:latest': engine stream: "
+                                           "line 2 is not JSON"));
+    zp_err_init(&err);
+    assert_int_equal(engine_image_build(e, tar, 0, &g, NULL, NULL, &id, &err), ZP_E_INPUT);
+    assert_string_equal(err.msg, "building image 'zprec-odd:latest': empty build context");
+    engine_free(e);
+
+    /* the tar went up whole, with its content type */
+    char *log = fake_log();
+    assert_non_null(strstr(log, "nocache=1 pretend\n"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +750,8 @@ int main(void)
         cmocka_unit_test(test_lists_and_filters),
         cmocka_unit_test(test_create_remove_calls),
         cmocka_unit_test(test_response_cap),
+        cmocka_unit_test(test_logs_stream),
+        cmocka_unit_test(test_build_stream),
     };
     return cmocka_run_group_tests(tests, fake_start, fake_stop);
 }

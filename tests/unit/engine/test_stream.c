@@ -351,6 +351,13 @@ static void test_jsonl_errors(void **state)
     assert_true(zp_str_has_prefix(err.msg, "engine stream: line 2 is not JSON"));
     lines_release(&l);
 
+    /* a NUL byte inside a line (found by the fuzzer: jansson stopped there) */
+    zp_err_init(&err);
+    assert_int_equal(jsonl_run("1\n2\0\n", 5, 0, 0, &l, &err), ZP_E_ENGINE);
+    assert_string_equal(err.msg, "engine stream: line 2 is not JSON: it holds a NUL byte");
+    assert_int_equal(l.n, 1);
+    lines_release(&l);
+
     /* the cap holds whether a line arrives whole or in pieces */
     const char *longl = "[1,2,3,4,5,6,7,8,9,10]\n";
     for (size_t step = 0; step < 6; step++) {
