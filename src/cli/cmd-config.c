@@ -120,18 +120,12 @@ static int print_hashes(const struct compose_project *p, const char *which)
 static int config_exec(const struct cli_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"format", required_argument, NULL, 'F'},
-        {"services", no_argument, NULL, 'S'},
-        {"volumes", no_argument, NULL, 'V'},
-        {"networks", no_argument, NULL, 'N'},
-        {"profiles", no_argument, NULL, 'P'},
-        {"images", no_argument, NULL, 'I'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"no-interpolate", no_argument, NULL, 'n'},
-        {"hash", required_argument, NULL, 'H'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"format", required_argument, NULL, 'F'}, {"services", no_argument, NULL, 'S'},
+        {"volumes", no_argument, NULL, 'V'},      {"networks", no_argument, NULL, 'N'},
+        {"profiles", no_argument, NULL, 'P'},     {"images", no_argument, NULL, 'I'},
+        {"quiet", no_argument, NULL, 'q'},        {"no-interpolate", no_argument, NULL, 'n'},
+        {"hash", required_argument, NULL, 'H'},   {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     bool json = false, quiet = false, no_interp = false;
     enum config_list list = LIST_NONE;
@@ -145,8 +139,8 @@ static int config_exec(const struct cli_global *g, int argc, char **argv)
             else if (strcmp(optarg, "yaml") == 0)
                 json = false;
             else
-                return cli_usage_error(&cli_cmd_config,
-                                       "--format: '%s' is not one of yaml, json", optarg);
+                return cli_usage_error(&cli_cmd_config, "--format: '%s' is not one of yaml, json",
+                                       optarg);
             break;
         case 'S':
             list = LIST_SERVICES;

@@ -10,9 +10,9 @@
 /* ---- yaml.c: YAML 1.2 (libfyaml) -> zp_node ---- */
 
 struct compose_yaml_limits {
-    size_t max_bytes;  /* input size; default 16 MiB */
-    size_t max_depth;  /* nesting of collections; default 64 */
-    size_t max_nodes;  /* nodes after alias expansion; default 1,000,000 */
+    size_t max_bytes; /* input size; default 16 MiB */
+    size_t max_depth; /* nesting of collections; default 64 */
+    size_t max_nodes; /* nodes after alias expansion; default 1,000,000 */
 };
 
 /* Parse one YAML document from data (len bytes; file is the name used in positions).
@@ -46,9 +46,8 @@ int compose__dotenv_parse(const char *file, const char *data, size_t len,
  * the variable, the message and path. pos/path locate the value for messages (may be
  * NULL). Returns 0 and *ret (caller owns), or ZP_E_INPUT (syntax error, required variable
  * missing). */
-int compose__interp_string(const char *in, const struct compose_env *env,
-                           const struct zp_pos *pos, const char *path, char **ret,
-                           struct zp_diags *d);
+int compose__interp_string(const char *in, const struct compose_env *env, const struct zp_pos *pos,
+                           const char *path, char **ret, struct zp_diags *d);
 
 /* Interpolate every string scalar value below root in place (map keys are left alone;
  * nodes flagged ZP_NODE_NOINTERP are skipped). A plain (unquoted) scalar that changed is
@@ -61,10 +60,10 @@ int compose__interp_tree(struct zp_node *root, const struct compose_env *env, co
 /* ---- normalize.c / normalize-service.c: validation of shape and canonical form ---- */
 
 struct compose_ctx {
-    const char *file;    /* the compose file being normalised (interned) */
-    const char *basedir; /* absolute directory relative paths are resolved against */
+    const char *file;              /* the compose file being normalised (interned) */
+    const char *basedir;           /* absolute directory relative paths are resolved against */
     const struct compose_env *env; /* for `environment: [KEY]` without a value */
-    bool keep_relative_paths;       /* do not make paths absolute */
+    bool keep_relative_paths;      /* do not make paths absolute */
 };
 
 /* Validate and normalise a whole file's document in place: top-level keys (version,
@@ -73,13 +72,12 @@ struct compose_ctx {
  * long one. !reset / !override flags on a field's value are kept on its normalised value.
  * Does not check cross references (a partial override file is fine) nor that a service
  * has an image or a build. Returns 0 or ZP_E_INPUT; every problem is in d. */
-int compose__normalize_file(struct zp_node *doc, const struct compose_ctx *ctx,
-                            struct zp_diags *d);
+int compose__normalize_file(struct zp_node *doc, const struct compose_ctx *ctx, struct zp_diags *d);
 
 /* Same for one service definition (the value under services.NAME), path for messages
  * ("services.web"). */
-int compose__normalize_service(struct zp_node *svc, const char *path,
-                               const struct compose_ctx *ctx, struct zp_diags *d);
+int compose__normalize_service(struct zp_node *svc, const char *path, const struct compose_ctx *ctx,
+                               struct zp_diags *d);
 
 /* normalize-objects.c: parts of a service that have their own sub-schema; each validates
  * and normalises the field's value in place (path is e.g. "services.web.build"). */

@@ -33,8 +33,8 @@ void compose_env_from_environ(struct compose_env *env, char *const *envp);
 struct compose_options {
     const char *const *files; /* -f, in order; "-" reads stdin; none: COMPOSE_FILE or discovery */
     size_t nfiles;
-    const char *project_name; /* -p, or NULL */
-    const char *project_dir;  /* --project-directory, or NULL */
+    const char *project_name;     /* -p, or NULL */
+    const char *project_dir;      /* --project-directory, or NULL */
     const char *const *env_files; /* --env-file, in order */
     size_t nenv_files;
     const char *const *profiles; /* --profile */
@@ -42,15 +42,15 @@ struct compose_options {
     const char *const *services; /* services named on the command line (enable their profiles) */
     size_t nservices;
     bool no_interpolate;
-    bool no_normalize_paths;  /* keep relative paths as written */
-    char *const *environ; /* the process environment; NULL means the real one */
-    const char *cwd;      /* where discovery starts; NULL means getcwd() */
+    bool no_normalize_paths; /* keep relative paths as written */
+    char *const *environ;    /* the process environment; NULL means the real one */
+    const char *cwd;         /* where discovery starts; NULL means getcwd() */
 };
 
 struct compose_project {
-    char *name;      /* the project name */
-    char *workdir;   /* absolute project directory */
-    char **files;    /* the compose files loaded, as given or discovered */
+    char *name;    /* the project name */
+    char *workdir; /* absolute project directory */
+    char **files;  /* the compose files loaded, as given or discovered */
     size_t nfiles;
     struct compose_env env; /* the interpolation environment (process env + env files) */
     /* The normalised model: a map with `name`, `services`, `networks`, `volumes`,

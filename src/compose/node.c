@@ -118,8 +118,7 @@ struct zp_node *zp_node_copy(const struct zp_node *n)
             zp_node_push(c, zp_node_copy(n->items[i]));
     } else {
         for (size_t i = 0; i < n->n; i++)
-            zp_node_append_pair(c, zp_node_copy(n->pairs[i].key),
-                                zp_node_copy(n->pairs[i].value));
+            zp_node_append_pair(c, zp_node_copy(n->pairs[i].key), zp_node_copy(n->pairs[i].value));
     }
     return c;
 }

@@ -80,9 +80,8 @@ int compose__expect_kind(const struct zp_node *n, enum zp_node_kind kind, const 
 
 int compose__to_str(struct zp_node *n, bool allow_bool, const char *path, struct zp_diags *d)
 {
-    if (n->kind == ZP_NODE_SCALAR &&
-        (n->type == ZP_STR || n->type == ZP_INT || n->type == ZP_FLOAT ||
-         (allow_bool && n->type == ZP_BOOL))) {
+    if (n->kind == ZP_NODE_SCALAR && (n->type == ZP_STR || n->type == ZP_INT ||
+                                      n->type == ZP_FLOAT || (allow_bool && n->type == ZP_BOOL))) {
         n->type = ZP_STR;
         return 0;
     }
@@ -103,8 +102,8 @@ int compose__to_int(struct zp_node *n, int64_t min, int64_t max, const char *pat
         return ZP_E_INPUT;
     }
     if (v < min || v > max) {
-        zp_diag_error(d, &n->pos, path, "%s is out of range [%lld, %lld]", n->str,
-                      (long long)min, (long long)max);
+        zp_diag_error(d, &n->pos, path, "%s is out of range [%lld, %lld]", n->str, (long long)min,
+                      (long long)max);
         return ZP_E_INPUT;
     }
     struct zp_node *c = zp_node_new_int(v, &n->pos);
@@ -141,7 +140,8 @@ int compose__to_bool(struct zp_node *n, const char *path, struct zp_diags *d)
     if (n->kind == ZP_NODE_SCALAR && (n->type == ZP_BOOL || n->type == ZP_STR)) {
         /* the core schema's True/TRUE spellings are booleans too; print them canonically */
         if (strcasecmp(n->str, "true") == 0 || strcasecmp(n->str, "false") == 0) {
-            zp_node_set_scalar(n, ZP_BOOL, (n->str[0] == 't' || n->str[0] == 'T') ? "true" : "false");
+            zp_node_set_scalar(n, ZP_BOOL,
+                               (n->str[0] == 't' || n->str[0] == 'T') ? "true" : "false");
             return 0;
         }
     }
@@ -155,8 +155,8 @@ int compose__to_duration(struct zp_node *n, bool allow_bare_seconds, const char 
                          struct zp_diags *d)
 {
     int64_t ns;
-    if (n->kind != ZP_NODE_SCALAR || (n->type != ZP_STR && n->type != ZP_INT &&
-                                      !(allow_bare_seconds && n->type == ZP_FLOAT))) {
+    if (n->kind != ZP_NODE_SCALAR ||
+        (n->type != ZP_STR && n->type != ZP_INT && !(allow_bare_seconds && n->type == ZP_FLOAT))) {
         zp_diag_error(d, &n->pos, path, "must be a duration such as '1m30s', not %s",
                       zp_node_type_name(n));
         return ZP_E_INPUT;
@@ -193,8 +193,7 @@ int compose__to_size(struct zp_node *n, const char *path, struct zp_diags *d)
     return 0;
 }
 
-int compose__to_str_list(struct zp_node *n, bool allow_single, const char *path,
-                         struct zp_diags *d)
+int compose__to_str_list(struct zp_node *n, bool allow_single, const char *path, struct zp_diags *d)
 {
     if (allow_single && n->kind == ZP_NODE_SCALAR && n->type != ZP_NULL) {
         if (compose__to_str(n, false, path, d))
@@ -250,8 +249,8 @@ int compose__to_str_map(struct zp_node *n, char sep, bool allow_null, const char
         return rc;
     }
     if (n->kind != ZP_NODE_SEQ) {
-        zp_diag_error(d, &n->pos, path, "must be a mapping or a list of 'KEY%cVALUE', not %s",
-                      sep, zp_node_type_name(n));
+        zp_diag_error(d, &n->pos, path, "must be a mapping or a list of 'KEY%cVALUE', not %s", sep,
+                      zp_node_type_name(n));
         return ZP_E_INPUT;
     }
     struct zp_node *map = zp_node_new_map(&n->pos);

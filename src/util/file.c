@@ -13,8 +13,7 @@
 
 #include "banned.h"
 
-int zp_file_read(const char *path, size_t max, char **ret_data, size_t *ret_len,
-                 struct zp_err *err)
+int zp_file_read(const char *path, size_t max, char **ret_data, size_t *ret_len, struct zp_err *err)
 {
     bool is_stdin = strcmp(path, "-") == 0;
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);

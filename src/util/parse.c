@@ -47,8 +47,8 @@ struct unit {
 };
 
 static const struct unit duration_units[] = {
-    {"ns", 1.0},      {"us", 1e3},  {"\xc2\xb5s", 1e3}, {"ms", 1e6},
-    {"s", 1e9},       {"m", 60e9},  {"h", 3600e9},
+    {"ns", 1.0}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6},
+    {"s", 1e9},  {"m", 60e9}, {"h", 3600e9},
 };
 
 int zp_parse_duration(const char *s, bool allow_bare_seconds, int64_t *ret_ns)
@@ -119,7 +119,7 @@ static void add_frac(struct zp_buf *b, uint64_t v, uint64_t unit)
     uint64_t frac = v % unit;
     if (!frac)
         return;
-    char digits[32];
+    char digits[32] = {0};
     int nd = 0;
     for (uint64_t u = unit; u > 1; u /= 10)
         nd++;

@@ -105,9 +105,9 @@ struct zp_diag {
 struct zp_diags {
     struct zp_diag *items;
     size_t n, cap;
-    size_t errors;   /* number of ZP_SEV_ERROR items */
-    size_t max;      /* stop recording after this many (0: default 1000) */
-    size_t dropped;  /* items not recorded because of max */
+    size_t errors;  /* number of ZP_SEV_ERROR items */
+    size_t max;     /* stop recording after this many (0: default 1000) */
+    size_t dropped; /* items not recorded because of max */
 };
 
 void zp_diags_init(struct zp_diags *d);
@@ -137,13 +137,16 @@ const char *zp_intern(const char *s);
 
 /* A growable byte buffer, always NUL-terminated, binary-safe, with a hard maximum. */
 struct zp_buf {
-    char *p;    /* NULL until the first append; zp_buf_cstr never returns NULL */
+    char *p; /* NULL until the first append; zp_buf_cstr never returns NULL */
     size_t len;
     size_t cap;
     size_t max; /* 0: SIZE_MAX / 2 */
 };
 
-#define ZP_BUF_INIT {NULL, 0, 0, 0}
+#define ZP_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 void zp_buf_init(struct zp_buf *b, size_t max);
 void zp_buf_release(struct zp_buf *b);
 void zp_buf_reset(struct zp_buf *b);

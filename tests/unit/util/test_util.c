@@ -22,8 +22,7 @@ static void test_parse_int64(void **state)
     assert_int_equal(zp_parse_int64("12a", 0, 100, &v), ZP_E_INPUT);
     assert_int_equal(zp_parse_int64("", 0, 100, &v), ZP_E_INPUT);
     assert_int_equal(zp_parse_int64(" 1", 0, 100, &v), ZP_E_INPUT);
-    assert_int_equal(zp_parse_int64("99999999999999999999", INT64_MIN, INT64_MAX, &v),
-                     ZP_E_INPUT);
+    assert_int_equal(zp_parse_int64("99999999999999999999", INT64_MIN, INT64_MAX, &v), ZP_E_INPUT);
 }
 
 static void check_duration(const char *in, bool bare, int64_t want_ns, const char *want_fmt)
