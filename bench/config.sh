@@ -32,8 +32,8 @@ measure() { # measure NAME CMD...: median seconds over $runs runs, then peak RSS
 }
 
 cd "$dir"
-read -r z_us z_rss < <(measure "$OLDPWD/$zpanel" config)
-read -r d_us d_rss < <(measure docker-compose config)
+read -r z_us z_rss < <(measure "$OLDPWD/$zpanel" -p bench config)
+read -r d_us d_rss < <(measure docker-compose -p bench config)
 cd - >/dev/null
 python3 - "$services" "$z_us" "$z_rss" "$d_us" "$d_rss" <<'PY'
 import sys

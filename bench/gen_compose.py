@@ -13,7 +13,6 @@ def main():
     out = sys.argv[2]
     os.makedirs(out, exist_ok=True)
     lines = [
-        "name: bench",
         "x-common: &common",
         "  restart: unless-stopped",
         "  init: true",

@@ -1,6 +1,9 @@
 /* cli/config: load, validate and print the normalised project. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +120,38 @@ static int print_hashes(const struct compose_project *p, const char *which)
     return ZP_EXIT_OK;
 }
 
+/* Write the whole output with write(2): one system call for most projects, and no stdio
+ * buffer to allocate. */
+static int write_output(const char *path, const struct zp_buf *out)
+{
+    int fd = STDOUT_FILENO;
+    if (path && (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        fprintf(stderr, "zpanel: cannot write '%s': %s\n", path, strerror(errno));
+        return ZP_EXIT_RUNTIME;
+    }
+    const char *p = zp_buf_cstr(out);
+    size_t left = out->len;
+    int rc = ZP_EXIT_OK;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "zpanel: cannot write '%s': %s\n", path ? path : "stdout",
+                    strerror(errno));
+            rc = ZP_EXIT_RUNTIME;
+            break;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (path && close(fd) != 0 && rc == ZP_EXIT_OK) {
+        fprintf(stderr, "zpanel: cannot write '%s': %s\n", path, strerror(errno));
+        rc = ZP_EXIT_RUNTIME;
+    }
+    return rc;
+}
+
 static int config_exec(const struct cli_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -207,7 +242,8 @@ static int config_exec(const struct cli_global *g, int argc, char **argv)
         return ZP_EXIT_OK;
     }
 
-    struct zp_node *model = zp_node_copy(p->model);
+    /* the model is printed once and then freed, so it is edited in place */
+    struct zp_node *model = p->model;
     if (nservices) {
         /* only the named services (their dependencies are not pulled in: as compose) */
         struct zp_node *svcs = zp_node_get(model, "services");
@@ -229,25 +265,9 @@ static int config_exec(const struct cli_global *g, int argc, char **argv)
     } else {
         compose_emit_yaml(model, &out);
     }
-    zp_node_free(model);
-    compose_project_free(p);
-
-    FILE *f = stdout;
-    if (output && !(f = fopen(output, "we"))) {
-        struct zp_err err;
-        zp_err_init(&err);
-        zp_err_sys(&err, "cannot write '%s'", output);
-        fprintf(stderr, "zpanel: %s\n", err.msg);
-        zp_buf_release(&out);
-        return ZP_EXIT_RUNTIME;
-    }
-    fwrite(zp_buf_cstr(&out), 1, out.len, f);
-    rc = ZP_EXIT_OK;
-    if (f != stdout && fclose(f) != 0) {
-        fprintf(stderr, "zpanel: cannot write '%s'\n", output);
-        rc = ZP_EXIT_RUNTIME;
-    }
+    rc = write_output(output, &out);
     zp_buf_release(&out);
+    compose_project_free(p);
     return rc;
 }
 

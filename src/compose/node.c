@@ -82,8 +82,97 @@ struct zp_node *zp_node_new_null(const struct zp_pos *pos)
     return zp_node_new_scalar(ZP_NULL, "null", pos);
 }
 
+/* ---- key index: maps with many keys (a project's services) get a hash index so that
+ * lookups stay O(1). Code outside node.c may edit pairs[] directly in ways that change n
+ * (see node.h), so the index records the array and count it was built for and is rebuilt
+ * when either differs. ---- */
+
+enum { KEYINDEX_MIN = 32 };
+
+struct zp_node_keyindex {
+    const struct zp_pair *pairs; /* the array indexed */
+    size_t n;                    /* pairs indexed */
+    size_t mask;                 /* slots - 1 */
+    uint32_t *slots;             /* position + 1, or 0 for empty */
+};
+
+static uint32_t key_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+static void keyindex_free(struct zp_node *map)
+{
+    if (map->keyindex) {
+        free(map->keyindex->slots);
+        free(map->keyindex);
+        map->keyindex = NULL;
+    }
+}
+
+static void keyindex_insert(struct zp_node_keyindex *ix, const char *key, size_t pos)
+{
+    size_t i = key_hash(key) & ix->mask;
+    while (ix->slots[i])
+        i = (i + 1) & ix->mask;
+    ix->slots[i] = (uint32_t)(pos + 1);
+}
+
+static void keyindex_build(struct zp_node *map)
+{
+    keyindex_free(map);
+    struct zp_node_keyindex *ix = zp_calloc(1, sizeof(*ix));
+    size_t slots = 64;
+    while (slots < map->n * 2 + 2)
+        slots *= 2;
+    ix->slots = zp_calloc(slots, sizeof(*ix->slots));
+    ix->mask = slots - 1;
+    ix->pairs = map->pairs;
+    ix->n = map->n;
+    for (size_t i = 0; i < map->n; i++)
+        keyindex_insert(ix, map->pairs[i].key->str, i);
+    map->keyindex = ix;
+}
+
+static bool keyindex_fresh(const struct zp_node *map)
+{
+    return map->keyindex && map->keyindex->pairs == map->pairs && map->keyindex->n == map->n;
+}
+
+/* After an append through zp_node_append_pair: keep a fresh index fresh. */
+static void keyindex_appended(struct zp_node *map, const struct zp_pair *old_pairs)
+{
+    struct zp_node_keyindex *ix = map->keyindex;
+    if (!ix)
+        return;
+    if (ix->pairs != old_pairs || ix->n != map->n - 1 || (map->n * 2 + 2) > ix->mask + 1) {
+        keyindex_free(map);
+        return;
+    }
+    keyindex_insert(ix, map->pairs[map->n - 1].key->str, map->n - 1);
+    ix->pairs = map->pairs;
+    ix->n = map->n;
+}
+
+static long keyindex_find(struct zp_node *map, const char *key)
+{
+    if (!keyindex_fresh(map))
+        keyindex_build(map);
+    const struct zp_node_keyindex *ix = map->keyindex;
+    for (size_t i = key_hash(key) & ix->mask; ix->slots[i]; i = (i + 1) & ix->mask) {
+        size_t pos = ix->slots[i] - 1;
+        if (strcmp(map->pairs[pos].key->str, key) == 0)
+            return (long)pos;
+    }
+    return -1;
+}
+
 static void node_release(struct zp_node *n)
 {
+    keyindex_free(n);
     free(n->str);
     for (size_t i = 0; n->items && i < n->n; i++)
         zp_node_free(n->items[i]);
@@ -193,6 +282,10 @@ long zp_node_index(const struct zp_node *map, const char *key)
 {
     if (!map || map->kind != ZP_NODE_MAP)
         return -1;
+    if (map->n >= KEYINDEX_MIN) {
+        /* the index is a cache: building it does not change the map's contents */
+        return keyindex_find((struct zp_node *)map, key);
+    }
     for (size_t i = 0; i < map->n; i++)
         if (strcmp(map->pairs[i].key->str, key) == 0)
             return (long)i;
@@ -221,10 +314,12 @@ void zp_node_append_pair(struct zp_node *map, struct zp_node *key, struct zp_nod
 {
     if (map->kind != ZP_NODE_MAP || key->kind != ZP_NODE_SCALAR)
         ZP_BUG("zp_node_append_pair on a non-map or with a non-scalar key");
+    const struct zp_pair *old_pairs = map->pairs;
     zp_grow((void **)&map->pairs, &map->cap, map->n + 1, sizeof(*map->pairs));
     map->pairs[map->n].key = key;
     map->pairs[map->n].value = value;
     map->n++;
+    keyindex_appended(map, old_pairs);
 }
 
 void zp_node_set(struct zp_node *map, const char *key, struct zp_node *value)
@@ -247,6 +342,7 @@ struct zp_node *zp_node_take(struct zp_node *map, const char *key)
     zp_node_free(map->pairs[i].key);
     memmove(&map->pairs[i], &map->pairs[i + 1], (map->n - (size_t)i - 1) * sizeof(*map->pairs));
     map->n--;
+    keyindex_free(map);
     return v;
 }
 
@@ -266,8 +362,10 @@ static int pair_cmp(const void *a, const void *b)
 
 void zp_node_sort_keys(struct zp_node *map)
 {
-    if (map && map->kind == ZP_NODE_MAP && map->n > 1)
+    if (map && map->kind == ZP_NODE_MAP && map->n > 1) {
         qsort(map->pairs, map->n, sizeof(*map->pairs), pair_cmp);
+        keyindex_free(map);
+    }
 }
 
 void zp_node_push(struct zp_node *seq, struct zp_node *item)

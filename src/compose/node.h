@@ -49,10 +49,15 @@ struct zp_node {
      * or as produced by zp_node_new_int etc.) */
     char *str;
     size_t len;
-    /* ZP_NODE_SEQ: items[0..n) ; ZP_NODE_MAP: pairs[0..n), in insertion order */
+    /* ZP_NODE_SEQ: items[0..n) ; ZP_NODE_MAP: pairs[0..n), in insertion order. Code may
+     * edit pairs[] directly only in ways that change n (removing, compacting) or that
+     * replace values; reordering keys in place must go through zp_node_sort_keys, since
+     * lookups of large maps go through an index keyed on positions. */
     size_t n, cap;
     struct zp_node **items;
     struct zp_pair *pairs;
+    /* private to node.c: a hash index over the keys of large maps, rebuilt when stale */
+    struct zp_node_keyindex *keyindex;
 };
 
 /* Constructors; pos may be NULL (no position). The caller owns the result. */
