@@ -24,7 +24,7 @@ packages=(
     # libraries
     libfyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev
     # tests and checks
-    libcmocka-dev valgrind clang-format cppcheck python3 procps time
+    libcmocka-dev valgrind clang-format cppcheck python3 procps time curl
     # runtime: the engine, and a static busybox to build test images without a registry
     docker.io busybox-static
     # the peer that the benchmarks compare against

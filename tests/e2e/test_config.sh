@@ -88,6 +88,32 @@ json_check 'm["name"] == "demo" and "EXTRA" in m["services"]["web"]["environment
 run "$ZPANEL" -p demo2 --project-directory "$P" config --format json
 json_check 'm["name"] == "demo2" and m["networks"]["default"]["name"] == "demo2_default"' "-p"
 
+# --- env files, extends, include, warnings, --no-interpolate
+PR=$ZP_SOURCE_DIR/tests/data/compose/projects
+run env -u TAG -u PNAME -u ONLY_DOTENV "$ZPANEL" --project-directory "$PR/envfiles" --env-file "$PR/envfiles/alt.env" config --format json
+expect_rc 0 "--env-file"
+json_check 'm["services"]["app"]["image"] == "app:alt" and m["services"]["app"]["environment"]["ONLY_DOTENV"] == "unset"' "--env-file replaces .env"
+run "$ZPANEL" --project-directory "$PR/extends" config --format json
+expect_rc 0 "extends"
+json_check 'm["services"]["cli"]["environment"] == {"TZ": "utc", "PORT": "8080"} and m["services"]["cli"]["user"] == "root"' "extends in the same file, two levels"
+json_check 'm["services"]["cli"]["security_opt"] == ["label:role:ROLE", "label:user:USER"]' "extends merges sequences"
+json_check 'm["services"]["remote"]["command"] == ["make", "test"] and m["services"]["remote"]["build"]["context"] == "'"$PR"'/extends/common/ctx"' "extends from another file, paths relative to it"
+json_check '"extends" not in m["services"]["remote"]' "extends resolved"
+run env -u API_TAG "$ZPANEL" --project-directory "$PR/include" config --format json
+expect_rc 0 "include"
+json_check 'm["services"]["api"]["image"] == "api:fromsub" and "backend" in m["networks"]' "include brings services, networks and its own .env"
+printf 'services:\n  web:\n    image: "web:${NOT_SET_ANYWHERE}"\n' >"$TMP/warn.yaml"
+run env -u NOT_SET_ANYWHERE "$ZPANEL" -f "$TMP/warn.yaml" config --images
+expect_rc 0 "unset variable is not an error"
+expect_out_eq "web:" "unset variable becomes empty"
+expect_err_has "warn.yaml:3:12" "warning has a position"
+expect_err_has "NOT_SET_ANYWHERE" "warning names the variable"
+run env TAG=5 "$ZPANEL" -f "$TMP/warn.yaml" config --no-interpolate --format json
+json_check 'm["services"]["web"]["image"] == "web:${NOT_SET_ANYWHERE}"' "--no-interpolate keeps references"
+expect_err_empty "--no-interpolate gives no warning"
+run "$ZPANEL" -H unix:///nonexistent.sock -f "$TMP/warn.yaml" config -q
+expect_rc 0 "-H accepted (config does not contact the engine)"
+
 # --- invalid files: every problem, with file:line:col, exit 3
 I=$DATA/invalid
 run "$ZPANEL" --project-directory "$I" config
