@@ -79,7 +79,19 @@ valgrind_units() {
 }
 step "unit tests under valgrind" valgrind_units
 
-# 4. libFuzzer targets, each for a bounded time
+# 4. libFuzzer targets, each for a bounded time (their chatter goes to a log, shown on failure)
+run_fuzzer() {
+    local log
+    log=$(mktemp)
+    if "$1" -max_total_time="$fuzz_seconds" -max_len=65536 -rss_limit_mb=2048 "$2" >"$log" 2>&1; then
+        grep -E '^Done [0-9]+ runs' "$log" || tail -1 "$log"
+        rm -f "$log"
+        return 0
+    fi
+    tail -60 "$log"
+    rm -f "$log"
+    return 1
+}
 if step "build (clang, libFuzzer)" configure_build build-fuzz -DCMAKE_C_COMPILER=clang \
     -DCMAKE_BUILD_TYPE=Debug -DZP_FUZZ=ON -DZP_SANITIZE=address,undefined -DZP_E2E=OFF; then
     for bin in build-fuzz/fuzz_*; do
@@ -87,8 +99,7 @@ if step "build (clang, libFuzzer)" configure_build build-fuzz -DCMAKE_C_COMPILER
         name=${bin#build-fuzz/fuzz_}
         corpus=$(mktemp -d)
         cp -r "tests/fuzz/$name/corpus/." "$corpus/"
-        step "fuzz $name (${fuzz_seconds}s)" "$bin" -max_total_time="$fuzz_seconds" \
-            -max_len=65536 -rss_limit_mb=2048 -print_final_stats=0 "$corpus"
+        step "fuzz $name (${fuzz_seconds}s)" run_fuzzer "$bin" "$corpus"
         rm -rf "$corpus"
     done
 fi

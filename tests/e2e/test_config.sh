@@ -33,7 +33,7 @@ run env TAG=9 "$ZPANEL" --project-directory "$B" -f "$B/compose.yaml" config --f
 json_check 'm["services"]["web"]["image"] == "nginx:9"' "process env wins over .env"
 
 # discovery from a subdirectory finds compose.yaml and its override, and reads .env
-cd "$B/sub/deeper"
+cp -r "$B" "$TMP/basic-copy" && mkdir -p "$TMP/basic-copy/sub/deeper" && cd "$TMP/basic-copy/sub/deeper"
 run env -u TAG -u MODE "$ZPANEL" config --format json
 cd "$TMP"
 expect_rc 0 "discovery from a subdirectory"
