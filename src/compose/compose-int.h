@@ -127,6 +127,9 @@ int compose__to_str_list(struct zp_node *n, bool allow_single, const char *path,
  * sep) stay null when allow_null, else become "". */
 int compose__to_str_map(struct zp_node *n, char sep, bool allow_null, const char *path,
                         struct zp_diags *d);
+/* A file mode (secrets, configs, tmpfs): octal as written ("0440", 0440, 0o440), a YAML
+ * integer without a leading zero as decimal; at most 07777. Becomes a decimal integer. */
+int compose__to_file_mode(struct zp_node *n, const char *path, struct zp_diags *d);
 /* Split a command line like a POSIX shell (quotes, backslashes; no expansion) into a
  * sequence of strings. Returns 0 or ZP_E_INPUT (unterminated quote). */
 int compose__shell_split(const char *s, const struct zp_pos *pos, struct zp_node **ret_seq);

@@ -374,6 +374,55 @@ int compose__to_command(struct zp_node *n, const char *path, struct zp_diags *d)
     return ZP_E_INPUT;
 }
 
+/* File modes are octal as written ("0440", 0440, 0o440); a plain YAML integer without a
+ * leading zero is decimal (YAML has already turned 0o/0x integers into decimal text). */
+int compose__to_file_mode(struct zp_node *v, const char *path, struct zp_diags *d)
+{
+    if (v->kind != ZP_NODE_SCALAR || (v->type != ZP_STR && v->type != ZP_INT)) {
+        zp_diag_error(d, &v->pos, path, "must be a file mode such as 0440, not %s",
+                      zp_node_type_name(v));
+        return ZP_E_INPUT;
+    }
+    const char *s = v->str;
+    unsigned base = 8;
+    if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O')) {
+        s += 2;
+    } else if (v->type == ZP_INT && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        s += 2;
+        base = 16;
+    } else if (v->type == ZP_INT && !(s[0] == '0' && s[1])) {
+        base = 10;
+    }
+    int64_t mode = 0;
+    bool ok = *s != '\0';
+    for (const char *p = s; ok && *p; p++) {
+        unsigned dv;
+        if (*p >= '0' && *p <= '9')
+            dv = (unsigned)(*p - '0');
+        else if (*p >= 'a' && *p <= 'f')
+            dv = (unsigned)(*p - 'a' + 10);
+        else if (*p >= 'A' && *p <= 'F')
+            dv = (unsigned)(*p - 'A' + 10);
+        else
+            dv = 99;
+        if (dv >= base)
+            ok = false;
+        else
+            mode = mode * base + dv;
+        if (mode > 07777)
+            ok = false;
+    }
+    if (!ok) {
+        zp_diag_error(d, &v->pos, path, "invalid file mode '%s' (use an octal number such as 0440)",
+                      v->str);
+        return ZP_E_INPUT;
+    }
+    struct zp_node *c = zp_node_new_int(mode, &v->pos);
+    zp_node_set_scalar(v, ZP_INT, c->str);
+    zp_node_free(c);
+    return 0;
+}
+
 char *compose__abs_path(const struct compose_ctx *ctx, const char *p)
 {
     if (p[0] == '~' && (p[1] == '/' || p[1] == '\0')) {

@@ -133,48 +133,11 @@ static void replace_keep_flags(struct zp_node *n, struct zp_node *repl)
 
 /* ---- shared value shapes ---- */
 
-/* A file mode: an integer, octal when written with a leading 0 or 0o, or a string holding
- * an octal number ("0440"). Becomes a decimal integer. */
-static int to_mode(struct zp_node *v, const char *path, struct zp_diags *d)
-{
-    if (v->kind != ZP_NODE_SCALAR || (v->type != ZP_INT && v->type != ZP_STR)) {
-        zp_diag_error(d, &v->pos, path, "must be a file mode such as 0440, not %s",
-                      zp_node_type_name(v));
-        return ZP_E_INPUT;
-    }
-    const char *s = v->str;
-    bool octal = v->type == ZP_STR || (s[0] == '0' && s[1] != '\0');
-    if (zp_str_has_prefix(s, "0o") || zp_str_has_prefix(s, "0O")) {
-        s += 2;
-        octal = true;
-    }
-    int64_t mode = 0;
-    bool ok = *s != '\0';
-    for (const char *p = s; *p && ok; p++) {
-        int base = octal ? 8 : 10;
-        if (*p < '0' || *p >= '0' + base)
-            ok = false;
-        else
-            mode = mode * base + (*p - '0');
-        if (mode > 07777)
-            ok = false;
-    }
-    if (!ok) {
-        zp_diag_error(d, &v->pos, path, "invalid file mode '%s' (use an octal number such as 0440)",
-                      v->str);
-        return ZP_E_INPUT;
-    }
-    struct zp_node *c = zp_node_new_int(mode, &v->pos);
-    zp_node_set_scalar(v, ZP_INT, c->str);
-    zp_node_free(c);
-    return 0;
-}
-
 static int mode_fn(struct zp_node *v, const char *path, const struct compose_ctx *ctx,
                    struct zp_diags *d)
 {
     (void)ctx;
-    return to_mode(v, path, d);
+    return compose__to_file_mode(v, path, d);
 }
 
 /* A list of secret references: "name" or {source, target, uid, gid, mode}; strings

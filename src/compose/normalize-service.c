@@ -257,55 +257,12 @@ static int f_obj_list(struct zp_node *v, const struct field *f, const char *path
     return rc;
 }
 
-/* A file mode: integers as YAML writes them (0440 and 0o440 are octal), strings octal. */
 static int f_mode(struct zp_node *v, const struct field *f, const char *path,
                   const struct compose_ctx *ctx, struct zp_diags *d)
 {
     (void)f;
     (void)ctx;
-    if (!is_string_like(v)) {
-        zp_diag_error(d, &v->pos, path, "must be a file mode such as 0440, not %s",
-                      zp_node_type_name(v));
-        return ZP_E_INPUT;
-    }
-    const char *s = v->str;
-    unsigned base = 8;
-    if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O')) {
-        s += 2;
-    } else if (v->type == ZP_INT && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        s += 2;
-        base = 16;
-    } else if (v->type == ZP_INT && !(s[0] == '0' && s[1])) {
-        base = 10;
-    }
-    int64_t mode = 0;
-    bool ok = *s != '\0';
-    for (const char *p = s; ok && *p; p++) {
-        unsigned dv;
-        if (*p >= '0' && *p <= '9')
-            dv = (unsigned)(*p - '0');
-        else if (*p >= 'a' && *p <= 'f')
-            dv = (unsigned)(*p - 'a' + 10);
-        else if (*p >= 'A' && *p <= 'F')
-            dv = (unsigned)(*p - 'A' + 10);
-        else
-            dv = 99;
-        if (dv >= base)
-            ok = false;
-        else
-            mode = mode * base + dv;
-        if (mode > 07777)
-            ok = false;
-    }
-    if (!ok) {
-        zp_diag_error(d, &v->pos, path, "invalid file mode '%s' (use an octal number such as 0440)",
-                      v->str);
-        return ZP_E_INPUT;
-    }
-    struct zp_node *c = zp_node_new_int(mode, &v->pos);
-    zp_node_set_scalar(v, ZP_INT, c->str);
-    zp_node_free(c);
-    return 0;
+    return compose__to_file_mode(v, path, d);
 }
 
 /* Validate the keys of map against fields (NULL-key terminated) and normalise each value in
@@ -897,6 +854,35 @@ static const struct field depends_fields[] = {
     FLD_END,
 };
 
+/* The list form of depends_on and networks: a list of names becomes a map name -> the
+ * entry make_entry builds (the long form's default). Names are checked and unique. */
+static int names_to_map(struct zp_node *v, const char *what,
+                        struct zp_node *(*make_entry)(const struct zp_pos *pos), const char *path,
+                        struct zp_diags *d)
+{
+    if (compose__to_str_list(v, false, path, d))
+        return ZP_E_INPUT;
+    int rc = 0;
+    struct zp_node *m = zp_node_new_map(&v->pos);
+    m->flags = v->flags;
+    for (size_t i = 0; i < v->n; i++) {
+        struct zp_node *item = v->items[i];
+        char *ipath = zp_path_index(path, i);
+        if (!valid_ref_name(item->str)) {
+            zp_diag_error(d, &item->pos, ipath, "invalid %s name '%s'", what, item->str);
+            rc = ZP_E_INPUT;
+        } else if (zp_node_index(m, item->str) >= 0) {
+            zp_diag_error(d, &item->pos, ipath, "%s '%s' is listed twice", what, item->str);
+            rc = ZP_E_INPUT;
+        } else {
+            zp_node_append_pair(m, zp_node_new_str(item->str, &item->pos), make_entry(&item->pos));
+        }
+        free(ipath);
+    }
+    zp_node_replace(v, m);
+    return rc;
+}
+
 static struct zp_node *dep_entry(const struct zp_pos *pos)
 {
     struct zp_node *m = zp_node_new_map(pos);
@@ -910,29 +896,8 @@ static int f_depends_on(struct zp_node *v, const struct field *f, const char *pa
 {
     (void)f;
     int rc = 0;
-    if (v->kind == ZP_NODE_SEQ) {
-        if (compose__to_str_list(v, false, path, d))
-            return ZP_E_INPUT;
-        struct zp_node *m = zp_node_new_map(&v->pos);
-        m->flags = v->flags;
-        for (size_t i = 0; i < v->n; i++) {
-            struct zp_node *item = v->items[i];
-            char *ipath = zp_path_index(path, i);
-            if (!valid_ref_name(item->str)) {
-                zp_diag_error(d, &item->pos, ipath, "invalid service name '%s'", item->str);
-                rc = ZP_E_INPUT;
-            } else if (zp_node_index(m, item->str) >= 0) {
-                zp_diag_error(d, &item->pos, ipath, "service '%s' is listed twice", item->str);
-                rc = ZP_E_INPUT;
-            } else {
-                zp_node_append_pair(m, zp_node_new_str(item->str, &item->pos),
-                                    dep_entry(&item->pos));
-            }
-            free(ipath);
-        }
-        zp_node_replace(v, m);
-        return rc;
-    }
+    if (v->kind == ZP_NODE_SEQ)
+        return names_to_map(v, "service", dep_entry, path, d);
     if (v->kind != ZP_NODE_MAP) {
         zp_diag_error(d, &v->pos, path, "must be a list of services or a mapping, not %s",
                       zp_node_type_name(v));
@@ -1130,29 +1095,8 @@ static int f_networks(struct zp_node *v, const struct field *f, const char *path
 {
     (void)f;
     int rc = 0;
-    if (v->kind == ZP_NODE_SEQ) {
-        if (compose__to_str_list(v, false, path, d))
-            return ZP_E_INPUT;
-        struct zp_node *m = zp_node_new_map(&v->pos);
-        m->flags = v->flags;
-        for (size_t i = 0; i < v->n; i++) {
-            struct zp_node *item = v->items[i];
-            char *ipath = zp_path_index(path, i);
-            if (!valid_ref_name(item->str)) {
-                zp_diag_error(d, &item->pos, ipath, "invalid network name '%s'", item->str);
-                rc = ZP_E_INPUT;
-            } else if (zp_node_index(m, item->str) >= 0) {
-                zp_diag_error(d, &item->pos, ipath, "network '%s' is listed twice", item->str);
-                rc = ZP_E_INPUT;
-            } else {
-                zp_node_append_pair(m, zp_node_new_str(item->str, &item->pos),
-                                    zp_node_new_null(&item->pos));
-            }
-            free(ipath);
-        }
-        zp_node_replace(v, m);
-        return rc;
-    }
+    if (v->kind == ZP_NODE_SEQ)
+        return names_to_map(v, "network", zp_node_new_null, path, d);
     if (v->kind != ZP_NODE_MAP) {
         zp_diag_error(d, &v->pos, path, "must be a list of networks or a mapping, not %s",
                       zp_node_type_name(v));
