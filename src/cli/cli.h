@@ -1,4 +1,5 @@
-/* cli: the command table and what every command shares (global flags, printing). */
+/* cli: the command table and what every command shares (global flags, printing, the
+ * engine session, signals, the progress printer, log streaming). */
 #ifndef ZP_CLI_H
 #define ZP_CLI_H
 
@@ -6,7 +7,31 @@
 #include <stdio.h>
 
 #include "../compose/compose.h"
+#include "../engine/engine.h"
 #include "../util/util.h"
+
+struct orch;
+struct orch_event;
+struct orch_container;
+
+/* Exit code of a command the user interrupted (Ctrl-C), as a shell reports SIGINT. */
+#define CLI_EXIT_INTERRUPTED 130
+
+/* --progress */
+enum cli_progress_mode {
+    CLI_PROGRESS_AUTO, /* tty when stderr is a terminal (and --ansi is not never), else plain */
+    CLI_PROGRESS_TTY,
+    CLI_PROGRESS_PLAIN,
+    CLI_PROGRESS_QUIET,
+    CLI_PROGRESS_JSON,
+};
+
+/* --ansi */
+enum cli_ansi {
+    CLI_ANSI_AUTO, /* colours and cursor control when the stream is a terminal */
+    CLI_ANSI_NEVER,
+    CLI_ANSI_ALWAYS,
+};
 
 /* Flags before the command, compatible with `docker compose`. */
 struct cli_global {
@@ -19,6 +44,8 @@ struct cli_global {
     const char **profiles; /* --profile, repeatable */
     size_t nprofiles;
     const char *host; /* -H/--host; DOCKER_HOST otherwise */
+    enum cli_progress_mode progress;
+    enum cli_ansi ansi;
 };
 
 struct cli_cmd {
@@ -29,12 +56,20 @@ struct cli_cmd {
     int (*exec)(const struct cli_global *g, int argc, char **argv);
 };
 
+extern const struct cli_cmd cli_cmd_build;
 extern const struct cli_cmd cli_cmd_config;
 extern const struct cli_cmd cli_cmd_version;
 
 /* Print a usage error naming the flag, then the command's usage, to stderr; returns
  * ZP_EXIT_USAGE. */
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...) ZP_PRINTF(2, 3);
+
+/* The usage error for getopt's ':' (missing value) and '?' (unknown flag) answers, naming
+ * the flag; returns ZP_EXIT_USAGE. */
+int cli_getopt_error(const struct cli_cmd *cmd, int c, char **argv);
+
+/* Print "usage: zpanel [global flags] NAME USAGE" to stdout for -h; returns ZP_EXIT_OK. */
+int cli_help(const struct cli_cmd *cmd);
 
 /* Load the project with the global flags; services named on the command line enable their
  * profiles. Prints every diagnostic (warnings and errors) to stderr. Returns 0 and
@@ -44,5 +79,135 @@ int cli_load_project(const struct cli_global *g, const char *const *services, si
 
 /* Print diagnostics to stderr, one per line, sorted by position. */
 void cli_print_diags(struct zp_diags *d);
+
+/* Is colour wanted on the stream fd (1 or 2) under --ansi? */
+bool cli_color(const struct cli_global *g, int fd);
+
+/* Append s as a JSON string (quoted, escaped) to b. */
+void cli_json_str(struct zp_buf *b, const char *s);
+
+/* Print an error the way every command does ("zpanel: MESSAGE" on stderr) and return the
+ * exit code for it: CLI_EXIT_INTERRUPTED after Ctrl-C (nothing printed), else
+ * ZP_EXIT_RUNTIME. */
+int cli_error(const struct zp_err *err);
+
+/* ---- the engine session of a command ---- */
+
+struct cli_progress;
+
+struct cli_session {
+    struct compose_project *project;
+    struct orch *orch;
+    struct cli_progress *progress;
+};
+
+/* Load the project (services enable their profiles; unknown services are a usage error
+ * naming them), start the progress printer (when with_progress) and open the
+ * orchestrator session on -H/DOCKER_HOST. Returns 0, or the exit code after printing
+ * the problem (ZP_EXIT_INVALID before anything touches the engine). */
+int cli_session_open(const struct cli_global *g, const struct cli_cmd *cmd,
+                     const char *const *services, size_t nservices, bool with_progress,
+                     struct cli_session *ret);
+/* Finish the progress view and free everything; accepts a zeroed session. */
+void cli_session_close(struct cli_session *s);
+
+/* Run one of start/stop/restart/kill/pause/unpause/rm (an enum orch_action) on the
+ * services through the orchestrator, with progress; returns the exit code. */
+struct orch_action_opts;
+int cli_run_action(const struct cli_global *g, const struct cli_cmd *cmd, int action,
+                   struct orch_action_opts *opts, char **services, size_t nservices);
+
+/* ---- signals: handlers only write to a self-pipe ---- */
+
+/* Called from the signal thread for each SIGINT/SIGTERM/SIGHUP (count: interrupts so
+ * far, from 1) and SIGWINCH (count 0). */
+typedef void (*cli_signal_fn)(void *ud, int signo, unsigned count);
+
+/* Catch SIGINT, SIGTERM, SIGHUP and SIGWINCH from now on and call fn from a thread.
+ * Returns 0 or ZP_EXIT_RUNTIME (printed). One at a time. */
+int cli_signals_start(cli_signal_fn fn, void *ud);
+/* Stop the thread and restore the default handlers; safe when not started. */
+void cli_signals_stop(void);
+/* Interrupts received since cli_signals_start. Thread-safe. */
+unsigned cli_signals_count(void);
+
+/* ---- progress printer (progress.c) ---- */
+
+/* Create the printer for the mode (AUTO resolved with --ansi and isatty(2)); it writes to
+ * stderr. */
+struct cli_progress *cli_progress_new(const struct cli_global *g);
+/* An orch_progress_fn: ud is the struct cli_progress. Thread-safe. */
+void cli_progress_event(void *ud, const struct orch_event *ev);
+/* Print a line of the command's own (a warning, "Gracefully stopping...") without
+ * breaking the live view. Thread-safe. Quiet mode prints nothing. */
+void cli_progress_note(struct cli_progress *p, const char *fmt, ...) ZP_PRINTF(2, 3);
+/* Draw the final state and stop the live view's timer; later events still print. */
+void cli_progress_done(struct cli_progress *p);
+void cli_progress_free(struct cli_progress *p);
+
+/* ---- log streaming (cmd-logs.c), shared by `logs` and attached `up` ---- */
+
+struct cli_logs;
+
+struct cli_logs_opts {
+    const struct engine_logs_opts *engine; /* follow, tail, since, until, timestamps */
+    bool prefix;                           /* "name  | " before each line */
+    bool color;                            /* colour the prefixes per service */
+    size_t width;                          /* prefix width (cli_logs_width) */
+    /* Called (from the container's thread, serialised) when its stream ended because the
+     * container stopped (not after cli_logs_cancel). May be NULL. */
+    void (*on_end)(void *ud, const char *name, const char *id);
+    void *ud;
+};
+
+/* A set of containers whose logs print to stdout, one thread and engine each. */
+struct cli_logs *cli_logs_new(const char *host, const struct cli_logs_opts *opts);
+/* Start streaming container c (copied) in a new thread; color_index picks its colour.
+ * Errors: ZP_E_SYSTEM (thread). */
+int cli_logs_add(struct cli_logs *l, const struct orch_container *c, int color_index,
+                 struct zp_err *err);
+/* Make every stream end now (thread-safe, from the signal thread). */
+void cli_logs_cancel(struct cli_logs *l);
+/* Wait for every thread; returns 0 or the first error (ENGINE_E_CANCELLED after
+ * cli_logs_cancel is not an error). */
+int cli_logs_join(struct cli_logs *l, struct zp_err *err);
+void cli_logs_free(struct cli_logs *l);
+/* Width for prefixes: the longest container name. */
+size_t cli_logs_width(const struct orch_container *c, size_t n);
+/* Parse --since/--until: RFC 3339, Unix seconds, or a duration before now ("10m").
+ * Returns 0 and *ret (Unix seconds) or ZP_E_INPUT. */
+int cli_parse_time(const char *s, int64_t *ret);
+
+/* ---- terminals and attached streams (cmd-exec.c), shared by `exec` and `run` ---- */
+
+/* Put the terminal on stdin in raw mode (cli_term_restore undoes it). ZP_E_SYSTEM when
+ * stdin is not a terminal. */
+int cli_term_raw(void);
+void cli_term_restore(void);
+/* The size of the terminal on stdin; false when there is none. */
+bool cli_term_size(unsigned *ret_h, unsigned *ret_w);
+/* An engine_frame_fn writing stdout frames to fd 1 and stderr frames to fd 2; a closed
+ * stdout ends the stream quietly. */
+int cli_stream_output(void *ctx, enum engine_stream stream, const char *data, size_t len,
+                      struct zp_err *err);
+
+/* ---- commands ---- */
+
+extern const struct cli_cmd cli_cmd_up;
+extern const struct cli_cmd cli_cmd_down;
+extern const struct cli_cmd cli_cmd_ps;
+extern const struct cli_cmd cli_cmd_logs;
+extern const struct cli_cmd cli_cmd_start;
+extern const struct cli_cmd cli_cmd_stop;
+extern const struct cli_cmd cli_cmd_restart;
+extern const struct cli_cmd cli_cmd_kill;
+extern const struct cli_cmd cli_cmd_rm;
+extern const struct cli_cmd cli_cmd_pause;
+extern const struct cli_cmd cli_cmd_unpause;
+extern const struct cli_cmd cli_cmd_top;
+extern const struct cli_cmd cli_cmd_port;
+extern const struct cli_cmd cli_cmd_images;
+extern const struct cli_cmd cli_cmd_exec;
+extern const struct cli_cmd cli_cmd_run;
 
 #endif

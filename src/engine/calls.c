@@ -148,8 +148,37 @@ int engine_network_create(struct engine *e, const char *name,
         json_object_set_new(body, "Internal", json_true());
     if (opts && opts->attachable)
         json_object_set_new(body, "Attachable", json_true());
+    if (opts && opts->enable_ipv6)
+        json_object_set_new(body, "EnableIPv6", json_true());
     if (opts && opts->n_labels)
         json_object_set_new(body, "Labels", engine__labels_json(opts->labels, opts->n_labels));
+    if (opts && opts->n_options)
+        json_object_set_new(body, "Options", engine__labels_json(opts->options, opts->n_options));
+    if (opts && (opts->ipam_driver || opts->n_ipam_configs || opts->n_ipam_options)) {
+        json_t *ipam = json_object();
+        json_object_set_new(ipam, "Driver",
+                            json_string(opts->ipam_driver ? opts->ipam_driver : "default"));
+        json_t *configs = json_array();
+        for (size_t i = 0; i < opts->n_ipam_configs; i++) {
+            const struct engine_ipam_config *ic = &opts->ipam_configs[i];
+            json_t *c = json_object();
+            if (ic->subnet)
+                json_object_set_new(c, "Subnet", json_string(ic->subnet));
+            if (ic->ip_range)
+                json_object_set_new(c, "IPRange", json_string(ic->ip_range));
+            if (ic->gateway)
+                json_object_set_new(c, "Gateway", json_string(ic->gateway));
+            if (ic->n_aux_addresses)
+                json_object_set_new(c, "AuxiliaryAddresses",
+                                    engine__labels_json(ic->aux_addresses, ic->n_aux_addresses));
+            json_array_append_new(configs, c);
+        }
+        json_object_set_new(ipam, "Config", configs);
+        if (opts->n_ipam_options)
+            json_object_set_new(ipam, "Options",
+                                engine__labels_json(opts->ipam_options, opts->n_ipam_options));
+        json_object_set_new(body, "IPAM", ipam);
+    }
     char *text = json_text(body);
     char *what = zp_asprintf("creating network '%s'", name);
     struct engine__req req = {
@@ -192,6 +221,86 @@ int engine_network_exists(struct engine *e, const char *name_or_id, bool *ret_ex
     return object_exists(e, "network", "/networks/", name_or_id, ret_exists, err);
 }
 
+/* A NULL-terminated list as a JSON array of strings (owned). */
+static json_t *string_array(const char *const *v)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_array_append_new(arr, json_string(v[i]));
+    return arr;
+}
+
+/* POST body to path; the answer is not needed. */
+static int post_json(struct engine *e, const char *path, const char *query, json_t *body,
+                     long timeout_ms, const char *what, struct zp_err *err)
+{
+    char *text = body ? json_text(body) : NULL;
+    struct engine__req req = {.method = "POST",
+                              .path = path,
+                              .query = query,
+                              .body = text,
+                              .timeout_ms = timeout_ms,
+                              .what = what};
+    long status = 0;
+    int rc = engine__request(e, &req, &status, NULL, err);
+    free(text);
+    return rc;
+}
+
+int engine_network_connect_endpoint(struct engine *e, const char *network, const char *container,
+                                    const struct engine_endpoint *ep, struct zp_err *err)
+{
+    json_t *body = json_object();
+    json_t *epc = json_object();
+    json_object_set_new(body, "Container", json_string(container));
+    if (ep && ep->aliases && ep->aliases[0])
+        json_object_set_new(epc, "Aliases", string_array(ep->aliases));
+    if (ep && ep->links && ep->links[0])
+        json_object_set_new(epc, "Links", string_array(ep->links));
+    if (ep &&
+        (ep->ipv4_address || ep->ipv6_address || (ep->link_local_ips && ep->link_local_ips[0]))) {
+        json_t *ipam = json_object();
+        if (ep->ipv4_address)
+            json_object_set_new(ipam, "IPv4Address", json_string(ep->ipv4_address));
+        if (ep->ipv6_address)
+            json_object_set_new(ipam, "IPv6Address", json_string(ep->ipv6_address));
+        if (ep->link_local_ips && ep->link_local_ips[0])
+            json_object_set_new(ipam, "LinkLocalIPs", string_array(ep->link_local_ips));
+        json_object_set_new(epc, "IPAMConfig", ipam);
+    }
+    json_object_set_new(body, "EndpointConfig", epc);
+    char *path = object_path("/networks/", network, "/connect", false);
+    char *what = zp_asprintf("connecting container '%s' to network '%s'", container, network);
+    int rc = post_json(e, path, NULL, body, 0, what, err);
+    json_decref(body);
+    free(path);
+    free(what);
+    return rc;
+}
+
+int engine_network_connect(struct engine *e, const char *network, const char *container,
+                           const char *const *aliases, const char *ipv4_address, struct zp_err *err)
+{
+    struct engine_endpoint ep = {.aliases = aliases, .ipv4_address = ipv4_address};
+    return engine_network_connect_endpoint(e, network, container, &ep, err);
+}
+
+int engine_network_disconnect(struct engine *e, const char *network, const char *container,
+                              bool force, struct zp_err *err)
+{
+    json_t *body = json_object();
+    json_object_set_new(body, "Container", json_string(container));
+    if (force)
+        json_object_set_new(body, "Force", json_true());
+    char *path = object_path("/networks/", network, "/disconnect", false);
+    char *what = zp_asprintf("disconnecting container '%s' from network '%s'", container, network);
+    int rc = post_json(e, path, NULL, body, 0, what, err);
+    json_decref(body);
+    free(path);
+    free(what);
+    return rc;
+}
+
 int engine_network_list(struct engine *e, const char *const *label_filters,
                         struct engine_network_list *ret_list, struct zp_err *err)
 {
@@ -218,6 +327,9 @@ int engine_volume_create(struct engine *e, const char *name, const struct engine
     json_object_set_new(body, "Name", json_string(name));
     if (opts && opts->driver)
         json_object_set_new(body, "Driver", json_string(opts->driver));
+    if (opts && opts->n_options)
+        json_object_set_new(body, "DriverOpts",
+                            engine__labels_json(opts->options, opts->n_options));
     if (opts && opts->n_labels)
         json_object_set_new(body, "Labels", engine__labels_json(opts->labels, opts->n_labels));
     char *text = json_text(body);
@@ -415,4 +527,248 @@ out:
     free(path);
     free(what);
     return rc;
+}
+
+int engine_container_restart(struct engine *e, const char *id, int timeout_s, struct zp_err *err)
+{
+    char query[32] = "";
+    long timeout_ms = 600000L;
+    if (timeout_s >= 0) {
+        snprintf(query, sizeof(query), "t=%d", timeout_s);
+        timeout_ms = (long)timeout_s * 1000L + STOP_GRACE_MS;
+    }
+    return container_action(e, id, "restart", "restarting", query[0] ? query : NULL, timeout_ms,
+                            err);
+}
+
+int engine_container_kill(struct engine *e, const char *id, const char *signal, struct zp_err *err)
+{
+    struct zp_buf q = ZP_BUF_INIT;
+    if (signal)
+        engine__query_add(&q, "signal", signal);
+    int rc = container_action(e, id, "kill", "killing", zp_buf_cstr(&q), 0, err);
+    zp_buf_release(&q);
+    return rc;
+}
+
+int engine_container_pause(struct engine *e, const char *id, struct zp_err *err)
+{
+    return container_action(e, id, "pause", "pausing", NULL, 0, err);
+}
+
+int engine_container_unpause(struct engine *e, const char *id, struct zp_err *err)
+{
+    return container_action(e, id, "unpause", "unpausing", NULL, 0, err);
+}
+
+int engine_container_rename(struct engine *e, const char *id, const char *new_name,
+                            struct zp_err *err)
+{
+    struct zp_buf q = ZP_BUF_INIT;
+    engine__query_add(&q, "name", new_name);
+    char *path = object_path("/containers/", id, "/rename", false);
+    char *what = zp_asprintf("renaming container '%s' to '%s'", id, new_name);
+    int rc = post_json(e, path, zp_buf_cstr(&q), NULL, 0, what, err);
+    free(path);
+    free(what);
+    zp_buf_release(&q);
+    return rc;
+}
+
+/* POST .../resize?h=H&w=W for containers and execs. */
+static int resize(struct engine *e, const char *prefix, const char *kind, const char *id,
+                  unsigned h, unsigned w, struct zp_err *err)
+{
+    char query[64];
+    snprintf(query, sizeof(query), "h=%u&w=%u", h, w);
+    char *path = object_path(prefix, id, "/resize", false);
+    char *what = zp_asprintf("resizing the terminal of %s '%s'", kind, id);
+    int rc = post_json(e, path, query, NULL, 0, what, err);
+    free(path);
+    free(what);
+    return rc;
+}
+
+int engine_container_resize(struct engine *e, const char *id, unsigned h, unsigned w,
+                            struct zp_err *err)
+{
+    return resize(e, "/containers/", "container", id, h, w, err);
+}
+
+int engine_container_wait(struct engine *e, const char *id, enum engine_wait_condition cond,
+                          long timeout_ms, int64_t *ret_exit_code, struct zp_err *err)
+{
+    static const char *const names[] = {
+        [ENGINE_WAIT_NOT_RUNNING] = "not-running",
+        [ENGINE_WAIT_NEXT_EXIT] = "next-exit",
+        [ENGINE_WAIT_REMOVED] = "removed",
+    };
+    if ((unsigned)cond >= sizeof(names) / sizeof(names[0]))
+        ZP_BUG("engine_container_wait: bad condition %d", (int)cond);
+    struct zp_buf q = ZP_BUF_INIT;
+    engine__query_add(&q, "condition", names[cond]);
+    char *path = object_path("/containers/", id, "/wait", false);
+    char *what = zp_asprintf("waiting for container '%s'", id);
+    struct engine__req req = {.method = "POST",
+                              .path = path,
+                              .query = zp_buf_cstr(&q),
+                              .timeout_ms = timeout_ms > 0 ? timeout_ms : -1,
+                              .what = what};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc != 0)
+        goto out;
+    json_t *code = json_object_get(j, "StatusCode");
+    const char *msg = engine__str(json_object_get(j, "Error"), "Message");
+    if (msg && *msg) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: %s", what, msg);
+        goto out;
+    }
+    if (!json_is_integer(code)) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: no StatusCode in the answer", what);
+        goto out;
+    }
+    if (ret_exit_code)
+        *ret_exit_code = (int64_t)json_integer_value(code);
+out:
+    json_decref(j);
+    free(path);
+    free(what);
+    zp_buf_release(&q);
+    return rc;
+}
+
+int engine_container_top(struct engine *e, const char *id, const char *ps_args,
+                         struct engine_top *ret_top, struct zp_err *err)
+{
+    struct zp_buf q = ZP_BUF_INIT;
+    if (ps_args)
+        engine__query_add(&q, "ps_args", ps_args);
+    char *path = object_path("/containers/", id, "/top", false);
+    char *what = zp_asprintf("listing the processes of container '%s'", id);
+    struct engine__req req = {
+        .method = "GET", .path = path, .query = zp_buf_cstr(&q), .what = what};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc == 0) {
+        rc = engine__map_top(j, ret_top, err);
+        if (rc != 0)
+            zp_err_prefix(err, "%s", what);
+    }
+    json_decref(j);
+    free(path);
+    free(what);
+    zp_buf_release(&q);
+    return rc;
+}
+
+/* ---- images: list and tag ---- */
+
+int engine_image_list(struct engine *e, const char *const *label_filters, const char *reference,
+                      struct engine_image_list *ret_list, struct zp_err *err)
+{
+    const char *const refs[] = {reference, NULL};
+    const struct engine__filter f[] = {{"label", label_filters}, {"reference", refs}};
+    struct zp_buf q = ZP_BUF_INIT;
+    engine__query_filters(&q, f, 2);
+    struct engine__req req = {.method = "GET",
+                              .path = "/images/json",
+                              .query = zp_buf_cstr(&q),
+                              .what = "listing images"};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc == 0)
+        rc = engine__map_image_list(j, ret_list, err);
+    json_decref(j);
+    zp_buf_release(&q);
+    return rc;
+}
+
+int engine_image_tag(struct engine *e, const char *source, const char *repo, const char *tag,
+                     struct zp_err *err)
+{
+    if (!tag)
+        tag = "latest";
+    struct zp_buf q = ZP_BUF_INIT;
+    engine__query_add(&q, "repo", repo);
+    engine__query_add(&q, "tag", tag);
+    char *path = object_path("/images/", source, "/tag", true);
+    char *what = zp_asprintf("tagging image '%s' as '%s:%s'", source, repo, tag);
+    int rc = post_json(e, path, zp_buf_cstr(&q), NULL, 0, what, err);
+    free(path);
+    free(what);
+    zp_buf_release(&q);
+    return rc;
+}
+
+/* ---- exec ---- */
+
+int engine_exec_create(struct engine *e, const char *container, const char *const *argv,
+                       const char *const *env, const char *user, const char *workdir, bool tty,
+                       bool attach_stdin, char **ret_id, struct zp_err *err)
+{
+    if (!argv || !argv[0])
+        ZP_BUG("engine_exec_create: empty argv");
+    json_t *body = json_object();
+    json_object_set_new(body, "AttachStdin", json_boolean(attach_stdin));
+    json_object_set_new(body, "AttachStdout", json_true());
+    json_object_set_new(body, "AttachStderr", json_true());
+    json_object_set_new(body, "Tty", json_boolean(tty));
+    json_object_set_new(body, "Cmd", string_array(argv));
+    if (env && env[0])
+        json_object_set_new(body, "Env", string_array(env));
+    if (user)
+        json_object_set_new(body, "User", json_string(user));
+    if (workdir)
+        json_object_set_new(body, "WorkingDir", json_string(workdir));
+    char *text = json_text(body);
+    char *path = object_path("/containers/", container, "/exec", false);
+    char *what = zp_asprintf("creating an exec instance in container '%s'", container);
+    struct engine__req req = {.method = "POST", .path = path, .body = text, .what = what};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc != 0)
+        goto out;
+    const char *id = engine__str(j, "Id");
+    if (!id || !*id) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: no Id in the answer", what);
+        goto out;
+    }
+    *ret_id = zp_strdup(id);
+out:
+    json_decref(j);
+    json_decref(body);
+    free(text);
+    free(path);
+    free(what);
+    return rc;
+}
+
+int engine_exec_inspect(struct engine *e, const char *id, struct engine_exec_state *ret_state,
+                        struct zp_err *err)
+{
+    char *path = object_path("/exec/", id, "/json", false);
+    char *what = zp_asprintf("inspecting exec instance '%s'", id);
+    struct engine__req req = {.method = "GET", .path = path, .what = what};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    if (rc == 0) {
+        rc = engine__map_exec_state(j, ret_state, err);
+        if (rc != 0)
+            zp_err_prefix(err, "%s", what);
+    }
+    json_decref(j);
+    free(path);
+    free(what);
+    return rc;
+}
+
+int engine_exec_resize(struct engine *e, const char *id, unsigned h, unsigned w, struct zp_err *err)
+{
+    return resize(e, "/exec/", "exec instance", id, h, w, err);
 }

@@ -26,6 +26,16 @@ int engine__query_add(struct zp_buf *q, const char *key, const char *value);
  * empty list. */
 int engine__query_label_filters(struct zp_buf *q, const char *const *label_filters);
 
+/* One named filter list for engine__query_filters. */
+struct engine__filter {
+    const char *name;          /* "label", "type", "reference", ... */
+    const char *const *values; /* NULL-terminated, or NULL */
+};
+
+/* Append one "filters" parameter ({"name":[values...]}) for the non-empty lists among
+ * the n given; nothing when all are empty. */
+int engine__query_filters(struct zp_buf *q, const struct engine__filter *f, size_t n);
+
 /* ---- requests (transport.c) ---- */
 
 struct engine__req {
@@ -38,6 +48,8 @@ struct engine__req {
     long timeout_ms;          /* 0: the engine's default request timeout; -1: none (streams) */
     bool unversioned;         /* no "/v1.NN" prefix (/_ping, /version) */
     const char *what;         /* what is being done, for messages: "starting container 'x'" */
+    engine_read_fn read_fn;   /* instead of body: a chunked upload read from this */
+    void *read_ctx;
 };
 
 /* Send req. On success (any status below 400) *ret_status gets the status and
@@ -56,9 +68,38 @@ typedef int (*engine__chunk_fn)(void *ctx, const char *data, size_t len, struct 
 
 /* Send req and hand the body of a successful response to on_chunk piece by piece,
  * without a size cap (the decoders cap what they keep). An error status reads its body
- * (capped) into the message as engine__request does. */
+ * (capped) into the message as engine__request does. A positive on_chunk return ends
+ * the transfer and is returned as is, without setting err. */
 int engine__request_stream(struct engine *e, const struct engine__req *req,
                            engine__chunk_fn on_chunk, void *ctx, struct zp_err *err);
+
+/* Connect (negotiate the version) unless done; ENGINE_E_CANCELLED after engine_cancel. */
+int engine__ensure_connected(struct engine *e, struct zp_err *err);
+
+/* What hijack.c needs of the opaque struct engine (borrowed). */
+const char *engine__socket_path(const struct engine *e); /* NULL for TCP */
+const char *engine__base_url(const struct engine *e);
+long engine__connect_timeout_ms(const struct engine *e);
+long engine__request_timeout_ms(const struct engine *e);
+/* A descriptor that becomes readable on engine_cancel. */
+int engine__cancel_fd(const struct engine *e);
+/* Set err to "<what>: cancelled" and return ENGINE_E_CANCELLED. */
+int engine__cancel_error(const char *what, struct zp_err *err);
+
+/* ---- hijacked streams (hijack.c) ---- */
+
+/* Send req (POST, JSON body or none) on a new connection of its own with the upgrade
+ * headers; on 101/200 stream through io until the engine closes the stream. Error
+ * statuses become errors as in engine__request. */
+int engine__hijack(struct engine *e, const struct engine__req *req,
+                   const struct engine_stream_io *io, struct zp_err *err);
+/* Parse the head of an HTTP response (up to and including the blank line): status code,
+ * and the body framing. Returns 0, or ZP_E_ENGINE for a malformed head. */
+int engine__parse_response_head(const char *head, size_t len, long *ret_status,
+                                int64_t *ret_content_length, bool *ret_chunked);
+/* Decode a complete chunked body in place; *ret_len gets the decoded length. Returns 0,
+ * or ZP_E_ENGINE when it is malformed or incomplete. */
+int engine__dechunk(char *body, size_t len, size_t *ret_len);
 
 /* Turn an error response (status >= 400, body usually {"message": "..."}) into err:
  * "<what>: <message> (HTTP <status>)" with ZP_E_NOTFOUND for 404, ZP_E_CONFLICT for
@@ -89,6 +130,18 @@ int engine__map_volume_list(const json_t *obj, struct engine_volume_list *ret_li
 /* raw is the response text kept in ret_c->json. */
 int engine__map_container(const json_t *obj, const char *raw, struct engine_container *ret_c,
                           struct zp_err *err);
+/* "Ports" of GET /containers/json: [{"IP","PrivatePort","PublicPort","Type"}]. */
+void engine__map_summary_ports(const json_t *arr, struct engine_ports *ret_ports);
+/* NetworkSettings.Ports of an inspect: {"80/tcp": [{"HostIp","HostPort"}] or null}. */
+void engine__map_inspect_ports(const json_t *obj, struct engine_ports *ret_ports);
+int engine__map_image_list(const json_t *arr, struct engine_image_list *ret_list,
+                           struct zp_err *err);
+int engine__map_top(const json_t *obj, struct engine_top *ret_top, struct zp_err *err);
+int engine__map_exec_state(const json_t *obj, struct engine_exec_state *ret_state,
+                           struct zp_err *err);
+/* An RFC 3339 time ("2024-01-02T03:04:05.123456789Z", "...+02:00") into Unix seconds;
+ * Go's zero time ("0001-01-01T00:00:00Z") gives 0. Returns ZP_E_INPUT when malformed. */
+int engine__parse_time(const char *s, int64_t *ret_unix);
 /* A string member (borrowed), or NULL when absent or not a string. */
 const char *engine__str(const json_t *obj, const char *key);
 /* A copy of a string member, "" when absent. */

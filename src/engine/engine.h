@@ -63,10 +63,29 @@ const char *engine_api_version(const struct engine *e);
 const char *engine_server_version(const struct engine *e);
 
 /* Error convention for every call below: 0 on success; otherwise a negative zp_code with
- * err set to "<what was done>: <engine message> (HTTP <status>)": ZP_E_NOTFOUND for
- * HTTP 404, ZP_E_CONFLICT for 409, ZP_E_ENGINE for other statuses, transport failures
- * and malformed answers, ZP_E_TOOBIG when a response passes its cap. ret_ outputs are
- * written only on success and belong to the caller. */
+ * err set to "<what was done> <object kind> '<name>': <engine message> (HTTP <status>)",
+ * e.g. "stopping container 'hello-web-1': ..." (callers print it as is): ZP_E_NOTFOUND
+ * for HTTP 404, ZP_E_CONFLICT for 409, ZP_E_ENGINE for other statuses, transport
+ * failures and malformed answers, ZP_E_TOOBIG when a response passes its cap,
+ * ENGINE_E_CANCELLED after engine_cancel. ret_ outputs are written only on success and
+ * belong to the caller. */
+
+/* ---- cancellation ---- */
+
+/* The code of a call stopped by engine_cancel. Not a zp_code: callers that print errors
+ * usually print nothing for it (the user asked to stop). */
+#define ENGINE_E_CANCELLED ZP_E_CANCELLED
+
+/* Make the call now blocked on e (in another thread: a followed log, an event stream, an
+ * attached exec, a wait) return promptly (well under a second) with ENGINE_E_CANCELLED,
+ * and every later call on e fail the same way at once until engine_cancel_clear. The
+ * only engine function that may be called while another thread uses e; also
+ * async-signal-safe. */
+void engine_cancel(struct engine *e);
+/* Has engine_cancel been called (and not cleared)? Thread-safe. */
+bool engine_cancelled(const struct engine *e);
+/* Forget an earlier engine_cancel; call from the thread that owns e, between calls. */
+void engine_cancel_clear(struct engine *e);
 
 /* ---- system ---- */
 
@@ -126,18 +145,66 @@ int engine_image_inspect(struct engine *e, const char *ref, bool *ret_exists, ch
 /* DELETE /images/{ref}. Errors: ZP_E_NOTFOUND, ZP_E_CONFLICT (in use, unless force). */
 int engine_image_remove(struct engine *e, const char *ref, bool force, struct zp_err *err);
 
+/* One row of GET /images/json. */
+struct engine_image_summary {
+    char *id;         /* "sha256:..." */
+    char **repo_tags; /* "name:tag", n_repo_tags items; none for an untagged image */
+    size_t n_repo_tags;
+    int64_t size;    /* bytes */
+    int64_t created; /* Unix seconds */
+    struct engine_labels labels;
+};
+
+struct engine_image_list {
+    struct engine_image_summary *items;
+    size_t n;
+};
+
+/* Local images matching every label filter and, when reference is not NULL, the
+ * reference pattern ("name", "name:tag", "name:*"); sorted by first tag ("" for untagged
+ * images first), then ID. Intermediate images are left out. */
+int engine_image_list(struct engine *e, const char *const *label_filters, const char *reference,
+                      struct engine_image_list *ret_list, struct zp_err *err);
+void engine_image_list_release(struct engine_image_list *l);
+
+/* Give image source (name[:tag] or ID) the name repo:tag (tag NULL: "latest"); an
+ * existing tag of that name moves. Errors: ZP_E_NOTFOUND (no such source), ZP_E_ENGINE
+ * (invalid repository name). */
+int engine_image_tag(struct engine *e, const char *source, const char *repo, const char *tag,
+                     struct zp_err *err);
+
 /* ---- networks ---- */
 
+/* One IPAM pool of a network; every string may be NULL (the engine picks). */
+struct engine_ipam_config {
+    const char *subnet;                    /* "172.28.0.0/16" */
+    const char *ip_range;                  /* "172.28.5.0/24" */
+    const char *gateway;                   /* "172.28.5.254" */
+    const struct engine_kv *aux_addresses; /* host name -> IP, n_aux_addresses items */
+    size_t n_aux_addresses;
+};
+
+/* A network's full specification (everything borrowed). Zero-initialise and set what
+ * is needed; empty lists are not sent. */
 struct engine_network_opts {
     const char *driver; /* NULL: the engine's default ("bridge") */
     bool internal;
     bool attachable;
-    const struct engine_kv *labels; /* borrowed, n_labels items */
+    bool enable_ipv6;
+    const struct engine_kv *labels; /* n_labels items */
     size_t n_labels;
+    const struct engine_kv *options; /* driver_opts, n_options items */
+    size_t n_options;
+    const char *ipam_driver; /* NULL: "default" */
+    const struct engine_ipam_config *ipam_configs;
+    size_t n_ipam_configs;
+    const struct engine_kv *ipam_options; /* IPAM driver options */
+    size_t n_ipam_options;
 };
 
-/* Create network name (CheckDuplicate set). *ret_id (may be NULL) gets its ID.
- * Errors: ZP_E_CONFLICT when a network of that name exists. */
+/* Create network name (CheckDuplicate set) from opts (NULL: defaults). *ret_id (may be
+ * NULL) gets its ID. Errors: ZP_E_CONFLICT when a network of that name exists,
+ * ZP_E_ENGINE for a spec the engine refuses (overlapping subnet, unknown driver). */
 int engine_network_create(struct engine *e, const char *name,
                           const struct engine_network_opts *opts, char **ret_id,
                           struct zp_err *err);
@@ -166,12 +233,38 @@ int engine_network_list(struct engine *e, const char *const *label_filters,
                         struct engine_network_list *ret_list, struct zp_err *err);
 void engine_network_list_release(struct engine_network_list *l);
 
+/* How a container is attached to a network (everything borrowed, NULL when unset). */
+struct engine_endpoint {
+    const char *const *aliases;        /* NULL-terminated DNS aliases */
+    const char *ipv4_address;          /* static IPv4 (needs a user-defined subnet) */
+    const char *ipv6_address;          /* static IPv6 */
+    const char *const *link_local_ips; /* NULL-terminated */
+    const char *const *links;          /* NULL-terminated "container[:alias]" */
+};
+
+/* Connect container (name or ID) to network (name or ID) with the given aliases
+ * (NULL-terminated, may be NULL) and static IPv4 address (may be NULL).
+ * Errors: ZP_E_NOTFOUND (no such network or container), ZP_E_ENGINE or ZP_E_CONFLICT
+ * (already connected, address in use); the message names both. */
+int engine_network_connect(struct engine *e, const char *network, const char *container,
+                           const char *const *aliases, const char *ipv4_address,
+                           struct zp_err *err);
+/* Same with every endpoint setting; ep may be NULL. */
+int engine_network_connect_endpoint(struct engine *e, const char *network, const char *container,
+                                    const struct engine_endpoint *ep, struct zp_err *err);
+/* Disconnect container from network; force also for a container that is not running
+ * or gone. Errors: ZP_E_NOTFOUND, ZP_E_ENGINE (not connected). */
+int engine_network_disconnect(struct engine *e, const char *network, const char *container,
+                              bool force, struct zp_err *err);
+
 /* ---- volumes ---- */
 
 struct engine_volume_opts {
     const char *driver;             /* NULL: "local" */
     const struct engine_kv *labels; /* borrowed, n_labels items */
     size_t n_labels;
+    const struct engine_kv *options; /* driver_opts, borrowed, n_options items */
+    size_t n_options;
 };
 
 /* Create volume name; the engine returns an existing volume of that name unchanged (the
@@ -202,6 +295,22 @@ void engine_volume_list_release(struct engine_volume_list *l);
 
 /* ---- containers ---- */
 
+/* One port of a container: exposed (public_port 0, ip "") or published on the host. */
+struct engine_port {
+    uint16_t private_port; /* inside the container */
+    uint16_t public_port;  /* on the host; 0 when not published */
+    char *type;            /* "tcp", "udp", "sctp" */
+    char *ip;              /* host address ("0.0.0.0", "::", "127.0.0.1"); "" when not published */
+};
+
+/* Sorted by private port, type, IP, public port. */
+struct engine_ports {
+    struct engine_port *items;
+    size_t n;
+};
+
+void engine_ports_release(struct engine_ports *p);
+
 /* One row of GET /containers/json. */
 struct engine_container_summary {
     char *id;
@@ -209,10 +318,12 @@ struct engine_container_summary {
     size_t n_names;
     char *image;
     char *image_id;
+    char *command;   /* "Command": the command line as one string */
     char *state;     /* "created", "running", "exited", ... */
     char *status;    /* "Up 2 minutes", ... */
     int64_t created; /* Unix seconds */
     struct engine_labels labels;
+    struct engine_ports ports; /* "Ports" */
 };
 
 struct engine_container_list {
@@ -233,7 +344,8 @@ void engine_container_list_release(struct engine_container_list *l);
  * JSON). */
 int engine_container_create(struct engine *e, const char *name, const char *config_json,
                             char **ret_id, struct zp_err *err);
-/* Start a container; an already running one is not an error. */
+/* Start a container; an already running one is not an error. Errors: ZP_E_NOTFOUND,
+ * ZP_E_ENGINE (the process could not start: the message says why). */
 int engine_container_start(struct engine *e, const char *id, struct zp_err *err);
 /* Stop a container, killing it after timeout_s seconds (negative: the container's own
  * StopTimeout or the engine's default); a stopped one is not an error. */
@@ -242,19 +354,88 @@ int engine_container_stop(struct engine *e, const char *id, int timeout_s, struc
  * anonymous volumes. */
 int engine_container_remove(struct engine *e, const char *id, bool force, bool volumes,
                             struct zp_err *err);
+/* Stop and start a container again, killing it after timeout_s seconds (negative: its
+ * own StopTimeout). A stopped container is just started. */
+int engine_container_restart(struct engine *e, const char *id, int timeout_s, struct zp_err *err);
+/* Send signal ("SIGTERM", "TERM", "15"; NULL: SIGKILL) to the container's main process.
+ * Errors: ZP_E_CONFLICT when it is not running, ZP_E_ENGINE for an unknown signal. */
+int engine_container_kill(struct engine *e, const char *id, const char *signal, struct zp_err *err);
+/* Freeze / thaw every process of a running container. Errors: ZP_E_CONFLICT (not
+ * running, already paused / not paused). */
+int engine_container_pause(struct engine *e, const char *id, struct zp_err *err);
+int engine_container_unpause(struct engine *e, const char *id, struct zp_err *err);
+/* Rename a container. Errors: ZP_E_CONFLICT (new_name is taken), ZP_E_NOTFOUND. */
+int engine_container_rename(struct engine *e, const char *id, const char *new_name,
+                            struct zp_err *err);
+/* Set the size of a container's TTY (rows h, columns w). Errors: ZP_E_ENGINE when the
+ * container has no TTY or does not run. */
+int engine_container_resize(struct engine *e, const char *id, unsigned h, unsigned w,
+                            struct zp_err *err);
 
-/* What GET /containers/{id}/json says, with the fields zpanel uses mapped. */
+enum engine_wait_condition {
+    ENGINE_WAIT_NOT_RUNNING, /* returns at once for a container that is not running */
+    ENGINE_WAIT_NEXT_EXIT,   /* waits for the next exit, also of a stopped container */
+    ENGINE_WAIT_REMOVED,     /* waits until the container is removed */
+};
+
+/* Block until the container reaches cond, and put its exit code in *ret_exit_code (may
+ * be NULL). timeout_ms > 0 gives up after that long with ZP_E_ENGINE ("timed out");
+ * <= 0 waits for ever (engine_cancel stops it). Note that the engine only starts
+ * watching when the request arrives: to catch the exit of a container that is about to
+ * be started and removed (AutoRemove), wait from another thread (its own engine) before
+ * starting it, or wait with ENGINE_WAIT_NOT_RUNNING after an attached stream ended.
+ * Errors: ZP_E_NOTFOUND (no such container, also when it is gone before the request),
+ * ZP_E_ENGINE (the engine reported a wait error). */
+int engine_container_wait(struct engine *e, const char *id, enum engine_wait_condition cond,
+                          long timeout_ms, int64_t *ret_exit_code, struct zp_err *err);
+
+/* The processes of a running container (GET /containers/{id}/top). */
+struct engine_top_row {
+    char **cells; /* n cells, in the order of titles */
+    size_t n;
+};
+
+struct engine_top {
+    char **titles; /* "UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD" */
+    size_t n_titles;
+    struct engine_top_row *rows;
+    size_t n_rows;
+};
+
+/* ps_args: options given to ps on the host (NULL: the engine's "-ef").
+ * Errors: ZP_E_CONFLICT or ZP_E_ENGINE when the container is not running. */
+int engine_container_top(struct engine *e, const char *id, const char *ps_args,
+                         struct engine_top *ret_top, struct zp_err *err);
+void engine_top_release(struct engine_top *t);
+
+/* What GET /containers/{id}/json says, with the fields zpanel uses mapped. Times are
+ * RFC 3339 strings as the engine sends them, and Unix seconds (0 for the engine's
+ * "0001-01-01T00:00:00Z", i.e. never). */
 struct engine_container {
     char *json; /* the raw response text */
     char *id;
-    char *name;        /* without the leading '/' */
-    char *image_id;    /* "Image": the image ID */
-    char *status;      /* State.Status: "created", "running", "exited", ... */
-    char *health;      /* State.Health.Status ("starting", "healthy", "unhealthy"), or NULL
-                        * when the container has no health check */
-    bool running;      /* State.Running */
-    int64_t exit_code; /* State.ExitCode */
+    char *name;         /* without the leading '/' */
+    char *image_id;     /* "Image": the image ID */
+    char *config_image; /* Config.Image: the image as the container was created from */
+    char *created;      /* "Created" */
+    char *status;       /* State.Status: "created", "running", "exited", ... */
+    char *health;       /* State.Health.Status ("starting", "healthy", "unhealthy"), or NULL
+                         * when the container has no health check */
+    bool running;       /* State.Running */
+    bool paused;        /* State.Paused */
+    bool restarting;    /* State.Restarting */
+    bool oom_killed;    /* State.OOMKilled */
+    int64_t exit_code;  /* State.ExitCode */
+    int64_t pid;        /* State.Pid; 0 when not running */
+    char *started_at;   /* State.StartedAt */
+    char *finished_at;  /* State.FinishedAt */
+    int64_t started_at_unix;
+    int64_t finished_at_unix;
+    int64_t restart_count;       /* RestartCount */
+    bool tty;                    /* Config.Tty: logs and attach streams are raw, not framed */
+    bool open_stdin;             /* Config.OpenStdin */
     struct engine_labels labels; /* Config.Labels */
+    struct engine_ports ports;   /* NetworkSettings.Ports: exposed and published */
 };
 
 int engine_container_inspect(struct engine *e, const char *id, struct engine_container *ret_c,
@@ -268,8 +449,10 @@ struct engine_logs_opts {
     bool no_stdout;  /* leave out stdout */
     bool no_stderr;  /* leave out stderr */
     bool timestamps; /* prefix each line with its RFC 3339 time */
-    int64_t tail;    /* the last tail lines only; <= 0: all */
+    int64_t tail;    /* the last tail lines only; <= 0: all (tail_zero: none) */
+    bool tail_zero;  /* "--tail 0": no earlier lines at all (with follow: only new ones) */
     int64_t since;   /* Unix seconds; 0: from the start */
+    int64_t until;   /* Unix seconds; 0: no end */
     bool tty;        /* the container has a TTY: the stream is raw, not framed */
 };
 
@@ -285,7 +468,8 @@ enum engine_stream {
 
 /* Receives one complete frame (data borrowed until it returns; empty frames are not
  * delivered). A non-zero return stops decoding and is returned by the feed call; the
- * callback sets err when it returns non-zero. */
+ * callback sets err when it returns a negative code. A positive return (ENGINE_STOP)
+ * means "stop, all is well": the streamed calls below then return 0. */
 typedef int (*engine_frame_fn)(void *ctx, enum engine_stream stream, const char *data, size_t len,
                                struct zp_err *err);
 
@@ -373,24 +557,65 @@ void engine_event_release(struct engine_event *ev);
 
 /* ---- streamed calls ---- */
 
+/* What a callback returns to end a stream early without an error. */
+#define ENGINE_STOP 1
+
 /* Stream a container's logs (GET /containers/{id}/logs) to on_frame: decoded frames, or
  * for a TTY container (opts->tty) raw chunks reported as ENGINE_STREAM_STDOUT. opts may
  * be NULL (everything, no follow). With follow there is no request timeout: it returns
- * when the container stops or on_frame returns non-zero (that code is returned). */
+ * when the container stops, when on_frame returns non-zero (ENGINE_STOP: 0, a negative
+ * code: that code) or on engine_cancel. To follow several containers, give each its
+ * own thread and its own struct engine. */
 int engine_container_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
                           engine_frame_fn on_frame, void *ctx, struct zp_err *err);
 
+/* Filters of engine_events; each list is NULL-terminated or NULL (no filter). Within a
+ * list any entry may match; every non-empty list must match. */
+struct engine_events_filter {
+    const char *const *labels;     /* "key" or "key=value" (e.g. "io.zpanel.project=app") */
+    const char *const *types;      /* "container", "network", "volume", "image", ... */
+    const char *const *actions;    /* "start", "die", "health_status", ... */
+    const char *const *containers; /* container names or IDs */
+};
+
+/* Receives one event (borrowed until it returns); 0 goes on, ENGINE_STOP ends the stream
+ * (engine_events returns 0), a negative code (err set) ends it with that code. */
+typedef int (*engine_event_fn)(void *ctx, const struct engine_event *ev, struct zp_err *err);
+
+/* Stream GET /events to on_event, in order. since (Unix seconds, 0: from now) replays
+ * earlier events first; until (Unix seconds, 0: never) ends the stream when that time
+ * passes (return 0). Otherwise it runs until on_event stops it or engine_cancel
+ * (ENGINE_E_CANCELLED); there is no request timeout. Meant to run in a dedicated thread
+ * with its own struct engine. Errors: those of engine.h, ZP_E_ENGINE for a malformed
+ * event. */
+int engine_events(struct engine *e, int64_t since, int64_t until,
+                  const struct engine_events_filter *filters, engine_event_fn on_event, void *ctx,
+                  struct zp_err *err);
+
 struct engine_build_opts {
     const char *tag;                /* "name:tag" to give the image, or NULL */
+    const char *const *tags;        /* more names, NULL-terminated, or NULL */
     const char *dockerfile;         /* path inside the context; NULL: "Dockerfile" */
     const char *target;             /* multi-stage target, or NULL */
     const struct engine_kv *labels; /* image labels, borrowed */
     size_t n_labels;
-    const struct engine_kv *build_args; /* ARG values, borrowed */
+    const struct engine_kv *build_args; /* ARG values, borrowed; a NULL value passes the
+                                         * key without a value (the ARG's default) */
     size_t n_build_args;
     bool no_cache;
-    bool pull; /* try to pull newer base images (needs a registry) */
+    bool pull;                      /* try to pull newer base images (needs a registry) */
+    const char *network_mode;       /* RUN steps' network ("host", "none", ...), or NULL */
+    const char *const *extra_hosts; /* NULL-terminated "host:ip" entries, or NULL */
+    int64_t shm_size;               /* /dev/shm of RUN steps in bytes; 0: the engine's default */
+    const char *const *cache_from;  /* NULL-terminated image references, or NULL */
+    const char *platform;           /* "linux/amd64", or NULL */
 };
+
+/* Gives the next bytes of the build context: writes at most cap bytes to buf and their
+ * number to *ret_len; *ret_len 0 means the end. Returns 0, or a negative code with err
+ * set, which aborts the build and is returned by it. */
+typedef int (*engine_read_fn)(void *ctx, char *buf, size_t cap, size_t *ret_len,
+                              struct zp_err *err);
 
 /* Receives one parsed progress message (borrowed until it returns); same return
  * convention as engine_frame_fn. */
@@ -405,5 +630,74 @@ typedef int (*engine_progress_fn)(void *ctx, const struct engine_progress *p, st
 int engine_image_build(struct engine *e, const void *context_tar, size_t tar_len,
                        const struct engine_build_opts *opts, engine_progress_fn on_progress,
                        void *ctx, char **ret_image_id, struct zp_err *err);
+/* Same, with the tar archive of the context read piece by piece from read_fn and sent
+ * as a chunked upload while it is produced (no size limit here; the reader caps).
+ * Errors: also ZP_E_INPUT for an empty context, read_fn's code. */
+int engine_image_build_stream(struct engine *e, const struct engine_build_opts *opts,
+                              engine_read_fn read_fn, void *read_ctx,
+                              engine_progress_fn on_progress, void *ctx, char **ret_image_id,
+                              struct zp_err *err);
+
+/* ---- interactive streams: exec and attach ---- */
+
+/* The two ends of an attached stream. Output goes to on_output: decoded frames, or raw
+ * chunks reported as ENGINE_STREAM_STDOUT when tty (the same return convention as
+ * engine_frame_fn). stdin_fd >= 0 is read until end of file and sent to the process
+ * (then the write side is shut so that the process sees end of file); the descriptor is
+ * not closed and its flags are not changed. */
+struct engine_stream_io {
+    bool tty;     /* the exec or container has a TTY: the stream is raw */
+    int stdin_fd; /* -1: no input */
+    engine_frame_fn on_output;
+    void *ctx;
+    /* Called once when the stream is established, before any output, or NULL. It may use
+     * the same struct engine for other calls (the stream runs on its own connection),
+     * e.g. to start the container just attached to; non-zero aborts as on_output does. */
+    int (*on_ready)(void *ctx, struct zp_err *err);
+};
+
+/* Create an exec instance in a running container: argv NULL-terminated (required); env
+ * NULL-terminated "KEY=value" or NULL; user ("uid[:gid]" or a name) and workdir may be
+ * NULL. stdout and stderr are always attached. *ret_id gets the exec ID.
+ * Errors: ZP_E_NOTFOUND (no such container), ZP_E_CONFLICT (not running, paused). */
+int engine_exec_create(struct engine *e, const char *container, const char *const *argv,
+                       const char *const *env, const char *user, const char *workdir, bool tty,
+                       bool attach_stdin, char **ret_id, struct zp_err *err);
+/* Start exec id and stream it through io until the process ends (the engine closes the
+ * stream); io->tty must match the create call. io NULL starts it detached and returns at
+ * once. No request timeout; engine_cancel ends it with ENGINE_E_CANCELLED (the process
+ * keeps running). Afterwards engine_exec_inspect gives the exit code.
+ * Errors: ZP_E_NOTFOUND, ZP_E_CONFLICT (already started), ZP_E_ENGINE (the command could
+ * not be started: the message says why), ZP_E_SYSTEM (reading stdin_fd), on_output's. */
+int engine_exec_start(struct engine *e, const char *id, const struct engine_stream_io *io,
+                      struct zp_err *err);
+
+struct engine_exec_state {
+    bool running;
+    int64_t exit_code; /* meaningful when !running */
+    int64_t pid;       /* host PID; 0 when not running */
+};
+
+int engine_exec_inspect(struct engine *e, const char *id, struct engine_exec_state *ret_state,
+                        struct zp_err *err);
+/* Set the TTY size of a running exec (rows h, columns w). */
+int engine_exec_resize(struct engine *e, const char *id, unsigned h, unsigned w,
+                       struct zp_err *err);
+
+struct engine_attach_opts {
+    bool no_stdout;          /* do not attach stdout */
+    bool no_stderr;          /* do not attach stderr */
+    bool logs;               /* replay the output so far before the live stream */
+    const char *detach_keys; /* e.g. "ctrl-p,ctrl-q", or NULL (the engine's default) */
+};
+
+/* Attach to a container (POST /containers/{id}/attach with stream=1) and stream it
+ * through io until the container's main process ends; io->stdin_fd >= 0 also attaches
+ * stdin (the container needs OpenStdin; with StdinOnce the end of input closes its
+ * stdin). opts may be NULL. Attach before starting (start in io->on_ready) to see all
+ * output. No request timeout; engine_cancel ends it with ENGINE_E_CANCELLED.
+ * Errors: ZP_E_NOTFOUND, ZP_E_CONFLICT (e.g. paused), those of on_output. */
+int engine_container_attach(struct engine *e, const char *id, const struct engine_attach_opts *opts,
+                            const struct engine_stream_io *io, struct zp_err *err);
 
 #endif

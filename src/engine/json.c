@@ -1,7 +1,9 @@
 /* engine/json: Engine API JSON mapped to zpanel's structs (pure; tested on recorded
  * answers of a real engine). */
+#define _DEFAULT_SOURCE /* timegm */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine-int.h"
 
@@ -156,6 +158,169 @@ void engine_labels_release(struct engine_labels *l)
     l->n = 0;
 }
 
+/* ---- times ---- */
+
+/* Exactly n digits at s into *ret. */
+static bool digits(const char *s, int n, int *ret)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *ret = v;
+    return true;
+}
+
+int engine__parse_time(const char *s, int64_t *ret_unix)
+{
+    int Y, M, D, h, m, sec;
+    if (!s || strlen(s) < 20 || !digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) ||
+        s[7] != '-' || !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') ||
+        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &m) || s[16] != ':' ||
+        !digits(s + 17, 2, &sec))
+        return ZP_E_INPUT;
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        return ZP_E_INPUT;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return ZP_E_INPUT;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    int offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
+            return ZP_E_INPUT;
+        offset = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return ZP_E_INPUT;
+    }
+    if (*p != '\0')
+        return ZP_E_INPUT;
+    if (Y <= 1) { /* Go's zero time: never */
+        *ret_unix = 0;
+        return 0;
+    }
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
+    *ret_unix = (int64_t)timegm(&tm) - offset;
+    return 0;
+}
+
+/* ---- ports ---- */
+
+static int port_cmp(const void *a, const void *b)
+{
+    const struct engine_port *x = a, *y = b;
+    if (x->private_port != y->private_port)
+        return x->private_port < y->private_port ? -1 : 1;
+    int c = strcmp(x->type, y->type);
+    if (c == 0)
+        c = strcmp(x->ip, y->ip);
+    if (c == 0 && x->public_port != y->public_port)
+        c = x->public_port < y->public_port ? -1 : 1;
+    return c;
+}
+
+/* A port number member: an integer, or a string such as "8080". */
+static uint16_t port_member(const json_t *obj, const char *key)
+{
+    json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+    int64_t n = 0;
+    if (json_is_integer(v))
+        n = (int64_t)json_integer_value(v);
+    else if (json_is_string(v) && zp_parse_int64(json_string_value(v), 0, 65535, &n) != 0)
+        n = 0;
+    return n >= 0 && n <= 65535 ? (uint16_t)n : 0;
+}
+
+static void ports_add(struct engine_ports *p, size_t *cap, uint16_t priv, uint16_t pub,
+                      const char *type, const char *ip)
+{
+    zp_grow((void **)&p->items, cap, p->n + 1, sizeof(*p->items));
+    struct engine_port *it = &p->items[p->n++];
+    it->private_port = priv;
+    it->public_port = pub;
+    it->type = zp_strdup(type && *type ? type : "tcp");
+    it->ip = zp_strdup(ip ? ip : "");
+}
+
+void engine__map_summary_ports(const json_t *arr, struct engine_ports *ret_ports)
+{
+    struct engine_ports p = {NULL, 0};
+    size_t cap = 0;
+    for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
+        const json_t *o = json_array_get(arr, i);
+        uint16_t priv = port_member(o, "PrivatePort");
+        if (priv == 0)
+            continue;
+        ports_add(&p, &cap, priv, port_member(o, "PublicPort"), engine__str(o, "Type"),
+                  engine__str(o, "IP"));
+    }
+    if (p.n > 1)
+        qsort(p.items, p.n, sizeof(*p.items), port_cmp);
+    *ret_ports = p;
+}
+
+void engine__map_inspect_ports(const json_t *obj, struct engine_ports *ret_ports)
+{
+    struct engine_ports p = {NULL, 0};
+    size_t cap = 0;
+    const char *key;
+    json_t *v;
+    if (json_is_object(obj)) {
+        json_object_foreach((json_t *)obj, key, v)
+        {
+            /* "80/tcp" */
+            size_t nlen = strcspn(key, "/");
+            char *num = zp_strndup(key, nlen);
+            int64_t priv = 0;
+            int bad = zp_parse_int64(num, 1, 65535, &priv);
+            free(num);
+            if (bad)
+                continue;
+            const char *type = key[nlen] == '/' ? key + nlen + 1 : "tcp";
+            if (!json_is_array(v) || json_array_size(v) == 0) {
+                ports_add(&p, &cap, (uint16_t)priv, 0, type, "");
+                continue;
+            }
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                const json_t *b = json_array_get(v, i);
+                ports_add(&p, &cap, (uint16_t)priv, port_member(b, "HostPort"), type,
+                          engine__str(b, "HostIp"));
+            }
+        }
+    }
+    if (p.n > 1)
+        qsort(p.items, p.n, sizeof(*p.items), port_cmp);
+    *ret_ports = p;
+}
+
+void engine_ports_release(struct engine_ports *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->items[i].type);
+        free(p->items[i].ip);
+    }
+    free(p->items);
+    p->items = NULL;
+    p->n = 0;
+}
+
 /* ---- containers ---- */
 
 static void summary_release(struct engine_container_summary *s)
@@ -166,9 +331,11 @@ static void summary_release(struct engine_container_summary *s)
     free(s->names);
     free(s->image);
     free(s->image_id);
+    free(s->command);
     free(s->state);
     free(s->status);
     engine_labels_release(&s->labels);
+    engine_ports_release(&s->ports);
 }
 
 static int summary_cmp(const void *a, const void *b)
@@ -207,6 +374,8 @@ int engine__map_container_list(const json_t *arr, struct engine_container_list *
         }
         s->image = engine__strdup(c, "Image");
         s->image_id = engine__strdup(c, "ImageID");
+        s->command = engine__strdup(c, "Command");
+        engine__map_summary_ports(json_object_get(c, "Ports"), &s->ports);
         s->state = engine__strdup(c, "State");
         s->status = engine__strdup(c, "Status");
         s->created = int_member(c, "Created");
@@ -237,6 +406,7 @@ int engine__map_container(const json_t *obj, const char *raw, struct engine_cont
         return zp_err_set(err, ZP_E_ENGINE, NULL, "container inspect: no Id in the answer");
     struct engine_container c = {0};
     const json_t *state = json_object_get(obj, "State");
+    const json_t *config = json_object_get(obj, "Config");
     const char *name = engine__str(obj, "Name");
     c.json = zp_strdup(raw ? raw : "");
     c.id = zp_strdup(id);
@@ -245,8 +415,25 @@ int engine__map_container(const json_t *obj, const char *raw, struct engine_cont
     c.status = engine__strdup(state, "Status");
     c.health = strdup_or_null(json_object_get(state, "Health"), "Status");
     c.running = json_is_true(json_object_get(state, "Running"));
+    c.paused = json_is_true(json_object_get(state, "Paused"));
+    c.restarting = json_is_true(json_object_get(state, "Restarting"));
+    c.oom_killed = json_is_true(json_object_get(state, "OOMKilled"));
     c.exit_code = int_member(state, "ExitCode");
-    engine__map_labels(json_object_get(json_object_get(obj, "Config"), "Labels"), &c.labels);
+    c.pid = int_member(state, "Pid");
+    c.config_image = engine__strdup(config, "Image");
+    c.created = engine__strdup(obj, "Created");
+    c.started_at = engine__strdup(state, "StartedAt");
+    c.finished_at = engine__strdup(state, "FinishedAt");
+    if (engine__parse_time(c.started_at, &c.started_at_unix) != 0)
+        c.started_at_unix = 0;
+    if (engine__parse_time(c.finished_at, &c.finished_at_unix) != 0)
+        c.finished_at_unix = 0;
+    c.restart_count = int_member(obj, "RestartCount");
+    c.tty = json_is_true(json_object_get(config, "Tty"));
+    c.open_stdin = json_is_true(json_object_get(config, "OpenStdin"));
+    engine__map_labels(json_object_get(config, "Labels"), &c.labels);
+    engine__map_inspect_ports(json_object_get(json_object_get(obj, "NetworkSettings"), "Ports"),
+                              &c.ports);
     *ret_c = c;
     return 0;
 }
@@ -259,9 +446,14 @@ void engine_container_release(struct engine_container *c)
     free(c->id);
     free(c->name);
     free(c->image_id);
+    free(c->config_image);
+    free(c->created);
     free(c->status);
     free(c->health);
+    free(c->started_at);
+    free(c->finished_at);
     engine_labels_release(&c->labels);
+    engine_ports_release(&c->ports);
     memset(c, 0, sizeof(*c));
 }
 
@@ -367,4 +559,129 @@ void engine_volume_list_release(struct engine_volume_list *l)
     free(l->items);
     l->items = NULL;
     l->n = 0;
+}
+
+/* ---- images ---- */
+
+static int image_cmp(const void *a, const void *b)
+{
+    const struct engine_image_summary *x = a, *y = b;
+    const char *tx = x->n_repo_tags ? x->repo_tags[0] : "";
+    const char *ty = y->n_repo_tags ? y->repo_tags[0] : "";
+    int c = strcmp(tx, ty);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+int engine__map_image_list(const json_t *arr, struct engine_image_list *ret_list,
+                           struct zp_err *err)
+{
+    if (!json_is_array(arr))
+        return zp_err_set(err, ZP_E_ENGINE, NULL, "image list is not a JSON array");
+    struct engine_image_list l = {NULL, 0};
+    size_t n = json_array_size(arr);
+    l.items = n ? zp_calloc(n, sizeof(*l.items)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *o = json_array_get(arr, i);
+        const char *id = engine__str(o, "Id");
+        if (!id || !*id) {
+            engine_image_list_release(&l);
+            return zp_err_set(err, ZP_E_ENGINE, NULL, "image list: entry %zu has no Id", i);
+        }
+        struct engine_image_summary *im = &l.items[l.n++];
+        im->id = zp_strdup(id);
+        const json_t *tags = json_object_get(o, "RepoTags");
+        size_t nt = json_is_array(tags) ? json_array_size(tags) : 0;
+        im->repo_tags = nt ? zp_calloc(nt, sizeof(*im->repo_tags)) : NULL;
+        for (size_t k = 0; k < nt; k++) {
+            const char *t = json_string_value(json_array_get(tags, k));
+            /* old engines list untagged images as "<none>:<none>" */
+            if (t && strcmp(t, "<none>:<none>") != 0)
+                im->repo_tags[im->n_repo_tags++] = zp_strdup(t);
+        }
+        im->size = int_member(o, "Size");
+        im->created = int_member(o, "Created");
+        engine__map_labels(json_object_get(o, "Labels"), &im->labels);
+    }
+    if (l.n > 1)
+        qsort(l.items, l.n, sizeof(*l.items), image_cmp);
+    *ret_list = l;
+    return 0;
+}
+
+void engine_image_list_release(struct engine_image_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        struct engine_image_summary *im = &l->items[i];
+        free(im->id);
+        for (size_t k = 0; k < im->n_repo_tags; k++)
+            free(im->repo_tags[k]);
+        free(im->repo_tags);
+        engine_labels_release(&im->labels);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+/* ---- top and exec ---- */
+
+/* A JSON array of strings into a new string vector; non-strings become "". */
+static char **string_vector(const json_t *arr, size_t *ret_n)
+{
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    char **v = n ? zp_calloc(n, sizeof(*v)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        v[i] = zp_strdup(s ? s : "");
+    }
+    *ret_n = n;
+    return v;
+}
+
+int engine__map_top(const json_t *obj, struct engine_top *ret_top, struct zp_err *err)
+{
+    const json_t *titles = json_object_get(obj, "Titles");
+    const json_t *procs = json_object_get(obj, "Processes");
+    if (!json_is_array(titles) || (procs && !json_is_array(procs) && !json_is_null(procs)))
+        return zp_err_set(err, ZP_E_ENGINE, NULL, "process list is not in the expected form");
+    struct engine_top t = {0};
+    t.titles = string_vector(titles, &t.n_titles);
+    size_t n = json_is_array(procs) ? json_array_size(procs) : 0;
+    t.rows = n ? zp_calloc(n, sizeof(*t.rows)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        t.rows[i].cells = string_vector(json_array_get(procs, i), &t.rows[i].n);
+    t.n_rows = n;
+    *ret_top = t;
+    return 0;
+}
+
+void engine_top_release(struct engine_top *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_titles; i++)
+        free(t->titles[i]);
+    free(t->titles);
+    for (size_t r = 0; r < t->n_rows; r++) {
+        for (size_t i = 0; i < t->rows[r].n; i++)
+            free(t->rows[r].cells[i]);
+        free(t->rows[r].cells);
+    }
+    free(t->rows);
+    memset(t, 0, sizeof(*t));
+}
+
+int engine__map_exec_state(const json_t *obj, struct engine_exec_state *ret_state,
+                           struct zp_err *err)
+{
+    if (!json_is_object(obj))
+        return zp_err_set(err, ZP_E_ENGINE, NULL, "exec inspect is not a JSON object");
+    struct engine_exec_state st = {0};
+    st.running = json_is_true(json_object_get(obj, "Running"));
+    st.exit_code = int_member(obj, "ExitCode");
+    st.pid = int_member(obj, "Pid");
+    *ret_state = st;
+    return 0;
 }

@@ -42,13 +42,17 @@ int engine_container_logs(struct engine *e, const char *id, const struct engine_
         engine__query_add(&q, "follow", "1");
     if (opts->timestamps)
         engine__query_add(&q, "timestamps", "1");
-    if (opts->tail > 0) {
-        snprintf(num, sizeof(num), "%lld", (long long)opts->tail);
+    if (opts->tail > 0 || opts->tail_zero) {
+        snprintf(num, sizeof(num), "%lld", opts->tail > 0 ? (long long)opts->tail : 0LL);
         engine__query_add(&q, "tail", num);
     }
     if (opts->since > 0) {
         snprintf(num, sizeof(num), "%lld", (long long)opts->since);
         engine__query_add(&q, "since", num);
+    }
+    if (opts->until > 0) {
+        snprintf(num, sizeof(num), "%lld", (long long)opts->until);
+        engine__query_add(&q, "until", num);
     }
     char *what = zp_asprintf("reading the logs of container '%s'", id);
     struct engine__req req = {.method = "GET",
@@ -61,6 +65,8 @@ int engine_container_logs(struct engine *e, const char *id, const struct engine_
     int rc = engine__request_stream(e, &req, logs_chunk, &l, err);
     if (rc == 0 && !l.tty)
         rc = engine_mux_finish(&l.mux, err);
+    if (rc > 0) /* the callback's clean stop */
+        rc = 0;
     if (rc != 0 && err->code && !zp_str_has_prefix(err->msg, what))
         zp_err_prefix(err, "%s", what);
     engine_mux_release(&l.mux);
@@ -105,7 +111,9 @@ static int build_chunk(void *ctx, const char *data, size_t len, struct zp_err *e
 
 static char *kv_json(const struct engine_kv *kv, size_t n)
 {
-    json_t *o = engine__labels_json(kv, n);
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, kv[i].key, kv[i].value ? json_string(kv[i].value) : json_null());
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     if (!s)
@@ -113,16 +121,88 @@ static char *kv_json(const struct engine_kv *kv, size_t n)
     return s;
 }
 
+/* A NULL-terminated list as compact JSON text (owned). */
+static char *list_json(const char *const *v)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; v[i]; i++)
+        json_array_append_new(arr, json_string(v[i]));
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!s)
+        ZP_BUG("encoding build parameters");
+    return s;
+}
+
+/* The in-memory context handed out piece by piece. */
+struct mem_reader {
+    const char *p;
+    size_t left;
+};
+
+static int mem_read(void *ctx, char *buf, size_t cap, size_t *ret_len, struct zp_err *err)
+{
+    struct mem_reader *m = ctx;
+    (void)err;
+    size_t n = m->left < cap ? m->left : cap;
+    memcpy(buf, m->p, n);
+    m->p += n;
+    m->left -= n;
+    *ret_len = n;
+    return 0;
+}
+
 int engine_image_build(struct engine *e, const void *context_tar, size_t tar_len,
                        const struct engine_build_opts *opts, engine_progress_fn on_progress,
                        void *ctx, char **ret_image_id, struct zp_err *err)
+{
+    struct mem_reader m = {context_tar, tar_len};
+    return engine_image_build_stream(e, opts, mem_read, &m, on_progress, ctx, ret_image_id, err);
+}
+
+/* Wraps the caller's reader: notices an empty context before anything is sent. */
+struct body_reader {
+    engine_read_fn read_fn;
+    void *read_ctx;
+    char first[512]; /* read ahead before the request starts */
+    size_t first_len, first_off;
+    bool at_end;
+};
+
+static int body_read(void *ctx, char *buf, size_t cap, size_t *ret_len, struct zp_err *err)
+{
+    struct body_reader *b = ctx;
+    if (b->first_off < b->first_len) {
+        size_t n = b->first_len - b->first_off < cap ? b->first_len - b->first_off : cap;
+        memcpy(buf, b->first + b->first_off, n);
+        b->first_off += n;
+        *ret_len = n;
+        return 0;
+    }
+    if (b->at_end) {
+        *ret_len = 0;
+        return 0;
+    }
+    int rc = b->read_fn(b->read_ctx, buf, cap, ret_len, err);
+    if (rc == 0 && *ret_len == 0)
+        b->at_end = true;
+    return rc;
+}
+
+int engine_image_build_stream(struct engine *e, const struct engine_build_opts *opts,
+                              engine_read_fn read_fn, void *read_ctx,
+                              engine_progress_fn on_progress, void *ctx, char **ret_image_id,
+                              struct zp_err *err)
 {
     static const struct engine_build_opts defaults;
     if (!opts)
         opts = &defaults;
     struct zp_buf q = ZP_BUF_INIT;
+    char num[32];
     if (opts->tag)
         engine__query_add(&q, "t", opts->tag);
+    for (size_t i = 0; opts->tags && opts->tags[i]; i++)
+        engine__query_add(&q, "t", opts->tags[i]);
     if (opts->dockerfile)
         engine__query_add(&q, "dockerfile", opts->dockerfile);
     if (opts->target)
@@ -143,20 +223,50 @@ int engine_image_build(struct engine *e, const void *context_tar, size_t tar_len
         engine__query_add(&q, "nocache", "1");
     if (opts->pull)
         engine__query_add(&q, "pull", "1");
-    char *what =
-        opts->tag ? zp_asprintf("building image '%s'", opts->tag) : zp_strdup("building an image");
+    if (opts->network_mode)
+        engine__query_add(&q, "networkmode", opts->network_mode);
+    if (opts->extra_hosts && opts->extra_hosts[0]) {
+        struct zp_buf h = ZP_BUF_INIT;
+        for (size_t i = 0; opts->extra_hosts[i]; i++)
+            zp_buf_addf(&h, "%s%s", i ? "," : "", opts->extra_hosts[i]);
+        engine__query_add(&q, "extrahosts", zp_buf_cstr(&h));
+        zp_buf_release(&h);
+    }
+    if (opts->shm_size > 0) {
+        snprintf(num, sizeof(num), "%lld", (long long)opts->shm_size);
+        engine__query_add(&q, "shmsize", num);
+    }
+    if (opts->cache_from && opts->cache_from[0]) {
+        char *s = list_json(opts->cache_from);
+        engine__query_add(&q, "cachefrom", s);
+        free(s);
+    }
+    if (opts->platform)
+        engine__query_add(&q, "platform", opts->platform);
+    const char *name = opts->tag ? opts->tag : opts->tags && opts->tags[0] ? opts->tags[0] : NULL;
+    char *what = name ? zp_asprintf("building image '%s'", name) : zp_strdup("building an image");
+    struct body_reader br = {.read_fn = read_fn, .read_ctx = read_ctx};
     struct engine__req req = {.method = "POST",
                               .path = "/build",
                               .query = zp_buf_cstr(&q),
-                              .body = context_tar,
-                              .body_len = tar_len,
+                              .read_fn = body_read,
+                              .read_ctx = &br,
                               .content_type = "application/x-tar",
                               .timeout_ms = -1,
                               .what = what};
     struct build_ctx b = {.on_progress = on_progress, .ctx = ctx};
     engine_jsonl_init(&b.jsonl, 0, build_line, &b);
-    int rc = tar_len == 0 ? zp_err_set(err, ZP_E_INPUT, NULL, "%s: empty build context", what)
-                          : engine__request_stream(e, &req, build_chunk, &b, err);
+    /* Read the first bytes now: an empty context is the caller's mistake, not the
+     * engine's, and is reported without a request. */
+    int rc = read_fn(read_ctx, br.first, sizeof(br.first), &br.first_len, err);
+    if (rc == 0 && br.first_len > sizeof(br.first))
+        ZP_BUG("read callback returned more than it was asked for");
+    if (rc == 0 && br.first_len == 0)
+        rc = zp_err_set(err, ZP_E_INPUT, NULL, "%s: empty build context", what);
+    if (rc == 0)
+        rc = engine__request_stream(e, &req, build_chunk, &b, err);
+    if (rc > 0)
+        rc = 0;
     if (rc == 0)
         rc = engine_jsonl_finish(&b.jsonl, err);
     if (rc != 0 && err->code && !zp_str_has_prefix(err->msg, what))
@@ -173,6 +283,75 @@ int engine_image_build(struct engine *e, const void *context_tar, size_t tar_len
     free(b.image_id);
     free(b.error);
     free(what);
+    zp_buf_release(&q);
+    return rc;
+}
+
+/* ---- events ---- */
+
+struct events_ctx {
+    struct engine_jsonl_decoder jsonl;
+    engine_event_fn on_event;
+    void *ctx;
+};
+
+static int events_line(void *ctx, const char *json, size_t len, struct zp_err *err)
+{
+    struct events_ctx *ev = ctx;
+    struct engine_event event;
+    int rc = engine_event_parse(json, len, &event, err);
+    if (rc != 0)
+        return rc;
+    rc = ev->on_event(ev->ctx, &event, err);
+    engine_event_release(&event);
+    return rc;
+}
+
+static int events_chunk(void *ctx, const char *data, size_t len, struct zp_err *err)
+{
+    struct events_ctx *ev = ctx;
+    return engine_jsonl_feed(&ev->jsonl, data, len, err);
+}
+
+int engine_events(struct engine *e, int64_t since, int64_t until,
+                  const struct engine_events_filter *filters, engine_event_fn on_event, void *ctx,
+                  struct zp_err *err)
+{
+    struct zp_buf q = ZP_BUF_INIT;
+    char num[32];
+    if (since > 0) {
+        snprintf(num, sizeof(num), "%lld", (long long)since);
+        engine__query_add(&q, "since", num);
+    }
+    if (until > 0) {
+        snprintf(num, sizeof(num), "%lld", (long long)until);
+        engine__query_add(&q, "until", num);
+    }
+    if (filters) {
+        const struct engine__filter f[] = {
+            {"label", filters->labels},
+            {"type", filters->types},
+            {"event", filters->actions},
+            {"container", filters->containers},
+        };
+        engine__query_filters(&q, f, sizeof(f) / sizeof(f[0]));
+    }
+    const char *what = "reading engine events";
+    struct engine__req req = {.method = "GET",
+                              .path = "/events",
+                              .query = zp_buf_cstr(&q),
+                              .timeout_ms = -1,
+                              .what = what};
+    struct events_ctx ev = {.on_event = on_event, .ctx = ctx};
+    engine_jsonl_init(&ev.jsonl, 0, events_line, &ev);
+    int rc = engine__request_stream(e, &req, events_chunk, &ev, err);
+    if (rc == 0)
+        rc = engine_jsonl_finish(&ev.jsonl, err);
+    if (rc > 0)
+        rc = 0;
+    if (rc != 0 && err->code && !zp_str_has_prefix(err->msg, what))
+        zp_err_prefix(err, "%s", what);
+    engine_jsonl_release(&ev.jsonl);
     zp_buf_release(&q);
     return rc;
 }

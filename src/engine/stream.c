@@ -63,7 +63,7 @@ static int mux_emit(struct engine_mux_decoder *d, const char *data, size_t len, 
     d->in_payload = false;
     int rc = d->on_frame(d->ctx, d->stream, data, len, err);
     if (rc != 0) {
-        if (!err->code)
+        if (rc < 0 && !err->code)
             zp_err_set(err, ZP_E_INTERNAL, NULL, "engine stream: frame handler failed");
         return mux_fail(d, rc);
     }
@@ -184,7 +184,7 @@ static int jsonl_line(struct engine_jsonl_decoder *d, const char *s, size_t len,
     int rc = d->on_line(d->ctx, copy, len, err);
     free(copy);
     if (rc != 0) {
-        if (!err->code)
+        if (rc < 0 && !err->code)
             zp_err_set(err, ZP_E_INTERNAL, NULL, "engine stream: line handler failed");
         d->failed = rc;
     }

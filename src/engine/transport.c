@@ -1,19 +1,30 @@
 /* engine/transport: the HTTP side of the Engine API client: hosts, URLs, libcurl, the
  * request helper, error responses and version negotiation. */
+#define _GNU_SOURCE
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "engine-int.h"
 
 #include "../util/banned.h"
 
+/* How often a transfer wakes up to check for cancellation besides the cancel fd. */
+#define POLL_INTERVAL_MS 1000
+
 struct engine {
-    CURL *curl;     /* one easy handle: its connection cache keeps the socket alive */
-    char *host;     /* normalised host, for messages */
-    char *socket;   /* unix socket path, or NULL for TCP */
-    char *base_url; /* "http://localhost" or "http://HOST:PORT" */
+    CURL *curl;            /* one easy handle, run through multi */
+    CURLM *multi;          /* its connection cache keeps the socket alive between requests */
+    int cancel_fd;         /* eventfd made readable by engine_cancel */
+    atomic_bool cancelled; /* set by engine_cancel from any thread */
+    char *host;            /* normalised host, for messages */
+    char *socket;          /* unix socket path, or NULL for TCP */
+    char *base_url;        /* "http://localhost" or "http://HOST:PORT" */
     long connect_timeout_ms;
     long request_timeout_ms;
     int api_minor; /* negotiated, 0 before engine_connect */
@@ -137,6 +148,29 @@ int engine__query_add(struct zp_buf *q, const char *key, const char *value)
     return rc;
 }
 
+int engine__query_filters(struct zp_buf *q, const struct engine__filter *f, size_t n)
+{
+    json_t *obj = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (!f[i].values || !f[i].values[0])
+            continue;
+        json_t *arr = json_array();
+        for (size_t k = 0; f[i].values[k]; k++)
+            json_array_append_new(arr, json_string(f[i].values[k]));
+        json_object_set_new(obj, f[i].name, arr);
+    }
+    int rc = 0;
+    if (json_object_size(obj) > 0) {
+        char *text = json_dumps(obj, JSON_COMPACT);
+        if (!text)
+            ZP_BUG("encoding filters");
+        rc = engine__query_add(q, "filters", text);
+        free(text);
+    }
+    json_decref(obj);
+    return rc;
+}
+
 int engine__query_label_filters(struct zp_buf *q, const char *const *label_filters)
 {
     if (!label_filters || !label_filters[0])
@@ -173,8 +207,16 @@ struct engine *engine_new(const char *host, struct zp_err *err)
     e->base_url = base;
     e->connect_timeout_ms = ENGINE_CONNECT_TIMEOUT_MS;
     e->request_timeout_ms = ENGINE_REQUEST_TIMEOUT_MS;
+    atomic_init(&e->cancelled, false);
+    e->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (e->cancel_fd < 0) {
+        zp_err_sys(err, "creating the cancel descriptor of engine '%s'", host);
+        engine_free(e);
+        return NULL;
+    }
     e->curl = curl_easy_init();
-    if (!e->curl) {
+    e->multi = curl_multi_init();
+    if (!e->curl || !e->multi) {
         zp_err_set(err, ZP_E_SYSTEM, NULL, "creating an HTTP handle for engine '%s'", host);
         engine_free(e);
         return NULL;
@@ -188,6 +230,10 @@ void engine_free(struct engine *e)
         return;
     if (e->curl)
         curl_easy_cleanup(e->curl);
+    if (e->multi)
+        curl_multi_cleanup(e->multi);
+    if (e->cancel_fd >= 0)
+        close(e->cancel_fd);
     free(e->host);
     free(e->socket);
     free(e->base_url);
@@ -206,6 +252,65 @@ void engine_set_timeouts(struct engine *e, long connect_ms, long request_ms)
 const char *engine_host(const struct engine *e)
 {
     return e->host;
+}
+
+void engine_cancel(struct engine *e)
+{
+    atomic_store(&e->cancelled, true);
+    uint64_t one = 1;
+    /* Best effort: the flag alone stops the call at its next wake-up. */
+    ssize_t w = write(e->cancel_fd, &one, sizeof(one));
+    (void)w;
+}
+
+bool engine_cancelled(const struct engine *e)
+{
+    return atomic_load(&((struct engine *)e)->cancelled);
+}
+
+void engine_cancel_clear(struct engine *e)
+{
+    uint64_t v;
+    ssize_t r = read(e->cancel_fd, &v, sizeof(v));
+    (void)r;
+    atomic_store(&e->cancelled, false);
+}
+
+int engine__cancel_error(const char *what, struct zp_err *err)
+{
+    return zp_err_set(err, ENGINE_E_CANCELLED, NULL, "%s: cancelled", what);
+}
+
+const char *engine__socket_path(const struct engine *e)
+{
+    return e->socket;
+}
+
+const char *engine__base_url(const struct engine *e)
+{
+    return e->base_url;
+}
+
+long engine__connect_timeout_ms(const struct engine *e)
+{
+    return e->connect_timeout_ms;
+}
+
+long engine__request_timeout_ms(const struct engine *e)
+{
+    return e->request_timeout_ms;
+}
+
+int engine__cancel_fd(const struct engine *e)
+{
+    return e->cancel_fd;
+}
+
+int engine__ensure_connected(struct engine *e, struct zp_err *err)
+{
+    if (engine_cancelled(e))
+        return engine__cancel_error("talking to the engine", err);
+    return e->api_minor ? 0 : engine_connect(e, err);
 }
 
 const char *engine_api_version(const struct engine *e)
@@ -230,7 +335,67 @@ struct sink {
     void *ctx;
     struct zp_err *err;
     int chunk_rc; /* what on_chunk returned when it stopped the transfer */
+    engine_read_fn read_fn;
+    void *read_ctx;
+    int read_rc; /* what read_fn returned when it failed */
 };
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    struct sink *s = userdata;
+    size_t len = 0;
+    int rc = s->read_fn(s->read_ctx, buf, size * nitems, &len, s->err);
+    if (rc != 0) {
+        s->read_rc = rc;
+        return CURL_READFUNC_ABORT;
+    }
+    if (len > size * nitems)
+        ZP_BUG("read callback returned more than it was asked for");
+    return len;
+}
+
+/* Run the transfer set up on c through e's multi handle, waking up on the cancel fd. */
+static CURLcode run_transfer(struct engine *e, CURL *c, bool *ret_cancelled)
+{
+    CURLcode result = CURLE_OK;
+    *ret_cancelled = false;
+    if (curl_multi_add_handle(e->multi, c) != CURLM_OK)
+        return CURLE_FAILED_INIT;
+    for (;;) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(e->multi, &running);
+        if (mc != CURLM_OK) {
+            result = CURLE_RECV_ERROR;
+            break;
+        }
+        if (!running) {
+            int left = 0;
+            CURLMsg *m;
+            while ((m = curl_multi_info_read(e->multi, &left)) != NULL)
+                if (m->msg == CURLMSG_DONE && m->easy_handle == c)
+                    result = m->data.result;
+            break;
+        }
+        if (atomic_load(&e->cancelled)) {
+            *ret_cancelled = true;
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        struct curl_waitfd wfd = {.fd = e->cancel_fd, .events = CURL_WAIT_POLLIN};
+        mc = curl_multi_poll(e->multi, &wfd, 1, POLL_INTERVAL_MS, NULL);
+        if (mc != CURLM_OK) {
+            result = CURLE_RECV_ERROR;
+            break;
+        }
+        if (atomic_load(&e->cancelled)) {
+            *ret_cancelled = true;
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+    }
+    curl_multi_remove_handle(e->multi, c);
+    return result;
+}
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
@@ -243,7 +408,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
             int rc = s->on_chunk(s->ctx, data, n, s->err);
             if (rc != 0) {
                 s->chunk_rc = rc;
-                return 0;
+                return CURL_WRITEFUNC_ERROR;
             }
             return n;
         }
@@ -295,6 +460,9 @@ static int perform(struct engine *e, const struct engine__req *req, long *ret_st
     CURL *c = e->curl;
     int rc = 0;
 
+    if (engine_cancelled(e))
+        return engine__cancel_error(req->what, err);
+
     zp_buf_adds(&url, e->base_url);
     if (!req->unversioned)
         zp_buf_addf(&url, "/v%s", e->api_version);
@@ -321,7 +489,18 @@ static int perform(struct engine *e, const struct engine__req *req, long *ret_st
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
     headers = curl_slist_append(headers, "Expect:");
-    if (req->body) {
+    if (req->read_fn) {
+        char ct[128];
+        snprintf(ct, sizeof(ct), "Content-Type: %s",
+                 req->content_type ? req->content_type : "application/json");
+        headers = curl_slist_append(headers, ct);
+        headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, sink);
+        sink->read_fn = req->read_fn;
+        sink->read_ctx = req->read_ctx;
+    } else if (req->body) {
         char ct[128];
         snprintf(ct, sizeof(ct), "Content-Type: %s",
                  req->content_type ? req->content_type : "application/json");
@@ -342,8 +521,17 @@ static int perform(struct engine *e, const struct engine__req *req, long *ret_st
 
     sink->curl = c;
     sink->err = err;
-    CURLcode cc = curl_easy_perform(c);
-    if (sink->chunk_rc != 0) {
+    bool cancelled = false;
+    CURLcode cc = run_transfer(e, c, &cancelled);
+    if (cancelled) {
+        rc = engine__cancel_error(req->what, err);
+    } else if (sink->read_rc != 0) {
+        rc = err->code ? err->code : sink->read_rc;
+        if (!err->code)
+            zp_err_set(err, sink->read_rc, NULL, "%s: reading the request body failed", req->what);
+    } else if (sink->chunk_rc > 0) {
+        rc = sink->chunk_rc;
+    } else if (sink->chunk_rc != 0) {
         rc = err->code ? err->code : sink->chunk_rc;
         if (!err->code)
             zp_err_set(err, sink->chunk_rc, NULL, "%s: reading the engine's stream failed",

@@ -41,14 +41,15 @@ char *zp_vasprintf(const char *fmt, va_list ap) ZP_PRINTF(1, 0);
 
 enum zp_code {
     ZP_OK = 0,
-    ZP_E_INPUT = -1,    /* the user's input is invalid */
-    ZP_E_NOTFOUND = -2, /* a named object or file does not exist */
-    ZP_E_CONFLICT = -3, /* the object exists or is in a conflicting state */
-    ZP_E_ENGINE = -4,   /* the Docker engine failed or refused */
-    ZP_E_SYSTEM = -5,   /* an OS call failed; errno is kept */
-    ZP_E_TOOBIG = -6,   /* a cap on user-controlled size was hit */
-    ZP_E_INTERNAL = -7, /* a bug or an impossible state */
-    ZP_E_USAGE = -8,    /* wrong command-line flags */
+    ZP_E_INPUT = -1,     /* the user's input is invalid */
+    ZP_E_NOTFOUND = -2,  /* a named object or file does not exist */
+    ZP_E_CONFLICT = -3,  /* the object exists or is in a conflicting state */
+    ZP_E_ENGINE = -4,    /* the Docker engine failed or refused */
+    ZP_E_SYSTEM = -5,    /* an OS call failed; errno is kept */
+    ZP_E_TOOBIG = -6,    /* a cap on user-controlled size was hit */
+    ZP_E_INTERNAL = -7,  /* a bug or an impossible state */
+    ZP_E_USAGE = -8,     /* wrong command-line flags */
+    ZP_E_CANCELLED = -9, /* stopped on request (Ctrl-C, a cancel call) */
 };
 
 /* Process exit codes used by every command. */

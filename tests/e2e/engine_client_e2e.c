@@ -1,11 +1,14 @@
 /* e2e: the engine client against the real Docker engine (DOCKER_HOST or the default
- * socket): negotiation, system calls, networks, volumes, a locally built image (FROM
- * scratch + Debian's static busybox, built through the API, never pulled), a
- * container's life cycle and its logs.
+ * socket): negotiation, system calls, networks (full spec, connect, disconnect), volumes,
+ * a locally built image (FROM scratch + Debian's static busybox, built through the API
+ * with a streamed context, never pulled), image list and tag, a container's life cycle
+ * (ports, top, pause, restart, kill, wait, rename), its logs followed from two threads,
+ * exec and attach with stdin, and events in a thread of their own, cancelled.
  * Everything it creates carries io.zpanel.project=e2e-engine and is removed at the end,
  * also after a failure, and at the start when an earlier run left something behind. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,10 @@
 #define IMAGE "zp-e2e-engine-busybox:latest"
 #define MISSING_IMAGE "zp-e2e-engine-missing:latest"
 #define CTR "zp-e2e-engine-web-1"
+#define JOB "zp-e2e-engine-job-1"
+#define NET2 "zp-e2e-engine_spec"
+#define VOL2 "zp-e2e-engine_tmp"
+#define TAGGED "zp-e2e-engine-busybox:tagged"
 #define BUSYBOX "/bin/busybox"
 
 static int passed, failed;
@@ -99,6 +106,11 @@ static int cleanup(struct engine *e)
     engine_volume_list_release(&vl);
 
     zp_err_init(&err);
+    if (engine_image_remove(e, TAGGED, true, &err) != 0 && err.code != ZP_E_NOTFOUND) {
+        fprintf(stderr, "cleanup: %s\n", err.msg);
+        problems++;
+    }
+    zp_err_init(&err);
     if (engine_image_remove(e, IMAGE, true, &err) != 0 && err.code != ZP_E_NOTFOUND) {
         fprintf(stderr, "cleanup: %s\n", err.msg);
         problems++;
@@ -141,8 +153,28 @@ static int on_progress(void *ctx, const struct engine_progress *p, struct zp_err
     return 0;
 }
 
-/* Build IMAGE through the engine from a scratch context holding busybox (nothing is
- * pulled). Returns 0 on success, 1 when busybox is missing (the image checks are
+/* Hands out the context in pieces of at most 1000 bytes, as a file reader would. */
+struct tar_reader {
+    const char *p;
+    size_t left;
+};
+
+static int tar_read(void *ctx, char *buf, size_t cap, size_t *ret_len, struct zp_err *err)
+{
+    struct tar_reader *r = ctx;
+    (void)err;
+    size_t n = r->left < cap ? r->left : cap;
+    if (n > 1000)
+        n = 1000;
+    memcpy(buf, r->p, n);
+    r->p += n;
+    r->left -= n;
+    *ret_len = n;
+    return 0;
+}
+
+/* Build IMAGE (also tagged TAGGED) through the engine from a scratch context holding busybox
+ * (nothing is pulled). Returns 0 on success, 1 when busybox is missing (the image checks are
  * skipped), -1 on failure. */
 static int build_image(struct engine *e, char **ret_id)
 {
@@ -167,9 +199,18 @@ static int build_image(struct engine *e, char **ret_id)
     free(bb);
 
     const struct engine_kv labels[] = {{"io.zpanel.project", PROJECT}};
-    struct engine_build_opts o = {.tag = IMAGE, .labels = labels, .n_labels = 1};
+    const struct engine_kv args[] = {{"UNUSED_ARG", NULL}};
+    const char *const tags[] = {TAGGED, NULL};
+    struct engine_build_opts o = {.tag = IMAGE,
+                                  .tags = tags,
+                                  .labels = labels,
+                                  .n_labels = 1,
+                                  .build_args = args,
+                                  .n_build_args = 1,
+                                  .network_mode = "none"};
     int messages = 0;
-    int rc = engine_image_build(e, tar.p, tar.len, &o, on_progress, &messages, ret_id, &err);
+    struct tar_reader r = {tar.p, tar.len};
+    int rc = engine_image_build_stream(e, &o, tar_read, &r, on_progress, &messages, ret_id, &err);
     zp_buf_release(&tar);
     if (rc != 0) {
         fprintf(stderr, "%s\n", err.msg);
@@ -189,6 +230,510 @@ static int on_frame(void *ctx, enum engine_stream stream, const char *data, size
     struct logs *l = ctx;
     (void)err;
     return zp_buf_add(stream == ENGINE_STREAM_STDERR ? &l->errs : &l->out, data, len);
+}
+
+/* ---- checks of the calls zpanel's commands use ---- */
+
+/* A network with a full specification, a container connected with an alias and a
+ * static address, then disconnected; a volume with driver options. */
+static int check_network_spec(struct engine *e, const char *ctr_id)
+{
+    int before = failed;
+    struct zp_err err;
+    struct engine_container c = {0};
+    struct engine_network_list nl = {NULL, 0};
+    char *id = NULL;
+    zp_err_init(&err);
+    const struct engine_kv labels[] = {{"io.zpanel.project", PROJECT}};
+    const struct engine_kv options[] = {{"com.docker.network.driver.mtu", "1400"}};
+    const struct engine_kv aux[] = {{"reserved", "10.231.77.5"}};
+    const struct engine_ipam_config pool = {.subnet = "10.231.77.0/24",
+                                            .ip_range = "10.231.77.128/25",
+                                            .gateway = "10.231.77.1",
+                                            .aux_addresses = aux,
+                                            .n_aux_addresses = 1};
+    struct engine_network_opts spec = {.driver = "bridge",
+                                       .attachable = true,
+                                       .labels = labels,
+                                       .n_labels = 1,
+                                       .options = options,
+                                       .n_options = 1,
+                                       .ipam_configs = &pool,
+                                       .n_ipam_configs = 1};
+    CHECK(engine_network_create(e, NET2, &spec, &id, &err) == 0, "%s", err.msg);
+    const char *const filters[] = {LABEL_FILTER, NULL};
+    CHECK(engine_network_list(e, filters, &nl, &err) == 0, "%s", err.msg);
+    CHECK(nl.n == 2, "%zu networks", nl.n);
+    const char *const aliases[] = {"web-alias", NULL};
+    CHECK(engine_network_connect(e, NET2, ctr_id, aliases, "10.231.77.130", &err) == 0, "%s",
+          err.msg);
+    int rc = engine_network_connect(e, "zp-e2e-engine-none", CTR, NULL, NULL, &err);
+    CHECK(rc == ZP_E_NOTFOUND && strstr(err.msg, "network 'zp-e2e-engine-none'") &&
+              strstr(err.msg, "container '" CTR "'"),
+          "rc %d: %s", rc, err.msg);
+    printf("connect to a missing network: %s\n", err.msg);
+    zp_err_init(&err);
+    CHECK(engine_container_inspect(e, ctr_id, &c, &err) == 0, "%s", err.msg);
+    CHECK(strstr(c.json, "\"10.231.77.130\"") && strstr(c.json, "\"web-alias\""),
+          "address or alias missing from the inspect");
+    engine_container_release(&c);
+    CHECK(engine_network_disconnect(e, NET2, CTR, false, &err) == 0, "%s", err.msg);
+    rc = engine_network_disconnect(e, NET2, CTR, false, &err);
+    CHECK(rc != 0 && strstr(err.msg, "network '" NET2 "'"), "rc %d: %s", rc, err.msg);
+    zp_err_init(&err);
+    CHECK(engine_container_inspect(e, ctr_id, &c, &err) == 0, "%s", err.msg);
+    CHECK(!strstr(c.json, "\"10.231.77.130\""), "still connected");
+    CHECK(engine_network_remove(e, NET2, &err) == 0, "%s", err.msg);
+
+    const struct engine_kv vopts[] = {{"type", "tmpfs"}, {"device", "tmpfs"}, {"o", "size=1m"}};
+    struct engine_volume_opts vo = {
+        .labels = labels, .n_labels = 1, .options = vopts, .n_options = 3};
+    bool exists = false;
+    CHECK(engine_volume_create(e, VOL2, &vo, &err) == 0, "%s", err.msg);
+    CHECK(engine_volume_exists(e, VOL2, &exists, &err) == 0 && exists, "%s", err.msg);
+    CHECK(engine_volume_remove(e, VOL2, false, &err) == 0, "%s", err.msg);
+out:
+    engine_container_release(&c);
+    engine_network_list_release(&nl);
+    free(id);
+    return failed == before ? 0 : -1;
+}
+
+/* What `ps`, `port` and `top` print. */
+static int check_ps_fields(struct engine *e, const char *ctr_id)
+{
+    int before = failed;
+    struct zp_err err;
+    struct engine_container c = {0};
+    struct engine_container_list cl = {NULL, 0};
+    struct engine_top top = {0};
+    zp_err_init(&err);
+    const char *const filters[] = {LABEL_FILTER, NULL};
+    CHECK(engine_container_list(e, filters, false, &cl, &err) == 0 && cl.n == 1, "%s", err.msg);
+    const struct engine_ports *p = &cl.items[0].ports;
+    CHECK(p->n == 1 && p->items[0].private_port == 80 && p->items[0].public_port > 0 &&
+              strcmp(p->items[0].type, "tcp") == 0 && strcmp(p->items[0].ip, "127.0.0.1") == 0,
+          "%zu ports", p->n);
+    CHECK(strstr(cl.items[0].command, "sleep 600") != NULL, "command '%s'", cl.items[0].command);
+    uint16_t published = p->items[0].public_port;
+    CHECK(engine_container_inspect(e, ctr_id, &c, &err) == 0, "%s", err.msg);
+    CHECK(c.ports.n == 1 && c.ports.items[0].public_port == published, "inspect ports");
+    time_t now = time(NULL);
+    CHECK(c.started_at_unix > now - 120 && c.started_at_unix <= now + 5, "started at %s",
+          c.started_at);
+    CHECK(c.finished_at_unix == 0 && c.restart_count == 0 && !c.oom_killed && c.pid > 0 && !c.tty &&
+              strcmp(c.config_image, IMAGE) == 0,
+          "finished %s, restarts %lld, pid %lld, image %s", c.finished_at,
+          (long long)c.restart_count, (long long)c.pid, c.config_image);
+    printf("ps: %s %s ports 127.0.0.1:%u->80/tcp, started %s\n", c.name, c.status, published,
+           c.started_at);
+    CHECK(engine_container_top(e, ctr_id, NULL, &top, &err) == 0, "%s", err.msg);
+    CHECK(top.n_titles > 0 && top.n_rows >= 1, "%zu titles, %zu rows", top.n_titles, top.n_rows);
+    bool found = false;
+    for (size_t r = 0; r < top.n_rows; r++)
+        for (size_t i = 0; i < top.rows[r].n; i++)
+            found = found || strstr(top.rows[r].cells[i], "sleep 600");
+    CHECK(found, "no 'sleep 600' process in top");
+out:
+    engine_top_release(&top);
+    engine_container_release(&c);
+    engine_container_list_release(&cl);
+    return failed == before ? 0 : -1;
+}
+
+struct capture {
+    struct zp_buf out, errs;
+    bool ready;
+    struct engine *start_on_ready; /* start JOB from on_ready with this engine */
+};
+
+static int cap_frame(void *ctx, enum engine_stream stream, const char *data, size_t len,
+                     struct zp_err *err)
+{
+    struct capture *c = ctx;
+    (void)err;
+    return zp_buf_add(stream == ENGINE_STREAM_STDERR ? &c->errs : &c->out, data, len);
+}
+
+static int cap_ready(void *ctx, struct zp_err *err)
+{
+    struct capture *c = ctx;
+    c->ready = true;
+    return c->start_on_ready ? engine_container_start(c->start_on_ready, JOB, err) : 0;
+}
+
+static void cap_release(struct capture *c)
+{
+    zp_buf_release(&c->out);
+    zp_buf_release(&c->errs);
+}
+
+/* A pipe holding text, its write end closed: stdin for a process. */
+static int input_pipe(const char *text)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    ssize_t w = write(p[1], text, strlen(text));
+    close(p[1]);
+    if (w != (ssize_t)strlen(text)) {
+        close(p[0]);
+        return -1;
+    }
+    return p[0];
+}
+
+static int check_exec(struct engine *e, const char *ctr_id)
+{
+    int before = failed;
+    struct zp_err err;
+    struct capture cap = {ZP_BUF_INIT, ZP_BUF_INIT, false, NULL};
+    char *id = NULL;
+    int fd = -1;
+    zp_err_init(&err);
+    const char *const argv[] = {BUSYBOX, "sh", "-c",
+                                "cat; echo \"to-err $GREETING $(pwd)\" >&2; exit 3", NULL};
+    const char *const env[] = {"GREETING=hi", NULL};
+    CHECK(engine_exec_create(e, ctr_id, argv, env, NULL, "/data", false, true, &id, &err) == 0,
+          "%s", err.msg);
+    fd = input_pipe("hello from stdin\n");
+    CHECK(fd >= 0, "pipe");
+    struct engine_stream_io io = {
+        .stdin_fd = fd, .on_output = cap_frame, .ctx = &cap, .on_ready = cap_ready};
+    CHECK(engine_exec_start(e, id, &io, &err) == 0, "%s", err.msg);
+    CHECK(cap.ready, "on_ready not called");
+    CHECK(strcmp(zp_buf_cstr(&cap.out), "hello from stdin\n") == 0, "stdout '%s'",
+          zp_buf_cstr(&cap.out));
+    CHECK(strcmp(zp_buf_cstr(&cap.errs), "to-err hi /data\n") == 0, "stderr '%s'",
+          zp_buf_cstr(&cap.errs));
+    struct engine_exec_state st = {.running = true};
+    CHECK(engine_exec_inspect(e, id, &st, &err) == 0, "%s", err.msg);
+    CHECK(!st.running && st.exit_code == 3, "running %d exit %lld", st.running,
+          (long long)st.exit_code);
+    free(id);
+    id = NULL;
+    cap_release(&cap);
+
+    /* a TTY exec: raw output */
+    const char *const targv[] = {BUSYBOX, "sh", "-c", "echo tty-out; exit 0", NULL};
+    CHECK(engine_exec_create(e, CTR, targv, NULL, "65534:65534", NULL, true, false, &id, &err) == 0,
+          "%s", err.msg);
+    struct engine_stream_io tio = {
+        .tty = true, .stdin_fd = -1, .on_output = cap_frame, .ctx = &cap};
+    CHECK(engine_exec_start(e, id, &tio, &err) == 0, "%s", err.msg);
+    CHECK(strstr(zp_buf_cstr(&cap.out), "tty-out\r\n") != NULL, "tty output '%s'",
+          zp_buf_cstr(&cap.out));
+    CHECK(engine_exec_inspect(e, id, &st, &err) == 0 && st.exit_code == 0, "%s", err.msg);
+    free(id);
+    id = NULL;
+
+    /* detached */
+    const char *const dargv[] = {BUSYBOX, "sh", "-c", "sleep 1", NULL};
+    CHECK(engine_exec_create(e, CTR, dargv, NULL, NULL, NULL, false, false, &id, &err) == 0, "%s",
+          err.msg);
+    CHECK(engine_exec_start(e, id, NULL, &err) == 0, "%s", err.msg);
+    CHECK(engine_exec_inspect(e, id, &st, &err) == 0 && st.running && st.pid > 0, "%s", err.msg);
+    int rc = engine_exec_start(e, "zp-e2e-no-such-exec", NULL, &err);
+    CHECK(rc == ZP_E_NOTFOUND && strstr(err.msg, "zp-e2e-no-such"), "rc %d: %s", rc, err.msg);
+    zp_err_init(&err);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(id);
+    cap_release(&cap);
+    return failed == before ? 0 : -1;
+}
+
+/* `run`: attach with stdin, start from on_ready, then wait for the exit code; rename. */
+static int check_attach_wait(struct engine *e)
+{
+    int before = failed;
+    struct zp_err err;
+    struct capture cap = {ZP_BUF_INIT, ZP_BUF_INIT, false, e};
+    char *id = NULL;
+    int fd = -1;
+    zp_err_init(&err);
+    const char *config = "{\"Image\":\"" IMAGE "\","
+                         "\"Cmd\":[\"/bin/busybox\",\"sh\",\"-c\","
+                         "\"read x; echo got-$x; echo bye >&2; exit 7\"],"
+                         "\"OpenStdin\":true,\"StdinOnce\":true,\"AttachStdin\":true,"
+                         "\"AttachStdout\":true,\"AttachStderr\":true,"
+                         "\"Labels\":{\"io.zpanel.project\":\"" PROJECT "\"}}";
+    CHECK(engine_container_create(e, JOB, config, &id, &err) == 0, "%s", err.msg);
+    fd = input_pipe("abc\n");
+    CHECK(fd >= 0, "pipe");
+    struct engine_stream_io io = {
+        .stdin_fd = fd, .on_output = cap_frame, .ctx = &cap, .on_ready = cap_ready};
+    CHECK(engine_container_attach(e, JOB, NULL, &io, &err) == 0, "%s", err.msg);
+    CHECK(strcmp(zp_buf_cstr(&cap.out), "got-abc\n") == 0, "stdout '%s'", zp_buf_cstr(&cap.out));
+    CHECK(strcmp(zp_buf_cstr(&cap.errs), "bye\n") == 0, "stderr '%s'", zp_buf_cstr(&cap.errs));
+    int64_t code = -1;
+    CHECK(engine_container_wait(e, id, ENGINE_WAIT_NOT_RUNNING, 10000, &code, &err) == 0, "%s",
+          err.msg);
+    CHECK(code == 7, "exit code %lld", (long long)code);
+    CHECK(engine_container_rename(e, JOB, "zp-e2e-engine-job-renamed", &err) == 0, "%s", err.msg);
+    struct engine_container c = {0};
+    CHECK(engine_container_inspect(e, id, &c, &err) == 0, "%s", err.msg);
+    bool renamed = strcmp(c.name, "zp-e2e-engine-job-renamed") == 0;
+    engine_container_release(&c);
+    CHECK(renamed, "not renamed");
+    int rc = engine_container_rename(e, id, CTR, &err);
+    CHECK(rc == ZP_E_CONFLICT, "rc %d: %s", rc, err.msg);
+    zp_err_init(&err);
+    CHECK(engine_container_remove(e, id, false, false, &err) == 0, "%s", err.msg);
+    rc = engine_container_wait(e, id, ENGINE_WAIT_NOT_RUNNING, 1000, &code, &err);
+    CHECK(rc == ZP_E_NOTFOUND && strstr(err.msg, "waiting for container '"), "rc %d: %s", rc,
+          err.msg);
+    zp_err_init(&err);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(id);
+    cap_release(&cap);
+    return failed == before ? 0 : -1;
+}
+
+/* ---- threads: events, logs ---- */
+
+struct watcher {
+    struct engine *e;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct zp_buf actions; /* "action name;" per event */
+    bool connected;        /* a first event came */
+    const char *stop_on;   /* return ENGINE_STOP on this action */
+    int rc;
+    struct zp_err err;
+};
+
+static int watch_event(void *ctx, const struct engine_event *ev, struct zp_err *err)
+{
+    struct watcher *w = ctx;
+    (void)err;
+    pthread_mutex_lock(&w->lock);
+    const char *name = engine_labels_get(&ev->attributes, "name");
+    zp_buf_addf(&w->actions, "%s %s %s;", ev->type, ev->action, name ? name : "-");
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return w->stop_on && strcmp(ev->action, w->stop_on) == 0 ? ENGINE_STOP : 0;
+}
+
+static void *watch_main(void *arg)
+{
+    struct watcher *w = arg;
+    const char *const labels[] = {LABEL_FILTER, NULL};
+    const char *const types[] = {"container", NULL};
+    struct engine_events_filter f = {.labels = labels, .types = types};
+    zp_err_init(&w->err);
+    w->rc = engine_events(w->e, 0, 0, &f, watch_event, w, &w->err);
+    return NULL;
+}
+
+/* Wait (at most 20 s) until the watcher saw text. */
+static bool watcher_saw(struct watcher *w, const char *text)
+{
+    bool seen = false;
+    pthread_mutex_lock(&w->lock);
+    for (int i = 0; i < 200 && !(seen = strstr(zp_buf_cstr(&w->actions), text) != NULL); i++) {
+        pthread_mutex_unlock(&w->lock);
+        sleep_ms(100);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return seen;
+}
+
+/* Pause, unpause, restart, watched by an event thread with its own engine; a second
+ * watcher is cancelled. */
+static int check_events(struct engine *e, const char *ctr_id)
+{
+    int before = failed;
+    struct zp_err err;
+    struct engine_container c = {0};
+    struct watcher w = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                        .cond = PTHREAD_COND_INITIALIZER,
+                        .actions = ZP_BUF_INIT,
+                        .stop_on = "restart"};
+    struct watcher idle = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                           .cond = PTHREAD_COND_INITIALIZER,
+                           .actions = ZP_BUF_INIT};
+    pthread_t th, th2;
+    bool started = false, started2 = false;
+    zp_err_init(&err);
+    w.e = engine_new(NULL, &err);
+    idle.e = engine_new(NULL, &err);
+    CHECK(w.e && idle.e, "%s", err.msg);
+    CHECK(pthread_create(&th, NULL, watch_main, &w) == 0, "pthread_create");
+    started = true;
+    CHECK(pthread_create(&th2, NULL, watch_main, &idle) == 0, "pthread_create");
+    started2 = true;
+    sleep_ms(500); /* let the event streams open */
+
+    CHECK(engine_container_pause(e, ctr_id, &err) == 0, "%s", err.msg);
+    CHECK(engine_container_inspect(e, ctr_id, &c, &err) == 0 && c.paused, "%s", err.msg);
+    engine_container_release(&c);
+    int rc = engine_container_pause(e, ctr_id, &err);
+    CHECK(rc == ZP_E_CONFLICT || rc == ZP_E_ENGINE, "rc %d: %s", rc, err.msg);
+    printf("pause twice: %s\n", err.msg);
+    zp_err_init(&err);
+    CHECK(engine_container_unpause(e, ctr_id, &err) == 0, "%s", err.msg);
+    CHECK(engine_container_inspect(e, ctr_id, &c, &err) == 0 && !c.paused && c.running, "%s",
+          err.msg);
+    int64_t started_at = c.started_at_unix;
+    engine_container_release(&c);
+    CHECK(engine_container_restart(e, ctr_id, 1, &err) == 0, "%s", err.msg);
+    CHECK(engine_container_inspect(e, ctr_id, &c, &err) == 0 && c.running, "%s", err.msg);
+    CHECK(c.started_at_unix >= started_at, "started at %s", c.started_at);
+    engine_container_release(&c);
+
+    CHECK(watcher_saw(&w, "container restart " CTR ";"), "events: %s", zp_buf_cstr(&w.actions));
+    pthread_join(th, NULL);
+    started = false;
+    CHECK(w.rc == 0, "events ended with %d: %s", w.rc, w.err.msg);
+    const char *acts = zp_buf_cstr(&w.actions);
+    CHECK(strstr(acts, "container pause " CTR ";") && strstr(acts, "container unpause " CTR ";") &&
+              strstr(acts, "container die " CTR ";") && strstr(acts, "container start " CTR ";"),
+          "events: %s", acts);
+    printf("events: %.300s\n", acts);
+
+    /* the other watcher saw the same, and stops promptly when cancelled */
+    CHECK(watcher_saw(&idle, "container restart " CTR ";"), "events: %s",
+          zp_buf_cstr(&idle.actions));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    engine_cancel(idle.e);
+    pthread_join(th2, NULL);
+    started2 = false;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK(idle.rc == ENGINE_E_CANCELLED && ms < 1000, "rc %d after %ld ms: %s", idle.rc, ms,
+          idle.err.msg);
+
+    /* a replay bounded by until ends by itself */
+    struct watcher replay = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                             .cond = PTHREAD_COND_INITIALIZER,
+                             .actions = ZP_BUF_INIT};
+    const char *const labels[] = {LABEL_FILTER, NULL};
+    struct engine_events_filter rf = {.labels = labels};
+    int64_t now = (int64_t)time(NULL);
+    rc = engine_events(e, now - 120, now + 1, &rf, watch_event, &replay, &err);
+    bool saw = strstr(zp_buf_cstr(&replay.actions), "container unpause " CTR ";") != NULL;
+    zp_buf_release(&replay.actions);
+    CHECK(rc == 0 && saw, "rc %d: %s", rc, err.msg);
+out:
+    if (started) {
+        engine_cancel(w.e);
+        pthread_join(th, NULL);
+    }
+    if (started2) {
+        engine_cancel(idle.e);
+        pthread_join(th2, NULL);
+    }
+    engine_container_release(&c);
+    engine_free(w.e);
+    engine_free(idle.e);
+    zp_buf_release(&w.actions);
+    zp_buf_release(&idle.actions);
+    return failed == before ? 0 : -1;
+}
+
+struct follower {
+    struct engine *e;
+    struct engine_logs_opts opts;
+    struct capture cap;
+    int rc;
+    struct zp_err err;
+};
+
+static int follow_frame(void *ctx, enum engine_stream stream, const char *data, size_t len,
+                        struct zp_err *err)
+{
+    struct follower *f = ctx;
+    cap_frame(&f->cap, stream, data, len, err);
+    /* done once the first line of each stream arrived */
+    return f->cap.out.len && f->cap.errs.len ? ENGINE_STOP : 0;
+}
+
+static void *follow_main(void *arg)
+{
+    struct follower *f = arg;
+    zp_err_init(&f->err);
+    f->rc = engine_container_logs(f->e, CTR, &f->opts, follow_frame, f, &f->err);
+    return NULL;
+}
+
+/* `logs -f` of several containers: one thread and one engine each. */
+static int check_logs_threads(void)
+{
+    int before = failed;
+    struct zp_err err;
+    struct follower f[3] = {
+        {.opts = {.follow = true}},
+        {.opts = {.follow = true, .timestamps = true}},
+        {.opts = {.follow = true, .tail_zero = true}}, /* nothing new comes: cancelled */
+    };
+    pthread_t th[3];
+    int started = 0;
+    zp_err_init(&err);
+    for (int i = 0; i < 3; i++) {
+        f[i].cap = (struct capture){ZP_BUF_INIT, ZP_BUF_INIT, false, NULL};
+        f[i].e = engine_new(NULL, &err);
+        CHECK(f[i].e, "%s", err.msg);
+    }
+    for (; started < 3; started++)
+        CHECK(pthread_create(&th[started], NULL, follow_main, &f[started]) == 0, "pthread");
+    pthread_join(th[0], NULL);
+    pthread_join(th[1], NULL);
+    sleep_ms(300);
+    engine_cancel(f[2].e);
+    pthread_join(th[2], NULL);
+    started = 0;
+    CHECK(f[0].rc == 0 && strcmp(zp_buf_cstr(&f[0].cap.out), "hello-out\n") == 0, "%d %s '%s'",
+          f[0].rc, f[0].err.msg, zp_buf_cstr(&f[0].cap.out));
+    CHECK(f[1].rc == 0 && zp_str_has_suffix(zp_buf_cstr(&f[1].cap.errs), "Z hello-err\n"),
+          "%d %s '%s'", f[1].rc, f[1].err.msg, zp_buf_cstr(&f[1].cap.errs));
+    CHECK(f[2].rc == ENGINE_E_CANCELLED && f[2].cap.out.len == 0, "%d %s", f[2].rc, f[2].err.msg);
+out:
+    for (int i = 0; i < started; i++) {
+        engine_cancel(f[i].e);
+        pthread_join(th[i], NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        engine_free(f[i].e);
+        cap_release(&f[i].cap);
+    }
+    return failed == before ? 0 : -1;
+}
+
+static int check_images(struct engine *e, const char *img_id)
+{
+    int before = failed;
+    struct zp_err err;
+    struct engine_image_list il = {NULL, 0};
+    zp_err_init(&err);
+    const char *const filters[] = {LABEL_FILTER, NULL};
+    CHECK(engine_image_list(e, filters, NULL, &il, &err) == 0, "%s", err.msg);
+    CHECK(il.n == 1 && strcmp(il.items[0].id, img_id) == 0 && il.items[0].n_repo_tags == 2 &&
+              il.items[0].size > 0 && il.items[0].created > 0,
+          "%zu images", il.n);
+    CHECK(strcmp(il.items[0].repo_tags[0], IMAGE) == 0 &&
+              strcmp(il.items[0].repo_tags[1], TAGGED) == 0,
+          "tags %s", il.items[0].repo_tags[0]);
+    engine_image_list_release(&il);
+    CHECK(engine_image_tag(e, IMAGE, "zp-e2e-engine-busybox", "retagged", &err) == 0, "%s",
+          err.msg);
+    CHECK(engine_image_list(e, NULL, "zp-e2e-engine-busybox:retagged", &il, &err) == 0 &&
+              il.n == 1 && strcmp(il.items[0].id, img_id) == 0,
+          "%s", err.msg);
+    engine_image_list_release(&il);
+    CHECK(engine_image_remove(e, "zp-e2e-engine-busybox:retagged", false, &err) == 0, "%s",
+          err.msg);
+    int rc = engine_image_tag(e, MISSING_IMAGE, "x", NULL, &err);
+    CHECK(rc == ZP_E_NOTFOUND && strstr(err.msg, MISSING_IMAGE), "rc %d: %s", rc, err.msg);
+    zp_err_init(&err);
+out:
+    engine_image_list_release(&il);
+    return failed == before ? 0 : -1;
 }
 
 int main(void)
@@ -296,9 +841,11 @@ int main(void)
         "\"Cmd\":[\"/bin/busybox\",\"sh\",\"-c\","
         "\"echo hello-out; echo hello-err >&2; exec /bin/busybox sleep 600\"],"
         "\"Labels\":{\"io.zpanel.project\":\"" PROJECT "\",\"io.zpanel.service\":\"web\"},"
+        "\"ExposedPorts\":{\"80/tcp\":{}},"
         "\"Healthcheck\":{\"Test\":[\"CMD\",\"/bin/busybox\",\"true\"],"
         "\"Interval\":500000000,\"StartPeriod\":0},"
         "\"HostConfig\":{\"NetworkMode\":\"" NET "\","
+        "\"PortBindings\":{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"\"}]},"
         "\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"" VOL "\",\"Target\":\"/data\"}]}}";
     CHECK(engine_container_create(e, CTR, config, &ctr_id, &err) == 0, "%s", err.msg);
     rc = engine_container_create(e, CTR, config, &id, &err);
@@ -339,6 +886,18 @@ int main(void)
     CHECK(strcmp(cl.items[0].image_id, img_id) == 0, "%s", cl.items[0].image_id);
     engine_container_list_release(&cl);
 
+    CHECK(check_ps_fields(e, ctr_id) == 0, "ps fields");
+    CHECK(check_network_spec(e, ctr_id) == 0, "network spec");
+    CHECK(check_exec(e, ctr_id) == 0, "exec");
+    CHECK(check_logs_threads() == 0, "logs in threads");
+    CHECK(check_attach_wait(e) == 0, "attach and wait");
+    CHECK(check_images(e, img_id) == 0, "images");
+    CHECK(check_events(e, ctr_id) == 0, "events");
+    int64_t code = 0;
+    rc = engine_container_wait(e, ctr_id, ENGINE_WAIT_NOT_RUNNING, 300, &code, &err);
+    CHECK(rc == ZP_E_ENGINE && strstr(err.msg, "timed out"), "rc %d: %s", rc, err.msg);
+    zp_err_init(&err);
+
     CHECK(engine_container_stop(e, ctr_id, 1, &err) == 0, "%s", err.msg);
     CHECK(engine_container_stop(e, ctr_id, 1, &err) == 0, "already stopped: %s", err.msg);
     CHECK(engine_container_inspect(e, ctr_id, &c, &err) == 0, "%s", err.msg);
@@ -352,7 +911,19 @@ int main(void)
     CHECK(strcmp(cl.items[0].state, "exited") == 0, "%s", cl.items[0].state);
     engine_container_list_release(&cl);
 
-    /* a running container is not removed without force */
+    /* a running container is not removed without force; kill and wait */
+    CHECK(engine_container_start(e, ctr_id, &err) == 0, "%s", err.msg);
+    rc = engine_container_kill(e, ctr_id, "SIGNOPE", &err);
+    CHECK(rc != 0 && strstr(err.msg, "killing container '"), "rc %d: %s", rc, err.msg);
+    zp_err_init(&err);
+    CHECK(engine_container_kill(e, ctr_id, "SIGKILL", &err) == 0, "%s", err.msg);
+    CHECK(engine_container_wait(e, ctr_id, ENGINE_WAIT_NOT_RUNNING, 10000, &code, &err) == 0, "%s",
+          err.msg);
+    CHECK(code == 137, "exit code %lld", (long long)code);
+    rc = engine_container_kill(e, ctr_id, NULL, &err);
+    CHECK(rc == ZP_E_CONFLICT, "rc %d: %s", rc, err.msg);
+    printf("kill a stopped container: %s\n", err.msg);
+    zp_err_init(&err);
     CHECK(engine_container_start(e, ctr_id, &err) == 0, "%s", err.msg);
     rc = engine_container_remove(e, ctr_id, false, false, &err);
     CHECK(rc == ZP_E_CONFLICT, "rc %d: %s", rc, err.msg);

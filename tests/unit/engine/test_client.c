@@ -1,6 +1,5 @@
-/* Unit tests for the engine client's transport and typed calls against a fake engine: a
- * thread serving recorded answers (tests/data/engine/) on a unix socket and keeping the
- * exact requests it received, so paths, queries and bodies are checked too. */
+/* Unit tests for the engine client's transport and typed calls against the fake engine
+ * (fake_engine.h): recorded answers, and the exact requests it received. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,243 +17,8 @@
 #include <unistd.h>
 
 #include "engine/engine-int.h"
+#include "fake_engine.h"
 #include "util/util.h"
-
-/* ---- the fake engine ---- */
-
-struct route {
-    const char *method;
-    const char *target; /* exact request target, with query */
-    int status;
-    const char *file; /* body from tests/data/engine/, or NULL */
-    const char *body; /* literal body when file is NULL */
-};
-
-static struct {
-    pthread_mutex_t lock;
-    int listen_fd;
-    char dir[40];
-    char path[100];
-    pthread_t thread;
-    const struct route *routes;
-    size_t n_routes;
-    struct zp_buf log;   /* "METHOD TARGET BODY\n" per request */
-    int connections;     /* accepted connections */
-    size_t big_response; /* when > 0, answer every request with this many bytes */
-    bool stop;
-} fake = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static char *data_file(const char *name, size_t *ret_len)
-{
-    struct zp_err err;
-    zp_err_init(&err);
-    char *path = zp_asprintf("%s/engine/%s", ZP_TEST_DATA, name);
-    char *data = NULL;
-    if (zp_file_read(path, 1 << 20, &data, ret_len, &err) != 0)
-        ZP_BUG("missing test data %s", path);
-    free(path);
-    return data;
-}
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-/* Serve requests on one connection until the client closes it. */
-static void serve_conn(int fd)
-{
-    struct zp_buf in = ZP_BUF_INIT;
-    char chunk[4096];
-    for (;;) {
-        char *end = in.p ? strstr(in.p, "\r\n\r\n") : NULL;
-        if (!end) {
-            ssize_t r = read(fd, chunk, sizeof(chunk));
-            if (r <= 0)
-                break;
-            zp_buf_add(&in, chunk, (size_t)r);
-            continue;
-        }
-        size_t head_len = (size_t)(end - in.p) + 4;
-        size_t body_len = 0;
-        char *cl = strcasestr(in.p, "\r\nContent-Length: ");
-        if (cl && cl < end) {
-            int64_t v = 0;
-            char *num = zp_strndup(cl + 18, strcspn(cl + 18, "\r"));
-            zp_parse_int64(num, 0, 1 << 20, &v);
-            free(num);
-            body_len = (size_t)v;
-        }
-        while (in.len < head_len + body_len) {
-            ssize_t r = read(fd, chunk, sizeof(chunk));
-            if (r <= 0)
-                goto out;
-            zp_buf_add(&in, chunk, (size_t)r);
-        }
-        char method[16] = "", target[1024] = "";
-        size_t ml = strcspn(in.p, " ");
-        size_t tl = strcspn(in.p + ml + 1, " ");
-        snprintf(method, sizeof(method), "%.*s", (int)ml, in.p);
-        snprintf(target, sizeof(target), "%.*s", (int)tl, in.p + ml + 1);
-
-        pthread_mutex_lock(&fake.lock);
-        zp_buf_addf(&fake.log, "%s %s %.*s\n", method, target, (int)body_len, in.p + head_len);
-        const struct route *hit = NULL;
-        for (size_t i = 0; i < fake.n_routes; i++)
-            if (strcmp(fake.routes[i].method, method) == 0 &&
-                strcmp(fake.routes[i].target, target) == 0)
-                hit = &fake.routes[i];
-        size_t big = fake.big_response;
-        pthread_mutex_unlock(&fake.lock);
-
-        char *body = NULL;
-        size_t len = 0;
-        int status = 404;
-        if (big) {
-            status = 200;
-            body = zp_malloc(big);
-            memset(body, ' ', big);
-            len = big;
-        } else if (hit) {
-            status = hit->status;
-            if (hit->file) {
-                body = data_file(hit->file, &len);
-            } else {
-                const char *b = hit->body ? hit->body : "";
-                len = strlen(b);
-                body = zp_malloc(len + 1);
-                memcpy(body, b, len);
-            }
-        } else {
-            body = zp_strdup("{\"message\":\"page not found\"}");
-            len = strlen(body);
-        }
-        char head[256];
-        int hl = snprintf(head, sizeof(head),
-                          "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                          "Content-Length: %zu\r\n\r\n",
-                          status, len);
-        bool ok = write_all(fd, head, (size_t)hl) && write_all(fd, body, len);
-        free(body);
-        if (!ok)
-            break;
-        size_t rest = in.len - head_len - body_len;
-        memmove(in.p, in.p + head_len + body_len, rest);
-        in.len = rest;
-        in.p[rest] = '\0';
-    }
-out:
-    zp_buf_release(&in);
-    close(fd);
-}
-
-static void *serve(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int fd = accept(fake.listen_fd, NULL, NULL);
-        pthread_mutex_lock(&fake.lock);
-        bool stop = fake.stop;
-        if (fd >= 0 && !stop)
-            fake.connections++;
-        pthread_mutex_unlock(&fake.lock);
-        if (stop) {
-            if (fd >= 0)
-                close(fd);
-            return NULL;
-        }
-        if (fd >= 0)
-            serve_conn(fd);
-    }
-}
-
-static int fake_start(void **state)
-{
-    (void)state;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (engine_global_init(&err) != 0)
-        return -1;
-    snprintf(fake.dir, sizeof(fake.dir), "/tmp/zp-engine-test-XXXXXX");
-    if (!mkdtemp(fake.dir))
-        return -1;
-    snprintf(fake.path, sizeof(fake.path), "%s/docker.sock", fake.dir);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fake.path);
-    fake.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fake.listen_fd < 0 || bind(fake.listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(fake.listen_fd, 8) != 0)
-        return -1;
-    return pthread_create(&fake.thread, NULL, serve, NULL) == 0 ? 0 : -1;
-}
-
-static int fake_stop(void **state)
-{
-    (void)state;
-    pthread_mutex_lock(&fake.lock);
-    fake.stop = true;
-    pthread_mutex_unlock(&fake.lock);
-    /* wake accept() */
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fake.path);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-        pthread_join(fake.thread, NULL);
-    if (fd >= 0)
-        close(fd);
-    close(fake.listen_fd);
-    unlink(fake.path);
-    rmdir(fake.dir);
-    zp_buf_release(&fake.log);
-    engine_global_cleanup();
-    return 0;
-}
-
-/* Install routes and clear the request log and counters. */
-static void fake_routes(const struct route *routes, size_t n)
-{
-    pthread_mutex_lock(&fake.lock);
-    fake.routes = routes;
-    fake.n_routes = n;
-    zp_buf_reset(&fake.log);
-    fake.connections = 0;
-    fake.big_response = 0;
-    pthread_mutex_unlock(&fake.lock);
-}
-
-static char *fake_log(void)
-{
-    pthread_mutex_lock(&fake.lock);
-    char *s = zp_strdup(zp_buf_cstr(&fake.log));
-    pthread_mutex_unlock(&fake.lock);
-    return s;
-}
-
-static struct engine *fake_engine(void)
-{
-    struct zp_err err;
-    zp_err_init(&err);
-    char *host = zp_asprintf("unix://%s", fake.path);
-    struct engine *e = engine_new(host, &err);
-    free(host);
-    assert_non_null(e);
-    return e;
-}
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-#define VERSION_ROUTE                                                                              \
-    {                                                                                              \
-        "GET", "/version", 200, "version.json", NULL                                               \
-    }
 
 /* ---- pure helpers ---- */
 
@@ -350,8 +114,8 @@ static void test_connect_and_keepalive(void **state)
     (void)state;
     const struct route routes[] = {
         VERSION_ROUTE,
-        {"GET", "/_ping", 200, NULL, "OK"},
-        {"GET", "/v1.41/info", 200, "info.json", NULL},
+        {"GET", "/_ping", 200, NULL, "OK", FAKE_PLAIN},
+        {"GET", "/v1.41/info", 200, "info.json", NULL, FAKE_PLAIN},
     };
     fake_routes(routes, N(routes));
     struct engine *e = fake_engine();
@@ -376,17 +140,16 @@ static void test_connect_and_keepalive(void **state)
                              "GET /v1.41/info \n");
     free(log);
     /* one connection for all five requests */
-    pthread_mutex_lock(&fake.lock);
-    assert_int_equal(fake.connections, 1);
-    pthread_mutex_unlock(&fake.lock);
+    assert_int_equal(fake_connections(), 1);
 }
 
 static void test_connect_refuses_old_engine(void **state)
 {
     (void)state;
     const struct route routes[] = {
-        {"GET", "/version", 200, NULL, "{\"Version\":\"19.03.1\",\"ApiVersion\":\"1.40\"}"},
-        {"GET", "/_ping", 200, NULL, "nope"},
+        {"GET", "/version", 200, NULL, "{\"Version\":\"19.03.1\",\"ApiVersion\":\"1.40\"}",
+         FAKE_PLAIN},
+        {"GET", "/_ping", 200, NULL, "nope", FAKE_PLAIN},
     };
     fake_routes(routes, N(routes));
     struct engine *e = fake_engine();
@@ -428,10 +191,10 @@ static void test_lists_and_filters(void **state)
         {"GET",
          "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.zpanel.project%3Dzprec%"
          "22%5D%7D",
-         200, "containers_list.json", NULL},
+         200, "containers_list.json", NULL, FAKE_PLAIN},
         {"GET", "/v1.41/networks?filters=%7B%22label%22%3A%5B%22io.zpanel.project%22%5D%7D", 200,
-         "networks_list.json", NULL},
-        {"GET", "/v1.41/volumes", 200, "volumes_list.json", NULL},
+         "networks_list.json", NULL, FAKE_PLAIN},
+        {"GET", "/v1.41/volumes", 200, "volumes_list.json", NULL, FAKE_PLAIN},
     };
     fake_routes(routes, N(routes));
     struct engine *e = fake_engine();
@@ -462,24 +225,29 @@ static void test_create_remove_calls(void **state)
     (void)state;
     const struct route routes[] = {
         VERSION_ROUTE,
-        {"POST", "/v1.41/networks/create", 201, "network_create.json", NULL},
-        {"POST", "/v1.41/volumes/create", 201, "volume_create.json", NULL},
-        {"GET", "/v1.41/networks/zprec_net", 200, NULL, "{}"},
+        {"POST", "/v1.41/networks/create", 201, "network_create.json", NULL, FAKE_PLAIN},
+        {"POST", "/v1.41/volumes/create", 201, "volume_create.json", NULL, FAKE_PLAIN},
+        {"GET", "/v1.41/networks/zprec_net", 200, NULL, "{}", FAKE_PLAIN},
         {"GET", "/v1.41/volumes/zprec_gone", 404, NULL,
          "{\"message\":\"get zprec_gone: no such "
-         "volume\"}"},
-        {"DELETE", "/v1.41/networks/zprec_net", 204, NULL, NULL},
+         "volume\"}",
+         FAKE_PLAIN},
+        {"DELETE", "/v1.41/networks/zprec_net", 204, NULL, NULL, FAKE_PLAIN},
         {"DELETE", "/v1.41/volumes/zprec_data?force=1", 409, NULL,
-         "{\"message\":\"remove zprec_data: volume is in use - [b059]\"}"},
-        {"POST", "/v1.41/containers/create?name=zprec-web-1", 201, "container_create.json", NULL},
-        {"POST", "/v1.41/containers/create?name=zprec-bad-1", 404, "error_404_image.json", NULL},
-        {"POST", "/v1.41/containers/zprec-web-1/start", 304, NULL, NULL},
-        {"POST", "/v1.41/containers/zprec-web-1/stop?t=3", 204, NULL, NULL},
-        {"DELETE", "/v1.41/containers/zprec-web-1?force=1&v=1", 204, NULL, NULL},
-        {"GET", "/v1.41/containers/zprec-web-1/json", 200, "container_inspect_running.json", NULL},
-        {"GET", "/v1.41/images/zp-rec-busybox:latest/json", 200, "image_inspect.json", NULL},
+         "{\"message\":\"remove zprec_data: volume is in use - [b059]\"}", FAKE_PLAIN},
+        {"POST", "/v1.41/containers/create?name=zprec-web-1", 201, "container_create.json", NULL,
+         FAKE_PLAIN},
+        {"POST", "/v1.41/containers/create?name=zprec-bad-1", 404, "error_404_image.json", NULL,
+         FAKE_PLAIN},
+        {"POST", "/v1.41/containers/zprec-web-1/start", 304, NULL, NULL, FAKE_PLAIN},
+        {"POST", "/v1.41/containers/zprec-web-1/stop?t=3", 204, NULL, NULL, FAKE_PLAIN},
+        {"DELETE", "/v1.41/containers/zprec-web-1?force=1&v=1", 204, NULL, NULL, FAKE_PLAIN},
+        {"GET", "/v1.41/containers/zprec-web-1/json", 200, "container_inspect_running.json", NULL,
+         FAKE_PLAIN},
+        {"GET", "/v1.41/images/zp-rec-busybox:latest/json", 200, "image_inspect.json", NULL,
+         FAKE_PLAIN},
         {"GET", "/v1.41/images/zprec-missing:latest/json", 404, "error_404_image_inspect.json",
-         NULL},
+         NULL, FAKE_PLAIN},
     };
     fake_routes(routes, N(routes));
     struct engine *e = fake_engine();
@@ -578,17 +346,13 @@ static void test_response_cap(void **state)
     struct zp_err err;
     zp_err_init(&err);
     assert_int_equal(engine_connect(e, &err), 0);
-    pthread_mutex_lock(&fake.lock);
-    fake.big_response = ENGINE_MAX_RESPONSE + 1;
-    pthread_mutex_unlock(&fake.lock);
+    fake_big_response(ENGINE_MAX_RESPONSE + 1);
     struct engine_container_list l;
     assert_int_equal(engine_container_list(e, NULL, false, &l, &err), ZP_E_TOOBIG);
     assert_string_equal(err.msg, "listing containers: engine response too big (more than "
                                  "67108864 bytes)");
     /* the handle is usable after the failure */
-    pthread_mutex_lock(&fake.lock);
-    fake.big_response = 0;
-    pthread_mutex_unlock(&fake.lock);
+    fake_big_response(0);
     zp_err_init(&err);
     assert_int_equal(engine_connect(e, &err), 0);
     engine_free(e);
@@ -614,11 +378,11 @@ static void test_logs_stream(void **state)
     const struct route routes[] = {
         VERSION_ROUTE,
         {"GET", "/v1.41/containers/zprec-logs-1/logs?stdout=1&stderr=1", 200, "logs_mux_long.bin",
-         NULL},
+         NULL, FAKE_PLAIN},
         {"GET", "/v1.41/containers/zprec-logs-1/logs?stdout=1&stderr=0&follow=1&tail=5", 200,
-         "logs_mux_truncated.bin", NULL},
+         "logs_mux_truncated.bin", NULL, FAKE_PLAIN},
         {"GET", "/v1.41/containers/tty/logs?stdout=1&stderr=1&timestamps=1&since=1700000000", 200,
-         NULL, "plain tty text\n"},
+         NULL, "plain tty text\n", FAKE_PLAIN},
     };
     fake_routes(routes, N(routes));
     struct engine *e = fake_engine();
@@ -685,10 +449,11 @@ static void test_build_stream(void **state)
         {"POST",
          "/v1.41/build?t=zprec-built%3Alatest&labels=%7B%22io.zpanel.project%22%3A%22zprec%22%7D&"
          "buildargs=%7B%22A%22%3A%221%22%7D&forcerm=1&nocache=1",
-         200, "build_progress.jsonl", NULL},
-        {"POST", "/v1.41/build?t=zprec-fail%3Alatest&forcerm=1", 200, "build_error.jsonl", NULL},
+         200, "build_progress.jsonl", NULL, FAKE_PLAIN},
+        {"POST", "/v1.41/build?t=zprec-fail%3Alatest&forcerm=1", 200, "build_error.jsonl", NULL,
+         FAKE_PLAIN},
         {"POST", "/v1.41/build?t=zprec-odd%3Alatest&forcerm=1", 200, NULL,
-         "{\"stream\":\"x\"}\nnot json\n"},
+         "{\"stream\":\"x\"}\nnot json\n", FAKE_PLAIN},
     };
     fake_routes(routes, N(routes));
     struct engine *e = fake_engine();

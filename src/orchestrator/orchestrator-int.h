@@ -1,0 +1,226 @@
+/* orchestrator-int: what the orchestrator's files share: the dependency graph (graph.c),
+ * the observed state (observe.c), the plan (plan.c), the session, worker pool and
+ * scheduler (converge.c). graph.c and plan.c are pure; only observe.c, converge.c, ops.c
+ * and run.c talk to the engine. */
+#ifndef ZP_ORCHESTRATOR_INT_H
+#define ZP_ORCHESTRATOR_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../compose/compose.h"
+#include "../engine/engine.h"
+#include "../util/util.h"
+#include "mapping.h"
+#include "orchestrator.h"
+
+/* ---- the dependency graph (graph.c, pure) ---- */
+
+enum orch_cond {
+    ORCH_COND_STARTED,
+    ORCH_COND_HEALTHY,
+    ORCH_COND_COMPLETED,
+};
+
+/* One edge: the service depends on node `target` of the same graph. */
+struct orch_dep {
+    size_t target;
+    enum orch_cond cond;
+    bool required;
+    bool restart; /* restart: true: restart the dependent when target is recreated */
+};
+
+struct orch_gnode {
+    const char *name;          /* borrowed from the model */
+    const struct zp_node *svc; /* borrowed */
+    bool selected;
+    struct orch_dep *deps; /* dependencies present in the model */
+    size_t ndeps;
+    size_t *dependents; /* nodes that depend on this one */
+    size_t ndependents;
+    size_t branch; /* independent component among the selected nodes */
+};
+
+struct orch_graph {
+    struct orch_gnode *nodes; /* every service of the model, in model order */
+    size_t n;
+    size_t *order; /* the selected nodes, dependencies first */
+    size_t norder;
+    size_t nbranches;
+};
+
+/* Build the graph of every service of model (the normalised project model) and select
+ * `services` (none: all) plus, unless no_deps, their dependencies (depends_on, links,
+ * network_mode/ipc/pid "service:x", volumes_from). A dependency that is not in the model
+ * is skipped when `required: false`, else an error. Errors: ZP_E_NOTFOUND (unknown
+ * service named), ZP_E_INPUT (missing required dependency, cycle). */
+int orch__graph_build(const struct zp_node *model, const char *const *services, size_t nservices,
+                      bool no_deps, struct orch_graph *ret, struct zp_err *err);
+void orch__graph_release(struct orch_graph *g);
+/* Index of service name, or -1. */
+long orch__graph_find(const struct orch_graph *g, const char *name);
+
+/* ---- what the engine holds (observe.c) ---- */
+
+struct orch_obs_container {
+    char *id;
+    char *name;
+    char *service;
+    char *hash; /* "" without the label */
+    char *state;
+    char *health; /* from the list's Status: "healthy", "unhealthy", "starting" or NULL */
+    char *image;
+    int number; /* 0 without a valid label */
+    bool oneoff;
+    int64_t created;
+    int64_t exit_code; /* from "Exited (N) ..." */
+    struct engine_ports ports;
+};
+
+struct orch_observed {
+    struct orch_obs_container *c; /* sorted by service, number, name */
+    size_t nc;
+};
+
+/* Convert an engine container list (the project's, by label) into observed containers. */
+void orch__observed_from_list(const struct engine_container_list *l, struct orch_observed *ret);
+/* List the project's containers (all states) on e. */
+int orch__observe(struct engine *e, const char *project, struct orch_observed *ret,
+                  struct zp_err *err);
+void orch__observed_release(struct orch_observed *o);
+
+/* ---- the plan (plan.c, pure) ---- */
+
+enum orch_step {
+    ORCH_STEP_NONE,     /* running with the right config: nothing to do */
+    ORCH_STEP_CREATE,   /* no container for this number yet */
+    ORCH_STEP_RECREATE, /* config changed (or forced): replace `old` */
+    ORCH_STEP_START,    /* exists with the right config but stopped */
+    ORCH_STEP_RESTART,  /* a restart: true dependency was recreated */
+    ORCH_STEP_REMOVE,   /* scaled down, or a stale duplicate of a number */
+};
+
+struct orch_step_item {
+    enum orch_step kind;
+    int number;
+    long old; /* index into the observed containers, -1 for none */
+};
+
+/* What up wants for one service. */
+struct orch_want {
+    const char *hash;           /* the config hash the containers must have */
+    const char *container_name; /* container_name, or NULL */
+    int64_t replicas;
+};
+
+struct orch_svc_plan {
+    struct orch_step_item *items; /* ordered by number; removes last */
+    size_t n;
+    bool active;    /* some item is not ORCH_STEP_NONE */
+    bool recreated; /* some item is ORCH_STEP_RECREATE or CREATE */
+};
+
+struct orch_plan {
+    struct orch_svc_plan *svcs; /* one per graph node; only selected nodes are planned */
+    size_t n;
+    size_t *orphans; /* observed indices of containers of services not in the model */
+    size_t norphans;
+};
+
+/* The canonical container name of replica number of service. Returns a new string. */
+char *orch__container_name(const char *project, const char *service, const char *container_name,
+                           int number);
+
+/* Compare wants (one per graph node, for the selected ones) with the observed containers
+ * and decide each container's step. One-off containers are left alone. */
+void orch__plan_make(const char *project, const struct orch_graph *g, const struct orch_want *wants,
+                     const struct orch_observed *obs, enum orch_recreate recreate, bool no_start,
+                     struct orch_plan *ret);
+void orch__plan_release(struct orch_plan *p);
+const char *orch__step_name(enum orch_step s);
+
+/* ---- the session ---- */
+
+struct orch {
+    const struct compose_project *p;
+    char *host;
+    struct engine *e; /* the calling thread's */
+    orch_progress_fn progress;
+    void *ud;
+    pthread_mutex_t progress_lock;
+    atomic_bool cancelled;
+    pthread_mutex_t lock; /* guards events_engine and the scheduler state of a call */
+    pthread_cond_t cond;
+    struct engine *events_engine; /* guarded by lock; cancelled by orch_cancel */
+    bool have_host;
+    struct orch_host hostinfo;
+};
+
+/* Report progress (serialised). */
+/* An orch_progress_fn (ud: the session) that forwards to the user's callback under the
+ * session's progress lock: pass it to code that reports from several threads (builds). */
+void orch__relay(void *ud, const struct orch_event *ev);
+void orch__emit(struct orch *o, enum orch_obj obj, const char *name, const char *service,
+                enum orch_state state, const char *fmt, ...) ZP_PRINTF(6, 7);
+bool orch__cancelled(struct orch *o);
+int orch__interrupted(struct zp_err *err);
+/* Stop timeout in seconds from stop_grace_period (rounded up), or -1 without it. */
+int orch__stop_timeout(const struct zp_node *svc);
+/* The engine's CPUs and memory (queried once per session). */
+int orch__host(struct orch *o, struct orch_host *ret, struct zp_err *err);
+
+/* Stop (timeout seconds, -1: the container's own) and remove c, with progress; a container
+ * already gone is not an error. volumes: also its anonymous volumes. */
+int orch__remove_container(struct orch *o, struct engine *e, const struct orch_obs_container *c,
+                           int timeout, bool volumes, struct zp_err *err);
+
+/* mkdir -p path (mode 0755). Errors: ZP_E_SYSTEM naming the directory. */
+int orch__mkdir_p(const char *path, struct zp_err *err);
+
+/* ---- the worker pool and the graph scheduler (converge.c) ---- */
+
+struct orch_pool;
+
+struct orch_worker {
+    struct orch *o;
+    struct orch_pool *pool;
+    struct engine *e;
+    pthread_t thread;
+};
+
+typedef void (*orch_job_fn)(struct orch_worker *w, void *arg);
+
+/* Start n workers (0: 4), each with its own engine. Errors: ZP_E_INPUT (host),
+ * ZP_E_SYSTEM (threads). */
+int orch__pool_start(struct orch *o, int n, struct orch_pool **ret, struct zp_err *err);
+void orch__pool_submit(struct orch_pool *pool, orch_job_fn fn, void *arg);
+/* Finish the queued jobs, join the workers and free the pool; NULL is fine. */
+void orch__pool_stop(struct orch_pool *pool);
+
+enum orch_gate {
+    ORCH_GATE_OPEN,
+    ORCH_GATE_WAIT,
+    ORCH_GATE_FAIL,
+};
+
+/* The scheduler: runs job(node) for each node of `nodes` (graph indices) on the pool,
+ * each once every dependency (reverse: every dependent) in `nodes` is done and, forward,
+ * gate(ud, node, dep) is open. Called with o->lock held: gate and done bookkeeping.
+ * job runs on a worker without the lock and returns 0 or an error (copied). A gate that
+ * fails sets *ret_fail_node and stops the run (fail_fn, without the lock, fills err).
+ * No new job starts after orch_cancel. */
+struct orch_sched_ops {
+    void *ud;
+    int (*job)(void *ud, struct orch_worker *w, size_t node, struct zp_err *err);
+    enum orch_gate (*gate)(void *ud, size_t node, const struct orch_dep *dep);
+    void (*gate_failed)(void *ud, size_t node, const struct orch_dep *dep, struct zp_err *err);
+    bool (*skip)(void *ud, size_t node); /* nothing to do: done at once (may be NULL) */
+};
+
+int orch__schedule(struct orch *o, struct orch_pool *pool, const struct orch_graph *g, bool reverse,
+                   const struct orch_sched_ops *ops, struct zp_err *err);
+
+#endif

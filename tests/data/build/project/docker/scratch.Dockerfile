@@ -1,0 +1,4 @@
+FROM scratch
+COPY busybox /bin/busybox
+COPY app/ /app/
+CMD ["/bin/busybox", "ls", "/app"]

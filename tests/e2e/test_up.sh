@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# test_up.sh: `zpanel up` against the real engine: dependency order with health gates
+# (checked with the engine's own timestamps), idempotent re-up, recreating only what
+# changed (and `restart: true` dependents), --scale, orphans, a failing health check, a
+# missing image, and (opt-in, ZP_E2E_ENGINE_RESTART=1) an engine restart in the middle.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-engine.sh"
+
+P=zpe2eup
+if ! engine_up; then
+    fail "no Docker engine answers on /var/run/docker.sock"
+    finish
+    exit
+fi
+if ! grep -qE '^ +up ' <<<"$("$ZPANEL" --help 2>&1)"; then
+    fail "zpanel has no 'up' command"
+    finish
+    exit
+fi
+test_image || fail "building $TEST_IMAGE"
+cleanup_project $P
+trap 'cleanup_project $P; rm -rf "$TMP"' EXIT
+
+F=$TMP/compose.yaml
+write_compose() { # write_compose DB_SLEEP WEB_SLEEP [extra services...]
+    cat >"$F" <<YAML
+name: $P
+services:
+  db:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "sleep 2; touch /ready; exec sleep $1"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/ready"]
+      interval: 1s
+      retries: 30
+    stop_grace_period: 1s
+  web:
+    image: $TEST_IMAGE
+    command: ["sleep", "$2"]
+    depends_on:
+      db:
+        condition: service_healthy
+        restart: true
+    stop_grace_period: 1s
+  other:
+    image: $TEST_IMAGE
+    command: ["sleep", "601"]
+    stop_grace_period: 1s
+YAML
+}
+zp() { run "$ZPANEL" -f "$F" "$@"; }
+cid() { docker inspect -f '{{.Id}}' "$1" 2>/dev/null; }
+started() { docker inspect -f '{{.State.StartedAt}}' "$1" 2>/dev/null; }
+count() { docker ps -aq --filter "label=io.zpanel.project=$P" --filter "label=io.zpanel.service=$1" | wc -l; }
+
+# --- first up: order and health gate ---
+write_compose 600 600
+zp up -d
+expect_rc 0 "up -d"
+for s in db web other; do
+    state=$(inspect_field $P-$s-1 '{{.State.Status}}')
+    [ "$state" = running ] && ok || fail "$P-$s-1 is '$state', want running"
+done
+expect_err_has "$P-db-1" "progress names the db container"
+expect_err_has "Healthy" "progress reports the health gate"
+# web started only once db was healthy: db's first passing probe ended before web started
+if python3 - "$(docker inspect $P-db-1)" "$(started $P-web-1)" <<'PY'; then ok; else fail "web started before db was healthy"; fi
+import json, sys, datetime
+def t(s):
+    s = s.replace(' +0000 UTC', 'Z').replace(' ', 'T')
+    base, frac = (s[:-1].split('.') + ['0'])[:2]
+    return datetime.datetime.fromisoformat(base).timestamp() + float('0.' + frac)
+db = json.loads(sys.argv[1])[0]
+web = t(sys.argv[2])
+db_started = t(db['State']['StartedAt'])
+assert web >= db_started + 2, (web, db_started)
+ok_probes = [t(l['End']) for l in db['State']['Health']['Log'] if l['ExitCode'] == 0]
+assert not ok_probes or web >= min(ok_probes), (web, ok_probes)
+PY
+net=$(inspect_field $P-web-1 '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}')
+[ "$net" = "${P}_default" ] && ok || fail "web is on network '$net', want ${P}_default"
+
+# --- idempotent re-up: no changes, fast ---
+ids_before="$(cid $P-db-1) $(cid $P-web-1) $(cid $P-other-1)"
+t0=$(date +%s%N)
+zp up -d
+t1=$(date +%s%N)
+expect_rc 0 "second up"
+ids_after="$(cid $P-db-1) $(cid $P-web-1) $(cid $P-other-1)"
+[ "$ids_before" = "$ids_after" ] && ok || fail "re-up changed container IDs"
+ms=$(((t1 - t0) / 1000000))
+[ "$ms" -lt 3000 ] && ok || fail "re-up took $ms ms"
+if grep -qE 'Recreate|Created|Starting' <<<"$ERR"; then fail "re-up acted: $ERR"; else ok; fi
+
+# --- change web only: only web is recreated ---
+db_id=$(cid $P-db-1)
+web_id=$(cid $P-web-1)
+other_id=$(cid $P-other-1)
+write_compose 600 700
+zp up -d
+expect_rc 0 "up after changing web"
+[ "$(cid $P-db-1)" = "$db_id" ] && ok || fail "db was recreated"
+[ "$(cid $P-other-1)" = "$other_id" ] && ok || fail "other was recreated"
+[ "$(cid $P-web-1)" != "$web_id" ] && ok || fail "web was not recreated"
+[ "$(count web)" -eq 1 ] && ok || fail "web has $(count web) containers after recreate"
+[ "$(inspect_field $P-web-1 '{{json .Config.Cmd}}')" = '["sleep","700"]' ] && ok ||
+    fail "web runs $(inspect_field $P-web-1 '{{json .Config.Cmd}}')"
+
+# --- change db: db recreated, web (restart: true) restarted, not recreated ---
+web_id=$(cid $P-web-1)
+web_started=$(started $P-web-1)
+write_compose 650 700
+zp up -d
+expect_rc 0 "up after changing db"
+[ "$(cid $P-db-1)" != "$db_id" ] && ok || fail "db was not recreated"
+[ "$(cid $P-web-1)" = "$web_id" ] && ok || fail "web was recreated, want restarted"
+[ "$(started $P-web-1)" != "$web_started" ] && ok || fail "web was not restarted"
+[ "$(cid $P-other-1)" = "$other_id" ] && ok || fail "other was touched"
+
+# --- --scale ---
+zp up -d --scale web=3
+expect_rc 0 "up --scale web=3"
+[ "$(count web)" -eq 3 ] && ok || fail "web has $(count web) containers, want 3"
+[ "$(inspect_field $P-web-3 '{{.State.Status}}')" = running ] && ok || fail "$P-web-3 not running"
+zp up -d
+expect_rc 0 "up back to one replica"
+[ "$(count web)" -eq 1 ] && ok || fail "web has $(count web) containers after scaling down"
+[ -n "$(cid $P-web-1)" ] && ok || fail "scaling down removed $P-web-1"
+
+# --- orphans ---
+python3 - "$F" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+open(p, 'w').write(s[:s.index('  other:')])
+PY
+zp up -d
+expect_rc 0 "up with an orphan"
+expect_err_has "orphan" "orphan warning"
+[ -n "$(cid $P-other-1)" ] && ok || fail "orphan removed without --remove-orphans"
+zp up -d --remove-orphans
+expect_rc 0 "up --remove-orphans"
+[ -z "$(cid $P-other-1)" ] && ok || fail "orphan still there after --remove-orphans"
+
+# --- a failing health check fails the up with the dependency's log lines ---
+cat >"$F" <<YAML
+name: $P
+services:
+  bad:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "echo marker-line-one; echo marker-line-two; exec sleep 600"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1s
+      retries: 2
+    stop_grace_period: 1s
+  dep:
+    image: $TEST_IMAGE
+    command: ["sleep", "600"]
+    depends_on:
+      bad: {condition: service_healthy}
+YAML
+zp up -d --remove-orphans
+expect_rc 1 "up with an unhealthy dependency"
+expect_err_has "unhealthy" "names the failed health check"
+expect_err_has "marker-line-two" "includes the dependency's log lines"
+[ -z "$(cid $P-dep-1)" ] && ok || fail "dependent was created although its dependency failed"
+
+# --- a missing image: clear message, exit 1 ---
+cat >"$F" <<YAML
+name: $P
+services:
+  ghost:
+    image: zpanel-test/does-not-exist:1
+YAML
+zp up -d --remove-orphans
+expect_rc 1 "up with a missing image"
+expect_err_has "service 'ghost': image 'zpanel-test/does-not-exist:1' is not present on the engine" \
+    "missing image message"
+
+# --- the engine restarted in the middle of an up (opt-in: it stops every container on
+# the engine, so only where nothing else uses it) ---
+if [ "${ZP_E2E_ENGINE_RESTART:-0}" = 1 ] && [ -n "${ZP_SOURCE_DIR:-}" ]; then
+    restore_engine() { engine_up || "$ZP_SOURCE_DIR/scripts/setup.sh" >/dev/null 2>&1; }
+    trap 'restore_engine; cleanup_project $P; rm -rf "$TMP"' EXIT
+    write_compose 600 600
+    "$ZPANEL" -f "$F" up -d --remove-orphans >"$TMP/bg.out" 2>&1 &
+    bg=$!
+    sleep 1
+    pid=$(pgrep -x dockerd | head -1)
+    if [ -n "$pid" ]; then
+        kill "$pid"
+        for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        wait $bg
+        restore_engine
+        zp up -d --wait
+        expect_rc 0 "up after the engine restarted"
+        for s in db web; do
+            [ "$(inspect_field $P-$s-1 '{{.State.Status}}')" = running ] && ok ||
+                fail "$P-$s-1 not running after the engine restart"
+            [ "$(count $s)" -eq 1 ] && ok || fail "$s has $(count $s) containers"
+        done
+    else
+        fail "no dockerd process to restart"
+    fi
+fi
+
+cleanup_project $P
+finish
