@@ -25,28 +25,34 @@ cleanup_project dcbench
 now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 
-# gate_sum PROJECT_LABEL VALUE: the longest chain's sum of (healthy - started) in ms
+# watch_events LABEL PROJECT SERVICE_LABEL FILE: record the project's container events
+# (time, action, service) into FILE in the background; the engine keeps too few past
+# events (health probes flood them) to read them back afterwards.
+watch_events() {
+    docker events --filter "label=$1=$2" --filter type=container \
+        --format '{{.TimeNano}} {{.Action}} {{index .Actor.Attributes "'"$3"'"}}' >"$4" &
+    watcher=$!
+    sleep 0.3
+}
+
+# gate_sum FILE: the longest chain's sum of health gates in ms, each gate = from the
+# container's start event to its first "healthy" event.
 gate_sum() {
-    local best=0 c i id sum started healthy
-    for c in 0 1 2 3; do
-        sum=0
-        for i in 0 1 2 3 4; do
-            id=$(docker ps -q --filter "label=$1=$2" --filter "label=$3=c${c}s${i}" | head -1)
-            started=$(docker inspect -f '{{.State.StartedAt}}' "$id")
-            healthy=$(docker inspect -f '{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{.End}}{{"\n"}}{{end}}{{end}}' "$id" | head -1)
-            sum=$((sum + $(python3 -c 'import sys
-from datetime import datetime
-def t(s):
-    s = s.strip().replace("Z", "+00:00")
-    head, _, frac = s.partition(".")
-    tz = frac[frac.find("+"):] if "+" in frac else ""
-    frac = frac[:frac.find("+")] if "+" in frac else frac
-    return datetime.fromisoformat(head + tz).timestamp() + float("0." + (frac or "0"))
-print(int((t(sys.argv[2]) - t(sys.argv[1])) * 1000))' "$started" "$healthy")))
-        done
-        [ "$sum" -gt "$best" ] && best=$sum
-    done
-    echo "$best"
+    python3 -c '
+import sys
+start, healthy = {}, {}
+for line in sys.stdin:
+    t, rest = line.split(" ", 1)
+    action, _, svc = rest.strip().rpartition(" ")
+    if action == "start":
+        start.setdefault(svc, int(t))
+    elif action == "health_status: healthy":
+        healthy.setdefault(svc, int(t))
+best = 0
+for c in range(4):
+    total = sum(healthy[f"c{c}s{i}"] - start[f"c{c}s{i}"] for i in range(5))
+    best = max(best, total)
+print(best // 1000000)' <"$1"
 }
 
 declare -A T
@@ -59,6 +65,11 @@ for run in $(seq 1 "$runs"); do
             cmd=(docker-compose -p dcbench -f "$dir/compose.yaml")
             up=("${cmd[@]}" up -d)
         fi
+        if [ "$tool" = zpanel ]; then
+            watch_events io.zpanel.project zpbench io.zpanel.service "$dir/events"
+        else
+            watch_events com.docker.compose.project dcbench com.docker.compose.service "$dir/events"
+        fi
         t0=$(now); "${up[@]}" >/dev/null 2>&1; t1=$(now)
         if [ "$tool" = docker-compose ]; then
             # docker-compose 1.29 has no --wait: wait for the last services to be healthy
@@ -70,11 +81,8 @@ for run in $(seq 1 "$runs"); do
             t1=$(now)
         fi
         T[$tool,up,$run]=$(ms "$t0" "$t1")
-        if [ "$tool" = zpanel ]; then
-            T[$tool,gates,$run]=$(gate_sum io.zpanel.project zpbench io.zpanel.service)
-        else
-            T[$tool,gates,$run]=$(gate_sum com.docker.compose.project dcbench com.docker.compose.service)
-        fi
+        kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true
+        T[$tool,gates,$run]=$(gate_sum "$dir/events")
         t0=$(now); "${up[@]}" >/dev/null 2>&1; t1=$(now); T[$tool,noop,$run]=$(ms "$t0" "$t1")
         t0=$(now); "${cmd[@]}" ps >/dev/null 2>&1; t1=$(now); T[$tool,ps,$run]=$(ms "$t0" "$t1")
         t0=$(now); "${cmd[@]}" down >/dev/null 2>&1; t1=$(now); T[$tool,down,$run]=$(ms "$t0" "$t1")
@@ -88,7 +96,7 @@ for what in up noop ps down; do
     printf '%-10s %8s ms %13s ms\n' "$what" "$(m zpanel $what)" "$(m docker-compose $what)"
 done
 zg=$(m zpanel gates)
-printf 'critical path (zpanel run, sum of health gates on the longest chain): %s ms\n' "$zg"
+printf 'critical path (sum of health gates on the longest chain): zpanel run %s ms, docker-compose run %s ms\n' "$zg" "$(m docker-compose gates)"
 python3 - "$(m zpanel up)" "$zg" "$(m docker-compose up)" "$(m zpanel down)" "$(m docker-compose down)" "$(m zpanel noop)" <<'PY'
 import sys
 zu, zg, du, zd, dd, zn = map(int, sys.argv[1:])

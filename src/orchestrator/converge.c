@@ -852,11 +852,11 @@ static int ensure_image(struct up *u, size_t node, struct zp_err *err)
     bool pp_build = pp != NULL && strcmp(pp, "build") == 0;
     bool pp_never = pp != NULL && strcmp(pp, "never") == 0;
 
-    /* the same image for an earlier service: one inspect per image */
+    /* the same image for a service resolved earlier: one inspect per image */
     for (size_t k = 0; k < u->g.norder; k++) {
         size_t j = u->g.order[k];
         if (j == node)
-            break;
+            continue;
         if (u->svcs[j].image_id != NULL && strcmp(u->svcs[j].image, sc->image) == 0 &&
             (!has_build || zp_node_get(u->g.nodes[j].svc, "build") != NULL)) {
             sc->image_id = zp_strdup(u->svcs[j].image_id);
@@ -976,11 +976,18 @@ static int prepare_services(struct up *u, struct zp_err *err)
                               "%lld replicas",
                               service, sc->container_name, (long long)sc->replicas);
     }
-    for (size_t k = 0; k < u->g.norder; k++) {
-        size_t i = u->g.order[k];
-        if (ensure_image(u, i, err) < 0)
-            return err->code;
-        orch_config_hash(u->svcs[i].svc, u->svcs[i].image_id, u->svcs[i].hash);
+    /* services that build their image first, so that a service running an image another
+     * one builds (same reference, no build section of its own) finds it */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < u->g.norder; k++) {
+            size_t i = u->g.order[k];
+            bool has_build = zp_node_get(u->g.nodes[i].svc, "build") != NULL;
+            if (has_build != (pass == 0))
+                continue;
+            if (ensure_image(u, i, err) < 0)
+                return err->code;
+            orch_config_hash(u->svcs[i].svc, u->svcs[i].image_id, u->svcs[i].hash);
+        }
     }
     return 0;
 }
