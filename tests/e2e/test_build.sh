@@ -141,5 +141,37 @@ run docker run --rm "$P-many" sh -c 'find /files/d* -type f | wc -l; cat /files/
 expect_out_eq "$(printf '10000\n57-42')" "all 10,000 files sent"
 echo "10,000-file context built in $(echo "$end - $start" | bc) s"
 
+# --- up --build: builds what is missing; with unchanged inputs it neither rebuilds nor
+# recreates; a changed input rebuilds the image and recreates only that service's container
+U=$TMP/upbuild
+mkdir -p "$U/svc"
+cp /bin/busybox "$U/svc/busybox"
+printf 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY version /version\nCMD ["/bin/busybox", "sleep", "600"]\n' >"$U/svc/Dockerfile"
+echo v1 >"$U/svc/version"
+printf 'services:\n  app:\n    build: ./svc\n    init: true\n  other:\n    image: %s\n    command: ["sleep", "600"]\n    init: true\n' "$TEST_IMAGE" >"$U/compose.yaml"
+zu() { run "$ZPANEL" -p "$P" -f "$U/compose.yaml" --progress plain "$@"; }
+zu up -d
+expect_rc 0 "up builds the missing image"
+expect_err_has "Built" "the image was built by up"
+app1=$(docker inspect -f '{{.Id}}' "$P-app-1" 2>/dev/null)
+other1=$(docker inspect -f '{{.Id}}' "$P-other-1" 2>/dev/null)
+img1=$(docker image inspect -f '{{.Id}}' "$P-app" 2>/dev/null)
+zu up -d --build
+expect_rc 0 "up --build with unchanged inputs"
+if grep -q "Building" <<<"$ERR"; then fail "unchanged inputs were rebuilt: $ERR"; else ok; fi
+expect_eq "$(docker image inspect -f '{{.Id}}' "$P-app")" "$img1" "unchanged inputs keep the image"
+expect_eq "$(docker inspect -f '{{.Id}}' "$P-app-1")" "$app1" "unchanged inputs keep the container"
+echo v2 >"$U/svc/version"
+zu up -d --build
+expect_rc 0 "up --build with a changed file"
+expect_err_has "Built" "a changed input is rebuilt"
+if [ "$(docker image inspect -f '{{.Id}}' "$P-app")" != "$img1" ]; then ok; else fail "image not rebuilt"; fi
+if [ "$(docker inspect -f '{{.Id}}' "$P-app-1")" != "$app1" ]; then ok; else fail "app not recreated"; fi
+expect_eq "$(docker inspect -f '{{.Id}}' "$P-other-1")" "$other1" "the other service is not recreated"
+run docker exec "$P-app-1" /bin/busybox cat /version
+expect_out_eq "v2" "the new container runs the new image"
+zu down
+expect_rc 0 "down"
+
 cleanup
 finish

@@ -2,7 +2,7 @@
 # test_up.sh: `zpanel up` against the real engine: dependency order with health gates
 # (checked with the engine's own timestamps), idempotent re-up, recreating only what
 # changed (and `restart: true` dependents), --scale, orphans, a failing health check, a
-# missing image, and (opt-in, ZP_E2E_ENGINE_RESTART=1) an engine restart in the middle.
+# missing image. The engine restart in the middle of an up is test_engine_restart.sh.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 
@@ -176,33 +176,6 @@ zp up -d --remove-orphans
 expect_rc 1 "up with a missing image"
 expect_err_has "service 'ghost': image 'zpanel-test/does-not-exist:1' is not present on the engine" \
     "missing image message"
-
-# --- the engine restarted in the middle of an up (opt-in: it stops every container on
-# the engine, so only where nothing else uses it) ---
-if [ "${ZP_E2E_ENGINE_RESTART:-0}" = 1 ] && [ -n "${ZP_SOURCE_DIR:-}" ]; then
-    restore_engine() { engine_up || "$ZP_SOURCE_DIR/scripts/setup.sh" >/dev/null 2>&1; }
-    trap 'restore_engine; cleanup_project $P; rm -rf "$TMP"' EXIT
-    write_compose 600 600
-    "$ZPANEL" -f "$F" up -d --remove-orphans >"$TMP/bg.out" 2>&1 &
-    bg=$!
-    sleep 1
-    pid=$(pgrep -x dockerd | head -1)
-    if [ -n "$pid" ]; then
-        kill "$pid"
-        for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-        wait $bg
-        restore_engine
-        zp up -d --wait
-        expect_rc 0 "up after the engine restarted"
-        for s in db web; do
-            [ "$(inspect_field $P-$s-1 '{{.State.Status}}')" = running ] && ok ||
-                fail "$P-$s-1 not running after the engine restart"
-            [ "$(count $s)" -eq 1 ] && ok || fail "$s has $(count $s) containers"
-        done
-    else
-        fail "no dockerd process to restart"
-    fi
-fi
 
 cleanup_project $P
 finish
