@@ -817,6 +817,13 @@ static int ensure_objects(struct up *u, struct zp_err *err)
     return 0;
 }
 
+int orch__ensure_objects(struct orch *o, const struct orch_graph *g, struct zp_err *err)
+{
+    /* ensure_objects reads only the session and the graph */
+    struct up u = {.o = o, .g = *g};
+    return ensure_objects(&u, err);
+}
+
 /* ---- images ---- */
 
 /* The build-digest label of the local image with ID id (borrowed into *ret, freed by the

@@ -1592,6 +1592,17 @@ int orch_container_spec(const struct compose_project *p, const char *service,
     spec.image = zp_strdup(image);
     int rc = svc != NULL && svc->kind == ZP_NODE_MAP ? map_service(&m, image, number, config_hash)
                                                      : fail(&m, svc, "", "must be a mapping");
+    if (rc == 0 && oneoff) {
+        /* a one-off attached to stdin: the engine closes stdin (not the output) when the
+         * client's stdin ends, so `echo x | zpanel run svc cat` prints x */
+        struct zp_node *os = zp_node_get(m.body, "OpenStdin");
+        if (os != NULL && os->type == ZP_BOOL && strcmp(os->str, "true") == 0) {
+            zp_node_set(m.body, "StdinOnce", zp_node_new_bool(true, NULL));
+            zp_node_set(m.body, "AttachStdin", zp_node_new_bool(true, NULL));
+            zp_node_set(m.body, "AttachStdout", zp_node_new_bool(true, NULL));
+            zp_node_set(m.body, "AttachStderr", zp_node_new_bool(true, NULL));
+        }
+    }
     if (rc == 0) {
         struct zp_buf b = ZP_BUF_INIT;
         if (compose_emit_json(m.body, false, &b) != 0)

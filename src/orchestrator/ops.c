@@ -32,6 +32,8 @@ static bool down_skip(void *ud, size_t node)
     return true;
 }
 
+/* Stopping follows the reverse dependency order; removing does not, so down_job only
+ * stops, and every container is removed afterwards in parallel (remove_job). */
 static int down_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *err)
 {
     struct down *d = ud;
@@ -39,12 +41,63 @@ static int down_job(void *ud, struct orch_worker *w, size_t node, struct zp_err 
         d->opts->timeout_s >= 0 ? d->opts->timeout_s : orch__stop_timeout(d->g.nodes[node].svc);
     for (size_t i = 0; i < d->obs.nc; i++) {
         const struct orch_obs_container *c = &d->obs.c[i];
-        if (strcmp(c->service, d->g.nodes[node].name) != 0)
+        if (strcmp(c->service, d->g.nodes[node].name) != 0 || !is_running(c))
             continue;
-        if (orch__remove_container(d->o, w->e, c, timeout, d->opts->volumes, err) < 0)
+        orch__emit(d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_WORKING, "Stopping");
+        if (engine_container_stop(w->e, c->id, timeout, err) < 0) {
+            zp_err_prefix(err, "service '%s'", c->service);
+            orch__emit(d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_FAILED, "%s", err->msg);
             return err->code;
+        }
+        orch__emit(d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_DONE, "Stopped");
     }
     return 0;
+}
+
+struct remove_job {
+    struct down *d;
+    const struct orch_obs_container *c;
+    int rc;
+    struct zp_err err;
+};
+
+static void remove_job(struct orch_worker *w, void *arg)
+{
+    struct remove_job *j = arg;
+    const struct orch_obs_container *c = j->c;
+    zp_err_init(&j->err);
+    orch__emit(j->d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_WORKING, "Removing");
+    j->rc = engine_container_remove(w->e, c->id, true, j->d->opts->volumes, &j->err);
+    if (j->rc == ZP_E_NOTFOUND)
+        j->rc = 0;
+    if (j->rc < 0) {
+        zp_err_prefix(&j->err, "service '%s'", c->service);
+        orch__emit(j->d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_FAILED, "%s", j->err.msg);
+        return;
+    }
+    orch__emit(j->d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_DONE, "Removed");
+}
+
+/* Remove the (stopped) containers of the model's services, in parallel. */
+static int remove_all(struct down *d, struct orch_pool *pool, struct zp_err *err)
+{
+    struct remove_job *jobs = zp_calloc(d->obs.nc, sizeof(*jobs));
+    for (size_t i = 0; i < d->obs.nc; i++) {
+        jobs[i].d = d;
+        jobs[i].c = &d->obs.c[i];
+        if (orch__graph_find(&d->g, d->obs.c[i].service) >= 0)
+            orch__pool_submit(pool, remove_job, &jobs[i]);
+    }
+    orch__pool_stop(pool); /* waits for every job */
+    int rc = 0;
+    for (size_t i = 0; i < d->obs.nc && rc == 0; i++) {
+        if (jobs[i].rc < 0) {
+            *err = jobs[i].err;
+            rc = jobs[i].rc;
+        }
+    }
+    free(jobs);
+    return rc;
 }
 
 static void remove_images(struct down *d, struct zp_err *err)
@@ -111,7 +164,10 @@ int orch_down(struct orch *o, const struct orch_down_opts *opts, struct zp_err *
             goto out;
         struct orch_sched_ops ops = {.ud = &d, .job = down_job, .skip = down_skip};
         rc = orch__schedule(o, pool, &d.g, true, &ops, err);
-        orch__pool_stop(pool);
+        if (rc == 0)
+            rc = remove_all(&d, pool, err);
+        else
+            orch__pool_stop(pool);
         pool = NULL;
         if (rc < 0)
             goto out;

@@ -160,6 +160,10 @@ struct orch {
 };
 
 /* Report progress (serialised). */
+/* Create the networks and volumes that the services of g use and that do not exist yet
+ * (external ones must exist). Used by `up` and by `run`. */
+int orch__ensure_objects(struct orch *o, const struct orch_graph *g, struct zp_err *err);
+
 /* An orch_progress_fn (ud: the session) that forwards to the user's callback under the
  * session's progress lock: pass it to code that reports from several threads (builds). */
 void orch__relay(void *ud, const struct orch_event *ev);

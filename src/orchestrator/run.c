@@ -154,6 +154,9 @@ int orch_run_create(struct orch *o, const struct orch_run_opts *opts, char **ret
         rc = orch__interrupted(err);
         goto out;
     }
+    /* the service's own networks and volumes (up created them for the dependencies) */
+    if ((rc = orch__ensure_objects(o, &g, err)) < 0)
+        goto out;
 
     struct orch_host host = {0};
     if ((rc = orch__host(o, &host, err)) < 0)

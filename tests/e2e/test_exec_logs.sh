@@ -12,7 +12,7 @@ fi
 test_image || { echo "FAIL: cannot build $TEST_IMAGE"; exit 1; }
 P=zpcliexec
 cleanup_project $P
-trap 'cleanup_project $P; cleanup_project ${P}att; rm -rf "$TMP"' EXIT
+trap 'cleanup_project $P; cleanup_project ${P}att; cleanup_project ${P}run; rm -rf "$TMP"' EXIT
 cd "$TMP"
 mkdir proj && cd proj
 cat >compose.yaml <<YAML
@@ -138,6 +138,10 @@ after=$(docker ps -aq --filter label=io.zpanel.project=$P | sort)
 run "$Z" --progress quiet run --rm -T -e RUNVAR=v -w /etc -u 42 app sh -c 'echo $RUNVAR $(pwd) $(id -u) $FROM_FILE' </dev/null
 expect_rc 0 "run with -e -w -u"
 expect_out_eq "v /etc 42 yes" "run -e -w -u and the service environment"
+# piped input reaches the one-off command, and its exit code comes back
+run sh -c "printf 'one two\\n' | $Z --progress quiet run --rm -T app sh -c 'read a b; echo got \$b; exit 6'"
+expect_rc 6 "run with piped stdin: exit code"
+expect_out_eq "got two" "run with piped stdin: the input reaches the command"
 run "$Z" --progress quiet run --rm -T --entrypoint echo app entry-args </dev/null
 expect_out_eq "entry-args" "run --entrypoint"
 run "$Z" --progress quiet run -T --name $P-named app true </dev/null
@@ -175,6 +179,16 @@ services:
     profiles: [stubborn]
 YAML
 cleanup_project ${P}att
+
+# run on a project that was never up: its network is created first
+R=$TMP/runonly
+mkdir -p "$R"
+printf 'services:\n  solo:\n    image: %s\n' "$TEST_IMAGE" >"$R/compose.yaml"
+run "$ZPANEL" -p ${P}run -f "$R/compose.yaml" --progress quiet run --rm -T solo echo first-run </dev/null
+expect_rc 0 "run before any up"
+expect_out_eq "first-run" "run before any up: output"
+docker network inspect ${P}run_default >/dev/null 2>&1 && ok || fail "run did not create the project network"
+"$ZPANEL" -p ${P}run -f "$R/compose.yaml" down >/dev/null 2>&1
 run timeout 60 "$Z" --progress plain up --abort-on-container-exit -t 2
 expect_rc 4 "up --abort-on-container-exit exit code"
 expect_out_has "${P}att-short-1  | short-done" "attached output prefixed"
