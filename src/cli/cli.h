@@ -116,6 +116,10 @@ void cli_session_close(struct cli_session *s);
 struct orch_action_opts;
 int cli_run_action(const struct cli_global *g, const struct cli_cmd *cmd, int action,
                    struct orch_action_opts *opts, char **services, size_t nservices);
+/* The whole exec of an action command that takes no flag but -h (start, pause, unpause):
+ * argv is the command's [SERVICE...]. */
+int cli_exec_plain_action(const struct cli_global *g, const struct cli_cmd *cmd, int action,
+                          int argc, char **argv);
 
 /* ---- signals: handlers only write to a self-pipe ---- */
 

@@ -1,8 +1,4 @@
 /* cli/start: start the project's existing containers. */
-#define _GNU_SOURCE
-#include <getopt.h>
-#include <string.h>
-
 #include "../orchestrator/orchestrator.h"
 #include "cli.h"
 
@@ -10,24 +6,7 @@
 
 static int start_exec(const struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct orch_action_opts ao;
-    memset(&ao, 0, sizeof(ao));
-    ao.timeout_s = -1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            return cli_help(&cli_cmd_start);
-        default:
-            return cli_getopt_error(&cli_cmd_start, c, argv);
-        }
-    }
-    return cli_run_action(g, &cli_cmd_start, ORCH_START, &ao, argv + optind,
-                          (size_t)(argc - optind));
+    return cli_exec_plain_action(g, &cli_cmd_start, ORCH_START, argc, argv);
 }
 
 const struct cli_cmd cli_cmd_start = {

@@ -341,6 +341,25 @@ static void cancel_orch(void *ud, int signo, unsigned count)
         orch_cancel(ud);
 }
 
+int cli_exec_plain_action(const struct cli_global *g, const struct cli_cmd *cmd, int action,
+                          int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct orch_action_opts ao;
+    memset(&ao, 0, sizeof(ao));
+    ao.timeout_s = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h')
+            return cli_help(cmd);
+        return cli_getopt_error(cmd, c, argv);
+    }
+    return cli_run_action(g, cmd, action, &ao, argv + optind, (size_t)(argc - optind));
+}
+
 int cli_run_action(const struct cli_global *g, const struct cli_cmd *cmd, int action,
                    struct orch_action_opts *opts, char **services, size_t nservices)
 {
