@@ -177,5 +177,26 @@ expect_rc 1 "up with a missing image"
 expect_err_has "service 'ghost': image 'zpanel-test/does-not-exist:1' is not present on the engine" \
     "missing image message"
 
+# --- Ctrl-C while up waits for a health gate: exit 130, and the next up converges ---
+cleanup_project $P
+write_compose 600 600
+"$ZPANEL" -f "$F" up -d >"$TMP/int.out" 2>&1 &
+upid=$!
+sleep 1 # db sleeps 2 s before it is healthy: up is waiting for its gate now
+kill -INT $upid
+wait $upid
+irc=$?
+[ "$irc" -eq 130 ] && ok || fail "interrupted up exited $irc, want 130: $(cat "$TMP/int.out")"
+zp up -d --wait
+expect_rc 0 "up after an interrupted up"
+for s in db web other; do
+    [ "$(inspect_field $P-$s-1 '{{.State.Status}}')" = running ] && ok ||
+        fail "$P-$s-1 not running after the interrupted up"
+    [ "$(count $s)" -eq 1 ] && ok || fail "$s has $(count $s) containers after the interrupted up"
+done
+zp up -d
+expect_rc 0 "a third up"
+if grep -qE "Creat|Start|Recreat" <<<"$ERR"; then fail "the third up changed something: $ERR"; else ok; fi
+
 cleanup_project $P
 finish
