@@ -133,42 +133,6 @@ static bool yaml11_special(const char *s)
     return false;
 }
 
-/* Decode one UTF-8 sequence at s (n bytes left) into *cp; its length, or 0 if invalid. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        v = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        v = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        v = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10ffff)) ||
-        (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 /* A code point YAML may carry unescaped in a one-line scalar (no breaks, no BOM). */
 static bool yaml_printable(uint32_t cp)
 {
@@ -206,7 +170,7 @@ static bool needs_quotes(const char *s, size_t len)
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t l = utf8_decode(u + i, len - i, &cp);
+        size_t l = zp_utf8_decode(u + i, len - i, &cp);
         if (l == 0 || !yaml_printable(cp))
             return true;
         i += l;
@@ -221,7 +185,7 @@ static void yaml_quoted(struct emitter *e, const char *s, size_t len)
     putc_(e, '"');
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t l = utf8_decode(u + i, len - i, &cp);
+        size_t l = zp_utf8_decode(u + i, len - i, &cp);
         if (l == 0) {
             /* not UTF-8: the best we can do is the byte's value as a code point */
             snprintf(esc, sizeof(esc), "\\x%02X", u[i]);
@@ -440,7 +404,7 @@ static void json_string(struct emitter *e, const char *s, size_t len)
             rep = esc;
         } else if (c >= 0x80) {
             uint32_t cp;
-            l = utf8_decode(u + i, len - i, &cp);
+            l = zp_utf8_decode(u + i, len - i, &cp);
             if (l == 0) {
                 rep = "\\ufffd"; /* not UTF-8: keep the output valid JSON */
                 l = 1;

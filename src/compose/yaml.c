@@ -887,46 +887,14 @@ static void on_event(struct yparser *p, struct fy_event *e)
 
 /* ---- input checks and libfyaml's diagnostics ---- */
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* libfyaml silently drops some malformed input, so check the encoding first. */
 static bool check_utf8(struct yparser *p)
 {
     const unsigned char *s = (const unsigned char *)p->data;
     int line = 1, col = 1;
     for (size_t i = 0; i < p->len;) {
-        size_t l = utf8_len(s + i, p->len - i);
+        uint32_t cp;
+        size_t l = zp_utf8_decode(s + i, p->len - i, &cp);
         if (l == 0 || s[i] == 0) {
             struct zp_pos pos = {p->file, line, col};
             if (s[i] == 0)

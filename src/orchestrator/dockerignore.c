@@ -48,43 +48,18 @@ struct orch_ignore {
  * they only ever equal themselves. */
 #define BAD_BYTE_BASE 0x110000u
 
+/* The code point at s, or BAD_BYTE_BASE + byte for a byte that starts no valid UTF-8
+ * sequence (it then matches only itself); *adv is how many bytes it took. */
 static uint32_t decode_rune(const unsigned char *s, size_t n, size_t *adv)
 {
-    unsigned char b = s[0];
     uint32_t c;
-    size_t len;
-    if (b < 0x80) {
+    size_t len = zp_utf8_decode(s, n, &c);
+    if (len == 0) {
         *adv = 1;
-        return b;
-    } else if (b >= 0xc2 && b <= 0xdf) {
-        len = 2;
-        c = b & 0x1f;
-    } else if (b >= 0xe0 && b <= 0xef) {
-        len = 3;
-        c = b & 0x0f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-        len = 4;
-        c = b & 0x07;
-    } else {
-        *adv = 1;
-        return BAD_BYTE_BASE + b;
+        return BAD_BYTE_BASE + s[0];
     }
-    if (n < len)
-        goto bad;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            goto bad;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    /* overlong forms, surrogates and values above U+10FFFF */
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-        (c >= 0xd800 && c <= 0xdfff))
-        goto bad;
     *adv = len;
     return c;
-bad:
-    *adv = 1;
-    return BAD_BYTE_BASE + b;
 }
 
 static void pattern_release(struct pattern *p)

@@ -185,6 +185,9 @@ int zp_parse_size(const char *s, int64_t *ret_bytes);
 /* ---- strings ---- */
 
 bool zp_str_has_prefix(const char *s, const char *prefix);
+/* Decode the UTF-8 sequence at s (n >= 1 bytes left) into *ret_cp; returns its length, or
+ * 0 when it is not valid UTF-8 (truncated, overlong, a surrogate, above U+10FFFF). */
+size_t zp_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp);
 bool zp_str_has_suffix(const char *s, const char *suffix);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t zp_edit_distance(const char *a, const char *b);

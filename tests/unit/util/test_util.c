@@ -173,6 +173,24 @@ static void test_intern_and_distance(void **state)
     assert_int_equal(zp_edit_distance("", "abc"), 3);
 }
 
+static void test_utf8_decode(void **state)
+{
+    (void)state;
+    uint32_t cp = 0;
+    assert_int_equal(zp_utf8_decode((const unsigned char *)"A", 1, &cp), 1);
+    assert_int_equal(cp, 'A');
+    assert_int_equal(zp_utf8_decode((const unsigned char *)"\xc3\xa9", 2, &cp), 2);
+    assert_int_equal(cp, 0xe9);
+    assert_int_equal(zp_utf8_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+    assert_int_equal(cp, 0x1f600);
+    /* truncated, overlong, surrogate, above U+10FFFF, stray continuation byte */
+    assert_int_equal(zp_utf8_decode((const unsigned char *)"\xc3", 1, &cp), 0);
+    assert_int_equal(zp_utf8_decode((const unsigned char *)"\xe0\x80\x80", 3, &cp), 0);
+    assert_int_equal(zp_utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0);
+    assert_int_equal(zp_utf8_decode((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp), 0);
+    assert_int_equal(zp_utf8_decode((const unsigned char *)"\x80", 1, &cp), 0);
+}
+
 static void test_sha256(void **state)
 {
     (void)state;
@@ -188,7 +206,7 @@ int main(void)
         cmocka_unit_test(test_sizes),       cmocka_unit_test(test_buf_cap),
         cmocka_unit_test(test_paths),       cmocka_unit_test(test_err_first_wins),
         cmocka_unit_test(test_diags),       cmocka_unit_test(test_intern_and_distance),
-        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_utf8_decode), cmocka_unit_test(test_sha256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
