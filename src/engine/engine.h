@@ -167,6 +167,10 @@ int engine_image_list(struct engine *e, const char *const *label_filters, const 
                       struct engine_image_list *ret_list, struct zp_err *err);
 void engine_image_list_release(struct engine_image_list *l);
 
+/* Untagged images (dangling=true filter) matching every label filter, as above. */
+int engine_image_list_dangling(struct engine *e, const char *const *label_filters,
+                               struct engine_image_list *ret_list, struct zp_err *err);
+
 /* Give image source (name[:tag] or ID) the name repo:tag (tag NULL: "latest"); an
  * existing tag of that name moves. Errors: ZP_E_NOTFOUND (no such source), ZP_E_ENGINE
  * (invalid repository name). */
@@ -408,6 +412,14 @@ int engine_container_top(struct engine *e, const char *id, const char *ps_args,
                          struct engine_top *ret_top, struct zp_err *err);
 void engine_top_release(struct engine_top *t);
 
+/* One network a container is connected to (NetworkSettings.Networks). */
+struct engine_container_net {
+    char *name;     /* the network's name */
+    char *ip;       /* IPAddress ("" when the container does not run) */
+    char **aliases; /* Aliases, n_aliases items (the engine adds the short ID) */
+    size_t n_aliases;
+};
+
 /* What GET /containers/{id}/json says, with the fields zpanel uses mapped. Times are
  * RFC 3339 strings as the engine sends them, and Unix seconds (0 for the engine's
  * "0001-01-01T00:00:00Z", i.e. never). */
@@ -436,11 +448,79 @@ struct engine_container {
     bool open_stdin;             /* Config.OpenStdin */
     struct engine_labels labels; /* Config.Labels */
     struct engine_ports ports;   /* NetworkSettings.Ports: exposed and published */
+    /* The last health probe (State.Health.Log's last entry), when there is one. */
+    char *health_output;      /* its Output, trailing newlines removed; NULL when none */
+    int64_t health_exit_code; /* its ExitCode */
+    int64_t failing_streak;   /* State.Health.FailingStreak */
+    int64_t memory_limit;     /* HostConfig.Memory in bytes; 0: none */
+    char *restart_policy;     /* HostConfig.RestartPolicy.Name ("" when none) */
+    struct engine_container_net *networks; /* NetworkSettings.Networks, sorted by name */
+    size_t n_networks;
 };
 
 int engine_container_inspect(struct engine *e, const char *id, struct engine_container *ret_c,
                              struct zp_err *err);
 void engine_container_release(struct engine_container *c);
+
+/* Gives the next bytes of a stream (a build context, an archive): writes at most cap
+ * bytes to buf and their number to *ret_len; *ret_len 0 means the end. Returns 0, or a
+ * negative code with err set, which aborts the request and is returned by it. */
+typedef int (*engine_read_fn)(void *ctx, char *buf, size_t cap, size_t *ret_len,
+                              struct zp_err *err);
+
+/* ---- resource usage (GET /containers/{id}/stats) ---- */
+
+/* One sample as the engine reports it; counters are cumulative. */
+struct engine_stats {
+    int64_t read_ns;        /* "read": the sample's time, Unix nanoseconds */
+    uint64_t cpu_total;     /* cpu_stats.cpu_usage.total_usage, ns */
+    uint64_t system_cpu;    /* cpu_stats.system_cpu_usage, ns */
+    uint64_t online_cpus;   /* cpu_stats.online_cpus (or the length of percpu_usage) */
+    uint64_t pre_cpu_total; /* precpu_stats: the sample before (0 with one_shot) */
+    uint64_t pre_system_cpu;
+    uint64_t mem_usage;           /* memory_stats.usage */
+    uint64_t mem_cache;           /* what `docker stats` leaves out of usage: cgroup v1
+                                   * stats.total_inactive_file, v2 stats.inactive_file */
+    uint64_t mem_limit;           /* memory_stats.limit */
+    uint64_t net_rx, net_tx;      /* sum over networks: rx_bytes, tx_bytes */
+    uint64_t blk_read, blk_write; /* sum of blkio io_service_bytes_recursive Read/Write */
+    uint64_t pids;                /* pids_stats.current */
+};
+
+/* Parse one stats JSON document (pure; the unit tests feed recorded ones). */
+int engine_stats_parse(const char *json, size_t len, struct engine_stats *ret, struct zp_err *err);
+
+/* One sample (stream=false). one_shot: answer at once without the previous sample
+ * (pre_* are 0); otherwise the engine waits for a second sample (about 1 s) so that
+ * pre_* hold the one before. Errors: ZP_E_NOTFOUND. A stopped container gives zeros. */
+int engine_container_stats(struct engine *e, const char *id, bool one_shot,
+                           struct engine_stats *ret, struct zp_err *err);
+
+typedef int (*engine_stats_fn)(void *ctx, const struct engine_stats *s, struct zp_err *err);
+
+/* Stream samples (stream=true, one about every second) to fn until it returns non-zero
+ * (> 0 ends the stream without error), the container stops, or engine_cancel. */
+int engine_container_stats_stream(struct engine *e, const char *id, engine_stats_fn fn, void *ctx,
+                                  struct zp_err *err);
+
+/* ---- files of a container (the archive API; works on created, stopped containers) ---- */
+
+/* Receives the next bytes of a stream; non-zero aborts (as engine_frame_fn). */
+typedef int (*engine_write_fn)(void *ctx, const void *data, size_t len, struct zp_err *err);
+
+/* GET /containers/{id}/archive?path=PATH: a tar stream of path (a directory's entry is
+ * named after its last component, e.g. "data/..." for "/data") given to write_fn as it
+ * arrives. No request timeout (engine_cancel ends it). Errors: ZP_E_NOTFOUND (no such
+ * container or path), write_fn's code. */
+int engine_container_archive_get(struct engine *e, const char *id, const char *path,
+                                 engine_write_fn write_fn, void *ctx, struct zp_err *err);
+
+/* PUT /containers/{id}/archive?path=PATH: extract a tar stream, read from read_fn and
+ * sent chunked, into directory path of the container (which must exist); existing files
+ * are overwritten, nothing is deleted. Errors: ZP_E_NOTFOUND, ZP_E_ENGINE (the engine
+ * refused the archive: the message says why), read_fn's code. */
+int engine_container_archive_put(struct engine *e, const char *id, const char *path,
+                                 engine_read_fn read_fn, void *ctx, struct zp_err *err);
 
 /* Options of engine_container_logs (declared at the end, after the stream decoders). */
 
@@ -610,12 +690,6 @@ struct engine_build_opts {
     const char *const *cache_from;  /* NULL-terminated image references, or NULL */
     const char *platform;           /* "linux/amd64", or NULL */
 };
-
-/* Gives the next bytes of the build context: writes at most cap bytes to buf and their
- * number to *ret_len; *ret_len 0 means the end. Returns 0, or a negative code with err
- * set, which aborts the build and is returned by it. */
-typedef int (*engine_read_fn)(void *ctx, char *buf, size_t cap, size_t *ret_len,
-                              struct zp_err *err);
 
 /* Receives one parsed progress message (borrowed until it returns); same return
  * convention as engine_frame_fn. */

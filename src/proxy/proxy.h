@@ -1,0 +1,175 @@
+/* proxy: zpanel's reverse proxy. Caddy runs as two containers on the shared network
+ * `zpanel`, both configured through Caddy's admin API on unix sockets in a host
+ * directory (never reachable from a network):
+ *   - zpanel-proxy (the edge): listens on the published HTTP/HTTPS ports, terminates
+ *     TLS, and hands every routed host to the router. Its configuration only changes
+ *     when the set of hosts or their TLS mode changes.
+ *   - zpanel-router: routes host + path to the containers' upstreams. Rollouts switch
+ *     upstreams here with one /load request. A Caddy reload closes idle keep-alive
+ *     connections; the edge's connections to the router are retried by Caddy's
+ *     transport, so clients of the edge never see that close (measured: one wrk read
+ *     error per reload without the router, none with it).
+ * What a service wants routed travels as the label io.zpanel.routes (JSON) on its
+ * containers, so the whole configuration can be rebuilt from the engine at any time.
+ * Also: the Traefik labels for the same routes. Library code: it never prints. */
+#ifndef ZP_PROXY_H
+#define ZP_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/util.h"
+
+struct engine;
+
+#define PROXY_NETWORK "zpanel"
+#define PROXY_EDGE_NAME "zpanel-proxy"
+#define PROXY_ROUTER_NAME "zpanel-router"
+#define PROXY_LABEL_ROUTES "io.zpanel.routes"
+#define PROXY_LABEL_ROLE "io.zpanel.proxy" /* "edge" or "router" on the proxy's containers */
+
+enum proxy_tls { PROXY_TLS_AUTO, PROXY_TLS_INTERNAL, PROXY_TLS_OFF };
+enum proxy_kind { PROXY_KIND_CADDY, PROXY_KIND_TRAEFIK };
+
+/* One entry of x-zpanel.routes. */
+struct proxy_route {
+    char **hosts; /* at least one */
+    size_t nhosts;
+    char **paths; /* path prefixes ("/api"); none: every path */
+    size_t npaths;
+    int port; /* container port */
+};
+
+/* What one service wants (its x-zpanel extension, normalised by compose/). */
+struct proxy_site {
+    char *project;
+    char *service;
+    struct proxy_route *routes;
+    size_t nroutes;
+    enum proxy_tls tls;
+    char *health_path;          /* HTTP probe path; NULL: no HTTP probe */
+    int64_t health_interval_ms; /* default 1000 */
+    int64_t health_timeout_ms;  /* default 5000: how long a probe may take in total */
+    int64_t drain_timeout_ms;   /* default 30000 */
+    enum proxy_kind kind;
+};
+
+void proxy_site_release(struct proxy_site *s);
+void proxy_sites_free(struct proxy_site *s, size_t n);
+
+/* The label value (compact JSON, keys sorted) for a site, and back. from_label errors:
+ * ZP_E_INPUT naming what is wrong. */
+char *proxy_site_to_label(const struct proxy_site *s);
+int proxy_site_from_label(const char *json, struct proxy_site *ret, struct zp_err *err);
+
+/* The Traefik v2/v3 labels for a site's routes, "key=value" strings (NULL-terminated
+ * array; the caller frees each string and the array): per route a router with rule
+ * Host(`a`) || Host(`b`) [&& PathPrefix(`/p`)], entrypoints web/websecure, tls with
+ * certresolver (auto) or none (off), a service with loadbalancer.server.port, and
+ * traefik.enable=true, traefik.docker.network=zpanel. */
+char **proxy_traefik_labels(const struct proxy_site *s);
+
+/* ---- one routed upstream: a container of a site ---- */
+
+struct proxy_upstream {
+    const struct proxy_site *site; /* borrowed */
+    const char *container_id;      /* borrowed; dialled as <first 12 chars>:<port> */
+};
+
+/* The router's and the edge's full Caddy JSON configurations for these upstreams
+ * (pure; sorted, so equal inputs give equal text). admin_socket: the path of that
+ * Caddy's admin socket inside its container. */
+char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *admin_socket);
+char *proxy_edge_config(const struct proxy_site *const *sites, size_t n, const char *admin_socket,
+                        int http_port, int https_port);
+
+/* ---- Caddy's admin API over a unix socket ---- */
+
+struct proxy_admin;
+
+int proxy_admin_open(const char *socket_path, struct proxy_admin **ret, struct zp_err *err);
+void proxy_admin_close(struct proxy_admin *a);
+/* POST /load: replace the whole configuration in one step. Errors: ZP_E_ENGINE with
+ * Caddy's own error message, ZP_E_SYSTEM (socket unreachable). */
+int proxy_admin_load(struct proxy_admin *a, const char *config_json, struct zp_err *err);
+/* GET /config/: the running configuration (caller frees). */
+int proxy_admin_config(struct proxy_admin *a, char **ret_json, struct zp_err *err);
+
+struct proxy_upstream_state {
+    char *address; /* "a1b2c3d4e5f6:8080" */
+    int64_t num_requests;
+    int64_t fails;
+};
+
+/* GET /reverse_proxy/upstreams: the requests in flight per upstream address. */
+int proxy_admin_upstreams(struct proxy_admin *a, struct proxy_upstream_state **ret, size_t *ret_n,
+                          struct zp_err *err);
+void proxy_upstream_states_free(struct proxy_upstream_state *s, size_t n);
+
+/* ---- the proxy's containers ---- */
+
+struct proxy_opts {
+    const char *state_dir; /* zpanel's state directory: sockets and Caddy data go under
+                            * <state_dir>/proxy */
+    const char *image;     /* default "caddy:2" */
+    int http_port;         /* published on the host; default 80 */
+    int https_port;        /* default 443; 0: no HTTPS listener */
+    const char *bind_ip;   /* host address of the published ports; NULL: all */
+};
+
+/* Create (or keep, when they already run with the same settings) the network and both
+ * containers, wait until both admin sockets answer, then proxy_sync. Nothing is pulled:
+ * a missing image is ZP_E_NOTFOUND naming it. */
+int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err);
+/* Remove both containers (the network stays while containers use it). */
+int proxy_down(struct engine *e, const struct proxy_opts *opts, struct zp_err *err);
+
+struct proxy_status {
+    bool edge_running, router_running;
+    char *image;
+    int http_port, https_port;
+    size_t nroutes;    /* routes (host+path) loaded in the router */
+    size_t nupstreams; /* upstreams loaded */
+};
+int proxy_get_status(struct engine *e, const struct proxy_opts *opts, struct proxy_status *ret,
+                     struct zp_err *err);
+void proxy_status_release(struct proxy_status *st);
+
+/* ---- rebuilding the configuration from the engine ---- */
+
+/* Changes a rollout applies on top of what the engine's labels say: a container to
+ * route although its name is still temporary, one to stop routing although it runs. */
+struct proxy_override {
+    const char *include_id; /* or NULL */
+    const char *exclude_id; /* or NULL */
+};
+
+/* List every running container with io.zpanel.routes (all projects; not one-off, not
+ * kind traefik), build both configurations and load each one that differs from what
+ * that Caddy runs (the router in one /load request). A container named with a
+ * rollout's temporary suffix is routed only when included by an override. When the
+ * proxy does not run, returns 0 and sets *ret_running false (may be NULL). */
+int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct proxy_override *ov,
+               size_t nov, bool *ret_running, struct zp_err *err);
+
+/* The routes loaded now, one line per host+path: "app.example.com/api -> hello-web-1
+ * (a1b2c3d4e5f6:8080)". */
+int proxy_routes(struct engine *e, const struct proxy_opts *opts, char ***ret_lines,
+                 struct zp_err *err);
+
+/* Wait until no request is in flight to container_id's upstream (per the router's
+ * /reverse_proxy/upstreams) or timeout_ms passed; *ret_drained says which. */
+int proxy_drain(const struct proxy_opts *opts, const char *container_id, int port,
+                int64_t timeout_ms, bool *ret_drained, struct zp_err *err);
+
+/* The route's HTTP probe, run inside the router's container (busybox or Alpine wget):
+ * GET http://<id12>:<port><path> must answer 2xx within timeout_ms. *ret_ok says
+ * whether it did; *ret_output (may be NULL) gets wget's output. */
+int proxy_probe(struct engine *e, const char *container_id, int port, const char *path,
+                int64_t timeout_ms, bool *ret_ok, char **ret_output, struct zp_err *err);
+
+/* The suffix of a rollout's temporary container name ("hello-web-1" + suffix). */
+#define PROXY_TEMP_SUFFIX "-zpnew"
+
+#endif
