@@ -22,7 +22,7 @@ packages=(
     # build
     build-essential cmake pkg-config clang libclang-rt-14-dev llvm
     # libraries
-    libfyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev libarchive-dev
+    libfyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev libssl-dev libarchive-dev
     # tests and checks
     libcmocka-dev valgrind clang-format cppcheck python3 procps time curl
     # runtime: the engine, and a static busybox to build test images without a registry

@@ -195,6 +195,52 @@ bool cli_term_size(unsigned *ret_h, unsigned *ret_w);
 int cli_stream_output(void *ctx, enum engine_stream stream, const char *data, size_t len,
                       struct zp_err *err);
 
+/* ---- releases (cmd-update.c), shared by update, rollback and releases ---- */
+
+struct store;
+struct store_release;
+
+/* A project's release state during one command. */
+struct cli_release {
+    const struct cli_global *g;
+    const char *project;           /* borrowed from the project */
+    const char *workdir;           /* borrowed: the project directory */
+    struct cli_progress *progress; /* borrowed; may be NULL */
+    struct store *store;
+    char *dir;               /* the directory of the state database (lock, model files) */
+    int lock_fd;             /* the update lock, -1 when not taken */
+    struct engine *engine;   /* for keep tags; NULL unless deploying */
+    bool signals;            /* Ctrl-C cancels the running deploy */
+    int64_t wait_timeout_ms; /* how long a deploy waits for health */
+    size_t keep;             /* releases kept */
+};
+
+/* --keep N, or without it (v NULL) ZPANEL_KEEP_RELEASES, else RELEASE_KEEP_DEFAULT. Returns
+ * 0 or the usage error's exit code (printed). */
+int cli_release_parse_keep(const struct cli_cmd *cmd, const char *v, size_t *ret);
+/* --wait-timeout: seconds or a duration. Returns 0 or the usage error's exit code. */
+int cli_release_parse_timeout(const struct cli_cmd *cmd, const char *v, int64_t *ret_ms);
+/* Open the state database of project p; with deploy, also take the project's update lock,
+ * an engine client and Ctrl-C handling. Returns 0 or the exit code (printed). */
+int cli_release_open(const struct cli_global *g, const struct compose_project *p,
+                     struct cli_progress *progress, bool deploy, struct cli_release *ret);
+void cli_release_close(struct cli_release *r);
+/* Mark releases left DEPLOYING by an interrupted zpanel as FAILED (in the store and in list). */
+int cli_release_mark_stale(struct cli_release *r, struct store_release *list, size_t n);
+/* Redeploy rel: move its images back, load its recorded model and bring it up (no build,
+ * orphans removed), then check health. Returns 0, or the exit code with *ret_problem (new
+ * string) saying what failed. */
+int cli_release_restore(struct cli_release *r, const struct store_release *rel, char **ret_problem);
+/* The deploy of rel (recorded DEPLOYING) ended with rc and problem: mark it DEPLOYED and
+ * prev SUPERSEDED, or FAILED after restoring prev (not after Ctrl-C), then prune releases
+ * beyond r->keep and their keep tags. Prints what failed; returns the exit code. */
+int cli_release_finish(struct cli_release *r, const struct store_release *rel,
+                       const struct store_release *prev, int rc, const char *problem);
+
+extern const struct cli_cmd cli_cmd_update;
+extern const struct cli_cmd cli_cmd_releases;
+extern const struct cli_cmd cli_cmd_rollback;
+
 /* ---- commands ---- */
 
 extern const struct cli_cmd cli_cmd_up;
@@ -213,5 +259,15 @@ extern const struct cli_cmd cli_cmd_port;
 extern const struct cli_cmd cli_cmd_images;
 extern const struct cli_cmd cli_cmd_exec;
 extern const struct cli_cmd cli_cmd_run;
+/* operating (ops): cmd-status.c, cmd-health.c, cmd-stats.c, cmd-cleanup.c, cmd-rebuild.c */
+extern const struct cli_cmd cli_cmd_status;
+extern const struct cli_cmd cli_cmd_health;
+extern const struct cli_cmd cli_cmd_stats;
+extern const struct cli_cmd cli_cmd_cleanup;
+extern const struct cli_cmd cli_cmd_rebuild;
+extern const struct cli_cmd cli_cmd_events;
+extern const struct cli_cmd cli_cmd_backup;
+extern const struct cli_cmd cli_cmd_restore;
+extern const struct cli_cmd cli_cmd_proxy;
 
 #endif

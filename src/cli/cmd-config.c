@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../orchestrator/routes.h"
 #include "cli.h"
 
 #include "../util/banned.h"
@@ -120,6 +121,51 @@ static int print_hashes(const struct compose_project *p, const char *which)
     return ZP_EXIT_OK;
 }
 
+/* --labels traefik: the Traefik labels of each routed service (x-zpanel routes), as
+ * `services: NAME: labels: {...}` in the format of the model (keys sorted). */
+static int print_traefik_labels(const struct compose_project *p, bool json, struct zp_buf *out)
+{
+    const struct zp_node *services = zp_node_get(p->model, "services");
+    struct zp_node *root = zp_node_new_map(NULL);
+    struct zp_node *svcs = zp_node_new_map(NULL);
+    int rc = ZP_EXIT_OK;
+    for (size_t i = 0; services && i < services->n; i++) {
+        const char *name = services->pairs[i].key->str;
+        struct proxy_site site;
+        bool routed = false;
+        struct zp_err err;
+        zp_err_init(&err);
+        if (orch_service_site(p, name, services->pairs[i].value, &site, &routed, &err) != 0) {
+            rc = cli_error(&err);
+            break;
+        }
+        if (!routed)
+            continue;
+        char **labels = proxy_traefik_labels(&site);
+        struct zp_node *lm = zp_node_new_map(NULL);
+        for (size_t k = 0; labels[k]; k++) {
+            char *eq = strchr(labels[k], '=');
+            *eq = '\0';
+            zp_node_set(lm, labels[k], zp_node_new_str(eq + 1, NULL));
+            free(labels[k]);
+        }
+        free(labels);
+        struct zp_node *sm = zp_node_new_map(NULL);
+        zp_node_set(sm, "labels", lm);
+        zp_node_set(svcs, name, sm);
+        proxy_site_release(&site);
+    }
+    zp_node_set(root, "services", svcs);
+    if (rc == ZP_EXIT_OK && json) {
+        compose_emit_json(root, true, out);
+        zp_buf_addc(out, '\n');
+    } else if (rc == ZP_EXIT_OK) {
+        compose_emit_yaml(root, out);
+    }
+    zp_node_free(root);
+    return rc;
+}
+
 /* Write the whole output with write(2): one system call for most projects, and no stdio
  * buffer to allocate. */
 static int write_output(const char *path, const struct zp_buf *out)
@@ -155,16 +201,24 @@ static int write_output(const char *path, const struct zp_buf *out)
 static int config_exec(const struct cli_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"format", required_argument, NULL, 'F'}, {"services", no_argument, NULL, 'S'},
-        {"volumes", no_argument, NULL, 'V'},      {"networks", no_argument, NULL, 'N'},
-        {"profiles", no_argument, NULL, 'P'},     {"images", no_argument, NULL, 'I'},
-        {"quiet", no_argument, NULL, 'q'},        {"no-interpolate", no_argument, NULL, 'n'},
-        {"hash", required_argument, NULL, 'H'},   {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"format", required_argument, NULL, 'F'},
+        {"services", no_argument, NULL, 'S'},
+        {"volumes", no_argument, NULL, 'V'},
+        {"networks", no_argument, NULL, 'N'},
+        {"profiles", no_argument, NULL, 'P'},
+        {"images", no_argument, NULL, 'I'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"no-interpolate", no_argument, NULL, 'n'},
+        {"hash", required_argument, NULL, 'H'},
+        {"output", required_argument, NULL, 'o'},
+        {"labels", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     bool json = false, quiet = false, no_interp = false;
     enum config_list list = LIST_NONE;
     const char *hash = NULL, *output = NULL;
+    bool traefik = false;
     int c;
     while ((c = getopt_long(argc, argv, ":qo:h", opts, NULL)) != -1) {
         switch (c) {
@@ -197,6 +251,12 @@ static int config_exec(const struct cli_global *g, int argc, char **argv)
             break;
         case 'n':
             no_interp = true;
+            break;
+        case 'L':
+            if (strcmp(optarg, "traefik") != 0)
+                return cli_usage_error(&cli_cmd_config, "--labels: '%s' is not one of traefik",
+                                       optarg);
+            traefik = true;
             break;
         case 'H':
             hash = optarg;
@@ -233,6 +293,24 @@ static int config_exec(const struct cli_global *g, int argc, char **argv)
     }
     if (hash) {
         rc = print_hashes(p, hash);
+        compose_project_free(p);
+        return rc;
+    }
+    if (traefik) {
+        /* only the named services when there are any */
+        struct zp_node *svcs = zp_node_get(p->model, "services");
+        for (size_t i = svcs && nservices ? svcs->n : 0; i > 0; i--) {
+            bool keep = false;
+            for (size_t k = 0; k < nservices && !keep; k++)
+                keep = strcmp(services[k], svcs->pairs[i - 1].key->str) == 0;
+            if (!keep)
+                zp_node_del(svcs, svcs->pairs[i - 1].key->str);
+        }
+        struct zp_buf out = ZP_BUF_INIT;
+        rc = print_traefik_labels(p, json, &out);
+        if (rc == ZP_EXIT_OK)
+            rc = write_output(output, &out);
+        zp_buf_release(&out);
         compose_project_free(p);
         return rc;
     }
@@ -274,7 +352,8 @@ static int config_exec(const struct cli_global *g, int argc, char **argv)
 const struct cli_cmd cli_cmd_config = {
     .name = "config",
     .usage = "[--format yaml|json] [--services|--volumes|--networks|--profiles|--images] "
-             "[-q] [--no-interpolate] [--hash SERVICE|'*'] [-o FILE] [SERVICE...]",
+             "[-q] [--no-interpolate] [--hash SERVICE|'*'] [--labels traefik] [-o FILE] "
+             "[SERVICE...]",
     .summary = "validate the project and print its normalised model",
     .exec = config_exec,
 };

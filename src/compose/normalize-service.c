@@ -1,6 +1,7 @@
 /* compose/normalize-service: validation of one service definition and rewriting of its
  * short syntaxes into the canonical long ones of docs/model.md. */
 #include "compose-int.h"
+#include "normalize-zpanel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -1531,6 +1532,13 @@ static int f_healthcheck(struct zp_node *v, const struct field *f, const char *p
     return compose__normalize_healthcheck(v, path, ctx, d);
 }
 
+static int f_zpanel(struct zp_node *v, const struct field *f, const char *path,
+                    const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    return compose__normalize_zpanel(v, path, ctx, d);
+}
+
 /* ---- the service ---- */
 
 static const char *const cgroup_modes[] = {"host", "private", NULL};
@@ -1633,6 +1641,7 @@ static const struct field service_fields[] = {
     FLD("volumes", f_volumes),
     FLD("volumes_from", f_str_list),
     FLD("working_dir", f_str),
+    FLD("x-zpanel", f_zpanel), /* zpanel's own extension: normalize-zpanel.c */
     FLD_END,
 };
 

@@ -666,17 +666,21 @@ int engine_container_top(struct engine *e, const char *id, const char *ps_args,
 
 /* ---- images: list and tag ---- */
 
-int engine_image_list(struct engine *e, const char *const *label_filters, const char *reference,
-                      struct engine_image_list *ret_list, struct zp_err *err)
+/* GET /images/json with label filters, a reference pattern (or NULL) and, when dangling,
+ * only untagged images. */
+static int image_list(struct engine *e, const char *const *label_filters, const char *reference,
+                      bool dangling, struct engine_image_list *ret_list, struct zp_err *err)
 {
     const char *const refs[] = {reference, NULL};
-    const struct engine__filter f[] = {{"label", label_filters}, {"reference", refs}};
+    const char *const yes[] = {dangling ? "true" : NULL, NULL};
+    const struct engine__filter f[] = {
+        {"label", label_filters}, {"reference", refs}, {"dangling", yes}};
     struct zp_buf q = ZP_BUF_INIT;
-    engine__query_filters(&q, f, 2);
+    engine__query_filters(&q, f, sizeof(f) / sizeof(f[0]));
     struct engine__req req = {.method = "GET",
                               .path = "/images/json",
                               .query = zp_buf_cstr(&q),
-                              .what = "listing images"};
+                              .what = dangling ? "listing dangling images" : "listing images"};
     json_t *j = NULL;
     long status = 0;
     int rc = engine__request(e, &req, &status, &j, err);
@@ -685,6 +689,18 @@ int engine_image_list(struct engine *e, const char *const *label_filters, const 
     json_decref(j);
     zp_buf_release(&q);
     return rc;
+}
+
+int engine_image_list(struct engine *e, const char *const *label_filters, const char *reference,
+                      struct engine_image_list *ret_list, struct zp_err *err)
+{
+    return image_list(e, label_filters, reference, false, ret_list, err);
+}
+
+int engine_image_list_dangling(struct engine *e, const char *const *label_filters,
+                               struct engine_image_list *ret_list, struct zp_err *err)
+{
+    return image_list(e, label_filters, NULL, true, ret_list, err);
 }
 
 int engine_image_tag(struct engine *e, const char *source, const char *repo, const char *tag,

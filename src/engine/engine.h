@@ -453,7 +453,8 @@ struct engine_container {
     int64_t health_exit_code; /* its ExitCode */
     int64_t failing_streak;   /* State.Health.FailingStreak */
     int64_t memory_limit;     /* HostConfig.Memory in bytes; 0: none */
-    char *restart_policy;     /* HostConfig.RestartPolicy.Name ("" when none) */
+    char *restart_policy;     /* HostConfig.RestartPolicy.Name as the engine says it: "no",
+                               * "always", ...; "" when the creator set none */
     struct engine_container_net *networks; /* NetworkSettings.Networks, sorted by name */
     size_t n_networks;
 };
@@ -487,7 +488,10 @@ struct engine_stats {
     uint64_t pids;                /* pids_stats.current */
 };
 
-/* Parse one stats JSON document (pure; the unit tests feed recorded ones). */
+/* Parse one stats JSON document (pure; the unit tests feed recorded ones). Absent, null
+ * or negative counters are 0. A document holding a number above INT64_MAX (cgroup v2's
+ * pids limit "max") is read with doubles: its counters keep 53 significant bits.
+ * Errors: ZP_E_ENGINE when json is not a JSON object. */
 int engine_stats_parse(const char *json, size_t len, struct engine_stats *ret, struct zp_err *err);
 
 /* One sample (stream=false). one_shot: answer at once without the previous sample
@@ -499,7 +503,9 @@ int engine_container_stats(struct engine *e, const char *id, bool one_shot,
 typedef int (*engine_stats_fn)(void *ctx, const struct engine_stats *s, struct zp_err *err);
 
 /* Stream samples (stream=true, one about every second) to fn until it returns non-zero
- * (> 0 ends the stream without error), the container stops, or engine_cancel. */
+ * (> 0 ends the stream without error), the container stops (the engine's empty sample,
+ * read_ns 0, ends the stream with 0 and is not delivered; so does a stopped container at
+ * once), or engine_cancel. No request timeout. Errors: ZP_E_NOTFOUND, fn's code. */
 int engine_container_stats_stream(struct engine *e, const char *id, engine_stats_fn fn, void *ctx,
                                   struct zp_err *err);
 

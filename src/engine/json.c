@@ -398,6 +398,58 @@ void engine_container_list_release(struct engine_container_list *l)
     l->n = 0;
 }
 
+static int container_net_cmp(const void *a, const void *b)
+{
+    const struct engine_container_net *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
+/* NetworkSettings.Networks: {"name": {"IPAddress": ..., "Aliases": [...] or null}}. */
+static void map_container_networks(const json_t *obj, struct engine_container *c)
+{
+    size_t n = json_is_object(obj) ? json_object_size(obj) : 0;
+    if (n == 0)
+        return;
+    c->networks = zp_calloc(n, sizeof(*c->networks));
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        struct engine_container_net *nw = &c->networks[c->n_networks++];
+        nw->name = zp_strdup(key);
+        nw->ip = engine__strdup(v, "IPAddress");
+        const json_t *aliases = json_object_get(v, "Aliases");
+        size_t na = json_is_array(aliases) ? json_array_size(aliases) : 0;
+        nw->aliases = na ? zp_calloc(na, sizeof(*nw->aliases)) : NULL;
+        for (size_t i = 0; i < na; i++) {
+            const char *a = json_string_value(json_array_get(aliases, i));
+            if (a)
+                nw->aliases[nw->n_aliases++] = zp_strdup(a);
+        }
+    }
+    if (c->n_networks > 1)
+        qsort(c->networks, c->n_networks, sizeof(*c->networks), container_net_cmp);
+}
+
+/* State.Health: the streak and the last probe (Log is oldest first). */
+static void map_container_health(const json_t *health, struct engine_container *c)
+{
+    c->failing_streak = int_member(health, "FailingStreak");
+    const json_t *log = json_object_get(health, "Log");
+    size_t n = json_is_array(log) ? json_array_size(log) : 0;
+    if (n == 0)
+        return;
+    const json_t *last = json_array_get(log, n - 1);
+    const char *out = engine__str(last, "Output");
+    if (out) {
+        size_t len = strlen(out);
+        while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+            len--;
+        c->health_output = zp_strndup(out, len);
+    }
+    c->health_exit_code = int_member(last, "ExitCode");
+}
+
 int engine__map_container(const json_t *obj, const char *raw, struct engine_container *ret_c,
                           struct zp_err *err)
 {
@@ -432,8 +484,13 @@ int engine__map_container(const json_t *obj, const char *raw, struct engine_cont
     c.tty = json_is_true(json_object_get(config, "Tty"));
     c.open_stdin = json_is_true(json_object_get(config, "OpenStdin"));
     engine__map_labels(json_object_get(config, "Labels"), &c.labels);
-    engine__map_inspect_ports(json_object_get(json_object_get(obj, "NetworkSettings"), "Ports"),
-                              &c.ports);
+    const json_t *netset = json_object_get(obj, "NetworkSettings");
+    engine__map_inspect_ports(json_object_get(netset, "Ports"), &c.ports);
+    map_container_health(json_object_get(state, "Health"), &c);
+    const json_t *hostcfg = json_object_get(obj, "HostConfig");
+    c.memory_limit = int_member(hostcfg, "Memory");
+    c.restart_policy = engine__strdup(json_object_get(hostcfg, "RestartPolicy"), "Name");
+    map_container_networks(json_object_get(netset, "Networks"), &c);
     *ret_c = c;
     return 0;
 }
@@ -454,6 +511,17 @@ void engine_container_release(struct engine_container *c)
     free(c->finished_at);
     engine_labels_release(&c->labels);
     engine_ports_release(&c->ports);
+    free(c->health_output);
+    free(c->restart_policy);
+    for (size_t i = 0; i < c->n_networks; i++) {
+        struct engine_container_net *nw = &c->networks[i];
+        free(nw->name);
+        free(nw->ip);
+        for (size_t k = 0; k < nw->n_aliases; k++)
+            free(nw->aliases[k]);
+        free(nw->aliases);
+    }
+    free(c->networks);
     memset(c, 0, sizeof(*c));
 }
 

@@ -171,7 +171,9 @@ static int jsonl_line(struct engine_jsonl_decoder *d, const char *s, size_t len,
         return d->failed;
     }
     json_error_t jerr;
-    json_t *j = json_loadb(s, len, JSON_DECODE_ANY, &jerr);
+    /* Only checked here: numbers as reals so that uint64 counters above INT64_MAX (the
+     * stats stream has them) do not count as malformed. */
+    json_t *j = json_loadb(s, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
     if (!j) {
         d->failed = zp_err_set(err, ZP_E_ENGINE, NULL,
                                "engine stream: line %llu is not JSON: %s at column %d",

@@ -16,6 +16,8 @@
 
 /* How often a transfer wakes up to check for cancellation besides the cancel fd. */
 #define POLL_INTERVAL_MS 1000
+/* Receive and upload buffer of bulk transfers (archives), bytes. */
+#define BULK_BUFFER_SIZE (512L * 1024L)
 
 struct engine {
     CURL *curl;            /* one easy handle, run through multi */
@@ -486,6 +488,11 @@ static int perform(struct engine *e, const struct engine__req *req, long *ret_st
                      : req->timeout_ms == 0 ? e->request_timeout_ms
                                             : 0L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "zpanel/" ZP_VERSION);
+    if (req->bulk) {
+        /* fewer, larger pieces for archives (curl's defaults: 16 KiB in, 64 KiB out) */
+        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, BULK_BUFFER_SIZE);
+        curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, BULK_BUFFER_SIZE);
+    }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
     headers = curl_slist_append(headers, "Expect:");

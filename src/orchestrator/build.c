@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -144,29 +144,19 @@ static int args_resolve(const struct zp_node *build, const struct orch_build_opt
 /* ---- the digest ---- */
 
 /* Add one length-prefixed field, so that no two different inputs hash alike. */
-static void h_field(crypto_hash_sha256_state *h, const char *tag, const void *data, size_t len)
+static void h_field(struct zp_sha256 *h, const char *tag, const void *data, size_t len)
 {
     char pre[64];
     int n = snprintf(pre, sizeof(pre), "%s %zu:", tag, len);
-    crypto_hash_sha256_update(h, (const unsigned char *)pre, (unsigned long long)n);
+    zp_sha256_update(h, pre, (size_t)n);
     if (len)
-        crypto_hash_sha256_update(h, data, len);
-    crypto_hash_sha256_update(h, (const unsigned char *)"\n", 1);
+        zp_sha256_update(h, data, len);
+    zp_sha256_update(h, "\n", 1);
 }
 
-static void h_str(crypto_hash_sha256_state *h, const char *tag, const char *s)
+static void h_str(struct zp_sha256 *h, const char *tag, const char *s)
 {
     h_field(h, tag, s ? s : "", s ? strlen(s) : 0);
-}
-
-static void to_hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 /* SHA-256 of a file's contents, streamed. */
@@ -175,8 +165,8 @@ static int hash_file(const char *path, char out[65], struct zp_err *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return zp_err_sys(err, "build context: cannot read '%s'", path);
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
+    struct zp_sha256 h;
+    zp_sha256_init(&h);
     unsigned char *buf = zp_malloc(65536);
     int rc = 0;
     for (;;) {
@@ -189,13 +179,13 @@ static int hash_file(const char *path, char out[65], struct zp_err *err)
         }
         if (n == 0)
             break;
-        crypto_hash_sha256_update(&h, buf, (unsigned long long)n);
+        zp_sha256_update(&h, buf, (size_t)n);
     }
     close(fd);
     free(buf);
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&h, d);
-    to_hex(d, sizeof(d), out);
+    unsigned char d[32];
+    zp_sha256_final(&h, d);
+    zp_hex32(d, out);
     return rc;
 }
 
@@ -215,7 +205,7 @@ static char *fields_json(const struct zp_node *build)
     return zp_buf_detach(&b, NULL);
 }
 
-static int digest_walk(crypto_hash_sha256_state *h, const struct orch_context *c,
+static int digest_walk(struct zp_sha256 *h, const struct orch_context *c,
                        struct zp_err *err)
 {
     struct orch_walk *w = orch__walk_new(c);
@@ -260,8 +250,8 @@ static int build_digest(const struct zp_node *svc, const struct orch_build_opts 
         rc = args_resolve(build, opts, env, &a, err);
     if (rc)
         return rc;
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
+    struct zp_sha256 h;
+    zp_sha256_init(&h);
     h_str(&h, "zpanel-build", "1");
     char *fields = fields_json(build);
     h_str(&h, "fields", fields);
@@ -276,15 +266,17 @@ static int build_digest(const struct zp_node *svc, const struct orch_build_opts 
     h_str(&h, "dockerfile", c->dockerfile);
     if (c->generated)
         zp_sha256_hex(c->generated, c->generated_len, sum);
-    else if ((rc = hash_file(c->dockerfile_path, sum, err)))
-        return rc;
-    h_str(&h, "dockerfile-sha256", sum);
-    if ((rc = digest_walk(&h, c, err)))
-        return rc;
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&h, d);
-    to_hex(d, sizeof(d), out);
-    return 0;
+    else
+        rc = hash_file(c->dockerfile_path, sum, err);
+    if (rc == 0) {
+        h_str(&h, "dockerfile-sha256", sum);
+        rc = digest_walk(&h, c, err);
+    }
+    unsigned char d[32];
+    zp_sha256_final(&h, d); /* also on error: it releases the state */
+    if (rc == 0)
+        zp_hex32(d, out);
+    return rc;
 }
 
 /* Check the build section and open its context. */

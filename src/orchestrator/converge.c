@@ -8,9 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "build.h"
 #include "orchestrator-int.h"
+#include "routes.h"
 
 #include "../util/banned.h"
 
@@ -37,8 +39,9 @@ struct svc_ctx {
     char hash[65];
     char *container_name;
     int64_t replicas;
-    bool need_state; /* its containers' states are needed (gates, --wait) */
-    char **ids;      /* its containers in this run, guarded by o->lock */
+    bool need_state;         /* its containers' states are needed (gates, --wait) */
+    struct proxy_site *site; /* x-zpanel: what it wants routed, or NULL */
+    char **ids;              /* its containers in this run, guarded by o->lock */
     size_t nids;
 };
 
@@ -61,6 +64,9 @@ struct up {
     /* the failed gate, guarded by o->lock */
     char *fail_id;
     char *fail_why;
+    /* routed services: the proxy, the rollouts' overrides */
+    char *state_dir;
+    struct orch_proxy_ctx px;
 };
 
 static int64_t now_ns(void)
@@ -231,11 +237,11 @@ static int log_frame(void *ctx, enum engine_stream stream, const char *data, siz
     return 0;
 }
 
-static char *last_logs(struct engine *e, const char *id)
+char *orch__last_logs(struct engine *e, const char *id, int lines)
 {
     struct zp_buf b;
     zp_buf_init(&b, 64 * 1024);
-    struct engine_logs_opts lo = {.tail = LOG_TAIL};
+    struct engine_logs_opts lo = {.tail = lines};
     struct engine_container c = {0};
     struct zp_err err;
     zp_err_init(&err);
@@ -346,7 +352,7 @@ static void up_gate_failed(void *ud, size_t node, const struct orch_dep *dep, st
     char *why = zp_strdup(u->fail_why ? u->fail_why : "failed");
     char *id = u->fail_id ? zp_strdup(u->fail_id) : NULL;
     pthread_mutex_unlock(&u->o->lock);
-    char *logs = id ? last_logs(u->o->e, id) : NULL;
+    char *logs = id ? orch__last_logs(u->o->e, id, LOG_TAIL) : NULL;
     zp_err_set(err, ZP_E_ENGINE, NULL, "service '%s': dependency '%s' failed to start: %s%s%s",
                u->g.nodes[node].name, u->g.nodes[dep->target].name, why,
                logs && logs[0] ? "; its last log lines:\n" : "", logs ? logs : "");
@@ -386,9 +392,10 @@ int orch__mkdir_p(const char *path, struct zp_err *err)
     return rc;
 }
 
-/* Create replica `number` under its final name, connected to every network. */
-static int create_container(struct up *u, struct engine *e, size_t node, int number, char **ret_id,
-                            char **ret_name, struct zp_err *err)
+/* Create replica `number` under its final name (or `name`, a rollout's temporary one),
+ * connected to every network. */
+static int create_container(struct up *u, struct engine *e, size_t node, int number,
+                            const char *name, char **ret_id, char **ret_name, struct zp_err *err)
 {
     struct svc_ctx *sc = &u->svcs[node];
     const char *service = u->g.nodes[node].name;
@@ -398,6 +405,10 @@ static int create_container(struct up *u, struct engine *e, size_t node, int num
                                  sc->hash, false, resolve_service, u, &spec, err);
     if (rc < 0)
         goto out;
+    if (name != NULL) {
+        free(spec.name);
+        spec.name = zp_strdup(name);
+    }
     for (size_t i = 0; i < spec.nbind_dirs; i++) {
         if ((rc = orch__mkdir_p(spec.bind_dirs[i], err)) < 0) {
             zp_err_prefix(err, "service '%s'", service);
@@ -475,7 +486,7 @@ static int recreate(struct up *u, struct engine *e, size_t node, int number,
             goto fail;
         renamed = true;
     }
-    if ((rc = create_container(u, e, node, number, &id, &name, err)) < 0)
+    if ((rc = create_container(u, e, node, number, NULL, &id, &name, err)) < 0)
         goto rollback;
     if (!u->opts->no_start && (rc = start_container(u, e, service, id, name, err)) < 0) {
         zp_err_init(&ignored);
@@ -542,6 +553,82 @@ static void add_id(struct up *u, size_t node, const char *id)
     pthread_mutex_unlock(&u->o->lock);
 }
 
+/* ---- rollouts: what orch__rollout asks of the executor ---- */
+
+/* Is a recreate of this service's containers a rollout (routed through zpanel's Caddy)? */
+static bool rolls_out(const struct up *u, size_t node)
+{
+    const struct proxy_site *site = u->svcs[node].site;
+    return site != NULL && site->kind == PROXY_KIND_CADDY && !u->opts->no_start;
+}
+
+struct roll_ctx {
+    struct up *u;
+    size_t node;
+};
+
+static int roll_create(void *ud, struct engine *e, int number, const char *name, char **ret_id,
+                       struct zp_err *err)
+{
+    struct roll_ctx *rc = ud;
+    char *final = NULL;
+    int r = create_container(rc->u, e, rc->node, number, name, ret_id, &final, err);
+    free(final);
+    return r;
+}
+
+/* The health gate of a replacement: the events thread's view of it (as up_gate). */
+static int roll_wait_ready(void *ud, struct engine *e, const char *id, int64_t timeout_ms,
+                           struct zp_err *err)
+{
+    struct roll_ctx *rc = ud;
+    struct up *u = rc->u;
+    if (!u->events_started)
+        ZP_BUG("a rollout without the events thread");
+    if (track_inspect(u, e, id, err) < 0)
+        return err->code;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    int64_t ns = deadline.tv_nsec + (timeout_ms % 1000) * 1000000;
+    deadline.tv_sec += (time_t)(timeout_ms / 1000 + ns / 1000000000);
+    deadline.tv_nsec = (long)(ns % 1000000000);
+    int r = 0;
+    pthread_mutex_lock(&u->o->lock);
+    for (;;) {
+        struct cstate *c = cs_find(u, id, false);
+        const char *name = c && c->name ? c->name : id;
+        if (orch__cancelled(u->o)) {
+            r = orch__interrupted(err);
+            break;
+        }
+        if (c != NULL && c->known) {
+            if (c->exited) {
+                r = zp_err_set(err, ZP_E_ENGINE, NULL, "container %s exited (%lld)", name,
+                               (long long)c->exit_code);
+                break;
+            }
+            if (strcmp(c->health, "unhealthy") == 0) {
+                r = zp_err_set(err, ZP_E_ENGINE, NULL, "container %s is unhealthy", name);
+                break;
+            }
+            if (c->running && (c->health[0] == '\0' || strcmp(c->health, "healthy") == 0))
+                break;
+        }
+        if (u->events_done) {
+            r = zp_err_set(err, ZP_E_ENGINE, NULL, "lost the engine's event stream: %s",
+                           u->events_err.msg);
+            break;
+        }
+        if (pthread_cond_timedwait(&u->o->cond, &u->o->lock, &deadline) == ETIMEDOUT) {
+            r = zp_err_set(err, ZP_E_ENGINE, NULL, "not healthy after %lld ms",
+                           (long long)timeout_ms);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&u->o->lock);
+    return r;
+}
+
 static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *err)
 {
     struct up *u = ud;
@@ -550,8 +637,15 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
     const char *service = u->g.nodes[node].name;
     char **track = NULL;
     size_t ntrack = 0;
+    struct orch_roll_item *roll = NULL;
+    size_t nroll = 0;
     int rc = 0;
 
+    if (sc->site != NULL && sp->active) {
+        pthread_mutex_lock(&u->px.lock);
+        u->px.touched = true;
+        pthread_mutex_unlock(&u->px.lock);
+    }
     for (size_t i = 0; i < sp->n; i++) {
         const struct orch_step_item *it = &sp->items[i];
         const struct orch_obs_container *old = it->old >= 0 ? &u->obs.c[it->old] : NULL;
@@ -566,11 +660,16 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
             id = zp_strdup(old->id);
             break;
         case ORCH_STEP_CREATE:
-            rc = create_container(u, w->e, node, it->number, &id, &name, err);
+            rc = create_container(u, w->e, node, it->number, NULL, &id, &name, err);
             if (rc == 0 && !u->opts->no_start)
                 rc = start_container(u, w->e, service, id, name, err);
             break;
         case ORCH_STEP_RECREATE:
+            if (rolls_out(u, node)) { /* after the other steps, in batches */
+                roll = zp_realloc(roll, (nroll + 1) * sizeof(*roll));
+                roll[nroll++] = (struct orch_roll_item){it->number, old, NULL};
+                break;
+            }
             rc = recreate(u, w->e, node, it->number, old, &id, err);
             break;
         case ORCH_STEP_START:
@@ -604,6 +703,31 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
         if (rc < 0)
             break;
     }
+    if (rc == 0 && nroll > 0) {
+        struct roll_ctx rc_ctx = {u, node};
+        struct orch_rollout_ops ops = {
+            .ud = &rc_ctx, .create = roll_create, .wait_ready = roll_wait_ready};
+        struct orch_rollout r = {
+            .o = u->o,
+            .e = w->e,
+            .px = &u->px,
+            .service = service,
+            .svc = sc->svc,
+            .site = sc->site,
+            .container_name = sc->container_name,
+            .ops = &ops,
+        };
+        rc = orch__rollout(&r, roll, nroll, err);
+        for (size_t i = 0; i < nroll && rc == 0; i++) {
+            add_id(u, node, roll[i].new_id);
+            track = zp_realloc(track, (ntrack + 1) * sizeof(*track));
+            track[ntrack++] = roll[i].new_id;
+            roll[i].new_id = NULL;
+        }
+    }
+    for (size_t i = 0; i < nroll; i++)
+        free(roll[i].new_id);
+    free(roll);
     for (size_t i = 0; i < ntrack; i++) {
         if (rc == 0 && sc->need_state && track[i] != NULL) {
             rc = track_inspect(u, w->e, track[i], err);
@@ -793,9 +917,38 @@ out:
     return rc;
 }
 
+/* The shared network of the proxy and every routed container (as `zpanel proxy up`
+ * creates it), so that routed services come up before the proxy does. */
+static int ensure_proxy_network(struct up *u, struct zp_err *err)
+{
+    struct orch *o = u->o;
+    bool exists = false;
+    if (engine_network_exists(o->e, PROXY_NETWORK, &exists, err) < 0 || exists)
+        return err->code;
+    struct engine_kv label = {PROXY_LABEL_ROLE, "network"};
+    struct engine_network_opts no = {
+        .driver = "bridge", .attachable = true, .labels = &label, .n_labels = 1};
+    orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_WORKING, "Creating");
+    int rc = engine_network_create(o->e, PROXY_NETWORK, &no, NULL, err);
+    if (rc == ZP_E_CONFLICT) { /* created meanwhile by another zpanel */
+        zp_err_init(err);
+        rc = 0;
+    }
+    if (rc < 0)
+        orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_FAILED, "%s", err->msg);
+    else
+        orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_DONE, "Created");
+    return rc;
+}
+
 static int ensure_objects(struct up *u, struct zp_err *err)
 {
     const struct zp_node *model = u->o->p->model;
+    bool routed = false;
+    for (size_t k = 0; u->svcs != NULL && k < u->g.norder && !routed; k++)
+        routed = u->svcs[u->g.order[k]].site != NULL;
+    if (routed && ensure_proxy_network(u, err) < 0)
+        return err->code;
     const struct zp_node *nets = zp_node_get(model, "networks");
     for (size_t i = 0; zp_node_is_map(nets) && i < nets->n; i++) {
         const char *key = nets->pairs[i].key->str;
@@ -977,6 +1130,14 @@ static int prepare_services(struct up *u, struct zp_err *err)
         const char *cn = zp_node_get_str(sc->svc, "container_name");
         sc->container_name = cn ? zp_strdup(cn) : NULL;
         sc->replicas = want_replicas(sc->svc, service, u->opts);
+        struct proxy_site site;
+        bool routed = false;
+        if (orch_service_site(o->p, service, sc->svc, &site, &routed, err) < 0)
+            return err->code;
+        if (routed) {
+            sc->site = zp_malloc(sizeof(*sc->site));
+            *sc->site = site;
+        }
         if (sc->container_name != NULL && sc->replicas > 1)
             return zp_err_set(err, ZP_E_INPUT, NULL,
                               "service '%s': container_name '%s' is set, so it cannot have "
@@ -1096,7 +1257,7 @@ static int wait_services(struct up *u, struct zp_err *err)
     }
     pthread_mutex_unlock(&o->lock);
     if (why != NULL) {
-        char *logs = last_logs(o->e, fail_id);
+        char *logs = orch__last_logs(o->e, fail_id, LOG_TAIL);
         rc = zp_err_set(err, ZP_E_ENGINE, NULL, "service '%s': %s%s%s", fail_svc, why,
                         logs[0] ? "; its last log lines:\n" : "", logs);
         free(logs);
@@ -1130,6 +1291,24 @@ static void orphans(struct up *u, struct zp_err *err)
         orch__remove_container(o, o->e, &u->obs.c[u->plan.orphans[i]], -1, false, err);
 }
 
+/* zpanel's state directory, where the proxy keeps its admin sockets: $ZPANEL_STATE_DIR,
+ * else the default store_state_dir() uses (the orchestrator does not link the store). */
+static char *state_dir(void)
+{
+    const char *v = getenv("ZPANEL_STATE_DIR");
+    if (v != NULL && v[0] != '\0')
+        return zp_strdup(v);
+    if (geteuid() == 0)
+        return zp_strdup("/var/lib/zpanel");
+    v = getenv("XDG_STATE_HOME");
+    if (v != NULL && v[0] == '/')
+        return zp_asprintf("%s/zpanel", v);
+    v = getenv("HOME");
+    if (v != NULL && v[0] == '/')
+        return zp_asprintf("%s/.local/state/zpanel", v);
+    return zp_strdup("/var/lib/zpanel");
+}
+
 int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
 {
     struct orch_up_opts dflt = {0};
@@ -1140,6 +1319,8 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
     opts = u.opts;
     u.since = (int64_t)time(NULL) - 1;
     zp_err_init(&u.events_err);
+    u.state_dir = state_dir();
+    orch__proxy_ctx_init(&u.px, u.state_dir);
 
     if ((rc = orch__graph_build(o->p->model, opts->services, opts->nservices, opts->no_deps, &u.g,
                                 err)) < 0)
@@ -1195,6 +1376,13 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
             }
         }
     }
+    /* a rollout waits on its replacements' health (as a gate does) */
+    for (size_t k = 0; k < u.g.norder && !opts->no_start; k++) {
+        size_t i = u.g.order[k];
+        const struct orch_svc_plan *sp = &u.plan.svcs[i];
+        for (size_t j = 0; j < sp->n && rolls_out(&u, i); j++)
+            need_events = need_events || sp->items[j].kind == ORCH_STEP_RECREATE;
+    }
     if (opts->no_start)
         need_events = false;
     if (need_events && (rc = events_start(&u, err)) < 0)
@@ -1211,6 +1399,16 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
     rc = orch__schedule(o, pool, &u.g, false, &ops, err);
     orch__pool_stop(pool);
     pool = NULL;
+    if (u.px.touched || (opts->remove_orphans && u.plan.norphans > 0)) {
+        /* routes of the containers created, replaced or removed (the proxy also learns
+         * of a first creation here) */
+        struct zp_err serr;
+        zp_err_init(&serr);
+        if (orch__proxy_sync(o, o->e, &u.px, &serr) < 0 && rc == 0) {
+            *err = serr;
+            rc = serr.code;
+        }
+    }
     if (rc == 0 && opts->wait && !opts->no_start)
         rc = wait_services(&u, err);
 out:
@@ -1223,6 +1421,10 @@ out:
         free(u.svcs[i].image);
         free(u.svcs[i].image_id);
         free(u.svcs[i].container_name);
+        if (u.svcs[i].site != NULL) {
+            proxy_site_release(u.svcs[i].site);
+            free(u.svcs[i].site);
+        }
         for (size_t k = 0; k < u.svcs[i].nids; k++)
             free(u.svcs[i].ids[k]);
         free(u.svcs[i].ids);
@@ -1235,6 +1437,8 @@ out:
     free(u.cs);
     free(u.fail_id);
     free(u.fail_why);
+    orch__proxy_ctx_release(&u.px);
+    free(u.state_dir);
     free(wants);
     orch__plan_release(&u.plan);
     orch__observed_release(&u.obs);

@@ -11,6 +11,8 @@
  * (the caller passes the reference), depends_on, env_file (already merged into
  * environment), profiles, pull_policy, scale, deploy.replicas, platform (chooses which
  * image is built or pulled; the local image is already chosen), extends, x-*.
+ * x-zpanel (routes) becomes the label io.zpanel.routes (or Traefik's labels) and a
+ * connection to the proxy's network `zpanel` (map_route).
  *
  * Swarm-only, ignored by the container mapping (later features may use them):
  * deploy.mode (global, *-job), deploy.endpoint_mode, deploy.labels (labels of a swarm
@@ -46,6 +48,7 @@
 #include <string.h>
 
 #include "orchestrator-int.h"
+#include "routes.h"
 
 #include "../util/banned.h"
 
@@ -1319,6 +1322,74 @@ static int map_networks(struct mapper *m, const struct zp_node *nets, struct zp_
     return rc;
 }
 
+/* ---- routes: x-zpanel ---- */
+
+/* Is engine network `name` already one of the container's? */
+static bool has_network(const struct mapper *m, const char *name)
+{
+    const struct zp_node *eps =
+        zp_node_get(zp_node_get(m->body, "NetworkingConfig"), "EndpointsConfig");
+    if (zp_node_get(eps, name) != NULL)
+        return true;
+    for (size_t i = 0; i < m->spec->nnetworks; i++)
+        if (strcmp(m->spec->networks[i].network, name) == 0)
+            return true;
+    return false;
+}
+
+/* A routed service (x-zpanel): its routes as the label the proxy reads (Caddy), or the
+ * Traefik labels (labels the service writes itself win), and the shared network
+ * `zpanel` without aliases (projects' service names would collide there; the proxy
+ * dials containers by short ID). One-off containers are never routed. */
+static int map_route(struct mapper *m)
+{
+    const struct zp_node *x = zp_node_get(m->svc, "x-zpanel");
+    if (x == NULL || m->oneoff)
+        return 0;
+    struct proxy_site site;
+    bool routed = false;
+    int rc = orch_service_site(m->p, m->service, m->svc, &site, &routed, m->err);
+    if (rc < 0 || !routed)
+        return rc;
+    const char *nm = zp_node_get_str(m->svc, "network_mode");
+    if (nm != NULL && strcmp(nm, "bridge") != 0 && strcmp(nm, "default") != 0) {
+        rc = fail(m, zp_node_get_key(m->svc, "x-zpanel"), "x-zpanel",
+                  "a routed service must be on a network the proxy can reach; network_mode "
+                  "'%s' cannot be routed",
+                  nm);
+        goto out;
+    }
+    struct zp_node *labels = jmap_at(m->body, "Labels");
+    if (site.kind == PROXY_KIND_CADDY) {
+        char *l = proxy_site_to_label(&site);
+        zp_node_set(labels, PROXY_LABEL_ROUTES, jstr(l));
+        free(l);
+    } else {
+        char **tl = proxy_traefik_labels(&site);
+        for (size_t i = 0; tl != NULL && tl[i] != NULL; i++) {
+            char *eq = strchr(tl[i], '=');
+            if (eq != NULL) {
+                *eq = '\0';
+                if (zp_node_get(labels, tl[i]) == NULL)
+                    zp_node_set(labels, tl[i], jstr(eq + 1));
+            }
+            free(tl[i]);
+        }
+        free(tl);
+    }
+    if (!has_network(m, PROXY_NETWORK)) {
+        struct orch_container_spec *sp = m->spec;
+        sp->networks = zp_realloc(sp->networks, (sp->nnetworks + 1) * sizeof(*sp->networks));
+        struct orch_netattach *na = &sp->networks[sp->nnetworks++];
+        memset(na, 0, sizeof(*na));
+        na->network = zp_strdup(PROXY_NETWORK);
+        na->aliases = zp_calloc(1, sizeof(*na->aliases));
+    }
+out:
+    proxy_site_release(&site);
+    return rc;
+}
+
 /* ---- resources: the plain fields and deploy.resources, which must agree ---- */
 
 /* The value of a resource given either as a plain field (a) or under deploy (b). */
@@ -1563,6 +1634,8 @@ static int map_service(struct mapper *m, const char *image, int number, const ch
         zp_node_set(m->hc, "Links", zp_node_copy(links));
     }
     zp_node_free(links);
+    if (rc == 0)
+        rc = map_route(m);
     return rc;
 }
 

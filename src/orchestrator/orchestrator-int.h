@@ -13,6 +13,7 @@
 
 #include "../compose/compose.h"
 #include "../engine/engine.h"
+#include "../proxy/proxy.h"
 #include "../util/util.h"
 #include "mapping.h"
 #include "orchestrator.h"
@@ -226,5 +227,111 @@ struct orch_sched_ops {
 
 int orch__schedule(struct orch *o, struct orch_pool *pool, const struct orch_graph *g, bool reverse,
                    const struct orch_sched_ops *ops, struct zp_err *err);
+
+/* ---- zero-downtime rollouts of routed services (rollout.c) ---- */
+
+enum orch_update_order {
+    ORCH_ORDER_START_FIRST, /* the new container runs beside the old one until switched */
+    ORCH_ORDER_STOP_FIRST,  /* the old one stops before the new one starts */
+};
+
+/* How a routed service's replicas are replaced: deploy.update_config (pure). */
+struct orch_rollout_plan {
+    enum orch_update_order order; /* the order used (after any fallback) */
+    bool fallback;                /* start-first was asked for but cannot work: see why */
+    char *why;                    /* with fallback: "publishes host port 8080", else NULL */
+    size_t *batches;              /* replicas replaced together, in order; sum is n */
+    size_t nbatches;
+    int64_t delay_ms; /* update_config.delay, waited between batches */
+};
+
+/* Plan the replacement of n replicas of svc (a normalised service): batches of
+ * update_config.parallelism (default 1; 0: all at once), update_config.order (default
+ * start-first, the point of routing a service), and stop-first when two containers of
+ * the service cannot run at once (orch__single_instance_why). Pure. */
+void orch__rollout_plan(const struct zp_node *svc, size_t n, struct orch_rollout_plan *ret);
+void orch__rollout_plan_release(struct orch_rollout_plan *p);
+
+/* Why two containers of svc cannot run side by side ("publishes host port 8080",
+ * "has the fixed address 10.0.0.5 on network 'front'", "uses network_mode 'host'"), or
+ * NULL when they can. Returns a new string. Pure. */
+char *orch__single_instance_why(const struct zp_node *svc);
+
+/* How long the container health check of svc may take to decide (start_period plus
+ * (interval + timeout) per retry, with Docker's defaults, plus a margin), in ms; 0 when
+ * svc has no (or a disabled) health check. Pure. */
+int64_t orch__health_budget_ms(const struct zp_node *svc);
+
+/* The name of a replacement while it runs beside the old container. New string. */
+char *orch__temp_name(const char *canonical);
+
+/* What the rollouts of one `up` share: the proxy's location, the overrides in force (the
+ * replacements routed before their rename, the old containers no longer routed), one
+ * lock so that proxy_sync calls (each one /load of the whole router configuration) never
+ * interleave. */
+struct orch_proxy_ctx {
+    struct proxy_opts opts;
+    pthread_mutex_t lock; /* guards everything below */
+    char **include;       /* container IDs */
+    size_t ninclude;
+    char **exclude;
+    size_t nexclude;
+    bool checked; /* proxy_sync ran once: running is known */
+    bool running; /* the proxy's containers run */
+    bool warned;  /* "the proxy is not running" was said */
+    bool touched; /* up changed a routed service's containers */
+};
+
+void orch__proxy_ctx_init(struct orch_proxy_ctx *px, const char *state_dir);
+void orch__proxy_ctx_release(struct orch_proxy_ctx *px);
+/* Rebuild the proxy's configuration from the engine with the overrides in force (see
+ * proxy_sync). When the proxy does not run, says so once (ORCH_WARNING) and returns 0. */
+int orch__proxy_sync(struct orch *o, struct engine *e, struct orch_proxy_ctx *px,
+                     struct zp_err *err);
+
+/* One replica to replace; new_id is set (caller frees) when it was replaced. */
+struct orch_roll_item {
+    int number;
+    const struct orch_obs_container *old;
+    char *new_id;
+};
+
+/* What a rollout needs from the executor (converge.c). */
+struct orch_rollout_ops {
+    void *ud;
+    /* Create replica `number` under `name` (not started), connected to every network. */
+    int (*create)(void *ud, struct engine *e, int number, const char *name, char **ret_id,
+                  struct zp_err *err);
+    /* Wait (on the engine's events) until container id runs and, when it has a health
+     * check, is healthy; errors name why not (exited, unhealthy, timeout_ms passed). */
+    int (*wait_ready)(void *ud, struct engine *e, const char *id, int64_t timeout_ms,
+                      struct zp_err *err);
+};
+
+struct orch_rollout {
+    struct orch *o;
+    struct engine *e; /* the worker's */
+    struct orch_proxy_ctx *px;
+    const char *service;
+    const struct zp_node *svc; /* normalised, adapted */
+    const struct proxy_site *site;
+    const char *container_name; /* container_name, or NULL */
+    const struct orch_rollout_ops *ops;
+};
+
+/* Replace items (the service's RECREATE steps, by number) without downtime: per batch,
+ * start the replacements beside the old containers (under orch__temp_name), wait until
+ * they are ready (health check, then the route's HTTP probe from the proxy's network),
+ * switch the routes in one /load, drain the old containers, remove them and give the
+ * replacements their names. Stop-first batches stop and drain first, and put the old
+ * container back when the new one fails. A replacement that never becomes ready is
+ * removed, the old container keeps serving, and the error carries the probe's output and
+ * the replacement's last log lines. Progress: "Rolling out", "Switched", "Draining",
+ * "Rolled out". */
+int orch__rollout(const struct orch_rollout *r, struct orch_roll_item *items, size_t n,
+                  struct zp_err *err);
+
+/* The last log lines of container id (at most lines), "" when none. New string. */
+char *orch__last_logs(struct engine *e, const char *id, int lines);
 
 #endif

@@ -75,7 +75,14 @@ char **proxy_traefik_labels(const struct proxy_site *s);
 struct proxy_upstream {
     const struct proxy_site *site; /* borrowed */
     const char *container_id;      /* borrowed; dialled as <first 12 chars>:<port> */
+    /* Not routed any more, but still referenced by a route that never matches (its
+     * "@id" is PROXY_DRAIN_ID): Caddy forgets an upstream's in-flight count as soon as
+     * no loaded route names it, although those requests still run (measured with Caddy
+     * 2.6.2), so a container being drained stays referenced until it is removed. */
+    bool draining;
 };
+
+#define PROXY_DRAIN_ID "zpanel-draining"
 
 /* The router's and the edge's full Caddy JSON configurations for these upstreams
  * (pure; sorted, so equal inputs give equal text). admin_socket: the path of that
@@ -148,8 +155,11 @@ struct proxy_override {
 /* List every running container with io.zpanel.routes (all projects; not one-off, not
  * kind traefik), build both configurations and load each one that differs from what
  * that Caddy runs (the router in one /load request). A container named with a
- * rollout's temporary suffix is routed only when included by an override. When the
- * proxy does not run, returns 0 and sets *ret_running false (may be NULL). */
+ * rollout's temporary suffix is routed only when included by an override. A container
+ * excluded by an override gets no traffic but stays referenced as draining (see struct
+ * proxy_upstream), so that proxy_drain sees its requests in flight; a sync after it is
+ * removed forgets it. When the proxy does not run, returns 0 and sets *ret_running
+ * false (may be NULL). */
 int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct proxy_override *ov,
                size_t nov, bool *ret_running, struct zp_err *err);
 
@@ -159,7 +169,9 @@ int proxy_routes(struct engine *e, const struct proxy_opts *opts, char ***ret_li
                  struct zp_err *err);
 
 /* Wait until no request is in flight to container_id's upstream (per the router's
- * /reverse_proxy/upstreams) or timeout_ms passed; *ret_drained says which. */
+ * /reverse_proxy/upstreams; an address Caddy does not list has none) or timeout_ms
+ * passed; *ret_drained says which. Call it after a proxy_sync that excluded the
+ * container (it stays listed while draining). */
 int proxy_drain(const struct proxy_opts *opts, const char *container_id, int port,
                 int64_t timeout_ms, bool *ret_drained, struct zp_err *err);
 

@@ -11,18 +11,36 @@
 #include "../util/util.h"
 
 /* The state directory: $ZPANEL_STATE_DIR when set (and not empty), else /var/lib/zpanel
- * when running as root, else $XDG_STATE_HOME/zpanel or ~/.local/state/zpanel. The
- * returned string is newly allocated. It is not created here. */
+ * when running as root, else $XDG_STATE_HOME/zpanel (when absolute) or
+ * $HOME/.local/state/zpanel (the passwd entry's home without $HOME). The returned string is
+ * newly allocated, never NULL. It is not created here (store_open does that). */
 char *store_state_dir(void);
 
+/* The schema version this zpanel writes (PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 1
+
+/* One open project database: use it from one thread at a time (give each thread its own;
+ * several processes may open the same file, SQLite's locks and a 5 s busy timeout order
+ * them). */
 struct store;
 
+/* Is name a valid project name (Compose rules: lowercase letters, digits, '-' and '_',
+ * starting with a letter or a digit, at most 200 characters)? Only such names are used
+ * as file names. */
+bool store_project_name_valid(const char *name);
+
 /* Open (creating the directory, the file <state>/projects/<project>.db and its schema
- * when absent, and migrating an older schema) the state of project. Errors: ZP_E_SYSTEM
- * (directory or file not writable: the message names the path), ZP_E_INPUT (the file is
- * not a zpanel state database, or is newer than this zpanel). */
+ * when absent, and migrating an older schema) the state of project. Directories are
+ * created 0700, the database file 0600. *ret belongs to the caller (store_close).
+ * Errors: ZP_E_INPUT (invalid project name; the file is not a zpanel state database, or
+ * its schema is newer than this zpanel: the message names the file), ZP_E_SYSTEM
+ * (directory or file not writable: the message names the path), ZP_E_CONFLICT (the
+ * database stayed locked by another process for the whole busy timeout). */
 int store_open(const char *state_dir, const char *project, struct store **ret, struct zp_err *err);
+/* Close s; NULL is accepted. */
 void store_close(struct store *s);
+/* The database file of s (borrowed). */
+const char *store_path(const struct store *s);
 
 /* What one service ran in a release. */
 struct store_release_service {
@@ -53,8 +71,17 @@ struct store_release {
     size_t nservices;
 };
 
-/* Record a release (r->id and r->created are set here; ret_id may be NULL). */
+/* Every call below: 0, or a negative zp_code with err naming the database file
+ * (ZP_E_SYSTEM for I/O, ZP_E_CONFLICT when it stayed locked, ZP_E_INPUT when it is
+ * corrupt). ret_ outputs are written only on success and belong to the caller: release
+ * them with store_release_release / store_releases_free. */
+
+/* Record a release and its services in one transaction: r->id (the next id, never reused)
+ * and r->created (now) are set here; r is otherwise only read. kind and model_json must
+ * not be NULL; neither may a service's service, image_ref, image_id or config_hash. */
 int store_release_add(struct store *s, struct store_release *r, struct zp_err *err);
+/* Change the status of release id; note replaces its note when not NULL (NULL keeps it).
+ * Errors: ZP_E_NOTFOUND. */
 int store_release_set_status(struct store *s, int64_t id, enum store_release_status status,
                              const char *note, struct zp_err *err);
 /* Errors: ZP_E_NOTFOUND. */
@@ -65,12 +92,16 @@ int store_release_latest(struct store *s, int status, struct store_release *ret,
 /* All releases, newest first. */
 int store_release_list(struct store *s, struct store_release **ret, size_t *ret_n,
                        struct zp_err *err);
-/* Delete releases beyond the newest keep ones (never the newest DEPLOYED one) and give
- * them to the caller (so that it can remove their keep tags). */
+/* Delete releases beyond the newest keep ones (never the newest DEPLOYED one), in one
+ * transaction, and give them (newest first, with their services) to the caller so that it
+ * can remove their keep tags; *ret_pruned is NULL when none was pruned. */
 int store_release_prune(struct store *s, size_t keep, struct store_release **ret_pruned,
                         size_t *ret_n, struct zp_err *err);
+/* Free the contents of r (r itself is not freed); NULL and a zeroed r are accepted. */
 void store_release_release(struct store_release *r);
+/* Release n releases and free the array; NULL is accepted. */
 void store_releases_free(struct store_release *r, size_t n);
+/* "deploying", "deployed", "failed", "superseded" (as stored in the database). */
 const char *store_release_status_name(enum store_release_status st);
 
 #endif

@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,14 +132,49 @@ char *zp_path_abs(const char *path)
     return r;
 }
 
-void zp_sha256_hex(const void *data, size_t len, char out[65])
+void zp_hex32(const unsigned char in[32], char out[65])
 {
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, data, len);
     static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof(digest); i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 15];
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
     }
     out[64] = '\0';
+}
+
+void zp_sha256_init(struct zp_sha256 *h)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        abort(); /* out of memory: as zp_malloc */
+    h->ctx = ctx;
+}
+
+void zp_sha256_update(struct zp_sha256 *h, const void *data, size_t len)
+{
+    if (len > 0 && EVP_DigestUpdate(h->ctx, data, len) != 1)
+        abort();
+}
+
+void zp_sha256_final(struct zp_sha256 *h, unsigned char out[32])
+{
+    unsigned int n = 0;
+    if (EVP_DigestFinal_ex(h->ctx, out, &n) != 1 || n != 32)
+        abort();
+    EVP_MD_CTX_free(h->ctx);
+    h->ctx = NULL;
+}
+
+void zp_sha256(const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int n = 0;
+    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32)
+        abort();
+}
+
+void zp_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char digest[32];
+    zp_sha256(data, len, digest);
+    zp_hex32(digest, out);
 }

@@ -213,4 +213,19 @@ char *zp_path_abs(const char *path);
 /* SHA-256 of data as 64 lowercase hex characters plus NUL into out. */
 void zp_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* Incremental SHA-256 (OpenSSL's libcrypto: it uses the CPU's SHA instructions, about
+ * 4x libsodium's portable code here, which matters for backups of large volumes). */
+struct zp_sha256 {
+    void *ctx; /* EVP_MD_CTX */
+};
+
+void zp_sha256_init(struct zp_sha256 *h);
+void zp_sha256_update(struct zp_sha256 *h, const void *data, size_t len);
+/* Write the 32-byte digest and release the state (init again to reuse). */
+void zp_sha256_final(struct zp_sha256 *h, unsigned char out[32]);
+/* One-shot SHA-256 into 32 bytes. */
+void zp_sha256(const void *data, size_t len, unsigned char out[32]);
+/* 32 bytes as 64 lowercase hex characters plus NUL. */
+void zp_hex32(const unsigned char in[32], char out[65]);
+
 #endif

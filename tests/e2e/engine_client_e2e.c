@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #define NET2 "zp-e2e-engine_spec"
 #define VOL2 "zp-e2e-engine_tmp"
 #define TAGGED "zp-e2e-engine-busybox:tagged"
+#define RETAGGED "zp-e2e-engine-rebuilt:latest"
 #define BUSYBOX "/bin/busybox"
 
 static int passed, failed;
@@ -105,6 +107,24 @@ static int cleanup(struct engine *e)
     }
     engine_volume_list_release(&vl);
 
+    struct engine_image_list dl = {NULL, 0};
+    zp_err_init(&err);
+    if (engine_image_list_dangling(e, filters, &dl, &err) == 0) {
+        for (size_t i = 0; i < dl.n; i++) {
+            zp_err_init(&err);
+            if (engine_image_remove(e, dl.items[i].id, true, &err) != 0 &&
+                err.code != ZP_E_NOTFOUND) {
+                fprintf(stderr, "cleanup: %s\n", err.msg);
+                problems++;
+            }
+        }
+    }
+    engine_image_list_release(&dl);
+    zp_err_init(&err);
+    if (engine_image_remove(e, RETAGGED, true, &err) != 0 && err.code != ZP_E_NOTFOUND) {
+        fprintf(stderr, "cleanup: %s\n", err.msg);
+        problems++;
+    }
     zp_err_init(&err);
     if (engine_image_remove(e, TAGGED, true, &err) != 0 && err.code != ZP_E_NOTFOUND) {
         fprintf(stderr, "cleanup: %s\n", err.msg);
@@ -705,6 +725,260 @@ out:
     return failed == before ? 0 : -1;
 }
 
+/* ---- files and resource usage ---- */
+
+struct collector {
+    struct zp_buf data;
+    int calls;
+};
+
+static int collect_write(void *ctx, const void *data, size_t len, struct zp_err *err)
+{
+    struct collector *c = ctx;
+    c->calls++;
+    return zp_buf_add(&c->data, data, len) == 0
+               ? 0
+               : zp_err_set(err, ZP_E_TOOBIG, NULL, "archive larger than expected");
+}
+
+static int failing_read(void *ctx, char *buf, size_t cap, size_t *ret_len, struct zp_err *err)
+{
+    (void)ctx;
+    (void)buf;
+    (void)cap;
+    (void)ret_len;
+    return zp_err_set(err, ZP_E_SYSTEM, NULL, "reading 'in.tar': Input/output error");
+}
+
+/* The content of entry name in a ustar archive (borrowed), or NULL. */
+static const char *tar_find(const struct zp_buf *tar, const char *name, size_t *ret_len)
+{
+    size_t off = 0;
+    while (off + 512 <= tar->len && tar->p[off] != '\0') {
+        const char *h = tar->p + off;
+        char size_field[13];
+        memcpy(size_field, h + 124, 12);
+        size_field[12] = '\0';
+        size_t size = 0;
+        for (const char *c = size_field; *c >= '0' && *c <= '7'; c++)
+            size = size * 8 + (size_t)(*c - '0');
+        if (strncmp(h, name, 100) == 0 && off + 512 + size <= tar->len) {
+            *ret_len = size;
+            return h + 512;
+        }
+        off += 512 + (size + 511) / 512 * 512;
+    }
+    return NULL;
+}
+
+/* `cp`: a tar put into the volume at /data (streamed in pieces), read back as the
+ * directory and as one file, byte for byte; the engine's refusals. */
+static int check_archive(struct engine *e, const char *ctr_id)
+{
+    int before = failed;
+    struct zp_err err;
+    struct zp_buf tar = ZP_BUF_INIT, bin = ZP_BUF_INIT;
+    struct collector got = {ZP_BUF_INIT, 0};
+    zp_err_init(&err);
+    static const char hello[] = "hello, archive\n";
+    for (size_t i = 0; i < 300000; i++) /* every byte value, not a multiple of 512 */
+        zp_buf_addc(&bin, (char)(i * 31 % 256));
+    tar_add(&tar, "hello.txt", hello, strlen(hello), 0644);
+    tar_add(&tar, "bin.dat", bin.p, bin.len, 0600);
+    zp_buf_add(&tar, (const char[1024]){0}, 1024);
+    struct tar_reader r = {tar.p, tar.len};
+    CHECK(engine_container_archive_put(e, ctr_id, "/data", tar_read, &r, &err) == 0, "%s", err.msg);
+    CHECK(r.left == 0, "%zu bytes not sent", r.left);
+
+    CHECK(engine_container_archive_get(e, ctr_id, "/data", collect_write, &got, &err) == 0, "%s",
+          err.msg);
+    size_t len = 0;
+    const char *data = tar_find(&got.data, "data/hello.txt", &len);
+    CHECK(data && len == strlen(hello) && memcmp(data, hello, len) == 0, "data/hello.txt");
+    data = tar_find(&got.data, "data/bin.dat", &len);
+    CHECK(data && len == bin.len && memcmp(data, bin.p, len) == 0, "data/bin.dat");
+    CHECK(got.calls > 1, "%d pieces", got.calls); /* handed out as it arrived */
+    printf("archive: put %zu bytes, got /data back as %zu bytes in %d pieces\n", tar.len,
+           got.data.len, got.calls);
+    zp_buf_reset(&got.data);
+    CHECK(engine_container_archive_get(e, CTR, "/data/bin.dat", collect_write, &got, &err) == 0,
+          "%s", err.msg);
+    data = tar_find(&got.data, "bin.dat", &len);
+    CHECK(data && len == bin.len && memcmp(data, bin.p, len) == 0, "bin.dat alone");
+
+    int rc = engine_container_archive_get(e, CTR, "/data/none", collect_write, &got, &err);
+    CHECK(rc == ZP_E_NOTFOUND && strstr(err.msg, "'/data/none'") && strstr(err.msg, CTR),
+          "rc %d: %s", rc, err.msg);
+    printf("archive of a missing path: %s\n", err.msg);
+    zp_err_init(&err);
+    r = (struct tar_reader){tar.p, tar.len};
+    rc = engine_container_archive_put(e, CTR, "/data/hello.txt", tar_read, &r, &err);
+    CHECK(rc == ZP_E_ENGINE && strstr(err.msg, "not a directory"), "rc %d: %s", rc, err.msg);
+    printf("archive into a file: %s\n", err.msg);
+    zp_err_init(&err);
+    static const char garbage[] = "this is not a tar archive";
+    r = (struct tar_reader){garbage, sizeof(garbage)};
+    rc = engine_container_archive_put(e, CTR, "/data", tar_read, &r, &err);
+    CHECK(rc == ZP_E_ENGINE && strstr(err.msg, "copying files into '/data' of container"),
+          "rc %d: %s", rc, err.msg);
+    printf("archive that is not a tar: %s\n", err.msg);
+    zp_err_init(&err);
+    rc = engine_container_archive_put(e, CTR, "/data", failing_read, NULL, &err);
+    CHECK(rc == ZP_E_SYSTEM && strstr(err.msg, "Input/output error"), "rc %d: %s", rc, err.msg);
+    zp_err_init(&err);
+    rc = engine_container_archive_get(e, "zp-e2e-engine-none", "/", collect_write, &got, &err);
+    CHECK(rc == ZP_E_NOTFOUND && strstr(err.msg, "zp-e2e-engine-none"), "rc %d: %s", rc, err.msg);
+    zp_err_init(&err);
+out:
+    zp_buf_release(&tar);
+    zp_buf_release(&bin);
+    zp_buf_release(&got.data);
+    return failed == before ? 0 : -1;
+}
+
+struct sampler {
+    struct engine *e;
+    const char *id;
+    struct engine_stats first, last;
+    int n, stop_after; /* ENGINE_STOP after stop_after samples; 0: never */
+    int rc;
+    struct zp_err err;
+    _Atomic bool done;
+};
+
+static int on_sample(void *ctx, const struct engine_stats *s, struct zp_err *err)
+{
+    struct sampler *sp = ctx;
+    (void)err;
+    if (sp->n++ == 0)
+        sp->first = *s;
+    sp->last = *s;
+    return sp->stop_after && sp->n >= sp->stop_after ? ENGINE_STOP : 0;
+}
+
+static void *sampler_main(void *arg)
+{
+    struct sampler *sp = arg;
+    zp_err_init(&sp->err);
+    sp->rc = engine_container_stats_stream(sp->e, sp->id, on_sample, sp, &sp->err);
+    atomic_store(&sp->done, true);
+    return NULL;
+}
+
+/* `stats` of the running container (64 MiB limit): one-shot, with the previous sample,
+ * streamed. */
+static int check_stats(struct engine *e, const char *ctr_id)
+{
+    int before = failed;
+    struct zp_err err;
+    struct engine_stats s;
+    zp_err_init(&err);
+    CHECK(engine_container_stats(e, ctr_id, true, &s, &err) == 0, "%s", err.msg);
+    CHECK(s.mem_usage > 0 && s.pids >= 1 && s.mem_limit == 64 << 20,
+          "mem %llu pids %llu limit %llu", (unsigned long long)s.mem_usage,
+          (unsigned long long)s.pids, (unsigned long long)s.mem_limit);
+    CHECK(s.read_ns > (int64_t)(time(NULL) - 60) * 1000000000 && s.online_cpus > 0 &&
+              s.cpu_total > 0 && s.pre_cpu_total == 0,
+          "read %lld cpus %llu cpu %llu pre %llu", (long long)s.read_ns,
+          (unsigned long long)s.online_cpus, (unsigned long long)s.cpu_total,
+          (unsigned long long)s.pre_cpu_total);
+    CHECK(s.net_rx > 0, "rx %llu", (unsigned long long)s.net_rx);
+    printf("stats one-shot: mem %llu/%llu (inactive %llu), pids %llu, rx %llu, %llu cpus\n",
+           (unsigned long long)s.mem_usage, (unsigned long long)s.mem_limit,
+           (unsigned long long)s.mem_cache, (unsigned long long)s.pids,
+           (unsigned long long)s.net_rx, (unsigned long long)s.online_cpus);
+    CHECK(engine_container_stats(e, ctr_id, false, &s, &err) == 0, "%s", err.msg);
+    CHECK(s.pre_cpu_total > 0 && s.cpu_total >= s.pre_cpu_total &&
+              s.system_cpu > s.pre_system_cpu && s.pre_system_cpu > 0,
+          "cpu %llu pre %llu system %llu pre %llu", (unsigned long long)s.cpu_total,
+          (unsigned long long)s.pre_cpu_total, (unsigned long long)s.system_cpu,
+          (unsigned long long)s.pre_system_cpu);
+
+    struct sampler sp = {.e = e, .id = ctr_id, .stop_after = 2};
+    sampler_main(&sp);
+    CHECK(sp.rc == 0 && sp.n == 2, "rc %d, %d samples: %s", sp.rc, sp.n, sp.err.msg);
+    CHECK(sp.last.read_ns > sp.first.read_ns && sp.last.pids >= 1, "%lld %lld",
+          (long long)sp.first.read_ns, (long long)sp.last.read_ns);
+    int rc = engine_container_stats(e, "zp-e2e-engine-none", true, &s, &err);
+    CHECK(rc == ZP_E_NOTFOUND && strstr(err.msg, "zp-e2e-engine-none"), "rc %d: %s", rc, err.msg);
+    zp_err_init(&err);
+out:
+    return failed == before ? 0 : -1;
+}
+
+/* What inspect says of the running container beyond its state. */
+static int check_inspect_fields(struct engine *e, const char *ctr_id)
+{
+    int before = failed;
+    struct zp_err err;
+    struct engine_container c = {0};
+    zp_err_init(&err);
+    CHECK(engine_container_inspect(e, ctr_id, &c, &err) == 0, "%s", err.msg);
+    CHECK(c.memory_limit == 64 << 20, "memory %lld", (long long)c.memory_limit);
+    CHECK(strcmp(c.restart_policy, "no") == 0, "restart policy '%s'", c.restart_policy);
+    CHECK(c.health_output && strcmp(c.health_output, "") == 0 && c.health_exit_code == 0 &&
+              c.failing_streak == 0,
+          "probe '%s' exit %lld streak %lld", c.health_output ? c.health_output : "(none)",
+          (long long)c.health_exit_code, (long long)c.failing_streak);
+    CHECK(c.n_networks == 1 && strcmp(c.networks[0].name, NET) == 0, "%zu networks", c.n_networks);
+    const struct engine_container_net *nw = &c.networks[0];
+    CHECK(strchr(nw->ip, '.') != NULL, "address '%s'", nw->ip);
+    bool short_id = false;
+    for (size_t i = 0; i < nw->n_aliases; i++)
+        short_id = short_id || strncmp(nw->aliases[i], ctr_id, 12) == 0;
+    CHECK(short_id, "no short-ID alias among %zu", nw->n_aliases);
+    printf("inspect: network %s address %s, %zu aliases\n", nw->name, nw->ip, nw->n_aliases);
+out:
+    engine_container_release(&c);
+    return failed == before ? 0 : -1;
+}
+
+/* Build RETAGGED (FROM the local image, labels only) with the label v=version. */
+static int build_labelled(struct engine *e, const char *version, char **ret_id, struct zp_err *err)
+{
+    static const char dockerfile[] = "FROM " IMAGE "\n";
+    struct zp_buf tar = ZP_BUF_INIT;
+    tar_add(&tar, "Dockerfile", dockerfile, strlen(dockerfile), 0644);
+    zp_buf_add(&tar, (const char[1024]){0}, 1024);
+    const struct engine_kv labels[] = {{"io.zpanel.project", PROJECT}, {"v", version}};
+    struct engine_build_opts o = {.tag = RETAGGED, .labels = labels, .n_labels = 2};
+    int rc = engine_image_build(e, tar.p, tar.len, &o, NULL, NULL, ret_id, err);
+    zp_buf_release(&tar);
+    return rc;
+}
+
+/* `image prune`: a tag moved to a new build leaves the old image dangling. */
+static int check_dangling(struct engine *e)
+{
+    int before = failed;
+    struct zp_err err;
+    struct engine_image_list il = {NULL, 0};
+    char *old_id = NULL, *new_id = NULL;
+    zp_err_init(&err);
+    const char *const filters[] = {LABEL_FILTER, NULL};
+    CHECK(engine_image_list_dangling(e, filters, &il, &err) == 0 && il.n == 0, "%zu dangling",
+          il.n);
+    engine_image_list_release(&il);
+    CHECK(build_labelled(e, "1", &old_id, &err) == 0, "%s", err.msg);
+    CHECK(build_labelled(e, "2", &new_id, &err) == 0, "%s", err.msg);
+    CHECK(strcmp(old_id, new_id) != 0, "same image");
+    CHECK(engine_image_list_dangling(e, filters, &il, &err) == 0, "%s", err.msg);
+    CHECK(il.n == 1 && strcmp(il.items[0].id, old_id) == 0 && il.items[0].n_repo_tags == 0 &&
+              strcmp(engine_labels_get(&il.items[0].labels, "v"), "1") == 0,
+          "%zu dangling", il.n);
+    engine_image_list_release(&il);
+    const char *const other[] = {"io.zpanel.project=zp-e2e-engine-other", NULL};
+    CHECK(engine_image_list_dangling(e, other, &il, &err) == 0 && il.n == 0, "%zu dangling", il.n);
+    CHECK(engine_image_remove(e, old_id, false, &err) == 0, "%s", err.msg);
+    CHECK(engine_image_remove(e, RETAGGED, false, &err) == 0, "%s", err.msg);
+    printf("dangling: %.19s left by a rebuild, listed and removed\n", old_id);
+out:
+    engine_image_list_release(&il);
+    free(old_id);
+    free(new_id);
+    return failed == before ? 0 : -1;
+}
+
 static int check_images(struct engine *e, const char *img_id)
 {
     int before = failed;
@@ -751,6 +1025,9 @@ int main(void)
     const struct engine_kv labels[] = {{"io.zpanel.project", PROJECT}, {"io.zpanel.e2e", "yes"}};
     bool exists = false;
     int rc;
+    struct sampler sampler = {.n = 0};
+    pthread_t sampler_th;
+    bool sampler_started = false;
 
     zp_err_init(&err);
     CHECK(engine_global_init(&err) == 0, "%s", err.msg);
@@ -844,7 +1121,8 @@ int main(void)
         "\"ExposedPorts\":{\"80/tcp\":{}},"
         "\"Healthcheck\":{\"Test\":[\"CMD\",\"/bin/busybox\",\"true\"],"
         "\"Interval\":500000000,\"StartPeriod\":0},"
-        "\"HostConfig\":{\"NetworkMode\":\"" NET "\","
+        "\"HostConfig\":{\"NetworkMode\":\"" NET "\",\"Memory\":67108864,"
+        "\"RestartPolicy\":{\"Name\":\"no\"},"
         "\"PortBindings\":{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"\"}]},"
         "\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"" VOL "\",\"Target\":\"/data\"}]}}";
     CHECK(engine_container_create(e, CTR, config, &ctr_id, &err) == 0, "%s", err.msg);
@@ -887,19 +1165,43 @@ int main(void)
     engine_container_list_release(&cl);
 
     CHECK(check_ps_fields(e, ctr_id) == 0, "ps fields");
+    CHECK(check_inspect_fields(e, ctr_id) == 0, "inspect fields");
+    CHECK(check_stats(e, ctr_id) == 0, "stats");
+    CHECK(check_archive(e, ctr_id) == 0, "archive");
     CHECK(check_network_spec(e, ctr_id) == 0, "network spec");
     CHECK(check_exec(e, ctr_id) == 0, "exec");
     CHECK(check_logs_threads() == 0, "logs in threads");
     CHECK(check_attach_wait(e) == 0, "attach and wait");
     CHECK(check_images(e, img_id) == 0, "images");
+    CHECK(check_dangling(e) == 0, "dangling images");
     CHECK(check_events(e, ctr_id) == 0, "events");
     int64_t code = 0;
     rc = engine_container_wait(e, ctr_id, ENGINE_WAIT_NOT_RUNNING, 300, &code, &err);
     CHECK(rc == ZP_E_ENGINE && strstr(err.msg, "timed out"), "rc %d: %s", rc, err.msg);
     zp_err_init(&err);
 
+    /* a stats stream ends when the container stops */
+    sampler.e = engine_new(NULL, &err);
+    CHECK(sampler.e, "%s", err.msg);
+    sampler.id = ctr_id;
+    CHECK(pthread_create(&sampler_th, NULL, sampler_main, &sampler) == 0, "pthread");
+    sampler_started = true;
+    for (int i = 0; i < 50 && sampler.n == 0; i++)
+        sleep_ms(100);
     CHECK(engine_container_stop(e, ctr_id, 1, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < 100 && !atomic_load(&sampler.done); i++)
+        sleep_ms(100);
+    CHECK(atomic_load(&sampler.done), "the stats stream did not end with the container");
+    pthread_join(sampler_th, NULL);
+    sampler_started = false;
+    CHECK(sampler.rc == 0 && sampler.n >= 1, "rc %d, %d samples: %s", sampler.rc, sampler.n,
+          sampler.err.msg);
+    printf("stats stream: %d samples, ended when the container stopped\n", sampler.n);
     CHECK(engine_container_stop(e, ctr_id, 1, &err) == 0, "already stopped: %s", err.msg);
+    struct engine_stats zs;
+    CHECK(engine_container_stats(e, ctr_id, true, &zs, &err) == 0, "%s", err.msg);
+    CHECK(zs.read_ns == 0 && zs.mem_usage == 0 && zs.pids == 0, "stopped: mem %llu",
+          (unsigned long long)zs.mem_usage);
     CHECK(engine_container_inspect(e, ctr_id, &c, &err) == 0, "%s", err.msg);
     CHECK(!c.running && strcmp(c.status, "exited") == 0, "%s", c.status);
     CHECK(c.exit_code == 137 || c.exit_code == 143, "exit code %lld", (long long)c.exit_code);
@@ -942,6 +1244,11 @@ int main(void)
     CHECK(engine_image_inspect(e, IMAGE, &exists, NULL, &err) == 0 && !exists, "%s", err.msg);
 
 out:
+    if (sampler_started) {
+        engine_cancel(sampler.e);
+        pthread_join(sampler_th, NULL);
+    }
+    engine_free(sampler.e);
     engine_container_release(&c);
     engine_container_list_release(&cl);
     engine_network_list_release(&nl);

@@ -1,6 +1,7 @@
 /* Fuzz target for the engine's stream decoders: the input's first bytes choose how the
  * rest is split into chunks; the rest is fed to the multiplexed-stream decoder and to the
- * JSON-lines decoder (with small caps so the limits are exercised too). */
+ * JSON-lines decoder (with small caps so the limits are exercised too), whose lines go to
+ * the progress, event and stats parsers. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,6 +45,10 @@ static int on_line(void *ctx, const char *json, size_t len, struct zp_err *err)
     zp_err_init(err);
     if (engine_event_parse(json, len, &ev, err) == 0)
         engine_event_release(&ev);
+    zp_err_init(err);
+    struct engine_stats st;
+    if (engine_stats_parse(json, len, &st, err) == 0 && st.read_ns < 0)
+        ZP_BUG("stats parser gave a negative time");
     zp_err_init(err);
     return 0;
 }

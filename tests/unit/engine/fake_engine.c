@@ -23,9 +23,11 @@ static struct {
     pthread_t thread;
     const struct route *routes;
     size_t n_routes;
-    struct zp_buf log;   /* "METHOD TARGET BODY\n" per request */
-    int connections;     /* accepted connections */
-    size_t big_response; /* when > 0, answer every request with this many bytes */
+    struct zp_buf log;       /* "METHOD TARGET BODY\n" per request */
+    struct zp_buf last_body; /* the last request's body, binary */
+    char *last_ctype;        /* the last request's Content-Type, or NULL */
+    int connections;         /* accepted connections */
+    size_t big_response;     /* when > 0, answer every request with this many bytes */
     bool stop;
     pthread_t conns[MAX_CONNS]; /* one thread per connection, joined at the end */
     size_t n_conns;
@@ -131,6 +133,7 @@ static void serve_conn(int fd)
         char *cl = header(in.p, end, "Content-Length");
         char *te = header(in.p, end, "Transfer-Encoding");
         char *up = header(in.p, end, "Upgrade");
+        char *ct = header(in.p, end, "Content-Type");
         bool upgrade = up && strcmp(up, "tcp") == 0;
         zp_buf_reset(&body);
         if (te && strcmp(te, "chunked") == 0) {
@@ -159,6 +162,11 @@ static void serve_conn(int fd)
         pthread_mutex_lock(&fake.lock);
         zp_buf_addf(&fake.log, "%s%s %s %s\n", method, upgrade ? "+upgrade" : "", target,
                     zp_buf_cstr(&body));
+        zp_buf_reset(&fake.last_body);
+        zp_buf_add(&fake.last_body, body.p ? body.p : "", body.len);
+        free(fake.last_ctype);
+        fake.last_ctype = ct;
+        ct = NULL;
         const struct route *hit = NULL;
         for (size_t i = 0; i < fake.n_routes; i++)
             if (strcmp(fake.routes[i].method, method) == 0 &&
@@ -237,6 +245,7 @@ static void serve_conn(int fd)
         free(cl);
         free(te);
         free(up);
+        free(ct);
         break;
     }
     zp_buf_release(&in);
@@ -314,6 +323,9 @@ int fake_stop(void **state)
     unlink(fake.path);
     rmdir(fake.dir);
     zp_buf_release(&fake.log);
+    zp_buf_release(&fake.last_body);
+    free(fake.last_ctype);
+    fake.last_ctype = NULL;
     engine_global_cleanup();
     return 0;
 }
@@ -324,6 +336,9 @@ void fake_routes(const struct route *routes, size_t n)
     fake.routes = routes;
     fake.n_routes = n;
     zp_buf_reset(&fake.log);
+    zp_buf_reset(&fake.last_body);
+    free(fake.last_ctype);
+    fake.last_ctype = NULL;
     fake.connections = 0;
     fake.big_response = 0;
     pthread_mutex_unlock(&fake.lock);
@@ -333,6 +348,26 @@ char *fake_log(void)
 {
     pthread_mutex_lock(&fake.lock);
     char *s = zp_strdup(zp_buf_cstr(&fake.log));
+    pthread_mutex_unlock(&fake.lock);
+    return s;
+}
+
+char *fake_last_body(size_t *ret_len)
+{
+    pthread_mutex_lock(&fake.lock);
+    *ret_len = fake.last_body.len;
+    char *s = zp_malloc(fake.last_body.len + 1);
+    if (fake.last_body.len)
+        memcpy(s, fake.last_body.p, fake.last_body.len);
+    s[fake.last_body.len] = '\0';
+    pthread_mutex_unlock(&fake.lock);
+    return s;
+}
+
+char *fake_last_content_type(void)
+{
+    pthread_mutex_lock(&fake.lock);
+    char *s = zp_strdup(fake.last_ctype ? fake.last_ctype : "");
     pthread_mutex_unlock(&fake.lock);
     return s;
 }

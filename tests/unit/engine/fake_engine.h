@@ -42,6 +42,10 @@ void fake_routes(const struct route *routes, size_t n);
 /* The requests so far, "METHOD TARGET BODY\n" each; METHOD gets "+upgrade" when the
  * request carried "Upgrade: tcp". */
 char *fake_log(void);
+/* The body of the last request (chunked uploads decoded; binary, NUL-terminated, owned)
+ * and its Content-Type ("" when none, owned). */
+char *fake_last_body(size_t *ret_len);
+char *fake_last_content_type(void);
 /* Connections accepted since fake_routes. */
 int fake_connections(void);
 /* When > 0, answer every request with this many spaces. */

@@ -237,6 +237,89 @@ static void test_container_inspect_recorded(void **state)
     free(raw);
 }
 
+/* Health probe output, restart policy, memory limit and networks of an inspect: a
+ * container recorded with a failing probe, 64 MiB, unless-stopped and two networks (the
+ * recording lists them out of order). */
+static void test_container_inspect_fields(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = load_text("container_inspect_health.json", &len);
+    json_t *j = json_loadb(raw, len, 0, NULL);
+    struct zp_err err;
+    zp_err_init(&err);
+    struct engine_container c;
+    assert_int_equal(engine__map_container(j, raw, &c, &err), 0);
+    assert_string_equal(c.name, "zprec-api-1");
+    assert_string_equal(c.health, "starting");
+    assert_string_equal(c.health_output, "probe failed: code 7"); /* "\n\n" removed */
+    assert_int_equal(c.health_exit_code, 7);
+    assert_int_equal(c.failing_streak, 3);
+    assert_int_equal(c.memory_limit, 64 << 20);
+    assert_string_equal(c.restart_policy, "unless-stopped");
+    assert_int_equal(c.n_networks, 2);
+    assert_string_equal(c.networks[0].name, "zprec_back");
+    assert_string_equal(c.networks[0].ip, "172.19.0.2");
+    assert_int_equal(c.networks[0].n_aliases, 2);
+    assert_string_equal(c.networks[0].aliases[0], "api-back");
+    assert_string_equal(c.networks[0].aliases[1], "0c5d46a84c10");
+    assert_string_equal(c.networks[1].name, "zprec_front");
+    assert_string_equal(c.networks[1].ip, "172.18.0.2");
+    assert_int_equal(c.networks[1].n_aliases, 2);
+    assert_string_equal(c.networks[1].aliases[0], "api");
+    assert_true(strncmp(c.id, c.networks[1].aliases[1], 12) == 0); /* the short ID */
+    engine_container_release(&c);
+    assert_null(c.networks);
+    json_decref(j);
+    free(raw);
+
+    /* healthy, empty probe output, no restart policy name, one network */
+    raw = load_text("container_inspect_running.json", &len);
+    j = json_loadb(raw, len, 0, NULL);
+    assert_int_equal(engine__map_container(j, raw, &c, &err), 0);
+    assert_string_equal(c.health_output, "");
+    assert_int_equal(c.health_exit_code, 0);
+    assert_int_equal(c.failing_streak, 0);
+    assert_int_equal(c.memory_limit, 0);
+    assert_string_equal(c.restart_policy, "");
+    assert_int_equal(c.n_networks, 1);
+    assert_string_equal(c.networks[0].name, "zprec_net");
+    assert_string_equal(c.networks[0].ip, "172.18.0.2");
+    assert_int_equal(c.networks[0].n_aliases, 1);
+    assert_string_equal(c.networks[0].aliases[0], "b0592909ba4b");
+    engine_container_release(&c);
+    json_decref(j);
+    free(raw);
+
+    /* exited, no health check: no probe; Aliases null; no address */
+    raw = load_text("container_inspect_exited.json", &len);
+    j = json_loadb(raw, len, 0, NULL);
+    assert_int_equal(engine__map_container(j, raw, &c, &err), 0);
+    assert_null(c.health_output);
+    assert_int_equal(c.failing_streak, 0);
+    assert_int_equal(c.n_networks, 1);
+    assert_string_equal(c.networks[0].name, "bridge");
+    assert_string_equal(c.networks[0].ip, "");
+    assert_int_equal(c.networks[0].n_aliases, 0);
+    assert_null(c.networks[0].aliases);
+    engine_container_release(&c);
+    json_decref(j);
+    free(raw);
+
+    /* a minimal answer: nothing of these is there */
+    const char *min = "{\"Id\":\"abc\",\"State\":{\"Health\":{\"Status\":\"starting\","
+                      "\"Log\":[]}},\"NetworkSettings\":{\"Networks\":null}}";
+    j = json_loads(min, 0, NULL);
+    assert_int_equal(engine__map_container(j, min, &c, &err), 0);
+    assert_string_equal(c.health, "starting");
+    assert_null(c.health_output);
+    assert_string_equal(c.restart_policy, "");
+    assert_int_equal(c.n_networks, 0);
+    assert_null(c.networks);
+    engine_container_release(&c);
+    json_decref(j);
+}
+
 static void test_network_volume_lists_recorded(void **state)
 {
     (void)state;
@@ -363,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_info_recorded),
         cmocka_unit_test(test_container_list_recorded),
         cmocka_unit_test(test_container_inspect_recorded),
+        cmocka_unit_test(test_container_inspect_fields),
         cmocka_unit_test(test_network_volume_lists_recorded),
         cmocka_unit_test(test_error_responses_recorded),
         cmocka_unit_test(test_labels_json),

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# bench/backup.sh [SIZE_MB] [RUNS]: backup and restore throughput of one volume holding
+# SIZE_MB of random data (a few large files and 1,000 small ones), against GNU tar of the
+# same directory on the host (the volume's Mountpoint): `tar -cf` for backup, `tar -xf`
+# into an empty directory for restore. Prints the best of RUNS for each and the ratios.
+# Needs root (the Mountpoint) and the engine; builds zpanel-test/busybox:1 if missing.
+set -euo pipefail
+SIZE_MB=${1:-1024}
+RUNS=${2:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ZPANEL=${ZPANEL:-$ROOT/build/zpanel}
+source "$ROOT/tests/e2e/lib-engine.sh"
+P1=zpbench-backup-a
+P2=zpbench-backup-b
+W=$(mktemp -d /var/tmp/zpbench.XXXXXX)
+export ZPANEL_STATE_DIR=$W/state
+cleanup() { cleanup_project $P1; cleanup_project $P2; rm -rf "$W"; }
+trap cleanup EXIT
+cleanup_project $P1
+cleanup_project $P2
+test_image
+mkdir -p "$W/p"
+cat >"$W/p/compose.yaml" <<YAML
+services:
+  app:
+    image: $TEST_IMAGE
+    command: ["sleep", "3600"]
+    volumes: [data:/data]
+volumes:
+  data: {}
+YAML
+Z1=("$ZPANEL" -p $P1 -f "$W/p/compose.yaml" --progress quiet)
+Z2=("$ZPANEL" -p $P2 -f "$W/p/compose.yaml" --progress quiet)
+"${Z1[@]}" up -d >/dev/null
+big=$((SIZE_MB / 8))
+docker exec $P1-app-1 sh -c "
+    i=0; while [ \$i -lt 8 ]; do head -c ${big}m /dev/urandom >/data/big\$i; i=\$((i+1)); done
+    mkdir -p /data/small; i=0; while [ \$i -lt 1000 ]; do head -c 1000 /dev/urandom >/data/small/f\$i; i=\$((i+1)); done"
+MP=$(docker volume inspect -f '{{.Mountpoint}}' ${P1}_data)
+bytes=$(du -sb "$MP" | cut -f1)
+now() { date +%s.%N; }
+best() { sort -g | head -1; }
+cat "$MP"/big* >/dev/null # warm the page cache for everyone
+
+t_tar_c=$(for r in $(seq "$RUNS"); do
+    rm -f "$W/t.tar"; s=$(now); tar -C "$MP" -cf "$W/t.tar" .; e=$(now); echo "$e - $s" | bc; done | best)
+t_tar_x=$(for r in $(seq "$RUNS"); do
+    rm -rf "$W/x"; mkdir "$W/x"; s=$(now); tar -C "$W/x" -xf "$W/t.tar"; e=$(now); echo "$e - $s" | bc; done | best)
+rm -rf "$W/x" "$W/t.tar"
+t_zp_c=$(for r in $(seq "$RUNS"); do
+    rm -f "$W/z.tar"; s=$(now); "${Z1[@]}" backup -o "$W/z.tar" >/dev/null; e=$(now); echo "$e - $s" | bc; done | best)
+t_zp_x=$(for r in $(seq "$RUNS"); do
+    s=$(now); "${Z2[@]}" restore --yes --volume data "$W/z.tar" >/dev/null; e=$(now); echo "$e - $s" | bc; done | best)
+t_zp_v=$(for r in $(seq "$RUNS"); do
+    s=$(now); "$ZPANEL" backup verify "$W/z.tar" >/dev/null; e=$(now); echo "$e - $s" | bc; done | best)
+mbps() { echo "scale=0; $bytes / 1048576 / $1" | bc; }
+printf '%-22s %8s %10s\n' "" "seconds" "MiB/s"
+printf '%-22s %8.2f %10s\n' "tar -cf (host)" "$t_tar_c" "$(mbps "$t_tar_c")"
+printf '%-22s %8.2f %10s\n' "zpanel backup" "$t_zp_c" "$(mbps "$t_zp_c")"
+printf '%-22s %8.2f %10s\n' "tar -xf (host)" "$t_tar_x" "$(mbps "$t_tar_x")"
+printf '%-22s %8.2f %10s\n' "zpanel restore" "$t_zp_x" "$(mbps "$t_zp_x")"
+printf '%-22s %8.2f %10s\n' "zpanel backup verify" "$t_zp_v" "$(mbps "$t_zp_v")"
+echo "data: $bytes bytes; backup/tar ratio $(echo "scale=2; $t_zp_c / $t_tar_c" | bc)," \
+    "restore/tar ratio $(echo "scale=2; $t_zp_x / $t_tar_x" | bc) (goal: within 1.5)"

@@ -1,0 +1,222 @@
+/* backup: one archive (tar, gzip or zstd) of a project's named volumes, bind-mounted data
+ * directories and files, with a manifest of checksums; verifying it; restoring it.
+ * Library code: it calls engine/ and util/ only, reports progress through a callback and
+ * never prints. The CLI walks the Compose model and passes plain lists. */
+#ifndef ZP_BACKUP_H
+#define ZP_BACKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/engine.h"
+#include "../util/util.h"
+
+/* ---- archive layout and caps ----
+ *
+ *   volumes/<key>/...   a named volume's content; "volumes/<key>/" is the volume root
+ *   binds/<key>/...     a bind-mounted directory; key is its path relative to the project
+ *                       directory ("data/pg")
+ *   files/<key>         a compose or env file; key is its path relative to the project
+ *   manifest.json       last entry: what the archive holds and every checksum
+ *
+ * Every path is relative, without "." or ".." components, NUL or empty components;
+ * symbolic links are relative and stay inside their section's root; hard links point to
+ * an earlier entry of the same section. Anything else is refused. */
+
+#define BACKUP_FORMAT 1
+#define BACKUP_MANIFEST_NAME "manifest.json"
+#define BACKUP_MAX_MANIFEST ((size_t)16 << 20) /* bytes of manifest.json */
+#define BACKUP_MAX_ENTRIES ((size_t)2000000)   /* entries in one archive */
+#define BACKUP_MAX_PATH 4096                   /* bytes of one entry's path */
+#define BACKUP_MAX_SECTIONS 4096               /* volumes + binds + files */
+#define BACKUP_MAX_SIZE ((uint64_t)1 << 42)    /* bytes of content in one archive (4 TiB) */
+
+/* Where a volume's content is mounted in the helper container (never started). */
+#define BACKUP_HELPER_DIR "/zp-backup"
+#define BACKUP_HELPER_LABEL "io.zpanel.helper"
+
+/* ---- manifest ---- */
+
+enum backup_kind {
+    BACKUP_VOLUME,
+    BACKUP_BIND,
+    BACKUP_FILE,
+};
+
+/* One volume, bind directory or file in the archive. */
+struct backup_section {
+    enum backup_kind kind;
+    char *key;      /* volume key in the model ("data"), or path relative to the project */
+    char *name;     /* the engine's volume name ("app_data"); NULL for binds and files */
+    uint64_t size;  /* bytes of regular-file content */
+    uint64_t files; /* entries (files, directories, links; the root counts) */
+    char sha256[65];
+};
+
+struct backup_manifest {
+    int format;                      /* BACKUP_FORMAT */
+    char *zpanel_version;            /* of the zpanel that wrote it */
+    char *project;                   /* the project name at backup time */
+    char *created;                   /* RFC 3339 UTC */
+    struct backup_section *sections; /* volumes, then binds, then files */
+    size_t n;
+};
+
+void backup_manifest_release(struct backup_manifest *m);
+/* The section of kind with key (borrowed), or NULL. */
+const struct backup_section *backup_manifest_find(const struct backup_manifest *m,
+                                                  enum backup_kind kind, const char *key);
+/* Append m as pretty JSON (keys in a fixed order) to out. Errors: ZP_E_TOOBIG. */
+int backup_manifest_to_json(const struct backup_manifest *m, struct zp_buf *out,
+                            struct zp_err *err);
+/* Parse and check a manifest: known format, valid keys (backup_check_key), unique sections,
+ * 64-hex checksums, sizes within the caps. *ret belongs to the caller.
+ * Errors: ZP_E_INPUT ("manifest.json: ..."), ZP_E_TOOBIG. */
+int backup_manifest_parse(const char *json, size_t len, struct backup_manifest *ret,
+                          struct zp_err *err);
+
+/* ---- path rules ---- */
+
+/* Is rel (an entry's path inside its section, "" for the section root) acceptable: relative,
+ * no "." or ".." or empty components, no NUL, no trailing slash, at most BACKUP_MAX_PATH
+ * bytes? Errors: ZP_E_INPUT naming the path and the rule. */
+int backup_check_path(const char *rel, size_t len, struct zp_err *err);
+/* A section key: a valid path that is not empty; volume keys have no '/'. */
+int backup_check_key(enum backup_kind kind, const char *key, struct zp_err *err);
+/* Is a symbolic link at rel with target acceptable: target relative, not empty, and
+ * resolving (lexically, from rel's directory) inside the section root? */
+int backup_check_symlink(const char *rel, const char *target, struct zp_err *err);
+
+/* ---- checksums ----
+ *
+ * A tree's checksum does not depend on the order of its entries: each entry is hashed on
+ * its own (path, type, permission bits with setuid/setgid/sticky, uid, gid, link target,
+ * size, SHA-256 of the content), and the tree's checksum is the SHA-256 of the sorted
+ * entry hashes. A hard link counts as a regular file with its target's content. */
+
+enum backup_type {
+    BACKUP_T_FILE,
+    BACKUP_T_DIR,
+    BACKUP_T_SYMLINK,
+    BACKUP_T_HARDLINK,
+    BACKUP_T_FIFO,
+};
+
+struct backup_digest; /* opaque */
+
+struct backup_digest *backup_digest_new(void);
+void backup_digest_free(struct backup_digest *d);
+/* Start an entry. link is the symlink target, or for a hard link the target's path inside
+ * the section (which must have been added as a regular file before). Errors: ZP_E_INPUT
+ * (duplicate path, hard link to an unknown or non-regular entry), ZP_E_TOOBIG (entries). */
+int backup_digest_begin(struct backup_digest *d, const char *rel, enum backup_type type,
+                        unsigned mode, int64_t uid, int64_t gid, const char *link,
+                        struct zp_err *err);
+/* Content of the current (regular file) entry, in order. */
+void backup_digest_data(struct backup_digest *d, const void *data, size_t len);
+/* End the current entry. */
+void backup_digest_end(struct backup_digest *d);
+/* The tree's checksum, size and entry count; d can still be freed only afterwards. */
+void backup_digest_finish(struct backup_digest *d, char ret_hex[65], uint64_t *ret_size,
+                          uint64_t *ret_files);
+
+/* ---- verify ---- */
+
+/* Read the whole archive at path (tar, gzip or zstd; the content decides, not the name):
+ * every entry's path and links follow the rules above, sections match the manifest (last
+ * entry) in checksum, size and entry count, nothing is unknown, duplicated or missing, the
+ * archive is complete. Fills *ret_manifest (may be NULL) on success.
+ * Errors: ZP_E_INPUT ("archive 'F': ..."), ZP_E_NOTFOUND, ZP_E_SYSTEM, ZP_E_TOOBIG. */
+int backup_verify(const char *path, struct backup_manifest *ret_manifest, struct zp_err *err);
+/* The same for an archive held in memory (the fuzz target). */
+int backup_verify_memory(const void *data, size_t len, struct backup_manifest *ret_manifest,
+                         struct zp_err *err);
+
+/* ---- backup ---- */
+
+/* A named volume to back up or restore. */
+struct backup_volume {
+    const char *key;  /* the model's key ("data") */
+    const char *name; /* the engine's name ("app_data") */
+    /* restore only: how to create it when it does not exist; the labels are also added to
+     * an existing volume when it is created again (everything borrowed) */
+    const char *driver;             /* NULL: "local" */
+    const struct engine_kv *labels; /* n_labels items */
+    size_t n_labels;
+    const struct engine_kv *options; /* driver_opts */
+    size_t n_options;
+};
+
+/* A bind-mounted directory or a file of the project. */
+struct backup_path {
+    const char *key;  /* path relative to the project directory */
+    const char *path; /* absolute path on this host */
+};
+
+struct backup_spec {
+    const char *project;       /* the project name (labels of the helper container) */
+    const char *const *images; /* candidates for the helper, in order; the first present
+                                * locally is used (nothing is pulled) */
+    size_t nimages;
+    const struct backup_volume *volumes;
+    size_t nvolumes;
+    const struct backup_path *binds; /* directories */
+    size_t nbinds;
+    const struct backup_path *files;
+    size_t nfiles;
+};
+
+/* Progress: what (a volume, bind or file key) and a short text ("reading", "done 12 MiB"). */
+typedef void (*backup_progress_fn)(void *ud, enum backup_kind kind, const char *key,
+                                   const char *text);
+
+enum backup_compression {
+    BACKUP_TAR,
+    BACKUP_GZIP,
+    BACKUP_ZSTD,
+};
+
+/* The compression for an output name: ".tar", ".tar.gz"/".tgz", ".tar.zst"/".tzst".
+ * Errors: ZP_E_USAGE naming the extensions. */
+int backup_compression_for(const char *path, enum backup_compression *ret, struct zp_err *err);
+
+/* Write the archive of spec to output: a temporary file in the same directory, fsync'd and
+ * renamed over output at the end, removed on any failure (no partial archive is left).
+ * Volume content is read through the engine's archive API from a helper container created
+ * (never started) from the first local image of spec->images, labelled
+ * io.zpanel.project=<project> and io.zpanel.helper=backup, removed afterwards also on
+ * failure. A volume that does not exist is an error (ZP_E_NOTFOUND). Links leaving their
+ * root (absolute or escaping symbolic links) make the backup fail (ZP_E_INPUT), as restore
+ * would refuse them. *ret_manifest (may be NULL) gets what was written.
+ * Errors: those of engine.h, ZP_E_SYSTEM (files), ZP_E_INPUT, ZP_E_TOOBIG. */
+int backup_create(struct engine *e, const struct backup_spec *spec, const char *output,
+                  backup_progress_fn progress, void *ud, struct backup_manifest *ret_manifest,
+                  struct zp_err *err);
+
+/* ---- restore ---- */
+
+struct backup_restore_spec {
+    const char *project;       /* labels of the helper container */
+    const char *project_dir;   /* binds and files are restored below it */
+    const char *const *images; /* helper candidates, as in backup_spec */
+    size_t nimages;
+    /* the volumes to restore: key matches a volume section of the archive; name is the
+     * engine volume to replace (removed and created again: it must not be in use) */
+    const struct backup_volume *volumes;
+    size_t nvolumes;
+    bool binds; /* restore every bind section below project_dir */
+    bool files; /* restore every file section below project_dir */
+};
+
+/* Restore the archive at path, which the caller has checked with backup_verify (entries
+ * are checked again on the way). Each volume is removed and created again (keeping the
+ * driver and labels of the one removed, or spec's when it did not exist) and filled
+ * through a helper container; each bind directory is extracted beside its target and
+ * swapped in; each file is written to a temporary file and renamed. Ownership, modes and
+ * times are kept. Errors: those of engine.h (ZP_E_CONFLICT: a volume is in use),
+ * ZP_E_INPUT, ZP_E_SYSTEM. A failure part way leaves earlier sections restored. */
+int backup_restore(struct engine *e, const char *path, const struct backup_restore_spec *spec,
+                   backup_progress_fn progress, void *ud, struct zp_err *err);
+
+#endif

@@ -1,0 +1,311 @@
+/* cli/proxy: zpanel's reverse proxy (two Caddy containers on the network `zpanel`):
+ * `proxy up`, `proxy down`, `proxy status`, `proxy routes`. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../proxy/proxy.h"
+#include "../store/store.h"
+#include "cli.h"
+
+#include "../util/banned.h"
+
+static int parse_port(const char *flag, const char *s, int64_t min, int *ret)
+{
+    int64_t v;
+    if (zp_parse_int64(s, min, 65535, &v) != 0)
+        return cli_usage_error(&cli_cmd_proxy, "%s: '%s' is not a port number (%lld-65535)", flag,
+                               s, (long long)min);
+    *ret = (int)v;
+    return 0;
+}
+
+static bool ip_valid(const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* Open the engine on -H/DOCKER_HOST and check that it answers. */
+static int open_engine(const struct cli_global *g, struct engine **ret)
+{
+    struct zp_err err;
+    zp_err_init(&err);
+    struct engine *e = NULL;
+    if (engine_global_init(&err) < 0 || (e = engine_new(g->host, &err)) == NULL ||
+        engine_connect(e, &err) != 0) {
+        engine_free(e);
+        return cli_error(&err);
+    }
+    *ret = e;
+    return 0;
+}
+
+static int parse_format(const char *s, bool *json)
+{
+    if (strcmp(s, "json") == 0)
+        *json = true;
+    else if (strcmp(s, "text") == 0 || strcmp(s, "table") == 0)
+        *json = false;
+    else
+        return cli_usage_error(&cli_cmd_proxy, "--format: '%s' is not one of text, json", s);
+    return 0;
+}
+
+static int proxy_up_exec(const struct cli_global *g, int argc, char **argv, struct proxy_opts *o)
+{
+    enum { OPT_HTTP = 256, OPT_HTTPS, OPT_IMAGE, OPT_BIND };
+    static const struct option opts[] = {
+        {"http-port", required_argument, NULL, OPT_HTTP},
+        {"https-port", required_argument, NULL, OPT_HTTPS},
+        {"image", required_argument, NULL, OPT_IMAGE},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, rc;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HTTP:
+            if ((rc = parse_port("--http-port", optarg, 1, &o->http_port)))
+                return rc;
+            break;
+        case OPT_HTTPS:
+            if ((rc = parse_port("--https-port", optarg, 0, &o->https_port)))
+                return rc;
+            break;
+        case OPT_IMAGE:
+            if (!*optarg)
+                return cli_usage_error(&cli_cmd_proxy, "--image: needs an image name");
+            o->image = optarg;
+            break;
+        case OPT_BIND:
+            if (!ip_valid(optarg))
+                return cli_usage_error(&cli_cmd_proxy, "--bind: '%s' is not an IP address", optarg);
+            o->bind_ip = optarg;
+            break;
+        case 'h':
+            return cli_help(&cli_cmd_proxy);
+        default:
+            return cli_getopt_error(&cli_cmd_proxy, c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(&cli_cmd_proxy, "proxy up: unexpected argument '%s'", argv[optind]);
+    if (o->https_port == o->http_port)
+        return cli_usage_error(&cli_cmd_proxy, "--https-port: %d is the HTTP port too",
+                               o->https_port);
+    struct engine *e = NULL;
+    if ((rc = open_engine(g, &e)))
+        return rc;
+    struct zp_err err;
+    zp_err_init(&err);
+    rc = proxy_up(e, o, &err);
+    if (rc == 0) {
+        char *dir = zp_path_join(o->state_dir, "proxy");
+        fprintf(stderr, "proxy running: %s and %s on network %s (admin sockets in %s)\n",
+                PROXY_EDGE_NAME, PROXY_ROUTER_NAME, PROXY_NETWORK, dir);
+        free(dir);
+    }
+    engine_free(e);
+    return rc ? cli_error(&err) : ZP_EXIT_OK;
+}
+
+/* What parse_simple returns after printing the help: nothing more to do. */
+#define HELP_SHOWN (-1)
+
+/* Subcommands without flags other than --format and -h: 0, HELP_SHOWN, or an exit code. */
+static int parse_simple(int argc, char **argv, bool allow_format, bool *json)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, rc;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            if (!allow_format)
+                return cli_usage_error(&cli_cmd_proxy, "proxy %s: unknown flag '--format'",
+                                       argv[0]);
+            if ((rc = parse_format(optarg, json)))
+                return rc;
+            break;
+        case 'h':
+            cli_help(&cli_cmd_proxy);
+            return HELP_SHOWN;
+        default:
+            return cli_getopt_error(&cli_cmd_proxy, c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(&cli_cmd_proxy, "proxy %s: unexpected argument '%s'", argv[0],
+                               argv[optind]);
+    return 0;
+}
+
+static int proxy_down_exec(const struct cli_global *g, const struct proxy_opts *o)
+{
+    struct engine *e = NULL;
+    int rc = open_engine(g, &e);
+    if (rc)
+        return rc;
+    struct zp_err err;
+    zp_err_init(&err);
+    rc = proxy_down(e, o, &err);
+    engine_free(e);
+    if (rc)
+        return cli_error(&err);
+    fprintf(stderr, "proxy removed\n");
+    return ZP_EXIT_OK;
+}
+
+static const char *state_word(bool running)
+{
+    return running ? "running" : "not running";
+}
+
+static int proxy_status_exec(const struct cli_global *g, const struct proxy_opts *o, bool json)
+{
+    struct engine *e = NULL;
+    int rc = open_engine(g, &e);
+    if (rc)
+        return rc;
+    struct zp_err err;
+    zp_err_init(&err);
+    struct proxy_status st;
+    rc = proxy_get_status(e, o, &st, &err);
+    engine_free(e);
+    if (rc)
+        return cli_error(&err);
+    char *dir = zp_path_join(o->state_dir, "proxy");
+    if (json) {
+        struct zp_buf b = ZP_BUF_INIT;
+        zp_buf_addf(&b, "{\"edge\":{\"name\":\"%s\",\"running\":%s},", PROXY_EDGE_NAME,
+                    st.edge_running ? "true" : "false");
+        zp_buf_addf(&b, "\"router\":{\"name\":\"%s\",\"running\":%s},\"image\":", PROXY_ROUTER_NAME,
+                    st.router_running ? "true" : "false");
+        cli_json_str(&b, st.image);
+        zp_buf_addf(&b, ",\"http_port\":%d,\"https_port\":%d,\"routes\":%zu,\"upstreams\":%zu,",
+                    st.http_port, st.https_port, st.nroutes, st.nupstreams);
+        zp_buf_adds(&b, "\"network\":\"" PROXY_NETWORK "\",\"admin_dir\":");
+        cli_json_str(&b, dir);
+        zp_buf_adds(&b, "}\n");
+        fputs(zp_buf_cstr(&b), stdout);
+        zp_buf_release(&b);
+    } else {
+        printf("edge:       %s (%s)\n", PROXY_EDGE_NAME, state_word(st.edge_running));
+        printf("router:     %s (%s)\n", PROXY_ROUTER_NAME, state_word(st.router_running));
+        if (st.image) {
+            printf("image:      %s\n", st.image);
+            printf("http port:  %d\n", st.http_port);
+            if (st.https_port > 0)
+                printf("https port: %d\n", st.https_port);
+            else
+                printf("https port: off\n");
+        }
+        printf("network:    %s\n", PROXY_NETWORK);
+        printf("routes:     %zu (%zu upstreams)\n", st.nroutes, st.nupstreams);
+        printf("admin:      %s/{edge,router}.sock\n", dir);
+    }
+    free(dir);
+    proxy_status_release(&st);
+    return ZP_EXIT_OK;
+}
+
+static int proxy_routes_exec(const struct cli_global *g, const struct proxy_opts *o, bool json)
+{
+    struct engine *e = NULL;
+    int rc = open_engine(g, &e);
+    if (rc)
+        return rc;
+    struct zp_err err;
+    zp_err_init(&err);
+    char **lines = NULL;
+    rc = proxy_routes(e, o, &lines, &err);
+    engine_free(e);
+    if (rc)
+        return cli_error(&err);
+    struct zp_buf b = ZP_BUF_INIT;
+    if (json)
+        zp_buf_addc(&b, '[');
+    for (size_t i = 0; lines[i]; i++) {
+        if (json) {
+            if (i)
+                zp_buf_addc(&b, ',');
+            cli_json_str(&b, lines[i]);
+        } else {
+            zp_buf_addf(&b, "%s\n", lines[i]);
+        }
+        free(lines[i]);
+    }
+    free(lines);
+    if (json)
+        zp_buf_adds(&b, "]\n");
+    fputs(zp_buf_cstr(&b), stdout);
+    zp_buf_release(&b);
+    return ZP_EXIT_OK;
+}
+
+static int proxy_exec(const struct cli_global *g, int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error(&cli_cmd_proxy, "proxy needs a subcommand: up, down, status or "
+                                               "routes");
+    const char *sub = argv[1];
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
+        return cli_help(&cli_cmd_proxy);
+    char *state = store_state_dir();
+    struct proxy_opts o;
+    memset(&o, 0, sizeof(o));
+    o.state_dir = state;
+    o.image = "caddy:2";
+    o.http_port = 80;
+    o.https_port = 443;
+    /* the subcommand's own flags: getopt starts after the subcommand */
+    int sargc = argc - 1;
+    char **sargv = argv + 1;
+    optind = 1;
+    bool json = false;
+    int rc;
+    if (strcmp(sub, "up") == 0) {
+        rc = proxy_up_exec(g, sargc, sargv, &o);
+    } else if (strcmp(sub, "down") == 0 || strcmp(sub, "status") == 0 ||
+               strcmp(sub, "routes") == 0) {
+        bool is_down = strcmp(sub, "down") == 0;
+        rc = parse_simple(sargc, sargv, !is_down, &json);
+        if (rc == HELP_SHOWN)
+            rc = ZP_EXIT_OK;
+        else if (rc == 0 && is_down)
+            rc = proxy_down_exec(g, &o);
+        else if (rc == 0 && strcmp(sub, "status") == 0)
+            rc = proxy_status_exec(g, &o, json);
+        else if (rc == 0)
+            rc = proxy_routes_exec(g, &o, json);
+    } else {
+        static const char *const subs[] = {"up", "down", "status", "routes"};
+        const char *hint = NULL;
+        for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]) && !hint; i++)
+            if (zp_edit_distance(sub, subs[i]) <= 2)
+                hint = subs[i];
+        if (hint)
+            rc = cli_usage_error(&cli_cmd_proxy,
+                                 "unknown proxy subcommand '%s', did you mean '%s'?", sub, hint);
+        else
+            rc = cli_usage_error(&cli_cmd_proxy, "unknown proxy subcommand '%s'", sub);
+    }
+    free(state);
+    return rc;
+}
+
+const struct cli_cmd cli_cmd_proxy = {
+    .name = "proxy",
+    .usage = "up [--http-port N] [--https-port N|0] [--image IMAGE] [--bind IP] | down | "
+             "status [--format text|json] | routes [--format text|json]",
+    .summary = "run zpanel's reverse proxy (Caddy) and show its routes",
+    .exec = proxy_exec,
+};

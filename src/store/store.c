@@ -1,0 +1,790 @@
+/* store: a project's releases in its own SQLite database (WAL, busy timeout, numbered
+ * migrations, bound parameters only). The only file that includes sqlite3.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store-int.h"
+#include "store.h"
+
+#include "../util/banned.h"
+
+#define BUSY_TIMEOUT_MS 5000
+#define PROJECT_NAME_MAX 200
+/* PRAGMA application_id of zpanel's state databases ("ZPst"): tells our files apart from
+ * other programs' SQLite files. Also written literally in MIGRATION_1. */
+#define APPLICATION_ID 0x5a507374
+
+struct store {
+    sqlite3 *db;
+    char *path;
+};
+
+/* migrations[i] brings a database from schema version i to i + 1, inside one
+ * transaction, and ends by setting user_version to i + 1. Constant text only. */
+static const char *const migrations[] = {
+    "CREATE TABLE releases ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  created INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  status TEXT NOT NULL"
+    "    CHECK (status IN ('deploying', 'deployed', 'failed', 'superseded')),"
+    "  source INTEGER NOT NULL DEFAULT 0,"
+    "  model_json TEXT NOT NULL,"
+    "  note TEXT"
+    ");"
+    "CREATE INDEX releases_by_status ON releases (status, id);"
+    "CREATE TABLE release_services ("
+    "  release_id INTEGER NOT NULL REFERENCES releases (id) ON DELETE CASCADE,"
+    "  service TEXT NOT NULL,"
+    "  image_ref TEXT NOT NULL,"
+    "  image_id TEXT NOT NULL,"
+    "  keep_tag TEXT,"
+    "  config_hash TEXT NOT NULL,"
+    "  PRIMARY KEY (release_id, service)"
+    ") WITHOUT ROWID;"
+    "PRAGMA application_id = 1515221876;"
+    "PRAGMA user_version = 1;",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+_Static_assert(APPLICATION_ID == 1515221876, "MIGRATION_1 writes the same application_id");
+
+static const char *const status_names[] = {"deploying", "deployed", "failed", "superseded"};
+#define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
+
+#define RELEASE_COLS "id, created, kind, status, source, model_json, note"
+
+const char *store_release_status_name(enum store_release_status st)
+{
+    if ((size_t)st >= NSTATUS)
+        ZP_BUG("release status %d", (int)st);
+    return status_names[st];
+}
+
+/* ---- the state directory ---- */
+
+static char *passwd_home(void)
+{
+    long max = sysconf(_SC_GETPW_R_SIZE_MAX);
+    size_t len = max > 0 ? (size_t)max : 16384;
+    char *buf = zp_malloc(len);
+    struct passwd pw, *found = NULL;
+    char *home = NULL;
+    if (getpwuid_r(geteuid(), &pw, buf, len, &found) == 0 && found && found->pw_dir &&
+        found->pw_dir[0] == '/')
+        home = zp_strdup(found->pw_dir);
+    free(buf);
+    return home;
+}
+
+char *store__state_dir(bool root)
+{
+    const char *v = getenv("ZPANEL_STATE_DIR");
+    if (v && *v)
+        return zp_strdup(v);
+    if (root)
+        return zp_strdup("/var/lib/zpanel");
+    /* the XDG spec: a relative XDG_STATE_HOME is invalid and ignored */
+    v = getenv("XDG_STATE_HOME");
+    if (v && v[0] == '/')
+        return zp_path_join(v, "zpanel");
+    v = getenv("HOME");
+    if (v && v[0] == '/')
+        return zp_path_join(v, ".local/state/zpanel");
+    char *home = passwd_home();
+    if (home) {
+        char *dir = zp_path_join(home, ".local/state/zpanel");
+        free(home);
+        return dir;
+    }
+    /* no home at all: store_open fails on this path and names it */
+    return zp_strdup("/var/lib/zpanel");
+}
+
+char *store_state_dir(void)
+{
+    return store__state_dir(geteuid() == 0);
+}
+
+bool store_project_name_valid(const char *name)
+{
+    if (!name || !*name)
+        return false;
+    size_t i = 0;
+    for (; name[i]; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '-' && c != '_')))
+            return false;
+    }
+    return i <= PROJECT_NAME_MAX;
+}
+
+/* ---- SQLite helpers ---- */
+
+static int code_of(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CONSTRAINT:
+        return ZP_E_CONFLICT;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+    case SQLITE_FORMAT:
+    case SQLITE_MISMATCH:
+        return ZP_E_INPUT;
+    case SQLITE_NOTFOUND:
+        return ZP_E_NOTFOUND;
+    default:
+        return ZP_E_SYSTEM;
+    }
+}
+
+/* Set err from the connection's last error: "state database 'PATH': WHAT: MESSAGE".
+ * Call before anything else touches the connection (a rollback replaces the message). */
+static int db_error(const struct store *s, int rc, const char *what, struct zp_err *err)
+{
+    const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        return zp_err_set(err, ZP_E_CONFLICT, NULL,
+                          "state database '%s': %s: %s (another zpanel is using it; try again)",
+                          s->path, what, msg);
+    return zp_err_set(err, code_of(rc), NULL, "state database '%s': %s: %s", s->path, what, msg);
+}
+
+static int exec_sql(struct store *s, const char *sql, const char *what, struct zp_err *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_error(s, rc, what, err);
+}
+
+static int prepare(struct store *s, const char *sql, const char *what, sqlite3_stmt **ret,
+                   struct zp_err *err)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+    if (rc != SQLITE_OK) {
+        *ret = NULL;
+        return db_error(s, rc, what, err);
+    }
+    return 0;
+}
+
+/* Write transactions take the write lock at once: a deferred one that upgrades later can
+ * fail with SQLITE_BUSY without waiting for the busy timeout in WAL mode. */
+static int tx_begin_write(struct store *s, const char *what, struct zp_err *err)
+{
+    return exec_sql(s, "BEGIN IMMEDIATE", what, err);
+}
+
+/* A read transaction: a release and its services come from one snapshot. */
+static int tx_begin_read(struct store *s, const char *what, struct zp_err *err)
+{
+    return exec_sql(s, "BEGIN", what, err);
+}
+
+static int tx_commit(struct store *s, const char *what, struct zp_err *err)
+{
+    return exec_sql(s, "COMMIT", what, err);
+}
+
+static void tx_rollback(struct store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+    /* a NULL v binds SQL NULL */
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *v = sqlite3_column_text(st, i);
+    return v ? zp_strdup((const char *)v) : NULL;
+}
+
+/* Run a statement that yields one integer row (a PRAGMA, a count). */
+static int query_int(struct store *s, const char *sql, const char *what, int64_t *ret,
+                     struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, sql, what, &st, err);
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = db_error(s, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, what, err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- opening and migrations ---- */
+
+static int mkdir_p(const char *path, struct zp_err *err)
+{
+    char *p = zp_strdup(path);
+    int rc = 0;
+    for (char *q = p + 1;; q++) {
+        if (*q != '/' && *q != '\0')
+            continue;
+        char saved = *q;
+        *q = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            rc = zp_err_sys(err, "creating directory '%s'", p);
+            break;
+        }
+        *q = saved;
+        if (saved == '\0')
+            break;
+    }
+    if (rc == 0) {
+        struct stat sb;
+        if (stat(p, &sb) != 0)
+            rc = zp_err_sys(err, "creating directory '%s'", p);
+        else if (!S_ISDIR(sb.st_mode))
+            rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "'%s' is not a directory", p);
+    }
+    free(p);
+    return rc;
+}
+
+static int not_ours(const struct store *s, const char *why, struct zp_err *err)
+{
+    return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a zpanel state database (%s)", s->path,
+                      why);
+}
+
+/* Read and check the schema version and application id; a file that is not SQLite fails
+ * on the first read. */
+static int check_header(struct store *s, int64_t *ret_version, struct zp_err *err)
+{
+    int64_t version, app;
+    struct zp_err e;
+    zp_err_init(&e);
+    if (query_int(s, "PRAGMA user_version", "reading the schema version", &version, &e) != 0 ||
+        query_int(s, "PRAGMA application_id", "reading the schema version", &app, &e) != 0) {
+        if (e.code == ZP_E_INPUT)
+            return not_ours(s, "not an SQLite 3 file, or a damaged one", err);
+        *err = e;
+        return e.code;
+    }
+    if (version > 0 && app != APPLICATION_ID)
+        return not_ours(s, "it belongs to another program", err);
+    if (version > STORE_SCHEMA_VERSION)
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "state database '%s' has schema version %lld, newer than this zpanel "
+                          "understands (%d); use a newer zpanel",
+                          s->path, (long long)version, STORE_SCHEMA_VERSION);
+    *ret_version = version;
+    return 0;
+}
+
+/* Bring the schema up to STORE_SCHEMA_VERSION in one transaction. Another process may be
+ * doing the same: the version is read again under the write lock. */
+static int migrate(struct store *s, struct zp_err *err)
+{
+    int64_t version, tables;
+    int rc = tx_begin_write(s, "migrating the schema", err);
+    if (rc)
+        return rc;
+    if ((rc = check_header(s, &version, err)) != 0)
+        goto fail;
+    if (version == 0) {
+        rc = query_int(s,
+                       "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
+                       "ESCAPE '\\'",
+                       "migrating the schema", &tables, err);
+        if (rc)
+            goto fail;
+        if (tables > 0) {
+            rc = not_ours(s, "it holds tables of another program", err);
+            goto fail;
+        }
+    }
+    for (int64_t v = version; v < STORE_SCHEMA_VERSION; v++)
+        if ((rc = exec_sql(s, migrations[v], "migrating the schema", err)) != 0)
+            goto fail;
+    if ((rc = tx_commit(s, "migrating the schema", err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    tx_rollback(s);
+    return rc;
+}
+
+int store_open(const char *state_dir, const char *project, struct store **ret, struct zp_err *err)
+{
+    if (!store_project_name_valid(project))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "invalid project name '%s': use lowercase letters, digits, '-' and "
+                          "'_', starting with a letter or a digit (at most %d characters)",
+                          project ? project : "", PROJECT_NAME_MAX);
+    if (!state_dir || !*state_dir)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "empty state directory");
+    struct store *s = zp_calloc(1, sizeof(*s));
+    char *dir = zp_path_join(state_dir, "projects");
+    char *file = zp_asprintf("%s.db", project);
+    s->path = zp_path_join(dir, file);
+    free(file);
+    int rc = mkdir_p(dir, err);
+    free(dir);
+    if (rc)
+        goto fail_sys;
+    /* create the file ourselves: SQLite would make it 0644 */
+    int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        rc = zp_err_sys(err, "opening state database '%s'", s->path);
+        goto fail_sys;
+    }
+    close(fd);
+    int src = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_error(s, src, "opening", err);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    int64_t version;
+    if ((rc = check_header(s, &version, err)) != 0)
+        goto fail;
+    if ((rc = exec_sql(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", err)) != 0)
+        goto fail;
+    sqlite3_stmt *st;
+    if ((rc = prepare(s, "PRAGMA journal_mode = WAL", "enabling WAL", &st, err)) != 0)
+        goto fail;
+    src = sqlite3_step(st);
+    bool wal = src == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+               strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    if (src != SQLITE_ROW)
+        rc = db_error(s, src, "enabling WAL", err);
+    else if (!wal)
+        rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "state database '%s': cannot enable WAL mode",
+                        s->path);
+    sqlite3_finalize(st);
+    if (rc)
+        goto fail;
+    if (version < STORE_SCHEMA_VERSION && (rc = migrate(s, err)) != 0)
+        goto fail;
+    *ret = s;
+    return 0;
+fail_sys:
+    /* a missing parent is not a missing object the caller asked for */
+    if (rc == ZP_E_NOTFOUND && err->code == ZP_E_NOTFOUND) {
+        err->code = ZP_E_SYSTEM;
+        rc = ZP_E_SYSTEM;
+    }
+fail:
+    store_close(s);
+    return rc;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    if (s->db)
+        sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+const char *store_path(const struct store *s)
+{
+    return s->path;
+}
+
+/* ---- releases ---- */
+
+void store_release_release(struct store_release *r)
+{
+    if (!r)
+        return;
+    free(r->kind);
+    free(r->model_json);
+    free(r->note);
+    for (size_t i = 0; i < r->nservices; i++) {
+        struct store_release_service *sv = &r->services[i];
+        free(sv->service);
+        free(sv->image_ref);
+        free(sv->image_id);
+        free(sv->keep_tag);
+        free(sv->config_hash);
+    }
+    free(r->services);
+    memset(r, 0, sizeof(*r));
+}
+
+void store_releases_free(struct store_release *r, size_t n)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_release_release(&r[i]);
+    free(r);
+}
+
+int store_release_add(struct store *s, struct store_release *r, struct zp_err *err)
+{
+    static const char *const what = "recording a release";
+    if (!r->kind || !r->model_json || (size_t)r->status >= NSTATUS)
+        ZP_BUG("store_release_add: incomplete release");
+    for (size_t i = 0; i < r->nservices; i++) {
+        const struct store_release_service *sv = &r->services[i];
+        if (!sv->service || !sv->image_ref || !sv->image_id || !sv->config_hash)
+            ZP_BUG("store_release_add: incomplete service %zu", i);
+    }
+    int64_t now = (int64_t)time(NULL);
+    sqlite3_stmt *st = NULL;
+    int rc = tx_begin_write(s, what, err);
+    if (rc)
+        return rc;
+    rc = prepare(s,
+                 "INSERT INTO releases (created, kind, status, source, model_json, note) "
+                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 what, &st, err);
+    if (rc)
+        goto fail;
+    sqlite3_bind_int64(st, 1, now);
+    bind_str(st, 2, r->kind);
+    bind_str(st, 3, status_names[r->status]);
+    sqlite3_bind_int64(st, 4, r->source);
+    bind_str(st, 5, r->model_json);
+    bind_str(st, 6, r->note);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE) {
+        rc = db_error(s, src, what, err);
+        goto fail;
+    }
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = prepare(s,
+                 "INSERT INTO release_services (release_id, service, image_ref, image_id, "
+                 "keep_tag, config_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                 what, &st, err);
+    if (rc)
+        goto fail;
+    for (size_t i = 0; i < r->nservices; i++) {
+        const struct store_release_service *sv = &r->services[i];
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        sqlite3_bind_int64(st, 1, id);
+        bind_str(st, 2, sv->service);
+        bind_str(st, 3, sv->image_ref);
+        bind_str(st, 4, sv->image_id);
+        bind_str(st, 5, sv->keep_tag);
+        bind_str(st, 6, sv->config_hash);
+        src = sqlite3_step(st);
+        if (src != SQLITE_DONE) {
+            rc = db_error(s, src, what, err);
+            zp_err_prefix(err, "service '%s'", sv->service);
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = tx_commit(s, what, err)) != 0)
+        goto fail;
+    r->id = id;
+    r->created = now;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    tx_rollback(s);
+    return rc;
+}
+
+int store_release_set_status(struct store *s, int64_t id, enum store_release_status status,
+                             const char *note, struct zp_err *err)
+{
+    static const char *const what = "changing the status of a release";
+    if ((size_t)status >= NSTATUS)
+        ZP_BUG("release status %d", (int)status);
+    sqlite3_stmt *st;
+    int rc = prepare(s, "UPDATE releases SET status = ?, note = coalesce(?, note) WHERE id = ?",
+                     what, &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, status_names[status]);
+    bind_str(st, 2, note);
+    sqlite3_bind_int64(st, 3, id);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = db_error(s, src, what, err);
+    else if (sqlite3_changes(s->db) == 0)
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no release %lld", (long long)id);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Fill *r from a row of RELEASE_COLS; r is zeroed first. */
+static int read_release_row(struct store *s, sqlite3_stmt *st, struct store_release *r,
+                            struct zp_err *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    r->created = sqlite3_column_int64(st, 1);
+    r->kind = col_str(st, 2);
+    r->source = sqlite3_column_int64(st, 4);
+    r->model_json = col_str(st, 5);
+    r->note = col_str(st, 6);
+    const char *status = (const char *)sqlite3_column_text(st, 3);
+    for (size_t i = 0; i < NSTATUS; i++) {
+        if (status && strcmp(status, status_names[i]) == 0) {
+            r->status = (enum store_release_status)i;
+            if (!r->kind || !r->model_json)
+                break;
+            return 0;
+        }
+    }
+    return zp_err_set(err, ZP_E_INPUT, NULL, "state database '%s': release %lld is damaged",
+                      s->path, (long long)r->id);
+}
+
+static int load_services(struct store *s, struct store_release *r, struct zp_err *err)
+{
+    static const char *const what = "reading a release";
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "SELECT service, image_ref, image_id, keep_tag, config_hash "
+                     "FROM release_services WHERE release_id = ? ORDER BY service",
+                     what, &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, r->id);
+    size_t cap = 0;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&r->services, &cap, r->nservices + 1, sizeof(*r->services));
+        struct store_release_service *sv = &r->services[r->nservices++];
+        sv->service = col_str(st, 0);
+        sv->image_ref = col_str(st, 1);
+        sv->image_id = col_str(st, 2);
+        sv->keep_tag = col_str(st, 3);
+        sv->config_hash = col_str(st, 4);
+        if (!sv->service || !sv->image_ref || !sv->image_id || !sv->config_hash) {
+            rc = zp_err_set(err, ZP_E_INPUT, NULL, "state database '%s': release %lld is damaged",
+                            s->path, (long long)r->id);
+            break;
+        }
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = db_error(s, src, what, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Read every release the prepared statement st yields (bound by the caller), newest
+ * first as the query orders them, with their services. Finalizes st. */
+static int read_releases(struct store *s, sqlite3_stmt *st, const char *what,
+                         struct store_release **ret, size_t *ret_n, struct zp_err *err)
+{
+    struct store_release *list = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0, src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&list, &cap, n + 1, sizeof(*list));
+        rc = read_release_row(s, st, &list[n], err);
+        n++;
+        if (rc)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = db_error(s, src, what, err);
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = load_services(s, &list[i], err);
+    if (rc) {
+        store_releases_free(list, n);
+        return rc;
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+/* Run a query of releases in a read transaction and give back the first one. */
+static int read_one(struct store *s, sqlite3_stmt *st, const char *what, const char *missing,
+                    struct store_release *ret, struct zp_err *err)
+{
+    struct store_release *list = NULL;
+    size_t n = 0;
+    int rc = read_releases(s, st, what, &list, &n, err);
+    if (rc)
+        return rc;
+    if (n == 0) {
+        free(list);
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "%s", missing);
+    }
+    *ret = list[0];
+    memset(&list[0], 0, sizeof(list[0]));
+    store_releases_free(list, n);
+    return 0;
+}
+
+/* The body of a read: a transaction around statement st (already bound). */
+static int read_in_tx(struct store *s, sqlite3_stmt *st, const char *what, const char *missing,
+                      struct store_release *ret_one, struct store_release **ret_list, size_t *ret_n,
+                      struct zp_err *err)
+{
+    int rc = tx_begin_read(s, what, err);
+    if (rc) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    if (ret_one)
+        rc = read_one(s, st, what, missing, ret_one, err);
+    else
+        rc = read_releases(s, st, what, ret_list, ret_n, err);
+    if (rc == 0) {
+        rc = tx_commit(s, what, err);
+        if (rc) {
+            if (ret_one)
+                store_release_release(ret_one);
+            else
+                store_releases_free(*ret_list, *ret_n);
+        }
+    }
+    tx_rollback(s);
+    return rc;
+}
+
+int store_release_get(struct store *s, int64_t id, struct store_release *ret, struct zp_err *err)
+{
+    static const char *const what = "reading a release";
+    sqlite3_stmt *st;
+    int rc = prepare(s, "SELECT " RELEASE_COLS " FROM releases WHERE id = ?", what, &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    char missing[64];
+    snprintf(missing, sizeof(missing), "no release %lld", (long long)id);
+    struct store_release r;
+    rc = read_in_tx(s, st, what, missing, &r, NULL, NULL, err);
+    if (rc == 0)
+        *ret = r;
+    return rc;
+}
+
+int store_release_latest(struct store *s, int status, struct store_release *ret, struct zp_err *err)
+{
+    static const char *const what = "reading the latest release";
+    if (status >= (int)NSTATUS)
+        ZP_BUG("release status %d", status);
+    sqlite3_stmt *st;
+    int rc;
+    if (status < 0)
+        rc = prepare(s, "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC LIMIT 1", what, &st,
+                     err);
+    else
+        rc = prepare(s,
+                     "SELECT " RELEASE_COLS " FROM releases WHERE status = ? "
+                     "ORDER BY id DESC LIMIT 1",
+                     what, &st, err);
+    if (rc)
+        return rc;
+    char missing[64];
+    if (status < 0) {
+        snprintf(missing, sizeof(missing), "no release yet");
+    } else {
+        bind_str(st, 1, status_names[status]);
+        snprintf(missing, sizeof(missing), "no %s release", status_names[status]);
+    }
+    struct store_release r;
+    rc = read_in_tx(s, st, what, missing, &r, NULL, NULL, err);
+    if (rc == 0)
+        *ret = r;
+    return rc;
+}
+
+int store_release_list(struct store *s, struct store_release **ret, size_t *ret_n,
+                       struct zp_err *err)
+{
+    static const char *const what = "listing releases";
+    sqlite3_stmt *st;
+    int rc = prepare(s, "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC", what, &st, err);
+    if (rc)
+        return rc;
+    struct store_release *list = NULL;
+    size_t n = 0;
+    rc = read_in_tx(s, st, what, NULL, NULL, &list, &n, err);
+    if (rc == 0) {
+        *ret = list;
+        *ret_n = n;
+    }
+    return rc;
+}
+
+int store_release_prune(struct store *s, size_t keep, struct store_release **ret_pruned,
+                        size_t *ret_n, struct zp_err *err)
+{
+    static const char *const what = "pruning releases";
+    struct store_release *list = NULL;
+    size_t n = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = tx_begin_write(s, what, err);
+    if (rc)
+        return rc;
+    /* the newest DEPLOYED release survives whatever keep says: it is the running one */
+    rc = prepare(s,
+                 "SELECT " RELEASE_COLS " FROM releases "
+                 "WHERE id NOT IN (SELECT id FROM releases ORDER BY id DESC LIMIT ?) "
+                 "AND id IS NOT (SELECT max(id) FROM releases WHERE status = ?) "
+                 "ORDER BY id DESC",
+                 what, &st, err);
+    if (rc)
+        goto fail;
+    sqlite3_bind_int64(st, 1, keep > (size_t)INT64_MAX ? INT64_MAX : (int64_t)keep);
+    bind_str(st, 2, status_names[STORE_RELEASE_DEPLOYED]);
+    rc = read_releases(s, st, what, &list, &n, err);
+    st = NULL;
+    if (rc)
+        goto fail;
+    if (n > 0) {
+        /* release_services rows go with them (ON DELETE CASCADE) */
+        if ((rc = prepare(s, "DELETE FROM releases WHERE id = ?", what, &st, err)) != 0)
+            goto fail;
+        for (size_t i = 0; i < n; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, list[i].id);
+            int src = sqlite3_step(st);
+            if (src != SQLITE_DONE) {
+                rc = db_error(s, src, what, err);
+                goto fail;
+            }
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if ((rc = tx_commit(s, what, err)) != 0)
+        goto fail;
+    if (n == 0) {
+        free(list);
+        list = NULL;
+    }
+    *ret_pruned = list;
+    *ret_n = n;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    tx_rollback(s);
+    store_releases_free(list, n);
+    return rc;
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# e2e: update, releases and rollback against the real engine: a service built from a local
+# Dockerfile serves its version; update v1 -> v2 records two releases; an update whose
+# health check fails is rolled back to v2 with its original config hash; rollback
+# redeploys older releases from their kept images; --keep prunes old keep tags; nothing is
+# ever pulled.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-engine.sh"
+
+P=zpe2eupdate
+PORT=18391
+if ! engine_up; then
+    echo "no engine: skipping"
+    exit 77
+fi
+test_image || { echo "cannot build $TEST_IMAGE"; exit 1; }
+
+cleanup_images() {
+    docker image ls -q "zpanel-release/$P-web" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
+    docker image ls -q "$P-web" | xargs -r docker rmi -f >/dev/null 2>&1
+    true
+}
+cleanup_project "$P"
+cleanup_images
+trap 'cleanup_project "$P"; cleanup_images; rm -rf "$TMP"' EXIT
+START=$(date +%s)
+
+export ZPANEL_STATE_DIR=$TMP/state
+unset ZPANEL_KEEP_RELEASES
+D=$TMP/proj
+mkdir -p "$D"
+cat >"$D/Dockerfile" <<EOF
+FROM $TEST_IMAGE
+COPY version /www/version
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+EOF
+# write_compose HEALTH_FILE
+write_compose() {
+    cat >"$D/compose.yaml" <<EOF
+name: $P
+services:
+  web:
+    build: .
+    ports: ["127.0.0.1:$PORT:8080"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD", "cat", "$1"]
+      interval: 1s
+      timeout: 2s
+      retries: 2
+EOF
+}
+Z() { "$ZPANEL" --progress plain --project-directory "$D" "$@"; }
+served() { curl -s --max-time 3 "http://127.0.0.1:$PORT/version"; }
+label_hash() { docker inspect -f '{{index .Config.Labels "io.zpanel.config-hash"}}' "$P-web-1" 2>/dev/null; }
+# release_field ID PYTHON_EXPR_ON_r: a field of a release from `releases --format json`
+release_field() {
+    Z releases --format json | python3 -c 'import json,sys
+rs={r["id"]:r for r in json.load(sys.stdin)}
+r=rs.get(int(sys.argv[1]))
+print(eval(sys.argv[2]) if r else "none")' "$1" "$2"
+}
+
+# --- usage errors touch nothing ---
+write_compose /www/version
+echo v1 >"$D/version"
+run Z update --keep 0
+expect_rc 2 "update --keep 0 is a usage error"
+expect_err_has "--keep: '0'" "the error names the flag"
+run env ZPANEL_KEEP_RELEASES=x "$ZPANEL" --project-directory "$D" update
+expect_rc 2 "a bad ZPANEL_KEEP_RELEASES is a usage error"
+expect_err_has "ZPANEL_KEEP_RELEASES" "the error names the variable"
+run Z rollback abc
+expect_rc 2 "rollback abc is a usage error"
+run Z releases
+expect_rc 0 "releases of a project never updated"
+expect_out_eq "ID    CREATED              KIND            STATUS      IMAGES                          NOTE" "no release yet"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$P")" ] && ok || fail "usage errors created containers"
+
+# --- v1 runs (deployed by up), then update to v2 ---
+run Z up -d --wait
+expect_rc 0 "up v1"
+[ "$(served)" = v1 ] && ok || fail "v1 is served after up (got '$(served)')"
+H1=$(label_hash)
+echo v2 >"$D/version"
+run Z update
+expect_rc 0 "update to v2"
+expect_out_has "Release 2 deployed" "update says which release it deployed"
+[ "$(served)" = v2 ] && ok || fail "v2 is served after update (got '$(served)')"
+H2=$(label_hash)
+[ -n "$H2" ] && [ "$H2" != "$H1" ] && ok || fail "the config hash changed with the image ($H1 -> $H2)"
+run Z releases -q
+expect_out_eq "$(printf '2\n1')" "releases lists 2 releases, newest first"
+[ "$(release_field 1 'r["kind"]+" "+r["status"]')" = "observed superseded" ] && ok ||
+    fail "release 1 records what ran before the first update"
+[ "$(release_field 1 'r["services"][0]["config_hash"]')" = "$H1" ] && ok ||
+    fail "release 1 recorded v1's config hash"
+[ "$(release_field 2 'r["kind"]+" "+r["status"]')" = "update deployed" ] && ok ||
+    fail "release 2 is the deployed update"
+[ "$(release_field 2 'r["services"][0]["config_hash"]')" = "$H2" ] && ok ||
+    fail "release 2 recorded the config hash its containers carry"
+for id in 1 2; do
+    kid=$(docker image inspect -f '{{.Id}}' "zpanel-release/$P-web:$id" 2>/dev/null)
+    [ -n "$kid" ] && [ "$kid" = "$(release_field $id 'r["services"][0]["image_id"]')" ] && ok ||
+        fail "keep tag $id names release $id's image"
+done
+run Z releases
+expect_out_has "observed" "the table shows the kind"
+expect_out_has "deployed" "the table shows the status"
+
+# --- an update with nothing new records nothing ---
+run Z update
+expect_rc 0 "update without changes"
+expect_out_has "Release 2 is up to date" "nothing new is recorded"
+run Z releases -q
+expect_out_eq "$(printf '2\n1')" "still 2 releases"
+
+# --- v3's health check fails: rolled back to v2 automatically ---
+echo v3 >"$D/version"
+write_compose /www/missing
+T0=$(date +%s)
+run Z update --wait-timeout 30
+T1=$(date +%s)
+expect_rc 1 "update to an unhealthy v3 fails"
+expect_err_has "release 3 failed" "the failure names the release"
+expect_err_has "service 'web'" "the failure names the service"
+expect_err_has "rolled back to release 2" "the failure says where it went back"
+[ $((T1 - T0)) -lt 30 ] && ok || fail "an unhealthy container fails before the timeout ($((T1 - T0)) s)"
+[ "$(served)" = v2 ] && ok || fail "v2 is served again (got '$(served)')"
+[ "$(label_hash)" = "$H2" ] && ok || fail "v2 runs with its original config hash ($(label_hash) != $H2)"
+[ "$(docker image inspect -f '{{.Id}}' "$P-web")" = "$(release_field 2 'r["services"][0]["image_id"]')" ] &&
+    ok || fail "$P-web points at v2's image again"
+[ "$(release_field 3 'r["status"]')" = failed ] && ok || fail "release 3 is failed"
+note=$(release_field 3 'r["note"]')
+grep -q "web" <<<"$note" && grep -q "probe" <<<"$note" && ok ||
+    fail "release 3's note names the service and its probe: $note"
+[ "$(release_field 2 'r["status"]')" = deployed ] && ok || fail "release 2 is still the deployed one"
+
+# --- rollback 1: v1 from its kept image, with the recorded config hash ---
+run Z rollback 1 --wait-timeout 30
+expect_rc 0 "rollback 1"
+expect_out_has "Release 4 deployed (rollback to release 1)" "rollback says what it recorded"
+[ "$(served)" = v1 ] && ok || fail "v1 is served after rollback 1 (got '$(served)')"
+[ "$(label_hash)" = "$H1" ] && ok || fail "v1 runs with release 1's config hash ($(label_hash) != $H1)"
+[ "$(release_field 4 'r["kind"]+" "+str(r["source"])+" "+r["status"]')" = "rollback 1 deployed" ] &&
+    ok || fail "release 4 records the rollback to 1"
+[ "$(release_field 2 'r["status"]')" = superseded ] && ok || fail "release 2 is superseded"
+
+# --- rollback without a release: back to the one before the running one (2) ---
+run Z rollback
+expect_rc 0 "rollback to the previous release"
+[ "$(served)" = v2 ] && ok || fail "v2 is served after rollback (got '$(served)')"
+[ "$(label_hash)" = "$H2" ] && ok || fail "v2 runs with release 2's config hash"
+[ "$(release_field 5 'str(r["source"])')" = 2 ] && ok || fail "release 5 redeployed release 2"
+
+run Z rollback 99
+expect_rc 1 "rollback to a release that does not exist"
+expect_err_has "no release 99" "the error names the release"
+
+# --- retention: --keep 2 leaves two releases and their keep tags ---
+run Z rollback 1 --keep 2
+expect_rc 0 "rollback 1 keeping 2 releases"
+[ "$(served)" = v1 ] && ok || fail "v1 is served again"
+run Z releases -q
+expect_out_eq "$(printf '6\n5')" "only the newest 2 releases are kept"
+tags=$(docker image ls --format '{{.Tag}}' "zpanel-release/$P-web" | sort -n | tr '\n' ' ')
+[ "$tags" = "5 6 " ] && ok || fail "only keep tags 5 and 6 remain (got '$tags')"
+# v2's image is kept by release 5 while v1's runs
+[ -n "$(docker image inspect -f '{{.Id}}' "zpanel-release/$P-web:5")" ] && ok || fail "release 5's image stays"
+
+# --- nothing was pulled ---
+pulls=$(docker events --since "$START" --until "$(date +%s)" --filter type=image --filter event=pull --format '{{.ID}}' | wc -l)
+[ "$pulls" -eq 0 ] && ok || fail "images were pulled ($pulls)"
+
+finish
