@@ -3,8 +3,12 @@
 # proxy (Caddy edge + router, both on 127.0.0.1) in steady state, and while a routed
 # service is rolled out again and again (each `up` changes its VERSION: start the new
 # container, probe it, switch, drain, remove the old one), with the same wrk load
-# (2 threads, 16 keep-alive connections) for SECONDS each (default 15). Prints both, the
-# ratios, the rollouts done and every error; RUNS (default 1) repeats the pair.
+# (2 threads, 16 keep-alive connections) for SECONDS each (default 15). A third window,
+# the control, runs the same load while unrelated containers of the same image are
+# started and removed back to back: on a small host starting containers (dockerd,
+# containerd, runc) costs latency by itself, and rollout/control is the share of the
+# switch. Prints the three, the ratios, the rollouts done and every error; RUNS
+# (default 1) repeats them.
 # Needs: a built zpanel (ZPANEL, default build/zpanel), Docker, wrk, cc (the webver test
 # server), and the proxy image (PROXY_IMAGE, default zpanel-local/caddy:2 from
 # scripts/caddy-image.sh). Goal: no error, p99 during rollouts within 2x steady state.
@@ -50,13 +54,14 @@ services:
       drain_timeout: 5s
 YAML
 cleanup() {
+    docker rm -f "$P-churn" >/dev/null 2>&1 || true
     "$ZPANEL" -f "$F" down >/dev/null 2>&1 || true
     "$ZPANEL" proxy down >/dev/null 2>&1 || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-"$ZPANEL" proxy up --image "$PROXY_IMAGE" --http-port "$PORT" --https-port 0 --bind 127.0.0.1 >/dev/null
+"$ZPANEL" proxy up --image "$PROXY_IMAGE" --http-port "$PORT" --https-port 0 --bind 127.0.0.1 >/dev/null 2>&1
 VERSION=v0 "$ZPANEL" -f "$F" --progress quiet up -d --wait
 for _ in $(seq 50); do
     [ "$(curl -s -m 2 -H 'Host: bench.localhost' "http://127.0.0.1:$PORT/")" = v0 ] && break
@@ -76,6 +81,16 @@ errs() { # non-2xx responses plus socket errors
 v=0
 for run in $(seq "$RUNS"); do
     load "$TMP/steady"
+    load "$TMP/control" &
+    wrk_pid=$!
+    churn=0
+    end=$(($(date +%s) + SECS - 1))
+    while [ "$(date +%s)" -lt $end ]; do
+        docker run -d --name "$P-churn" --network zpanel "$WEBVER_IMAGE" >/dev/null
+        docker rm -f "$P-churn" >/dev/null
+        churn=$((churn + 1))
+    done
+    wait $wrk_pid
     load "$TMP/roll" &
     wrk_pid=$!
     rollouts=0 failed=0
@@ -89,14 +104,17 @@ for run in $(seq "$RUNS"); do
         fi
     done
     wait $wrk_pid
-    s_rps=$(rps "$TMP/steady") r_rps=$(rps "$TMP/roll")
-    s_p99=$(field "$TMP/steady" p99) r_p99=$(field "$TMP/roll" p99)
+    s_rps=$(rps "$TMP/steady") r_rps=$(rps "$TMP/roll") c_rps=$(rps "$TMP/control")
+    s_p99=$(field "$TMP/steady" p99) r_p99=$(field "$TMP/roll" p99) c_p99=$(field "$TMP/control" p99)
     versions=$(awk '$1 == "body" { n++ } END { print n + 0 }' "$TMP/roll")
-    echo "run $run: ${SECS}s each, $rollouts rollouts ($failed failed), $versions versions served under load"
-    awk -v sr="$s_rps" -v rr="$r_rps" -v sp="$s_p99" -v rp="$r_p99" -v se="$(errs "$TMP/steady")" \
-        -v re="$(errs "$TMP/roll")" 'BEGIN {
-        printf "  %-22s %10s %10s %8s\n", "", "req/s", "p99 (ms)", "errors"
-        printf "  %-22s %10d %10.2f %8d\n", "steady state", sr, sp / 1000, se
-        printf "  %-22s %10d %10.2f %8d\n", "during rollouts", rr, rp / 1000, re
-        printf "  %-22s %10.2f %10.2f\n", "ratio (rollout/steady)", rr / sr, rp / sp }'
+    echo "run $run: ${SECS}s each, $rollouts rollouts ($failed failed), $versions versions served" \
+        "under load; control: $churn containers started and removed"
+    awk -v sr="$s_rps" -v rr="$r_rps" -v cr="$c_rps" -v sp="$s_p99" -v rp="$r_p99" -v cp="$c_p99" \
+        -v se="$(errs "$TMP/steady")" -v re="$(errs "$TMP/roll")" -v ce="$(errs "$TMP/control")" 'BEGIN {
+        printf "  %-26s %10s %10s %8s\n", "", "req/s", "p99 (ms)", "errors"
+        printf "  %-26s %10d %10.2f %8d\n", "steady state", sr, sp / 1000, se
+        printf "  %-26s %10d %10.2f %8d\n", "control (container churn)", cr, cp / 1000, ce
+        printf "  %-26s %10d %10.2f %8d\n", "during rollouts", rr, rp / 1000, re
+        printf "  %-26s %10.2f %10.2f\n", "ratio rollout/steady", rr / sr, rp / sp
+        printf "  %-26s %10.2f %10.2f\n", "ratio rollout/control", rr / cr, rp / cp }'
 done

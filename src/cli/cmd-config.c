@@ -21,26 +21,6 @@ enum config_list {
     LIST_IMAGES,
 };
 
-/* Double every '$' so that reading the output again does not interpolate it twice. */
-static void escape_dollars(struct zp_node *n)
-{
-    if (n->kind == ZP_NODE_SCALAR) {
-        if (n->type != ZP_STR || !memchr(n->str, '$', n->len))
-            return;
-        struct zp_buf b = ZP_BUF_INIT;
-        for (size_t i = 0; i < n->len; i++) {
-            if (n->str[i] == '$')
-                zp_buf_addc(&b, '$');
-            zp_buf_addc(&b, n->str[i]);
-        }
-        zp_node_set_scalar(n, ZP_STR, zp_buf_cstr(&b));
-        zp_buf_release(&b);
-        return;
-    }
-    for (size_t i = 0; i < n->n; i++)
-        escape_dollars(n->kind == ZP_NODE_SEQ ? n->items[i] : n->pairs[i].value);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -335,7 +315,7 @@ static int config_exec(const struct cli_global *g, int argc, char **argv)
         }
     }
     if (!no_interp)
-        escape_dollars(model);
+        compose_escape_dollars(model);
     struct zp_buf out = ZP_BUF_INIT;
     if (json) {
         compose_emit_json(model, true, &out);

@@ -78,6 +78,10 @@ int compose_emit_yaml(const struct zp_node *n, struct zp_buf *out);
 /* Append n as JSON (map keys sorted); pretty: two-space indented. */
 int compose_emit_json(const struct zp_node *n, bool pretty, struct zp_buf *out);
 
+/* Double every '$' of the string scalars below n, so that loading the emitted text
+ * again (with interpolation) gives back the same values. */
+void compose_escape_dollars(struct zp_node *n);
+
 /* A stable hash (64 hex chars) of a normalised service definition: equal definitions
  * give equal hashes, whatever the order of keys or the positions. */
 void compose_service_hash(const struct zp_node *service, char out[65]);

@@ -565,3 +565,22 @@ void compose_service_hash(const struct zp_node *service, char out[65])
     zp_sha256_hex(b.p ? b.p : "", b.len, out);
     zp_buf_release(&b);
 }
+
+void compose_escape_dollars(struct zp_node *n)
+{
+    if (n->kind == ZP_NODE_SCALAR) {
+        if (n->type != ZP_STR || memchr(n->str, '$', n->len) == NULL)
+            return;
+        struct zp_buf b = ZP_BUF_INIT;
+        for (size_t i = 0; i < n->len; i++) {
+            if (n->str[i] == '$')
+                zp_buf_addc(&b, '$');
+            zp_buf_addc(&b, n->str[i]);
+        }
+        zp_node_set_scalar(n, ZP_STR, zp_buf_cstr(&b));
+        zp_buf_release(&b);
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++)
+        compose_escape_dollars(n->kind == ZP_NODE_SEQ ? n->items[i] : n->pairs[i].value);
+}

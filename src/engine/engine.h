@@ -58,6 +58,10 @@ const char *engine_host(const struct engine *e);
 int engine_connect(struct engine *e, struct zp_err *err);
 /* The negotiated version, e.g. "1.41" (borrowed); NULL before engine_connect. */
 const char *engine_api_version(const struct engine *e);
+/* Take the API version that `from` negotiated (when it has) instead of asking the
+ * engine again: for extra connections to the same engine (one GET /version each
+ * otherwise). */
+void engine_adopt_version(struct engine *e, const struct engine *from);
 /* The engine's own version string, e.g. "20.10.24+dfsg1" (borrowed); NULL before
  * engine_connect. */
 const char *engine_server_version(const struct engine *e);

@@ -315,6 +315,16 @@ int engine__ensure_connected(struct engine *e, struct zp_err *err)
     return e->api_minor ? 0 : engine_connect(e, err);
 }
 
+void engine_adopt_version(struct engine *e, const struct engine *from)
+{
+    if (from->api_minor == 0)
+        return;
+    free(e->server_version);
+    e->server_version = zp_strdup(from->server_version);
+    e->api_minor = from->api_minor;
+    memcpy(e->api_version, from->api_version, sizeof(e->api_version));
+}
+
 const char *engine_api_version(const struct engine *e)
 {
     return e->api_minor ? e->api_version : NULL;

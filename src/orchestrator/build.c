@@ -205,8 +205,7 @@ static char *fields_json(const struct zp_node *build)
     return zp_buf_detach(&b, NULL);
 }
 
-static int digest_walk(struct zp_sha256 *h, const struct orch_context *c,
-                       struct zp_err *err)
+static int digest_walk(struct zp_sha256 *h, const struct orch_context *c, struct zp_err *err)
 {
     struct orch_walk *w = orch__walk_new(c);
     const struct orch_walk_entry *e;

@@ -92,31 +92,11 @@ int release_pick_target(const struct store_release *list, size_t n, int64_t requ
     return 0;
 }
 
-/* Double every '$' of the string scalars below n. */
-static void escape_dollars(struct zp_node *n)
-{
-    if (n->kind == ZP_NODE_SCALAR) {
-        if (n->type != ZP_STR || memchr(n->str, '$', n->len) == NULL)
-            return;
-        struct zp_buf b = ZP_BUF_INIT;
-        for (size_t i = 0; i < n->len; i++) {
-            if (n->str[i] == '$')
-                zp_buf_addc(&b, '$');
-            zp_buf_addc(&b, n->str[i]);
-        }
-        zp_node_set_scalar(n, ZP_STR, zp_buf_cstr(&b));
-        zp_buf_release(&b);
-        return;
-    }
-    for (size_t i = 0; i < n->n; i++)
-        escape_dollars(n->kind == ZP_NODE_SEQ ? n->items[i] : n->pairs[i].value);
-}
-
 char *release_model_json(const struct zp_node *model)
 {
     struct zp_node *copy = zp_node_copy(model);
     struct zp_buf b = ZP_BUF_INIT;
-    escape_dollars(copy);
+    compose_escape_dollars(copy);
     compose_emit_json(copy, true, &b);
     zp_buf_addc(&b, '\n');
     zp_node_free(copy);

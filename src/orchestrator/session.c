@@ -192,6 +192,7 @@ int orch__pool_start(struct orch *o, int n, struct orch_pool **ret, struct zp_er
         w->e = engine_new(o->host, err);
         if (w->e == NULL)
             goto fail;
+        engine_adopt_version(w->e, o->e);
         if (pthread_create(&w->thread, NULL, pool_main, w) != 0) {
             engine_free(w->e);
             w->e = NULL;

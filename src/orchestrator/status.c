@@ -269,6 +269,7 @@ static int check_services(struct orch *o, const char *const *services, size_t n,
  * engine. The engines persist across runs (each negotiates the API version once). */
 struct wide {
     const char *host;
+    const struct engine *like; /* the session's engine: its negotiated API version */
     struct engine **e;
     size_t ne;
 };
@@ -317,6 +318,8 @@ static int wide_exec(struct wide *w, size_t n, size_t max,
             w->e[w->ne] = engine_new(w->host, err);
             if (w->e[w->ne] == NULL)
                 return err->code;
+            if (w->like != NULL)
+                engine_adopt_version(w->e[w->ne], w->like);
         }
     }
     struct wide_run run = {.fn = fn, .ctx = ctx, .n = n};
@@ -542,8 +545,8 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
     struct engine_image_list images = {0};
     struct status_job *jobs = NULL;
     struct status_job **running = NULL;
-    struct wide wide = {.host = o->host};
-    struct inspect_pass ip = {.wide = {.host = o->host}};
+    struct wide wide = {.host = o->host, .like = o->e};
+    struct inspect_pass ip = {.wide = {.host = o->host, .like = o->e}};
     struct orch_status_row *rows = NULL;
     size_t njobs = 0, n = 0;
     int rc = check_services(o, opts->services, opts->nservices, err);
@@ -810,6 +813,7 @@ int orch_stats_open(struct orch *o, const char *const *services, size_t nservice
     s->nservices = nservices;
     s->max_parallel = max_parallel;
     s->wide.host = o->host;
+    s->wide.like = o->e;
     *ret = s;
     return 0;
 }
