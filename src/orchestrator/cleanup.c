@@ -8,15 +8,14 @@
 #include <string.h>
 
 #include "orchestrator-int.h"
+#include "release.h"
 #include "status.h"
 
 #include "../util/banned.h"
 
-#define RELEASE_PREFIX "zpanel-release/"
-
 char *orch_release_repo(const char *project, const char *service)
 {
-    return zp_asprintf(RELEASE_PREFIX "%s-%s", project, service);
+    return zp_asprintf(RELEASE_KEEP_REPO "%s-%s", project, service);
 }
 
 /* ---- planning (pure) ---- */
@@ -109,7 +108,16 @@ static int cmp_release(const void *x, const void *y)
     return strcmp(a->ref, b->ref);
 }
 
-static void plan_releases(struct plan *p, const struct orch_cleanup_input *in, int64_t keep)
+static bool is_protected(const struct orch_cleanup_opts *opts, const char *ref)
+{
+    for (size_t i = 0; i < opts->nprotected; i++)
+        if (strcmp(opts->protected_tags[i], ref) == 0)
+            return true;
+    return false;
+}
+
+static void plan_releases(struct plan *p, const struct orch_cleanup_input *in,
+                          const struct orch_cleanup_opts *opts, int64_t keep)
 {
     const struct engine_image_list *l = in->release_images;
     const struct zp_node *svcs = zp_node_get(in->model, "services");
@@ -143,6 +151,8 @@ static void plan_releases(struct plan *p, const struct orch_cleanup_input *in, i
             qsort(tags, ntags, sizeof(*tags), cmp_release);
         for (size_t t = (size_t)keep; t < ntags; t++) {
             const struct engine_image_summary *img = &l->items[tags[t].image];
+            if (is_protected(opts, tags[t].ref))
+                continue;
             /* the image's last tag while a container uses it: the engine would refuse */
             if (img->n_repo_tags == 1 && image_busy(p, img->id))
                 continue;
@@ -174,7 +184,7 @@ static void plan_releases(struct plan *p, const struct orch_cleanup_input *in, i
 static bool has_release_tag(const struct engine_image_summary *img)
 {
     for (size_t t = 0; t < img->n_repo_tags; t++)
-        if (zp_str_has_prefix(img->repo_tags[t], RELEASE_PREFIX))
+        if (zp_str_has_prefix(img->repo_tags[t], RELEASE_KEEP_REPO))
             return true;
     return false;
 }
@@ -236,7 +246,7 @@ void orch_cleanup_plan(const struct orch_cleanup_input *in, const struct orch_cl
     int64_t keep = opts->keep < 0 ? ORCH_CLEANUP_KEEP_DEFAULT : opts->keep;
     plan_containers(&p, in, opts->all);
     collect_busy(&p, in);
-    plan_releases(&p, in, keep);
+    plan_releases(&p, in, opts, keep);
     plan_images(&p, in, opts->all);
     plan_networks(&p, in);
     for (size_t i = 0; i < p.r.n; i++)
@@ -289,7 +299,7 @@ int orch_cleanup(struct orch *o, const struct orch_cleanup_opts *opts,
 {
     const char *project = o->p->name;
     char *label = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, project);
-    char *release_ref = zp_asprintf(RELEASE_PREFIX "%s-*", project);
+    char *release_ref = zp_asprintf(RELEASE_KEEP_REPO "%s-*", project);
     const char *filters[] = {label, NULL};
     struct engine_container_list containers = {0}, all_containers = {0};
     struct engine_image_list dangling = {0}, project_images = {0}, releases = {0};

@@ -12,6 +12,7 @@
 #include "build.h"
 #include "orchestrator-int.h"
 #include "release.h"
+#include "status.h"
 
 #include "../util/banned.h"
 
@@ -22,7 +23,10 @@
 
 char *release_keep_tag(const char *project, const char *service, int64_t id)
 {
-    return zp_asprintf("%s%s-%s:%" PRId64, RELEASE_KEEP_REPO, project, service, id);
+    char *repo = orch_release_repo(project, service);
+    char *tag = zp_asprintf("%s:%" PRId64, repo, id);
+    free(repo);
+    return tag;
 }
 
 int release_ref_split(const char *ref, char **ret_repo, char **ret_tag, struct zp_err *err)

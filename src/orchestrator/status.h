@@ -205,6 +205,10 @@ struct orch_cleanup_opts {
     bool dry_run; /* decide and report, remove nothing */
     bool all;     /* also stopped service containers and unused project images */
     int64_t keep; /* release images to keep per service (newest by number); < 0: default */
+    /* Release tags a recorded release still names (the CLI reads them from the state
+     * database): never removed, whatever keep says, so a rollback always finds them. */
+    const char *const *protected_tags;
+    size_t nprotected;
 };
 
 enum orch_cleanup_kind {

@@ -534,6 +534,35 @@ static void test_cleanup_default(void **state)
     world_release(&w);
 }
 
+/* Tags that a recorded release names survive whatever the count says. */
+static void test_cleanup_protected(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w);
+    static const char *const recorded[] = {"zpanel-release/app-web:2", "zpanel-release/app-web:1"};
+    struct orch_cleanup_input in = {
+        .project = "app",
+        .model = w.model,
+        .containers = &w.project_containers,
+        .all_containers = &w.all_containers,
+        .dangling = &w.dangling,
+        .project_images = &w.project_images,
+        .release_images = &w.releases,
+        .networks = &w.networks,
+    };
+    struct orch_cleanup_opts opts = {.keep = -1, .protected_tags = recorded, .nprotected = 2};
+    struct orch_cleanup_result r;
+    orch_cleanup_plan(&in, &opts, &r);
+    char *got = describe(&r);
+    assert_string_equal(got, "container:app-web-run-1,"
+                             "release:zpanel-release/app-web:3,"
+                             "image:sha256:old1,image:sha256:old3,network:app_old");
+    free(got);
+    orch_cleanup_result_release(&r);
+    world_release(&w);
+}
+
 static void test_cleanup_all_and_keep(void **state)
 {
     (void)state;
@@ -609,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_verdict_long_output),
         cmocka_unit_test(test_cleanup_default),
         cmocka_unit_test(test_cleanup_all_and_keep),
+        cmocka_unit_test(test_cleanup_protected),
         cmocka_unit_test(test_release_repo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
