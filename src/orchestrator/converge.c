@@ -922,21 +922,11 @@ out:
 static int ensure_proxy_network(struct up *u, struct zp_err *err)
 {
     struct orch *o = u->o;
-    bool exists = false;
-    if (engine_network_exists(o->e, PROXY_NETWORK, &exists, err) < 0 || exists)
-        return err->code;
-    struct engine_kv label = {PROXY_LABEL_ROLE, "network"};
-    struct engine_network_opts no = {
-        .driver = "bridge", .attachable = true, .labels = &label, .n_labels = 1};
-    orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_WORKING, "Creating");
-    int rc = engine_network_create(o->e, PROXY_NETWORK, &no, NULL, err);
-    if (rc == ZP_E_CONFLICT) { /* created meanwhile by another zpanel */
-        zp_err_init(err);
-        rc = 0;
-    }
+    bool created = false;
+    int rc = proxy_ensure_network(o->e, &created, err);
     if (rc < 0)
         orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_FAILED, "%s", err->msg);
-    else
+    else if (created)
         orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_DONE, "Created");
     return rc;
 }
@@ -1291,24 +1281,6 @@ static void orphans(struct up *u, struct zp_err *err)
         orch__remove_container(o, o->e, &u->obs.c[u->plan.orphans[i]], -1, false, err);
 }
 
-/* zpanel's state directory, where the proxy keeps its admin sockets: $ZPANEL_STATE_DIR,
- * else the default store_state_dir() uses (the orchestrator does not link the store). */
-static char *state_dir(void)
-{
-    const char *v = getenv("ZPANEL_STATE_DIR");
-    if (v != NULL && v[0] != '\0')
-        return zp_strdup(v);
-    if (geteuid() == 0)
-        return zp_strdup("/var/lib/zpanel");
-    v = getenv("XDG_STATE_HOME");
-    if (v != NULL && v[0] == '/')
-        return zp_asprintf("%s/zpanel", v);
-    v = getenv("HOME");
-    if (v != NULL && v[0] == '/')
-        return zp_asprintf("%s/.local/state/zpanel", v);
-    return zp_strdup("/var/lib/zpanel");
-}
-
 int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
 {
     struct orch_up_opts dflt = {0};
@@ -1319,7 +1291,7 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
     opts = u.opts;
     u.since = (int64_t)time(NULL) - 1;
     zp_err_init(&u.events_err);
-    u.state_dir = state_dir();
+    u.state_dir = zp_state_dir();
     orch__proxy_ctx_init(&u.px, u.state_dir);
 
     if ((rc = orch__graph_build(o->p->model, opts->services, opts->nservices, opts->no_deps, &u.g,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../proxy/proxy.h"
 #include "orchestrator-int.h"
 
 #include "../util/banned.h"
@@ -85,6 +86,7 @@ void orch__observed_from_list(const struct engine_container_list *l, struct orch
         if (num != NULL && zp_parse_int64(num, 1, 1000000, &n) == 0)
             c->number = (int)n;
         c->oneoff = oneoff != NULL && strcmp(oneoff, "true") == 0;
+        c->routed = engine_labels_get(&s->labels, PROXY_LABEL_ROUTES) != NULL;
         c->created = s->created;
         c->exit_code = status_exit_code(s->status);
         copy_ports(&s->ports, &c->ports);

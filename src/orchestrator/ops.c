@@ -198,6 +198,22 @@ int orch_down(struct orch *o, const struct orch_down_opts *opts, struct zp_err *
         rc = orch__interrupted(err);
         goto out;
     }
+    /* routes of removed containers leave the proxy now, not at the next sync */
+    bool routed = false;
+    for (size_t i = 0; i < d.obs.nc; i++)
+        routed = routed || d.obs.c[i].routed;
+    if (routed) {
+        char *state = zp_state_dir();
+        struct orch_proxy_ctx px;
+        orch__proxy_ctx_init(&px, state);
+        if ((rc = orch__proxy_sync(o, o->e, &px, err)) < 0)
+            orch__emit(o, ORCH_OBJ_PROJECT, o->p->name, NULL, ORCH_WARNING,
+                       "the proxy keeps the removed containers' routes: %s", err->msg);
+        zp_err_init(err);
+        rc = 0;
+        orch__proxy_ctx_release(&px);
+        free(state);
+    }
 
     if ((rc = engine_network_list(o->e, filters, &nets, err)) < 0)
         goto out;

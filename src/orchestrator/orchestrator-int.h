@@ -76,6 +76,7 @@ struct orch_obs_container {
     char *image;
     int number; /* 0 without a valid label */
     bool oneoff;
+    bool routed; /* carries io.zpanel.routes: the proxy routes to it */
     int64_t created;
     int64_t exit_code; /* from "Exited (N) ..." */
     struct engine_ports ports;

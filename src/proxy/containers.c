@@ -272,9 +272,11 @@ static char *create_body(const struct proxy_opts *o, enum role r, const char *ha
 
 /* ---- up / down ---- */
 
-static int ensure_network(struct engine *e, struct zp_err *err)
+int proxy_ensure_network(struct engine *e, bool *ret_created, struct zp_err *err)
 {
     bool exists = false;
+    if (ret_created)
+        *ret_created = false;
     int rc = engine_network_exists(e, PROXY_NETWORK, &exists, err);
     if (rc || exists)
         return rc;
@@ -292,6 +294,8 @@ static int ensure_network(struct engine *e, struct zp_err *err)
         return 0;
     if (rc)
         *err = e2;
+    else if (ret_created)
+        *ret_created = true;
     return rc;
 }
 
@@ -381,7 +385,7 @@ int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err
                           "proxy image '%s' is not on the engine (zpanel never pulls it: "
                           "`docker pull %s`, or build one with scripts/caddy-image.sh)",
                           o.image, o.image);
-    if ((rc = prepare_dir(&o, err)) || (rc = ensure_network(e, err)) ||
+    if ((rc = prepare_dir(&o, err)) || (rc = proxy_ensure_network(e, NULL, err)) ||
         (rc = ensure_container(e, &o, image_id, ROLE_ROUTER, err)) ||
         (rc = ensure_container(e, &o, image_id, ROLE_EDGE, err)) ||
         (rc = wait_admin(&o, ROLE_ROUTER, err)) || (rc = wait_admin(&o, ROLE_EDGE, err)))
@@ -885,7 +889,10 @@ int proxy_probe(struct engine *e, const char *container_id, int port, const char
         secs = 1;
     char *tsecs = zp_asprintf("%lld", (long long)secs);
     char *url = zp_asprintf("http://%s:%d%s", id12, port, path);
-    const char *argv[] = {"wget", "-q", "-O", "-", "-T", tsecs, url, NULL};
+    /* busybox's own timeout, not wget -T: Debian's static busybox 1.35 wget crashes
+     * (SIGSEGV) whenever -T is given; `busybox` is in both caddy:2 (Alpine) and ours */
+    const char *argv[] = {"busybox", "timeout", tsecs, "busybox", "wget",
+                          "-q",      "-O",      "-",   url,       NULL};
     char *exec_id = NULL;
     struct zp_buf out;
     zp_buf_init(&out, PROBE_MAX_OUTPUT + 1);

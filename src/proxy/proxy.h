@@ -129,6 +129,9 @@ struct proxy_opts {
  * containers, wait until both admin sockets answer, then proxy_sync. Nothing is pulled:
  * a missing image is ZP_E_NOTFOUND naming it. */
 int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err);
+/* Create the shared network `zpanel` unless it exists (also when another zpanel created
+ * it meanwhile); *ret_created (may be NULL) says whether this call created it. */
+int proxy_ensure_network(struct engine *e, bool *ret_created, struct zp_err *err);
 /* Remove both containers (the network stays while containers use it). */
 int proxy_down(struct engine *e, const struct proxy_opts *opts, struct zp_err *err);
 

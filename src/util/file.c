@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,4 +178,49 @@ void zp_sha256_hex(const void *data, size_t len, char out[65])
     unsigned char digest[32];
     zp_sha256(data, len, digest);
     zp_hex32(digest, out);
+}
+
+/* ---- zpanel's state directory ---- */
+
+static char *passwd_home(void)
+{
+    long max = sysconf(_SC_GETPW_R_SIZE_MAX);
+    size_t len = max > 0 ? (size_t)max : 16384;
+    char *buf = zp_malloc(len);
+    struct passwd pw, *found = NULL;
+    char *home = NULL;
+    if (getpwuid_r(geteuid(), &pw, buf, len, &found) == 0 && found && found->pw_dir &&
+        found->pw_dir[0] == '/')
+        home = zp_strdup(found->pw_dir);
+    free(buf);
+    return home;
+}
+
+char *zp_state_dir_for(bool root)
+{
+    const char *v = getenv("ZPANEL_STATE_DIR");
+    if (v && *v)
+        return zp_strdup(v);
+    if (root)
+        return zp_strdup("/var/lib/zpanel");
+    /* the XDG spec: a relative XDG_STATE_HOME is invalid and ignored */
+    v = getenv("XDG_STATE_HOME");
+    if (v && v[0] == '/')
+        return zp_path_join(v, "zpanel");
+    v = getenv("HOME");
+    if (v && v[0] == '/')
+        return zp_path_join(v, ".local/state/zpanel");
+    char *home = passwd_home();
+    if (home) {
+        char *dir = zp_path_join(home, ".local/state/zpanel");
+        free(home);
+        return dir;
+    }
+    /* no home at all: whoever opens it fails on this path and names it */
+    return zp_strdup("/var/lib/zpanel");
+}
+
+char *zp_state_dir(void)
+{
+    return zp_state_dir_for(geteuid() == 0);
 }

@@ -96,6 +96,14 @@ services:
 YAML
 zp() { run timeout 120 "$ZPANEL" -f "$F" --progress plain "$@"; }
 get() { curl -s -m 5 -H "Host: $1" "http://127.0.0.1:$HTTP_PORT${2:-/}"; }
+# get_verbose HOST: "CODE BODY", or curl's exit status when the request failed
+get_verbose() {
+    local body code
+    body=$(curl -sS -m 10 -o - -w '\n%{http_code}' -H "Host: $1" "http://127.0.0.1:$HTTP_PORT/" 2>&1) ||
+        { echo "curl failed ($?): $body" | tr '\n' ' '; return 0; }
+    code=${body##*$'\n'}
+    echo "$code ${body%$'\n'*}"
+}
 # wrk_start HOST OUTFILE: continuous load on the proxy for HOST (stopped by stop_wrk)
 wrk_start() {
     wrk -t2 -c8 -d170s -s "$ZP_SOURCE_DIR/tests/e2e/wrk-count.lua" -H "Host: $1" \
@@ -177,7 +185,8 @@ expect_rc 0 "update during a long request"
 wait $SLOW
 [ "$(cat "$TMP/slow.code")" = 200 ] && ok || fail "long request: HTTP $(cat "$TMP/slow.code")"
 [ "$(cat "$TMP/slow.body")" = v11 ] && ok || fail "long request answered '$(cat "$TMP/slow.body")', want the old v11"
-[ "$(get web.zpe2eroll.localhost)" = v12 ] && ok || fail "after the long request's update: $(get web.zpe2eroll.localhost)"
+got=$(get_verbose web.zpe2eroll.localhost)
+[ "$got" = "200 v12" ] && ok || fail "after the long request's update: '$got', want '200 v12'"
 
 # --- an update that fails its health probe: the old version serves throughout ---
 W=$TMP/wrk-fail
@@ -191,7 +200,8 @@ expect_err_has "500" "the probe output shows the 500"
 expect_err_has "webver vbad listening" "failed rollout prints the new container's last log lines"
 sleep 1
 stop_wrk
-[ "$(get web.zpe2eroll.localhost)" = v12 ] && ok || fail "after the failed update: '$(get web.zpe2eroll.localhost)', want v12"
+got=$(get_verbose web.zpe2eroll.localhost)
+[ "$got" = "200 v12" ] && ok || fail "after the failed update: '$got', want '200 v12'"
 if grep -q '^errors ' "$W"; then
     [ "$(non2xx "$W")" -eq 0 ] && ok || fail "failed update: non-2xx: $(grep '^status' "$W" | tr '\n' ' ')"
     [ "$(wrk_errors "$W")" = "errors connect=0 read=0 write=0 timeout=0 status=0" ] && ok ||
