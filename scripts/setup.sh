@@ -27,8 +27,8 @@ packages=(
     libcmocka-dev valgrind clang-format cppcheck python3 procps time curl
     # runtime: the engine, and a static busybox to build test images without a registry
     docker.io busybox-static
-    # the reverse proxy (packed into a local image by the tests), load generation, zstd
-    caddy wrk zstd
+    # the reverse proxy (packed into a local image), load generation
+    caddy wrk
     # the peer that the benchmarks compare against
     docker-compose
 )
