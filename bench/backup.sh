@@ -42,6 +42,24 @@ now() { date +%s.%N; }
 best() { sort -g | head -1; }
 cat "$MP"/big* >/dev/null # warm the page cache for everyone
 
+# the floor under any client of the Engine API: the engine's own archive endpoint, GET
+# into /dev/null and PUT of the same tar, through curl on the engine's socket, with a
+# created (never started) container that mounts the volume, as zpanel's helper does
+api=http://localhost/v1.41
+hid=$(docker create -v ${P1}_data:/data "$TEST_IMAGE" true)
+t_api_get=$(for r in $(seq "$RUNS"); do
+    s=$(now); curl -sf --unix-socket /var/run/docker.sock -o /dev/null "$api/containers/$hid/archive?path=/data"; e=$(now); echo "$e - $s" | bc; done | best)
+curl -sf --unix-socket /var/run/docker.sock -o "$W/api.tar" "$api/containers/$hid/archive?path=/data"
+docker rm -f "$hid" >/dev/null
+docker volume create zpbench-backup-put >/dev/null
+hid=$(docker create -v zpbench-backup-put:/data "$TEST_IMAGE" true)
+t_api_put=$(for r in $(seq "$RUNS"); do
+    s=$(now); curl -sf --unix-socket /var/run/docker.sock -X PUT -H 'Content-Type: application/x-tar' \
+        -T "$W/api.tar" "$api/containers/$hid/archive?path=/"; e=$(now); echo "$e - $s" | bc; done | best)
+docker rm -f "$hid" >/dev/null
+docker volume rm zpbench-backup-put >/dev/null
+rm -f "$W/api.tar"
+
 t_tar_c=$(for r in $(seq "$RUNS"); do
     rm -f "$W/t.tar"; s=$(now); tar -C "$MP" -cf "$W/t.tar" .; e=$(now); echo "$e - $s" | bc; done | best)
 # zpanel fsyncs the archive before renaming it into place (a backup that reports success
@@ -61,10 +79,14 @@ mbps() { echo "scale=0; $bytes / 1048576 / $1" | bc; }
 printf '%-22s %8s %10s\n' "" "seconds" "MiB/s"
 printf '%-22s %8.2f %10s\n' "tar -cf (host)" "$t_tar_c" "$(mbps "$t_tar_c")"
 printf '%-22s %8.2f %10s\n' "tar -cf + sync (host)" "$t_tar_cs" "$(mbps "$t_tar_cs")"
+printf '%-22s %8.2f %10s\n' "engine GET archive" "$t_api_get" "$(mbps "$t_api_get")"
 printf '%-22s %8.2f %10s\n' "zpanel backup" "$t_zp_c" "$(mbps "$t_zp_c")"
 printf '%-22s %8.2f %10s\n' "tar -xf (host)" "$t_tar_x" "$(mbps "$t_tar_x")"
+printf '%-22s %8.2f %10s\n' "engine PUT archive" "$t_api_put" "$(mbps "$t_api_put")"
 printf '%-22s %8.2f %10s\n' "zpanel restore" "$t_zp_x" "$(mbps "$t_zp_x")"
 printf '%-22s %8.2f %10s\n' "zpanel backup verify" "$t_zp_v" "$(mbps "$t_zp_v")"
 echo "data: $bytes bytes; backup/tar ratio $(echo "scale=2; $t_zp_c / $t_tar_c" | bc)" \
     "(against tar + sync: $(echo "scale=2; $t_zp_c / $t_tar_cs" | bc))," \
     "restore/tar ratio $(echo "scale=2; $t_zp_x / $t_tar_x" | bc) (goal: within 1.5)"
+echo "against the engine's archive API alone: backup $(echo "scale=2; $t_zp_c / $t_api_get" | bc)," \
+    "restore $(echo "scale=2; $t_zp_x / $t_api_put" | bc)"

@@ -81,6 +81,17 @@ static int cursor_next(struct cursor *c, struct zp_err *err)
     return rc;
 }
 
+/* Read the next chunk (at most BACKUP__CHUNK bytes) of the current entry's data: its
+ * length, 0 at its end, or ZP_E_INPUT (< 0) with err set. */
+static la_ssize_t cursor_read(struct cursor *c, void *chunk, struct zp_err *err)
+{
+    la_ssize_t n = archive_read_data(c->a, chunk, BACKUP__CHUNK);
+    if (n < 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "archive '%s': %s", c->path,
+                          archive_error_string(c->a) ? archive_error_string(c->a) : "");
+    return n;
+}
+
 static bool cursor_in(const struct cursor *c, enum backup_kind kind, const char *key)
 {
     return c->ae && !c->manifest && c->kind == kind && strcmp(c->key, key) == 0;
@@ -153,10 +164,9 @@ static int pump_step(struct pump *p, struct zp_err *err)
 {
     struct cursor *c = p->c;
     if (p->in_data) {
-        la_ssize_t n = archive_read_data(c->a, p->chunk, BACKUP__CHUNK);
+        la_ssize_t n = cursor_read(c, p->chunk, err);
         if (n < 0)
-            return zp_err_set(err, ZP_E_INPUT, NULL, "archive '%s': %s", c->path,
-                              archive_error_string(c->a) ? archive_error_string(c->a) : "");
+            return (int)n;
         if (n > 0) {
             if (archive_write_data(p->w, p->chunk, (size_t)n) < 0)
                 return zp_err_set(err, ZP_E_INTERNAL, NULL, "building the stream: %s",
@@ -405,10 +415,9 @@ static int restore_bind(struct cursor *c, const char *base, struct zp_err *err)
         }
         if (archive_entry_filetype(ae) == AE_IFREG && archive_entry_hardlink(ae) == NULL) {
             for (;;) {
-                la_ssize_t n = archive_read_data(c->a, chunk, BACKUP__CHUNK);
+                la_ssize_t n = cursor_read(c, chunk, err);
                 if (n < 0) {
-                    rc = zp_err_set(err, ZP_E_INPUT, NULL, "archive '%s': %s", c->path,
-                                    archive_error_string(c->a));
+                    rc = (int)n;
                     goto out;
                 }
                 if (n == 0)
@@ -488,10 +497,9 @@ static int restore_file(struct cursor *c, const char *base, struct zp_err *err)
         goto out;
     }
     for (;;) {
-        la_ssize_t n = archive_read_data(c->a, chunk, BACKUP__CHUNK);
+        la_ssize_t n = cursor_read(c, chunk, err);
         if (n < 0) {
-            rc = zp_err_set(err, ZP_E_INPUT, NULL, "archive '%s': %s", c->path,
-                            archive_error_string(c->a));
+            rc = (int)n;
             goto out;
         }
         if (n == 0)

@@ -71,6 +71,10 @@ int cli_getopt_error(const struct cli_cmd *cmd, int c, char **argv);
 /* Print "usage: zpanel [global flags] NAME USAGE" to stdout for -h; returns ZP_EXIT_OK. */
 int cli_help(const struct cli_cmd *cmd);
 
+/* --format V: "json" sets *ret_json, plain (the other format's name: "table", "text",
+ * "yaml") clears it; anything else is a usage error. Returns 0 or ZP_EXIT_USAGE (printed). */
+int cli_parse_format(const struct cli_cmd *cmd, const char *v, const char *plain, bool *ret_json);
+
 /* Load the project with the global flags; services named on the command line enable their
  * profiles. Prints every diagnostic (warnings and errors) to stderr. Returns 0 and
  * *ret, or an exit code (ZP_EXIT_INVALID for invalid files, ZP_EXIT_RUNTIME for I/O). */
@@ -85,6 +89,14 @@ bool cli_color(const struct cli_global *g, int fd);
 
 /* Append s as a JSON string (quoted, escaped) to b. */
 void cli_json_str(struct zp_buf *b, const char *s);
+
+/* A table of ncols columns: w[k] (ncols of them) gets the width of column k over the
+ * heads and nrows rows of cells (row i at cells + i * ncols). */
+void cli_table_widths(const char *const *heads, char *const *cells, size_t nrows, size_t ncols,
+                      size_t *w);
+/* Append one row of the table: every cell but the last padded to w[k], three spaces
+ * between cells, then a newline. */
+void cli_table_row(struct zp_buf *out, const char *const *cells, const size_t *w, size_t ncols);
 
 /* Print an error the way every command does ("zpanel: MESSAGE" on stderr) and return the
  * exit code for it: CLI_EXIT_INTERRUPTED after Ctrl-C (nothing printed), else
@@ -220,11 +232,22 @@ struct cli_release {
 int cli_release_parse_keep(const struct cli_cmd *cmd, const char *v, size_t *ret);
 /* --wait-timeout: seconds or a duration. Returns 0 or the usage error's exit code. */
 int cli_release_parse_timeout(const struct cli_cmd *cmd, const char *v, int64_t *ret_ms);
+/* The flags update and rollback share: --wait-timeout, --keep and -h. Returns -1 with
+ * *ret_timeout_ms and *ret_keep set and optind at the first operand, or the exit code the
+ * command returns (0 after -h, the usage error's code after printing it). */
+int cli_release_parse_args(const struct cli_cmd *cmd, int argc, char **argv,
+                           int64_t *ret_timeout_ms, size_t *ret_keep);
 /* Open the state database of project p; with deploy, also take the project's update lock,
  * an engine client and Ctrl-C handling. Returns 0 or the exit code (printed). */
 int cli_release_open(const struct cli_global *g, const struct compose_project *p,
                      struct cli_progress *progress, bool deploy, struct cli_release *ret);
 void cli_release_close(struct cli_release *r);
+/* cli_release_open for a deploy with timeout_ms and keep applied, then the project's
+ * releases listed (*ret_list, *ret_n; for store_releases_free) with stale ones marked
+ * (cli_release_mark_stale). Returns 0, or the exit code (printed) with r closed. */
+int cli_release_begin(const struct cli_global *g, const struct compose_project *p,
+                      struct cli_progress *progress, int64_t timeout_ms, size_t keep,
+                      struct cli_release *r, struct store_release **ret_list, size_t *ret_n);
 /* Mark releases left DEPLOYING by an interrupted zpanel as FAILED (in the store and in list). */
 int cli_release_mark_stale(struct cli_release *r, struct store_release *list, size_t n);
 /* Redeploy rel: move its images back, load its recorded model and bring it up (no build,

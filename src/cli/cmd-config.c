@@ -203,13 +203,8 @@ static int config_exec(const struct cli_global *g, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":qo:h", opts, NULL)) != -1) {
         switch (c) {
         case 'F':
-            if (strcmp(optarg, "json") == 0)
-                json = true;
-            else if (strcmp(optarg, "yaml") == 0)
-                json = false;
-            else
-                return cli_usage_error(&cli_cmd_config, "--format: '%s' is not one of yaml, json",
-                                       optarg);
+            if (cli_parse_format(&cli_cmd_config, optarg, "yaml", &json) != 0)
+                return ZP_EXIT_USAGE;
             break;
         case 'S':
             list = LIST_SERVICES;

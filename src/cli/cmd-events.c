@@ -213,13 +213,8 @@ static int events_exec(const struct cli_global *g, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case OPT_FORMAT:
-            if (strcmp(optarg, "json") == 0)
-                json = true;
-            else if (strcmp(optarg, "text") == 0)
-                json = false;
-            else
-                return cli_usage_error(&cli_cmd_events, "--format: '%s' is not one of text, json",
-                                       optarg);
+            if (cli_parse_format(&cli_cmd_events, optarg, "text", &json) != 0)
+                return ZP_EXIT_USAGE;
             break;
         case OPT_JSON:
             json = true;

@@ -184,13 +184,8 @@ static int ps_exec(const struct cli_global *g, int argc, char **argv)
             all = true;
             break;
         case OPT_FORMAT:
-            if (strcmp(optarg, "json") == 0)
-                json = true;
-            else if (strcmp(optarg, "table") == 0)
-                json = false;
-            else
-                return cli_usage_error(&cli_cmd_ps, "--format: '%s' is not one of table, json",
-                                       optarg);
+            if (cli_parse_format(&cli_cmd_ps, optarg, "table", &json) != 0)
+                return ZP_EXIT_USAGE;
             break;
         case 'q':
             quiet = true;

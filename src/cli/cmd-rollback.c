@@ -32,39 +32,16 @@ static int check_images(struct engine *e, const struct store_release *t, struct 
 
 static int rollback_exec(const struct cli_global *g, int argc, char **argv)
 {
-    enum { OPT_WAIT_TIMEOUT = 256, OPT_KEEP };
-    static const struct option opts[] = {
-        {"wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT},
-        {"keep", required_argument, NULL, OPT_KEEP},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const struct cli_cmd *cmd = &cli_cmd_rollback;
-    int64_t timeout_ms = -1, requested = 0;
-    const char *keep_arg = NULL;
+    int64_t timeout_ms, requested = 0;
     size_t keep;
-    int c, rc;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_WAIT_TIMEOUT:
-            if ((rc = cli_release_parse_timeout(cmd, optarg, &timeout_ms)) != 0)
-                return rc;
-            break;
-        case OPT_KEEP:
-            keep_arg = optarg;
-            break;
-        case 'h':
-            return cli_help(cmd);
-        default:
-            return cli_getopt_error(cmd, c, argv);
-        }
-    }
+    int rc = cli_release_parse_args(cmd, argc, argv, &timeout_ms, &keep);
+    if (rc >= 0)
+        return rc;
     if (argc - optind > 1)
         return cli_usage_error(cmd, "one release at most ('%s' is extra)", argv[optind + 1]);
     if (argc - optind == 1 && zp_parse_int64(argv[optind], 1, INT64_MAX, &requested) != 0)
         return cli_usage_error(cmd, "'%s' is not a release number", argv[optind]);
-    if ((rc = cli_release_parse_keep(cmd, keep_arg, &keep)) != 0)
-        return rc;
 
     struct compose_project *p = NULL;
     if ((rc = cli_load_project(g, NULL, 0, false, &p)) != 0)
@@ -77,17 +54,8 @@ static int rollback_exec(const struct cli_global *g, int argc, char **argv)
     int64_t target_id = 0;
     struct zp_err err;
     zp_err_init(&err);
-    if ((rc = cli_release_open(g, p, progress, true, &r)) != 0)
+    if ((rc = cli_release_begin(g, p, progress, timeout_ms, keep, &r, &list, &nlist)) != 0)
         goto out_project;
-    if (timeout_ms > 0)
-        r.wait_timeout_ms = timeout_ms;
-    r.keep = keep;
-    if (store_release_list(r.store, &list, &nlist, &err) < 0) {
-        rc = cli_error(&err);
-        goto out;
-    }
-    if ((rc = cli_release_mark_stale(&r, list, nlist)) != 0)
-        goto out;
     if (release_pick_target(list, nlist, requested, &target_id, &err) < 0) {
         rc = cli_error(&err);
         goto out;

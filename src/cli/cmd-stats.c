@@ -87,23 +87,13 @@ static void format_table(const struct orch_stats_row *rows, size_t n, struct zp_
     static const char *const heads[NCOLS] = {
         "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"};
     size_t w[NCOLS];
-    for (size_t k = 0; k < NCOLS; k++)
-        w[k] = strlen(heads[k]);
     char **cells = zp_calloc(n * NCOLS + 1, sizeof(*cells));
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         row_cells(&rows[i], cells + i * NCOLS);
-        for (size_t k = 0; k < NCOLS; k++)
-            if (strlen(cells[i * NCOLS + k]) > w[k])
-                w[k] = strlen(cells[i * NCOLS + k]);
-    }
-    for (size_t k = 0; k + 1 < NCOLS; k++)
-        zp_buf_addf(out, "%-*s   ", (int)w[k], heads[k]);
-    zp_buf_addf(out, "%s\n", heads[NCOLS - 1]);
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k + 1 < NCOLS; k++)
-            zp_buf_addf(out, "%-*s   ", (int)w[k], cells[i * NCOLS + k]);
-        zp_buf_addf(out, "%s\n", cells[i * NCOLS + NCOLS - 1]);
-    }
+    cli_table_widths(heads, cells, n, NCOLS, w);
+    cli_table_row(out, heads, w, NCOLS);
+    for (size_t i = 0; i < n; i++)
+        cli_table_row(out, (const char *const *)cells + i * NCOLS, w, NCOLS);
     for (size_t i = 0; i < n * NCOLS; i++)
         free(cells[i]);
     free(cells);
@@ -150,13 +140,8 @@ static int stats_exec(const struct cli_global *g, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case OPT_FORMAT:
-            if (strcmp(optarg, "json") == 0)
-                json = true;
-            else if (strcmp(optarg, "table") == 0)
-                json = false;
-            else
-                return cli_usage_error(&cli_cmd_stats, "--format: '%s' is not one of table, json",
-                                       optarg);
+            if (cli_parse_format(&cli_cmd_stats, optarg, "table", &json) != 0)
+                return ZP_EXIT_USAGE;
             break;
         case OPT_NO_STREAM:
             no_stream = true;

@@ -82,28 +82,22 @@ static void print_table(const struct orch_status_row *rows, size_t n)
                                              "UPTIME", "CPU(AVG)", "MEM / LIMIT", "PORTS",
                                              "IMAGE",  "IMAGE AGE"};
     size_t w[NCOLS];
-    for (size_t k = 0; k < NCOLS; k++)
-        w[k] = strlen(heads[k]);
     char **cells = zp_calloc(n * NCOLS + 1, sizeof(*cells));
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         row_cells(&rows[i], cells + i * NCOLS);
-        for (size_t k = 0; k < NCOLS; k++)
-            if (strlen(cells[i * NCOLS + k]) > w[k])
-                w[k] = strlen(cells[i * NCOLS + k]);
-    }
-    for (size_t k = 0; k + 1 < NCOLS; k++)
-        printf("%-*s   ", (int)w[k], heads[k]);
-    printf("%s\n", heads[NCOLS - 1]);
+    cli_table_widths(heads, cells, n, NCOLS, w);
+    struct zp_buf b = ZP_BUF_INIT;
+    cli_table_row(&b, heads, w, NCOLS);
     for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k + 1 < NCOLS; k++)
-            printf("%-*s   ", (int)w[k], cells[i * NCOLS + k]);
-        printf("%s\n", cells[i * NCOLS + NCOLS - 1]);
+        cli_table_row(&b, (const char *const *)cells + i * NCOLS, w, NCOLS);
         /* why a container is not passing, under its row */
         if (rows[i].reason && (rows[i].verdict == ORCH_VERDICT_UNHEALTHY ||
                                rows[i].verdict == ORCH_VERDICT_STARTING ||
                                rows[i].verdict == ORCH_VERDICT_RESTARTING))
-            printf("    %s\n", rows[i].reason);
+            zp_buf_addf(&b, "    %s\n", rows[i].reason);
     }
+    fputs(zp_buf_cstr(&b), stdout);
+    zp_buf_release(&b);
     for (size_t i = 0; i < n * NCOLS; i++)
         free(cells[i]);
     free(cells);
@@ -191,13 +185,8 @@ static int status_exec(const struct cli_global *g, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case OPT_FORMAT:
-            if (strcmp(optarg, "json") == 0)
-                json = true;
-            else if (strcmp(optarg, "table") == 0)
-                json = false;
-            else
-                return cli_usage_error(&cli_cmd_status, "--format: '%s' is not one of table, json",
-                                       optarg);
+            if (cli_parse_format(&cli_cmd_status, optarg, "table", &json) != 0)
+                return ZP_EXIT_USAGE;
             break;
         case OPT_NO_USAGE:
             so.no_usage = true;

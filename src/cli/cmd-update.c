@@ -83,6 +83,39 @@ int cli_release_parse_timeout(const struct cli_cmd *cmd, const char *v, int64_t 
     return cli_usage_error(cmd, "--wait-timeout: '%s' is not a number of seconds (1 to 86400)", v);
 }
 
+int cli_release_parse_args(const struct cli_cmd *cmd, int argc, char **argv,
+                           int64_t *ret_timeout_ms, size_t *ret_keep)
+{
+    enum { OPT_WAIT_TIMEOUT = 256, OPT_KEEP };
+    static const struct option opts[] = {
+        {"wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT},
+        {"keep", required_argument, NULL, OPT_KEEP},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *keep_arg = NULL;
+    int c, rc;
+    *ret_timeout_ms = DEFAULT_WAIT_TIMEOUT_MS;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_WAIT_TIMEOUT:
+            if ((rc = cli_release_parse_timeout(cmd, optarg, ret_timeout_ms)) != 0)
+                return rc;
+            break;
+        case OPT_KEEP:
+            keep_arg = optarg;
+            break;
+        case 'h':
+            return cli_help(cmd);
+        default:
+            return cli_getopt_error(cmd, c, argv);
+        }
+    }
+    if ((rc = cli_release_parse_keep(cmd, keep_arg, ret_keep)) != 0)
+        return rc;
+    return -1;
+}
+
 int cli_release_open(const struct cli_global *g, const struct compose_project *p,
                      struct cli_progress *progress, bool deploy, struct cli_release *ret)
 {
@@ -147,6 +180,32 @@ int cli_release_mark_stale(struct cli_release *r, struct store_release *list, si
         list[i].status = STORE_RELEASE_FAILED;
     }
     return 0;
+}
+
+int cli_release_begin(const struct cli_global *g, const struct compose_project *p,
+                      struct cli_progress *progress, int64_t timeout_ms, size_t keep,
+                      struct cli_release *r, struct store_release **ret_list, size_t *ret_n)
+{
+    struct zp_err err;
+    zp_err_init(&err);
+    *ret_list = NULL;
+    *ret_n = 0;
+    int rc = cli_release_open(g, p, progress, true, r);
+    if (rc != 0)
+        return rc;
+    r->wait_timeout_ms = timeout_ms;
+    r->keep = keep;
+    if (store_release_list(r->store, ret_list, ret_n, &err) < 0)
+        rc = cli_error(&err);
+    else
+        rc = cli_release_mark_stale(r, *ret_list, *ret_n);
+    if (rc != 0) {
+        store_releases_free(*ret_list, *ret_n);
+        *ret_list = NULL;
+        *ret_n = 0;
+        cli_release_close(r);
+    }
+    return rc;
 }
 
 /* Bring the session's project up (no builds: images are ready) and check its health.
@@ -366,34 +425,11 @@ static int record_baseline(struct cli_release *r, struct cli_session *s,
 
 static int update_exec(const struct cli_global *g, int argc, char **argv)
 {
-    enum { OPT_WAIT_TIMEOUT = 256, OPT_KEEP };
-    static const struct option opts[] = {
-        {"wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT},
-        {"keep", required_argument, NULL, OPT_KEEP},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const struct cli_cmd *cmd = &cli_cmd_update;
-    int64_t timeout_ms = DEFAULT_WAIT_TIMEOUT_MS;
-    const char *keep_arg = NULL;
+    int64_t timeout_ms;
     size_t keep;
-    int c, rc;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_WAIT_TIMEOUT:
-            if ((rc = cli_release_parse_timeout(cmd, optarg, &timeout_ms)) != 0)
-                return rc;
-            break;
-        case OPT_KEEP:
-            keep_arg = optarg;
-            break;
-        case 'h':
-            return cli_help(cmd);
-        default:
-            return cli_getopt_error(cmd, c, argv);
-        }
-    }
-    if ((rc = cli_release_parse_keep(cmd, keep_arg, &keep)) != 0)
+    int rc = cli_release_parse_args(cmd, argc, argv, &timeout_ms, &keep);
+    if (rc >= 0)
         return rc;
     const char *const *services = (const char *const *)argv + optind;
     size_t nservices = (size_t)(argc - optind);
@@ -411,18 +447,14 @@ static int update_exec(const struct cli_global *g, int argc, char **argv)
     char *model = NULL;
     struct zp_err err;
     zp_err_init(&err);
-    if ((rc = cli_release_open(g, s.project, s.progress, true, &r)) != 0)
+    if ((rc = cli_release_begin(g, s.project, s.progress, timeout_ms, keep, &r, &list, &nlist)) !=
+        0)
         goto out_session;
-    r.wait_timeout_ms = timeout_ms;
-    r.keep = keep;
     track(s.orch);
-    if (store_release_list(r.store, &list, &nlist, &err) < 0 ||
-        release_observe(s.orch, &obs, &nobs, &err) < 0) {
+    if (release_observe(s.orch, &obs, &nobs, &err) < 0) {
         rc = cli_error(&err);
         goto out;
     }
-    if ((rc = cli_release_mark_stale(&r, list, nlist)) != 0)
-        goto out;
     const struct store_release *prev = release_running(list, nlist);
     if (nlist == 0 && has_containers(obs, nobs)) {
         if ((rc = record_baseline(&r, &s, obs, nobs, &base)) != 0)

@@ -78,6 +78,17 @@ int cli_getopt_error(const struct cli_cmd *cmd, int c, char **argv)
     return cli_usage_error(cmd, "unknown flag '%s'", flag);
 }
 
+int cli_parse_format(const struct cli_cmd *cmd, const char *v, const char *plain, bool *ret_json)
+{
+    if (strcmp(v, "json") == 0)
+        *ret_json = true;
+    else if (strcmp(v, plain) == 0)
+        *ret_json = false;
+    else
+        return cli_usage_error(cmd, "--format: '%s' is not one of %s, json", v, plain);
+    return 0;
+}
+
 int cli_help(const struct cli_cmd *cmd)
 {
     printf("usage: zpanel [global flags] %s %s\n%s\n", cmd->name, cmd->usage, cmd->summary);
@@ -134,6 +145,24 @@ bool cli_color(const struct cli_global *g, int fd)
         return true;
     const char *nc = getenv("NO_COLOR");
     return isatty(fd) && !(nc && *nc);
+}
+
+void cli_table_widths(const char *const *heads, char *const *cells, size_t nrows, size_t ncols,
+                      size_t *w)
+{
+    for (size_t k = 0; k < ncols; k++)
+        w[k] = strlen(heads[k]);
+    for (size_t i = 0; i < nrows; i++)
+        for (size_t k = 0; k < ncols; k++)
+            if (strlen(cells[i * ncols + k]) > w[k])
+                w[k] = strlen(cells[i * ncols + k]);
+}
+
+void cli_table_row(struct zp_buf *out, const char *const *cells, const size_t *w, size_t ncols)
+{
+    for (size_t k = 0; k + 1 < ncols; k++)
+        zp_buf_addf(out, "%-*s   ", (int)w[k], cells[k]);
+    zp_buf_addf(out, "%s\n", cells[ncols - 1]);
 }
 
 void cli_json_str(struct zp_buf *b, const char *s)

@@ -10,7 +10,6 @@
 
 #define MAX_ROUTES 64
 #define MAX_LIST 64
-#define MAX_HOST_LEN 253
 #define MAX_PATH_LEN 1024
 /* a day: longer waits are a typo more likely than a wish */
 #define MAX_DURATION_NS (INT64_C(86400) * 1000000000)
@@ -20,30 +19,6 @@ static const char *const route_keys[] = {"host", "hosts", "path", "paths", "port
 static const char *const health_keys[] = {"path", "interval", "timeout", NULL};
 static const char *const tls_modes[] = {"auto", "internal", "off", NULL};
 static const char *const proxy_kinds[] = {"caddy", "traefik", NULL};
-
-/* DNS labels of [a-z0-9-] joined by dots, optionally "*." first (lowercase already). */
-static bool host_valid(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > MAX_HOST_LEN)
-        return false;
-    const char *p = s;
-    if (p[0] == '*' && p[1] == '.')
-        p += 2;
-    for (;;) {
-        const char *start = p;
-        while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')
-            p++;
-        size_t n = (size_t)(p - start);
-        if (n == 0 || n > 63 || start[0] == '-' || p[-1] == '-')
-            return false;
-        if (*p == '\0')
-            return true;
-        if (*p != '.')
-            return false;
-        p++;
-    }
-}
 
 /* Why path is not a valid path prefix, or NULL when it is. */
 static const char *path_problem(const char *s)
@@ -148,7 +123,7 @@ static int check_host(struct zp_node *item, const char *path, struct zp_diags *d
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
     int rc = 0;
-    if (!host_valid(low)) {
+    if (!zp_hostname_valid(low, true)) {
         zp_diag_error(d, &item->pos, path,
                       "invalid host name '%s' (letters, digits and '-' in dot-separated labels, "
                       "optionally '*.' first)",

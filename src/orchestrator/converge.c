@@ -969,25 +969,42 @@ int orch__ensure_objects(struct orch *o, const struct orch_graph *g, struct zp_e
 
 /* ---- images ---- */
 
-/* The build-digest label of the local image with ID id (borrowed into *ret, freed by the
- * caller through the list), or NULL. */
-static char *image_digest_label(struct engine *e, const char *ref, const char *id)
+bool orch__image_has_digest(struct engine *e, const char *ref, const char *id, const char *digest)
 {
     struct engine_image_list l = {0};
     struct zp_err err;
     zp_err_init(&err);
-    char *out = NULL;
+    bool found = false, same = false;
     if (engine_image_list(e, NULL, ref, &l, &err) < 0)
-        return NULL;
-    for (size_t i = 0; i < l.n && out == NULL; i++) {
+        return false;
+    /* the first image with the label decides */
+    for (size_t i = 0; i < l.n && !found; i++) {
         if (id != NULL && strcmp(l.items[i].id, id) != 0)
             continue;
         const char *v = engine_labels_get(&l.items[i].labels, ORCH_LABEL_BUILD_DIGEST);
-        if (v != NULL)
-            out = zp_strdup(v);
+        if (v != NULL) {
+            found = true;
+            same = strcmp(v, digest) == 0;
+        }
     }
     engine_image_list_release(&l);
-    return out;
+    return same;
+}
+
+int orch__build_image(struct orch *o, const char *service, const struct zp_node *svc,
+                      const char *image, const char *digest, char **ret_id, struct zp_err *err)
+{
+    struct orch_build_opts bo = {0};
+    orch__emit(o, ORCH_OBJ_IMAGE, image, service, ORCH_WORKING, "Building");
+    if (orch_build_service(o->e, o->p, service, svc, image, digest, &bo, orch__relay, o, ret_id,
+                           err) < 0) {
+        if (strstr(err->msg, service) == NULL)
+            zp_err_prefix(err, "service '%s'", service);
+        orch__emit(o, ORCH_OBJ_IMAGE, image, service, ORCH_FAILED, "%s", err->msg);
+        return err->code;
+    }
+    orch__emit(o, ORCH_OBJ_IMAGE, image, service, ORCH_DONE, "Built");
+    return 0;
 }
 
 static int ensure_image(struct up *u, size_t node, struct zp_err *err)
@@ -1032,25 +1049,16 @@ static int ensure_image(struct up *u, size_t node, struct zp_err *err)
                 zp_err_prefix(err, "service '%s'", service);
                 return err->code;
             }
-            char *have = image_digest_label(o->e, sc->image, id);
-            build = have == NULL || strcmp(have, digest) != 0;
-            free(have);
+            build = !orch__image_has_digest(o->e, sc->image, id, digest);
         }
     }
     if (build) {
-        struct orch_build_opts bo = {0};
         char *built = NULL;
-        orch__emit(o, ORCH_OBJ_IMAGE, sc->image, service, ORCH_WORKING, "Building");
-        if (orch_build_service(o->e, o->p, service, svc, sc->image, digest[0] ? digest : NULL, &bo,
-                               orch__relay, o, &built, err) < 0) {
-            free(id);
-            if (strstr(err->msg, service) == NULL)
-                zp_err_prefix(err, "service '%s'", service);
-            orch__emit(o, ORCH_OBJ_IMAGE, sc->image, service, ORCH_FAILED, "%s", err->msg);
-            return err->code;
-        }
-        orch__emit(o, ORCH_OBJ_IMAGE, sc->image, service, ORCH_DONE, "Built");
+        int rc =
+            orch__build_image(o, service, svc, sc->image, digest[0] ? digest : NULL, &built, err);
         free(id);
+        if (rc < 0)
+            return rc;
         id = built;
         exists = true;
     }
@@ -1076,12 +1084,8 @@ static int ensure_image(struct up *u, size_t node, struct zp_err *err)
 
 /* ---- desired state ---- */
 
-static int64_t want_replicas(const struct zp_node *svc, const char *service,
-                             const struct orch_up_opts *opts)
+int64_t orch__model_replicas(const struct zp_node *svc)
 {
-    for (size_t i = 0; i < opts->nscale; i++)
-        if (strcmp(opts->scale[i].service, service) == 0)
-            return opts->scale[i].replicas;
     const struct zp_node *deploy = zp_node_get(svc, "deploy");
     const char *mode = zp_node_get_str(deploy, "mode");
     if (mode != NULL && strcmp(mode, "global") == 0)
@@ -1094,6 +1098,15 @@ static int64_t want_replicas(const struct zp_node *svc, const char *service,
     if (s != NULL && zp_parse_int64(s, 0, 10000, &v) == 0)
         return v;
     return 1;
+}
+
+static int64_t want_replicas(const struct zp_node *svc, const char *service,
+                             const struct orch_up_opts *opts)
+{
+    for (size_t i = 0; i < opts->nscale; i++)
+        if (strcmp(opts->scale[i].service, service) == 0)
+            return opts->scale[i].replicas;
+    return orch__model_replicas(svc);
 }
 
 static int prepare_services(struct up *u, struct zp_err *err)

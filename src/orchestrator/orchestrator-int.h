@@ -186,6 +186,17 @@ int orch__remove_container(struct orch *o, struct engine *e, const struct orch_o
 /* mkdir -p path (mode 0755). Errors: ZP_E_SYSTEM naming the directory. */
 int orch__mkdir_p(const char *path, struct zp_err *err);
 
+/* ---- images and replicas (converge.c), shared by up, status and release ---- */
+
+/* Does the local image id (NULL: any), known as ref, carry the build-digest label digest? */
+bool orch__image_has_digest(struct engine *e, const char *ref, const char *id, const char *digest);
+/* Build the image of service (tagged image; digest: its build digest, or NULL) with
+ * progress events; *ret_id gets the new image's ID. Errors name the service. */
+int orch__build_image(struct orch *o, const char *service, const struct zp_node *svc,
+                      const char *image, const char *digest, char **ret_id, struct zp_err *err);
+/* Replicas the model asks for (deploy.replicas, scale; global mode: 1). */
+int64_t orch__model_replicas(const struct zp_node *svc);
+
 /* ---- the worker pool and the graph scheduler (converge.c) ---- */
 
 struct orch_pool;

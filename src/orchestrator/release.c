@@ -290,33 +290,13 @@ int release_config_hash(struct orch *o, const char *service, const struct zp_nod
     return 0;
 }
 
-/* The build-digest label of the image id known as ref, or NULL (caller frees). */
-static char *digest_label(struct engine *e, const char *ref, const char *id)
-{
-    struct engine_image_list l = {0};
-    struct zp_err err;
-    zp_err_init(&err);
-    char *out = NULL;
-    if (engine_image_list(e, NULL, ref, &l, &err) < 0)
-        return NULL;
-    for (size_t i = 0; i < l.n && out == NULL; i++) {
-        if (strcmp(l.items[i].id, id) != 0)
-            continue;
-        const char *v = engine_labels_get(&l.items[i].labels, ORCH_LABEL_BUILD_DIGEST);
-        if (v != NULL)
-            out = zp_strdup(v);
-    }
-    engine_image_list_release(&l);
-    return out;
-}
-
 /* Make sure the image of a service with a build section is built from the current inputs
  * (as `up --build`); *ret_id gets its ID. */
 static int ensure_built(struct orch *o, const char *service, const struct zp_node *svc,
                         const char *image, char **ret_id, struct zp_err *err)
 {
     bool exists = false;
-    char *id = NULL, *have = NULL, *built = NULL;
+    char *id = NULL;
     char digest[65];
     struct orch_build_opts bo = {0};
     int rc = engine_image_inspect(o->e, image, &exists, &id, err);
@@ -324,31 +304,15 @@ static int ensure_built(struct orch *o, const char *service, const struct zp_nod
         rc = orch_build_digest(o->p, svc, &bo, digest, err);
     if (rc < 0) {
         zp_err_prefix(err, "service '%s'", service);
-        goto out;
+        free(id);
+        return rc;
     }
-    if (exists) {
-        have = digest_label(o->e, image, id);
-        if (have != NULL && strcmp(have, digest) == 0) {
-            *ret_id = id;
-            id = NULL;
-            goto out;
-        }
+    if (exists && orch__image_has_digest(o->e, image, id, digest)) {
+        *ret_id = id;
+        return 0;
     }
-    orch__emit(o, ORCH_OBJ_IMAGE, image, service, ORCH_WORKING, "Building");
-    rc = orch_build_service(o->e, o->p, service, svc, image, digest, &bo, orch__relay, o, &built,
-                            err);
-    if (rc < 0) {
-        if (strstr(err->msg, service) == NULL)
-            zp_err_prefix(err, "service '%s'", service);
-        orch__emit(o, ORCH_OBJ_IMAGE, image, service, ORCH_FAILED, "%s", err->msg);
-        goto out;
-    }
-    orch__emit(o, ORCH_OBJ_IMAGE, image, service, ORCH_DONE, "Built");
-    *ret_id = built;
-out:
     free(id);
-    free(have);
-    return rc;
+    return orch__build_image(o, service, svc, image, digest, ret_id, err);
 }
 
 int release_prepare(struct orch *o, const char *const *services, size_t nservices,

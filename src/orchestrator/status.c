@@ -239,23 +239,6 @@ static bool selected(const char *const *services, size_t n, const char *name)
     return false;
 }
 
-/* Replicas the model asks for (deploy.replicas, scale; global mode: 1). */
-static int64_t model_replicas(const struct zp_node *svc)
-{
-    const struct zp_node *deploy = zp_node_get(svc, "deploy");
-    const char *mode = zp_node_get_str(deploy, "mode");
-    if (mode != NULL && strcmp(mode, "global") == 0)
-        return 1;
-    int64_t v = 0;
-    const char *r = zp_node_get_str(deploy, "replicas");
-    if (r != NULL && zp_parse_int64(r, 0, 10000, &v) == 0)
-        return v;
-    const char *s = zp_node_get_str(svc, "scale");
-    if (s != NULL && zp_parse_int64(s, 0, 10000, &v) == 0)
-        return v;
-    return 1;
-}
-
 static int check_services(struct orch *o, const char *const *services, size_t n, struct zp_err *err)
 {
     const struct zp_node *svcs = zp_node_get(o->p->model, "services");
@@ -408,6 +391,22 @@ struct status_job {
     struct zp_err err;
 };
 
+/* The health facts of an inspected container, its state given (borrowed from ins). */
+static struct orch_health_facts inspect_facts(const struct engine_container *ins, const char *state)
+{
+    struct orch_health_facts f = {
+        .state = state,
+        .health = ins->health,
+        .health_output = ins->health_output,
+        .health_exit_code = ins->health_exit_code,
+        .failing_streak = ins->failing_streak,
+        .exit_code = ins->exit_code,
+        .oom_killed = ins->oom_killed,
+        .restart_count = ins->restart_count,
+    };
+    return f;
+}
+
 static void status_fill(struct status_job *j, struct engine *e)
 {
     const struct orch_obs_container *c = j->c;
@@ -438,16 +437,7 @@ static void status_fill(struct status_job *j, struct engine *e)
     for (size_t i = 0; i < j->images->n; i++)
         if (strcmp(j->images->items[i].id, r->image_id) == 0)
             r->image_created = j->images->items[i].created;
-    struct orch_health_facts f = {
-        .state = r->state,
-        .health = ins.health,
-        .health_output = ins.health_output,
-        .health_exit_code = ins.health_exit_code,
-        .failing_streak = ins.failing_streak,
-        .exit_code = ins.exit_code,
-        .oom_killed = ins.oom_killed,
-        .restart_count = ins.restart_count,
-    };
+    struct orch_health_facts f = inspect_facts(&ins, r->state);
     r->verdict = orch_health_verdict(&f, &r->reason);
     if (ins.health_output != NULL && ins.failing_streak > 0)
         r->health_output = zp_strdup(ins.health_output);
@@ -626,7 +616,7 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
     for (size_t i = 0; i < nsvcs; i++) {
         const char *name = svcs->pairs[i].key->str;
         if (!selected(opts->services, opts->nservices, name) ||
-            model_replicas(svcs->pairs[i].value) == 0)
+            orch__model_replicas(svcs->pairs[i].value) == 0)
             continue;
         bool found = false;
         for (size_t k = 0; k < n && !found; k++)
@@ -718,16 +708,7 @@ int orch_health(struct orch *o, const char *const *services, size_t nservices,
                 rc = e2.code;
                 goto out;
             }
-            struct orch_health_facts full = {
-                .state = ins.status,
-                .health = ins.health,
-                .health_output = ins.health_output,
-                .health_exit_code = ins.health_exit_code,
-                .failing_streak = ins.failing_streak,
-                .exit_code = ins.exit_code,
-                .oom_killed = ins.oom_killed,
-                .restart_count = ins.restart_count,
-            };
+            struct orch_health_facts full = inspect_facts(&ins, ins.status);
             v = orch_health_verdict(&full, &reason);
             engine_container_release(&ins);
         }
@@ -739,7 +720,7 @@ int orch_health(struct orch *o, const char *const *services, size_t nservices,
     }
     for (size_t i = 0; i < nsvcs; i++) {
         const char *name = svcs->pairs[i].key->str;
-        if (!selected(services, nservices, name) || model_replicas(svcs->pairs[i].value) == 0)
+        if (!selected(services, nservices, name) || orch__model_replicas(svcs->pairs[i].value) == 0)
             continue;
         bool found = false;
         for (size_t k = 0; k < n && !found; k++)

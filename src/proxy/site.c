@@ -11,26 +11,7 @@
 
 bool proxy__host_valid(const char *s)
 {
-    size_t len = strlen(s);
-    if (len == 0 || len > PROXY_MAX_HOST_LEN)
-        return false;
-    const char *p = s;
-    if (p[0] == '*' && p[1] == '.')
-        p += 2;
-    /* one label at a time: 1..63 chars of [a-z0-9-], no '-' at either end */
-    for (;;) {
-        const char *start = p;
-        while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')
-            p++;
-        size_t n = (size_t)(p - start);
-        if (n == 0 || n > 63 || start[0] == '-' || p[-1] == '-')
-            return false;
-        if (*p == '\0')
-            return true;
-        if (*p != '.')
-            return false;
-        p++;
-    }
+    return zp_hostname_valid(s, true);
 }
 
 bool proxy__path_valid(const char *s)

@@ -388,6 +388,30 @@ size_t zp_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
     return len;
 }
 
+bool zp_hostname_valid(const char *s, bool allow_wildcard)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > 253)
+        return false;
+    const char *p = s;
+    if (allow_wildcard && p[0] == '*' && p[1] == '.')
+        p += 2;
+    /* one label at a time: 1..63 chars of [a-z0-9-], no '-' at either end */
+    for (;;) {
+        const char *start = p;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')
+            p++;
+        size_t n = (size_t)(p - start);
+        if (n == 0 || n > 63 || start[0] == '-' || p[-1] == '-')
+            return false;
+        if (*p == '\0')
+            return true;
+        if (*p != '.')
+            return false;
+        p++;
+    }
+}
+
 size_t zp_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

@@ -191,6 +191,9 @@ size_t zp_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp);
 bool zp_str_has_suffix(const char *s, const char *suffix);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t zp_edit_distance(const char *a, const char *b);
+/* Is s a lowercase host name: DNS labels of 1..63 [a-z0-9-] (not starting or ending with
+ * '-') joined by dots, at most 253 chars; with allow_wildcard also "*." first. */
+bool zp_hostname_valid(const char *s, bool allow_wildcard);
 
 /* ---- files ---- */
 
