@@ -213,8 +213,10 @@ static int proxy_status_exec(const struct cli_global *g, const struct proxy_opts
         printf("admin:      %s/{edge,router}.sock\n", dir);
     }
     free(dir);
+    /* monitors can rely on it: 0 only when both containers run */
+    rc = st.edge_running && st.router_running ? ZP_EXIT_OK : ZP_EXIT_RUNTIME;
     proxy_status_release(&st);
-    return ZP_EXIT_OK;
+    return rc;
 }
 
 static int proxy_routes_exec(const struct cli_global *g, const struct proxy_opts *o, bool json)

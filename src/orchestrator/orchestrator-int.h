@@ -288,10 +288,11 @@ struct orch_proxy_ctx {
     size_t ninclude;
     char **exclude;
     size_t nexclude;
-    bool checked; /* proxy_sync ran once: running is known */
-    bool running; /* the proxy's containers run */
-    bool warned;  /* "the proxy is not running" was said */
-    bool touched; /* up changed a routed service's containers */
+    bool checked;    /* proxy_sync ran once: running is known */
+    bool running;    /* the proxy's containers run */
+    bool warned;     /* "the proxy is not running" was said */
+    char *conflicts; /* the host conflicts last warned about, or NULL */
+    bool touched;    /* up changed a routed service's containers */
 };
 
 void orch__proxy_ctx_init(struct orch_proxy_ctx *px, const char *state_dir);

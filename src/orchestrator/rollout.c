@@ -152,6 +152,7 @@ void orch__proxy_ctx_release(struct orch_proxy_ctx *px)
         return;
     strv_free(px->include, px->ninclude);
     strv_free(px->exclude, px->nexclude);
+    free(px->conflicts);
     pthread_mutex_destroy(&px->lock);
     memset(px, 0, sizeof(*px));
 }
@@ -185,12 +186,22 @@ static int sync_locked(struct orch *o, struct engine *e, struct orch_proxy_ctx *
         ov[i].exclude_id = i < px->nexclude ? px->exclude[i] : NULL;
     }
     bool running = false;
-    int rc = proxy_sync(e, &px->opts, ov, nov, &running, err);
+    char *conflicts = NULL;
+    int rc = proxy_sync(e, &px->opts, ov, nov, &running, &conflicts, err);
     free(ov);
     if (rc < 0) {
         zp_err_prefix(err, "updating the proxy's routes");
         return rc;
     }
+    /* said once per session and text: two services claiming one host get its requests
+     * in turn, which is never what either wants */
+    if (conflicts != NULL && (px->conflicts == NULL || strcmp(px->conflicts, conflicts) != 0)) {
+        orch__emit(o, ORCH_OBJ_PROJECT, o->p->name, NULL, ORCH_WARNING, "%s", conflicts);
+        free(px->conflicts);
+        px->conflicts = conflicts;
+        conflicts = NULL;
+    }
+    free(conflicts);
     px->checked = true;
     px->running = running;
     if (!running && !px->warned) {

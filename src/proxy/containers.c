@@ -391,7 +391,7 @@ int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err
         (rc = wait_admin(&o, ROLE_ROUTER, err)) || (rc = wait_admin(&o, ROLE_EDGE, err)))
         goto out;
     bool running = false;
-    rc = proxy_sync(e, &o, NULL, 0, &running, err);
+    rc = proxy_sync(e, &o, NULL, 0, &running, NULL, err);
     if (rc == 0 && !running)
         rc = zp_err_set(err, ZP_E_ENGINE, NULL,
                         "the proxy's containers stopped right after start "
@@ -669,8 +669,10 @@ out:
 }
 
 int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct proxy_override *ov,
-               size_t nov, bool *ret_running, struct zp_err *err)
+               size_t nov, bool *ret_running, char **ret_conflicts, struct zp_err *err)
 {
+    if (ret_conflicts)
+        *ret_conflicts = NULL;
     struct proxy_opts o;
     opts_defaults(opts, &o);
     struct engine_container edge, router;
@@ -720,6 +722,8 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
         if (!rt.draining[i])
             sites[nsites++] = &rt.sites[i];
     }
+    if (ret_conflicts)
+        *ret_conflicts = proxy_conflicts(sites, nsites);
     rsock = inner_sock(ROLE_ROUTER);
     esock = inner_sock(ROLE_EDGE);
     rcfg = proxy_router_config(ups, rt.n, rsock);

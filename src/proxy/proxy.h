@@ -164,7 +164,13 @@ struct proxy_override {
  * removed forgets it. When the proxy does not run, returns 0 and sets *ret_running
  * false (may be NULL). */
 int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct proxy_override *ov,
-               size_t nov, bool *ret_running, struct zp_err *err);
+               size_t nov, bool *ret_running, char **ret_conflicts, struct zp_err *err);
+
+/* Host + path pairs that sites of different services (or projects) both claim, one line
+ * each ("host 'a.example' path '/api' is routed by both shop/web and blog/web"), or NULL
+ * when there is none (pure; caller frees). proxy_sync gives it in *ret_conflicts (may be
+ * NULL) for what it loaded. */
+char *proxy_conflicts(const struct proxy_site *const *sites, size_t n);
 
 /* The routes loaded now, one line per host+path: "app.example.com/api -> hello-web-1
  * (a1b2c3d4e5f6:8080)". */

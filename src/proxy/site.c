@@ -470,3 +470,61 @@ char **proxy_traefik_labels(const struct proxy_site *s)
     qsort(v, n, sizeof(*v), cmp_strp);
     return v;
 }
+
+/* Is sites[i] a later replica of a service seen before it? */
+static bool seen_service(const struct proxy_site *const *sites, size_t i)
+{
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(sites[k]->project, sites[i]->project) == 0 &&
+            strcmp(sites[k]->service, sites[i]->service) == 0)
+            return true;
+    return false;
+}
+
+char *proxy_conflicts(const struct proxy_site *const *sites, size_t n)
+{
+    struct zp_buf b = ZP_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        const struct proxy_site *a = sites[i];
+        if (seen_service(sites, i))
+            continue; /* replicas of one service share its routes: one of them speaks */
+        for (size_t j = i + 1; j < n; j++) {
+            const struct proxy_site *c = sites[j];
+            if (seen_service(sites, j) ||
+                (strcmp(a->project, c->project) == 0 && strcmp(a->service, c->service) == 0))
+                continue;
+            for (size_t ra = 0; ra < a->nroutes; ra++) {
+                for (size_t rb = 0; rb < c->nroutes; rb++) {
+                    const struct proxy_route *x = &a->routes[ra], *y = &c->routes[rb];
+                    for (size_t h = 0; h < x->nhosts; h++) {
+                        for (size_t k = 0; k < y->nhosts; k++) {
+                            if (strcmp(x->hosts[h], y->hosts[k]) != 0)
+                                continue;
+                            /* no paths means every path: it overlaps any other */
+                            size_t np = x->npaths ? x->npaths : 1;
+                            for (size_t p = 0; p < np; p++) {
+                                const char *px = x->npaths ? x->paths[p] : "/";
+                                bool same = y->npaths == 0 || x->npaths == 0;
+                                for (size_t q = 0; !same && q < y->npaths; q++)
+                                    same = strcmp(px, y->paths[q]) == 0;
+                                if (!same)
+                                    continue;
+                                zp_buf_addf(&b,
+                                            "%shost '%s' path '%s' is routed by both %s/%s "
+                                            "and %s/%s",
+                                            b.len ? "\n" : "", x->hosts[h], px, a->project,
+                                            a->service, c->project, c->service);
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (b.len == 0) {
+        zp_buf_release(&b);
+        return NULL;
+    }
+    return zp_buf_detach(&b, NULL);
+}

@@ -24,10 +24,12 @@ F=$TMP/compose.yaml
 zp() { run timeout 120 "$ZPANEL" "$@"; }
 teardown() {
     cleanup_project $P
+    cleanup_project $P-clash
     timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
     rm -rf "$TMP"
 }
 cleanup_project $P
+cleanup_project $P-clash
 timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
 trap teardown EXIT
 
@@ -140,6 +142,26 @@ expect_out_has "web.proxy.localhost/api -> $P-api-1 ($api_id:9000)" "routes list
 zp proxy routes --format json
 json_check 'len([l for l in m if "proxy.localhost" in l]) == 2' "routes json"
 
+# --- another project claiming the same host: up says so ---
+F2=$(dirname "$F")/clash.yaml
+cat >"$F2" <<YAML
+name: ${P}-clash
+services:
+  web:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "exec httpd -f -p 8080 -h /"]
+    x-zpanel:
+      routes:
+        - host: web.proxy.localhost
+          port: 8080
+      tls: "off"
+YAML
+zp -f "$F2" --progress plain up -d
+expect_rc 0 "up of a project claiming a taken host"
+expect_err_has "host 'web.proxy.localhost' path '/' is routed by both" "the host clash is named"
+zp -f "$F2" down
+expect_rc 0 "down of the clashing project"
+
 # --- both containers restart: the routes come back (autosaved configuration) ---
 docker restart zpanel-proxy zpanel-router >/dev/null
 wait_body 30 web-page proxy_get "$PORT" web.proxy.localhost / && ok ||
@@ -161,6 +183,7 @@ expect_rc 0 "proxy down"
 [ -z "$(docker ps -aq --filter name='^zpanel-(proxy|router)$')" ] && ok ||
     fail "proxy containers left after down"
 zp proxy status
+expect_rc 1 "status exits 1 when the proxy is not running"
 expect_out_has "edge:       zpanel-proxy (not running)" "status after down"
 zp proxy routes
 expect_rc 1 "routes without a proxy"

@@ -105,6 +105,45 @@ static void test_label_defaults(void **state)
     proxy_site_release(&s);
 }
 
+static void site_of(const char *json, struct proxy_site *s)
+{
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(proxy_site_from_label(json, s, &err), 0);
+}
+
+/* Two services claiming one host (and an overlapping path) are named; replicas of one
+ * service, other hosts and disjoint paths are not. */
+static void test_conflicts(void **state)
+{
+    (void)state;
+    struct proxy_site s[5];
+    site_of("{\"project\":\"shop\",\"service\":\"web\",\"routes\":[{\"hosts\":[\"a.test\","
+            "\"b.test\"],\"port\":80}]}",
+            &s[0]);
+    site_of("{\"project\":\"shop\",\"service\":\"web\",\"routes\":[{\"hosts\":[\"a.test\","
+            "\"b.test\"],\"port\":80}]}",
+            &s[1]); /* a second replica */
+    site_of("{\"project\":\"blog\",\"service\":\"web\",\"routes\":[{\"hosts\":[\"b.test\"],"
+            "\"paths\":[\"/api\"],\"port\":80}]}",
+            &s[2]);
+    site_of("{\"project\":\"blog\",\"service\":\"api\",\"routes\":[{\"hosts\":[\"c.test\"],"
+            "\"paths\":[\"/v1\"],\"port\":80}]}",
+            &s[3]);
+    site_of("{\"project\":\"blog\",\"service\":\"app\",\"routes\":[{\"hosts\":[\"c.test\"],"
+            "\"paths\":[\"/v2\"],\"port\":80}]}",
+            &s[4]);
+    const struct proxy_site *all[] = {&s[0], &s[1], &s[2], &s[3], &s[4]};
+    char *got = proxy_conflicts(all, 5);
+    assert_non_null(got);
+    assert_string_equal(got, "host 'b.test' path '/' is routed by both shop/web and blog/web");
+    free(got);
+    const struct proxy_site *fine[] = {&s[0], &s[1], &s[3], &s[4]};
+    assert_null(proxy_conflicts(fine, 4));
+    for (size_t i = 0; i < 5; i++)
+        proxy_site_release(&s[i]);
+}
+
 static void expect_label_error(const char *json, const char *want)
 {
     struct proxy_site s;
@@ -257,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_label_errors),
         cmocka_unit_test(test_traefik_labels),
         cmocka_unit_test(test_traefik_wildcard_and_names),
+        cmocka_unit_test(test_conflicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
