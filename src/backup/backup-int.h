@@ -31,6 +31,13 @@ char *backup__section_dir(enum backup_kind kind, const char *key);
 /* The type of an entry for digests, or -1 (devices, sockets: refused). */
 int backup__entry_type(struct archive_entry *ae);
 
+/* The rules for one entry (name) of section kind at rel (trailing '/' removed): a valid
+ * path, not a device or socket, a section root that is a directory (a regular file for
+ * files), a file section holding one regular file, symbolic links inside their root.
+ * Verify and restore both apply them. Errors: ZP_E_INPUT. */
+int backup__check_entry(enum backup_kind kind, const char *rel, size_t len,
+                        struct archive_entry *ae, const char *name, struct zp_err *err);
+
 /* Configure a reader for our archives: tar formats, no compression, gzip or zstd. */
 void backup__reader_setup(struct archive *a);
 

@@ -185,6 +185,24 @@ int backup__entry_type(struct archive_entry *ae)
     }
 }
 
+int backup__check_entry(enum backup_kind kind, const char *rel, size_t len,
+                        struct archive_entry *ae, const char *name, struct zp_err *err)
+{
+    int rc = backup_check_path(rel, len, err);
+    if (rc)
+        return rc;
+    int type = backup__entry_type(ae);
+    if (type < 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is a device or socket", name);
+    if (kind == BACKUP_FILE && type != BACKUP_T_FILE)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a regular file", name);
+    if (len == 0 && kind != BACKUP_FILE && type != BACKUP_T_DIR)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "the root '%s' is not a directory", name);
+    if (type == BACKUP_T_SYMLINK)
+        return backup_check_symlink(rel, archive_entry_symlink(ae), err);
+    return 0;
+}
+
 /* ---- tree checksums ---- */
 
 #define KEYLEN 16

@@ -67,13 +67,8 @@ static int cursor_next(struct cursor *c, struct zp_err *err)
         size_t n = strlen(c->rel);
         if (n > 0 && c->rel[n - 1] == '/' && archive_entry_filetype(ae) == AE_IFDIR)
             c->rel[--n] = '\0';
-        rc = backup_check_path(c->rel, n, err);
+        rc = backup__check_entry(c->kind, c->rel, n, ae, name, err);
     }
-    int type = backup__entry_type(ae);
-    if (rc == 0 && type < 0)
-        rc = zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is a device or socket", name);
-    if (rc == 0 && type == BACKUP_T_SYMLINK)
-        rc = backup_check_symlink(c->rel, archive_entry_symlink(ae), err);
     if (rc) {
         zp_err_prefix(err, "archive '%s'", c->path);
         c->ae = NULL;
@@ -403,9 +398,21 @@ static int restore_bind(struct cursor *c, const char *base, struct zp_err *err)
         archive_entry_set_pathname(ae, name);
         free(name);
         if (lrel) {
+            /* a hard link to anything but a regular file (a symbolic link made elsewhere in
+             * the tree) could leave the root: verify refuses those, the archive may have
+             * changed since */
             char *ln = zp_asprintf("%s/%s", tmp, lrel);
-            archive_entry_set_hardlink(ae, ln);
+            struct stat lst;
+            bool regular = lstat(ln, &lst) == 0 && S_ISREG(lst.st_mode);
+            if (regular)
+                archive_entry_set_hardlink(ae, ln);
             free(ln);
+            if (!regular) {
+                rc = zp_err_set(err, ZP_E_INPUT, NULL,
+                                "hard link '%s' does not point to an earlier regular file", c->rel);
+                free(lrel);
+                goto out;
+            }
             free(lrel);
         }
         if (archive_write_header(d, ae) < ARCHIVE_WARN) {
@@ -453,10 +460,10 @@ static int restore_bind(struct cursor *c, const char *base, struct zp_err *err)
     }
     if (rename(tmp, target) != 0) {
         rc = zp_err_sys(err, "renaming '%s' to '%s'", tmp, target);
-        if (old && rename(old, target) == 0) {
-            free(old);
-            old = NULL;
-        }
+        if (old && rename(old, target) != 0)
+            zp_err_prefix(err, "the previous content is kept in '%s'", old);
+        free(old);
+        old = NULL; /* moved back, or the only copy left: never removed */
         goto out;
     }
     free(tmp);

@@ -1,5 +1,6 @@
 /* backup/verify: read a whole archive, check every entry against the path rules and every
  * section against the checksums of its manifest. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,24 +86,10 @@ static int verify_entry(struct verifier *v, struct archive *a, struct archive_en
     char *link = NULL;
     if (type == BACKUP_T_DIR && len > 0 && rel[len - 1] == '/')
         rel[--len] = '\0';
-    if ((rc = backup_check_path(rel, len, err)) != 0)
+    if ((rc = backup__check_entry(kind, rel, len, ae, name, err)) != 0)
         goto out;
-    if (type < 0) {
-        rc = zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is a device or socket", name);
-        goto out;
-    }
-    if (kind == BACKUP_FILE && type != BACKUP_T_FILE) {
-        rc = zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a regular file", name);
-        goto out;
-    }
-    if (len == 0 && kind != BACKUP_FILE && type != BACKUP_T_DIR) {
-        rc = zp_err_set(err, ZP_E_INPUT, NULL, "the root '%s' is not a directory", name);
-        goto out;
-    }
     if (type == BACKUP_T_SYMLINK) {
-        link = zp_strdup(archive_entry_symlink(ae) ? archive_entry_symlink(ae) : "");
-        if ((rc = backup_check_symlink(rel, link, err)) != 0)
-            goto out;
+        link = zp_strdup(archive_entry_symlink(ae));
     } else if (type == BACKUP_T_HARDLINK) {
         enum backup_kind tk;
         char *tkey = NULL;
@@ -251,8 +238,8 @@ int backup_verify(const char *path, struct backup_manifest *ret_manifest, struct
     int rc;
     if (archive_read_open_filename(a, path, BACKUP__CHUNK) != ARCHIVE_OK) {
         int e = archive_errno(a);
-        rc = zp_err_set(err, e == 2 ? ZP_E_NOTFOUND : ZP_E_INPUT, NULL, "archive '%s': %s", path,
-                        archive_error_string(a) ? archive_error_string(a) : "cannot open");
+        rc = zp_err_set(err, e == ENOENT ? ZP_E_NOTFOUND : ZP_E_INPUT, NULL, "archive '%s': %s",
+                        path, archive_error_string(a) ? archive_error_string(a) : "cannot open");
         goto out;
     }
     rc = verify_open(a, ret_manifest, err);

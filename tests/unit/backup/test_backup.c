@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -455,6 +457,140 @@ static void verify_unknown_entry(void **state)
     zp_buf_release(&c.data);
 }
 
+/* ---- restore of bind sections (no engine needed) ---- */
+
+struct rent {
+    const char *name;
+    enum backup_type type;
+    const char *content; /* files; symlink target; hard link target (archive path) */
+};
+
+/* A project directory "<tmp>/proj" and the archive "<tmp>/a.tar" holding ents. */
+static char *write_tar(const struct rent *ents, size_t n, char **ret_proj)
+{
+    char *dir = zp_strdup("/tmp/zp-test-restore-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    *ret_proj = zp_asprintf("%s/proj", dir);
+    assert_int_equal(mkdir(*ret_proj, 0755), 0);
+    char *path = zp_asprintf("%s/a.tar", dir);
+    free(dir);
+    struct archive *w = archive_write_new();
+    archive_write_set_format_pax_restricted(w);
+    assert_int_equal(archive_write_open_filename(w, path), ARCHIVE_OK);
+    for (size_t i = 0; i < n; i++) {
+        struct archive_entry *ae = archive_entry_new();
+        archive_entry_set_pathname(ae, ents[i].name);
+        archive_entry_set_uid(ae, getuid());
+        archive_entry_set_gid(ae, getgid());
+        archive_entry_set_perm(ae, ents[i].type == BACKUP_T_DIR ? 0755 : 0644);
+        size_t len = 0;
+        if (ents[i].type == BACKUP_T_DIR) {
+            archive_entry_set_filetype(ae, AE_IFDIR);
+        } else if (ents[i].type == BACKUP_T_SYMLINK) {
+            archive_entry_set_filetype(ae, AE_IFLNK);
+            archive_entry_set_symlink(ae, ents[i].content);
+        } else if (ents[i].type == BACKUP_T_HARDLINK) {
+            archive_entry_set_filetype(ae, AE_IFREG);
+            archive_entry_set_hardlink(ae, ents[i].content);
+        } else {
+            archive_entry_set_filetype(ae, AE_IFREG);
+            len = strlen(ents[i].content);
+            archive_entry_set_size(ae, (la_int64_t)len);
+        }
+        assert_int_equal(archive_write_header(w, ae), ARCHIVE_OK);
+        if (len)
+            assert_int_equal(archive_write_data(w, ents[i].content, len), (la_ssize_t)len);
+        archive_entry_free(ae);
+    }
+    assert_int_equal(archive_write_close(w), ARCHIVE_OK);
+    archive_write_free(w);
+    return path;
+}
+
+static int restore_binds(const char *path, const char *proj, struct zp_err *err)
+{
+    struct backup_restore_spec spec = {.project = "p", .project_dir = proj, .binds = true};
+    zp_err_init(err);
+    return backup_restore(NULL, path, &spec, NULL, NULL, err);
+}
+
+static void remove_all(const char *path, char *proj)
+{
+    char *cmd = zp_asprintf("rm -rf '%s'", proj);
+    char *pdir = zp_path_dir(proj);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(pdir), 0);
+    free(cmd);
+    free(pdir);
+    free(proj);
+}
+
+static void restore_bind_good(void **state)
+{
+    (void)state;
+    const struct rent ents[] = {
+        {"binds/data/", BACKUP_T_DIR, NULL},
+        {"binds/data/f", BACKUP_T_FILE, "hello"},
+        {"binds/data/sub/", BACKUP_T_DIR, NULL},
+        {"binds/data/sub/h", BACKUP_T_HARDLINK, "binds/data/f"},
+        {"binds/data/sub/l", BACKUP_T_SYMLINK, "../f"},
+    };
+    char *proj = NULL;
+    char *path = write_tar(ents, 5, &proj);
+    struct zp_err err;
+    assert_int_equal(restore_binds(path, proj, &err), 0);
+    char *h = zp_asprintf("%s/data/sub/h", proj);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(zp_file_read(h, 100, &data, &len, &err), 0);
+    assert_int_equal(len, 5);
+    assert_memory_equal(data, "hello", 5);
+    free(data);
+    free(h);
+    remove_all(path, proj);
+    free(path);
+}
+
+/* The archive changed after verify: restore checks again and writes nothing that leaves
+ * the bind directory. */
+static void restore_bind_hostile(void **state)
+{
+    (void)state;
+    /* the section root a symbolic link to a sibling of the bind directory */
+    const struct rent root_link[] = {{"binds/data", BACKUP_T_SYMLINK, "elsewhere"}};
+    /* a symbolic link inside the root, then a hard link to it two levels higher up */
+    const struct rent hard_to_sym[] = {
+        {"binds/data/", BACKUP_T_DIR, NULL},
+        {"binds/data/a/", BACKUP_T_DIR, NULL},
+        {"binds/data/a/b/", BACKUP_T_DIR, NULL},
+        {"binds/data/a/b/l", BACKUP_T_SYMLINK, "../../x"},
+        {"binds/data/l2", BACKUP_T_HARDLINK, "binds/data/a/b/l"},
+    };
+    const struct {
+        const struct rent *ents;
+        size_t n;
+        const char *msg;
+    } cases[] = {
+        {root_link, 1, "not a directory"},
+        {hard_to_sym, 5, "earlier regular file"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *proj = NULL;
+        char *path = write_tar(cases[i].ents, cases[i].n, &proj);
+        struct zp_err err;
+        assert_int_equal(restore_binds(path, proj, &err), ZP_E_INPUT);
+        assert_non_null(strstr(err.msg, cases[i].msg));
+        /* nothing was swapped in */
+        char *target = zp_asprintf("%s/data", proj);
+        struct stat st;
+        assert_int_not_equal(lstat(target, &st), 0);
+        free(target);
+        remove_all(path, proj);
+        free(path);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +605,8 @@ int main(void)
         cmocka_unit_test(verify_absolute_symlink),
         cmocka_unit_test(verify_truncated),
         cmocka_unit_test(verify_unknown_entry),
+        cmocka_unit_test(restore_bind_good),
+        cmocka_unit_test(restore_bind_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
