@@ -101,10 +101,8 @@ static int releases_exec(const struct cli_global *g, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
         switch (c) {
         case OPT_FORMAT:
-            if (strcmp(optarg, "json") == 0)
-                json = true;
-            else if (strcmp(optarg, "table") != 0)
-                return cli_usage_error(cmd, "--format: '%s' is not one of table, json", optarg);
+            if (cli_parse_format(cmd, optarg, "table", &json) != 0)
+                return ZP_EXIT_USAGE;
             break;
         case 'q':
             quiet = true;

@@ -541,7 +541,9 @@ int release_health(struct orch *o, const char *const *services, size_t nservices
             }
             goto out;
         }
-        if (c.health != NULL && strcmp(c.health, "healthy") != 0 && c.running) {
+        /* the engine reports a container that restarts (or is paused) as running */
+        bool up = c.running && !c.restarting && !c.paused;
+        if (c.health != NULL && strcmp(c.health, "healthy") != 0 && up) {
             const char *what = strcmp(c.health, "starting") == 0 ? "not healthy yet" : c.health;
             if (c.health_output != NULL)
                 problem =
@@ -551,7 +553,7 @@ int release_health(struct orch *o, const char *const *services, size_t nservices
             else
                 problem =
                     zp_asprintf("service '%s': container %s is %s", obs[i].service, c.name, what);
-        } else if (!c.running && !finished_ok(&c)) {
+        } else if (!up && !finished_ok(&c)) {
             problem = zp_asprintf("service '%s': container %s is %s (exit code %" PRId64 ")",
                                   obs[i].service, c.name, c.status ? c.status : "not running",
                                   c.exit_code);

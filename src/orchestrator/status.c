@@ -875,10 +875,7 @@ int orch_stats_round(struct orch_stats *s, struct orch_stats_row **ret, size_t *
         r->name = zp_strdup(j->c->name);
         r->service = zp_strdup(j->c->service);
         /* a one-shot sample has no precpu: without a previous round there is no CPU % */
-        if (prev != NULL)
-            orch_stats_compute(prev, &j->s, &r->u);
-        else
-            orch_stats_compute(NULL, &j->s, &r->u);
+        orch_stats_compute(prev, &j->s, &r->u);
         cur[ncur].id = zp_strdup(j->c->id);
         cur[ncur++].s = j->s;
     }

@@ -168,6 +168,25 @@ tags=$(docker image ls --format '{{.Tag}}' "zpanel-release/$P-web" | sort -n | t
 # v2's image is kept by release 5 while v1's runs
 [ -n "$(docker image inspect -f '{{.Id}}' "zpanel-release/$P-web:5")" ] && ok || fail "release 5's image stays"
 
+# --- a crash loop (restart: always, no health check) is not healthy: rolled back to 6 ---
+# the engine reports a container waiting to be restarted as Running (and Restarting)
+cat >"$D/compose.yaml" <<EOF
+name: $P
+services:
+  web:
+    build: .
+    ports: ["127.0.0.1:$PORT:8080"]
+    stop_grace_period: 1s
+    restart: always
+    command: ["sh", "-c", "exit 3"]
+EOF
+run Z update --wait-timeout 30
+expect_rc 1 "update to a crash-looping web fails"
+expect_err_has "restarting" "the failure says the container restarts"
+expect_err_has "rolled back to release 6" "the crash loop is rolled back"
+[ "$(served)" = v1 ] && ok || fail "v1 is served again after the crash loop (got '$(served)')"
+[ "$(release_field 7 'r["status"]')" = failed ] && ok || fail "release 7 is failed"
+
 # --- nothing was pulled ---
 pulls=$(docker events --since "$START" --until "$(date +%s)" --filter type=image --filter event=pull --format '{{.ID}}' | wc -l)
 [ "$pulls" -eq 0 ] && ok || fail "images were pulled ($pulls)"
