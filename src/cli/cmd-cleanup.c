@@ -34,11 +34,7 @@ static const char *kind_name(enum orch_cleanup_kind k)
 static int recorded_tags(const char *project, char ***ret, size_t *ret_n, struct zp_err *err)
 {
     char *dir = store_state_dir();
-    char *rel = zp_asprintf("projects/%s.db", project);
-    char *path = zp_path_join(dir, rel);
-    bool exists = zp_file_exists(path);
-    free(path);
-    free(rel);
+    bool exists = store_exists(dir, project);
     struct store *st = NULL;
     struct store_release *rs = NULL;
     size_t n = 0;

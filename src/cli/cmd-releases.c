@@ -125,12 +125,8 @@ static int releases_exec(const struct cli_global *g, int argc, char **argv)
     zp_err_init(&err);
     /* a project never updated has no state: list nothing rather than create it */
     char *state = store_state_dir();
-    char *name = zp_asprintf("projects/%s.db", p->name);
-    char *path = zp_path_join(state, name);
-    bool exists = zp_file_exists(path);
+    bool exists = store_exists(state, p->name);
     free(state);
-    free(name);
-    free(path);
     if (exists) {
         struct cli_release r;
         if ((rc = cli_release_open(g, p, NULL, false, &r)) != 0)

@@ -82,6 +82,24 @@ char *store_state_dir(void)
     return store__state_dir(geteuid() == 0);
 }
 
+char *store_db_path(const char *state_dir, const char *project)
+{
+    char *rel = zp_asprintf("projects/%s.db", project);
+    char *path = zp_path_join(state_dir, rel);
+    free(rel);
+    return path;
+}
+
+bool store_exists(const char *state_dir, const char *project)
+{
+    if (!store_project_name_valid(project))
+        return false;
+    char *path = store_db_path(state_dir, project);
+    bool exists = zp_file_exists(path);
+    free(path);
+    return exists;
+}
+
 bool store_project_name_valid(const char *name)
 {
     if (!name || !*name)
@@ -306,9 +324,7 @@ int store_open(const char *state_dir, const char *project, struct store **ret, s
         return zp_err_set(err, ZP_E_INPUT, NULL, "empty state directory");
     struct store *s = zp_calloc(1, sizeof(*s));
     char *dir = zp_path_join(state_dir, "projects");
-    char *file = zp_asprintf("%s.db", project);
-    s->path = zp_path_join(dir, file);
-    free(file);
+    s->path = store_db_path(state_dir, project);
     int rc = mkdir_p(dir, err);
     free(dir);
     if (rc)

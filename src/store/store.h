@@ -29,6 +29,12 @@ struct store;
  * as file names. */
 bool store_project_name_valid(const char *name);
 
+/* The database file of project: <state_dir>/projects/<project>.db (newly allocated). */
+char *store_db_path(const char *state_dir, const char *project);
+/* Does project have a state database already? (Commands that only read state use it so
+ * as not to create one.) */
+bool store_exists(const char *state_dir, const char *project);
+
 /* Open (creating the directory, the file <state>/projects/<project>.db and its schema
  * when absent, and migrating an older schema) the state of project. Directories are
  * created 0700, the database file 0600. *ret belongs to the caller (store_close).

@@ -205,7 +205,11 @@ static void test_open_creates(void **state)
     struct store *s = NULL;
     struct zp_err err;
     zp_err_init(&err);
+    assert_false(store_exists(base, "hello"));
     assert_int_equal(store_open(base, "hello", &s, &err), 0);
+    assert_true(store_exists(base, "hello"));
+    assert_false(store_exists(base, "other"));
+    assert_false(store_exists(base, "../projects/hello"));
     char *projects = path_in(f, "a/b/projects");
     char *db = path_in(f, "a/b/projects/hello.db");
     char *wal = path_in(f, "a/b/projects/hello.db-wal");
