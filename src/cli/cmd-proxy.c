@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "../proxy/proxy.h"
-#include "../store/store.h"
 #include "cli.h"
 
 #include "../util/banned.h"
@@ -41,17 +40,6 @@ static int open_engine(const struct cli_global *g, struct engine **ret)
         return cli_error(&err);
     }
     *ret = e;
-    return 0;
-}
-
-static int parse_format(const char *s, bool *json)
-{
-    if (strcmp(s, "json") == 0)
-        *json = true;
-    else if (strcmp(s, "text") == 0 || strcmp(s, "table") == 0)
-        *json = false;
-    else
-        return cli_usage_error(&cli_cmd_proxy, "--format: '%s' is not one of text, json", s);
     return 0;
 }
 
@@ -132,7 +120,7 @@ static int parse_simple(int argc, char **argv, bool allow_format, bool *json)
             if (!allow_format)
                 return cli_usage_error(&cli_cmd_proxy, "proxy %s: unknown flag '--format'",
                                        argv[0]);
-            if ((rc = parse_format(optarg, json)))
+            if ((rc = cli_parse_format(&cli_cmd_proxy, optarg, "text", json)))
                 return rc;
             break;
         case 'h':
@@ -261,7 +249,7 @@ static int proxy_exec(const struct cli_global *g, int argc, char **argv)
     const char *sub = argv[1];
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
         return cli_help(&cli_cmd_proxy);
-    char *state = store_state_dir();
+    char *state = zp_state_dir(); /* the rule up and down use (util) */
     struct proxy_opts o;
     memset(&o, 0, sizeof(o));
     o.state_dir = state;

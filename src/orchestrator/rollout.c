@@ -89,6 +89,11 @@ int64_t orch__health_budget_ms(const struct zp_node *svc)
         interval = HC_INTERVAL_MS;
     if (timeout <= 0)
         timeout = HC_TIMEOUT_MS;
+    /* each term is at most INT64_MAX / 1e6 (a duration in ms): only the product can
+     * overflow; saturate rather than wrap to a negative budget */
+    int64_t room = INT64_MAX - HC_MARGIN_MS - start;
+    if (interval + timeout > room / (retries + 1))
+        return INT64_MAX;
     return start + (interval + timeout) * (retries + 1) + HC_MARGIN_MS;
 }
 
@@ -435,14 +440,19 @@ static void drain(const struct orch_rollout *r, struct slot *s, size_t n)
 {
     int ports[MAX_PORTS];
     size_t nports = site_ports(r->site, ports, MAX_PORTS);
-    int64_t timeout = r->site->drain_timeout_ms > 0 ? r->site->drain_timeout_ms : 30000;
+    /* one deadline for the whole batch: drain_timeout bounds it, however many containers
+     * and ports (0: don't wait) */
+    int64_t timeout = r->site->drain_timeout_ms > 0 ? r->site->drain_timeout_ms : 0;
+    int64_t deadline = mono_ms() + timeout;
     for (size_t i = 0; i < n; i++) {
         orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].old_name, r->service, ORCH_WORKING, "Draining");
         for (size_t p = 0; p < nports; p++) {
             bool drained = true;
             struct zp_err e2;
             zp_err_init(&e2);
-            if (proxy_drain(&r->px->opts, s[i].it->old->id, ports[p], timeout, &drained, &e2) < 0)
+            int64_t left = deadline - mono_ms();
+            if (proxy_drain(&r->px->opts, s[i].it->old->id, ports[p], left > 0 ? left : 0, &drained,
+                            &e2) < 0)
                 orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].old_name, r->service, ORCH_WARNING,
                            "draining: %s", e2.msg);
             else if (!drained)

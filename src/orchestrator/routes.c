@@ -21,7 +21,10 @@ static int duration_ms(const struct zp_node *map, const char *key, int64_t *ret,
     int64_t ns = 0;
     if (!zp_node_is_str(v) || zp_parse_duration(v->str, true, &ns) != 0 || ns < 0)
         return bad(service, key, err);
-    *ret = ns / 1000000;
+    /* whole milliseconds, rounded up: a health interval or timeout under 1ms is not 0
+     * (the route label requires at least 1, and a label that does not parse routes
+     * nothing) */
+    *ret = ns / 1000000 + (ns % 1000000 != 0);
     return 0;
 }
 

@@ -171,6 +171,12 @@ static void test_health_budget(void **state)
     assert_int_equal(orch__health_budget_ms(svc), 60000 * 4 + 10000);
     zp_node_free(svc);
 
+    /* huge values saturate instead of wrapping to a negative budget */
+    svc = svc_of("healthcheck:\n  test: [CMD, x]\n  interval: 2000000h\n  timeout: 2000000h\n"
+                 "  retries: 1000000\n");
+    assert_int_equal(orch__health_budget_ms(svc), INT64_MAX);
+    zp_node_free(svc);
+
     svc = svc_of("healthcheck:\n  test: [NONE]\n");
     assert_int_equal(orch__health_budget_ms(svc), 0);
     zp_node_free(svc);

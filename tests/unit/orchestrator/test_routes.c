@@ -148,6 +148,40 @@ static void test_site_all_fields(void **state)
     compose_project_free(p);
 }
 
+/* Durations under a millisecond round up: the label still parses, so the service is
+ * routed (it was not when a 500us interval became 0 ms). */
+static void test_site_sub_ms_durations(void **state)
+{
+    (void)state;
+    struct compose_project *p =
+        load_yaml("name: app\n"
+                  "services:\n"
+                  "  web:\n"
+                  "    image: x\n"
+                  "    x-zpanel:\n"
+                  "      routes: [{host: a.test, port: 80}]\n"
+                  "      health: {path: /up, interval: 500us, timeout: 1500us}\n"
+                  "      drain_timeout: 0s\n");
+    struct proxy_site s;
+    bool routed = false;
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(orch_service_site(p, "web", svc(p, "web"), &s, &routed, &err), 0);
+    assert_true(routed);
+    assert_int_equal(s.health_interval_ms, 1);
+    assert_int_equal(s.health_timeout_ms, 2);
+    assert_int_equal(s.drain_timeout_ms, 0);
+    char *label = proxy_site_to_label(&s);
+    struct proxy_site back;
+    assert_int_equal(proxy_site_from_label(label, &back, &err), 0);
+    assert_int_equal(back.health_interval_ms, 1);
+    assert_int_equal(back.health_timeout_ms, 2);
+    free(label);
+    proxy_site_release(&back);
+    proxy_site_release(&s);
+    compose_project_free(p);
+}
+
 static void test_site_malformed_node(void **state)
 {
     (void)state;
@@ -175,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_site_with_defaults),
         cmocka_unit_test(test_site_all_fields),
+        cmocka_unit_test(test_site_sub_ms_durations),
         cmocka_unit_test(test_site_malformed_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
