@@ -546,14 +546,31 @@ static int batch_start_first(const struct orch_rollout *r, struct slot *s, size_
             orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].canon, r->service, ORCH_DONE, "Switched");
         drain(r, s, n);
     }
-    for (i = 0; i < n && rc == 0; i++) {
-        if ((rc = retire_old(r, &s[i], err)) == 0 &&
-            (rc = engine_container_rename(r->e, s[i].new_id, s[i].canon, err)) == 0)
+    /* retire every slot, also after one failed: a replacement whose old container could
+     * not be removed, or which could not take its name, keeps its overrides (it stays
+     * routed, the old one excluded) and the first error is returned */
+    size_t ndone = 0;
+    for (i = 0; i < n; i++) {
+        struct zp_err e2;
+        zp_err_init(&e2);
+        int rci = retire_old(r, &s[i], &e2);
+        if (rci == 0)
+            rci = engine_container_rename(r->e, s[i].new_id, s[i].canon, &e2);
+        if (rci == 0) {
             orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].canon, r->service, ORCH_DONE, "Rolled out");
+            inc[ndone] = inc[i];
+            exc[ndone] = exc[i];
+            ndone++;
+        } else if (rc == 0) {
+            zp_err_prefix(&e2, "service '%s': retiring %s", r->service, s[i].old_name);
+            *err = e2;
+            rc = rci;
+        }
     }
-    /* the replacements carry their final names now: routed without overrides */
+    /* the retired slots' replacements carry their final names now: routed without
+     * overrides */
     zp_err_init(&ignored);
-    int rc2 = route_change(r, inc, exc, n, false, rc == 0 ? err : &ignored);
+    int rc2 = route_change(r, inc, exc, ndone, false, rc == 0 ? err : &ignored);
     if (rc == 0)
         rc = rc2;
 out:
