@@ -45,6 +45,13 @@ EV_PID=
 teardown() {
     stop_wrk
     [ -n "$EV_PID" ] && kill "$EV_PID" 2>/dev/null
+    # a failure is kept with what both Caddys logged about upstreams and errors
+    if [ "$e2e_failed" -gt 0 ]; then
+        for c in zpanel-proxy zpanel-router; do
+            echo "--- $c: errors logged ---"
+            docker logs "$c" 2>&1 | grep -E '"level":"(error|warn)"' | tail -20
+        done
+    fi
     cleanup_project $P
     timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
     rm -rf "$TMP"
