@@ -293,6 +293,10 @@ static void sleep_ms(struct orch *o, int64_t ms)
     }
 }
 
+/* After the router dropped the old upstreams, before the renames: requests that the
+ * replaced configuration still serves finish their dials (see batch_start_first). */
+#define RENAME_SETTLE_MS 250
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -546,31 +550,56 @@ static int batch_start_first(const struct orch_rollout *r, struct slot *s, size_
             orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].canon, r->service, ORCH_DONE, "Switched");
         drain(r, s, n);
     }
-    /* retire every slot, also after one failed: a replacement whose old container could
-     * not be removed, or which could not take its name, keeps its overrides (it stays
-     * routed, the old one excluded) and the first error is returned */
-    size_t ndone = 0;
+    /* Retire every slot, also after one failed (the first error is returned). Order
+     * matters: renaming a container makes the engine's DNS forget its short-ID alias for
+     * a moment, and the router dials upstreams by that alias. Caddy retries a failed
+     * dial, but not in a configuration that a reload just replaced; so the router is
+     * reloaded (the old upstreams dropped) before the renames, and the renames are
+     * followed by a sync whose configuration is identical (no reload). Seen in CI
+     * before this order: "lookup <id> on 127.0.0.11:53: no such host", 502. */
+    bool *retired = zp_calloc(n, sizeof(*retired));
+    size_t nret = 0;
     for (i = 0; i < n; i++) {
         struct zp_err e2;
         zp_err_init(&e2);
-        int rci = retire_old(r, &s[i], &e2);
-        if (rci == 0)
-            rci = engine_container_rename(r->e, s[i].new_id, s[i].canon, &e2);
-        if (rci == 0) {
-            orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].canon, r->service, ORCH_DONE, "Rolled out");
-            inc[ndone] = inc[i];
-            exc[ndone] = exc[i];
-            ndone++;
+        if (retire_old(r, &s[i], &e2) == 0) {
+            retired[i] = true;
+            exc[nret++] = s[i].it->old->id;
         } else if (rc == 0) {
             zp_err_prefix(&e2, "service '%s': retiring %s", r->service, s[i].old_name);
             *err = e2;
-            rc = rci;
+            rc = e2.code;
         }
     }
-    /* the retired slots' replacements carry their final names now: routed without
-     * overrides */
+    /* the old containers are gone: their draining upstreams leave the router now */
     zp_err_init(&ignored);
-    int rc2 = route_change(r, inc, exc, ndone, false, rc == 0 ? err : &ignored);
+    int rc2 = route_change(r, NULL, exc, nret, false, rc == 0 ? err : &ignored);
+    if (rc == 0)
+        rc = rc2;
+    if (px_running && nret > 0)
+        sleep_ms(r->o, RENAME_SETTLE_MS);
+    /* a replacement that could not take its name keeps its include override: it stays
+     * routed under the temporary name */
+    size_t ndone = 0;
+    for (i = 0; i < n; i++) {
+        if (!retired[i])
+            continue;
+        struct zp_err e2;
+        zp_err_init(&e2);
+        if (engine_container_rename(r->e, s[i].new_id, s[i].canon, &e2) == 0) {
+            orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].canon, r->service, ORCH_DONE, "Rolled out");
+            inc[ndone++] = s[i].new_id;
+        } else if (rc == 0) {
+            zp_err_prefix(&e2, "service '%s': renaming %s", r->service, s[i].new_name);
+            *err = e2;
+            rc = e2.code;
+        }
+    }
+    free(retired);
+    /* the replacements carry their final names now: routed without overrides (the same
+     * configuration: upstreams are dialled by short ID, so nothing reloads) */
+    zp_err_init(&ignored);
+    rc2 = route_change(r, inc, NULL, ndone, false, rc == 0 ? err : &ignored);
     if (rc == 0)
         rc = rc2;
 out:
