@@ -26,15 +26,13 @@ static void report(struct cli_session *s, const char *image, const char *service
 {
     if (s->progress == NULL)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     struct orch_event ev = {
         .obj = ORCH_OBJ_IMAGE,
         .name = image,
         .service = service,
         .state = state,
         .text = text,
-        .time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+        .time_ns = zp_mono_ns(),
     };
     cli_progress_event(s->progress, &ev);
 }

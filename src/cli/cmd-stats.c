@@ -56,13 +56,6 @@ static bool wait_until(struct stop *st, int64_t deadline_ns)
     return stopped;
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void row_cells(const struct orch_stats_row *r, char *cells[NCOLS])
 {
     char a[ORCH_FMT_BYTES], b[ORCH_FMT_BYTES];
@@ -179,7 +172,7 @@ static int stats_exec(const struct cli_global *g, int argc, char **argv)
         goto out;
     }
     /* the first round is the baseline of the CPU deltas: nothing to show yet */
-    int64_t next = mono_ns();
+    int64_t next = zp_mono_ns();
     for (unsigned round = 0;; round++) {
         struct orch_stats_row *rows = NULL;
         size_t n = 0;

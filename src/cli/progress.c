@@ -78,13 +78,6 @@ static const char *state_name(enum orch_state s)
     return "info";
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* A one-word INFO on an object is a state ("Running"); anything else is a note
  * (limit adjustments) or an output line (builds). */
 static bool is_state_text(const struct orch_event *ev)
@@ -139,7 +132,7 @@ static void draw_line(struct cli_progress *p, const struct line *l, size_t width
 
 static void redraw(struct cli_progress *p)
 {
-    int64_t now = now_ns();
+    int64_t now = zp_mono_ns();
     if (p->drawn)
         fprintf(stderr, "\033[%zuA", p->drawn);
     /* keep the view within the terminal: older lines are printed once and left */

@@ -24,13 +24,6 @@
 #define MAX_ERROR_BODY ((size_t)64 << 10) /* the body of an error answer */
 #define IO_CHUNK ((size_t)32 << 10)
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- pure helpers ---- */
 
 int engine__parse_response_head(const char *head, size_t len, long *ret_status,
@@ -147,7 +140,7 @@ static int wait_fd(struct conn *c, short events, int64_t deadline_ms)
             return engine__cancel_error(c->what, c->err);
         int timeout = -1;
         if (deadline_ms > 0) {
-            int64_t left = deadline_ms - now_ms();
+            int64_t left = deadline_ms - zp_mono_ms();
             if (left <= 0)
                 return zp_err_set(c->err, ZP_E_ENGINE, NULL, "%s: engine at '%s': timed out",
                                   c->what, engine_host(c->e));
@@ -174,7 +167,7 @@ static int dial(struct conn *c)
 {
     struct engine *e = c->e;
     const char *path = engine__socket_path(e);
-    int64_t deadline = now_ms() + engine__connect_timeout_ms(e);
+    int64_t deadline = zp_mono_ms() + engine__connect_timeout_ms(e);
     if (path) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -443,7 +436,7 @@ int engine__hijack(struct engine *e, const struct engine__req *req,
     struct pump p = {.io = io};
     engine_mux_init(&p.mux, 0, io->on_output, io->ctx);
     size_t body_len = req->body ? (req->body_len ? req->body_len : strlen(req->body)) : 0;
-    int64_t deadline = now_ms() + engine__request_timeout_ms(e);
+    int64_t deadline = zp_mono_ms() + engine__request_timeout_ms(e);
 
     zp_buf_addf(&head, "%s /v%s%s%s%s HTTP/1.1\r\n", req->method, engine_api_version(e), req->path,
                 req->query && *req->query ? "?" : "", req->query ? req->query : "");

@@ -319,14 +319,12 @@ static void emit(struct progress *ps, enum orch_state state, const char *text)
 {
     if (!ps->fn)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     struct orch_event ev = {.obj = ORCH_OBJ_IMAGE,
                             .name = ps->image,
                             .service = ps->service,
                             .state = state,
                             .text = text,
-                            .time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec};
+                            .time_ns = zp_mono_ns()};
     ps->fn(ps->ud, &ev);
 }
 

@@ -285,10 +285,9 @@ struct slot {
 
 static void sleep_ms(struct orch *o, int64_t ms)
 {
-    while (ms > 0 && !orch__cancelled(o)) {
+    while (ms > 0 && !orch__cancelled(o)) { /* in steps, to notice a cancel */
         int64_t step = ms < 100 ? ms : 100;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
-        nanosleep(&ts, NULL);
+        zp_sleep_ms(step);
         ms -= step;
     }
 }
@@ -296,13 +295,6 @@ static void sleep_ms(struct orch *o, int64_t ms)
 /* After the router dropped the old upstreams, before the renames: requests that the
  * replaced configuration still serves finish their dials (see batch_start_first). */
 #define RENAME_SETTLE_MS 250
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The distinct container ports of the site's routes (at most n_max). */
 static size_t site_ports(const struct proxy_site *site, int *ports, size_t n_max)
@@ -329,12 +321,12 @@ static int probe_ready(const struct orch_rollout *r, struct slot *s, struct zp_e
     size_t nports = site_ports(site, ports, MAX_PORTS);
     int64_t interval = site->health_interval_ms > 0 ? site->health_interval_ms : 1000;
     int64_t timeout = site->health_timeout_ms > 0 ? site->health_timeout_ms : 5000;
-    int64_t deadline = mono_ms() + timeout;
+    int64_t deadline = zp_mono_ms() + timeout;
     for (size_t p = 0; p < nports; p++) {
         for (;;) {
             if (orch__cancelled(r->o))
                 return orch__interrupted(err);
-            int64_t left = deadline - mono_ms();
+            int64_t left = deadline - zp_mono_ms();
             bool ok = false;
             char *out = NULL;
             if (left <= 0) {
@@ -353,7 +345,7 @@ static int probe_ready(const struct orch_rollout *r, struct slot *s, struct zp_e
             }
             free(s->probe_out);
             s->probe_out = out;
-            left = deadline - mono_ms();
+            left = deadline - zp_mono_ms();
             sleep_ms(r->o, interval < left ? interval : left);
         }
     }
@@ -447,14 +439,14 @@ static void drain(const struct orch_rollout *r, struct slot *s, size_t n)
     /* one deadline for the whole batch: drain_timeout bounds it, however many containers
      * and ports (0: don't wait) */
     int64_t timeout = r->site->drain_timeout_ms > 0 ? r->site->drain_timeout_ms : 0;
-    int64_t deadline = mono_ms() + timeout;
+    int64_t deadline = zp_mono_ms() + timeout;
     for (size_t i = 0; i < n; i++) {
         orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].old_name, r->service, ORCH_WORKING, "Draining");
         for (size_t p = 0; p < nports; p++) {
             bool drained = true;
             struct zp_err e2;
             zp_err_init(&e2);
-            int64_t left = deadline - mono_ms();
+            int64_t left = deadline - zp_mono_ms();
             if (proxy_drain(&r->px->opts, s[i].it->old->id, ports[p], left > 0 ? left : 0, &drained,
                             &e2) < 0)
                 orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].old_name, r->service, ORCH_WARNING,

@@ -95,15 +95,13 @@ void orch__emit(struct orch *o, enum orch_obj obj, const char *name, const char 
     va_start(ap, fmt);
     char *text = zp_vasprintf(fmt, ap);
     va_end(ap);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     struct orch_event ev = {
         .obj = obj,
         .name = name,
         .service = service,
         .state = state,
         .text = text,
-        .time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+        .time_ns = zp_mono_ns(),
     };
     orch__relay(o, &ev);
     free(text);

@@ -45,20 +45,6 @@ static const char *role_sock(enum role r)
     return r == ROLE_EDGE ? PROXY_EDGE_SOCK : PROXY_ROUTER_SOCK;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* ---- paths ---- */
 
 char *proxy__dir(const struct proxy_opts *opts)
@@ -343,7 +329,7 @@ out:
 static int wait_admin(const struct proxy_opts *o, enum role r, struct zp_err *err)
 {
     char *path = proxy__sock_path(o, role_sock(r));
-    int64_t deadline = now_ms() + ADMIN_WAIT_MS;
+    int64_t deadline = zp_mono_ms() + ADMIN_WAIT_MS;
     struct zp_err last;
     zp_err_init(&last);
     int rc;
@@ -356,9 +342,9 @@ static int wait_admin(const struct proxy_opts *o, enum role r, struct zp_err *er
             rc = proxy_admin_config(a, &cfg, &last);
         proxy_admin_close(a);
         free(cfg);
-        if (rc == 0 || now_ms() > deadline)
+        if (rc == 0 || zp_mono_ms() > deadline)
             break;
-        sleep_ms(100);
+        zp_sleep_ms(100);
     }
     if (rc) {
         *err = last;
@@ -423,7 +409,7 @@ int proxy_down(struct engine *e, const struct proxy_opts *opts, struct zp_err *e
             }
             if (irc == 0)
                 engine_container_release(&c);
-            sleep_ms(100);
+            zp_sleep_ms(100);
         }
         if (rc)
             return rc;
@@ -838,7 +824,7 @@ int proxy_drain(const struct proxy_opts *opts, const char *container_id, int por
     char *addr = zp_asprintf("%s:%d", id12, port);
     char *path = proxy__sock_path(opts, PROXY_ROUTER_SOCK);
     struct proxy_admin *a = NULL;
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = zp_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     bool drained = false;
     int rc = proxy_admin_open(path, &a, err);
     while (rc == 0) {
@@ -855,9 +841,9 @@ int proxy_drain(const struct proxy_opts *opts, const char *container_id, int por
             drained = true;
             break;
         }
-        if (now_ms() >= deadline)
+        if (zp_mono_ms() >= deadline)
             break;
-        sleep_ms(100);
+        zp_sleep_ms(100);
     }
     if (rc == 0)
         *ret_drained = drained;
@@ -915,7 +901,7 @@ int proxy_probe(struct engine *e, const char *container_id, int port, const char
     for (int tries = 0; rc == 0 && tries < 50; tries++) {
         if ((rc = engine_exec_inspect(e, exec_id, &st, err)) || !st.running)
             break;
-        sleep_ms(20);
+        zp_sleep_ms(20);
     }
     if (rc == 0) {
         *ret_ok = !st.running && st.exit_code == 0;

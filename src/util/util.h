@@ -218,6 +218,14 @@ char *zp_path_abs(const char *path);
 char *zp_state_dir(void);
 char *zp_state_dir_for(bool root);
 
+/* ---- time ---- */
+
+/* CLOCK_MONOTONIC in nanoseconds / milliseconds: for deadlines and durations. */
+int64_t zp_mono_ns(void);
+int64_t zp_mono_ms(void);
+/* Sleep ms milliseconds (resumed after signals). */
+void zp_sleep_ms(int64_t ms);
+
 /* ---- hashing ---- */
 
 /* SHA-256 of data as 64 lowercase hex characters plus NUL into out. */

@@ -20,13 +20,6 @@
 #include "fake_engine.h"
 #include "util/util.h"
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void assert_log(const char *expected)
 {
     char *log = fake_log();
@@ -278,11 +271,11 @@ static void test_container_actions(void **state)
     assert_int_equal(code, 99);
     assert_string_equal(err.msg, "waiting for container 'zprec-bad-1': removal failed");
     zp_err_init(&err);
-    int64_t t0 = now_ms();
+    int64_t t0 = zp_mono_ms();
     assert_int_equal(
         engine_container_wait(e, "zprec-slow-1", ENGINE_WAIT_REMOVED, 300, &code, &err),
         ZP_E_ENGINE);
-    assert_true(now_ms() - t0 < 3000);
+    assert_true(zp_mono_ms() - t0 < 3000);
     assert_true(zp_str_has_prefix(err.msg, "waiting for container 'zprec-slow-1': "));
     assert_non_null(strstr(err.msg, "timed out"));
     zp_err_init(&err);
@@ -796,7 +789,7 @@ static void *events_main(void *arg)
     struct engine_events_filter f = {.labels = labels, .types = types};
     zp_err_init(&t->err);
     t->rc = engine_events(t->e, 0, 0, &f, on_event, t->seen, &t->err);
-    t->returned_ms = now_ms();
+    t->returned_ms = zp_mono_ms();
     return NULL;
 }
 
@@ -859,7 +852,7 @@ static void test_events(void **state)
     assert_int_equal(pthread_create(&th, NULL, events_main, &t), 0);
     seen_wait(&s, 52);
     usleep(100 * 1000); /* the thread is now blocked waiting for more */
-    int64_t cancelled_at = now_ms();
+    int64_t cancelled_at = zp_mono_ms();
     engine_cancel(t.e);
     pthread_join(th, NULL);
     assert_int_equal(t.rc, ENGINE_E_CANCELLED);
@@ -1007,10 +1000,10 @@ static void test_attach_cancel(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, attach_main, &t), 0);
     usleep(200 * 1000);
-    int64_t at = now_ms();
+    int64_t at = zp_mono_ms();
     engine_cancel(t.e);
     pthread_join(th, NULL);
-    assert_true(now_ms() - at < 500);
+    assert_true(zp_mono_ms() - at < 500);
     assert_int_equal(t.rc, ENGINE_E_CANCELLED);
     assert_string_equal(t.err.msg, "attaching to container 'zprec-run-1': cancelled");
     assert_string_equal(zp_buf_cstr(&t.out.out[ENGINE_STREAM_STDOUT]), "out-line\n");

@@ -22,13 +22,6 @@
 #define V1_READ_S 1795473554LL /* 2026-11-23T22:39:14Z */
 #define V2_READ_S 1795473667LL /* 2026-11-23T22:41:07Z */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void assert_log(const char *expected)
 {
     char *log = fake_log();
@@ -277,10 +270,10 @@ static void test_stats_stream(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, stream_main, &t), 0);
     usleep(300 * 1000);
-    int64_t at = now_ms();
+    int64_t at = zp_mono_ms();
     engine_cancel(t.e);
     pthread_join(th, NULL);
-    assert_true(now_ms() - at < 500);
+    assert_true(zp_mono_ms() - at < 500);
     assert_int_equal(t.rc, ENGINE_E_CANCELLED);
     assert_string_equal(t.err.msg,
                         "streaming the resource usage of container 'zprec-hold-1': cancelled");
@@ -390,10 +383,10 @@ static void test_archive_get(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, get_main, &t), 0);
     usleep(300 * 1000);
-    int64_t at = now_ms();
+    int64_t at = zp_mono_ms();
     engine_cancel(t.e);
     pthread_join(th, NULL);
-    assert_true(now_ms() - at < 500);
+    assert_true(zp_mono_ms() - at < 500);
     assert_int_equal(t.rc, ENGINE_E_CANCELLED);
     assert_string_equal(t.err.msg, "copying '/data' from container 'zprec-hold-1': cancelled");
     assert_int_equal(t.sink.data.len, tar_len);
