@@ -259,7 +259,7 @@ static int not_ours(const struct store *s, const char *why, struct zp_err *err)
  * on the first read. */
 static int check_header(struct store *s, int64_t *ret_version, struct zp_err *err)
 {
-    int64_t version, app;
+    int64_t version = 0, app = 0; /* set by query_int on success; gcc -O3 cannot see it */
     struct zp_err e;
     zp_err_init(&e);
     if (query_int(s, "PRAGMA user_version", "reading the schema version", &version, &e) != 0 ||
