@@ -7,6 +7,7 @@
 # and hostile archives are refused with nothing changed.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
+require_engine
 
 P1=zpbackup-e2e-a
 P2=zpbackup-e2e-b

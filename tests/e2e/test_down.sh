@@ -8,11 +8,7 @@ source "$(dirname "$0")/lib-engine.sh"
 
 P=zpe2edown
 EXT=${P}_ext
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock"
-    finish
-    exit
-fi
+require_engine
 if ! grep -qE '^ +down ' <<<"$("$ZPANEL" --help 2>&1)"; then
     fail "zpanel has no 'down' command"
     finish

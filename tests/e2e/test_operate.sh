@@ -9,11 +9,7 @@ source "$(dirname "$0")/lib-engine.sh"
 
 P=zpe2eoperate
 FOREIGN_IMG=zpe2eoperate-foreign/img
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock"
-    finish
-    exit
-fi
+require_engine
 test_image || fail "building $TEST_IMAGE"
 
 cleanup_all() {

@@ -9,11 +9,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 source "$(dirname "$0")/lib-proxy.sh"
 
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock (run scripts/setup.sh)"
-    finish
-    exit
-fi
+require_engine
 test_image || fail "building $TEST_IMAGE"
 proxy_image || fail "building $PROXY_IMAGE"
 

@@ -12,11 +12,7 @@ source "$(dirname "$0")/lib-webver.sh"
 source "$(dirname "$0")/lib-proxy.sh"
 
 P=zpe2eroll
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock"
-    finish
-    exit
-fi
+require_engine
 if ! grep -qE '^ +proxy ' <<<"$("$ZPANEL" --help 2>&1)"; then
     fail "zpanel has no 'proxy' command"
     finish

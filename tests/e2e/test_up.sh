@@ -7,11 +7,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 
 P=zpe2eup
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock"
-    finish
-    exit
-fi
+require_engine
 if ! grep -qE '^ +up ' <<<"$("$ZPANEL" --help 2>&1)"; then
     fail "zpanel has no 'up' command"
     finish

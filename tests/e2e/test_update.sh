@@ -9,10 +9,7 @@
 
 P=zpe2eupdate
 PORT=18391
-if ! engine_up; then
-    echo "no engine: skipping"
-    exit 77
-fi
+require_engine
 test_image || { echo "cannot build $TEST_IMAGE"; exit 1; }
 
 cleanup_images() {
