@@ -144,7 +144,7 @@ void orch__plan_make(const char *project, const struct orch_graph *g, const stru
 void orch__plan_release(struct orch_plan *p);
 const char *orch__step_name(enum orch_step s);
 
-/* ---- the session ---- */
+/* ---- the session (session.c) ---- */
 
 struct orch {
     const struct compose_project *p;
@@ -161,10 +161,11 @@ struct orch {
     struct orch_host hostinfo;
 };
 
-/* Report progress (serialised). */
 /* Create the networks and volumes that the services of g use and that do not exist yet
- * (external ones must exist). Used by `up` and by `run`. */
-int orch__ensure_objects(struct orch *o, const struct orch_graph *g, struct zp_err *err);
+ * (external ones must exist), and with routed the proxy's network `zpanel` (objects.c).
+ * Used by `up` and by `run`. */
+int orch__ensure_objects(struct orch *o, const struct orch_graph *g, bool routed,
+                         struct zp_err *err);
 
 /* An orch_progress_fn (ud: the session) that forwards to the user's callback under the
  * session's progress lock: pass it to code that reports from several threads (builds). */
@@ -179,14 +180,11 @@ int orch__stop_timeout(const struct zp_node *svc);
 int orch__host(struct orch *o, struct orch_host *ret, struct zp_err *err);
 
 /* Stop (timeout seconds, -1: the container's own) and remove c, with progress; a container
- * already gone is not an error. volumes: also its anonymous volumes. */
+ * already gone is not an error. volumes: also its anonymous volumes (containers.c). */
 int orch__remove_container(struct orch *o, struct engine *e, const struct orch_obs_container *c,
                            int timeout, bool volumes, struct zp_err *err);
 
-/* mkdir -p path (mode 0755). Errors: ZP_E_SYSTEM naming the directory. */
-int orch__mkdir_p(const char *path, struct zp_err *err);
-
-/* ---- images and replicas (converge.c), shared by up, status and release ---- */
+/* ---- images (images.c), shared by up and release; replicas (plan.c), by up and status ---- */
 
 /* Does the local image id (NULL: any), known as ref, carry the build-digest label digest? */
 bool orch__image_has_digest(struct engine *e, const char *ref, const char *id, const char *digest);
@@ -197,7 +195,50 @@ int orch__build_image(struct orch *o, const char *service, const struct zp_node 
 /* Replicas the model asks for (deploy.replicas, scale; global mode: 1). */
 int64_t orch__model_replicas(const struct zp_node *svc);
 
-/* ---- the worker pool and the graph scheduler (converge.c) ---- */
+/* ---- container states from the engine's events (watch.c) ---- */
+
+/* A container's state as last seen by an inspect or an event; guarded by o->lock. */
+struct orch_cstate {
+    char *id;
+    char *name;
+    bool known; /* inspected, or seen by an event */
+    bool running;
+    bool exited;
+    int64_t exit_code;
+    char health[16]; /* "" without a health check */
+    int64_t time_ns; /* time of the newest information applied */
+    bool said_waiting, said_ok;
+};
+
+/* The events thread of one call and the states it keeps (guarded by o->lock). */
+struct orch_watch {
+    struct orch *o;
+    struct orch_cstate *cs;
+    size_t ncs;
+    bool started;
+    bool done; /* the stream ended (err says why, unless cancelled) */
+    struct zp_err err;
+    struct engine *ee; /* the events thread's engine */
+    pthread_t thread;
+    int64_t since; /* events from this time (seconds) on */
+};
+
+void orch__watch_init(struct orch_watch *w, struct orch *o);
+/* Start the events thread (the project's containers); o->events_engine is its engine,
+ * so that orch_cancel stops it. */
+int orch__watch_start(struct orch_watch *w, struct zp_err *err);
+/* Stop the events thread; nothing when it did not start. */
+void orch__watch_stop(struct orch_watch *w);
+/* Stop, and free the states. */
+void orch__watch_release(struct orch_watch *w);
+/* The state of container id (o->lock held); add: create it when unknown. NULL when not
+ * found (or, adding, when the table is full). */
+struct orch_cstate *orch__watch_find(struct orch_watch *w, const char *id, bool add);
+/* Inspect container id once (after the subscription) so that states reached before it
+ * are known; events newer than the inspect win. Takes o->lock. */
+int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, struct zp_err *err);
+
+/* ---- the worker pool and the graph scheduler (session.c) ---- */
 
 struct orch_pool;
 

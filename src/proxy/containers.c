@@ -66,27 +66,6 @@ static char *inner_sock(enum role r)
     return zp_asprintf("%s/%s", PROXY_MOUNT, role_sock(r));
 }
 
-static int mkdir_p(const char *path, struct zp_err *err)
-{
-    char *p = zp_strdup(path);
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char saved = *s;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = zp_err_sys(err, "creating directory '%s'", p);
-            break;
-        }
-        *s = saved;
-        if (saved == '\0')
-            break;
-    }
-    free(p);
-    return rc;
-}
-
 static int write_file(const char *path, const char *text, struct zp_err *err)
 {
     char *tmp = zp_asprintf("%s.tmp", path);
@@ -129,7 +108,7 @@ static int prepare_dir(const struct proxy_opts *opts, struct zp_err *err)
 {
     char *dir = proxy__dir(opts);
     char *data = NULL, *file = NULL, *sock = NULL, *cfg = NULL;
-    int rc = mkdir_p(dir, err);
+    int rc = zp_mkdir_p(dir, 0700, err);
     if (rc)
         goto out;
     if (chmod(dir, 0700) != 0) {
@@ -139,7 +118,7 @@ static int prepare_dir(const struct proxy_opts *opts, struct zp_err *err)
     for (int r = ROLE_ROUTER; r <= ROLE_EDGE; r++) {
         free(data);
         data = zp_asprintf("%s/data/%s/config", dir, role_name(r));
-        if ((rc = mkdir_p(data, err)))
+        if ((rc = zp_mkdir_p(data, 0700, err)))
             goto out;
         free(sock);
         sock = inner_sock(r);

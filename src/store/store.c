@@ -221,34 +221,6 @@ static int query_int(struct store *s, const char *sql, const char *what, int64_t
 
 /* ---- opening and migrations ---- */
 
-static int mkdir_p(const char *path, struct zp_err *err)
-{
-    char *p = zp_strdup(path);
-    int rc = 0;
-    for (char *q = p + 1;; q++) {
-        if (*q != '/' && *q != '\0')
-            continue;
-        char saved = *q;
-        *q = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = zp_err_sys(err, "creating directory '%s'", p);
-            break;
-        }
-        *q = saved;
-        if (saved == '\0')
-            break;
-    }
-    if (rc == 0) {
-        struct stat sb;
-        if (stat(p, &sb) != 0)
-            rc = zp_err_sys(err, "creating directory '%s'", p);
-        else if (!S_ISDIR(sb.st_mode))
-            rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "'%s' is not a directory", p);
-    }
-    free(p);
-    return rc;
-}
-
 static int not_ours(const struct store *s, const char *why, struct zp_err *err)
 {
     return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a zpanel state database (%s)", s->path,
@@ -325,7 +297,7 @@ int store_open(const char *state_dir, const char *project, struct store **ret, s
     struct store *s = zp_calloc(1, sizeof(*s));
     char *dir = zp_path_join(state_dir, "projects");
     s->path = store_db_path(state_dir, project);
-    int rc = mkdir_p(dir, err);
+    int rc = zp_mkdir_p(dir, 0700, err);
     free(dir);
     if (rc)
         goto fail_sys;

@@ -202,6 +202,10 @@ bool zp_hostname_valid(const char *s, bool allow_wildcard);
 int zp_file_read(const char *path, size_t max, char **ret_data, size_t *ret_len,
                  struct zp_err *err);
 bool zp_file_exists(const char *path);
+/* mkdir -p: create path and its missing parents with mode (existing ones are kept as
+ * they are). Errors: ZP_E_SYSTEM naming the directory, also when path exists and is not
+ * a directory. */
+int zp_mkdir_p(const char *path, unsigned mode, struct zp_err *err);
 /* Join dir and rel (rel kept when absolute); lexically cleaned ("a/./b/../c" -> "a/c"). */
 char *zp_path_join(const char *dir, const char *rel);
 /* Lexically clean a path. */
