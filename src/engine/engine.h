@@ -707,7 +707,8 @@ typedef int (*engine_progress_fn)(void *ctx, const struct engine_progress *p, st
 
 /* Build an image (POST /build) from a tar archive of the build context held in memory
  * (context_tar, tar_len bytes; the caller caps its size). Progress messages go to
- * on_progress when not NULL. *ret_image_id (may be NULL) gets the built image's ID.
+ * on_progress when not NULL. *ret_image_id (may be NULL) gets the built image's ID (the
+ * last aux.ID of the stream: a multi-stage build reports one per stage).
  * Errors: ZP_E_ENGINE with the build's own error message ("building image 'TAG': ..."),
  * the errors of engine.h, or on_progress's code. There is no request timeout;
  * intermediate containers are removed also when a step fails (forcerm). */
