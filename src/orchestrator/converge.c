@@ -332,11 +332,7 @@ static int roll_wait_ready(void *ud, struct engine *e, const char *id, int64_t t
         ZP_BUG("a rollout without the events thread");
     if (orch__watch_inspect(&u->w, e, id, err) < 0)
         return err->code;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    int64_t ns = deadline.tv_nsec + (timeout_ms % 1000) * 1000000;
-    deadline.tv_sec += (time_t)(timeout_ms / 1000 + ns / 1000000000);
-    deadline.tv_nsec = (long)(ns % 1000000000);
+    struct timespec deadline = zp_mono_deadline(timeout_ms); /* o->cond is monotonic */
     int r = 0;
     pthread_mutex_lock(&u->o->lock);
     for (;;) {
@@ -651,13 +647,7 @@ static bool one_shot(const struct up *u, size_t node)
 static int wait_services(struct up *u, struct zp_err *err)
 {
     struct orch *o = u->o;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    if (u->opts->wait_timeout_ms > 0) {
-        int64_t ns = deadline.tv_nsec + (u->opts->wait_timeout_ms % 1000) * 1000000;
-        deadline.tv_sec += (time_t)(u->opts->wait_timeout_ms / 1000 + ns / 1000000000);
-        deadline.tv_nsec = (long)(ns % 1000000000);
-    }
+    struct timespec deadline = zp_mono_deadline(u->opts->wait_timeout_ms); /* monotonic */
     char *fail_id = NULL, *fail_svc = NULL, *why = NULL;
     int rc = 0;
     pthread_mutex_lock(&o->lock);

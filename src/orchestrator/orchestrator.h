@@ -178,6 +178,11 @@ int orch_run_create(struct orch *o, const struct orch_run_opts *opts, char **ret
  * attach, top). Borrowed; use only from the calling thread. */
 struct engine *orch_engine(struct orch *o);
 
+/* The engine's clock now, in Unix seconds (its SystemTime, read once per session, plus the
+ * monotonic time since; the host's clock if the engine cannot say): compare it with times
+ * the engine reports (StartedAt, events), never the host's own clock. */
+int64_t orch_engine_now_s(struct orch *o);
+
 /* ---- observing ---- */
 
 struct orch_port {
