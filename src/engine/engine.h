@@ -157,6 +157,8 @@ struct engine_image_summary {
     int64_t size;    /* bytes */
     int64_t created; /* Unix seconds */
     struct engine_labels labels;
+    char *parent_id; /* ParentId: the local image it was built on; "" when none is known
+                      * (pulled, or built by BuildKit) */
 };
 
 struct engine_image_list {
@@ -174,6 +176,10 @@ void engine_image_list_release(struct engine_image_list *l);
 /* Untagged images (dangling=true filter) matching every label filter, as above. */
 int engine_image_list_dangling(struct engine *e, const char *const *label_filters,
                                struct engine_image_list *ret_list, struct zp_err *err);
+/* Every image (all=1: the intermediate images of local builds too) matching every label
+ * filter, as above: the parents that ParentId names. */
+int engine_image_list_all(struct engine *e, const char *const *label_filters,
+                          struct engine_image_list *ret_list, struct zp_err *err);
 
 /* Give image source (name[:tag] or ID) the name repo:tag (tag NULL: "latest"); an
  * existing tag of that name moves. Errors: ZP_E_NOTFOUND (no such source), ZP_E_ENGINE

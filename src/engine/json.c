@@ -691,6 +691,8 @@ int engine__map_image_list(const json_t *arr, struct engine_image_list *ret_list
         im->size = int_member(o, "Size");
         im->created = int_member(o, "Created");
         engine__map_labels(json_object_get(o, "Labels"), &im->labels);
+        const char *parent = engine__str(o, "ParentId");
+        im->parent_id = zp_strdup(parent ? parent : "");
     }
     if (l.n > 1)
         qsort(l.items, l.n, sizeof(*l.items), image_cmp);
@@ -709,6 +711,7 @@ void engine_image_list_release(struct engine_image_list *l)
             free(im->repo_tags[k]);
         free(im->repo_tags);
         engine_labels_release(&im->labels);
+        free(im->parent_id);
     }
     free(l->items);
     l->items = NULL;

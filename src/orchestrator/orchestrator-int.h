@@ -168,6 +168,11 @@ struct orch {
  * Used by `up` and by `run`. */
 int orch__ensure_objects(struct orch *o, const struct orch_graph *g, bool routed,
                          struct zp_err *err);
+/* Is the network or volume definition def `external: true`? */
+bool orch__object_external(const struct zp_node *def);
+/* The engine name of the model's network or volume `key`: its `name`, else
+ * "<project>_<key>". New string. */
+char *orch__object_name(const char *project, const char *key, const struct zp_node *def);
 
 /* An orch_progress_fn (ud: the session) that forwards to the user's callback under the
  * session's progress lock: pass it to code that reports from several threads (builds). */

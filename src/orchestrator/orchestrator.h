@@ -111,7 +111,9 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
 enum orch_rmi { ORCH_RMI_NONE, ORCH_RMI_LOCAL, ORCH_RMI_ALL };
 
 struct orch_down_opts {
-    bool volumes; /* -v: also the project's named (non-external) and anonymous volumes */
+    bool volumes; /* -v: also the non-external volumes the files declare (those labelled as
+                   * the project's) and the containers' anonymous volumes; other volumes
+                   * labelled for the project are kept and named in a warning */
     bool remove_orphans;
     int timeout_s; /* stop timeout; < 0: the service's stop_grace_period, else 10 s */
     enum orch_rmi rmi;

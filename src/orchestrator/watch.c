@@ -172,6 +172,10 @@ int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, 
                         (strcmp(c.status, "exited") == 0 || strcmp(c.status, "dead") == 0);
             s->exit_code = c.exit_code;
             set_health(s, c.health);
+        } else if (c.health != NULL && s->health[0] == '\0') {
+            /* the events are newer, but only an inspect says that the container has a
+             * health check: a start the events saw leaves it "starting" */
+            set_health(s, s->running ? "starting" : c.health);
         }
         pthread_cond_broadcast(&w->o->cond);
     }
