@@ -198,14 +198,15 @@ void cli_json_str(struct zp_buf *b, const char *s)
 
 int cli_error(const struct zp_err *err)
 {
-    bool interrupted = err->code == ENGINE_E_CANCELLED ||
-                       (err->code == ZP_E_CONFLICT && strcmp(err->msg, "interrupted") == 0);
-    if (interrupted && cli_signals_count() > 0)
+    /* a cancelled operation (Ctrl-C) exits 130 whatever context was added on the way up;
+     * after a signal the user knows why, so nothing is printed */
+    bool cancelled = err->code == ZP_E_CANCELLED;
+    if (cancelled && cli_signals_count() > 0)
         return CLI_EXIT_INTERRUPTED;
     char *msg = zp_err_render(err);
     fprintf(stderr, "zpanel: %s\n", msg);
     free(msg);
-    return ZP_EXIT_RUNTIME;
+    return cancelled ? CLI_EXIT_INTERRUPTED : ZP_EXIT_RUNTIME;
 }
 
 /* ---- the engine session ---- */

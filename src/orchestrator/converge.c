@@ -28,6 +28,19 @@ struct svc_ctx {
     struct proxy_site *site; /* x-zpanel: what it wants routed, or NULL */
     char **ids;              /* its containers in this run, guarded by o->lock */
     size_t nids;
+    /* containers created ahead, while the service waits for its gates (guarded by
+     * o->lock until pre_state is PRE_DONE, then owned by the service's job) */
+    enum { PRE_NONE, PRE_RUNNING, PRE_DONE } pre_state;
+    struct pre_container *pre;
+    size_t npre;
+    int pre_rc;
+    struct zp_err *pre_err; /* set when pre_rc < 0 */
+};
+
+struct pre_container {
+    int number;
+    char *id;
+    char *name;
 };
 
 struct up {
@@ -41,6 +54,7 @@ struct up {
     /* the failed gate, guarded by o->lock */
     char *fail_id;
     char *fail_why;
+    bool sched_done; /* the scheduler returned: no more creating ahead (o->lock) */
     /* routed services: the proxy, the rollouts' overrides */
     char *state_dir;
     struct orch_proxy_ctx px;
@@ -332,11 +346,7 @@ static int roll_wait_ready(void *ud, struct engine *e, const char *id, int64_t t
         ZP_BUG("a rollout without the events thread");
     if (orch__watch_inspect(&u->w, e, id, err) < 0)
         return err->code;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    int64_t ns = deadline.tv_nsec + (timeout_ms % 1000) * 1000000;
-    deadline.tv_sec += (time_t)(timeout_ms / 1000 + ns / 1000000000);
-    deadline.tv_nsec = (long)(ns % 1000000000);
+    struct timespec deadline = zp_mono_deadline(timeout_ms); /* o->cond is monotonic */
     int r = 0;
     pthread_mutex_lock(&u->o->lock);
     for (;;) {
@@ -374,6 +384,82 @@ static int roll_wait_ready(void *ud, struct engine *e, const char *id, int64_t t
     return r;
 }
 
+/* ---- creating containers ahead of their gates ---- */
+
+/* Does svc name other services' containers in its create body (network_mode, ipc or pid
+ * "service:"/"container:", volumes_from, links)? Those must exist first: such a service
+ * is created only when its turn comes. */
+static bool refers_to_containers(const struct zp_node *svc)
+{
+    if (zp_node_get(svc, "links") != NULL || zp_node_get(svc, "volumes_from") != NULL)
+        return true;
+    static const char *const keys[] = {"network_mode", "ipc", "pid"};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        const char *v = zp_node_get_str(svc, keys[k]);
+        if (v != NULL && (zp_str_has_prefix(v, "service:") || zp_str_has_prefix(v, "container:")))
+            return true;
+    }
+    return false;
+}
+
+/* Is node worth creating ahead: it has containers to create and waits for a gate (a
+ * dependency's health or completion) before it may start? */
+static bool creates_ahead(const struct up *u, size_t node)
+{
+    const struct orch_svc_plan *sp = &u->plan.svcs[node];
+    const struct orch_gnode *n = &u->g.nodes[node];
+    bool gated = false, creates = false;
+    for (size_t d = 0; d < n->ndeps && !gated; d++)
+        gated = n->deps[d].cond != ORCH_COND_STARTED && u->g.nodes[n->deps[d].target].selected;
+    for (size_t i = 0; i < sp->n && !creates; i++)
+        creates = sp->items[i].kind == ORCH_STEP_CREATE;
+    return gated && creates && !refers_to_containers(u->svcs[node].svc);
+}
+
+struct pre_job {
+    struct up *u;
+    size_t node;
+};
+
+/* Create the service's new containers (not started) while its dependencies become
+ * healthy, as Compose does; the service's job starts them when the gates open. */
+static void pre_job(struct orch_worker *w, void *arg)
+{
+    struct pre_job *j = arg;
+    struct up *u = j->u;
+    struct svc_ctx *sc = &u->svcs[j->node];
+    pthread_mutex_lock(&u->o->lock);
+    bool mine = sc->pre_state == PRE_NONE && !u->sched_done && !orch__cancelled(u->o);
+    if (mine)
+        sc->pre_state = PRE_RUNNING;
+    pthread_mutex_unlock(&u->o->lock);
+    if (!mine)
+        return;
+    const struct orch_svc_plan *sp = &u->plan.svcs[j->node];
+    struct zp_err err;
+    zp_err_init(&err);
+    int rc = 0;
+    for (size_t i = 0; i < sp->n && rc == 0 && !orch__cancelled(u->o); i++) {
+        if (sp->items[i].kind != ORCH_STEP_CREATE)
+            continue;
+        struct pre_container pc = {.number = sp->items[i].number};
+        rc = create_container(u, w->e, j->node, pc.number, NULL, &pc.id, &pc.name, &err);
+        if (rc == 0) {
+            sc->pre = zp_realloc(sc->pre, (sc->npre + 1) * sizeof(*sc->pre));
+            sc->pre[sc->npre++] = pc;
+        }
+    }
+    pthread_mutex_lock(&u->o->lock);
+    if (rc < 0) {
+        sc->pre_err = zp_malloc(sizeof(*sc->pre_err));
+        *sc->pre_err = err;
+        sc->pre_rc = rc;
+    }
+    sc->pre_state = PRE_DONE;
+    pthread_cond_broadcast(&u->o->cond);
+    pthread_mutex_unlock(&u->o->lock);
+}
+
 static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *err)
 {
     struct up *u = ud;
@@ -386,6 +472,17 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
     size_t nroll = 0;
     int rc = 0;
 
+    /* containers created ahead of the gates: wait for that work, never do it twice */
+    pthread_mutex_lock(&u->o->lock);
+    if (sc->pre_state == PRE_NONE)
+        sc->pre_state = PRE_DONE;
+    while (sc->pre_state == PRE_RUNNING)
+        pthread_cond_wait(&u->o->cond, &u->o->lock);
+    pthread_mutex_unlock(&u->o->lock);
+    if (sc->pre_rc < 0) {
+        *err = *sc->pre_err;
+        return sc->pre_rc;
+    }
     if (sc->site != NULL && sp->active) {
         pthread_mutex_lock(&u->px.lock);
         u->px.touched = true;
@@ -405,7 +502,15 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
             id = zp_strdup(old->id);
             break;
         case ORCH_STEP_CREATE:
-            rc = create_container(u, w->e, node, it->number, NULL, &id, &name, err);
+            for (size_t p = 0; p < sc->npre && id == NULL; p++) {
+                if (sc->pre[p].number == it->number && sc->pre[p].id != NULL) {
+                    id = sc->pre[p].id;
+                    name = sc->pre[p].name;
+                    sc->pre[p].id = sc->pre[p].name = NULL;
+                }
+            }
+            if (id == NULL)
+                rc = create_container(u, w->e, node, it->number, NULL, &id, &name, err);
             if (rc == 0 && !u->opts->no_start)
                 rc = start_container(u, w->e, service, id, name, err);
             break;
@@ -651,13 +756,7 @@ static bool one_shot(const struct up *u, size_t node)
 static int wait_services(struct up *u, struct zp_err *err)
 {
     struct orch *o = u->o;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    if (u->opts->wait_timeout_ms > 0) {
-        int64_t ns = deadline.tv_nsec + (u->opts->wait_timeout_ms % 1000) * 1000000;
-        deadline.tv_sec += (time_t)(u->opts->wait_timeout_ms / 1000 + ns / 1000000000);
-        deadline.tv_nsec = (long)(ns % 1000000000);
-    }
+    struct timespec deadline = zp_mono_deadline(u->opts->wait_timeout_ms); /* monotonic */
     char *fail_id = NULL, *fail_svc = NULL, *why = NULL;
     int rc = 0;
     pthread_mutex_lock(&o->lock);
@@ -851,7 +950,27 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         .gate_failed = up_gate_failed,
         .skip = up_skip,
     };
+    /* the services behind gates get their containers created meanwhile, on two workers
+     * of their own (the scheduler's queue stays free for what may start now) */
+    struct pre_job *pre = zp_calloc(u.g.n ? u.g.n : 1, sizeof(*pre));
+    struct orch_pool *prepool = NULL;
+    for (size_t k = 0; k < u.g.norder && !opts->no_start; k++) {
+        size_t i = u.g.order[k];
+        if (!creates_ahead(&u, i))
+            continue;
+        if (prepool == NULL && orch__pool_start(o, 2, &prepool, err) < 0) {
+            zp_err_init(err); /* an optimisation only: the jobs create them in turn */
+            break;
+        }
+        pre[i] = (struct pre_job){&u, i};
+        orch__pool_submit(prepool, pre_job, &pre[i]);
+    }
     rc = orch__schedule(o, pool, &u.g, false, &ops, err);
+    pthread_mutex_lock(&o->lock);
+    u.sched_done = true;
+    pthread_mutex_unlock(&o->lock);
+    orch__pool_stop(prepool);
+    free(pre);
     orch__pool_stop(pool);
     pool = NULL;
     if (u.px.touched || (opts->remove_orphans && u.plan.norphans > 0)) {
@@ -883,6 +1002,12 @@ out:
         for (size_t k = 0; k < u.svcs[i].nids; k++)
             free(u.svcs[i].ids[k]);
         free(u.svcs[i].ids);
+        for (size_t k = 0; k < u.svcs[i].npre; k++) {
+            free(u.svcs[i].pre[k].id);
+            free(u.svcs[i].pre[k].name);
+        }
+        free(u.svcs[i].pre);
+        free(u.svcs[i].pre_err);
     }
     free(u.svcs);
     orch__watch_release(&u.w);

@@ -33,6 +33,17 @@ static bool node_true(const struct zp_node *map, const char *key)
     return v != NULL && zp_node_is_scalar(v) && v->type == ZP_BOOL && strcmp(v->str, "true") == 0;
 }
 
+bool orch__object_external(const struct zp_node *def)
+{
+    return node_true(def, "external");
+}
+
+char *orch__object_name(const char *project, const char *key, const struct zp_node *def)
+{
+    const char *name = zp_node_get_str(def, "name");
+    return name ? zp_strdup(name) : zp_asprintf("%s_%s", project, key);
+}
+
 /* A str→str map as key/value pairs (borrowed), plus room for `extra` more. */
 static struct engine_kv *kv_from_map(const struct zp_node *map, size_t extra, size_t *ret_n)
 {

@@ -159,6 +159,8 @@ struct orch {
     struct engine *events_engine; /* guarded by lock; cancelled by orch_cancel */
     bool have_host;
     struct orch_host hostinfo;
+    int64_t engine_clock_ns; /* the engine's SystemTime when hostinfo was read (0: unknown) */
+    int64_t engine_clock_at; /* zp_mono_ns() then */
 };
 
 /* Create the networks and volumes that the services of g use and that do not exist yet
@@ -166,6 +168,11 @@ struct orch {
  * Used by `up` and by `run`. */
 int orch__ensure_objects(struct orch *o, const struct orch_graph *g, bool routed,
                          struct zp_err *err);
+/* Is the network or volume definition def `external: true`? */
+bool orch__object_external(const struct zp_node *def);
+/* The engine name of the model's network or volume `key`: its `name`, else
+ * "<project>_<key>". New string. */
+char *orch__object_name(const char *project, const char *key, const struct zp_node *def);
 
 /* An orch_progress_fn (ud: the session) that forwards to the user's callback under the
  * session's progress lock: pass it to code that reports from several threads (builds). */
@@ -178,6 +185,9 @@ int orch__interrupted(struct zp_err *err);
 int orch__stop_timeout(const struct zp_node *svc);
 /* The engine's CPUs and memory (queried once per session). */
 int orch__host(struct orch *o, struct orch_host *ret, struct zp_err *err);
+/* The engine's clock now (Unix ns), from its SystemTime at orch__host plus the monotonic
+ * time since; the host's clock when the engine did not say. */
+int64_t orch__engine_now(struct orch *o);
 
 /* Stop (timeout seconds, -1: the container's own) and remove c, with progress; a container
  * already gone is not an error. volumes: also its anonymous volumes (containers.c). */
@@ -206,7 +216,7 @@ struct orch_cstate {
     bool exited;
     int64_t exit_code;
     char health[16]; /* "" without a health check */
-    int64_t time_ns; /* time of the newest information applied */
+    int64_t time_ns; /* engine time (Unix ns) of the newest information applied */
     bool said_waiting, said_ok;
 };
 
@@ -214,13 +224,13 @@ struct orch_cstate {
 struct orch_watch {
     struct orch *o;
     struct orch_cstate *cs;
-    size_t ncs;
+    size_t ncs, cap;
     bool started;
     bool done; /* the stream ended (err says why, unless cancelled) */
     struct zp_err err;
     struct engine *ee; /* the events thread's engine */
     pthread_t thread;
-    int64_t since; /* events from this time (seconds) on */
+    int64_t since; /* events from this engine time (Unix seconds) on */
 };
 
 void orch__watch_init(struct orch_watch *w, struct orch *o);
@@ -234,6 +244,10 @@ void orch__watch_release(struct orch_watch *w);
 /* The state of container id (o->lock held); add: create it when unknown. NULL when not
  * found (or, adding, when the table is full). */
 struct orch_cstate *orch__watch_find(struct orch_watch *w, const char *id, bool add);
+/* The events thread's callback (an engine_event_fn, ctx: the watch): applies a container's
+ * start, die or health_status event unless the state holds newer information (engine
+ * time against engine time). Takes o->lock. */
+int orch__watch_event(void *ctx, const struct engine_event *ev, struct zp_err *err);
 /* Inspect container id once (after the subscription) so that states reached before it
  * are known; events newer than the inspect win. Takes o->lock. */
 int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, struct zp_err *err);

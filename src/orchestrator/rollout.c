@@ -393,7 +393,7 @@ static int fail_ready(const struct orch_rollout *r, struct slot *s, struct zp_er
     snprintf(why, sizeof(why), "%s", err->msg);
     int code = err->code;
     zp_err_init(err);
-    if (code == ZP_E_CONFLICT && strcmp(why, "interrupted") == 0)
+    if (code == ZP_E_CANCELLED)
         return orch__interrupted(err);
     struct zp_buf b = ZP_BUF_INIT;
     zp_buf_addf(&b,

@@ -5,27 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "orchestrator-int.h"
 
 #include "../util/banned.h"
-
-#define MAX_TRACKED 4096
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void orch__watch_init(struct orch_watch *w, struct orch *o)
 {
     memset(w, 0, sizeof(*w));
     w->o = o;
     zp_err_init(&w->err);
-    w->since = (int64_t)time(NULL) - 1;
 }
 
 struct orch_cstate *orch__watch_find(struct orch_watch *w, const char *id, bool add)
@@ -33,9 +22,10 @@ struct orch_cstate *orch__watch_find(struct orch_watch *w, const char *id, bool 
     for (size_t i = 0; i < w->ncs; i++)
         if (strcmp(w->cs[i].id, id) == 0)
             return &w->cs[i];
-    if (!add || w->ncs >= MAX_TRACKED)
+    if (!add)
         return NULL;
-    w->cs = zp_realloc(w->cs, (w->ncs + 1) * sizeof(*w->cs));
+    /* grows with the project (no cap: an event is never dropped for want of room) */
+    zp_grow((void **)&w->cs, &w->cap, w->ncs + 1, sizeof(*w->cs));
     struct orch_cstate *c = &w->cs[w->ncs++];
     memset(c, 0, sizeof(*c));
     c->id = zp_strdup(id);
@@ -47,7 +37,7 @@ static void set_health(struct orch_cstate *c, const char *h)
     snprintf(c->health, sizeof(c->health), "%s", h ? h : "");
 }
 
-static int on_event(void *ctx, const struct engine_event *ev, struct zp_err *err)
+int orch__watch_event(void *ctx, const struct engine_event *ev, struct zp_err *err)
 {
     struct orch_watch *w = ctx;
     (void)err;
@@ -103,7 +93,7 @@ static void *events_main(void *arg)
     struct engine_events_filter f = {.labels = labels, .types = types};
     struct zp_err err;
     zp_err_init(&err);
-    int rc = engine_events(w->ee, w->since, 0, &f, on_event, w, &err);
+    int rc = engine_events(w->ee, w->since, 0, &f, orch__watch_event, w, &err);
     pthread_mutex_lock(&w->o->lock);
     w->done = true;
     if (rc == 0)
@@ -118,6 +108,8 @@ static void *events_main(void *arg)
 
 int orch__watch_start(struct orch_watch *w, struct zp_err *err)
 {
+    /* from a second ago on the engine's clock (a remote engine's may differ from ours) */
+    w->since = orch__engine_now(w->o) / 1000000000 - 1;
     w->ee = engine_new(w->o->host, err);
     if (w->ee == NULL)
         return err->code;
@@ -161,10 +153,12 @@ void orch__watch_release(struct orch_watch *w)
 
 int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, struct zp_err *err)
 {
-    int64_t t = now_ns();
     struct engine_container c = {0};
     if (engine_container_inspect(e, id, &c, err) < 0)
         return err->code;
+    /* the engine's time of the newest state it shows, compared with the events' times
+     * (the same clock) */
+    int64_t t = c.state_time_ns;
     pthread_mutex_lock(&w->o->lock);
     struct orch_cstate *s = orch__watch_find(w, id, true);
     if (s != NULL) {
@@ -178,6 +172,10 @@ int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, 
                         (strcmp(c.status, "exited") == 0 || strcmp(c.status, "dead") == 0);
             s->exit_code = c.exit_code;
             set_health(s, c.health);
+        } else if (c.health != NULL && s->health[0] == '\0') {
+            /* the events are newer, but only an inspect says that the container has a
+             * health check: a start the events saw leaves it "starting" */
+            set_health(s, s->running ? "starting" : c.health);
         }
         pthread_cond_broadcast(&w->o->cond);
     }
