@@ -312,19 +312,44 @@ static int restore_on(struct ctx *c, struct orch *o, const struct store_release 
     return deploy_checked(c, o, rel, NULL, 0, true, ret_problem);
 }
 
+static int rehash(struct orch *o, const struct compose_project *p, struct store_release *rel,
+                  struct zp_err *err);
+
 /* Redeploy a recorded release exactly (its model, its images). */
 static int restore(struct ctx *c, const struct store_release *rel, char **ret_problem)
 {
     struct compose_project *p = NULL;
     struct orch *o = NULL;
+    struct store_release copy;
+    memset(&copy, 0, sizeof(copy));
     struct zp_err err;
     zp_err_init(&err);
-    if (open_recorded(c, rel, &p, &o, &err) < 0) {
-        *ret_problem = zp_strdup(err.msg);
-        return ZP_E_ENGINE;
+    int rc = open_recorded(c, rel, &p, &o, &err);
+    if (rc == 0) {
+        /* what the containers will carry: the record's hashes may come from its files */
+        copy = *rel;
+        copy.kind = NULL;
+        copy.model_json = NULL;
+        copy.note = NULL;
+        copy.services = zp_calloc(rel->nservices ? rel->nservices : 1, sizeof(*copy.services));
+        for (size_t i = 0; i < rel->nservices; i++) {
+            copy.services[i].service = zp_strdup(rel->services[i].service);
+            copy.services[i].image_ref = zp_strdup(rel->services[i].image_ref);
+            copy.services[i].image_id = zp_strdup(rel->services[i].image_id);
+            copy.services[i].config_hash = zp_strdup(rel->services[i].config_hash);
+            if (rel->services[i].keep_tag != NULL)
+                copy.services[i].keep_tag = zp_strdup(rel->services[i].keep_tag);
+        }
+        rc = rehash(o, p, &copy, &err);
     }
-    int rc = restore_on(c, o, rel, ret_problem);
+    if (rc < 0) {
+        *ret_problem = zp_strdup(err.msg);
+        rc = cancelled(c, rc) ? ZP_E_CANCELLED : ZP_E_ENGINE;
+    } else {
+        rc = restore_on(c, o, &copy, ret_problem);
+    }
     close_recorded(c, p, o);
+    store_release_release(&copy);
     return rc;
 }
 
