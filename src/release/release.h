@@ -190,8 +190,9 @@ int release_pick_target(const struct store_release *list, size_t n, int64_t requ
                         int64_t *ret_id, struct zp_err *err);
 
 /* The model as `zpanel config --format json` prints it: sorted keys, two-space indented,
- * every '$' doubled so that loading it again (with interpolation) gives the same values.
- * Returns a new string. */
+ * every '$' doubled so that loading it again (with interpolation) gives the same values,
+ * and without the services' env_file entries (their values are in `environment`: the
+ * record stands alone). Returns a new string. */
 char *release_model_json(const struct zp_node *model);
 
 /* The services of release id: one per service of model (the finalised project model, in
@@ -217,10 +218,10 @@ size_t release_compare(const struct store_release *r, const struct orch_snap *ob
 
 /* Load r's model as a project again: it is written to <dir>/<project>.release-<id>.json
  * (0600, removed afterwards) and loaded like `-f FILE --project-directory workdir -p
- * project` with every profile its services name enabled and env_file entries dropped
- * (their contents were folded into `environment` when recorded), so that the services and
- * definitions are exactly those recorded (`$` is kept escaped as `$$`). *ret belongs to
- * the caller; problems go to diags. Errors: those of compose_project_load, ZP_E_SYSTEM. */
+ * project` with every profile its services name enabled, so that the services and
+ * definitions are exactly those recorded (`$` is kept escaped as `$$`; a record made by
+ * release_model_json names no env_file, so no file is read again). *ret belongs to the
+ * caller; problems go to diags. Errors: those of compose_project_load, ZP_E_SYSTEM. */
 int release_load_model(const struct store_release *r, const char *dir, const char *project,
                        const char *workdir, struct compose_project **ret, struct zp_diags *diags,
                        struct zp_err *err);

@@ -233,6 +233,32 @@ static void test_obs_from_list(void **state)
     orch_snap_free(obs, n);
 }
 
+/* Did an up change containers? Created or removed ones count; one-offs and states do not. */
+static void test_snap_changed(void **state)
+{
+    (void)state;
+    struct orch_snap a[] = {
+        {.id = (char *)"c1", .service = (char *)"web", .state = (char *)"running"},
+        {.id = (char *)"c2", .service = (char *)"db", .state = (char *)"running"},
+        {.id = (char *)"r1", .service = (char *)"web", .state = (char *)"exited", .oneoff = true},
+    };
+    struct orch_snap same[] = {
+        {.id = (char *)"c2", .service = (char *)"db", .state = (char *)"exited"},
+        {.id = (char *)"c1", .service = (char *)"web", .state = (char *)"running"},
+    };
+    struct orch_snap recreated[] = {
+        {.id = (char *)"c1", .service = (char *)"web", .state = (char *)"running"},
+        {.id = (char *)"c3", .service = (char *)"db", .state = (char *)"running"},
+    };
+    assert_false(orch_snap_changed(a, 3, same, 2)); /* a stop or a one-off gone: no */
+    assert_true(orch_snap_changed(a, 3, recreated, 2));
+    assert_true(orch_snap_changed(a, 3, a, 1));         /* one removed (scale down) */
+    assert_true(orch_snap_changed(a, 1, a, 2));         /* one created */
+    assert_true(orch_snap_changed(NULL, 0, a, 1));      /* the first up */
+    assert_false(orch_snap_changed(NULL, 0, &a[2], 1)); /* only a one-off */
+    assert_false(orch_snap_changed(NULL, 0, NULL, 0));
+}
+
 static const char *shop_yaml = "services:\n"
                                "  web:\n"
                                "    build: .\n"
@@ -466,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_keep_tag_and_refs),     cmocka_unit_test(test_pick_target),
         cmocka_unit_test(test_obs_from_list),         cmocka_unit_test(test_services_build),
         cmocka_unit_test(test_load_model_round_trip), cmocka_unit_test(test_lock),
+        cmocka_unit_test(test_snap_changed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
