@@ -259,7 +259,7 @@ static int not_ours(const struct store *s, const char *why, struct zp_err *err)
  * on the first read. */
 static int check_header(struct store *s, int64_t *ret_version, struct zp_err *err)
 {
-    int64_t version, app;
+    int64_t version = 0, app = 0;
     struct zp_err e;
     zp_err_init(&e);
     if (query_int(s, "PRAGMA user_version", "reading the schema version", &version, &e) != 0 ||
@@ -369,7 +369,7 @@ int store_open(const char *state_dir, const char *project, struct store **ret, s
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    int64_t version;
+    int64_t version = 0;
     if ((rc = check_header(s, &version, err)) != 0)
         goto fail;
     if ((rc = exec_sql(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", err)) != 0)
@@ -443,7 +443,7 @@ int store_open_readonly(const char *state_dir, const char *project, struct store
         return rc;
     struct store *s = zp_calloc(1, sizeof(*s));
     s->path = store_db_path(state_dir, project);
-    int64_t version;
+    int64_t version = 0;
     if (!zp_file_exists(s->path)) {
         rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no state database '%s'", s->path);
         goto fail;
@@ -552,7 +552,7 @@ static int supersede_others(struct store *s, int64_t keep_id, const char *what, 
 int store_release_next_id(struct store *s, int64_t *ret, struct zp_err *err)
 {
     /* the larger of AUTOINCREMENT's last id and the largest id: what INSERT would take */
-    int64_t id;
+    int64_t id = 0;
     int rc = query_int(s,
                        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
                        "'releases'), 0), coalesce((SELECT max(id) FROM releases), 0)) + 1",
