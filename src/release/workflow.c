@@ -66,12 +66,15 @@ static void track(struct release_cancel *c, struct orch *o)
     if (c == NULL)
         return;
     pthread_mutex_lock(&c->lock);
-    size_t i = 0;
-    while (i < MAX_TRACKED && c->tracked[i] != NULL)
-        i++;
-    if (i == MAX_TRACKED)
+    bool placed = false;
+    for (size_t i = 0; i < MAX_TRACKED && !placed; i++) {
+        if (c->tracked[i] == NULL) {
+            c->tracked[i] = o;
+            placed = true;
+        }
+    }
+    if (!placed)
         ZP_BUG("release: more than %d sessions tracked", MAX_TRACKED);
-    c->tracked[i] = o;
     if (c->fired)
         orch_cancel(o);
     pthread_mutex_unlock(&c->lock);

@@ -463,14 +463,10 @@ int store_open_readonly(const char *state_dir, const char *project, struct store
     }
     if (rc)
         goto fail;
-    if (version < STORE_SCHEMA_VERSION) {
-        /* an empty file (created, never migrated) holds no release; an older schema would
-         * need a migration, which a reader does not do */
-        rc = version == 0 ? zp_err_set(err, ZP_E_NOTFOUND, NULL, "no releases in '%s'", s->path)
-                          : zp_err_set(err, ZP_E_INPUT, NULL,
-                                       "state database '%s' has schema version %lld; run a "
-                                       "command that writes it (update) to migrate it",
-                                       s->path, (long long)version);
+    if (version == 0) {
+        /* an empty file (created, never migrated) holds no release; an older schema is read
+         * as it is (migrations only add: the releases tables are those of version 1) */
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no releases in '%s'", s->path);
         goto fail;
     }
     if ((rc = exec_sql(s, "PRAGMA query_only = ON", "opening read-only", err)) != 0)

@@ -48,8 +48,8 @@ int store_open(const char *state_dir, const char *project, struct store **ret, s
  * written (the state directory may be read-only; a database whose WAL index cannot be
  * created there is read as an immutable file). *ret belongs to the caller; every write
  * call on it fails. Errors: ZP_E_NOTFOUND (no database, or one without any schema yet),
- * ZP_E_INPUT (as store_open; also an older schema, which only a writer migrates),
- * ZP_E_SYSTEM, ZP_E_CONFLICT. */
+ * ZP_E_INPUT (as store_open), ZP_E_SYSTEM, ZP_E_CONFLICT. An older schema is read as it
+ * is (migrations only add tables and columns; only a writer migrates). */
 int store_open_readonly(const char *state_dir, const char *project, struct store **ret,
                         struct zp_err *err);
 /* Create <state_dir>/projects (0700, parents too) and give its path (newly allocated): the
