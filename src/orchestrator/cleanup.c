@@ -9,14 +9,14 @@
 
 #include "build.h"
 #include "orchestrator-int.h"
-#include "release.h"
+#include "snapshot.h"
 #include "status.h"
 
 #include "../util/banned.h"
 
 char *orch_release_repo(const char *project, const char *service)
 {
-    return zp_asprintf(RELEASE_KEEP_REPO "%s-%s", project, service);
+    return zp_asprintf(ORCH_RELEASE_KEEP_REPO "%s-%s", project, service);
 }
 
 /* ---- planning (pure) ---- */
@@ -185,7 +185,7 @@ static void plan_releases(struct plan *p, const struct orch_cleanup_input *in,
 static bool has_release_tag(const struct engine_image_summary *img)
 {
     for (size_t t = 0; t < img->n_repo_tags; t++)
-        if (zp_str_has_prefix(img->repo_tags[t], RELEASE_KEEP_REPO))
+        if (zp_str_has_prefix(img->repo_tags[t], ORCH_RELEASE_KEEP_REPO))
             return true;
     return false;
 }
@@ -341,7 +341,7 @@ int orch_cleanup(struct orch *o, const struct orch_cleanup_opts *opts,
 {
     const char *project = o->p->name;
     char *label = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, project);
-    char *release_ref = zp_asprintf(RELEASE_KEEP_REPO "%s-*", project);
+    char *release_ref = zp_asprintf(ORCH_RELEASE_KEEP_REPO "%s-*", project);
     const char *filters[] = {label, NULL};
     struct engine_container_list containers = {0}, all_containers = {0};
     struct engine_image_list dangling = {0}, project_images = {0}, releases = {0}, parents = {0};

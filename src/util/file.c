@@ -227,8 +227,10 @@ static char *passwd_home(void)
 char *zp_state_dir_for(bool root)
 {
     const char *v = getenv("ZPANEL_STATE_DIR");
+    /* relative: against the working directory, made absolute once (containers mount paths
+     * under it, and a later chdir must not move the state) */
     if (v && *v)
-        return zp_strdup(v);
+        return zp_path_abs(v);
     if (root)
         return zp_strdup("/var/lib/zpanel");
     /* the XDG spec: a relative XDG_STATE_HOME is invalid and ignored */

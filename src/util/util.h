@@ -224,7 +224,8 @@ char *zp_path_dir(const char *path);
 char *zp_path_abs(const char *path);
 
 /* zpanel's state directory (state databases, the proxy's sockets and data):
- * $ZPANEL_STATE_DIR when set and not empty, else /var/lib/zpanel for root, else
+ * $ZPANEL_STATE_DIR when set and not empty (a relative one is made absolute against the
+ * working directory), else /var/lib/zpanel for root, else
  * $XDG_STATE_HOME/zpanel or ~/.local/state/zpanel. Newly allocated, never NULL; not
  * created here. zp_state_dir_for takes the root decision as an argument (tests). */
 char *zp_state_dir(void);

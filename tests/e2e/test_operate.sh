@@ -180,8 +180,8 @@ expect_eq() { if [ "$1" = "$2" ]; then ok; else fail "$3: '$1', want '$2'"; fi; 
 expect_eq "$(inspect_field $P-app-1 '{{.Image}}')" "$NEW_IMG" "container runs the new image"
 expect_eq "$(inspect_field $P-app-1 '{{.State.Status}}')" "running" "recreated container runs"
 expect_eq "$(inspect_field $P-ok-1 '{{.State.Status}}')" "running" "other services untouched"
-# the previous build is now a dangling image of the project
-expect_eq "$(docker image inspect -f '{{len .RepoTags}}' "$OLD_IMG" 2>/dev/null)" "0" "old image dangling"
+# the previous build lost its name; only the keep tag of release 1 (recorded by up) holds it
+expect_eq "$(docker image inspect -f '{{join .RepoTags " "}}' "$OLD_IMG" 2>/dev/null)" "zpanel-release/$P-app:1" "old image kept by release 1 only"
 
 # --- cleanup
 run zp run plain true
@@ -232,7 +232,7 @@ expect_out_has "Total reclaimed space:" "total printed"
 exists "$ONEOFF" && fail "one-off container survived" || ok
 exists "$OLD_IMG" && fail "dangling project image survived" || ok
 exists ${P}_stale && fail "stale project network survived" || ok
-exists zpanel-release/$P-app:1 && fail "release 1 survived (keep 5)" || ok
+exists zpanel-release/$P-app:1 && ok || fail "the keep tag of recorded release 1 removed"
 exists zpanel-release/$P-app:2 && fail "release 2 survived (keep 5)" || ok
 for n in 3 4 5 6 7; do exists zpanel-release/$P-app:$n && ok || fail "release $n removed"; done
 exists ${P}-foreign && ok || fail "foreign container removed"

@@ -15,7 +15,7 @@
 
 #include "engine/engine.h"
 #include "orchestrator/mapping.h"
-#include "orchestrator/release.h"
+#include "release/release.h"
 #include "util/util.h"
 
 static char *const test_env[] = {(char *)"PATH=/usr/bin:/bin", (char *)"TAG=7", NULL};
@@ -181,9 +181,9 @@ struct fake {
     bool oneoff;
 };
 
-static struct release_obs *obs_of(const struct fake *f, size_t n)
+static struct orch_snap *obs_of(const struct fake *f, size_t n)
 {
-    struct release_obs *o = zp_calloc(n, sizeof(*o));
+    struct orch_snap *o = zp_calloc(n, sizeof(*o));
     for (size_t i = 0; i < n; i++) {
         o[i].service = zp_strdup(f[i].service);
         o[i].image_id = zp_strdup(f[i].image_id);
@@ -217,9 +217,9 @@ static void test_obs_from_list(void **state)
     items[1].state = (char *)"exited";
     items[1].labels = (struct engine_labels){l2, 2};
     struct engine_container_list l = {items, 2};
-    struct release_obs *obs = NULL;
+    struct orch_snap *obs = NULL;
     size_t n = 0;
-    release_obs_from_list(&l, &obs, &n);
+    orch_snap_from_list(&l, &obs, &n);
     assert_int_equal(n, 2);
     assert_string_equal(obs[0].service, "web");
     assert_string_equal(obs[0].image_id, "sha256:aaa");
@@ -230,7 +230,33 @@ static void test_obs_from_list(void **state)
     assert_string_equal(obs[1].config_hash, "");
     assert_int_equal(obs[1].number, 0);
     assert_true(obs[1].oneoff);
-    release_obs_free(obs, n);
+    orch_snap_free(obs, n);
+}
+
+/* Did an up change containers? Created or removed ones count; one-offs and states do not. */
+static void test_snap_changed(void **state)
+{
+    (void)state;
+    struct orch_snap a[] = {
+        {.id = (char *)"c1", .service = (char *)"web", .state = (char *)"running"},
+        {.id = (char *)"c2", .service = (char *)"db", .state = (char *)"running"},
+        {.id = (char *)"r1", .service = (char *)"web", .state = (char *)"exited", .oneoff = true},
+    };
+    struct orch_snap same[] = {
+        {.id = (char *)"c2", .service = (char *)"db", .state = (char *)"exited"},
+        {.id = (char *)"c1", .service = (char *)"web", .state = (char *)"running"},
+    };
+    struct orch_snap recreated[] = {
+        {.id = (char *)"c1", .service = (char *)"web", .state = (char *)"running"},
+        {.id = (char *)"c3", .service = (char *)"db", .state = (char *)"running"},
+    };
+    assert_false(orch_snap_changed(a, 3, same, 2)); /* a stop or a one-off gone: no */
+    assert_true(orch_snap_changed(a, 3, recreated, 2));
+    assert_true(orch_snap_changed(a, 3, a, 1));         /* one removed (scale down) */
+    assert_true(orch_snap_changed(a, 1, a, 2));         /* one created */
+    assert_true(orch_snap_changed(NULL, 0, a, 1));      /* the first up */
+    assert_false(orch_snap_changed(NULL, 0, &a[2], 1)); /* only a one-off */
+    assert_false(orch_snap_changed(NULL, 0, NULL, 0));
 }
 
 static const char *shop_yaml = "services:\n"
@@ -250,7 +276,8 @@ static void test_services_build(void **state)
     struct compose_project *p = load(dir, NULL, 0);
     /* web is being deployed; db runs (replica 1 stopped, 2 running); worker has only a
      * one-off container; idle has none */
-    struct release_want wants[1] = {{zp_strdup("web"), zp_strdup("sha256:new"), zp_strdup("hw")}};
+    struct orch_snap_target wants[1] = {
+        {zp_strdup("web"), zp_strdup("sha256:new"), zp_strdup("hw")}};
     const struct fake f[] = {
         {"db", "sha256:db-old", "hdb-old", "exited", 1, false},
         {"db", "sha256:db", "hdb", "running", 2, false},
@@ -258,7 +285,7 @@ static void test_services_build(void **state)
         {"worker", "sha256:w", "hwk", "exited", 0, true},
         {"gone", "sha256:g", "hg", "running", 1, false},
     };
-    struct release_obs *obs = obs_of(f, 5);
+    struct orch_snap *obs = obs_of(f, 5);
     struct store_release_service *s = NULL;
     size_t n = 0;
     release_services_build(p->name, p->model, 4, wants, 1, obs, 5, &s, &n);
@@ -303,7 +330,7 @@ static void test_services_build(void **state)
         {"web", "sha256:new", "hw", "running", 1, false},
         {"web", "sha256:x", "other", "exited", 1, true}, /* one-offs do not count */
     };
-    struct release_obs *obs2 = obs_of(after, 3);
+    struct orch_snap *obs2 = obs_of(after, 3);
     assert_int_equal(release_compare(&r, obs2, 3, &diff), 0);
     assert_null(diff);
     /* and a service without containers is named */
@@ -311,10 +338,10 @@ static void test_services_build(void **state)
     assert_string_equal(diff, "web: no container");
     free(diff);
 
-    release_obs_free(obs2, 3);
+    orch_snap_free(obs2, 3);
     release_services_free(s, n);
     release_services_free(s2, n2);
-    release_obs_free(obs, 5);
+    orch_snap_free(obs, 5);
     free(wants[0].service);
     free(wants[0].image_id);
     free(wants[0].config_hash);
@@ -355,6 +382,11 @@ static void test_load_model_round_trip(void **state)
     char *json = release_model_json(p->model);
     assert_non_null(strstr(json, "\"5$$\""));
     assert_non_null(strstr(json, "echo $${HOME}"));
+    /* the record stands alone: env_file's contents are in environment, the file is not
+     * named, so a rollback neither rereads it nor fails once it is gone */
+    assert_null(strstr(json, "env_file"));
+    assert_non_null(strstr(json, "\"FROM_FILE\": \"1\""));
+    assert_int_equal(unlink(envf), 0);
     struct store_release r = {.id = 3, .model_json = json};
 
     /* the state directory: the model file goes there and is removed afterwards */
@@ -381,17 +413,20 @@ static void test_load_model_round_trip(void **state)
         const char *name = a->pairs[i].key->str;
         const struct zp_node *sb = zp_node_get(b, name);
         assert_non_null(sb);
-        /* equal as `config` prints them (sorted keys) */
+        /* equal as `config` prints them (sorted keys), env_file aside */
         struct zp_buf ja = ZP_BUF_INIT, jb = ZP_BUF_INIT;
-        assert_int_equal(compose_emit_json(a->pairs[i].value, false, &ja), 0);
+        struct zp_node *sa = zp_node_copy(a->pairs[i].value);
+        zp_node_del(sa, "env_file");
+        assert_int_equal(compose_emit_json(sa, false, &ja), 0);
         assert_int_equal(compose_emit_json(sb, false, &jb), 0);
         assert_string_equal(zp_buf_cstr(&ja), zp_buf_cstr(&jb));
         zp_buf_release(&ja);
         zp_buf_release(&jb);
         char h1[65], h2[65];
-        orch_config_hash(a->pairs[i].value, "sha256:x", h1);
+        orch_config_hash(sa, "sha256:x", h1);
         orch_config_hash(sb, "sha256:x", h2);
         assert_string_equal(h1, h2);
+        zp_node_free(sa);
     }
     assert_string_equal(zp_node_get_str(zp_node_get(zp_node_get(b, "app"), "environment"), "PRICE"),
                         "5$");
@@ -457,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_keep_tag_and_refs),     cmocka_unit_test(test_pick_target),
         cmocka_unit_test(test_obs_from_list),         cmocka_unit_test(test_services_build),
         cmocka_unit_test(test_load_model_round_trip), cmocka_unit_test(test_lock),
+        cmocka_unit_test(test_snap_changed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
