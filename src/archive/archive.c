@@ -42,8 +42,8 @@ int arc_reader_open_file(const char *path, struct arc_reader **ret, struct zp_er
     struct arc_reader *r = reader_new();
     if (archive_read_open_filename(r->a, path, (size_t)256 << 10) != ARCHIVE_OK) {
         int e = archive_errno(r->a);
-        int rc = zp_err_set(err, e == ENOENT ? ZP_E_NOTFOUND : ZP_E_INPUT, NULL,
-                            "archive '%s': %s", path, msg_of(r->a, "cannot open"));
+        int rc = zp_err_set(err, e == ENOENT ? ZP_E_NOTFOUND : ZP_E_INPUT, NULL, "archive '%s': %s",
+                            path, msg_of(r->a, "cannot open"));
         arc_reader_free(r);
         return rc;
     }

@@ -34,11 +34,12 @@ char *backup__section_dir(enum backup_kind kind, const char *key);
  * 16 MiB filter (allocated lazily by the system) plus the depth of one path. */
 struct backup__check {
     uint64_t entries, total;
+    uint64_t max_entries;  /* BACKUP_MAX_ENTRIES (lower in tests) */
     unsigned char *filter; /* Bloom filter of the regular files' (section, path) */
     unsigned char salt[16];
     unsigned section;
     enum backup_kind kind;
-    bool started; /* the section's root was seen */
+    bool started;         /* the section's root was seen */
     struct zp_buf chain;  /* the last entry's path */
     size_t *ends;         /* ends[i]: length of the i-th ancestor's path in chain */
     unsigned char *types; /* their types */
@@ -121,7 +122,7 @@ void backup__helper_remove(struct engine *e, const char *id, struct zp_err *err)
  * reached through a unix socket, the volume exists with the local driver, has no driver
  * options (n_options of the model: those mount at container start) and its mountpoint is a
  * directory this process can open. *ret is NULL otherwise (the archive API is used). */
-int backup__local_mountpoint(struct engine *e, const char *name, size_t n_options,
-                             char **ret, struct zp_err *err);
+int backup__local_mountpoint(struct engine *e, const char *name, size_t n_options, char **ret,
+                             struct zp_err *err);
 
 #endif

@@ -20,6 +20,7 @@
 void backup__check_init(struct backup__check *c)
 {
     memset(c, 0, sizeof(*c));
+    c->max_entries = BACKUP_MAX_ENTRIES;
     zp_buf_init(&c->chain, 0);
     if (getrandom(c->salt, sizeof(c->salt), 0) != (ssize_t)sizeof(c->salt)) {
         /* no entropy source: still correct, only predictable */
@@ -48,7 +49,8 @@ void backup__check_section(struct backup__check *c, enum backup_kind kind)
     zp_buf_reset(&c->chain);
 }
 
-static void filter_probes(const struct backup__check *c, const char *rel, uint64_t out[FILTER_PROBES])
+static void filter_probes(const struct backup__check *c, const char *rel,
+                          uint64_t out[FILTER_PROBES])
 {
     struct zp_sha256 h;
     zp_sha256_init(&h);
@@ -117,9 +119,9 @@ int backup__check_entry(struct backup__check *c, const char *rel, const struct a
     int rc = backup_check_path(rel, len, err);
     if (rc)
         return rc;
-    if (++c->entries > BACKUP_MAX_ENTRIES)
+    if (++c->entries > c->max_entries)
         return zp_err_set(err, ZP_E_TOOBIG, NULL, "more than %llu entries in the archive",
-                          (unsigned long long)BACKUP_MAX_ENTRIES);
+                          (unsigned long long)c->max_entries);
     enum backup_type type;
     switch (e->type) {
     case ARC_FILE:
@@ -145,12 +147,11 @@ int backup__check_entry(struct backup__check *c, const char *rel, const struct a
                           "'%s' is stored sparse (holes); zpanel never writes such entries",
                           e->path);
     if (type == BACKUP_T_FILE && (uint64_t)e->size > BACKUP_MAX_SIZE)
-        return zp_err_set(err, ZP_E_TOOBIG, NULL, "'%s': %lld bytes", e->path,
-                          (long long)e->size);
+        return zp_err_set(err, ZP_E_TOOBIG, NULL, "'%s': %lld bytes", e->path, (long long)e->size);
     if (!c->started) {
         if (len != 0)
-            return zp_err_set(err, ZP_E_INPUT, NULL,
-                              "'%s' comes before the root of its section", e->path);
+            return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' comes before the root of its section",
+                              e->path);
         if (c->kind == BACKUP_FILE ? type != BACKUP_T_FILE : type != BACKUP_T_DIR)
             return zp_err_set(err, ZP_E_INPUT, NULL, "the root '%s' is not a %s", e->path,
                               c->kind == BACKUP_FILE ? "regular file" : "directory");

@@ -99,8 +99,8 @@ static char *join_rel(const char *dir, const char *rel)
 
 /* Check and write the header of entry e at rel (e->path and e->link are set here for the
  * archive); link_rel is a hard link's target inside the section. */
-static int put_header(struct writer *wr, struct section *sec, const char *rel,
-                      struct arc_entry *e, const char *link_rel, struct zp_err *err)
+static int put_header(struct writer *wr, struct section *sec, const char *rel, struct arc_entry *e,
+                      const char *link_rel, struct zp_err *err)
 {
     char *name = join_rel(sec->dir, rel);
     char *lname = link_rel ? join_rel(sec->dir, link_rel) : NULL;
@@ -309,8 +309,7 @@ static int read_tree(struct writer *wr, enum backup_kind kind, const char *key, 
                 break;
             }
             if (n == 0) {
-                rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "'%s/%s' shrank while read", path,
-                                we->rel);
+                rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "'%s/%s' shrank while read", path, we->rel);
                 break;
             }
             if ((rc = put_data(wr, &sec, wr->chunk, (size_t)n, err)) != 0)
@@ -439,7 +438,8 @@ static int write_manifest(struct writer *wr, struct zp_err *err)
                               .mode = 0644,
                               .size = (int64_t)b.len,
                               .mtime = (int64_t)time(NULL)};
-        if (arc_writer_header(wr->w, &e, err) != 0 || arc_writer_data(wr->w, b.p, b.len, err) != 0) {
+        if (arc_writer_header(wr->w, &e, err) != 0 ||
+            arc_writer_data(wr->w, b.p, b.len, err) != 0) {
             zp_err_prefix(err, "writing '%s'", wr->output);
             rc = err->code;
         }

@@ -73,8 +73,11 @@ static int set_meta(struct backup__extract *x, int fd, int dirfd, const char *na
 
 static int close_dir(struct backup__extract *x, struct open_dir *d, struct zp_err *err)
 {
-    struct arc_entry e = {.path = "a directory", .uid = d->uid, .gid = d->gid,
-                          .mtime = d->mtime, .mtime_nsec = d->mtime_nsec};
+    struct arc_entry e = {.path = "a directory",
+                          .uid = d->uid,
+                          .gid = d->gid,
+                          .mtime = d->mtime,
+                          .mtime_nsec = d->mtime_nsec};
     int rc = set_meta(x, d->fd, -1, NULL, &e, d->mode, false, err);
     if (d->fd != x->rootfd)
         close(d->fd);
@@ -143,7 +146,7 @@ int backup__extract_entry(struct backup__extract *x, const char *rel, const stru
         if (x->depth == x->cap)
             zp_grow((void **)&x->dirs, &x->cap, x->depth + 1, sizeof(*x->dirs));
         x->dirs[x->depth++] = (struct open_dir){x->rootfd, mode_of(x, e->mode), e->uid, e->gid,
-                                                e->mtime, e->mtime_nsec};
+                                                e->mtime,  e->mtime_nsec};
         return 0;
     }
     if (x->depth != depth)
@@ -187,11 +190,9 @@ int backup__extract_entry(struct backup__extract *x, const char *rel, const stru
         if (fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
             close(tfd);
             return zp_err_set(err, ZP_E_INPUT, NULL,
-                              "hard link '%s' does not point to an earlier regular file",
-                              e->path);
+                              "hard link '%s' does not point to an earlier regular file", e->path);
         }
-        rc = linkat(tfd, tname, pfd, name, 0) == 0 ? 0
-                                                   : zp_err_sys(err, "linking '%s'", e->path);
+        rc = linkat(tfd, tname, pfd, name, 0) == 0 ? 0 : zp_err_sys(err, "linking '%s'", e->path);
         close(tfd);
         return rc;
     }

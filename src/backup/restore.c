@@ -35,7 +35,7 @@ struct cursor {
     struct {
         enum backup_kind kind;
         char *key;
-    } *seen;
+    } * seen;
     size_t nseen, cap;
 };
 
@@ -107,8 +107,8 @@ static int cursor_next(struct cursor *c, struct zp_err *err)
             const char *trel = NULL;
             rc = backup__split(e->link, &k, &key, &trel, err);
             if (rc == 0 && (k != c->kind || strcmp(key, c->key) != 0))
-                rc = zp_err_set(err, ZP_E_INPUT, NULL, "hard link '%s' leaves its section",
-                                e->path);
+                rc =
+                    zp_err_set(err, ZP_E_INPUT, NULL, "hard link '%s' leaves its section", e->path);
             if (rc == 0)
                 c->link_rel = zp_strdup(trel);
             free(key);
@@ -201,15 +201,14 @@ static int check_space(int fd, const char *where, const struct backup_section *m
         return zp_err_set(err, ZP_E_TOOBIG, NULL,
                           "%s '%s' needs about %llu MiB, '%s' has %llu MiB free; nothing was "
                           "changed",
-                          backup__kind_dir(ms->kind), ms->key,
-                          (unsigned long long)(need >> 20), where,
-                          (unsigned long long)(have >> 20));
+                          backup__kind_dir(ms->kind), ms->key, (unsigned long long)(need >> 20),
+                          where, (unsigned long long)(have >> 20));
     if (sv.f_favail != 0 && ms->files > (uint64_t)sv.f_favail)
         return zp_err_set(err, ZP_E_TOOBIG, NULL,
                           "%s '%s' has %llu entries, '%s' has %llu free inodes; nothing was "
                           "changed",
-                          backup__kind_dir(ms->kind), ms->key, (unsigned long long)ms->files,
-                          where, (unsigned long long)sv.f_favail);
+                          backup__kind_dir(ms->kind), ms->key, (unsigned long long)ms->files, where,
+                          (unsigned long long)sv.f_favail);
     return 0;
 }
 
@@ -229,7 +228,7 @@ static char *random_name(const char *prefix, const char *base)
 enum stage_how {
     STAGE_DIR,    /* a bind directory: tmp beside name in dirfd, exchanged */
     STAGE_FILE,   /* a file: tmp beside name in dirfd, renamed over it */
-    STAGE_VOLDIR, /* a local volume: tmp inside the mountpoint dirfd, moved entry by entry */
+    STAGE_INSIDE, /* a local volume or a mount point: tmp inside dirfd, moved entry by entry */
     STAGE_VOLAPI, /* another volume: the temporary volume tmp, filled again after a swap */
 };
 
@@ -240,7 +239,7 @@ struct stage {
     int dirfd;
     char *name;
     char *tmp;
-    size_t vol;     /* volumes: index in spec->volumes */
+    size_t vol;    /* volumes: index in spec->volumes */
     char *created; /* a volume this restore created: removed when staging fails */
 };
 
@@ -382,6 +381,29 @@ static int extract_section(struct restorer *rs, struct cursor *c, int fd, bool s
     return rc;
 }
 
+/* Stage the current section in a new directory inside dirfd (a volume's mountpoint, a bind
+ * directory that is a mount point), swapped in entry by entry. */
+static int stage_inside(struct restorer *rs, struct cursor *c, struct stage *s, const char *where,
+                        bool strip, const struct backup_section *ms, struct zp_err *err)
+{
+    int rc = check_space(s->dirfd, where, ms, err);
+    if (rc)
+        return rc;
+    s->tmp = random_name(".", "");
+    if (mkdirat(s->dirfd, s->tmp, 0700) != 0) {
+        rc = zp_err_sys(err, "creating a directory in '%s'", where);
+        free(s->tmp);
+        s->tmp = NULL;
+        return rc;
+    }
+    int fd = openat(s->dirfd, s->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return zp_err_sys(err, "opening the directory in '%s'", where);
+    rc = extract_section(rs, c, fd, strip, ms, err);
+    close(fd);
+    return rc;
+}
+
 static int stage_bind(struct restorer *rs, struct cursor *c, const struct backup_section *ms,
                       struct zp_err *err)
 {
@@ -391,11 +413,23 @@ static int stage_bind(struct restorer *rs, struct cursor *c, const struct backup
     if (rc)
         return rc;
     s->name = zp_strdup(name);
-    struct stat st;
-    if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
-        return zp_err_set(err, ZP_E_INPUT, NULL,
-                          "'%s' is not a directory (a symbolic link?); refusing to replace it",
-                          c->key);
+    struct stat st, pst;
+    if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return zp_err_set(err, ZP_E_INPUT, NULL,
+                              "'%s' is not a directory (a symbolic link?); refusing to replace it",
+                              c->key);
+        if (fstat(s->dirfd, &pst) == 0 && pst.st_dev != st.st_dev) {
+            /* a mount point cannot be renamed: stage inside it */
+            int fd = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0)
+                return zp_err_sys(err, "opening '%s'", c->key);
+            close(s->dirfd);
+            s->dirfd = fd;
+            s->how = STAGE_INSIDE;
+            return stage_inside(rs, c, s, c->key, true, ms, err);
+        }
+    }
     if ((rc = check_space(s->dirfd, c->key, ms, err)) != 0)
         return rc;
     s->tmp = random_name(".", name);
@@ -477,27 +511,12 @@ static int stage_file(struct restorer *rs, struct cursor *c, const struct backup
 static int stage_volume_dir(struct restorer *rs, struct cursor *c, size_t vi, const char *mp,
                             const struct backup_section *ms, struct zp_err *err)
 {
-    struct stage *s = add_stage(rs, STAGE_VOLDIR, BACKUP_VOLUME, c->key);
+    struct stage *s = add_stage(rs, STAGE_INSIDE, BACKUP_VOLUME, c->key);
     s->vol = vi;
     s->dirfd = open(mp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (s->dirfd < 0)
         return zp_err_sys(err, "opening the mountpoint '%s'", mp);
-    int rc = check_space(s->dirfd, mp, ms, err);
-    if (rc)
-        return rc;
-    s->tmp = random_name(".", "");
-    if (mkdirat(s->dirfd, s->tmp, 0700) != 0) {
-        rc = zp_err_sys(err, "creating a directory in '%s'", mp);
-        free(s->tmp);
-        s->tmp = NULL;
-        return rc;
-    }
-    int fd = openat(s->dirfd, s->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return zp_err_sys(err, "opening the directory in '%s'", mp);
-    rc = extract_section(rs, c, fd, false, ms, err);
-    close(fd);
-    return rc;
+    return stage_inside(rs, c, s, mp, false, ms, err);
 }
 
 /* ---- volumes through the engine: a tar stream produced on demand for its PUT ---- */
@@ -701,9 +720,9 @@ static int stage_volume_api(struct restorer *rs, struct cursor *c, size_t vi,
 
 /* ---- swapping staged sections in ---- */
 
-/* Move every entry of the volume's mountpoint aside, the staged ones in, then remove the
- * old ones. A crash in between leaves both in the volume, never neither. */
-static int swap_volume_dir(struct stage *s, struct zp_err *err)
+/* Move every entry of the directory (a volume's mountpoint) aside, the staged ones in, then
+ * remove the old ones. A crash in between leaves both in the directory, never neither. */
+static int swap_inside(struct stage *s, struct zp_err *err)
 {
     int rc = 0;
     char *old = random_name(".", "old");
@@ -803,8 +822,8 @@ static int swap_in(struct restorer *rs, struct stage *s, struct zp_err *err)
         free(s->tmp);
         s->tmp = NULL;
         return 0;
-    case STAGE_VOLDIR:
-        return swap_volume_dir(s, err);
+    case STAGE_INSIDE:
+        return swap_inside(s, err);
     case STAGE_VOLAPI:
         break;
     }
@@ -831,8 +850,8 @@ static int swap_in(struct restorer *rs, struct stage *s, struct zp_err *err)
     while (rc == 0 && c.e && !cursor_in(&c, BACKUP_VOLUME, v->key))
         rc = cursor_next(&c, err);
     if (rc == 0 && c.e == NULL)
-        rc = zp_err_set(err, ZP_E_INPUT, NULL, "archive '%s' has no volume '%s' any more",
-                        rs->path, v->key);
+        rc = zp_err_set(err, ZP_E_INPUT, NULL, "archive '%s' has no volume '%s' any more", rs->path,
+                        v->key);
     if (rc == 0)
         rc = put_volume(rs, &c, v->name, ms, err);
     if (rc == 0) {
@@ -978,8 +997,13 @@ int backup_restore(struct engine *e, const char *path, const struct backup_resto
 {
     struct backup_manifest own;
     memset(&own, 0, sizeof(own));
-    struct restorer rs = {.e = e, .path = path, .spec = spec, .m = spec->manifest,
-                          .progress = progress, .ud = ud, .projfd = -1};
+    struct restorer rs = {.e = e,
+                          .path = path,
+                          .spec = spec,
+                          .m = spec->manifest,
+                          .progress = progress,
+                          .ud = ud,
+                          .projfd = -1};
     struct cursor c;
     memset(&c, 0, sizeof(c));
     bool *done = zp_calloc(spec->nvolumes + 1, sizeof(*done));

@@ -228,8 +228,8 @@ int backup__walk_next(struct backup__walk *w, const struct backup__walk_entry **
                 return zp_err_sys(err, "opening '%s/%s'", w->root, c->rel);
             struct stat st;
             if (fstat(c->fd, &st) != 0 || st.st_ino != c->st.st_ino)
-                return zp_err_set(err, ZP_E_SYSTEM, NULL, "'%s/%s' changed while read",
-                                  w->root, c->rel);
+                return zp_err_set(err, ZP_E_SYSTEM, NULL, "'%s/%s' changed while read", w->root,
+                                  c->rel);
         } else if (!S_ISFIFO(c->st.st_mode)) {
             c->skipped = true;
         }

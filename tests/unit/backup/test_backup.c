@@ -138,9 +138,9 @@ static void path_rules(void **state)
         zp_err_init(&err);
         assert_int_equal(backup_check_symlink(links_ok[i][0], links_ok[i][1], &err), 0);
     }
-    static const char *const links_bad[][2] = {
-        {"l", "/etc/passwd"}, {"l", "../a"},   {"d/l", "../../a"},
-        {"l", ""},            {"l", "a/../b"}, {"l", "a/l/a/l/../../.."}};
+    static const char *const links_bad[][2] = {{"l", "/etc/passwd"}, {"l", "../a"},
+                                               {"d/l", "../../a"},   {"l", ""},
+                                               {"l", "a/../b"},      {"l", "a/l/a/l/../../.."}};
     for (size_t i = 0; i < sizeof(links_bad) / sizeof(links_bad[0]); i++) {
         zp_err_init(&err);
         assert_int_equal(backup_check_symlink(links_bad[i][0], links_bad[i][1], &err), ZP_E_INPUT);
@@ -157,8 +157,7 @@ struct ent {
     const char *content; /* files; link target for links */
 };
 
-static void digest_of(const struct ent *e, size_t n, char hex[65], uint64_t *size,
-                      uint64_t *files)
+static void digest_of(const struct ent *e, size_t n, char hex[65], uint64_t *size, uint64_t *files)
 {
     struct backup_digest *d = backup_digest_new();
     for (size_t k = 0; k < n; k++) {
@@ -495,6 +494,42 @@ static void verify_rules(void **state)
     zp_buf_release(&c.data);
 }
 
+/* The entry cap counts the whole archive, not each section. */
+static void check_entries_per_archive(void **state)
+{
+    (void)state;
+    struct backup__check c;
+    backup__check_init(&c);
+    c.max_entries = 10;
+    struct zp_err err;
+    int rc = 0;
+    for (int s = 0; s < 2 && rc == 0; s++) {
+        backup__check_section(&c, BACKUP_VOLUME);
+        for (int i = 0; i < 6 && rc == 0; i++) {
+            char rel[16];
+            snprintf(rel, sizeof(rel), i ? "f%d" : "", i);
+            struct arc_entry e = {.path = rel, .type = i ? ARC_FILE : ARC_DIR, .mode = 0644};
+            enum backup_type t;
+            zp_err_init(&err);
+            rc = backup__check_entry(&c, rel, &e, NULL, &t, &err);
+        }
+    }
+    assert_int_equal(rc, ZP_E_TOOBIG);
+    assert_int_equal(c.entries, 11); /* 6 in the first section, the 5th of the second */
+    assert_non_null(strstr(err.msg, "more than 10 entries in the archive"));
+    /* sparse entries are refused */
+    backup__check_section(&c, BACKUP_VOLUME);
+    c.entries = 0;
+    struct arc_entry root = {.path = "volumes/x/", .type = ARC_DIR, .mode = 0755};
+    struct arc_entry sp = {.path = "volumes/x/s", .type = ARC_FILE, .size = 5, .sparse = true};
+    enum backup_type t;
+    zp_err_init(&err);
+    assert_int_equal(backup__check_entry(&c, "", &root, NULL, &t, &err), 0);
+    assert_int_equal(backup__check_entry(&c, "s", &sp, NULL, &t, &err), ZP_E_INPUT);
+    assert_non_null(strstr(err.msg, "sparse"));
+    backup__check_release(&c);
+}
+
 static void verify_dotdot(void **state)
 {
     (void)state;
@@ -704,6 +739,7 @@ int main(void)
         cmocka_unit_test(verify_good),
         cmocka_unit_test(verify_corrupted_byte),
         cmocka_unit_test(verify_rules),
+        cmocka_unit_test(check_entries_per_archive),
         cmocka_unit_test(verify_dotdot),
         cmocka_unit_test(verify_absolute_symlink),
         cmocka_unit_test(verify_truncated),
