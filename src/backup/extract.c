@@ -27,9 +27,9 @@ struct backup__extract {
     bool root_user;
     struct open_dir *dirs; /* dirs[0] is the root; dirs[i] the i-th ancestor */
     size_t depth, cap;
-    int fd; /* the regular file being written */
-    const char *fd_rel;
+    int fd;               /* the regular file being written */
     struct arc_entry cur; /* its metadata */
+    char *cur_path;       /* cur.path: the reader's entry is gone when the file ends */
     uint64_t stripped;
 };
 
@@ -92,6 +92,8 @@ static int end_file(struct backup__extract *x, struct zp_err *err)
     int rc = set_meta(x, x->fd, -1, NULL, &x->cur, mode_of(x, x->cur.mode), false, err);
     close(x->fd);
     x->fd = -1;
+    free(x->cur_path);
+    x->cur_path = NULL;
     return rc;
 }
 
@@ -172,6 +174,8 @@ int backup__extract_entry(struct backup__extract *x, const char *rel, const stru
         if (x->fd < 0)
             return zp_err_sys(err, "creating '%s'", e->path);
         x->cur = *e;
+        x->cur.link = NULL;
+        x->cur.path = x->cur_path = zp_strdup(e->path);
         return 0;
     case ARC_SYMLINK:
         if (symlinkat(e->link, pfd, name) != 0)
@@ -237,6 +241,7 @@ void backup__extract_free(struct backup__extract *x)
         return;
     if (x->fd >= 0)
         close(x->fd);
+    free(x->cur_path);
     for (size_t i = 0; i < x->depth; i++)
         if (x->dirs[i].fd >= 0 && x->dirs[i].fd != x->rootfd)
             close(x->dirs[i].fd);

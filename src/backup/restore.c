@@ -389,7 +389,7 @@ static int stage_inside(struct restorer *rs, struct cursor *c, struct stage *s, 
     int rc = check_space(s->dirfd, where, ms, err);
     if (rc)
         return rc;
-    s->tmp = random_name(".", "");
+    s->tmp = random_name("", "");
     if (mkdirat(s->dirfd, s->tmp, 0700) != 0) {
         rc = zp_err_sys(err, "creating a directory in '%s'", where);
         free(s->tmp);
