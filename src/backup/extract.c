@@ -52,21 +52,37 @@ static unsigned mode_of(struct backup__extract *x, unsigned mode)
     return mode & 07777u;
 }
 
-/* Owner first (chown clears setuid), then mode and times. fd -1: name in dirfd, not
- * followed (links: owner and times only). */
-static int set_meta(struct backup__extract *x, int fd, int dirfd, const char *name,
-                    const struct arc_entry *e, unsigned mode, bool is_link, struct zp_err *err)
+static int owner_failed(struct backup__extract *x)
 {
-    if (fd >= 0 ? fchown(fd, (uid_t)e->uid, (gid_t)e->gid)
-                : fchownat(dirfd, name, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW)) {
-        /* not root: the files stay ours, as tar does for a user */
-        if (x->root_user || errno != EPERM)
-            return zp_err_sys(err, "setting the owner of '%s'", e->path);
-    }
-    if (!is_link && (fd >= 0 ? fchmod(fd, mode) : fchmodat(dirfd, name, mode, 0)) != 0)
+    /* not root: the files stay ours, as tar does for a user */
+    return x->root_user || errno != EPERM;
+}
+
+/* Owner first (chown clears setuid), then mode and times, of the open fd. */
+static int set_meta_fd(struct backup__extract *x, int fd, const struct arc_entry *e, unsigned mode,
+                       struct zp_err *err)
+{
+    if (fchown(fd, (uid_t)e->uid, (gid_t)e->gid) != 0 && owner_failed(x))
+        return zp_err_sys(err, "setting the owner of '%s'", e->path);
+    if (fchmod(fd, mode) != 0)
         return zp_err_sys(err, "setting the mode of '%s'", e->path);
     struct timespec ts[2] = {{e->mtime, e->mtime_nsec}, {e->mtime, e->mtime_nsec}};
-    if ((fd >= 0 ? futimens(fd, ts) : utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW)) != 0)
+    if (futimens(fd, ts) != 0)
+        return zp_err_sys(err, "setting the times of '%s'", e->path);
+    return 0;
+}
+
+/* The same for name in dirfd, not followed (links: owner and times only). */
+static int set_meta_at(struct backup__extract *x, int dirfd, const char *name,
+                       const struct arc_entry *e, unsigned mode, bool is_link, struct zp_err *err)
+{
+    if (fchownat(dirfd, name, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+        owner_failed(x))
+        return zp_err_sys(err, "setting the owner of '%s'", e->path);
+    if (!is_link && fchmodat(dirfd, name, mode, 0) != 0)
+        return zp_err_sys(err, "setting the mode of '%s'", e->path);
+    struct timespec ts[2] = {{e->mtime, e->mtime_nsec}, {e->mtime, e->mtime_nsec}};
+    if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) != 0)
         return zp_err_sys(err, "setting the times of '%s'", e->path);
     return 0;
 }
@@ -78,7 +94,7 @@ static int close_dir(struct backup__extract *x, struct open_dir *d, struct zp_er
                           .gid = d->gid,
                           .mtime = d->mtime,
                           .mtime_nsec = d->mtime_nsec};
-    int rc = set_meta(x, d->fd, -1, NULL, &e, d->mode, false, err);
+    int rc = set_meta_fd(x, d->fd, &e, d->mode, err);
     if (d->fd != x->rootfd)
         close(d->fd);
     d->fd = -1;
@@ -89,7 +105,7 @@ static int end_file(struct backup__extract *x, struct zp_err *err)
 {
     if (x->fd < 0)
         return 0;
-    int rc = set_meta(x, x->fd, -1, NULL, &x->cur, mode_of(x, x->cur.mode), false, err);
+    int rc = set_meta_fd(x, x->fd, &x->cur, mode_of(x, x->cur.mode), err);
     close(x->fd);
     x->fd = -1;
     free(x->cur_path);
@@ -180,11 +196,11 @@ int backup__extract_entry(struct backup__extract *x, const char *rel, const stru
     case ARC_SYMLINK:
         if (symlinkat(e->link, pfd, name) != 0)
             return zp_err_sys(err, "creating the link '%s'", e->path);
-        return set_meta(x, -1, pfd, name, e, 0, true, err);
+        return set_meta_at(x, pfd, name, e, 0, true, err);
     case ARC_FIFO:
         if (mkfifoat(pfd, name, 0600) != 0)
             return zp_err_sys(err, "creating '%s'", e->path);
-        return set_meta(x, -1, pfd, name, e, mode_of(x, e->mode), false, err);
+        return set_meta_at(x, pfd, name, e, mode_of(x, e->mode), false, err);
     case ARC_HARDLINK: {
         int tfd = -1;
         const char *tname = NULL;

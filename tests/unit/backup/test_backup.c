@@ -506,8 +506,9 @@ static void check_entries_per_archive(void **state)
     for (int s = 0; s < 2 && rc == 0; s++) {
         backup__check_section(&c, BACKUP_VOLUME);
         for (int i = 0; i < 6 && rc == 0; i++) {
-            char rel[16];
-            snprintf(rel, sizeof(rel), i ? "f%d" : "", i);
+            char rel[16] = "";
+            if (i > 0)
+                snprintf(rel, sizeof(rel), "f%d", i);
             struct arc_entry e = {.path = rel, .type = i ? ARC_FILE : ARC_DIR, .mode = 0644};
             enum backup_type t;
             zp_err_init(&err);
