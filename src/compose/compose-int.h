@@ -25,6 +25,11 @@ struct compose_yaml_limits {
 int compose__yaml_parse(const char *file, const char *data, size_t len,
                         const struct compose_yaml_limits *lim, struct zp_node **ret_doc,
                         struct zp_diags *d);
+/* The same for a stream of several documents (`---`), as Compose reads them: *ret_docs
+ * (owned, at least one) holds each document's root mapping, in order. */
+int compose__yaml_parse_docs(const char *file, const char *data, size_t len,
+                             const struct compose_yaml_limits *lim, struct zp_node ***ret_docs,
+                             size_t *ret_n, struct zp_diags *d);
 
 /* Resolve the type of a plain (unquoted) scalar's text with the YAML 1.2 core schema. */
 enum zp_scalar_type compose__yaml_resolve(const char *text);

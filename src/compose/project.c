@@ -70,6 +70,28 @@ static void fileset_release(struct fileset *fs)
     strv_release(&fs->display);
 }
 
+/* Only blanks, comments and document markers. */
+static bool text_is_empty(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+            i++;
+        if (i < len && s[i] == '#') {
+            while (i < len && s[i] != '\n')
+                i++;
+        } else if (i + 3 <= len && (memcmp(s + i, "---", 3) == 0 || memcmp(s + i, "...", 3) == 0) &&
+                   (i + 3 == len || s[i + 3] == '\n' || s[i + 3] == ' ' || s[i + 3] == '\r')) {
+            i += 3;
+            continue;
+        }
+        if (i < len && s[i] != '\n')
+            return false;
+        i++;
+    }
+    return true;
+}
+
 /* Read, parse, interpolate and normalise one compose file. from locates the reference
  * to the file (include, extends) for messages; NULL for the project's own files. */
 static int load_file(struct loader *L, const char *abs, const char *display, const char *basedir,
@@ -91,20 +113,38 @@ static int load_file(struct loader *L, const char *abs, const char *display, con
         return rc;
     }
     const char *name = zp_intern(display);
-    rc = compose__yaml_parse(name, data, len, NULL, &doc, L->d);
+    if (text_is_empty(data, len)) {
+        /* as Compose: a file with no content is a mistake (a wrong path, a failed write) */
+        struct zp_pos pos = {name, 1, 1};
+        zp_diag_error(L->d, &pos, NULL, "empty compose file");
+        free(data);
+        return ZP_E_INPUT;
+    }
+    struct zp_node **docs = NULL;
+    size_t ndocs = 0;
+    rc = compose__yaml_parse_docs(name, data, len, NULL, &docs, &ndocs, L->d);
     free(data);
     if (rc)
         return rc;
-    if (!L->opts->no_interpolate && compose__interp_tree(doc, env, "", L->d))
-        rc = ZP_E_INPUT;
-    if (!rc) {
-        struct compose_ctx ctx = {name, basedir, env, L->opts->no_normalize_paths};
-        rc = compose__normalize_file(doc, &ctx, L->d);
+    /* several documents in one file merge in order, as several files do */
+    for (size_t i = 0; i < ndocs; i++) {
+        if (!L->opts->no_interpolate && compose__interp_tree(docs[i], env, "", L->d))
+            rc = ZP_E_INPUT;
+        if (!rc) {
+            struct compose_ctx ctx = {name, basedir, env, L->opts->no_normalize_paths};
+            rc = compose__normalize_file(docs[i], &ctx, L->d);
+        }
     }
     if (rc) {
-        zp_node_free(doc);
+        for (size_t i = 0; i < ndocs; i++)
+            zp_node_free(docs[i]);
+        free(docs);
         return rc;
     }
+    doc = docs[0];
+    for (size_t i = 1; i < ndocs; i++)
+        compose__merge(doc, docs[i], false);
+    free(docs);
     *ret_doc = doc;
     return 0;
 }
