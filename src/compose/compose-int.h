@@ -86,6 +86,8 @@ int compose__normalize_service(struct zp_node *svc, const char *path, const stru
 
 /* normalize-objects.c: parts of a service that have their own sub-schema; each validates
  * and normalises the field's value in place (path is e.g. "services.web.build"). */
+/* The top-level `models` section: name -> {model, name?, context_size?, runtime_flags?}. */
+int compose__normalize_models(struct zp_node *n, const struct compose_ctx *ctx, struct zp_diags *d);
 int compose__normalize_build(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
                              struct zp_diags *d);
 int compose__normalize_deploy(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
