@@ -460,6 +460,18 @@ static int load_project(struct loader *L, const struct fileset *fs, const char *
         int frc = load_file(L, fs->abs.v[i], fs->display.v[i], project_dir, env, NULL, &doc);
         if (!frc)
             frc = resolve_extends(L, doc, fs->abs.v[i], env);
+        /* a file's includes are imported into that file, before it merges over the
+         * previous ones: a later (override) file may then change an included service,
+         * as in Compose, while the including file itself may not redefine it */
+        struct zp_node *inc = frc ? NULL : zp_node_take(doc, "include");
+        for (size_t k = 0; inc && zp_node_is_seq(inc) && k < inc->n; k++) {
+            char *ipath = zp_path_index("include", k);
+            int irc = apply_include(L, doc, inc->items[k], ipath, env, depth);
+            free(ipath);
+            if (irc && (!frc || frc == ZP_E_INPUT))
+                frc = irc;
+        }
+        zp_node_free(inc);
         if (frc) {
             zp_node_free(doc);
             if (!rc || rc == ZP_E_INPUT)
@@ -468,18 +480,6 @@ static int load_project(struct loader *L, const struct fileset *fs, const char *
         }
         compose__merge(model, doc, false);
     }
-    if (rc)
-        goto fail;
-
-    struct zp_node *inc = zp_node_take(model, "include");
-    for (size_t i = 0; inc && zp_node_is_seq(inc) && i < inc->n; i++) {
-        char *ipath = zp_path_index("include", i);
-        int irc = apply_include(L, model, inc->items[i], ipath, env, depth);
-        free(ipath);
-        if (irc && (!rc || rc == ZP_E_INPUT))
-            rc = irc;
-    }
-    zp_node_free(inc);
     if (rc)
         goto fail;
     *ret_model = model;
@@ -606,10 +606,10 @@ static int select_files(struct loader *L, const struct compose_env *procenv, con
 
 /* ---- project name ---- */
 
-static char *derive_name(const char *dir)
+/* A name made valid as Compose does: lower case, only [a-z0-9_-], starting with a letter
+ * or digit. */
+static char *normalize_name(const char *base)
 {
-    const char *base = strrchr(dir, '/');
-    base = base ? base + 1 : dir;
     struct zp_buf b = ZP_BUF_INIT;
     for (const char *p = base; *p; p++) {
         char c = *p;
@@ -623,6 +623,73 @@ static char *derive_name(const char *dir)
         (void)zp_buf_addc(&b, c);
     }
     return zp_buf_detach(&b, NULL);
+}
+
+static char *derive_name(const char *dir)
+{
+    const char *base = strrchr(dir, '/');
+    return normalize_name(base ? base + 1 : dir);
+}
+
+/* Does the text have a top-level `name:` key? (A cheap test before parsing a file only
+ * for its name.) */
+static bool has_top_level_name(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 5 <= len; i++) {
+        if ((i == 0 || s[i - 1] == '\n') && memcmp(s + i, "name", 4) == 0 &&
+            (s[i + 4] == ':' || s[i + 4] == ' ' || s[i + 4] == '"' || s[i + 4] == '\''))
+            return true;
+        if ((i == 0 || s[i - 1] == '\n') && (s[i] == '"' || s[i] == '\'') &&
+            memcmp(s + i + 1, "name", 4 < len - i - 1 ? 4 : len - i - 1) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The project name the files give (the last file with a top-level `name` wins),
+ * interpolated, before the files are loaded: interpolation needs COMPOSE_PROJECT_NAME.
+ * NULL when no file names the project; errors are reported by the real load. */
+static char *name_from_files(const struct fileset *fs, const struct compose_env *env)
+{
+    char *found = NULL;
+    for (size_t i = 0; i < fs->abs.n; i++) {
+        if (strcmp(fs->abs.v[i], "-") == 0)
+            continue;
+        struct zp_err err;
+        char *data = NULL;
+        size_t len = 0;
+        zp_err_init(&err);
+        if (zp_file_read(fs->abs.v[i], MAX_FILE_BYTES, &data, &len, &err) != 0)
+            continue;
+        if (!has_top_level_name(data, len)) {
+            free(data);
+            continue;
+        }
+        struct zp_diags quiet;
+        struct zp_node **docs = NULL;
+        size_t ndocs = 0;
+        zp_diags_init(&quiet);
+        if (compose__yaml_parse_docs(fs->abs.v[i], data, len, NULL, &docs, &ndocs, &quiet) == 0) {
+            for (size_t k = 0; k < ndocs; k++) {
+                const struct zp_node *n = zp_node_get(docs[k], "name");
+                char *v = NULL;
+                if (n && n->kind == ZP_NODE_SCALAR && n->type == ZP_STR &&
+                    compose__interp_string(n->str, env, NULL, NULL, &v, &quiet) == 0) {
+                    free(found);
+                    found = v;
+                }
+                zp_node_free(docs[k]);
+            }
+            free(docs);
+        }
+        zp_diags_release(&quiet);
+        free(data);
+    }
+    if (found && !*found) {
+        free(found);
+        found = NULL;
+    }
+    return found;
 }
 
 /* ---- profiles ---- */
@@ -969,8 +1036,15 @@ static int project_name(struct loader *L, struct zp_node *model, const struct co
     }
     const struct zp_node *top = zp_node_get(model, "name");
     if (top && zp_node_is_str(top) && top->str[0]) {
-        *ret = zp_strdup(top->str);
-        return 0;
+        /* a name from the file is made valid, as Compose does ("My App" -> "myapp") */
+        char *norm = normalize_name(top->str);
+        if (*norm) {
+            struct zp_pos pos = top->pos;
+            zp_node_set(model, "name", zp_node_new_str(norm, &pos));
+            *ret = norm;
+            return 0;
+        }
+        free(norm);
     }
     char *derived = derive_name(project_dir);
     if (!*derived) {
@@ -1012,7 +1086,40 @@ int compose_project_load(const struct compose_options *opts, struct compose_proj
         }
     }
 
-    rc = select_files(&L, &procenv, cwd, &fs);
+    /* COMPOSE_FILE and COMPOSE_PATH_SEPARATOR may come from the .env of the working (or
+     * --project-directory) directory, or the --env-file files, as in Compose */
+    struct compose_env selenv;
+    compose_env_init(&selenv);
+    for (size_t i = 0; i < procenv.n; i++)
+        compose_env_set(&selenv, procenv.keys[i], procenv.vals[i]);
+    if (opts->nfiles == 0 && !compose_env_get(&procenv, "COMPOSE_FILE")) {
+        struct compose_env pre;
+        struct zp_diags quiet;
+        struct loader QL = {opts, &quiet, {0}};
+        compose_env_init(&pre);
+        zp_diags_init(&quiet);
+        if (opts->nenv_files > 0) {
+            for (size_t i = 0; i < opts->nenv_files; i++) {
+                char *path = zp_path_join(cwd, opts->env_files[i]);
+                (void)load_env_file(&QL, path, false, NULL, NULL, &procenv, &pre);
+                free(path);
+            }
+        } else {
+            char *dir = opts->project_dir ? zp_path_join(cwd, opts->project_dir) : zp_strdup(cwd);
+            char *dotenv = zp_path_join(dir, ".env");
+            (void)load_env_file(&QL, dotenv, false, NULL, NULL, &procenv, &pre);
+            free(dotenv);
+            free(dir);
+        }
+        static const char *const keys[] = {"COMPOSE_FILE", "COMPOSE_PATH_SEPARATOR"};
+        for (size_t k = 0; k < 2; k++)
+            if (compose_env_get(&pre, keys[k]))
+                compose_env_set_default(&selenv, keys[k], compose_env_get(&pre, keys[k]));
+        zp_diags_release(&quiet);
+        compose_env_release(&pre);
+    }
+    rc = select_files(&L, &selenv, cwd, &fs);
+    compose_env_release(&selenv);
     if (rc)
         goto out;
     if (opts->project_dir)
@@ -1040,8 +1147,19 @@ int compose_project_load(const struct compose_options *opts, struct compose_proj
         goto out;
     for (size_t i = 0; i < procenv.n; i++)
         compose_env_set(&env, procenv.keys[i], procenv.vals[i]);
-    if (opts->project_name && *opts->project_name)
+    /* COMPOSE_PROJECT_NAME is the project name during interpolation, as in Compose: -p,
+     * the environment, the files' `name`, or the directory */
+    if (opts->project_name && *opts->project_name) {
         compose_env_set(&env, "COMPOSE_PROJECT_NAME", opts->project_name);
+    } else if (!compose_env_get(&env, "COMPOSE_PROJECT_NAME") ||
+               !*compose_env_get(&env, "COMPOSE_PROJECT_NAME")) {
+        char *fname = name_from_files(&fs, &env);
+        char *pname = fname ? normalize_name(fname) : derive_name(project_dir);
+        if (*pname)
+            compose_env_set(&env, "COMPOSE_PROJECT_NAME", pname);
+        free(pname);
+        free(fname);
+    }
 
     for (size_t i = 0; i < fs.abs.n; i++)
         strv_push(&L.include_stack, fs.abs.v[i]);
