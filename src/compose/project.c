@@ -897,8 +897,18 @@ static int apply_env_files(struct loader *L, struct zp_node *svc, const char *sp
         char *epath = zp_asprintf("%s.env_file[%zu]", spath, i);
         /* Relative only when the model keeps paths as written. */
         char *full = zp_path_join(workdir, path);
-        if (load_env_file(L, full, required, &e->pos, epath, env, &vals))
+        /* a later file may refer to the values of the earlier ones, as in Compose */
+        struct compose_env lookup;
+        compose_env_init(&lookup);
+        if (vals.n > 0) {
+            for (size_t k = 0; k < env->n; k++)
+                compose_env_set(&lookup, env->keys[k], env->vals[k]);
+            for (size_t k = 0; k < vals.n; k++)
+                compose_env_set(&lookup, vals.keys[k], vals.vals[k]);
+        }
+        if (load_env_file(L, full, required, &e->pos, epath, vals.n > 0 ? &lookup : env, &vals))
             rc = ZP_E_INPUT;
+        compose_env_release(&lookup);
         free(full);
         free(epath);
     }
@@ -915,6 +925,43 @@ static int apply_env_files(struct loader *L, struct zp_node *svc, const char *sp
                 continue;
             zp_node_set(environment, vals.keys[i], zp_node_new_str(vals.vals[i], &files->pos));
         }
+    }
+    compose_env_release(&vals);
+    return rc;
+}
+
+/* label_file: each file's KEY=VALUE lines (the env file format) become labels; labels
+ * written in the service win. */
+static int apply_label_files(struct loader *L, struct zp_node *svc, const char *spath,
+                             const char *workdir, const struct compose_env *env)
+{
+    struct zp_node *files = zp_node_get(svc, "label_file");
+    struct compose_env vals;
+    int rc = 0;
+
+    if (!files || !zp_node_is_seq(files) || files->n == 0)
+        return 0;
+    compose_env_init(&vals);
+    for (size_t i = 0; i < files->n; i++) {
+        const struct zp_node *f = files->items[i];
+        if (!zp_node_is_str(f))
+            continue;
+        char *fpath = zp_asprintf("%s.label_file[%zu]", spath, i);
+        char *full = zp_path_join(workdir, f->str);
+        if (load_env_file(L, full, true, &f->pos, fpath, env, &vals))
+            rc = ZP_E_INPUT;
+        free(full);
+        free(fpath);
+    }
+    if (!rc && vals.n > 0) {
+        struct zp_node *labels = zp_node_get(svc, "labels");
+        if (!labels || !zp_node_is_map(labels)) {
+            labels = zp_node_new_map(&files->pos);
+            zp_node_set(svc, "labels", labels);
+        }
+        for (size_t i = 0; i < vals.n; i++)
+            if (zp_node_index(labels, vals.keys[i]) < 0)
+                zp_node_set(labels, vals.keys[i], zp_node_new_str(vals.vals[i], &files->pos));
     }
     compose_env_release(&vals);
     return rc;
@@ -959,6 +1006,58 @@ static void name_objects(struct zp_node *model, const char *project)
     }
 }
 
+/* One implicit dependency of svc on the service named by the first len bytes of ref. */
+static void add_implicit_dep(struct zp_node *svc, const struct zp_node *services, const char *ref,
+                             size_t len, bool restart, const struct zp_pos *pos)
+{
+    char *name = zp_strndup(ref, len);
+    if (!*name || !zp_node_get(services, name)) {
+        free(name);
+        return;
+    }
+    struct zp_node *deps = zp_node_get(svc, "depends_on");
+    if (!deps || !zp_node_is_map(deps)) {
+        deps = zp_node_new_map(pos);
+        zp_node_set(svc, "depends_on", deps);
+    }
+    if (zp_node_index(deps, name) < 0) {
+        struct zp_node *d = zp_node_new_map(pos);
+        zp_node_set(d, "condition", zp_node_new_str("service_started", pos));
+        if (restart)
+            zp_node_set(d, "restart", zp_node_new_bool(true, pos));
+        zp_node_set(d, "required", zp_node_new_bool(true, pos));
+        zp_node_set(deps, name, d);
+    }
+    free(name);
+}
+
+/* links, network_mode: service:X and volumes_from X are dependencies: they appear in
+ * depends_on as Compose shows them (links and network_mode also restart the dependent). */
+static void implicit_dependencies(struct zp_node *svc, const struct zp_node *services)
+{
+    const struct zp_node *links = zp_node_get(svc, "links");
+    for (size_t i = 0; links && zp_node_is_seq(links) && i < links->n; i++) {
+        const char *l = links->items[i]->str;
+        if (!zp_node_is_str(links->items[i]))
+            continue;
+        const char *colon = strchr(l, ':');
+        add_implicit_dep(svc, services, l, colon ? (size_t)(colon - l) : strlen(l), true,
+                         &links->items[i]->pos);
+    }
+    const struct zp_node *nm = zp_node_get(svc, "network_mode");
+    if (nm && zp_node_is_str(nm) && zp_str_has_prefix(nm->str, "service:"))
+        add_implicit_dep(svc, services, nm->str + 8, strlen(nm->str + 8), true, &nm->pos);
+    const struct zp_node *vf = zp_node_get(svc, "volumes_from");
+    for (size_t i = 0; vf && zp_node_is_seq(vf) && i < vf->n; i++) {
+        const char *v = vf->items[i]->str;
+        if (!zp_node_is_str(vf->items[i]) || zp_str_has_prefix(v, "container:"))
+            continue;
+        const char *colon = strchr(v, ':');
+        add_implicit_dep(svc, services, v, colon ? (size_t)(colon - v) : strlen(v), false,
+                         &vf->items[i]->pos);
+    }
+}
+
 static int finalise(struct loader *L, struct zp_node *model, const char *project,
                     const char *workdir, const struct compose_env *env)
 {
@@ -977,8 +1076,11 @@ static int finalise(struct loader *L, struct zp_node *model, const char *project
             zp_node_replace(s, zp_node_new_map(NULL));
         }
         zp_node_del(s, "extends");
+        implicit_dependencies(s, services);
         char *spath = zp_path_key("services", services->pairs[i].key->str);
         if (apply_env_files(L, s, spath, workdir, env))
+            rc = ZP_E_INPUT;
+        if (apply_label_files(L, s, spath, workdir, env))
             rc = ZP_E_INPUT;
         free(spath);
         struct zp_node *nets = zp_node_get(s, "networks");
