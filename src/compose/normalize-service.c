@@ -614,16 +614,6 @@ static bool is_host_path(const char *s)
     return s[0] == '.' || s[0] == '/' || s[0] == '~';
 }
 
-static struct zp_node *sub_map(struct zp_node *parent, const char *key, const struct zp_pos *pos)
-{
-    struct zp_node *m = zp_node_get(parent, key);
-    if (!m) {
-        m = zp_node_new_map(pos);
-        map_add(parent, key, m);
-    }
-    return m;
-}
-
 /* SOURCE:TARGET[:OPTIONS], TARGET alone for an anonymous volume. */
 static int volume_short(const struct zp_node *item, const char *path, const struct compose_ctx *ctx,
                         struct zp_node **ret, struct zp_diags *d)
@@ -667,7 +657,13 @@ static int volume_short(const struct zp_node *item, const char *path, const stru
         map_add(m, "source", zp_node_new_str(abs, pos));
         free(abs);
     }
-    map_add(m, "target", zp_node_new_str(target, pos));
+    /* the target cleaned as Compose does: no trailing '/' */
+    size_t tl = strlen(target);
+    while (tl > 1 && target[tl - 1] == '/')
+        tl--;
+    char *tclean = zp_strndup(target, tl);
+    map_add(m, "target", zp_node_new_str(tclean, pos));
+    free(tclean);
     struct zp_node *sub = zp_node_new_map(pos);
     if (bind)
         map_add(sub, "create_host_path", zp_node_new_bool(true, pos));
@@ -789,8 +785,6 @@ static int volume_long(struct zp_node *item, const char *path, const struct comp
     struct zp_node *ro = zp_node_get(item, "read_only");
     if (ro && strcmp(ro->str, "false") == 0)
         zp_node_del(item, "read_only");
-    if (strcmp(t, "volume") == 0)
-        sub_map(item, "volume", &item->pos);
     return rc;
 }
 
@@ -1072,6 +1066,23 @@ static int f_extra_hosts(struct zp_node *v, const struct field *f, const char *p
         zp_node_free(out);
         return ZP_E_INPUT;
     }
+    /* sorted by host name, as Compose prints them; the addresses of one host keep their
+     * order (the first one is the one /etc/hosts answers) */
+    for (size_t i = 1; i < out->n; i++) {
+        struct zp_node *cur = out->items[i];
+        size_t hl = strcspn(cur->str, "=");
+        size_t j = i;
+        while (j > 0) {
+            const char *prev = out->items[j - 1]->str;
+            size_t pl = strcspn(prev, "=");
+            int c = memcmp(prev, cur->str, pl < hl ? pl : hl);
+            if (c < 0 || (c == 0 && pl <= hl))
+                break;
+            out->items[j] = out->items[j - 1];
+            j--;
+        }
+        out->items[j] = cur;
+    }
     zp_node_replace(v, out);
     return rc;
 }
@@ -1147,6 +1158,14 @@ static int f_file_refs(struct zp_node *v, const struct field *f, const char *pat
             rc = ZP_E_INPUT;
         } else if (norm_object(item, file_ref_fields, what, ipath, ctx, d)) {
             rc = ZP_E_INPUT;
+        }
+        /* a secret without a target is mounted at /run/secrets/<source>: printed so, as
+         * Compose does */
+        if (!rc && strcmp(what, "secret") == 0 && zp_node_is_map(item) &&
+            !zp_node_get(item, "target") && zp_node_get_str(item, "source")) {
+            char *t = zp_asprintf("/run/secrets/%s", zp_node_get_str(item, "source"));
+            map_add(item, "target", zp_node_new_str(t, &item->pos));
+            free(t);
         }
         free(ipath);
     }

@@ -986,7 +986,9 @@ static void name_objects(struct zp_node *model, const char *project)
                 zp_node_replace(obj, zp_node_new_map(NULL));
             }
             bool external = is_true(zp_node_get(obj, "external"));
-            if (external) {
+            /* an external network's other keys are kept (as Compose prints them), with the
+             * normaliser's warning that they have no effect */
+            if (external && s != 0) {
                 /* An external object is only a reference by name. */
                 for (size_t k = 0; k < obj->n;) {
                     const char *ok = obj->pairs[k].key->str;

@@ -25,12 +25,14 @@ import sys
 LOC = re.compile(r"[^\s:]+:\d+:\d+: ")
 
 
-SIZE_KEYS = {"mem_limit", "memswap_limit", "mem_reservation", "shm_size", "memory", "size"}
+SIZE_KEYS = {"mem_limit", "memswap_limit", "mem_reservation", "shm_size", "memory", "size",
+             "mem_swappiness"}
 EMPTY_OK = {"ipam", "resources", "placement", "limits", "reservations"}
 
 
 def sizes_as_integers(node):
-    # Compose prints byte sizes as JSON strings ("536870912"); zpanel as integers.
+    # Compose prints byte sizes (and mem_swappiness) as JSON strings ("536870912"); zpanel
+    # as integers.
     if isinstance(node, dict):
         for k, v in node.items():
             if k in SIZE_KEYS and isinstance(v, str) and v.isdigit():
@@ -84,6 +86,20 @@ def service_rules(svc, actual):
                 svc[k] = actual[k]
 
 
+def false_booleans(expected, actual):
+    # A boolean set to false in the file: zpanel prints it, Compose leaves it out (false is
+    # the default of every such field).
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for k, v in actual.items():
+            if v is False and k not in expected:
+                expected[k] = False
+            elif k in expected:
+                false_booleans(expected[k], v)
+    elif isinstance(expected, list) and isinstance(actual, list):
+        for e, a in zip(expected, actual):
+            false_booleans(e, a)
+
+
 def object_rules(obj, actual):
     # x-* extensions of networks and volumes: kept by zpanel, dropped by Compose 2.26.
     # ipam.options: kept by zpanel (given to the engine), dropped silently by Compose.
@@ -117,6 +133,7 @@ DIFFERENCES = [
     "x-* extensions of services, networks and volumes kept",
     "ipam.options kept",
     "top-level networks/volumes/secrets/configs no service uses kept",
+    "booleans set to false printed",
 ]
 
 
@@ -134,6 +151,7 @@ def apply_differences(expected, actual):
                 object_rules(obj, aobjs.get(name) if isinstance(aobjs.get(name), dict) else None)
     if isinstance(actual, dict):
         unused_objects(expected, actual)
+    false_booleans(expected, actual)
     return expected
 
 

@@ -406,7 +406,7 @@ static void test_volumes_long(void **state)
               "\"type\":\"tmpfs\"},"
               "{\"image\":{\"subpath\":\"etc\"},\"source\":\"alpine:3\",\"target\":\"/img\","
               "\"type\":\"image\"},"
-              "{\"target\":\"/anon\",\"type\":\"volume\",\"volume\":{}}]}");
+              "{\"target\":\"/anon\",\"type\":\"volume\"}]}");
 }
 
 static void test_volumes_keep_relative_paths(void **state)
@@ -601,11 +601,14 @@ static void test_extra_hosts(void **state)
               "  - \"myhostv6:::1\"\n"
               "  - myhostv6b=[::1]\n"
               "  - gw=host-gateway\n",
-              "{\"extra_hosts\":[\"somehost=162.242.195.82\",\"otherhost=50.31.209.229\","
-              "\"myhostv6=::1\",\"myhostv6b=::1\",\"gw=host-gateway\"]}");
+              "{\"extra_hosts\":[\"gw=host-gateway\",\"myhostv6=::1\",\"myhostv6b=::1\","
+              "\"otherhost=50.31.209.229\",\"somehost=162.242.195.82\"]}");
     expect_ok("extra_hosts:\n  somehost: 162.242.195.82\n  multi: [10.0.0.1, \"[::2]\"]\n",
-              "{\"extra_hosts\":[\"somehost=162.242.195.82\",\"multi=10.0.0.1\","
-              "\"multi=::2\"]}");
+              "{\"extra_hosts\":[\"multi=10.0.0.1\",\"multi=::2\","
+              "\"somehost=162.242.195.82\"]}");
+    /* one host's addresses keep their order (the first one answers) */
+    expect_ok("extra_hosts: [\"b=10.0.0.9\", \"a=10.0.0.1\", \"b=10.0.0.2\"]\n",
+              "{\"extra_hosts\":[\"a=10.0.0.1\",\"b=10.0.0.9\",\"b=10.0.0.2\"]}");
     expect_err("extra_hosts: [justahost, \"=1.2.3.4\"]\n",
                "compose.yaml:1:15: services.web.extra_hosts[0]: invalid extra host 'justahost' "
                "(use HOST=IP)\n"
@@ -658,10 +661,11 @@ static void test_secrets_configs(void **state)
         "  - {source: d, mode: 420}\n"
         "configs: [my_config, {source: other, target: /cfg}]\n",
         "{\"configs\":[{\"source\":\"my_config\"},{\"source\":\"other\",\"target\":\"/cfg\"}],"
-        "\"secrets\":[{\"source\":\"server-certificate\"},"
+        "\"secrets\":[{\"source\":\"server-certificate\",\"target\":\"/run/secrets/server-certificate\"},"
         "{\"gid\":\"103\",\"mode\":288,\"source\":\"a\",\"target\":\"a.txt\",\"uid\":\"103\"},"
-        "{\"mode\":288,\"source\":\"b\"},{\"mode\":288,\"source\":\"c\"},"
-        "{\"mode\":420,\"source\":\"d\"}]}");
+        "{\"mode\":288,\"source\":\"b\",\"target\":\"/run/secrets/b\"},"
+        "{\"mode\":288,\"source\":\"c\",\"target\":\"/run/secrets/c\"},"
+        "{\"mode\":420,\"source\":\"d\",\"target\":\"/run/secrets/d\"}]}");
     expect_err("secrets:\n  - {target: x}\n  - {source: a, mode: \"9\"}\n  - [a]\n"
                "configs: {a: b}\n",
                "compose.yaml:2:5: services.web.secrets[0]: missing required key 'source' in "

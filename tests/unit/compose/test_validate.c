@@ -113,14 +113,15 @@ static void test_undefined_services(void **state)
              "    volumes_from: ['store:ro']\n",
              &r);
     assert_int_equal(r.rc, ZP_E_INPUT);
-    assert_int_equal(r.d.errors, 4);
+    assert_int_equal(r.d.errors, 5);
     assert_int_equal(r.d.n, 5);
     expect_diag(&r, 0,
                 "c.yaml:5:7: services.web.depends_on.db: service 'web' depends on undefined "
                 "service 'db'");
     expect_diag(&r, 1,
-                "warning: c.yaml:6:7: services.web.depends_on.opt: service 'web' depends on "
-                "undefined service 'opt' (not required), ignoring");
+                "c.yaml:6:7: services.web.depends_on.opt: service 'web' depends on undefined "
+                "service 'opt' ('required: false' only excuses a service disabled by its "
+                "profiles)");
     expect_diag(&r, 2,
                 "c.yaml:7:13: services.web.links[0]: service 'web' links to undefined service "
                 "'cache'");
