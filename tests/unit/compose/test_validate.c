@@ -268,9 +268,41 @@ static void test_network_mode_and_networks(void **state)
     zp_diags_release(&r.d);
 }
 
+/* Fields `up` refuses because they need another engine: each named with its position. */
+static void test_engine_unsupported(void **state)
+{
+    (void)state;
+    const char *text = "services:\n"
+                       "  a: {image: x, provider: {type: model}, isolation: hyperv}\n"
+                       "  b: {image: x, isolation: default, models: [m], credential_spec: {file: f}}\n"
+                       "models:\n"
+                       "  m: {model: ai/x}\n";
+    struct zp_node *doc = NULL;
+    struct zp_diags d;
+    zp_diags_init(&d);
+    assert_int_equal(compose__yaml_parse("c.yaml", text, strlen(text), NULL, &doc, &d), 0);
+    assert_int_equal(compose_engine_unsupported(doc, &d), 5);
+    assert_int_equal(d.errors, 5);
+    char *m = zp_diag_render(&d.items[1]);
+    assert_string_equal(m, "c.yaml:2:27: services.a.provider: 'provider' (type 'model') is run by a "
+                           "Compose provider plugin, which zpanel does not run");
+    free(m);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+    /* a plain model: nothing */
+    text = "services:\n  a: {image: x, isolation: default}\n";
+    zp_diags_init(&d);
+    assert_int_equal(compose__yaml_parse("c.yaml", text, strlen(text), NULL, &doc, &d), 0);
+    assert_int_equal(compose_engine_unsupported(doc, &d), 0);
+    assert_int_equal(d.n, 0);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_engine_unsupported),
         cmocka_unit_test(test_valid_project),
         cmocka_unit_test(test_undefined_resources),
         cmocka_unit_test(test_undefined_services),
