@@ -375,6 +375,16 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
     struct cli_session s;
     if ((rc = cli_session_open(g, &cli_cmd_up, uo.services, uo.nservices, true, &s)) != 0)
         goto out;
+    struct zp_diags ud;
+    zp_diags_init(&ud);
+    if (compose_engine_unsupported(s.project->model, &ud) > 0) {
+        cli_print_diags(&ud); /* fields this engine cannot run: refused before anything */
+        zp_diags_release(&ud);
+        cli_session_close(&s);
+        rc = ZP_EXIT_INVALID;
+        goto out;
+    }
+    zp_diags_release(&ud);
     const struct zp_node *svcs = zp_node_get(s.project->model, "services");
     for (size_t i = 0; i < nscale; i++) {
         if (!zp_node_get(svcs, scale[i].service)) {

@@ -133,7 +133,7 @@ int orch__map_restart_policy(struct mapper *m, const struct zp_node *rp)
     if (mx != NULL &&
         (rc = orch__map_get_int(m, mx, "deploy.restart_policy.max_attempts", &max)) < 0)
         return rc;
-    if (cond == NULL || strcmp(cond, "any") == 0)
+    if (cond == NULL || strcmp(cond, "any") == 0 || strcmp(cond, "always") == 0)
         set_restart(m, "always", 0);
     else if (strcmp(cond, "none") == 0)
         set_restart(m, "no", 0);
