@@ -326,7 +326,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     resp.status = 500;
     req.db = pool_take(s);
     dispatch(&req, cc, &resp);
-    if (mutating(method) && req.route) {
+    if (mutating(method)) {
         char addr[INET6_ADDRSTRLEN + 1];
         remote_addr(c, addr, sizeof(addr));
         struct zp_err err;
