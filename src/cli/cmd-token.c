@@ -56,8 +56,7 @@ static int token_create(int argc, char **argv)
         case OPT_EXPIRES:
             if (parse_expires(optarg, &ttl) != 0)
                 return cli_usage_error(&cli_cmd_token,
-                                       "--expires: '%s' is not a duration (30d, 12h, 90m)",
-                                       optarg);
+                                       "--expires: '%s' is not a duration (30d, 12h, 90m)", optarg);
             break;
         case OPT_STATE_DIR:
             state_dir = optarg;

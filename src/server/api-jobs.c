@@ -33,11 +33,10 @@ json_t *srv_job_json(const struct store_job *j)
     json_t *args = json_loads(j->args_json ? j->args_json : "{}", 0, NULL);
     return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s?, s:I, s:o}", "id",
                      (json_int_t)j->id, "kind", j->kind, "project", j->project, "status",
-                     store_job_status_name(j->status), "created", time_json(j->created),
-                     "started", time_json(j->started), "finished", time_json(j->finished),
-                     "error", j->error ? json_string(j->error) : json_null(), "user", j->user,
-                     "attempts", (json_int_t)j->attempts, "args",
-                     args ? args : json_object());
+                     store_job_status_name(j->status), "created", time_json(j->created), "started",
+                     time_json(j->started), "finished", time_json(j->finished), "error",
+                     j->error ? json_string(j->error) : json_null(), "user", j->user, "attempts",
+                     (json_int_t)j->attempts, "args", args ? args : json_object());
 }
 
 /* The {id} of the route; on failure the reply is set. */
@@ -127,7 +126,7 @@ struct log_stream {
     struct store_panel *db; /* its own connection: a stream can last long */
     int64_t id;
     char *path;
-    int fd; /* -1 until the file exists */
+    int fd;             /* -1 until the file exists */
     struct zp_buf line; /* the unfinished last line */
     struct zp_buf out;  /* frames not yet handed to MHD */
     size_t out_off;

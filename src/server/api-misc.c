@@ -10,8 +10,8 @@
 void srv_api_healthz(struct srv_req *req, struct srv_resp *resp)
 {
     srv_reply_json(resp, 200,
-                   json_pack("{s:s, s:s, s:I}", "status", "ok", "version", ZP_VERSION,
-                             "uptime_s", (json_int_t)((srv_now_ms() - req->srv->started_ms) / 1000)));
+                   json_pack("{s:s, s:s, s:I}", "status", "ok", "version", ZP_VERSION, "uptime_s",
+                             (json_int_t)((srv_now_ms() - req->srv->started_ms) / 1000)));
 }
 
 void srv_api_openapi(struct srv_req *req, struct srv_resp *resp)
@@ -44,7 +44,8 @@ void srv_api_metrics(struct srv_req *req, struct srv_resp *resp)
                           "by kind and status.\n# TYPE zpanel_job_duration_seconds_sum counter\n");
         for (size_t i = 0; i < n; i++)
             if (c[i].status != STORE_JOB_QUEUED && c[i].status != STORE_JOB_RUNNING)
-                zp_buf_addf(&out, "zpanel_job_duration_seconds_sum{kind=\"%s\",status=\"%s\"} %.3f\n",
+                zp_buf_addf(&out,
+                            "zpanel_job_duration_seconds_sum{kind=\"%s\",status=\"%s\"} %.3f\n",
                             c[i].kind, store_job_status_name(c[i].status),
                             (double)c[i].duration_ms / 1000.0);
         zp_buf_addf(&out,

@@ -68,8 +68,7 @@ static bool read_env(json_t *body, struct srv_resp *resp, char **ret_json)
 }
 
 /* The project named by the route, registered; on failure the reply is set. */
-static bool get_project(struct srv_req *req, struct srv_resp *resp,
-                        struct store_panel_project *ret)
+static bool get_project(struct srv_req *req, struct srv_resp *resp, struct store_panel_project *ret)
 {
     struct zp_err err;
     zp_err_init(&err);
@@ -108,8 +107,7 @@ static int write_file(const char *path, const char *data, size_t len, struct zp_
 
 /* Load dir's compose.yaml as project name: on errors reply 422 with every diagnostic as
  * {"file", "line", "column", "path", "message"} (file relative to the project). */
-static bool validate(const char *dir, const char *name, const char *env_json,
-                     struct srv_resp *resp)
+static bool validate(const char *dir, const char *name, const char *env_json, struct srv_resp *resp)
 {
     struct zp_diags d;
     zp_diags_init(&d);
@@ -130,14 +128,13 @@ static bool validate(const char *dir, const char *name, const char *env_json,
         const char *file = g->pos.file ? g->pos.file : "";
         if (strncmp(file, dir, dl) == 0 && file[dl] == '/')
             file += dl + 1;
-        json_array_append_new(details,
-                              json_pack("{s:s, s:i, s:i, s:s?, s:s}", "file", file, "line",
-                                        g->pos.line, "column", g->pos.col, "path", g->path,
-                                        "message", g->msg));
+        json_array_append_new(details, json_pack("{s:s, s:i, s:i, s:s?, s:s}", "file", file, "line",
+                                                 g->pos.line, "column", g->pos.col, "path", g->path,
+                                                 "message", g->msg));
     }
     if (rc == ZP_E_INPUT || d.errors > 0)
-        srv_reply_error(resp, 422, "invalid_compose", details,
-                        "the compose file has %zu error%s", d.errors, d.errors == 1 ? "" : "s");
+        srv_reply_error(resp, 422, "invalid_compose", details, "the compose file has %zu error%s",
+                        d.errors, d.errors == 1 ? "" : "s");
     else
         srv_reply_error(resp, 500, "internal", details, "cannot load the project (error %d)", rc);
     zp_diags_release(&d);
@@ -230,14 +227,15 @@ void srv_api_projects_create(struct srv_req *req, struct srv_resp *resp)
         goto out;
     }
     if (!json_is_string(compose)) {
-        srv_reply_error(resp, 400, "bad_request", NULL, "compose: the compose file's text is "
-                                                        "required (a string)");
+        srv_reply_error(resp, 400, "bad_request", NULL,
+                        "compose: the compose file's text is "
+                        "required (a string)");
         goto out;
     }
     if (!read_env(body, resp, &env))
         goto out;
-    staged = stage(req->srv, name, json_string_value(compose), json_string_length(compose), env,
-                   resp);
+    staged =
+        stage(req->srv, name, json_string_value(compose), json_string_length(compose), env, resp);
     if (!staged)
         goto out;
     if (store_panel_project_add(req->db, name, env, &err) != 0) {
@@ -304,11 +302,11 @@ void srv_api_project_get(struct srv_req *req, struct srv_resp *resp)
             orch_ps(o, NULL, 0, true, &cs, &n, &err) == 0) {
             json_t *arr = json_array();
             for (size_t i = 0; i < n; i++)
-                json_array_append_new(
-                    arr, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I}", "name", cs[i].name, "id",
-                                   cs[i].id, "service", cs[i].service, "state", cs[i].state,
-                                   "health", cs[i].health, "exit_code",
-                                   (json_int_t)cs[i].exit_code));
+                json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I}", "name",
+                                                     cs[i].name, "id", cs[i].id, "service",
+                                                     cs[i].service, "state", cs[i].state, "health",
+                                                     cs[i].health, "exit_code",
+                                                     (json_int_t)cs[i].exit_code));
             json_object_set_new(v, "containers", arr);
         } else {
             json_object_set_new(v, "containers", json_null());
@@ -445,8 +443,7 @@ void srv_api_project_delete(struct srv_req *req, struct srv_resp *resp)
         srv_reply_error(resp, 400, "bad_request", NULL, "volumes: '%s' is not true or false", v);
         return;
     }
-    queue_job(req, resp, "delete",
-              json_pack("{s:b}", "volumes", v && strcmp(v, "true") == 0));
+    queue_job(req, resp, "delete", json_pack("{s:b}", "volumes", v && strcmp(v, "true") == 0));
 }
 
 void srv_api_project_deploy(struct srv_req *req, struct srv_resp *resp)
@@ -526,10 +523,10 @@ void srv_api_project_releases(struct srv_req *req, struct srv_resp *resp)
         for (size_t i = 0; i < n; i++) {
             json_t *svcs = json_array();
             for (size_t k = 0; k < rs[i].nservices; k++)
-                json_array_append_new(
-                    svcs, json_pack("{s:s, s:s, s:s}", "service", rs[i].services[k].service,
-                                    "image", rs[i].services[k].image_ref, "image_id",
-                                    rs[i].services[k].image_id));
+                json_array_append_new(svcs, json_pack("{s:s, s:s, s:s}", "service",
+                                                      rs[i].services[k].service, "image",
+                                                      rs[i].services[k].image_ref, "image_id",
+                                                      rs[i].services[k].image_id));
             json_array_append_new(
                 arr, json_pack("{s:I, s:I, s:s, s:s, s:I, s:s?, s:o}", "id", (json_int_t)rs[i].id,
                                "created", (json_int_t)rs[i].created, "kind", rs[i].kind, "status",

@@ -30,8 +30,8 @@ static bool user_name_valid(const char *s)
     return true;
 }
 
-int server_user_add(const char *state_dir, const char *name, const char *role,
-                    const char *password, struct zp_err *err)
+int server_user_add(const char *state_dir, const char *name, const char *role, const char *password,
+                    struct zp_err *err)
 {
     if (!user_name_valid(name))
         return zp_err_set(err, ZP_E_INPUT, NULL,
@@ -62,8 +62,8 @@ int server_user_add(const char *state_dir, const char *name, const char *role,
     return rc;
 }
 
-int server_token_create(const char *state_dir, const char *user, const char *scope,
-                        int64_t ttl_s, char **ret_token, struct zp_err *err)
+int server_token_create(const char *state_dir, const char *user, const char *scope, int64_t ttl_s,
+                        char **ret_token, struct zp_err *err)
 {
     int sc = store_scope_parse(scope);
     if (sc < 0)

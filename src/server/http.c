@@ -20,9 +20,9 @@
 #include "../util/banned.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:7070"
-#define CONN_TIMEOUT_S 30            /* a client idle this long is dropped */
-#define CONN_MEMORY (64 * 1024)      /* per connection: request line and headers */
-#define THREAD_STACK (1024 * 1024)   /* per connection thread */
+#define CONN_TIMEOUT_S 30          /* a client idle this long is dropped */
+#define CONN_MEMORY (64 * 1024)    /* per connection: request line and headers */
+#define THREAD_STACK (1024 * 1024) /* per connection thread */
 #define PER_IP_LIMIT 64
 
 struct conn_ctx {
@@ -192,8 +192,7 @@ static bool authorize(struct srv_req *req, struct srv_resp *resp)
 
 /* ---- dispatch ---- */
 
-static void dispatch(struct srv_req *req, struct conn_ctx *cc,
-                     struct srv_resp *resp)
+static void dispatch(struct srv_req *req, struct conn_ctx *cc, struct srv_resp *resp)
 {
     struct zp_str params[SRV_MAX_PARAMS];
     size_t np = 0;
@@ -205,8 +204,8 @@ static void dispatch(struct srv_req *req, struct conn_ctx *cc,
         return;
     }
     if (m == SRV_MATCH_NO_METHOD) {
-        srv_reply_error(resp, 405, "method_not_allowed", NULL, "'%s' does not take %s",
-                        req->path, req->method);
+        srv_reply_error(resp, 405, "method_not_allowed", NULL, "'%s' does not take %s", req->path,
+                        req->method);
         resp->allow = allow;
         return;
     }
@@ -293,9 +292,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct srv_resp *resp
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct server *s = cls;
@@ -340,8 +338,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                     (double)(zp_mono_ns() - t0) / 1e6);
     }
     pool_give(s, req.db);
-    srv_metrics_count(s->metrics, req.route ? srv_route_index(req.route) : SIZE_MAX,
-                      resp.status);
+    srv_metrics_count(s->metrics, req.route ? srv_route_index(req.route) : SIZE_MAX, resp.status);
     for (size_t i = 0; i < req.nparams; i++)
         free(req.params[i]);
     store_token_info_release(&req.auth);
@@ -363,6 +360,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(cc);
     *con_cls = NULL;
 }
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) ZP_PRINTF(2, 0);
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -448,15 +447,16 @@ int server_start(const struct server_opts *opts, struct server **ret, struct zp_
     unsigned maxconn = opts->max_connections > 0 ? (unsigned)opts->max_connections : 256;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, maxconn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)THREAD_STACK, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, maxconn,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_END);
     if (!s->mhd) {
-        rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "cannot listen on %s (in use, or not an address "
-                                                "of this host)", listen);
+        rc = zp_err_set(err, ZP_E_SYSTEM, NULL,
+                        "cannot listen on %s (in use, or not an address "
+                        "of this host)",
+                        listen);
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);

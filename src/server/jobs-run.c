@@ -15,8 +15,7 @@
 typedef int (*run_fn)(struct orch *o, const struct store_job *job, json_t *args,
                       struct zp_err *err);
 
-static int run_deploy(struct orch *o, const struct store_job *job, json_t *args,
-                      struct zp_err *err)
+static int run_deploy(struct orch *o, const struct store_job *job, json_t *args, struct zp_err *err)
 {
     (void)job;
     (void)args;
@@ -45,8 +44,7 @@ static int run_stop(struct orch *o, const struct store_job *job, json_t *args, s
     return run_action(o, ORCH_STOP, err);
 }
 
-static int run_start(struct orch *o, const struct store_job *job, json_t *args,
-                     struct zp_err *err)
+static int run_start(struct orch *o, const struct store_job *job, json_t *args, struct zp_err *err)
 {
     (void)job;
     (void)args;
@@ -62,8 +60,7 @@ static int run_restart(struct orch *o, const struct store_job *job, json_t *args
 }
 
 /* DELETE /projects/{name}: `zpanel down [-v]`; the job runner then forgets the project */
-static int run_delete(struct orch *o, const struct store_job *job, json_t *args,
-                      struct zp_err *err)
+static int run_delete(struct orch *o, const struct store_job *job, json_t *args, struct zp_err *err)
 {
     (void)job;
     struct orch_down_opts d;
@@ -110,8 +107,8 @@ int64_t srv_job_timeout_ms(const char *kind)
     return i >= 0 ? kinds[i].timeout_ms : 10 * MINUTE_MS;
 }
 
-int srv_job_run(const struct srv_job_env *env, const struct store_job *job,
-                struct srv_job_ctl *ctl, struct zp_err *err)
+int srv_job_run(const struct srv_job_env *env, const struct store_job *job, struct srv_job_ctl *ctl,
+                struct zp_err *err)
 {
     int k = find(job->kind);
     if (k < 0)
@@ -127,8 +124,8 @@ int srv_job_run(const struct srv_job_env *env, const struct store_job *job,
         free(line);
     }
     if (rc) {
-        zp_err_set(err, rc, NULL, "cannot load project '%s' (%zu error%s)", job->project,
-                   d.errors, d.errors == 1 ? "" : "s");
+        zp_err_set(err, rc, NULL, "cannot load project '%s' (%zu error%s)", job->project, d.errors,
+                   d.errors == 1 ? "" : "s");
         zp_diags_release(&d);
         return rc;
     }

@@ -29,9 +29,9 @@ struct srv_job_ctl {
     int64_t t0_ns;
     int64_t deadline_ns; /* CLOCK_MONOTONIC */
     int64_t timeout_ms;
-    atomic_bool cancel;    /* stop as soon as possible */
-    atomic_bool timed_out; /* ... because the kind's timeout passed */
-    atomic_bool shutdown;  /* ... because serve stops: queue it again */
+    atomic_bool cancel;        /* stop as soon as possible */
+    atomic_bool timed_out;     /* ... because the kind's timeout passed */
+    atomic_bool shutdown;      /* ... because serve stops: queue it again */
     pthread_mutex_t orch_lock; /* guards orch */
     struct orch *orch;
 };
@@ -234,8 +234,9 @@ static void run_one(struct srv_jobs *j, struct store_panel *db, struct srv_job_c
     zp_err_init(&err);
     int rc;
     if (job->attempts > 1)
-        srv_job_log(c, "zpanel serve stopped while this job ran: running it again from the "
-                       "start (attempt %lld)",
+        srv_job_log(c,
+                    "zpanel serve stopped while this job ran: running it again from the "
+                    "start (attempt %lld)",
                     (long long)job->attempts);
     srv_job_log(c, "job %lld: %s of project %s%s%s", (long long)job->id, job->kind, job->project,
                 job->user ? " by " : "", job->user ? job->user : "");

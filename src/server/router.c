@@ -23,6 +23,8 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/projects/{name}/rollback", STORE_SCOPE_DEPLOY, srv_api_project_rollback},
     {"POST", "/api/v1/projects/{name}/backup", STORE_SCOPE_DEPLOY, srv_api_project_backup},
     {"GET", "/api/v1/projects/{name}/releases", STORE_SCOPE_READ, srv_api_project_releases},
+    {"GET", "/api/v1/projects/{name}/logs", STORE_SCOPE_READ, srv_api_project_logs},
+    {"GET", "/api/v1/projects/{name}/stats", STORE_SCOPE_READ, srv_api_project_stats},
     {"GET", "/api/v1/jobs", STORE_SCOPE_READ, srv_api_jobs_list},
     {"GET", "/api/v1/jobs/{id}", STORE_SCOPE_READ, srv_api_job_get},
     {"GET", "/api/v1/jobs/{id}/log", STORE_SCOPE_READ, srv_api_job_log},
@@ -112,7 +114,9 @@ int srv_route_match(const char *method, const char *path, size_t path_len,
     }
     if (!path_found)
         return SRV_MATCH_NO_PATH;
-    *ret_allow = methods == 1u ? allows[0] : methods == 3u ? allows[1] : methods == 13u ? allows[2]
-                                                                                       : allows[3];
+    *ret_allow = methods == 1u    ? allows[0]
+                 : methods == 3u  ? allows[1]
+                 : methods == 13u ? allows[2]
+                                  : allows[3];
     return SRV_MATCH_NO_METHOD;
 }

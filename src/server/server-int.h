@@ -49,11 +49,11 @@ struct srv_resp {
     int status;
     char *body; /* owned; NULL: empty */
     size_t len;
-    const char *type; /* Content-Type; NULL: application/json */
+    const char *type;     /* Content-Type; NULL: application/json */
     srv_stream_fn stream; /* instead of body when not NULL */
     void *stream_cls;
     void (*stream_free)(void *cls);
-    const char *allow; /* the Allow header of a 405 (static text) */
+    const char *allow;   /* the Allow header of a 405 (static text) */
     bool auth_challenge; /* 401: send WWW-Authenticate */
 };
 
@@ -119,7 +119,7 @@ struct server {
     bool quiet;
     int port;
     int64_t started_ms;
-    void *mhd; /* struct MHD_Daemon */
+    void *mhd;                 /* struct MHD_Daemon */
     pthread_mutex_t pool_lock; /* guards pool, npool */
     pthread_cond_t pool_cond;
     struct store_panel *pool[SRV_DB_POOL];
@@ -160,6 +160,8 @@ void srv_api_project_restart(struct srv_req *req, struct srv_resp *resp);
 void srv_api_project_rollback(struct srv_req *req, struct srv_resp *resp);
 void srv_api_project_backup(struct srv_req *req, struct srv_resp *resp);
 void srv_api_project_releases(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_logs(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_stats(struct srv_req *req, struct srv_resp *resp);
 void srv_api_jobs_list(struct srv_req *req, struct srv_resp *resp);
 void srv_api_job_get(struct srv_req *req, struct srv_resp *resp);
 void srv_api_job_log(struct srv_req *req, struct srv_resp *resp);
@@ -229,7 +231,7 @@ bool srv_job_kind_known(const char *kind);
 int64_t srv_job_timeout_ms(const char *kind);
 /* Run job (kind, project, args) to the end, logging through ctl. Returns 0 or the error
  * (ZP_E_CANCELLED when cancelled). */
-int srv_job_run(const struct srv_job_env *env, const struct store_job *job,
-                struct srv_job_ctl *ctl, struct zp_err *err);
+int srv_job_run(const struct srv_job_env *env, const struct store_job *job, struct srv_job_ctl *ctl,
+                struct zp_err *err);
 
 #endif

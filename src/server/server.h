@@ -38,14 +38,14 @@ void server_free(struct server *s);
 /* Add user name (letters, digits, '.', '-', '_', 1 to 64) with role ("admin", "member",
  * "viewer") and password (at least 8 bytes; hashed with argon2id, never stored).
  * Errors: ZP_E_INPUT (name, role, password), ZP_E_CONFLICT (exists), store errors. */
-int server_user_add(const char *state_dir, const char *name, const char *role,
-                    const char *password, struct zp_err *err);
+int server_user_add(const char *state_dir, const char *name, const char *role, const char *password,
+                    struct zp_err *err);
 
 /* Create an API token for user with scope ("read", "deploy", "write", "admin"; not above
  * what the user's role allows: viewer read, member write, admin admin), expiring after
  * ttl_s seconds (0: never). *ret_token (the only copy of the secret; the caller frees it)
  * is stored as its SHA-256. Errors: ZP_E_INPUT (scope), ZP_E_NOTFOUND (user). */
-int server_token_create(const char *state_dir, const char *user, const char *scope,
-                        int64_t ttl_s, char **ret_token, struct zp_err *err);
+int server_token_create(const char *state_dir, const char *user, const char *scope, int64_t ttl_s,
+                        char **ret_token, struct zp_err *err);
 
 #endif

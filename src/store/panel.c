@@ -193,8 +193,7 @@ static char *col_str(sqlite3_stmt *st, int i)
 }
 
 /* Step a statement that returns no row; finalizes it. */
-static int step_done(struct store_panel *p, sqlite3_stmt *st, const char *what,
-                     struct zp_err *err)
+static int step_done(struct store_panel *p, sqlite3_stmt *st, const char *what, struct zp_err *err)
 {
     int rc = sqlite3_step(st);
     int ret = rc == SQLITE_DONE ? 0 : db_error(p, rc, what, err);
@@ -250,8 +249,8 @@ static int mkdir_p(const char *path, struct zp_err *err)
 
 static int not_ours(const struct store_panel *p, const char *why, struct zp_err *err)
 {
-    return zp_err_set(err, ZP_E_INPUT, NULL,
-                      "'%s' is not a zpanel control-plane database (%s)", p->path, why);
+    return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a zpanel control-plane database (%s)",
+                      p->path, why);
 }
 
 static int check_header(struct store_panel *p, int64_t *ret_version, struct zp_err *err)
@@ -553,8 +552,8 @@ int store_panel_project_get(struct store_panel *p, const char *name,
     return rc;
 }
 
-int store_panel_project_list(struct store_panel *p, struct store_panel_project **ret,
-                             size_t *ret_n, struct zp_err *err)
+int store_panel_project_list(struct store_panel *p, struct store_panel_project **ret, size_t *ret_n,
+                             struct zp_err *err)
 {
     sqlite3_stmt *st;
     int rc = prepare(p, "SELECT name, env_json, created, updated FROM projects ORDER BY name",

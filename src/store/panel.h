@@ -97,8 +97,8 @@ int store_panel_project_update(struct store_panel *p, const char *name, const ch
 int store_panel_project_get(struct store_panel *p, const char *name,
                             struct store_panel_project *ret, struct zp_err *err);
 /* Sorted by name. */
-int store_panel_project_list(struct store_panel *p, struct store_panel_project **ret,
-                             size_t *ret_n, struct zp_err *err);
+int store_panel_project_list(struct store_panel *p, struct store_panel_project **ret, size_t *ret_n,
+                             struct zp_err *err);
 /* Errors: ZP_E_NOTFOUND. Its jobs stay (history). */
 int store_panel_project_delete(struct store_panel *p, const char *name, struct zp_err *err);
 void store_panel_project_release(struct store_panel_project *pr);

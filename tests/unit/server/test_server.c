@@ -71,11 +71,10 @@ static void test_openapi_matches_routes(void **state)
             ops++;
             bool found = false;
             for (size_t i = 0; i < n && !found; i++)
-                found = strcmp(routes[i].pattern, path) == 0 &&
-                        strcasecmp(routes[i].method, m) == 0;
+                found =
+                    strcmp(routes[i].pattern, path) == 0 && strcasecmp(routes[i].method, m) == 0;
             if (!found)
-                fail_msg("openapi.json documents %s %s, which the server does not answer", m,
-                         path);
+                fail_msg("openapi.json documents %s %s, which the server does not answer", m, path);
         }
     }
     assert_int_equal(ops, n);
@@ -101,8 +100,14 @@ static void test_route_match(void **state)
     path = "/api/v1/jobs/12/log";
     assert_int_equal(srv_route_match("GET", path, strlen(path), &r, p, &n, &allow), 0);
     assert_memory_equal(p[0].p, "12", 2);
-    const char *bad[] = {"/api/v1/projects/", "/api/v1/projects//deploy", "/api/v1/projectsx",
-                         "/api/v1/projects/web/deploy/", "", "/", "//healthz", "/healthz/x"};
+    const char *bad[] = {"/api/v1/projects/",
+                         "/api/v1/projects//deploy",
+                         "/api/v1/projectsx",
+                         "/api/v1/projects/web/deploy/",
+                         "",
+                         "/",
+                         "//healthz",
+                         "/healthz/x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(srv_route_match("GET", bad[i], strlen(bad[i]), &r, p, &n, &allow), 404);
     path = "/healthz";
@@ -182,8 +187,8 @@ static int setup_server(void **state)
         fprintf(stderr, "setup: %s\n", err.msg);
         return -1;
     }
-    struct server_opts o = {.listen = "127.0.0.1:0", .state_dir = f->dir, .workers = 1,
-                            .quiet = true};
+    struct server_opts o = {
+        .listen = "127.0.0.1:0", .state_dir = f->dir, .workers = 1, .quiet = true};
     if (server_start(&o, &f->s, &err) != 0) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return -1;

@@ -60,9 +60,8 @@ static void test_users_tokens(void **state)
     struct zp_err err;
     zp_err_init(&err);
     int64_t uid, uid2;
-    assert_int_equal(store_panel_user_add(f->p, "alice", STORE_ROLE_MEMBER, "$argon2id$x", &uid,
-                                          &err),
-                     0);
+    assert_int_equal(
+        store_panel_user_add(f->p, "alice", STORE_ROLE_MEMBER, "$argon2id$x", &uid, &err), 0);
     zp_err_init(&err);
     assert_int_equal(store_panel_user_add(f->p, "alice", STORE_ROLE_ADMIN, "h", NULL, &err),
                      ZP_E_CONFLICT);
@@ -172,8 +171,7 @@ static void test_jobs(void **state)
     assert_int_equal(n, 2);
     assert_int_equal(list[0].id, a2); /* newest first */
     store_jobs_free(list, n);
-    assert_int_equal(store_panel_job_list(f->p, NULL, STORE_JOB_CANCELLED, 0, &list, &n, &err),
-                     0);
+    assert_int_equal(store_panel_job_list(f->p, NULL, STORE_JOB_CANCELLED, 0, &list, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_int_equal(list[0].id, c1);
     store_jobs_free(list, n);
@@ -229,9 +227,9 @@ static void test_refuses_foreign_and_newer(void **state)
     snprintf(path, sizeof(path), "%s/zpanel.db", other);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x); PRAGMA user_version = 3;", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE t (x); PRAGMA user_version = 3;", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     struct store_panel *p = NULL;
     struct zp_err err;
