@@ -1,9 +1,12 @@
 /* server/api-ops: operating views of a project: GET /projects/{name}/stats (the rows of
  * `zpanel status`: state, health verdict, usage) and GET /projects/{name}/logs (the last
- * lines of its containers, as `zpanel logs --tail N`). */
+ * lines of its containers, as `zpanel logs --tail N`; with follow=true as server-sent
+ * events until the client leaves or the containers stop). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../engine/engine.h"
 #include "../orchestrator/orchestrator.h"
@@ -15,6 +18,9 @@
 
 #define LOGS_MAX (8 * 1024 * 1024) /* the whole answer of /logs */
 #define TAIL_DEFAULT 100
+#define FOLLOW_PENDING_MAX (1024 * 1024) /* lines waiting for a slow client; beyond: dropped */
+#define FOLLOW_LINE_MAX (64 * 1024)
+#define FOLLOW_KEEPALIVE_S 15
 
 /* Load the route's project and open an orchestrator session on it; on failure the reply
  * is set. */
@@ -116,6 +122,213 @@ full:
     return zp_err_set(err, ZP_E_TOOBIG, NULL, "logs larger than %d bytes", LOGS_MAX);
 }
 
+/* ---- follow: every container's log as server-sent events ---- */
+
+struct follow;
+
+struct follow_src {
+    struct follow *f;
+    struct engine *e;
+    char *id, *name;
+    struct engine_logs_opts eo;
+    struct zp_buf partial; /* the unfinished line (this thread only) */
+    pthread_t thread;
+    bool started;
+};
+
+struct follow {
+    struct server *srv;
+    pthread_mutex_t lock; /* guards pending, dropped, live */
+    pthread_cond_t cond;
+    struct zp_buf pending; /* complete lines "NAME | TEXT\n" */
+    size_t dropped;
+    size_t live; /* streams still open */
+    struct follow_src *src;
+    size_t n;
+    /* the reader's own (MHD's thread) */
+    struct zp_buf out;
+    size_t out_off;
+    int64_t line_no;
+    bool done;
+};
+
+static void follow_push(struct follow_src *s)
+{
+    struct follow *f = s->f;
+    pthread_mutex_lock(&f->lock);
+    if (f->pending.len + s->partial.len + strlen(s->name) + 4 > FOLLOW_PENDING_MAX) {
+        f->dropped++;
+    } else {
+        zp_buf_addf(&f->pending, "%s | ", s->name);
+        zp_buf_add(&f->pending, s->partial.p ? s->partial.p : "", s->partial.len);
+        zp_buf_addc(&f->pending, '\n');
+    }
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    zp_buf_reset(&s->partial);
+}
+
+static int follow_frame(void *ctx, enum engine_stream stream, const char *data, size_t len,
+                        struct zp_err *err)
+{
+    (void)stream;
+    (void)err;
+    struct follow_src *s = ctx;
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\n') {
+            follow_push(s);
+            continue;
+        }
+        if (s->partial.len >= FOLLOW_LINE_MAX)
+            follow_push(s);
+        zp_buf_addc(&s->partial, data[i]);
+    }
+    return 0;
+}
+
+static void *follow_thread(void *arg)
+{
+    struct follow_src *s = arg;
+    struct zp_err err;
+    zp_err_init(&err);
+    engine_container_logs(s->e, s->id, &s->eo, follow_frame, s, &err);
+    if (s->partial.len)
+        follow_push(s);
+    pthread_mutex_lock(&s->f->lock);
+    s->f->live--;
+    pthread_cond_broadcast(&s->f->cond);
+    pthread_mutex_unlock(&s->f->lock);
+    return NULL;
+}
+
+static void follow_free(void *cls)
+{
+    struct follow *f = cls;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->src[i].started)
+            engine_cancel(f->src[i].e);
+    for (size_t i = 0; i < f->n; i++) {
+        struct follow_src *s = &f->src[i];
+        if (s->started)
+            pthread_join(s->thread, NULL);
+        engine_free(s->e);
+        free(s->id);
+        free(s->name);
+        zp_buf_release(&s->partial);
+    }
+    free(f->src);
+    zp_buf_release(&f->pending);
+    zp_buf_release(&f->out);
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->cond);
+    free(f);
+}
+
+static ssize_t follow_read(void *cls, char *buf, size_t max)
+{
+    struct follow *f = cls;
+    for (;;) {
+        if (f->out_off < f->out.len) {
+            size_t n = f->out.len - f->out_off;
+            if (n > max)
+                n = max;
+            memcpy(buf, f->out.p + f->out_off, n);
+            f->out_off += n;
+            if (f->out_off == f->out.len) {
+                zp_buf_reset(&f->out);
+                f->out_off = 0;
+            }
+            return (ssize_t)n;
+        }
+        if (f->done || atomic_load(&f->srv->stopping))
+            return -1;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += FOLLOW_KEEPALIVE_S;
+        pthread_mutex_lock(&f->lock);
+        bool timed_out = false;
+        while (f->pending.len == 0 && f->live > 0 && !atomic_load(&f->srv->stopping) && !timed_out)
+            timed_out = pthread_cond_timedwait(&f->cond, &f->lock, &ts) == ETIMEDOUT;
+        char *lines = NULL;
+        size_t len = 0;
+        if (f->pending.len)
+            lines = zp_buf_detach(&f->pending, &len);
+        size_t dropped = f->dropped;
+        f->dropped = 0;
+        bool ended = f->live == 0 && len == 0;
+        pthread_mutex_unlock(&f->lock);
+        if (dropped)
+            zp_buf_addf(&f->out, "event: dropped\ndata: %zu lines\n\n", dropped);
+        for (size_t start = 0, i = 0; i < len; i++) {
+            if (lines[i] == '\n') {
+                srv_sse_frame(&f->out, ++f->line_no, lines + start, i - start);
+                start = i + 1;
+            }
+        }
+        free(lines);
+        if (ended) {
+            zp_buf_adds(&f->out, "event: end\ndata: every container stopped\n\n");
+            f->done = true;
+        } else if (timed_out && f->out.len == 0) {
+            zp_buf_adds(&f->out, ": keep-alive\n\n");
+        }
+    }
+}
+
+/* ?follow=true: one thread and engine connection per running container, until the client
+ * leaves or every container stops. */
+static void follow_logs(struct srv_req *req, struct srv_resp *resp, struct orch *o,
+                        const struct orch_container *cs, size_t n, int64_t tail)
+{
+    struct follow *f = zp_calloc(1, sizeof(*f));
+    f->srv = req->srv;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    zp_buf_init(&f->pending, 0);
+    zp_buf_init(&f->out, 0);
+    f->src = zp_calloc(n ? n : 1, sizeof(*f->src));
+    struct zp_err err;
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i].oneoff || strcmp(cs[i].state, "running") != 0)
+            continue;
+        struct engine_container ct;
+        zp_err_init(&err);
+        if (engine_container_inspect(orch_engine(o), cs[i].id, &ct, &err) != 0)
+            continue;
+        struct follow_src *s = &f->src[f->n];
+        s->f = f;
+        s->eo.follow = true;
+        s->eo.tail = tail;
+        s->eo.tail_zero = tail == 0;
+        s->eo.tty = ct.tty;
+        engine_container_release(&ct);
+        s->id = zp_strdup(cs[i].id);
+        s->name = zp_strdup(cs[i].name);
+        zp_buf_init(&s->partial, FOLLOW_LINE_MAX + 1);
+        zp_err_init(&err);
+        s->e = engine_new(req->srv->host, &err);
+        f->n++;
+        if (!s->e)
+            continue;
+        engine_adopt_version(s->e, orch_engine(o));
+        pthread_mutex_lock(&f->lock);
+        f->live++;
+        pthread_mutex_unlock(&f->lock);
+        if (pthread_create(&s->thread, NULL, follow_thread, s) != 0) {
+            pthread_mutex_lock(&f->lock);
+            f->live--;
+            pthread_mutex_unlock(&f->lock);
+            continue;
+        }
+        s->started = true;
+    }
+    resp->status = 200;
+    resp->type = "text/event-stream";
+    resp->stream = follow_read;
+    resp->stream_cls = f;
+    resp->stream_free = follow_free;
+}
+
 void srv_api_project_logs(struct srv_req *req, struct srv_resp *resp)
 {
     const char *service = srv_req_query(req, "service");
@@ -127,9 +340,9 @@ void srv_api_project_logs(struct srv_req *req, struct srv_resp *resp)
                         tail_s);
         return;
     }
-    if (follow && strcmp(follow, "false") != 0) {
-        srv_reply_error(resp, 501, "not_implemented", NULL,
-                        "follow is not available yet: poll with tail, or use 'zpanel logs -f'");
+    if (follow && strcmp(follow, "true") != 0 && strcmp(follow, "false") != 0) {
+        srv_reply_error(resp, 400, "bad_request", NULL, "follow: '%s' is not true or false",
+                        follow);
         return;
     }
     struct compose_project *cp;
@@ -147,6 +360,10 @@ void srv_api_project_logs(struct srv_req *req, struct srv_resp *resp)
     }
     if (orch_ps(o, service ? svc : NULL, service ? 1 : 0, true, &cs, &n, &err) != 0) {
         srv_reply_zerr(resp, &err);
+        goto out;
+    }
+    if (follow && strcmp(follow, "true") == 0) {
+        follow_logs(req, resp, o, cs, n, tail);
         goto out;
     }
     struct zp_buf text;

@@ -133,7 +133,7 @@ name, ready, img = sys.argv[1], sys.argv[2], sys.argv[3]
 y = f"""services:
   web:
     image: {img}
-    command: ["sh", "-c", "sleep {ready}; touch /ready; exec sleep 3600"]
+    command: ["sh", "-c", "echo started-${{GREETING}}; sleep {ready}; touch /ready; exec sleep 3600"]
     stop_grace_period: 1s
     healthcheck:
       test: ["CMD", "test", "-f", "/ready"]
@@ -160,6 +160,19 @@ grep -q "container $P-a-web-1: Started" <<<"$OUT" && ok || fail "job log: $OUT"
 api GET "/api/v1/projects/$P-a" "$READ"
 [ "$(jget '[c["health"] for c in m["containers"]]')" = "['healthy']" ] && ok || fail "project details: $OUT"
 [ "$(jget 'm["last_job"]["id"]')" = "$JOB" ] && ok || fail "last job: $OUT"
+api GET "/api/v1/projects/$P-a/logs?service=web&tail=5" "$READ"
+expect_code 200 "logs"
+grep -qx "$P-a-web-1 | started-hi" <<<"$OUT" && ok || fail "logs carry the interpolated env: $OUT"
+# follow: the replayed lines arrive as SSE; the stream stays open (curl ends it)
+curl -sN --max-time 3 -H "Authorization: Bearer $READ" \
+    "$URL/api/v1/projects/$P-a/logs?follow=true&tail=5" >"$TMP/follow"
+grep -qx "data: $P-a-web-1 | started-hi" "$TMP/follow" && ok || fail "logs follow: $(cat "$TMP/follow")"
+api GET "/api/v1/projects/$P-a/logs?service=nope" "$READ"
+expect_code 404 "logs of an unknown service"
+api GET "/api/v1/projects/$P-a/stats" "$READ"
+expect_code 200 "stats"
+[ "$(jget '[(c["verdict"], c["mem_used"] > 0) for c in m["containers"]]')" = "[('healthy', True)]" ] && ok ||
+    fail "stats: $OUT"
 
 # ---- SSE: lines arrive while the job runs ----
 api POST /api/v1/projects "$ADMIN" "$(compose_json $P-slow 4)"
@@ -243,7 +256,7 @@ PY
 cleanup_project $P-slow
 api POST "/api/v1/projects/$P-slow/deploy" "$DEPLOY"
 JOB=$(jget 'm["job"]["id"]')
-api POST "/api/v1/projects/$P-slow/restart" "$DEPLOY"
+api POST "/api/v1/projects/$P-slow/start" "$DEPLOY"
 JOB2=$(jget 'm["job"]["id"]')
 for _ in $(seq 1 200); do
     api GET "/api/v1/jobs/$JOB/log" "$READ"
@@ -259,7 +272,7 @@ wait_job "$JOB"
 [ "$STATUS" = succeeded ] && ok || fail "deploy after kill -9: $STATUS"
 [ "$(jget 'm["attempts"]')" = 2 ] && ok || fail "ran twice: $OUT"
 wait_job "$JOB2"
-[ "$STATUS" = succeeded ] && ok || fail "the queued job ran after the restart: $STATUS"
+[ "$STATUS" = succeeded ] && ok || fail "the queued job ran after the restart: $STATUS: $OUT"
 for _ in $(seq 1 100); do
     [ "$(inspect_field $P-slow-web-1 '{{.State.Health.Status}}')" = healthy ] && break
     sleep 0.2
