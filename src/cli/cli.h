@@ -273,5 +273,9 @@ extern const struct cli_cmd cli_cmd_events;
 extern const struct cli_cmd cli_cmd_backup;
 extern const struct cli_cmd cli_cmd_restore;
 extern const struct cli_cmd cli_cmd_proxy;
+/* the control plane: cmd-serve.c, cmd-user.c, cmd-token.c */
+extern const struct cli_cmd cli_cmd_serve;
+extern const struct cli_cmd cli_cmd_user;
+extern const struct cli_cmd cli_cmd_token;
 
 #endif
