@@ -715,6 +715,7 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
             .svc = sc->svc,
             .site = sc->site,
             .container_name = sc->container_name,
+            .hash = sc->hash,
             .ops = &ops,
         };
         rc = orch__rollout(&r, roll, nroll, err);
@@ -917,17 +918,39 @@ out:
     return rc;
 }
 
-/* The shared network of the proxy and every routed container (as `zpanel proxy up`
- * creates it), so that routed services come up before the proxy does. */
+/* The proxy's networks (as `zpanel proxy up` creates them), so that routed services
+ * come up before the proxy does: the shared `zpanel` (Traefik's) and the project's own
+ * `zpanel-<project>` (Caddy's router meets the project's routed containers there). */
 static int ensure_proxy_network(struct up *u, struct zp_err *err)
 {
     struct orch *o = u->o;
-    bool created = false;
-    int rc = proxy_ensure_network(o->e, &created, err);
-    if (rc < 0)
-        orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_FAILED, "%s", err->msg);
-    else if (created)
-        orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_DONE, "Created");
+    char *pnet = proxy_project_network(o->p->name);
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        bool created = false;
+        const char *name = i == 0 ? PROXY_NETWORK : pnet;
+        rc = i == 0 ? proxy_ensure_network(o->e, &created, err)
+                    : proxy_ensure_project_network(o->e, o->p->name, &created, err);
+        if (rc < 0)
+            orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_FAILED, "%s", err->msg);
+        else if (created)
+            orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_DONE, "Created");
+    }
+    free(pnet);
+    return rc;
+}
+
+/* A host belongs to the project that claimed it first: refuse another project's (see
+ * proxy_check_claims). */
+static int check_hosts(struct up *u, struct zp_err *err)
+{
+    const struct proxy_site **sites = zp_calloc(u->g.n ? u->g.n : 1, sizeof(*sites));
+    size_t n = 0;
+    for (size_t k = 0; u->svcs != NULL && k < u->g.norder; k++)
+        if (u->svcs[u->g.order[k]].site != NULL)
+            sites[n++] = u->svcs[u->g.order[k]].site;
+    int rc = n > 0 ? proxy_check_claims(u->o->e, u->o->p->name, sites, n, err) : 0;
+    free(sites);
     return rc;
 }
 
@@ -1311,6 +1334,8 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
                                 err)) < 0)
         goto out;
     if ((rc = prepare_services(&u, err)) < 0)
+        goto out;
+    if ((rc = check_hosts(&u, err)) < 0) /* before anything changes */
         goto out;
     if (orch__cancelled(o)) {
         rc = orch__interrupted(err);
