@@ -14,9 +14,8 @@
 /* a day: longer waits are a typo more likely than a wish */
 #define MAX_DURATION_NS (INT64_C(86400) * 1000000000)
 
-static const char *const ext_keys[] = {"routes",        "tls",   "health",
-                                       "drain_timeout", "proxy", "share_hosts_with",
-                                       NULL};
+static const char *const ext_keys[] = {
+    "routes", "tls", "health", "drain_timeout", "proxy", "share_hosts_with", NULL};
 static const char *const route_keys[] = {"host", "hosts", "path", "paths", "port", NULL};
 static const char *const health_keys[] = {"path", "interval", "timeout", NULL};
 static const char *const tls_modes[] = {"auto", "internal", "off", NULL};

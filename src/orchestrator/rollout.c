@@ -530,13 +530,14 @@ static int clear_temp_name(const struct orch_rollout *r, struct slot *s, struct 
     if (ours) {
         remove_quietly(r->e, c.id);
     } else {
-        rc = zp_err_set(err, ZP_E_CONFLICT, NULL,
-                        "service '%s': the rollout needs the name '%s', which container %.12s "
-                        "holds, and it is not a replacement of this service (it belongs to %s%s%s%s%s): "
-                        "zpanel leaves it alone; rename or remove it",
-                        r->service, s->new_name, c.id, project ? "project '" : "no zpanel project",
-                        project ? project : "", project ? "'" : "",
-                        service ? ", service " : "", service ? service : "");
+        rc = zp_err_set(
+            err, ZP_E_CONFLICT, NULL,
+            "service '%s': the rollout needs the name '%s', which container %.12s "
+            "holds, and it is not a replacement of this service (it belongs to %s%s%s%s%s): "
+            "zpanel leaves it alone; rename or remove it",
+            r->service, s->new_name, c.id, project ? "project '" : "no zpanel project",
+            project ? project : "", project ? "'" : "", service ? ", service " : "",
+            service ? service : "");
     }
     engine_container_release(&c);
     return rc;

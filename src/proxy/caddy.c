@@ -110,8 +110,8 @@ bool proxy_host_shared(const struct proxy_upstream *u, size_t n, const char *own
         return true;
     for (size_t i = 0; i < n; i++) {
         const struct proxy_site *s = u[i].site;
-        if (!u[i].draining && strcmp(project_of(s), owner) == 0 &&
-            proxy_site_names_host(s, host) && shares_with(s, project))
+        if (!u[i].draining && strcmp(project_of(s), owner) == 0 && proxy_site_names_host(s, host) &&
+            shares_with(s, project))
             return true;
     }
     return false;
@@ -310,8 +310,8 @@ char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *
     json_t *servers = json_pack("{s:o}", "router", server);
     if (probe_socket)
         json_object_set_new(servers, "probe", probe_server(probe_socket));
-    json_t *cfg = json_pack("{s:o, s:{s:{s:o}}}", "admin", admin_json(admin_socket), "apps",
-                            "http", "servers", servers);
+    json_t *cfg = json_pack("{s:o, s:{s:{s:o}}}", "admin", admin_json(admin_socket), "apps", "http",
+                            "servers", servers);
     char *text = proxy__json_dump(cfg);
     json_decref(cfg);
     for (size_t i = 0; i < nes; i++) {

@@ -942,8 +942,8 @@ static bool site_routes_path(const struct proxy_site *s, const char *host, const
     return false;
 }
 
-int proxy_check_claims(struct engine *e, const char *project,
-                       const struct proxy_site *const *sites, size_t n, struct zp_err *err)
+int proxy_check_claims(struct engine *e, const char *project, const struct proxy_site *const *sites,
+                       size_t n, struct zp_err *err)
 {
     const char *filters[] = {PROXY_LABEL_ROUTES, NULL};
     struct engine_container_list list;
@@ -1142,8 +1142,8 @@ static int container_address(struct engine *e, const char *container_id, char **
     return rc;
 }
 
-int proxy_drain(struct engine *e, const struct proxy_opts *opts, const char *container_id,
-                int port, int64_t timeout_ms, bool *ret_drained, struct zp_err *err)
+int proxy_drain(struct engine *e, const struct proxy_opts *opts, const char *container_id, int port,
+                int64_t timeout_ms, bool *ret_drained, struct zp_err *err)
 {
     char *ip = NULL;
     int rc = container_address(e, container_id, &ip, NULL, err);
@@ -1190,8 +1190,8 @@ int proxy_drain(struct engine *e, const struct proxy_opts *opts, const char *con
 
 /* ---- probe ---- */
 
-int proxy_probe(struct engine *e, const struct proxy_opts *opts, const char *container_id,
-                int port, const char *path, int64_t timeout_ms, bool *ret_ok, char **ret_output,
+int proxy_probe(struct engine *e, const struct proxy_opts *opts, const char *container_id, int port,
+                const char *path, int64_t timeout_ms, bool *ret_ok, char **ret_output,
                 struct zp_err *err)
 {
     if (!path || !proxy__path_valid(path))

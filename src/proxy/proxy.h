@@ -216,8 +216,8 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
  * (x-zpanel.share_hosts_with); even then a host + path the owner routes stays the
  * owner's. Errors: ZP_E_CONFLICT naming the host, the owner project and its service (one
  * line per host refused), engine errors. */
-int proxy_check_claims(struct engine *e, const char *project,
-                       const struct proxy_site *const *sites, size_t n, struct zp_err *err);
+int proxy_check_claims(struct engine *e, const char *project, const struct proxy_site *const *sites,
+                       size_t n, struct zp_err *err);
 
 /* Host + path pairs that sites of different services (or projects) both claim, one line
  * each ("host 'a.example' path '/api' is routed by both shop/web and blog/web"), or NULL
@@ -234,8 +234,8 @@ int proxy_routes(struct engine *e, const struct proxy_opts *opts, char ***ret_li
  * proxy network, per the router's /reverse_proxy/upstreams; an address Caddy does not
  * list has none) or timeout_ms passed; *ret_drained says which. Call it after a
  * proxy_sync that excluded the container (it stays listed while draining). */
-int proxy_drain(struct engine *e, const struct proxy_opts *opts, const char *container_id,
-                int port, int64_t timeout_ms, bool *ret_drained, struct zp_err *err);
+int proxy_drain(struct engine *e, const struct proxy_opts *opts, const char *container_id, int port,
+                int64_t timeout_ms, bool *ret_drained, struct zp_err *err);
 
 /* The route's HTTP probe, from the router's networks without running anything inside
  * the proxy's image: GET <path> is sent over the router's probe socket
@@ -245,8 +245,8 @@ int proxy_drain(struct engine *e, const struct proxy_opts *opts, const char *con
  * gets the status line and the start of the body, or why there was no answer. Errors:
  * ZP_E_NOTFOUND (no such container), ZP_E_ENGINE (it has no address on a proxy network),
  * ZP_E_INPUT (path). */
-int proxy_probe(struct engine *e, const struct proxy_opts *opts, const char *container_id,
-                int port, const char *path, int64_t timeout_ms, bool *ret_ok, char **ret_output,
+int proxy_probe(struct engine *e, const struct proxy_opts *opts, const char *container_id, int port,
+                const char *path, int64_t timeout_ms, bool *ret_ok, char **ret_output,
                 struct zp_err *err);
 
 /* The suffix of a rollout's temporary container name ("hello-web-1" + suffix). A
