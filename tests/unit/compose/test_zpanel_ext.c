@@ -317,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_errors_with_positions),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_override_keeps_base),
+        /* the owner's consent to share its hosts */
         cmocka_unit_test(test_share_hosts_with),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
