@@ -84,11 +84,11 @@ services:
     image: $WEBVER_IMAGE
     environment:
       VERSION: \${MULTI_VERSION:-m1}
-    healthcheck:
+    healthcheck: # generous: the engine's exec-based checks crawl on a loaded machine
       test: ["CMD", "/webver", "-probe", "/up"]
       interval: 300ms
-      timeout: 2s
-      retries: 3
+      timeout: 15s
+      retries: 10
     stop_grace_period: 10s
     deploy:
       replicas: 3
