@@ -796,4 +796,34 @@ struct engine_attach_opts {
 int engine_container_attach(struct engine *e, const char *id, const struct engine_attach_opts *opts,
                             const struct engine_stream_io *io, struct zp_err *err);
 
+/* ---- plain HTTP over a unix socket (http.c) ----
+ * For local daemons other than the engine (Caddy's admin API and probe socket): engine/
+ * is the one module that uses libcurl, so every HTTP client of zpanel goes through it. */
+
+struct engine_http;
+
+struct engine_http_response {
+    long status; /* the HTTP status code */
+    char *body;  /* owned, NUL-terminated (binary-safe: len bytes) */
+    size_t len;
+};
+
+/* A client for the HTTP server on unix socket socket_path whose answers may hold at
+ * most max_response bytes. Calls engine_global_init. One client per thread; the
+ * connection is kept between requests. *ret belongs to the caller (engine_http_close).
+ * Errors: ZP_E_SYSTEM. */
+int engine_http_open(const char *socket_path, size_t max_response, struct engine_http **ret,
+                     struct zp_err *err);
+void engine_http_close(struct engine_http *h);
+/* One request: method, path ("/load"), extra headers ("Name: value", NULL-terminated, may
+ * be NULL; "Name:" sends the header with an empty value, e.g. "Host:"), body (NULL: none;
+ * sent as is), the whole exchange bounded by timeout_ms. An HTTP error status is not an
+ * error: *ret gets every answer (the caller releases it). Errors: ZP_E_SYSTEM (no answer:
+ * connect failure, timeout; the message names the socket), ZP_E_TOOBIG (the answer is
+ * larger than max_response). */
+int engine_http_request(struct engine_http *h, const char *method, const char *path,
+                        const char *const *headers, const char *body, int64_t timeout_ms,
+                        struct engine_http_response *ret, struct zp_err *err);
+void engine_http_response_release(struct engine_http_response *r);
+
 #endif

@@ -565,6 +565,7 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
             .svc = sc->svc,
             .site = sc->site,
             .container_name = sc->container_name,
+            .hash = sc->hash,
             .ops = &ops,
         };
         rc = orch__rollout(&r, roll, nroll, err);
@@ -861,6 +862,20 @@ static void orphans(struct up *u, struct zp_err *err)
         orch__remove_container(o, o->e, &u->obs.c[u->plan.orphans[i]], -1, false, err);
 }
 
+/* A host belongs to the project that claimed it first: refuse another project's (see
+ * proxy_check_claims). */
+static int check_hosts(struct up *u, struct zp_err *err)
+{
+    const struct proxy_site **sites = zp_calloc(u->g.n ? u->g.n : 1, sizeof(*sites));
+    size_t n = 0;
+    for (size_t k = 0; u->svcs != NULL && k < u->g.norder; k++)
+        if (u->svcs[u->g.order[k]].site != NULL)
+            sites[n++] = u->svcs[u->g.order[k]].site;
+    int rc = n > 0 ? proxy_check_claims(u->o->e, u->o->p->name, sites, n, err) : 0;
+    free(sites);
+    return rc;
+}
+
 int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
 {
     struct orch_up_opts dflt = {0};
@@ -877,6 +892,8 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
                                 err)) < 0)
         goto out;
     if ((rc = prepare_services(&u, err)) < 0)
+        goto out;
+    if ((rc = check_hosts(&u, err)) < 0) /* before anything changes */
         goto out;
     if (orch__cancelled(o)) {
         rc = orch__interrupted(err);

@@ -409,9 +409,9 @@ static bool has_network(const struct mapper *m, const char *name)
 }
 
 /* A routed service (x-zpanel): its routes as the label the proxy reads (Caddy), or the
- * Traefik labels (labels the service writes itself win), and the shared network
- * `zpanel` without aliases (projects' service names would collide there; the proxy
- * dials containers by short ID). One-off containers are never routed. */
+ * Traefik labels (labels the service writes itself win), and the proxy's network without
+ * aliases (the router dials containers by address): `zpanel-<project>` for Caddy, the
+ * shared `zpanel` for Traefik. One-off containers are never routed. */
 int orch__map_route(struct mapper *m)
 {
     const struct zp_node *x = zp_node_get(m->svc, "x-zpanel");
@@ -449,13 +449,19 @@ int orch__map_route(struct mapper *m)
         }
         free(tl);
     }
-    if (!has_network(m, PROXY_NETWORK)) {
+    /* Caddy's router reaches the project's routed containers on the project's own
+     * network (no other project's containers are on it); Traefik's on `zpanel` */
+    char *pnet = site.kind == PROXY_KIND_CADDY ? proxy_project_network(m->p->name)
+                                               : zp_strdup(PROXY_NETWORK);
+    if (!has_network(m, pnet)) {
         struct orch_container_spec *sp = m->spec;
         sp->networks = zp_realloc(sp->networks, (sp->nnetworks + 1) * sizeof(*sp->networks));
         struct orch_netattach *na = &sp->networks[sp->nnetworks++];
         memset(na, 0, sizeof(*na));
-        na->network = zp_strdup(PROXY_NETWORK);
+        na->network = pnet;
         na->aliases = zp_calloc(1, sizeof(*na->aliases));
+    } else {
+        free(pnet);
     }
 out:
     proxy_site_release(&site);

@@ -185,16 +185,24 @@ out:
     return rc;
 }
 
-/* The shared network of the proxy and every routed container (as `zpanel proxy up`
- * creates it), so that routed services come up before the proxy does. */
+/* The proxy's networks (as `zpanel proxy up` creates them), so that routed services
+ * come up before the proxy does: the shared `zpanel` (Traefik's) and the project's own
+ * `zpanel-<project>` (Caddy's router meets the project's routed containers there). */
 static int ensure_proxy_network(struct orch *o, struct zp_err *err)
 {
-    bool created = false;
-    int rc = proxy_ensure_network(o->e, &created, err);
-    if (rc < 0)
-        orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_FAILED, "%s", err->msg);
-    else if (created)
-        orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_DONE, "Created");
+    char *pnet = proxy_project_network(o->p->name);
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        bool created = false;
+        const char *name = i == 0 ? PROXY_NETWORK : pnet;
+        rc = i == 0 ? proxy_ensure_network(o->e, &created, err)
+                    : proxy_ensure_project_network(o->e, o->p->name, &created, err);
+        if (rc < 0)
+            orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_FAILED, "%s", err->msg);
+        else if (created)
+            orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_DONE, "Created");
+    }
+    free(pnet);
     return rc;
 }
 

@@ -268,6 +268,13 @@ int orch_down(struct orch *o, const struct orch_down_opts *opts, struct zp_err *
         orch__proxy_ctx_release(&px);
         free(state);
     }
+    /* the project's own network to the router goes with its last container */
+    if (any || routed) {
+        struct zp_err nerr;
+        zp_err_init(&nerr);
+        if (proxy_forget_project(o->e, o->p->name, &nerr) < 0)
+            orch__emit(o, ORCH_OBJ_PROJECT, o->p->name, NULL, ORCH_WARNING, "%s", nerr.msg);
+    }
 
     if ((rc = engine_network_list(o->e, filters, &nets, err)) < 0)
         goto out;

@@ -384,6 +384,7 @@ struct orch_rollout {
     const struct zp_node *svc; /* normalised, adapted */
     const struct proxy_site *site;
     const char *container_name; /* container_name, or NULL */
+    const char *hash;           /* the config hash the replacements get, or NULL */
     const struct orch_rollout_ops *ops;
 };
 
@@ -394,8 +395,14 @@ struct orch_rollout {
  * replacements their names. Stop-first batches stop and drain first, and put the old
  * container back when the new one fails. A replacement that never becomes ready is
  * removed, the old container keeps serving, and the error carries the probe's output and
- * the replacement's last log lines. Progress: "Rolling out", "Switched", "Draining",
- * "Rolled out". */
+ * the replacement's last log lines. A replacement left under its temporary name by an
+ * interrupted rollout (its old container gone) that runs the wanted hash only gets its
+ * name ("Renamed"); a container that holds the temporary name but is not a replacement
+ * of this service (its labels: project, service, replica number) is never removed: the
+ * rollout stops with ZP_E_CONFLICT naming it and its owner. Progress: "Rolling out",
+ * "Switched", "Draining", "Rolled out". The test-only environment variable
+ * ZP_TEST_CRASH_AT=after-retire kills the process (SIGKILL) once the old containers of a
+ * start-first batch are removed, before the renames. */
 int orch__rollout(const struct orch_rollout *r, struct orch_roll_item *items, size_t n,
                   struct zp_err *err);
 
