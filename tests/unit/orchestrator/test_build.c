@@ -669,7 +669,7 @@ static void test_walk_order_and_caps(void **state)
 /* What orch_build_digest returned, and its message. */
 struct digest_result {
     int rc;
-    char msg[1024];
+    char msg[ZP_ERR_MSG_MAX];
 };
 
 static void digest_here(const struct zp_node *svc, struct digest_result *res)
