@@ -1539,6 +1539,61 @@ static int f_zpanel(struct zp_node *v, const struct field *f, const char *path,
     return compose__normalize_zpanel(v, path, ctx, d);
 }
 
+/* ---- runtime fields: lifecycle hooks, attach, gpus, develop (minimal pass-through; the
+ * loader's full reading of them is the compose side of issue 11) ---- */
+
+static const struct field hook_fields[] = {
+    FLD_REQ("command", f_command),     FLD("user", f_str),
+    FLD("privileged", f_bool),         FLD("working_dir", f_str),
+    FLD("environment", f_environment), FLD_END,
+};
+
+static const char *const watch_actions[] = {"rebuild",      "restart",   "sync",
+                                            "sync+restart", "sync+exec", NULL};
+
+static const struct field watch_fields[] = {
+    FLD_REQ("path", f_str),       FLD_ENUM_REQ("action", watch_actions),
+    FLD("target", f_str),         FLD("ignore", f_str_list),
+    FLD("include", f_str_list),   FLD("initial_sync", f_bool),
+    FLD_OBJ("exec", hook_fields), FLD_END,
+};
+
+static const struct field develop_fields[] = {FLD_OBJ_LIST("watch", watch_fields), FLD_END};
+
+/* gpus count: a number of devices or "all" (-1, as compose prints it) */
+static int f_gpu_count(struct zp_node *v, const struct field *f, const char *path,
+                       const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    (void)ctx;
+    if (v->kind == ZP_NODE_SCALAR && v->type == ZP_STR && strcmp(v->str, "all") == 0) {
+        zp_node_set_scalar(v, ZP_INT, "-1");
+        return 0;
+    }
+    return compose__to_int(v, -1, INT64_MAX, path, d);
+}
+
+static const struct field gpu_fields[] = {
+    FLD("capabilities", f_str_list), FLD("count", f_gpu_count),
+    FLD("device_ids", f_str_list),   FLD("driver", f_str),
+    FLD("options", f_label_map),     FLD_END,
+};
+
+/* gpus: "all" or a list of device requests */
+static int f_gpus(struct zp_node *v, const struct field *f, const char *path,
+                  const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    if (v->kind == ZP_NODE_SCALAR && v->type == ZP_STR && strcmp(v->str, "all") == 0) {
+        struct zp_node *seq = zp_node_new_seq(&v->pos);
+        struct zp_node *req = zp_node_new_map(&v->pos);
+        map_add(req, "count", zp_node_new_int(-1, &v->pos));
+        zp_node_push(seq, req);
+        zp_node_replace(v, seq);
+        return 0;
+    }
+    return f_obj_list(v, f, path, ctx, d);
+}
+
 /* ---- the service ---- */
 
 static const char *const cgroup_modes[] = {"host", "private", NULL};
@@ -1549,7 +1604,7 @@ static const char *const cgroup_modes[] = {"host", "private", NULL};
  * pull policy timing). */
 static const struct field service_fields[] = {
     FLD("annotations", f_label_map),
-    FLD_UNSUPPORTED("attach"),
+    FLD("attach", f_bool),
     FLD_OBJ("blkio_config", blkio_fields),
     FLD("build", f_build),
     FLD("cap_add", f_str_list),
@@ -1571,7 +1626,7 @@ static const struct field service_fields[] = {
     FLD_UNSUPPORTED("credential_spec"),
     FLD("depends_on", f_depends_on),
     FLD("deploy", f_deploy),
-    FLD_UNSUPPORTED("develop"),
+    FLD_OBJ("develop", develop_fields),
     FLD("device_cgroup_rules", f_str_list),
     FLD("devices", f_devices),
     FLD("dns", f_str_or_list),
@@ -1585,7 +1640,7 @@ static const struct field service_fields[] = {
     FLD("extends", f_extends),
     FLD("external_links", f_str_list),
     FLD("extra_hosts", f_extra_hosts),
-    FLD_UNSUPPORTED("gpus"),
+    {.key = "gpus", .fn = f_gpus, .sub = gpu_fields},
     FLD("group_add", f_str_list),
     FLD("healthcheck", f_healthcheck),
     FLD("hostname", f_str),
@@ -1611,9 +1666,9 @@ static const struct field service_fields[] = {
     FLD_INT("pids_limit", -1, INT64_MAX),
     FLD("platform", f_str),
     FLD("ports", f_ports),
-    FLD_UNSUPPORTED("post_start"),
+    FLD_OBJ_LIST("post_start", hook_fields),
     FLD_UNSUPPORTED("pre_start"),
-    FLD_UNSUPPORTED("pre_stop"),
+    FLD_OBJ_LIST("pre_stop", hook_fields),
     FLD("privileged", f_bool),
     FLD("profiles", f_profiles),
     FLD_UNSUPPORTED("provider"),

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "hooks.h"
 #include "orchestrator-int.h"
 #include "routes.h"
 
@@ -457,6 +458,11 @@ static int start_container(struct up *u, struct engine *e, const char *service, 
         orch__emit(u->o, ORCH_OBJ_CONTAINER, name, service, ORCH_FAILED, "%s", err->msg);
         return err->code;
     }
+    if (orch__run_hooks(u->o, e, service, "post_start", id, name, err) < 0) {
+        zp_err_prefix(err, "service '%s'", service);
+        orch__emit(u->o, ORCH_OBJ_CONTAINER, name, service, ORCH_FAILED, "%s", err->msg);
+        return err->code;
+    }
     orch__emit(u->o, ORCH_OBJ_CONTAINER, name, service, ORCH_DONE, "Started");
     return 0;
 }
@@ -478,7 +484,8 @@ static int recreate(struct up *u, struct engine *e, size_t node, int number,
 
     orch__emit(u->o, ORCH_OBJ_CONTAINER, old->name, service, ORCH_WORKING, "Recreate");
     if (was_running &&
-        (rc = engine_container_stop(e, old->id, orch__stop_timeout(sc->svc), err)) < 0)
+        ((rc = orch__run_hooks(u->o, e, service, "pre_stop", old->id, old->name, err)) < 0 ||
+         (rc = engine_container_stop(e, old->id, orch__stop_timeout(sc->svc), err)) < 0))
         goto fail;
     if (strcmp(old->name, canon) == 0) {
         aside = zp_asprintf("%.12s_%s", old->id, old->name);
@@ -526,6 +533,8 @@ int orch__remove_container(struct orch *o, struct engine *e, const struct orch_o
     const char *service = c->service[0] ? c->service : NULL;
     if (strcmp(c->state, "running") == 0 || strcmp(c->state, "restarting") == 0 ||
         strcmp(c->state, "paused") == 0) {
+        if (service != NULL && orch__run_hooks(o, e, service, "pre_stop", c->id, c->name, err) < 0)
+            goto fail;
         orch__emit(o, ORCH_OBJ_CONTAINER, c->name, service, ORCH_WORKING, "Stopping");
         if (engine_container_stop(e, c->id, timeout, err) < 0)
             goto fail;

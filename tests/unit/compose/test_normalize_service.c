@@ -139,25 +139,20 @@ static void test_unknown_key_suggestion(void **state)
 static void test_unsupported_keys(void **state)
 {
     (void)state;
-    expect_err("develop: {watch: []}\ngpus: all\nprovider: {type: x}\nmodels: [m]\n"
+    expect_err("provider: {type: x}\nmodels: [m]\n"
                "credential_spec: {file: x}\nisolation: hyperv\nuse_api_socket: true\n"
-               "label_file: ./l\npost_start: []\npre_stop: []\npre_start: []\nattach: false\n"
+               "label_file: ./l\npre_start: []\n"
                "pull_refresh_after: 1h\n",
-               "compose.yaml:1:1: services.web.develop: 'develop' is not supported yet\n"
-               "compose.yaml:2:1: services.web.gpus: 'gpus' is not supported yet\n"
-               "compose.yaml:3:1: services.web.provider: 'provider' is not supported yet\n"
-               "compose.yaml:4:1: services.web.models: 'models' is not supported yet\n"
-               "compose.yaml:5:1: services.web.credential_spec: 'credential_spec' is not "
+               "compose.yaml:1:1: services.web.provider: 'provider' is not supported yet\n"
+               "compose.yaml:2:1: services.web.models: 'models' is not supported yet\n"
+               "compose.yaml:3:1: services.web.credential_spec: 'credential_spec' is not "
                "supported yet\n"
-               "compose.yaml:6:1: services.web.isolation: 'isolation' is not supported yet\n"
-               "compose.yaml:7:1: services.web.use_api_socket: 'use_api_socket' is not "
+               "compose.yaml:4:1: services.web.isolation: 'isolation' is not supported yet\n"
+               "compose.yaml:5:1: services.web.use_api_socket: 'use_api_socket' is not "
                "supported yet\n"
-               "compose.yaml:8:1: services.web.label_file: 'label_file' is not supported yet\n"
-               "compose.yaml:9:1: services.web.post_start: 'post_start' is not supported yet\n"
-               "compose.yaml:10:1: services.web.pre_stop: 'pre_stop' is not supported yet\n"
-               "compose.yaml:11:1: services.web.pre_start: 'pre_start' is not supported yet\n"
-               "compose.yaml:12:1: services.web.attach: 'attach' is not supported yet\n"
-               "compose.yaml:13:1: services.web.pull_refresh_after: 'pull_refresh_after' is not "
+               "compose.yaml:6:1: services.web.label_file: 'label_file' is not supported yet\n"
+               "compose.yaml:7:1: services.web.pre_start: 'pre_start' is not supported yet\n"
+               "compose.yaml:8:1: services.web.pull_refresh_after: 'pull_refresh_after' is not "
                "supported yet");
 }
 
