@@ -59,6 +59,7 @@ struct cli_cmd {
 extern const struct cli_cmd cli_cmd_build;
 extern const struct cli_cmd cli_cmd_config;
 extern const struct cli_cmd cli_cmd_version;
+extern const struct cli_cmd cli_cmd_watch;
 
 /* Print a usage error naming the flag, then the command's usage, to stderr; returns
  * ZP_EXIT_USAGE. */

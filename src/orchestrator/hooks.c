@@ -79,7 +79,7 @@ static const char **str_vec(const struct zp_node *seq)
     return v;
 }
 
-static int run_one(struct orch *o, struct engine *e, const char *service, const char *which,
+int orch__run_hook(struct orch *o, struct engine *e, const char *service, const char *which,
                    size_t index, const struct zp_node *hook, const char *id, const char *name,
                    struct zp_err *err)
 {
@@ -178,7 +178,7 @@ int orch__run_hooks(struct orch *o, struct engine *e, const char *service, const
     for (size_t i = 0; i < hooks->n; i++) {
         if (orch__cancelled(o))
             return orch__interrupted(err);
-        int rc = run_one(o, e, service, which, i, hooks->items[i], id, name, err);
+        int rc = orch__run_hook(o, e, service, which, i, hooks->items[i], id, name, err);
         if (rc < 0 && pre_stop && (rc == ZP_E_NOTFOUND || rc == ZP_E_CONFLICT)) {
             /* the container stopped or went away meanwhile: nothing left to prepare */
             zp_err_init(err);

@@ -3,6 +3,9 @@
 #ifndef ZP_ORCH_HOOKS_H
 #define ZP_ORCH_HOOKS_H
 
+#include <stddef.h>
+
+#include "../compose/node.h"
 #include "../util/util.h"
 
 struct orch;
@@ -18,5 +21,13 @@ struct engine;
  * is gone is skipped, as compose does); ENGINE_E_CANCELLED when the session is cancelled. */
 int orch__run_hooks(struct orch *o, struct engine *e, const char *service, const char *which,
                     const char *id, const char *name, struct zp_err *err);
+
+/* Run one hook (a map with command, user, privileged, working_dir, environment: a
+ * post_start or pre_stop entry, or a develop.watch rule's exec) in container id and wait
+ * for it; which and index name it in messages ("post_start", 0). Errors as above, the
+ * not-running case included. */
+int orch__run_hook(struct orch *o, struct engine *e, const char *service, const char *which,
+                   size_t index, const struct zp_node *hook, const char *id, const char *name,
+                   struct zp_err *err);
 
 #endif
