@@ -391,12 +391,20 @@ static int running(struct watcher *w, const char *service, struct orch_container
     return orch_ps(w->o, svcs, 1, false, ret, ret_n, err);
 }
 
+static void clear_pending(struct wrule *r);
+
 static int do_sync(struct watcher *w, struct wrule *r, struct orch_container *cs, size_t n,
                    struct zp_err *err)
 {
     const char *service = w->svcs[r->svc].name;
     char **present = NULL, **gone = NULL;
     size_t npresent = 0, ngone = 0;
+    if (!r->is_dir && r->all) {
+        /* a file rule's "everything" is its file: never the rest of its directory */
+        clear_pending(r);
+        r->changed = zp_calloc(1, sizeof(*r->changed));
+        r->changed[r->nchanged++] = zp_strdup("");
+    }
     for (size_t i = 0; !r->all && i < r->nchanged; i++) {
         char *abs = r->changed[i][0] ? zp_path_join(r->path, r->changed[i]) : zp_strdup(r->path);
         struct stat st;
