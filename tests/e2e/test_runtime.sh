@@ -141,6 +141,7 @@ DOCKERFILE
 echo v1 >ctx/version.txt
 echo one >src/a.txt
 echo old >src/gone.txt
+echo c1 >conf.txt
 cat >compose.yaml <<YAML
 name: ${P}w
 services:
@@ -158,10 +159,15 @@ services:
           ignore: ["*.log"]
         - path: ./ctx
           action: rebuild
+        - path: ./conf.txt
+          target: /etc/conf.txt
+          action: sync+exec
+          exec:
+            command: ["sh", "-c", "cp /etc/conf.txt /etc/conf.seen"]
 YAML
 "$Z" --progress plain watch >"$TMP/w/watch.out" 2>&1 &
 WATCH_PID=$!
-if wait_for 120 grep -q "Watching 2 paths" "$TMP/w/watch.out"; then ok; else
+if wait_for 120 grep -q "Watching 3 paths" "$TMP/w/watch.out"; then ok; else
     fail "watch did not start: $(cat "$TMP/w/watch.out")"
 fi
 in_ctr() { docker exec ${P}w-app-1 "$@"; }
@@ -183,6 +189,11 @@ if wait_for 20 sh -c "! docker exec ${P}w-app-1 test -e /app/gone.txt"; then ok;
     fail "a deleted file is removed in the container"
 fi
 in_ctr test -e /app/skip.log && fail "an ignored file was synced" || ok
+echo c2 >conf.txt
+if wait_for 20 sh -c "[ \"\$(docker exec ${P}w-app-1 cat /etc/conf.seen)\" = c2 ]"; then ok; else
+    fail "sync+exec of a file rule: the file is synced, then exec runs"
+fi
+in_ctr test -e /etc/src && fail "a file rule synced more than its file" || ok
 old_id=$(inspect_field ${P}w-app-1 '{{.Id}}')
 old_image=$(inspect_field ${P}w-app-1 '{{.Image}}')
 echo v2 >ctx/version.txt
