@@ -1,12 +1,12 @@
 /* cli/watch: `up` the services with develop.watch rules, then apply file changes to them
- * (sync, restart, exec, rebuild) until Ctrl-C. The workflow is orch_watch's. */
+ * (sync, restart, exec, rebuild) until Ctrl-C. The workflow is orch_develop_watch's. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../orchestrator/orchestrator.h"
-#include "../orchestrator/watch.h"
+#include "../orchestrator/develop.h"
 #include "cli.h"
 
 #include "../util/banned.h"
@@ -26,7 +26,7 @@ static int watch_exec(const struct cli_global *g, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct orch_watch_opts wo;
+    struct orch_develop_opts wo;
     memset(&wo, 0, sizeof(wo));
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -49,7 +49,7 @@ static int watch_exec(const struct cli_global *g, int argc, char **argv)
     if ((rc = cli_signals_start(on_signal, s.orch)) == 0) {
         struct zp_err err;
         zp_err_init(&err);
-        if (orch_watch(s.orch, &wo, &err) != 0)
+        if (orch_develop_watch(s.orch, &wo, &err) != 0)
             rc = cli_error(&err);
         cli_signals_stop();
     }

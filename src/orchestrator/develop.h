@@ -1,8 +1,8 @@
-/* orchestrator/watch: Compose's develop.watch — follow the files of the rules with inotify
+/* orchestrator/develop: Compose's develop.watch — follow the files of the rules with inotify
  * and sync them into the running containers (the archive API), restart, exec or rebuild
  * and recreate the service. Kept out of orchestrator.h like status.h and release.h. */
-#ifndef ZP_ORCH_WATCH_H
-#define ZP_ORCH_WATCH_H
+#ifndef ZP_ORCH_DEVELOP_H
+#define ZP_ORCH_DEVELOP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,16 +12,16 @@
 
 struct orch;
 
-#define ORCH_WATCH_MAX_DIRS 8192     /* directories followed (one inotify watch each) */
-#define ORCH_WATCH_MAX_CHANGES 4096  /* changed paths kept per rule; more: the whole path */
-#define ORCH_WATCH_DEBOUNCE_MS 500   /* quiet time before a batch of changes is applied */
-#define ORCH_WATCH_MAX_BATCH_MS 5000 /* a batch is applied at the latest after this */
+#define ORCH_DEVELOP_MAX_DIRS 8192     /* directories followed (one inotify watch each) */
+#define ORCH_DEVELOP_MAX_CHANGES 4096  /* changed paths kept per rule; more: the whole path */
+#define ORCH_DEVELOP_DEBOUNCE_MS 500   /* quiet time before a batch of changes is applied */
+#define ORCH_DEVELOP_MAX_BATCH_MS 5000 /* a batch is applied at the latest after this */
 
-struct orch_watch_opts {
+struct orch_develop_opts {
     const char *const *services; /* only these; none: every service with develop.watch */
     size_t nservices;
     bool no_up;          /* do not run `up` (build what is missing, start) first */
-    int64_t debounce_ms; /* 0: ORCH_WATCH_DEBOUNCE_MS */
+    int64_t debounce_ms; /* 0: ORCH_DEVELOP_DEBOUNCE_MS */
 };
 
 /* Watch until orch_cancel: first `up` the selected services (unless no_up), sync the rules
@@ -36,8 +36,8 @@ struct orch_watch_opts {
  * and watching goes on. Returns the "interrupted" error (ZP_E_CONFLICT) once cancelled.
  * Errors before watching: ZP_E_INPUT (no selected service has develop.watch, a rule's
  * path does not exist, a sync rule without target, a rebuild rule without build, a bad
- * ignore pattern), ZP_E_TOOBIG (more than ORCH_WATCH_MAX_DIRS directories), ZP_E_SYSTEM
+ * ignore pattern), ZP_E_TOOBIG (more than ORCH_DEVELOP_MAX_DIRS directories), ZP_E_SYSTEM
  * (inotify), those of orch_up. */
-int orch_watch(struct orch *o, const struct orch_watch_opts *opts, struct zp_err *err);
+int orch_develop_watch(struct orch *o, const struct orch_develop_opts *opts, struct zp_err *err);
 
 #endif

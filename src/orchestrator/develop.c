@@ -1,4 +1,4 @@
-/* orchestrator/watch: develop.watch rules followed with inotify; batches of changes are
+/* orchestrator/develop: develop.watch rules followed with inotify; batches of changes are
  * synced into the containers (a tar of just the changed paths, built by context.c's walker
  * with "exclude everything but these" ignore rules), or restart, exec, rebuild. */
 #define _GNU_SOURCE
@@ -16,7 +16,7 @@
 #include "context.h"
 #include "hooks.h"
 #include "orchestrator-int.h"
-#include "watch.h"
+#include "develop.h"
 
 #include "../util/banned.h"
 
@@ -167,10 +167,10 @@ static int add_dir(struct watcher *w, const char *path, struct zp_err *err)
     for (size_t i = 0; i < w->ndirs; i++)
         if (w->dirs[i].wd == wd)
             return 0;
-    if (w->ndirs >= ORCH_WATCH_MAX_DIRS)
+    if (w->ndirs >= ORCH_DEVELOP_MAX_DIRS)
         return zp_err_set(err, ZP_E_TOOBIG, NULL,
                           "watching '%s': more than %d directories to watch; add ignore rules",
-                          path, ORCH_WATCH_MAX_DIRS);
+                          path, ORCH_DEVELOP_MAX_DIRS);
     w->dirs = zp_realloc(w->dirs, (w->ndirs + 1) * sizeof(*w->dirs));
     w->dirs[w->ndirs].wd = wd;
     w->dirs[w->ndirs].path = zp_strdup(path);
@@ -234,7 +234,7 @@ static void note_change(struct watcher *w, const char *abs)
             dup = strcmp(r->changed[k], rel) == 0;
         if (dup)
             continue;
-        if (r->nchanged >= ORCH_WATCH_MAX_CHANGES) {
+        if (r->nchanged >= ORCH_DEVELOP_MAX_CHANGES) {
             r->all = true;
             continue;
         }
@@ -586,7 +586,7 @@ static int parse_patterns(const struct zp_node *seq, const char *what, struct or
     return rc;
 }
 
-static bool selected(const struct orch_watch_opts *opts, const char *service)
+static bool selected(const struct orch_develop_opts *opts, const char *service)
 {
     if (opts->nservices == 0)
         return true;
@@ -696,7 +696,7 @@ static void watcher_release(struct watcher *w)
     free(w->svcs);
 }
 
-static int setup(struct watcher *w, const struct orch_watch_opts *opts, struct zp_err *err)
+static int setup(struct watcher *w, const struct orch_develop_opts *opts, struct zp_err *err)
 {
     const struct zp_node *svcs = zp_node_get(w->o->p->model, "services");
     int rc = 0;
@@ -741,10 +741,10 @@ static int setup(struct watcher *w, const struct orch_watch_opts *opts, struct z
     return rc;
 }
 
-int orch_watch(struct orch *o, const struct orch_watch_opts *opts, struct zp_err *err)
+int orch_develop_watch(struct orch *o, const struct orch_develop_opts *opts, struct zp_err *err)
 {
     struct watcher w = {.o = o, .e = orch_engine(o), .fd = -1};
-    int64_t debounce = opts->debounce_ms > 0 ? opts->debounce_ms : ORCH_WATCH_DEBOUNCE_MS;
+    int64_t debounce = opts->debounce_ms > 0 ? opts->debounce_ms : ORCH_DEVELOP_DEBOUNCE_MS;
     int rc = setup(&w, opts, err);
     if (rc == 0 && !opts->no_up) {
         const char **svcs = zp_calloc(w.nsvcs + 1, sizeof(*svcs));
@@ -773,8 +773,8 @@ int orch_watch(struct orch *o, const struct orch_watch_opts *opts, struct zp_err
         int timeout = 200; /* also how soon a cancellation is seen */
         if (first > 0) {
             int64_t due = last + debounce;
-            if (due > first + ORCH_WATCH_MAX_BATCH_MS)
-                due = first + ORCH_WATCH_MAX_BATCH_MS;
+            if (due > first + ORCH_DEVELOP_MAX_BATCH_MS)
+                due = first + ORCH_DEVELOP_MAX_BATCH_MS;
             if (now >= due) {
                 first = last = 0;
                 rc = apply(&w, err);
