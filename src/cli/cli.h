@@ -60,6 +60,7 @@ struct cli_cmd {
 extern const struct cli_cmd cli_cmd_build;
 extern const struct cli_cmd cli_cmd_config;
 extern const struct cli_cmd cli_cmd_version;
+extern const struct cli_cmd cli_cmd_watch;
 
 /* Print a usage error naming the flag, then the command's usage, to stderr; returns
  * ZP_EXIT_USAGE. */
@@ -191,6 +192,10 @@ int cli_logs_join(struct cli_logs *l, struct zp_err *err);
 void cli_logs_free(struct cli_logs *l);
 /* Width for prefixes: the longest container name. */
 size_t cli_logs_width(const struct orch_container *c, size_t n);
+/* Compose's `attach: false`: move the containers of services marked so to the end of c
+ * (the others keep their order) and return how many remain in front, unless none would:
+ * then all n. For attached `up` and `logs` without service names. */
+size_t cli_logs_attached(const struct compose_project *p, struct orch_container *c, size_t n);
 /* Parse --since/--until: RFC 3339, Unix seconds, or a duration before now ("10m").
  * Returns 0 and *ret (Unix seconds) or ZP_E_INPUT. */
 int cli_parse_time(const char *s, int64_t *ret);

@@ -204,6 +204,29 @@ void cli_logs_free(struct cli_logs *l)
     free(l);
 }
 
+static bool attach_false(const struct compose_project *p, const char *service)
+{
+    const struct zp_node *svc = zp_node_get(zp_node_get(p->model, "services"), service);
+    const struct zp_node *a = zp_node_get(svc, "attach");
+    return a != NULL && a->type == ZP_BOOL && strcmp(a->str, "false") == 0;
+}
+
+size_t cli_logs_attached(const struct compose_project *p, struct orch_container *c, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += !attach_false(p, c[i].service);
+    if (k == 0 || k == n)
+        return n;
+    struct orch_container *t = zp_calloc(n, sizeof(*t));
+    size_t front = 0, back = k;
+    for (size_t i = 0; i < n; i++)
+        t[attach_false(p, c[i].service) ? back++ : front++] = c[i];
+    memcpy(c, t, n * sizeof(*t));
+    free(t);
+    return k;
+}
+
 size_t cli_logs_width(const struct orch_container *c, size_t n)
 {
     size_t w = 0;
@@ -386,11 +409,13 @@ static int logs_exec(const struct cli_global *g, int argc, char **argv)
         rc = cli_error(&err);
         goto out;
     }
+    /* without service names, those with `attach: false` are left out (as compose does) */
+    size_t shown = nservices > 0 ? n : cli_logs_attached(s.project, cs, n);
     struct cli_logs_opts lo = {
         .engine = &eo,
         .prefix = !no_prefix,
         .color = !no_color && cli_color(g, STDOUT_FILENO),
-        .width = cli_logs_width(cs, n),
+        .width = cli_logs_width(cs, shown),
     };
     l = cli_logs_new(g->host, &lo);
     if ((rc = cli_signals_start(on_signal, l)) != 0)
@@ -398,7 +423,7 @@ static int logs_exec(const struct cli_global *g, int argc, char **argv)
     /* one colour per service, in the order of the listing (sorted by service) */
     int color = -1;
     const char *last = NULL;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < shown && rc == 0; i++) {
         if (cs[i].oneoff)
             continue;
         if (!last || strcmp(last, cs[i].service) != 0)

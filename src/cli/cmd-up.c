@@ -135,6 +135,8 @@ static int attach(const struct cli_global *g, struct cli_session *s, struct up_c
     }
     if (k == 0)
         goto out;
+    /* services with `attach: false` run without their output shown (as compose does) */
+    k = cli_logs_attached(s->project, cs, k);
     struct zp_buf names = ZP_BUF_INIT;
     u->ids = zp_calloc(k, sizeof(*u->ids));
     for (size_t i = 0; i < k; i++) {

@@ -735,20 +735,34 @@ int engine_exec_create(struct engine *e, const char *container, const char *cons
                        const char *const *env, const char *user, const char *workdir, bool tty,
                        bool attach_stdin, char **ret_id, struct zp_err *err)
 {
-    if (!argv || !argv[0])
+    struct engine_exec_opts o = {.argv = argv,
+                                 .env = env,
+                                 .user = user,
+                                 .workdir = workdir,
+                                 .tty = tty,
+                                 .attach_stdin = attach_stdin};
+    return engine_exec_create_opts(e, container, &o, ret_id, err);
+}
+
+int engine_exec_create_opts(struct engine *e, const char *container,
+                            const struct engine_exec_opts *opts, char **ret_id, struct zp_err *err)
+{
+    if (!opts->argv || !opts->argv[0])
         ZP_BUG("engine_exec_create: empty argv");
     json_t *body = json_object();
-    json_object_set_new(body, "AttachStdin", json_boolean(attach_stdin));
+    json_object_set_new(body, "AttachStdin", json_boolean(opts->attach_stdin));
     json_object_set_new(body, "AttachStdout", json_true());
     json_object_set_new(body, "AttachStderr", json_true());
-    json_object_set_new(body, "Tty", json_boolean(tty));
-    json_object_set_new(body, "Cmd", string_array(argv));
-    if (env && env[0])
-        json_object_set_new(body, "Env", string_array(env));
-    if (user)
-        json_object_set_new(body, "User", json_string(user));
-    if (workdir)
-        json_object_set_new(body, "WorkingDir", json_string(workdir));
+    json_object_set_new(body, "Tty", json_boolean(opts->tty));
+    json_object_set_new(body, "Cmd", string_array(opts->argv));
+    if (opts->env && opts->env[0])
+        json_object_set_new(body, "Env", string_array(opts->env));
+    if (opts->user)
+        json_object_set_new(body, "User", json_string(opts->user));
+    if (opts->workdir)
+        json_object_set_new(body, "WorkingDir", json_string(opts->workdir));
+    if (opts->privileged)
+        json_object_set_new(body, "Privileged", json_true());
     char *text = json_text(body);
     char *path = object_path("/containers/", container, "/exec", false);
     char *what = zp_asprintf("creating an exec instance in container '%s'", container);

@@ -759,6 +759,19 @@ struct engine_stream_io {
 int engine_exec_create(struct engine *e, const char *container, const char *const *argv,
                        const char *const *env, const char *user, const char *workdir, bool tty,
                        bool attach_stdin, char **ret_id, struct zp_err *err);
+/* The same with every option of POST /containers/{id}/exec that zpanel uses: privileged
+ * runs the command with extended privileges (compose's lifecycle hooks). */
+struct engine_exec_opts {
+    const char *const *argv; /* required, NULL-terminated */
+    const char *const *env;  /* "KEY=value", NULL-terminated, or NULL */
+    const char *user;        /* or NULL */
+    const char *workdir;     /* or NULL */
+    bool tty;
+    bool attach_stdin;
+    bool privileged;
+};
+int engine_exec_create_opts(struct engine *e, const char *container,
+                            const struct engine_exec_opts *opts, char **ret_id, struct zp_err *err);
 /* Start exec id and stream it through io until the process ends (the engine closes the
  * stream); io->tty must match the create call. io NULL starts it detached and returns at
  * once. No request timeout; engine_cancel ends it with ENGINE_E_CANCELLED (the process

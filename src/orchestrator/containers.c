@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hooks.h"
 #include "orchestrator-int.h"
 
 #include "../util/banned.h"
@@ -43,6 +44,8 @@ int orch__remove_container(struct orch *o, struct engine *e, const struct orch_o
     const char *service = c->service[0] ? c->service : NULL;
     if (strcmp(c->state, "running") == 0 || strcmp(c->state, "restarting") == 0 ||
         strcmp(c->state, "paused") == 0) {
+        if (service != NULL && orch__run_hooks(o, e, service, "pre_stop", c->id, c->name, err) < 0)
+            goto fail;
         orch__emit(o, ORCH_OBJ_CONTAINER, c->name, service, ORCH_WORKING, "Stopping");
         if (engine_container_stop(e, c->id, timeout, err) < 0)
             goto fail;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mapping-devices.h"
 #include "mapping-int.h"
 
 #include "../util/banned.h"
@@ -20,52 +21,6 @@ static int pick(struct mapper *m, const struct zp_node *a, const char *afield,
         return orch__map_fail(m, b, bfield, "'%s' differs from %s '%s'; set one of them", b->str,
                               afield, a->str);
     return 0;
-}
-
-static int map_device_requests(struct mapper *m, const struct zp_node *devs)
-{
-    static const char *const known[] = {"capabilities", "count",   "device_ids",
-                                        "driver",       "options", NULL};
-    if (devs->kind != ZP_NODE_SEQ)
-        return orch__map_fail(m, devs, "deploy.resources.reservations.devices", "must be a list");
-    struct zp_node *out = zp_node_new_seq(NULL);
-    int rc = 0;
-    for (size_t i = 0; i < devs->n && rc == 0; i++) {
-        const struct zp_node *d = devs->items[i];
-        char *f = zp_asprintf("deploy.resources.reservations.devices[%zu]", i);
-        struct zp_node *e = zp_node_new_map(NULL);
-        struct zp_node *l = NULL;
-        rc = orch__map_check_keys(m, d, f, known);
-        const char *driver = zp_node_get_str(d, "driver");
-        if (driver != NULL)
-            zp_node_set(e, "Driver", orch__map_jstr(driver));
-        /* neither count nor device_ids: every device, as compose does */
-        const struct zp_node *count = zp_node_get(d, "count");
-        int64_t c = -1;
-        if (rc == 0 && count != NULL && !(count->type == ZP_STR && strcmp(count->str, "all") == 0))
-            rc = orch__map_get_int(m, count, f, &c);
-        const struct zp_node *ids = zp_node_get(d, "device_ids");
-        if (rc == 0 && ids != NULL && (rc = orch__map_str_list(m, ids, f, &l)) == 0)
-            zp_node_set(e, "DeviceIDs", l);
-        else if (rc == 0)
-            zp_node_set(e, "Count", orch__map_jint(c));
-        const struct zp_node *caps = zp_node_get(d, "capabilities");
-        if (rc == 0 && caps != NULL && (rc = orch__map_str_list(m, caps, f, &l)) == 0) {
-            struct zp_node *outer = zp_node_new_seq(NULL);
-            zp_node_push(outer, l); /* one set: every capability is required */
-            zp_node_set(e, "Capabilities", outer);
-        }
-        const struct zp_node *opts = zp_node_get(d, "options");
-        if (rc == 0 && opts != NULL && (rc = orch__map_str_map(m, opts, f, &l)) == 0)
-            zp_node_set(e, "Options", l);
-        free(f);
-        zp_node_push(out, e);
-    }
-    if (rc == 0)
-        zp_node_set(m->hc, "DeviceRequests", out);
-    else
-        zp_node_free(out);
-    return rc;
 }
 
 int orch__map_resources(struct mapper *m)
@@ -132,8 +87,7 @@ int orch__map_resources(struct mapper *m)
         if (v != NULL)
             zp_node_set(m->hc, ints[k].field, orch__map_jint(i));
     }
-    const struct zp_node *devs = zp_node_get(resv, "devices");
-    if (devs != NULL && (rc = map_device_requests(m, devs)) < 0)
+    if ((rc = orch__map_device_requests(m->svc, m->path, m->hc, m->err)) < 0) /* and gpus */
         return rc;
     const struct zp_node *rp = zp_node_get(deploy, "restart_policy");
     if (zp_node_get(m->svc, "restart") == NULL && rp != NULL)

@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mapping-devices.h"
 #include "mapping-int.h"
 
 #include "../util/banned.h"
@@ -257,6 +258,11 @@ static int map_key(struct mapper *m, const char *key, const struct zp_node *v)
     if (strcmp(key, "annotations") == 0)
         return orch__map_fail(m, zp_node_get_key(m->svc, key), key, API_TOO_OLD);
     if (in_list(key, elsewhere) || zp_str_has_prefix(key, "x-"))
+        return 0;
+    /* gpus: mapping-devices.c; hooks and attach: up, stop, logs; develop: watch */
+    static const char *const runtime[] = {"gpus",    "post_start", "pre_stop", "attach",
+                                          "develop", "label_file", NULL};
+    if (in_list(key, runtime))
         return 0;
     return orch__map_fail(m, zp_node_get_key(m->svc, key), key,
                           "not supported by the container mapping");

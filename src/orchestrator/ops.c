@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hooks.h"
 #include "orchestrator-int.h"
 
 #include "../util/banned.h"
@@ -43,6 +44,11 @@ static int down_job(void *ud, struct orch_worker *w, size_t node, struct zp_err 
         const struct orch_obs_container *c = &d->obs.c[i];
         if (strcmp(c->service, d->g.nodes[node].name) != 0 || !is_running(c))
             continue;
+        if (orch__run_hooks(d->o, w->e, c->service, "pre_stop", c->id, c->name, err) < 0) {
+            zp_err_prefix(err, "service '%s'", c->service);
+            orch__emit(d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_FAILED, "%s", err->msg);
+            return err->code;
+        }
         orch__emit(d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_WORKING, "Stopping");
         if (engine_container_stop(w->e, c->id, timeout, err) < 0) {
             zp_err_prefix(err, "service '%s'", c->service);
@@ -364,6 +370,11 @@ static int act_one(struct act *a, struct engine *e, const struct orch_obs_contai
     struct orch *o = a->o;
     int timeout = a->opts->timeout_s >= 0 ? a->opts->timeout_s : orch__stop_timeout(svc);
     int rc = 0;
+    /* lifecycle hooks around stop, restart and start, as compose runs them */
+    bool stops = (a->action == ORCH_RM || a->action == ORCH_STOP || a->action == ORCH_RESTART) &&
+                 is_running(c);
+    if (stops && (rc = orch__run_hooks(o, e, c->service, "pre_stop", c->id, c->name, err)) < 0)
+        goto fail;
     if (a->action == ORCH_RM && is_running(c)) {
         orch__emit(o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_WORKING, "Stopping");
         if ((rc = engine_container_stop(e, c->id, timeout, err)) < 0)
@@ -394,6 +405,8 @@ static int act_one(struct act *a, struct engine *e, const struct orch_obs_contai
         rc = engine_container_remove(e, c->id, a->opts->force, a->opts->volumes, err);
         break;
     }
+    if (rc == 0 && (a->action == ORCH_START || a->action == ORCH_RESTART))
+        rc = orch__run_hooks(o, e, c->service, "post_start", c->id, c->name, err);
     if (rc < 0)
         goto fail;
     orch__emit(o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_DONE, "%s", done[a->action]);

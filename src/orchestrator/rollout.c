@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hooks.h"
 #include "mapping.h"
 #include "orchestrator-int.h"
 
@@ -470,6 +471,11 @@ static int create_and_start(const struct orch_rollout *r, struct slot *s, const 
         orch__emit(r->o, ORCH_OBJ_CONTAINER, name, r->service, ORCH_FAILED, "%s", err->msg);
         return err->code;
     }
+    if (orch__run_hooks(r->o, r->e, r->service, "post_start", s->new_id, name, err) < 0) {
+        zp_err_prefix(err, "service '%s'", r->service);
+        orch__emit(r->o, ORCH_OBJ_CONTAINER, name, r->service, ORCH_FAILED, "%s", err->msg);
+        return err->code;
+    }
     orch__emit(r->o, ORCH_OBJ_CONTAINER, name, r->service, ORCH_DONE, "Started");
     return 0;
 }
@@ -479,6 +485,8 @@ static int retire_old(const struct orch_rollout *r, struct slot *s, struct zp_er
 {
     const char *id = s->it->old->id;
     if (s->old_running && !s->old_stopped) {
+        if (orch__run_hooks(r->o, r->e, r->service, "pre_stop", id, s->old_name, err) < 0)
+            return err->code;
         orch__emit(r->o, ORCH_OBJ_CONTAINER, s->old_name, r->service, ORCH_WORKING, "Stopping");
         if (engine_container_stop(r->e, id, orch__stop_timeout(r->svc), err) < 0 &&
             err->code != ZP_E_NOTFOUND)
@@ -668,6 +676,9 @@ static int batch_stop_first(const struct orch_rollout *r, struct slot *s, size_t
         drain(r, s, n);
     for (i = 0; i < n && rc == 0; i++) {
         if (s[i].old_running) {
+            if ((rc = orch__run_hooks(r->o, r->e, r->service, "pre_stop", exc[i], s[i].old_name,
+                                      err)) < 0)
+                break;
             orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].old_name, r->service, ORCH_WORKING,
                        "Stopping");
             if ((rc = engine_container_stop(r->e, exc[i], orch__stop_timeout(r->svc), err)) < 0)

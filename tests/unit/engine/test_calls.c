@@ -597,6 +597,12 @@ static void test_exec_and_attach(void **state)
     assert_string_equal(id, "e1");
     free(id);
     id = NULL;
+    /* every option on the wire, privileged included (lifecycle hooks) */
+    struct engine_exec_opts xo = {
+        .argv = argv, .env = env, .user = "root", .workdir = "/w", .privileged = true};
+    assert_int_equal(engine_exec_create_opts(e, "zprec-web-1", &xo, &id, &err), 0);
+    free(id);
+    id = NULL;
     assert_int_equal(
         engine_exec_create(e, "zprec-gone-1", argv, NULL, NULL, NULL, true, false, &id, &err),
         ZP_E_NOTFOUND);
@@ -695,6 +701,9 @@ static void test_exec_and_attach(void **state)
         "POST /v1.41/containers/zprec-web-1/exec {\"AttachStdin\":true,\"AttachStdout\":true,"
         "\"AttachStderr\":true,\"Tty\":false,\"Cmd\":[\"sh\",\"-c\",\"cat\"],\"Env\":[\"A=1\"],"
         "\"User\":\"1000:1000\",\"WorkingDir\":\"/tmp\"}\n"
+        "POST /v1.41/containers/zprec-web-1/exec {\"AttachStdin\":false,\"AttachStdout\":true,"
+        "\"AttachStderr\":true,\"Tty\":false,\"Cmd\":[\"sh\",\"-c\",\"cat\"],\"Env\":[\"A=1\"],"
+        "\"User\":\"root\",\"WorkingDir\":\"/w\",\"Privileged\":true}\n"
         "POST /v1.41/containers/zprec-gone-1/exec {\"AttachStdin\":false,\"AttachStdout\":true,"
         "\"AttachStderr\":true,\"Tty\":true,\"Cmd\":[\"sh\",\"-c\",\"cat\"]}\n"
         "POST+upgrade /v1.41/exec/e1/start {\"Detach\":false,\"Tty\":false}\n"

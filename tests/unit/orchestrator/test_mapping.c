@@ -168,6 +168,19 @@ static void test_resources(void **state)
     }
 }
 
+/* gpus (all, and the long form) after deploy's device reservations; hooks, attach and
+ * develop are accepted and leave the body alone */
+static void test_devices(void **state)
+{
+    (void)state;
+    const char *const svcs[] = {"all", "list"};
+    for (size_t i = 0; i < 2; i++) {
+        struct orch_container_spec s;
+        golden("devices", svcs[i], &s);
+        orch_container_spec_release(&s);
+    }
+}
+
 static void test_networks(void **state)
 {
     (void)state;
@@ -458,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_devices),
         cmocka_unit_test(test_networks),
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_secrets),
