@@ -478,6 +478,7 @@ void server_free(struct server *s)
     if (!s)
         return;
     atomic_store(&s->stopping, true);
+    srv_jobs_wake_readers(s->jobs); /* job log streams end now, not at their next keep-alive */
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
     srv_jobs_stop(s->jobs);

@@ -79,6 +79,12 @@ uint64_t srv_jobs_seq(struct srv_jobs *j)
     return s;
 }
 
+void srv_jobs_wake_readers(struct srv_jobs *j)
+{
+    if (j)
+        bump(j);
+}
+
 void srv_jobs_wait(struct srv_jobs *j, uint64_t seen, int timeout_ms)
 {
     struct timespec ts;
