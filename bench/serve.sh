@@ -60,10 +60,13 @@ for j in jobs:
         time.sleep(0.1)
     assert s == "succeeded", (j, s)
 PY
-sleep 3
+sleep 5 # the idle trim runs 2 s after the last work
 rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
 threads=$(awk '/^Threads/ {print $2}' "/proc/$pid/status")
-echo "idle: 100 projects registered, 5 deployed: zpanel serve RSS $((rss_kb / 1024)).$(((rss_kb % 1024) * 10 / 1024)) MiB, $threads threads (goal < 16 MiB)"
+anon_kb=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")
+pss_kb=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")
+mib() { echo "$(($1 / 1024)).$((($1 % 1024) * 10 / 1024))"; }
+echo "idle: 100 projects registered, 5 deployed: zpanel serve RSS $(mib "$rss_kb") MiB (of which anonymous $(mib "$anon_kb") MiB, the rest shared library pages), PSS $(mib "$pss_kb") MiB, $threads threads (goal < 16 MiB)"
 mkdir -p "$dir/p0"
 curl -sf -H "Authorization: Bearer $tok" "$url/api/v1/projects/zpsrvbench-0" |
     $PY -c 'import json,sys; print(json.load(sys.stdin)["compose"], end="")' >"$dir/p0/compose.yaml"

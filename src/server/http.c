@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -338,6 +339,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                     (double)(zp_mono_ns() - t0) / 1e6);
     }
     pool_give(s, req.db);
+    srv_jobs_note_garbage(s->jobs);
     srv_metrics_count(s->metrics, req.route ? srv_route_index(req.route) : SIZE_MAX, resp.status);
     for (size_t i = 0; i < req.nparams; i++)
         free(req.params[i]);
@@ -413,6 +415,9 @@ int server_start(const struct server_opts *opts, struct server **ret, struct zp_
 {
     if (sodium_init() < 0)
         return zp_err_set(err, ZP_E_SYSTEM, NULL, "libsodium cannot start");
+    /* one arena per core at most: per-thread arenas of short-lived connection threads
+     * would each keep their freed memory */
+    mallopt(M_ARENA_MAX, 2);
     const char *listen = opts->listen ? opts->listen : DEFAULT_LISTEN;
     struct sockaddr_storage ss;
     int rc = parse_listen(listen, &ss, err);
@@ -478,6 +483,7 @@ void server_free(struct server *s)
     if (!s)
         return;
     atomic_store(&s->stopping, true);
+    srv_jobs_wake_readers(s->jobs); /* job log streams end now, not at their next keep-alive */
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
     srv_jobs_stop(s->jobs);

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #define LOG_LINE_MAX 8192
 #define WATCHDOG_MS 500
+#define TRIM_EVERY_NS (2 * 1000000000LL)
 
 struct srv_job_ctl {
     struct srv_jobs *jobs;
@@ -53,6 +55,7 @@ struct srv_jobs {
     size_t nthreads;
     pthread_t watchdog;
     bool watchdog_started;
+    atomic_bool garbage; /* memory was freed since the last trim */
 };
 
 char *srv_job_log_path(const char *state_dir, int64_t id)
@@ -77,6 +80,12 @@ uint64_t srv_jobs_seq(struct srv_jobs *j)
     uint64_t s = j->seq;
     pthread_mutex_unlock(&j->log_lock);
     return s;
+}
+
+void srv_jobs_wake_readers(struct srv_jobs *j)
+{
+    if (j)
+        bump(j);
 }
 
 void srv_jobs_wait(struct srv_jobs *j, uint64_t seen, int timeout_ms)
@@ -321,6 +330,7 @@ static void *worker(void *arg)
         free(c);
         store_job_release(&job);
         bump(j);
+        atomic_store(&j->garbage, true);
         /* the project is free again: a waiting worker may take its next job */
         pthread_cond_broadcast(&j->work);
     }
@@ -330,12 +340,28 @@ static void *worker(void *arg)
     return NULL;
 }
 
+void srv_jobs_note_garbage(struct srv_jobs *j)
+{
+    atomic_store(&j->garbage, true);
+}
+
 static void *watchdog(void *arg)
 {
     struct srv_jobs *j = arg;
+    int64_t last_trim = zp_mono_ns();
     pthread_mutex_lock(&j->lock);
     while (!j->stop) {
         int64_t now = zp_mono_ns();
+        /* idle after work: give the freed heap of loads and sessions back to the system
+         * (glibc keeps it otherwise), so that an idle serve stays small */
+        if (j->nrunning == 0 && now - last_trim > TRIM_EVERY_NS && atomic_load(&j->garbage)) {
+            atomic_store(&j->garbage, false);
+            last_trim = now;
+            pthread_mutex_unlock(&j->lock);
+            malloc_trim(0);
+            pthread_mutex_lock(&j->lock);
+            continue;
+        }
         for (size_t i = 0; i < j->nrunning; i++) {
             struct srv_job_ctl *c = j->running[i];
             if (now > c->deadline_ns && !atomic_load(&c->timed_out)) {

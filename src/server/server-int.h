@@ -199,6 +199,10 @@ int srv_jobs_cancel(struct srv_jobs *j, struct store_panel *db, int64_t id, stru
 size_t srv_jobs_nrunning(struct srv_jobs *j);
 /* A counter that grows whenever a job's log grows or a job ends. */
 uint64_t srv_jobs_seq(struct srv_jobs *j);
+/* Memory was freed (a request loaded a project): the idle watchdog trims the heap. */
+void srv_jobs_note_garbage(struct srv_jobs *j);
+/* Wake every srv_jobs_wait (the server is stopping). */
+void srv_jobs_wake_readers(struct srv_jobs *j);
 /* Wait until srv_jobs_seq passes seen or timeout_ms pass. */
 void srv_jobs_wait(struct srv_jobs *j, uint64_t seen, int timeout_ms);
 /* <state>/jobs/<id>.log (newly allocated). */

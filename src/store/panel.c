@@ -255,7 +255,7 @@ static int not_ours(const struct store_panel *p, const char *why, struct zp_err 
 
 static int check_header(struct store_panel *p, int64_t *ret_version, struct zp_err *err)
 {
-    int64_t version, app;
+    int64_t version = 0, app = 0;
     struct zp_err e;
     zp_err_init(&e);
     if (query_int(p, "PRAGMA user_version", "reading the schema version", &version, &e) != 0 ||
