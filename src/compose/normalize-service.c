@@ -1641,6 +1641,9 @@ static int f_gpus(struct zp_node *v, const struct field *f, const char *path,
         char *ipath = zp_path_index(path, i);
         if (norm_object(v->items[i], gpu_fields, "gpu", ipath, ctx, d)) {
             rc = ZP_E_INPUT;
+        } else if (!zp_node_get(v->items[i], "count") && !zp_node_get(v->items[i], "device_ids")) {
+            /* neither: every device, printed count -1 as Compose does */
+            map_add(v->items[i], "count", zp_node_new_int(-1, &v->items[i]->pos));
         } else if (zp_node_get(v->items[i], "count") && zp_node_get(v->items[i], "device_ids")) {
             zp_diag_error(d, &v->items[i]->pos, ipath,
                           "'count' and 'device_ids' cannot be used together");
