@@ -1585,15 +1585,16 @@ static int f_hook_env(struct zp_node *v, const struct field *f, const char *path
 }
 
 static const struct field hook_fields[] = {
-    FLD_REQ("command", f_command), FLD("user", f_str),
-    FLD("privileged", f_bool),     FLD("working_dir", f_str),
+    FLD_REQ("command", f_command),  FLD("user", f_str),
+    FLD("privileged", f_bool),      FLD("working_dir", f_str),
     FLD("environment", f_hook_env), FLD_END,
 };
 
 static const struct field pre_start_fields[] = {
-    FLD("command", f_command),      FLD("image", f_str),       FLD("user", f_str),
-    FLD("privileged", f_bool),      FLD("working_dir", f_str), FLD("environment", f_hook_env),
-    FLD("per_replica", f_bool),     FLD_END,
+    FLD("command", f_command),  FLD("image", f_str),
+    FLD("user", f_str),         FLD("privileged", f_bool),
+    FLD("working_dir", f_str),  FLD("environment", f_hook_env),
+    FLD("per_replica", f_bool), FLD_END,
 };
 
 /* gpus and deploy devices: count is an integer or "all" (printed -1, as Compose) */
@@ -1610,8 +1611,9 @@ static int f_device_count(struct zp_node *v, const struct field *f, const char *
 }
 
 static const struct field gpu_fields[] = {
-    FLD("capabilities", f_str_list), FLD("count", f_device_count), FLD("device_ids", f_str_list),
-    FLD("driver", f_str),            FLD("options", f_label_map),  FLD_END,
+    FLD("capabilities", f_str_list), FLD("count", f_device_count),
+    FLD("device_ids", f_str_list),   FLD("driver", f_str),
+    FLD("options", f_label_map),     FLD_END,
 };
 
 /* gpus: "all" or a list of device requests; "all" is [{count: -1}] */
@@ -1654,8 +1656,8 @@ static int f_gpus(struct zp_node *v, const struct field *f, const char *path,
     return rc;
 }
 
-static const char *const watch_actions[] = {"rebuild", "sync", "restart", "sync+restart",
-                                            "sync+exec", NULL};
+static const char *const watch_actions[] = {"rebuild",      "sync",      "restart",
+                                            "sync+restart", "sync+exec", NULL};
 
 static int f_watch_path(struct zp_node *v, const struct field *f, const char *path,
                         const struct compose_ctx *ctx, struct zp_diags *d)

@@ -219,8 +219,8 @@ static int check_external_keys(const struct zp_node *obj, bool is_volume, bool i
             continue;
         char *kpath = zp_path_key(path, key->str);
         if (is_network) {
-            zp_diag_warn(d, &key->pos, kpath, "network '%s' is external: '%s' has no effect, ignoring",
-                         name, key->str);
+            zp_diag_warn(d, &key->pos, kpath,
+                         "network '%s' is external: '%s' has no effect, ignoring", name, key->str);
         } else {
             zp_diag_error(d, &key->pos, kpath,
                           "%s '%s' is external: conflicting parameters 'external' and '%s'", what,
