@@ -8,8 +8,8 @@
 
 #include "../util/banned.h"
 
-static void refuse(const struct zp_node *at, const char *path, const char *why,
-                   struct zp_diags *d, size_t *n)
+static void refuse(const struct zp_node *at, const char *path, const char *why, struct zp_diags *d,
+                   size_t *n)
 {
     zp_diag_error(d, at ? &at->pos : NULL, path, "%s", why);
     (*n)++;

@@ -1,6 +1,8 @@
 /* compose/normalize-common: value checks and conversions shared by the normalisers. */
 #include "compose-int.h"
 
+#include <float.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +128,10 @@ int compose__to_number(struct zp_node *n, double min, double max, const char *pa
         return ZP_E_INPUT;
     }
     if (v < min || v > max) {
-        zp_diag_error(d, &n->pos, path, "%s is out of range [%g, %g]", n->str, min, max);
+        if (max >= DBL_MAX)
+            zp_diag_error(d, &n->pos, path, "%s is out of range (at least %g)", n->str, min);
+        else
+            zp_diag_error(d, &n->pos, path, "%s is out of range [%g, %g]", n->str, min, max);
         return ZP_E_INPUT;
     }
     struct zp_node *c = zp_node_new_float(v, &n->pos);

@@ -524,8 +524,10 @@ static int device_count_fn(struct zp_node *n, const char *path, const struct com
                            struct zp_diags *d)
 {
     (void)ctx;
-    if (n->kind == ZP_NODE_SCALAR && n->type == ZP_STR && strcmp(n->str, "all") == 0)
+    if (n->kind == ZP_NODE_SCALAR && n->type == ZP_STR && strcmp(n->str, "all") == 0) {
+        zp_node_set_scalar(n, ZP_INT, "-1"); /* every device, printed -1 as Compose does */
         return 0;
+    }
     if (n->kind == ZP_NODE_SCALAR && n->type == ZP_STR) {
         int64_t v;
         if (zp_parse_int64(n->str, 0, INT64_MAX, &v)) {
@@ -534,7 +536,7 @@ static int device_count_fn(struct zp_node *n, const char *path, const struct com
             return ZP_E_INPUT;
         }
     }
-    return compose__to_int(n, 0, INT64_MAX, path, d);
+    return compose__to_int(n, -1, INT64_MAX, path, d);
 }
 
 static int devices_fn(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
@@ -675,7 +677,7 @@ static int update_config_fn(struct zp_node *n, const char *path, const struct co
         {.key = "delay", .type = F_DURATION},
         {.key = "failure_action", .type = F_ENUM, .choices = update_failure_actions},
         {.key = "monitor", .type = F_DURATION},
-        {.key = "max_failure_ratio", .type = F_NUMBER, .max = 1},
+        {.key = "max_failure_ratio", .type = F_NUMBER}, /* Compose takes any ratio */
         {.key = "order", .type = F_ENUM, .choices = update_orders},
         {.key = NULL},
     };
@@ -690,7 +692,7 @@ static int rollback_config_fn(struct zp_node *n, const char *path, const struct 
         {.key = "delay", .type = F_DURATION},
         {.key = "failure_action", .type = F_ENUM, .choices = rollback_failure_actions},
         {.key = "monitor", .type = F_DURATION},
-        {.key = "max_failure_ratio", .type = F_NUMBER, .max = 1},
+        {.key = "max_failure_ratio", .type = F_NUMBER}, /* Compose takes any ratio */
         {.key = "order", .type = F_ENUM, .choices = update_orders},
         {.key = NULL},
     };

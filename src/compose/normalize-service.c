@@ -1585,15 +1585,16 @@ static int f_hook_env(struct zp_node *v, const struct field *f, const char *path
 }
 
 static const struct field hook_fields[] = {
-    FLD_REQ("command", f_command), FLD("user", f_str),
-    FLD("privileged", f_bool),     FLD("working_dir", f_str),
+    FLD_REQ("command", f_command),  FLD("user", f_str),
+    FLD("privileged", f_bool),      FLD("working_dir", f_str),
     FLD("environment", f_hook_env), FLD_END,
 };
 
 static const struct field pre_start_fields[] = {
-    FLD("command", f_command),      FLD("image", f_str),       FLD("user", f_str),
-    FLD("privileged", f_bool),      FLD("working_dir", f_str), FLD("environment", f_hook_env),
-    FLD("per_replica", f_bool),     FLD_END,
+    FLD("command", f_command),  FLD("image", f_str),
+    FLD("user", f_str),         FLD("privileged", f_bool),
+    FLD("working_dir", f_str),  FLD("environment", f_hook_env),
+    FLD("per_replica", f_bool), FLD_END,
 };
 
 /* gpus and deploy devices: count is an integer or "all" (printed -1, as Compose) */
@@ -1610,8 +1611,9 @@ static int f_device_count(struct zp_node *v, const struct field *f, const char *
 }
 
 static const struct field gpu_fields[] = {
-    FLD("capabilities", f_str_list), FLD("count", f_device_count), FLD("device_ids", f_str_list),
-    FLD("driver", f_str),            FLD("options", f_label_map),  FLD_END,
+    FLD("capabilities", f_str_list), FLD("count", f_device_count),
+    FLD("device_ids", f_str_list),   FLD("driver", f_str),
+    FLD("options", f_label_map),     FLD_END,
 };
 
 /* gpus: "all" or a list of device requests; "all" is [{count: -1}] */
@@ -1641,6 +1643,9 @@ static int f_gpus(struct zp_node *v, const struct field *f, const char *path,
         char *ipath = zp_path_index(path, i);
         if (norm_object(v->items[i], gpu_fields, "gpu", ipath, ctx, d)) {
             rc = ZP_E_INPUT;
+        } else if (!zp_node_get(v->items[i], "count") && !zp_node_get(v->items[i], "device_ids")) {
+            /* neither: every device, printed count -1 as Compose does */
+            map_add(v->items[i], "count", zp_node_new_int(-1, &v->items[i]->pos));
         } else if (zp_node_get(v->items[i], "count") && zp_node_get(v->items[i], "device_ids")) {
             zp_diag_error(d, &v->items[i]->pos, ipath,
                           "'count' and 'device_ids' cannot be used together");
@@ -1651,8 +1656,8 @@ static int f_gpus(struct zp_node *v, const struct field *f, const char *path,
     return rc;
 }
 
-static const char *const watch_actions[] = {"rebuild", "sync", "restart", "sync+restart",
-                                            "sync+exec", NULL};
+static const char *const watch_actions[] = {"rebuild",      "sync",      "restart",
+                                            "sync+restart", "sync+exec", NULL};
 
 static int f_watch_path(struct zp_node *v, const struct field *f, const char *path,
                         const struct compose_ctx *ctx, struct zp_diags *d)

@@ -219,8 +219,8 @@ static int check_external_keys(const struct zp_node *obj, bool is_volume, bool i
             continue;
         char *kpath = zp_path_key(path, key->str);
         if (is_network) {
-            zp_diag_warn(d, &key->pos, kpath, "network '%s' is external: '%s' has no effect, ignoring",
-                         name, key->str);
+            zp_diag_warn(d, &key->pos, kpath,
+                         "network '%s' is external: '%s' has no effect, ignoring", name, key->str);
         } else {
             zp_diag_error(d, &key->pos, kpath,
                           "%s '%s' is external: conflicting parameters 'external' and '%s'", what,
@@ -313,6 +313,17 @@ static int normalize_object(struct zp_node *obj, enum object_kind kind, const ch
     }
     if (apply_fields(obj, tables[kind], what, path, ctx, d))
         return ZP_E_INPUT;
+    /* a local volume bound to a host directory: its device relative to the project, as
+     * Compose resolves it */
+    struct zp_node *dopts = kind == OBJ_VOLUME ? zp_node_get(obj, "driver_opts") : NULL;
+    const char *o = dopts ? zp_node_get_str(dopts, "o") : NULL;
+    struct zp_node *dev = dopts ? zp_node_get(dopts, "device") : NULL;
+    if (o && dev && zp_node_is_str(dev) && dev->str[0] != '/' && strstr(o, "bind") &&
+        !ctx->keep_relative_paths) {
+        char *abs = compose__abs_path(ctx, dev->str);
+        zp_node_set_scalar(dev, ZP_STR, abs);
+        free(abs);
+    }
     if (is_external(obj))
         return check_external_keys(obj, kind == OBJ_VOLUME, kind == OBJ_NETWORK, what, name, path,
                                    d);

@@ -262,7 +262,8 @@ static void check_service(struct vstate *st, size_t idx)
         free(spath);
         return;
     }
-    if (!zp_node_get(s, "image") && !zp_node_get(s, "build"))
+    /* a provider service is run by its provider: no image of its own */
+    if (!zp_node_get(s, "image") && !zp_node_get(s, "build") && !zp_node_get(s, "provider"))
         zp_diag_error(st->d, pos_of(key), spath,
                       "service '%s' has neither an image nor a build context", svc);
 

@@ -178,7 +178,7 @@ struct yparser {
     bool multi;            /* several documents allowed: each finished one goes to docs */
     struct zp_node **docs; /* finished documents (owned) */
     size_t ndone, dcap;
-    size_t aliased; /* nodes that came from alias expansion */
+    size_t aliased;         /* nodes that came from alias expansion */
     bool pending_doc_error; /* a second document started without a position */
     size_t nodes;
     struct zp_pos last;

@@ -75,12 +75,17 @@ def service_rules(svc, actual):
                 if isinstance(e, dict):
                     lst[i] = {k.lower(): (int(v) if isinstance(v, str) and v.isdigit() else v)
                               for k, v in e.items()}
-    # zpanel keeps the resolved env_file list beside `environment` (Compose drops it once
-    # read); and x-* extensions of a service (Compose 2.26 drops them, current Compose
+    # zpanel keeps the resolved env_file and label_file lists beside `environment` and
+    # `labels` (Compose 2.26 drops them once read); and x-* extensions of a service (Compose 2.26 drops them, current Compose
     # keeps them).
     if actual:
-        if "env_file" in actual and "env_file" not in svc:
-            svc["env_file"] = actual["env_file"]
+        for k in ("env_file", "label_file"):
+            if k in actual and k not in svc:
+                svc[k] = actual[k]
+        # an empty list written in the file (ports: []) is printed by zpanel
+        for k, v in actual.items():
+            if v == [] and k not in svc:
+                svc[k] = []
         for k in actual:
             if k.startswith("x-") and k not in svc:
                 svc[k] = actual[k]
@@ -129,7 +134,8 @@ DIFFERENCES = [
     "command/entrypoint null left out",
     "healthcheck {disable: true} printed as {test: [NONE]}",
     "blkio_config device entries: lower-case keys, integer rates",
-    "env_file kept beside environment",
+    "env_file and label_file kept beside environment and labels",
+    "an empty list written in a service (ports: []) printed",
     "x-* extensions of services, networks and volumes kept",
     "ipam.options kept",
     "top-level networks/volumes/secrets/configs no service uses kept",

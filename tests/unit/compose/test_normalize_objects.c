@@ -429,7 +429,7 @@ static void test_deploy_full(void **state)
               "      cpus: 0.25\n"
               "      memory: 20971520\n"
               "      devices:\n"
-              "        - {capabilities: [gpu], driver: nvidia, count: all,\n"
+              "        - {capabilities: [gpu], driver: nvidia, count: -1,\n"
               "           options: {virtualization: 'false'}}\n"
               "        - {capabilities: [tpu], count: 2}\n"
               "        - {capabilities: [gpu], device_ids: [GPU-1, '7']}\n"
@@ -514,9 +514,9 @@ static void test_deploy_errors(void **state)
                  "compose.yaml:3:21: services.web.deploy.rollback_config.failure_action: must be "
                  "one of 'continue', 'pause', not 'rollback'");
     expect_error(compose__normalize_deploy, "deploy",
-                 "deploy:\n  update_config:\n    max_failure_ratio: 1.5\n",
-                 "compose.yaml:3:24: services.web.deploy.update_config.max_failure_ratio: 1.5 "
-                 "is out of range [0, 1]");
+                 "deploy:\n  update_config:\n    max_failure_ratio: -1\n",
+                 "compose.yaml:3:24: services.web.deploy.update_config.max_failure_ratio: -1 "
+                 "is out of range (at least 0)");
     expect_error(compose__normalize_deploy, "deploy",
                  "deploy:\n  update_config:\n    order: random\n",
                  "compose.yaml:3:12: services.web.deploy.update_config.order: must be one of "

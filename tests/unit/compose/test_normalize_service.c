@@ -142,20 +142,24 @@ static void test_new_fields(void **state)
     (void)state;
     expect_ok("develop:\n  watch:\n    - {path: ./src, action: sync, target: /app, ignore: x}\n"
               "    - {path: pkg.json, action: rebuild, initial_sync: true}\n",
-              "{\"develop\":{\"watch\":[{\"action\":\"sync\",\"ignore\":[\"x\"],\"path\":\"/project/src\","
+              "{\"develop\":{\"watch\":[{\"action\":\"sync\",\"ignore\":[\"x\"],\"path\":\"/"
+              "project/src\","
               "\"target\":\"/app\"},{\"action\":\"rebuild\",\"initial_sync\":true,"
               "\"path\":\"/project/pkg.json\"}]}}");
     expect_ok("gpus: all\n", "{\"gpus\":[{\"count\":-1}]}");
     expect_ok("gpus:\n  - {driver: nvidia, count: all, capabilities: [gpu]}\n",
               "{\"gpus\":[{\"capabilities\":[\"gpu\"],\"count\":-1,\"driver\":\"nvidia\"}]}");
     expect_ok("provider: {type: model, options: {model: ai/x, flags: [a, 1]}}\n",
-              "{\"provider\":{\"options\":{\"flags\":[\"a\",\"1\"],\"model\":\"ai/x\"},\"type\":\"model\"}}");
+              "{\"provider\":{\"options\":{\"flags\":[\"a\",\"1\"],\"model\":\"ai/"
+              "x\"},\"type\":\"model\"}}");
     expect_ok("models: [m1]\n", "{\"models\":{\"m1\":null}}");
-    expect_ok("models: {m1: {endpoint_var: URL}}\n", "{\"models\":{\"m1\":{\"endpoint_var\":\"URL\"}}}");
-    expect_ok("credential_spec: {file: x.json}\nisolation: process\nuse_api_socket: true\n"
-              "attach: false\nlabel_file: ./l\n",
-              "{\"attach\":false,\"credential_spec\":{\"file\":\"x.json\"},\"isolation\":\"process\","
-              "\"label_file\":[\"/project/l\"],\"use_api_socket\":true}");
+    expect_ok("models: {m1: {endpoint_var: URL}}\n",
+              "{\"models\":{\"m1\":{\"endpoint_var\":\"URL\"}}}");
+    expect_ok(
+        "credential_spec: {file: x.json}\nisolation: process\nuse_api_socket: true\n"
+        "attach: false\nlabel_file: ./l\n",
+        "{\"attach\":false,\"credential_spec\":{\"file\":\"x.json\"},\"isolation\":\"process\","
+        "\"label_file\":[\"/project/l\"],\"use_api_socket\":true}");
     expect_ok("post_start:\n  - command: echo hi\n    user: root\n    environment: [A=1]\n"
               "pre_stop:\n  - {command: [\"sh\", \"-c\", \"exit 0\"], privileged: true}\n"
               "pre_start:\n  - {image: busybox, per_replica: true}\n",
@@ -167,8 +171,9 @@ static void test_new_fields(void **state)
                "(use rebuild, sync, restart, sync+restart or sync+exec)");
     expect_err("develop:\n  watch:\n    - {path: ., action: sync}\n",
                "compose.yaml:3:7: services.web.develop.watch[0]: action 'sync' needs 'target'");
-    expect_err("post_start:\n  - {user: root}\n",
-               "compose.yaml:2:5: services.web.post_start[0]: missing required key 'command' in hook");
+    expect_err(
+        "post_start:\n  - {user: root}\n",
+        "compose.yaml:2:5: services.web.post_start[0]: missing required key 'command' in hook");
     expect_err("gpus: some\n", "compose.yaml:1:7: services.web.gpus: invalid gpus 'some' (use all "
                                "or a list of devices)");
     expect_err("pull_refresh_after: 1h\n",
@@ -661,7 +666,8 @@ static void test_secrets_configs(void **state)
         "  - {source: d, mode: 420}\n"
         "configs: [my_config, {source: other, target: /cfg}]\n",
         "{\"configs\":[{\"source\":\"my_config\"},{\"source\":\"other\",\"target\":\"/cfg\"}],"
-        "\"secrets\":[{\"source\":\"server-certificate\",\"target\":\"/run/secrets/server-certificate\"},"
+        "\"secrets\":[{\"source\":\"server-certificate\",\"target\":\"/run/secrets/"
+        "server-certificate\"},"
         "{\"gid\":\"103\",\"mode\":288,\"source\":\"a\",\"target\":\"a.txt\",\"uid\":\"103\"},"
         "{\"mode\":288,\"source\":\"b\",\"target\":\"/run/secrets/b\"},"
         "{\"mode\":288,\"source\":\"c\",\"target\":\"/run/secrets/c\"},"

@@ -272,11 +272,12 @@ static void test_network_mode_and_networks(void **state)
 static void test_engine_unsupported(void **state)
 {
     (void)state;
-    const char *text = "services:\n"
-                       "  a: {image: x, provider: {type: model}, isolation: hyperv}\n"
-                       "  b: {image: x, isolation: default, models: [m], credential_spec: {file: f}}\n"
-                       "models:\n"
-                       "  m: {model: ai/x}\n";
+    const char *text =
+        "services:\n"
+        "  a: {image: x, provider: {type: model}, isolation: hyperv}\n"
+        "  b: {image: x, isolation: default, models: [m], credential_spec: {file: f}}\n"
+        "models:\n"
+        "  m: {model: ai/x}\n";
     struct zp_node *doc = NULL;
     struct zp_diags d;
     zp_diags_init(&d);
@@ -284,8 +285,9 @@ static void test_engine_unsupported(void **state)
     assert_int_equal(compose_engine_unsupported(doc, &d), 5);
     assert_int_equal(d.errors, 5);
     char *m = zp_diag_render(&d.items[1]);
-    assert_string_equal(m, "c.yaml:2:27: services.a.provider: 'provider' (type 'model') is run by a "
-                           "Compose provider plugin, which zpanel does not run");
+    assert_string_equal(m,
+                        "c.yaml:2:27: services.a.provider: 'provider' (type 'model') is run by a "
+                        "Compose provider plugin, which zpanel does not run");
     free(m);
     zp_node_free(doc);
     zp_diags_release(&d);

@@ -557,8 +557,9 @@ static void test_alias_bomb(void **state)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char *m = parse_fail_lim(bomb, strlen(bomb), NULL, ZP_E_TOOBIG);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    assert_string_equal(m, "f.yaml:7:8: document expands to more than 1000000 nodes through aliases "
-                           "(limit of nodes per file; an alias bomb?)");
+    assert_string_equal(m,
+                        "f.yaml:7:8: document expands to more than 1000000 nodes through aliases "
+                        "(limit of nodes per file; an alias bomb?)");
     free(m);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     assert_true(secs < 5.0);
@@ -676,7 +677,8 @@ static void test_compose_reader_leniency(void **state)
     doc = parse_ok("x: &x {i: 1}\ny:\n  !!merge <<: *x\n  j: 2\n");
     assert_string_equal(zp_node_get_str(zp_node_get(doc, "y"), "i"), "1");
     zp_node_free(doc);
-    assert_fails_with("a: !!merge x\n", "f.yaml:1:4: tag '!!merge' can only be used on the key '<<'");
+    assert_fails_with("a: !!merge x\n",
+                      "f.yaml:1:4: tag '!!merge' can only be used on the key '<<'");
     /* several documents: one at a time, or refused by the single-document reader */
     const char *two = "a: 1\n---\nb: 2\n";
     struct zp_diags d;
