@@ -700,10 +700,8 @@ int release_deploy(struct orch *o, const struct compose_project *p, const struct
         say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
         record = false;
     }
-    size_t stale = 0;
-    if (record && (store_release_fail_stale(c.store, "interrupted before its health check ended",
-                                            &stale, &serr) < 0 ||
-                   orch_snap_observe(o, &before, &nbefore, &serr) < 0)) {
+    /* little before the up: a Ctrl-C should find it waiting on the engine */
+    if (record && orch_snap_observe(o, &before, &nbefore, &serr) < 0) {
         say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
         record = false;
     }
@@ -720,8 +718,10 @@ int release_deploy(struct orch *o, const struct compose_project *p, const struct
     if (!orch_snap_changed(before, nbefore, after, nafter))
         goto out; /* no container changed: nothing new ran */
     struct store_release *list = NULL;
-    size_t nlist = 0;
-    if (store_release_list(c.store, &list, &nlist, &serr) < 0 ||
+    size_t nlist = 0, stale = 0;
+    if (store_release_fail_stale(c.store, "interrupted before its health check ended", &stale,
+                                 &serr) < 0 ||
+        store_release_list(c.store, &list, &nlist, &serr) < 0 ||
         store_release_next_id(c.store, &rel.id, &serr) < 0) {
         store_releases_free(list, nlist);
         say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
