@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write the `up` benchmark project: CHAINS chains of LENGTH health-gated services
-(health interval 1s, init: true so they stop promptly), each service waiting for the
+(health interval 1s, probe timeout 5s, init: true so they stop promptly), each service waiting for the
 previous one of its chain to be healthy. Usage: gen_chains.py CHAINS LENGTH IMAGE OUT_FILE"""
 import sys
 
@@ -20,7 +20,7 @@ def main():
                 "    healthcheck:",
                 "      test: [\"CMD\", \"test\", \"-f\", \"/ready\"]",
                 "      interval: 1s",
-                "      timeout: 1s",
+                "      timeout: 5s",  # a loaded engine runs probes slowly: no false timeouts
                 "      retries: 30",
             ]
             if i > 0:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/status.sh: `zpanel status` latency on 100 running busybox containers (four services
 # scaled to 25, two with health checks, two with memory limits), side by side with
-# `docker-compose ps` (Debian's 1.29) on the same project deployed by docker-compose, in the
+# `docker compose ps` (Docker Compose v2) on the same project deployed by Compose, in the
 # same run; also `zpanel status --no-usage`, `zpanel ps`, and `docker stats --no-stream` on
 # the same containers (the engine's own time to report usage). Then counts the requests
 # one `zpanel status` makes, through a counting proxy in front of the engine's socket.
@@ -12,7 +12,20 @@ root=$(pwd)
 runs=${1:-5}
 zpanel=${ZPANEL:-$root/build/zpanel}
 [ -x "$zpanel" ] || { echo "bench: build zpanel first (scripts/build.sh)" >&2; exit 2; }
-command -v docker-compose >/dev/null || { echo "bench: docker-compose missing (scripts/setup.sh)" >&2; exit 2; }
+# Docker Compose v2: $COMPOSE, else docker-compose-v2 on PATH or in /usr/local/bin
+if [ -n "${COMPOSE:-}" ]; then
+    compose=("$COMPOSE")
+elif command -v docker-compose-v2 >/dev/null; then
+    compose=(docker-compose-v2)
+elif [ -x /usr/local/bin/docker-compose-v2 ]; then
+    compose=(/usr/local/bin/docker-compose-v2)
+else
+    compose=(docker compose)
+fi
+case "$("${compose[@]}" version --short 2>/dev/null || true)" in
+2.* | v2.*) ;;
+*) echo "bench: Docker Compose v2 is needed (../shared/tools/compose-v2.sh)" >&2; exit 2 ;;
+esac
 ZPANEL=$zpanel
 . tests/e2e/lib-engine.sh
 test_image
@@ -22,7 +35,7 @@ proxy_pid=
 cleanup() {
     [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
     "$zpanel" -p zpstatbench -f "$dir/compose.yaml" --progress quiet down -t 0 >/dev/null 2>&1 || true
-    docker-compose -p dcstatbench -f "$dir/compose.yaml" down -t 0 >/dev/null 2>&1 || true
+    "${compose[@]}" -p dcstatbench -f "$dir/compose.yaml" down -t 0 >/dev/null 2>&1 || true
     cleanup_project zpstatbench
     cleanup_project dcstatbench
     rm -rf "$dir"
@@ -60,7 +73,7 @@ services:
 YAML
 scale=(--scale web=25 --scale worker=25 --scale cache=25 --scale cron=25)
 zp=("$zpanel" -p zpstatbench -f "$dir/compose.yaml")
-dc=(docker-compose -p dcstatbench -f "$dir/compose.yaml")
+dc=("${compose[@]}" -p dcstatbench -f "$dir/compose.yaml")
 
 echo "deploying 2 x 100 containers..." >&2
 "${zp[@]}" --progress quiet up -d "${scale[@]}" >/dev/null
@@ -147,13 +160,13 @@ printf '%-34s %8s\n' "100 containers, median of $runs" "ms"
 printf '%-34s %8s\n' "zpanel status" "$(m status)"
 printf '%-34s %8s\n' "zpanel status --no-usage" "$(m nousage)"
 printf '%-34s %8s\n' "zpanel ps" "$(m zps)"
-printf '%-34s %8s\n' "docker-compose ps" "$(m dcps)"
+printf '%-34s %8s\n' "compose v2 ps" "$(m dcps)"
 printf '%-34s %8s\n' "docker stats --no-stream (100)" "$(m dstats)"
 python3 - "$(m status)" "$(m nousage)" "$(m dcps)" <<'PY'
 import sys
 s, n, d = map(int, sys.argv[1:])
-print(f"docker-compose ps / zpanel status = {d / s:.2f}x   "
-      f"docker-compose ps / zpanel status --no-usage = {d / n:.1f}x")
+print(f"compose v2 ps / zpanel status = {d / s:.2f}x   "
+      f"compose v2 ps / zpanel status --no-usage = {d / n:.1f}x")
 PY
 echo "engine requests of one 'zpanel status' (100 running containers):"
 sed 's/^/  /' "$dir/counts"

@@ -93,7 +93,10 @@ for run in $(seq 1 "$runs"); do
             watch_events com.docker.compose.project dcbench com.docker.compose.service "$dir/events"
         fi
         up=("${cmd[@]}" up -d --wait)
-        t0=$(now); "${up[@]}" >/dev/null 2>&1; t1=$(now)
+        t0=$(now)
+        "${up[@]}" >/dev/null 2>"$dir/up.err" ||
+            { echo "bench: $tool up failed (a loaded machine can time out health probes): $(tail -3 "$dir/up.err")" >&2; exit 1; }
+        t1=$(now)
         T[$tool,up,$run]=$(ms "$t0" "$t1")
         n=$(healthy_count "$label")
         [ "$n" -eq 20 ] || { echo "bench: $tool up --wait left $n of 20 services healthy" >&2; exit 1; }

@@ -491,8 +491,7 @@ static void world_release(struct world *w)
         }
         free(cl[k]->items);
     }
-    struct engine_image_list *il[] = {&w->dangling, &w->project_images, &w->releases,
-                                      &w->parents};
+    struct engine_image_list *il[] = {&w->dangling, &w->project_images, &w->releases, &w->parents};
     for (size_t k = 0; k < 4; k++) {
         for (size_t i = 0; i < il[k]->n; i++) {
             struct engine_image_summary *im = &il[k]->items[i];
