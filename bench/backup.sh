@@ -2,7 +2,9 @@
 # bench/backup.sh [SIZE_MB] [RUNS]: backup and restore throughput of one volume holding
 # SIZE_MB of random data (a few large files and 1,000 small ones), against GNU tar of the
 # same directory on the host (the volume's Mountpoint): `tar -cf` for backup, `tar -xf`
-# into an empty directory for restore. Prints the best of RUNS for each and the ratios.
+# into an empty directory for restore. zpanel reads and writes a local volume at its
+# mountpoint; `--engine-api` shows the engine's archive API path (remote engines, other
+# drivers) beside it. Prints the best of RUNS for each and the ratios.
 # Needs root (the Mountpoint) and the engine; builds zpanel-test/busybox:1 if missing.
 set -euo pipefail
 SIZE_MB=${1:-1024}
@@ -73,6 +75,11 @@ t_zp_c=$(for r in $(seq "$RUNS"); do
     rm -f "$W/z.tar"; s=$(now); "${Z1[@]}" backup -o "$W/z.tar" >/dev/null; e=$(now); echo "$e - $s" | bc; done | best)
 t_zp_x=$(for r in $(seq "$RUNS"); do
     s=$(now); "${Z2[@]}" restore --yes --volume data "$W/z.tar" >/dev/null; e=$(now); echo "$e - $s" | bc; done | best)
+t_zp_ca=$(for r in $(seq "$RUNS"); do
+    rm -f "$W/za.tar"; s=$(now); "${Z1[@]}" backup --engine-api -o "$W/za.tar" >/dev/null; e=$(now); echo "$e - $s" | bc; done | best)
+rm -f "$W/za.tar"
+t_zp_xa=$(for r in $(seq "$RUNS"); do
+    s=$(now); "${Z2[@]}" restore --yes --engine-api --volume data "$W/z.tar" >/dev/null; e=$(now); echo "$e - $s" | bc; done | best)
 t_zp_v=$(for r in $(seq "$RUNS"); do
     s=$(now); "$ZPANEL" backup verify "$W/z.tar" >/dev/null; e=$(now); echo "$e - $s" | bc; done | best)
 mbps() { echo "scale=0; $bytes / 1048576 / $1" | bc; }
@@ -81,12 +88,15 @@ printf '%-22s %8.2f %10s\n' "tar -cf (host)" "$t_tar_c" "$(mbps "$t_tar_c")"
 printf '%-22s %8.2f %10s\n' "tar -cf + sync (host)" "$t_tar_cs" "$(mbps "$t_tar_cs")"
 printf '%-22s %8.2f %10s\n' "engine GET archive" "$t_api_get" "$(mbps "$t_api_get")"
 printf '%-22s %8.2f %10s\n' "zpanel backup" "$t_zp_c" "$(mbps "$t_zp_c")"
+printf '%-22s %8.2f %10s\n' "zpanel backup (API)" "$t_zp_ca" "$(mbps "$t_zp_ca")"
 printf '%-22s %8.2f %10s\n' "tar -xf (host)" "$t_tar_x" "$(mbps "$t_tar_x")"
 printf '%-22s %8.2f %10s\n' "engine PUT archive" "$t_api_put" "$(mbps "$t_api_put")"
 printf '%-22s %8.2f %10s\n' "zpanel restore" "$t_zp_x" "$(mbps "$t_zp_x")"
+printf '%-22s %8.2f %10s\n' "zpanel restore (API)" "$t_zp_xa" "$(mbps "$t_zp_xa")"
 printf '%-22s %8.2f %10s\n' "zpanel backup verify" "$t_zp_v" "$(mbps "$t_zp_v")"
 echo "data: $bytes bytes; backup/tar ratio $(echo "scale=2; $t_zp_c / $t_tar_c" | bc)" \
     "(against tar + sync: $(echo "scale=2; $t_zp_c / $t_tar_cs" | bc))," \
     "restore/tar ratio $(echo "scale=2; $t_zp_x / $t_tar_x" | bc) (goal: within 1.5)"
-echo "against the engine's archive API alone: backup $(echo "scale=2; $t_zp_c / $t_api_get" | bc)," \
-    "restore $(echo "scale=2; $t_zp_x / $t_api_put" | bc)"
+echo "through the engine's archive API (--engine-api): backup/tar $(echo "scale=2; $t_zp_ca / $t_tar_c" | bc)," \
+    "restore/tar $(echo "scale=2; $t_zp_xa / $t_tar_x" | bc); against the API alone: backup" \
+    "$(echo "scale=2; $t_zp_ca / $t_api_get" | bc), restore $(echo "scale=2; $t_zp_xa / $t_api_put" | bc)"

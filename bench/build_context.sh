@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/build_context.sh: throughput of zpanel's build-context tar stream (directory walk,
-# .dockerignore, libarchive) against `tar -cf - DIR | wc -c` on the same generated ~500 MB
+# .dockerignore, the archive/ tar writer) against `tar -cf - DIR | wc -c` on the same generated ~500 MB
 # context, printed as a ratio; then, when an engine answers, a whole `zpanel build` of that
 # context against `docker build` (legacy builder) for reference.
 #
@@ -16,7 +16,7 @@ RUNS=${RUNS:-3}
 WORK=$(mktemp -d /tmp/zp-bench-context-XXXXXX)
 trap 'rm -rf "$WORK"; docker image rm -f zp-bench-ctx-zp zp-bench-ctx-docker >/dev/null 2>&1 || true' EXIT
 
-for lib in libzp_orchestrator.a libzp_compose.a libzp_engine.a libzp_util.a; do
+for lib in libzp_orchestrator.a libzp_archive.a libzp_compose.a libzp_engine.a libzp_util.a; do
     [ -f "$BUILD/$lib" ] || { echo "missing $BUILD/$lib: build the tree first" >&2; exit 2; }
 done
 
@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 }
 C
 cc -O2 -std=c11 -D_FILE_OFFSET_BITS=64 -I"$SRC/src" -o "$WORK/stream" "$WORK/stream.c" \
-    "$BUILD/libzp_orchestrator.a" "$BUILD/libzp_compose.a" "$BUILD/libzp_engine.a" \
+    "$BUILD/libzp_orchestrator.a" "$BUILD/libzp_archive.a" "$BUILD/libzp_compose.a" "$BUILD/libzp_engine.a" \
     "$BUILD/libzp_util.a" $(pkg-config --libs libarchive libsodium jansson libcurl libfyaml) \
     -lpthread -lm
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # caddy-image.sh [TAG]: pack Debian's caddy binary (apt package `caddy`, installed by
 # setup.sh) into a local image (default zpanel-local/caddy:2) FROM scratch, with the
-# shared libraries it links and Debian's static busybox (sh, wget: zpanel's HTTP probes
-# run `wget` inside the proxy). No registry is needed. Rebuilt only when missing.
+# shared libraries it links and the CA bundle: nothing else (zpanel runs no tool inside
+# the proxy; its probes go through the router's probe socket). No registry is needed.
+# Rebuilt only when missing.
 set -euo pipefail
 tag=${1:-zpanel-local/caddy:2}
 if docker image inspect "$tag" >/dev/null 2>&1; then
@@ -18,8 +19,6 @@ ldd "$caddy" | awk '/=> \//{print $3} $1 ~ /^\//{print $1}' | while read -r lib;
     mkdir -p "$ctx/root$(dirname "$lib")"
     cp -L "$lib" "$ctx/root$lib"
 done
-cp /bin/busybox "$ctx/root/bin/busybox"
-for applet in sh wget; do ln -s busybox "$ctx/root/bin/$applet"; done
 [ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$ctx/root/etc/ssl/certs/"
 cat >"$ctx/Dockerfile" <<'DOCKERFILE'
 FROM scratch

@@ -23,6 +23,8 @@ packages=(
     build-essential cmake pkg-config clang libclang-rt-14-dev llvm
     # libraries
     libfyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev libssl-dev libarchive-dev
+    # zpanel serve: the HTTP server; the SMTP sink of the notification tests
+    libmicrohttpd-dev python3-aiosmtpd
     # tests and checks
     libcmocka-dev valgrind clang-format cppcheck python3 procps time curl
     # runtime: the engine, and a static busybox to build test images without a registry

@@ -5,11 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
+#include "../archive/archive.h"
 #include "backup.h"
-
-struct archive;
-struct archive_entry;
 
 /* Size of the buffers content is copied through. */
 #define BACKUP__CHUNK ((size_t)256 << 10)
@@ -28,25 +27,85 @@ int backup__split(const char *path, enum backup_kind *ret_kind, char **ret_key,
 /* The archive directory of a section: "volumes/data", "binds/data%2Fpg", "files/a.env". */
 char *backup__section_dir(enum backup_kind kind, const char *key);
 
-/* The type of an entry for digests, or -1 (devices, sockets: refused). */
-int backup__entry_type(struct archive_entry *ae);
+/* ---- the entry rules, applied alike by verify, restore and backup ---- */
 
-/* The rules for one entry (name) of section kind at rel (trailing '/' removed): a valid
- * path, not a device or socket, a section root that is a directory (a regular file for
- * files), a file section holding one regular file, symbolic links inside their root.
- * Verify and restore both apply them. Errors: ZP_E_INPUT. */
-int backup__check_entry(enum backup_kind kind, const char *rel, size_t len,
-                        struct archive_entry *ae, const char *name, struct zp_err *err);
+/* Archive-wide state (entry count, content size, which paths are regular files) and the
+ * current section's (its kind, the chain of the last entry's ancestors). Memory: a fixed
+ * 16 MiB filter (allocated lazily by the system) plus the depth of one path. */
+struct backup__check {
+    uint64_t entries, total;
+    uint64_t max_entries;  /* BACKUP_MAX_ENTRIES (lower in tests) */
+    unsigned char *filter; /* Bloom filter of the regular files' (section, path) */
+    unsigned char salt[16];
+    unsigned section;
+    enum backup_kind kind;
+    bool started;         /* the section's root was seen */
+    struct zp_buf chain;  /* the last entry's path */
+    size_t *ends;         /* ends[i]: length of the i-th ancestor's path in chain */
+    unsigned char *types; /* their types */
+    size_t depth, cap;
+};
 
-/* Configure a reader for our archives: tar formats, no compression, gzip or zstd. */
-void backup__reader_setup(struct archive *a);
+void backup__check_init(struct backup__check *c);
+void backup__check_release(struct backup__check *c);
+/* A new section starts (the caller refuses sections that come back). */
+void backup__check_section(struct backup__check *c, enum backup_kind kind);
+/* Entry e at rel (inside the section, no trailing '/'; hard link target already made
+ * relative in link_rel) follows the rules, and is counted. *ret_type gets its digest type.
+ * Errors: ZP_E_INPUT naming the entry, ZP_E_TOOBIG (entries, sizes). */
+int backup__check_entry(struct backup__check *c, const char *rel, const struct arc_entry *e,
+                        const char *link_rel, enum backup_type *ret_type, struct zp_err *err);
+/* Count n bytes of content. Errors: ZP_E_TOOBIG. */
+int backup__check_bytes(struct backup__check *c, uint64_t n, struct zp_err *err);
+
+/* ---- reading a tree on this host in canonical order ---- */
+
+struct backup__walk;
+struct backup__walk_entry {
+    const char *rel; /* "" for the root */
+    struct stat st;
+    const char *link;     /* symbolic link target */
+    const char *hardlink; /* an earlier path of the same file (regular files) */
+    int fd;               /* regular files not hard links: open for reading, the walk's */
+    bool skipped;         /* a socket or device: not archived */
+};
+/* Walk the directory at path (not followed if it is a link: ZP_E_INPUT). Errors:
+ * ZP_E_SYSTEM, ZP_E_NOTFOUND. */
+int backup__walk_open(const char *path, struct backup__walk **ret, struct zp_err *err);
+/* The next entry (borrowed until the next call), NULL at the end. Errors: ZP_E_SYSTEM. */
+int backup__walk_next(struct backup__walk *w, const struct backup__walk_entry **ret,
+                      struct zp_err *err);
+void backup__walk_free(struct backup__walk *w);
+
+/* ---- writing a tree below a directory, never through a link ---- */
+
+struct backup__extract;
+/* Extract into the directory rootfd (borrowed; it stands for the section root). With
+ * strip_suid, setuid and setgid bits are dropped. */
+struct backup__extract *backup__extract_new(int rootfd, bool strip_suid);
+/* Create entry e at rel (checked by backup__check_entry; link_rel for hard links). A
+ * regular file's content follows through backup__extract_data. Errors: ZP_E_SYSTEM,
+ * ZP_E_INPUT (a hard link whose target is not a regular file). */
+int backup__extract_entry(struct backup__extract *x, const char *rel, const struct arc_entry *e,
+                          const char *link_rel, struct zp_err *err);
+int backup__extract_data(struct backup__extract *x, const void *data, size_t len,
+                         struct zp_err *err);
+/* Set the owner, mode and times of the directories still open, the root last. */
+int backup__extract_finish(struct backup__extract *x, struct zp_err *err);
+/* How many setuid/setgid bits were dropped. */
+uint64_t backup__extract_stripped(const struct backup__extract *x);
+void backup__extract_free(struct backup__extract *x);
+/* Remove the tree name in dirfd (not following links). */
+int backup__remove_tree(int dirfd, const char *name);
+
+/* ---- misc ---- */
 
 /* Current time as RFC 3339 UTC into a new string. */
 char *backup__now_rfc3339(void);
 
 /* Read the rest of manifest.json's data from a reader into a new string. */
-int backup__read_manifest(struct archive *a, struct archive_entry *ae, char **ret, size_t *ret_len,
-                          struct zp_err *err);
+int backup__read_manifest(struct arc_reader *r, const struct arc_entry *e, char **ret,
+                          size_t *ret_len, struct zp_err *err);
 
 /* Pick the first image of images present on the engine; *ret borrowed from images. */
 int backup__pick_image(struct engine *e, const char *const *images, size_t n, const char **ret,
@@ -58,5 +117,12 @@ int backup__helper_create(struct engine *e, const char *project, const char *ima
                           const char *const *names, size_t n, char **ret_id, struct zp_err *err);
 /* Remove the helper (force); errors are ignored when keep_err already holds one. */
 void backup__helper_remove(struct engine *e, const char *id, struct zp_err *err);
+
+/* The mountpoint of volume name when it can be read and written directly: the engine is
+ * reached through a unix socket, the volume exists with the local driver, has no driver
+ * options (n_options of the model: those mount at container start) and its mountpoint is a
+ * directory this process can open. *ret is NULL otherwise (the archive API is used). */
+int backup__local_mountpoint(struct engine *e, const char *name, size_t n_options, char **ret,
+                             struct zp_err *err);
 
 #endif

@@ -20,14 +20,18 @@
  *   files/<key>         a compose or env file; key is its path relative to the project
  *   manifest.json       last entry: what the archive holds and every checksum
  *
- * Every path is relative, without "." or ".." components, NUL or empty components;
- * symbolic links are relative and stay inside their section's root; hard links point to
- * an earlier entry of the same section. Anything else is refused. */
+ * Each section is one run of entries, its root first, then its entries in canonical order
+ * (backup_path_cmp: strictly increasing, so no path appears twice); an entry's parent is an
+ * earlier directory entry of the section (never a link or a file). Every path is relative,
+ * without "." or ".." components, NUL or empty components. Symbolic link targets are
+ * relative, climb with leading ".." only and no higher than the section root
+ * (backup_check_symlink); hard links point to an earlier regular file of the same section.
+ * No sparse entries, devices or sockets. Anything else is refused. */
 
-#define BACKUP_FORMAT 1
+#define BACKUP_FORMAT 2
 #define BACKUP_MANIFEST_NAME "manifest.json"
 #define BACKUP_MAX_MANIFEST ((size_t)16 << 20) /* bytes of manifest.json */
-#define BACKUP_MAX_ENTRIES ((size_t)2000000)   /* entries in one archive */
+#define BACKUP_MAX_ENTRIES ((uint64_t)2000000) /* entries in one archive, all sections */
 #define BACKUP_MAX_PATH 4096                   /* bytes of one entry's path */
 #define BACKUP_MAX_SECTIONS 4096               /* volumes + binds + files */
 #define BACKUP_MAX_SIZE ((uint64_t)1 << 42)    /* bytes of content in one archive (4 TiB) */
@@ -84,16 +88,21 @@ int backup_manifest_parse(const char *json, size_t len, struct backup_manifest *
 int backup_check_path(const char *rel, size_t len, struct zp_err *err);
 /* A section key: a valid path that is not empty; volume keys have no '/'. */
 int backup_check_key(enum backup_kind kind, const char *key, struct zp_err *err);
-/* Is a symbolic link at rel with target acceptable: target relative, not empty, and
- * resolving (lexically, from rel's directory) inside the section root? */
+/* Is a symbolic link at rel with target acceptable: relative, not empty, ".." components
+ * only before any name, and no more of them than rel's depth (so that no chain of links
+ * leaves the section root, see digest.c)? Errors: ZP_E_INPUT naming the link. */
 int backup_check_symlink(const char *rel, const char *target, struct zp_err *err);
+/* The canonical order of paths inside a section: component by component, each compared
+ * bytewise ("a" < "a/b" < "a-c"); a directory's entries follow it, depth first. */
+int backup_path_cmp(const char *a, const char *b);
 
 /* ---- checksums ----
  *
- * A tree's checksum does not depend on the order of its entries: each entry is hashed on
- * its own (path, type, permission bits with setuid/setgid/sticky, uid, gid, link target,
- * size, SHA-256 of the content), and the tree's checksum is the SHA-256 of the sorted
- * entry hashes. A hard link counts as a regular file with its target's content. */
+ * A tree's checksum is the SHA-256 of the entries' hashes in archive order (which the rules
+ * make canonical); each entry is hashed from its path, type, permission bits with
+ * setuid/setgid/sticky, uid, gid, link target (symbolic or hard), and for a regular file its
+ * size and content's SHA-256. Times and extended attributes are not covered (extended
+ * attributes are never archived nor restored). Memory does not depend on the entry count. */
 
 enum backup_type {
     BACKUP_T_FILE,
@@ -107,26 +116,25 @@ struct backup_digest; /* opaque */
 
 struct backup_digest *backup_digest_new(void);
 void backup_digest_free(struct backup_digest *d);
-/* Start an entry. link is the symlink target, or for a hard link the target's path inside
- * the section (which must have been added as a regular file before). Errors: ZP_E_INPUT
- * (duplicate path, hard link to an unknown or non-regular entry), ZP_E_TOOBIG (entries). */
-int backup_digest_begin(struct backup_digest *d, const char *rel, enum backup_type type,
-                        unsigned mode, int64_t uid, int64_t gid, const char *link,
-                        struct zp_err *err);
+/* Start an entry. link is the symlink target, or for a hard link its target's path inside
+ * the section. The order rules are the caller's (verify checks them). */
+void backup_digest_begin(struct backup_digest *d, const char *rel, enum backup_type type,
+                         unsigned mode, int64_t uid, int64_t gid, const char *link);
 /* Content of the current (regular file) entry, in order. */
 void backup_digest_data(struct backup_digest *d, const void *data, size_t len);
 /* End the current entry. */
 void backup_digest_end(struct backup_digest *d);
-/* The tree's checksum, size and entry count; d can still be freed only afterwards. */
+/* The tree's checksum, size and entry count; d can only be freed afterwards. */
 void backup_digest_finish(struct backup_digest *d, char ret_hex[65], uint64_t *ret_size,
                           uint64_t *ret_files);
 
 /* ---- verify ---- */
 
 /* Read the whole archive at path (tar, gzip or zstd; the content decides, not the name):
- * every entry's path and links follow the rules above, sections match the manifest (last
- * entry) in checksum, size and entry count, nothing is unknown, duplicated or missing, the
- * archive is complete. Fills *ret_manifest (may be NULL) on success.
+ * every entry follows the rules above (so that restore cannot fail on it), sections match
+ * the manifest (last entry) in checksum, size and entry count, nothing is unknown,
+ * duplicated or missing, the archive is complete. Memory is bounded whatever the archive
+ * holds. Fills *ret_manifest (may be NULL) on success.
  * Errors: ZP_E_INPUT ("archive 'F': ..."), ZP_E_NOTFOUND, ZP_E_SYSTEM, ZP_E_TOOBIG. */
 int backup_verify(const char *path, struct backup_manifest *ret_manifest, struct zp_err *err);
 /* The same for an archive held in memory (the fuzz target). */
@@ -165,6 +173,7 @@ struct backup_spec {
     size_t nbinds;
     const struct backup_path *files;
     size_t nfiles;
+    bool engine_api; /* read volumes through the engine's archive API even when local */
 };
 
 /* Progress: what (a volume, bind or file key) and a short text ("reading", "done 12 MiB"). */
@@ -183,12 +192,15 @@ int backup_compression_for(const char *path, enum backup_compression *ret, struc
 
 /* Write the archive of spec to output: a temporary file in the same directory, fsync'd and
  * renamed over output at the end, removed on any failure (no partial archive is left).
- * Volume content is read through the engine's archive API from a helper container created
- * (never started) from the first local image of spec->images, labelled
- * io.zpanel.project=<project> and io.zpanel.helper=backup, removed afterwards also on
- * failure. A volume that does not exist is an error (ZP_E_NOTFOUND). Links leaving their
- * root (absolute or escaping symbolic links) make the backup fail (ZP_E_INPUT), as restore
- * would refuse them. *ret_manifest (may be NULL) gets what was written.
+ * A volume of the local driver without driver options, on an engine reached through a unix
+ * socket, is read from its mountpoint directly when this process can open it (unless
+ * spec->engine_api); any other volume is read through the engine's archive API from a
+ * helper container created (never started) from the first local image of spec->images,
+ * labelled io.zpanel.project=<project> and io.zpanel.helper=backup, removed afterwards also
+ * on failure. Both ways give the same entries and checksums. A volume that does not exist
+ * is an error (ZP_E_NOTFOUND). Sockets and devices are skipped with a progress note. Links
+ * restore would refuse (absolute or escaping symbolic links) make the backup fail
+ * (ZP_E_INPUT). *ret_manifest (may be NULL) gets what was written.
  * Errors: those of engine.h, ZP_E_SYSTEM (files), ZP_E_INPUT, ZP_E_TOOBIG. */
 int backup_create(struct engine *e, const struct backup_spec *spec, const char *output,
                   backup_progress_fn progress, void *ud, struct backup_manifest *ret_manifest,
@@ -202,20 +214,38 @@ struct backup_restore_spec {
     const char *const *images; /* helper candidates, as in backup_spec */
     size_t nimages;
     /* the volumes to restore: key matches a volume section of the archive; name is the
-     * engine volume to replace (removed and created again: it must not be in use) */
+     * engine volume whose content is replaced */
     const struct backup_volume *volumes;
     size_t nvolumes;
-    bool binds; /* restore every bind section below project_dir */
-    bool files; /* restore every file section below project_dir */
+    /* the bind directories and files the project declares (key relative to project_dir;
+     * path unused): their sections are restored; any other bind or file section of the
+     * archive makes the restore fail before anything changes (ZP_E_INPUT) */
+    const struct backup_path *binds;
+    size_t nbinds;
+    const struct backup_path *files;
+    size_t nfiles;
+    bool engine_api;   /* write volumes through the engine's archive API even when local */
+    bool volumes_only; /* skip every bind and file section */
+    /* what backup_verify returned for path (borrowed); NULL: backup_restore verifies it */
+    const struct backup_manifest *manifest;
 };
 
 /* Restore the archive at path, which the caller has checked with backup_verify (entries
- * are checked again on the way). Each volume is removed and created again (keeping the
- * driver and labels of the one removed, or spec's when it did not exist) and filled
- * through a helper container; each bind directory is extracted beside its target and
- * swapped in; each file is written to a temporary file and renamed. Ownership, modes and
- * times are kept. Errors: those of engine.h (ZP_E_CONFLICT: a volume is in use),
- * ZP_E_INPUT, ZP_E_SYSTEM. A failure part way leaves earlier sections restored. */
+ * are checked again on the way). Two phases: first every section is staged, nothing the
+ * project uses is touched: each bind directory is extracted into a new directory beside
+ * its target, each file into a temporary file beside it, each volume into a staging
+ * directory inside its mountpoint (local volumes, as for backup_create) or into a new
+ * temporary volume through a helper container (any other). Each section is staged only
+ * when the free space of its file system holds it (statvfs; not checked for a remote
+ * engine). Then the staged content is swapped in: directories by an atomic exchange, files
+ * by rename, local volumes entry by entry (the old content moved aside, then removed), other
+ * volumes removed, created again (same driver and labels) and filled a second time; their
+ * temporary volume is kept and named in the error if that fails. A failure while staging
+ * removes what was staged and changes nothing. Entries are written with openat(2) below
+ * their section root without following links; setuid and setgid bits are dropped in bind
+ * and file sections (kept in volumes); extended attributes are never written. Ownership,
+ * modes and times are kept. Errors: those of engine.h (ZP_E_CONFLICT: a volume is in use),
+ * ZP_E_INPUT, ZP_E_SYSTEM, ZP_E_TOOBIG (not enough free space). */
 int backup_restore(struct engine *e, const char *path, const struct backup_restore_spec *spec,
                    backup_progress_fn progress, void *ud, struct zp_err *err);
 

@@ -5,21 +5,14 @@
 #include <string.h>
 #include <time.h>
 
-#include <archive.h>
-#include <archive_entry.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <jansson.h>
 
 #include "backup-int.h"
 
 #include "../util/banned.h"
-
-void backup__reader_setup(struct archive *a)
-{
-    archive_read_support_format_tar(a);
-    archive_read_support_filter_none(a);
-    archive_read_support_filter_gzip(a);
-    archive_read_support_filter_zstd(a);
-}
 
 char *backup__now_rfc3339(void)
 {
@@ -31,33 +24,64 @@ char *backup__now_rfc3339(void)
     return zp_strdup(buf);
 }
 
-int backup__read_manifest(struct archive *a, struct archive_entry *ae, char **ret, size_t *ret_len,
-                          struct zp_err *err)
+int backup__read_manifest(struct arc_reader *r, const struct arc_entry *e, char **ret,
+                          size_t *ret_len, struct zp_err *err)
 {
-    if (archive_entry_filetype(ae) != AE_IFREG || archive_entry_hardlink(ae) != NULL)
+    if (e->type != ARC_FILE)
         return zp_err_set(err, ZP_E_INPUT, NULL, "manifest.json is not a regular file");
-    if (archive_entry_size_is_set(ae) && archive_entry_size(ae) > (la_int64_t)BACKUP_MAX_MANIFEST)
+    if (e->size > (int64_t)BACKUP_MAX_MANIFEST)
         return zp_err_set(err, ZP_E_TOOBIG, NULL, "manifest.json: larger than %zu bytes",
                           BACKUP_MAX_MANIFEST);
     struct zp_buf b;
     zp_buf_init(&b, BACKUP_MAX_MANIFEST);
     char chunk[65536];
     for (;;) {
-        la_ssize_t n = archive_read_data(a, chunk, sizeof(chunk));
-        if (n < 0) {
-            zp_err_set(err, ZP_E_INPUT, NULL, "manifest.json: %s", archive_error_string(a));
+        size_t n = 0;
+        if (arc_reader_data(r, chunk, sizeof(chunk), &n, err) != 0) {
             zp_buf_release(&b);
-            return ZP_E_INPUT;
+            zp_err_prefix(err, "manifest.json");
+            return err->code;
         }
         if (n == 0)
             break;
-        if (zp_buf_add(&b, chunk, (size_t)n) != 0) {
+        if (zp_buf_add(&b, chunk, n) != 0) {
             zp_buf_release(&b);
             return zp_err_set(err, ZP_E_TOOBIG, NULL, "manifest.json: larger than %zu bytes",
                               BACKUP_MAX_MANIFEST);
         }
     }
     *ret = zp_buf_detach(&b, ret_len);
+    return 0;
+}
+
+int backup__local_mountpoint(struct engine *e, const char *name, size_t n_options, char **ret,
+                             struct zp_err *err)
+{
+    *ret = NULL;
+    const char *host = engine_host(e);
+    if (n_options > 0 || host == NULL || strncmp(host, "unix://", 7) != 0)
+        return 0;
+    struct engine_volume_list all = {0};
+    int rc = engine_volume_list(e, NULL, &all, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < all.n; i++) {
+        const struct engine_volume *v = &all.items[i];
+        if (strcmp(v->name, name) != 0)
+            continue;
+        if (v->driver == NULL || strcmp(v->driver, "local") != 0 || v->mountpoint == NULL ||
+            v->mountpoint[0] != '/')
+            break;
+        /* the engine may run in another mount namespace (a VM, a container): the path must
+         * be a directory here that we can open */
+        int fd = open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            *ret = zp_strdup(v->mountpoint);
+        }
+        break;
+    }
+    engine_volume_list_release(&all);
     return 0;
 }
 

@@ -1,32 +1,43 @@
-/* backup/create: write a project's archive: volumes read through the engine's archive API
- * from a never-started helper container, bind directories and files read from the host,
- * then the manifest; into a temporary file renamed into place only when complete. */
+/* backup/create: write a project's archive: volumes read from their mountpoint when the
+ * engine is local (or through the engine's archive API from a never-started helper
+ * container), bind directories and files read from the host, then the manifest; into a
+ * temporary file renamed into place only when complete. Every entry goes through the same
+ * rules verify and restore apply, so what is written can be restored. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "backup-int.h"
 
 #include "../util/banned.h"
 
 struct writer {
-    struct archive *w;
+    struct arc_writer *w;
     const char *output;
     unsigned char *chunk;
     struct backup_manifest m;
+    struct backup__check check;
     backup_progress_fn progress;
     void *ud;
+};
+
+/* The section being written. */
+struct section {
+    enum backup_kind kind;
+    const char *key;
+    const char *name; /* volumes */
+    char *dir;        /* in the archive */
+    struct backup_digest *dg;
+    uint64_t skipped; /* sockets and devices */
 };
 
 static void note(struct writer *wr, enum backup_kind kind, const char *key, const char *fmt, ...)
@@ -43,101 +54,93 @@ static void note(struct writer *wr, enum backup_kind kind, const char *key, cons
     free(text);
 }
 
-static int write_failed(struct writer *wr, struct zp_err *err)
+static void section_begin(struct writer *wr, struct section *sec, enum backup_kind kind,
+                          const char *key, const char *name)
 {
-    int e = archive_errno(wr->w);
-    const char *msg = archive_error_string(wr->w);
-    zp_err_set(err, ZP_E_SYSTEM, NULL, "writing '%s': %s", wr->output,
-               msg ? msg : (e ? strerror(e) : "write error"));
-    err->sys_errno = e;
-    return ZP_E_SYSTEM;
+    memset(sec, 0, sizeof(*sec));
+    sec->kind = kind;
+    sec->key = key;
+    sec->name = name;
+    sec->dir = backup__section_dir(kind, key);
+    sec->dg = backup_digest_new();
+    backup__check_section(&wr->check, kind);
 }
 
-/* The path of the entry inside the section: "" for the root. */
+static void section_release(struct section *sec)
+{
+    free(sec->dir);
+    backup_digest_free(sec->dg);
+    sec->dir = NULL;
+    sec->dg = NULL;
+}
+
+/* Record the finished section in the manifest. */
+static void section_end(struct writer *wr, struct section *sec)
+{
+    wr->m.sections = zp_realloc(wr->m.sections, (wr->m.n + 1) * sizeof(*wr->m.sections));
+    struct backup_section *s = &wr->m.sections[wr->m.n++];
+    memset(s, 0, sizeof(*s));
+    s->kind = sec->kind;
+    s->key = zp_strdup(sec->key);
+    s->name = sec->name ? zp_strdup(sec->name) : NULL;
+    backup_digest_finish(sec->dg, s->sha256, &s->size, &s->files);
+    if (sec->skipped)
+        note(wr, sec->kind, sec->key, "%llu sockets or devices skipped",
+             (unsigned long long)sec->skipped);
+    note(wr, sec->kind, sec->key, "%llu entries, %llu bytes", (unsigned long long)s->files,
+         (unsigned long long)s->size);
+}
+
+/* The path of the entry inside the archive: the section's directory for the root. */
 static char *join_rel(const char *dir, const char *rel)
 {
     return rel[0] ? zp_asprintf("%s/%s", dir, rel) : zp_strdup(dir);
 }
 
-/* Write one entry read from src (an archive reader, tar or disk) into the output as
- * dir/rel, with its content, adding it to the digest. rel and link_rel are paths inside the
- * section; link_rel is the hard link's target or NULL. */
-static int copy_entry(struct writer *wr, struct archive *src, struct archive_entry *ae,
-                      struct backup_digest *dg, const char *dir, const char *rel,
+/* Check and write the header of entry e at rel (e->path and e->link are set here for the
+ * archive); link_rel is a hard link's target inside the section. */
+static int put_header(struct writer *wr, struct section *sec, const char *rel, struct arc_entry *e,
                       const char *link_rel, struct zp_err *err)
 {
-    int type = backup__entry_type(ae);
-    int rc = 0;
-    char *name = join_rel(dir, rel);
-    char *lname = link_rel ? join_rel(dir, link_rel) : NULL;
-    if ((rc = backup_check_path(rel, strlen(rel), err)) != 0)
-        goto out;
-    if (type < 0) {
-        rc = zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is a device or socket", rel);
-        goto out;
-    }
-    if (rel[0] == '\0' && type != BACKUP_T_DIR) {
-        rc = zp_err_set(err, ZP_E_INPUT, NULL, "the root is not a directory");
+    char *name = join_rel(sec->dir, rel);
+    char *lname = link_rel ? join_rel(sec->dir, link_rel) : NULL;
+    e->path = name;
+    enum backup_type type;
+    int rc = backup__check_entry(&wr->check, rel, e, link_rel, &type, err);
+    if (rc) {
+        zp_err_prefix(err, "cannot archive it (restore would refuse it)");
         goto out;
     }
-    if (type == BACKUP_T_SYMLINK &&
-        (rc = backup_check_symlink(rel, archive_entry_symlink(ae), err)) != 0) {
-        zp_err_prefix(err, "cannot archive it");
-        goto out;
-    }
-    archive_entry_set_pathname(ae, name);
+    backup_digest_begin(sec->dg, rel, type, e->mode, e->uid, e->gid,
+                        type == BACKUP_T_SYMLINK ? e->link : link_rel);
     if (lname) {
-        archive_entry_set_hardlink(ae, lname);
-        archive_entry_set_size(ae, 0);
+        e->link = lname;
+        e->size = 0;
     }
-    archive_entry_sparse_clear(ae);
-    archive_entry_set_uname(ae, NULL);
-    archive_entry_set_gname(ae, NULL);
-    unsigned mode = (unsigned)archive_entry_perm(ae) | (archive_entry_mode(ae) & 07000);
-    rc = backup_digest_begin(dg, rel, (enum backup_type)type, mode, archive_entry_uid(ae),
-                             archive_entry_gid(ae),
-                             type == BACKUP_T_SYMLINK ? archive_entry_symlink(ae) : link_rel, err);
-    if (rc)
-        goto out;
-    if (archive_write_header(wr->w, ae) < ARCHIVE_WARN) {
-        rc = write_failed(wr, err);
-        goto out;
+    e->sparse = false;
+    if (arc_writer_header(wr->w, e, err) != 0) {
+        zp_err_prefix(err, "writing '%s'", wr->output);
+        rc = err->code;
     }
-    if (type == BACKUP_T_FILE) {
-        for (;;) {
-            la_ssize_t n = archive_read_data(src, wr->chunk, BACKUP__CHUNK);
-            if (n < 0) {
-                rc = zp_err_set(err, ZP_E_ENGINE, NULL, "reading '%s': %s", rel,
-                                archive_error_string(src) ? archive_error_string(src)
-                                                          : "read error");
-                goto out;
-            }
-            if (n == 0)
-                break;
-            backup_digest_data(dg, wr->chunk, (size_t)n);
-            if (archive_write_data(wr->w, wr->chunk, (size_t)n) < 0) {
-                rc = write_failed(wr, err);
-                goto out;
-            }
-        }
-    }
-    backup_digest_end(dg);
 out:
+    e->path = NULL;
+    e->link = NULL;
     free(name);
     free(lname);
     return rc;
 }
 
-static void add_section(struct writer *wr, enum backup_kind kind, const char *key, const char *name,
-                        struct backup_digest *dg)
+static int put_data(struct writer *wr, struct section *sec, const void *data, size_t n,
+                    struct zp_err *err)
 {
-    wr->m.sections = zp_realloc(wr->m.sections, (wr->m.n + 1) * sizeof(*wr->m.sections));
-    struct backup_section *s = &wr->m.sections[wr->m.n++];
-    memset(s, 0, sizeof(*s));
-    s->kind = kind;
-    s->key = zp_strdup(key);
-    s->name = name ? zp_strdup(name) : NULL;
-    backup_digest_finish(dg, s->sha256, &s->size, &s->files);
+    backup_digest_data(sec->dg, data, n);
+    if (backup__check_bytes(&wr->check, n, err) != 0)
+        return err->code;
+    if (arc_writer_data(wr->w, data, n, err) != 0) {
+        zp_err_prefix(err, "writing '%s'", wr->output);
+        return err->code;
+    }
+    return 0;
 }
 
 /* ---- volumes: the engine's tar stream through a pipe ---- */
@@ -184,68 +187,142 @@ static void *getter_thread(void *arg)
 static int read_volume_stream(struct writer *wr, int fd, const char *top,
                               const struct backup_volume *v, struct zp_err *err)
 {
-    struct archive *a = archive_read_new();
-    archive_read_support_format_tar(a);
-    archive_read_support_filter_none(a);
-    struct backup_digest *dg = backup_digest_new();
-    char *dir = backup__section_dir(BACKUP_VOLUME, v->key);
+    struct arc_reader *r = NULL;
+    struct section sec;
+    section_begin(wr, &sec, BACKUP_VOLUME, v->key, v->name);
     size_t tl = strlen(top);
-    int rc = 0;
     bool root = false;
-    if (archive_read_open_fd(a, fd, BACKUP__CHUNK) != ARCHIVE_OK) {
-        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "reading the volume's stream: %s",
-                        archive_error_string(a) ? archive_error_string(a) : "error");
+    char *rel = NULL, *lrel = NULL;
+    int rc = arc_reader_open_fd(fd, &r, err);
+    if (rc)
         goto out;
-    }
     for (;;) {
-        struct archive_entry *ae = NULL;
-        int r = archive_read_next_header(a, &ae);
-        if (r == ARCHIVE_EOF)
+        const struct arc_entry *re = NULL;
+        if ((rc = arc_reader_next(r, &re, err)) != 0)
+            goto out;
+        if (re == NULL)
             break;
-        if (r < ARCHIVE_WARN) {
-            rc = zp_err_set(err, ZP_E_ENGINE, NULL, "reading the volume's stream: %s",
-                            archive_error_string(a) ? archive_error_string(a) : "error");
+        const char *name = re->path;
+        if (strncmp(name, top, tl) != 0 || (name[tl] != '/' && name[tl] != '\0')) {
+            rc = zp_err_set(err, ZP_E_ENGINE, NULL, "unexpected entry '%s' from the engine", name);
             goto out;
         }
-        const char *name = archive_entry_pathname(ae);
-        if (name == NULL || strncmp(name, top, tl) != 0 || (name[tl] != '/' && name[tl] != '\0')) {
-            rc = zp_err_set(err, ZP_E_ENGINE, NULL, "unexpected entry '%s' from the engine",
-                            name ? name : "");
-            goto out;
-        }
-        char *rel = zp_strdup(name[tl] ? name + tl + 1 : "");
+        free(rel);
+        free(lrel);
+        lrel = NULL;
+        rel = zp_strdup(name[tl] ? name + tl + 1 : "");
         size_t rl = strlen(rel);
         while (rl > 0 && rel[rl - 1] == '/')
             rel[--rl] = '\0';
-        char *lrel = NULL;
-        const char *hl = archive_entry_hardlink(ae);
-        if (hl) {
-            if (strncmp(hl, top, tl) != 0 || hl[tl] != '/') {
-                free(rel);
+        if (re->type == ARC_OTHER) {
+            sec.skipped++;
+            continue;
+        }
+        if (re->type == ARC_HARDLINK) {
+            if (strncmp(re->link, top, tl) != 0 || re->link[tl] != '/') {
                 rc = zp_err_set(err, ZP_E_ENGINE, NULL, "hard link '%s' leaves the volume", name);
                 goto out;
             }
-            lrel = zp_strdup(hl + tl + 1);
+            lrel = zp_strdup(re->link + tl + 1);
         }
         root = root || rel[0] == '\0';
-        rc = copy_entry(wr, a, ae, dg, dir, rel, lrel, err);
-        free(rel);
-        free(lrel);
-        if (rc)
+        struct arc_entry e = *re;
+        if ((rc = put_header(wr, &sec, rel, &e, lrel, err)) != 0)
             goto out;
+        if (re->type == ARC_FILE) {
+            for (;;) {
+                size_t n = 0;
+                if ((rc = arc_reader_data(r, wr->chunk, BACKUP__CHUNK, &n, err)) != 0) {
+                    zp_err_prefix(err, "reading the engine's stream");
+                    rc = ZP_E_ENGINE;
+                    err->code = ZP_E_ENGINE;
+                    goto out;
+                }
+                if (n == 0)
+                    break;
+                if ((rc = put_data(wr, &sec, wr->chunk, n, err)) != 0)
+                    goto out;
+            }
+        }
+        backup_digest_end(sec.dg);
     }
     if (!root) {
         rc = zp_err_set(err, ZP_E_ENGINE, NULL, "the engine's stream has no root directory");
         goto out;
     }
-    add_section(wr, BACKUP_VOLUME, v->key, v->name, dg);
-    note(wr, BACKUP_VOLUME, v->key, "%llu entries, %llu bytes",
-         (unsigned long long)wr->m.sections[wr->m.n - 1].files,
-         (unsigned long long)wr->m.sections[wr->m.n - 1].size);
+    section_end(wr, &sec);
 out:
-    free(dir);
-    backup_digest_free(dg);
-    archive_read_free(a);
+    free(rel);
+    free(lrel);
+    section_release(&sec);
+    arc_reader_free(r);
+    return rc;
+}
+
+/* ---- a tree of this host: bind directories, local volumes' mountpoints ---- */
+
+static int read_tree(struct writer *wr, enum backup_kind kind, const char *key, const char *name,
+                     const char *path, struct zp_err *err)
+{
+    struct backup__walk *w = NULL;
+    struct section sec;
+    section_begin(wr, &sec, kind, key, name);
+    int rc = backup__walk_open(path, &w, err);
+    while (rc == 0) {
+        const struct backup__walk_entry *we = NULL;
+        if ((rc = backup__walk_next(w, &we, err)) != 0 || we == NULL)
+            break;
+        if (we->skipped) {
+            sec.skipped++;
+            continue;
+        }
+        struct arc_entry e = {
+            .mode = (unsigned)(we->st.st_mode & 07777),
+            .uid = (int64_t)we->st.st_uid,
+            .gid = (int64_t)we->st.st_gid,
+            .mtime = (int64_t)we->st.st_mtim.tv_sec,
+            .mtime_nsec = we->st.st_mtim.tv_nsec,
+        };
+        if (S_ISDIR(we->st.st_mode)) {
+            e.type = ARC_DIR;
+        } else if (S_ISLNK(we->st.st_mode)) {
+            e.type = ARC_SYMLINK;
+            e.link = we->link;
+        } else if (S_ISFIFO(we->st.st_mode)) {
+            e.type = ARC_FIFO;
+        } else if (we->hardlink) {
+            e.type = ARC_HARDLINK;
+        } else {
+            e.type = ARC_FILE;
+            e.size = (int64_t)we->st.st_size;
+        }
+        if ((rc = put_header(wr, &sec, we->rel, &e, we->hardlink, err)) != 0)
+            break;
+        uint64_t left = e.type == ARC_FILE ? (uint64_t)we->st.st_size : 0;
+        while (left > 0) {
+            size_t want = left < BACKUP__CHUNK ? (size_t)left : BACKUP__CHUNK;
+            ssize_t n = read(we->fd, wr->chunk, want);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                rc = zp_err_sys(err, "reading '%s/%s'", path, we->rel);
+                break;
+            }
+            if (n == 0) {
+                rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "'%s/%s' shrank while read", path, we->rel);
+                break;
+            }
+            if ((rc = put_data(wr, &sec, wr->chunk, (size_t)n, err)) != 0)
+                break;
+            left -= (uint64_t)n;
+        }
+        if (rc == 0)
+            backup_digest_end(sec.dg);
+    }
+    if (rc == 0)
+        section_end(wr, &sec);
+    section_release(&sec);
+    backup__walk_free(w);
     return rc;
 }
 
@@ -294,91 +371,15 @@ static int backup_volume(struct writer *wr, struct engine *e, const char *helper
     return rc;
 }
 
-/* ---- binds and files: from the host ---- */
-
-static int backup_bind(struct writer *wr, const struct backup_path *b, struct zp_err *err)
-{
-    struct archive *d = archive_read_disk_new();
-    archive_read_disk_set_symlink_physical(d);
-    struct archive_entry_linkresolver *lr = archive_entry_linkresolver_new();
-    archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
-    struct backup_digest *dg = backup_digest_new();
-    char *dir = backup__section_dir(BACKUP_BIND, b->key);
-    size_t dl = strlen(dir);
-    size_t pl = strlen(b->path);
-    struct archive_entry *ae = archive_entry_new();
-    int rc = 0;
-    note(wr, BACKUP_BIND, b->key, "reading '%s'", b->path);
-    if (archive_read_disk_open(d, b->path) != ARCHIVE_OK) {
-        rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "%s",
-                        archive_error_string(d) ? archive_error_string(d) : "cannot open");
-        goto out;
-    }
-    for (;;) {
-        archive_entry_clear(ae);
-        int r = archive_read_next_header2(d, ae);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r < ARCHIVE_WARN) {
-            rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "%s",
-                            archive_error_string(d) ? archive_error_string(d) : "read error");
-            goto out;
-        }
-        const char *name = archive_entry_pathname(ae);
-        if (name == NULL || strncmp(name, b->path, pl) != 0 ||
-            (name[pl] != '/' && name[pl] != '\0')) {
-            rc = zp_err_set(err, ZP_E_INTERNAL, NULL, "unexpected path '%s'", name ? name : "");
-            goto out;
-        }
-        if (archive_entry_filetype(ae) == AE_IFDIR)
-            archive_read_disk_descend(d);
-        mode_t ft = archive_entry_filetype(ae);
-        if (ft == AE_IFSOCK || ft == AE_IFCHR || ft == AE_IFBLK) {
-            note(wr, BACKUP_BIND, b->key, "'%s' is a socket or device, ignoring", name);
-            continue;
-        }
-        char *rel = zp_strdup(name[pl] ? name + pl + 1 : "");
-        /* the link resolver names later links after the first path, in archive form */
-        char *aname = join_rel(dir, rel);
-        archive_entry_set_pathname(ae, aname);
-        free(aname);
-        struct archive_entry *spare = NULL;
-        struct archive_entry *cur = ae;
-        archive_entry_linkify(lr, &cur, &spare);
-        char *lrel = NULL;
-        if (cur && archive_entry_hardlink(cur)) {
-            const char *hl = archive_entry_hardlink(cur);
-            lrel = zp_strdup(strlen(hl) > dl ? hl + dl + 1 : "");
-        }
-        if (cur)
-            rc = copy_entry(wr, d, cur, dg, dir, rel, lrel, err);
-        free(rel);
-        free(lrel);
-        if (spare)
-            archive_entry_free(spare);
-        if (rc)
-            goto out;
-    }
-    add_section(wr, BACKUP_BIND, b->key, NULL, dg);
-out:
-    if (rc)
-        zp_err_prefix(err, "bind directory '%s'", b->key);
-    archive_entry_free(ae);
-    free(dir);
-    backup_digest_free(dg);
-    archive_entry_linkresolver_free(lr);
-    archive_read_free(d);
-    return rc;
-}
+/* ---- files: from the host ---- */
 
 static int backup_file(struct writer *wr, const struct backup_path *f, struct zp_err *err)
 {
     int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return zp_err_sys(err, "file '%s'", f->path);
-    struct archive_entry *ae = archive_entry_new();
-    struct backup_digest *dg = backup_digest_new();
-    char *name = backup__section_dir(BACKUP_FILE, f->key);
+    struct section sec;
+    section_begin(wr, &sec, BACKUP_FILE, f->key, NULL);
     int rc = 0;
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -389,18 +390,21 @@ static int backup_file(struct writer *wr, const struct backup_path *f, struct zp
         rc = zp_err_set(err, ZP_E_INPUT, NULL, "file '%s' is not a regular file", f->path);
         goto out;
     }
-    archive_entry_copy_stat(ae, &st);
-    archive_entry_set_pathname(ae, name);
-    if ((rc = backup_digest_begin(dg, "", BACKUP_T_FILE, (unsigned)(st.st_mode & 07777),
-                                  (int64_t)st.st_uid, (int64_t)st.st_gid, NULL, err)) != 0)
+    struct arc_entry e = {
+        .type = ARC_FILE,
+        .mode = (unsigned)(st.st_mode & 07777),
+        .uid = (int64_t)st.st_uid,
+        .gid = (int64_t)st.st_gid,
+        .size = (int64_t)st.st_size,
+        .mtime = (int64_t)st.st_mtim.tv_sec,
+        .mtime_nsec = st.st_mtim.tv_nsec,
+    };
+    if ((rc = put_header(wr, &sec, "", &e, NULL, err)) != 0)
         goto out;
-    if (archive_write_header(wr->w, ae) < ARCHIVE_WARN) {
-        rc = write_failed(wr, err);
-        goto out;
-    }
     off_t left = st.st_size;
     while (left > 0) {
-        ssize_t n = read(fd, wr->chunk, BACKUP__CHUNK);
+        size_t want = (uint64_t)left < BACKUP__CHUNK ? (size_t)left : BACKUP__CHUNK;
+        ssize_t n = read(fd, wr->chunk, want);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -411,21 +415,14 @@ static int backup_file(struct writer *wr, const struct backup_path *f, struct zp
             rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "file '%s' shrank while read", f->path);
             goto out;
         }
-        if (n > left)
-            n = (ssize_t)left; /* grew meanwhile: keep the size announced */
-        backup_digest_data(dg, wr->chunk, (size_t)n);
-        if (archive_write_data(wr->w, wr->chunk, (size_t)n) < 0) {
-            rc = write_failed(wr, err);
+        if ((rc = put_data(wr, &sec, wr->chunk, (size_t)n, err)) != 0)
             goto out;
-        }
         left -= n;
     }
-    backup_digest_end(dg);
-    add_section(wr, BACKUP_FILE, f->key, NULL, dg);
+    backup_digest_end(sec.dg);
+    section_end(wr, &sec);
 out:
-    free(name);
-    backup_digest_free(dg);
-    archive_entry_free(ae);
+    section_release(&sec);
     close(fd);
     return rc;
 }
@@ -435,19 +432,18 @@ static int write_manifest(struct writer *wr, struct zp_err *err)
     struct zp_buf b;
     zp_buf_init(&b, BACKUP_MAX_MANIFEST);
     int rc = backup_manifest_to_json(&wr->m, &b, err);
-    if (rc) {
-        zp_buf_release(&b);
-        return rc;
+    if (rc == 0) {
+        struct arc_entry e = {.path = BACKUP_MANIFEST_NAME,
+                              .type = ARC_FILE,
+                              .mode = 0644,
+                              .size = (int64_t)b.len,
+                              .mtime = (int64_t)time(NULL)};
+        if (arc_writer_header(wr->w, &e, err) != 0 ||
+            arc_writer_data(wr->w, b.p, b.len, err) != 0) {
+            zp_err_prefix(err, "writing '%s'", wr->output);
+            rc = err->code;
+        }
     }
-    struct archive_entry *ae = archive_entry_new();
-    archive_entry_set_pathname(ae, BACKUP_MANIFEST_NAME);
-    archive_entry_set_filetype(ae, AE_IFREG);
-    archive_entry_set_perm(ae, 0644);
-    archive_entry_set_size(ae, (la_int64_t)b.len);
-    archive_entry_set_mtime(ae, time(NULL), 0);
-    if (archive_write_header(wr->w, ae) < ARCHIVE_WARN || archive_write_data(wr->w, b.p, b.len) < 0)
-        rc = write_failed(wr, err);
-    archive_entry_free(ae);
     zp_buf_release(&b);
     return rc;
 }
@@ -481,10 +477,12 @@ int backup_create(struct engine *e, const struct backup_spec *spec, const char *
     wr.m.zpanel_version = zp_strdup(ZP_VERSION);
     wr.m.project = zp_strdup(spec->project);
     wr.m.created = backup__now_rfc3339();
+    backup__check_init(&wr.check);
     char *dir = zp_path_dir(output);
     char *base = strrchr(output, '/') ? zp_strdup(strrchr(output, '/') + 1) : zp_strdup(output);
     char *tmp = zp_asprintf("%s/.%s.tmp-XXXXXX", dir, base);
     char *helper = NULL;
+    char **mounts = zp_calloc(spec->nvolumes + 1, sizeof(*mounts));
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         rc = zp_err_sys(err, "creating a temporary file beside '%s'", output);
@@ -494,19 +492,22 @@ int backup_create(struct engine *e, const struct backup_spec *spec, const char *
     }
     fchmod(fd, 0600); /* volumes hold secrets: only the owner reads the archive */
     wr.chunk = zp_malloc(BACKUP__CHUNK);
-    wr.w = archive_write_new();
-    archive_write_set_format_pax_restricted(wr.w);
-    if (comp == BACKUP_GZIP)
-        archive_write_add_filter_gzip(wr.w);
-    else if (comp == BACKUP_ZSTD)
-        archive_write_add_filter_zstd(wr.w);
-    archive_write_set_bytes_per_block(wr.w, 64 * 1024);
-    archive_write_set_bytes_in_last_block(wr.w, 1);
-    if (archive_write_open_fd(wr.w, fd) != ARCHIVE_OK) {
-        rc = write_failed(&wr, err);
+    static const enum arc_compression comps[] = {ARC_PLAIN, ARC_GZIP, ARC_ZSTD};
+    if ((rc = arc_writer_open_fd(fd, comps[comp], &wr.w, err)) != 0) {
+        zp_err_prefix(err, "writing '%s'", output);
         goto out;
     }
-    if (spec->nvolumes > 0) {
+    /* volumes whose mountpoint this process reads directly; the others need the helper */
+    size_t napi = 0;
+    for (size_t i = 0; i < spec->nvolumes; i++) {
+        if (!spec->engine_api &&
+            (rc = backup__local_mountpoint(e, spec->volumes[i].name, spec->volumes[i].n_options,
+                                           &mounts[i], err)) != 0)
+            goto out;
+        if (mounts[i] == NULL)
+            napi++;
+    }
+    if (napi > 0) {
         const char *image = NULL;
         if ((rc = backup__pick_image(e, spec->images, spec->nimages, &image, err)) != 0)
             goto out;
@@ -517,21 +518,33 @@ int backup_create(struct engine *e, const struct backup_spec *spec, const char *
         free(names);
         if (rc)
             goto out;
-        for (size_t i = 0; i < spec->nvolumes && rc == 0; i++)
-            rc = backup_volume(&wr, e, helper, i, &spec->volumes[i], err);
-        if (rc)
-            goto out;
     }
-    for (size_t i = 0; i < spec->nbinds && rc == 0; i++)
-        rc = backup_bind(&wr, &spec->binds[i], err);
+    for (size_t i = 0; i < spec->nvolumes && rc == 0; i++) {
+        const struct backup_volume *v = &spec->volumes[i];
+        if (mounts[i]) {
+            note(&wr, BACKUP_VOLUME, v->key, "reading volume '%s' at '%s'", v->name, mounts[i]);
+            rc = read_tree(&wr, BACKUP_VOLUME, v->key, v->name, mounts[i], err);
+            if (rc)
+                zp_err_prefix(err, "volume '%s'", v->key);
+        } else {
+            rc = backup_volume(&wr, e, helper, i, v, err);
+        }
+    }
+    for (size_t i = 0; i < spec->nbinds && rc == 0; i++) {
+        note(&wr, BACKUP_BIND, spec->binds[i].key, "reading '%s'", spec->binds[i].path);
+        rc = read_tree(&wr, BACKUP_BIND, spec->binds[i].key, NULL, spec->binds[i].path, err);
+        if (rc)
+            zp_err_prefix(err, "bind directory '%s'", spec->binds[i].key);
+    }
     for (size_t i = 0; i < spec->nfiles && rc == 0; i++)
         rc = backup_file(&wr, &spec->files[i], err);
     if (rc == 0)
         rc = write_manifest(&wr, err);
     if (rc)
         goto out;
-    if (archive_write_close(wr.w) != ARCHIVE_OK) {
-        rc = write_failed(&wr, err);
+    if (arc_writer_close(wr.w, err) != 0) {
+        zp_err_prefix(err, "writing '%s'", output);
+        rc = err->code;
         goto out;
     }
     if (fsync(fd) != 0) {
@@ -559,9 +572,11 @@ out:
         *ret_manifest = wr.m;
         memset(&wr.m, 0, sizeof(wr.m));
     }
+    for (size_t i = 0; i < spec->nvolumes; i++)
+        free(mounts[i]);
+    free(mounts);
     free(helper);
-    if (wr.w)
-        archive_write_free(wr.w); /* closes nothing of ours: fd is closed below */
+    arc_writer_free(wr.w); /* closes nothing of ours: fd is closed below */
     if (fd >= 0)
         close(fd);
     if (tmp)
@@ -570,6 +585,7 @@ out:
     free(base);
     free(dir);
     free(wr.chunk);
+    backup__check_release(&wr.check);
     backup_manifest_release(&wr.m);
     return rc;
 }

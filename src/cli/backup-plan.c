@@ -1,5 +1,6 @@
 /* cli/backup-plan: read what `backup` and `restore` act on out of the Compose model. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,11 +115,64 @@ void backup_plan_add_users(const struct backup_plan_users *u, const char ***set,
     }
 }
 
+/* path, absolute, with "." and ".." components resolved lexically (a path that does not
+ * exist yet has no real path). */
+static char *lexical(const char *path)
+{
+    char *abs = zp_path_abs(path);
+    struct zp_buf b = ZP_BUF_INIT;
+    const char *p = abs;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 0 || (n == 1 && p[0] == '.')) {
+            /* nothing */
+        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+            char *slash = b.len ? strrchr(b.p, '/') : NULL;
+            if (slash) {
+                b.len = (size_t)(slash - b.p);
+                b.p[b.len] = '\0';
+            }
+        } else {
+            zp_buf_addc(&b, '/');
+            zp_buf_add(&b, p, n);
+        }
+        p += n;
+    }
+    free(abs);
+    if (b.len == 0)
+        zp_buf_addc(&b, '/');
+    return zp_buf_detach(&b, NULL);
+}
+
+/* The real path of path into real; for a restore, a path that does not exist yet is taken
+ * lexically. */
+static bool resolve(const struct backup_plan *p, const char *path, char real[PATH_MAX],
+                    bool *ret_missing)
+{
+    *ret_missing = false;
+    if (realpath(path, real) != NULL)
+        return true;
+    if (!p->for_restore || errno != ENOENT)
+        return false;
+    char *l = lexical(path);
+    bool fits = strlen(l) < PATH_MAX;
+    if (fits)
+        memcpy(real, l, strlen(l) + 1);
+    free(l);
+    *ret_missing = fits;
+    return fits;
+}
+
 static void add_bind(struct backup_plan *p, const char *src, const char *svc)
 {
     char real[PATH_MAX];
     struct stat st;
-    if (realpath(src, real) == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+    bool missing = false;
+    if (!resolve(p, src, real, &missing) ||
+        (!missing && (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))))
         return; /* files (configs, sockets) and missing paths are not data directories */
     char *rel = inside(p->project_dir, real);
     if (rel == NULL) {
@@ -173,7 +227,9 @@ static void add_file(struct backup_plan *p, const char *path)
     char *abs = zp_path_abs(path);
     char real[PATH_MAX];
     struct stat st;
-    if (realpath(abs, real) == NULL || stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+    bool missing = false;
+    if (!resolve(p, abs, real, &missing) ||
+        (!missing && (stat(real, &st) != 0 || !S_ISREG(st.st_mode)))) {
         free(abs);
         return;
     }
@@ -196,10 +252,11 @@ static void add_file(struct backup_plan *p, const char *path)
 
 int backup_plan_build(const struct compose_project *proj, const char *const *services,
                       size_t nservices, const char *const *env_files, size_t nenv_files,
-                      struct backup_plan *ret, struct zp_err *err)
+                      bool for_restore, struct backup_plan *ret, struct zp_err *err)
 {
     struct backup_plan p;
     memset(&p, 0, sizeof(p));
+    p.for_restore = for_restore;
     char real[PATH_MAX];
     if (realpath(proj->workdir, real) == NULL)
         return zp_err_sys(err, "project directory '%s'", proj->workdir);

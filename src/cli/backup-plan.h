@@ -30,6 +30,7 @@ struct backup_plan {
     char **notes; /* things skipped, for the user */
     size_t nnotes;
     char *project_dir; /* real path */
+    bool for_restore;
     /* private: strings and label arrays to free */
     char **owned;
     size_t nowned;
@@ -38,11 +39,13 @@ struct backup_plan {
 };
 
 /* Build the plan of project p, limited to the volumes and binds used by services (all when
- * nservices is 0); env_files are the --env-file flags. Errors: ZP_E_SYSTEM (the project
+ * nservices is 0); env_files are the --env-file flags. for_restore also lists the bind
+ * directories and files the model declares that do not exist yet (a fresh checkout), keyed
+ * by their path relative to the project directory. Errors: ZP_E_SYSTEM (the project
  * directory cannot be resolved). */
 int backup_plan_build(const struct compose_project *p, const char *const *services,
                       size_t nservices, const char *const *env_files, size_t nenv_files,
-                      struct backup_plan *ret, struct zp_err *err);
+                      bool for_restore, struct backup_plan *ret, struct zp_err *err);
 void backup_plan_release(struct backup_plan *plan);
 /* Index of the volume with model key, or -1. */
 long backup_plan_volume(const struct backup_plan *plan, const char *key);

@@ -8,6 +8,7 @@
 
 #include "../compose/compose.h"
 #include "../engine/engine.h"
+#include "../release/release.h"
 #include "../util/util.h"
 
 struct orch;
@@ -212,24 +213,15 @@ bool cli_term_size(unsigned *ret_h, unsigned *ret_w);
 int cli_stream_output(void *ctx, enum engine_stream stream, const char *data, size_t len,
                       struct zp_err *err);
 
-/* ---- releases (cmd-update.c), shared by update, rollback and releases ---- */
+/* ---- releases (cmd-update.c), shared by update, rollback, releases and up ---- */
 
-struct store;
-struct store_release;
-
-/* A project's release state during one command. */
-struct cli_release {
-    const struct cli_global *g;
-    const char *project;           /* borrowed from the project */
-    const char *workdir;           /* borrowed: the project directory */
+/* A release workflow run from the command line: a sink that prints to the progress view
+ * and Ctrl-C firing the workflow's cancel token. */
+struct cli_release_run {
+    struct release_sink sink;
+    struct release_cancel *cancel;
     struct cli_progress *progress; /* borrowed; may be NULL */
-    struct store *store;
-    char *dir;               /* the directory of the state database (lock, model files) */
-    int lock_fd;             /* the update lock, -1 when not taken */
-    struct engine *engine;   /* for keep tags; NULL unless deploying */
-    bool signals;            /* Ctrl-C cancels the running deploy */
-    int64_t wait_timeout_ms; /* how long a deploy waits for health */
-    size_t keep;             /* releases kept */
+    bool signals;
 };
 
 /* --keep N, or without it (v NULL) ZPANEL_KEEP_RELEASES, else RELEASE_KEEP_DEFAULT. Returns
@@ -242,28 +234,17 @@ int cli_release_parse_timeout(const struct cli_cmd *cmd, const char *v, int64_t 
  * command returns (0 after -h, the usage error's code after printing it). */
 int cli_release_parse_args(const struct cli_cmd *cmd, int argc, char **argv,
                            int64_t *ret_timeout_ms, size_t *ret_keep);
-/* Open the state database of project p; with deploy, also take the project's update lock,
- * an engine client and Ctrl-C handling. Returns 0 or the exit code (printed). */
-int cli_release_open(const struct cli_global *g, const struct compose_project *p,
-                     struct cli_progress *progress, bool deploy, struct cli_release *ret);
-void cli_release_close(struct cli_release *r);
-/* cli_release_open for a deploy with timeout_ms and keep applied, then the project's
- * releases listed (*ret_list, *ret_n; for store_releases_free) with stale ones marked
- * (cli_release_mark_stale). Returns 0, or the exit code (printed) with r closed. */
-int cli_release_begin(const struct cli_global *g, const struct compose_project *p,
-                      struct cli_progress *progress, int64_t timeout_ms, size_t keep,
-                      struct cli_release *r, struct store_release **ret_list, size_t *ret_n);
-/* Mark releases left DEPLOYING by an interrupted zpanel as FAILED (in the store and in list). */
-int cli_release_mark_stale(struct cli_release *r, struct store_release *list, size_t n);
-/* Redeploy rel: move its images back, load its recorded model and bring it up (no build,
- * orphans removed), then check health. Returns 0, or the exit code with *ret_problem (new
- * string) saying what failed. */
-int cli_release_restore(struct cli_release *r, const struct store_release *rel, char **ret_problem);
-/* The deploy of rel (recorded DEPLOYING) ended with rc and problem: mark it DEPLOYED and
- * prev SUPERSEDED, or FAILED after restoring prev (not after Ctrl-C), then prune releases
- * beyond r->keep and their keep tags. Prints what failed; returns the exit code. */
-int cli_release_finish(struct cli_release *r, const struct store_release *rel,
-                       const struct store_release *prev, int rc, const char *problem);
+/* The printing sink alone (no cancel token, no signals): for `up`, which handles Ctrl-C
+ * itself. */
+void cli_release_sink(struct cli_progress *progress, struct release_sink *ret);
+/* Fill opts (host from g, the printing sink, a cancel token that Ctrl-C fires) and start
+ * catching signals. Returns 0 or ZP_EXIT_RUNTIME (printed). */
+int cli_release_run_start(struct cli_release_run *r, const struct cli_global *g,
+                          struct cli_progress *progress, struct release_opts *opts);
+void cli_release_run_stop(struct cli_release_run *r);
+/* Print the error of a workflow (with the release it recorded) and return the exit code:
+ * CLI_EXIT_INTERRUPTED after Ctrl-C (the message still says which release was left how). */
+int cli_release_error(const struct zp_err *err, const struct release_result *out);
 
 extern const struct cli_cmd cli_cmd_update;
 extern const struct cli_cmd cli_cmd_releases;
@@ -297,5 +278,9 @@ extern const struct cli_cmd cli_cmd_events;
 extern const struct cli_cmd cli_cmd_backup;
 extern const struct cli_cmd cli_cmd_restore;
 extern const struct cli_cmd cli_cmd_proxy;
+/* the control plane: cmd-serve.c, cmd-user.c, cmd-token.c */
+extern const struct cli_cmd cli_cmd_serve;
+extern const struct cli_cmd cli_cmd_user;
+extern const struct cli_cmd cli_cmd_token;
 
 #endif

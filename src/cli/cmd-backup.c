@@ -119,11 +119,13 @@ static int backup_exec(const struct cli_global *g, int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"stop", no_argument, NULL, 's'},
+        {"engine-api", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *output = NULL;
     bool stop = false;
+    bool engine_api = false;
     int c;
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -132,6 +134,9 @@ static int backup_exec(const struct cli_global *g, int argc, char **argv)
             break;
         case 's':
             stop = true;
+            break;
+        case 'A':
+            engine_api = true;
             break;
         case 'h':
             return cli_help(&cli_cmd_backup);
@@ -162,7 +167,7 @@ static int backup_exec(const struct cli_global *g, int argc, char **argv)
     memset(&m, 0, sizeof(m));
     bool signals = false;
     if (backup_plan_build(s.project, (const char *const *)services, nservices, g->env_files,
-                          g->nenv_files, &plan, &err) != 0) {
+                          g->nenv_files, false, &plan, &err) != 0) {
         rc = cli_error(&err);
         goto out;
     }
@@ -221,6 +226,7 @@ static int backup_exec(const struct cli_global *g, int argc, char **argv)
         .nbinds = plan.nbinds,
         .files = plan.files,
         .nfiles = plan.nfiles,
+        .engine_api = engine_api,
     };
     if (backup_create(e, &spec, output, on_progress, s.progress, &m, &err) != 0)
         rc = cli_error(&err);
@@ -257,7 +263,7 @@ out:
 
 const struct cli_cmd cli_cmd_backup = {
     .name = "backup",
-    .usage = "[-o FILE] [--stop] [SERVICE...] | verify FILE",
+    .usage = "[-o FILE] [--stop] [--engine-api] [SERVICE...] | verify FILE",
     .summary = "archive volumes, bind data and files (verify: check an archive)",
     .exec = backup_exec,
 };

@@ -9,7 +9,7 @@
 
 #include "../orchestrator/orchestrator.h"
 #include "../orchestrator/status.h"
-#include "../store/store.h"
+#include "../release/release.h"
 #include "cli.h"
 
 #include "../util/banned.h"
@@ -27,32 +27,6 @@ static const char *kind_name(enum orch_cleanup_kind k)
         return "network";
     }
     return "object";
-}
-
-/* The keep tags that the project's recorded releases name (update/rollback's state
- * database), which cleanup must leave alone. No database: none. */
-static int recorded_tags(const char *project, char ***ret, size_t *ret_n, struct zp_err *err)
-{
-    char *dir = store_state_dir();
-    bool exists = store_exists(dir, project);
-    struct store *st = NULL;
-    struct store_release *rs = NULL;
-    size_t n = 0;
-    int rc = 0;
-    if (exists && (rc = store_open(dir, project, &st, err)) == 0)
-        rc = store_release_list(st, &rs, &n, err);
-    free(dir);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        for (size_t j = 0; j < rs[i].nservices; j++) {
-            if (rs[i].services[j].keep_tag == NULL)
-                continue;
-            *ret = zp_realloc(*ret, (*ret_n + 1) * sizeof(**ret));
-            (*ret)[(*ret_n)++] = zp_strdup(rs[i].services[j].keep_tag);
-        }
-    }
-    store_releases_free(rs, n);
-    store_close(st);
-    return rc;
 }
 
 static void print_result(const struct orch_cleanup_result *r, bool dry_run)
@@ -131,22 +105,12 @@ static int cleanup_exec(const struct cli_global *g, int argc, char **argv)
     struct orch_cleanup_result r = {0};
     struct zp_err err;
     zp_err_init(&err);
-    char **tags = NULL;
-    size_t ntags = 0;
-    if ((rc = recorded_tags(s.project->name, &tags, &ntags, &err)) != 0) {
-        rc = cli_error(&err);
-        goto out;
-    }
-    co.protected_tags = (const char *const *)tags;
-    co.nprotected = ntags;
-    if (orch_cleanup(s.orch, &co, &r, &err) != 0)
+    /* recorded releases' keep tags stay; a real cleanup holds the deployment lock */
+    struct release_opts ro = {.host = g->host};
+    if (release_cleanup(s.orch, s.project->name, &co, &ro, &r, &err) != 0)
         rc = cli_error(&err);
     else
         print_result(&r, co.dry_run);
-out:
-    for (size_t i = 0; i < ntags; i++)
-        free(tags[i]);
-    free(tags);
     orch_cleanup_result_release(&r);
     cli_session_close(&s);
     return rc;

@@ -1,4 +1,5 @@
-/* cli/releases: list the releases recorded by update and rollback, newest first. */
+/* cli/releases: list the recorded releases (up, update, rollback), newest first; reads the
+ * state without writing it. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <inttypes.h>
@@ -6,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../store/store.h"
+#include "../release/release.h"
 #include "cli.h"
 
 #include "../util/banned.h"
@@ -123,19 +124,10 @@ static int releases_exec(const struct cli_global *g, int argc, char **argv)
     size_t n = 0;
     struct zp_err err;
     zp_err_init(&err);
-    /* a project never updated has no state: list nothing rather than create it */
-    char *state = store_state_dir();
-    bool exists = store_exists(state, p->name);
-    free(state);
-    if (exists) {
-        struct cli_release r;
-        if ((rc = cli_release_open(g, p, NULL, false, &r)) != 0)
-            goto out;
-        if (store_release_list(r.store, &list, &n, &err) < 0)
-            rc = cli_error(&err);
-        cli_release_close(&r);
-        if (rc != 0)
-            goto out;
+    /* read-only: nothing is created, a read-only state directory is fine */
+    if (release_list(NULL, p->name, &list, &n, &err) < 0) {
+        rc = cli_error(&err);
+        goto out;
     }
     if (quiet) {
         for (size_t i = 0; i < n; i++)
@@ -154,6 +146,6 @@ out:
 const struct cli_cmd cli_cmd_releases = {
     .name = "releases",
     .usage = "[--format table|json] [-q]",
-    .summary = "list the releases recorded by update and rollback",
+    .summary = "list the releases recorded by up, update and rollback",
     .exec = releases_exec,
 };

@@ -47,9 +47,11 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
     static const struct option opts[] = {
         {"volume", required_argument, NULL, 'V'},
         {"yes", no_argument, NULL, 'y'},
+        {"engine-api", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    bool engine_api = false;
     const char **only = NULL;
     size_t nonly = 0;
     bool yes = false;
@@ -62,6 +64,9 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
             break;
         case 'y':
             yes = true;
+            break;
+        case 'A':
+            engine_api = true;
             break;
         case 'h':
             free(only);
@@ -112,7 +117,8 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
     }
     if ((rc = cli_session_open(g, &cli_cmd_restore, NULL, 0, true, &s)) != 0)
         goto out;
-    if (backup_plan_build(s.project, NULL, 0, g->env_files, g->nenv_files, &plan, &err) != 0) {
+    if (backup_plan_build(s.project, NULL, 0, g->env_files, g->nenv_files, true, &plan, &err) !=
+        0) {
         rc = cli_error(&err);
         goto out;
     }
@@ -144,6 +150,26 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
         zp_buf_addf(&what, "%svolume '%s'", what.len ? ", " : "", plan.volumes[v].name);
     }
     bool others = nonly == 0 && has_other;
+    /* only what the project declares: its bind mounts, its compose and env files */
+    for (size_t k = 0; others && k < m.n; k++) {
+        const struct backup_section *sec = &m.sections[k];
+        const struct backup_path *list = sec->kind == BACKUP_BIND ? plan.binds : plan.files;
+        size_t n = sec->kind == BACKUP_BIND ? plan.nbinds : plan.nfiles;
+        bool found = sec->kind == BACKUP_VOLUME;
+        for (size_t i = 0; i < n && !found; i++)
+            found = strcmp(list[i].key, sec->key) == 0;
+        if (!found) {
+            zp_err_set(&err, ZP_E_INPUT, NULL,
+                       "archive '%s': %s '%s' is not %s of project '%s'; refusing to write it "
+                       "(nothing was changed; --volume restores volumes alone)",
+                       file, sec->kind == BACKUP_BIND ? "bind directory" : "file", sec->key,
+                       sec->kind == BACKUP_BIND ? "a bind mount of a service"
+                                                : "a compose or env file",
+                       s.project->name);
+            rc = cli_error(&err);
+            goto out;
+        }
+    }
     if (others) {
         for (size_t i = 0; i < plan.nbinds; i++)
             backup_plan_add_users(&plan.bind_users[i], &affected, &naffected);
@@ -199,8 +225,13 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
         .nimages = plan.nimages,
         .volumes = vols,
         .nvolumes = nvols,
-        .binds = others,
-        .files = others,
+        .binds = plan.binds,
+        .nbinds = others ? plan.nbinds : 0,
+        .files = plan.files,
+        .nfiles = others ? plan.nfiles : 0,
+        .engine_api = engine_api,
+        .volumes_only = !others,
+        .manifest = &m,
     };
     if (backup_restore(orch_engine(s.orch), file, &spec, on_progress, s.progress, &err) != 0)
         rc = cli_error(&err);
@@ -247,7 +278,7 @@ out:
 
 const struct cli_cmd cli_cmd_restore = {
     .name = "restore",
-    .usage = "FILE [--volume NAME...] [--yes]",
+    .usage = "FILE [--volume NAME...] [--yes] [--engine-api]",
     .summary = "restore volumes, bind data and files from a backup archive",
     .exec = restore_exec,
 };

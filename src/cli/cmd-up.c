@@ -11,6 +11,7 @@
 
 #include "../engine/engine.h"
 #include "../orchestrator/orchestrator.h"
+#include "../release/release.h"
 #include "cli.h"
 
 #include "../util/banned.h"
@@ -370,9 +371,22 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
     uo.scale = scale;
     uo.nscale = nscale;
 
+    size_t keep;
+    if ((rc = cli_release_parse_keep(&cli_cmd_up, NULL, &keep)) != 0)
+        goto out;
     struct cli_session s;
     if ((rc = cli_session_open(g, &cli_cmd_up, uo.services, uo.nservices, true, &s)) != 0)
         goto out;
+    struct zp_diags ud;
+    zp_diags_init(&ud);
+    if (compose_engine_unsupported(s.project->model, &ud) > 0) {
+        cli_print_diags(&ud); /* fields this engine cannot run: refused before anything */
+        zp_diags_release(&ud);
+        cli_session_close(&s);
+        rc = ZP_EXIT_INVALID;
+        goto out;
+    }
+    zp_diags_release(&ud);
     const struct zp_node *svcs = zp_node_get(s.project->model, "services");
     for (size_t i = 0; i < nscale; i++) {
         if (!zp_node_get(svcs, scale[i].service)) {
@@ -387,12 +401,18 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
     u.host = g->host;
     pthread_mutex_init(&u.lock, NULL);
     pthread_cond_init(&u.cond, NULL);
-    int64_t since = (int64_t)time(NULL);
+    int64_t since = orch_engine_now_s(s.orch); /* the engine's clock, as StartedAt */
     if ((rc = cli_signals_start(on_signal, &u)) == 0) {
         struct zp_err err;
         zp_err_init(&err);
-        if (orch_up(s.orch, &uo, &err) != 0)
+        /* up records what it applied as a release when containers changed */
+        struct release_sink sink;
+        cli_release_sink(s.progress, &sink);
+        struct release_opts ro = {.host = g->host, .keep = keep, .sink = &sink};
+        struct release_result res;
+        if (release_deploy(s.orch, s.project, &uo, &ro, &res, &err) != 0)
             rc = cli_error(&err);
+        release_result_release(&res);
         cli_progress_done(s.progress);
         if (rc == 0 && !detach)
             rc = attach(g, &s, &u, &uo, (int)timeout_s, since);

@@ -191,13 +191,7 @@ static void *timer_thread(void *arg)
     struct cli_progress *p = arg;
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = zp_mono_deadline(TICK_MS);
         pthread_cond_timedwait(&p->cond, &p->lock, &ts);
         if (p->stop)
             break;
@@ -326,7 +320,7 @@ struct cli_progress *cli_progress_new(const struct cli_global *g)
                                                                      : CLI_PROGRESS_PLAIN;
     p->color = p->mode == CLI_PROGRESS_TTY && cli_color(g, STDERR_FILENO);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
+    zp_cond_init_mono(&p->cond);
     return p;
 }
 

@@ -25,6 +25,11 @@ struct compose_yaml_limits {
 int compose__yaml_parse(const char *file, const char *data, size_t len,
                         const struct compose_yaml_limits *lim, struct zp_node **ret_doc,
                         struct zp_diags *d);
+/* The same for a stream of several documents (`---`), as Compose reads them: *ret_docs
+ * (owned, at least one) holds each document's root mapping, in order. */
+int compose__yaml_parse_docs(const char *file, const char *data, size_t len,
+                             const struct compose_yaml_limits *lim, struct zp_node ***ret_docs,
+                             size_t *ret_n, struct zp_diags *d);
 
 /* Resolve the type of a plain (unquoted) scalar's text with the YAML 1.2 core schema. */
 enum zp_scalar_type compose__yaml_resolve(const char *text);
@@ -81,6 +86,8 @@ int compose__normalize_service(struct zp_node *svc, const char *path, const stru
 
 /* normalize-objects.c: parts of a service that have their own sub-schema; each validates
  * and normalises the field's value in place (path is e.g. "services.web.build"). */
+/* The top-level `models` section: name -> {model, name?, context_size?, runtime_flags?}. */
+int compose__normalize_models(struct zp_node *n, const struct compose_ctx *ctx, struct zp_diags *d);
 int compose__normalize_build(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
                              struct zp_diags *d);
 int compose__normalize_deploy(struct zp_node *n, const char *path, const struct compose_ctx *ctx,

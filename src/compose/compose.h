@@ -70,6 +70,13 @@ int compose_project_load(const struct compose_options *opts, struct compose_proj
                          struct zp_diags *diags);
 void compose_project_free(struct compose_project *p);
 
+/* Fields of a loaded model that `config` accepts but that need another engine: top-level
+ * and service `models` (Docker Model Runner), `provider` (Compose provider plugins),
+ * `isolation` other than `default` and `credential_spec` (Windows containers). Appends one
+ * error per field to d (file:line:col, the field's path, and why) and returns how many;
+ * 0 means the model can run here. */
+size_t compose_engine_unsupported(const struct zp_node *model, struct zp_diags *d);
+
 /* ---- output ---- */
 
 /* Append n as YAML (block style, map keys sorted, strings quoted where needed so that

@@ -269,13 +269,12 @@ static void yaml_scalar(struct emitter *e, const struct zp_node *n)
     yaml_quoted(e, s, n->len);
 }
 
-/* Keys keep their text when it reads back as the same type (`True:`, `.Inf:`), so that
- * the key strings later stages see do not change through a round trip. */
+/* Keys are strings (the reader refuses others): one that would read back as another
+ * type is quoted. */
 static void yaml_key(struct emitter *e, const struct zp_node *k)
 {
-    if ((k->type == ZP_BOOL || k->type == ZP_NULL || k->type == ZP_FLOAT) && k->len > 0 && k->str &&
-        compose__yaml_resolve(k->str) == k->type) {
-        put(e, k->str, k->len);
+    if (k->type != ZP_STR && k->str) {
+        yaml_quoted(e, k->str, k->len);
         return;
     }
     yaml_scalar(e, k);

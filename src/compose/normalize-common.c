@@ -144,6 +144,21 @@ int compose__to_bool(struct zp_node *n, const char *path, struct zp_diags *d)
                                (n->str[0] == 't' || n->str[0] == 'T') ? "true" : "false");
             return 0;
         }
+        /* YAML 1.1's booleans, which Compose still reads (with a warning) */
+        static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", NULL};
+        static const char *const no[] = {"n", "N", "no", "No", "NO", "off", "Off", "OFF", NULL};
+        for (int t = 0; t < 2; t++) {
+            const char *const *words = t == 0 ? yes : no;
+            for (size_t i = 0; words[i]; i++) {
+                if (strcmp(n->str, words[i]) != 0)
+                    continue;
+                zp_diag_warn(d, &n->pos, path,
+                             "'%s' for a boolean is YAML 1.1, not 1.2: read as %s; write %s",
+                             n->str, t == 0 ? "true" : "false", t == 0 ? "true" : "false");
+                zp_node_set_scalar(n, ZP_BOOL, t == 0 ? "true" : "false");
+                return 0;
+            }
+        }
     }
     zp_diag_error(d, &n->pos, path, "must be a boolean (true or false), not %s",
                   n->kind == ZP_NODE_SCALAR && n->type == ZP_STR ? "a string"

@@ -404,6 +404,23 @@ static int ssh_fn(struct zp_node *n, const char *path, const struct compose_ctx 
     return 0;
 }
 
+static int str_or_list_fn(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
+                          struct zp_diags *d)
+{
+    (void)ctx;
+    return compose__to_str_list(n, true, path, d);
+}
+
+/* provenance, sbom: a boolean or a string of attestation options, kept as written */
+static int str_or_bool_fn(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
+                          struct zp_diags *d)
+{
+    (void)ctx;
+    if (n->kind == ZP_NODE_SCALAR && n->type == ZP_BOOL)
+        return 0;
+    return compose__to_str(n, false, path, d);
+}
+
 static const struct field build_fields[] = {
     {.key = "context", .type = F_FN, .fn = context_fn},
     {.key = "dockerfile", .type = F_STR},
@@ -426,11 +443,11 @@ static const struct field build_fields[] = {
     {.key = "tags", .type = F_LIST},
     {.key = "ulimits", .type = F_FN, .fn = ulimits_fn},
     {.key = "platforms", .type = F_LIST},
-    /* BuildKit-only features the Engine's build endpoint cannot express */
-    {.key = "entitlements", .type = F_UNSUPPORTED},
-    {.key = "no_cache_filter", .type = F_UNSUPPORTED},
-    {.key = "provenance", .type = F_UNSUPPORTED},
-    {.key = "sbom", .type = F_UNSUPPORTED},
+    /* BuildKit features: read and printed; the builder decides what it can honour */
+    {.key = "entitlements", .type = F_LIST},
+    {.key = "no_cache_filter", .type = F_FN, .fn = str_or_list_fn},
+    {.key = "provenance", .type = F_FN, .fn = str_or_bool_fn},
+    {.key = "sbom", .type = F_FN, .fn = str_or_bool_fn},
     {.key = NULL},
 };
 
@@ -454,6 +471,26 @@ int compose__normalize_build(struct zp_node *n, const char *path, const struct c
         return ZP_E_INPUT;
     }
     int rc = apply_fields(n, build_fields, "build", path, ctx, d);
+    /* an argument without a value takes the environment's, and is dropped when the
+     * environment has none (as Compose) */
+    struct zp_node *args = zp_node_get(n, "args");
+    if (args && zp_node_is_map(args) && !(args->flags & ZP_NODE_RESET)) {
+        for (size_t i = 0; i < args->n;) {
+            struct zp_node *v = args->pairs[i].value;
+            if (!zp_node_is_null(v)) {
+                i++;
+                continue;
+            }
+            const char *e = ctx->env ? compose_env_get(ctx->env, args->pairs[i].key->str) : NULL;
+            if (e) {
+                zp_node_set_scalar(v, ZP_STR, e);
+                v->flags |= ZP_NODE_NOINTERP;
+                i++;
+            } else {
+                zp_node_del(args, args->pairs[i].key->str);
+            }
+        }
+    }
     if (!zp_node_get(n, "context")) {
         char *c = resolve_context(ctx, ".");
         zp_node_set(n, "context", zp_node_new_str(c, &n->pos));
@@ -600,11 +637,28 @@ static int resources_fn(struct zp_node *n, const char *path, const struct compos
     return apply_fields(n, fields, "resources", path, ctx, d);
 }
 
+/* condition: none, on-failure or any; `always` (a restart policy's word, common in real
+ * files) is accepted with a warning and kept, as Compose does, meaning `any`. */
+static int condition_fn(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
+                        struct zp_diags *d)
+{
+    (void)ctx;
+    if (compose__to_str(n, false, path, d))
+        return ZP_E_INPUT;
+    if (strcmp(n->str, "always") == 0) {
+        zp_diag_warn(d, &n->pos, path,
+                     "restart_policy condition 'always' is not in the specification: read as "
+                     "'any' (restart whatever the exit status); write 'any'");
+        return 0;
+    }
+    return check_choice(n, restart_conditions, path, d);
+}
+
 static int restart_policy_fn(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
                              struct zp_diags *d)
 {
     static const struct field fields[] = {
-        {.key = "condition", .type = F_ENUM, .choices = restart_conditions},
+        {.key = "condition", .type = F_FN, .fn = condition_fn},
         {.key = "delay", .type = F_DURATION},
         {.key = "max_attempts", .type = F_INT},
         {.key = "window", .type = F_DURATION},

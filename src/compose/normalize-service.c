@@ -614,16 +614,6 @@ static bool is_host_path(const char *s)
     return s[0] == '.' || s[0] == '/' || s[0] == '~';
 }
 
-static struct zp_node *sub_map(struct zp_node *parent, const char *key, const struct zp_pos *pos)
-{
-    struct zp_node *m = zp_node_get(parent, key);
-    if (!m) {
-        m = zp_node_new_map(pos);
-        map_add(parent, key, m);
-    }
-    return m;
-}
-
 /* SOURCE:TARGET[:OPTIONS], TARGET alone for an anonymous volume. */
 static int volume_short(const struct zp_node *item, const char *path, const struct compose_ctx *ctx,
                         struct zp_node **ret, struct zp_diags *d)
@@ -667,7 +657,13 @@ static int volume_short(const struct zp_node *item, const char *path, const stru
         map_add(m, "source", zp_node_new_str(abs, pos));
         free(abs);
     }
-    map_add(m, "target", zp_node_new_str(target, pos));
+    /* the target cleaned as Compose does: no trailing '/' */
+    size_t tl = strlen(target);
+    while (tl > 1 && target[tl - 1] == '/')
+        tl--;
+    char *tclean = zp_strndup(target, tl);
+    map_add(m, "target", zp_node_new_str(tclean, pos));
+    free(tclean);
     struct zp_node *sub = zp_node_new_map(pos);
     if (bind)
         map_add(sub, "create_host_path", zp_node_new_bool(true, pos));
@@ -789,8 +785,6 @@ static int volume_long(struct zp_node *item, const char *path, const struct comp
     struct zp_node *ro = zp_node_get(item, "read_only");
     if (ro && strcmp(ro->str, "false") == 0)
         zp_node_del(item, "read_only");
-    if (strcmp(t, "volume") == 0)
-        sub_map(item, "volume", &item->pos);
     return rc;
 }
 
@@ -1072,6 +1066,23 @@ static int f_extra_hosts(struct zp_node *v, const struct field *f, const char *p
         zp_node_free(out);
         return ZP_E_INPUT;
     }
+    /* sorted by host name, as Compose prints them; the addresses of one host keep their
+     * order (the first one is the one /etc/hosts answers) */
+    for (size_t i = 1; i < out->n; i++) {
+        struct zp_node *cur = out->items[i];
+        size_t hl = strcspn(cur->str, "=");
+        size_t j = i;
+        while (j > 0) {
+            const char *prev = out->items[j - 1]->str;
+            size_t pl = strcspn(prev, "=");
+            int c = memcmp(prev, cur->str, pl < hl ? pl : hl);
+            if (c < 0 || (c == 0 && pl <= hl))
+                break;
+            out->items[j] = out->items[j - 1];
+            j--;
+        }
+        out->items[j] = cur;
+    }
     zp_node_replace(v, out);
     return rc;
 }
@@ -1147,6 +1158,14 @@ static int f_file_refs(struct zp_node *v, const struct field *f, const char *pat
             rc = ZP_E_INPUT;
         } else if (norm_object(item, file_ref_fields, what, ipath, ctx, d)) {
             rc = ZP_E_INPUT;
+        }
+        /* a secret without a target is mounted at /run/secrets/<source>: printed so, as
+         * Compose does */
+        if (!rc && strcmp(what, "secret") == 0 && zp_node_is_map(item) &&
+            !zp_node_get(item, "target") && zp_node_get_str(item, "source")) {
+            char *t = zp_asprintf("/run/secrets/%s", zp_node_get_str(item, "source"));
+            map_add(item, "target", zp_node_new_str(t, &item->pos));
+            free(t);
         }
         free(ipath);
     }
@@ -1539,30 +1558,47 @@ static int f_zpanel(struct zp_node *v, const struct field *f, const char *path,
     return compose__normalize_zpanel(v, path, ctx, d);
 }
 
-/* ---- runtime fields: lifecycle hooks, attach, gpus, develop (minimal pass-through; the
- * loader's full reading of them is the compose side of issue 11) ---- */
+/* ---- fields for other engines and development workflows ---- */
+
+/* A list of absolute paths: a string is a one-element list (label_file). */
+static int f_path_list(struct zp_node *v, const struct field *f, const char *path,
+                       const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    if (compose__to_str_list(v, true, path, d))
+        return ZP_E_INPUT;
+    for (size_t i = 0; i < v->n; i++) {
+        char *abs = compose__abs_path(ctx, v->items[i]->str);
+        zp_node_set_scalar(v->items[i], ZP_STR, abs);
+        free(abs);
+    }
+    return 0;
+}
+
+/* environment of a hook: a map or KEY=VALUE list; a bare KEY stays null */
+static int f_hook_env(struct zp_node *v, const struct field *f, const char *path,
+                      const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    (void)ctx;
+    return compose__to_str_map(v, '=', true, path, d);
+}
 
 static const struct field hook_fields[] = {
-    FLD_REQ("command", f_command),     FLD("user", f_str),
-    FLD("privileged", f_bool),         FLD("working_dir", f_str),
-    FLD("environment", f_environment), FLD_END,
+    FLD_REQ("command", f_command), FLD("user", f_str),
+    FLD("privileged", f_bool),     FLD("working_dir", f_str),
+    FLD("environment", f_hook_env), FLD_END,
 };
 
-static const char *const watch_actions[] = {"rebuild",      "restart",   "sync",
-                                            "sync+restart", "sync+exec", NULL};
-
-static const struct field watch_fields[] = {
-    FLD_REQ("path", f_str),       FLD_ENUM_REQ("action", watch_actions),
-    FLD("target", f_str),         FLD("ignore", f_str_list),
-    FLD("include", f_str_list),   FLD("initial_sync", f_bool),
-    FLD_OBJ("exec", hook_fields), FLD_END,
+static const struct field pre_start_fields[] = {
+    FLD("command", f_command),      FLD("image", f_str),       FLD("user", f_str),
+    FLD("privileged", f_bool),      FLD("working_dir", f_str), FLD("environment", f_hook_env),
+    FLD("per_replica", f_bool),     FLD_END,
 };
 
-static const struct field develop_fields[] = {FLD_OBJ_LIST("watch", watch_fields), FLD_END};
-
-/* gpus count: a number of devices or "all" (-1, as compose prints it) */
-static int f_gpu_count(struct zp_node *v, const struct field *f, const char *path,
-                       const struct compose_ctx *ctx, struct zp_diags *d)
+/* gpus and deploy devices: count is an integer or "all" (printed -1, as Compose) */
+static int f_device_count(struct zp_node *v, const struct field *f, const char *path,
+                          const struct compose_ctx *ctx, struct zp_diags *d)
 {
     (void)f;
     (void)ctx;
@@ -1570,38 +1606,240 @@ static int f_gpu_count(struct zp_node *v, const struct field *f, const char *pat
         zp_node_set_scalar(v, ZP_INT, "-1");
         return 0;
     }
-    return compose__to_int(v, -1, INT64_MAX, path, d);
+    return compose__to_int(v, -1, INT32_MAX, path, d);
 }
 
 static const struct field gpu_fields[] = {
-    FLD("capabilities", f_str_list), FLD("count", f_gpu_count),
-    FLD("device_ids", f_str_list),   FLD("driver", f_str),
-    FLD("options", f_label_map),     FLD_END,
+    FLD("capabilities", f_str_list), FLD("count", f_device_count), FLD("device_ids", f_str_list),
+    FLD("driver", f_str),            FLD("options", f_label_map),  FLD_END,
 };
 
-/* gpus: "all" or a list of device requests */
+/* gpus: "all" or a list of device requests; "all" is [{count: -1}] */
 static int f_gpus(struct zp_node *v, const struct field *f, const char *path,
                   const struct compose_ctx *ctx, struct zp_diags *d)
 {
-    if (v->kind == ZP_NODE_SCALAR && v->type == ZP_STR && strcmp(v->str, "all") == 0) {
+    (void)f;
+    if (v->kind == ZP_NODE_SCALAR && v->type == ZP_STR) {
+        if (strcmp(v->str, "all") != 0) {
+            zp_diag_error(d, &v->pos, path, "invalid gpus '%s' (use all or a list of devices)",
+                          v->str);
+            return ZP_E_INPUT;
+        }
         struct zp_node *seq = zp_node_new_seq(&v->pos);
-        struct zp_node *req = zp_node_new_map(&v->pos);
-        map_add(req, "count", zp_node_new_int(-1, &v->pos));
-        zp_node_push(seq, req);
+        struct zp_node *m = zp_node_new_map(&v->pos);
+        map_add(m, "count", zp_node_new_int(-1, &v->pos));
+        zp_node_push(seq, m);
+        unsigned keep = v->flags & FLAGS_KEPT;
         zp_node_replace(v, seq);
+        v->flags |= keep;
         return 0;
     }
-    return f_obj_list(v, f, path, ctx, d);
+    if (compose__expect_kind(v, ZP_NODE_SEQ, path, d))
+        return ZP_E_INPUT;
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        char *ipath = zp_path_index(path, i);
+        if (norm_object(v->items[i], gpu_fields, "gpu", ipath, ctx, d)) {
+            rc = ZP_E_INPUT;
+        } else if (zp_node_get(v->items[i], "count") && zp_node_get(v->items[i], "device_ids")) {
+            zp_diag_error(d, &v->items[i]->pos, ipath,
+                          "'count' and 'device_ids' cannot be used together");
+            rc = ZP_E_INPUT;
+        }
+        free(ipath);
+    }
+    return rc;
 }
+
+static const char *const watch_actions[] = {"rebuild", "sync", "restart", "sync+restart",
+                                            "sync+exec", NULL};
+
+static int f_watch_path(struct zp_node *v, const struct field *f, const char *path,
+                        const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    if (compose__to_str(v, false, path, d))
+        return ZP_E_INPUT;
+    char *abs = compose__abs_path(ctx, v->str);
+    zp_node_set_scalar(v, ZP_STR, abs);
+    free(abs);
+    return 0;
+}
+
+static int f_hook(struct zp_node *v, const struct field *f, const char *path,
+                  const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    return norm_object(v, hook_fields, "hook", path, ctx, d);
+}
+
+static const struct field watch_fields[] = {
+    FLD_REQ("path", f_watch_path),
+    {.key = "action", .fn = f_enum, .values = watch_actions, .required = true},
+    FLD("target", f_str),
+    FLD("ignore", f_str_or_list),
+    FLD("include", f_str_or_list),
+    FLD("exec", f_hook),
+    FLD("initial_sync", f_bool),
+    FLD_END,
+};
+
+static int f_watch(struct zp_node *v, const struct field *f, const char *path,
+                   const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    if (compose__expect_kind(v, ZP_NODE_SEQ, path, d))
+        return ZP_E_INPUT;
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        char *ipath = zp_path_index(path, i);
+        struct zp_node *t = v->items[i];
+        if (norm_object(t, watch_fields, "watch", ipath, ctx, d)) {
+            rc = ZP_E_INPUT;
+        } else {
+            const char *action = zp_node_get_str(t, "action");
+            if (action && strcmp(action, "sync+exec") == 0 && !zp_node_get(t, "exec")) {
+                zp_diag_error(d, &t->pos, ipath, "action 'sync+exec' needs 'exec'");
+                rc = ZP_E_INPUT;
+            }
+            if (action && strncmp(action, "sync", 4) == 0 && !zp_node_get(t, "target")) {
+                zp_diag_error(d, &t->pos, ipath, "action '%s' needs 'target'", action);
+                rc = ZP_E_INPUT;
+            }
+        }
+        free(ipath);
+    }
+    return rc;
+}
+
+static const struct field develop_fields[] = {
+    FLD("watch", f_watch),
+    FLD_END,
+};
+
+static int f_develop(struct zp_node *v, const struct field *f, const char *path,
+                     const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    if (zp_node_is_null(v)) {
+        zp_node_replace(v, zp_node_new_map(&v->pos));
+        return 0;
+    }
+    return norm_object(v, develop_fields, "develop", path, ctx, d);
+}
+
+static int f_post_start(struct zp_node *v, const struct field *f, const char *path,
+                        const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    if (compose__expect_kind(v, ZP_NODE_SEQ, path, d))
+        return ZP_E_INPUT;
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        char *ipath = zp_path_index(path, i);
+        if (norm_object(v->items[i], hook_fields, "hook", ipath, ctx, d))
+            rc = ZP_E_INPUT;
+        free(ipath);
+    }
+    return rc;
+}
+
+static int f_pre_start(struct zp_node *v, const struct field *f, const char *path,
+                       const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    if (compose__expect_kind(v, ZP_NODE_SEQ, path, d))
+        return ZP_E_INPUT;
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        char *ipath = zp_path_index(path, i);
+        if (norm_object(v->items[i], pre_start_fields, "pre_start", ipath, ctx, d))
+            rc = ZP_E_INPUT;
+        free(ipath);
+    }
+    return rc;
+}
+
+static const struct field credential_spec_fields[] = {
+    FLD("config", f_str),
+    FLD("file", f_str),
+    FLD("registry", f_str),
+    FLD_END,
+};
+
+static const struct field service_model_fields[] = {
+    FLD("endpoint_var", f_str),
+    FLD("model_var", f_str),
+    FLD_END,
+};
+
+/* models of a service: a list of names, or a map name -> {endpoint_var, model_var} | null;
+ * the list form becomes name -> null */
+static int f_service_models(struct zp_node *v, const struct field *f, const char *path,
+                            const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    if (v->kind == ZP_NODE_SEQ) {
+        if (compose__to_str_list(v, false, path, d))
+            return ZP_E_INPUT;
+        struct zp_node *m = zp_node_new_map(&v->pos);
+        for (size_t i = 0; i < v->n; i++)
+            if (zp_node_index(m, v->items[i]->str) < 0)
+                map_add(m, v->items[i]->str, zp_node_new_null(&v->items[i]->pos));
+        unsigned keep = v->flags & FLAGS_KEPT;
+        zp_node_replace(v, m);
+        v->flags |= keep;
+        return 0;
+    }
+    if (compose__expect_kind(v, ZP_NODE_MAP, path, d))
+        return ZP_E_INPUT;
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        struct zp_node *m = v->pairs[i].value;
+        if (zp_node_is_null(m))
+            continue;
+        char *kpath = zp_path_key(path, v->pairs[i].key->str);
+        if (norm_object(m, service_model_fields, "model", kpath, ctx, d))
+            rc = ZP_E_INPUT;
+        free(kpath);
+    }
+    return rc;
+}
+
+/* provider options: a value is a scalar or a list of scalars, printed as strings */
+static int f_provider_options(struct zp_node *v, const struct field *f, const char *path,
+                              const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    (void)ctx;
+    if (compose__expect_kind(v, ZP_NODE_MAP, path, d))
+        return ZP_E_INPUT;
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        char *kpath = zp_path_key(path, v->pairs[i].key->str);
+        struct zp_node *o = v->pairs[i].value;
+        if (o->kind == ZP_NODE_SEQ ? compose__to_str_list(o, false, kpath, d)
+                                   : compose__to_str(o, false, kpath, d))
+            rc = ZP_E_INPUT;
+        free(kpath);
+    }
+    return rc;
+}
+
+static const struct field provider_fields[] = {
+    FLD_REQ("type", f_str),
+    FLD("options", f_provider_options),
+    FLD_END,
+};
 
 /* ---- the service ---- */
 
 static const char *const cgroup_modes[] = {"host", "private", NULL};
 
-/* Every key of the specification's service definition. Unsupported (NULL): Windows-only
- * (credential_spec, isolation), Docker Desktop (use_api_socket), features outside zpanel's
- * scope (develop, provider, models, gpus, attach, label_file, lifecycle hooks, refresh
- * pull policy timing). */
+/* Every key of the specification's service definition. Unsupported (NULL): the refresh
+ * pull policy's timing. Fields that need another engine (models, provider, Windows
+ * isolation and credential_spec) are read here and refused by `up`
+ * (compose_engine_unsupported). */
 static const struct field service_fields[] = {
     FLD("annotations", f_label_map),
     FLD("attach", f_bool),
@@ -1623,10 +1861,10 @@ static const struct field service_fields[] = {
     FLD_INT("cpu_shares", 0, 262144),
     FLD_NUM("cpus", 0, 100000),
     FLD("cpuset", f_str),
-    FLD_UNSUPPORTED("credential_spec"),
+    FLD_OBJ("credential_spec", credential_spec_fields),
     FLD("depends_on", f_depends_on),
     FLD("deploy", f_deploy),
-    FLD_OBJ("develop", develop_fields),
+    FLD("develop", f_develop),
     FLD("device_cgroup_rules", f_str_list),
     FLD("devices", f_devices),
     FLD("dns", f_str_or_list),
@@ -1640,15 +1878,15 @@ static const struct field service_fields[] = {
     FLD("extends", f_extends),
     FLD("external_links", f_str_list),
     FLD("extra_hosts", f_extra_hosts),
-    {.key = "gpus", .fn = f_gpus, .sub = gpu_fields},
+    FLD("gpus", f_gpus),
     FLD("group_add", f_str_list),
     FLD("healthcheck", f_healthcheck),
     FLD("hostname", f_str),
     FLD("image", f_str),
     FLD("init", f_bool),
     FLD("ipc", f_str),
-    FLD_UNSUPPORTED("isolation"),
-    FLD_UNSUPPORTED("label_file"),
+    FLD("isolation", f_str),
+    FLD("label_file", f_path_list),
     FLD("labels", f_label_map),
     FLD("links", f_str_list),
     FLD_OBJ("logging", logging_fields),
@@ -1657,7 +1895,7 @@ static const struct field service_fields[] = {
     FLD("mem_reservation", f_size),
     FLD_INT("mem_swappiness", 0, 100),
     FLD("memswap_limit", f_size),
-    FLD_UNSUPPORTED("models"),
+    FLD("models", f_service_models),
     FLD("network_mode", f_str),
     FLD("networks", f_networks),
     FLD("oom_kill_disable", f_bool),
@@ -1666,12 +1904,12 @@ static const struct field service_fields[] = {
     FLD_INT("pids_limit", -1, INT64_MAX),
     FLD("platform", f_str),
     FLD("ports", f_ports),
-    FLD_OBJ_LIST("post_start", hook_fields),
-    FLD_UNSUPPORTED("pre_start"),
-    FLD_OBJ_LIST("pre_stop", hook_fields),
+    FLD("post_start", f_post_start),
+    FLD("pre_start", f_pre_start),
+    FLD("pre_stop", f_post_start),
     FLD("privileged", f_bool),
     FLD("profiles", f_profiles),
-    FLD_UNSUPPORTED("provider"),
+    FLD_OBJ("provider", provider_fields),
     FLD("pull_policy", f_pull_policy),
     FLD_UNSUPPORTED("pull_refresh_after"),
     FLD("read_only", f_bool),
@@ -1689,7 +1927,7 @@ static const struct field service_fields[] = {
     FLD("tmpfs", f_tmpfs),
     FLD("tty", f_bool),
     FLD("ulimits", f_ulimits),
-    FLD_UNSUPPORTED("use_api_socket"),
+    FLD("use_api_socket", f_bool),
     FLD("user", f_str),
     FLD("userns_mode", f_str),
     FLD("uts", f_str),
@@ -1715,4 +1953,40 @@ int compose__normalize_service(struct zp_node *svc, const char *path, const stru
         return ZP_E_INPUT;
     }
     return norm_object(svc, service_fields, "service", path, ctx, d);
+}
+
+/* ---- top-level models ---- */
+
+static const struct field model_fields[] = {
+    FLD_REQ("model", f_str),
+    FLD("name", f_str),
+    FLD_INT("context_size", 0, INT64_MAX),
+    FLD("runtime_flags", f_str_list),
+    FLD_END,
+};
+
+int compose__normalize_models(struct zp_node *n, const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    if (n->flags & ZP_NODE_RESET)
+        return 0;
+    if (zp_node_is_null(n)) {
+        zp_node_replace(n, zp_node_new_map(&n->pos));
+        return 0;
+    }
+    if (compose__expect_kind(n, ZP_NODE_MAP, "models", d))
+        return ZP_E_INPUT;
+    int rc = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const char *key = n->pairs[i].key->str;
+        char *kpath = zp_path_key("models", key);
+        if (!valid_ref_name(key)) {
+            zp_diag_error(d, &n->pairs[i].key->pos, kpath,
+                          "invalid model name '%s' (use letters, digits, '.', '_' and '-')", key);
+            rc = ZP_E_INPUT;
+        } else if (norm_object(n->pairs[i].value, model_fields, "model", kpath, ctx, d)) {
+            rc = ZP_E_INPUT;
+        }
+        free(kpath);
+    }
+    return rc;
 }

@@ -14,7 +14,8 @@
 /* a day: longer waits are a typo more likely than a wish */
 #define MAX_DURATION_NS (INT64_C(86400) * 1000000000)
 
-static const char *const ext_keys[] = {"routes", "tls", "health", "drain_timeout", "proxy", NULL};
+static const char *const ext_keys[] = {
+    "routes", "tls", "health", "drain_timeout", "proxy", "share_hosts_with", NULL};
 static const char *const route_keys[] = {"host", "hosts", "path", "paths", "port", NULL};
 static const char *const health_keys[] = {"path", "interval", "timeout", NULL};
 static const char *const tls_modes[] = {"auto", "internal", "off", NULL};
@@ -145,6 +146,42 @@ static int check_path(struct zp_node *item, const char *path, struct zp_diags *d
     return ZP_E_INPUT;
 }
 
+/* share_hosts_with: names of other projects (the Compose project name rules). */
+static int check_project(struct zp_node *item, const char *path, struct zp_diags *d)
+{
+    const char *s = item->str;
+    bool ok = s[0] != '\0' && strlen(s) <= 255 &&
+              ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'));
+    for (const char *p = s; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_';
+    if (ok)
+        return 0;
+    zp_diag_error(d, &item->pos, path,
+                  "invalid project name '%s' (lowercase letters, digits, '-' and '_', starting "
+                  "with a letter or digit)",
+                  item->str);
+    return ZP_E_INPUT;
+}
+
+/* share_hosts_with: a project name or a list of them. */
+static int norm_share(struct zp_node *v, const char *path, struct zp_diags *d)
+{
+    if (compose__to_str_list(v, true, path, d))
+        return ZP_E_INPUT;
+    if (v->n > MAX_LIST) {
+        zp_diag_error(d, &v->pos, path, "at most %d entries", MAX_LIST);
+        return ZP_E_INPUT;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        char *ipath = zp_path_index(path, i);
+        if (check_project(v->items[i], ipath, d))
+            rc = ZP_E_INPUT;
+        free(ipath);
+    }
+    return rc;
+}
+
 static int norm_route(struct zp_node *r, const char *path, struct zp_diags *d)
 {
     if (compose__expect_kind(r, ZP_NODE_MAP, path, d))
@@ -254,6 +291,8 @@ int compose__normalize_zpanel(struct zp_node *n, const char *path, const struct 
             r = norm_health(v, kpath, d);
         else if (strcmp(key, "drain_timeout") == 0)
             r = check_duration(v, 0, kpath, d);
+        else if (strcmp(key, "share_hosts_with") == 0)
+            r = norm_share(v, kpath, d);
         if (r)
             rc = ZP_E_INPUT;
         free(kpath);

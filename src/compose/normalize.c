@@ -201,23 +201,33 @@ static bool is_external(const struct zp_node *obj)
            strcmp(ext->str, "true") == 0;
 }
 
-/* An external object may only carry name, labels and extensions: compose rejects the
- * rest because it would be silently ignored. */
-static int check_external_keys(const struct zp_node *obj, const char *what, const char *name,
-                               const char *path, struct zp_diags *d)
+/* What an external object may carry besides its name, as Compose: a volume nothing else
+ * (Compose refuses labels, driver, driver_opts); a network anything, ignored with a
+ * warning (Compose ignores it silently); a secret or config its labels. */
+static int check_external_keys(const struct zp_node *obj, bool is_volume, bool is_network,
+                               const char *what, const char *name, const char *path,
+                               struct zp_diags *d)
 {
     static const char *const allowed[] = {"name", "external", "labels", NULL};
     int rc = 0;
     for (size_t i = 0; i < obj->n; i++) {
         const struct zp_node *key = obj->pairs[i].key;
-        if (in_list(key->str, allowed) || zp_str_has_prefix(key->str, "x-"))
+        if (zp_str_has_prefix(key->str, "x-") || strcmp(key->str, "name") == 0 ||
+            strcmp(key->str, "external") == 0)
+            continue;
+        if (!is_volume && !is_network && in_list(key->str, allowed))
             continue;
         char *kpath = zp_path_key(path, key->str);
-        zp_diag_error(d, &key->pos, kpath,
-                      "%s '%s' is external: '%s' cannot be set (only name and labels)", what, name,
-                      key->str);
+        if (is_network) {
+            zp_diag_warn(d, &key->pos, kpath, "network '%s' is external: '%s' has no effect, ignoring",
+                         name, key->str);
+        } else {
+            zp_diag_error(d, &key->pos, kpath,
+                          "%s '%s' is external: conflicting parameters 'external' and '%s'", what,
+                          name, key->str);
+            rc = ZP_E_INPUT;
+        }
         free(kpath);
-        rc = ZP_E_INPUT;
     }
     return rc;
 }
@@ -304,7 +314,8 @@ static int normalize_object(struct zp_node *obj, enum object_kind kind, const ch
     if (apply_fields(obj, tables[kind], what, path, ctx, d))
         return ZP_E_INPUT;
     if (is_external(obj))
-        return check_external_keys(obj, what, name, path, d);
+        return check_external_keys(obj, kind == OBJ_VOLUME, kind == OBJ_NETWORK, what, name, path,
+                                   d);
     if (kind == OBJ_SECRET || kind == OBJ_CONFIG)
         return check_source(obj, kind, name, path, d);
     return 0;
@@ -467,14 +478,17 @@ int compose__normalize_file(struct zp_node *doc, const struct compose_ctx *ctx, 
                          "the attribute 'version' is obsolete, it will be ignored, please "
                          "remove it");
         } else if (strcmp(key->str, "name") == 0) {
-            if (compose__to_str(v, false, "name", d))
+            /* as Compose: a string (a number is refused, not converted) */
+            if (v->kind != ZP_NODE_SCALAR || v->type != ZP_STR) {
+                zp_diag_error(d, &v->pos, "name", "must be a string, not %s", zp_node_type_name(v));
                 rc = ZP_E_INPUT;
+            }
         } else if (strcmp(key->str, "include") == 0) {
             if (normalize_include(v, ctx, d))
                 rc = ZP_E_INPUT;
         } else if (strcmp(key->str, "models") == 0) {
-            zp_diag_error(d, &key->pos, "models", "'models' is not supported yet");
-            rc = ZP_E_INPUT;
+            if (compose__normalize_models(v, ctx, d))
+                rc = ZP_E_INPUT;
         } else {
             for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++)
                 if (strcmp(key->str, sections[s].key) == 0 &&

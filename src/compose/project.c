@@ -70,6 +70,28 @@ static void fileset_release(struct fileset *fs)
     strv_release(&fs->display);
 }
 
+/* Only blanks, comments and document markers. */
+static bool text_is_empty(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+            i++;
+        if (i < len && s[i] == '#') {
+            while (i < len && s[i] != '\n')
+                i++;
+        } else if (i + 3 <= len && (memcmp(s + i, "---", 3) == 0 || memcmp(s + i, "...", 3) == 0) &&
+                   (i + 3 == len || s[i + 3] == '\n' || s[i + 3] == ' ' || s[i + 3] == '\r')) {
+            i += 3;
+            continue;
+        }
+        if (i < len && s[i] != '\n')
+            return false;
+        i++;
+    }
+    return true;
+}
+
 /* Read, parse, interpolate and normalise one compose file. from locates the reference
  * to the file (include, extends) for messages; NULL for the project's own files. */
 static int load_file(struct loader *L, const char *abs, const char *display, const char *basedir,
@@ -91,20 +113,38 @@ static int load_file(struct loader *L, const char *abs, const char *display, con
         return rc;
     }
     const char *name = zp_intern(display);
-    rc = compose__yaml_parse(name, data, len, NULL, &doc, L->d);
+    if (text_is_empty(data, len)) {
+        /* as Compose: a file with no content is a mistake (a wrong path, a failed write) */
+        struct zp_pos pos = {name, 1, 1};
+        zp_diag_error(L->d, &pos, NULL, "empty compose file");
+        free(data);
+        return ZP_E_INPUT;
+    }
+    struct zp_node **docs = NULL;
+    size_t ndocs = 0;
+    rc = compose__yaml_parse_docs(name, data, len, NULL, &docs, &ndocs, L->d);
     free(data);
     if (rc)
         return rc;
-    if (!L->opts->no_interpolate && compose__interp_tree(doc, env, "", L->d))
-        rc = ZP_E_INPUT;
-    if (!rc) {
-        struct compose_ctx ctx = {name, basedir, env, L->opts->no_normalize_paths};
-        rc = compose__normalize_file(doc, &ctx, L->d);
+    /* several documents in one file merge in order, as several files do */
+    for (size_t i = 0; i < ndocs; i++) {
+        if (!L->opts->no_interpolate && compose__interp_tree(docs[i], env, "", L->d))
+            rc = ZP_E_INPUT;
+        if (!rc) {
+            struct compose_ctx ctx = {name, basedir, env, L->opts->no_normalize_paths};
+            rc = compose__normalize_file(docs[i], &ctx, L->d);
+        }
     }
     if (rc) {
-        zp_node_free(doc);
+        for (size_t i = 0; i < ndocs; i++)
+            zp_node_free(docs[i]);
+        free(docs);
         return rc;
     }
+    doc = docs[0];
+    for (size_t i = 1; i < ndocs; i++)
+        compose__merge(doc, docs[i], false);
+    free(docs);
     *ret_doc = doc;
     return 0;
 }
@@ -420,6 +460,18 @@ static int load_project(struct loader *L, const struct fileset *fs, const char *
         int frc = load_file(L, fs->abs.v[i], fs->display.v[i], project_dir, env, NULL, &doc);
         if (!frc)
             frc = resolve_extends(L, doc, fs->abs.v[i], env);
+        /* a file's includes are imported into that file, before it merges over the
+         * previous ones: a later (override) file may then change an included service,
+         * as in Compose, while the including file itself may not redefine it */
+        struct zp_node *inc = frc ? NULL : zp_node_take(doc, "include");
+        for (size_t k = 0; inc && zp_node_is_seq(inc) && k < inc->n; k++) {
+            char *ipath = zp_path_index("include", k);
+            int irc = apply_include(L, doc, inc->items[k], ipath, env, depth);
+            free(ipath);
+            if (irc && (!frc || frc == ZP_E_INPUT))
+                frc = irc;
+        }
+        zp_node_free(inc);
         if (frc) {
             zp_node_free(doc);
             if (!rc || rc == ZP_E_INPUT)
@@ -428,18 +480,6 @@ static int load_project(struct loader *L, const struct fileset *fs, const char *
         }
         compose__merge(model, doc, false);
     }
-    if (rc)
-        goto fail;
-
-    struct zp_node *inc = zp_node_take(model, "include");
-    for (size_t i = 0; inc && zp_node_is_seq(inc) && i < inc->n; i++) {
-        char *ipath = zp_path_index("include", i);
-        int irc = apply_include(L, model, inc->items[i], ipath, env, depth);
-        free(ipath);
-        if (irc && (!rc || rc == ZP_E_INPUT))
-            rc = irc;
-    }
-    zp_node_free(inc);
     if (rc)
         goto fail;
     *ret_model = model;
@@ -566,10 +606,10 @@ static int select_files(struct loader *L, const struct compose_env *procenv, con
 
 /* ---- project name ---- */
 
-static char *derive_name(const char *dir)
+/* A name made valid as Compose does: lower case, only [a-z0-9_-], starting with a letter
+ * or digit. */
+static char *normalize_name(const char *base)
 {
-    const char *base = strrchr(dir, '/');
-    base = base ? base + 1 : dir;
     struct zp_buf b = ZP_BUF_INIT;
     for (const char *p = base; *p; p++) {
         char c = *p;
@@ -583,6 +623,73 @@ static char *derive_name(const char *dir)
         (void)zp_buf_addc(&b, c);
     }
     return zp_buf_detach(&b, NULL);
+}
+
+static char *derive_name(const char *dir)
+{
+    const char *base = strrchr(dir, '/');
+    return normalize_name(base ? base + 1 : dir);
+}
+
+/* Does the text have a top-level `name:` key? (A cheap test before parsing a file only
+ * for its name.) */
+static bool has_top_level_name(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 5 <= len; i++) {
+        if ((i == 0 || s[i - 1] == '\n') && memcmp(s + i, "name", 4) == 0 &&
+            (s[i + 4] == ':' || s[i + 4] == ' ' || s[i + 4] == '"' || s[i + 4] == '\''))
+            return true;
+        if ((i == 0 || s[i - 1] == '\n') && (s[i] == '"' || s[i] == '\'') &&
+            memcmp(s + i + 1, "name", 4 < len - i - 1 ? 4 : len - i - 1) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The project name the files give (the last file with a top-level `name` wins),
+ * interpolated, before the files are loaded: interpolation needs COMPOSE_PROJECT_NAME.
+ * NULL when no file names the project; errors are reported by the real load. */
+static char *name_from_files(const struct fileset *fs, const struct compose_env *env)
+{
+    char *found = NULL;
+    for (size_t i = 0; i < fs->abs.n; i++) {
+        if (strcmp(fs->abs.v[i], "-") == 0)
+            continue;
+        struct zp_err err;
+        char *data = NULL;
+        size_t len = 0;
+        zp_err_init(&err);
+        if (zp_file_read(fs->abs.v[i], MAX_FILE_BYTES, &data, &len, &err) != 0)
+            continue;
+        if (!has_top_level_name(data, len)) {
+            free(data);
+            continue;
+        }
+        struct zp_diags quiet;
+        struct zp_node **docs = NULL;
+        size_t ndocs = 0;
+        zp_diags_init(&quiet);
+        if (compose__yaml_parse_docs(fs->abs.v[i], data, len, NULL, &docs, &ndocs, &quiet) == 0) {
+            for (size_t k = 0; k < ndocs; k++) {
+                const struct zp_node *n = zp_node_get(docs[k], "name");
+                char *v = NULL;
+                if (n && n->kind == ZP_NODE_SCALAR && n->type == ZP_STR &&
+                    compose__interp_string(n->str, env, NULL, NULL, &v, &quiet) == 0) {
+                    free(found);
+                    found = v;
+                }
+                zp_node_free(docs[k]);
+            }
+            free(docs);
+        }
+        zp_diags_release(&quiet);
+        free(data);
+    }
+    if (found && !*found) {
+        free(found);
+        found = NULL;
+    }
+    return found;
 }
 
 /* ---- profiles ---- */
@@ -790,8 +897,18 @@ static int apply_env_files(struct loader *L, struct zp_node *svc, const char *sp
         char *epath = zp_asprintf("%s.env_file[%zu]", spath, i);
         /* Relative only when the model keeps paths as written. */
         char *full = zp_path_join(workdir, path);
-        if (load_env_file(L, full, required, &e->pos, epath, env, &vals))
+        /* a later file may refer to the values of the earlier ones, as in Compose */
+        struct compose_env lookup;
+        compose_env_init(&lookup);
+        if (vals.n > 0) {
+            for (size_t k = 0; k < env->n; k++)
+                compose_env_set(&lookup, env->keys[k], env->vals[k]);
+            for (size_t k = 0; k < vals.n; k++)
+                compose_env_set(&lookup, vals.keys[k], vals.vals[k]);
+        }
+        if (load_env_file(L, full, required, &e->pos, epath, vals.n > 0 ? &lookup : env, &vals))
             rc = ZP_E_INPUT;
+        compose_env_release(&lookup);
         free(full);
         free(epath);
     }
@@ -808,6 +925,43 @@ static int apply_env_files(struct loader *L, struct zp_node *svc, const char *sp
                 continue;
             zp_node_set(environment, vals.keys[i], zp_node_new_str(vals.vals[i], &files->pos));
         }
+    }
+    compose_env_release(&vals);
+    return rc;
+}
+
+/* label_file: each file's KEY=VALUE lines (the env file format) become labels; labels
+ * written in the service win. */
+static int apply_label_files(struct loader *L, struct zp_node *svc, const char *spath,
+                             const char *workdir, const struct compose_env *env)
+{
+    struct zp_node *files = zp_node_get(svc, "label_file");
+    struct compose_env vals;
+    int rc = 0;
+
+    if (!files || !zp_node_is_seq(files) || files->n == 0)
+        return 0;
+    compose_env_init(&vals);
+    for (size_t i = 0; i < files->n; i++) {
+        const struct zp_node *f = files->items[i];
+        if (!zp_node_is_str(f))
+            continue;
+        char *fpath = zp_asprintf("%s.label_file[%zu]", spath, i);
+        char *full = zp_path_join(workdir, f->str);
+        if (load_env_file(L, full, true, &f->pos, fpath, env, &vals))
+            rc = ZP_E_INPUT;
+        free(full);
+        free(fpath);
+    }
+    if (!rc && vals.n > 0) {
+        struct zp_node *labels = zp_node_get(svc, "labels");
+        if (!labels || !zp_node_is_map(labels)) {
+            labels = zp_node_new_map(&files->pos);
+            zp_node_set(svc, "labels", labels);
+        }
+        for (size_t i = 0; i < vals.n; i++)
+            if (zp_node_index(labels, vals.keys[i]) < 0)
+                zp_node_set(labels, vals.keys[i], zp_node_new_str(vals.vals[i], &files->pos));
     }
     compose_env_release(&vals);
     return rc;
@@ -832,7 +986,9 @@ static void name_objects(struct zp_node *model, const char *project)
                 zp_node_replace(obj, zp_node_new_map(NULL));
             }
             bool external = is_true(zp_node_get(obj, "external"));
-            if (external) {
+            /* an external network's other keys are kept (as Compose prints them), with the
+             * normaliser's warning that they have no effect */
+            if (external && s != 0) {
                 /* An external object is only a reference by name. */
                 for (size_t k = 0; k < obj->n;) {
                     const char *ok = obj->pairs[k].key->str;
@@ -849,6 +1005,58 @@ static void name_objects(struct zp_node *model, const char *project)
                 free(name);
             }
         }
+    }
+}
+
+/* One implicit dependency of svc on the service named by the first len bytes of ref. */
+static void add_implicit_dep(struct zp_node *svc, const struct zp_node *services, const char *ref,
+                             size_t len, bool restart, const struct zp_pos *pos)
+{
+    char *name = zp_strndup(ref, len);
+    if (!*name || !zp_node_get(services, name)) {
+        free(name);
+        return;
+    }
+    struct zp_node *deps = zp_node_get(svc, "depends_on");
+    if (!deps || !zp_node_is_map(deps)) {
+        deps = zp_node_new_map(pos);
+        zp_node_set(svc, "depends_on", deps);
+    }
+    if (zp_node_index(deps, name) < 0) {
+        struct zp_node *d = zp_node_new_map(pos);
+        zp_node_set(d, "condition", zp_node_new_str("service_started", pos));
+        if (restart)
+            zp_node_set(d, "restart", zp_node_new_bool(true, pos));
+        zp_node_set(d, "required", zp_node_new_bool(true, pos));
+        zp_node_set(deps, name, d);
+    }
+    free(name);
+}
+
+/* links, network_mode: service:X and volumes_from X are dependencies: they appear in
+ * depends_on as Compose shows them (links and network_mode also restart the dependent). */
+static void implicit_dependencies(struct zp_node *svc, const struct zp_node *services)
+{
+    const struct zp_node *links = zp_node_get(svc, "links");
+    for (size_t i = 0; links && zp_node_is_seq(links) && i < links->n; i++) {
+        const char *l = links->items[i]->str;
+        if (!zp_node_is_str(links->items[i]))
+            continue;
+        const char *colon = strchr(l, ':');
+        add_implicit_dep(svc, services, l, colon ? (size_t)(colon - l) : strlen(l), true,
+                         &links->items[i]->pos);
+    }
+    const struct zp_node *nm = zp_node_get(svc, "network_mode");
+    if (nm && zp_node_is_str(nm) && zp_str_has_prefix(nm->str, "service:"))
+        add_implicit_dep(svc, services, nm->str + 8, strlen(nm->str + 8), true, &nm->pos);
+    const struct zp_node *vf = zp_node_get(svc, "volumes_from");
+    for (size_t i = 0; vf && zp_node_is_seq(vf) && i < vf->n; i++) {
+        const char *v = vf->items[i]->str;
+        if (!zp_node_is_str(vf->items[i]) || zp_str_has_prefix(v, "container:"))
+            continue;
+        const char *colon = strchr(v, ':');
+        add_implicit_dep(svc, services, v, colon ? (size_t)(colon - v) : strlen(v), false,
+                         &vf->items[i]->pos);
     }
 }
 
@@ -870,8 +1078,11 @@ static int finalise(struct loader *L, struct zp_node *model, const char *project
             zp_node_replace(s, zp_node_new_map(NULL));
         }
         zp_node_del(s, "extends");
+        implicit_dependencies(s, services);
         char *spath = zp_path_key("services", services->pairs[i].key->str);
         if (apply_env_files(L, s, spath, workdir, env))
+            rc = ZP_E_INPUT;
+        if (apply_label_files(L, s, spath, workdir, env))
             rc = ZP_E_INPUT;
         free(spath);
         struct zp_node *nets = zp_node_get(s, "networks");
@@ -929,8 +1140,15 @@ static int project_name(struct loader *L, struct zp_node *model, const struct co
     }
     const struct zp_node *top = zp_node_get(model, "name");
     if (top && zp_node_is_str(top) && top->str[0]) {
-        *ret = zp_strdup(top->str);
-        return 0;
+        /* a name from the file is made valid, as Compose does ("My App" -> "myapp") */
+        char *norm = normalize_name(top->str);
+        if (*norm) {
+            struct zp_pos pos = top->pos;
+            zp_node_set(model, "name", zp_node_new_str(norm, &pos));
+            *ret = norm;
+            return 0;
+        }
+        free(norm);
     }
     char *derived = derive_name(project_dir);
     if (!*derived) {
@@ -972,7 +1190,40 @@ int compose_project_load(const struct compose_options *opts, struct compose_proj
         }
     }
 
-    rc = select_files(&L, &procenv, cwd, &fs);
+    /* COMPOSE_FILE and COMPOSE_PATH_SEPARATOR may come from the .env of the working (or
+     * --project-directory) directory, or the --env-file files, as in Compose */
+    struct compose_env selenv;
+    compose_env_init(&selenv);
+    for (size_t i = 0; i < procenv.n; i++)
+        compose_env_set(&selenv, procenv.keys[i], procenv.vals[i]);
+    if (opts->nfiles == 0 && !compose_env_get(&procenv, "COMPOSE_FILE")) {
+        struct compose_env pre;
+        struct zp_diags quiet;
+        struct loader QL = {opts, &quiet, {0}};
+        compose_env_init(&pre);
+        zp_diags_init(&quiet);
+        if (opts->nenv_files > 0) {
+            for (size_t i = 0; i < opts->nenv_files; i++) {
+                char *path = zp_path_join(cwd, opts->env_files[i]);
+                (void)load_env_file(&QL, path, false, NULL, NULL, &procenv, &pre);
+                free(path);
+            }
+        } else {
+            char *dir = opts->project_dir ? zp_path_join(cwd, opts->project_dir) : zp_strdup(cwd);
+            char *dotenv = zp_path_join(dir, ".env");
+            (void)load_env_file(&QL, dotenv, false, NULL, NULL, &procenv, &pre);
+            free(dotenv);
+            free(dir);
+        }
+        static const char *const keys[] = {"COMPOSE_FILE", "COMPOSE_PATH_SEPARATOR"};
+        for (size_t k = 0; k < 2; k++)
+            if (compose_env_get(&pre, keys[k]))
+                compose_env_set_default(&selenv, keys[k], compose_env_get(&pre, keys[k]));
+        zp_diags_release(&quiet);
+        compose_env_release(&pre);
+    }
+    rc = select_files(&L, &selenv, cwd, &fs);
+    compose_env_release(&selenv);
     if (rc)
         goto out;
     if (opts->project_dir)
@@ -1000,8 +1251,19 @@ int compose_project_load(const struct compose_options *opts, struct compose_proj
         goto out;
     for (size_t i = 0; i < procenv.n; i++)
         compose_env_set(&env, procenv.keys[i], procenv.vals[i]);
-    if (opts->project_name && *opts->project_name)
+    /* COMPOSE_PROJECT_NAME is the project name during interpolation, as in Compose: -p,
+     * the environment, the files' `name`, or the directory */
+    if (opts->project_name && *opts->project_name) {
         compose_env_set(&env, "COMPOSE_PROJECT_NAME", opts->project_name);
+    } else if (!compose_env_get(&env, "COMPOSE_PROJECT_NAME") ||
+               !*compose_env_get(&env, "COMPOSE_PROJECT_NAME")) {
+        char *fname = name_from_files(&fs, &env);
+        char *pname = fname ? normalize_name(fname) : derive_name(project_dir);
+        if (*pname)
+            compose_env_set(&env, "COMPOSE_PROJECT_NAME", pname);
+        free(pname);
+        free(fname);
+    }
 
     for (size_t i = 0; i < fs.abs.n; i++)
         strv_push(&L.include_stack, fs.abs.v[i]);

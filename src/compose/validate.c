@@ -79,13 +79,16 @@ static void service_ref(struct vstate *st, size_t from, const char *svc, const c
 {
     long to = service_index(st, target);
     if (to < 0) {
+        /* as Compose: `required: false` excuses a service disabled by its profiles (the
+         * loader drops those), never one that is not defined at all */
         if (required)
             zp_diag_error(st->d, pos_of(at), path, "service '%s' %s undefined service '%s'", svc,
                           what, target);
         else
-            zp_diag_warn(st->d, pos_of(at), path,
-                         "service '%s' %s undefined service '%s' (not required), ignoring", svc,
-                         what, target);
+            zp_diag_error(st->d, pos_of(at), path,
+                          "service '%s' %s undefined service '%s' ('required: false' only "
+                          "excuses a service disabled by its profiles)",
+                          svc, what, target);
         return;
     }
     add_edge(st, from, (size_t)to, at, path);

@@ -175,6 +175,10 @@ struct yparser {
     size_t ngrave, gcap;
     struct zp_node *root;
     size_t ndocs;
+    bool multi;            /* several documents allowed: each finished one goes to docs */
+    struct zp_node **docs; /* finished documents (owned) */
+    size_t ndone, dcap;
+    size_t aliased; /* nodes that came from alias expansion */
     bool pending_doc_error; /* a second document started without a position */
     size_t nodes;
     struct zp_pos last;
@@ -317,14 +321,25 @@ static struct zp_pos event_pos(struct yparser *p, struct fy_event *e)
     return pos;
 }
 
-static bool count_node(struct yparser *p, const struct zp_pos *pos, size_t n)
+static bool count_node(struct yparser *p, const struct zp_pos *pos, size_t n, bool alias)
 {
     if (n > p->max_nodes || p->nodes > p->max_nodes - n) {
-        fail(p, ZP_E_TOOBIG, pos, "document expands to more than %zu nodes (alias bomb?)",
-             p->max_nodes);
+        /* name the limit hit: expansion of aliases, or the plain size of the document */
+        if (alias || p->aliased > p->max_nodes / 2)
+            fail(p, ZP_E_TOOBIG, pos,
+                 "document expands to more than %zu nodes through aliases (limit of nodes "
+                 "per file; an alias bomb?)",
+                 p->max_nodes);
+        else
+            fail(p, ZP_E_TOOBIG, pos,
+                 "document has more than %zu nodes (limit of nodes per file); split it into "
+                 "several files",
+                 p->max_nodes);
         return false;
     }
     p->nodes += n;
+    if (alias)
+        p->aliased += n;
     return true;
 }
 
@@ -363,6 +378,7 @@ enum tag_kind {
     TAG_NULL,
     TAG_MAP,
     TAG_SEQ,
+    TAG_MERGE,
     TAG_UNKNOWN,
 };
 
@@ -370,7 +386,8 @@ static const char *const tag_names[] = {
     [TAG_NONE] = "",         [TAG_RESET] = "!reset", [TAG_OVERRIDE] = "!override",
     [TAG_NONSPECIFIC] = "!", [TAG_STR] = "!!str",    [TAG_INT] = "!!int",
     [TAG_FLOAT] = "!!float", [TAG_BOOL] = "!!bool",  [TAG_NULL] = "!!null",
-    [TAG_MAP] = "!!map",     [TAG_SEQ] = "!!seq",    [TAG_UNKNOWN] = "?",
+    [TAG_MAP] = "!!map",     [TAG_SEQ] = "!!seq",    [TAG_MERGE] = "!!merge",
+    [TAG_UNKNOWN] = "?",
 };
 
 static enum tag_kind tag_kind_of(struct fy_token *tag)
@@ -395,6 +412,7 @@ static enum tag_kind tag_kind_of(struct fy_token *tag)
         {"tag:yaml.org,2002:null", TAG_NULL},
         {"tag:yaml.org,2002:map", TAG_MAP},
         {"tag:yaml.org,2002:seq", TAG_SEQ},
+        {"tag:yaml.org,2002:merge", TAG_MERGE},
     };
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strlen(known[i].text) == len && memcmp(known[i].text, t, len) == 0)
@@ -500,7 +518,17 @@ static struct zp_node *scalar_from_event(struct yparser *p, struct fy_event *e)
         fail(p, ZP_E_INPUT, &pos, "tag '%s' cannot be used on a scalar", tag_names[k]);
         return NULL;
     }
-    if (!count_node(p, &pos, 1))
+    if (k == TAG_MERGE) {
+        /* `!!merge <<:` is the explicit form of the merge key */
+        struct fy_token *v = e->scalar.value;
+        size_t vl = 0;
+        const char *vt = fy_token_get_text(v, &vl);
+        if (!plain || !vt || vl != 2 || memcmp(vt, "<<", 2) != 0) {
+            fail(p, ZP_E_INPUT, &pos, "tag '!!merge' can only be used on the key '<<'");
+            return NULL;
+        }
+    }
+    if (!count_node(p, &pos, 1, false))
         return NULL;
 
     struct zp_node *n = scalar_text(p, e->scalar.value, &pos);
@@ -648,7 +676,7 @@ static struct zp_node *alias_copy(struct yparser *p, struct fy_event *e)
         fail(p, ZP_E_TOOBIG, &pos, "document nests deeper than %zu levels", p->max_depth);
         goto out;
     }
-    if (!count_node(p, &pos, a->size))
+    if (!count_node(p, &pos, a->size, true))
         goto out;
     copy = zp_node_copy(a->node);
     copy->pos = pos;
@@ -700,6 +728,15 @@ static bool attach(struct yparser *p, struct zp_node *n)
         if (n->kind != ZP_NODE_SCALAR) {
             fail(p, ZP_E_INPUT, &n->pos, "mapping keys must be scalars, not %s",
                  zp_node_type_name(n));
+            zp_node_free(n);
+            return false;
+        }
+        if (n->type != ZP_STR && !is_merge_key(n)) {
+            /* as Compose: keys are strings (write `"1":` for a key that looks like a number) */
+            char *k = display(n->str, n->len);
+            fail(p, ZP_E_INPUT, &n->pos, "non-string key '%s' (%s): quote it", k,
+                 zp_node_type_name(n));
+            free(k);
             zp_node_free(n);
             return false;
         }
@@ -767,7 +804,7 @@ static bool merge_from(struct yparser *p, struct frame *f, const struct zp_node 
             continue;
         size_t size, height;
         measure(pr->value, &size, &height);
-        if (!count_node(p, &pr->key->pos, size + 1))
+        if (!count_node(p, &pr->key->pos, size + 1, true))
             return false;
         zp_node_append_pair(f->node, zp_node_copy(pr->key), zp_node_copy(pr->value));
         keyset_put(&f->keys, f->node, f->node->n - 1);
@@ -790,7 +827,7 @@ static bool push_frame(struct yparser *p, struct fy_event *e, enum zp_node_kind 
         fail(p, ZP_E_TOOBIG, &pos, "document nests deeper than %zu levels", p->max_depth);
         return false;
     }
-    if (!count_node(p, &pos, 1))
+    if (!count_node(p, &pos, 1, false))
         return false;
     struct zp_node *n = kind == ZP_NODE_MAP ? zp_node_new_map(&pos) : zp_node_new_seq(&pos);
     if (!tag_collection(p, e, n, &pos)) {
@@ -833,16 +870,41 @@ static bool pop_frame(struct yparser *p)
     return attach(p, n);
 }
 
+/* The finished root of a document: an empty document is an empty mapping; anything but
+ * a mapping is an error. Moves p->root to p->docs. */
+static void finish_document(struct yparser *p)
+{
+    if (p->rc)
+        return;
+    if (!p->root || (p->root->kind == ZP_NODE_SCALAR && p->root->type == ZP_NULL)) {
+        struct zp_pos pos = {p->file, 1, 1};
+        if (p->root && p->root->pos.line > 0)
+            pos = p->root->pos;
+        zp_node_free(p->root);
+        p->root = zp_node_new_map(&pos);
+    } else if (p->root->kind != ZP_NODE_MAP) {
+        fail(p, ZP_E_INPUT, &p->root->pos,
+             "the top level of a compose file must be a mapping, not %s",
+             zp_node_type_name(p->root));
+        return;
+    }
+    zp_grow((void **)&p->docs, &p->dcap, p->ndone + 1, sizeof(*p->docs));
+    p->docs[p->ndone++] = p->root;
+    p->root = NULL;
+}
+
 static void on_event(struct yparser *p, struct fy_event *e)
 {
-    if (p->pending_doc_error) {
+    if (p->pending_doc_error && !p->multi) {
         struct zp_pos pos = event_pos(p, e);
         fail(p, ZP_E_INPUT, &pos, "multiple YAML documents are not supported");
         return;
     }
     switch (e->type) {
     case FYET_DOCUMENT_START:
-        if (++p->ndocs > 1) {
+        if (++p->ndocs > 1 && p->multi) {
+            finish_document(p);
+        } else if (p->ndocs > 1) {
             const struct fy_mark *m = fy_event_start_mark(e);
             if (m) {
                 struct zp_pos pos = pos_of_mark(p, m);
@@ -951,15 +1013,19 @@ static void parser_release(struct yparser *p)
     for (size_t i = 0; i < p->ngrave; i++)
         zp_node_free(p->grave[i]);
     free(p->grave);
+    for (size_t i = 0; i < p->ndone; i++)
+        zp_node_free(p->docs[i]);
+    free(p->docs);
     zp_node_free(p->root);
 }
 
-int compose__yaml_parse(const char *file, const char *data, size_t len,
-                        const struct compose_yaml_limits *lim, struct zp_node **ret_doc,
-                        struct zp_diags *d)
+static int parse(const char *file, const char *data, size_t len,
+                 const struct compose_yaml_limits *lim, bool multi, struct zp_node ***ret_docs,
+                 size_t *ret_n, struct zp_diags *d)
 {
     struct yparser p;
     memset(&p, 0, sizeof(p));
+    p.multi = multi;
     p.file = zp_intern(file ? file : "-");
     p.data = data ? data : "";
     p.len = data ? len : 0;
@@ -993,8 +1059,10 @@ int compose__yaml_parse(const char *file, const char *data, size_t len,
 
     struct fy_parse_cfg cfg;
     memset(&cfg, 0, sizeof(cfg));
+    /* sloppy flow indentation: a flow sequence may end at its key's indentation, as
+     * Compose's YAML reader allows (`command: [` ... `]` in column 1 of the key) */
     cfg.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE | FYPCF_DISABLE_MMAP_OPT |
-                FYPCF_DISABLE_RECYCLING;
+                FYPCF_DISABLE_RECYCLING | FYPCF_SLOPPY_FLOW_INDENTATION;
     cfg.diag = diag;
     fyp = fy_parser_create(&cfg);
     if (!fyp)
@@ -1014,20 +1082,13 @@ int compose__yaml_parse(const char *file, const char *data, size_t len,
     if (p.rc)
         goto out;
 
-    if (!p.root || (p.root->kind == ZP_NODE_SCALAR && p.root->type == ZP_NULL)) {
-        struct zp_pos pos = {p.file, 1, 1};
-        if (p.root && p.root->pos.line > 0)
-            pos = p.root->pos;
-        zp_node_free(p.root);
-        p.root = zp_node_new_map(&pos);
-    } else if (p.root->kind != ZP_NODE_MAP) {
-        fail(&p, ZP_E_INPUT, &p.root->pos,
-             "the top level of a compose file must be a mapping, not %s",
-             zp_node_type_name(p.root));
+    finish_document(&p);
+    if (p.rc)
         goto out;
-    }
-    *ret_doc = p.root;
-    p.root = NULL;
+    *ret_docs = p.docs;
+    *ret_n = p.ndone;
+    p.docs = NULL;
+    p.ndone = 0;
 out:
     if (fyp)
         fy_parser_destroy(fyp);
@@ -1035,4 +1096,25 @@ out:
         fy_diag_destroy(diag);
     parser_release(&p);
     return p.rc;
+}
+
+int compose__yaml_parse(const char *file, const char *data, size_t len,
+                        const struct compose_yaml_limits *lim, struct zp_node **ret_doc,
+                        struct zp_diags *d)
+{
+    struct zp_node **docs = NULL;
+    size_t n = 0;
+    int rc = parse(file, data, len, lim, false, &docs, &n, d);
+    if (rc)
+        return rc;
+    *ret_doc = docs[0];
+    free(docs);
+    return 0;
+}
+
+int compose__yaml_parse_docs(const char *file, const char *data, size_t len,
+                             const struct compose_yaml_limits *lim, struct zp_node ***ret_docs,
+                             size_t *ret_n, struct zp_diags *d)
+{
+    return parse(file, data, len, lim, true, ret_docs, ret_n, d);
 }

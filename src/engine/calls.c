@@ -669,7 +669,8 @@ int engine_container_top(struct engine *e, const char *id, const char *ps_args,
 /* GET /images/json with label filters, a reference pattern (or NULL) and, when dangling,
  * only untagged images. */
 static int image_list(struct engine *e, const char *const *label_filters, const char *reference,
-                      bool dangling, struct engine_image_list *ret_list, struct zp_err *err)
+                      bool dangling, bool all, struct engine_image_list *ret_list,
+                      struct zp_err *err)
 {
     const char *const refs[] = {reference, NULL};
     const char *const yes[] = {dangling ? "true" : NULL, NULL};
@@ -677,6 +678,8 @@ static int image_list(struct engine *e, const char *const *label_filters, const 
         {"label", label_filters}, {"reference", refs}, {"dangling", yes}};
     struct zp_buf q = ZP_BUF_INIT;
     engine__query_filters(&q, f, sizeof(f) / sizeof(f[0]));
+    if (all)
+        engine__query_add(&q, "all", "1");
     struct engine__req req = {.method = "GET",
                               .path = "/images/json",
                               .query = zp_buf_cstr(&q),
@@ -694,13 +697,19 @@ static int image_list(struct engine *e, const char *const *label_filters, const 
 int engine_image_list(struct engine *e, const char *const *label_filters, const char *reference,
                       struct engine_image_list *ret_list, struct zp_err *err)
 {
-    return image_list(e, label_filters, reference, false, ret_list, err);
+    return image_list(e, label_filters, reference, false, false, ret_list, err);
 }
 
 int engine_image_list_dangling(struct engine *e, const char *const *label_filters,
                                struct engine_image_list *ret_list, struct zp_err *err)
 {
-    return image_list(e, label_filters, NULL, true, ret_list, err);
+    return image_list(e, label_filters, NULL, true, false, ret_list, err);
+}
+
+int engine_image_list_all(struct engine *e, const char *const *label_filters,
+                          struct engine_image_list *ret_list, struct zp_err *err)
+{
+    return image_list(e, label_filters, NULL, false, true, ret_list, err);
 }
 
 int engine_image_tag(struct engine *e, const char *source, const char *repo, const char *tag,

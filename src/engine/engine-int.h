@@ -143,6 +143,9 @@ int engine__map_exec_state(const json_t *obj, struct engine_exec_state *ret_stat
 /* An RFC 3339 time ("2024-01-02T03:04:05.123456789Z", "...+02:00") into Unix seconds;
  * Go's zero time ("0001-01-01T00:00:00Z") gives 0. Returns ZP_E_INPUT when malformed. */
 int engine__parse_time(const char *s, int64_t *ret_unix);
+/* An RFC 3339 time with up to nanoseconds into Unix nanoseconds; Go's zero time (and
+ * anything malformed or out of range) gives 0. */
+int64_t engine__time_ns(const char *s);
 /* A string member (borrowed), or NULL when absent or not a string. */
 const char *engine__str(const json_t *obj, const char *key);
 /* A copy of a string member, "" when absent. */

@@ -31,9 +31,8 @@
 
 struct engine;
 
-/* Initialise libcurl for the whole process. Call once from main before any thread
- * starts (libcurl's global init is not thread-safe); later calls are no-ops.
- * Errors: ZP_E_SYSTEM. */
+/* Initialise libcurl for the whole process, once (pthread_once: any thread may call it,
+ * any number of times; engine_new calls it too). Errors: ZP_E_SYSTEM. */
 int engine_global_init(struct zp_err *err);
 /* Undo engine_global_init; call once at exit after every engine is freed. */
 void engine_global_cleanup(void);
@@ -41,7 +40,7 @@ void engine_global_cleanup(void);
 /* A client for the engine at host: "unix:///path/to/docker.sock" or "tcp://HOST:PORT"
  * (plain HTTP). host NULL or "" means $DOCKER_HOST, then ENGINE_DEFAULT_HOST. Nothing is
  * sent yet. One struct engine holds one connection and must be used by one thread at a
- * time: give each worker thread its own. engine_global_init must have run.
+ * time: give each worker thread its own. Initialises libcurl on first use.
  * Returns NULL with err set (ZP_E_INPUT for a malformed or unsupported host). */
 struct engine *engine_new(const char *host, struct zp_err *err);
 /* Close the connection and free e; NULL is accepted. */
@@ -104,10 +103,11 @@ struct engine_info {
     char *operating_system; /* "Debian GNU/Linux 12 (bookworm)" */
     char *architecture;     /* "x86_64" */
     char *kernel_version;
-    char *cgroup_version; /* "1" or "2" */
-    char *swarm_state;    /* Swarm.LocalNodeState: "inactive", "active", ... */
-    int64_t ncpu;         /* NCPU */
-    int64_t mem_total;    /* MemTotal, bytes */
+    char *cgroup_version;   /* "1" or "2" */
+    char *swarm_state;      /* Swarm.LocalNodeState: "inactive", "active", ... */
+    int64_t ncpu;           /* NCPU */
+    int64_t mem_total;      /* MemTotal, bytes */
+    int64_t system_time_ns; /* SystemTime: the engine's clock, Unix ns (0: not said) */
 };
 
 /* Fill *ret_info; release it with engine_info_release. */
@@ -157,6 +157,8 @@ struct engine_image_summary {
     int64_t size;    /* bytes */
     int64_t created; /* Unix seconds */
     struct engine_labels labels;
+    char *parent_id; /* ParentId: the local image it was built on; "" when none is known
+                      * (pulled, or built by BuildKit) */
 };
 
 struct engine_image_list {
@@ -174,6 +176,10 @@ void engine_image_list_release(struct engine_image_list *l);
 /* Untagged images (dangling=true filter) matching every label filter, as above. */
 int engine_image_list_dangling(struct engine *e, const char *const *label_filters,
                                struct engine_image_list *ret_list, struct zp_err *err);
+/* Every image (all=1: the intermediate images of local builds too) matching every label
+ * filter, as above: the parents that ParentId names. */
+int engine_image_list_all(struct engine *e, const char *const *label_filters,
+                          struct engine_image_list *ret_list, struct zp_err *err);
 
 /* Give image source (name[:tag] or ID) the name repo:tag (tag NULL: "latest"); an
  * existing tag of that name moves. Errors: ZP_E_NOTFOUND (no such source), ZP_E_ENGINE
@@ -456,9 +462,14 @@ struct engine_container {
     char *health_output;      /* its Output, trailing newlines removed; NULL when none */
     int64_t health_exit_code; /* its ExitCode */
     int64_t failing_streak;   /* State.Health.FailingStreak */
-    int64_t memory_limit;     /* HostConfig.Memory in bytes; 0: none */
-    char *restart_policy;     /* HostConfig.RestartPolicy.Name as the engine says it: "no",
-                               * "always", ...; "" when the creator set none */
+    int64_t health_end_ns;    /* its End, engine time in Unix ns; 0 when none */
+    /* The engine time (Unix ns) of the newest state this answer reflects: the latest of
+     * StartedAt, FinishedAt and the last probe's End. Compare it with event times (the
+     * same clock), never with the host's. */
+    int64_t state_time_ns;
+    int64_t memory_limit; /* HostConfig.Memory in bytes; 0: none */
+    char *restart_policy; /* HostConfig.RestartPolicy.Name as the engine says it: "no",
+                           * "always", ...; "" when the creator set none */
     struct engine_container_net *networks; /* NetworkSettings.Networks, sorted by name */
     size_t n_networks;
 };
@@ -707,7 +718,8 @@ typedef int (*engine_progress_fn)(void *ctx, const struct engine_progress *p, st
 
 /* Build an image (POST /build) from a tar archive of the build context held in memory
  * (context_tar, tar_len bytes; the caller caps its size). Progress messages go to
- * on_progress when not NULL. *ret_image_id (may be NULL) gets the built image's ID.
+ * on_progress when not NULL. *ret_image_id (may be NULL) gets the built image's ID (the
+ * last aux.ID of the stream: a multi-stage build reports one per stage).
  * Errors: ZP_E_ENGINE with the build's own error message ("building image 'TAG': ..."),
  * the errors of engine.h, or on_progress's code. There is no request timeout;
  * intermediate containers are removed also when a step fails (forcerm). */
@@ -796,5 +808,35 @@ struct engine_attach_opts {
  * Errors: ZP_E_NOTFOUND, ZP_E_CONFLICT (e.g. paused), those of on_output. */
 int engine_container_attach(struct engine *e, const char *id, const struct engine_attach_opts *opts,
                             const struct engine_stream_io *io, struct zp_err *err);
+
+/* ---- plain HTTP over a unix socket (http.c) ----
+ * For local daemons other than the engine (Caddy's admin API and probe socket): engine/
+ * is the one module that uses libcurl, so every HTTP client of zpanel goes through it. */
+
+struct engine_http;
+
+struct engine_http_response {
+    long status; /* the HTTP status code */
+    char *body;  /* owned, NUL-terminated (binary-safe: len bytes) */
+    size_t len;
+};
+
+/* A client for the HTTP server on unix socket socket_path whose answers may hold at
+ * most max_response bytes. Calls engine_global_init. One client per thread; the
+ * connection is kept between requests. *ret belongs to the caller (engine_http_close).
+ * Errors: ZP_E_SYSTEM. */
+int engine_http_open(const char *socket_path, size_t max_response, struct engine_http **ret,
+                     struct zp_err *err);
+void engine_http_close(struct engine_http *h);
+/* One request: method, path ("/load"), extra headers ("Name: value", NULL-terminated, may
+ * be NULL; "Name:" sends the header with an empty value, e.g. "Host:"), body (NULL: none;
+ * sent as is), the whole exchange bounded by timeout_ms. An HTTP error status is not an
+ * error: *ret gets every answer (the caller releases it). Errors: ZP_E_SYSTEM (no answer:
+ * connect failure, timeout; the message names the socket), ZP_E_TOOBIG (the answer is
+ * larger than max_response). */
+int engine_http_request(struct engine_http *h, const char *method, const char *path,
+                        const char *const *headers, const char *body, int64_t timeout_ms,
+                        struct engine_http_response *ret, struct zp_err *err);
+void engine_http_response_release(struct engine_http_response *r);
 
 #endif

@@ -81,6 +81,7 @@ int engine__map_info(const json_t *info, struct engine_info *ret_info, struct zp
     in.swarm_state = engine__strdup(json_object_get(info, "Swarm"), "LocalNodeState");
     in.ncpu = int_member(info, "NCPU");
     in.mem_total = int_member(info, "MemTotal");
+    in.system_time_ns = engine__time_ns(engine__str(info, "SystemTime"));
     *ret_info = in;
     return 0;
 }
@@ -159,6 +160,22 @@ void engine_labels_release(struct engine_labels *l)
 }
 
 /* ---- times ---- */
+
+int64_t engine__time_ns(const char *s)
+{
+    int64_t sec = 0;
+    if (!s || engine__parse_time(s, &sec) != 0 || sec <= 0 || sec >= INT64_MAX / 1000000000)
+        return 0;
+    int64_t ns = 0;
+    if (s[19] == '.') {
+        int64_t scale = 100000000;
+        for (const char *p = s + 20; *p >= '0' && *p <= '9'; p++) {
+            ns += (*p - '0') * scale;
+            scale /= 10;
+        }
+    }
+    return sec * 1000000000 + ns;
+}
 
 /* Exactly n digits at s into *ret. */
 static bool digits(const char *s, int n, int *ret)
@@ -448,6 +465,7 @@ static void map_container_health(const json_t *health, struct engine_container *
         c->health_output = zp_strndup(out, len);
     }
     c->health_exit_code = int_member(last, "ExitCode");
+    c->health_end_ns = engine__time_ns(engine__str(last, "End"));
 }
 
 int engine__map_container(const json_t *obj, const char *raw, struct engine_container *ret_c,
@@ -487,6 +505,10 @@ int engine__map_container(const json_t *obj, const char *raw, struct engine_cont
     const json_t *netset = json_object_get(obj, "NetworkSettings");
     engine__map_inspect_ports(json_object_get(netset, "Ports"), &c.ports);
     map_container_health(json_object_get(state, "Health"), &c);
+    int64_t started = engine__time_ns(c.started_at), finished = engine__time_ns(c.finished_at);
+    c.state_time_ns = started > finished ? started : finished;
+    if (c.health_end_ns > c.state_time_ns)
+        c.state_time_ns = c.health_end_ns;
     const json_t *hostcfg = json_object_get(obj, "HostConfig");
     c.memory_limit = int_member(hostcfg, "Memory");
     c.restart_policy = engine__strdup(json_object_get(hostcfg, "RestartPolicy"), "Name");
@@ -669,6 +691,8 @@ int engine__map_image_list(const json_t *arr, struct engine_image_list *ret_list
         im->size = int_member(o, "Size");
         im->created = int_member(o, "Created");
         engine__map_labels(json_object_get(o, "Labels"), &im->labels);
+        const char *parent = engine__str(o, "ParentId");
+        im->parent_id = zp_strdup(parent ? parent : "");
     }
     if (l.n > 1)
         qsort(l.items, l.n, sizeof(*l.items), image_cmp);
@@ -687,6 +711,7 @@ void engine_image_list_release(struct engine_image_list *l)
             free(im->repo_tags[k]);
         free(im->repo_tags);
         engine_labels_release(&im->labels);
+        free(im->parent_id);
     }
     free(l->items);
     l->items = NULL;

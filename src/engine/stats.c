@@ -28,24 +28,6 @@ static uint64_t u64_member(const json_t *obj, const char *key)
     return 0;
 }
 
-/* An RFC 3339 time with up to nanoseconds into Unix nanoseconds; Go's zero time (and
- * anything malformed or out of range) gives 0. */
-static int64_t time_ns(const char *s)
-{
-    int64_t sec = 0;
-    if (!s || engine__parse_time(s, &sec) != 0 || sec <= 0 || sec >= INT64_MAX / 1000000000)
-        return 0;
-    int64_t ns = 0;
-    if (s[19] == '.') {
-        int64_t scale = 100000000;
-        for (const char *p = s + 20; *p >= '0' && *p <= '9'; p++) {
-            ns += (*p - '0') * scale;
-            scale /= 10;
-        }
-    }
-    return sec * 1000000000 + ns;
-}
-
 /* Sum the values of the entries of a blkio list whose op is op (any case). */
 static uint64_t blkio_sum(const json_t *list, const char *op)
 {
@@ -71,7 +53,7 @@ int engine_stats_parse(const char *json, size_t len, struct engine_stats *ret, s
         return zp_err_set(err, ZP_E_ENGINE, NULL, "engine stats: not a JSON object");
     }
     struct engine_stats s = {0};
-    s.read_ns = time_ns(engine__str(j, "read"));
+    s.read_ns = engine__time_ns(engine__str(j, "read"));
 
     const json_t *cpu = json_object_get(j, "cpu_stats");
     const json_t *usage = json_object_get(cpu, "cpu_usage");

@@ -82,7 +82,7 @@ struct build_ctx {
     struct engine_jsonl_decoder jsonl;
     engine_progress_fn on_progress;
     void *ctx;
-    char *image_id; /* from aux.ID */
+    char *image_id; /* from the last aux.ID */
     char *error;    /* the first error message of the stream */
 };
 
@@ -93,8 +93,10 @@ static int build_line(void *ctx, const char *json, size_t len, struct zp_err *er
     int rc = engine_progress_parse(json, len, &p, err);
     if (rc != 0)
         return rc;
-    if (p.aux_id && !b->image_id)
+    if (p.aux_id) { /* one per stage of a multi-stage build: the last is the image built */
+        free(b->image_id);
         b->image_id = zp_strdup(p.aux_id);
+    }
     if (p.error && !b->error)
         b->error = zp_strdup(p.error);
     if (b->on_progress)

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,26 +36,30 @@ struct engine {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static bool global_done;
+/* libcurl's global state: initialised once, by whichever thread comes first */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT; /* written inside global_once only */
+static atomic_bool global_cleaned;
+
+static void global_init_once(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 int engine_global_init(struct zp_err *err)
 {
-    if (global_done)
-        return 0;
-    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK)
+    pthread_once(&global_once, global_init_once);
+    if (global_rc != CURLE_OK)
         return zp_err_set(err, ZP_E_SYSTEM, NULL, "initialising libcurl: %s",
-                          curl_easy_strerror(rc));
-    global_done = true;
+                          curl_easy_strerror(global_rc));
     return 0;
 }
 
 void engine_global_cleanup(void)
 {
-    if (!global_done)
-        return;
-    curl_global_cleanup();
-    global_done = false;
+    pthread_once(&global_once, global_init_once); /* orders the read of global_rc */
+    if (global_rc == CURLE_OK && !atomic_exchange(&global_cleaned, true))
+        curl_global_cleanup();
 }
 
 /* ---- hosts, versions, URLs ---- */
@@ -194,8 +199,10 @@ int engine__query_label_filters(struct zp_buf *q, const char *const *label_filte
 
 struct engine *engine_new(const char *host, struct zp_err *err)
 {
-    if (!global_done)
-        ZP_BUG("engine_new before engine_global_init");
+    if (engine_global_init(err) < 0)
+        return NULL;
+    if (atomic_load(&global_cleaned))
+        ZP_BUG("engine_new after engine_global_cleanup");
     if (!host || !*host)
         host = getenv("DOCKER_HOST");
     if (!host || !*host)

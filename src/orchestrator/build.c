@@ -556,8 +556,20 @@ int orch_build_service(struct engine *e, const struct compose_project *p, const 
     rc = engine_image_build_stream(e, &bo, orch__tar_read, tar, on_progress, &ps, &id, &lerr);
     progress_lines(&ps, true);
     if (rc == 0) {
-        *ret_image_id = id;
-        id = NULL;
+        /* the ID the tag names now, as every later `up` reads it (the config hash
+         * includes it) */
+        bool exists = false;
+        char *tagged = NULL;
+        rc = engine_image_inspect(e, image, &exists, &tagged, err);
+        if (rc == 0 && !exists)
+            rc = zp_err_set(err, ZP_E_ENGINE, NULL,
+                            "service '%s': image '%s' is missing right after its build", service,
+                            image);
+        if (rc == 0) {
+            *ret_image_id = tagged;
+            tagged = NULL;
+        }
+        free(tagged);
     } else if (rc != ENGINE_E_CANCELLED && ps.error && ps.step[0]) {
         char *why = step_failure(&ps);
         zp_err_set(err, ZP_E_ENGINE, NULL, "service '%s': building image '%s': %s", service, image,

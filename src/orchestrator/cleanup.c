@@ -7,15 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build.h"
 #include "orchestrator-int.h"
-#include "release.h"
+#include "snapshot.h"
 #include "status.h"
 
 #include "../util/banned.h"
 
 char *orch_release_repo(const char *project, const char *service)
 {
-    return zp_asprintf(RELEASE_KEEP_REPO "%s-%s", project, service);
+    return zp_asprintf(ORCH_RELEASE_KEEP_REPO "%s-%s", project, service);
 }
 
 /* ---- planning (pure) ---- */
@@ -184,7 +185,7 @@ static void plan_releases(struct plan *p, const struct orch_cleanup_input *in,
 static bool has_release_tag(const struct engine_image_summary *img)
 {
     for (size_t t = 0; t < img->n_repo_tags; t++)
-        if (zp_str_has_prefix(img->repo_tags[t], RELEASE_KEEP_REPO))
+        if (zp_str_has_prefix(img->repo_tags[t], ORCH_RELEASE_KEEP_REPO))
             return true;
     return false;
 }
@@ -197,6 +198,47 @@ static bool already(const struct plan *p, enum orch_cleanup_kind kind, const cha
     return false;
 }
 
+/* Does parent (NULL: not labelled for the project) carry key with the value img has? */
+static bool same_label(const struct engine_image_summary *img,
+                       const struct engine_image_summary *parent, const char *key)
+{
+    const char *a = engine_labels_get(&img->labels, key);
+    const char *b = parent ? engine_labels_get(&parent->labels, key) : NULL;
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Did zpanel build img for this project? It carries the labels of a zpanel build
+ * (project, service, build digest) and did not inherit them: an image built by hand FROM
+ * one of the project's images carries its labels too, but so does its parent. A zpanel
+ * build applies its labels (these three and the service's build.labels) as its last
+ * steps, one each, so the parent of an image zpanel built lacks one of them. Without a
+ * known parent (pulled, or built by BuildKit) nothing proves the image is zpanel's: it
+ * is not chosen. */
+static bool built_by_zpanel(const struct engine_image_summary *img,
+                            const struct orch_cleanup_input *in)
+{
+    const char *service = engine_labels_get(&img->labels, ORCH_LABEL_SERVICE);
+    if (!ours(&img->labels, in->project) || service == NULL ||
+        engine_labels_get(&img->labels, ORCH_LABEL_BUILD_DIGEST) == NULL)
+        return false;
+    if (img->parent_id == NULL || img->parent_id[0] == '\0')
+        return false;
+    const struct engine_image_summary *parent = NULL;
+    for (size_t i = 0; in->parents != NULL && i < in->parents->n && parent == NULL; i++)
+        if (strcmp(in->parents->items[i].id, img->parent_id) == 0)
+            parent = &in->parents->items[i];
+    if (!same_label(img, parent, ORCH_LABEL_PROJECT) ||
+        !same_label(img, parent, ORCH_LABEL_SERVICE) ||
+        !same_label(img, parent, ORCH_LABEL_BUILD_DIGEST))
+        return true;
+    const struct zp_node *svc = zp_node_get(zp_node_get(in->model, "services"), service);
+    const struct zp_node *bl = zp_node_get(zp_node_get(svc, "build"), "labels");
+    for (size_t k = 0; zp_node_is_map(bl) && k < bl->n; k++)
+        if (!same_label(img, parent, bl->pairs[k].key->str))
+            return true;
+    return false;
+}
+
 static void plan_images(struct plan *p, const struct orch_cleanup_input *in, bool all)
 {
     const struct engine_image_list *lists[2] = {in->dangling, all ? in->project_images : NULL};
@@ -204,7 +246,7 @@ static void plan_images(struct plan *p, const struct orch_cleanup_input *in, boo
         const struct engine_image_list *l = lists[li];
         for (size_t i = 0; l != NULL && i < l->n; i++) {
             const struct engine_image_summary *img = &l->items[i];
-            if (!ours(&img->labels, in->project) || image_busy(p, img->id) ||
+            if (!built_by_zpanel(img, in) || image_busy(p, img->id) ||
                 already(p, ORCH_CLEAN_IMAGE, img->id))
                 continue;
             if (li == 0 && img->n_repo_tags > 0)
@@ -299,10 +341,10 @@ int orch_cleanup(struct orch *o, const struct orch_cleanup_opts *opts,
 {
     const char *project = o->p->name;
     char *label = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, project);
-    char *release_ref = zp_asprintf(RELEASE_KEEP_REPO "%s-*", project);
+    char *release_ref = zp_asprintf(ORCH_RELEASE_KEEP_REPO "%s-*", project);
     const char *filters[] = {label, NULL};
     struct engine_container_list containers = {0}, all_containers = {0};
-    struct engine_image_list dangling = {0}, project_images = {0}, releases = {0};
+    struct engine_image_list dangling = {0}, project_images = {0}, releases = {0}, parents = {0};
     struct engine_network_list networks = {0};
     struct orch_cleanup_result r = {0};
     int rc;
@@ -311,6 +353,7 @@ int orch_cleanup(struct orch *o, const struct orch_cleanup_opts *opts,
         (rc = engine_image_list_dangling(o->e, filters, &dangling, err)) < 0 ||
         (opts->all && (rc = engine_image_list(o->e, filters, NULL, &project_images, err)) < 0) ||
         (rc = engine_image_list(o->e, NULL, release_ref, &releases, err)) < 0 ||
+        (rc = engine_image_list_all(o->e, filters, &parents, err)) < 0 ||
         (rc = engine_network_list(o->e, filters, &networks, err)) < 0)
         goto out;
     struct orch_cleanup_input in = {
@@ -321,6 +364,7 @@ int orch_cleanup(struct orch *o, const struct orch_cleanup_opts *opts,
         .dangling = &dangling,
         .project_images = &project_images,
         .release_images = &releases,
+        .parents = &parents,
         .networks = &networks,
     };
     orch_cleanup_plan(&in, opts, &r);
@@ -352,6 +396,7 @@ out:
     orch_cleanup_result_release(&r);
     engine_network_list_release(&networks);
     engine_image_list_release(&releases);
+    engine_image_list_release(&parents);
     engine_image_list_release(&project_images);
     engine_image_list_release(&dangling);
     engine_container_list_release(&all_containers);

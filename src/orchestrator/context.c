@@ -1,9 +1,7 @@
 /* orchestrator/context: resolving a build context, walking it in a stable order through
- * the ignore rules, and turning the walk into a tar stream on demand (libarchive writes
+ * the ignore rules, and turning the walk into a tar stream on demand (archive/ writes
  * into a small buffer that the engine's upload drains). */
 #define _GNU_SOURCE
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../archive/archive.h"
 #include "context.h"
 
 #include "../util/banned.h"
@@ -319,7 +318,7 @@ enum tar_phase {
 
 struct orch_tar {
     const struct orch_context *c;
-    struct archive *a;
+    struct arc_writer *w;
     struct orch_walk *walk;
     enum tar_phase phase;
     int generated_step;
@@ -334,16 +333,6 @@ struct orch_tar {
     struct zp_err failure;
 };
 
-static la_ssize_t tar_write_cb(struct archive *a, void *ud, const void *data, size_t len)
-{
-    struct orch_tar *t = ud;
-    if (zp_buf_add(&t->out, data, len) != 0) {
-        archive_set_error(a, ENOMEM, "tar buffer full");
-        return -1;
-    }
-    return (la_ssize_t)len;
-}
-
 struct orch_tar *orch__tar_new(const struct orch_context *c)
 {
     struct orch_tar *t = zp_calloc(1, sizeof(*t));
@@ -352,16 +341,7 @@ struct orch_tar *orch__tar_new(const struct orch_context *c)
     t->chunk = zp_malloc(COPY_CHUNK);
     zp_buf_init(&t->out, (size_t)64 << 20);
     zp_err_init(&t->failure);
-    t->a = archive_write_new();
-    if (!t->a)
-        ZP_BUG("archive_write_new");
-    /* pax headers only when needed (long or non-ASCII names, big files), plain ustar
-     * otherwise; no blocking: libarchive hands each record straight to tar_write_cb */
-    if (archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
-        archive_write_add_filter_none(t->a) != ARCHIVE_OK ||
-        archive_write_set_bytes_per_block(t->a, 0) != ARCHIVE_OK ||
-        archive_write_open(t->a, t, NULL, tar_write_cb, NULL) != ARCHIVE_OK)
-        ZP_BUG("setting up the tar writer: %s", archive_error_string(t->a));
+    t->w = arc_writer_new_buffer(&t->out);
     t->walk = orch__walk_new(c);
     return t;
 }
@@ -372,7 +352,7 @@ void orch__tar_free(struct orch_tar *t)
         return;
     if (t->fd >= 0)
         close(t->fd);
-    archive_write_free(t->a);
+    arc_writer_free(t->w);
     orch__walk_free(t->walk);
     zp_buf_release(&t->out);
     free(t->chunk);
@@ -391,34 +371,26 @@ uint64_t orch__tar_entries(const struct orch_tar *t)
 
 static int tar_fail(struct orch_tar *t, const char *what, const char *name)
 {
-    return zp_err_set(&t->failure, ZP_E_SYSTEM, NULL, "build context: %s '%s': %s", what, name,
-                      archive_error_string(t->a) ? archive_error_string(t->a) : "tar error");
+    zp_err_prefix(&t->failure, "build context: %s '%s'", what, name);
+    return t->failure.code;
 }
 
-static int write_header(struct orch_tar *t, struct archive_entry *e, const char *name)
+/* Write e's header as owned by root (the builder sees the context as root's). */
+static int write_header(struct orch_tar *t, struct arc_entry *e)
 {
-    archive_entry_set_uid(e, 0);
-    archive_entry_set_gid(e, 0);
-    int r = archive_write_header(t->a, e);
-    archive_entry_free(e);
-    if (r < ARCHIVE_WARN)
-        return tar_fail(t, "archiving", name);
+    e->uid = 0;
+    e->gid = 0;
+    if (arc_writer_header(t->w, e, &t->failure) != 0)
+        return tar_fail(t, "archiving", e->path);
     t->entries++;
     return 0;
 }
 
 static int add_memory_file(struct orch_tar *t, const char *name, const char *data, size_t len)
 {
-    struct archive_entry *e = archive_entry_new();
-    archive_entry_copy_pathname(e, name);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, (la_int64_t)len);
-    archive_entry_set_mtime(e, 0, 0);
-    int rc = write_header(t, e, name);
-    if (rc == 0 && len > 0 && archive_write_data(t->a, data, len) != (la_ssize_t)len)
-        rc = tar_fail(t, "archiving", name);
-    if (rc == 0 && archive_write_finish_entry(t->a) < ARCHIVE_WARN)
+    struct arc_entry e = {.path = name, .type = ARC_FILE, .mode = 0644, .size = (int64_t)len};
+    int rc = write_header(t, &e);
+    if (rc == 0 && arc_writer_data(t->w, data, len, &t->failure) != 0)
         rc = tar_fail(t, "archiving", name);
     return rc;
 }
@@ -427,7 +399,7 @@ static int add_memory_file(struct orch_tar *t, const char *name, const char *dat
 static int add_entry(struct orch_tar *t, const struct orch_walk_entry *we)
 {
     struct stat st = we->st;
-    struct archive_entry *e;
+    struct arc_entry e = {.path = we->rel};
     if (S_ISREG(st.st_mode)) {
         int fd = open(we->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         if (fd < 0) {
@@ -444,13 +416,11 @@ static int add_entry(struct orch_tar *t, const struct orch_walk_entry *we)
             close(fd);
             return 0;
         }
-        e = archive_entry_new();
-        archive_entry_copy_pathname(e, we->rel);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_size(e, st.st_size);
-        archive_entry_set_perm(e, st.st_mode & 07777);
-        archive_entry_set_mtime(e, st.st_mtim.tv_sec, 0);
-        int rc = write_header(t, e, we->rel);
+        e.type = ARC_FILE;
+        e.size = st.st_size;
+        e.mode = st.st_mode & 07777;
+        e.mtime = st.st_mtim.tv_sec;
+        int rc = write_header(t, &e);
         if (rc) {
             close(fd);
             return rc;
@@ -461,30 +431,26 @@ static int add_entry(struct orch_tar *t, const struct orch_walk_entry *we)
         t->phase = PHASE_FILE;
         return 0;
     }
-    e = archive_entry_new();
-    archive_entry_copy_pathname(e, we->rel);
-    archive_entry_set_perm(e, st.st_mode & 07777);
-    archive_entry_set_mtime(e, st.st_mtim.tv_sec, 0);
+    e.mode = st.st_mode & 07777;
+    e.mtime = st.st_mtim.tv_sec;
+    char target[PATH_MAX + 1];
     if (S_ISDIR(st.st_mode)) {
-        archive_entry_set_filetype(e, AE_IFDIR);
+        e.type = ARC_DIR;
     } else {
-        char target[PATH_MAX + 1];
         ssize_t n = readlink(we->path, target, sizeof(target) - 1);
-        if (n < 0) {
-            archive_entry_free(e);
+        if (n < 0)
             return errno == ENOENT
                        ? 0
                        : zp_err_sys(&t->failure, "build context: cannot read '%s'", we->path);
-        }
         target[n] = '\0';
-        archive_entry_set_filetype(e, AE_IFLNK);
-        archive_entry_copy_symlink(e, target);
+        e.type = ARC_SYMLINK;
+        e.link = target;
     }
-    return write_header(t, e, we->rel);
+    return write_header(t, &e);
 }
 
 /* Copy the next chunk of the open file, at most the size its header announced; a file
- * that shrank meanwhile is padded with zeros by libarchive when the entry is finished. */
+ * that shrank meanwhile is padded with zeros by the archive writer at the next entry. */
 static int copy_chunk(struct orch_tar *t)
 {
     ssize_t n = 0;
@@ -498,15 +464,13 @@ static int copy_chunk(struct orch_tar *t)
     }
     if (n > 0) {
         t->left -= (uint64_t)n;
-        if (archive_write_data(t->a, t->chunk, (size_t)n) != n)
+        if (arc_writer_data(t->w, t->chunk, (size_t)n, &t->failure) != 0)
             return tar_fail(t, "archiving", t->fd_path);
         return 0;
     }
     close(t->fd);
     t->fd = -1;
     t->phase = PHASE_WALK;
-    if (archive_write_finish_entry(t->a) < ARCHIVE_WARN)
-        return tar_fail(t, "archiving", t->fd_path);
     return 0;
 }
 
@@ -540,7 +504,7 @@ static int tar_step(struct orch_tar *t)
         return copy_chunk(t);
     case PHASE_CLOSE:
         t->phase = PHASE_DONE;
-        if (archive_write_close(t->a) != ARCHIVE_OK)
+        if (arc_writer_close(t->w, &t->failure) != 0)
             return tar_fail(t, "finishing", "archive");
         return 0;
     case PHASE_DONE:

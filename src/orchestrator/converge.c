@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,21 +16,7 @@
 
 #include "../util/banned.h"
 
-#define MAX_TRACKED 4096
 #define LOG_TAIL 20
-
-/* A container's state as last seen by an inspect or an event; guarded by o->lock. */
-struct cstate {
-    char *id;
-    char *name;
-    bool known; /* inspected, or seen by an event */
-    bool running;
-    bool exited;
-    int64_t exit_code;
-    char health[16]; /* "" without a health check */
-    int64_t time_ns; /* wall-clock time of the newest information applied */
-    bool said_waiting, said_ok;
-};
 
 struct svc_ctx {
     struct zp_node *svc; /* adapted copy */
@@ -44,6 +29,19 @@ struct svc_ctx {
     struct proxy_site *site; /* x-zpanel: what it wants routed, or NULL */
     char **ids;              /* its containers in this run, guarded by o->lock */
     size_t nids;
+    /* containers created ahead, while the service waits for its gates (guarded by
+     * o->lock until pre_state is PRE_DONE, then owned by the service's job) */
+    enum { PRE_NONE, PRE_RUNNING, PRE_DONE } pre_state;
+    struct pre_container *pre;
+    size_t npre;
+    int pre_rc;
+    struct zp_err *pre_err; /* set when pre_rc < 0 */
+};
+
+struct pre_container {
+    int number;
+    char *id;
+    char *name;
 };
 
 struct up {
@@ -53,209 +51,15 @@ struct up {
     struct svc_ctx *svcs;
     struct orch_observed obs;
     struct orch_plan plan;
-    /* events, guarded by o->lock */
-    struct cstate *cs;
-    size_t ncs;
-    bool events_started;
-    bool events_done;
-    struct zp_err events_err;
-    struct engine *ee;
-    pthread_t events_thread;
-    int64_t since;
+    struct orch_watch w; /* the events thread and the container states it keeps */
     /* the failed gate, guarded by o->lock */
     char *fail_id;
     char *fail_why;
+    bool sched_done; /* the scheduler returned: no more creating ahead (o->lock) */
     /* routed services: the proxy, the rollouts' overrides */
     char *state_dir;
     struct orch_proxy_ctx px;
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---- tracked container states ---- */
-
-static struct cstate *cs_find(struct up *u, const char *id, bool add)
-{
-    for (size_t i = 0; i < u->ncs; i++)
-        if (strcmp(u->cs[i].id, id) == 0)
-            return &u->cs[i];
-    if (!add || u->ncs >= MAX_TRACKED)
-        return NULL;
-    u->cs = zp_realloc(u->cs, (u->ncs + 1) * sizeof(*u->cs));
-    struct cstate *c = &u->cs[u->ncs++];
-    memset(c, 0, sizeof(*c));
-    c->id = zp_strdup(id);
-    return c;
-}
-
-static void set_health(struct cstate *c, const char *h)
-{
-    snprintf(c->health, sizeof(c->health), "%s", h ? h : "");
-}
-
-static int on_event(void *ctx, const struct engine_event *ev, struct zp_err *err)
-{
-    struct up *u = ctx;
-    (void)err;
-    if (ev->type == NULL || strcmp(ev->type, "container") != 0 || ev->action == NULL ||
-        ev->actor_id == NULL)
-        return 0;
-    const char *a = ev->action;
-    bool start = strcmp(a, "start") == 0, die = strcmp(a, "die") == 0;
-    bool health = zp_str_has_prefix(a, "health_status:");
-    if (!start && !die && !health)
-        return 0;
-    pthread_mutex_lock(&u->o->lock);
-    struct cstate *c = cs_find(u, ev->actor_id, true);
-    if (c != NULL && ev->time_nano >= c->time_ns) {
-        c->known = true;
-        c->time_ns = ev->time_nano;
-        if (start) {
-            c->running = true;
-            c->exited = false;
-            if (c->health[0] != '\0')
-                set_health(c, "starting");
-        } else if (die) {
-            int64_t code = 0;
-            const char *s = engine_labels_get(&ev->attributes, "exitCode");
-            if (s != NULL)
-                zp_parse_int64(s, INT64_MIN, INT64_MAX, &code);
-            c->running = false;
-            c->exited = true;
-            c->exit_code = code;
-        } else {
-            const char *h = a + strlen("health_status:");
-            while (*h == ' ')
-                h++;
-            set_health(c, h);
-        }
-        if (c->name == NULL) {
-            const char *name = engine_labels_get(&ev->attributes, "name");
-            if (name != NULL)
-                c->name = zp_strdup(name);
-        }
-        pthread_cond_broadcast(&u->o->cond);
-    }
-    pthread_mutex_unlock(&u->o->lock);
-    return 0;
-}
-
-static void *events_main(void *arg)
-{
-    struct up *u = arg;
-    char *label = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, u->o->p->name);
-    const char *labels[] = {label, NULL};
-    const char *types[] = {"container", NULL};
-    struct engine_events_filter f = {.labels = labels, .types = types};
-    struct zp_err err;
-    zp_err_init(&err);
-    int rc = engine_events(u->ee, u->since, 0, &f, on_event, u, &err);
-    pthread_mutex_lock(&u->o->lock);
-    u->events_done = true;
-    if (rc == 0)
-        zp_err_set(&err, ZP_E_ENGINE, NULL, "the engine's event stream ended");
-    if (rc != ENGINE_E_CANCELLED)
-        u->events_err = err;
-    pthread_cond_broadcast(&u->o->cond);
-    pthread_mutex_unlock(&u->o->lock);
-    free(label);
-    return NULL;
-}
-
-static int events_start(struct up *u, struct zp_err *err)
-{
-    u->ee = engine_new(u->o->host, err);
-    if (u->ee == NULL)
-        return err->code;
-    if (pthread_create(&u->events_thread, NULL, events_main, u) != 0) {
-        engine_free(u->ee);
-        u->ee = NULL;
-        return zp_err_sys(err, "starting the events thread");
-    }
-    pthread_mutex_lock(&u->o->lock);
-    u->o->events_engine = u->ee;
-    u->events_started = true;
-    pthread_mutex_unlock(&u->o->lock);
-    return 0;
-}
-
-static void events_stop(struct up *u)
-{
-    if (!u->events_started)
-        return;
-    engine_cancel(u->ee);
-    pthread_join(u->events_thread, NULL);
-    pthread_mutex_lock(&u->o->lock);
-    u->o->events_engine = NULL;
-    pthread_mutex_unlock(&u->o->lock);
-    engine_free(u->ee);
-    u->ee = NULL;
-    u->events_started = false;
-}
-
-/* Inspect a container once (after the events subscription) so that states reached
- * before it are known; events newer than the inspect win. */
-static int track_inspect(struct up *u, struct engine *e, const char *id, struct zp_err *err)
-{
-    int64_t t = now_ns();
-    struct engine_container c = {0};
-    if (engine_container_inspect(e, id, &c, err) < 0)
-        return err->code;
-    pthread_mutex_lock(&u->o->lock);
-    struct cstate *s = cs_find(u, id, true);
-    if (s != NULL) {
-        if (s->name == NULL)
-            s->name = zp_strdup(c.name);
-        if (!s->known || s->time_ns < t) {
-            s->known = true;
-            s->time_ns = t;
-            s->running = c.running;
-            s->exited = !c.running && c.status != NULL &&
-                        (strcmp(c.status, "exited") == 0 || strcmp(c.status, "dead") == 0);
-            s->exit_code = c.exit_code;
-            set_health(s, c.health);
-        }
-        pthread_cond_broadcast(&u->o->cond);
-    }
-    pthread_mutex_unlock(&u->o->lock);
-    engine_container_release(&c);
-    return 0;
-}
-
-/* ---- the last log lines of a container, for failed gates ---- */
-
-static int log_frame(void *ctx, enum engine_stream stream, const char *data, size_t len,
-                     struct zp_err *err)
-{
-    (void)stream;
-    (void)err;
-    zp_buf_add(ctx, data, len);
-    return 0;
-}
-
-char *orch__last_logs(struct engine *e, const char *id, int lines)
-{
-    struct zp_buf b;
-    zp_buf_init(&b, 64 * 1024);
-    struct engine_logs_opts lo = {.tail = lines};
-    struct engine_container c = {0};
-    struct zp_err err;
-    zp_err_init(&err);
-    if (engine_container_inspect(e, id, &c, &err) == 0) {
-        lo.tty = c.tty;
-        engine_container_release(&c);
-    }
-    zp_err_init(&err);
-    engine_container_logs(e, id, &lo, log_frame, &b, &err);
-    while (b.len > 0 && b.p[b.len - 1] == '\n')
-        b.p[--b.len] = '\0';
-    return zp_buf_detach(&b, NULL);
-}
 
 /* ---- gates ---- */
 
@@ -272,7 +76,7 @@ static void gate_fail(struct up *u, const char *id, const char *fmt, ...)
 }
 
 /* Is container state c acceptable for cond? 1 yes, 0 wait, -1 failed (reason set). */
-static int cond_check(struct up *u, struct cstate *c, enum orch_cond cond, const char *svc)
+static int cond_check(struct up *u, struct orch_cstate *c, enum orch_cond cond, const char *svc)
 {
     const char *name = c->name ? c->name : c->id;
     switch (cond) {
@@ -323,7 +127,7 @@ static enum orch_gate up_gate(void *ud, size_t node, const struct orch_dep *dep)
     const char *svc = u->g.nodes[dep->target].name;
     bool wait = false;
     for (size_t i = 0; i < t->nids; i++) {
-        struct cstate *c = cs_find(u, t->ids[i], false);
+        struct orch_cstate *c = orch__watch_find(&u->w, t->ids[i], false);
         if (c == NULL || !c->known) {
             wait = true;
             continue;
@@ -339,8 +143,8 @@ static enum orch_gate up_gate(void *ud, size_t node, const struct orch_dep *dep)
             wait = true;
         }
     }
-    if (wait && u->events_done) {
-        gate_fail(u, NULL, "lost the engine's event stream: %s", u->events_err.msg);
+    if (wait && u->w.done) {
+        gate_fail(u, NULL, "lost the engine's event stream: %s", u->w.err.msg);
         return ORCH_GATE_FAIL;
     }
     return wait ? ORCH_GATE_WAIT : ORCH_GATE_OPEN;
@@ -372,27 +176,6 @@ static char *resolve_service(void *ud, const char *service)
     return orch__container_name(u->o->p->name, service, cn, 1);
 }
 
-int orch__mkdir_p(const char *path, struct zp_err *err)
-{
-    char *p = zp_strdup(path);
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-            rc = zp_err_sys(err, "creating directory '%s'", p);
-            break;
-        }
-        *s = c;
-        if (c == '\0')
-            break;
-    }
-    free(p);
-    return rc;
-}
-
 /* Create replica `number` under its final name (or `name`, a rollout's temporary one),
  * connected to every network. */
 static int create_container(struct up *u, struct engine *e, size_t node, int number,
@@ -411,7 +194,7 @@ static int create_container(struct up *u, struct engine *e, size_t node, int num
         spec.name = zp_strdup(name);
     }
     for (size_t i = 0; i < spec.nbind_dirs; i++) {
-        if ((rc = orch__mkdir_p(spec.bind_dirs[i], err)) < 0) {
+        if ((rc = zp_mkdir_p(spec.bind_dirs[i], 0755, err)) < 0) {
             zp_err_prefix(err, "service '%s'", service);
             goto out;
         }
@@ -527,32 +310,6 @@ out:
     return rc;
 }
 
-int orch__remove_container(struct orch *o, struct engine *e, const struct orch_obs_container *c,
-                           int timeout, bool volumes, struct zp_err *err)
-{
-    const char *service = c->service[0] ? c->service : NULL;
-    if (strcmp(c->state, "running") == 0 || strcmp(c->state, "restarting") == 0 ||
-        strcmp(c->state, "paused") == 0) {
-        if (service != NULL && orch__run_hooks(o, e, service, "pre_stop", c->id, c->name, err) < 0)
-            goto fail;
-        orch__emit(o, ORCH_OBJ_CONTAINER, c->name, service, ORCH_WORKING, "Stopping");
-        if (engine_container_stop(e, c->id, timeout, err) < 0)
-            goto fail;
-        orch__emit(o, ORCH_OBJ_CONTAINER, c->name, service, ORCH_DONE, "Stopped");
-    }
-    orch__emit(o, ORCH_OBJ_CONTAINER, c->name, service, ORCH_WORKING, "Removing");
-    if (engine_container_remove(e, c->id, true, volumes, err) < 0 && err->code != ZP_E_NOTFOUND)
-        goto fail;
-    zp_err_init(err);
-    orch__emit(o, ORCH_OBJ_CONTAINER, c->name, service, ORCH_DONE, "Removed");
-    return 0;
-fail:
-    if (service != NULL)
-        zp_err_prefix(err, "service '%s'", service);
-    orch__emit(o, ORCH_OBJ_CONTAINER, c->name, service, ORCH_FAILED, "%s", err->msg);
-    return err->code;
-}
-
 static void add_id(struct up *u, size_t node, const char *id)
 {
     struct svc_ctx *sc = &u->svcs[node];
@@ -592,19 +349,15 @@ static int roll_wait_ready(void *ud, struct engine *e, const char *id, int64_t t
 {
     struct roll_ctx *rc = ud;
     struct up *u = rc->u;
-    if (!u->events_started)
+    if (!u->w.started)
         ZP_BUG("a rollout without the events thread");
-    if (track_inspect(u, e, id, err) < 0)
+    if (orch__watch_inspect(&u->w, e, id, err) < 0)
         return err->code;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    int64_t ns = deadline.tv_nsec + (timeout_ms % 1000) * 1000000;
-    deadline.tv_sec += (time_t)(timeout_ms / 1000 + ns / 1000000000);
-    deadline.tv_nsec = (long)(ns % 1000000000);
+    struct timespec deadline = zp_mono_deadline(timeout_ms); /* o->cond is monotonic */
     int r = 0;
     pthread_mutex_lock(&u->o->lock);
     for (;;) {
-        struct cstate *c = cs_find(u, id, false);
+        struct orch_cstate *c = orch__watch_find(&u->w, id, false);
         const char *name = c && c->name ? c->name : id;
         if (orch__cancelled(u->o)) {
             r = orch__interrupted(err);
@@ -623,9 +376,9 @@ static int roll_wait_ready(void *ud, struct engine *e, const char *id, int64_t t
             if (c->running && (c->health[0] == '\0' || strcmp(c->health, "healthy") == 0))
                 break;
         }
-        if (u->events_done) {
+        if (u->w.done) {
             r = zp_err_set(err, ZP_E_ENGINE, NULL, "lost the engine's event stream: %s",
-                           u->events_err.msg);
+                           u->w.err.msg);
             break;
         }
         if (pthread_cond_timedwait(&u->o->cond, &u->o->lock, &deadline) == ETIMEDOUT) {
@@ -636,6 +389,82 @@ static int roll_wait_ready(void *ud, struct engine *e, const char *id, int64_t t
     }
     pthread_mutex_unlock(&u->o->lock);
     return r;
+}
+
+/* ---- creating containers ahead of their gates ---- */
+
+/* Does svc name other services' containers in its create body (network_mode, ipc or pid
+ * "service:"/"container:", volumes_from, links)? Those must exist first: such a service
+ * is created only when its turn comes. */
+static bool refers_to_containers(const struct zp_node *svc)
+{
+    if (zp_node_get(svc, "links") != NULL || zp_node_get(svc, "volumes_from") != NULL)
+        return true;
+    static const char *const keys[] = {"network_mode", "ipc", "pid"};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        const char *v = zp_node_get_str(svc, keys[k]);
+        if (v != NULL && (zp_str_has_prefix(v, "service:") || zp_str_has_prefix(v, "container:")))
+            return true;
+    }
+    return false;
+}
+
+/* Is node worth creating ahead: it has containers to create and waits for a gate (a
+ * dependency's health or completion) before it may start? */
+static bool creates_ahead(const struct up *u, size_t node)
+{
+    const struct orch_svc_plan *sp = &u->plan.svcs[node];
+    const struct orch_gnode *n = &u->g.nodes[node];
+    bool gated = false, creates = false;
+    for (size_t d = 0; d < n->ndeps && !gated; d++)
+        gated = n->deps[d].cond != ORCH_COND_STARTED && u->g.nodes[n->deps[d].target].selected;
+    for (size_t i = 0; i < sp->n && !creates; i++)
+        creates = sp->items[i].kind == ORCH_STEP_CREATE;
+    return gated && creates && !refers_to_containers(u->svcs[node].svc);
+}
+
+struct pre_job {
+    struct up *u;
+    size_t node;
+};
+
+/* Create the service's new containers (not started) while its dependencies become
+ * healthy, as Compose does; the service's job starts them when the gates open. */
+static void pre_job(struct orch_worker *w, void *arg)
+{
+    struct pre_job *j = arg;
+    struct up *u = j->u;
+    struct svc_ctx *sc = &u->svcs[j->node];
+    pthread_mutex_lock(&u->o->lock);
+    bool mine = sc->pre_state == PRE_NONE && !u->sched_done && !orch__cancelled(u->o);
+    if (mine)
+        sc->pre_state = PRE_RUNNING;
+    pthread_mutex_unlock(&u->o->lock);
+    if (!mine)
+        return;
+    const struct orch_svc_plan *sp = &u->plan.svcs[j->node];
+    struct zp_err err;
+    zp_err_init(&err);
+    int rc = 0;
+    for (size_t i = 0; i < sp->n && rc == 0 && !orch__cancelled(u->o); i++) {
+        if (sp->items[i].kind != ORCH_STEP_CREATE)
+            continue;
+        struct pre_container pc = {.number = sp->items[i].number};
+        rc = create_container(u, w->e, j->node, pc.number, NULL, &pc.id, &pc.name, &err);
+        if (rc == 0) {
+            sc->pre = zp_realloc(sc->pre, (sc->npre + 1) * sizeof(*sc->pre));
+            sc->pre[sc->npre++] = pc;
+        }
+    }
+    pthread_mutex_lock(&u->o->lock);
+    if (rc < 0) {
+        sc->pre_err = zp_malloc(sizeof(*sc->pre_err));
+        *sc->pre_err = err;
+        sc->pre_rc = rc;
+    }
+    sc->pre_state = PRE_DONE;
+    pthread_cond_broadcast(&u->o->cond);
+    pthread_mutex_unlock(&u->o->lock);
 }
 
 static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *err)
@@ -650,6 +479,17 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
     size_t nroll = 0;
     int rc = 0;
 
+    /* containers created ahead of the gates: wait for that work, never do it twice */
+    pthread_mutex_lock(&u->o->lock);
+    if (sc->pre_state == PRE_NONE)
+        sc->pre_state = PRE_DONE;
+    while (sc->pre_state == PRE_RUNNING)
+        pthread_cond_wait(&u->o->cond, &u->o->lock);
+    pthread_mutex_unlock(&u->o->lock);
+    if (sc->pre_rc < 0) {
+        *err = *sc->pre_err;
+        return sc->pre_rc;
+    }
     if (sc->site != NULL && sp->active) {
         pthread_mutex_lock(&u->px.lock);
         u->px.touched = true;
@@ -669,7 +509,15 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
             id = zp_strdup(old->id);
             break;
         case ORCH_STEP_CREATE:
-            rc = create_container(u, w->e, node, it->number, NULL, &id, &name, err);
+            for (size_t p = 0; p < sc->npre && id == NULL; p++) {
+                if (sc->pre[p].number == it->number && sc->pre[p].id != NULL) {
+                    id = sc->pre[p].id;
+                    name = sc->pre[p].name;
+                    sc->pre[p].id = sc->pre[p].name = NULL;
+                }
+            }
+            if (id == NULL)
+                rc = create_container(u, w->e, node, it->number, NULL, &id, &name, err);
             if (rc == 0 && !u->opts->no_start)
                 rc = start_container(u, w->e, service, id, name, err);
             break;
@@ -724,6 +572,7 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
             .svc = sc->svc,
             .site = sc->site,
             .container_name = sc->container_name,
+            .hash = sc->hash,
             .ops = &ops,
         };
         rc = orch__rollout(&r, roll, nroll, err);
@@ -739,7 +588,7 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
     free(roll);
     for (size_t i = 0; i < ntrack; i++) {
         if (rc == 0 && sc->need_state && track[i] != NULL) {
-            rc = track_inspect(u, w->e, track[i], err);
+            rc = orch__watch_inspect(&u->w, w->e, track[i], err);
             if (rc < 0)
                 zp_err_prefix(err, "service '%s'", service);
         }
@@ -755,266 +604,7 @@ static bool up_skip(void *ud, size_t node)
     return !u->plan.svcs[node].active && !u->svcs[node].need_state;
 }
 
-/* ---- networks and volumes ---- */
-
-static bool service_uses_network(const struct zp_node *svc, const char *key)
-{
-    const struct zp_node *nets = zp_node_get(svc, "networks");
-    return zp_node_is_map(nets) && zp_node_get_key(nets, key) != NULL;
-}
-
-static bool service_uses_volume(const struct zp_node *svc, const char *key)
-{
-    const struct zp_node *vols = zp_node_get(svc, "volumes");
-    if (!zp_node_is_seq(vols))
-        return false;
-    for (size_t i = 0; i < vols->n; i++) {
-        const char *type = zp_node_get_str(vols->items[i], "type");
-        const char *src = zp_node_get_str(vols->items[i], "source");
-        if (type && src && strcmp(type, "volume") == 0 && strcmp(src, key) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool node_true(const struct zp_node *map, const char *key)
-{
-    const struct zp_node *v = zp_node_get(map, key);
-    return v != NULL && zp_node_is_scalar(v) && v->type == ZP_BOOL && strcmp(v->str, "true") == 0;
-}
-
-/* A str→str map as key/value pairs (borrowed), plus room for `extra` more. */
-static struct engine_kv *kv_from_map(const struct zp_node *map, size_t extra, size_t *ret_n)
-{
-    size_t n = zp_node_is_map(map) ? map->n : 0;
-    struct engine_kv *kv = zp_calloc(n + extra + 1, sizeof(*kv));
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct zp_node *v = map->pairs[i].value;
-        kv[k].key = map->pairs[i].key->str;
-        kv[k].value = zp_node_is_scalar(v) && !zp_node_is_null(v) ? v->str : "";
-        k++;
-    }
-    *ret_n = k;
-    return kv;
-}
-
-static int ensure_network(struct up *u, const char *key, const struct zp_node *def,
-                          struct zp_err *err)
-{
-    struct orch *o = u->o;
-    const char *name = zp_node_get_str(def, "name");
-    char *dflt = NULL;
-    if (name == NULL)
-        name = dflt = zp_asprintf("%s_%s", o->p->name, key);
-    bool exists = false;
-    int rc = engine_network_exists(o->e, name, &exists, err);
-    if (rc < 0)
-        goto out;
-    if (node_true(def, "external")) {
-        if (!exists)
-            rc = zp_err_set(err, ZP_E_NOTFOUND, NULL,
-                            "network '%s' declared as external could not be found; create it "
-                            "with `docker network create %s`",
-                            name, name);
-        goto out;
-    }
-    if (exists)
-        goto out;
-
-    struct engine_network_opts no = {0};
-    size_t nlabels = 0, nopts = 0, nipamopts = 0;
-    struct engine_kv *labels = kv_from_map(zp_node_get(def, "labels"), 3, &nlabels);
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_PROJECT, o->p->name};
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_NETWORK, key};
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_VERSION, ZP_VERSION};
-    struct engine_kv *dopts = kv_from_map(zp_node_get(def, "driver_opts"), 0, &nopts);
-    const struct zp_node *ipam = zp_node_get(def, "ipam");
-    struct engine_kv *ipamopts = kv_from_map(zp_node_get(ipam, "options"), 0, &nipamopts);
-    const struct zp_node *cfg = zp_node_get(ipam, "config");
-    size_t ncfg = zp_node_is_seq(cfg) ? cfg->n : 0;
-    struct engine_ipam_config *ic = zp_calloc(ncfg + 1, sizeof(*ic));
-    struct engine_kv **aux = zp_calloc(ncfg + 1, sizeof(*aux));
-    for (size_t i = 0; i < ncfg; i++) {
-        const struct zp_node *c = cfg->items[i];
-        ic[i].subnet = zp_node_get_str(c, "subnet");
-        ic[i].ip_range = zp_node_get_str(c, "ip_range");
-        ic[i].gateway = zp_node_get_str(c, "gateway");
-        aux[i] = kv_from_map(zp_node_get(c, "aux_addresses"), 0, &ic[i].n_aux_addresses);
-        ic[i].aux_addresses = aux[i];
-    }
-    no.driver = zp_node_get_str(def, "driver");
-    no.internal = node_true(def, "internal");
-    no.attachable = node_true(def, "attachable");
-    no.enable_ipv6 = node_true(def, "enable_ipv6");
-    no.labels = labels;
-    no.n_labels = nlabels;
-    no.options = dopts;
-    no.n_options = nopts;
-    no.ipam_driver = zp_node_get_str(ipam, "driver");
-    no.ipam_configs = ic;
-    no.n_ipam_configs = ncfg;
-    no.ipam_options = ipamopts;
-    no.n_ipam_options = nipamopts;
-    orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_WORKING, "Creating");
-    rc = engine_network_create(o->e, name, &no, NULL, err);
-    if (rc == ZP_E_CONFLICT) { /* created meanwhile by someone else */
-        zp_err_init(err);
-        rc = 0;
-    }
-    if (rc < 0)
-        orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_FAILED, "%s", err->msg);
-    else
-        orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_DONE, "Created");
-    for (size_t i = 0; i < ncfg; i++)
-        free(aux[i]);
-    free(aux);
-    free(ic);
-    free(labels);
-    free(dopts);
-    free(ipamopts);
-out:
-    free(dflt);
-    return rc;
-}
-
-static int ensure_volume(struct up *u, const char *key, const struct zp_node *def,
-                         struct zp_err *err)
-{
-    struct orch *o = u->o;
-    const char *name = zp_node_get_str(def, "name");
-    char *dflt = NULL;
-    if (name == NULL)
-        name = dflt = zp_asprintf("%s_%s", o->p->name, key);
-    bool exists = false;
-    int rc = engine_volume_exists(o->e, name, &exists, err);
-    if (rc < 0)
-        goto out;
-    if (node_true(def, "external")) {
-        if (!exists)
-            rc = zp_err_set(err, ZP_E_NOTFOUND, NULL,
-                            "volume '%s' declared as external could not be found; create it "
-                            "with `docker volume create %s`",
-                            name, name);
-        goto out;
-    }
-    if (exists)
-        goto out;
-    size_t nlabels = 0, nopts = 0;
-    struct engine_kv *labels = kv_from_map(zp_node_get(def, "labels"), 3, &nlabels);
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_PROJECT, o->p->name};
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_VOLUME, key};
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_VERSION, ZP_VERSION};
-    struct engine_kv *dopts = kv_from_map(zp_node_get(def, "driver_opts"), 0, &nopts);
-    struct engine_volume_opts vo = {
-        .driver = zp_node_get_str(def, "driver"),
-        .labels = labels,
-        .n_labels = nlabels,
-        .options = dopts,
-        .n_options = nopts,
-    };
-    orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_WORKING, "Creating");
-    rc = engine_volume_create(o->e, name, &vo, err);
-    if (rc < 0)
-        orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_FAILED, "%s", err->msg);
-    else
-        orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_DONE, "Created");
-    free(labels);
-    free(dopts);
-out:
-    free(dflt);
-    return rc;
-}
-
-/* The shared network of the proxy and every routed container (as `zpanel proxy up`
- * creates it), so that routed services come up before the proxy does. */
-static int ensure_proxy_network(struct up *u, struct zp_err *err)
-{
-    struct orch *o = u->o;
-    bool created = false;
-    int rc = proxy_ensure_network(o->e, &created, err);
-    if (rc < 0)
-        orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_FAILED, "%s", err->msg);
-    else if (created)
-        orch__emit(o, ORCH_OBJ_NETWORK, PROXY_NETWORK, NULL, ORCH_DONE, "Created");
-    return rc;
-}
-
-static int ensure_objects(struct up *u, struct zp_err *err)
-{
-    const struct zp_node *model = u->o->p->model;
-    bool routed = false;
-    for (size_t k = 0; u->svcs != NULL && k < u->g.norder && !routed; k++)
-        routed = u->svcs[u->g.order[k]].site != NULL;
-    if (routed && ensure_proxy_network(u, err) < 0)
-        return err->code;
-    const struct zp_node *nets = zp_node_get(model, "networks");
-    for (size_t i = 0; zp_node_is_map(nets) && i < nets->n; i++) {
-        const char *key = nets->pairs[i].key->str;
-        bool used = false;
-        for (size_t k = 0; k < u->g.norder && !used; k++)
-            used = service_uses_network(u->g.nodes[u->g.order[k]].svc, key);
-        if (used && ensure_network(u, key, nets->pairs[i].value, err) < 0)
-            return err->code;
-    }
-    const struct zp_node *vols = zp_node_get(model, "volumes");
-    for (size_t i = 0; zp_node_is_map(vols) && i < vols->n; i++) {
-        const char *key = vols->pairs[i].key->str;
-        bool used = false;
-        for (size_t k = 0; k < u->g.norder && !used; k++)
-            used = service_uses_volume(u->g.nodes[u->g.order[k]].svc, key);
-        if (used && ensure_volume(u, key, vols->pairs[i].value, err) < 0)
-            return err->code;
-    }
-    return 0;
-}
-
-int orch__ensure_objects(struct orch *o, const struct orch_graph *g, struct zp_err *err)
-{
-    /* ensure_objects reads only the session and the graph */
-    struct up u = {.o = o, .g = *g};
-    return ensure_objects(&u, err);
-}
-
 /* ---- images ---- */
-
-bool orch__image_has_digest(struct engine *e, const char *ref, const char *id, const char *digest)
-{
-    struct engine_image_list l = {0};
-    struct zp_err err;
-    zp_err_init(&err);
-    bool found = false, same = false;
-    if (engine_image_list(e, NULL, ref, &l, &err) < 0)
-        return false;
-    /* the first image with the label decides */
-    for (size_t i = 0; i < l.n && !found; i++) {
-        if (id != NULL && strcmp(l.items[i].id, id) != 0)
-            continue;
-        const char *v = engine_labels_get(&l.items[i].labels, ORCH_LABEL_BUILD_DIGEST);
-        if (v != NULL) {
-            found = true;
-            same = strcmp(v, digest) == 0;
-        }
-    }
-    engine_image_list_release(&l);
-    return same;
-}
-
-int orch__build_image(struct orch *o, const char *service, const struct zp_node *svc,
-                      const char *image, const char *digest, char **ret_id, struct zp_err *err)
-{
-    struct orch_build_opts bo = {0};
-    orch__emit(o, ORCH_OBJ_IMAGE, image, service, ORCH_WORKING, "Building");
-    if (orch_build_service(o->e, o->p, service, svc, image, digest, &bo, orch__relay, o, ret_id,
-                           err) < 0) {
-        if (strstr(err->msg, service) == NULL)
-            zp_err_prefix(err, "service '%s'", service);
-        orch__emit(o, ORCH_OBJ_IMAGE, image, service, ORCH_FAILED, "%s", err->msg);
-        return err->code;
-    }
-    orch__emit(o, ORCH_OBJ_IMAGE, image, service, ORCH_DONE, "Built");
-    return 0;
-}
 
 static int ensure_image(struct up *u, size_t node, struct zp_err *err)
 {
@@ -1089,24 +679,6 @@ static int ensure_image(struct up *u, size_t node, struct zp_err *err)
     }
     sc->image_id = id;
     return 0;
-}
-
-/* ---- desired state ---- */
-
-int64_t orch__model_replicas(const struct zp_node *svc)
-{
-    const struct zp_node *deploy = zp_node_get(svc, "deploy");
-    const char *mode = zp_node_get_str(deploy, "mode");
-    if (mode != NULL && strcmp(mode, "global") == 0)
-        return 1;
-    int64_t v = 0;
-    const char *r = zp_node_get_str(deploy, "replicas");
-    if (r != NULL && zp_parse_int64(r, 0, 10000, &v) == 0)
-        return v;
-    const char *s = zp_node_get_str(svc, "scale");
-    if (s != NULL && zp_parse_int64(s, 0, 10000, &v) == 0)
-        return v;
-    return 1;
 }
 
 static int64_t want_replicas(const struct zp_node *svc, const char *service,
@@ -1192,13 +764,7 @@ static bool one_shot(const struct up *u, size_t node)
 static int wait_services(struct up *u, struct zp_err *err)
 {
     struct orch *o = u->o;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    if (u->opts->wait_timeout_ms > 0) {
-        int64_t ns = deadline.tv_nsec + (u->opts->wait_timeout_ms % 1000) * 1000000;
-        deadline.tv_sec += (time_t)(u->opts->wait_timeout_ms / 1000 + ns / 1000000000);
-        deadline.tv_nsec = (long)(ns % 1000000000);
-    }
+    struct timespec deadline = zp_mono_deadline(u->opts->wait_timeout_ms); /* monotonic */
     char *fail_id = NULL, *fail_svc = NULL, *why = NULL;
     int rc = 0;
     pthread_mutex_lock(&o->lock);
@@ -1213,7 +779,7 @@ static int wait_services(struct up *u, struct zp_err *err)
             size_t node = u->g.order[k];
             const char *svc = u->g.nodes[node].name;
             for (size_t i = 0; i < u->svcs[node].nids && why == NULL; i++) {
-                struct cstate *c = cs_find(u, u->svcs[node].ids[i], false);
+                struct orch_cstate *c = orch__watch_find(&u->w, u->svcs[node].ids[i], false);
                 const char *name = c && c->name ? c->name : u->svcs[node].ids[i];
                 bool ok = false;
                 if (c != NULL && c->known) {
@@ -1250,10 +816,10 @@ static int wait_services(struct up *u, struct zp_err *err)
             zp_buf_release(&waiting);
             break;
         }
-        if (u->events_done) {
+        if (u->w.done) {
             rc = zp_err_set(err, ZP_E_ENGINE, NULL,
                             "waiting for %s: lost the engine's event stream: %s",
-                            zp_buf_cstr(&waiting), u->events_err.msg);
+                            zp_buf_cstr(&waiting), u->w.err.msg);
             zp_buf_release(&waiting);
             break;
         }
@@ -1303,6 +869,20 @@ static void orphans(struct up *u, struct zp_err *err)
         orch__remove_container(o, o->e, &u->obs.c[u->plan.orphans[i]], -1, false, err);
 }
 
+/* A host belongs to the project that claimed it first: refuse another project's (see
+ * proxy_check_claims). */
+static int check_hosts(struct up *u, struct zp_err *err)
+{
+    const struct proxy_site **sites = zp_calloc(u->g.n ? u->g.n : 1, sizeof(*sites));
+    size_t n = 0;
+    for (size_t k = 0; u->svcs != NULL && k < u->g.norder; k++)
+        if (u->svcs[u->g.order[k]].site != NULL)
+            sites[n++] = u->svcs[u->g.order[k]].site;
+    int rc = n > 0 ? proxy_check_claims(u->o->e, u->o->p->name, sites, n, err) : 0;
+    free(sites);
+    return rc;
+}
+
 int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
 {
     struct orch_up_opts dflt = {0};
@@ -1311,8 +891,7 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
     struct orch_pool *pool = NULL;
     int rc;
     opts = u.opts;
-    u.since = (int64_t)time(NULL) - 1;
-    zp_err_init(&u.events_err);
+    orch__watch_init(&u.w, o);
     u.state_dir = zp_state_dir();
     orch__proxy_ctx_init(&u.px, u.state_dir);
 
@@ -1320,6 +899,8 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
                                 err)) < 0)
         goto out;
     if ((rc = prepare_services(&u, err)) < 0)
+        goto out;
+    if ((rc = check_hosts(&u, err)) < 0) /* before anything changes */
         goto out;
     if (orch__cancelled(o)) {
         rc = orch__interrupted(err);
@@ -1352,7 +933,10 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         rc = 0;
         goto out;
     }
-    if (active && (rc = ensure_objects(&u, err)) < 0)
+    bool routed = false;
+    for (size_t k = 0; k < u.g.norder && !routed; k++)
+        routed = u.svcs[u.g.order[k]].site != NULL;
+    if (active && (rc = orch__ensure_objects(o, &u.g, routed, err)) < 0)
         goto out;
 
     /* which services' container states are needed: gated dependencies, or all (--wait) */
@@ -1379,7 +963,7 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
     }
     if (opts->no_start)
         need_events = false;
-    if (need_events && (rc = events_start(&u, err)) < 0)
+    if (need_events && (rc = orch__watch_start(&u.w, err)) < 0)
         goto out;
     if ((rc = orch__pool_start(o, opts->max_parallel, &pool, err)) < 0)
         goto out;
@@ -1390,7 +974,27 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         .gate_failed = up_gate_failed,
         .skip = up_skip,
     };
+    /* the services behind gates get their containers created meanwhile, on two workers
+     * of their own (the scheduler's queue stays free for what may start now) */
+    struct pre_job *pre = zp_calloc(u.g.n ? u.g.n : 1, sizeof(*pre));
+    struct orch_pool *prepool = NULL;
+    for (size_t k = 0; k < u.g.norder && !opts->no_start; k++) {
+        size_t i = u.g.order[k];
+        if (!creates_ahead(&u, i))
+            continue;
+        if (prepool == NULL && orch__pool_start(o, 2, &prepool, err) < 0) {
+            zp_err_init(err); /* an optimisation only: the jobs create them in turn */
+            break;
+        }
+        pre[i] = (struct pre_job){&u, i};
+        orch__pool_submit(prepool, pre_job, &pre[i]);
+    }
     rc = orch__schedule(o, pool, &u.g, false, &ops, err);
+    pthread_mutex_lock(&o->lock);
+    u.sched_done = true;
+    pthread_mutex_unlock(&o->lock);
+    orch__pool_stop(prepool);
+    free(pre);
     orch__pool_stop(pool);
     pool = NULL;
     if (u.px.touched || (opts->remove_orphans && u.plan.norphans > 0)) {
@@ -1407,7 +1011,7 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         rc = wait_services(&u, err);
 out:
     orch__pool_stop(pool);
-    events_stop(&u);
+    orch__watch_stop(&u.w);
     if (rc < 0 && err->code == 0)
         zp_err_set(err, ZP_E_INTERNAL, NULL, "up failed");
     for (size_t i = 0; u.svcs != NULL && i < u.g.n; i++) {
@@ -1422,13 +1026,15 @@ out:
         for (size_t k = 0; k < u.svcs[i].nids; k++)
             free(u.svcs[i].ids[k]);
         free(u.svcs[i].ids);
+        for (size_t k = 0; k < u.svcs[i].npre; k++) {
+            free(u.svcs[i].pre[k].id);
+            free(u.svcs[i].pre[k].name);
+        }
+        free(u.svcs[i].pre);
+        free(u.svcs[i].pre_err);
     }
     free(u.svcs);
-    for (size_t i = 0; i < u.ncs; i++) {
-        free(u.cs[i].id);
-        free(u.cs[i].name);
-    }
-    free(u.cs);
+    orch__watch_release(&u.w);
     free(u.fail_id);
     free(u.fail_why);
     orch__proxy_ctx_release(&u.px);

@@ -146,6 +146,60 @@ static void remove_images(struct down *d, struct zp_err *err)
     free(refs);
 }
 
+/* Is the engine volume `name` one that down -v removes: declared by the files, not
+ * external? */
+static bool declared_volume(const struct orch *o, const char *name)
+{
+    const struct zp_node *vols = zp_node_get(o->p->model, "volumes");
+    bool found = false;
+    for (size_t i = 0; zp_node_is_map(vols) && i < vols->n && !found; i++) {
+        const struct zp_node *def = vols->pairs[i].value;
+        if (orch__object_external(def))
+            continue;
+        char *n = orch__object_name(o->p->name, vols->pairs[i].key->str, def);
+        found = strcmp(n, name) == 0;
+        free(n);
+    }
+    return found;
+}
+
+/* down -v, as Compose does: remove the non-external volumes the files declare (and only
+ * those that carry this project's label: created by zpanel for it). Any other volume
+ * with the label (external now, or left from an older version of the files, or labelled
+ * by hand) stays, named in a warning. */
+static int remove_volumes(struct orch *o, const char *const *filters,
+                          struct engine_volume_list *vols, struct zp_err *err)
+{
+    int rc = engine_volume_list(o->e, filters, vols, err);
+    if (rc < 0)
+        return rc;
+    struct zp_buf kept = ZP_BUF_INIT;
+    for (size_t i = 0; i < vols->n; i++) {
+        const char *name = vols->items[i].name;
+        if (!declared_volume(o, name)) {
+            zp_buf_addf(&kept, "%s%s", kept.len ? ", " : "", name);
+            continue;
+        }
+        orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_WORKING, "Removing");
+        if ((rc = engine_volume_remove(o->e, name, false, err)) < 0 && rc != ZP_E_NOTFOUND) {
+            orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_FAILED, "%s", err->msg);
+            zp_buf_release(&kept);
+            return rc;
+        }
+        zp_err_init(err);
+        rc = 0;
+        orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_DONE, "Removed");
+    }
+    if (kept.len > 0)
+        orch__emit(o, ORCH_OBJ_PROJECT, o->p->name, NULL, ORCH_WARNING,
+                   "kept volumes labelled for this project that the files do not declare as "
+                   "their own (external, or no longer in the files): %s; remove them with "
+                   "`docker volume rm` if their data is no longer needed",
+                   zp_buf_cstr(&kept));
+    zp_buf_release(&kept);
+    return 0;
+}
+
 int orch_down(struct orch *o, const struct orch_down_opts *opts, struct zp_err *err)
 {
     struct orch_down_opts dflt = {.timeout_s = -1};
@@ -220,6 +274,13 @@ int orch_down(struct orch *o, const struct orch_down_opts *opts, struct zp_err *
         orch__proxy_ctx_release(&px);
         free(state);
     }
+    /* the project's own network to the router goes with its last container */
+    if (any || routed) {
+        struct zp_err nerr;
+        zp_err_init(&nerr);
+        if (proxy_forget_project(o->e, o->p->name, &nerr) < 0)
+            orch__emit(o, ORCH_OBJ_PROJECT, o->p->name, NULL, ORCH_WARNING, "%s", nerr.msg);
+    }
 
     if ((rc = engine_network_list(o->e, filters, &nets, err)) < 0)
         goto out;
@@ -242,21 +303,8 @@ int orch_down(struct orch *o, const struct orch_down_opts *opts, struct zp_err *
         rc = 0;
         orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_DONE, "Removed");
     }
-    if (opts->volumes) {
-        if ((rc = engine_volume_list(o->e, filters, &vols, err)) < 0)
-            goto out;
-        for (size_t i = 0; i < vols.n; i++) {
-            const char *name = vols.items[i].name;
-            orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_WORKING, "Removing");
-            if ((rc = engine_volume_remove(o->e, name, false, err)) < 0 && rc != ZP_E_NOTFOUND) {
-                orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_FAILED, "%s", err->msg);
-                goto out;
-            }
-            zp_err_init(err);
-            rc = 0;
-            orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_DONE, "Removed");
-        }
-    }
+    if (opts->volumes && (rc = remove_volumes(o, filters, &vols, err)) < 0)
+        goto out;
     if (opts->rmi != ORCH_RMI_NONE) {
         remove_images(&d, err);
         rc = err->code;

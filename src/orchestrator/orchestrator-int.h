@@ -144,7 +144,7 @@ void orch__plan_make(const char *project, const struct orch_graph *g, const stru
 void orch__plan_release(struct orch_plan *p);
 const char *orch__step_name(enum orch_step s);
 
-/* ---- the session ---- */
+/* ---- the session (session.c) ---- */
 
 struct orch {
     const struct compose_project *p;
@@ -159,12 +159,20 @@ struct orch {
     struct engine *events_engine; /* guarded by lock; cancelled by orch_cancel */
     bool have_host;
     struct orch_host hostinfo;
+    int64_t engine_clock_ns; /* the engine's SystemTime when hostinfo was read (0: unknown) */
+    int64_t engine_clock_at; /* zp_mono_ns() then */
 };
 
-/* Report progress (serialised). */
 /* Create the networks and volumes that the services of g use and that do not exist yet
- * (external ones must exist). Used by `up` and by `run`. */
-int orch__ensure_objects(struct orch *o, const struct orch_graph *g, struct zp_err *err);
+ * (external ones must exist), and with routed the proxy's network `zpanel` (objects.c).
+ * Used by `up` and by `run`. */
+int orch__ensure_objects(struct orch *o, const struct orch_graph *g, bool routed,
+                         struct zp_err *err);
+/* Is the network or volume definition def `external: true`? */
+bool orch__object_external(const struct zp_node *def);
+/* The engine name of the model's network or volume `key`: its `name`, else
+ * "<project>_<key>". New string. */
+char *orch__object_name(const char *project, const char *key, const struct zp_node *def);
 
 /* An orch_progress_fn (ud: the session) that forwards to the user's callback under the
  * session's progress lock: pass it to code that reports from several threads (builds). */
@@ -177,16 +185,16 @@ int orch__interrupted(struct zp_err *err);
 int orch__stop_timeout(const struct zp_node *svc);
 /* The engine's CPUs and memory (queried once per session). */
 int orch__host(struct orch *o, struct orch_host *ret, struct zp_err *err);
+/* The engine's clock now (Unix ns), from its SystemTime at orch__host plus the monotonic
+ * time since; the host's clock when the engine did not say. */
+int64_t orch__engine_now(struct orch *o);
 
 /* Stop (timeout seconds, -1: the container's own) and remove c, with progress; a container
- * already gone is not an error. volumes: also its anonymous volumes. */
+ * already gone is not an error. volumes: also its anonymous volumes (containers.c). */
 int orch__remove_container(struct orch *o, struct engine *e, const struct orch_obs_container *c,
                            int timeout, bool volumes, struct zp_err *err);
 
-/* mkdir -p path (mode 0755). Errors: ZP_E_SYSTEM naming the directory. */
-int orch__mkdir_p(const char *path, struct zp_err *err);
-
-/* ---- images and replicas (converge.c), shared by up, status and release ---- */
+/* ---- images (images.c), shared by up and release; replicas (plan.c), by up and status ---- */
 
 /* Does the local image id (NULL: any), known as ref, carry the build-digest label digest? */
 bool orch__image_has_digest(struct engine *e, const char *ref, const char *id, const char *digest);
@@ -197,7 +205,54 @@ int orch__build_image(struct orch *o, const char *service, const struct zp_node 
 /* Replicas the model asks for (deploy.replicas, scale; global mode: 1). */
 int64_t orch__model_replicas(const struct zp_node *svc);
 
-/* ---- the worker pool and the graph scheduler (converge.c) ---- */
+/* ---- container states from the engine's events (watch.c) ---- */
+
+/* A container's state as last seen by an inspect or an event; guarded by o->lock. */
+struct orch_cstate {
+    char *id;
+    char *name;
+    bool known; /* inspected, or seen by an event */
+    bool running;
+    bool exited;
+    int64_t exit_code;
+    char health[16]; /* "" without a health check */
+    int64_t time_ns; /* engine time (Unix ns) of the newest information applied */
+    bool said_waiting, said_ok;
+};
+
+/* The events thread of one call and the states it keeps (guarded by o->lock). */
+struct orch_watch {
+    struct orch *o;
+    struct orch_cstate *cs;
+    size_t ncs, cap;
+    bool started;
+    bool done; /* the stream ended (err says why, unless cancelled) */
+    struct zp_err err;
+    struct engine *ee; /* the events thread's engine */
+    pthread_t thread;
+    int64_t since; /* events from this engine time (Unix seconds) on */
+};
+
+void orch__watch_init(struct orch_watch *w, struct orch *o);
+/* Start the events thread (the project's containers); o->events_engine is its engine,
+ * so that orch_cancel stops it. */
+int orch__watch_start(struct orch_watch *w, struct zp_err *err);
+/* Stop the events thread; nothing when it did not start. */
+void orch__watch_stop(struct orch_watch *w);
+/* Stop, and free the states. */
+void orch__watch_release(struct orch_watch *w);
+/* The state of container id (o->lock held); add: create it when unknown. NULL when not
+ * found (or, adding, when the table is full). */
+struct orch_cstate *orch__watch_find(struct orch_watch *w, const char *id, bool add);
+/* The events thread's callback (an engine_event_fn, ctx: the watch): applies a container's
+ * start, die or health_status event unless the state holds newer information (engine
+ * time against engine time). Takes o->lock. */
+int orch__watch_event(void *ctx, const struct engine_event *ev, struct zp_err *err);
+/* Inspect container id once (after the subscription) so that states reached before it
+ * are known; events newer than the inspect win. Takes o->lock. */
+int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, struct zp_err *err);
+
+/* ---- the worker pool and the graph scheduler (session.c) ---- */
 
 struct orch_pool;
 
@@ -329,6 +384,7 @@ struct orch_rollout {
     const struct zp_node *svc; /* normalised, adapted */
     const struct proxy_site *site;
     const char *container_name; /* container_name, or NULL */
+    const char *hash;           /* the config hash the replacements get, or NULL */
     const struct orch_rollout_ops *ops;
 };
 
@@ -339,8 +395,14 @@ struct orch_rollout {
  * replacements their names. Stop-first batches stop and drain first, and put the old
  * container back when the new one fails. A replacement that never becomes ready is
  * removed, the old container keeps serving, and the error carries the probe's output and
- * the replacement's last log lines. Progress: "Rolling out", "Switched", "Draining",
- * "Rolled out". */
+ * the replacement's last log lines. A replacement left under its temporary name by an
+ * interrupted rollout (its old container gone) that runs the wanted hash only gets its
+ * name ("Renamed"); a container that holds the temporary name but is not a replacement
+ * of this service (its labels: project, service, replica number) is never removed: the
+ * rollout stops with ZP_E_CONFLICT naming it and its owner. Progress: "Rolling out",
+ * "Switched", "Draining", "Rolled out". The test-only environment variable
+ * ZP_TEST_CRASH_AT=after-retire kills the process (SIGKILL) once the old containers of a
+ * start-first batch are removed, before the renames. */
 int orch__rollout(const struct orch_rollout *r, struct orch_roll_item *items, size_t n,
                   struct zp_err *err);
 

@@ -111,7 +111,9 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
 enum orch_rmi { ORCH_RMI_NONE, ORCH_RMI_LOCAL, ORCH_RMI_ALL };
 
 struct orch_down_opts {
-    bool volumes; /* -v: also the project's named (non-external) and anonymous volumes */
+    bool volumes; /* -v: also the non-external volumes the files declare (those labelled as
+                   * the project's) and the containers' anonymous volumes; other volumes
+                   * labelled for the project are kept and named in a warning */
     bool remove_orphans;
     int timeout_s; /* stop timeout; < 0: the service's stop_grace_period, else 10 s */
     enum orch_rmi rmi;
@@ -177,6 +179,11 @@ int orch_run_create(struct orch *o, const struct orch_run_opts *opts, char **ret
 /* The engine session's client, for commands that stream from a container (logs, exec,
  * attach, top). Borrowed; use only from the calling thread. */
 struct engine *orch_engine(struct orch *o);
+
+/* The engine's clock now, in Unix seconds (its SystemTime, read once per session, plus the
+ * monotonic time since; the host's clock if the engine cannot say): compare it with times
+ * the engine reports (StartedAt, events), never the host's own clock. */
+int64_t orch_engine_now_s(struct orch *o);
 
 /* ---- observing ---- */
 

@@ -174,3 +174,19 @@ void orch__plan_release(struct orch_plan *p)
     free(p->orphans);
     memset(p, 0, sizeof(*p));
 }
+
+int64_t orch__model_replicas(const struct zp_node *svc)
+{
+    const struct zp_node *deploy = zp_node_get(svc, "deploy");
+    const char *mode = zp_node_get_str(deploy, "mode");
+    if (mode != NULL && strcmp(mode, "global") == 0)
+        return 1;
+    int64_t v = 0;
+    const char *r = zp_node_get_str(deploy, "replicas");
+    if (r != NULL && zp_parse_int64(r, 0, 10000, &v) == 0)
+        return v;
+    const char *s = zp_node_get_str(svc, "scale");
+    if (s != NULL && zp_parse_int64(s, 0, 10000, &v) == 0)
+        return v;
+    return 1;
+}

@@ -3,12 +3,15 @@
  * in one /load, the old one drains and goes. The plan (batches, order, the host-port
  * fallback) is pure; the steps talk to the engine and the proxy. */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hooks.h"
+#include "mapping.h"
 #include "orchestrator-int.h"
 
 #include "../util/banned.h"
@@ -293,10 +296,6 @@ static void sleep_ms(struct orch *o, int64_t ms)
     }
 }
 
-/* After the router dropped the old upstreams, before the renames: requests that the
- * replaced configuration still serves finish their dials (see batch_start_first). */
-#define RENAME_SETTLE_MS 250
-
 /* The distinct container ports of the site's routes (at most n_max). */
 static size_t site_ports(const struct proxy_site *site, int *ports, size_t n_max)
 {
@@ -332,11 +331,11 @@ static int probe_ready(const struct orch_rollout *r, struct slot *s, struct zp_e
             char *out = NULL;
             if (left <= 0) {
                 return zp_err_set(err, ZP_E_ENGINE, NULL,
-                                  "GET http://%.12s:%d%s did not answer 2xx within %lld ms",
-                                  s->new_id, ports[p], site->health_path, (long long)timeout);
+                                  "GET %s on port %d did not answer 2xx within %lld ms",
+                                  site->health_path, ports[p], (long long)timeout);
             }
-            if (proxy_probe(r->e, s->new_id, ports[p], site->health_path, left, &ok, &out, err) <
-                0) {
+            if (proxy_probe(r->e, &r->px->opts, s->new_id, ports[p], site->health_path, left, &ok,
+                            &out, err) < 0) {
                 free(out);
                 return err->code;
             }
@@ -394,7 +393,7 @@ static int fail_ready(const struct orch_rollout *r, struct slot *s, struct zp_er
     snprintf(why, sizeof(why), "%s", err->msg);
     int code = err->code;
     zp_err_init(err);
-    if (code == ZP_E_CONFLICT && strcmp(why, "interrupted") == 0)
+    if (code == ZP_E_CANCELLED)
         return orch__interrupted(err);
     struct zp_buf b = ZP_BUF_INIT;
     zp_buf_addf(&b,
@@ -448,8 +447,8 @@ static void drain(const struct orch_rollout *r, struct slot *s, size_t n)
             struct zp_err e2;
             zp_err_init(&e2);
             int64_t left = deadline - zp_mono_ms();
-            if (proxy_drain(&r->px->opts, s[i].it->old->id, ports[p], left > 0 ? left : 0, &drained,
-                            &e2) < 0)
+            if (proxy_drain(r->e, &r->px->opts, s[i].it->old->id, ports[p], left > 0 ? left : 0,
+                            &drained, &e2) < 0)
                 orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].old_name, r->service, ORCH_WARNING,
                            "draining: %s", e2.msg);
             else if (!drained)
@@ -502,6 +501,56 @@ static int retire_old(const struct orch_rollout *r, struct slot *s, struct zp_er
     return 0;
 }
 
+/* Tests only: stop dead at a named point of a rollout (ZP_TEST_CRASH_AT=<point>), as a
+ * power cut or a SIGKILL would. */
+static void test_crash_at(const char *point)
+{
+    const char *want = getenv("ZP_TEST_CRASH_AT");
+    if (want != NULL && strcmp(want, point) == 0)
+        kill(getpid(), SIGKILL);
+}
+
+/* A container named like the replacement (<name>-zpnew) exists: remove it when its labels
+ * say it is one of ours (this project, this service, this replica, not a one-off: a
+ * replacement an interrupted rollout left); anything else stays, and the rollout stops
+ * with an error naming it and its owner. */
+static int clear_temp_name(const struct orch_rollout *r, struct slot *s, struct zp_err *err)
+{
+    struct engine_container c = {0};
+    struct zp_err ierr;
+    zp_err_init(&ierr);
+    int rc = engine_container_inspect(r->e, s->new_name, &c, &ierr);
+    if (rc == ZP_E_NOTFOUND)
+        return 0;
+    if (rc < 0) {
+        *err = ierr;
+        return rc;
+    }
+    const char *project = engine_labels_get(&c.labels, ORCH_LABEL_PROJECT);
+    const char *service = engine_labels_get(&c.labels, ORCH_LABEL_SERVICE);
+    const char *number = engine_labels_get(&c.labels, ORCH_LABEL_NUMBER);
+    const char *oneoff = engine_labels_get(&c.labels, ORCH_LABEL_ONEOFF);
+    char *want_number = zp_asprintf("%d", s->it->number);
+    bool ours = project != NULL && strcmp(project, r->o->p->name) == 0 && service != NULL &&
+                strcmp(service, r->service) == 0 && number != NULL &&
+                strcmp(number, want_number) == 0 && (oneoff == NULL || strcmp(oneoff, "true") != 0);
+    free(want_number);
+    if (ours) {
+        remove_quietly(r->e, c.id);
+    } else {
+        rc = zp_err_set(
+            err, ZP_E_CONFLICT, NULL,
+            "service '%s': the rollout needs the name '%s', which container %.12s "
+            "holds, and it is not a replacement of this service (it belongs to %s%s%s%s%s): "
+            "zpanel leaves it alone; rename or remove it",
+            r->service, s->new_name, c.id, project ? "project '" : "no zpanel project",
+            project ? project : "", project ? "'" : "", service ? ", service " : "",
+            service ? service : "");
+    }
+    engine_container_release(&c);
+    return rc;
+}
+
 static int batch_start_first(const struct orch_rollout *r, struct slot *s, size_t n,
                              bool px_running, struct zp_err *err)
 {
@@ -511,9 +560,12 @@ static int batch_start_first(const struct orch_rollout *r, struct slot *s, size_
     for (i = 0; i < n && rc == 0; i++) {
         orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].old_name, r->service, ORCH_WORKING,
                    "Rolling out");
-        /* a replacement left by an interrupted rollout */
-        zp_err_init(&ignored);
-        engine_container_remove(r->e, s[i].new_name, true, true, &ignored);
+        /* a replacement left by an interrupted rollout, and only that */
+        if ((rc = clear_temp_name(r, &s[i], err)) < 0) {
+            orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].new_name, r->service, ORCH_FAILED, "%s",
+                       err->msg);
+            break;
+        }
         rc = create_and_start(r, &s[i], s[i].new_name, err);
     }
     for (i = 0; i < n && rc == 0; i++) {
@@ -550,13 +602,10 @@ static int batch_start_first(const struct orch_rollout *r, struct slot *s, size_
             orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].canon, r->service, ORCH_DONE, "Switched");
         drain(r, s, n);
     }
-    /* Retire every slot, also after one failed (the first error is returned). Order
-     * matters: renaming a container makes the engine's DNS forget its short-ID alias for
-     * a moment, and the router dials upstreams by that alias. Caddy retries a failed
-     * dial, but not in a configuration that a reload just replaced; so the router is
-     * reloaded (the old upstreams dropped) before the renames, and the renames are
-     * followed by a sync whose configuration is identical (no reload). Seen in CI
-     * before this order: "lookup <id> on 127.0.0.11:53: no such host", 502. */
+    /* Retire every slot, also after one failed (the first error is returned). The router
+     * dials upstreams by address, so the renames that follow change nothing on the data
+     * path (a rename briefly drops a container's DNS names, which is how requests once
+     * failed with "no such host"). */
     bool *retired = zp_calloc(n, sizeof(*retired));
     size_t nret = 0;
     for (i = 0; i < n; i++) {
@@ -576,8 +625,8 @@ static int batch_start_first(const struct orch_rollout *r, struct slot *s, size_
     int rc2 = route_change(r, NULL, exc, nret, false, rc == 0 ? err : &ignored);
     if (rc == 0)
         rc = rc2;
-    if (px_running && nret > 0)
-        sleep_ms(r->o, RENAME_SETTLE_MS);
+    if (nret > 0)
+        test_crash_at("after-retire");
     /* a replacement that could not take its name keeps its include override: it stays
      * routed under the temporary name */
     size_t ndone = 0;
@@ -597,7 +646,7 @@ static int batch_start_first(const struct orch_rollout *r, struct slot *s, size_
     }
     free(retired);
     /* the replacements carry their final names now: routed without overrides (the same
-     * configuration: upstreams are dialled by short ID, so nothing reloads) */
+     * configuration: upstreams are dialled by address, so nothing reloads) */
     zp_err_init(&ignored);
     rc2 = route_change(r, inc, NULL, ndone, false, rc == 0 ? err : &ignored);
     if (rc == 0)
@@ -695,10 +744,10 @@ int orch__rollout(const struct orch_rollout *r, struct orch_roll_item *items, si
                   struct zp_err *err)
 {
     struct orch_rollout_plan plan;
-    orch__rollout_plan(r->svc, n, &plan);
     struct slot *s = zp_calloc(n ? n : 1, sizeof(*s));
     bool px_running = false;
     int rc = 0;
+    size_t nall = n;
 
     for (size_t i = 0; i < n; i++) {
         const struct orch_obs_container *old = items[i].old;
@@ -711,6 +760,32 @@ int orch__rollout(const struct orch_rollout *r, struct orch_roll_item *items, si
                            strcmp(old->state, "restarting") == 0 ||
                            strcmp(old->state, "paused") == 0;
     }
+    /* A replacement an interrupted rollout left serving under its temporary name (its
+     * old container gone; the proxy routes it): when it runs what is wanted, the rollout
+     * only has to finish, with the rename. The others roll below, at the front of s. */
+    size_t keep = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct orch_obs_container *old = items[i].old;
+        bool finish = strcmp(s[i].old_name, s[i].new_name) == 0 && r->hash != NULL &&
+                      strcmp(old->hash, r->hash) == 0 && strcmp(old->state, "running") == 0;
+        struct zp_err ignored;
+        zp_err_init(&ignored);
+        if (finish && engine_container_rename(r->e, old->id, s[i].canon, &ignored) == 0) {
+            orch__emit(r->o, ORCH_OBJ_CONTAINER, s[i].canon, r->service, ORCH_DONE,
+                       "Renamed (the interrupted rollout of %s is finished)", s[i].new_name);
+            items[i].new_id = zp_strdup(old->id);
+            if (keep != i) { /* swap: the finished slot is freed with the others */
+                struct slot t = s[keep];
+                s[keep] = s[i];
+                s[i] = t;
+            }
+            keep++;
+        }
+    }
+    /* the finished ones are s[0..keep): roll s[keep..n) */
+    s += keep;
+    n -= keep;
+    orch__rollout_plan(r->svc, n, &plan);
     if (plan.fallback)
         orch__emit(r->o, ORCH_OBJ_PROJECT, r->o->p->name, r->service, ORCH_WARNING,
                    "service '%s' %s, so two of its containers cannot run at once: it is "
@@ -756,7 +831,8 @@ int orch__rollout(const struct orch_rollout *r, struct orch_roll_item *items, si
         done += bn;
     }
 out:
-    for (size_t i = 0; i < n; i++) {
+    s -= keep;
+    for (size_t i = 0; i < nall; i++) {
         free(s[i].canon);
         free(s[i].old_name);
         free(s[i].new_name);

@@ -88,6 +88,10 @@ int orch_service_site(const struct compose_project *p, const char *service,
     }
     if ((rc = duration_ms(x, "drain_timeout", &s.drain_timeout_ms, service, err)))
         goto out;
+    if (strv(zp_node_get(x, "share_hosts_with"), &s.share_with, &s.nshare) != 0) {
+        rc = bad(service, "share_hosts_with", err);
+        goto out;
+    }
     const struct zp_node *h = zp_node_get(x, "health");
     if (h) {
         const char *hp = zp_node_get_str(h, "path");

@@ -155,7 +155,7 @@ int orch_run_create(struct orch *o, const struct orch_run_opts *opts, char **ret
         goto out;
     }
     /* the service's own networks and volumes (up created them for the dependencies) */
-    if ((rc = orch__ensure_objects(o, &g, err)) < 0)
+    if ((rc = orch__ensure_objects(o, &g, false, err)) < 0)
         goto out;
 
     struct orch_host host = {0};
@@ -176,7 +176,7 @@ int orch_run_create(struct orch *o, const struct orch_run_opts *opts, char **ret
                                   o, &spec, err)) < 0)
         goto out;
     for (size_t i = 0; i < spec.nbind_dirs; i++) {
-        if ((rc = orch__mkdir_p(spec.bind_dirs[i], err)) < 0) {
+        if ((rc = zp_mkdir_p(spec.bind_dirs[i], 0755, err)) < 0) {
             zp_err_prefix(err, "service '%s'", service);
             goto out;
         }

@@ -16,8 +16,6 @@
 int orch_new(const struct compose_project *p, const char *host, orch_progress_fn progress, void *ud,
              struct orch **ret, struct zp_err *err)
 {
-    if (engine_global_init(err) < 0)
-        return err->code;
     struct engine *e = engine_new(host, err);
     if (e == NULL)
         return err->code;
@@ -34,7 +32,7 @@ int orch_new(const struct compose_project *p, const char *host, orch_progress_fn
     atomic_init(&o->cancelled, false);
     pthread_mutex_init(&o->progress_lock, NULL);
     pthread_mutex_init(&o->lock, NULL);
-    pthread_cond_init(&o->cond, NULL);
+    zp_cond_init_mono(&o->cond);
     *ret = o;
     return 0;
 }
@@ -73,7 +71,7 @@ bool orch__cancelled(struct orch *o)
 
 int orch__interrupted(struct zp_err *err)
 {
-    return zp_err_set(err, ZP_E_CONFLICT, NULL, "interrupted");
+    return zp_err_set(err, ZP_E_CANCELLED, NULL, "interrupted");
 }
 
 void orch__relay(void *ud, const struct orch_event *ev)
@@ -125,11 +123,31 @@ int orch__host(struct orch *o, struct orch_host *ret, struct zp_err *err)
             return err->code;
         o->hostinfo.ncpu = info.ncpu;
         o->hostinfo.mem_total = info.mem_total;
+        o->engine_clock_ns = info.system_time_ns;
+        o->engine_clock_at = zp_mono_ns();
         o->have_host = true;
         engine_info_release(&info);
     }
     *ret = o->hostinfo;
     return 0;
+}
+
+int64_t orch__engine_now(struct orch *o)
+{
+    if (o->have_host && o->engine_clock_ns > 0)
+        return o->engine_clock_ns + (zp_mono_ns() - o->engine_clock_at);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t orch_engine_now_s(struct orch *o)
+{
+    struct orch_host h;
+    struct zp_err err;
+    zp_err_init(&err);
+    orch__host(o, &h, &err); /* on failure the host's clock stands in */
+    return orch__engine_now(o) / 1000000000;
 }
 
 /* ---- the worker pool ---- */

@@ -244,6 +244,9 @@ struct orch_cleanup_input {
     const struct engine_image_list *project_images;     /* labelled for the project */
     const struct engine_image_list *release_images;     /* tagged zpanel-release/... */
     const struct engine_network_list *networks;         /* labelled for the project */
+    /* labelled for the project, intermediate images too: the parents of the images above,
+     * to tell an image zpanel built from one built by hand FROM it (inherited labels) */
+    const struct engine_image_list *parents;
 };
 
 /* Decide what cleanup removes, without touching the engine (pure). Only objects that

@@ -32,6 +32,98 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* ---- who owns a host ---- */
+
+bool proxy_hosts_overlap(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    bool wa = a[0] == '*', wb = b[0] == '*';
+    if (wa == wb)
+        return false; /* two different exact names, or two different wildcards */
+    /* "*.example.com" matches one more label: "a.example.com", not "b.a.example.com" */
+    const char *suffix = (wa ? a : b) + 1, *h = wa ? b : a;
+    size_t hl = strlen(h), sl = strlen(suffix);
+    if (hl <= sl || strcmp(h + hl - sl, suffix) != 0)
+        return false;
+    return memchr(h, '.', hl - sl) == NULL;
+}
+
+bool proxy_site_names_host(const struct proxy_site *s, const char *host)
+{
+    for (size_t r = 0; r < s->nroutes; r++)
+        for (size_t h = 0; h < s->routes[r].nhosts; h++)
+            if (proxy_hosts_overlap(s->routes[r].hosts[h], host))
+                return true;
+    return false;
+}
+
+static const char *project_of(const struct proxy_site *s)
+{
+    return s->project ? s->project : "";
+}
+
+static bool shares_with(const struct proxy_site *s, const char *project)
+{
+    for (size_t i = 0; i < s->nshare; i++)
+        if (strcmp(s->share_with[i], project) == 0)
+            return true;
+    return false;
+}
+
+/* Is project a guest on host: does another claimant's site naming it share it? */
+static bool is_guest(const struct proxy_upstream *u, size_t n, const char *host,
+                     const char *project)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct proxy_site *s = u[i].site;
+        if (!u[i].draining && strcmp(project_of(s), project) != 0 &&
+            proxy_site_names_host(s, host) && shares_with(s, project))
+            return true;
+    }
+    return false;
+}
+
+const char *proxy_host_owner(const struct proxy_upstream *u, size_t n, const char *host)
+{
+    const char *best = NULL;
+    bool best_guest = true;
+    for (size_t i = 0; i < n; i++) {
+        if (u[i].draining || !proxy_site_names_host(u[i].site, host))
+            continue;
+        const char *p = project_of(u[i].site);
+        if (best && strcmp(p, best) == 0)
+            continue;
+        bool guest = is_guest(u, n, host, p);
+        if (!best || (best_guest && !guest) || (best_guest == guest && strcmp(p, best) < 0)) {
+            best = p;
+            best_guest = guest;
+        }
+    }
+    return best;
+}
+
+bool proxy_host_shared(const struct proxy_upstream *u, size_t n, const char *owner,
+                       const char *host, const char *project)
+{
+    if (!owner || strcmp(owner, project) == 0)
+        return true;
+    for (size_t i = 0; i < n; i++) {
+        const struct proxy_site *s = u[i].site;
+        if (!u[i].draining && strcmp(project_of(s), owner) == 0 && proxy_site_names_host(s, host) &&
+            shares_with(s, project))
+            return true;
+    }
+    return false;
+}
+
+/* "ip:port", "[ip6]:port" (caller frees). */
+char *proxy__dial(const char *address, int port)
+{
+    return strchr(address, ':') ? zp_asprintf("[%s]:%d", address, port)
+                                : zp_asprintf("%s:%d", address, port);
+}
+
 /* ---- router ---- */
 
 /* One host + path prefix and where it goes. */
@@ -77,8 +169,10 @@ static int cmp_entry(const void *pa, const void *pb)
 }
 
 static void add_claim(struct entry **es, size_t *n, size_t *cap, const struct proxy_site *site,
-                      const char *host, const char *path, const char *dial)
+                      const char *owner, const char *host, const char *path, const char *dial)
 {
+    if (strcmp(path, "/") == 0) /* the prefix "/" is every path */
+        path = "";
     struct entry *e = NULL;
     for (size_t i = 0; i < *n && !e; i++)
         if (strcmp((*es)[i].host, host) == 0 && strcmp((*es)[i].path, path) == 0)
@@ -91,7 +185,15 @@ static void add_claim(struct entry **es, size_t *n, size_t *cap, const struct pr
         e->path = path;
         e->owner = site;
     }
-    /* the first service (by project, service) that claims a host + path keeps it */
+    /* the host's owner keeps a host + path another project (a guest) also claims; else
+     * the first service (by project, service) that claims it */
+    if (owner && !same_site(e->owner, site) && strcmp(project_of(site), owner) == 0 &&
+        strcmp(project_of(e->owner), owner) != 0) {
+        for (size_t i = 0; i < e->ndials; i++)
+            free(e->dials[i]);
+        e->ndials = 0;
+        e->owner = site;
+    }
     if (!same_site(e->owner, site))
         return;
     for (size_t i = 0; i < e->ndials; i++)
@@ -126,7 +228,22 @@ static json_t *router_route(const struct entry *e)
     return json_pack("{s:[o], s:[o], s:b}", "match", m, "handle", rp, "terminal", 1);
 }
 
-char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *admin_socket)
+/* The server on the probe socket: each request goes to the address its
+ * X-Zpanel-Upstream header names (a placeholder in the dial address), once. */
+static json_t *probe_server(const char *probe_socket)
+{
+    char *listen = zp_asprintf("unix/%s", probe_socket);
+    json_t *rp = json_pack("{s:s, s:[{s:s}], s:{s:{s:[s]}}}", "handler", "reverse_proxy",
+                           "upstreams", "dial", "{http.request.header." PROXY_PROBE_HEADER "}",
+                           "headers", "request", "delete", PROXY_PROBE_HEADER);
+    json_t *srv = json_pack("{s:[s], s:{s:b}, s:[{s:[o]}]}", "listen", listen, "automatic_https",
+                            "disable", 1, "routes", "handle", rp);
+    free(listen);
+    return srv;
+}
+
+char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *admin_socket,
+                          const char *probe_socket)
 {
     struct proxy_upstream *sorted = zp_calloc(n ? n : 1, sizeof(*sorted));
     if (n)
@@ -139,11 +256,11 @@ char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *
     size_t ndraining = 0, capd = 0;
     for (size_t i = 0; i < n; i++) {
         const struct proxy_site *s = sorted[i].site;
-        char id12[13];
-        proxy__id12(sorted[i].container_id, id12);
+        if (!sorted[i].address || !sorted[i].address[0])
+            continue;
         for (size_t r = 0; r < s->nroutes; r++) {
             const struct proxy_route *rt = &s->routes[r];
-            char *dial = zp_asprintf("%s:%d", id12, rt->port);
+            char *dial = proxy__dial(sorted[i].address, rt->port);
             if (sorted[i].draining) {
                 bool seen = false;
                 for (size_t k = 0; k < ndraining && !seen; k++)
@@ -156,10 +273,14 @@ char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *
                 continue;
             }
             for (size_t h = 0; h < rt->nhosts; h++) {
+                const char *host = rt->hosts[h];
+                const char *owner = proxy_host_owner(sorted, n, host);
+                if (!proxy_host_shared(sorted, n, owner, host, project_of(s)))
+                    continue; /* another project's host */
                 if (rt->npaths == 0)
-                    add_claim(&es, &nes, &caps, s, rt->hosts[h], "", dial);
+                    add_claim(&es, &nes, &caps, s, owner, host, "", dial);
                 for (size_t p = 0; p < rt->npaths; p++)
-                    add_claim(&es, &nes, &caps, s, rt->hosts[h], rt->paths[p], dial);
+                    add_claim(&es, &nes, &caps, s, owner, host, rt->paths[p], dial);
             }
             free(dial);
         }
@@ -186,8 +307,11 @@ char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *
     json_array_append_new(routes, not_found_route());
     json_t *server = json_pack("{s:[s], s:{s:b}, s:o}", "listen", ":80", "automatic_https",
                                "disable", 1, "routes", routes);
-    json_t *cfg = json_pack("{s:o, s:{s:{s:{s:o}}}}", "admin", admin_json(admin_socket), "apps",
-                            "http", "servers", "router", server);
+    json_t *servers = json_pack("{s:o}", "router", server);
+    if (probe_socket)
+        json_object_set_new(servers, "probe", probe_server(probe_socket));
+    json_t *cfg = json_pack("{s:o, s:{s:{s:o}}}", "admin", admin_json(admin_socket), "apps", "http",
+                            "servers", servers);
     char *text = proxy__json_dump(cfg);
     json_decref(cfg);
     for (size_t i = 0; i < nes; i++) {
@@ -216,11 +340,6 @@ static int cmp_host_tls(const void *pa, const void *pb)
     return strcmp(a->host, b->host);
 }
 
-static int cmp_sitep(const void *pa, const void *pb)
-{
-    return cmp_site(*(const struct proxy_site *const *)pa, *(const struct proxy_site *const *)pb);
-}
-
 /* The hosts of mode tls, sorted (borrowed strings). */
 static json_t *hosts_of(const struct host_tls *h, size_t n, enum proxy_tls tls, size_t *ret_n)
 {
@@ -241,23 +360,41 @@ static json_t *to_router_route(json_t *hosts)
                      1);
 }
 
-char *proxy_edge_config(const struct proxy_site *const *sites, size_t n, const char *admin_socket,
+/* The TLS mode of host: its owner's (the first of the owner's sites, by service, naming
+ * it). */
+static enum proxy_tls owner_tls(const struct proxy_upstream *sorted, size_t n, const char *owner,
+                                const char *host, enum proxy_tls dflt)
+{
+    for (size_t i = 0; owner && i < n; i++)
+        if (!sorted[i].draining && strcmp(project_of(sorted[i].site), owner) == 0 &&
+            proxy_site_names_host(sorted[i].site, host))
+            return sorted[i].site->tls;
+    return dflt;
+}
+
+char *proxy_edge_config(const struct proxy_upstream *u, size_t n, const char *admin_socket,
                         int http_port, int https_port)
 {
-    const struct proxy_site **sorted = zp_calloc(n ? n : 1, sizeof(*sorted));
+    struct proxy_upstream *sorted = zp_calloc(n ? n : 1, sizeof(*sorted));
     if (n)
-        memcpy(sorted, sites, n * sizeof(*sites));
-    qsort(sorted, n, sizeof(*sorted), cmp_sitep);
+        memcpy(sorted, u, n * sizeof(*u));
+    qsort(sorted, n, sizeof(*sorted), cmp_upstream);
 
-    /* every host once, with the TLS mode of the first service naming it */
+    /* every host once, with the TLS mode its owner chose */
     struct host_tls *hs = NULL;
     size_t nhs = 0, caph = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct proxy_site *s = sorted[i];
-        enum proxy_tls tls = https_port > 0 ? s->tls : PROXY_TLS_OFF;
+        const struct proxy_site *s = sorted[i].site;
+        if (sorted[i].draining)
+            continue;
         for (size_t r = 0; r < s->nroutes; r++) {
             for (size_t h = 0; h < s->routes[r].nhosts; h++) {
                 const char *host = s->routes[r].hosts[h];
+                const char *owner = proxy_host_owner(sorted, n, host);
+                if (!proxy_host_shared(sorted, n, owner, host, project_of(s)))
+                    continue;
+                enum proxy_tls tls =
+                    https_port > 0 ? owner_tls(sorted, n, owner, host, s->tls) : PROXY_TLS_OFF;
                 bool seen = false;
                 for (size_t k = 0; k < nhs && !seen; k++)
                     seen = strcmp(hs[k].host, host) == 0;

@@ -23,10 +23,15 @@
 #define LABEL_BIND "io.zpanel.proxy.bind"
 #define LABEL_DIR "io.zpanel.proxy.dir" /* <state_dir>/proxy on the host */
 #define LABEL_ONEOFF "io.zpanel.oneoff"
+#define LABEL_PROJECT "io.zpanel.project"
+#define LABEL_SERVICE "io.zpanel.service"
+#define LABEL_NUMBER "io.zpanel.number"
+#define LABEL_NET_PROJECT "io.zpanel.proxy.project" /* on a project's proxy network */
 
 #define DEFAULT_IMAGE "caddy:2"
 #define ADMIN_WAIT_MS 20000
 #define PROBE_MAX_OUTPUT ((size_t)64 << 10)
+#define PROBE_SHOWN 300 /* bytes of a failed probe's body kept for the message */
 
 enum role { ROLE_ROUTER, ROLE_EDGE };
 
@@ -64,27 +69,6 @@ char *proxy__sock_path(const struct proxy_opts *opts, const char *sock)
 static char *inner_sock(enum role r)
 {
     return zp_asprintf("%s/%s", PROXY_MOUNT, role_sock(r));
-}
-
-static int mkdir_p(const char *path, struct zp_err *err)
-{
-    char *p = zp_strdup(path);
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char saved = *s;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = zp_err_sys(err, "creating directory '%s'", p);
-            break;
-        }
-        *s = saved;
-        if (saved == '\0')
-            break;
-    }
-    free(p);
-    return rc;
 }
 
 static int write_file(const char *path, const char *text, struct zp_err *err)
@@ -129,7 +113,7 @@ static int prepare_dir(const struct proxy_opts *opts, struct zp_err *err)
 {
     char *dir = proxy__dir(opts);
     char *data = NULL, *file = NULL, *sock = NULL, *cfg = NULL;
-    int rc = mkdir_p(dir, err);
+    int rc = zp_mkdir_p(dir, 0700, err);
     if (rc)
         goto out;
     if (chmod(dir, 0700) != 0) {
@@ -139,13 +123,15 @@ static int prepare_dir(const struct proxy_opts *opts, struct zp_err *err)
     for (int r = ROLE_ROUTER; r <= ROLE_EDGE; r++) {
         free(data);
         data = zp_asprintf("%s/data/%s/config", dir, role_name(r));
-        if ((rc = mkdir_p(data, err)))
+        if ((rc = zp_mkdir_p(data, 0700, err)))
             goto out;
         free(sock);
         sock = inner_sock(r);
         free(cfg);
+        char *probe = zp_asprintf("%s/%s", PROXY_MOUNT, PROXY_PROBE_SOCK);
         cfg = r == ROLE_EDGE ? proxy_edge_config(NULL, 0, sock, opts->http_port, opts->https_port)
-                             : proxy_router_config(NULL, 0, sock);
+                             : proxy_router_config(NULL, 0, sock, probe);
+        free(probe);
         free(file);
         file = zp_asprintf("%s/%s.json", dir, role_name(r));
         if ((rc = write_file(file, cfg, err)))
@@ -283,6 +269,121 @@ int proxy_ensure_network(struct engine *e, bool *ret_created, struct zp_err *err
     else if (ret_created)
         *ret_created = true;
     return rc;
+}
+
+char *proxy_project_network(const char *project)
+{
+    return zp_asprintf("%s-%s", PROXY_NETWORK, project);
+}
+
+int proxy_ensure_project_network(struct engine *e, const char *project, bool *ret_created,
+                                 struct zp_err *err)
+{
+    char *name = proxy_project_network(project);
+    bool exists = false;
+    if (ret_created)
+        *ret_created = false;
+    int rc = engine_network_exists(e, name, &exists, err);
+    if (rc || exists)
+        goto out;
+    struct engine_kv labels[] = {{PROXY_LABEL_ROLE, "project-network"},
+                                 {LABEL_NET_PROJECT, project}};
+    struct engine_network_opts no;
+    memset(&no, 0, sizeof(no));
+    no.driver = "bridge";
+    no.labels = labels;
+    no.n_labels = 2;
+    struct zp_err e2;
+    zp_err_init(&e2);
+    rc = engine_network_create(e, name, &no, NULL, &e2);
+    if (rc == ZP_E_CONFLICT) /* created meanwhile by another zpanel */
+        rc = 0;
+    else if (rc)
+        *err = e2;
+    else if (ret_created)
+        *ret_created = true;
+out:
+    free(name);
+    return rc;
+}
+
+int proxy_forget_project(struct engine *e, const char *project, struct zp_err *err)
+{
+    char *name = proxy_project_network(project);
+    struct zp_err e2;
+    zp_err_init(&e2);
+    /* not connected, no router, no network: nothing to undo */
+    engine_network_disconnect(e, name, PROXY_ROUTER_NAME, true, &e2);
+    zp_err_init(&e2);
+    int rc = engine_network_remove(e, name, &e2);
+    if (rc == ZP_E_NOTFOUND || rc == ZP_E_CONFLICT ||
+        (rc && strstr(e2.msg, "active endpoints") != NULL))
+        rc = 0; /* gone, or still used by containers zpanel keeps */
+    else if (rc)
+        *err = e2;
+    free(name);
+    return rc;
+}
+
+/* Is the router (inspected as r) attached to network? */
+static bool router_on(const struct engine_container *r, const char *network)
+{
+    for (size_t i = 0; i < r->n_networks; i++)
+        if (strcmp(r->networks[i].name, network) == 0)
+            return true;
+    return false;
+}
+
+/* Attach the router to network unless it is (r: its inspection, or NULL to look). */
+static int attach_router(struct engine *e, const struct engine_container *r, const char *network,
+                         struct zp_err *err)
+{
+    struct engine_container mine;
+    memset(&mine, 0, sizeof(mine));
+    int rc = 0;
+    if (!r) {
+        if ((rc = engine_container_inspect(e, PROXY_ROUTER_NAME, &mine, err)))
+            return rc;
+        r = &mine;
+    }
+    if (!router_on(r, network)) {
+        struct zp_err e2;
+        zp_err_init(&e2);
+        rc = engine_network_connect(e, network, PROXY_ROUTER_NAME, NULL, NULL, &e2);
+        if (rc == ZP_E_CONFLICT || (rc && strstr(e2.msg, "already exists") != NULL))
+            rc = 0; /* connected meanwhile by another zpanel */
+        else if (rc) {
+            *err = e2;
+            zp_err_prefix(err, "attaching the proxy's router to network '%s'", network);
+        }
+    }
+    engine_container_release(&mine);
+    return rc;
+}
+
+/* The address of container c on its proxy network: its project's (ret_net gets that
+ * network's name) or, for containers of earlier versions, `zpanel`. NULL when it has
+ * none (not running, or on neither network). Both owned by the caller. */
+static char *upstream_address(const struct engine_container *c, char **ret_net)
+{
+    const char *project = engine_labels_get(&c->labels, LABEL_PROJECT);
+    char *mine = project ? proxy_project_network(project) : NULL;
+    const struct engine_container_net *found = NULL;
+    for (size_t i = 0; i < c->n_networks; i++) {
+        const struct engine_container_net *n = &c->networks[i];
+        if (!n->ip || !n->ip[0])
+            continue;
+        if (mine && strcmp(n->name, mine) == 0)
+            found = n;
+        else if (!found && strcmp(n->name, PROXY_NETWORK) == 0)
+            found = n;
+    }
+    free(mine);
+    if (!found)
+        return NULL;
+    if (ret_net)
+        *ret_net = zp_strdup(found->name);
+    return zp_strdup(found->ip);
 }
 
 /* Keep the role's container when it carries the same settings (starting it when
@@ -563,6 +664,9 @@ static bool id_matches(const char *id, const char *want)
 struct routed {
     struct proxy_site *sites;
     char **ids;
+    char **names;
+    char **addrs;   /* IP on the proxy network */
+    char **nets;    /* that network */
     bool *draining; /* excluded by an override: referenced, not routed */
     size_t n;
 };
@@ -570,11 +674,42 @@ struct routed {
 static void routed_release(struct routed *rt)
 {
     proxy_sites_free(rt->sites, rt->n);
-    for (size_t i = 0; i < rt->n; i++)
+    for (size_t i = 0; i < rt->n; i++) {
         free(rt->ids[i]);
+        free(rt->names[i]);
+        free(rt->addrs[i]);
+        free(rt->nets[i]);
+    }
     free(rt->ids);
+    free(rt->names);
+    free(rt->addrs);
+    free(rt->nets);
     free(rt->draining);
     memset(rt, 0, sizeof(*rt));
+}
+
+static bool same_label(const struct engine_labels *a, const struct engine_labels *b,
+                       const char *key)
+{
+    const char *x = engine_labels_get(a, key), *y = engine_labels_get(b, key);
+    return x && y && strcmp(x, y) == 0;
+}
+
+/* Does another running container of the list serve as c's project, service and replica
+ * (under a name without the temporary suffix)? */
+static bool replica_served(const struct engine_container_list *l,
+                           const struct engine_container_summary *c)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct engine_container_summary *o = &l->items[i];
+        if (o == c || !o->n_names || zp_str_has_suffix(o->names[0], PROXY_TEMP_SUFFIX))
+            continue;
+        if (same_label(&o->labels, &c->labels, LABEL_PROJECT) &&
+            same_label(&o->labels, &c->labels, LABEL_SERVICE) &&
+            same_label(&o->labels, &c->labels, LABEL_NUMBER))
+            return true;
+    }
+    return false;
 }
 
 static int collect_routed(struct engine *e, const struct proxy_override *ov, size_t nov,
@@ -587,9 +722,13 @@ static int collect_routed(struct engine *e, const struct proxy_override *ov, siz
         return rc;
     struct routed rt;
     memset(&rt, 0, sizeof(rt));
-    rt.sites = zp_calloc(list.n ? list.n : 1, sizeof(*rt.sites));
-    rt.ids = zp_calloc(list.n ? list.n : 1, sizeof(*rt.ids));
-    rt.draining = zp_calloc(list.n ? list.n : 1, sizeof(*rt.draining));
+    size_t cap = list.n ? list.n : 1;
+    rt.sites = zp_calloc(cap, sizeof(*rt.sites));
+    rt.ids = zp_calloc(cap, sizeof(*rt.ids));
+    rt.names = zp_calloc(cap, sizeof(*rt.names));
+    rt.addrs = zp_calloc(cap, sizeof(*rt.addrs));
+    rt.nets = zp_calloc(cap, sizeof(*rt.nets));
+    rt.draining = zp_calloc(cap, sizeof(*rt.draining));
     for (size_t i = 0; i < list.n; i++) {
         const struct engine_container_summary *c = &list.items[i];
         const char *oneoff = engine_labels_get(&c->labels, LABEL_ONEOFF);
@@ -601,7 +740,10 @@ static int collect_routed(struct engine *e, const struct proxy_override *ov, siz
             excluded = excluded || id_matches(c->id, ov[k].exclude_id);
         }
         const char *name = c->n_names ? c->names[0] : "";
-        if (zp_str_has_suffix(name, PROXY_TEMP_SUFFIX) && !included && !excluded)
+        /* a replacement is routed once nothing else serves its replica: whatever its
+         * name, what serves is routed (a rollout stopped before its rename) */
+        if (zp_str_has_suffix(name, PROXY_TEMP_SUFFIX) && !included && !excluded &&
+            replica_served(&list, c))
             continue;
         struct zp_err lerr;
         zp_err_init(&lerr);
@@ -613,8 +755,22 @@ static int collect_routed(struct engine *e, const struct proxy_override *ov, siz
             proxy_site_release(&s);
             continue;
         }
+        /* the address now: a container restarted by the engine may have another one */
+        struct engine_container ci;
+        memset(&ci, 0, sizeof(ci));
+        char *net = NULL, *addr = NULL;
+        if (engine_container_inspect(e, c->id, &ci, &lerr) == 0)
+            addr = upstream_address(&ci, &net);
+        engine_container_release(&ci);
+        if (!addr) { /* gone meanwhile, or on no proxy network: nothing to dial */
+            proxy_site_release(&s);
+            continue;
+        }
         rt.sites[rt.n] = s;
         rt.ids[rt.n] = zp_strdup(c->id);
+        rt.names[rt.n] = zp_strdup(name);
+        rt.addrs[rt.n] = addr;
+        rt.nets[rt.n] = net;
         rt.draining[rt.n] = excluded;
         rt.n++;
     }
@@ -669,7 +825,7 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
     memset(&rt, 0, sizeof(rt));
     struct proxy_upstream *ups = NULL;
     const struct proxy_site **sites = NULL;
-    char *rcfg = NULL, *ecfg = NULL, *rsock = NULL, *esock = NULL;
+    char *rcfg = NULL, *ecfg = NULL, *rsock = NULL, *esock = NULL, *psock = NULL;
     int rc;
     if ((rc = inspect_role(e, ROLE_EDGE, &edge, &have_edge, err)) ||
         (rc = inspect_role(e, ROLE_ROUTER, &router, &have_router, err)))
@@ -698,12 +854,21 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
         o.http_port = 80;
     if ((rc = collect_routed(e, ov, nov, &rt, err)))
         goto out;
+    /* the router reaches each upstream on its proxy network */
+    for (size_t i = 0; i < rt.n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(rt.nets[k], rt.nets[i]) == 0;
+        if (!seen && (rc = attach_router(e, &router, rt.nets[i], err)))
+            goto out;
+    }
     ups = zp_calloc(rt.n ? rt.n : 1, sizeof(*ups));
     sites = zp_calloc(rt.n ? rt.n : 1, sizeof(*sites));
     size_t nsites = 0;
     for (size_t i = 0; i < rt.n; i++) {
         ups[i].site = &rt.sites[i];
         ups[i].container_id = rt.ids[i];
+        ups[i].address = rt.addrs[i];
         ups[i].draining = rt.draining[i];
         if (!rt.draining[i])
             sites[nsites++] = &rt.sites[i];
@@ -712,8 +877,9 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
         *ret_conflicts = proxy_conflicts(sites, nsites);
     rsock = inner_sock(ROLE_ROUTER);
     esock = inner_sock(ROLE_EDGE);
-    rcfg = proxy_router_config(ups, rt.n, rsock);
-    ecfg = proxy_edge_config(sites, nsites, esock, o.http_port, o.https_port);
+    psock = zp_asprintf("%s/%s", PROXY_MOUNT, PROXY_PROBE_SOCK);
+    rcfg = proxy_router_config(ups, rt.n, rsock, psock);
+    ecfg = proxy_edge_config(ups, rt.n, esock, o.http_port, o.https_port);
     /* the router first: a new host reaches the edge only once the router knows it */
     if ((rc = load_if_changed(&o, ROLE_ROUTER, rcfg, err)) ||
         (rc = load_if_changed(&o, ROLE_EDGE, ecfg, err)))
@@ -728,6 +894,118 @@ out:
     free(ecfg);
     free(rsock);
     free(esock);
+    free(psock);
+    return rc;
+}
+
+/* ---- who may claim a host ---- */
+
+/* Does site s route exactly host + path ("" for every path) on a host overlapping host? */
+static bool site_routes_path(const struct proxy_site *s, const char *host, const char *path)
+{
+    if (strcmp(path, "/") == 0) /* the prefix "/" is every path */
+        path = "";
+    for (size_t r = 0; r < s->nroutes; r++) {
+        const struct proxy_route *rt = &s->routes[r];
+        bool named = false;
+        for (size_t h = 0; h < rt->nhosts && !named; h++)
+            named = proxy_hosts_overlap(rt->hosts[h], host);
+        if (!named)
+            continue;
+        if (rt->npaths == 0 && path[0] == '\0')
+            return true;
+        for (size_t p = 0; p < rt->npaths; p++)
+            if (strcmp(rt->paths[p], path) == 0 || (!path[0] && strcmp(rt->paths[p], "/") == 0))
+                return true;
+    }
+    return false;
+}
+
+int proxy_check_claims(struct engine *e, const char *project, const struct proxy_site *const *sites,
+                       size_t n, struct zp_err *err)
+{
+    const char *filters[] = {PROXY_LABEL_ROUTES, NULL};
+    struct engine_container_list list;
+    int rc = engine_container_list(e, filters, true, &list, err);
+    if (rc)
+        return rc;
+    struct proxy_site *have = zp_calloc(list.n ? list.n : 1, sizeof(*have));
+    struct proxy_upstream *ups = zp_calloc(list.n ? list.n : 1, sizeof(*ups));
+    size_t nh = 0;
+    for (size_t i = 0; i < list.n; i++) {
+        const struct engine_container_summary *c = &list.items[i];
+        const char *oneoff = engine_labels_get(&c->labels, LABEL_ONEOFF);
+        struct zp_err lerr;
+        zp_err_init(&lerr);
+        if ((oneoff && strcmp(oneoff, "true") == 0) ||
+            proxy_site_from_label(engine_labels_get(&c->labels, PROXY_LABEL_ROUTES), &have[nh],
+                                  &lerr))
+            continue;
+        if (have[nh].kind != PROXY_KIND_CADDY) {
+            proxy_site_release(&have[nh]);
+            continue;
+        }
+        ups[nh].site = &have[nh];
+        ups[nh].container_id = c->id;
+        ups[nh].address = "";
+        nh++;
+    }
+    struct zp_buf msg = ZP_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        const struct proxy_site *s = sites[i];
+        if (s->kind != PROXY_KIND_CADDY)
+            continue;
+        for (size_t r = 0; r < s->nroutes; r++) {
+            const struct proxy_route *rt = &s->routes[r];
+            for (size_t h = 0; h < rt->nhosts; h++) {
+                const char *host = rt->hosts[h];
+                const char *owner = proxy_host_owner(ups, nh, host);
+                if (!owner || strcmp(owner, project) == 0)
+                    continue;
+                const struct proxy_site *os = NULL;
+                for (size_t k = 0; k < nh && !os; k++)
+                    if (strcmp(have[k].project, owner) == 0 &&
+                        proxy_site_names_host(&have[k], host))
+                        os = &have[k];
+                const char *taken = NULL;
+                if (proxy_host_shared(ups, nh, owner, host, project)) {
+                    /* a guest routes paths of its own, never one the owner routes */
+                    for (size_t p = 0; p <= rt->npaths && !taken; p++) {
+                        const char *path = rt->npaths ? (p < rt->npaths ? rt->paths[p] : NULL)
+                                                      : (p == 0 ? "" : NULL);
+                        for (size_t k = 0; path && k < nh && !taken; k++)
+                            if (strcmp(have[k].project, owner) == 0 &&
+                                site_routes_path(&have[k], host, path))
+                                taken = path;
+                    }
+                    if (!taken)
+                        continue;
+                }
+                char line[1024];
+                if (taken)
+                    snprintf(line, sizeof(line),
+                             "service '%s': host '%s' path '%s' is routed by project '%s' "
+                             "(service '%s'), which owns the host",
+                             s->service, host, taken[0] ? taken : "/", owner, os->service);
+                else
+                    snprintf(line, sizeof(line),
+                             "service '%s': host '%s' belongs to project '%s' (service '%s'): "
+                             "another project may route it only when its owner allows it "
+                             "(x-zpanel: share_hosts_with: [%s])",
+                             s->service, host, owner, os->service, project);
+                if (!strstr(zp_buf_cstr(&msg), line))
+                    zp_buf_addf(&msg, "%s%s", msg.len ? "\n" : "", line);
+            }
+        }
+    }
+    if (msg.len)
+        rc = zp_err_set(err, ZP_E_CONFLICT, NULL, "%s", zp_buf_cstr(&msg));
+    zp_buf_release(&msg);
+    for (size_t i = 0; i < nh; i++)
+        proxy_site_release(&have[i]);
+    free(have);
+    free(ups);
+    engine_container_list_release(&list);
     return rc;
 }
 
@@ -745,8 +1023,8 @@ int proxy_routes(struct engine *e, const struct proxy_opts *opts, char ***ret_li
     memset(&router, 0, sizeof(router));
     bool have = false;
     json_t *cfg = NULL;
-    struct engine_container_list list;
-    memset(&list, 0, sizeof(list));
+    struct routed rt;
+    memset(&rt, 0, sizeof(rt));
     char **lines = NULL;
     size_t n = 0, cap = 0;
     int rc = inspect_role(e, ROLE_ROUTER, &router, &have, err);
@@ -757,9 +1035,8 @@ int proxy_routes(struct engine *e, const struct proxy_opts *opts, char ***ret_li
                         "the proxy is not running (start it with `zpanel proxy up`)");
         goto out;
     }
-    const char *filters[] = {PROXY_LABEL_ROUTES, NULL};
     if ((rc = admin_get_config(opts, ROLE_ROUTER, &cfg, err)) ||
-        (rc = engine_container_list(e, filters, true, &list, err)))
+        (rc = collect_routed(e, NULL, 0, &rt, err)))
         goto out;
     json_t *routes = router_routes_json(cfg);
     size_t i;
@@ -789,11 +1066,12 @@ int proxy_routes(struct engine *e, const struct proxy_opts *opts, char ***ret_li
             if (!dial)
                 continue;
             const char *name = "?";
-            for (size_t c = 0; c < list.n; c++) {
-                size_t idlen = strcspn(dial, ":");
-                if (idlen >= 12 && strncmp(list.items[c].id, dial, idlen) == 0 &&
-                    list.items[c].n_names)
-                    name = list.items[c].names[0];
+            for (size_t c = 0; c < rt.n; c++) {
+                /* "ip:port" or "[ip6]:port" */
+                const char *a = dial + (dial[0] == '[');
+                size_t alen = strlen(rt.addrs[c]);
+                if (strncmp(a, rt.addrs[c], alen) == 0 && (a[alen] == ':' || a[alen] == ']'))
+                    name = rt.names[c];
             }
             zp_buf_addf(&b, "%s %s (%s)", k ? "," : "", name, dial);
         }
@@ -809,24 +1087,59 @@ out:
         free(lines[k]);
     free(lines);
     engine_container_release(&router);
-    engine_container_list_release(&list);
+    routed_release(&rt);
     json_decref(cfg);
     return rc;
 }
 
 /* ---- drain ---- */
 
-int proxy_drain(const struct proxy_opts *opts, const char *container_id, int port,
+/* Container id's address on its proxy network and that network (both owned). */
+static int container_address(struct engine *e, const char *container_id, char **ret_addr,
+                             char **ret_net, struct zp_err *err)
+{
+    struct engine_container c;
+    memset(&c, 0, sizeof(c));
+    int rc = engine_container_inspect(e, container_id, &c, err);
+    if (rc)
+        return rc;
+    char *net = NULL;
+    char *addr = upstream_address(&c, &net);
+    if (!addr) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL,
+                        "container %.12s has no address on a network of the proxy (is it "
+                        "running?)",
+                        container_id);
+    } else {
+        *ret_addr = addr;
+        if (ret_net)
+            *ret_net = net;
+        else
+            free(net);
+    }
+    engine_container_release(&c);
+    return rc;
+}
+
+int proxy_drain(struct engine *e, const struct proxy_opts *opts, const char *container_id, int port,
                 int64_t timeout_ms, bool *ret_drained, struct zp_err *err)
 {
-    char id12[13];
-    proxy__id12(container_id, id12);
-    char *addr = zp_asprintf("%s:%d", id12, port);
+    char *ip = NULL;
+    int rc = container_address(e, container_id, &ip, NULL, err);
+    if (rc == ZP_E_NOTFOUND || rc == ZP_E_ENGINE) {
+        /* gone, or no longer on the network: nothing can be in flight to it */
+        zp_err_init(err);
+        *ret_drained = true;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    char *addr = proxy__dial(ip, port);
     char *path = proxy__sock_path(opts, PROXY_ROUTER_SOCK);
     struct proxy_admin *a = NULL;
     int64_t deadline = zp_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     bool drained = false;
-    int rc = proxy_admin_open(path, &a, err);
+    rc = proxy_admin_open(path, &a, err);
     while (rc == 0) {
         struct proxy_upstream_state *st = NULL;
         size_t n = 0;
@@ -850,69 +1163,69 @@ int proxy_drain(const struct proxy_opts *opts, const char *container_id, int por
     proxy_admin_close(a);
     free(path);
     free(addr);
+    free(ip);
     return rc;
 }
 
 /* ---- probe ---- */
 
-static int collect_output(void *ctx, enum engine_stream stream, const char *data, size_t len,
-                          struct zp_err *err)
+int proxy_probe(struct engine *e, const struct proxy_opts *opts, const char *container_id, int port,
+                const char *path, int64_t timeout_ms, bool *ret_ok, char **ret_output,
+                struct zp_err *err)
 {
-    (void)stream;
-    (void)err;
-    struct zp_buf *b = ctx;
-    /* keep the beginning; the rest is not needed to judge a probe */
-    if (b->len < PROBE_MAX_OUTPUT)
-        zp_buf_add(b, data, len < PROBE_MAX_OUTPUT - b->len ? len : PROBE_MAX_OUTPUT - b->len);
-    return 0;
-}
-
-int proxy_probe(struct engine *e, const char *container_id, int port, const char *path,
-                int64_t timeout_ms, bool *ret_ok, char **ret_output, struct zp_err *err)
-{
-    char id12[13];
-    proxy__id12(container_id, id12);
     if (!path || !proxy__path_valid(path))
         return zp_err_set(err, ZP_E_INPUT, NULL, "invalid probe path '%s'", path ? path : "");
-    int64_t secs = (timeout_ms + 999) / 1000;
-    if (secs < 1)
-        secs = 1;
-    char *tsecs = zp_asprintf("%lld", (long long)secs);
-    char *url = zp_asprintf("http://%s:%d%s", id12, port, path);
-    /* busybox's own timeout, not wget -T: Debian's static busybox 1.35 wget crashes
-     * (SIGSEGV) whenever -T is given; `busybox` is in both caddy:2 (Alpine) and ours */
-    const char *argv[] = {"busybox", "timeout", tsecs, "busybox", "wget",
-                          "-q",      "-O",      "-",   url,       NULL};
-    char *exec_id = NULL;
-    struct zp_buf out;
-    zp_buf_init(&out, PROBE_MAX_OUTPUT + 1);
-    struct engine_stream_io io;
-    memset(&io, 0, sizeof(io));
-    io.stdin_fd = -1;
-    io.on_output = collect_output;
-    io.ctx = &out;
-    struct engine_exec_state st;
-    memset(&st, 0, sizeof(st));
-    int rc = engine_exec_create(e, PROXY_ROUTER_NAME, argv, NULL, NULL, NULL, false, false,
-                                &exec_id, err);
+    char *ip = NULL, *net = NULL, *dial = NULL, *sock = NULL, *host = NULL, *upstream = NULL;
+    struct engine_http *h = NULL;
+    struct engine_http_response resp;
+    memset(&resp, 0, sizeof(resp));
+    int rc = container_address(e, container_id, &ip, &net, err);
     if (rc == 0)
-        rc = engine_exec_start(e, exec_id, &io, err);
-    /* the stream ends with the process; its exit code may take a moment to be recorded */
-    for (int tries = 0; rc == 0 && tries < 50; tries++) {
-        if ((rc = engine_exec_inspect(e, exec_id, &st, err)) || !st.running)
-            break;
-        zp_sleep_ms(20);
-    }
-    if (rc == 0) {
-        *ret_ok = !st.running && st.exit_code == 0;
-        if (ret_output)
-            *ret_output = zp_buf_detach(&out, NULL);
+        rc = attach_router(e, NULL, net, err);
+    if (rc)
+        goto out;
+    dial = proxy__dial(ip, port);
+    sock = proxy__sock_path(opts, PROXY_PROBE_SOCK);
+    host = zp_asprintf("Host: %s", dial);
+    upstream = zp_asprintf(PROXY_PROBE_HEADER ": %s", dial);
+    const char *headers[] = {host, upstream, NULL};
+    if ((rc = engine_http_open(sock, PROBE_MAX_OUTPUT, &h, err)))
+        goto out;
+    struct zp_err herr;
+    zp_err_init(&herr);
+    int hrc = engine_http_request(h, "GET", path, headers, NULL, timeout_ms > 0 ? timeout_ms : 1,
+                                  &resp, &herr);
+    struct zp_buf out = ZP_BUF_INIT;
+    if (hrc == ZP_E_TOOBIG) {
+        /* larger than a probe's answer may be: a failed try, with the reason */
+        zp_buf_addf(&out, "GET http://%s%s: %s", dial, path, herr.msg);
+        *ret_ok = false;
+    } else if (hrc) {
+        /* no answer from the router (restarting, busy): a failed try, not an error */
+        zp_buf_addf(&out, "GET http://%s%s: no answer: %s", dial, path, herr.msg);
+        *ret_ok = false;
     } else {
-        zp_err_prefix(err, "probing %s", url);
+        *ret_ok = resp.status >= 200 && resp.status <= 299;
+        if (resp.status == 502 && resp.len == 0)
+            zp_buf_addf(&out, "GET http://%s%s: the router could not connect to it (HTTP 502)",
+                        dial, path);
+        else
+            zp_buf_addf(&out, "GET http://%s%s: HTTP %ld\n%.*s", dial, path, resp.status,
+                        (int)(resp.len < PROBE_SHOWN ? resp.len : PROBE_SHOWN), resp.body);
     }
+    if (ret_output)
+        *ret_output = zp_buf_detach(&out, NULL);
     zp_buf_release(&out);
-    free(exec_id);
-    free(tsecs);
-    free(url);
+out:
+    if (rc)
+        zp_err_prefix(err, "probing %.12s", container_id);
+    engine_http_response_release(&resp);
+    engine_http_close(h);
+    free(ip);
+    free(net);
+    free(dial);
+    free(sock);
+    free(host);
+    free(upstream);
     return rc;
 }

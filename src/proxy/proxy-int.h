@@ -24,6 +24,10 @@
 #define PROXY_MOUNT "/zpanel"
 #define PROXY_EDGE_SOCK "edge.sock"
 #define PROXY_ROUTER_SOCK "router.sock"
+/* The router's probe server (see proxy_router_config) and the header naming the address
+ * a probe request goes to. */
+#define PROXY_PROBE_SOCK "probe.sock"
+#define PROXY_PROBE_HEADER "X-Zpanel-Upstream"
 
 /* Is s a host name a route may name: DNS labels of [a-z0-9-] (not starting or ending
  * with '-'), joined by dots, optionally "*." first; lowercase only; at most 253 chars. */
@@ -43,6 +47,9 @@ void proxy__id12(const char *id, char out[13]);
 json_t *proxy__json_parse(const char *text, const char *what, struct zp_err *err);
 /* Dump j as compact JSON with sorted keys (caller frees). */
 char *proxy__json_dump(const json_t *j);
+
+/* The dial address of an upstream: "ip:port", "[ip6]:port" (caller frees). */
+char *proxy__dial(const char *address, int port);
 
 /* Paths on the host: <state_dir>/proxy and files below it (caller frees). */
 char *proxy__dir(const struct proxy_opts *opts);

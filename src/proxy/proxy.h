@@ -53,6 +53,9 @@ struct proxy_site {
     int64_t health_timeout_ms;  /* default 5000: how long a probe may take in total */
     int64_t drain_timeout_ms;   /* default 30000 */
     enum proxy_kind kind;
+    char **share_with; /* x-zpanel.share_hosts_with: projects that may route paths on
+                        * this site's hosts when this project owns them */
+    size_t nshare;
 };
 
 void proxy_site_release(struct proxy_site *s);
@@ -74,7 +77,10 @@ char **proxy_traefik_labels(const struct proxy_site *s);
 
 struct proxy_upstream {
     const struct proxy_site *site; /* borrowed */
-    const char *container_id;      /* borrowed; dialled as <first 12 chars>:<port> */
+    const char *container_id;      /* borrowed */
+    /* borrowed: the container's IP address on its project's proxy network (dialled as
+     * <ip>:<port>, [ip]:port for IPv6): never a DNS name, which a rename briefly drops */
+    const char *address;
     /* Not routed any more, but still referenced by a route that never matches (its
      * "@id" is PROXY_DRAIN_ID): Caddy forgets an upstream's in-flight count as soon as
      * no loaded route names it, although those requests still run (measured with Caddy
@@ -86,10 +92,32 @@ struct proxy_upstream {
 
 /* The router's and the edge's full Caddy JSON configurations for these upstreams
  * (pure; sorted, so equal inputs give equal text). admin_socket: the path of that
- * Caddy's admin socket inside its container. */
-char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *admin_socket);
-char *proxy_edge_config(const struct proxy_site *const *sites, size_t n, const char *admin_socket,
+ * Caddy's admin socket inside its container; probe_socket (router only, may be NULL):
+ * where the router also listens for zpanel's probes (a request's X-Zpanel-Upstream
+ * header names the address it is proxied to). Hosts belong to their owner
+ * (proxy_host_owner): another project's claim on a host is left out unless the owner
+ * shares the host with it, and the edge takes a host's TLS mode from its owner. Draining
+ * upstreams are ignored by the edge. */
+char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *admin_socket,
+                          const char *probe_socket);
+char *proxy_edge_config(const struct proxy_upstream *u, size_t n, const char *admin_socket,
                         int http_port, int https_port);
+
+/* ---- who owns a host ---- */
+
+/* Do host names a and b (either may be "*.example.com") match a common host? */
+bool proxy_hosts_overlap(const char *a, const char *b);
+/* Does site s name a host that overlaps host? */
+bool proxy_site_names_host(const struct proxy_site *s, const char *host);
+/* The project owning host among the (non-draining) upstreams u[0..n): of the projects
+ * naming an overlapping host, those that are not guests (a project is a guest when another
+ * claimant's site naming it shares its hosts with it) and, of these, the first by name.
+ * NULL when no upstream names it (borrowed from a site). */
+const char *proxy_host_owner(const struct proxy_upstream *u, size_t n, const char *host);
+/* May project claim host, given the owner's sites among u (true when owner is NULL or
+ * is project, or one of the owner's sites naming host lists project in share_with)? */
+bool proxy_host_shared(const struct proxy_upstream *u, size_t n, const char *owner,
+                       const char *host, const char *project);
 
 /* ---- Caddy's admin API over a unix socket ---- */
 
@@ -132,6 +160,19 @@ int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err
 /* Create the shared network `zpanel` unless it exists (also when another zpanel created
  * it meanwhile); *ret_created (may be NULL) says whether this call created it. */
 int proxy_ensure_network(struct engine *e, bool *ret_created, struct zp_err *err);
+/* The network that joins a project's routed containers to the router, and only to it
+ * ("zpanel-<project>"; caller frees). Projects never share one: a routed container
+ * cannot reach another project's containers through the proxy's networks. */
+char *proxy_project_network(const char *project);
+/* Create the project's network unless it exists (labels io.zpanel.proxy=project-network,
+ * io.zpanel.proxy.project=<project>, never io.zpanel.project: it outlives no project but
+ * is not one of its Compose networks); *ret_created (may be NULL) says whether this call
+ * created it. The router joins it at the next proxy_sync or proxy_probe. */
+int proxy_ensure_project_network(struct engine *e, const char *project, bool *ret_created,
+                                 struct zp_err *err);
+/* Take the router off the project's network and remove the network, unless other
+ * containers still use it (then it stays; not an error). A missing one is not an error. */
+int proxy_forget_project(struct engine *e, const char *project, struct zp_err *err);
 /* Remove both containers (the network stays while containers use it). */
 int proxy_down(struct engine *e, const struct proxy_opts *opts, struct zp_err *err);
 
@@ -157,14 +198,26 @@ struct proxy_override {
 
 /* List every running container with io.zpanel.routes (all projects; not one-off, not
  * kind traefik), build both configurations and load each one that differs from what
- * that Caddy runs (the router in one /load request). A container named with a
- * rollout's temporary suffix is routed only when included by an override. A container
+ * that Caddy runs (the router in one /load request). Each upstream is dialled by its IP
+ * address on its project's network (or on `zpanel`, where containers of older zpanel
+ * versions are), read again from the engine at every sync; the router joins each such
+ * network. A container named with a rollout's temporary suffix: see PROXY_TEMP_SUFFIX.
+ * A container
  * excluded by an override gets no traffic but stays referenced as draining (see struct
  * proxy_upstream), so that proxy_drain sees its requests in flight; a sync after it is
  * removed forgets it. When the proxy does not run, returns 0 and sets *ret_running
  * false (may be NULL). */
 int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct proxy_override *ov,
                size_t nov, bool *ret_running, char **ret_conflicts, struct zp_err *err);
+
+/* Before project deploys sites (its routed Caddy services): refuse a host that another
+ * project owns (proxy_host_owner over every routed container on the engine, running or
+ * not), on any path and with any TLS mode, unless that owner shares it with project
+ * (x-zpanel.share_hosts_with); even then a host + path the owner routes stays the
+ * owner's. Errors: ZP_E_CONFLICT naming the host, the owner project and its service (one
+ * line per host refused), engine errors. */
+int proxy_check_claims(struct engine *e, const char *project, const struct proxy_site *const *sites,
+                       size_t n, struct zp_err *err);
 
 /* Host + path pairs that sites of different services (or projects) both claim, one line
  * each ("host 'a.example' path '/api' is routed by both shop/web and blog/web"), or NULL
@@ -177,20 +230,29 @@ char *proxy_conflicts(const struct proxy_site *const *sites, size_t n);
 int proxy_routes(struct engine *e, const struct proxy_opts *opts, char ***ret_lines,
                  struct zp_err *err);
 
-/* Wait until no request is in flight to container_id's upstream (per the router's
- * /reverse_proxy/upstreams; an address Caddy does not list has none) or timeout_ms
- * passed; *ret_drained says which. Call it after a proxy_sync that excluded the
- * container (it stays listed while draining). */
-int proxy_drain(const struct proxy_opts *opts, const char *container_id, int port,
+/* Wait until no request is in flight to container_id's upstream (its address on its
+ * proxy network, per the router's /reverse_proxy/upstreams; an address Caddy does not
+ * list has none) or timeout_ms passed; *ret_drained says which. Call it after a
+ * proxy_sync that excluded the container (it stays listed while draining). */
+int proxy_drain(struct engine *e, const struct proxy_opts *opts, const char *container_id, int port,
                 int64_t timeout_ms, bool *ret_drained, struct zp_err *err);
 
-/* The route's HTTP probe, run inside the router's container (busybox or Alpine wget):
- * GET http://<id12>:<port><path> must answer 2xx within timeout_ms. *ret_ok says
- * whether it did; *ret_output (may be NULL) gets wget's output. */
-int proxy_probe(struct engine *e, const char *container_id, int port, const char *path,
-                int64_t timeout_ms, bool *ret_ok, char **ret_output, struct zp_err *err);
+/* The route's HTTP probe, from the router's networks without running anything inside
+ * the proxy's image: GET <path> is sent over the router's probe socket
+ * (<state_dir>/proxy/probe.sock) and proxied once to container_id's address on its
+ * proxy network, port (the router joins that network first when needed). *ret_ok says
+ * whether it answered 2xx within timeout_ms; *ret_output (may be NULL; caller frees)
+ * gets the status line and the start of the body, or why there was no answer. Errors:
+ * ZP_E_NOTFOUND (no such container), ZP_E_ENGINE (it has no address on a proxy network),
+ * ZP_E_INPUT (path). */
+int proxy_probe(struct engine *e, const struct proxy_opts *opts, const char *container_id, int port,
+                const char *path, int64_t timeout_ms, bool *ret_ok, char **ret_output,
+                struct zp_err *err);
 
-/* The suffix of a rollout's temporary container name ("hello-web-1" + suffix). */
+/* The suffix of a rollout's temporary container name ("hello-web-1" + suffix). A
+ * container with that name is routed by proxy_sync when an override includes it, or when
+ * no other running container of its project, service and replica number serves (a
+ * rollout stopped after the old container went and before the rename). */
 #define PROXY_TEMP_SUFFIX "-zpnew"
 
 #endif

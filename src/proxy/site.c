@@ -98,6 +98,7 @@ void proxy_site_release(struct proxy_site *s)
     }
     free(s->routes);
     free(s->health_path);
+    free_strv(s->share_with, s->nshare);
     memset(s, 0, sizeof(*s));
 }
 
@@ -144,6 +145,8 @@ char *proxy_site_to_label(const struct proxy_site *s)
         json_array_append_new(routes, ro);
     }
     json_object_set_new(o, "routes", routes);
+    if (s->nshare > 0) /* absent when empty: labels written before it stay equal */
+        json_object_set_new(o, "share_hosts_with", strv_json(s->share_with, s->nshare));
     char *text = proxy__json_dump(o);
     json_decref(o);
     return text;
@@ -342,6 +345,9 @@ int proxy_site_from_label(const char *json, struct proxy_site *ret, struct zp_er
             goto out;
         r->port = (int)port;
     }
+    if ((rc = get_strv(o, "share_hosts_with", 0, PROXY_MAX_HOSTS, name_valid, &s.share_with,
+                       &s.nshare, err)))
+        goto out;
     *ret = s;
     memset(&s, 0, sizeof(s));
 out:

@@ -221,34 +221,6 @@ static int query_int(struct store *s, const char *sql, const char *what, int64_t
 
 /* ---- opening and migrations ---- */
 
-static int mkdir_p(const char *path, struct zp_err *err)
-{
-    char *p = zp_strdup(path);
-    int rc = 0;
-    for (char *q = p + 1;; q++) {
-        if (*q != '/' && *q != '\0')
-            continue;
-        char saved = *q;
-        *q = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = zp_err_sys(err, "creating directory '%s'", p);
-            break;
-        }
-        *q = saved;
-        if (saved == '\0')
-            break;
-    }
-    if (rc == 0) {
-        struct stat sb;
-        if (stat(p, &sb) != 0)
-            rc = zp_err_sys(err, "creating directory '%s'", p);
-        else if (!S_ISDIR(sb.st_mode))
-            rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "'%s' is not a directory", p);
-    }
-    free(p);
-    return rc;
-}
-
 static int not_ours(const struct store *s, const char *why, struct zp_err *err)
 {
     return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a zpanel state database (%s)", s->path,
@@ -259,7 +231,7 @@ static int not_ours(const struct store *s, const char *why, struct zp_err *err)
  * on the first read. */
 static int check_header(struct store *s, int64_t *ret_version, struct zp_err *err)
 {
-    int64_t version, app;
+    int64_t version = 0, app = 0; /* set by query_int on success; gcc -O3 cannot see it */
     struct zp_err e;
     zp_err_init(&e);
     if (query_int(s, "PRAGMA user_version", "reading the schema version", &version, &e) != 0 ||
@@ -313,7 +285,7 @@ fail:
     return rc;
 }
 
-int store_open(const char *state_dir, const char *project, struct store **ret, struct zp_err *err)
+static int check_open_args(const char *state_dir, const char *project, struct zp_err *err)
 {
     if (!store_project_name_valid(project))
         return zp_err_set(err, ZP_E_INPUT, NULL,
@@ -322,10 +294,32 @@ int store_open(const char *state_dir, const char *project, struct store **ret, s
                           project ? project : "", PROJECT_NAME_MAX);
     if (!state_dir || !*state_dir)
         return zp_err_set(err, ZP_E_INPUT, NULL, "empty state directory");
+    return 0;
+}
+
+int store_projects_dir(const char *state_dir, char **ret, struct zp_err *err)
+{
+    if (!state_dir || !*state_dir)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "empty state directory");
+    char *dir = zp_path_join(state_dir, "projects");
+    int rc = zp_mkdir_p(dir, 0700, err);
+    if (rc) {
+        free(dir);
+        return rc;
+    }
+    *ret = dir;
+    return 0;
+}
+
+int store_open(const char *state_dir, const char *project, struct store **ret, struct zp_err *err)
+{
+    int rc = check_open_args(state_dir, project, err);
+    if (rc)
+        return rc;
     struct store *s = zp_calloc(1, sizeof(*s));
     char *dir = zp_path_join(state_dir, "projects");
     s->path = store_db_path(state_dir, project);
-    int rc = mkdir_p(dir, err);
+    rc = zp_mkdir_p(dir, 0700, err);
     free(dir);
     if (rc)
         goto fail_sys;
@@ -343,7 +337,7 @@ int store_open(const char *state_dir, const char *project, struct store **ret, s
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    int64_t version;
+    int64_t version = 0;
     if ((rc = check_header(s, &version, err)) != 0)
         goto fail;
     if ((rc = exec_sql(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", err)) != 0)
@@ -372,6 +366,81 @@ fail_sys:
         err->code = ZP_E_SYSTEM;
         rc = ZP_E_SYSTEM;
     }
+fail:
+    store_close(s);
+    return rc;
+}
+
+/* Open path read-only: plain first (it sees a writer's WAL), and when SQLite cannot
+ * create the WAL index beside a database in a directory we may not write, as an immutable
+ * file (nobody can be writing it: a writer would have created the index). */
+static int open_readonly(struct store *s, bool immutable, struct zp_err *err)
+{
+    int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+    char *uri = NULL;
+    const char *name = s->path;
+    if (immutable) {
+        /* file: URI, with the characters that URIs give a meaning percent-encoded */
+        struct zp_buf b = ZP_BUF_INIT;
+        zp_buf_adds(&b, "file:");
+        for (const char *c = s->path; *c; c++) {
+            if (*c == '%' || *c == '?' || *c == '#')
+                zp_buf_addf(&b, "%%%02X", (unsigned char)*c);
+            else
+                zp_buf_addc(&b, *c);
+        }
+        zp_buf_adds(&b, "?immutable=1");
+        uri = zp_buf_detach(&b, NULL);
+        name = uri;
+        flags |= SQLITE_OPEN_URI;
+    }
+    int src = sqlite3_open_v2(name, &s->db, flags, NULL);
+    free(uri);
+    if (src != SQLITE_OK)
+        return db_error(s, src, "opening", err);
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    return 0;
+}
+
+int store_open_readonly(const char *state_dir, const char *project, struct store **ret,
+                        struct zp_err *err)
+{
+    int rc = check_open_args(state_dir, project, err);
+    if (rc)
+        return rc;
+    struct store *s = zp_calloc(1, sizeof(*s));
+    s->path = store_db_path(state_dir, project);
+    int64_t version = 0;
+    if (!zp_file_exists(s->path)) {
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no state database '%s'", s->path);
+        goto fail;
+    }
+    if ((rc = open_readonly(s, false, err)) == 0)
+        rc = check_header(s, &version, err);
+    if (rc == ZP_E_SYSTEM || rc == ZP_E_CONFLICT) {
+        /* no WAL index and no right to create one (a read-only directory) */
+        struct zp_err e2;
+        zp_err_init(&e2);
+        sqlite3_close(s->db);
+        s->db = NULL;
+        if (open_readonly(s, true, &e2) == 0 && check_header(s, &version, &e2) == 0) {
+            zp_err_init(err);
+            rc = 0;
+        }
+    }
+    if (rc)
+        goto fail;
+    if (version == 0) {
+        /* an empty file (created, never migrated) holds no release; an older schema is read
+         * as it is (migrations only add: the releases tables are those of version 1) */
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no releases in '%s'", s->path);
+        goto fail;
+    }
+    if ((rc = exec_sql(s, "PRAGMA query_only = ON", "opening read-only", err)) != 0)
+        goto fail;
+    *ret = s;
+    return 0;
 fail:
     store_close(s);
     return rc;
@@ -422,6 +491,41 @@ void store_releases_free(struct store_release *r, size_t n)
     free(r);
 }
 
+/* Inside a write transaction: every DEPLOYED release but keep_id becomes SUPERSEDED, so that
+ * at most one release is DEPLOYED whatever happened before. */
+static int supersede_others(struct store *s, int64_t keep_id, const char *what, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, "UPDATE releases SET status = ? WHERE status = ? AND id IS NOT ?", what,
+                     &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, status_names[STORE_RELEASE_SUPERSEDED]);
+    bind_str(st, 2, status_names[STORE_RELEASE_DEPLOYED]);
+    if (keep_id > 0)
+        sqlite3_bind_int64(st, 3, keep_id);
+    else
+        sqlite3_bind_null(st, 3);
+    int src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        rc = db_error(s, src, what, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_release_next_id(struct store *s, int64_t *ret, struct zp_err *err)
+{
+    /* the larger of AUTOINCREMENT's last id and the largest id: what INSERT would take */
+    int64_t id = 0;
+    int rc = query_int(s,
+                       "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
+                       "'releases'), 0), coalesce((SELECT max(id) FROM releases), 0)) + 1",
+                       "reading the next release id", &id, err);
+    if (rc == 0)
+        *ret = id;
+    return rc;
+}
+
 int store_release_add(struct store *s, struct store_release *r, struct zp_err *err)
 {
     static const char *const what = "recording a release";
@@ -437,18 +541,25 @@ int store_release_add(struct store *s, struct store_release *r, struct zp_err *e
     int rc = tx_begin_write(s, what, err);
     if (rc)
         return rc;
+    if (r->status == STORE_RELEASE_DEPLOYED && (rc = supersede_others(s, r->id, what, err)) != 0)
+        goto fail;
     rc = prepare(s,
-                 "INSERT INTO releases (created, kind, status, source, model_json, note) "
-                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 "INSERT INTO releases (id, created, kind, status, source, model_json, note) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                  what, &st, err);
     if (rc)
         goto fail;
-    sqlite3_bind_int64(st, 1, now);
-    bind_str(st, 2, r->kind);
-    bind_str(st, 3, status_names[r->status]);
-    sqlite3_bind_int64(st, 4, r->source);
-    bind_str(st, 5, r->model_json);
-    bind_str(st, 6, r->note);
+    /* id NULL: the next one (AUTOINCREMENT never reuses an id) */
+    if (r->id > 0)
+        sqlite3_bind_int64(st, 1, r->id);
+    else
+        sqlite3_bind_null(st, 1);
+    sqlite3_bind_int64(st, 2, now);
+    bind_str(st, 3, r->kind);
+    bind_str(st, 4, status_names[r->status]);
+    sqlite3_bind_int64(st, 5, r->source);
+    bind_str(st, 6, r->model_json);
+    bind_str(st, 7, r->note);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
         rc = db_error(s, src, what, err);
@@ -499,19 +610,56 @@ int store_release_set_status(struct store *s, int64_t id, enum store_release_sta
     static const char *const what = "changing the status of a release";
     if ((size_t)status >= NSTATUS)
         ZP_BUG("release status %d", (int)status);
-    sqlite3_stmt *st;
-    int rc = prepare(s, "UPDATE releases SET status = ?, note = coalesce(?, note) WHERE id = ?",
-                     what, &st, err);
+    sqlite3_stmt *st = NULL;
+    int rc = tx_begin_write(s, what, err);
     if (rc)
         return rc;
+    if (status == STORE_RELEASE_DEPLOYED && (rc = supersede_others(s, id, what, err)) != 0)
+        goto fail;
+    rc = prepare(s, "UPDATE releases SET status = ?, note = coalesce(?, note) WHERE id = ?", what,
+                 &st, err);
+    if (rc)
+        goto fail;
     bind_str(st, 1, status_names[status]);
     bind_str(st, 2, note);
     sqlite3_bind_int64(st, 3, id);
     int src = sqlite3_step(st);
+    if (src != SQLITE_DONE) {
+        rc = db_error(s, src, what, err);
+        goto fail;
+    }
+    if (sqlite3_changes(s->db) == 0) {
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no release %lld", (long long)id);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = tx_commit(s, what, err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    tx_rollback(s);
+    return rc;
+}
+
+int store_release_fail_stale(struct store *s, const char *note, size_t *ret_n, struct zp_err *err)
+{
+    static const char *const what = "marking interrupted releases failed";
+    sqlite3_stmt *st;
+    /* one statement: one implicit transaction */
+    int rc = prepare(s, "UPDATE releases SET status = ?, note = coalesce(?, note) WHERE status = ?",
+                     what, &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, status_names[STORE_RELEASE_FAILED]);
+    bind_str(st, 2, note);
+    bind_str(st, 3, status_names[STORE_RELEASE_DEPLOYING]);
+    int src = sqlite3_step(st);
     if (src != SQLITE_DONE)
         rc = db_error(s, src, what, err);
-    else if (sqlite3_changes(s->db) == 0)
-        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no release %lld", (long long)id);
+    else if (ret_n != NULL)
+        *ret_n = (size_t)sqlite3_changes(s->db);
     sqlite3_finalize(st);
     return rc;
 }

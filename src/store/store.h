@@ -1,6 +1,7 @@
 /* store: zpanel's persistent state in SQLite (WAL), one small database per project under
- * the state directory. Holds the releases recorded by `update` and `rollback`. Library
- * code: it never prints. */
+ * the state directory. Holds the releases recorded by release/ (`up`, `update`,
+ * `rollback`). Every change of state is one transaction: a failed write (a full disk, a
+ * crash) leaves the state as it was before. Library code: it never prints. */
 #ifndef ZP_STORE_H
 #define ZP_STORE_H
 
@@ -43,6 +44,18 @@ bool store_exists(const char *state_dir, const char *project);
  * (directory or file not writable: the message names the path), ZP_E_CONFLICT (the
  * database stayed locked by another process for the whole busy timeout). */
 int store_open(const char *state_dir, const char *project, struct store **ret, struct zp_err *err);
+/* Open the existing state of project for reading only: nothing is created, migrated or
+ * written (the state directory may be read-only; a database whose WAL index cannot be
+ * created there is read as an immutable file). *ret belongs to the caller; every write
+ * call on it fails. Errors: ZP_E_NOTFOUND (no database, or one without any schema yet),
+ * ZP_E_INPUT (as store_open), ZP_E_SYSTEM, ZP_E_CONFLICT. An older schema is read as it
+ * is (migrations only add tables and columns; only a writer migrates). */
+int store_open_readonly(const char *state_dir, const char *project, struct store **ret,
+                        struct zp_err *err);
+/* Create <state_dir>/projects (0700, parents too) and give its path (newly allocated): the
+ * directory of databases, locks and release model files. Errors: ZP_E_SYSTEM naming the
+ * directory, ZP_E_INPUT (empty state_dir). */
+int store_projects_dir(const char *state_dir, char **ret, struct zp_err *err);
 /* Close s; NULL is accepted. */
 void store_close(struct store *s);
 /* The database file of s (borrowed). */
@@ -68,7 +81,7 @@ enum store_release_status {
 struct store_release {
     int64_t id;      /* 1, 2, 3, ... in recording order */
     int64_t created; /* Unix seconds */
-    char *kind;      /* "update", "rollback" */
+    char *kind;      /* "up", "update", "rollback", "observed" (what ran before the first) */
     enum store_release_status status;
     int64_t source;   /* rollback: the release redeployed; else 0 */
     char *model_json; /* the finalised model as `zpanel config --format json` prints it */
@@ -82,14 +95,25 @@ struct store_release {
  * corrupt). ret_ outputs are written only on success and belong to the caller: release
  * them with store_release_release / store_releases_free. */
 
-/* Record a release and its services in one transaction: r->id (the next id, never reused)
- * and r->created (now) are set here; r is otherwise only read. kind and model_json must
- * not be NULL; neither may a service's service, image_ref, image_id or config_hash. */
+/* Record a release and its services in one transaction. r->id: the id to give it (> 0, as
+ * store_release_next_id said), or 0 for the next one; ids are never reused. r->id and
+ * r->created (now) are set here; r is otherwise only read. A release recorded DEPLOYED
+ * makes every other DEPLOYED one SUPERSEDED in the same transaction. kind and model_json
+ * must not be NULL; neither may a service's service, image_ref, image_id or config_hash.
+ * Errors also: ZP_E_CONFLICT when the id is taken. */
 int store_release_add(struct store *s, struct store_release *r, struct zp_err *err);
-/* Change the status of release id; note replaces its note when not NULL (NULL keeps it).
- * Errors: ZP_E_NOTFOUND. */
+/* The id the next store_release_add gives (the caller holds the project's lock, so it
+ * stays the next one: keep tags are made with it before the release is recorded). */
+int store_release_next_id(struct store *s, int64_t *ret, struct zp_err *err);
+/* Change the status of release id in one transaction; note replaces its note when not NULL
+ * (NULL keeps it). DEPLOYED also makes every other DEPLOYED release SUPERSEDED, in the same
+ * transaction: at most one release is ever DEPLOYED. Errors: ZP_E_NOTFOUND. */
 int store_release_set_status(struct store *s, int64_t id, enum store_release_status status,
                              const char *note, struct zp_err *err);
+/* Mark every DEPLOYING release FAILED with note (NULL keeps theirs), in one statement; the
+ * caller holds the project's lock, so whoever was deploying them stopped. *ret_n (may be
+ * NULL) gets how many. */
+int store_release_fail_stale(struct store *s, const char *note, size_t *ret_n, struct zp_err *err);
 /* Errors: ZP_E_NOTFOUND. */
 int store_release_get(struct store *s, int64_t id, struct store_release *ret, struct zp_err *err);
 /* The newest release with status (any status when status < 0); ZP_E_NOTFOUND when none. */

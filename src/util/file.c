@@ -49,6 +49,34 @@ int zp_file_read(const char *path, size_t max, char **ret_data, size_t *ret_len,
     return 0;
 }
 
+int zp_mkdir_p(const char *path, unsigned mode, struct zp_err *err)
+{
+    char *p = zp_strdup(path);
+    int rc = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char saved = *s;
+        *s = '\0';
+        if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
+            rc = zp_err_sys(err, "creating directory '%s'", p);
+            break;
+        }
+        *s = saved;
+        if (saved == '\0')
+            break;
+    }
+    if (rc == 0) {
+        struct stat sb;
+        if (stat(p, &sb) != 0)
+            rc = zp_err_sys(err, "creating directory '%s'", p);
+        else if (!S_ISDIR(sb.st_mode))
+            rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "'%s' is not a directory", p);
+    }
+    free(p);
+    return rc;
+}
+
 bool zp_file_exists(const char *path)
 {
     struct stat st;
@@ -199,8 +227,10 @@ static char *passwd_home(void)
 char *zp_state_dir_for(bool root)
 {
     const char *v = getenv("ZPANEL_STATE_DIR");
+    /* relative: against the working directory, made absolute once (containers mount paths
+     * under it, and a later chdir must not move the state) */
     if (v && *v)
-        return zp_strdup(v);
+        return zp_path_abs(v);
     if (root)
         return zp_strdup("/var/lib/zpanel");
     /* the XDG spec: a relative XDG_STATE_HOME is invalid and ignored */

@@ -108,6 +108,27 @@ void zp_err_init(struct zp_err *err)
     memset(err, 0, sizeof(*err));
 }
 
+/* Keep text (len bytes) as err's message; when it does not fit, cut it at a UTF-8
+ * boundary and say how much was left out. */
+static void err_store(struct zp_err *err, const char *text, size_t len)
+{
+    if (len < sizeof(err->msg)) {
+        memcpy(err->msg, text, len);
+        err->msg[len] = '\0';
+        return;
+    }
+    char mark[96];
+    /* the mark's own length bounds how much of text fits; the count it prints can only
+     * shrink the mark by a digit or two, which leaves a little room unused */
+    int mlen = snprintf(mark, sizeof(mark), ZP_ERR_CUT_MARK, len);
+    size_t keep = sizeof(err->msg) - 1 - (size_t)mlen;
+    while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+        keep--; /* text[keep] would start the cut-off part: not inside a character */
+    mlen = snprintf(mark, sizeof(mark), ZP_ERR_CUT_MARK, len - keep);
+    memcpy(err->msg, text, keep);
+    memcpy(err->msg + keep, mark, (size_t)mlen + 1);
+}
+
 static int err_vset(struct zp_err *err, const char *src_file, int src_line, int code,
                     const struct zp_pos *pos, const char *fmt, va_list ap) ZP_PRINTF(6, 0);
 
@@ -121,7 +142,9 @@ static int err_vset(struct zp_err *err, const char *src_file, int src_line, int 
     err->src_line = src_line;
     if (pos)
         err->pos = *pos;
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    char *msg = zp_vasprintf(fmt, ap);
+    err_store(err, msg, strlen(msg));
+    free(msg);
     return code;
 }
 
@@ -143,10 +166,10 @@ int zp_err_sys_(struct zp_err *err, const char *src_file, int src_line, const ch
         return err && err->code ? err->code : ZP_E_SYSTEM;
     va_start(ap, fmt);
     int code = saved == ENOENT ? ZP_E_NOTFOUND : ZP_E_SYSTEM;
-    err_vset(err, src_file, src_line, code, NULL, fmt, ap);
+    char *what = zp_vasprintf(fmt, ap);
     va_end(ap);
-    size_t len = strlen(err->msg);
-    snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(saved));
+    zp_err_set_(err, src_file, src_line, code, NULL, "%s: %s", what, strerror(saved));
+    free(what);
     err->sys_errno = saved;
     return code;
 }
@@ -155,17 +178,15 @@ void zp_err_prefix(struct zp_err *err, const char *fmt, ...)
 {
     if (!err || !err->code)
         return;
-    char prefix[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    char *prefix = zp_vasprintf(fmt, ap);
     va_end(ap);
     struct zp_buf b = ZP_BUF_INIT;
     zp_buf_addf(&b, "%s: %s", prefix, err->msg);
-    size_t n = b.len < sizeof(err->msg) - 1 ? b.len : sizeof(err->msg) - 1;
-    memcpy(err->msg, zp_buf_cstr(&b), n);
-    err->msg[n] = '\0';
+    err_store(err, zp_buf_cstr(&b), b.len);
     zp_buf_release(&b);
+    free(prefix);
 }
 
 static char *render_at(const struct zp_pos *pos, const char *path, const char *msg)
@@ -460,4 +481,25 @@ void zp_sleep_ms(int64_t ms)
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+void zp_cond_init_mono(pthread_cond_t *cond)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(cond, &ca) != 0)
+        ZP_BUG("initialising a condition variable on CLOCK_MONOTONIC");
+    pthread_condattr_destroy(&ca);
+}
+
+struct timespec zp_mono_deadline(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ms <= 0)
+        return ts;
+    int64_t ns = ts.tv_nsec + (ms % 1000) * 1000000;
+    ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
 }

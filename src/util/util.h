@@ -3,10 +3,12 @@
 #ifndef ZP_UTIL_H
 #define ZP_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define ZP_VERSION "0.1.0"
 
@@ -68,12 +70,18 @@ struct zp_pos {
     int col;
 };
 
+/* The longest error message kept (with its NUL): room for a container's last log lines
+ * and a probe's output. A longer message is cut at a UTF-8 boundary and ends with
+ * ZP_ERR_CUT_MARK naming how many bytes were left out. */
+#define ZP_ERR_MSG_MAX 16384
+#define ZP_ERR_CUT_MARK " [... message truncated: %zu more bytes]"
+
 /* One error: the first one set wins; callers add context with zp_err_prefix. */
 struct zp_err {
     int code; /* enum zp_code, 0 when unset */
     int sys_errno;
     struct zp_pos pos;
-    char msg[1024];
+    char msg[ZP_ERR_MSG_MAX];
     const char *src_file; /* C call site, for debugging */
     int src_line;
 };
@@ -202,6 +210,10 @@ bool zp_hostname_valid(const char *s, bool allow_wildcard);
 int zp_file_read(const char *path, size_t max, char **ret_data, size_t *ret_len,
                  struct zp_err *err);
 bool zp_file_exists(const char *path);
+/* mkdir -p: create path and its missing parents with mode (existing ones are kept as
+ * they are). Errors: ZP_E_SYSTEM naming the directory, also when path exists and is not
+ * a directory. */
+int zp_mkdir_p(const char *path, unsigned mode, struct zp_err *err);
 /* Join dir and rel (rel kept when absolute); lexically cleaned ("a/./b/../c" -> "a/c"). */
 char *zp_path_join(const char *dir, const char *rel);
 /* Lexically clean a path. */
@@ -212,7 +224,8 @@ char *zp_path_dir(const char *path);
 char *zp_path_abs(const char *path);
 
 /* zpanel's state directory (state databases, the proxy's sockets and data):
- * $ZPANEL_STATE_DIR when set and not empty, else /var/lib/zpanel for root, else
+ * $ZPANEL_STATE_DIR when set and not empty (a relative one is made absolute against the
+ * working directory), else /var/lib/zpanel for root, else
  * $XDG_STATE_HOME/zpanel or ~/.local/state/zpanel. Newly allocated, never NULL; not
  * created here. zp_state_dir_for takes the root decision as an argument (tests). */
 char *zp_state_dir(void);
@@ -225,6 +238,13 @@ int64_t zp_mono_ns(void);
 int64_t zp_mono_ms(void);
 /* Sleep ms milliseconds (resumed after signals). */
 void zp_sleep_ms(int64_t ms);
+/* Initialise *cond so that pthread_cond_timedwait measures its deadline on
+ * CLOCK_MONOTONIC (an NTP step neither stretches nor cuts a wait); take deadlines from
+ * zp_mono_deadline. Aborts when the system refuses (a bug). */
+void zp_cond_init_mono(pthread_cond_t *cond);
+/* The CLOCK_MONOTONIC time ms milliseconds from now (ms <= 0: now), for
+ * pthread_cond_timedwait on a condition made by zp_cond_init_mono. */
+struct timespec zp_mono_deadline(int64_t ms);
 
 /* ---- hashing ---- */
 

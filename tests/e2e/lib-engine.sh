@@ -7,6 +7,11 @@ engine_up() {
     curl -sf --max-time 3 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1
 }
 
+# require_engine: without an engine nothing of an engine test can run: skip it (exit 77).
+require_engine() {
+    engine_up || skip_test "no Docker engine answers on /var/run/docker.sock (start dockerd, or run scripts/setup.sh as root)"
+}
+
 # test_image: make sure $TEST_IMAGE exists (FROM scratch + /bin/busybox with its applets).
 test_image() {
     docker image inspect "$TEST_IMAGE" >/dev/null 2>&1 && return 0

@@ -1,18 +1,26 @@
 # lib-proxy.sh: helpers for end-to-end tests of zpanel's reverse proxy. Source after lib.sh
 # and lib-engine.sh. The proxy image is packed from Debian's caddy binary (no registry):
-# FROM scratch with /bin/caddy, the shared libraries ldd names, the CA bundle, and
-# Debian's static busybox as /bin/busybox with sh and wget (zpanel's HTTP probes run
-# `wget` inside the router). scripts/caddy-image.sh does the packing.
-PROXY_IMAGE=${PROXY_IMAGE:-zpanel-test/caddy:2}
+# FROM scratch with /bin/caddy, the shared libraries ldd names and the CA bundle, and
+# nothing else: no shell, no busybox (zpanel runs nothing inside the proxy; the tests
+# check that). scripts/caddy-image.sh does the packing.
+PROXY_IMAGE=${PROXY_IMAGE:-zpanel-test/caddy:2-only}
 
 # proxy_image: make sure $PROXY_IMAGE exists (built once, then reused).
 proxy_image() {
-    docker image inspect "$PROXY_IMAGE" >/dev/null 2>&1 && return 0
-    command -v caddy >/dev/null || {
-        echo "lib-proxy.sh: Debian's caddy is not installed (scripts/setup.sh installs it)" >&2
-        return 1
-    }
-    DOCKER_BUILDKIT=0 bash "$ZP_SOURCE_DIR/scripts/caddy-image.sh" "$PROXY_IMAGE" >/dev/null 2>&1
+    if ! docker image inspect "$PROXY_IMAGE" >/dev/null 2>&1; then
+        command -v caddy >/dev/null || {
+            echo "lib-proxy.sh: Debian's caddy is not installed (scripts/setup.sh installs it)" >&2
+            return 1
+        }
+        DOCKER_BUILDKIT=0 bash "$ZP_SOURCE_DIR/scripts/caddy-image.sh" "$PROXY_IMAGE" >/dev/null 2>&1 ||
+            return 1
+    fi
+    # the image must hold caddy and its libraries only
+    local probe=zpanel-test-caddy-files-$$ extra
+    docker create --name $probe "$PROXY_IMAGE" >/dev/null 2>&1 || return 1
+    extra=$(docker export $probe | tar -t | grep -E '(^|/)(busybox|sh|wget)$')
+    docker rm -f $probe >/dev/null 2>&1
+    [ -z "$extra" ] || { echo "lib-proxy.sh: $PROXY_IMAGE holds $extra" >&2; return 1; }
 }
 # the name other tests use
 caddy_image() { proxy_image; }
@@ -42,4 +50,13 @@ wait_body() {
         sleep 0.2
     done
     return 1
+}
+
+# cleanup_routed NAME: cleanup_project NAME, and the project's network to the router
+# (zpanel-NAME, which carries no io.zpanel.project label).
+cleanup_routed() {
+    cleanup_project "$1"
+    docker network disconnect -f "zpanel-$1" zpanel-router >/dev/null 2>&1
+    docker network rm "zpanel-$1" >/dev/null 2>&1
+    true
 }

@@ -1,11 +1,15 @@
 # lib.sh: helpers for the end-to-end shell tests. Each test script sources it, calls
 # `check` / `expect_*` for each assertion, and ends with `finish`.
+# A check that cannot run for want of a prerequisite calls `skip REASON`: never a pass.
+# The script then exits 77 (ctest's SKIP_RETURN_CODE: shown as skipped, counted as a
+# skip by scripts/test.sh, which fails CI on any skip), or 1 if a check failed.
 set -uo pipefail
 ZPANEL=${ZPANEL:?ZPANEL must name the zpanel binary}
 ZP_SOURCE_DIR=${ZP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DATA=$ZP_SOURCE_DIR/tests/data/compose/cli
 e2e_passed=0
 e2e_failed=0
+e2e_skipped=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -13,6 +17,16 @@ ok() { e2e_passed=$((e2e_passed + 1)); }
 fail() {
     e2e_failed=$((e2e_failed + 1))
     echo "FAIL: $*"
+}
+# skip REASON: a group of checks did not run (a missing prerequisite); finish exits 77.
+skip() {
+    e2e_skipped=$((e2e_skipped + 1))
+    echo "SKIP: $*"
+}
+# skip_test REASON: nothing of this test can run; exit 77 at once.
+skip_test() {
+    echo "SKIP: $*"
+    exit 77
 }
 
 # run CMD...: runs a command, keeping its stdout, stderr and exit code in OUT, ERR, RC.
@@ -49,7 +63,9 @@ json_check() {
     fi
 }
 
-finish() {
-    echo "$e2e_passed passed, $e2e_failed failed"
-    [ "$e2e_failed" -eq 0 ]
+finish() { # the summary; returns 1 on a failure, else 77 if anything was skipped, else 0
+    echo "$e2e_passed passed, $e2e_failed failed, $e2e_skipped skipped"
+    [ "$e2e_failed" -eq 0 ] || return 1
+    [ "$e2e_skipped" -eq 0 ] || return 77
+    return 0
 }

@@ -16,10 +16,7 @@ cleanup() {
     true
 }
 
-if ! engine_up; then
-    echo "SKIP: no Docker engine"
-    exit 0
-fi
+require_engine
 test_image || {
     echo "FAIL: cannot build $TEST_IMAGE"
     exit 1

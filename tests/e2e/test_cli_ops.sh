@@ -4,10 +4,7 @@
 # usage errors (exit 2, naming the flag) and invalid files (exit 3, engine untouched).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-engine.sh"
-if ! engine_up; then
-    echo "SKIP: no Docker engine"
-    exit 0
-fi
+require_engine
 test_image || { echo "FAIL: cannot build $TEST_IMAGE"; exit 1; }
 P=zpcliops
 cleanup_project $P
@@ -122,6 +119,8 @@ if command -v script >/dev/null; then
     grep -q "\[+\] Running 2/2" <<<"$out" && ok || fail "tty progress header: $out"
     out=$(script -qec "$Z up -d" /dev/null </dev/null)
     grep -q $'\033\[32m✔' <<<"$out" && ok || fail "auto progress on a terminal is the coloured view: $out"
+else
+    skip "no 'script' command (util-linux): the live progress view on a terminal (4 checks) was not tested"
 fi
 
 # --- ps: table, json, -q, --services, a service filter

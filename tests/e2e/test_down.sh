@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
 # test_down.sh: `zpanel down` against the real engine: reverse dependency order (from the
 # engine's die events), containers and networks removed, external networks and volumes
-# kept, -v removes named and anonymous volumes, --rmi local removes built images only,
+# kept, -v removes the declared named and anonymous volumes (never external or undeclared
+# ones), --rmi local removes built images only,
 # --remove-orphans.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 
 P=zpe2edown
 EXT=${P}_ext
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock"
-    finish
-    exit
-fi
+require_engine
 if ! grep -qE '^ +down ' <<<"$("$ZPANEL" --help 2>&1)"; then
     fail "zpanel has no 'down' command"
     finish
@@ -115,6 +112,51 @@ expect_rc 0 "down --remove-orphans"
 # --- down on nothing is fine ---
 zp down
 expect_rc 0 "down with nothing deployed"
+
+# --- down -v keeps what the files do not declare as their own (issue 19, item 1): the
+# usual way to protect a volume is to mark it external; a labelled volume made by hand or
+# left by an older version of the files stays too, named in the output ---
+cleanup_project $P
+docker volume rm ${P}_data ${P}_stray >/dev/null 2>&1
+F2=$TMP/protect.yaml
+cat >"$F2" <<YAML
+name: $P
+services:
+  db:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "echo precious > /data/file; exec sleep 600"]
+    volumes: [data:/data]
+    stop_grace_period: 1s
+volumes:
+  data: {}
+YAML
+run "$ZPANEL" -f "$F2" up -d --wait
+expect_rc 0 "up with a project volume"
+docker volume create --label io.zpanel.project=$P ${P}_stray >/dev/null
+cat >"$F2" <<YAML
+name: $P
+services:
+  db:
+    image: $TEST_IMAGE
+    command: ["sleep", "600"]
+    volumes: [data:/data]
+    stop_grace_period: 1s
+volumes:
+  data:
+    external: true
+    name: ${P}_data
+YAML
+run "$ZPANEL" -f "$F2" up -d
+expect_rc 0 "up with the volume now external"
+run "$ZPANEL" -f "$F2" down -v
+expect_rc 0 "down -v with an external volume"
+vol_exists ${P}_data && ok || fail "down -v removed the volume declared external"
+vol_exists ${P}_stray && ok || fail "down -v removed a labelled volume the files do not declare"
+expect_err_has "${P}_data" "down -v names the external volume it keeps"
+expect_err_has "${P}_stray" "down -v names the labelled volume it keeps"
+run docker run --rm -v ${P}_data:/data $TEST_IMAGE cat /data/file
+expect_out_eq "precious" "the external volume's data survived down -v"
+docker volume rm ${P}_data ${P}_stray >/dev/null 2>&1
 
 cleanup_project $P
 docker volume rm ${P}_data >/dev/null 2>&1

@@ -7,11 +7,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 
 P=zpe2erestart
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock"
-    finish
-    exit
-fi
+require_engine
 test_image || fail "building $TEST_IMAGE"
 restore_engine() { engine_up || "$ZP_SOURCE_DIR/scripts/setup.sh" >/dev/null 2>&1; }
 cleanup_project $P

@@ -4,10 +4,7 @@
 # exit code 130 on Ctrl-C.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-engine.sh"
-if ! engine_up; then
-    echo "SKIP: no Docker engine"
-    exit 0
-fi
+require_engine
 test_image || { echo "FAIL: cannot build $TEST_IMAGE"; exit 1; }
 P=zpevents
 OTHER=zpeventsother

@@ -9,11 +9,7 @@ source "$(dirname "$0")/lib-engine.sh"
 
 P=zpe2eoperate
 FOREIGN_IMG=zpe2eoperate-foreign/img
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock"
-    finish
-    exit
-fi
+require_engine
 test_image || fail "building $TEST_IMAGE"
 
 cleanup_all() {
@@ -184,8 +180,8 @@ expect_eq() { if [ "$1" = "$2" ]; then ok; else fail "$3: '$1', want '$2'"; fi; 
 expect_eq "$(inspect_field $P-app-1 '{{.Image}}')" "$NEW_IMG" "container runs the new image"
 expect_eq "$(inspect_field $P-app-1 '{{.State.Status}}')" "running" "recreated container runs"
 expect_eq "$(inspect_field $P-ok-1 '{{.State.Status}}')" "running" "other services untouched"
-# the previous build is now a dangling image of the project
-expect_eq "$(docker image inspect -f '{{len .RepoTags}}' "$OLD_IMG" 2>/dev/null)" "0" "old image dangling"
+# the previous build lost its name; only the keep tag of release 1 (recorded by up) holds it
+expect_eq "$(docker image inspect -f '{{join .RepoTags " "}}' "$OLD_IMG" 2>/dev/null)" "zpanel-release/$P-app:1" "old image kept by release 1 only"
 
 # --- cleanup
 run zp run plain true
@@ -202,6 +198,18 @@ FOREIGN_DANGLING=$(docker image inspect -f '{{.Id}}' $FOREIGN_IMG:1)
 DOCKER_BUILDKIT=0 docker build -q --build-arg X=2 -t $FOREIGN_IMG:1 "$TMP/foreign" >/dev/null 2>&1
 expect_eq "$(docker image inspect -f '{{len .RepoTags}}' "$FOREIGN_DANGLING" 2>/dev/null)" "0" "foreign image dangling"
 for n in 1 2 3 4 5 6 7; do docker tag "$TEST_IMAGE" zpanel-release/$P-app:$n; done
+# images built by hand FROM the project's image inherit its labels (issue 19, item 12):
+# one tagged, one left dangling by a second build of the same tag; neither is zpanel's
+mkdir -p "$TMP/handmade"
+printf 'FROM %s\nARG X\nRUN echo $X > /handmade\n' "$P-app" >"$TMP/handmade/Dockerfile"
+DOCKER_BUILDKIT=0 docker build -q --build-arg X=1 -t $P-handmade:1 "$TMP/handmade" >/dev/null 2>&1
+HANDMADE_DANGLING=$(docker image inspect -f '{{.Id}}' $P-handmade:1)
+DOCKER_BUILDKIT=0 docker build -q --build-arg X=2 -t $P-handmade:1 "$TMP/handmade" >/dev/null 2>&1
+HANDMADE=$(docker image inspect -f '{{.Id}}' $P-handmade:1)
+expect_eq "$(docker image inspect -f '{{index .Config.Labels "io.zpanel.project"}}' $P-handmade:1)" \
+    "$P" "the hand-made image inherits the project's label"
+expect_eq "$(docker image inspect -f '{{len .RepoTags}}' "$HANDMADE_DANGLING" 2>/dev/null)" "0" \
+    "hand-made image dangling"
 
 exists() { docker inspect "$1" >/dev/null 2>&1; }
 run zp cleanup --dry-run
@@ -224,11 +232,12 @@ expect_out_has "Total reclaimed space:" "total printed"
 exists "$ONEOFF" && fail "one-off container survived" || ok
 exists "$OLD_IMG" && fail "dangling project image survived" || ok
 exists ${P}_stale && fail "stale project network survived" || ok
-exists zpanel-release/$P-app:1 && fail "release 1 survived (keep 5)" || ok
+exists zpanel-release/$P-app:1 && ok || fail "the keep tag of recorded release 1 removed"
 exists zpanel-release/$P-app:2 && fail "release 2 survived (keep 5)" || ok
 for n in 3 4 5 6 7; do exists zpanel-release/$P-app:$n && ok || fail "release $n removed"; done
 exists ${P}-foreign && ok || fail "foreign container removed"
 exists "$FOREIGN_DANGLING" && ok || fail "foreign dangling image removed"
+exists "$HANDMADE_DANGLING" && ok || fail "cleanup removed a dangling image built by hand FROM the project's"
 exists ${P}-foreign-net && ok || fail "foreign network removed"
 exists "$NEW_IMG" && ok || fail "the image in use removed"
 exists $P-done-1 && ok || fail "stopped service container removed without --all"
@@ -242,6 +251,13 @@ for n in 3 4 5; do exists zpanel-release/$P-app:$n && fail "release $n survived 
 for n in 6 7; do exists zpanel-release/$P-app:$n && ok || fail "release $n removed by keep 2"; done
 exists ${P}-foreign && ok || fail "foreign container removed by --all"
 exists "$TEST_IMAGE" && ok || fail "the test image removed"
+exists "$HANDMADE" && ok || fail "cleanup --all removed an image built by hand FROM the project's"
+exists "$HANDMADE_DANGLING" && ok || fail "cleanup --all removed a dangling hand-made image"
+if grep -qE "handmade|${HANDMADE_DANGLING#sha256:}" <<<"$OUT"; then
+    fail "cleanup --all named a hand-made image: $OUT"
+else
+    ok
+fi
 run zp cleanup --keep x
 expect_rc 2 "--keep needs a number"
 

@@ -6,11 +6,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 
 P=zpe2eops
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock"
-    finish
-    exit
-fi
+require_engine
 HELP=$("$ZPANEL" --help 2>&1)
 for c in ps start stop restart kill pause unpause rm; do
     if ! grep -qE "^ +$c " <<<"$HELP"; then

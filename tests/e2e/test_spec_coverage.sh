@@ -2,9 +2,10 @@
 # Every key that the Compose Specification's schema defines (top level, service, build,
 # deploy, healthcheck, network, volume, secret, config) is known to zpanel: it is either
 # supported or refused with "not supported yet", never "unknown key". Reads the schema
-# from ../shared/reference beside the repository (where CI and developers have it).
+# from tests/data/compose-spec (the upstream file with its licence; see NOTICE there), or
+# from ZP_COMPOSE_SCHEMA to try a newer one.
 . "$(dirname "$0")/lib.sh"
-schema=${ZP_COMPOSE_SCHEMA:-$ZP_SOURCE_DIR/../shared/reference/compose-spec/compose-spec.json}
+schema=${ZP_COMPOSE_SCHEMA:-$ZP_SOURCE_DIR/tests/data/compose-spec/compose-spec.json}
 if [ ! -f "$schema" ]; then
     echo "compose-spec.json not found at $schema (set ZP_COMPOSE_SCHEMA)"
     fail "schema missing"

@@ -7,11 +7,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 
 P=zpe2eup
-if ! engine_up; then
-    fail "no Docker engine answers on /var/run/docker.sock"
-    finish
-    exit
-fi
+require_engine
 if ! grep -qE '^ +up ' <<<"$("$ZPANEL" --help 2>&1)"; then
     fail "zpanel has no 'up' command"
     finish
@@ -163,7 +159,13 @@ zp up -d --remove-orphans
 expect_rc 1 "up with an unhealthy dependency"
 expect_err_has "unhealthy" "names the failed health check"
 expect_err_has "marker-line-two" "includes the dependency's log lines"
-[ -z "$(cid $P-dep-1)" ] && ok || fail "dependent was created although its dependency failed"
+# as Compose v2 does, the dependent's container may be created while its gate is closed,
+# but it never starts
+dep_started=$(inspect_field $P-dep-1 '{{.State.StartedAt}}')
+case "$dep_started" in
+"" | 0001-01-01T00:00:00Z) ok ;;
+*) fail "the dependent started although its dependency failed (StartedAt $dep_started)" ;;
+esac
 
 # --- a missing image: clear message, exit 1 ---
 cat >"$F" <<YAML
@@ -198,5 +200,44 @@ zp up -d
 expect_rc 0 "a third up"
 if grep -qE "Creat|Start|Recreat" <<<"$ERR"; then fail "the third up changed something: $ERR"; else ok; fi
 
+# --- an image built during the first up (multi-stage: the engine reports one image ID per
+# stage) is recorded as every later up computes it: no recreate afterwards ---
 cleanup_project $P
+BCTX=$TMP/bctx
+mkdir -p "$BCTX"
+cat >"$BCTX/Dockerfile" <<'DOCKERFILE'
+FROM zpanel-test/busybox:1 AS base
+RUN echo base > /base
+FROM base AS final
+RUN echo final > /final
+DOCKERFILE
+cat >"$F" <<YAML
+name: $P
+services:
+  built:
+    image: $P-built:1
+    build:
+      context: $BCTX
+      target: final
+    command: ["sleep", "600"]
+    stop_grace_period: 1s
+YAML
+docker rmi -f $P-built:1 >/dev/null 2>&1
+zp up -d --build
+expect_rc 0 "up --build of a multi-stage image"
+b1=$(cid $P-built-1)
+hash_label() { inspect_field "$1" '{{index .Config.Labels "io.zpanel.config-hash"}}'; }
+h1=$(hash_label $P-built-1)
+zp up -d
+expect_rc 0 "up after the build"
+if grep -qE "Recreat|Creat" <<<"$ERR"; then fail "up after up --build recreated: $ERR"; else ok; fi
+zp up -d --build
+expect_rc 0 "up --build again (same inputs)"
+if grep -qE "Recreat|Creat" <<<"$ERR"; then fail "up --build after up --build recreated: $ERR"; else ok; fi
+[ "$(cid $P-built-1)" = "$b1" ] && ok || fail "the built service's container was replaced"
+[ "$(hash_label $P-built-1)" = "$h1" ] && ok || fail "the config hash changed"
+[ "$(inspect_field $P-built-1 '{{.Image}}')" = "$(docker image inspect -f '{{.Id}}' $P-built:1)" ] && ok ||
+    fail "the container does not run the image the tag names"
+cleanup_project $P
+docker rmi -f $P-built:1 >/dev/null 2>&1
 finish

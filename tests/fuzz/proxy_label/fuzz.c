@@ -34,11 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *again = proxy_site_to_label(&back);
     if (strcmp(label, again) != 0)
         ZP_BUG("label round trip differs");
-    struct proxy_upstream u[2] = {{&s, "0123456789abcdef", false},
-                                  {&back, "fedcba9876543210", true}};
-    const struct proxy_site *sites[] = {&s};
-    free(proxy_router_config(u, 2, "/zpanel/router.sock"));
-    free(proxy_edge_config(sites, 1, "/zpanel/edge.sock", 80, 443));
+    struct proxy_upstream u[2] = {{&s, "0123456789abcdef", "10.0.0.2", false},
+                                  {&back, "fedcba9876543210", "10.0.0.3", true}};
+    free(proxy_router_config(u, 2, "/zpanel/router.sock", "/zpanel/probe.sock"));
+    free(proxy_edge_config(u, 1, "/zpanel/edge.sock", 80, 443));
     char **tl = proxy_traefik_labels(&s);
     for (size_t i = 0; tl[i]; i++)
         free(tl[i]);

@@ -1,10 +1,12 @@
-/* Unit tests for backup/: manifest JSON, path rules, order-independent checksums, and
- * verify on archives written here with libarchive (good, damaged, hostile, truncated). */
+/* Unit tests for backup/: manifest JSON, path rules, checksums, the entry rules verify and
+ * restore share, verify on archives written here through archive/ (good, damaged,
+ * hostile, truncated), and restore of bind sections into a temporary project. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,9 +14,8 @@
 
 #include <cmocka.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "archive/archive.h"
+#include "backup/backup-int.h"
 #include "backup/backup.h"
 
 #include "util/banned.h"
@@ -69,21 +70,21 @@ static void manifest_rejects(void **state)
     (void)state;
     static const char *const bad[] = {
         "[]",
-        "{\"format\": 2, \"zpanel_version\": \"x\", \"project\": \"p\", \"created\": \"t\", "
-        "\"volumes\": [], \"binds\": [], \"files\": []}",
         "{\"format\": 1, \"zpanel_version\": \"x\", \"project\": \"p\", \"created\": \"t\", "
+        "\"volumes\": [], \"binds\": [], \"files\": []}",
+        "{\"format\": 2, \"zpanel_version\": \"x\", \"project\": \"p\", \"created\": \"t\", "
         "\"volumes\": [{\"key\": \"../x\", \"name\": \"n\", \"size\": 1, \"files\": 1, "
         "\"sha256\": \"" /* 64 hex */
         "0000000000000000000000000000000000000000000000000000000000000000\"}], \"binds\": [], "
         "\"files\": []}",
-        "{\"format\": 1, \"zpanel_version\": \"x\", \"project\": \"p\", \"created\": \"t\", "
+        "{\"format\": 2, \"zpanel_version\": \"x\", \"project\": \"p\", \"created\": \"t\", "
         "\"volumes\": [{\"key\": \"a\", \"name\": \"n\", \"size\": -1, \"files\": 1, "
         "\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}], "
         "\"binds\": [], \"files\": []}",
-        "{\"format\": 1, \"zpanel_version\": \"x\", \"project\": \"p\", \"created\": \"t\", "
+        "{\"format\": 2, \"zpanel_version\": \"x\", \"project\": \"p\", \"created\": \"t\", "
         "\"volumes\": [{\"key\": \"a\", \"name\": \"n\", \"size\": 1, \"files\": 1, "
         "\"sha256\": \"XYZ\"}], \"binds\": [], \"files\": []}",
-        "{\"format\": 1, \"zpanel_version\": \"x\", \"project\": \"p\", \"created\": \"t\", "
+        "{\"format\": 2, \"zpanel_version\": \"x\", \"project\": \"p\", \"created\": \"t\", "
         "\"volumes\": [], \"binds\": [], \"files\": [{\"path\": \"/etc/passwd\", \"size\": 1, "
         "\"files\": 1, \"sha256\": "
         "\"0000000000000000000000000000000000000000000000000000000000000000\"}]}",
@@ -132,13 +133,14 @@ static void path_rules(void **state)
     assert_int_equal(backup_check_key(BACKUP_FILE, "", &err), ZP_E_INPUT);
 
     static const char *const links_ok[][2] = {
-        {"l", "a"}, {"d/l", "../a"}, {"d/e/l", "../../a"}, {"l", "./a/../b"}};
+        {"l", "a"}, {"d/l", "../a"}, {"d/e/l", "../../a"}, {"l", "./a/b"}, {"d/l", "../a/./b/"}};
     for (size_t i = 0; i < sizeof(links_ok) / sizeof(links_ok[0]); i++) {
         zp_err_init(&err);
         assert_int_equal(backup_check_symlink(links_ok[i][0], links_ok[i][1], &err), 0);
     }
-    static const char *const links_bad[][2] = {
-        {"l", "/etc/passwd"}, {"l", "../a"}, {"d/l", "../../a"}, {"l", ""}, {"l", "a/../../b"}};
+    static const char *const links_bad[][2] = {{"l", "/etc/passwd"}, {"l", "../a"},
+                                               {"d/l", "../../a"},   {"l", ""},
+                                               {"l", "a/../b"},      {"l", "a/l/a/l/../../.."}};
     for (size_t i = 0; i < sizeof(links_bad) / sizeof(links_bad[0]); i++) {
         zp_err_init(&err);
         assert_int_equal(backup_check_symlink(links_bad[i][0], links_bad[i][1], &err), ZP_E_INPUT);
@@ -155,17 +157,13 @@ struct ent {
     const char *content; /* files; link target for links */
 };
 
-static void digest_of(const struct ent *e, const size_t *order, size_t n, char hex[65],
-                      uint64_t *size, uint64_t *files)
+static void digest_of(const struct ent *e, size_t n, char hex[65], uint64_t *size, uint64_t *files)
 {
     struct backup_digest *d = backup_digest_new();
-    struct zp_err err;
     for (size_t k = 0; k < n; k++) {
-        const struct ent *x = &e[order[k]];
-        zp_err_init(&err);
+        const struct ent *x = &e[k];
         const char *link = x->type == BACKUP_T_FILE ? NULL : x->content;
-        assert_int_equal(
-            backup_digest_begin(d, x->path, x->type, x->mode, x->uid, x->uid, link, &err), 0);
+        backup_digest_begin(d, x->path, x->type, x->mode, x->uid, x->uid, link);
         if (x->type == BACKUP_T_FILE) {
             /* in two pieces: chunking must not matter */
             size_t len = strlen(x->content);
@@ -184,27 +182,19 @@ static const struct ent tree[] = {
     {"l", BACKUP_T_SYMLINK, 0777, 0, "a"},
 };
 
-static void checksum_order_independent(void **state)
+static void checksum_fields(void **state)
 {
     (void)state;
-    size_t o1[] = {0, 1, 2, 3, 4};
-    size_t o2[] = {4, 3, 2, 1, 0};
-    size_t o3[] = {2, 0, 4, 1, 3};
-    char h1[65], h2[65], h3[65];
-    uint64_t s1, f1, s2, f2, s3, f3;
-    digest_of(tree, o1, 5, h1, &s1, &f1);
-    digest_of(tree, o2, 5, h2, &s2, &f2);
-    digest_of(tree, o3, 5, h3, &s3, &f3);
+    char h1[65], h2[65];
+    uint64_t s1, f1, s2, f2;
+    digest_of(tree, 5, h1, &s1, &f1);
+    digest_of(tree, 5, h2, &s2, &f2);
     assert_string_equal(h1, h2);
-    assert_string_equal(h1, h3);
     assert_int_equal(s1, 11);
     assert_int_equal(f1, 5);
-    assert_int_equal(s2, s1);
-    assert_int_equal(f3, f1);
-
-    /* a different mode, owner, content or link target changes it */
+    /* a different mode, owner, content, link target or entry type changes it */
     struct ent changed[5];
-    for (size_t field = 0; field < 4; field++) {
+    for (size_t field = 0; field < 5; field++) {
         memcpy(changed, tree, sizeof(tree));
         if (field == 0)
             changed[3].mode = 0755;
@@ -212,139 +202,162 @@ static void checksum_order_independent(void **state)
             changed[2].uid = 0;
         else if (field == 2)
             changed[1].content = "hellO";
-        else
+        else if (field == 3)
             changed[4].content = "d/b";
+        else
+            changed[4].type = BACKUP_T_HARDLINK;
         char hx[65];
         uint64_t sx, fx;
-        digest_of(changed, o1, 5, hx, &sx, &fx);
+        digest_of(changed, 5, hx, &sx, &fx);
         assert_string_not_equal(hx, h1);
     }
 }
 
-static void checksum_duplicates_and_hardlinks(void **state)
+static void path_order(void **state)
 {
     (void)state;
-    struct zp_err err;
-    struct backup_digest *d = backup_digest_new();
-    zp_err_init(&err);
-    assert_int_equal(backup_digest_begin(d, "x", BACKUP_T_FILE, 0644, 0, 0, NULL, &err), 0);
-    backup_digest_data(d, "abc", 3);
-    backup_digest_end(d);
-    zp_err_init(&err);
-    assert_int_equal(backup_digest_begin(d, "x", BACKUP_T_FILE, 0644, 0, 0, NULL, &err),
-                     ZP_E_INPUT);
-    zp_err_init(&err);
-    assert_int_equal(backup_digest_begin(d, "h", BACKUP_T_HARDLINK, 0644, 0, 0, "nope", &err),
-                     ZP_E_INPUT);
-    zp_err_init(&err);
-    assert_int_equal(backup_digest_begin(d, "h", BACKUP_T_HARDLINK, 0644, 0, 0, "x", &err), 0);
-    backup_digest_end(d);
-    char h1[65];
-    uint64_t size, files;
-    backup_digest_finish(d, h1, &size, &files);
-    backup_digest_free(d);
-    assert_int_equal(size, 3); /* a hard link's content is counted once */
-    assert_int_equal(files, 2);
-
-    /* the same tree with the other name as the file: same checksum */
-    d = backup_digest_new();
-    zp_err_init(&err);
-    assert_int_equal(backup_digest_begin(d, "h", BACKUP_T_FILE, 0644, 0, 0, NULL, &err), 0);
-    backup_digest_data(d, "abc", 3);
-    backup_digest_end(d);
-    assert_int_equal(backup_digest_begin(d, "x", BACKUP_T_HARDLINK, 0644, 0, 0, "h", &err), 0);
-    backup_digest_end(d);
-    char h2[65];
-    backup_digest_finish(d, h2, NULL, NULL);
-    backup_digest_free(d);
-    assert_string_equal(h1, h2);
+    /* component by component: a directory's entries follow it, before its siblings */
+    static const char *const sorted[] = {"", "a", "a/b", "a/b/c", "a-c", "a.d", "b", "é"};
+    size_t n = sizeof(sorted) / sizeof(sorted[0]);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(backup_path_cmp(sorted[i], sorted[k]) < 0, i < k);
 }
 
-/* ---- verify on archives written here ---- */
+/* ---- archives written here ---- */
 
 struct arc {
     struct zp_buf data;
 };
 
-static la_ssize_t arc_write(struct archive *a, void *ud, const void *buf, size_t len)
-{
-    (void)a;
-    struct arc *c = ud;
-    assert_int_equal(zp_buf_add(&c->data, buf, len), 0);
-    return (la_ssize_t)len;
-}
+/* An entry by its archive name; content: a file's bytes, a symbolic link's target, a hard
+ * link's target (archive name). */
+struct rent {
+    const char *name;
+    enum backup_type type;
+    const char *content;
+    unsigned mode; /* 0: 0755 for directories, 0644 otherwise */
+};
 
-static void add_entry(struct archive *w, const char *name, enum backup_type type, unsigned mode,
-                      int uid, const char *content)
+static void put(struct arc_writer *w, const struct rent *r)
 {
-    struct archive_entry *ae = archive_entry_new();
-    archive_entry_set_pathname(ae, name);
-    archive_entry_set_uid(ae, uid);
-    archive_entry_set_gid(ae, uid);
-    archive_entry_set_mtime(ae, 1700000000, 0);
+    struct zp_err err;
+    zp_err_init(&err);
+    struct arc_entry e = {.path = r->name, .uid = getuid(), .gid = getgid(), .mtime = 1700000000};
+    e.mode = r->mode ? r->mode : r->type == BACKUP_T_DIR ? 0755 : 0644;
     size_t len = 0;
-    if (type == BACKUP_T_DIR) {
-        archive_entry_set_filetype(ae, AE_IFDIR);
-    } else if (type == BACKUP_T_SYMLINK) {
-        archive_entry_set_filetype(ae, AE_IFLNK);
-        archive_entry_set_symlink(ae, content);
+    if (r->type == BACKUP_T_DIR) {
+        e.type = ARC_DIR;
+    } else if (r->type == BACKUP_T_SYMLINK) {
+        e.type = ARC_SYMLINK;
+        e.link = r->content;
+    } else if (r->type == BACKUP_T_HARDLINK) {
+        e.type = ARC_HARDLINK;
+        e.link = r->content;
     } else {
-        archive_entry_set_filetype(ae, AE_IFREG);
-        len = strlen(content);
-        archive_entry_set_size(ae, (la_int64_t)len);
+        e.type = ARC_FILE;
+        len = strlen(r->content);
+        e.size = (int64_t)len;
     }
-    archive_entry_set_perm(ae, mode);
-    assert_int_equal(archive_write_header(w, ae), ARCHIVE_OK);
-    if (len)
-        assert_int_equal(archive_write_data(w, content, len), (la_ssize_t)len);
-    archive_entry_free(ae);
+    assert_int_equal(arc_writer_header(w, &e, &err), 0);
+    assert_int_equal(arc_writer_data(w, r->content, len, &err), 0);
 }
 
-/* An archive of one volume "data" holding ents, with a manifest of their real checksum
- * (or, with hostile, the checksum of what is written, whatever it is). gzip or not. */
+/* Write ents, then (with manifest) a manifest of their real checksums, whatever they hold:
+ * a hostile archive with valid checksums. gzip or not. */
+static void build_raw(struct arc *c, const struct rent *ents, size_t n, bool gzip, bool manifest)
+{
+    char tmp[] = "/tmp/zp-test-arc-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    struct zp_err err;
+    zp_err_init(&err);
+    struct arc_writer *w = NULL;
+    assert_int_equal(arc_writer_open_fd(fd, gzip ? ARC_GZIP : ARC_PLAIN, &w, &err), 0);
+    struct backup_section secs[8];
+    char *keys[8];
+    struct backup_digest *dg[8];
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        put(w, &ents[i]);
+        enum backup_kind kind;
+        char *key = NULL;
+        const char *rel = NULL;
+        zp_err_init(&err);
+        if (backup__split(ents[i].name, &kind, &key, &rel, &err) != 0)
+            continue; /* an unknown entry: not in the manifest */
+        if (ns == 0 || secs[ns - 1].kind != kind || strcmp(keys[ns - 1], key) != 0) {
+            assert_true(ns < 8);
+            memset(&secs[ns], 0, sizeof(secs[ns]));
+            secs[ns].kind = kind;
+            secs[ns].key = keys[ns] = key;
+            secs[ns].name = kind == BACKUP_VOLUME ? (char *)"p_data" : NULL;
+            dg[ns++] = backup_digest_new();
+        } else {
+            free(key);
+        }
+        char *r = zp_strdup(rel);
+        if (r[0] && r[strlen(r) - 1] == '/')
+            r[strlen(r) - 1] = '\0';
+        const char *link = NULL;
+        char *lkey = NULL;
+        if (ents[i].type == BACKUP_T_SYMLINK) {
+            link = ents[i].content;
+        } else if (ents[i].type == BACKUP_T_HARDLINK) {
+            enum backup_kind lk;
+            zp_err_init(&err);
+            if (backup__split(ents[i].content, &lk, &lkey, &link, &err) != 0)
+                link = ents[i].content;
+        }
+        unsigned mode = ents[i].mode ? ents[i].mode : ents[i].type == BACKUP_T_DIR ? 0755 : 0644;
+        backup_digest_begin(dg[ns - 1], r, ents[i].type, mode, getuid(), getgid(), link);
+        if (ents[i].type == BACKUP_T_FILE)
+            backup_digest_data(dg[ns - 1], ents[i].content, strlen(ents[i].content));
+        backup_digest_end(dg[ns - 1]);
+        free(lkey);
+        free(r);
+    }
+    for (size_t i = 0; i < ns; i++) {
+        backup_digest_finish(dg[i], secs[i].sha256, &secs[i].size, &secs[i].files);
+        backup_digest_free(dg[i]);
+    }
+    if (manifest) {
+        char ver[] = "0.1.0", proj[] = "p", when[] = "2024-01-01T00:00:00Z";
+        struct backup_manifest m = {BACKUP_FORMAT, ver, proj, when, secs, ns};
+        struct zp_buf mj = ZP_BUF_INIT;
+        zp_err_init(&err);
+        assert_int_equal(backup_manifest_to_json(&m, &mj, &err), 0);
+        const struct rent me = {"manifest.json", BACKUP_T_FILE, mj.p, 0};
+        put(w, &me);
+        zp_buf_release(&mj);
+    }
+    for (size_t i = 0; i < ns; i++)
+        free(keys[i]);
+    assert_int_equal(arc_writer_close(w, &err), 0);
+    arc_writer_free(w);
+    close(fd);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(zp_file_read(tmp, (size_t)1 << 24, &data, &len, &err), 0);
+    unlink(tmp);
+    zp_buf_init(&c->data, 0);
+    zp_buf_add(&c->data, data, len);
+    free(data);
+}
+
+/* An archive of one volume "data" holding tree-like ents. */
 static void build(struct arc *c, const struct ent *ents, size_t n, bool gzip)
 {
-    zp_buf_init(&c->data, 0);
-    struct archive *w = archive_write_new();
-    archive_write_set_format_pax_restricted(w);
-    if (gzip)
-        archive_write_add_filter_gzip(w);
-    archive_write_set_bytes_in_last_block(w, 1);
-    assert_int_equal(archive_write_open2(w, c, NULL, arc_write, NULL, NULL), ARCHIVE_OK);
-    size_t order[16];
+    struct rent r[16];
+    char *names[16];
     for (size_t i = 0; i < n; i++) {
-        order[i] = i;
-        char *name = ents[i].path[0] ? zp_asprintf("volumes/data/%s", ents[i].path)
-                                     : zp_strdup("volumes/data");
-        add_entry(w, name, ents[i].type, ents[i].mode, ents[i].uid, ents[i].content);
-        free(name);
+        names[i] = ents[i].path[0] ? zp_asprintf("volumes/data/%s", ents[i].path)
+                                   : zp_strdup("volumes/data/");
+        r[i] = (struct rent){names[i], ents[i].type, ents[i].content, ents[i].mode};
     }
-    char key[] = "data", vname[] = "p_data", ver[] = "0.1.0", proj[] = "p",
-         when[] = "2024-01-01T00:00:00Z";
-    struct backup_section sec = {BACKUP_VOLUME, key, vname, 0, 0, ""};
-    struct backup_digest *d = backup_digest_new();
-    struct zp_err err;
-    for (size_t k = 0; k < n; k++) {
-        const struct ent *x = &ents[order[k]];
-        zp_err_init(&err);
-        const char *link = x->type == BACKUP_T_FILE ? NULL : x->content;
-        /* hostile entries may be refused by the digest: then the manifest is just wrong */
-        if (backup_digest_begin(d, x->path, x->type, x->mode, x->uid, x->uid, link, &err) != 0)
-            continue;
-        if (x->type == BACKUP_T_FILE)
-            backup_digest_data(d, x->content, strlen(x->content));
-        backup_digest_end(d);
-    }
-    backup_digest_finish(d, sec.sha256, &sec.size, &sec.files);
-    backup_digest_free(d);
-    struct backup_manifest m = {BACKUP_FORMAT, ver, proj, when, &sec, 1};
-    struct zp_buf mj = ZP_BUF_INIT;
-    zp_err_init(&err);
-    assert_int_equal(backup_manifest_to_json(&m, &mj, &err), 0);
-    add_entry(w, "manifest.json", BACKUP_T_FILE, 0644, 0, mj.p);
-    zp_buf_release(&mj);
-    assert_int_equal(archive_write_close(w), ARCHIVE_OK);
-    archive_write_free(w);
+    build_raw(c, r, n, gzip, true);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
 }
 
 static int verify(const struct arc *c, struct zp_err *err)
@@ -352,11 +365,8 @@ static int verify(const struct arc *c, struct zp_err *err)
     zp_err_init(err);
     struct backup_manifest m;
     int rc = backup_verify_memory(c->data.p, c->data.len, &m, err);
-    if (rc == 0) {
-        assert_int_equal(m.n, 1);
-        assert_string_equal(m.sections[0].key, "data");
+    if (rc == 0)
         backup_manifest_release(&m);
-    }
     return rc;
 }
 
@@ -385,6 +395,140 @@ static void verify_corrupted_byte(void **state)
     assert_int_equal(verify(&c, &err), ZP_E_INPUT);
     assert_non_null(strstr(err.msg, "checksum mismatch"));
     zp_buf_release(&c.data);
+}
+
+/* Archives with valid checksums that break one rule each: refused, naming the rule. */
+static void verify_rules(void **state)
+{
+    (void)state;
+    static const struct {
+        struct rent ents[6];
+        size_t n;
+        const char *msg;
+    } cases[] = {
+        /* restore would have to write through the link */
+        {{{"volumes/data/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/l", BACKUP_T_SYMLINK, "missing", 0},
+          {"volumes/data/l/x", BACKUP_T_FILE, "x", 0}},
+         3,
+         "not a directory"},
+        /* a file, then a directory of the same name */
+        {{{"volumes/data/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/f", BACKUP_T_FILE, "x", 0},
+          {"volumes/data/f/", BACKUP_T_DIR, NULL, 0}},
+         3,
+         "twice"},
+        /* below a file */
+        {{{"volumes/data/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/f", BACKUP_T_FILE, "x", 0},
+          {"volumes/data/f/x", BACKUP_T_FILE, "x", 0}},
+         3,
+         "not a directory"},
+        /* a parent never seen */
+        {{{"volumes/data/", BACKUP_T_DIR, NULL, 0}, {"volumes/data/a/b", BACKUP_T_FILE, "x", 0}},
+         2,
+         "parent"},
+        /* out of order */
+        {{{"volumes/data/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/b", BACKUP_T_FILE, "x", 0},
+          {"volumes/data/a", BACKUP_T_FILE, "x", 0}},
+         3,
+         "out of order"},
+        /* the root after an entry */
+        {{{"volumes/data/a", BACKUP_T_FILE, "x", 0}, {"volumes/data/", BACKUP_T_DIR, NULL, 0}},
+         2,
+         "before the root"},
+        /* a chain of links, each inside on its own, that leaves the root */
+        {{{"volumes/data/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/a/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/a/l", BACKUP_T_SYMLINK, "..", 0},
+          {"volumes/data/m", BACKUP_T_SYMLINK, "a/l/a/l/../../..", 0}},
+         4,
+         "'..' after a name"},
+        /* hard links: to a directory, to a later file, to a symbolic link */
+        {{{"volumes/data/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/d/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/h", BACKUP_T_HARDLINK, "volumes/data/d", 0}},
+         3,
+         "earlier regular file"},
+        {{{"volumes/data/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/a", BACKUP_T_HARDLINK, "volumes/data/b", 0},
+          {"volumes/data/b", BACKUP_T_FILE, "x", 0}},
+         3,
+         "earlier regular file"},
+        {{{"volumes/data/", BACKUP_T_DIR, NULL, 0},
+          {"volumes/data/a", BACKUP_T_SYMLINK, "b", 0},
+          {"volumes/data/h", BACKUP_T_HARDLINK, "volumes/data/a", 0}},
+         3,
+         "earlier regular file"},
+        /* a file section twice */
+        {{{"files/x.env", BACKUP_T_FILE, "A=1", 0},
+          {"volumes/data/", BACKUP_T_DIR, NULL, 0},
+          {"files/x.env", BACKUP_T_FILE, "A=2", 0}},
+         3,
+         "split in two"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct arc c;
+        build_raw(&c, cases[i].ents, cases[i].n, false, true);
+        struct zp_err err;
+        int rc = verify(&c, &err);
+        if (rc != ZP_E_INPUT || strstr(err.msg, cases[i].msg) == NULL)
+            fail_msg("case %zu (rc %d): '%s' does not say '%s'", i, rc, err.msg, cases[i].msg);
+        zp_buf_release(&c.data);
+    }
+    /* and the same shapes done right pass */
+    const struct rent good[] = {
+        {"volumes/data/", BACKUP_T_DIR, NULL, 0},
+        {"volumes/data/a/", BACKUP_T_DIR, NULL, 0},
+        {"volumes/data/a/f", BACKUP_T_FILE, "x", 0},
+        {"volumes/data/a/l", BACKUP_T_SYMLINK, "../b", 0},
+        {"volumes/data/a-c", BACKUP_T_HARDLINK, "volumes/data/a/f", 0},
+        {"volumes/data/b", BACKUP_T_SYMLINK, "a/f", 0},
+    };
+    struct arc c;
+    build_raw(&c, good, 6, false, true);
+    struct zp_err err;
+    if (verify(&c, &err) != 0)
+        fail_msg("the good archive: %s", err.msg);
+    zp_buf_release(&c.data);
+}
+
+/* The entry cap counts the whole archive, not each section. */
+static void check_entries_per_archive(void **state)
+{
+    (void)state;
+    struct backup__check c;
+    backup__check_init(&c);
+    c.max_entries = 10;
+    struct zp_err err;
+    int rc = 0;
+    for (int s = 0; s < 2 && rc == 0; s++) {
+        backup__check_section(&c, BACKUP_VOLUME);
+        for (int i = 0; i < 6 && rc == 0; i++) {
+            char rel[16] = "";
+            if (i > 0)
+                snprintf(rel, sizeof(rel), "f%d", i);
+            struct arc_entry e = {.path = rel, .type = i ? ARC_FILE : ARC_DIR, .mode = 0644};
+            enum backup_type t;
+            zp_err_init(&err);
+            rc = backup__check_entry(&c, rel, &e, NULL, &t, &err);
+        }
+    }
+    assert_int_equal(rc, ZP_E_TOOBIG);
+    assert_int_equal(c.entries, 11); /* 6 in the first section, the 5th of the second */
+    assert_non_null(strstr(err.msg, "more than 10 entries in the archive"));
+    /* sparse entries are refused */
+    backup__check_section(&c, BACKUP_VOLUME);
+    c.entries = 0;
+    struct arc_entry root = {.path = "volumes/x/", .type = ARC_DIR, .mode = 0755};
+    struct arc_entry sp = {.path = "volumes/x/s", .type = ARC_FILE, .size = 5, .sparse = true};
+    enum backup_type t;
+    zp_err_init(&err);
+    assert_int_equal(backup__check_entry(&c, "", &root, NULL, &t, &err), 0);
+    assert_int_equal(backup__check_entry(&c, "s", &sp, NULL, &t, &err), ZP_E_INPUT);
+    assert_non_null(strstr(err.msg, "sparse"));
+    backup__check_release(&c);
 }
 
 static void verify_dotdot(void **state)
@@ -443,14 +587,9 @@ static void verify_truncated(void **state)
 static void verify_unknown_entry(void **state)
 {
     (void)state;
+    const struct rent ents[] = {{"etc/passwd", BACKUP_T_FILE, "root", 0}};
     struct arc c;
-    zp_buf_init(&c.data, 0);
-    struct archive *w = archive_write_new();
-    archive_write_set_format_pax_restricted(w);
-    assert_int_equal(archive_write_open2(w, &c, NULL, arc_write, NULL, NULL), ARCHIVE_OK);
-    add_entry(w, "etc/passwd", BACKUP_T_FILE, 0644, 0, "root");
-    archive_write_close(w);
-    archive_write_free(w);
+    build_raw(&c, ents, 1, false, false);
     struct zp_err err;
     assert_int_equal(verify(&c, &err), ZP_E_INPUT);
     assert_non_null(strstr(err.msg, "unknown entry"));
@@ -459,11 +598,13 @@ static void verify_unknown_entry(void **state)
 
 /* ---- restore of bind sections (no engine needed) ---- */
 
-struct rent {
-    const char *name;
-    enum backup_type type;
-    const char *content; /* files; symlink target; hard link target (archive path) */
-};
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
 
 /* A project directory "<tmp>/proj" and the archive "<tmp>/a.tar" holding ents. */
 static char *write_tar(const struct rent *ents, size_t n, char **ret_proj)
@@ -474,42 +615,18 @@ static char *write_tar(const struct rent *ents, size_t n, char **ret_proj)
     assert_int_equal(mkdir(*ret_proj, 0755), 0);
     char *path = zp_asprintf("%s/a.tar", dir);
     free(dir);
-    struct archive *w = archive_write_new();
-    archive_write_set_format_pax_restricted(w);
-    assert_int_equal(archive_write_open_filename(w, path), ARCHIVE_OK);
-    for (size_t i = 0; i < n; i++) {
-        struct archive_entry *ae = archive_entry_new();
-        archive_entry_set_pathname(ae, ents[i].name);
-        archive_entry_set_uid(ae, getuid());
-        archive_entry_set_gid(ae, getgid());
-        archive_entry_set_perm(ae, ents[i].type == BACKUP_T_DIR ? 0755 : 0644);
-        size_t len = 0;
-        if (ents[i].type == BACKUP_T_DIR) {
-            archive_entry_set_filetype(ae, AE_IFDIR);
-        } else if (ents[i].type == BACKUP_T_SYMLINK) {
-            archive_entry_set_filetype(ae, AE_IFLNK);
-            archive_entry_set_symlink(ae, ents[i].content);
-        } else if (ents[i].type == BACKUP_T_HARDLINK) {
-            archive_entry_set_filetype(ae, AE_IFREG);
-            archive_entry_set_hardlink(ae, ents[i].content);
-        } else {
-            archive_entry_set_filetype(ae, AE_IFREG);
-            len = strlen(ents[i].content);
-            archive_entry_set_size(ae, (la_int64_t)len);
-        }
-        assert_int_equal(archive_write_header(w, ae), ARCHIVE_OK);
-        if (len)
-            assert_int_equal(archive_write_data(w, ents[i].content, len), (la_ssize_t)len);
-        archive_entry_free(ae);
-    }
-    assert_int_equal(archive_write_close(w), ARCHIVE_OK);
-    archive_write_free(w);
+    struct arc c;
+    build_raw(&c, ents, n, false, true);
+    write_file(path, c.data.p, c.data.len);
+    zp_buf_release(&c.data);
     return path;
 }
 
 static int restore_binds(const char *path, const char *proj, struct zp_err *err)
 {
-    struct backup_restore_spec spec = {.project = "p", .project_dir = proj, .binds = true};
+    static const struct backup_path binds[] = {{"data", NULL}};
+    struct backup_restore_spec spec = {
+        .project = "p", .project_dir = proj, .binds = binds, .nbinds = 1};
     zp_err_init(err);
     return backup_restore(NULL, path, &spec, NULL, NULL, err);
 }
@@ -530,62 +647,83 @@ static void restore_bind_good(void **state)
 {
     (void)state;
     const struct rent ents[] = {
-        {"binds/data/", BACKUP_T_DIR, NULL},
-        {"binds/data/f", BACKUP_T_FILE, "hello"},
-        {"binds/data/sub/", BACKUP_T_DIR, NULL},
-        {"binds/data/sub/h", BACKUP_T_HARDLINK, "binds/data/f"},
-        {"binds/data/sub/l", BACKUP_T_SYMLINK, "../f"},
+        {"binds/data/", BACKUP_T_DIR, NULL, 0},
+        {"binds/data/f", BACKUP_T_FILE, "hello", 04755},
+        {"binds/data/sub/", BACKUP_T_DIR, NULL, 0555},
+        {"binds/data/sub/h", BACKUP_T_HARDLINK, "binds/data/f", 0},
+        {"binds/data/sub/l", BACKUP_T_SYMLINK, "../f", 0},
     };
     char *proj = NULL;
     char *path = write_tar(ents, 5, &proj);
+    /* the old content is replaced whole */
+    char *old = zp_asprintf("%s/data", proj);
+    assert_int_equal(mkdir(old, 0755), 0);
+    char *oldf = zp_asprintf("%s/data/stale", proj);
+    write_file(oldf, "x", 1);
     struct zp_err err;
     assert_int_equal(restore_binds(path, proj, &err), 0);
+    struct stat st;
+    assert_int_not_equal(lstat(oldf, &st), 0);
     char *h = zp_asprintf("%s/data/sub/h", proj);
     char *data = NULL;
     size_t len = 0;
     assert_int_equal(zp_file_read(h, 100, &data, &len, &err), 0);
     assert_int_equal(len, 5);
     assert_memory_equal(data, "hello", 5);
+    /* setuid dropped in a bind section; the directory's own mode set after its entries */
+    assert_int_equal(stat(h, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    char *sub = zp_asprintf("%s/data/sub", proj);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0555);
+    /* nothing left beside it */
+    char *cmd = zp_asprintf("test \"$(ls -A '%s')\" = data", proj);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(sub);
     free(data);
     free(h);
+    free(old);
+    free(oldf);
     remove_all(path, proj);
     free(path);
 }
 
-/* The archive changed after verify: restore checks again and writes nothing that leaves
- * the bind directory. */
+/* Sections the project does not declare, and content that breaks the rules: refused before
+ * anything changed. */
 static void restore_bind_hostile(void **state)
 {
     (void)state;
-    /* the section root a symbolic link to a sibling of the bind directory */
-    const struct rent root_link[] = {{"binds/data", BACKUP_T_SYMLINK, "elsewhere"}};
-    /* a symbolic link inside the root, then a hard link to it two levels higher up */
-    const struct rent hard_to_sym[] = {
-        {"binds/data/", BACKUP_T_DIR, NULL},
-        {"binds/data/a/", BACKUP_T_DIR, NULL},
-        {"binds/data/a/b/", BACKUP_T_DIR, NULL},
-        {"binds/data/a/b/l", BACKUP_T_SYMLINK, "../../x"},
-        {"binds/data/l2", BACKUP_T_HARDLINK, "binds/data/a/b/l"},
+    const struct rent undeclared[] = {
+        {"binds/.ssh/", BACKUP_T_DIR, NULL, 0},
+        {"binds/.ssh/authorized_keys", BACKUP_T_FILE, "ssh-ed25519 AAAA", 0},
+    };
+    const struct rent root_link[] = {{"binds/data", BACKUP_T_SYMLINK, "elsewhere", 0}};
+    const struct rent through_link[] = {
+        {"binds/data/", BACKUP_T_DIR, NULL, 0},
+        {"binds/data/l", BACKUP_T_SYMLINK, "missing", 0},
+        {"binds/data/l/x", BACKUP_T_FILE, "x", 0},
     };
     const struct {
         const struct rent *ents;
         size_t n;
         const char *msg;
     } cases[] = {
+        {undeclared, 2, "not a bind mount"},
         {root_link, 1, "not a directory"},
-        {hard_to_sym, 5, "earlier regular file"},
+        {through_link, 3, "not a directory"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *proj = NULL;
         char *path = write_tar(cases[i].ents, cases[i].n, &proj);
         struct zp_err err;
         assert_int_equal(restore_binds(path, proj, &err), ZP_E_INPUT);
-        assert_non_null(strstr(err.msg, cases[i].msg));
-        /* nothing was swapped in */
-        char *target = zp_asprintf("%s/data", proj);
-        struct stat st;
-        assert_int_not_equal(lstat(target, &st), 0);
-        free(target);
+        if (strstr(err.msg, cases[i].msg) == NULL)
+            fail_msg("case %zu: '%s' does not say '%s'", i, err.msg, cases[i].msg);
+        /* nothing was written */
+        char *cmd = zp_asprintf("test -z \"$(ls -A '%s')\"", proj);
+        assert_int_equal(system(cmd), 0);
+        free(cmd);
         remove_all(path, proj);
         free(path);
     }
@@ -597,10 +735,12 @@ int main(void)
         cmocka_unit_test(manifest_round_trip),
         cmocka_unit_test(manifest_rejects),
         cmocka_unit_test(path_rules),
-        cmocka_unit_test(checksum_order_independent),
-        cmocka_unit_test(checksum_duplicates_and_hardlinks),
+        cmocka_unit_test(path_order),
+        cmocka_unit_test(checksum_fields),
         cmocka_unit_test(verify_good),
         cmocka_unit_test(verify_corrupted_byte),
+        cmocka_unit_test(verify_rules),
+        cmocka_unit_test(check_entries_per_archive),
         cmocka_unit_test(verify_dotdot),
         cmocka_unit_test(verify_absolute_symlink),
         cmocka_unit_test(verify_truncated),

@@ -271,17 +271,17 @@ static void test_yaml_quoting(void **state)
 static void test_yaml_keys(void **state)
 {
     (void)state;
-    assert_yaml("{\"8080\": a, 1: b, \"\": c, \"a b\": d, \"x: y\": e, True: f, ~: g, \"<<\": h, "
-                ".Inf: i}\n",
+    assert_yaml("{\"8080\": a, \"1\": b, \"\": c, \"a b\": d, \"x: y\": e, \"True\": f, \"~\": g, "
+                "\"<<\": h, \".Inf\": i}\n",
                 "\"\": c\n"
-                ".Inf: i\n"
-                "1: b\n"
+                "\".Inf\": i\n"
+                "\"1\": b\n"
                 "\"8080\": a\n"
                 "\"<<\": h\n"
-                "True: f\n"
+                "\"True\": f\n"
                 "a b: d\n"
                 "\"x: y\": e\n"
-                "~: g\n");
+                "\"~\": g\n");
 }
 
 static void test_yaml_tags(void **state)

@@ -196,8 +196,8 @@ static void test_top_level_errors(void **state)
     expect_errors("name: demo\nfoo: 1\n",
                   "compose.yaml:2:1: foo: unknown key 'foo' in the compose file\n");
     expect_errors("name: [a]\n", "compose.yaml:1:7: name: must be a string, not a sequence\n");
-    expect_errors("models:\n  llm: {model: ai/x}\n",
-                  "compose.yaml:1:1: models: 'models' is not supported yet\n");
+    expect_errors("models:\n  llm: {name: x}\n",
+                  "compose.yaml:2:8: models.llm: missing required key 'model' in model\n");
     expect_errors("networks: [a, b]\n",
                   "compose.yaml:1:11: networks: must be a mapping, not a sequence\n");
 }
@@ -255,8 +255,8 @@ static void test_services(void **state)
               "    build: {context: /proj/app, dockerfile: Dockerfile}\n"
               "    healthcheck: {test: [NONE]}\n"
               "    deploy: {replicas: 2}\n");
-    expect_errors("services:\n  web:\n    build: {context: ., sbom: true}\n",
-                  "compose.yaml:3:25: services.web.build.sbom: 'sbom' is not supported yet\n");
+    expect_errors("services:\n  web:\n    build: {context: ., sbom: [a]}\n",
+                  "compose.yaml:3:31: services.web.build.sbom: must be a string, not a sequence\n");
     expect_errors("services:\n  web: nginx\n",
                   "compose.yaml:2:8: services.web: service 'web' must be a mapping, not a "
                   "string\n");
@@ -364,16 +364,18 @@ static void test_external(void **state)
                     "warning: compose.yaml:4:13: networks.outside.external.name: "
                     "'external.name' is deprecated, set 'name' beside 'external: true' "
                     "instead\n");
-    expect_ok_diags("volumes:\n  data:\n    external: {name: actual}\n    labels: [a=b]\n",
-                    "volumes:\n  data: {external: true, name: actual, labels: {a: b}}\n",
-                    "warning: compose.yaml:3:22: volumes.data.external.name: 'external.name' "
-                    "is deprecated, set 'name' beside 'external: true' instead\n");
-    expect_errors("networks:\n  outside:\n    external: true\n    driver: bridge\n",
-                  "compose.yaml:4:5: networks.outside.driver: network 'outside' is external: "
-                  "'driver' cannot be set (only name and labels)\n");
+    /* as Compose: an external volume takes nothing but its name (labels included) */
+    expect_errors("volumes:\n  data:\n    external: true\n    labels: [a=b]\n",
+                  "compose.yaml:4:5: volumes.data.labels: volume 'data' is external: "
+                  "conflicting parameters 'external' and 'labels'\n");
+    /* an external network's other keys have no effect: a warning, as Compose ignores them */
+    expect_ok_diags("networks:\n  outside:\n    external: true\n    driver: bridge\n",
+                    "networks:\n  outside: {external: true, driver: bridge}\n",
+                    "warning: compose.yaml:4:5: networks.outside.driver: network 'outside' is "
+                    "external: 'driver' has no effect, ignoring\n");
     expect_errors("volumes:\n  data:\n    external: true\n    driver_opts: {a: b}\n",
                   "compose.yaml:4:5: volumes.data.driver_opts: volume 'data' is external: "
-                  "'driver_opts' cannot be set (only name and labels)\n");
+                  "conflicting parameters 'external' and 'driver_opts'\n");
     expect_errors("networks:\n  outside:\n    name: a\n    external: {name: b}\n",
                   "warning: compose.yaml:4:22: networks.outside.external.name: 'external.name' "
                   "is deprecated, set 'name' beside 'external: true' instead\n"
@@ -382,9 +384,14 @@ static void test_external(void **state)
     expect_errors("networks:\n  outside:\n    external: {nam: b}\n",
                   "compose.yaml:3:16: networks.outside.external.nam: unknown key 'nam' in "
                   "external, did you mean 'name'?\n");
-    expect_errors("networks:\n  outside:\n    external: yes\n",
+    expect_errors("networks:\n  outside:\n    external: maybe\n",
                   "compose.yaml:3:15: networks.outside.external: must be a boolean (true or "
                   "false), not a string\n");
+    /* YAML 1.1 booleans are read, with a warning, as Compose reads them */
+    expect_ok_diags("networks:\n  outside:\n    external: yes\n",
+                    "networks:\n  outside: {external: true}\n",
+                    "warning: compose.yaml:3:15: networks.outside.external: 'yes' for a boolean "
+                    "is YAML 1.1, not 1.2: read as true; write true\n");
 }
 
 static void test_network_errors(void **state)
@@ -482,8 +489,8 @@ static void test_secrets_configs_errors(void **state)
     expect_errors("configs:\n  c:\n    file: a\n    driver: x\n",
                   "compose.yaml:4:5: configs.c.driver: unknown key 'driver' in config\n");
     expect_errors("configs:\n  c:\n    external: true\n    content: x\n",
-                  "compose.yaml:4:5: configs.c.content: config 'c' is external: 'content' "
-                  "cannot be set (only name and labels)\n");
+                  "compose.yaml:4:5: configs.c.content: config 'c' is external: conflicting "
+                  "parameters 'external' and 'content'\n");
     expect_errors("secrets:\n  s:\n    file: [a]\n",
                   "compose.yaml:3:11: secrets.s.file: must be a string, not a sequence\n");
 }

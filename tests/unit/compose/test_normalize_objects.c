@@ -234,7 +234,7 @@ static void test_build_full(void **state)
               "build:\n"
               "  context: /proj\n"
               "  dockerfile: Dockerfile\n"
-              "  args: {GIT_COMMIT: cdc3b19, EMPTY: '', FROM_ENV: null}\n"
+              "  args: {GIT_COMMIT: cdc3b19, EMPTY: ''}\n"
               "  labels: {com.example.a: x, com.example.empty: ''}\n"
               "  cache_from: [alpine:latest, type=local,src=path/to/cache]\n"
               "  cache_to: [user/app:cache]\n"
@@ -275,7 +275,7 @@ static void test_build_map_forms(void **state)
               "build:\n"
               "  context: /proj\n"
               "  dockerfile: Dockerfile\n"
-              "  args: {A: '1', B: 'true', C: null}\n"
+              "  args: {A: '1', B: 'true'}\n"
               "  ssh: [default, key=/k.pem]\n"
               "  extra_hosts: [a=10.0.0.1, b=10.0.0.2, 'b=::3']\n"
               "  additional_contexts: {r: /res}\n"
@@ -313,21 +313,19 @@ static void test_build_errors(void **state)
     expect_error(compose__normalize_build, "build", "build:\n  dockerfle: x\n",
                  "compose.yaml:2:3: services.web.build.dockerfle: unknown key 'dockerfle' in "
                  "build, did you mean 'dockerfile'?");
-    expect_error(compose__normalize_build, "build", "build:\n  context: .\n  provenance: true\n",
-                 "compose.yaml:3:3: services.web.build.provenance: 'provenance' is not "
-                 "supported yet");
-    expect_error(compose__normalize_build, "build", "build:\n  sbom: true\n",
-                 "compose.yaml:2:3: services.web.build.sbom: 'sbom' is not supported yet");
-    expect_error(compose__normalize_build, "build", "build:\n  entitlements: [network.host]\n",
-                 "compose.yaml:2:3: services.web.build.entitlements: 'entitlements' is not "
-                 "supported yet");
+    expect_error(compose__normalize_build, "build", "build:\n  context: .\n  provenance: [x]\n",
+                 "compose.yaml:3:15: services.web.build.provenance: must be a string, not a "
+                 "sequence");
+    expect_error(compose__normalize_build, "build", "build:\n  entitlements: {a: b}\n",
+                 "compose.yaml:2:17: services.web.build.entitlements: must be a sequence, not a "
+                 "mapping");
     expect_error(compose__normalize_build, "build", "build: 12\n",
                  "compose.yaml:1:8: services.web.build: must be a context path or a mapping, "
                  "not an integer");
     expect_error(compose__normalize_build, "build", "build:\n  shm_size: lots\n",
                  "compose.yaml:2:13: services.web.build.shm_size: invalid size 'lots' (use e.g. "
                  "512m, 2g, 1.5gb)");
-    expect_error(compose__normalize_build, "build", "build:\n  privileged: yes\n",
+    expect_error(compose__normalize_build, "build", "build:\n  privileged: maybe\n",
                  "compose.yaml:2:15: services.web.build.privileged: must be a boolean (true or "
                  "false), not a string");
     expect_error(compose__normalize_build, "build", "build:\n  extra_hosts: [nohost]\n",
@@ -505,9 +503,9 @@ static void test_deploy_errors(void **state)
                  "services.web.deploy.resources.reservations.devices[0].count: must be a number "
                  "of devices or 'all', not 'some'");
     expect_error(compose__normalize_deploy, "deploy",
-                 "deploy:\n  restart_policy:\n    condition: always\n",
+                 "deploy:\n  restart_policy:\n    condition: sometimes\n",
                  "compose.yaml:3:16: services.web.deploy.restart_policy.condition: must be one "
-                 "of 'none', 'on-failure', 'any', not 'always'");
+                 "of 'none', 'on-failure', 'any', not 'sometimes'");
     expect_error(compose__normalize_deploy, "deploy", "deploy:\n  restart_policy:\n    delay: 5x\n",
                  "compose.yaml:3:12: services.web.deploy.restart_policy.delay: invalid "
                  "duration '5x' (use units: 1m30s, 500ms, 2h)");

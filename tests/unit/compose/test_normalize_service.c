@@ -136,23 +136,43 @@ static void test_unknown_key_suggestion(void **state)
                "service");
 }
 
-static void test_unsupported_keys(void **state)
+/* Fields once refused with "not supported yet": read, checked and printed as Compose. */
+static void test_new_fields(void **state)
 {
     (void)state;
-    expect_err("provider: {type: x}\nmodels: [m]\n"
-               "credential_spec: {file: x}\nisolation: hyperv\nuse_api_socket: true\n"
-               "label_file: ./l\npre_start: []\n"
-               "pull_refresh_after: 1h\n",
-               "compose.yaml:1:1: services.web.provider: 'provider' is not supported yet\n"
-               "compose.yaml:2:1: services.web.models: 'models' is not supported yet\n"
-               "compose.yaml:3:1: services.web.credential_spec: 'credential_spec' is not "
-               "supported yet\n"
-               "compose.yaml:4:1: services.web.isolation: 'isolation' is not supported yet\n"
-               "compose.yaml:5:1: services.web.use_api_socket: 'use_api_socket' is not "
-               "supported yet\n"
-               "compose.yaml:6:1: services.web.label_file: 'label_file' is not supported yet\n"
-               "compose.yaml:7:1: services.web.pre_start: 'pre_start' is not supported yet\n"
-               "compose.yaml:8:1: services.web.pull_refresh_after: 'pull_refresh_after' is not "
+    expect_ok("develop:\n  watch:\n    - {path: ./src, action: sync, target: /app, ignore: x}\n"
+              "    - {path: pkg.json, action: rebuild, initial_sync: true}\n",
+              "{\"develop\":{\"watch\":[{\"action\":\"sync\",\"ignore\":[\"x\"],\"path\":\"/project/src\","
+              "\"target\":\"/app\"},{\"action\":\"rebuild\",\"initial_sync\":true,"
+              "\"path\":\"/project/pkg.json\"}]}}");
+    expect_ok("gpus: all\n", "{\"gpus\":[{\"count\":-1}]}");
+    expect_ok("gpus:\n  - {driver: nvidia, count: all, capabilities: [gpu]}\n",
+              "{\"gpus\":[{\"capabilities\":[\"gpu\"],\"count\":-1,\"driver\":\"nvidia\"}]}");
+    expect_ok("provider: {type: model, options: {model: ai/x, flags: [a, 1]}}\n",
+              "{\"provider\":{\"options\":{\"flags\":[\"a\",\"1\"],\"model\":\"ai/x\"},\"type\":\"model\"}}");
+    expect_ok("models: [m1]\n", "{\"models\":{\"m1\":null}}");
+    expect_ok("models: {m1: {endpoint_var: URL}}\n", "{\"models\":{\"m1\":{\"endpoint_var\":\"URL\"}}}");
+    expect_ok("credential_spec: {file: x.json}\nisolation: process\nuse_api_socket: true\n"
+              "attach: false\nlabel_file: ./l\n",
+              "{\"attach\":false,\"credential_spec\":{\"file\":\"x.json\"},\"isolation\":\"process\","
+              "\"label_file\":[\"/project/l\"],\"use_api_socket\":true}");
+    expect_ok("post_start:\n  - command: echo hi\n    user: root\n    environment: [A=1]\n"
+              "pre_stop:\n  - {command: [\"sh\", \"-c\", \"exit 0\"], privileged: true}\n"
+              "pre_start:\n  - {image: busybox, per_replica: true}\n",
+              "{\"post_start\":[{\"command\":[\"echo\",\"hi\"],\"environment\":{\"A\":\"1\"},"
+              "\"user\":\"root\"}],\"pre_start\":[{\"image\":\"busybox\",\"per_replica\":true}],"
+              "\"pre_stop\":[{\"command\":[\"sh\",\"-c\",\"exit 0\"],\"privileged\":true}]}");
+    expect_err("develop:\n  watch:\n    - {path: ., action: copy}\n",
+               "compose.yaml:3:25: services.web.develop.watch[0].action: invalid action 'copy' "
+               "(use rebuild, sync, restart, sync+restart or sync+exec)");
+    expect_err("develop:\n  watch:\n    - {path: ., action: sync}\n",
+               "compose.yaml:3:7: services.web.develop.watch[0]: action 'sync' needs 'target'");
+    expect_err("post_start:\n  - {user: root}\n",
+               "compose.yaml:2:5: services.web.post_start[0]: missing required key 'command' in hook");
+    expect_err("gpus: some\n", "compose.yaml:1:7: services.web.gpus: invalid gpus 'some' (use all "
+                               "or a list of devices)");
+    expect_err("pull_refresh_after: 1h\n",
+               "compose.yaml:1:1: services.web.pull_refresh_after: 'pull_refresh_after' is not "
                "supported yet");
 }
 
@@ -181,8 +201,8 @@ static void test_every_error_reported(void **state)
                "numbers or ranges within 1-65535\n"
                "compose.yaml:3:10: services.web.restart: invalid restart policy 'sometimes' "
                "(use no, always, on-failure[:N] or unless-stopped)\n"
-               "compose.yaml:4:13: services.web.privileged: must be a boolean (true or false), "
-               "not a string\n"
+               "warning: compose.yaml:4:13: services.web.privileged: 'yes' for a boolean is YAML "
+               "1.1, not 1.2: read as true; write true\n"
                "compose.yaml:5:12: services.web.mem_limit: invalid size 'lots' (use e.g. 512m, "
                "2g, 1.5gb)");
 }
@@ -386,7 +406,7 @@ static void test_volumes_long(void **state)
               "\"type\":\"tmpfs\"},"
               "{\"image\":{\"subpath\":\"etc\"},\"source\":\"alpine:3\",\"target\":\"/img\","
               "\"type\":\"image\"},"
-              "{\"target\":\"/anon\",\"type\":\"volume\",\"volume\":{}}]}");
+              "{\"target\":\"/anon\",\"type\":\"volume\"}]}");
 }
 
 static void test_volumes_keep_relative_paths(void **state)
@@ -581,11 +601,14 @@ static void test_extra_hosts(void **state)
               "  - \"myhostv6:::1\"\n"
               "  - myhostv6b=[::1]\n"
               "  - gw=host-gateway\n",
-              "{\"extra_hosts\":[\"somehost=162.242.195.82\",\"otherhost=50.31.209.229\","
-              "\"myhostv6=::1\",\"myhostv6b=::1\",\"gw=host-gateway\"]}");
+              "{\"extra_hosts\":[\"gw=host-gateway\",\"myhostv6=::1\",\"myhostv6b=::1\","
+              "\"otherhost=50.31.209.229\",\"somehost=162.242.195.82\"]}");
     expect_ok("extra_hosts:\n  somehost: 162.242.195.82\n  multi: [10.0.0.1, \"[::2]\"]\n",
-              "{\"extra_hosts\":[\"somehost=162.242.195.82\",\"multi=10.0.0.1\","
-              "\"multi=::2\"]}");
+              "{\"extra_hosts\":[\"multi=10.0.0.1\",\"multi=::2\","
+              "\"somehost=162.242.195.82\"]}");
+    /* one host's addresses keep their order (the first one answers) */
+    expect_ok("extra_hosts: [\"b=10.0.0.9\", \"a=10.0.0.1\", \"b=10.0.0.2\"]\n",
+              "{\"extra_hosts\":[\"a=10.0.0.1\",\"b=10.0.0.9\",\"b=10.0.0.2\"]}");
     expect_err("extra_hosts: [justahost, \"=1.2.3.4\"]\n",
                "compose.yaml:1:15: services.web.extra_hosts[0]: invalid extra host 'justahost' "
                "(use HOST=IP)\n"
@@ -638,10 +661,11 @@ static void test_secrets_configs(void **state)
         "  - {source: d, mode: 420}\n"
         "configs: [my_config, {source: other, target: /cfg}]\n",
         "{\"configs\":[{\"source\":\"my_config\"},{\"source\":\"other\",\"target\":\"/cfg\"}],"
-        "\"secrets\":[{\"source\":\"server-certificate\"},"
+        "\"secrets\":[{\"source\":\"server-certificate\",\"target\":\"/run/secrets/server-certificate\"},"
         "{\"gid\":\"103\",\"mode\":288,\"source\":\"a\",\"target\":\"a.txt\",\"uid\":\"103\"},"
-        "{\"mode\":288,\"source\":\"b\"},{\"mode\":288,\"source\":\"c\"},"
-        "{\"mode\":420,\"source\":\"d\"}]}");
+        "{\"mode\":288,\"source\":\"b\",\"target\":\"/run/secrets/b\"},"
+        "{\"mode\":288,\"source\":\"c\",\"target\":\"/run/secrets/c\"},"
+        "{\"mode\":420,\"source\":\"d\",\"target\":\"/run/secrets/d\"}]}");
     expect_err("secrets:\n  - {target: x}\n  - {source: a, mode: \"9\"}\n  - [a]\n"
                "configs: {a: b}\n",
                "compose.yaml:2:5: services.web.secrets[0]: missing required key 'source' in "
@@ -900,7 +924,7 @@ int main(void)
         cmocka_unit_test(test_null_service_is_empty_map),
         cmocka_unit_test(test_service_not_a_mapping),
         cmocka_unit_test(test_unknown_key_suggestion),
-        cmocka_unit_test(test_unsupported_keys),
+        cmocka_unit_test(test_new_fields),
         cmocka_unit_test(test_extensions_and_extends_kept),
         cmocka_unit_test(test_every_error_reported),
         cmocka_unit_test(test_ports_short),

@@ -113,14 +113,15 @@ static void test_undefined_services(void **state)
              "    volumes_from: ['store:ro']\n",
              &r);
     assert_int_equal(r.rc, ZP_E_INPUT);
-    assert_int_equal(r.d.errors, 4);
+    assert_int_equal(r.d.errors, 5);
     assert_int_equal(r.d.n, 5);
     expect_diag(&r, 0,
                 "c.yaml:5:7: services.web.depends_on.db: service 'web' depends on undefined "
                 "service 'db'");
     expect_diag(&r, 1,
-                "warning: c.yaml:6:7: services.web.depends_on.opt: service 'web' depends on "
-                "undefined service 'opt' (not required), ignoring");
+                "c.yaml:6:7: services.web.depends_on.opt: service 'web' depends on undefined "
+                "service 'opt' ('required: false' only excuses a service disabled by its "
+                "profiles)");
     expect_diag(&r, 2,
                 "c.yaml:7:13: services.web.links[0]: service 'web' links to undefined service "
                 "'cache'");
@@ -267,9 +268,41 @@ static void test_network_mode_and_networks(void **state)
     zp_diags_release(&r.d);
 }
 
+/* Fields `up` refuses because they need another engine: each named with its position. */
+static void test_engine_unsupported(void **state)
+{
+    (void)state;
+    const char *text = "services:\n"
+                       "  a: {image: x, provider: {type: model}, isolation: hyperv}\n"
+                       "  b: {image: x, isolation: default, models: [m], credential_spec: {file: f}}\n"
+                       "models:\n"
+                       "  m: {model: ai/x}\n";
+    struct zp_node *doc = NULL;
+    struct zp_diags d;
+    zp_diags_init(&d);
+    assert_int_equal(compose__yaml_parse("c.yaml", text, strlen(text), NULL, &doc, &d), 0);
+    assert_int_equal(compose_engine_unsupported(doc, &d), 5);
+    assert_int_equal(d.errors, 5);
+    char *m = zp_diag_render(&d.items[1]);
+    assert_string_equal(m, "c.yaml:2:27: services.a.provider: 'provider' (type 'model') is run by a "
+                           "Compose provider plugin, which zpanel does not run");
+    free(m);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+    /* a plain model: nothing */
+    text = "services:\n  a: {image: x, isolation: default}\n";
+    zp_diags_init(&d);
+    assert_int_equal(compose__yaml_parse("c.yaml", text, strlen(text), NULL, &doc, &d), 0);
+    assert_int_equal(compose_engine_unsupported(doc, &d), 0);
+    assert_int_equal(d.n, 0);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_engine_unsupported),
         cmocka_unit_test(test_valid_project),
         cmocka_unit_test(test_undefined_resources),
         cmocka_unit_test(test_undefined_services),

@@ -257,6 +257,59 @@ static void test_override_keeps_base(void **state)
     free(f2);
 }
 
+/* share_hosts_with: a project name or a list of them, each checked with its position. */
+static void test_share_hosts_with(void **state)
+{
+    (void)state;
+    struct zp_diags d;
+    zp_diags_init(&d);
+    struct zp_node *doc = norm("services:\n"
+                               "  web:\n"
+                               "    image: x\n"
+                               "    x-zpanel:\n"
+                               "      routes: [{host: a.test, port: 80}]\n"
+                               "      share_hosts_with: blog\n"
+                               "  api:\n"
+                               "    image: x\n"
+                               "    x-zpanel:\n"
+                               "      routes: [{host: a.test, path: /api, port: 80}]\n"
+                               "      share_hosts_with: [blog, shop-2_x]\n",
+                               &d, 0);
+    assert_int_equal(d.errors, 0);
+    char *j = ext_json(doc, "web");
+    assert_string_equal(j, "{\"routes\":[{\"hosts\":[\"a.test\"],\"port\":80}],"
+                           "\"share_hosts_with\":[\"blog\"]}");
+    free(j);
+    j = ext_json(doc, "api");
+    assert_non_null(strstr(j, "\"share_hosts_with\":[\"blog\",\"shop-2_x\"]"));
+    free(j);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+
+    zp_diags_init(&d);
+    doc = norm("services:\n"
+               "  web:\n"
+               "    image: x\n"
+               "    x-zpanel:\n"
+               "      routes: [{host: a.test, port: 80}]\n"
+               "      share_hosts_with: [ok, Blog, -x]\n"
+               "  api:\n"
+               "    image: x\n"
+               "    x-zpanel:\n"
+               "      routes: [{host: a.test, port: 80}]\n"
+               "      share_hosts_with: {blog: 1}\n",
+               &d, ZP_E_INPUT);
+    char *all = render_all(&d);
+    expect_has(all, "compose.yaml:6:30: services.web.x-zpanel.share_hosts_with[1]: invalid "
+                    "project name 'Blog'");
+    expect_has(all, "compose.yaml:6:36: services.web.x-zpanel.share_hosts_with[2]: invalid "
+                    "project name '-x'");
+    expect_has(all, "compose.yaml:11:25: services.api.x-zpanel.share_hosts_with");
+    free(all);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +317,8 @@ int main(void)
         cmocka_unit_test(test_errors_with_positions),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_override_keeps_base),
+        /* the owner's consent to share its hosts */
+        cmocka_unit_test(test_share_hosts_with),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -132,6 +132,8 @@ static void test_info_recorded(void **state)
     assert_string_equal(in.architecture, "x86_64");
     assert_string_equal(in.cgroup_version, "1");
     assert_string_equal(in.swarm_state, "inactive");
+    /* the engine's clock, to compare with its events' times (not the host's) */
+    assert_int_equal(in.system_time_ns, 1795465112691138216LL);
     engine_info_release(&in);
     engine_info_release(NULL);
     json_decref(j);
@@ -255,6 +257,9 @@ static void test_container_inspect_fields(void **state)
     assert_string_equal(c.health_output, "probe failed: code 7"); /* "\n\n" removed */
     assert_int_equal(c.health_exit_code, 7);
     assert_int_equal(c.failing_streak, 3);
+    /* the newest state is the last probe's End (after StartedAt; FinishedAt is zero) */
+    assert_int_equal(c.health_end_ns, 1795473552190081730LL);
+    assert_int_equal(c.state_time_ns, 1795473552190081730LL);
     assert_int_equal(c.memory_limit, 64 << 20);
     assert_string_equal(c.restart_policy, "unless-stopped");
     assert_int_equal(c.n_networks, 2);
@@ -297,6 +302,8 @@ static void test_container_inspect_fields(void **state)
     assert_int_equal(engine__map_container(j, raw, &c, &err), 0);
     assert_null(c.health_output);
     assert_int_equal(c.failing_streak, 0);
+    assert_int_equal(c.health_end_ns, 0);
+    assert_int_equal(c.state_time_ns, 1795465113674090648LL); /* FinishedAt */
     assert_int_equal(c.n_networks, 1);
     assert_string_equal(c.networks[0].name, "bridge");
     assert_string_equal(c.networks[0].ip, "");

@@ -361,7 +361,30 @@ static void image(struct engine_image_list *l, const char *id, const char *tag1,
     if (tag2)
         im->repo_tags[im->n_repo_tags++] = zp_strdup(tag2);
     im->size = size;
-    labels(&im->labels, project ? "io.zpanel.project" : NULL, project, NULL, NULL);
+    /* what a zpanel build leaves: the project, service and build digest labels, and a
+     * parent (an intermediate image of the build, without the last label) */
+    im->labels.items = zp_calloc(3, sizeof(*im->labels.items));
+    if (project) {
+        const char *kv[3][2] = {{"io.zpanel.build-digest", "d1"},
+                                {"io.zpanel.project", project},
+                                {"io.zpanel.service", "web"}};
+        for (size_t k = 0; k < 3; k++) {
+            im->labels.items[k].key = zp_strdup(kv[k][0]);
+            im->labels.items[k].value = zp_strdup(kv[k][1]);
+        }
+        im->labels.n = 3;
+    }
+    im->parent_id = zp_strdup("sha256:intermediate");
+}
+
+/* An image built by hand FROM parent (or, parent NULL, by BuildKit: no ParentId): it
+ * inherits every label of the project's image. */
+static void child_image(struct engine_image_list *l, const char *id, const char *tag,
+                        const char *parent, const char *project)
+{
+    image(l, id, tag, NULL, 500, project);
+    free(l->items[l->n - 1].parent_id);
+    l->items[l->n - 1].parent_id = zp_strdup(parent ? parent : "");
 }
 
 static void network(struct engine_network_list *l, const char *name, const char *project)
@@ -377,7 +400,7 @@ static void network(struct engine_network_list *l, const char *name, const char 
 struct world {
     struct zp_node *model;
     struct engine_container_list project_containers, all_containers;
-    struct engine_image_list dangling, project_images, releases;
+    struct engine_image_list dangling, project_images, releases, parents;
     struct engine_network_list networks;
 };
 
@@ -420,11 +443,19 @@ static void world_init(struct world *w)
     image(&w->dangling, "sha256:old3", NULL, NULL, 4000, "app");
     image(&w->dangling, "sha256:foreign", NULL, NULL, 8000, NULL);
     image(&w->dangling, "sha256:otherp", NULL, NULL, 16000, "app-x");
+    /* built by hand FROM the project's web image (legacy builder: its parent is that
+     * image), or with BuildKit (no parent): they inherit the labels, never chosen */
+    child_image(&w->dangling, "sha256:child", NULL, "sha256:web", "app");
+    child_image(&w->dangling, "sha256:buildkit", NULL, NULL, "app");
 
     /* images labelled for the project (--all) */
     image(&w->project_images, "sha256:web", "app-web:latest", NULL, 100, "app");
     image(&w->project_images, "sha256:unused", "app-worker:latest", NULL, 200, "app");
     image(&w->project_images, "sha256:r7", "zpanel-release/app-web:7", NULL, 300, "app");
+    child_image(&w->project_images, "sha256:mine", "mine:1", "sha256:web", "app");
+    child_image(&w->project_images, "sha256:mine-bk", "mine:2", NULL, "app");
+    /* every image labelled for the project, intermediate ones too */
+    image(&w->parents, "sha256:web", "app-web:latest", NULL, 100, "app");
 
     /* release tags of app-web 1..7 and 10, x-web 1, and the foreign project app-x's
      * "web" (the same repository name, labelled for app-x) */
@@ -460,8 +491,9 @@ static void world_release(struct world *w)
         }
         free(cl[k]->items);
     }
-    struct engine_image_list *il[] = {&w->dangling, &w->project_images, &w->releases};
-    for (size_t k = 0; k < 3; k++) {
+    struct engine_image_list *il[] = {&w->dangling, &w->project_images, &w->releases,
+                                      &w->parents};
+    for (size_t k = 0; k < 4; k++) {
         for (size_t i = 0; i < il[k]->n; i++) {
             struct engine_image_summary *im = &il[k]->items[i];
             free(im->id);
@@ -469,6 +501,7 @@ static void world_release(struct world *w)
                 free(im->repo_tags[t]);
             free(im->repo_tags);
             engine_labels_release(&im->labels);
+            free(im->parent_id);
         }
         free(il[k]->items);
     }
@@ -491,6 +524,7 @@ static void plan(struct world *w, bool all, int64_t keep, struct orch_cleanup_re
         .dangling = &w->dangling,
         .project_images = &w->project_images,
         .release_images = &w->releases,
+        .parents = &w->parents,
         .networks = &w->networks,
     };
     struct orch_cleanup_opts opts = {.all = all, .keep = keep};
@@ -549,6 +583,7 @@ static void test_cleanup_protected(void **state)
         .dangling = &w.dangling,
         .project_images = &w.project_images,
         .release_images = &w.releases,
+        .parents = &w.parents,
         .networks = &w.networks,
     };
     struct orch_cleanup_opts opts = {.keep = -1, .protected_tags = recorded, .nprotected = 2};

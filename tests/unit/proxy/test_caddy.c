@@ -117,19 +117,21 @@ static void test_router_routes_and_order(void **state)
     site_init(&api, "shop", "api", PROXY_TLS_AUTO);
     add_route(&api, "shop.example.com", NULL, "/api", 9000);
     add_route(&api, "shop.example.com", NULL, "/api/v2/long", 9001);
-    /* another project claims the same host + path: the first (by project) keeps it */
+    /* another project claims shop's host: left out (the host is shop's); its own host is
+     * routed */
     site_init(&other, "zzz", "x", PROXY_TLS_AUTO);
     add_route(&other, "shop.example.com", NULL, "/api", 1234);
-    add_route(&other, "*.example.com", NULL, NULL, 80);
+    add_route(&other, "*.example.org", NULL, NULL, 80);
 
-    /* two containers of web, one of api, one of other; given in scrambled order */
+    /* two containers of web, one of api, one of other; given in scrambled order; each
+     * dialled by its address, never by a name */
     struct proxy_upstream u[] = {
-        {&other, "ffffffffffff0000", false},
-        {&web, "bbbbbbbbbbbb1111", false},
-        {&api, "cccccccccccc2222", false},
-        {&web, "aaaaaaaaaaaa3333", false},
+        {&other, "ffffffffffff0000", "10.0.0.6", false},
+        {&web, "bbbbbbbbbbbb1111", "10.0.0.2", false},
+        {&api, "cccccccccccc2222", "fd00::3", false},
+        {&web, "aaaaaaaaaaaa3333", "10.0.0.1", false},
     };
-    json_t *cfg = load(proxy_router_config(u, 4, "/zpanel/router.sock"));
+    json_t *cfg = load(proxy_router_config(u, 4, "/zpanel/router.sock", "/zpanel/probe.sock"));
     assert_string_equal(json_string_value(jpath(cfg, "admin.listen")), "unix//zpanel/router.sock");
     json_t *srv = jpath(cfg, "apps.http.servers.router");
     assert_non_null(srv);
@@ -137,12 +139,22 @@ static void test_router_routes_and_order(void **state)
     assert_true(json_is_true(jpath(srv, "automatic_https.disable")));
     json_t *routes = json_object_get(srv, "routes");
     assert_int_equal(json_array_size(routes), 6);
-    expect_route(routes, 0, "shop.example.com /api/v2/long* -> cccccccccccc:9001");
-    expect_route(routes, 1, "shop.example.com /api* -> cccccccccccc:9000");
-    expect_route(routes, 2, "shop.example.com - -> aaaaaaaaaaaa:8080,bbbbbbbbbbbb:8080");
-    expect_route(routes, 3, "www.example.com - -> aaaaaaaaaaaa:8080,bbbbbbbbbbbb:8080");
-    expect_route(routes, 4, "*.example.com - -> ffffffffffff:80");
+    expect_route(routes, 0, "shop.example.com /api/v2/long* -> [fd00::3]:9001");
+    expect_route(routes, 1, "shop.example.com /api* -> [fd00::3]:9000");
+    expect_route(routes, 2, "shop.example.com - -> 10.0.0.1:8080,10.0.0.2:8080");
+    expect_route(routes, 3, "www.example.com - -> 10.0.0.1:8080,10.0.0.2:8080");
+    expect_route(routes, 4, "*.example.org - -> 10.0.0.6:80");
     expect_route(routes, 5, "* -> 404");
+
+    /* the probe server: one route to the address the request's header names */
+    json_t *probe = jpath(cfg, "apps.http.servers.probe");
+    assert_string_equal(str_at(json_object_get(probe, "listen"), 0), "unix//zpanel/probe.sock");
+    json_t *ph = json_array_get(
+        json_object_get(json_array_get(json_object_get(probe, "routes"), 0), "handle"), 0);
+    assert_string_equal(
+        json_string_value(jpath(json_array_get(json_object_get(ph, "upstreams"), 0), "dial")),
+        "{http.request.header.X-Zpanel-Upstream}");
+    assert_null(json_object_get(ph, "load_balancing")); /* one try: a probe judges one */
 
     /* several upstreams: round robin, retried on refusal; one: no policy needed */
     json_t *h2 = json_array_get(json_object_get(json_array_get(routes, 2), "handle"), 0);
@@ -157,8 +169,8 @@ static void test_router_routes_and_order(void **state)
 
     /* the same input in another order gives the same text */
     struct proxy_upstream u2[] = {u[3], u[2], u[1], u[0]};
-    char *a = proxy_router_config(u, 4, "/zpanel/router.sock");
-    char *b = proxy_router_config(u2, 4, "/zpanel/router.sock");
+    char *a = proxy_router_config(u, 4, "/zpanel/router.sock", NULL);
+    char *b = proxy_router_config(u2, 4, "/zpanel/router.sock", NULL);
     assert_string_equal(a, b);
     free(a);
     free(b);
@@ -168,11 +180,12 @@ static void test_router_routes_and_order(void **state)
      * matches, before the 404 */
     struct proxy_upstream ud[] = {u[1], u[3], u[2]};
     ud[1].draining = true;
-    cfg = load(proxy_router_config(ud, 3, "/s"));
+    cfg = load(proxy_router_config(ud, 3, "/s", NULL));
+    assert_null(jpath(cfg, "apps.http.servers.probe"));
     routes = jpath(cfg, "apps.http.servers.router.routes");
     assert_int_equal(json_array_size(routes), 6);
-    expect_route(routes, 2, "shop.example.com - -> bbbbbbbbbbbb:8080");
-    expect_route(routes, 3, "www.example.com - -> bbbbbbbbbbbb:8080");
+    expect_route(routes, 2, "shop.example.com - -> 10.0.0.2:8080");
+    expect_route(routes, 3, "www.example.com - -> 10.0.0.2:8080");
     json_t *drain = json_array_get(routes, 4);
     assert_string_equal(json_string_value(json_object_get(drain, "@id")), "zpanel-draining");
     json_t *never = json_array_get(json_object_get(drain, "match"), 0);
@@ -182,12 +195,12 @@ static void test_router_routes_and_order(void **state)
     assert_int_equal(json_array_size(json_object_get(dh, "upstreams")), 1);
     assert_string_equal(
         json_string_value(jpath(json_array_get(json_object_get(dh, "upstreams"), 0), "dial")),
-        "aaaaaaaaaaaa:8080");
+        "10.0.0.1:8080");
     expect_route(routes, 5, "* -> 404");
     json_decref(cfg);
 
     /* nothing routed: only the 404 */
-    cfg = load(proxy_router_config(NULL, 0, "/s"));
+    cfg = load(proxy_router_config(NULL, 0, "/s", NULL));
     routes = jpath(cfg, "apps.http.servers.router.routes");
     assert_int_equal(json_array_size(routes), 1);
     expect_route(routes, 0, "* -> 404");
@@ -213,7 +226,8 @@ static void test_edge_tls_modes(void **state)
     site_init(&c, "p", "c", PROXY_TLS_OFF);
     add_route(&c, "plain.test", NULL, NULL, 80);
     add_route(&c, "a.example.com", NULL, "/c", 80); /* a's host: a's TLS mode wins */
-    const struct proxy_site *sites[] = {&c, &b, &a};
+    struct proxy_upstream sites[] = {
+        {&c, "c", "10.0.0.3", false}, {&b, "b", "10.0.0.2", false}, {&a, "a", "10.0.0.1", false}};
     json_t *cfg = load(proxy_edge_config(sites, 3, "/zpanel/edge.sock", 8080, 8443));
     assert_string_equal(json_string_value(jpath(cfg, "admin.listen")), "unix//zpanel/edge.sock");
     assert_int_equal(json_integer_value(jpath(cfg, "apps.http.http_port")), 8080);
@@ -273,7 +287,7 @@ static void test_edge_tls_modes(void **state)
     json_decref(cfg);
 
     /* the standard HTTPS port is not written into redirects */
-    const struct proxy_site *only_a[] = {&a};
+    struct proxy_upstream only_a[] = {{&a, "a", "10.0.0.1", false}};
     cfg = load(proxy_edge_config(only_a, 1, "/s", 80, 443));
     redirect = json_array_get(
         json_object_get(json_array_get(jpath(cfg, "apps.http.servers.http.routes"), 0), "handle"),
@@ -292,11 +306,133 @@ static void test_edge_tls_modes(void **state)
     proxy_site_release(&c);
 }
 
+static void share(struct proxy_site *s, const char *project)
+{
+    s->share_with = zp_realloc(s->share_with, (s->nshare + 1) * sizeof(*s->share_with));
+    s->share_with[s->nshare++] = zp_strdup(project);
+}
+
+static void test_host_overlap(void **state)
+{
+    (void)state;
+    assert_true(proxy_hosts_overlap("a.example.com", "a.example.com"));
+    assert_false(proxy_hosts_overlap("a.example.com", "b.example.com"));
+    assert_true(proxy_hosts_overlap("*.example.com", "a.example.com"));
+    assert_true(proxy_hosts_overlap("a.example.com", "*.example.com"));
+    assert_false(proxy_hosts_overlap("*.example.com", "b.a.example.com")); /* one label */
+    assert_false(proxy_hosts_overlap("*.example.com", "example.com"));
+    assert_false(proxy_hosts_overlap("*.example.com", "aexample.com"));
+    assert_true(proxy_hosts_overlap("*.example.com", "*.example.com"));
+    assert_false(proxy_hosts_overlap("*.example.com", "*.a.example.com"));
+}
+
+/* A host belongs to the project that owns it: another project's longer path prefix, the
+ * same host + path, a TLS mode of its own or a wildcard over it are all left out, unless
+ * the owner shares the host; then the guest's paths are routed and the owner's TLS mode
+ * and paths stay. */
+static void test_host_ownership(void **state)
+{
+    (void)state;
+    struct proxy_site victim, thief, wild, guest;
+    site_init(&victim, "shop", "web", PROXY_TLS_AUTO);
+    add_route(&victim, "shop.example.com", NULL, NULL, 8080);
+    site_init(&thief, "evil", "web", PROXY_TLS_OFF);
+    add_route(&thief, "shop.example.com", NULL, "/slow", 80); /* longer prefix */
+    add_route(&thief, "shop.example.com", NULL, NULL, 81);    /* same host + path */
+    add_route(&thief, "evil.example.net", NULL, NULL, 82);    /* its own */
+    site_init(&wild, "aaa", "web", PROXY_TLS_OFF);
+    add_route(&wild, "*.example.com", NULL, "/w", 83); /* sorts first, covers shop's */
+
+    struct proxy_upstream u[] = {
+        {&victim, "v", "10.0.1.1", false},
+        {&thief, "t", "10.0.2.1", false},
+        {&wild, "w", "10.0.3.1", false},
+    };
+    /* neither "aaa" nor "evil" is a guest: the owner is the first by name among all
+     * claimants, and only "shop" names the host exactly... every claimant counts */
+    assert_string_equal(proxy_host_owner(u, 2, "shop.example.com"), "evil");
+    assert_string_equal(proxy_host_owner(u, 3, "shop.example.com"), "aaa");
+    assert_null(proxy_host_owner(u, 3, "nobody.example.org"));
+    /* the victim alone: its host is its own, nobody else's claims count */
+    assert_string_equal(proxy_host_owner(u, 1, "shop.example.com"), "shop");
+
+    /* draining upstreams claim nothing */
+    struct proxy_upstream ud[] = {u[0], u[1]};
+    ud[1].draining = true;
+    assert_string_equal(proxy_host_owner(ud, 2, "shop.example.com"), "shop");
+
+    /* the owner shares with "blog": blog is a guest, shop stays the owner although
+     * "blog" sorts first; blog's TLS mode is not used; blog's "/" does not take shop's */
+    share(&victim, "blog");
+    site_init(&guest, "blog", "web", PROXY_TLS_OFF);
+    add_route(&guest, "shop.example.com", NULL, "/blog", 90);
+    add_route(&guest, "shop.example.com", NULL, "/", 91); /* "/": every path, the owner's */
+    struct proxy_upstream g[] = {
+        {&guest, "g", "10.0.4.1", false},
+        {&victim, "v", "10.0.1.1", false},
+        {&thief, "t", "10.0.2.1", false},
+    };
+    assert_string_equal(proxy_host_owner(g, 2, "shop.example.com"), "shop");
+    assert_true(proxy_host_shared(g, 2, "shop", "shop.example.com", "blog"));
+    assert_false(proxy_host_shared(g, 3, "shop", "shop.example.com", "evil"));
+    json_t *cfg = load(proxy_router_config(g, 2, "/s", NULL));
+    json_t *routes = jpath(cfg, "apps.http.servers.router.routes");
+    assert_int_equal(json_array_size(routes), 3);
+    expect_route(routes, 0, "shop.example.com /blog* -> 10.0.4.1:90");
+    expect_route(routes, 1, "shop.example.com - -> 10.0.1.1:8080");
+    expect_route(routes, 2, "* -> 404");
+    json_decref(cfg);
+    cfg = load(proxy_edge_config(g, 2, "/s", 80, 443));
+    json_t *secure = route_hosts(json_array_get(jpath(cfg, "apps.http.servers.https.routes"), 0));
+    assert_int_equal(json_array_size(secure), 1); /* shop's TLS mode, not blog's "off" */
+    assert_string_equal(str_at(secure, 0), "shop.example.com");
+    json_decref(cfg);
+
+    /* with shop the owner (evil not there before; here only shop and evil with shop
+     * sharing with blog): evil's claims on shop's host are left out, its own stay */
+    struct proxy_upstream vt[] = {{&victim, "v", "10.0.1.1", false},
+                                  {&thief, "t", "10.0.2.1", false}};
+    /* evil sorts before shop: the owner by name among non-guests is evil; an up would
+     * have refused the second claim, this is the tie-break of a race */
+    assert_string_equal(proxy_host_owner(vt, 2, "shop.example.com"), "evil");
+    cfg = load(proxy_router_config(vt, 2, "/s", NULL));
+    routes = jpath(cfg, "apps.http.servers.router.routes");
+    assert_int_equal(json_array_size(routes), 4);
+    expect_route(routes, 0, "shop.example.com /slow* -> 10.0.2.1:80");
+    expect_route(routes, 1, "evil.example.net - -> 10.0.2.1:82");
+    expect_route(routes, 2, "shop.example.com - -> 10.0.2.1:81");
+    expect_route(routes, 3, "* -> 404");
+    json_decref(cfg);
+
+    /* and the other way round: a project sorting after the owner loses everything on it */
+    free(thief.project);
+    thief.project = zp_strdup("zevil");
+    cfg = load(proxy_router_config(vt, 2, "/s", NULL));
+    routes = jpath(cfg, "apps.http.servers.router.routes");
+    assert_int_equal(json_array_size(routes), 3);
+    expect_route(routes, 0, "evil.example.net - -> 10.0.2.1:82");
+    expect_route(routes, 1, "shop.example.com - -> 10.0.1.1:8080");
+    expect_route(routes, 2, "* -> 404");
+    json_decref(cfg);
+    cfg = load(proxy_edge_config(vt, 2, "/s", 80, 443));
+    secure = route_hosts(json_array_get(jpath(cfg, "apps.http.servers.https.routes"), 0));
+    assert_int_equal(json_array_size(secure), 1); /* shop's auto, not zevil's off */
+    assert_string_equal(str_at(secure, 0), "shop.example.com");
+    json_decref(cfg);
+
+    proxy_site_release(&victim);
+    proxy_site_release(&thief);
+    proxy_site_release(&wild);
+    proxy_site_release(&guest);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_router_routes_and_order),
         cmocka_unit_test(test_edge_tls_modes),
+        cmocka_unit_test(test_host_overlap),
+        cmocka_unit_test(test_host_ownership),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

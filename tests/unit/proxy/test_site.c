@@ -46,6 +46,8 @@ static void sample_site(struct proxy_site *s)
     s->health_timeout_ms = 3000;
     s->drain_timeout_ms = 15000;
     s->kind = PROXY_KIND_TRAEFIK;
+    s->share_with = strv("blog", "shop-2_x");
+    s->nshare = 2;
 }
 
 static void test_label_round_trip(void **state)
@@ -77,6 +79,8 @@ static void test_label_round_trip(void **state)
     assert_int_equal(back.health_interval_ms, 2000);
     assert_int_equal(back.health_timeout_ms, 3000);
     assert_int_equal(back.drain_timeout_ms, 15000);
+    assert_int_equal(back.nshare, 2);
+    assert_string_equal(back.share_with[1], "shop-2_x");
     /* and the same text again */
     char *again = proxy_site_to_label(&back);
     assert_string_equal(label, again);
@@ -98,6 +102,7 @@ static void test_label_defaults(void **state)
     assert_int_equal(s.tls, PROXY_TLS_AUTO);
     assert_int_equal(s.kind, PROXY_KIND_CADDY);
     assert_null(s.health_path);
+    assert_int_equal(s.nshare, 0);
     assert_int_equal(s.health_interval_ms, 1000);
     assert_int_equal(s.health_timeout_ms, 5000);
     assert_int_equal(s.drain_timeout_ms, 30000);

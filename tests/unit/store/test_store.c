@@ -569,12 +569,17 @@ static void test_prune(void **state)
     size_t n = 0, nl = 0;
     assert_int_equal(count_services(store_path(s), 3), 1);
 
-    /* keep 3: 6, 5, 4 stay, 2 stays (the newest deployed); 3 and the older deployed 1 go */
+    /* recording 2 DEPLOYED superseded 1 in the same transaction: one deployed at most */
+    struct store_release r1;
+    assert_int_equal(store_release_get(s, 1, &r1, &err), 0);
+    assert_int_equal(r1.status, STORE_RELEASE_SUPERSEDED);
+    store_release_release(&r1);
+    /* keep 3: 6, 5, 4 stay, 2 stays (the newest deployed); 3 and the superseded 1 go */
     assert_int_equal(store_release_prune(s, 3, &pruned, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_int_equal(pruned[0].id, 3);
     assert_int_equal(pruned[1].id, 1);
-    assert_int_equal(pruned[1].status, STORE_RELEASE_DEPLOYED);
+    assert_int_equal(pruned[1].status, STORE_RELEASE_SUPERSEDED);
     assert_int_equal(pruned[0].nservices, 1);
     assert_string_equal(pruned[0].services[0].keep_tag, "zpanel-release/r3:0");
     assert_string_equal(pruned[1].services[0].image_id, "sha256:r10");

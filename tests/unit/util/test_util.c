@@ -1,10 +1,15 @@
 /* Unit tests for util: parsers, buffers, paths, errors and diagnostics. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -137,6 +142,117 @@ static void test_err_first_wins(void **state)
     free(s);
 }
 
+/* Messages are not cut at 1 KiB: a log tail of several KiB survives whole; a longer one is
+ * cut at a character boundary and says how much was left out; a prefix keeps the code. */
+static void test_err_long(void **state)
+{
+    (void)state;
+    struct zp_err *err = malloc(sizeof(*err));
+    assert_non_null(err);
+    char *tail = malloc(8001);
+    assert_non_null(tail);
+    for (size_t i = 0; i < 8000; i++)
+        tail[i] = i % 80 == 79 ? '\n' : (char)('a' + i % 26);
+    tail[8000] = '\0';
+    zp_err_init(err);
+    zp_err_set(err, ZP_E_ENGINE, NULL, "container x exited (1); its last log lines:\n%s", tail);
+    assert_non_null(strstr(err->msg, tail));
+    assert_null(strstr(err->msg, "truncated"));
+    free(tail);
+
+    /* 20000 bytes of "é" (2 bytes each): cut, never inside a character, marked */
+    size_t n = 20000;
+    char *big = malloc(n + 1);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i += 2) {
+        big[i] = (char)0xC3;
+        big[i + 1] = (char)0xA9;
+    }
+    big[n] = '\0';
+    zp_err_init(err);
+    zp_err_set(err, ZP_E_CANCELLED, NULL, "%s", big);
+    size_t len = strlen(err->msg);
+    assert_true(len < sizeof(err->msg));
+    assert_true(len > sizeof(err->msg) - 100); /* the room is used */
+    const char *mark = strstr(err->msg, " [... message truncated: ");
+    assert_non_null(mark);
+    size_t kept = (size_t)(mark - err->msg);
+    assert_int_equal(kept % 2, 0); /* whole characters only */
+    char want[80];
+    snprintf(want, sizeof(want), " [... message truncated: %zu more bytes]", n - kept);
+    assert_string_equal(mark, want);
+    zp_err_prefix(err, "service '%s'", "web");
+    assert_int_equal(err->code, ZP_E_CANCELLED);
+    assert_true(zp_str_has_prefix(err->msg, "service 'web': "));
+    assert_non_null(strstr(err->msg, " [... message truncated: "));
+    free(big);
+
+    /* zp_err_sys appends the system's reason to a long message too */
+    zp_err_init(err);
+    errno = EACCES;
+    zp_err_sys(err, "writing '%s'", "/x");
+    assert_string_equal(err->msg, "writing '/x': Permission denied");
+    assert_int_equal(err->sys_errno, EACCES);
+    free(err);
+}
+
+/* Deadlines on CLOCK_MONOTONIC with a condition made for it: a timed wait ends on time. */
+static void test_mono_wait(void **state)
+{
+    (void)state;
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c;
+    zp_cond_init_mono(&c);
+    int64_t t0 = zp_mono_ms();
+    struct timespec dl = zp_mono_deadline(50);
+    pthread_mutex_lock(&m);
+    int rc = 0;
+    while (rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&c, &m, &dl);
+    pthread_mutex_unlock(&m);
+    assert_true(zp_mono_ms() - t0 >= 49);
+    struct timespec now = zp_mono_deadline(0);
+    assert_true(now.tv_sec > dl.tv_sec || (now.tv_sec == dl.tv_sec && now.tv_nsec >= dl.tv_nsec));
+    pthread_cond_destroy(&c);
+}
+
+/* mkdir -p: parents made, existing ones kept, a file in the way is an error. */
+static void test_mkdir_p(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/zp-util-test-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char *deep = zp_asprintf("%s/a/b/c", tmpl);
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(zp_mkdir_p(deep, 0700, &err), 0);
+    assert_int_equal(zp_mkdir_p(deep, 0700, &err), 0);
+    assert_true(zp_file_exists(deep));
+    char *file = zp_asprintf("%s/f", tmpl);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    char *under = zp_asprintf("%s/g", file);
+    assert_int_equal(zp_mkdir_p(file, 0700, &err), ZP_E_SYSTEM);
+    assert_non_null(strstr(err.msg, "is not a directory"));
+    zp_err_init(&err);
+    assert_true(zp_mkdir_p(under, 0700, &err) < 0);
+    remove(file);
+    char *p = zp_asprintf("%s/a/b/c", tmpl);
+    rmdir(p);
+    free(p);
+    p = zp_asprintf("%s/a/b", tmpl);
+    rmdir(p);
+    free(p);
+    p = zp_asprintf("%s/a", tmpl);
+    rmdir(p);
+    free(p);
+    rmdir(tmpl);
+    free(deep);
+    free(file);
+    free(under);
+}
+
 static void test_diags(void **state)
 {
     (void)state;
@@ -207,6 +323,8 @@ int main(void)
         cmocka_unit_test(test_paths),       cmocka_unit_test(test_err_first_wins),
         cmocka_unit_test(test_diags),       cmocka_unit_test(test_intern_and_distance),
         cmocka_unit_test(test_utf8_decode), cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_err_long),    cmocka_unit_test(test_mono_wait),
+        cmocka_unit_test(test_mkdir_p),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,237 @@
+/* server-int: what the files of server/ share: requests and responses, the route table,
+ * JSON and SSE helpers, the job runner and its adapter to the library. */
+#ifndef ZP_SERVER_INT_H
+#define ZP_SERVER_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../compose/compose.h"
+#include "../store/panel.h"
+#include "../util/util.h"
+#include "server.h"
+
+#define SRV_BODY_MAX (1024 * 1024) /* request bodies (a compose file and its env) */
+#define SRV_JSON_DEPTH_MAX 32      /* nesting of a request's JSON */
+#define SRV_MAX_PARAMS 4           /* {params} in one route */
+#define SRV_DB_POOL 4              /* database connections shared by the HTTP threads */
+
+struct orch;
+struct srv_jobs;
+
+/* ---- requests and responses ---- */
+
+struct srv_req {
+    struct server *srv;
+    void *conn; /* the MHD connection (http.c only) */
+    const char *method;
+    const char *path;
+    char *params[SRV_MAX_PARAMS]; /* the route's {params}, in order (owned) */
+    size_t nparams;
+    const char *body; /* NUL-terminated; "" without a body */
+    size_t body_len;
+    bool authed;
+    struct store_token_info auth; /* when authed */
+    struct store_panel *db;       /* borrowed from the pool for the request */
+    const struct srv_route *route;
+};
+
+/* Produces the next bytes of a streamed response (an MHD content reader): returns the
+ * number of bytes written to buf (at most max, > 0), or -1 at the end. It may block. */
+typedef ssize_t (*srv_stream_fn)(void *cls, char *buf, size_t max);
+
+struct srv_resp {
+    int status;
+    char *body; /* owned; NULL: empty */
+    size_t len;
+    const char *type;     /* Content-Type; NULL: application/json */
+    srv_stream_fn stream; /* instead of body when not NULL */
+    void *stream_cls;
+    void (*stream_free)(void *cls);
+    const char *allow;   /* the Allow header of a 405 (static text) */
+    bool auth_challenge; /* 401: send WWW-Authenticate */
+};
+
+/* A query argument of the request (?key=value), or NULL. */
+const char *srv_req_query(const struct srv_req *r, const char *key);
+/* A request header, or NULL. */
+const char *srv_req_header(const struct srv_req *r, const char *name);
+
+/* Reply with v (stolen) as JSON. */
+void srv_reply_json(struct srv_resp *resp, int status, json_t *v);
+/* Reply {"error": {"code", "message", "details"}}; details stolen (NULL: []). */
+void srv_reply_error(struct srv_resp *resp, int status, const char *code, json_t *details,
+                     const char *fmt, ...) ZP_PRINTF(5, 6);
+/* Reply with the error's HTTP status (not found 404, conflict 409, input 400, ...). */
+void srv_reply_zerr(struct srv_resp *resp, const struct zp_err *err);
+/* Reply with text (copied) of the given type. */
+void srv_reply_text(struct srv_resp *resp, int status, const char *type, const char *text,
+                    size_t len);
+
+/* ---- routes (router.c; pure) ---- */
+
+typedef void (*srv_handler_fn)(struct srv_req *req, struct srv_resp *resp);
+
+struct srv_route {
+    const char *method;  /* "GET", "POST", "PUT", "DELETE" */
+    const char *pattern; /* "/api/v1/projects/{name}" */
+    enum store_scope scope;
+    srv_handler_fn fn;
+};
+
+/* The route table (static). */
+const struct srv_route *srv_routes(size_t *ret_n);
+
+enum { SRV_MATCH_OK = 0, SRV_MATCH_NO_PATH = 404, SRV_MATCH_NO_METHOD = 405 };
+/* Find the route of method and path (path without the query). On SRV_MATCH_OK, *ret is the
+ * route and params[0..*ret_n) view the {param} segments inside path; on
+ * SRV_MATCH_NO_METHOD, *ret_allow is the Allow header's value (static). */
+int srv_route_match(const char *method, const char *path, size_t path_len,
+                    const struct srv_route **ret, struct zp_str *params, size_t *ret_n,
+                    const char **ret_allow);
+/* The index of route r in the table (for metrics). */
+size_t srv_route_index(const struct srv_route *r);
+
+/* ---- JSON bodies and SSE (json.c; pure) ---- */
+
+/* The nesting depth of a JSON text (objects and arrays; strings skipped), stopping early
+ * once it passes max. */
+size_t srv_json_depth(const char *text, size_t len, size_t max);
+/* Parse a request body that must be a JSON object: caps (SRV_BODY_MAX, depth), no
+ * duplicate keys. Errors: ZP_E_INPUT with line and column (pos.line/pos.col set),
+ * ZP_E_TOOBIG. *ret is owned by the caller. */
+int srv_json_parse_object(const char *body, size_t len, json_t **ret, struct zp_err *err);
+/* Append the SSE frame of one log line (id: N, data: the line without CR or LF). */
+void srv_sse_frame(struct zp_buf *out, int64_t id, const char *line, size_t len);
+
+/* ---- the server (http.c) ---- */
+
+struct srv_metrics;
+
+struct server {
+    char *state_dir;
+    char *host;
+    bool quiet;
+    int port;
+    int64_t started_ms;
+    void *mhd;                 /* struct MHD_Daemon */
+    pthread_mutex_t pool_lock; /* guards pool, npool */
+    pthread_cond_t pool_cond;
+    struct store_panel *pool[SRV_DB_POOL];
+    size_t npool;
+    struct srv_jobs *jobs;
+    struct srv_metrics *metrics;
+    atomic_bool stopping; /* server_free began: streams end */
+};
+
+/* Log a line "LEVEL key=value ..." to stderr. */
+void srv_log(const char *level, const char *fmt, ...) ZP_PRINTF(2, 3);
+/* Wall clock in Unix milliseconds. */
+int64_t srv_now_ms(void);
+
+/* ---- metrics (metrics.c) ---- */
+
+struct srv_metrics *srv_metrics_new(size_t nroutes);
+void srv_metrics_free(struct srv_metrics *m);
+/* Count one answered request of route index ri (SIZE_MAX: none matched). Thread-safe. */
+void srv_metrics_count(struct srv_metrics *m, size_t ri, int status);
+/* Append the Prometheus text of the HTTP counters. */
+void srv_metrics_render(struct srv_metrics *m, struct zp_buf *out);
+
+/* ---- handlers (api-*.c) ---- */
+
+void srv_api_healthz(struct srv_req *req, struct srv_resp *resp);
+void srv_api_openapi(struct srv_req *req, struct srv_resp *resp);
+void srv_api_metrics(struct srv_req *req, struct srv_resp *resp);
+void srv_api_projects_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_projects_create(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_get(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_put(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_delete(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_deploy(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_stop(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_start(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_restart(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_rollback(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_backup(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_releases(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_logs(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_stats(struct srv_req *req, struct srv_resp *resp);
+void srv_api_jobs_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_job_get(struct srv_req *req, struct srv_resp *resp);
+void srv_api_job_log(struct srv_req *req, struct srv_resp *resp);
+void srv_api_job_cancel(struct srv_req *req, struct srv_resp *resp);
+
+/* The text of openapi.json (compiled in; NUL-terminated). */
+const char *srv_openapi_text(size_t *ret_len);
+
+/* A job as the API shows it. */
+json_t *srv_job_json(const struct store_job *j);
+
+/* ---- projects on disk (projects.c) ---- */
+
+/* <state>/projects/<name> (newly allocated). */
+char *srv_project_dir(const char *state_dir, const char *name);
+/* Load project name from its directory (compose.yaml) with env_json as its whole
+ * environment; the diagnostics go to d. Returns 0 and *ret, or the loader's code. */
+int srv_project_load(const char *dir, const char *name, const char *env_json,
+                     struct compose_project **ret, struct zp_diags *d);
+/* Remove the project's directory and its registration. */
+int srv_project_forget(const char *state_dir, struct store_panel *db, const char *name,
+                       struct zp_err *err);
+
+/* ---- jobs (jobs.c) ---- */
+
+int srv_jobs_start(struct server *s, int nworkers, struct srv_jobs **ret, struct zp_err *err);
+/* Interrupt running jobs (queued again), join the workers, free. NULL is accepted. */
+void srv_jobs_stop(struct srv_jobs *j);
+/* A job was queued: wake a worker. */
+void srv_jobs_kick(struct srv_jobs *j);
+/* Cancel job id: a queued one at once, a running one through its session (it ends
+ * CANCELLED). Errors: ZP_E_NOTFOUND, ZP_E_CONFLICT (finished already). */
+int srv_jobs_cancel(struct srv_jobs *j, struct store_panel *db, int64_t id, struct zp_err *err);
+/* Jobs running now. */
+size_t srv_jobs_nrunning(struct srv_jobs *j);
+/* A counter that grows whenever a job's log grows or a job ends. */
+uint64_t srv_jobs_seq(struct srv_jobs *j);
+/* Wait until srv_jobs_seq passes seen or timeout_ms pass. */
+void srv_jobs_wait(struct srv_jobs *j, uint64_t seen, int timeout_ms);
+/* <state>/jobs/<id>.log (newly allocated). */
+char *srv_job_log_path(const char *state_dir, int64_t id);
+
+/* What a running job may do (jobs.c), for the adapter below. */
+struct srv_job_ctl;
+/* Append one line to the job's log (a newline is added). */
+void srv_job_log(struct srv_job_ctl *c, const char *fmt, ...) ZP_PRINTF(2, 3);
+/* Make cancel and the timeout reach o; false when the job is cancelled already (the
+ * caller stops). srv_job_detach before freeing o. */
+bool srv_job_attach(struct srv_job_ctl *c, struct orch *o);
+void srv_job_detach(struct srv_job_ctl *c);
+/* The orch_progress_fn that writes events to the log; ud is the struct srv_job_ctl. */
+struct orch_event;
+void srv_job_progress(void *ud, const struct orch_event *ev);
+
+/* ---- the adapter to the library (jobs-run.c: one function per kind) ---- */
+
+struct srv_job_env {
+    const char *state_dir;
+    const char *host;
+    const char *project_dir;
+    const char *env_json;
+};
+
+/* Is kind a job kind this server runs? */
+bool srv_job_kind_known(const char *kind);
+/* The timeout of a kind in milliseconds. */
+int64_t srv_job_timeout_ms(const char *kind);
+/* Run job (kind, project, args) to the end, logging through ctl. Returns 0 or the error
+ * (ZP_E_CANCELLED when cancelled). */
+int srv_job_run(const struct srv_job_env *env, const struct store_job *job, struct srv_job_ctl *ctl,
+                struct zp_err *err);
+
+#endif

@@ -1,0 +1,51 @@
+/* server: `zpanel serve`, the control plane: an HTTP/1.1 JSON API (libmicrohttpd) over
+ * the same library the CLI uses, a persistent job queue in the state directory's
+ * zpanel.db, token auth, job logs as files streamed as server-sent events. Also the
+ * account operations that `zpanel user` and `zpanel token` run on the state directory. */
+#ifndef ZP_SERVER_H
+#define ZP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/util.h"
+
+struct server_opts {
+    const char *listen;    /* "ADDR:PORT" or "[ADDR6]:PORT"; NULL: 127.0.0.1:7070 */
+    const char *state_dir; /* borrowed; not NULL */
+    const char *host;      /* the Docker engine (-H), NULL: DOCKER_HOST or the socket */
+    int workers;           /* jobs run at once across projects; <= 0: the host's cores */
+    int max_connections;   /* <= 0: 256 */
+    bool quiet;            /* no request log lines on stderr */
+};
+
+struct server;
+
+/* Open the state (zpanel.db; jobs left running by a killed serve are queued again),
+ * start the job workers and listen. Returns 0 and *ret (server_free stops it).
+ * Errors: ZP_E_INPUT (bad listen address, a state database that is not ours or newer),
+ * ZP_E_SYSTEM (cannot listen: the message names the address). */
+int server_start(const struct server_opts *opts, struct server **ret, struct zp_err *err);
+/* The port actually bound (useful with port 0). */
+int server_port(const struct server *s);
+/* Stop listening, interrupt running jobs (they are queued again for the next start), join
+ * every thread and free s. NULL is accepted. */
+void server_free(struct server *s);
+
+/* ---- accounts (used by `zpanel user` and `zpanel token`; safe while serve runs) ---- */
+
+/* Add user name (letters, digits, '.', '-', '_', 1 to 64) with role ("admin", "member",
+ * "viewer") and password (at least 8 bytes; hashed with argon2id, never stored).
+ * Errors: ZP_E_INPUT (name, role, password), ZP_E_CONFLICT (exists), store errors. */
+int server_user_add(const char *state_dir, const char *name, const char *role, const char *password,
+                    struct zp_err *err);
+
+/* Create an API token for user with scope ("read", "deploy", "write", "admin"; not above
+ * what the user's role allows: viewer read, member write, admin admin), expiring after
+ * ttl_s seconds (0: never). *ret_token (the only copy of the secret; the caller frees it)
+ * is stored as its SHA-256. Errors: ZP_E_INPUT (scope), ZP_E_NOTFOUND (user). */
+int server_token_create(const char *state_dir, const char *user, const char *scope, int64_t ttl_s,
+                        char **ret_token, struct zp_err *err);
+
+#endif

@@ -1,0 +1,922 @@
+/* store/panel: the control plane's database (users, tokens, projects, jobs, audit) in
+ * <state>/zpanel.db: WAL, busy timeout, numbered migrations, bound parameters only. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "panel.h"
+
+#include "../util/banned.h"
+
+#define BUSY_TIMEOUT_MS 5000
+/* PRAGMA application_id of zpanel.db ("ZPpn"), distinct from the project databases'. */
+#define APPLICATION_ID 1515221102
+
+struct store_panel {
+    sqlite3 *db;
+    char *path;
+};
+
+static const char *const migrations[] = {
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('viewer', 'member', 'admin')),"
+    "  pwhash TEXT NOT NULL,"
+    "  created INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  scope TEXT NOT NULL CHECK (scope IN ('read', 'deploy', 'write', 'admin')),"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE projects ("
+    "  name TEXT PRIMARY KEY,"
+    "  env_json TEXT NOT NULL DEFAULT '{}',"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE jobs ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  project TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  args_json TEXT NOT NULL DEFAULT '{}',"
+    "  user TEXT,"
+    "  status TEXT NOT NULL"
+    "    CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),"
+    "  created INTEGER NOT NULL,"
+    "  started INTEGER NOT NULL DEFAULT 0,"
+    "  finished INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT"
+    ");"
+    "CREATE INDEX jobs_by_status ON jobs (status, id);"
+    "CREATE INDEX jobs_by_project ON jobs (project, id);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time INTEGER NOT NULL,"
+    "  user TEXT,"
+    "  method TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  remote TEXT"
+    ");"
+    "PRAGMA application_id = 1515221102;"
+    "PRAGMA user_version = 1;",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_PANEL_SCHEMA_VERSION,
+               "one migration per schema version");
+
+static const char *const role_names[] = {"viewer", "member", "admin"};
+static const char *const scope_names[] = {"none", "read", "deploy", "write", "admin"};
+static const char *const job_status_names[] = {"queued", "running", "succeeded", "failed",
+                                               "cancelled"};
+
+const char *store_role_name(enum store_role r)
+{
+    if ((unsigned)r > STORE_ROLE_ADMIN)
+        ZP_BUG("role %d", (int)r);
+    return role_names[r];
+}
+
+int store_role_parse(const char *s)
+{
+    for (int i = 0; i <= STORE_ROLE_ADMIN; i++)
+        if (s && strcmp(s, role_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *store_scope_name(enum store_scope s)
+{
+    if ((unsigned)s > STORE_SCOPE_ADMIN)
+        ZP_BUG("scope %d", (int)s);
+    return scope_names[s];
+}
+
+int store_scope_parse(const char *s)
+{
+    for (int i = STORE_SCOPE_READ; i <= STORE_SCOPE_ADMIN; i++)
+        if (s && strcmp(s, scope_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *store_job_status_name(enum store_job_status s)
+{
+    if ((unsigned)s >= STORE_JOB_NSTATUS)
+        ZP_BUG("job status %d", (int)s);
+    return job_status_names[s];
+}
+
+int store_job_status_parse(const char *s)
+{
+    for (int i = 0; i < STORE_JOB_NSTATUS; i++)
+        if (s && strcmp(s, job_status_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- SQLite helpers ---- */
+
+static int db_error(const struct store_panel *p, int rc, const char *what, struct zp_err *err)
+{
+    const char *msg = p->db ? sqlite3_errmsg(p->db) : sqlite3_errstr(rc);
+    int code;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CONSTRAINT:
+        code = ZP_E_CONFLICT;
+        break;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+    case SQLITE_FORMAT:
+        code = ZP_E_INPUT;
+        break;
+    default:
+        code = ZP_E_SYSTEM;
+    }
+    return zp_err_set(err, code, NULL, "state database '%s': %s: %s", p->path, what, msg);
+}
+
+static int exec_sql(struct store_panel *p, const char *sql, const char *what, struct zp_err *err)
+{
+    int rc = sqlite3_exec(p->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_error(p, rc, what, err);
+}
+
+static int prepare(struct store_panel *p, const char *sql, const char *what, sqlite3_stmt **ret,
+                   struct zp_err *err)
+{
+    int rc = sqlite3_prepare_v2(p->db, sql, -1, ret, NULL);
+    if (rc != SQLITE_OK) {
+        *ret = NULL;
+        return db_error(p, rc, what, err);
+    }
+    return 0;
+}
+
+static void tx_rollback(struct store_panel *p)
+{
+    if (!sqlite3_get_autocommit(p->db))
+        sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *v = sqlite3_column_text(st, i);
+    return v ? zp_strdup((const char *)v) : NULL;
+}
+
+/* Step a statement that returns no row; finalizes it. */
+static int step_done(struct store_panel *p, sqlite3_stmt *st, const char *what, struct zp_err *err)
+{
+    int rc = sqlite3_step(st);
+    int ret = rc == SQLITE_DONE ? 0 : db_error(p, rc, what, err);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int query_int(struct store_panel *p, const char *sql, const char *what, int64_t *ret,
+                     struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, sql, what, &st, err);
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = db_error(p, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, what, err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- opening ---- */
+
+char *store_panel_path(const char *state_dir)
+{
+    return zp_path_join(state_dir, "zpanel.db");
+}
+
+static int mkdir_p(const char *path, struct zp_err *err)
+{
+    char *p = zp_strdup(path);
+    int rc = 0;
+    for (char *q = p + 1;; q++) {
+        if (*q != '/' && *q != '\0')
+            continue;
+        char saved = *q;
+        *q = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            rc = zp_err_sys(err, "creating directory '%s'", p);
+            break;
+        }
+        *q = saved;
+        if (saved == '\0')
+            break;
+    }
+    free(p);
+    return rc;
+}
+
+static int not_ours(const struct store_panel *p, const char *why, struct zp_err *err)
+{
+    return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a zpanel control-plane database (%s)",
+                      p->path, why);
+}
+
+static int check_header(struct store_panel *p, int64_t *ret_version, struct zp_err *err)
+{
+    int64_t version, app;
+    struct zp_err e;
+    zp_err_init(&e);
+    if (query_int(p, "PRAGMA user_version", "reading the schema version", &version, &e) != 0 ||
+        query_int(p, "PRAGMA application_id", "reading the schema version", &app, &e) != 0) {
+        if (e.code == ZP_E_INPUT)
+            return not_ours(p, "not an SQLite 3 file, or a damaged one", err);
+        *err = e;
+        return e.code;
+    }
+    if (version > 0 && app != APPLICATION_ID)
+        return not_ours(p, "it belongs to another program", err);
+    if (version > STORE_PANEL_SCHEMA_VERSION)
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "state database '%s' has schema version %lld, newer than this zpanel "
+                          "understands (%d); use a newer zpanel",
+                          p->path, (long long)version, STORE_PANEL_SCHEMA_VERSION);
+    *ret_version = version;
+    return 0;
+}
+
+static int migrate(struct store_panel *p, struct zp_err *err)
+{
+    int64_t version, tables;
+    int rc = exec_sql(p, "BEGIN IMMEDIATE", "migrating the schema", err);
+    if (rc)
+        return rc;
+    if ((rc = check_header(p, &version, err)) != 0)
+        goto fail;
+    if (version == 0) {
+        rc = query_int(p,
+                       "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
+                       "ESCAPE '\\'",
+                       "migrating the schema", &tables, err);
+        if (rc)
+            goto fail;
+        if (tables > 0) {
+            rc = not_ours(p, "it holds tables of another program", err);
+            goto fail;
+        }
+    }
+    for (int64_t v = version; v < STORE_PANEL_SCHEMA_VERSION; v++)
+        if ((rc = exec_sql(p, migrations[v], "migrating the schema", err)) != 0)
+            goto fail;
+    if ((rc = exec_sql(p, "COMMIT", "migrating the schema", err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    tx_rollback(p);
+    return rc;
+}
+
+int store_panel_open(const char *state_dir, struct store_panel **ret, struct zp_err *err)
+{
+    if (!state_dir || !*state_dir)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "empty state directory");
+    struct store_panel *p = zp_calloc(1, sizeof(*p));
+    p->path = store_panel_path(state_dir);
+    int rc = mkdir_p(state_dir, err);
+    if (rc)
+        goto fail;
+    int fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        rc = zp_err_sys(err, "opening state database '%s'", p->path);
+        if (rc == ZP_E_NOTFOUND)
+            rc = err->code = ZP_E_SYSTEM;
+        goto fail;
+    }
+    close(fd);
+    int src = sqlite3_open_v2(p->path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_error(p, src, "opening", err);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(p->db, 1);
+    sqlite3_busy_timeout(p->db, BUSY_TIMEOUT_MS);
+    int64_t version;
+    if ((rc = check_header(p, &version, err)) != 0)
+        goto fail;
+    if ((rc = exec_sql(p, "PRAGMA foreign_keys = ON; PRAGMA cache_size = -512", "configuring",
+                       err)) != 0)
+        goto fail;
+    sqlite3_stmt *st;
+    if ((rc = prepare(p, "PRAGMA journal_mode = WAL", "enabling WAL", &st, err)) != 0)
+        goto fail;
+    src = sqlite3_step(st);
+    bool wal = src == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+               strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    if (src != SQLITE_ROW)
+        rc = db_error(p, src, "enabling WAL", err);
+    else if (!wal)
+        rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "state database '%s': cannot enable WAL mode",
+                        p->path);
+    sqlite3_finalize(st);
+    if (rc)
+        goto fail;
+    if (version < STORE_PANEL_SCHEMA_VERSION && (rc = migrate(p, err)) != 0)
+        goto fail;
+    *ret = p;
+    return 0;
+fail:
+    store_panel_close(p);
+    return rc;
+}
+
+void store_panel_close(struct store_panel *p)
+{
+    if (!p)
+        return;
+    if (p->db)
+        sqlite3_close(p->db);
+    free(p->path);
+    free(p);
+}
+
+/* ---- users and tokens ---- */
+
+int store_panel_user_add(struct store_panel *p, const char *name, enum store_role role,
+                         const char *pwhash, int64_t *ret_id, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "INSERT INTO users (name, role, pwhash, created) "
+                     "VALUES (?, ?, ?, CAST(strftime('%s', 'now') AS INTEGER))",
+                     "adding a user", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, name);
+    bind_str(st, 2, store_role_name(role));
+    bind_str(st, 3, pwhash);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return zp_err_set(err, ZP_E_CONFLICT, NULL, "user '%s' exists already", name);
+    if (rc != SQLITE_DONE)
+        return db_error(p, rc, "adding a user", err);
+    if (ret_id)
+        *ret_id = sqlite3_last_insert_rowid(p->db);
+    return 0;
+}
+
+int store_panel_user_get(struct store_panel *p, const char *name, int64_t *ret_id,
+                         enum store_role *ret_role, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "SELECT id, role FROM users WHERE name = ?", "reading a user", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, name);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret_id = sqlite3_column_int64(st, 0);
+        int r = store_role_parse((const char *)sqlite3_column_text(st, 1));
+        *ret_role = r < 0 ? STORE_ROLE_VIEWER : (enum store_role)r;
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such user '%s'", name);
+    } else {
+        rc = db_error(p, rc, "reading a user", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_panel_token_add(struct store_panel *p, int64_t user_id, const char *hash_hex,
+                          enum store_scope scope, int64_t expires, int64_t *ret_id,
+                          struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "INSERT INTO tokens (user_id, hash, scope, created, expires) "
+                     "VALUES (?, ?, ?, CAST(strftime('%s', 'now') AS INTEGER), ?)",
+                     "adding a token", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, user_id);
+    bind_str(st, 2, hash_hex);
+    bind_str(st, 3, store_scope_name(scope));
+    sqlite3_bind_int64(st, 4, expires);
+    if ((rc = step_done(p, st, "adding a token", err)) != 0)
+        return rc;
+    if (ret_id)
+        *ret_id = sqlite3_last_insert_rowid(p->db);
+    return 0;
+}
+
+int store_panel_token_find(struct store_panel *p, const char *hash_hex, int64_t now,
+                           struct store_token_info *ret, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "SELECT t.id, u.name, u.role, t.scope, t.expires FROM tokens t "
+                     "JOIN users u ON u.id = t.user_id "
+                     "WHERE t.hash = ? AND (t.expires = 0 OR t.expires > ?)",
+                     "reading a token", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, hash_hex);
+    sqlite3_bind_int64(st, 2, now);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int role = store_role_parse((const char *)sqlite3_column_text(st, 2));
+        int scope = store_scope_parse((const char *)sqlite3_column_text(st, 3));
+        ret->id = sqlite3_column_int64(st, 0);
+        ret->user = col_str(st, 1);
+        ret->role = role < 0 ? STORE_ROLE_VIEWER : (enum store_role)role;
+        ret->scope = scope < 0 ? STORE_SCOPE_READ : (enum store_scope)scope;
+        ret->expires = sqlite3_column_int64(st, 4);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "unknown or expired token");
+    } else {
+        rc = db_error(p, rc, "reading a token", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void store_token_info_release(struct store_token_info *t)
+{
+    if (!t)
+        return;
+    free(t->user);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- projects ---- */
+
+int store_panel_project_add(struct store_panel *p, const char *name, const char *env_json,
+                            struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "INSERT INTO projects (name, env_json, created, updated) VALUES "
+                     "(?, ?, CAST(strftime('%s', 'now') AS INTEGER), "
+                     "CAST(strftime('%s', 'now') AS INTEGER))",
+                     "adding a project", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, name);
+    bind_str(st, 2, env_json ? env_json : "{}");
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return zp_err_set(err, ZP_E_CONFLICT, NULL, "project '%s' exists already", name);
+    return rc == SQLITE_DONE ? 0 : db_error(p, rc, "adding a project", err);
+}
+
+int store_panel_project_update(struct store_panel *p, const char *name, const char *env_json,
+                               struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "UPDATE projects SET env_json = coalesce(?, env_json), "
+                     "updated = CAST(strftime('%s', 'now') AS INTEGER) WHERE name = ?",
+                     "updating a project", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, env_json);
+    bind_str(st, 2, name);
+    if ((rc = step_done(p, st, "updating a project", err)) != 0)
+        return rc;
+    if (sqlite3_changes(p->db) == 0)
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such project '%s'", name);
+    return 0;
+}
+
+static void project_row(sqlite3_stmt *st, struct store_panel_project *pr)
+{
+    pr->name = col_str(st, 0);
+    pr->env_json = col_str(st, 1);
+    pr->created = sqlite3_column_int64(st, 2);
+    pr->updated = sqlite3_column_int64(st, 3);
+}
+
+int store_panel_project_get(struct store_panel *p, const char *name,
+                            struct store_panel_project *ret, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "SELECT name, env_json, created, updated FROM projects WHERE name = ?",
+                     "reading a project", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, name);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        project_row(st, ret);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such project '%s'", name);
+    } else {
+        rc = db_error(p, rc, "reading a project", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_panel_project_list(struct store_panel *p, struct store_panel_project **ret, size_t *ret_n,
+                             struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "SELECT name, env_json, created, updated FROM projects ORDER BY name",
+                     "listing projects", &st, err);
+    if (rc)
+        return rc;
+    struct store_panel_project *v = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
+        project_row(st, &v[n++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_panel_projects_free(v, n);
+        return db_error(p, rc, "listing projects", err);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+int store_panel_project_delete(struct store_panel *p, const char *name, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "DELETE FROM projects WHERE name = ?", "removing a project", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, name);
+    if ((rc = step_done(p, st, "removing a project", err)) != 0)
+        return rc;
+    if (sqlite3_changes(p->db) == 0)
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such project '%s'", name);
+    return 0;
+}
+
+void store_panel_project_release(struct store_panel_project *pr)
+{
+    if (!pr)
+        return;
+    free(pr->name);
+    free(pr->env_json);
+    memset(pr, 0, sizeof(*pr));
+}
+
+void store_panel_projects_free(struct store_panel_project *pr, size_t n)
+{
+    if (!pr)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_panel_project_release(&pr[i]);
+    free(pr);
+}
+
+/* ---- jobs ---- */
+
+#define JOB_COLS                                                                                   \
+    "id, project, kind, args_json, user, status, created, started, finished, attempts, error"
+
+static void job_row(sqlite3_stmt *st, struct store_job *j)
+{
+    j->id = sqlite3_column_int64(st, 0);
+    j->project = col_str(st, 1);
+    j->kind = col_str(st, 2);
+    j->args_json = col_str(st, 3);
+    j->user = col_str(st, 4);
+    int s = store_job_status_parse((const char *)sqlite3_column_text(st, 5));
+    j->status = s < 0 ? STORE_JOB_FAILED : (enum store_job_status)s;
+    j->created = sqlite3_column_int64(st, 6);
+    j->started = sqlite3_column_int64(st, 7);
+    j->finished = sqlite3_column_int64(st, 8);
+    j->attempts = sqlite3_column_int64(st, 9);
+    j->error = col_str(st, 10);
+}
+
+int store_panel_job_add(struct store_panel *p, struct store_job *j, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int64_t now = wall_ms();
+    int rc = prepare(p,
+                     "INSERT INTO jobs (project, kind, args_json, user, status, created) "
+                     "VALUES (?, ?, ?, ?, 'queued', ?)",
+                     "queueing a job", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, j->project);
+    bind_str(st, 2, j->kind);
+    bind_str(st, 3, j->args_json);
+    bind_str(st, 4, j->user);
+    sqlite3_bind_int64(st, 5, now);
+    if ((rc = step_done(p, st, "queueing a job", err)) != 0)
+        return rc;
+    j->id = sqlite3_last_insert_rowid(p->db);
+    j->created = now;
+    j->status = STORE_JOB_QUEUED;
+    return 0;
+}
+
+int store_panel_job_get(struct store_panel *p, int64_t id, struct store_job *ret,
+                        struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", "reading a job", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        job_row(st, ret);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such job %lld", (long long)id);
+    } else {
+        rc = db_error(p, rc, "reading a job", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_panel_job_list(struct store_panel *p, const char *project, int status, size_t limit,
+                         struct store_job **ret, size_t *ret_n, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR project = ?1) "
+                     "AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3",
+                     "listing jobs", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, project);
+    bind_str(st, 2, status >= 0 ? store_job_status_name((enum store_job_status)status) : NULL);
+    sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : 1000);
+    struct store_job *v = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
+        memset(&v[n], 0, sizeof(v[n]));
+        job_row(st, &v[n++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_jobs_free(v, n);
+        return db_error(p, rc, "listing jobs", err);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_job *ret,
+                          struct zp_err *err)
+{
+    int rc = exec_sql(p, "BEGIN IMMEDIATE", "claiming a job", err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = prepare(p,
+                 "SELECT " JOB_COLS " FROM jobs WHERE status = 'queued' AND project NOT IN "
+                 "(SELECT project FROM jobs WHERE status = 'running') ORDER BY id LIMIT 1",
+                 "claiming a job", &st, err);
+    if (rc)
+        goto fail;
+    struct store_job j;
+    memset(&j, 0, sizeof(j));
+    int src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        sqlite3_finalize(st);
+        tx_rollback(p);
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no job to run");
+    }
+    if (src != SQLITE_ROW) {
+        rc = db_error(p, src, "claiming a job", err);
+        sqlite3_finalize(st);
+        goto fail;
+    }
+    job_row(st, &j);
+    sqlite3_finalize(st);
+    rc = prepare(p,
+                 "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1 "
+                 "WHERE id = ?",
+                 "claiming a job", &st, err);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int64(st, 2, j.id);
+        rc = step_done(p, st, "claiming a job", err);
+    }
+    if (rc == 0)
+        rc = exec_sql(p, "COMMIT", "claiming a job", err);
+    if (rc) {
+        store_job_release(&j);
+        goto fail;
+    }
+    j.status = STORE_JOB_RUNNING;
+    j.started = now_ms;
+    j.attempts++;
+    *ret = j;
+    return 0;
+fail:
+    tx_rollback(p);
+    return rc;
+}
+
+int store_panel_job_finish(struct store_panel *p, int64_t id, enum store_job_status status,
+                           const char *error, int64_t now_ms, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "UPDATE jobs SET status = ?, error = ?, finished = ? WHERE id = ?",
+                     "finishing a job", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, store_job_status_name(status));
+    bind_str(st, 2, error);
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, id);
+    return step_done(p, st, "finishing a job", err);
+}
+
+int store_panel_job_cancel_queued(struct store_panel *p, int64_t id, int64_t now_ms,
+                                  struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "UPDATE jobs SET status = 'cancelled', finished = ?, "
+                     "error = 'cancelled before it started' WHERE id = ? AND status = 'queued'",
+                     "cancelling a job", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, id);
+    if ((rc = step_done(p, st, "cancelling a job", err)) != 0)
+        return rc;
+    if (sqlite3_changes(p->db) == 1)
+        return 0;
+    struct store_job j;
+    if ((rc = store_panel_job_get(p, id, &j, err)) != 0)
+        return rc;
+    rc = zp_err_set(err, ZP_E_CONFLICT, NULL, "job %lld is %s", (long long)id,
+                    store_job_status_name(j.status));
+    store_job_release(&j);
+    return rc;
+}
+
+int store_panel_job_requeue_running(struct store_panel *p, int64_t **ret_ids, size_t *ret_n,
+                                    struct zp_err *err)
+{
+    int rc = exec_sql(p, "BEGIN IMMEDIATE", "requeueing jobs", err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st;
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    if ((rc = prepare(p, "SELECT id FROM jobs WHERE status = 'running' ORDER BY id",
+                      "requeueing jobs", &st, err)) != 0)
+        goto fail;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&ids, &cap, n + 1, sizeof(*ids));
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE) {
+        rc = db_error(p, src, "requeueing jobs", err);
+        goto fail;
+    }
+    if ((rc = exec_sql(p, "UPDATE jobs SET status = 'queued' WHERE status = 'running'",
+                       "requeueing jobs", err)) != 0)
+        goto fail;
+    if ((rc = exec_sql(p, "COMMIT", "requeueing jobs", err)) != 0)
+        goto fail;
+    *ret_ids = ids;
+    *ret_n = n;
+    return 0;
+fail:
+    free(ids);
+    tx_rollback(p);
+    return rc;
+}
+
+int store_panel_job_counts(struct store_panel *p, struct store_job_count **ret, size_t *ret_n,
+                           struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "SELECT kind, status, count(*), "
+                     "sum(CASE WHEN finished > 0 AND started > 0 THEN finished - started "
+                     "ELSE 0 END) FROM jobs GROUP BY kind, status ORDER BY kind, status",
+                     "counting jobs", &st, err);
+    if (rc)
+        return rc;
+    struct store_job_count *v = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
+        int s = store_job_status_parse((const char *)sqlite3_column_text(st, 1));
+        v[n].kind = col_str(st, 0);
+        v[n].status = s < 0 ? STORE_JOB_FAILED : (enum store_job_status)s;
+        v[n].count = sqlite3_column_int64(st, 2);
+        v[n].duration_ms = sqlite3_column_int64(st, 3);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_job_counts_free(v, n);
+        return db_error(p, rc, "counting jobs", err);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+void store_job_counts_free(struct store_job_count *c, size_t n)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(c[i].kind);
+    free(c);
+}
+
+void store_job_release(struct store_job *j)
+{
+    if (!j)
+        return;
+    free(j->project);
+    free(j->kind);
+    free(j->args_json);
+    free(j->user);
+    free(j->error);
+    memset(j, 0, sizeof(*j));
+}
+
+void store_jobs_free(struct store_job *j, size_t n)
+{
+    if (!j)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_job_release(&j[i]);
+    free(j);
+}
+
+/* ---- audit ---- */
+
+int store_panel_audit_add(struct store_panel *p, int64_t now_ms, const char *user,
+                          const char *method, const char *path, int status, const char *remote,
+                          struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "INSERT INTO audit (time, user, method, path, status, remote) "
+                     "VALUES (?, ?, ?, ?, ?, ?)",
+                     "recording an audit entry", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, now_ms);
+    bind_str(st, 2, user);
+    bind_str(st, 3, method);
+    bind_str(st, 4, path);
+    sqlite3_bind_int(st, 5, status);
+    bind_str(st, 6, remote);
+    return step_done(p, st, "recording an audit entry", err);
+}
+
+int store_panel_audit_count(struct store_panel *p, int64_t *ret, struct zp_err *err)
+{
+    return query_int(p, "SELECT count(*) FROM audit", "counting audit entries", ret, err);
+}

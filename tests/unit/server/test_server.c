@@ -1,0 +1,450 @@
+/* Unit tests for server/: the route table against openapi.json (both ways, with scopes),
+ * route matching, JSON body caps and positions, SSE framing, and a running server on a
+ * loopback port: auth (401, 403), errors (400 with position, 404, 405, 413, 422 with the
+ * loader's file:line:col), projects, the audit trail, accounts (user add, token create). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server/server-int.h"
+
+/* ---- the route table and openapi.json ---- */
+
+static void test_openapi_matches_routes(void **state)
+{
+    (void)state;
+    size_t len, n;
+    const char *text = srv_openapi_text(&len);
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, 0, &je);
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "openapi")), "3.1.0");
+    json_t *paths = json_object_get(doc, "paths");
+    const struct srv_route *routes = srv_routes(&n);
+    /* every route is documented, with its scope */
+    for (size_t i = 0; i < n; i++) {
+        char method[8];
+        size_t k;
+        for (k = 0; routes[i].method[k] && k < sizeof(method) - 1; k++)
+            method[k] = (char)(routes[i].method[k] - 'A' + 'a');
+        method[k] = '\0';
+        json_t *op = json_object_get(json_object_get(paths, routes[i].pattern), method);
+        if (!op)
+            fail_msg("route %s %s is not in openapi.json", routes[i].method, routes[i].pattern);
+        json_t *sec = json_object_get(op, "security");
+        if (routes[i].scope == STORE_SCOPE_NONE) {
+            assert_true(json_is_array(sec) && json_array_size(sec) == 0);
+        } else {
+            assert_null(sec); /* the document's default: bearer */
+            const char *scope = json_string_value(json_object_get(op, "x-zpanel-scope"));
+            if (!scope || strcmp(scope, store_scope_name(routes[i].scope)) != 0)
+                fail_msg("%s %s: x-zpanel-scope '%s', the server needs '%s'", routes[i].method,
+                         routes[i].pattern, scope ? scope : "", store_scope_name(routes[i].scope));
+            json_t *resp = json_object_get(op, "responses");
+            assert_non_null(json_object_get(resp, "401"));
+            assert_non_null(json_object_get(resp, "403"));
+        }
+    }
+    /* every documented operation is a route */
+    const char *path;
+    json_t *item;
+    size_t ops = 0;
+    json_object_foreach(paths, path, item)
+    {
+        const char *m;
+        json_t *op;
+        json_object_foreach(item, m, op)
+        {
+            ops++;
+            bool found = false;
+            for (size_t i = 0; i < n && !found; i++)
+                found =
+                    strcmp(routes[i].pattern, path) == 0 && strcasecmp(routes[i].method, m) == 0;
+            if (!found)
+                fail_msg("openapi.json documents %s %s, which the server does not answer", m, path);
+        }
+    }
+    assert_int_equal(ops, n);
+    json_decref(doc);
+}
+
+static void test_route_match(void **state)
+{
+    (void)state;
+    const struct srv_route *r;
+    struct zp_str p[SRV_MAX_PARAMS];
+    size_t n;
+    const char *allow;
+    const char *path = "/api/v1/projects/web/deploy";
+    assert_int_equal(srv_route_match("POST", path, strlen(path), &r, p, &n, &allow), 0);
+    assert_string_equal(r->pattern, "/api/v1/projects/{name}/deploy");
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].len, 3);
+    assert_memory_equal(p[0].p, "web", 3);
+    path = "/api/v1/projects/web";
+    assert_int_equal(srv_route_match("PATCH", path, strlen(path), &r, p, &n, &allow), 405);
+    assert_string_equal(allow, "GET, PUT, DELETE");
+    path = "/api/v1/jobs/12/log";
+    assert_int_equal(srv_route_match("GET", path, strlen(path), &r, p, &n, &allow), 0);
+    assert_memory_equal(p[0].p, "12", 2);
+    const char *bad[] = {"/api/v1/projects/",
+                         "/api/v1/projects//deploy",
+                         "/api/v1/projectsx",
+                         "/api/v1/projects/web/deploy/",
+                         "",
+                         "/",
+                         "//healthz",
+                         "/healthz/x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(srv_route_match("GET", bad[i], strlen(bad[i]), &r, p, &n, &allow), 404);
+    path = "/healthz";
+    assert_int_equal(srv_route_match("POST", path, strlen(path), &r, p, &n, &allow), 405);
+    assert_string_equal(allow, "GET");
+}
+
+static void test_json_body(void **state)
+{
+    (void)state;
+    json_t *v = NULL;
+    struct zp_err err;
+    zp_err_init(&err);
+    const char *ok = "{\"name\": \"a\", \"x\": [1, {\"y\": \"[[[\"}]}";
+    assert_int_equal(srv_json_parse_object(ok, strlen(ok), &v, &err), 0);
+    json_decref(v);
+    assert_int_equal(srv_json_depth(ok, strlen(ok), 100), 3);
+    const char *bad = "{\n  \"name\": }";
+    zp_err_init(&err);
+    assert_int_equal(srv_json_parse_object(bad, strlen(bad), &v, &err), ZP_E_INPUT);
+    assert_int_equal(err.pos.line, 2);
+    assert_true(err.pos.col > 1);
+    const char *dup = "{\"a\": 1, \"a\": 2}";
+    zp_err_init(&err);
+    assert_int_equal(srv_json_parse_object(dup, strlen(dup), &v, &err), ZP_E_INPUT);
+    zp_err_init(&err);
+    assert_int_equal(srv_json_parse_object("[1]", 3, &v, &err), ZP_E_INPUT);
+    assert_non_null(strstr(err.msg, "object"));
+    char deep[200];
+    size_t k = 0;
+    for (; k < 40; k++)
+        deep[k] = '[';
+    deep[k] = '\0';
+    zp_err_init(&err);
+    assert_int_equal(srv_json_parse_object(deep, k, &v, &err), ZP_E_TOOBIG);
+}
+
+static void test_sse_frame(void **state)
+{
+    (void)state;
+    struct zp_buf b = ZP_BUF_INIT;
+    srv_sse_frame(&b, 7, "a\rb\nc", 5);
+    assert_string_equal(zp_buf_cstr(&b), "id: 7\ndata: abc\n\n");
+    zp_buf_release(&b);
+}
+
+/* ---- a running server ---- */
+
+struct fixture {
+    char dir[64];
+    struct server *s;
+    char *admin, *reader, *member;
+};
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup_server(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/zp-serve-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (server_user_add(f->dir, "root", "admin", "password1", &err) != 0 ||
+        server_user_add(f->dir, "val", "viewer", "password2", &err) != 0 ||
+        server_user_add(f->dir, "mo", "member", "password3", &err) != 0 ||
+        server_token_create(f->dir, "root", "admin", 0, &f->admin, &err) != 0 ||
+        server_token_create(f->dir, "val", "read", 3600, &f->reader, &err) != 0 ||
+        server_token_create(f->dir, "mo", "write", 0, &f->member, &err) != 0) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        return -1;
+    }
+    struct server_opts o = {
+        .listen = "127.0.0.1:0", .state_dir = f->dir, .workers = 1, .quiet = true};
+    if (server_start(&o, &f->s, &err) != 0) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown_server(void **state)
+{
+    struct fixture *f = *state;
+    server_free(f->s);
+    free(f->admin);
+    free(f->reader);
+    free(f->member);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+struct reply {
+    int status;
+    char *head;
+    char *body;
+};
+
+static struct reply request(struct fixture *f, const char *method, const char *path,
+                            const char *token, const char *body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port(f->s))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    char *auth = token ? zp_asprintf("Authorization: Bearer %s\r\n", token) : zp_strdup("");
+    char *req = zp_asprintf("%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s"
+                            "Content-Length: %zu\r\n\r\n%s",
+                            method, path, auth, body ? strlen(body) : 0, body ? body : "");
+    size_t off = 0, len = strlen(req);
+    while (off < len) {
+        ssize_t w = write(fd, req + off, len - off);
+        if (w <= 0)
+            break; /* the server may answer (413) and close before reading everything */
+        off += (size_t)w;
+    }
+    struct zp_buf in = ZP_BUF_INIT;
+    char buf[4096];
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof(buf))) > 0)
+        zp_buf_add(&in, buf, (size_t)r);
+    close(fd);
+    free(auth);
+    free(req);
+    struct reply rep = {0, NULL, NULL};
+    const char *all = zp_buf_cstr(&in);
+    const char *sep = strstr(all, "\r\n\r\n");
+    assert_non_null(sep);
+    rep.head = zp_strndup(all, (size_t)(sep - all));
+    rep.body = zp_strdup(sep + 4);
+    int64_t st;
+    char code[4] = {all[9], all[10], all[11], 0};
+    assert_int_equal(zp_parse_int64(code, 100, 599, &st), 0);
+    rep.status = (int)st;
+    zp_buf_release(&in);
+    return rep;
+}
+
+static void reply_free(struct reply *r)
+{
+    free(r->head);
+    free(r->body);
+}
+
+/* The error code of an error body. */
+static void expect_error(const struct reply *r, int status, const char *code)
+{
+    if (r->status != status)
+        fail_msg("status %d, want %d: %s", r->status, status, r->body);
+    json_t *v = json_loads(r->body, 0, NULL);
+    assert_non_null(v);
+    json_t *e = json_object_get(v, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), code);
+    assert_non_null(json_string_value(json_object_get(e, "message")));
+    assert_true(json_is_array(json_object_get(e, "details")));
+    json_decref(v);
+}
+
+static void test_http(void **state)
+{
+    struct fixture *f = *state;
+    struct reply r = request(f, "GET", "/healthz", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"ok\""));
+    reply_free(&r);
+    r = request(f, "GET", "/api/v1/openapi.json", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+
+    /* auth */
+    r = request(f, "GET", "/api/v1/projects", NULL, NULL);
+    expect_error(&r, 401, "unauthorized");
+    assert_non_null(strstr(r.head, "WWW-Authenticate: Bearer"));
+    reply_free(&r);
+    r = request(f, "GET", "/api/v1/projects", "zpt_wrong", NULL);
+    expect_error(&r, 401, "unauthorized");
+    reply_free(&r);
+    r = request(f, "GET", "/api/v1/projects", f->reader, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"projects\":[]}");
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects", f->reader, "{}");
+    expect_error(&r, 403, "forbidden");
+    reply_free(&r);
+    r = request(f, "GET", "/metrics", f->reader, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "zpanel_http_requests_total{method=\"GET\",route=\"/api/v1/"
+                                   "projects\",code=\"401\"} 2"));
+    reply_free(&r);
+
+    /* errors */
+    r = request(f, "GET", "/nope", f->admin, NULL);
+    expect_error(&r, 404, "not_found");
+    reply_free(&r);
+    r = request(f, "PATCH", "/api/v1/projects", f->admin, NULL);
+    expect_error(&r, 405, "method_not_allowed");
+    assert_non_null(strstr(r.head, "Allow: GET, POST"));
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects", f->member, "{\n \"name\": ,}");
+    expect_error(&r, 400, "bad_request");
+    assert_non_null(strstr(r.body, "body:2:"));
+    reply_free(&r);
+    char *big = zp_malloc(SRV_BODY_MAX + 100);
+    memset(big, ' ', SRV_BODY_MAX + 99);
+    big[SRV_BODY_MAX + 99] = '\0';
+    r = request(f, "POST", "/api/v1/projects", f->member, big);
+    expect_error(&r, 413, "too_big");
+    reply_free(&r);
+    free(big);
+    r = request(f, "POST", "/api/v1/projects", f->member,
+                "{\"name\": \"web\", \"compose\": \"services:\\n  web:\\n    image: busybox\\n"
+                "    ports: ['80a']\\n    restart: sometimes\\n\"}");
+    expect_error(&r, 422, "invalid_compose");
+    json_t *v = json_loads(r.body, 0, NULL);
+    json_t *details = json_object_get(json_object_get(v, "error"), "details");
+    assert_int_equal(json_array_size(details), 2);
+    json_t *d0 = json_array_get(details, 0);
+    assert_string_equal(json_string_value(json_object_get(d0, "file")), "compose.yaml");
+    assert_int_equal(json_integer_value(json_object_get(d0, "line")), 4);
+    assert_int_equal(json_integer_value(json_object_get(d0, "column")), 13);
+    assert_string_equal(json_string_value(json_object_get(d0, "path")), "services.web.ports[0]");
+    json_decref(v);
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects", f->member,
+                "{\"name\": \"web\", \"compose\": \"services: {}\", \"env\": {\"1X\": \"a\"}}");
+    expect_error(&r, 400, "bad_request");
+    reply_free(&r);
+
+    /* projects */
+    const char *create = "{\"name\": \"web\", \"compose\": \"services:\\n  web:\\n    image: "
+                         "${IMG}\\n    restart: ${R}\\n\", \"env\": {\"IMG\": \"busybox:1\", "
+                         "\"R\": \"always\"}}";
+    r = request(f, "POST", "/api/v1/projects", f->member, create);
+    assert_int_equal(r.status, 201);
+    assert_non_null(strstr(r.body, "\"IMG\":\"busybox:1\""));
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects", f->member, create);
+    expect_error(&r, 409, "conflict");
+    reply_free(&r);
+    char *file = zp_asprintf("%s/projects/web/compose.yaml", f->dir);
+    assert_true(zp_file_exists(file));
+    free(file);
+    r = request(f, "GET", "/api/v1/projects", f->reader, NULL);
+    assert_non_null(strstr(r.body, "\"name\":\"web\""));
+    reply_free(&r);
+    /* an env that makes the file invalid is refused, and nothing changes */
+    r = request(f, "PUT", "/api/v1/projects/web", f->member,
+                "{\"env\": {\"IMG\": \"busybox:1\", \"R\": \"sometimes\"}}");
+    assert_int_equal(r.status, 422);
+    assert_non_null(strstr(r.body, "services.web.restart"));
+    reply_free(&r);
+    r = request(f, "GET", "/api/v1/projects/web", f->reader, NULL);
+    assert_non_null(strstr(r.body, "\"R\":\"always\""));
+    reply_free(&r);
+    r = request(f, "PUT", "/api/v1/projects/web", f->member,
+                "{\"compose\": \"services:\\n  api:\\n    image: ${IMG}\\n\"}");
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects/nope/deploy", f->member, NULL);
+    expect_error(&r, 404, "not_found");
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects/web/rollback", f->member, NULL);
+    expect_error(&r, 501, "not_implemented");
+    reply_free(&r);
+    r = request(f, "GET", "/api/v1/projects/web/releases", f->reader, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"releases\":[]}");
+    reply_free(&r);
+    r = request(f, "GET", "/api/v1/jobs/999", f->reader, NULL);
+    expect_error(&r, 404, "not_found");
+    reply_free(&r);
+    r = request(f, "GET", "/api/v1/jobs?status=bogus", f->reader, NULL);
+    expect_error(&r, 400, "bad_request");
+    reply_free(&r);
+
+    /* every mutating request was audited */
+    struct store_panel *db;
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(store_panel_open(f->dir, &db, &err), 0);
+    int64_t n;
+    assert_int_equal(store_panel_audit_count(db, &n, &err), 0);
+    assert_int_equal(n, 12); /* including the 405 */
+    store_panel_close(db);
+}
+
+static void test_accounts(void **state)
+{
+    struct fixture *f = *state;
+    struct zp_err err;
+    char *tok = NULL;
+    zp_err_init(&err);
+    assert_int_equal(server_user_add(f->dir, "root", "admin", "password1", &err), ZP_E_CONFLICT);
+    zp_err_init(&err);
+    assert_int_equal(server_user_add(f->dir, "x", "admin", "short", &err), ZP_E_INPUT);
+    zp_err_init(&err);
+    assert_int_equal(server_user_add(f->dir, "-x", "admin", "password1", &err), ZP_E_INPUT);
+    zp_err_init(&err);
+    assert_int_equal(server_user_add(f->dir, "x", "god", "password1", &err), ZP_E_INPUT);
+    /* a viewer's tokens are read-only */
+    zp_err_init(&err);
+    assert_int_equal(server_token_create(f->dir, "val", "deploy", 0, &tok, &err), ZP_E_INPUT);
+    assert_non_null(strstr(err.msg, "'read' at most"));
+    zp_err_init(&err);
+    assert_int_equal(server_token_create(f->dir, "nobody", "read", 0, &tok, &err), ZP_E_NOTFOUND);
+    /* tokens are random and stored only as hashes */
+    assert_int_equal(strncmp(f->admin, "zpt_", 4), 0);
+    assert_string_not_equal(f->admin, f->member);
+    char *path = zp_asprintf("%s/zpanel.db", f->dir);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(zp_file_read(path, 64 << 20, &data, &len, &err), 0);
+    assert_null(memmem(data, len, f->admin, strlen(f->admin)));
+    assert_null(memmem(data, len, "password1", 9));
+    free(data);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_openapi_matches_routes),
+        cmocka_unit_test(test_route_match),
+        cmocka_unit_test(test_json_body),
+        cmocka_unit_test(test_sse_frame),
+        cmocka_unit_test_setup_teardown(test_http, setup_server, teardown_server),
+        cmocka_unit_test_setup_teardown(test_accounts, setup_server, teardown_server),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

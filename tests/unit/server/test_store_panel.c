@@ -1,0 +1,261 @@
+/* Unit tests for store/panel (zpanel.db): users, tokens (scope, expiry), projects, the job
+ * queue (one running job per project, cancel, requeue after a crash), audit, and refusing
+ * databases that are not ours or newer. */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/panel.h"
+
+struct fixture {
+    char dir[64];
+    struct store_panel *p;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/zp-panel-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (store_panel_open(f->dir, &f->p, &err) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_panel_close(f->p);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static void test_users_tokens(void **state)
+{
+    struct fixture *f = *state;
+    struct zp_err err;
+    zp_err_init(&err);
+    int64_t uid, uid2;
+    assert_int_equal(
+        store_panel_user_add(f->p, "alice", STORE_ROLE_MEMBER, "$argon2id$x", &uid, &err), 0);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_user_add(f->p, "alice", STORE_ROLE_ADMIN, "h", NULL, &err),
+                     ZP_E_CONFLICT);
+    assert_non_null(strstr(err.msg, "exists"));
+    enum store_role role;
+    zp_err_init(&err);
+    assert_int_equal(store_panel_user_get(f->p, "alice", &uid2, &role, &err), 0);
+    assert_int_equal(uid2, uid);
+    assert_int_equal(role, STORE_ROLE_MEMBER);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_user_get(f->p, "bob", &uid2, &role, &err), ZP_E_NOTFOUND);
+
+    zp_err_init(&err);
+    assert_int_equal(store_panel_token_add(f->p, uid, "aaaa", STORE_SCOPE_DEPLOY, 0, NULL, &err),
+                     0);
+    assert_int_equal(store_panel_token_add(f->p, uid, "bbbb", STORE_SCOPE_READ, 1000, NULL, &err),
+                     0);
+    struct store_token_info t;
+    assert_int_equal(store_panel_token_find(f->p, "aaaa", 5000, &t, &err), 0);
+    assert_string_equal(t.user, "alice");
+    assert_int_equal(t.scope, STORE_SCOPE_DEPLOY);
+    assert_int_equal(t.role, STORE_ROLE_MEMBER);
+    store_token_info_release(&t);
+    assert_int_equal(store_panel_token_find(f->p, "bbbb", 999, &t, &err), 0);
+    store_token_info_release(&t);
+    /* expired */
+    zp_err_init(&err);
+    assert_int_equal(store_panel_token_find(f->p, "bbbb", 1000, &t, &err), ZP_E_NOTFOUND);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_token_find(f->p, "cccc", 0, &t, &err), ZP_E_NOTFOUND);
+
+    assert_int_equal(store_scope_parse("write"), STORE_SCOPE_WRITE);
+    assert_int_equal(store_scope_parse("none"), -1);
+    assert_int_equal(store_role_parse("root"), -1);
+}
+
+static void add_job(struct store_panel *p, const char *project, const char *kind, int64_t *ret)
+{
+    struct store_job j;
+    memset(&j, 0, sizeof(j));
+    j.project = (char *)project;
+    j.kind = (char *)kind;
+    j.args_json = (char *)"{}";
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(store_panel_job_add(p, &j, &err), 0);
+    assert_int_equal(j.status, STORE_JOB_QUEUED);
+    *ret = j.id;
+}
+
+static void test_jobs(void **state)
+{
+    struct fixture *f = *state;
+    struct zp_err err;
+    zp_err_init(&err);
+    int64_t a1, a2, b1, c1;
+    add_job(f->p, "a", "deploy", &a1);
+    add_job(f->p, "a", "stop", &a2);
+    add_job(f->p, "b", "deploy", &b1);
+    add_job(f->p, "c", "deploy", &c1);
+    struct store_job j;
+    /* oldest first; a's second job waits while a's first runs */
+    assert_int_equal(store_panel_job_claim(f->p, 10, &j, &err), 0);
+    assert_int_equal(j.id, a1);
+    assert_int_equal(j.status, STORE_JOB_RUNNING);
+    assert_int_equal(j.attempts, 1);
+    store_job_release(&j);
+    assert_int_equal(store_panel_job_claim(f->p, 11, &j, &err), 0);
+    assert_int_equal(j.id, b1);
+    store_job_release(&j);
+    /* cancel a queued job; a running one is not cancelled here */
+    assert_int_equal(store_panel_job_cancel_queued(f->p, c1, 12, &err), 0);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_job_cancel_queued(f->p, a1, 12, &err), ZP_E_CONFLICT);
+    assert_non_null(strstr(err.msg, "running"));
+    zp_err_init(&err);
+    assert_int_equal(store_panel_job_cancel_queued(f->p, 999, 12, &err), ZP_E_NOTFOUND);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_job_claim(f->p, 13, &j, &err), ZP_E_NOTFOUND);
+    /* a crash: running jobs are queued again, in their place */
+    int64_t *ids;
+    size_t n;
+    zp_err_init(&err);
+    assert_int_equal(store_panel_job_requeue_running(f->p, &ids, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], a1);
+    assert_int_equal(ids[1], b1);
+    free(ids);
+    assert_int_equal(store_panel_job_claim(f->p, 14, &j, &err), 0);
+    assert_int_equal(j.id, a1);
+    assert_int_equal(j.attempts, 2);
+    store_job_release(&j);
+    assert_int_equal(store_panel_job_finish(f->p, a1, STORE_JOB_SUCCEEDED, NULL, 20, &err), 0);
+    /* now a's next job may run (older than b's) */
+    assert_int_equal(store_panel_job_claim(f->p, 21, &j, &err), 0);
+    assert_int_equal(j.id, a2);
+    store_job_release(&j);
+    assert_int_equal(store_panel_job_claim(f->p, 22, &j, &err), 0);
+    assert_int_equal(j.id, b1);
+    store_job_release(&j);
+    assert_int_equal(store_panel_job_get(f->p, a1, &j, &err), 0);
+    assert_int_equal(j.status, STORE_JOB_SUCCEEDED);
+    assert_int_equal(j.finished, 20);
+    store_job_release(&j);
+    struct store_job *list;
+    assert_int_equal(store_panel_job_list(f->p, "a", -1, 0, &list, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].id, a2); /* newest first */
+    store_jobs_free(list, n);
+    assert_int_equal(store_panel_job_list(f->p, NULL, STORE_JOB_CANCELLED, 0, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].id, c1);
+    store_jobs_free(list, n);
+    struct store_job_count *c;
+    assert_int_equal(store_panel_job_counts(f->p, &c, &n, &err), 0);
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += c[i].count;
+    assert_int_equal(total, 4);
+    store_job_counts_free(c, n);
+}
+
+static void test_projects_audit(void **state)
+{
+    struct fixture *f = *state;
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(store_panel_project_add(f->p, "web", "{\"A\":\"1\"}", &err), 0);
+    assert_int_equal(store_panel_project_add(f->p, "api", NULL, &err), 0);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_project_add(f->p, "web", NULL, &err), ZP_E_CONFLICT);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_project_update(f->p, "web", "{}", &err), 0);
+    struct store_panel_project p;
+    assert_int_equal(store_panel_project_get(f->p, "web", &p, &err), 0);
+    assert_string_equal(p.env_json, "{}");
+    store_panel_project_release(&p);
+    struct store_panel_project *ps;
+    size_t n;
+    assert_int_equal(store_panel_project_list(f->p, &ps, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(ps[0].name, "api");
+    store_panel_projects_free(ps, n);
+    assert_int_equal(store_panel_project_delete(f->p, "api", &err), 0);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_project_delete(f->p, "api", &err), ZP_E_NOTFOUND);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_audit_add(f->p, 1, "alice", "POST", "/x", 201, "127.0.0.1", &err),
+                     0);
+    int64_t count;
+    assert_int_equal(store_panel_audit_count(f->p, &count, &err), 0);
+    assert_int_equal(count, 1);
+}
+
+static void test_refuses_foreign_and_newer(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+    /* a file of another program */
+    char other[96];
+    snprintf(other, sizeof(other), "%s/other", f->dir);
+    mkdir(other, 0700);
+    snprintf(path, sizeof(path), "%s/zpanel.db", other);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE t (x); PRAGMA user_version = 3;", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    struct store_panel *p = NULL;
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(store_panel_open(other, &p, &err), ZP_E_INPUT);
+    assert_non_null(strstr(err.msg, path));
+    /* a newer zpanel's */
+    store_panel_close(f->p);
+    f->p = NULL;
+    snprintf(path, sizeof(path), "%s/zpanel.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_open(f->dir, &p, &err), ZP_E_INPUT);
+    assert_non_null(strstr(err.msg, "newer"));
+    assert_non_null(strstr(err.msg, path));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_users_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_projects_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
