@@ -490,7 +490,7 @@ static bool pending(const struct wrule *r)
 
 static void warn(struct watcher *w, const char *service, struct zp_err *err)
 {
-    if (err->code == ZP_E_CONFLICT && strcmp(err->msg, "interrupted") == 0)
+    if (err->code == ZP_E_CANCELLED)
         return;
     orch__emit(w->o, ORCH_OBJ_PROJECT, w->o->p->name, service, ORCH_WARNING, "%s", err->msg);
     zp_err_init(err);

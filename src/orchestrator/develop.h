@@ -33,7 +33,7 @@ struct orch_develop_opts {
  * the service's other rules of the same batch moot. Paths matching the rule's `ignore`,
  * not matching its `include`, excluded by the build context's .dockerignore, under .git,
  * or editor temporary files are left alone. A failed action is reported (ORCH_WARNING)
- * and watching goes on. Returns the "interrupted" error (ZP_E_CONFLICT) once cancelled.
+ * and watching goes on. Returns ZP_E_CANCELLED ("interrupted") once cancelled.
  * Errors before watching: ZP_E_INPUT (no selected service has develop.watch, a rule's
  * path does not exist, a sync rule without target, a rebuild rule without build, a bad
  * ignore pattern), ZP_E_TOOBIG (more than ORCH_DEVELOP_MAX_DIRS directories), ZP_E_SYSTEM

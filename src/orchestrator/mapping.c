@@ -47,7 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mapping-devices.h"
 #include "mapping-int.h"
 
 #include "../util/banned.h"
