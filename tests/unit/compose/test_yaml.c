@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "compose/compose-int.h"
@@ -553,16 +552,13 @@ static const char bomb[] =
 static void test_alias_bomb(void **state)
 {
     (void)state;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* the cap stops the expansion: the error names the limit (no timing asserted: speed is
+     * measured in bench/, never in a test) */
     char *m = parse_fail_lim(bomb, strlen(bomb), NULL, ZP_E_TOOBIG);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_string_equal(m,
                         "f.yaml:7:8: document expands to more than 1000000 nodes through aliases "
                         "(limit of nodes per file; an alias bomb?)");
     free(m);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    assert_true(secs < 5.0);
 
     /* a small cap stops it at the first alias that would pass it */
     struct compose_yaml_limits lim = {0, 0, 100};
