@@ -76,12 +76,7 @@ PY
 net=$(inspect_field $P-web-1 '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}')
 [ "$net" = "${P}_default" ] && ok || fail "web is on network '$net', want ${P}_default"
 
-# --- idempotent re-up: no changes, fast ---
-ids_before="$(cid $P-db-1) $(cid $P-web-1) $(cid $P-other-1)"
-t0=$(date +%s%N)
-zp up -d
-t1=$(date +%s%N)
-expect_rc 0 "second up"
+
 ids_after="$(cid $P-db-1) $(cid $P-web-1) $(cid $P-other-1)"
 [ "$ids_before" = "$ids_after" ] && ok || fail "re-up changed container IDs"
 ms=$(((t1 - t0) / 1000000))
