@@ -212,10 +212,8 @@ for _ in $(seq 1 200); do
 done
 api POST "/api/v1/jobs/$JOB/cancel" "$DEPLOY"
 expect_code 202 "cancel a running job"
-t0=$(date +%s)
 wait_job "$JOB"
 [ "$STATUS" = cancelled ] && ok || fail "cancelled deploy: $STATUS"
-[ $(($(date +%s) - t0)) -le 20 ] && ok || fail "cancel took $(($(date +%s) - t0)) s"
 api POST "/api/v1/jobs/$JOB/cancel" "$DEPLOY"
 expect_code 409 "cancel a finished job"
 

@@ -403,7 +403,8 @@ static void test_escape(void **state)
     free(esc);
 }
 
-/* Patterns built to make a backtracking matcher explode finish at once here. */
+/* Patterns built to make a backtracking matcher explode (it would not end within the test's
+ * timeout) give the right answer here; their speed is not asserted: tests assert no times. */
 static void test_no_backtracking_blowup(void **state)
 {
     (void)state;
@@ -413,8 +414,6 @@ static void test_no_backtracking_blowup(void **state)
     zp_buf_adds(&pat, "*b");
     for (int i = 0; i < 4000; i++)
         zp_buf_addc(&path, 'a');
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     bool m = true;
     struct zp_err err;
     zp_err_init(&err);
@@ -429,9 +428,6 @@ static void test_no_backtracking_blowup(void **state)
     zp_buf_addc(&path, 'b');
     assert_int_equal(orch__glob_match(zp_buf_cstr(&pat), zp_buf_cstr(&path), &m, &err), 0);
     assert_false(m);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    assert_true(secs < 5.0);
     zp_buf_release(&pat);
     zp_buf_release(&path);
 }
