@@ -2,7 +2,7 @@
 # bench/config.sh: `zpanel config` against Docker Compose v2's `docker compose config` on
 # the same generated project (2,000 services with anchors and interpolation), in the same run.
 # COMPOSE=/path/to/compose-v2 overrides the peer (default: docker-compose-v2, installed by
-# ../shared/tools/compose-v2.sh; or the `docker compose` plugin).
+# scripts/compose-v2.sh; or the `docker compose` plugin).
 # Prints the median wall time of each, the ratio, and each one's peak RSS.
 #   bench/config.sh [SERVICES] [RUNS]      (defaults: 2000 services, 5 runs)
 set -euo pipefail

@@ -24,7 +24,7 @@ else
 fi
 case "$("${compose[@]}" version --short 2>/dev/null || true)" in
 2.* | v2.*) ;;
-*) echo "bench: Docker Compose v2 is needed (../shared/tools/compose-v2.sh)" >&2; exit 2 ;;
+*) echo "bench: Docker Compose v2 is needed (scripts/compose-v2.sh)" >&2; exit 2 ;;
 esac
 ZPANEL=$zpanel
 . tests/e2e/lib-engine.sh

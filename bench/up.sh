@@ -29,7 +29,7 @@ case "$cver" in
 2.* | v2.*) ;;
 *)
     echo "bench: Docker Compose v2 is needed (got '${cver:-nothing}' from ${compose[*]});" \
-        "../shared/tools/compose-v2.sh installs it" >&2
+        "scripts/compose-v2.sh installs it" >&2
     exit 2
     ;;
 esac

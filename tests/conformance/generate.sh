@@ -11,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 compose=${COMPOSE:-/usr/local/bin/docker-compose-v2}
-[ -x "$compose" ] || { echo "generate: $compose missing (../shared/tools/compose-v2.sh)" >&2; exit 2; }
+[ -x "$compose" ] || { echo "generate: $compose missing (scripts/compose-v2.sh)" >&2; exit 2; }
 echo "generate: $("$compose" version)" >&2
 if [ $# -eq 0 ]; then set -- "$here"/cases/*/ "$here"/loader/*/; fi
 n=0
