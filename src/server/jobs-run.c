@@ -1,32 +1,54 @@
 /* server/jobs-run: the adapter between a job and the library: one function per job kind,
- * each a call of the same orchestrator functions the CLI commands use (cmd-up.c, cmd-down.c,
- * cmd-stop.c ...), with the job's log as the progress sink. When the release/ module lands,
- * deploy (and rollback, backup) are rewired here and nowhere else. */
+ * each a call of the same library functions the CLI commands use (release_deploy as
+ * `zpanel up` does, orch_act and orch_down as cmd-stop.c and cmd-down.c), with the job's
+ * log as the progress sink. Rollback and backup are rewired here when they run as jobs. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../orchestrator/orchestrator.h"
+#include "../release/release.h"
 #include "server-int.h"
 
 #include "../util/banned.h"
 
 #define MINUTE_MS (60 * 1000)
 
-typedef int (*run_fn)(struct orch *o, const struct store_job *job, json_t *args,
-                      struct zp_err *err);
+/* what a job runs on: the session (borrowed), the project it was opened on, the job */
+struct run_ctx {
+    struct orch *o;
+    const struct compose_project *p;
+    const struct srv_job_env *env;
+    struct srv_job_ctl *ctl;
+    const struct store_job *job;
+    json_t *args;
+};
 
-static int run_deploy(struct orch *o, const struct store_job *job, json_t *args, struct zp_err *err)
+typedef int (*run_fn)(const struct run_ctx *c, struct zp_err *err);
+
+static void deploy_line(void *ud, enum release_level level, const char *text)
 {
-    (void)job;
-    (void)args;
-    /* as `zpanel up -d --wait --remove-orphans`: the job's timeout bounds the wait */
+    srv_job_log(ud, "%s%s", level == RELEASE_WARNING ? "warning: " : "", text);
+}
+
+static int run_deploy(const struct run_ctx *c, struct zp_err *err)
+{
+    /* as `zpanel up -d --wait --remove-orphans`, recorded as a release like the CLI's `up`
+     * (so `zpanel releases` and `rollback` see it); the job's timeout bounds the wait */
     struct orch_up_opts uo;
     memset(&uo, 0, sizeof(uo));
     uo.wait = true;
     uo.remove_orphans = true;
     uo.recreate = ORCH_RECREATE_CHANGED;
     uo.pull = ORCH_PULL_MISSING;
-    return orch_up(o, &uo, err);
+    struct release_sink sink = {.event = NULL, .line = deploy_line, .ud = c->ctl};
+    struct release_opts ro = {.state_dir = c->env->state_dir, .host = c->env->host, .sink = &sink};
+    struct release_result res;
+    memset(&res, 0, sizeof(res));
+    int rc = release_deploy(c->o, c->p, &uo, &ro, &res, err);
+    if (rc == 0 && res.id > 0)
+        srv_job_log(c->ctl, "recorded release %lld", (long long)res.id);
+    release_result_release(&res);
+    return rc;
 }
 
 static int run_action(struct orch *o, enum orch_action a, struct zp_err *err)
@@ -37,38 +59,30 @@ static int run_action(struct orch *o, enum orch_action a, struct zp_err *err)
     return orch_act(o, a, &ao, err);
 }
 
-static int run_stop(struct orch *o, const struct store_job *job, json_t *args, struct zp_err *err)
+static int run_stop(const struct run_ctx *c, struct zp_err *err)
 {
-    (void)job;
-    (void)args;
-    return run_action(o, ORCH_STOP, err);
+    return run_action(c->o, ORCH_STOP, err);
 }
 
-static int run_start(struct orch *o, const struct store_job *job, json_t *args, struct zp_err *err)
+static int run_start(const struct run_ctx *c, struct zp_err *err)
 {
-    (void)job;
-    (void)args;
-    return run_action(o, ORCH_START, err);
+    return run_action(c->o, ORCH_START, err);
 }
 
-static int run_restart(struct orch *o, const struct store_job *job, json_t *args,
-                       struct zp_err *err)
+static int run_restart(const struct run_ctx *c, struct zp_err *err)
 {
-    (void)job;
-    (void)args;
-    return run_action(o, ORCH_RESTART, err);
+    return run_action(c->o, ORCH_RESTART, err);
 }
 
 /* DELETE /projects/{name}: `zpanel down [-v]`; the job runner then forgets the project */
-static int run_delete(struct orch *o, const struct store_job *job, json_t *args, struct zp_err *err)
+static int run_delete(const struct run_ctx *c, struct zp_err *err)
 {
-    (void)job;
     struct orch_down_opts d;
     memset(&d, 0, sizeof(d));
     d.timeout_s = -1;
     d.remove_orphans = true;
-    d.volumes = json_is_true(json_object_get(args, "volumes"));
-    return orch_down(o, &d, err);
+    d.volumes = json_is_true(json_object_get(c->args, "volumes"));
+    return orch_down(c->o, &d, err);
 }
 
 static const struct {
@@ -138,7 +152,8 @@ int srv_job_run(const struct srv_job_env *env, const struct store_job *job, stru
         rc = zp_err_set(err, ZP_E_CANCELLED, NULL, "cancelled");
         goto out;
     }
-    rc = kinds[k].fn(o, job, args, err);
+    struct run_ctx c = {.o = o, .p = p, .env = env, .ctl = ctl, .job = job, .args = args};
+    rc = kinds[k].fn(&c, err);
     srv_job_detach(ctl);
 out:
     srv_job_detach(ctl);
