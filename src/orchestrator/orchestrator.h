@@ -58,7 +58,7 @@ void orch_free(struct orch *o);
 
 /* Ask a running orch_up/orch_down/... (in another thread, or from a signal handler's
  * self-pipe reader) to stop as soon as it safely can: no new actions start, waits end.
- * The call returns ZP_E_CONFLICT ("interrupted"). What was done stays done; the next `up`
+ * The call returns ZP_E_CANCELLED ("interrupted"). What was done stays done; the next `up`
  * converges from there. Thread-safe. */
 void orch_cancel(struct orch *o);
 

@@ -186,7 +186,7 @@ struct orch_stats;
 int orch_stats_open(struct orch *o, const char *const *services, size_t nservices, int max_parallel,
                     struct orch_stats **ret, struct zp_err *err);
 /* Take one round. *ret gets the rows (sorted by service, number; caller frees with
- * orch_stats_rows_free). Errors: those of engine.h; ZP_E_CONFLICT "interrupted" after
+ * orch_stats_rows_free). Errors: those of engine.h; ZP_E_CANCELLED "interrupted" after
  * orch_cancel. */
 int orch_stats_round(struct orch_stats *s, struct orch_stats_row **ret, size_t *ret_n,
                      struct zp_err *err);
