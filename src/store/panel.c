@@ -226,27 +226,6 @@ char *store_panel_path(const char *state_dir)
     return zp_path_join(state_dir, "zpanel.db");
 }
 
-static int mkdir_p(const char *path, struct zp_err *err)
-{
-    char *p = zp_strdup(path);
-    int rc = 0;
-    for (char *q = p + 1;; q++) {
-        if (*q != '/' && *q != '\0')
-            continue;
-        char saved = *q;
-        *q = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = zp_err_sys(err, "creating directory '%s'", p);
-            break;
-        }
-        *q = saved;
-        if (saved == '\0')
-            break;
-    }
-    free(p);
-    return rc;
-}
-
 static int not_ours(const struct store_panel *p, const char *why, struct zp_err *err)
 {
     return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a zpanel control-plane database (%s)",
@@ -313,7 +292,7 @@ int store_panel_open(const char *state_dir, struct store_panel **ret, struct zp_
         return zp_err_set(err, ZP_E_INPUT, NULL, "empty state directory");
     struct store_panel *p = zp_calloc(1, sizeof(*p));
     p->path = store_panel_path(state_dir);
-    int rc = mkdir_p(state_dir, err);
+    int rc = zp_mkdir_p(state_dir, 0700, err);
     if (rc)
         goto fail;
     int fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
