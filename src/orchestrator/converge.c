@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "hooks.h"
 #include "orchestrator-int.h"
 #include "routes.h"
 
@@ -240,6 +241,11 @@ static int start_container(struct up *u, struct engine *e, const char *service, 
         orch__emit(u->o, ORCH_OBJ_CONTAINER, name, service, ORCH_FAILED, "%s", err->msg);
         return err->code;
     }
+    if (orch__run_hooks(u->o, e, service, "post_start", id, name, err) < 0) {
+        zp_err_prefix(err, "service '%s'", service);
+        orch__emit(u->o, ORCH_OBJ_CONTAINER, name, service, ORCH_FAILED, "%s", err->msg);
+        return err->code;
+    }
     orch__emit(u->o, ORCH_OBJ_CONTAINER, name, service, ORCH_DONE, "Started");
     return 0;
 }
@@ -261,7 +267,8 @@ static int recreate(struct up *u, struct engine *e, size_t node, int number,
 
     orch__emit(u->o, ORCH_OBJ_CONTAINER, old->name, service, ORCH_WORKING, "Recreate");
     if (was_running &&
-        (rc = engine_container_stop(e, old->id, orch__stop_timeout(sc->svc), err)) < 0)
+        ((rc = orch__run_hooks(u->o, e, service, "pre_stop", old->id, old->name, err)) < 0 ||
+         (rc = engine_container_stop(e, old->id, orch__stop_timeout(sc->svc), err)) < 0))
         goto fail;
     if (strcmp(old->name, canon) == 0) {
         aside = zp_asprintf("%.12s_%s", old->id, old->name);
