@@ -666,7 +666,7 @@ static int create_volume(struct engine *e, const char *name, const struct backup
         kv[n++] = extra[i];
     for (size_t i = 0; nextra == 0 && i < v->n_labels; i++)
         kv[n++] = v->labels[i];
-    for (size_t i = 0; nextra == 0 && i < nold; i++) {
+    for (size_t i = 0; old != NULL && nextra == 0 && i < nold; i++) {
         bool ours = false;
         for (size_t k = 0; k < v->n_labels && !ours; k++)
             ours = strcmp(v->labels[k].key, old->labels.items[i].key) == 0;

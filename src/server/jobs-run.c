@@ -1,12 +1,13 @@
 /* server/jobs-run: the adapter between a job and the library: one function per job kind,
- * each a call of the same library functions the CLI commands use (release_deploy as
- * `zpanel up` does, orch_act and orch_down as cmd-stop.c and cmd-down.c), with the job's
- * log as the progress sink. Rollback and backup are rewired here when they run as jobs. */
+ * each a call of the same library functions the CLI commands use (orch_up, orch_act,
+ * orch_down), with the job's log as the progress sink. Deploy is to become release/'s
+ * release_deploy (recorded as the CLI's up is): wired once, four concurrent deploy jobs
+ * left one waiting for a health state it never saw, so it stays orch_up until that is
+ * understood. Rollback and backup are wired here when they run as jobs. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../orchestrator/orchestrator.h"
-#include "../release/release.h"
 #include "server-int.h"
 
 #include "../util/banned.h"
@@ -25,30 +26,16 @@ struct run_ctx {
 
 typedef int (*run_fn)(const struct run_ctx *c, struct zp_err *err);
 
-static void deploy_line(void *ud, enum release_level level, const char *text)
-{
-    srv_job_log(ud, "%s%s", level == RELEASE_WARNING ? "warning: " : "", text);
-}
-
 static int run_deploy(const struct run_ctx *c, struct zp_err *err)
 {
-    /* as `zpanel up -d --wait --remove-orphans`, recorded as a release like the CLI's `up`
-     * (so `zpanel releases` and `rollback` see it); the job's timeout bounds the wait */
+    /* as `zpanel up -d --wait --remove-orphans`; the job's timeout bounds the wait */
     struct orch_up_opts uo;
     memset(&uo, 0, sizeof(uo));
     uo.wait = true;
     uo.remove_orphans = true;
     uo.recreate = ORCH_RECREATE_CHANGED;
     uo.pull = ORCH_PULL_MISSING;
-    struct release_sink sink = {.event = NULL, .line = deploy_line, .ud = c->ctl};
-    struct release_opts ro = {.state_dir = c->env->state_dir, .host = c->env->host, .sink = &sink};
-    struct release_result res;
-    memset(&res, 0, sizeof(res));
-    int rc = release_deploy(c->o, c->p, &uo, &ro, &res, err);
-    if (rc == 0 && res.id > 0)
-        srv_job_log(c->ctl, "recorded release %lld", (long long)res.id);
-    release_result_release(&res);
-    return rc;
+    return orch_up(c->o, &uo, err);
 }
 
 static int run_action(struct orch *o, enum orch_action a, struct zp_err *err)

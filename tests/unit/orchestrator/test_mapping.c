@@ -468,20 +468,13 @@ static void test_config_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),
-        cmocka_unit_test(test_full),
-        cmocka_unit_test(test_resources),
-        cmocka_unit_test(test_devices),
-        cmocka_unit_test(test_networks),
-        cmocka_unit_test(test_modes),
-        cmocka_unit_test(test_secrets),
-        cmocka_unit_test(test_extras),
-        cmocka_unit_test(test_oneoff),
-        cmocka_unit_test(test_container_name_and_number),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_bridge_links),
-        cmocka_unit_test(test_unknown_key),
-        cmocka_unit_test(test_service_image),
+        cmocka_unit_test(test_basic),       cmocka_unit_test(test_full),
+        cmocka_unit_test(test_resources),   cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_networks),    cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_secrets),     cmocka_unit_test(test_extras),
+        cmocka_unit_test(test_oneoff),      cmocka_unit_test(test_container_name_and_number),
+        cmocka_unit_test(test_errors),      cmocka_unit_test(test_bridge_links),
+        cmocka_unit_test(test_unknown_key), cmocka_unit_test(test_service_image),
         cmocka_unit_test(test_config_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
