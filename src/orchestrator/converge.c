@@ -150,6 +150,46 @@ static enum orch_gate up_gate(void *ud, size_t node, const struct orch_dep *dep)
     return wait ? ORCH_GATE_WAIT : ORCH_GATE_OPEN;
 }
 
+/* Asks the engine again for the containers still awaited (the lock is dropped meanwhile):
+ * the events are the fast path, and this bounds what a missed or misordered event can
+ * cost, to one tick, never a wait forever. */
+static int reinspect(struct up *u, char **ids, size_t n, struct zp_err *err)
+{
+    pthread_mutex_unlock(&u->o->lock);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = orch__watch_inspect(&u->w, u->o->e, ids[i], err);
+    pthread_mutex_lock(&u->o->lock);
+    return rc;
+}
+
+/* Gates wait and nothing was heard for a while: inspect the containers whose state would
+ * still hold a gate (a missed or misordered event costs a tick, never a wait forever). */
+static void up_recheck(void *ud)
+{
+    struct up *u = ud;
+    char **ids = NULL;
+    size_t n = 0;
+    for (size_t k = 0; k < u->g.norder; k++) {
+        const struct svc_ctx *t = &u->svcs[u->g.order[k]];
+        for (size_t i = 0; t->need_state && i < t->nids; i++) {
+            const struct orch_cstate *c = orch__watch_find(&u->w, t->ids[i], false);
+            if (c != NULL && c->known &&
+                (c->exited || (c->running && strcmp(c->health, "starting") != 0)))
+                continue;
+            ids = zp_realloc(ids, (n + 1) * sizeof(*ids));
+            ids[n++] = zp_strdup(t->ids[i]);
+        }
+    }
+    struct zp_err err;
+    zp_err_init(&err);
+    if (n > 0)
+        reinspect(u, ids, n, &err); /* a failed inspect: the next tick tries again */
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
 static void up_gate_failed(void *ud, size_t node, const struct orch_dep *dep, struct zp_err *err)
 {
     struct up *u = ud;
@@ -764,11 +804,18 @@ static bool one_shot(const struct up *u, size_t node)
 static int wait_services(struct up *u, struct zp_err *err)
 {
     struct orch *o = u->o;
-    struct timespec deadline = zp_mono_deadline(u->opts->wait_timeout_ms); /* monotonic */
+    int64_t limit = u->opts->wait_timeout_ms;
+    int64_t end = limit > 0 ? zp_mono_ns() + limit * 1000000 : 0; /* monotonic */
     char *fail_id = NULL, *fail_svc = NULL, *why = NULL;
+    char **awaited = NULL;
+    size_t nawaited = 0;
+    int64_t recheck = zp_mono_ns() + (int64_t)ORCH_RECHECK_MS * 1000000;
     int rc = 0;
     pthread_mutex_lock(&o->lock);
     for (;;) {
+        for (size_t i = 0; i < nawaited; i++)
+            free(awaited[i]);
+        nawaited = 0;
         if (orch__cancelled(o)) {
             rc = orch__interrupted(err);
             break;
@@ -809,6 +856,8 @@ static int wait_services(struct up *u, struct zp_err *err)
                 } else if (!ok) {
                     all = false;
                     zp_buf_addf(&waiting, "%s%s", waiting.len ? ", " : "", name);
+                    awaited = zp_realloc(awaited, (nawaited + 1) * sizeof(*awaited));
+                    awaited[nawaited++] = zp_strdup(u->svcs[node].ids[i]);
                 }
             }
         }
@@ -823,17 +872,35 @@ static int wait_services(struct up *u, struct zp_err *err)
             zp_buf_release(&waiting);
             break;
         }
-        int w = u->opts->wait_timeout_ms > 0 ? pthread_cond_timedwait(&o->cond, &o->lock, &deadline)
-                                             : pthread_cond_wait(&o->cond, &o->lock);
-        if (w == ETIMEDOUT) {
+        /* wake at the next recheck or at the deadline, whichever comes first */
+        int64_t now = zp_mono_ns(), wake = recheck;
+        if (end > 0 && end < wake)
+            wake = end;
+        if (wake > now) {
+            struct timespec at = zp_mono_deadline((wake - now + 999999) / 1000000);
+            pthread_cond_timedwait(&o->cond, &o->lock, &at);
+            now = zp_mono_ns();
+        }
+        if (end > 0 && now >= end) {
             rc = zp_err_set(err, ZP_E_ENGINE, NULL, "timed out after %lld ms waiting for %s",
-                            (long long)u->opts->wait_timeout_ms, zp_buf_cstr(&waiting));
+                            (long long)limit, zp_buf_cstr(&waiting));
             zp_buf_release(&waiting);
             break;
+        }
+        if (now >= recheck) {
+            recheck = now + (int64_t)ORCH_RECHECK_MS * 1000000;
+            if ((rc = reinspect(u, awaited, nawaited, err)) < 0) {
+                zp_err_prefix(err, "waiting for %s", zp_buf_cstr(&waiting));
+                zp_buf_release(&waiting);
+                break;
+            }
         }
         zp_buf_release(&waiting);
     }
     pthread_mutex_unlock(&o->lock);
+    for (size_t i = 0; i < nawaited; i++)
+        free(awaited[i]);
+    free(awaited);
     if (why != NULL) {
         char *logs = orch__last_logs(o->e, fail_id, LOG_TAIL);
         rc = zp_err_set(err, ZP_E_ENGINE, NULL, "service '%s': %s%s%s", fail_svc, why,
@@ -973,6 +1040,7 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         .gate = up_gate,
         .gate_failed = up_gate_failed,
         .skip = up_skip,
+        .recheck = up_recheck,
     };
     /* the services behind gates get their containers created meanwhile, on two workers
      * of their own (the scheduler's queue stays free for what may start now) */

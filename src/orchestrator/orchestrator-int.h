@@ -230,7 +230,8 @@ struct orch_watch {
     struct zp_err err;
     struct engine *ee; /* the events thread's engine */
     pthread_t thread;
-    int64_t since; /* events from this engine time (Unix seconds) on */
+    int64_t since;    /* events from this engine time (Unix seconds) on */
+    bool drop_health; /* tests only (ZP_TEST_DROP_HEALTH_EVENTS=1): ignore health events */
 };
 
 void orch__watch_init(struct orch_watch *w, struct orch *o);
@@ -290,7 +291,13 @@ struct orch_sched_ops {
     enum orch_gate (*gate)(void *ud, size_t node, const struct orch_dep *dep);
     void (*gate_failed)(void *ud, size_t node, const struct orch_dep *dep, struct zp_err *err);
     bool (*skip)(void *ud, size_t node); /* nothing to do: done at once (may be NULL) */
+    /* while gates wait and nothing was heard for ORCH_RECHECK_MS: look again (called with
+     * o->lock held, may drop it meanwhile; may be NULL) */
+    void (*recheck)(void *ud);
 };
+
+/* how long a wait on the events goes unchecked by an inspect (ms) */
+#define ORCH_RECHECK_MS 2000
 
 int orch__schedule(struct orch *o, struct orch_pool *pool, const struct orch_graph *g, bool reverse,
                    const struct orch_sched_ops *ops, struct zp_err *err);

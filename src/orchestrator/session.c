@@ -2,6 +2,7 @@
  * fixed pool of worker threads (one engine each) and the scheduler that runs one job per
  * service in dependency order, independent branches in parallel. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,7 +389,10 @@ int orch__schedule(struct orch *o, struct orch_pool *pool, const struct orch_gra
                 pending = true;
         if (s.running == 0 && (s.failed || !pending))
             break;
-        pthread_cond_wait(&o->cond, &o->lock);
+        struct timespec at = zp_mono_deadline(ORCH_RECHECK_MS);
+        if (pthread_cond_timedwait(&o->cond, &o->lock, &at) == ETIMEDOUT && pending && !s.failed &&
+            ops->recheck != NULL)
+            ops->recheck(ops->ud);
     }
     pthread_mutex_unlock(&o->lock);
     free(s.st);

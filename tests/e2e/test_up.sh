@@ -180,7 +180,13 @@ cleanup_project $P
 write_compose 600 600
 "$ZPANEL" -f "$F" up -d >"$TMP/int.out" 2>&1 &
 upid=$!
-sleep 1 # db sleeps 2 s before it is healthy: up is waiting for its gate now
+# db sleeps 2 s before it is healthy: SIGINT once up says it waits for that gate (a
+# fixed sleep raced a loaded machine: a background job of a script ignores SIGINT until
+# zpanel installs its handler, so an early one was lost and the up ran to its end)
+for _ in $(seq 1 300); do
+    grep -q "Waiting" "$TMP/int.out" && break
+    sleep 0.1
+done
 kill -INT $upid
 wait $upid
 irc=$?
@@ -194,6 +200,16 @@ for s in db web other; do
 done
 zp up -d
 expect_rc 0 "a third up"
+
+# --- a missed event never means a wait forever: with every health event dropped, the
+# gate and --wait learn db's health from their rechecks (an inspect every 2 s) ---
+cleanup_project $P
+write_compose 600 600
+ZP_TEST_DROP_HEALTH_EVENTS=1 timeout 60 "$ZPANEL" -f "$F" up -d --wait >"$TMP/drop.out" 2>&1
+drc=$?
+[ "$drc" -eq 0 ] && ok || fail "up --wait with the health events dropped exited $drc: $(cat "$TMP/drop.out")"
+grep -q "$P-db-1.*Healthy" "$TMP/drop.out" && ok || fail "db reported healthy: $(cat "$TMP/drop.out")"
+[ "$(inspect_field $P-web-1 '{{.State.Status}}')" = running ] && ok || fail "web runs after db's gate"
 if grep -qE "Creat|Start|Recreat" <<<"$ERR"; then fail "the third up changed something: $ERR"; else ok; fi
 
 # --- an image built during the first up (multi-stage: the engine reports one image ID per
