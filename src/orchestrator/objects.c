@@ -60,34 +60,62 @@ static struct engine_kv *kv_from_map(const struct zp_node *map, size_t extra, si
     return kv;
 }
 
+/* What a declared network or volume needs: its engine name (*ret_name, to free) and
+ * whether it must be created (*ret_create). An external one that is missing is an error
+ * that says how to create it. */
+static int object_plan(struct orch *o, enum orch_obj kind, const char *key,
+                       const struct zp_node *def, char **ret_name, bool *ret_create,
+                       struct zp_err *err)
+{
+    bool net = kind == ORCH_OBJ_NETWORK;
+    const char *given = zp_node_get_str(def, "name");
+    char *name = given ? zp_strdup(given) : zp_asprintf("%s_%s", o->p->name, key);
+    bool exists = false;
+    int rc = net ? engine_network_exists(o->e, name, &exists, err)
+                 : engine_volume_exists(o->e, name, &exists, err);
+    if (rc == 0 && !exists && node_true(def, "external"))
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL,
+                        "%s '%s' declared as external could not be found; create it with "
+                        "`docker %s create %s`",
+                        net ? "network" : "volume", name, net ? "network" : "volume", name);
+    *ret_create = rc == 0 && !exists && !node_true(def, "external");
+    *ret_name = name;
+    return rc;
+}
+
+/* The labels of a created network or volume: its own, then the project's (to free). */
+static struct engine_kv *object_labels(struct orch *o, const struct zp_node *def,
+                                       const char *kind_label, const char *key, size_t *ret_n)
+{
+    struct engine_kv *labels = kv_from_map(zp_node_get(def, "labels"), 3, ret_n);
+    labels[(*ret_n)++] = (struct engine_kv){ORCH_LABEL_PROJECT, o->p->name};
+    labels[(*ret_n)++] = (struct engine_kv){kind_label, key};
+    labels[(*ret_n)++] = (struct engine_kv){ORCH_LABEL_VERSION, ZP_VERSION};
+    return labels;
+}
+
+static void object_created(struct orch *o, enum orch_obj kind, const char *name, int rc,
+                           const struct zp_err *err)
+{
+    if (rc < 0)
+        orch__emit(o, kind, name, NULL, ORCH_FAILED, "%s", err->msg);
+    else
+        orch__emit(o, kind, name, NULL, ORCH_DONE, "Created");
+}
+
 static int ensure_network(struct orch *o, const char *key, const struct zp_node *def,
                           struct zp_err *err)
 {
-    const char *name = zp_node_get_str(def, "name");
-    char *dflt = NULL;
-    if (name == NULL)
-        name = dflt = zp_asprintf("%s_%s", o->p->name, key);
-    bool exists = false;
-    int rc = engine_network_exists(o->e, name, &exists, err);
-    if (rc < 0)
-        goto out;
-    if (node_true(def, "external")) {
-        if (!exists)
-            rc = zp_err_set(err, ZP_E_NOTFOUND, NULL,
-                            "network '%s' declared as external could not be found; create it "
-                            "with `docker network create %s`",
-                            name, name);
-        goto out;
+    char *name = NULL;
+    bool create = false;
+    int rc = object_plan(o, ORCH_OBJ_NETWORK, key, def, &name, &create, err);
+    if (rc < 0 || !create) {
+        free(name);
+        return rc;
     }
-    if (exists)
-        goto out;
-
     struct engine_network_opts no = {0};
     size_t nlabels = 0, nopts = 0, nipamopts = 0;
-    struct engine_kv *labels = kv_from_map(zp_node_get(def, "labels"), 3, &nlabels);
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_PROJECT, o->p->name};
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_NETWORK, key};
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_VERSION, ZP_VERSION};
+    struct engine_kv *labels = object_labels(o, def, ORCH_LABEL_NETWORK, key, &nlabels);
     struct engine_kv *dopts = kv_from_map(zp_node_get(def, "driver_opts"), 0, &nopts);
     const struct zp_node *ipam = zp_node_get(def, "ipam");
     struct engine_kv *ipamopts = kv_from_map(zp_node_get(ipam, "options"), 0, &nipamopts);
@@ -122,10 +150,7 @@ static int ensure_network(struct orch *o, const char *key, const struct zp_node 
         zp_err_init(err);
         rc = 0;
     }
-    if (rc < 0)
-        orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_FAILED, "%s", err->msg);
-    else
-        orch__emit(o, ORCH_OBJ_NETWORK, name, NULL, ORCH_DONE, "Created");
+    object_created(o, ORCH_OBJ_NETWORK, name, rc, err);
     for (size_t i = 0; i < ncfg; i++)
         free(aux[i]);
     free(aux);
@@ -133,37 +158,22 @@ static int ensure_network(struct orch *o, const char *key, const struct zp_node 
     free(labels);
     free(dopts);
     free(ipamopts);
-out:
-    free(dflt);
+    free(name);
     return rc;
 }
 
 static int ensure_volume(struct orch *o, const char *key, const struct zp_node *def,
                          struct zp_err *err)
 {
-    const char *name = zp_node_get_str(def, "name");
-    char *dflt = NULL;
-    if (name == NULL)
-        name = dflt = zp_asprintf("%s_%s", o->p->name, key);
-    bool exists = false;
-    int rc = engine_volume_exists(o->e, name, &exists, err);
-    if (rc < 0)
-        goto out;
-    if (node_true(def, "external")) {
-        if (!exists)
-            rc = zp_err_set(err, ZP_E_NOTFOUND, NULL,
-                            "volume '%s' declared as external could not be found; create it "
-                            "with `docker volume create %s`",
-                            name, name);
-        goto out;
+    char *name = NULL;
+    bool create = false;
+    int rc = object_plan(o, ORCH_OBJ_VOLUME, key, def, &name, &create, err);
+    if (rc < 0 || !create) {
+        free(name);
+        return rc;
     }
-    if (exists)
-        goto out;
     size_t nlabels = 0, nopts = 0;
-    struct engine_kv *labels = kv_from_map(zp_node_get(def, "labels"), 3, &nlabels);
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_PROJECT, o->p->name};
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_VOLUME, key};
-    labels[nlabels++] = (struct engine_kv){ORCH_LABEL_VERSION, ZP_VERSION};
+    struct engine_kv *labels = object_labels(o, def, ORCH_LABEL_VOLUME, key, &nlabels);
     struct engine_kv *dopts = kv_from_map(zp_node_get(def, "driver_opts"), 0, &nopts);
     struct engine_volume_opts vo = {
         .driver = zp_node_get_str(def, "driver"),
@@ -174,14 +184,10 @@ static int ensure_volume(struct orch *o, const char *key, const struct zp_node *
     };
     orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_WORKING, "Creating");
     rc = engine_volume_create(o->e, name, &vo, err);
-    if (rc < 0)
-        orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_FAILED, "%s", err->msg);
-    else
-        orch__emit(o, ORCH_OBJ_VOLUME, name, NULL, ORCH_DONE, "Created");
+    object_created(o, ORCH_OBJ_VOLUME, name, rc, err);
     free(labels);
     free(dopts);
-out:
-    free(dflt);
+    free(name);
     return rc;
 }
 

@@ -354,13 +354,6 @@ static int64_t time_with_fraction(int64_t unix_s, const char *rfc3339)
     return unix_s * 1000000000 + ns;
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void copy_ports(const struct engine_ports *ports, struct orch_port **ret, size_t *ret_n)
 {
     struct orch_port *out = ports->n ? zp_calloc(ports->n, sizeof(*out)) : NULL;
@@ -385,6 +378,7 @@ struct status_job {
     bool have_stats;
     bool running;       /* from the inspect pass */
     int64_t started_ns; /* from the inspect pass */
+    int64_t now_s;      /* the engine's clock (ages are engine time minus engine time) */
     struct orch_status_row row;
     bool gone; /* removed meanwhile */
     int rc;
@@ -433,7 +427,7 @@ static void status_fill(struct status_job *j, struct engine *e)
     r->restart_policy = zp_strdup(ins.restart_policy ? ins.restart_policy : "");
     r->image = zp_strdup(ins.config_image ? ins.config_image : c->image);
     r->image_id = zp_strdup(ins.image_id ? ins.image_id : "");
-    r->now = (int64_t)time(NULL);
+    r->now = j->now_s;
     for (size_t i = 0; i < j->images->n; i++)
         if (strcmp(j->images->items[i].id, r->image_id) == 0)
             r->image_created = j->images->items[i].created;
@@ -546,6 +540,8 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
         goto out;
     if ((rc = engine_image_list(o->e, NULL, NULL, &images, err)) < 0)
         goto out;
+    /* uptimes and ages on the engine's clock (a remote engine's may differ from ours) */
+    int64_t now_s = orch_engine_now_s(o);
 
     jobs = zp_calloc(obs.nc ? obs.nc : 1, sizeof(*jobs));
     for (size_t i = 0; i < obs.nc; i++) {
@@ -556,6 +552,7 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
         j->o = o;
         j->c = c;
         j->images = &images;
+        j->now_s = now_s;
         zp_err_init(&j->err);
     }
     /* the stats of running containers, all at once (the engine answers them at its
@@ -589,7 +586,7 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
         if (!j->running || !j->have_stats)
             continue;
         const struct engine_stats *st = &j->st;
-        int64_t at = st->read_ns > 0 ? st->read_ns : now_ns();
+        int64_t at = st->read_ns > 0 ? st->read_ns : orch__engine_now(o);
         j->row.have_usage = true;
         j->row.cpu_avg_percent = orch_cpu_average(st->cpu_total, j->started_ns, at);
         j->row.mem_used =
@@ -630,7 +627,7 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
         r->reason = zp_strdup("not running: no container");
         r->uptime_s = -1;
         r->restart_policy = zp_strdup("");
-        r->now = (int64_t)time(NULL);
+        r->now = now_s;
     }
     if (n > 1)
         qsort(rows, n, sizeof(*rows), cmp_row);
