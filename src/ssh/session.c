@@ -396,16 +396,22 @@ int ssh_conn_exec(struct ssh_conn *c, const char *command, size_t max, char **re
         goto out;
     }
     char buf[4096];
+    int64_t deadline = zp_mono_ms() + SSH_CONNECT_TIMEOUT_MS;
     for (;;) {
-        int n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 0, (int)SSH_CONNECT_TIMEOUT_MS);
+        int n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 0, 100);
         if (n == SSH_ERROR) {
             rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: running '%s': %s", c->where, command,
                             ssh_get_error(c->session));
             goto out;
         }
         if (n == 0) {
+            /* stderr is dropped, but must be drained: EOF counts only with both empty */
+            while (ssh_channel_read_nonblocking(ch, buf, sizeof(buf), 1) > 0)
+                ;
             if (ssh_channel_is_eof(ch))
                 break;
+            if (zp_mono_ms() < deadline)
+                continue;
             rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: running '%s': timed out", c->where,
                             command);
             goto out;
