@@ -44,7 +44,7 @@ struct cli_global {
     size_t nenv_files;
     const char **profiles; /* --profile, repeatable */
     size_t nprofiles;
-    const char *host; /* -H/--host; DOCKER_HOST otherwise */
+    const char *host;   /* -H/--host; DOCKER_HOST otherwise */
     const char *server; /* --server NAME: a server added with `zpanel server add` */
     enum cli_progress_mode progress;
     enum cli_ansi ansi;

@@ -12,8 +12,8 @@
 
 #define DF_COMMAND "df -Pk /var/lib/docker 2>/dev/null || df -Pk /"
 
-#define SERVER_USAGE                                                                           \
-    "add NAME ssh://USER@HOST[:PORT] [--identity FILE] [--fingerprint SHA256:...] | list "      \
+#define SERVER_USAGE                                                                               \
+    "add NAME ssh://USER@HOST[:PORT] [--identity FILE] [--fingerprint SHA256:...] | list "         \
     "[--format json] | check NAME [--fingerprint SHA256:...] | remove NAME"
 
 /* ---- the tunnel of other commands ---- */

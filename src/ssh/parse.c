@@ -72,21 +72,20 @@ static char *b64_encode_nopad(const unsigned char *in, size_t len)
 
 static bool user_char_ok(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
 }
 
 static bool host_char_ok(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
 }
 
 int ssh_url_parse(const char *s, struct ssh_url *ret, struct zp_err *err)
 {
     if (strlen(s) > MAX_URL)
-        return zp_err_set(err, ZP_E_INPUT, NULL, "invalid ssh URL: longer than %d bytes",
-                          MAX_URL);
+        return zp_err_set(err, ZP_E_INPUT, NULL, "invalid ssh URL: longer than %d bytes", MAX_URL);
     if (!zp_str_has_prefix(s, "ssh://"))
         return zp_err_set(err, ZP_E_INPUT, NULL,
                           "invalid ssh URL '%s': expected ssh://USER@HOST[:PORT]", s);
@@ -124,8 +123,7 @@ int ssh_url_parse(const char *s, struct ssh_url *ret, struct zp_err *err)
     if (*rest == ':') {
         if (zp_parse_int64(rest + 1, 1, 65535, &port) != 0)
             return zp_err_set(err, ZP_E_INPUT, NULL,
-                              "invalid ssh URL '%s': the port must be a number from 1 to 65535",
-                              s);
+                              "invalid ssh URL '%s': the port must be a number from 1 to 65535", s);
     } else if (*rest == '/' && rest[1] == '\0') {
         /* a trailing slash is harmless */
     } else if (*rest != '\0') {
@@ -178,8 +176,7 @@ int ssh_known_host_parse(const char *line, struct ssh_known_host *ret, bool *ret
 {
     size_t len = strlen(line);
     if (len > MAX_LINE)
-        return zp_err_set(err, ZP_E_INPUT, NULL, "known_hosts line longer than %d bytes",
-                          MAX_LINE);
+        return zp_err_set(err, ZP_E_INPUT, NULL, "known_hosts line longer than %d bytes", MAX_LINE);
     const char *p = line;
     while (*p == ' ' || *p == '\t')
         p++;
@@ -217,8 +214,8 @@ int ssh_known_host_parse(const char *line, struct ssh_known_host *ret, bool *ret
     /* the blob starts with its own key type: it must agree with the field */
     uint32_t tlen = (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 |
                     (uint32_t)blob[3];
-    bool agrees = tlen == strlen(k.keytype) && tlen <= blen - 4 &&
-                  memcmp(blob + 4, k.keytype, tlen) == 0;
+    bool agrees =
+        tlen == strlen(k.keytype) && tlen <= blen - 4 && memcmp(blob + 4, k.keytype, tlen) == 0;
     free(blob);
     if (!agrees) {
         rc = zp_err_set(err, ZP_E_INPUT, NULL,

@@ -128,8 +128,7 @@ static int servers_write(const char *state_dir, const struct ssh_servers *s, con
         goto out;
     for (size_t i = 0; i < s->n; i++)
         if (!skip || strcmp(s->items[i].name, skip) != 0)
-            zp_buf_addf(&b, "%s %s %s\n", s->items[i].name, s->items[i].url,
-                        s->items[i].identity);
+            zp_buf_addf(&b, "%s %s %s\n", s->items[i].name, s->items[i].url, s->items[i].identity);
     if (extra && zp_buf_addf(&b, "%s %s %s\n", extra->name, extra->url, extra->identity) != 0) {
         rc = zp_err_set(err, ZP_E_TOOBIG, NULL, "%s: too many servers", path);
         goto out;

@@ -41,8 +41,7 @@ static int write_all(int fd, const char *data, size_t len)
 
 /* ---- keys ---- */
 
-int ssh_keygen_ed25519(const char *path, const char *comment, char **ret_public,
-                       struct zp_err *err)
+int ssh_keygen_ed25519(const char *path, const char *comment, char **ret_public, struct zp_err *err)
 {
     pthread_once(&init_once, do_init);
     ssh_key key = NULL;
@@ -56,10 +55,10 @@ int ssh_keygen_ed25519(const char *path, const char *comment, char **ret_public,
     }
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        rc = errno == EEXIST ? zp_err_set(err, ZP_E_CONFLICT, NULL,
-                                          "key file '%s' exists already; pass it with --identity",
-                                          path)
-                             : zp_err_sys(err, "creating '%s'", path);
+        rc = errno == EEXIST
+                 ? zp_err_set(err, ZP_E_CONFLICT, NULL,
+                              "key file '%s' exists already; pass it with --identity", path)
+                 : zp_err_sys(err, "creating '%s'", path);
         goto out;
     }
     if (write_all(fd, priv, strlen(priv)) != 0 || close(fd) != 0) {
@@ -99,8 +98,8 @@ out:
 enum known { KNOWN_NONE, KNOWN_MATCH, KNOWN_CHANGED };
 
 /* Look pattern up in the file: *ret_old gets the fingerprint of a differing stored key. */
-static int known_lookup(const char *path, const char *pattern, const char *keytype,
-                        const char *b64, enum known *ret, char **ret_old, struct zp_err *err)
+static int known_lookup(const char *path, const char *pattern, const char *keytype, const char *b64,
+                        enum known *ret, char **ret_old, struct zp_err *err)
 {
     char *data = NULL;
     size_t len = 0;
@@ -151,8 +150,8 @@ done:
 }
 
 /* Write the key for pattern, dropping the lines naming exactly pattern when replace. */
-static int known_store(const char *path, const char *pattern, const char *keytype,
-                       const char *b64, bool replace, struct zp_err *err)
+static int known_store(const char *path, const char *pattern, const char *keytype, const char *b64,
+                       bool replace, struct zp_err *err)
 {
     char *dir = zp_path_dir(path);
     char *tmp = zp_asprintf("%s.tmp", path);
@@ -271,8 +270,7 @@ static int verify_host_key(struct ssh_conn *c, const char *url, const struct ssh
                         "on the server (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub) and accept "
                         "it with: zpanel server check %s --fingerprint %s",
                         c->where, old ? old : "another key", c->fingerprint,
-                        strncmp(type, "ssh-", 4) == 0 ? type + 4 : "ed25519", name,
-                        c->fingerprint);
+                        strncmp(type, "ssh-", 4) == 0 ? type + 4 : "ed25519", name, c->fingerprint);
         goto out;
     }
     if (!want) {
@@ -281,8 +279,7 @@ static int verify_host_key(struct ssh_conn *c, const char *url, const struct ssh
                         "server (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub) and pass it with "
                         "--fingerprint (zpanel server add %s %s --fingerprint %s)",
                         c->where, c->fingerprint,
-                        strncmp(type, "ssh-", 4) == 0 ? type + 4 : "ed25519", name,
-                        url,
+                        strncmp(type, "ssh-", 4) == 0 ? type + 4 : "ed25519", name, url,
                         c->fingerprint);
         goto out;
     }

@@ -53,9 +53,9 @@ struct ssh_tunnel {
     int64_t keepalive_ms; /* next keepalive */
     struct pair pairs[MAX_PAIRS];
     size_t npairs;
-    pthread_mutex_t mu;  /* guards error and fallback */
-    char *error;         /* guarded by mu */
-    bool fallback;       /* guarded by mu */
+    pthread_mutex_t mu; /* guards error and fallback */
+    char *error;        /* guarded by mu */
+    bool fallback;      /* guarded by mu */
 };
 
 static void set_error(struct ssh_tunnel *t, const char *fmt, ...) ZP_PRINTF(2, 3);
@@ -143,8 +143,8 @@ static ssh_channel open_channel(struct ssh_tunnel *t, bool *ret_exec)
     ssh_session s = t->conn->session;
     if (!t->use_exec) {
         ssh_channel ch = ssh_channel_new(s);
-        if (ch && ssh_channel_open_forward_unix(ch, SSH_REMOTE_DOCKER_SOCK, "127.0.0.1", 0) ==
-                      SSH_OK) {
+        if (ch &&
+            ssh_channel_open_forward_unix(ch, SSH_REMOTE_DOCKER_SOCK, "127.0.0.1", 0) == SSH_OK) {
             *ret_exec = false;
             return ch;
         }
@@ -171,8 +171,9 @@ static ssh_channel open_channel(struct ssh_tunnel *t, bool *ret_exec)
     if (!ssh_is_connected(s))
         session_lost(t, ssh_get_error(s));
     else
-        set_error(t, "%s: cannot reach the engine: forwarding to %s was refused and '%s' "
-                     "could not be started: %s",
+        set_error(t,
+                  "%s: cannot reach the engine: forwarding to %s was refused and '%s' "
+                  "could not be started: %s",
                   t->conn->where, SSH_REMOTE_DOCKER_SOCK, DIAL_STDIO, ssh_get_error(s));
     return NULL;
 }
@@ -255,10 +256,8 @@ static bool pump_channel(struct ssh_tunnel *t, struct pair *p)
             if (n <= 0)
                 break;
             if (stream == 1) { /* dial-stdio's complaints: keep the last for the error */
-                set_error(t, "%s: %.*s", DIAL_STDIO, (int)strcspn(buf, "\n") < n
-                                                         ? (int)strcspn(buf, "\n")
-                                                         : n,
-                          buf);
+                set_error(t, "%s: %.*s", DIAL_STDIO,
+                          (int)strcspn(buf, "\n") < n ? (int)strcspn(buf, "\n") : n, buf);
                 continue;
             }
             if (write_all(p->fd, buf, (size_t)n) != 0)
@@ -278,8 +277,8 @@ static void *tunnel_main(void *arg)
         size_t n = 0;
         pfd[n++] = (struct pollfd){.fd = t->stop_pipe[0], .events = POLLIN};
         pfd[n++] = (struct pollfd){.fd = t->listen_fd, .events = POLLIN};
-        pfd[n++] = (struct pollfd){.fd = t->conn ? ssh_get_fd(t->conn->session) : -1,
-                                   .events = POLLIN};
+        pfd[n++] =
+            (struct pollfd){.fd = t->conn ? ssh_get_fd(t->conn->session) : -1, .events = POLLIN};
         for (size_t i = 0; i < t->npairs; i++)
             pfd[n++] = (struct pollfd){.fd = t->pairs[i].client_eof ? -1 : t->pairs[i].fd,
                                        .events = POLLIN};

@@ -79,10 +79,9 @@ static void test_known_hosts(void **state)
     assert_true(blank);
     assert_int_equal(ssh_known_host_parse("", &k, &blank, &err), 0);
     assert_true(blank);
-    assert_int_equal(
-        ssh_known_host_parse("[127.0.0.1]:2222,web1 ssh-ed25519 " KEY_B64 " root@vm", &k, &blank,
-                             &err),
-        0);
+    assert_int_equal(ssh_known_host_parse("[127.0.0.1]:2222,web1 ssh-ed25519 " KEY_B64 " root@vm",
+                                          &k, &blank, &err),
+                     0);
     assert_false(blank);
     assert_string_equal(k.names, "[127.0.0.1]:2222,web1");
     assert_string_equal(k.keytype, "ssh-ed25519");
