@@ -55,6 +55,7 @@ struct ssh_tunnel {
     size_t npairs;
     pthread_mutex_t mu; /* guards error and fallback */
     char *error;        /* guarded by mu */
+    char *lost;         /* why the session was lost, until it is back (thread only) */
     bool fallback;      /* guarded by mu */
 };
 
@@ -103,7 +104,9 @@ static void pair_close(struct ssh_tunnel *t, size_t i)
 /* The session is gone: close every connection so that no engine call waits for it. */
 static void session_lost(struct ssh_tunnel *t, const char *why)
 {
-    set_error(t, "the SSH connection to %s was lost: %s", t->conn->where, why);
+    free(t->lost);
+    t->lost = zp_asprintf("the SSH connection to %s was lost: %s", t->conn->where, why);
+    set_error(t, "%s", t->lost);
     while (t->npairs > 0) {
         struct pair *p = &t->pairs[t->npairs - 1];
         close(p->fd);
@@ -128,12 +131,17 @@ static int reconnect(struct ssh_tunnel *t)
     struct zp_err err;
     zp_err_init(&err);
     if (ssh_conn_open(t->url, &o, &t->conn, &err) != 0) {
-        set_error(t, "%s", err.msg);
+        if (t->lost)
+            set_error(t, "%s; reconnecting: %s", t->lost, err.msg);
+        else
+            set_error(t, "%s", err.msg);
         t->retry_at_ms = zp_mono_ms() + t->backoff_ms;
         t->backoff_ms = t->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->backoff_ms * 2;
         return -1;
     }
     t->backoff_ms = BACKOFF_MIN_MS;
+    free(t->lost);
+    t->lost = NULL;
     return 0;
 }
 
@@ -427,6 +435,7 @@ void ssh_tunnel_free(struct ssh_tunnel *t)
     ssh_conn_free(t->conn);
     pthread_mutex_destroy(&t->mu);
     free(t->error);
+    free(t->lost);
     free(t->url);
     free(t->label);
     free(t->known_hosts);
