@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../proxy/proxy.h"
 #include "../ssh/ssh.h"
 #include "cli.h"
 
@@ -411,6 +412,18 @@ static int server_check(int argc, char **argv)
            info.operating_system, (long long)info.ncpu,
            (double)info.mem_total / (1024.0 * 1024.0 * 1024.0));
     printf("free disk:     %s (/var/lib/docker)\n", disk);
+    struct engine_container pc;
+    memset(&pc, 0, sizeof(pc));
+    struct zp_err perr;
+    zp_err_init(&perr);
+    int prc = engine_container_inspect(e, PROXY_EDGE_NAME, &pc, &perr);
+    printf("proxy:         %s\n",
+           prc == 0               ? (pc.running ? "running (" PROXY_EDGE_NAME ")"
+                                                : "not running (" PROXY_EDGE_NAME " exists, stopped)")
+           : prc == ZP_E_NOTFOUND ? "not running (zpanel proxy up starts it)"
+                                  : perr.msg);
+    if (prc == 0)
+        engine_container_release(&pc);
     goto out;
 fail:
     rc = cli_error(&err);

@@ -115,6 +115,7 @@ expect_out_has "direct-streamlocal" "check: forwarding to the socket"
 expect_out_has "API 1." "check: the engine's API"
 expect_out_has "architecture:  $(uname -m)" "check: the architecture"
 expect_out_has "free disk:" "check: free disk"
+expect_out_has "proxy:" "check: whether the proxy runs"
 
 # --- a small project over SSH
 mkdir -p "$TMP/proj" && cd "$TMP/proj"
