@@ -80,7 +80,8 @@ int cli_ssh_open(struct cli_global *g, struct ssh_tunnel **ret)
         rc = ZP_EXIT_RUNTIME;
         goto out;
     }
-    struct ssh_connect_opts o = {.known_hosts = kh, .identity = identity, .name = name};
+    struct ssh_connect_opts o = {
+        .known_hosts = kh, .identity = identity, .name = name, .registered = srv != NULL};
     if (ssh_tunnel_open(url, name, &o, ret, &err) != 0) {
         rc = cli_error(&err);
         goto out;
@@ -380,7 +381,8 @@ static int server_check(int argc, char **argv)
                                  .identity = srv->identity,
                                  .fingerprint = fingerprint,
                                  .replace = fingerprint != NULL,
-                                 .name = name};
+                                 .name = name,
+                                 .registered = true};
     if (ssh_conn_open(srv->url, &o, &conn, &err) != 0) {
         zp_err_prefix(&err, "server '%s'", name);
         goto fail;

@@ -274,13 +274,17 @@ static int verify_host_key(struct ssh_conn *c, const char *url, const struct ssh
         goto out;
     }
     if (!want) {
+        char *hint = opts->registered ? zp_asprintf("zpanel server check %s --fingerprint %s", name,
+                                                    c->fingerprint)
+                                      : zp_asprintf("zpanel server add %s %s --fingerprint %s",
+                                                    name, url, c->fingerprint);
         rc = zp_err_set(err, ZP_E_CONFLICT, NULL,
                         "%s: the host key is not known; its fingerprint is %s. Check it on the "
                         "server (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub) and pass it with "
-                        "--fingerprint (zpanel server add %s %s --fingerprint %s)",
+                        "--fingerprint (%s)",
                         c->where, c->fingerprint,
-                        strncmp(type, "ssh-", 4) == 0 ? type + 4 : "ed25519", name, url,
-                        c->fingerprint);
+                        strncmp(type, "ssh-", 4) == 0 ? type + 4 : "ed25519", hint);
+        free(hint);
         goto out;
     }
     if (strcmp(want, c->fingerprint) != 0) {

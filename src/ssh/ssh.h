@@ -115,6 +115,8 @@ struct ssh_connect_opts {
     bool replace;
     /* The server's name in hints ("zpanel server check NAME ..."); NULL: none. */
     const char *name;
+    /* name is a registered server: hints say `server check`, not `server add` */
+    bool registered;
 };
 
 struct ssh_conn;

@@ -36,6 +36,8 @@ struct pair {
 struct ssh_tunnel {
     char *url;
     char *label;
+    char *name; /* the registered server's name, or NULL */
+    bool registered;
     char *known_hosts;
     char *identity;
     long timeout_ms;
@@ -127,6 +129,8 @@ static int reconnect(struct ssh_tunnel *t)
         .known_hosts = t->known_hosts,
         .identity = t->identity,
         .timeout_ms = t->timeout_ms,
+        .name = t->name,
+        .registered = t->registered,
     };
     struct zp_err err;
     zp_err_init(&err);
@@ -342,6 +346,8 @@ int ssh_tunnel_open(const char *url, const char *label, const struct ssh_connect
     t->known_hosts = zp_strdup(opts->known_hosts);
     t->identity = zp_strdup(opts->identity);
     t->timeout_ms = opts->timeout_ms;
+    t->name = opts->name ? zp_strdup(opts->name) : NULL;
+    t->registered = opts->registered;
     t->listen_fd = -1;
     t->stop_pipe[0] = t->stop_pipe[1] = -1;
     t->backoff_ms = BACKOFF_MIN_MS;
@@ -438,6 +444,7 @@ void ssh_tunnel_free(struct ssh_tunnel *t)
     free(t->lost);
     free(t->url);
     free(t->label);
+    free(t->name);
     free(t->known_hosts);
     free(t->identity);
     free(t->dir);

@@ -167,7 +167,8 @@ YAML
 start=$(date +%s)
 timeout 90 "$ZPANEL" --server t1 --progress quiet up -d --wait >"$TMP/kill.out" 2>"$TMP/kill.err" &
 up_pid=$!
-for _ in $(seq 1 100); do # until the container exists: up is waiting for its health
+deadline=$((SECONDS + 30))
+while [ $SECONDS -lt $deadline ]; do # until the container exists: up waits for its health
     [ -n "$(docker ps -q --filter label=io.zpanel.project=${P}kill)" ] && break
     sleep 0.1
 done
@@ -183,6 +184,9 @@ run Z --server t1 ps
 expect_rc 1 "a command while sshd is down fails"
 expect_err_has "server 't1'" "and names the server"
 start_sshd host1 yes
+run Z --server t1 --progress quiet up -d slow
+expect_rc 0 "the next up converges once sshd is back"
+[ "$(inspect_field ${P}kill-slow-1 '{{.State.Running}}')" = true ] && ok || fail "slow is not running"
 cleanup_project ${P}kill
 
 # --- a changed host key is refused with both fingerprints, accepted only explicitly
