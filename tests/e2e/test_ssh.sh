@@ -234,5 +234,11 @@ expect_out_has "ssh-ed25519 AAAA" "the public key is printed"
 k=$ZPANEL_STATE_DIR/ssh/keys/t2_ed25519
 [ "$(stat -c %a "$k" 2>/dev/null)" = 600 ] && ok || fail "private key mode $(stat -c %a "$k" 2>&1)"
 ssh-keygen -y -f "$k" >/dev/null 2>&1 && ok || fail "the generated private key does not load"
+run Z --server t2 ps
+expect_rc 1 "the new key is not installed yet"
+expect_err_has "authentication as '$U'" "the refusal names the login"
+cat "$k.pub" >>"$S/authorized_keys" # installed on the server: now it logs in
+run Z server check t2
+expect_rc 0 "check with the generated key once installed"
 
 finish
