@@ -23,6 +23,8 @@ packages=(
     build-essential cmake pkg-config clang libclang-rt-14-dev llvm
     # libraries
     libfyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev libssl-dev libarchive-dev
+    # remote engines over SSH (libssh); the e2e test's "remote" server
+    libssh-dev openssh-server
     # zpanel serve: the HTTP server; the SMTP sink of the notification tests
     libmicrohttpd-dev python3-aiosmtpd
     # tests and checks

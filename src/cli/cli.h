@@ -44,7 +44,8 @@ struct cli_global {
     size_t nenv_files;
     const char **profiles; /* --profile, repeatable */
     size_t nprofiles;
-    const char *host; /* -H/--host; DOCKER_HOST otherwise */
+    const char *host;   /* -H/--host; DOCKER_HOST otherwise */
+    const char *server; /* --server NAME: a server added with `zpanel server add` */
     enum cli_progress_mode progress;
     enum cli_ansi ansi;
 };
@@ -278,6 +279,16 @@ extern const struct cli_cmd cli_cmd_events;
 extern const struct cli_cmd cli_cmd_backup;
 extern const struct cli_cmd cli_cmd_restore;
 extern const struct cli_cmd cli_cmd_proxy;
+/* remote servers over SSH (cmd-server.c) */
+extern const struct cli_cmd cli_cmd_server;
+struct ssh_tunnel;
+/* Resolve --server NAME, or an ssh:// -H/DOCKER_HOST, into a tunnel and point g->host (and
+ * DOCKER_HOST) at its local socket; *ret stays NULL for local engines. Returns 0 or the
+ * exit code after printing the problem. */
+int cli_ssh_open(struct cli_global *g, struct ssh_tunnel **ret);
+/* After the command: print what went wrong with the SSH transport (naming the server)
+ * when rc is an error, then close the tunnel (NULL accepted). */
+void cli_ssh_close(struct ssh_tunnel *t, int rc);
 /* the control plane: cmd-serve.c, cmd-user.c, cmd-token.c */
 extern const struct cli_cmd cli_cmd_serve;
 extern const struct cli_cmd cli_cmd_user;

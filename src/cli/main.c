@@ -26,9 +26,10 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_events,   &cli_cmd_exec,     &cli_cmd_health,  &cli_cmd_images,  &cli_cmd_kill,
     &cli_cmd_logs,     &cli_cmd_pause,    &cli_cmd_port,    &cli_cmd_proxy,   &cli_cmd_ps,
     &cli_cmd_rebuild,  &cli_cmd_releases, &cli_cmd_restart, &cli_cmd_restore, &cli_cmd_rm,
-    &cli_cmd_rollback, &cli_cmd_run,      &cli_cmd_serve,   &cli_cmd_start,   &cli_cmd_stats,
-    &cli_cmd_status,   &cli_cmd_stop,     &cli_cmd_token,   &cli_cmd_top,     &cli_cmd_unpause,
-    &cli_cmd_up,       &cli_cmd_update,   &cli_cmd_user,    &cli_cmd_version, &cli_cmd_watch,
+    &cli_cmd_rollback, &cli_cmd_run,      &cli_cmd_serve,   &cli_cmd_server,  &cli_cmd_start,
+    &cli_cmd_stats,    &cli_cmd_status,   &cli_cmd_stop,    &cli_cmd_token,   &cli_cmd_top,
+    &cli_cmd_unpause,  &cli_cmd_up,       &cli_cmd_update,  &cli_cmd_user,    &cli_cmd_version,
+    &cli_cmd_watch,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -43,7 +44,9 @@ static void print_help(FILE *out)
                  "      --project-directory DIR  project directory\n"
                  "      --env-file FILE        environment file (repeatable)\n"
                  "      --profile NAME         enable a profile (repeatable)\n"
-                 "  -H, --host HOST            Docker engine (unix:// or tcp://)\n"
+                 "  -H, --host HOST            Docker engine (unix://, tcp:// or "
+                 "ssh://USER@HOST[:PORT])\n"
+                 "      --server NAME          a server added with `zpanel server add`\n"
                  "      --progress MODE        auto, tty, plain, quiet or json\n"
                  "      --ansi WHEN            never, always or auto\n"
                  "  -h, --help                 this help\n"
@@ -425,7 +428,7 @@ static void push(const char ***list, size_t *n, const char *v)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_PROGRESS = 256, OPT_ANSI };
+    enum { OPT_PROGRESS = 256, OPT_ANSI, OPT_SERVER };
     static const struct option opts[] = {
         {"file", required_argument, NULL, 'f'},
         {"project-name", required_argument, NULL, 'p'},
@@ -435,6 +438,7 @@ int main(int argc, char **argv)
         {"host", required_argument, NULL, 'H'},
         {"progress", required_argument, NULL, OPT_PROGRESS},
         {"ansi", required_argument, NULL, OPT_ANSI},
+        {"server", required_argument, NULL, OPT_SERVER},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
@@ -469,6 +473,9 @@ int main(int argc, char **argv)
             break;
         case 'H':
             g.host = optarg;
+            break;
+        case OPT_SERVER:
+            g.server = optarg;
             break;
         case OPT_PROGRESS:
             found = false;
@@ -527,8 +534,13 @@ int main(int argc, char **argv)
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     optind = 0; /* glibc: restart option scanning for the command's own flags */
+    struct ssh_tunnel *tunnel = NULL;
+    if (cmd != &cli_cmd_server && cmd != &cli_cmd_version && cmd != &cli_cmd_config &&
+        (rc = cli_ssh_open(&g, &tunnel)) != 0)
+        goto out;
     rc = cmd->exec(&g, sub_argc, sub_argv);
     fflush(stdout);
+    cli_ssh_close(tunnel, rc);
     engine_global_cleanup();
 out:
     free(g.files);

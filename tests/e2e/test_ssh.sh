@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# End-to-end tests of remote servers over SSH: Debian's sshd on 127.0.0.1 at a high port
+# (its own config and host keys in a temporary directory, a key-only test user in the
+# docker group) fronts the local engine, which plays the remote one. Checks host-key
+# verification (wrong, unknown, changed keys), server add/list/check/remove, up/ps/logs/
+# exec/down through the tunnel with --server, -H ssh:// and DOCKER_HOST, sshd killed
+# during up, and the dial-stdio fallback when sshd refuses forwarding.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-engine.sh"
+require_engine
+[ -x /usr/sbin/sshd ] || skip_test "no /usr/sbin/sshd (apt-get install openssh-server, or scripts/setup.sh)"
+command -v ssh-keygen >/dev/null || skip_test "no ssh-keygen (openssh-client)"
+[ "$(id -u)" -eq 0 ] || skip_test "needs root (sshd, a test user in the docker group)"
+getent group docker >/dev/null || skip_test "no docker group for the test user"
+test_image || { echo "FAIL: cannot build $TEST_IMAGE"; exit 1; }
+
+P=zpssh
+U=zpsshtest
+SSHD_PID=
+stop_sshd() { # the listener and every session process it forked
+    [ -n "$SSHD_PID" ] || return 0
+    local pids="$SSHD_PID" all="" next
+    while [ -n "$pids" ]; do
+        all="$all $pids"
+        next=""
+        for p in $pids; do next="$next $(ps -o pid= --ppid "$p" 2>/dev/null)"; done
+        pids=$(echo $next)
+    done
+    kill -9 $all 2>/dev/null
+    wait "$SSHD_PID" 2>/dev/null
+    SSHD_PID=
+}
+trap 'stop_sshd; cleanup_project $P; cleanup_project ${P}kill; rm -rf "$TMP"' EXIT
+cleanup_project $P
+cleanup_project ${P}kill
+
+id "$U" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh -G docker "$U" ||
+    { echo "FAIL: cannot create the test user $U"; exit 1; }
+id -nG "$U" | grep -qw docker || usermod -aG docker "$U"
+# sshd without PAM refuses a locked account ('!' password): no password at all instead
+usermod -p '*' "$U"
+mkdir -p /run/sshd
+
+S=$TMP/sshd
+mkdir -p "$S"
+chmod 755 "$TMP" "$S"
+ssh-keygen -q -t ed25519 -N '' -f "$S/host1" && ssh-keygen -q -t ed25519 -N '' -f "$S/host2" &&
+    ssh-keygen -q -t ed25519 -N '' -f "$TMP/client" || { echo "FAIL: ssh-keygen"; exit 1; }
+cp "$TMP/client.pub" "$S/authorized_keys"
+chmod 644 "$S/authorized_keys"
+FP1=$(ssh-keygen -lf "$S/host1.pub" | awk '{print $2}')
+FP2=$(ssh-keygen -lf "$S/host2.pub" | awk '{print $2}')
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+# start_sshd HOSTKEY FORWARDING(yes|no)
+start_sshd() {
+    cat >"$S/config" <<EOF
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $S/$1
+PidFile none
+AuthorizedKeysFile $S/authorized_keys
+AllowUsers $U
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+UsePAM no
+StrictModes no
+AllowStreamLocalForwarding $2
+LogLevel ERROR
+EOF
+    /usr/sbin/sshd -D -e -f "$S/config" 2>>"$S/log" &
+    SSHD_PID=$!
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "FAIL: sshd did not listen on $PORT: $(cat "$S/log")"
+    exit 1
+}
+
+export ZPANEL_STATE_DIR=$TMP/state
+URL=ssh://$U@127.0.0.1:$PORT
+Z() { timeout 90 "$ZPANEL" "$@"; }
+start_sshd host1 yes
+
+# --- host keys: a wrong fingerprint and an unknown key are refused, nothing is stored
+run Z server add t1 "$URL" --identity "$TMP/client" --fingerprint SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+expect_rc 1 "add with a wrong fingerprint"
+expect_err_has "refusing" "the wrong fingerprint is refused"
+expect_err_has "$FP1" "the refusal shows the real fingerprint"
+if [ -e "$ZPANEL_STATE_DIR/ssh/servers" ] || [ -e "$ZPANEL_STATE_DIR/ssh/known_hosts" ]; then
+    fail "a refused add stored something: $(ls -R "$ZPANEL_STATE_DIR")"
+else ok; fi
+run Z server add t1 "$URL" --identity "$TMP/client"
+expect_rc 1 "add without a fingerprint"
+expect_err_has "is not known; its fingerprint is $FP1" "an unknown key names its fingerprint"
+run Z server add t1 "$URL" --identity "$TMP/client" --fingerprint nonsense
+expect_rc 2 "a malformed fingerprint is a usage error"
+run Z server add t1 "ssh://127.0.0.1:$PORT" --identity "$TMP/client" --fingerprint "$FP1"
+expect_rc 2 "a URL without a user"
+expect_err_has "a user is needed" "the URL error says what is missing"
+
+run Z server add t1 "$URL" --identity "$TMP/client" --fingerprint "$FP1"
+expect_rc 0 "add with the right fingerprint"
+expect_out_has "$FP1" "add prints the host key"
+run Z server list
+expect_out_has "t1     $URL" "list shows the server"
+run Z server list --format json
+json_check "m[0]['name'] == 't1' and m[0]['url'] == '$URL'" "list --format json"
+run Z server check t1
+expect_rc 0 "check"
+expect_out_has "direct-streamlocal" "check: forwarding to the socket"
+expect_out_has "API 1." "check: the engine's API"
+expect_out_has "architecture:  $(uname -m)" "check: the architecture"
+expect_out_has "free disk:" "check: free disk"
+expect_out_has "proxy:" "check: whether the proxy runs"
+
+# --- a small project over SSH
+mkdir -p "$TMP/proj" && cd "$TMP/proj"
+cat >compose.yaml <<YAML
+name: $P
+services:
+  web:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "trap 'exit 0' TERM; echo hello-over-ssh; while true; do sleep 1 & wait; done"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+      retries: 3
+YAML
+run Z --server t1 --progress quiet up -d --wait
+expect_rc 0 "up -d --wait over SSH"
+[ "$(inspect_field $P-web-1 '{{.State.Health.Status}}')" = healthy ] && ok ||
+    fail "the container is not healthy on the engine behind sshd"
+run Z --server t1 ps
+expect_out_has "$P-web-1" "ps over SSH"
+run Z -H "$URL" ps --format json
+expect_rc 0 "ps with -H ssh:// (the registered server's key)"
+json_check "m[0]['Name'] == '$P-web-1'" "ps -H ssh:// lists the container"
+DOCKER_HOST=$URL run Z logs web
+expect_out_has "hello-over-ssh" "logs with DOCKER_HOST=ssh://"
+run Z --server t1 exec -T web sh -c 'echo exec-$((6*7)); exit 3'
+expect_rc 3 "exec over SSH keeps the exit code"
+expect_out_has "exec-42" "exec output over SSH"
+run Z --server t1 --progress quiet down
+expect_rc 0 "down over SSH"
+[ -z "$(docker ps -aq --filter label=io.zpanel.project=$P)" ] && ok || fail "down left containers"
+run Z --server nosuch ps
+expect_rc 2 "--server with an unknown name"
+expect_err_has "no server named 'nosuch'" "--server names the unknown server"
+
+# --- sshd killed during up: a clear error naming the server, quickly, never a hang
+mkdir -p "$TMP/kill" && cd "$TMP/kill"
+cat >compose.yaml <<YAML
+name: ${P}kill
+services:
+  slow:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+    healthcheck:
+      test: ["CMD", "sh", "-c", "test -e /tmp/never"]
+      interval: 1s
+      retries: 60
+YAML
+start=$(date +%s)
+timeout 90 "$ZPANEL" --server t1 --progress quiet up -d --wait >"$TMP/kill.out" 2>"$TMP/kill.err" &
+up_pid=$!
+deadline=$((SECONDS + 30))
+while [ $SECONDS -lt $deadline ]; do # until the container exists: up waits for its health
+    [ -n "$(docker ps -q --filter label=io.zpanel.project=${P}kill)" ] && break
+    sleep 0.1
+done
+stop_sshd
+wait $up_pid
+RC=$?
+ERR=$(cat "$TMP/kill.err")
+took=$(($(date +%s) - start))
+[ "$RC" -ne 0 ] && [ "$RC" -ne 124 ] && ok || fail "up with sshd killed: exit code $RC (stderr: $ERR)"
+expect_err_has "server 't1'" "the error names the server"
+[ "$took" -lt 60 ] && ok || fail "up with sshd killed took ${took}s"
+run Z --server t1 ps
+expect_rc 1 "a command while sshd is down fails"
+expect_err_has "server 't1'" "and names the server"
+start_sshd host1 yes
+run Z --server t1 --progress quiet up -d slow
+expect_rc 0 "the next up converges once sshd is back"
+[ "$(inspect_field ${P}kill-slow-1 '{{.State.Running}}')" = true ] && ok || fail "slow is not running"
+cleanup_project ${P}kill
+
+# --- a changed host key is refused with both fingerprints, accepted only explicitly
+stop_sshd
+start_sshd host2 yes
+run Z --server t1 ps
+expect_rc 1 "a changed host key is refused"
+expect_err_has "CHANGED" "the refusal says the key changed"
+expect_err_has "$FP1" "the refusal shows the known fingerprint"
+expect_err_has "$FP2" "the refusal shows the new fingerprint"
+expect_err_has "zpanel server check t1 --fingerprint $FP2" "and how to accept it"
+run Z server check t1 --fingerprint "$FP1"
+expect_rc 1 "check with the old fingerprint does not accept the new key"
+run Z server check t1 --fingerprint "$FP2"
+expect_rc 0 "check with the new fingerprint accepts it"
+grep -q "$(awk '{print $2}' "$S/host2.pub")" "$ZPANEL_STATE_DIR/ssh/known_hosts" && ok ||
+    fail "the new key is not in known_hosts"
+
+# --- forwarding refused: the dial-stdio fallback
+stop_sshd
+start_sshd host2 no
+run Z server check t1
+expect_rc 0 "check with forwarding refused"
+expect_out_has "dial-stdio" "check: the fallback is used"
+cd "$TMP/proj"
+run Z --server t1 --progress quiet up -d --wait
+expect_rc 0 "up -d --wait over dial-stdio"
+run Z --server t1 exec -T web echo via-dial-stdio
+expect_out_has "via-dial-stdio" "exec over dial-stdio"
+run Z --server t1 --progress quiet down
+expect_rc 0 "down over dial-stdio"
+
+# --- remove
+run Z server remove t1
+expect_rc 0 "remove"
+run Z server list --format json
+json_check "m == []" "the server is gone"
+run Z server remove t1
+expect_rc 1 "removing an unknown server"
+
+# --- without --identity: a new ed25519 key pair, private key 0600, public key printed
+run Z server add t2 "$URL"
+expect_rc 0 "add without --identity"
+expect_out_has "ssh-ed25519 AAAA" "the public key is printed"
+k=$ZPANEL_STATE_DIR/ssh/keys/t2_ed25519
+[ "$(stat -c %a "$k" 2>/dev/null)" = 600 ] && ok || fail "private key mode $(stat -c %a "$k" 2>&1)"
+ssh-keygen -y -f "$k" >/dev/null 2>&1 && ok || fail "the generated private key does not load"
+run Z --server t2 ps
+expect_rc 1 "the new key is not installed yet"
+expect_err_has "authentication as '$U'" "the refusal names the login"
+cat "$k.pub" >>"$S/authorized_keys" # installed on the server: now it logs in
+run Z server check t2
+expect_rc 0 "check with the generated key once installed"
+
+finish
