@@ -58,8 +58,7 @@ int backup__local_mountpoint(struct engine *e, const char *name, size_t n_option
                              struct zp_err *err)
 {
     *ret = NULL;
-    const char *host = engine_host(e);
-    if (n_options > 0 || host == NULL || strncmp(host, "unix://", 7) != 0)
+    if (n_options > 0 || !engine_is_local(e)) /* a remote engine's paths are not ours */
         return 0;
     struct engine_volume_list all = {0};
     int rc = engine_volume_list(e, NULL, &all, err);

@@ -693,8 +693,7 @@ static int stage_volume_api(struct restorer *rs, struct cursor *c, size_t vi,
     struct stage *s = add_stage(rs, STAGE_VOLAPI, BACKUP_VOLUME, c->key);
     s->vol = vi;
     /* the free space of the engine's data root, when it is this host's */
-    if (old && old->mountpoint && old->mountpoint[0] == '/' &&
-        strncmp(engine_host(rs->e), "unix://", 7) == 0) {
+    if (old && old->mountpoint && old->mountpoint[0] == '/' && engine_is_local(rs->e)) {
         int fd = open(old->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0) {
             int rc = check_space(fd, old->mountpoint, ms, err);

@@ -49,6 +49,11 @@ void engine_free(struct engine *e);
 void engine_set_timeouts(struct engine *e, long connect_ms, long request_ms);
 /* The host e talks to, as normalised by engine_new (borrowed). */
 const char *engine_host(const struct engine *e);
+/* Is the engine on this machine, so that paths it reports (a volume's mountpoint) are
+ * ours to open? True for unix:// sockets, except the local ends of SSH tunnels (a socket
+ * in a directory named ZP_TUNNEL_DIR_PREFIX...: ssh/ makes them), whose engine is
+ * another machine's. */
+bool engine_is_local(const struct engine *e);
 
 /* Negotiate the API version: GET /version, then use min(ENGINE_API_MAX_MINOR, the
  * engine's ApiVersion). Every typed call below connects first when this has not run.

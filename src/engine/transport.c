@@ -263,6 +263,12 @@ const char *engine_host(const struct engine *e)
     return e->host;
 }
 
+bool engine_is_local(const struct engine *e)
+{
+    return zp_str_has_prefix(e->host, "unix://") &&
+           strstr(e->host, "/" ZP_TUNNEL_DIR_PREFIX) == NULL;
+}
+
 void engine_cancel(struct engine *e)
 {
     atomic_store(&e->cancelled, true);

@@ -359,7 +359,8 @@ int ssh_tunnel_open(const char *url, const char *label, const struct ssh_connect
     }
     t->keepalive_ms = zp_mono_ms() + SSH_KEEPALIVE_MS;
     const char *tmp = getenv("TMPDIR");
-    char *templ = zp_asprintf("%s/zpanel-ssh-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    /* the prefix tells engine_is_local that this socket's engine is another machine's */
+    char *templ = zp_asprintf("%s/" ZP_TUNNEL_DIR_PREFIX "XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(templ)) {
         rc = zp_err_sys(err, "creating a directory from '%s'", templ);
         free(templ);

@@ -266,4 +266,8 @@ void zp_sha256(const void *data, size_t len, unsigned char out[32]);
 /* 32 bytes as 64 lowercase hex characters plus NUL. */
 void zp_hex32(const unsigned char in[32], char out[65]);
 
+/* The name prefix of the private directory that holds an SSH tunnel's local socket
+ * (ssh/ makes it; engine_is_local reads it: that socket's engine is another machine's). */
+#define ZP_TUNNEL_DIR_PREFIX "zpanel-ssh-"
+
 #endif

@@ -129,6 +129,9 @@ services:
       test: ["CMD", "true"]
       interval: 1s
       retries: 3
+    volumes: [data:/data]
+volumes:
+  data: {}
 YAML
 run Z --server t1 --progress quiet up -d --wait
 expect_rc 0 "up -d --wait over SSH"
@@ -144,7 +147,19 @@ expect_out_has "hello-over-ssh" "logs with DOCKER_HOST=ssh://"
 run Z --server t1 exec -T web sh -c 'echo exec-$((6*7)); exit 3'
 expect_rc 3 "exec over SSH keeps the exit code"
 expect_out_has "exec-42" "exec output over SSH"
-run Z --server t1 --progress quiet down
+# backup and restore of a remote volume: through the engine's archive API (the tunnel's
+# socket is not this machine's engine: its volume paths are never opened here)
+docker exec $P-web-1 sh -c 'echo payload-over-ssh >/data/f' || fail "writing into the volume"
+run Z --server t1 --progress quiet backup -o "$TMP/remote.tar"
+expect_rc 0 "backup over SSH"
+tar -xOf "$TMP/remote.tar" --wildcards '*data*/f' 2>/dev/null | grep -q payload-over-ssh && ok ||
+    fail "the archive written locally holds the remote volume's file"
+docker exec $P-web-1 rm /data/f
+run Z --server t1 --progress quiet restore "$TMP/remote.tar" --yes
+expect_rc 0 "restore over SSH"
+[ "$(docker exec $P-web-1 cat /data/f 2>/dev/null)" = payload-over-ssh ] && ok ||
+    fail "restore over SSH brought the file back"
+run Z --server t1 --progress quiet down -v
 expect_rc 0 "down over SSH"
 [ -z "$(docker ps -aq --filter label=io.zpanel.project=$P)" ] && ok || fail "down left containers"
 run Z --server nosuch ps
