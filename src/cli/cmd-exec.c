@@ -53,27 +53,13 @@ bool cli_term_size(unsigned *ret_h, unsigned *ret_w)
     return true;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int cli_stream_output(void *ctx, enum engine_stream stream, const char *data, size_t len,
                       struct zp_err *err)
 {
     (void)ctx;
     int fd = stream == ENGINE_STREAM_STDERR || stream == ENGINE_STREAM_SYSTEMERR ? STDERR_FILENO
                                                                                  : STDOUT_FILENO;
-    if (write_all(fd, data, len) != 0) {
+    if (zp_write_all(fd, data, len) != 0) {
         /* nobody reads our output any more: stop the stream, quietly for a closed
          * pipe */
         if (errno == EPIPE)

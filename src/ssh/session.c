@@ -25,20 +25,6 @@ static void do_init(void)
     init_rc = ssh_init();
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* ---- keys ---- */
 
 int ssh_keygen_ed25519(const char *path, const char *comment, char **ret_public, struct zp_err *err)
@@ -61,7 +47,7 @@ int ssh_keygen_ed25519(const char *path, const char *comment, char **ret_public,
                  : zp_err_sys(err, "creating '%s'", path);
         goto out;
     }
-    if (write_all(fd, priv, strlen(priv)) != 0 || close(fd) != 0) {
+    if (zp_write_all(fd, priv, strlen(priv)) != 0 || close(fd) != 0) {
         fd = -1;
         rc = zp_err_sys(err, "writing '%s'", path);
         unlink(path);
@@ -70,7 +56,7 @@ int ssh_keygen_ed25519(const char *path, const char *comment, char **ret_public,
     fd = -1;
     line = zp_asprintf("ssh-ed25519 %s %s\n", pub, comment);
     fd = open(pubpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write_all(fd, line, strlen(line)) != 0 || close(fd) != 0) {
+    if (fd < 0 || zp_write_all(fd, line, strlen(line)) != 0 || close(fd) != 0) {
         fd = -1;
         rc = zp_err_sys(err, "writing '%s'", pubpath);
         goto out;
@@ -182,7 +168,7 @@ static int known_store(const char *path, const char *pattern, const char *keytyp
     }
     zp_buf_addf(&b, "%s %s %s\n", pattern, keytype, b64);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, b.p, b.len) != 0 || fsync(fd) != 0) {
+    if (fd < 0 || zp_write_all(fd, b.p, b.len) != 0 || fsync(fd) != 0) {
         rc = zp_err_sys(err, "writing '%s'", tmp);
         goto out;
     }

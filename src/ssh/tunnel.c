@@ -77,20 +77,6 @@ static void set_error(struct ssh_tunnel *t, const char *fmt, ...)
     pthread_mutex_unlock(&t->mu);
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void pair_close(struct ssh_tunnel *t, size_t i)
 {
     struct pair *p = &t->pairs[i];
@@ -272,7 +258,7 @@ static bool pump_channel(struct ssh_tunnel *t, struct pair *p)
                           (int)strcspn(buf, "\n") < n ? (int)strcspn(buf, "\n") : n, buf);
                 continue;
             }
-            if (write_all(p->fd, buf, (size_t)n) != 0)
+            if (zp_write_all(p->fd, buf, (size_t)n) != 0)
                 return false; /* the client went away */
         }
     }

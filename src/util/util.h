@@ -210,6 +210,8 @@ bool zp_hostname_valid(const char *s, bool allow_wildcard);
 int zp_file_read(const char *path, size_t max, char **ret_data, size_t *ret_len,
                  struct zp_err *err);
 bool zp_file_exists(const char *path);
+/* Write all len bytes to fd (again after EINTR and short writes): 0, or -1 with errno. */
+int zp_write_all(int fd, const void *data, size_t len);
 /* mkdir -p: create path and its missing parents with mode (existing ones are kept as
  * they are). Errors: ZP_E_SYSTEM naming the directory, also when path exists and is not
  * a directory. */
