@@ -361,9 +361,10 @@ int s3__perform(const struct s3_config *c, void *curl, const struct s3__req *r,
         if (!again || attempt >= c->retries) {
             if (cc != CURLE_OK) {
                 char *w = what(r);
-                rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "%s: cannot reach '%s': %s (after %d attempts)",
-                                w, c->endpoint, errbuf[0] ? errbuf : curl_easy_strerror(cc),
-                                attempt + 1);
+                bool connect = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST;
+                rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "%s: %s '%s': %s (after %d attempts)", w,
+                                connect ? "cannot reach" : "transfer failed with", c->endpoint,
+                                errbuf[0] ? errbuf : curl_easy_strerror(cc), attempt + 1);
                 free(w);
             } else {
                 rc = answer_error(c, r, resp, attempt + 1, err);
