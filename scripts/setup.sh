@@ -33,9 +33,11 @@ packages=(
     caddy wrk
     # the peer that the benchmarks compare against
     docker-compose
-    # S3 tests: s3rver runs on node (npm, below); awscli checks what zpanel uploaded
-    nodejs npm awscli
+    # S3 tests: awscli checks what zpanel uploaded (s3rver, on node, below)
+    awscli
 )
+# node and npm for s3rver, unless a node (say NodeSource's, which bundles npm) is there
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
