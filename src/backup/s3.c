@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,11 @@ struct producer {
 static void *produce(void *arg)
 {
     struct producer *p = arg;
+    /* a failed upload closes the pipe: writes fail with EPIPE, no signal */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     p->rc = backup_create_fd(p->e, p->spec, p->fd, p->comp, p->name, p->progress, p->ud, &p->m,
                              &p->err);
     close(p->fd); /* the reader sees the end of the archive (or of a failed one) */

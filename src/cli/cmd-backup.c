@@ -174,8 +174,8 @@ static int list_exec(int argc, char **argv)
         if (json) {
             zp_buf_adds(&out, rows ? ",\n{\"key\":" : "\n{\"key\":");
             cli_json_str(&out, objs[i].key);
-            zp_buf_addf(&out, ",\"size\":%llu,\"last_modified\":",
-                        (unsigned long long)objs[i].size);
+            zp_buf_addf(&out,
+                        ",\"size\":%llu,\"last_modified\":", (unsigned long long)objs[i].size);
             cli_json_str(&out, objs[i].last_modified);
             zp_buf_addf(&out, ",\"checksum\":%s}", verified ? "true" : "false");
         } else {

@@ -14,10 +14,12 @@
 #define CLI_S3_PATH_STYLE 0x5303
 
 /* For a struct option table. */
-#define CLI_S3_LONGOPTS                                                                       \
-    {"s3-endpoint", required_argument, NULL, CLI_S3_ENDPOINT},                                \
-        {"s3-region", required_argument, NULL, CLI_S3_REGION},                                \
-        {"s3-path-style", no_argument, NULL, CLI_S3_PATH_STYLE}
+#define CLI_S3_LONGOPTS                                                                            \
+    {"s3-endpoint", required_argument, NULL, CLI_S3_ENDPOINT},                                     \
+        {"s3-region", required_argument, NULL, CLI_S3_REGION},                                     \
+    {                                                                                              \
+        "s3-path-style", no_argument, NULL, CLI_S3_PATH_STYLE                                      \
+    }
 
 #define CLI_S3_USAGE "[--s3-endpoint URL] [--s3-region R] [--s3-path-style]"
 

@@ -82,8 +82,8 @@ static int put_raw(struct s3_client *c, const char *bucket, const char *key, con
     return rc;
 }
 
-int s3_put(struct s3_client *c, const char *bucket, const char *key, const void *data,
-           size_t len, struct zp_err *err)
+int s3_put(struct s3_client *c, const char *bucket, const char *key, const void *data, size_t len,
+           struct zp_err *err)
 {
     char sha[65];
     zp_sha256_hex(data, len, sha);
@@ -97,8 +97,8 @@ int s3_put(struct s3_client *c, const char *bucket, const char *key, const void 
     return rc;
 }
 
-int s3_head(struct s3_client *c, const char *bucket, const char *key,
-            struct s3_object_info *ret, struct zp_err *err)
+int s3_head(struct s3_client *c, const char *bucket, const char *key, struct s3_object_info *ret,
+            struct zp_err *err)
 {
     struct s3__req r = {.method = "HEAD", .bucket = bucket, .key = key};
     struct s3__resp resp;
@@ -246,25 +246,34 @@ int s3_fetch_verified(struct s3_client *c, const char *bucket, const char *key, 
     struct s3__req r = {.method = "GET", .bucket = bucket, .key = sum_key};
     struct s3__resp resp;
     s3__resp_init(&resp);
-    int rc = s3__perform(&c->cfg, c->curl, &r, &resp, err);
+    struct zp_err serr;
+    zp_err_init(&serr);
+    int rc = s3__perform(&c->cfg, c->curl, &r, &resp, &serr);
     char want[65] = "";
     int64_t want_size = -1;
-    if (rc == ZP_E_NOTFOUND && strstr(err->msg, "NoSuchBucket") == NULL) {
-        /* say which of the two is missing */
+    if (rc == ZP_E_NOTFOUND) {
+        /* no checksum object: say whether the object itself is missing too */
+        char *code = NULL, *message = NULL;
+        struct zp_err xerr;
+        zp_err_init(&xerr);
+        bool no_bucket = s3__xml_error(resp.body.p, resp.body.len, &code, &message, &xerr) == 0 &&
+                         strcmp(code, "NoSuchBucket") == 0;
+        free(code);
+        free(message);
         struct s3_object_info info;
         struct zp_err herr;
         zp_err_init(&herr);
-        if (s3_head(c, bucket, key, &info, &herr) == 0) {
-            zp_err_init(err);
+        if (no_bucket)
+            rc = zp_err_set(err, serr.code, NULL, "%s", serr.msg);
+        else if (s3_head(c, bucket, key, &info, &herr) == 0)
             rc = zp_err_set(err, ZP_E_NOTFOUND, NULL,
                             "s3://%s/%s has no checksum object '%s': not a complete, verified "
                             "zpanel upload",
                             bucket, key, sum_key);
-        } else if (herr.code == ZP_E_NOTFOUND) {
-            zp_err_init(err);
-            rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "object 's3://%s/%s' does not exist", bucket,
-                            key);
-        }
+        else
+            rc = zp_err_set(err, herr.code, NULL, "%s", herr.msg);
+    } else if (rc != 0) {
+        rc = zp_err_set(err, serr.code, NULL, "%s", serr.msg);
     }
     if (rc == 0) {
         if (resp.body.len < 64 || !is_hex64(resp.body.p) ||
@@ -294,8 +303,8 @@ int s3_fetch_verified(struct s3_client *c, const char *bucket, const char *key, 
                           (unsigned long long)hs.n, (long long)want_size);
     if (strcmp(got, want) != 0)
         return zp_err_set(err, ZP_E_INPUT, NULL,
-                          "s3://%s/%s: sha256 %s does not match %s recorded at upload", bucket,
-                          key, got, want);
+                          "s3://%s/%s: sha256 %s does not match %s recorded at upload", bucket, key,
+                          got, want);
     if (ret_info) {
         *ret_info = info;
         ret_info->size = hs.n;

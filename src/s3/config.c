@@ -56,7 +56,9 @@ int s3_config_from_env(const char *endpoint, const char *region, bool path_style
 {
     struct s3_config c;
     memset(&c, 0, sizeof(c));
-    const char *r = region ? region : env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
+    const char *r = region              ? region
+                    : env("AWS_REGION") ? env("AWS_REGION")
+                                        : env("AWS_DEFAULT_REGION");
     if (r == NULL)
         r = "us-east-1";
     if (!region_valid(r))

@@ -50,12 +50,12 @@ struct attempt {
     const struct s3__req *r;
     struct s3__resp *resp;
     CURL *h;
-    size_t sent;        /* bytes of r->body read by curl */
-    bool sink_failed;   /* the sink refused data */
-    bool body_too_big;  /* the response passed S3__MAX_BODY */
-    bool resume;        /* a Range request: only 206 may deliver */
-    bool no_range;      /* ... and the server answered the whole object instead */
-    long status;        /* of the last status line */
+    size_t sent;       /* bytes of r->body read by curl */
+    bool sink_failed;  /* the sink refused data */
+    bool body_too_big; /* the response passed S3__MAX_BODY */
+    bool resume;       /* a Range request: only 206 may deliver */
+    bool no_range;     /* ... and the server answered the whole object instead */
+    long status;       /* of the last status line */
 };
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud)
@@ -238,8 +238,7 @@ static int answer_error(const struct s3_config *c, const struct s3__req *r,
     return rc;
 }
 
-static struct curl_slist *add_header(struct curl_slist *l, const char *fmt, ...)
-    ZP_PRINTF(2, 3);
+static struct curl_slist *add_header(struct curl_slist *l, const char *fmt, ...) ZP_PRINTF(2, 3);
 static struct curl_slist *add_header(struct curl_slist *l, const char *fmt, ...)
 {
     va_list ap;
@@ -334,9 +333,9 @@ int s3__perform(const struct s3_config *c, void *curl, const struct s3__req *r,
         }
         if (a.no_range) {
             char *w = what(r);
-            rc = zp_err_set(err, ZP_E_SYSTEM, NULL,
-                            "%s: the connection dropped and the server cannot resume (no Range)",
-                            w);
+            rc =
+                zp_err_set(err, ZP_E_SYSTEM, NULL,
+                           "%s: the connection dropped and the server cannot resume (no Range)", w);
             free(w);
             break;
         }

@@ -16,14 +16,13 @@
 
 /* Called at each end tag with the path of element names from the root (local names,
  * prefixes dropped) and the text directly before the end tag (entities decoded). */
-typedef int (*s3__xml_leaf_fn)(void *ud, const struct zp_str *path, size_t depth,
-                               const char *text, size_t len);
+typedef int (*s3__xml_leaf_fn)(void *ud, const struct zp_str *path, size_t depth, const char *text,
+                               size_t len);
 
 /* Walk a whole document, calling leaf for every element. Errors: ZP_E_INPUT ("XML at byte
  * N: why") for anything malformed or truncated, ZP_E_TOOBIG past the depth or text caps;
  * a non-zero return of leaf stops the walk and is returned. */
-int s3__xml_walk(const char *doc, size_t len, s3__xml_leaf_fn leaf, void *ud,
-                 struct zp_err *err);
+int s3__xml_walk(const char *doc, size_t len, s3__xml_leaf_fn leaf, void *ud, struct zp_err *err);
 
 /* An <Error> document: its Code and Message (fresh strings; "" when absent).
  * Returns 0, or ZP_E_NOTFOUND when doc is not an Error document, or ZP_E_INPUT. */
@@ -71,9 +70,9 @@ struct s3__req {
     const char *query; /* canonical, or NULL */
     const void *body;  /* PUT and POST: the whole body */
     size_t len;
-    const char *content_md5;            /* base64, or NULL */
-    const char *payload_sha256;         /* hex; NULL: computed from body */
-    const char *const *headers;         /* more "Name: value" lines */
+    const char *content_md5;    /* base64, or NULL */
+    const char *payload_sha256; /* hex; NULL: computed from body */
+    const char *const *headers; /* more "Name: value" lines */
     size_t nheaders;
     s3_sink_fn sink; /* GET: the content goes here (2xx only) */
     void *sink_ud;

@@ -13,14 +13,14 @@
 
 #include "../util/util.h"
 
-#define S3_MIN_PART ((size_t)5 << 20)       /* S3's minimum part size (all but the last) */
-#define S3_DEFAULT_PART ((size_t)8 << 20)   /* bytes of one part */
-#define S3_MAX_PART ((size_t)512 << 20)     /* what ZPANEL_S3_PART_SIZE may ask for */
-#define S3_MAX_PARTS 10000                  /* S3's limit on parts in one upload */
-#define S3_DEFAULT_PARALLEL 2               /* parts uploaded at the same time */
+#define S3_MIN_PART ((size_t)5 << 20)     /* S3's minimum part size (all but the last) */
+#define S3_DEFAULT_PART ((size_t)8 << 20) /* bytes of one part */
+#define S3_MAX_PART ((size_t)512 << 20)   /* what ZPANEL_S3_PART_SIZE may ask for */
+#define S3_MAX_PARTS 10000                /* S3's limit on parts in one upload */
+#define S3_DEFAULT_PARALLEL 2             /* parts uploaded at the same time */
 #define S3_MAX_PARALLEL 16
-#define S3_MAX_LIST ((size_t)100000)        /* objects one listing may return */
-#define S3_SUM_SUFFIX ".sha256"             /* the checksum object written beside an upload */
+#define S3_MAX_LIST ((size_t)100000) /* objects one listing may return */
+#define S3_SUM_SUFFIX ".sha256"      /* the checksum object written beside an upload */
 
 /* Where and how to reach the storage. Strings are owned by the config. */
 struct s3_config {
@@ -88,11 +88,11 @@ void s3_objects_free(struct s3_object *objs, size_t n);
 
 /* Put data as the object bucket/key with metadata x-amz-meta-zpanel-sha256 and -size
  * (Content-MD5 and the signed payload SHA-256 let the server check what it got). */
-int s3_put(struct s3_client *c, const char *bucket, const char *key, const void *data,
-           size_t len, struct zp_err *err);
+int s3_put(struct s3_client *c, const char *bucket, const char *key, const void *data, size_t len,
+           struct zp_err *err);
 /* HEAD of bucket/key into *ret. */
-int s3_head(struct s3_client *c, const char *bucket, const char *key,
-            struct s3_object_info *ret, struct zp_err *err);
+int s3_head(struct s3_client *c, const char *bucket, const char *key, struct s3_object_info *ret,
+            struct zp_err *err);
 /* The object's content, in order, to sink (called with each chunk; a non-zero return
  * stops the transfer with ZP_E_SYSTEM). A connection dropped in the middle is resumed
  * where it stopped (a Range request pinned to the first response's ETag), so sink never

@@ -157,7 +157,8 @@ static void *worker(void *arg)
 
 static int initiate(struct s3_upload *u, struct zp_err *err)
 {
-    const char *h[] = {"x-amz-meta-zpanel-writer: zpanel", "Content-Type: application/octet-stream"};
+    const char *h[] = {"x-amz-meta-zpanel-writer: zpanel",
+                       "Content-Type: application/octet-stream"};
     struct s3__req r = {.method = "POST",
                         .bucket = u->bucket,
                         .key = u->key,
@@ -214,8 +215,7 @@ static int flush_part(struct s3_upload *u, struct zp_err *err)
         u->queue = p;
     u->queue_tail = p;
     pthread_cond_broadcast(&u->cv);
-    while (u->free_parts == NULL && !u->failed &&
-           u->nbuffers >= (size_t)u->c->cfg.parallel + 1)
+    while (u->free_parts == NULL && !u->failed && u->nbuffers >= (size_t)u->c->cfg.parallel + 1)
         pthread_cond_wait(&u->cv, &u->mu);
     int rc = 0;
     if (u->failed) {
@@ -362,7 +362,6 @@ static int complete(struct s3_upload *u, char etag[80], struct zp_err *err)
     return rc;
 }
 
-
 int s3_upload_finish(struct s3_upload *u, struct s3_object_info *ret_info, struct zp_err *err)
 {
     int rc = 0;
@@ -391,8 +390,7 @@ int s3_upload_finish(struct s3_upload *u, struct s3_object_info *ret_info, struc
         char got[80];
         if (rc == 0 && (rc = complete(u, got, err)) == 0) {
             created = true;
-            s3__multipart_etag((const unsigned char(*)[16])u->md5s, (size_t)u->nparts,
-                               want_etag);
+            s3__multipart_etag((const unsigned char(*)[16])u->md5s, (size_t)u->nparts, want_etag);
         }
     }
     /* verify what the storage holds now */

@@ -20,7 +20,8 @@ struct walker {
 
 static int bad(struct walker *w, const char *why)
 {
-    return zp_err_set(w->err, ZP_E_INPUT, NULL, "XML at byte %zu: %s", (size_t)(w->p - w->doc), why);
+    return zp_err_set(w->err, ZP_E_INPUT, NULL, "XML at byte %zu: %s", (size_t)(w->p - w->doc),
+                      why);
 }
 
 static bool is_space(char c)
@@ -30,8 +31,8 @@ static bool is_space(char c)
 
 static bool is_name_char(char c)
 {
-    return !is_space(c) && c != '>' && c != '/' && c != '<' && c != '=' && c != '\0' &&
-           c != '"' && c != '\'';
+    return !is_space(c) && c != '>' && c != '/' && c != '<' && c != '=' && c != '\0' && c != '"' &&
+           c != '\'';
 }
 
 static const char *find(const char *p, const char *end, const char *needle)
@@ -114,8 +115,7 @@ static int chardata(struct walker *w)
         } named[] = {{"lt", '<'}, {"gt", '>'}, {"amp", '&'}, {"quot", '"'}, {"apos", '\''}};
         bool done = false;
         for (size_t i = 0; i < sizeof(named) / sizeof(named[0]) && !done; i++) {
-            if (strlen(named[i].name) == name.len &&
-                memcmp(named[i].name, name.p, name.len) == 0) {
+            if (strlen(named[i].name) == name.len && memcmp(named[i].name, name.p, name.len) == 0) {
                 if (add_text(w, &named[i].c, 1) != 0)
                     return w->err->code;
                 done = true;
@@ -280,8 +280,7 @@ static int markup(struct walker *w, bool *seen_root)
     return empty ? close_element(w) : 0;
 }
 
-int s3__xml_walk(const char *doc, size_t len, s3__xml_leaf_fn leaf, void *ud,
-                 struct zp_err *err)
+int s3__xml_walk(const char *doc, size_t len, s3__xml_leaf_fn leaf, void *ud, struct zp_err *err)
 {
     struct walker w = {.doc = doc, .p = doc, .end = doc + len, .leaf = leaf, .ud = ud, .err = err};
     zp_buf_init(&w.text, S3__XML_MAX_TEXT + 1);
@@ -405,7 +404,8 @@ static int list_leaf(void *ud, const struct zp_str *path, size_t depth, const ch
     static const char *const token[] = {"ListBucketResult", "NextContinuationToken"};
     if (path_is(path, depth, c_key, 3)) {
         if (len == 0 || memchr(text, '\0', len) != NULL)
-            return zp_err_set(d->err, ZP_E_INPUT, NULL, "a listed object has an empty or binary Key");
+            return zp_err_set(d->err, ZP_E_INPUT, NULL,
+                              "a listed object has an empty or binary Key");
         free(d->cur.key);
         d->cur.key = zp_strndup(text, len);
         d->have_key = true;
@@ -428,7 +428,8 @@ static int list_leaf(void *ud, const struct zp_str *path, size_t depth, const ch
         if (!d->have_key || !d->have_size)
             return zp_err_set(d->err, ZP_E_INPUT, NULL, "a listed object has no Key or Size");
         if (*d->n >= S3_MAX_LIST)
-            return zp_err_set(d->err, ZP_E_TOOBIG, NULL, "more than %zu objects listed", S3_MAX_LIST);
+            return zp_err_set(d->err, ZP_E_TOOBIG, NULL, "more than %zu objects listed",
+                              S3_MAX_LIST);
         zp_grow((void **)d->objs, d->cap, *d->n + 1, sizeof(**d->objs));
         if (d->cur.last_modified == NULL)
             d->cur.last_modified = zp_strdup("");
@@ -472,8 +473,7 @@ struct one_doc {
     char *code, *message;
 };
 
-static int one_leaf(void *ud, const struct zp_str *path, size_t depth, const char *text,
-                    size_t len)
+static int one_leaf(void *ud, const struct zp_str *path, size_t depth, const char *text, size_t len)
 {
     struct one_doc *d = ud;
     if (root_is(path, "Error")) {
@@ -492,8 +492,8 @@ static int one_leaf(void *ud, const struct zp_str *path, size_t depth, const cha
     return 0;
 }
 
-static int one_field(const char *doc, size_t len, const char *root, const char *field,
-                     char **ret, struct zp_err *err)
+static int one_field(const char *doc, size_t len, const char *root, const char *field, char **ret,
+                     struct zp_err *err)
 {
     struct one_doc d = {.root = root, .field = field};
     int rc = s3__xml_walk(doc, len, one_leaf, &d, err);

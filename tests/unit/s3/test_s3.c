@@ -207,7 +207,8 @@ static void urls(void **state)
     char ep[] = "http://127.0.0.1:9000", region[] = "us-east-1";
     struct s3_config c = {.endpoint = ep, .region = region, .path_style = true};
     char *u = s3__url(&c, "bkt", "a dir/x+y.tar", "partNumber=1&uploadId=a%2Fb");
-    assert_string_equal(u, "http://127.0.0.1:9000/bkt/a%20dir/x%2By.tar?partNumber=1&uploadId=a%2Fb");
+    assert_string_equal(u,
+                        "http://127.0.0.1:9000/bkt/a%20dir/x%2By.tar?partNumber=1&uploadId=a%2Fb");
     free(u);
     u = s3__url(&c, "bkt", NULL, "list-type=2&prefix=");
     assert_string_equal(u, "http://127.0.0.1:9000/bkt/?list-type=2&prefix=");
@@ -231,8 +232,8 @@ static void urls(void **state)
     assert_string_equal(k, "");
     free(b);
     free(k);
-    static const char *const bad[] = {"http://bkt/k", "s3://", "s3://ab/k", "s3://Bkt/k",
-                                      "s3://-bkt/k", "s3://bkt_x/k", "s3://bkt/a\nb"};
+    static const char *const bad[] = {"http://bkt/k", "s3://",        "s3://ab/k",    "s3://Bkt/k",
+                                      "s3://-bkt/k",  "s3://bkt_x/k", "s3://bkt/a\nb"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         zp_err_init(&err);
         if (s3_url_parse(bad[i], &b, &k, &err) != ZP_E_USAGE)
@@ -454,8 +455,8 @@ static void check_signature(const char *req, const char *secret, const char *reg
     zp_sha256_hex(cr.p, cr.len, crhash);
     char day[9];
     snprintf(day, sizeof(day), "%.8s", date);
-    char *sts = zp_asprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", date, day, region,
-                            crhash);
+    char *sts =
+        zp_asprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", date, day, region, crhash);
     char *k0 = zp_asprintf("AWS4%s", secret);
     unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
     hmac((unsigned char *)k0, strlen(k0), day, k1);
@@ -557,7 +558,8 @@ static void wire_list_retries_slowdown(void **state)
      * query's names are in the sorted order SigV4 wants */
     assert_true(zp_str_has_prefix(f.requests[1], "GET /zps3-bucket/?list-type=2&prefix=p%2F "));
     assert_true(zp_str_has_prefix(
-        f.requests[2], "GET /zps3-bucket/?continuation-token=t%2F1%2B%3D&list-type=2&prefix=p%2F "));
+        f.requests[2],
+        "GET /zps3-bucket/?continuation-token=t%2F1%2B%3D&list-type=2&prefix=p%2F "));
     check_signature(f.requests[2], "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "eu-west-1");
     s3_objects_free(objs, n);
     s3_client_free(cl);
@@ -611,11 +613,16 @@ static void wire_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(xml_error_doc),      cmocka_unit_test(xml_list_page),
-        cmocka_unit_test(xml_list_refuses),   cmocka_unit_test(xml_multipart),
-        cmocka_unit_test(encodings),          cmocka_unit_test(urls),
-        cmocka_unit_test(config_env),         cmocka_unit_test(wire_put_signed),
-        cmocka_unit_test(wire_list_retries_slowdown), cmocka_unit_test(wire_errors),
+        cmocka_unit_test(xml_error_doc),
+        cmocka_unit_test(xml_list_page),
+        cmocka_unit_test(xml_list_refuses),
+        cmocka_unit_test(xml_multipart),
+        cmocka_unit_test(encodings),
+        cmocka_unit_test(urls),
+        cmocka_unit_test(config_env),
+        cmocka_unit_test(wire_put_signed),
+        cmocka_unit_test(wire_list_retries_slowdown),
+        cmocka_unit_test(wire_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
