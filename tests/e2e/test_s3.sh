@@ -39,7 +39,10 @@ cleanup() {
 trap 'cleanup; rm -rf "$TMP"' EXIT
 
 mkdir -p "$TMP/s3data"
+# --service-endpoint localhost: BUCKET.s3.localhost is virtual-host style (curl resolves
+# *.localhost to the loopback itself); 127.0.0.1 stays path style
 "$S3RVER" -d "$TMP/s3data" -a 127.0.0.1 -p "$SPORT" --silent --configure-bucket "$BUCKET" \
+    --service-endpoint localhost \
     >"$TMP/s3rver.log" 2>&1 &
 pids+=($!)
 : >"$TMP/mode"
@@ -167,7 +170,22 @@ run "${Z2[@]}" restore "s3://$BUCKET/$KEY" --yes "${S3[@]}"
 expect_rc 1 "restore of a tampered object"
 [ "$(cat "$TMP/p2/data/sub/small.txt")" = changed ] && ok || fail "a refused restore changed files"
 
-# 7. clear errors, non-zero exits
+# 7. virtual-host style (BUCKET.s3.localhost), and an archive smaller than a part: one PUT
+mkdir -p "$TMP/p3/data"
+cp "$TMP/p1/compose.yaml" "$TMP/p3/compose.yaml"
+echo "small" >"$TMP/p3/data/f"
+mode ""
+run "$ZPANEL" -p zps3-c --project-directory "$TMP/p3" -f "$TMP/p3/compose.yaml" --progress quiet \
+    backup --to "s3://$BUCKET/vhost/one.tar.gz" --s3-endpoint "http://s3.localhost:$PPORT"
+expect_rc 0 "backup --to in virtual-host style"
+grep -q '^PUT /vhost/one.tar.gz 200 sig=ok' "$TMP/plog" && ok || fail "virtual-host style: no single PUT of /vhost/one.tar.gz: $(cat "$TMP/plog")"
+grep -q 'uploads=' "$TMP/plog" && fail "a small archive started a multipart upload" || ok
+no_bad_signature "virtual-host style"
+check_object "vhost/one.tar.gz" "$(wrote_sha)" "$(wrote_size)" "single PUT"
+run "$ZPANEL" backup verify "s3://$BUCKET/vhost/one.tar.gz" --s3-endpoint "http://s3.localhost:$PPORT"
+expect_rc 0 "backup verify in virtual-host style"
+
+# 8. clear errors, non-zero exits
 run env AWS_ACCESS_KEY_ID=zps3-nobody "${Z1[@]}" backup --to "s3://$BUCKET/x/" "${S3[@]}"
 expect_rc 1 "unknown access key"
 expect_err_has "InvalidAccessKeyId" "unknown access key"
