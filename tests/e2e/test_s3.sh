@@ -29,6 +29,8 @@ BUCKET=zps3-bucket
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=
 export ZPANEL_STATE_DIR=$TMP/state ZPANEL_S3_PART_SIZE=5MiB ZPANEL_S3_RETRY_MS=20
+export TMPDIR=$TMP/tmpdir # where restore and verify download archives
+mkdir -p "$TMPDIR"
 unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_SESSION_TOKEN AWS_S3_PATH_STYLE
 
 pids=()
@@ -157,7 +159,7 @@ run "${Z2[@]}" restore "s3://$BUCKET/$KEY" --yes "${S3[@]}"
 expect_rc 0 "restore s3://"
 cmp -s "$TMP/p1/data/big.bin" "$TMP/p2/data/big.bin" && cmp -s "$TMP/p1/data/sub/small.txt" "$TMP/p2/data/sub/small.txt" &&
     ok || fail "restore s3://: the restored files differ"
-ls /tmp/zpanel-s3-* >/dev/null 2>&1 && fail "restore left its download in /tmp: $(ls /tmp/zpanel-s3-*)" || ok
+[ -z "$(ls -A "$TMPDIR")" ] && ok || fail "restore left its download in \$TMPDIR: $(ls -A "$TMPDIR")"
 
 # 6. an object changed behind zpanel's back is refused, nothing restored
 echo "changed" >"$TMP/p2/data/sub/small.txt"
@@ -169,6 +171,8 @@ expect_err_has "does not match" "verify of a tampered object"
 run "${Z2[@]}" restore "s3://$BUCKET/$KEY" --yes "${S3[@]}"
 expect_rc 1 "restore of a tampered object"
 [ "$(cat "$TMP/p2/data/sub/small.txt")" = changed ] && ok || fail "a refused restore changed files"
+
+[ -z "$(ls -A "$TMPDIR")" ] && ok || fail "refused restores left downloads in \$TMPDIR: $(ls -A "$TMPDIR")"
 
 # 7. virtual-host style (BUCKET.s3.localhost), and an archive smaller than a part: one PUT
 mkdir -p "$TMP/p3/data"
