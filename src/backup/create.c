@@ -460,11 +460,9 @@ static int fsync_dir(const char *dir, struct zp_err *err)
     return rc;
 }
 
-/* Write the whole archive of spec to fd; output names it in errors. */
-static int write_archive(struct engine *e, const struct backup_spec *spec, int fd,
-                         enum backup_compression comp, const char *output,
-                         backup_progress_fn progress, void *ud,
-                         struct backup_manifest *ret_manifest, struct zp_err *err)
+int backup_create_fd(struct engine *e, const struct backup_spec *spec, int fd,
+                     enum backup_compression comp, const char *output, backup_progress_fn progress,
+                     void *ud, struct backup_manifest *ret_manifest, struct zp_err *err)
 {
     int rc = 0;
     struct writer wr;
@@ -554,13 +552,6 @@ out:
     return rc;
 }
 
-int backup_create_fd(struct engine *e, const struct backup_spec *spec, int fd,
-                     enum backup_compression comp, const char *name, backup_progress_fn progress,
-                     void *ud, struct backup_manifest *ret_manifest, struct zp_err *err)
-{
-    return write_archive(e, spec, fd, comp, name, progress, ud, ret_manifest, err);
-}
-
 int backup_create(struct engine *e, const struct backup_spec *spec, const char *output,
                   backup_progress_fn progress, void *ud, struct backup_manifest *ret_manifest,
                   struct zp_err *err)
@@ -582,7 +573,7 @@ int backup_create(struct engine *e, const struct backup_spec *spec, const char *
         goto out;
     }
     fchmod(fd, 0600); /* volumes hold secrets: only the owner reads the archive */
-    if ((rc = write_archive(e, spec, fd, comp, output, progress, ud, &m, err)) != 0)
+    if ((rc = backup_create_fd(e, spec, fd, comp, output, progress, ud, &m, err)) != 0)
         goto out;
     if (fsync(fd) != 0) {
         rc = zp_err_sys(err, "syncing '%s'", tmp);
