@@ -35,7 +35,11 @@ packages=(
     caddy wrk
     # the peer that the benchmarks compare against
     docker-compose
+    # S3 tests: awscli checks what zpanel uploaded (s3rver, on node, below)
+    awscli
 )
+# node and npm for s3rver, unless a node (say NodeSource's, which bundles npm) is there
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -46,6 +50,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# s3rver (npm), the S3-compatible server of tests/e2e/test_s3.sh and bench/s3.sh, into the
+# repository's .deps/ (git-ignored) where they look for it
+s3rver_dir="$(cd "$(dirname "$0")/.." && pwd)/.deps/s3rver"
+if [ ! -x "$s3rver_dir/node_modules/.bin/s3rver" ]; then
+    echo "setup.sh: installing s3rver into $s3rver_dir"
+    mkdir -p "$s3rver_dir"
+    npm install --prefix "$s3rver_dir" --no-audit --no-fund --silent s3rver@3.7.1 >/dev/null
 fi
 
 [ "$want_engine" = 1 ] || exit 0

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../engine/engine.h"
+#include "../s3/s3.h"
 #include "../util/util.h"
 
 /* ---- archive layout and caps ----
@@ -205,6 +206,33 @@ int backup_compression_for(const char *path, enum backup_compression *ret, struc
 int backup_create(struct engine *e, const struct backup_spec *spec, const char *output,
                   backup_progress_fn progress, void *ud, struct backup_manifest *ret_manifest,
                   struct zp_err *err);
+
+/* The same archive written to fd (a pipe is fine; fd stays the caller's and is neither
+ * synced nor closed) with compression comp; name says what is written in errors. Nothing
+ * is removed on failure: the reader of fd decides what a partial stream means.
+ * Errors: as backup_create. */
+int backup_create_fd(struct engine *e, const struct backup_spec *spec, int fd,
+                     enum backup_compression comp, const char *name, backup_progress_fn progress,
+                     void *ud, struct backup_manifest *ret_manifest, struct zp_err *err);
+
+/* ---- S3-compatible storage ---- */
+
+/* Write the archive of spec as the object bucket/key of c (compression from the key's
+ * name, as backup_compression_for): produced by a thread into a pipe and uploaded as it
+ * comes (s3_upload_*), memory bounded whatever its size; verified after upload (size,
+ * ETag, SHA-256 recorded in KEY.sha256). On any failure, the archive's or the upload's, the
+ * multipart upload is aborted and nothing is left under key. *ret_manifest and *ret_info
+ * (either may be NULL) get what was written. Errors: those of backup_create and s3.h. */
+int backup_create_s3(struct engine *e, const struct backup_spec *spec, struct s3_client *c,
+                     const char *bucket, const char *key, backup_progress_fn progress, void *ud,
+                     struct backup_manifest *ret_manifest, struct s3_object_info *ret_info,
+                     struct zp_err *err);
+
+/* Read the object bucket/key of c into fd (a file the caller made; not closed), checking
+ * its SHA-256 and size against what the upload recorded (s3_fetch_verified). On failure fd
+ * holds a partial copy the caller removes. Errors: those of s3_fetch_verified. */
+int backup_fetch_s3(struct s3_client *c, const char *bucket, const char *key, int fd,
+                    struct s3_object_info *ret_info, struct zp_err *err);
 
 /* ---- restore ---- */
 

@@ -460,14 +460,11 @@ static int fsync_dir(const char *dir, struct zp_err *err)
     return rc;
 }
 
-int backup_create(struct engine *e, const struct backup_spec *spec, const char *output,
-                  backup_progress_fn progress, void *ud, struct backup_manifest *ret_manifest,
-                  struct zp_err *err)
+int backup_create_fd(struct engine *e, const struct backup_spec *spec, int fd,
+                     enum backup_compression comp, const char *output, backup_progress_fn progress,
+                     void *ud, struct backup_manifest *ret_manifest, struct zp_err *err)
 {
-    enum backup_compression comp;
-    int rc = backup_compression_for(output, &comp, err);
-    if (rc)
-        return rc;
+    int rc = 0;
     struct writer wr;
     memset(&wr, 0, sizeof(wr));
     wr.output = output;
@@ -478,19 +475,8 @@ int backup_create(struct engine *e, const struct backup_spec *spec, const char *
     wr.m.project = zp_strdup(spec->project);
     wr.m.created = backup__now_rfc3339();
     backup__check_init(&wr.check);
-    char *dir = zp_path_dir(output);
-    char *base = strrchr(output, '/') ? zp_strdup(strrchr(output, '/') + 1) : zp_strdup(output);
-    char *tmp = zp_asprintf("%s/.%s.tmp-XXXXXX", dir, base);
     char *helper = NULL;
     char **mounts = zp_calloc(spec->nvolumes + 1, sizeof(*mounts));
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rc = zp_err_sys(err, "creating a temporary file beside '%s'", output);
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
-    fchmod(fd, 0600); /* volumes hold secrets: only the owner reads the archive */
     wr.chunk = zp_malloc(BACKUP__CHUNK);
     static const enum arc_compression comps[] = {ARC_PLAIN, ARC_GZIP, ARC_ZSTD};
     if ((rc = arc_writer_open_fd(fd, comps[comp], &wr.w, err)) != 0) {
@@ -547,6 +533,48 @@ int backup_create(struct engine *e, const struct backup_spec *spec, const char *
         rc = err->code;
         goto out;
     }
+out:
+    backup__helper_remove(e, helper, err);
+    if (rc == 0 && err->code)
+        rc = err->code;
+    if (rc == 0 && ret_manifest) {
+        *ret_manifest = wr.m;
+        memset(&wr.m, 0, sizeof(wr.m));
+    }
+    for (size_t i = 0; i < spec->nvolumes; i++)
+        free(mounts[i]);
+    free(mounts);
+    free(helper);
+    arc_writer_free(wr.w); /* closes nothing of ours */
+    free(wr.chunk);
+    backup__check_release(&wr.check);
+    backup_manifest_release(&wr.m);
+    return rc;
+}
+
+int backup_create(struct engine *e, const struct backup_spec *spec, const char *output,
+                  backup_progress_fn progress, void *ud, struct backup_manifest *ret_manifest,
+                  struct zp_err *err)
+{
+    enum backup_compression comp;
+    int rc = backup_compression_for(output, &comp, err);
+    if (rc)
+        return rc;
+    char *dir = zp_path_dir(output);
+    char *base = strrchr(output, '/') ? zp_strdup(strrchr(output, '/') + 1) : zp_strdup(output);
+    char *tmp = zp_asprintf("%s/.%s.tmp-XXXXXX", dir, base);
+    struct backup_manifest m;
+    memset(&m, 0, sizeof(m));
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        rc = zp_err_sys(err, "creating a temporary file beside '%s'", output);
+        free(tmp);
+        tmp = NULL;
+        goto out;
+    }
+    fchmod(fd, 0600); /* volumes hold secrets: only the owner reads the archive */
+    if ((rc = backup_create_fd(e, spec, fd, comp, output, progress, ud, &m, err)) != 0)
+        goto out;
     if (fsync(fd) != 0) {
         rc = zp_err_sys(err, "syncing '%s'", tmp);
         goto out;
@@ -565,18 +593,11 @@ int backup_create(struct engine *e, const struct backup_spec *spec, const char *
     tmp = NULL;
     rc = fsync_dir(dir, err);
 out:
-    backup__helper_remove(e, helper, err);
-    if (rc == 0 && err->code)
-        rc = err->code;
     if (rc == 0 && ret_manifest) {
-        *ret_manifest = wr.m;
-        memset(&wr.m, 0, sizeof(wr.m));
+        *ret_manifest = m;
+        memset(&m, 0, sizeof(m));
     }
-    for (size_t i = 0; i < spec->nvolumes; i++)
-        free(mounts[i]);
-    free(mounts);
-    free(helper);
-    arc_writer_free(wr.w); /* closes nothing of ours: fd is closed below */
+    backup_manifest_release(&m);
     if (fd >= 0)
         close(fd);
     if (tmp)
@@ -584,8 +605,5 @@ out:
     free(tmp);
     free(base);
     free(dir);
-    free(wr.chunk);
-    backup__check_release(&wr.check);
-    backup_manifest_release(&wr.m);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "../orchestrator/orchestrator.h"
 #include "backup-plan.h"
 #include "cli.h"
+#include "s3-opts.h"
 
 #include "../util/banned.h"
 
@@ -49,8 +50,11 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
         {"yes", no_argument, NULL, 'y'},
         {"engine-api", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
+        CLI_S3_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    struct cli_s3_opts so = {0};
+    char *fetched = NULL; /* an s3:// archive's local copy */
     bool engine_api = false;
     const char **only = NULL;
     size_t nonly = 0;
@@ -72,6 +76,8 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
             free(only);
             return cli_help(&cli_cmd_restore);
         default:
+            if (cli_s3_opt(&so, c, optarg))
+                break;
             free(only);
             return cli_getopt_error(&cli_cmd_restore, c, argv);
         }
@@ -99,7 +105,20 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
     struct orch_container *cs = NULL;
     size_t nc = 0;
     struct zp_buf what = ZP_BUF_INIT;
+    const char *shown = file;
+    if (zp_str_has_prefix(file, "s3://")) {
+        /* a verified local copy (its checksum matches the upload's record), removed after */
+        struct s3_object_info info;
+        if ((rc = cli_s3_fetch(&so, file, &fetched, &info, &err)) != 0) {
+            rc = rc == ZP_E_USAGE ? cli_usage_error(&cli_cmd_restore, "%s", err.msg)
+                                  : cli_error(&err);
+            goto out;
+        }
+        file = fetched;
+    }
     if (backup_verify(file, &m, &err) != 0) {
+        if (fetched)
+            zp_err_prefix(&err, "%s", shown);
         rc = cli_error(&err);
         goto out;
     }
@@ -259,7 +278,7 @@ back:
     }
     if (rc == 0) {
         cli_progress_done(s.progress);
-        printf("restored '%s' (written %s from project '%s'): %s\n", file, m.created, m.project,
+        printf("restored '%s' (written %s from project '%s'): %s\n", shown, m.created, m.project,
                zp_buf_cstr(&what));
     }
 out:
@@ -273,12 +292,15 @@ out:
     backup_plan_release(&plan);
     backup_manifest_release(&m);
     cli_session_close(&s);
+    if (fetched)
+        unlink(fetched);
+    free(fetched);
     return rc;
 }
 
 const struct cli_cmd cli_cmd_restore = {
     .name = "restore",
-    .usage = "FILE [--volume NAME...] [--yes] [--engine-api]",
+    .usage = "FILE|s3://BUCKET/KEY [--volume NAME...] [--yes] [--engine-api] " CLI_S3_USAGE,
     .summary = "restore volumes, bind data and files from a backup archive",
     .exec = restore_exec,
 };

@@ -267,6 +267,8 @@ void zp_sha256_final(struct zp_sha256 *h, unsigned char out[32]);
 void zp_sha256(const void *data, size_t len, unsigned char out[32]);
 /* 32 bytes as 64 lowercase hex characters plus NUL. */
 void zp_hex32(const unsigned char in[32], char out[65]);
+/* One-shot MD5 into 16 bytes (S3's Content-MD5 and ETags only; never for security). */
+void zp_md5(const void *data, size_t len, unsigned char out[16]);
 
 /* The name prefix of the private directory that holds an SSH tunnel's local socket
  * (ssh/ makes it; engine_is_local reads it: that socket's engine is another machine's). */
