@@ -323,6 +323,12 @@ static void merge_map(struct zp_node *base, struct zp_node *over, enum mctx ctx)
             continue;
         }
         zp_node_free(key);
+        if (val->flags & ZP_NODE_DEFAULT) {
+            /* a default (build: . gives dockerfile: Dockerfile) does not replace a value
+             * the base file wrote */
+            zp_node_free(val);
+            continue;
+        }
         if (ctx == M_SERVICE && strcmp(base->pairs[j].key->str, "logging") == 0 &&
             logging_driver_changes(base->pairs[j].value, val)) {
             replace_with(base->pairs[j].value, val, child, rule);

@@ -27,7 +27,7 @@ static const struct zp_pos *pos_of(const struct zp_node *n)
     return n ? &n->pos : NULL;
 }
 
-static bool valid_project_name(const char *s)
+bool compose__valid_project_name(const char *s)
 {
     if (!s[0] || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
         return false;
@@ -360,6 +360,41 @@ static void check_cycles(struct vstate *st)
     free(g.stack);
 }
 
+/* Secrets and configs take one source; merged files may have given one each. */
+static void check_merged_sources(const struct zp_node *model, struct zp_diags *d)
+{
+    static const char *const sections[] = {"secrets", "configs"};
+    static const char *const sources[] = {"file", "environment", "content"};
+    for (size_t s = 0; s < 2; s++) {
+        const struct zp_node *objs = zp_node_get(model, sections[s]);
+        for (size_t i = 0; zp_node_is_map(objs) && i < objs->n; i++) {
+            const struct zp_node *obj = objs->pairs[i].value;
+            const char *first = NULL;
+            for (size_t k = 0; zp_node_is_map(obj) && k < obj->n; k++) {
+                const struct zp_node *key = obj->pairs[k].key;
+                bool source = false;
+                for (size_t j = 0; j < (s == 0 ? 2u : 3u); j++)
+                    source = source || strcmp(key->str, sources[j]) == 0;
+                if (!source)
+                    continue;
+                if (first) {
+                    char *path = zp_path_key(sections[s], objs->pairs[i].key->str);
+                    char *kpath = zp_path_key(path, key->str);
+                    zp_diag_error(d, &key->pos, kpath,
+                                  "%s '%s' sets both '%s' and '%s' (the files merged give "
+                                  "one each): use only one",
+                                  s == 0 ? "secret" : "config", objs->pairs[i].key->str, first,
+                                  key->str);
+                    free(kpath);
+                    free(path);
+                    break;
+                }
+                first = key->str;
+            }
+        }
+    }
+}
+
 int compose__validate_project(const struct zp_node *model, struct zp_diags *d)
 {
     struct vstate st = {0};
@@ -370,11 +405,12 @@ int compose__validate_project(const struct zp_node *model, struct zp_diags *d)
     if (!model || model->kind != ZP_NODE_MAP)
         return 0;
     const struct zp_node *name = zp_node_get(model, "name");
-    if (name && zp_node_is_str(name) && !valid_project_name(name->str))
+    if (name && zp_node_is_str(name) && !compose__valid_project_name(name->str))
         zp_diag_error(d, pos_of(name), "name",
                       "invalid project name '%s': it must contain only lowercase letters, "
                       "digits, dashes and underscores, and start with a letter or digit",
                       name->str);
+    check_merged_sources(model, d);
     st.services = zp_node_get(model, "services");
     if (st.services && st.services->kind == ZP_NODE_MAP) {
         for (size_t i = 0; i < st.services->n; i++)
