@@ -1084,6 +1084,12 @@ static int finalise(struct loader *L, struct zp_node *model, const char *project
         }
         zp_node_del(s, "extends");
         implicit_dependencies(s, services);
+        /* as Compose: `scale` is also the deploy section's replicas (a different value
+         * there is an error, see validate) */
+        struct zp_node *deploy = zp_node_get(s, "deploy");
+        const struct zp_node *scale = zp_node_get(s, "scale");
+        if (scale && zp_node_is_map(deploy) && !zp_node_get(deploy, "replicas"))
+            zp_node_set(deploy, "replicas", zp_node_copy(scale));
         char *spath = zp_path_key("services", services->pairs[i].key->str);
         if (apply_env_files(L, s, spath, workdir, env))
             rc = ZP_E_INPUT;

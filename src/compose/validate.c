@@ -242,6 +242,39 @@ static bool int_above_one(const struct zp_node *n)
            zp_parse_int64(n->str, INT64_MIN, INT64_MAX, &v) == 0 && v > 1;
 }
 
+static double number_of(const struct zp_node *n)
+{
+    double v = 0;
+    if (n && n->kind == ZP_NODE_SCALAR && zp_parse_double(n->str, &v) != 0)
+        v = 0;
+    return v;
+}
+
+/* As Compose: `cpus`, `mem_limit`, `mem_reservation` and `scale` beside a deploy section
+ * that says otherwise (an absent deploy field counting as 0 once its group is written). */
+static void check_distinct(struct vstate *st, const struct zp_node *s, const char *spath,
+                           const char *plain, const char *group, const char *field)
+{
+    const struct zp_node *pv = zp_node_get(s, plain);
+    double want = number_of(pv);
+    if (want == 0)
+        return;
+    const struct zp_node *g = zp_node_get(s, "deploy");
+    if (group) {
+        g = zp_node_get(g, "resources");
+        g = zp_node_get(g, group);
+    }
+    if (!zp_node_is_map(g) || (!group && !zp_node_get(g, field)))
+        return;
+    if (number_of(zp_node_get(g, field)) == want)
+        return;
+    char *path = zp_path_key(spath, plain);
+    zp_diag_error(st->d, pos_of(pv), path,
+                  "can't set distinct values on '%s' and 'deploy%s%s.%s': set one of them",
+                  plain, group ? ".resources." : "", group ? group : "", field);
+    free(path);
+}
+
 static void check_service(struct vstate *st, size_t idx)
 {
     const struct zp_node *key = st->services->pairs[idx].key;
@@ -272,6 +305,10 @@ static void check_service(struct vstate *st, size_t idx)
     check_objects_refs(st, svc, s, spath, "secrets", "secret");
     check_objects_refs(st, svc, s, spath, "configs", "config");
     check_service_deps(st, idx, svc, s, spath);
+    check_distinct(st, s, spath, "cpus", "limits", "cpus");
+    check_distinct(st, s, spath, "mem_limit", "limits", "memory");
+    check_distinct(st, s, spath, "mem_reservation", "reservations", "memory");
+    check_distinct(st, s, spath, "scale", NULL, "replicas");
 
     const struct zp_node *cname = zp_node_get(s, "container_name");
     if (cname && zp_node_is_str(cname)) {

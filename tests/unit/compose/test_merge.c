@@ -151,7 +151,7 @@ static void test_volumes_by_target(void **state)
                 "- {type: tmpfs, target: /tmp}\n",
                 true,
                 "volumes:\n"
-                "- {type: volume, source: bar, target: /work, volume: {}, read_only: true}\n"
+                "- {type: volume, source: bar, target: /work, read_only: true, volume: {}}\n"
                 "- {type: volume, source: v, target: /data, volume: {}}\n"
                 "- {type: tmpfs, target: /tmp}\n");
 }
@@ -262,6 +262,14 @@ static void test_ipam_config_by_subnet(void **state)
                 false,
                 "networks: {n: {ipam: {config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.1}, "
                 "{subnet: 10.1.0.0/24}]}}}\n");
+    /* as Compose: the override's pools; a base pool it does not name is dropped */
+    check_merge("networks: {n: {ipam: {config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.9}, "
+                "{subnet: 10.2.0.0/24}]}}}\n",
+                "networks: {n: {ipam: {config: [{subnet: 10.1.0.0/24}, "
+                "{subnet: 10.0.0.0/24, ip_range: 10.0.0.0/25}]}}}\n",
+                false,
+                "networks: {n: {ipam: {config: [{subnet: 10.1.0.0/24}, "
+                "{subnet: 10.0.0.0/24, gateway: 10.0.0.9, ip_range: 10.0.0.0/25}]}}}\n");
 }
 
 static void test_duplicates_in_one_file_removed(void **state)
