@@ -270,8 +270,8 @@ static void check_distinct(struct vstate *st, const struct zp_node *s, const cha
         return;
     char *path = zp_path_key(spath, plain);
     zp_diag_error(st->d, pos_of(pv), path,
-                  "can't set distinct values on '%s' and 'deploy%s%s.%s': set one of them",
-                  plain, group ? ".resources." : "", group ? group : "", field);
+                  "can't set distinct values on '%s' and 'deploy%s%s.%s': set one of them", plain,
+                  group ? ".resources." : "", group ? group : "", field);
     free(path);
 }
 

@@ -253,6 +253,30 @@ static void test_documents(void **state)
                 "volumes: {data: {}}\nx-a: 2\n");
 }
 
+/* A default the normaliser filled in (build: . gives dockerfile: Dockerfile) does not
+ * replace what the base file wrote; over nothing it is kept. */
+static void test_defaults_do_not_override(void **state)
+{
+    (void)state;
+    struct zp_node *base = yaml("build: {context: /p/src, dockerfile: D.dev}\n");
+    struct zp_node *over = yaml("build: {context: /p, dockerfile: Dockerfile, target: t}\n");
+    struct zp_node *ob = zp_node_get(over, "build");
+    zp_node_get(ob, "context")->flags |= ZP_NODE_DEFAULT;
+    zp_node_get(ob, "dockerfile")->flags |= ZP_NODE_DEFAULT;
+    compose__merge(base, over, true);
+    struct zp_node *want = yaml("build: {context: /p/src, dockerfile: D.dev, target: t}\n");
+    assert_true(zp_node_equal(base, want));
+    zp_node_free(want);
+    zp_node_free(base);
+
+    base = yaml("image: x\n");
+    over = yaml("build: {context: /p, dockerfile: Dockerfile}\n");
+    zp_node_get(zp_node_get(over, "build"), "dockerfile")->flags |= ZP_NODE_DEFAULT;
+    compose__merge(base, over, true);
+    assert_string_equal(zp_node_get_str(zp_node_get(base, "build"), "dockerfile"), "Dockerfile");
+    zp_node_free(base);
+}
+
 static void test_ipam_config_by_subnet(void **state)
 {
     (void)state;
@@ -314,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_null_override_keeps_base),
         cmocka_unit_test(test_logging_driver_change_replaces_options),
         cmocka_unit_test(test_documents),
+        cmocka_unit_test(test_defaults_do_not_override),
         cmocka_unit_test(test_ipam_config_by_subnet),
         cmocka_unit_test(test_duplicates_in_one_file_removed),
         cmocka_unit_test(test_positions_of_override_kept),
