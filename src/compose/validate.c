@@ -250,8 +250,9 @@ static double number_of(const struct zp_node *n)
     return v;
 }
 
-/* As Compose: `cpus`, `mem_limit`, `mem_reservation` and `scale` beside a deploy section
- * that says otherwise (an absent deploy field counting as 0 once its group is written). */
+/* As Compose: `cpus`, `mem_limit`, `mem_reservation`, `pids_limit` and `scale` beside a
+ * deploy section that says otherwise (an absent deploy field counting as 0 once its group
+ * is written). */
 static void check_distinct(struct vstate *st, const struct zp_node *s, const char *spath,
                            const char *plain, const char *group, const char *field)
 {
@@ -308,6 +309,7 @@ static void check_service(struct vstate *st, size_t idx)
     check_distinct(st, s, spath, "cpus", "limits", "cpus");
     check_distinct(st, s, spath, "mem_limit", "limits", "memory");
     check_distinct(st, s, spath, "mem_reservation", "reservations", "memory");
+    check_distinct(st, s, spath, "pids_limit", "limits", "pids");
     check_distinct(st, s, spath, "scale", NULL, "replicas");
 
     const struct zp_node *cname = zp_node_get(s, "container_name");
