@@ -878,7 +878,7 @@ static bool reset_beside_merge(struct yparser *p, struct frame *f)
             return false;
         struct zp_node *copy = zp_node_copy(src);
         copy->flags = (copy->flags & ~(unsigned)ZP_NODE_RESET) | ZP_NODE_OVERRIDE;
-        zp_node_free(pr->value);
+        graveyard_add(p, pr->value); /* an anchor may point to it (`ports: &p !reset []`) */
         pr->value = copy;
     }
     return true;
