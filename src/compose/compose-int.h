@@ -163,5 +163,8 @@ void compose__merge(struct zp_node *base, struct zp_node *over, bool is_service)
  * volumes_from), dependency cycles (naming the cycle), services with neither image nor
  * build, invalid names. Returns 0 or ZP_E_INPUT. */
 int compose__validate_project(const struct zp_node *model, struct zp_diags *d);
+/* A valid project name: lowercase letters, digits, '-' and '_', starting with a letter or
+ * a digit. */
+bool compose__valid_project_name(const char *s);
 
 #endif

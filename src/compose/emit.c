@@ -580,6 +580,9 @@ void compose_escape_dollars(struct zp_node *n)
         zp_buf_release(&b);
         return;
     }
-    for (size_t i = 0; i < n->n; i++)
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->kind == ZP_NODE_MAP)
+            compose_escape_dollars(n->pairs[i].key); /* keys too, as Compose prints them */
         compose_escape_dollars(n->kind == ZP_NODE_SEQ ? n->items[i] : n->pairs[i].value);
+    }
 }

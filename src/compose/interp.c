@@ -258,6 +258,26 @@ static int interp_scalar(struct zp_node *n, const struct compose_env *env, const
     return 0;
 }
 
+/* Keys are not interpolated (as in Compose), but `$$` in a key reads as `$`: config prints
+ * every `$` of its output doubled, keys included, and its output reads back the same. A
+ * key that would then equal another key of the map is left as written. */
+static void unescape_key(const struct zp_node *map, struct zp_node *key)
+{
+    if (key->kind != ZP_NODE_SCALAR || !key->str || !strstr(key->str, "$$"))
+        return;
+    char *u = zp_strdup(key->str);
+    size_t j = 0;
+    for (size_t i = 0; key->str[i]; i++) {
+        u[j++] = key->str[i];
+        if (key->str[i] == '$' && key->str[i + 1] == '$')
+            i++;
+    }
+    u[j] = '\0';
+    if (zp_node_index(map, u) < 0)
+        zp_node_set_scalar(key, key->type, u);
+    free(u);
+}
+
 static int interp_node(struct zp_node *n, const struct compose_env *env, const char *path,
                        struct zp_diags *d)
 {
@@ -277,7 +297,8 @@ static int interp_node(struct zp_node *n, const struct compose_env *env, const c
         break;
     case ZP_NODE_MAP:
         for (size_t i = 0; i < n->n; i++) {
-            const struct zp_node *key = n->pairs[i].key;
+            struct zp_node *key = n->pairs[i].key;
+            unescape_key(n, key);
             char *child = zp_path_key(path, key && key->str ? key->str : "");
             if (interp_node(n->pairs[i].value, env, child, d) != 0)
                 rc = ZP_E_INPUT;

@@ -241,22 +241,16 @@ static long find_keyed(const struct zp_node *seq, const char *key, enum mrule ru
     return -1;
 }
 
-/* Merge an item into the existing item that shares its unique key. */
+/* Merge an item into the existing item that shares its unique key. As Compose: a mount,
+ * device, secret, config or port of the same key replaces the earlier one whole (so
+ * `./c:/b` over `./b:/b:ro` is not read-only); other keyed items (env_file paths)
+ * merge. */
 static void merge_item(struct zp_node *base, struct zp_node *item, enum mrule rule)
 {
-    if (base->kind != ZP_NODE_MAP || item->kind != ZP_NODE_MAP) {
+    if (base->kind != ZP_NODE_MAP || item->kind != ZP_NODE_MAP || rule == R_TARGET ||
+        rule == R_SECRET || rule == R_CONFIG || rule == R_PORT) {
         zp_node_replace(base, item);
         return;
-    }
-    /* A mount whose type changes is a different mount: replace it whole, else the
-     * bind/volume/tmpfs options of both would be mixed. */
-    if (rule == R_TARGET) {
-        const char *bt = str_of(base, "type", "");
-        const char *ot = str_of(item, "type", bt);
-        if (strcmp(bt, ot) != 0) {
-            zp_node_replace(base, item);
-            return;
-        }
     }
     merge_map(base, item, M_ANY);
 }
@@ -285,6 +279,38 @@ static void merge_seq(struct zp_node *base, struct zp_node *over, enum mctx ctx,
     }
     over->n = 0;
     zp_node_free(over);
+}
+
+/* ipam.config as Compose merges it: the override's pools, each merged over the base's
+ * pool of the same subnet; a base pool the override does not name is dropped. */
+static void merge_subnets(struct zp_node *base, struct zp_node *over)
+{
+    struct zp_node *out = zp_node_new_seq(&over->pos);
+    for (size_t i = 0; i < over->n; i++) {
+        struct zp_node *item = over->items[i];
+        over->items[i] = NULL;
+        if (item->flags & ZP_NODE_RESET) {
+            zp_node_free(item);
+            continue;
+        }
+        item = fresh(item, M_ANY, R_MERGE);
+        char *key = item_key(item, R_SUBNET);
+        long o = key ? find_keyed(out, key, R_SUBNET) : -1;
+        long b = key && o < 0 ? find_keyed(base, key, R_SUBNET) : -1;
+        free(key);
+        if (o >= 0) {
+            merge_item(out->items[o], item, R_SUBNET);
+        } else if (b >= 0) {
+            struct zp_node *m = zp_node_copy(base->items[b]);
+            merge_item(m, item, R_SUBNET);
+            zp_node_push(out, m);
+        } else {
+            zp_node_push(out, item);
+        }
+    }
+    over->n = 0;
+    zp_node_free(over);
+    zp_node_replace(base, out);
 }
 
 /* ---- mappings ---- */
@@ -323,6 +349,12 @@ static void merge_map(struct zp_node *base, struct zp_node *over, enum mctx ctx)
             continue;
         }
         zp_node_free(key);
+        if (val->flags & ZP_NODE_DEFAULT) {
+            /* a default (build: . gives dockerfile: Dockerfile) does not replace a value
+             * the base file wrote */
+            zp_node_free(val);
+            continue;
+        }
         if (ctx == M_SERVICE && strcmp(base->pairs[j].key->str, "logging") == 0 &&
             logging_driver_changes(base->pairs[j].value, val)) {
             replace_with(base->pairs[j].value, val, child, rule);
@@ -347,6 +379,10 @@ static void merge_node(struct zp_node *base, struct zp_node *over, enum mctx ctx
     }
     if (base->kind == ZP_NODE_MAP && over->kind == ZP_NODE_MAP) {
         merge_map(base, over, ctx);
+        return;
+    }
+    if (base->kind == ZP_NODE_SEQ && over->kind == ZP_NODE_SEQ && rule == R_SUBNET) {
+        merge_subnets(base, over);
         return;
     }
     if (base->kind == ZP_NODE_SEQ && over->kind == ZP_NODE_SEQ) {

@@ -31,6 +31,7 @@ enum zp_node_flags {
     ZP_NODE_OVERRIDE = 1 << 1, /* tagged !override: replace instead of merging */
     ZP_NODE_QUOTED = 1 << 2,   /* scalar was quoted in the source */
     ZP_NODE_NOINTERP = 1 << 3, /* never interpolate this string (already expanded) */
+    ZP_NODE_DEFAULT = 1 << 4,  /* filled in by the normaliser: a base's value wins on merge */
 };
 
 struct zp_node;

@@ -451,6 +451,13 @@ static const struct field build_fields[] = {
     {.key = NULL},
 };
 
+/* n marked as a default the normaliser filled in (a base file's value wins over it). */
+static struct zp_node *default_node(struct zp_node *n)
+{
+    n->flags |= ZP_NODE_DEFAULT;
+    return n;
+}
+
 int compose__normalize_build(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
                              struct zp_diags *d)
 {
@@ -460,7 +467,7 @@ int compose__normalize_build(struct zp_node *n, const char *path, const struct c
         struct zp_node *m = zp_node_new_map(&n->pos);
         char *c = resolve_context(ctx, n->str);
         zp_node_set(m, "context", zp_node_new_str(c, &n->pos));
-        zp_node_set(m, "dockerfile", zp_node_new_str("Dockerfile", &n->pos));
+        zp_node_set(m, "dockerfile", default_node(zp_node_new_str("Dockerfile", &n->pos)));
         free(c);
         replace_keep_flags(n, m);
         return 0;
@@ -493,7 +500,7 @@ int compose__normalize_build(struct zp_node *n, const char *path, const struct c
     }
     if (!zp_node_get(n, "context")) {
         char *c = resolve_context(ctx, ".");
-        zp_node_set(n, "context", zp_node_new_str(c, &n->pos));
+        zp_node_set(n, "context", default_node(zp_node_new_str(c, &n->pos)));
         free(c);
     }
     struct zp_node *inline_key = zp_node_get_key(n, "dockerfile_inline");
@@ -504,7 +511,7 @@ int compose__normalize_build(struct zp_node *n, const char *path, const struct c
         free(kpath);
         rc = ZP_E_INPUT;
     } else if (!inline_key && !zp_node_get(n, "dockerfile")) {
-        zp_node_set(n, "dockerfile", zp_node_new_str("Dockerfile", &n->pos));
+        zp_node_set(n, "dockerfile", default_node(zp_node_new_str("Dockerfile", &n->pos)));
     }
     return rc;
 }

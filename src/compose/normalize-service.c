@@ -1435,13 +1435,29 @@ static int f_pull_policy(struct zp_node *v, const struct field *f, const char *p
         return 0;
     if (zp_str_has_prefix(v->str, "every_") && valid_every(v->str + strlen("every_")))
         return 0;
-    if (strcmp(v->str, "refresh") == 0) {
-        zp_diag_error(d, &v->pos, path, "pull policy 'refresh' is not supported yet");
-        return ZP_E_INPUT;
-    }
+    /* the current specification's `refresh`, with pull_refresh_after */
+    if (strcmp(v->str, "refresh") == 0)
+        return 0;
     zp_diag_error(d, &v->pos, path,
-                  "invalid pull policy '%s' (use always, never, missing, build, daily, weekly "
-                  "or every_<duration> such as every_12h)",
+                  "invalid pull policy '%s' (use always, never, missing, build, daily, weekly, "
+                  "refresh or every_<duration> such as every_12h)",
+                  v->str);
+    return ZP_E_INPUT;
+}
+
+/* pull_refresh_after: a duration as every_ takes it (12h, 1d, 1w2d); printed as written */
+static int f_refresh_after(struct zp_node *v, const struct field *f, const char *path,
+                           const struct compose_ctx *ctx, struct zp_diags *d)
+{
+    (void)f;
+    (void)ctx;
+    if (compose__to_str(v, false, path, d))
+        return ZP_E_INPUT;
+    if (valid_every(v->str))
+        return 0;
+    zp_diag_error(d, &v->pos, path,
+                  "invalid duration '%s' (a number and a unit, w, d, h, m or s, repeated: 12h, "
+                  "1d, 1w2d)",
                   v->str);
     return ZP_E_INPUT;
 }
@@ -1916,7 +1932,7 @@ static const struct field service_fields[] = {
     FLD("profiles", f_profiles),
     FLD_OBJ("provider", provider_fields),
     FLD("pull_policy", f_pull_policy),
-    FLD_UNSUPPORTED("pull_refresh_after"),
+    FLD("pull_refresh_after", f_refresh_after),
     FLD("read_only", f_bool),
     FLD("restart", f_restart),
     FLD("runtime", f_str),

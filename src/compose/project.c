@@ -406,6 +406,11 @@ static int apply_include(struct loader *L, struct zp_node *model, const struct z
             rc = ZP_E_INPUT;
             goto out;
         }
+        if (!zp_file_exists(p)) {
+            zp_diag_error(L->d, &paths->items[i]->pos, ipath, "included file '%s' not found", p);
+            rc = ZP_E_INPUT;
+            goto out;
+        }
         strv_push(&fs.abs, p);
         strv_push(&fs.display, p);
     }
@@ -1079,6 +1084,12 @@ static int finalise(struct loader *L, struct zp_node *model, const char *project
         }
         zp_node_del(s, "extends");
         implicit_dependencies(s, services);
+        /* as Compose: `scale` is also the deploy section's replicas (a different value
+         * there is an error, see validate) */
+        struct zp_node *deploy = zp_node_get(s, "deploy");
+        const struct zp_node *scale = zp_node_get(s, "scale");
+        if (scale && zp_node_is_map(deploy) && !zp_node_get(deploy, "replicas"))
+            zp_node_set(deploy, "replicas", zp_node_copy(scale));
         char *spath = zp_path_key("services", services->pairs[i].key->str);
         if (apply_env_files(L, s, spath, workdir, env))
             rc = ZP_E_INPUT;
@@ -1131,8 +1142,19 @@ static int project_name(struct loader *L, struct zp_node *model, const struct co
                         const char *project_dir, char **ret)
 {
     const char *n = L->opts->project_name;
-    if (!n || !*n)
+    const char *from = "--project-name";
+    if (!n || !*n) {
         n = compose_env_get(env, "COMPOSE_PROJECT_NAME");
+        from = "COMPOSE_PROJECT_NAME";
+    }
+    if (n && *n && !compose__valid_project_name(n)) {
+        /* as Compose: a name given by the flag or the environment is taken as written */
+        zp_diag_error(L->d, NULL, from,
+                      "invalid project name '%s': it must contain only lowercase letters, "
+                      "digits, dashes and underscores, and start with a letter or digit",
+                      n);
+        return ZP_E_INPUT;
+    }
     if (n && *n) {
         zp_node_set(model, "name", zp_node_new_str(n, NULL));
         *ret = zp_strdup(n);

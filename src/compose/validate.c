@@ -27,7 +27,7 @@ static const struct zp_pos *pos_of(const struct zp_node *n)
     return n ? &n->pos : NULL;
 }
 
-static bool valid_project_name(const char *s)
+bool compose__valid_project_name(const char *s)
 {
     if (!s[0] || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
         return false;
@@ -242,6 +242,40 @@ static bool int_above_one(const struct zp_node *n)
            zp_parse_int64(n->str, INT64_MIN, INT64_MAX, &v) == 0 && v > 1;
 }
 
+static double number_of(const struct zp_node *n)
+{
+    double v = 0;
+    if (n && n->kind == ZP_NODE_SCALAR && zp_parse_double(n->str, &v) != 0)
+        v = 0;
+    return v;
+}
+
+/* As Compose: `cpus`, `mem_limit`, `mem_reservation`, `pids_limit` and `scale` beside a
+ * deploy section that says otherwise (an absent deploy field counting as 0 once its group
+ * is written). */
+static void check_distinct(struct vstate *st, const struct zp_node *s, const char *spath,
+                           const char *plain, const char *group, const char *field)
+{
+    const struct zp_node *pv = zp_node_get(s, plain);
+    double want = number_of(pv);
+    if (want == 0)
+        return;
+    const struct zp_node *g = zp_node_get(s, "deploy");
+    if (group) {
+        g = zp_node_get(g, "resources");
+        g = zp_node_get(g, group);
+    }
+    if (!zp_node_is_map(g) || (!group && !zp_node_get(g, field)))
+        return;
+    if (number_of(zp_node_get(g, field)) == want)
+        return;
+    char *path = zp_path_key(spath, plain);
+    zp_diag_error(st->d, pos_of(pv), path,
+                  "can't set distinct values on '%s' and 'deploy%s%s.%s': set one of them", plain,
+                  group ? ".resources." : "", group ? group : "", field);
+    free(path);
+}
+
 static void check_service(struct vstate *st, size_t idx)
 {
     const struct zp_node *key = st->services->pairs[idx].key;
@@ -272,6 +306,11 @@ static void check_service(struct vstate *st, size_t idx)
     check_objects_refs(st, svc, s, spath, "secrets", "secret");
     check_objects_refs(st, svc, s, spath, "configs", "config");
     check_service_deps(st, idx, svc, s, spath);
+    check_distinct(st, s, spath, "cpus", "limits", "cpus");
+    check_distinct(st, s, spath, "mem_limit", "limits", "memory");
+    check_distinct(st, s, spath, "mem_reservation", "reservations", "memory");
+    check_distinct(st, s, spath, "pids_limit", "limits", "pids");
+    check_distinct(st, s, spath, "scale", NULL, "replicas");
 
     const struct zp_node *cname = zp_node_get(s, "container_name");
     if (cname && zp_node_is_str(cname)) {
@@ -360,6 +399,41 @@ static void check_cycles(struct vstate *st)
     free(g.stack);
 }
 
+/* Secrets and configs take one source; merged files may have given one each. */
+static void check_merged_sources(const struct zp_node *model, struct zp_diags *d)
+{
+    static const char *const sections[] = {"secrets", "configs"};
+    static const char *const sources[] = {"file", "environment", "content"};
+    for (size_t s = 0; s < 2; s++) {
+        const struct zp_node *objs = zp_node_get(model, sections[s]);
+        for (size_t i = 0; zp_node_is_map(objs) && i < objs->n; i++) {
+            const struct zp_node *obj = objs->pairs[i].value;
+            const char *first = NULL;
+            for (size_t k = 0; zp_node_is_map(obj) && k < obj->n; k++) {
+                const struct zp_node *key = obj->pairs[k].key;
+                bool source = false;
+                for (size_t j = 0; j < (s == 0 ? 2u : 3u); j++)
+                    source = source || strcmp(key->str, sources[j]) == 0;
+                if (!source)
+                    continue;
+                if (first) {
+                    char *path = zp_path_key(sections[s], objs->pairs[i].key->str);
+                    char *kpath = zp_path_key(path, key->str);
+                    zp_diag_error(d, &key->pos, kpath,
+                                  "%s '%s' sets both '%s' and '%s' (the files merged give "
+                                  "one each): use only one",
+                                  s == 0 ? "secret" : "config", objs->pairs[i].key->str, first,
+                                  key->str);
+                    free(kpath);
+                    free(path);
+                    break;
+                }
+                first = key->str;
+            }
+        }
+    }
+}
+
 int compose__validate_project(const struct zp_node *model, struct zp_diags *d)
 {
     struct vstate st = {0};
@@ -370,11 +444,12 @@ int compose__validate_project(const struct zp_node *model, struct zp_diags *d)
     if (!model || model->kind != ZP_NODE_MAP)
         return 0;
     const struct zp_node *name = zp_node_get(model, "name");
-    if (name && zp_node_is_str(name) && !valid_project_name(name->str))
+    if (name && zp_node_is_str(name) && !compose__valid_project_name(name->str))
         zp_diag_error(d, pos_of(name), "name",
                       "invalid project name '%s': it must contain only lowercase letters, "
                       "digits, dashes and underscores, and start with a letter or digit",
                       name->str);
+    check_merged_sources(model, d);
     st.services = zp_node_get(model, "services");
     if (st.services && st.services->kind == ZP_NODE_MAP) {
         for (size_t i = 0; i < st.services->n; i++)

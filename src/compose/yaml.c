@@ -844,9 +844,51 @@ static bool push_frame(struct yparser *p, struct fy_event *e, enum zp_node_kind 
     return true;
 }
 
+/* The value a merge source of f gives key (earlier sources first), or NULL. */
+static const struct zp_node *merged_value(const struct frame *f, const char *key)
+{
+    for (size_t i = 0; i < f->nmerges; i++) {
+        const struct zp_node *m = f->merges[i];
+        const struct zp_node *v = NULL;
+        if (m->kind == ZP_NODE_MAP)
+            v = zp_node_get(m, key);
+        for (size_t j = 0; !v && m->kind == ZP_NODE_SEQ && j < m->n; j++)
+            v = zp_node_get(m->items[j], key);
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+/* As Compose: a key tagged !reset beside a merge key `<<` is taken out before the merge
+ * sources apply, so a source holding that key gives its value, which then replaces (as
+ * !override) what an earlier file had there. */
+static bool reset_beside_merge(struct yparser *p, struct frame *f)
+{
+    for (size_t i = 0; f->nmerges && i < f->node->n; i++) {
+        struct zp_pair *pr = &f->node->pairs[i];
+        if (!(pr->value->flags & ZP_NODE_RESET))
+            continue;
+        const struct zp_node *src = merged_value(f, pr->key->str);
+        if (!src)
+            continue;
+        size_t size, height;
+        measure(src, &size, &height);
+        if (!count_node(p, &pr->key->pos, size, true))
+            return false;
+        struct zp_node *copy = zp_node_copy(src);
+        copy->flags = (copy->flags & ~(unsigned)ZP_NODE_RESET) | ZP_NODE_OVERRIDE;
+        graveyard_add(p, pr->value); /* an anchor may point to it (`ports: &p !reset []`) */
+        pr->value = copy;
+    }
+    return true;
+}
+
 static bool pop_frame(struct yparser *p)
 {
     struct frame *f = &p->stack[p->depth - 1];
+    if (!reset_beside_merge(p, f))
+        return false;
     for (size_t i = 0; i < f->nmerges; i++) {
         const struct zp_node *m = f->merges[i];
         /* earlier sources win over later ones: merge in order, skipping present keys */

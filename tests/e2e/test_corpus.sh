@@ -51,7 +51,7 @@ json_check 'm["services"]["cache"]["healthcheck"] == {"test": ["NONE"]}' "disabl
 run "$ZPANEL" -p corpus -f "$C/valid/resources-deploy.yaml" config --format json
 json_check 'm["services"]["app"]["deploy"]["resources"]["limits"] == {"cpus": 0.5, "memory": 536870912, "pids": 100}' "deploy limits"
 json_check 'm["services"]["app"]["ulimits"]["nofile"] == {"soft": 20000, "hard": 40000} and m["services"]["app"]["ulimits"]["nproc"] == 65535' "ulimits"
-json_check 'm["services"]["app"]["shm_size"] == 67108864 and m["services"]["app"]["cpus"] == 1.5' "sizes and cpus"
+json_check 'm["services"]["app"]["shm_size"] == 67108864 and m["services"]["app"]["cpus"] == 0.5' "sizes and cpus"
 run "$ZPANEL" -p corpus -f "$C/valid/env-and-labels.yaml" config --format json
 json_check 'm["services"]["app"]["environment"]["FROM_HOST"] == "from-the-host" and m["services"]["app"]["environment"]["EMPTY"] == ""' "environment from the host"
 json_check 'm["services"]["app"]["labels"]["com.example.b"] == "true"' "label values are strings"

@@ -549,6 +549,20 @@ static void test_json_escapes(void **state)
     zp_node_free(m);
 }
 
+/* Every '$' of the strings, keys included, is doubled (as `docker compose config`). */
+static void test_escape_dollars(void **state)
+{
+    (void)state;
+    const char *text = "labels:\n  app.${X}.role: $$v\n  plain: 3\nlist: [a$b, 4]\n";
+    struct zp_node *doc = parse_ok(text, strlen(text));
+    compose_escape_dollars(doc);
+    char *j = json_of(doc, false);
+    assert_string_equal(j, "{\"labels\":{\"app.$${X}.role\":\"$$$$v\",\"plain\":3},"
+                           "\"list\":[\"a$$b\",4]}");
+    free(j);
+    zp_node_free(doc);
+}
+
 static void test_json_numbers(void **state)
 {
     (void)state;
@@ -607,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_generated),
         cmocka_unit_test(test_json_layout),
         cmocka_unit_test(test_json_escapes),
+        cmocka_unit_test(test_escape_dollars),
         cmocka_unit_test(test_json_numbers),
         cmocka_unit_test(test_service_hash),
     };

@@ -378,6 +378,9 @@ static struct zp_node *sample_doc(void)
     struct zp_node *labels = zp_node_new_map(NULL);
     zp_node_set(labels, "com.example.x", plain("$B", 8, 24));
     zp_node_set(labels, "$A", plain("key", 9, 11));
+    zp_node_set(labels, "a.$${B}", plain("escaped", 10, 11));
+    zp_node_set(labels, "x$$y", plain("first", 11, 11));
+    zp_node_set(labels, "x$y", plain("taken", 12, 11));
     zp_node_set(web, "labels", labels);
     struct zp_node *cmd = plain("$A", 10, 14);
     cmd->flags |= ZP_NODE_NOINTERP;
@@ -404,6 +407,12 @@ static void test_tree_paths_and_values(void **state)
     assert_string_equal(zp_node_get_str(labels, "com.example.x"), "bee");
     /* keys are not interpolated */
     assert_string_equal(zp_node_get_str(labels, "$A"), "key");
+    /* but `$$` in a key reads as `$` (config prints keys escaped), unless that would
+     * give a key the map already has */
+    assert_string_equal(zp_node_get_str(labels, "a.${B}"), "escaped");
+    assert_null(zp_node_get(labels, "a.$${B}"));
+    assert_string_equal(zp_node_get_str(labels, "x$$y"), "first");
+    assert_string_equal(zp_node_get_str(labels, "x$y"), "taken");
     /* NOINTERP values are left alone */
     assert_string_equal(zp_node_get_str(web, "command"), "$A");
 

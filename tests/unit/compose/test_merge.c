@@ -151,7 +151,7 @@ static void test_volumes_by_target(void **state)
                 "- {type: tmpfs, target: /tmp}\n",
                 true,
                 "volumes:\n"
-                "- {type: volume, source: bar, target: /work, volume: {}, read_only: true}\n"
+                "- {type: volume, source: bar, target: /work, read_only: true, volume: {}}\n"
                 "- {type: volume, source: v, target: /data, volume: {}}\n"
                 "- {type: tmpfs, target: /tmp}\n");
 }
@@ -253,6 +253,30 @@ static void test_documents(void **state)
                 "volumes: {data: {}}\nx-a: 2\n");
 }
 
+/* A default the normaliser filled in (build: . gives dockerfile: Dockerfile) does not
+ * replace what the base file wrote; over nothing it is kept. */
+static void test_defaults_do_not_override(void **state)
+{
+    (void)state;
+    struct zp_node *base = yaml("build: {context: /p/src, dockerfile: D.dev}\n");
+    struct zp_node *over = yaml("build: {context: /p, dockerfile: Dockerfile, target: t}\n");
+    struct zp_node *ob = zp_node_get(over, "build");
+    zp_node_get(ob, "context")->flags |= ZP_NODE_DEFAULT;
+    zp_node_get(ob, "dockerfile")->flags |= ZP_NODE_DEFAULT;
+    compose__merge(base, over, true);
+    struct zp_node *want = yaml("build: {context: /p/src, dockerfile: D.dev, target: t}\n");
+    assert_true(zp_node_equal(base, want));
+    zp_node_free(want);
+    zp_node_free(base);
+
+    base = yaml("image: x\n");
+    over = yaml("build: {context: /p, dockerfile: Dockerfile}\n");
+    zp_node_get(zp_node_get(over, "build"), "dockerfile")->flags |= ZP_NODE_DEFAULT;
+    compose__merge(base, over, true);
+    assert_string_equal(zp_node_get_str(zp_node_get(base, "build"), "dockerfile"), "Dockerfile");
+    zp_node_free(base);
+}
+
 static void test_ipam_config_by_subnet(void **state)
 {
     (void)state;
@@ -262,6 +286,14 @@ static void test_ipam_config_by_subnet(void **state)
                 false,
                 "networks: {n: {ipam: {config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.1}, "
                 "{subnet: 10.1.0.0/24}]}}}\n");
+    /* as Compose: the override's pools; a base pool it does not name is dropped */
+    check_merge("networks: {n: {ipam: {config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.9}, "
+                "{subnet: 10.2.0.0/24}]}}}\n",
+                "networks: {n: {ipam: {config: [{subnet: 10.1.0.0/24}, "
+                "{subnet: 10.0.0.0/24, ip_range: 10.0.0.0/25}]}}}\n",
+                false,
+                "networks: {n: {ipam: {config: [{subnet: 10.1.0.0/24}, "
+                "{subnet: 10.0.0.0/24, gateway: 10.0.0.9, ip_range: 10.0.0.0/25}]}}}\n");
 }
 
 static void test_duplicates_in_one_file_removed(void **state)
@@ -306,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_null_override_keeps_base),
         cmocka_unit_test(test_logging_driver_change_replaces_options),
         cmocka_unit_test(test_documents),
+        cmocka_unit_test(test_defaults_do_not_override),
         cmocka_unit_test(test_ipam_config_by_subnet),
         cmocka_unit_test(test_duplicates_in_one_file_removed),
         cmocka_unit_test(test_positions_of_override_kept),

@@ -176,9 +176,9 @@ static void test_new_fields(void **state)
         "compose.yaml:2:5: services.web.post_start[0]: missing required key 'command' in hook");
     expect_err("gpus: some\n", "compose.yaml:1:7: services.web.gpus: invalid gpus 'some' (use all "
                                "or a list of devices)");
-    expect_err("pull_refresh_after: 1h\n",
-               "compose.yaml:1:1: services.web.pull_refresh_after: 'pull_refresh_after' is not "
-               "supported yet");
+    expect_err("pull_refresh_after: soon\n",
+               "compose.yaml:1:21: services.web.pull_refresh_after: invalid duration 'soon' (a "
+               "number and a unit, w, d, h, m or s, repeated: 12h, 1d, 1w2d)");
 }
 
 static void test_extensions_and_extends_kept(void **state)
@@ -820,10 +820,10 @@ static void test_pull_policy(void **state)
     expect_ok("pull_policy: if_not_present\n", "{\"pull_policy\":\"if_not_present\"}");
     expect_err("pull_policy: every_12x\n",
                "compose.yaml:1:14: services.web.pull_policy: invalid pull policy 'every_12x' "
-               "(use always, never, missing, build, daily, weekly or every_<duration> such as "
-               "every_12h)");
-    expect_err("pull_policy: refresh\n", "compose.yaml:1:14: services.web.pull_policy: pull "
-                                         "policy 'refresh' is not supported yet");
+               "(use always, never, missing, build, daily, weekly, refresh or "
+               "every_<duration> such as every_12h)");
+    expect_ok("pull_policy: refresh\npull_refresh_after: 1d12h\n",
+              "{\"pull_policy\":\"refresh\",\"pull_refresh_after\":\"1d12h\"}");
 }
 
 static void test_durations(void **state)

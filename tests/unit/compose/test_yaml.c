@@ -297,6 +297,30 @@ static void test_merge_single(void **state)
     zp_node_free(doc);
 }
 
+/* As Compose: a key tagged !reset beside `<<` takes the merge source's value, which then
+ * replaces (as !override) the value of an earlier file; without a source it stays a reset. */
+static void test_reset_beside_merge(void **state)
+{
+    (void)state;
+    struct zp_node *doc = parse_ok("x-base: &base\n"
+                                   "  ports: [\"80:80\"]\n"
+                                   "  image: base\n"
+                                   "web:\n"
+                                   "  <<: *base\n"
+                                   "  ports: !reset []\n"
+                                   "  command: !reset null\n");
+    struct zp_node *web = zp_node_get(doc, "web");
+    struct zp_node *ports = zp_node_get(web, "ports");
+    assert_int_equal(ports->kind, ZP_NODE_SEQ);
+    assert_int_equal(ports->n, 1);
+    assert_string_equal(ports->items[0]->str, "80:80");
+    assert_true(ports->flags & ZP_NODE_OVERRIDE);
+    assert_false(ports->flags & ZP_NODE_RESET);
+    assert_true(zp_node_get(web, "command")->flags & ZP_NODE_RESET);
+    assert_string_equal(zp_node_get_str(web, "image"), "base");
+    zp_node_free(doc);
+}
+
 static void test_merge_list_precedence(void **state)
 {
     (void)state;
@@ -700,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_aliases_are_copies),
         cmocka_unit_test(test_anchor_redefined),
         cmocka_unit_test(test_merge_single),
+        cmocka_unit_test(test_reset_beside_merge),
         cmocka_unit_test(test_merge_list_precedence),
         cmocka_unit_test(test_merge_quoted_key_is_plain_key),
         cmocka_unit_test(test_anchor_on_merge_key),

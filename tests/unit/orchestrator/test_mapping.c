@@ -338,10 +338,6 @@ static void test_errors(void **state)
          "services.reserved.labels[\"io.zpanel.project\"]: the label prefix 'io.zpanel.' is "
          "reserved for zpanel",
          55, 14},
-        {"memdiff",
-         "services.memdiff.deploy.resources.limits.memory: '2147483648' differs from mem_limit "
-         "'1073741824'; set one of them",
-         61, 26},
         {"macdiff",
          "services.macdiff.networks.front.mac_address: '02:42:ac:11:00:02' differs from "
          "mac_address '02:42:ac:11:00:01'",
