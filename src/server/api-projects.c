@@ -476,28 +476,52 @@ void srv_api_project_restart(struct srv_req *req, struct srv_resp *resp)
         queue_job(req, resp, "restart", b);
 }
 
-/* Rollback and backup are workflows that still live in cli/ (cmd-update.c's release flow,
- * backup-plan.c): serve answers 501 until the release/ module makes them callable. */
+/* {"release": N} (optional, N >= 1; none: the release before the running one) */
 void srv_api_project_rollback(struct srv_req *req, struct srv_resp *resp)
 {
-    struct store_panel_project p;
-    if (!get_project(req, resp, &p))
+    json_t *b = action_body(req, resp);
+    if (!b)
         return;
-    store_panel_project_release(&p);
-    srv_reply_error(resp, 501, "not_implemented", NULL,
-                    "rollback is not available through serve yet (the release workflow is not "
-                    "in a library module); use 'zpanel rollback'");
+    json_t *r = json_object_get(b, "release");
+    if (r && !json_is_null(r) && (!json_is_integer(r) || json_integer_value(r) < 1)) {
+        json_decref(b);
+        srv_reply_error(resp, 400, "bad_request", NULL, "release: not a release number (>= 1)");
+        return;
+    }
+    json_t *args = json_object();
+    if (json_is_integer(r))
+        json_object_set_new(args, "release", json_integer(json_integer_value(r)));
+    json_decref(b);
+    queue_job(req, resp, "rollback", args);
 }
 
+/* {"services": ["db"], "stop": true} (both optional) */
 void srv_api_project_backup(struct srv_req *req, struct srv_resp *resp)
 {
-    struct store_panel_project p;
-    if (!get_project(req, resp, &p))
+    json_t *b = action_body(req, resp);
+    if (!b)
         return;
-    store_panel_project_release(&p);
-    srv_reply_error(resp, 501, "not_implemented", NULL,
-                    "backup is not available through serve yet (the backup plan is not in a "
-                    "library module); use 'zpanel backup'");
+    json_t *svcs = json_object_get(b, "services");
+    json_t *stop = json_object_get(b, "stop");
+    const char *bad = NULL;
+    if (svcs && !json_is_array(svcs))
+        bad = "services: not an array of service names";
+    for (size_t i = 0; !bad && svcs && i < json_array_size(svcs); i++) {
+        const char *n = json_string_value(json_array_get(svcs, i));
+        if (n == NULL || *n == '\0')
+            bad = "services: not an array of service names";
+    }
+    if (!bad && stop && !json_is_boolean(stop))
+        bad = "stop: not true or false";
+    if (bad) {
+        json_decref(b);
+        srv_reply_error(resp, 400, "bad_request", NULL, "%s", bad);
+        return;
+    }
+    json_t *args = json_pack("{s:b}", "stop", json_is_true(stop));
+    json_object_set_new(args, "services", svcs ? json_incref(svcs) : json_array());
+    json_decref(b);
+    queue_job(req, resp, "backup", args);
 }
 
 void srv_api_project_releases(struct srv_req *req, struct srv_resp *resp)

@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/engine.h"
 #include "../orchestrator/orchestrator.h"
+#include "../release/release.h"
 #include "server-int.h"
 
 #include "../util/banned.h"
@@ -34,8 +36,10 @@ struct srv_job_ctl {
     atomic_bool cancel;        /* stop as soon as possible */
     atomic_bool timed_out;     /* ... because the kind's timeout passed */
     atomic_bool shutdown;      /* ... because serve stops: queue it again */
-    pthread_mutex_t orch_lock; /* guards orch */
+    pthread_mutex_t orch_lock; /* guards orch, rcancel, engine */
     struct orch *orch;
+    struct release_cancel *rcancel; /* a release workflow's token (rollback) */
+    bool engine;                    /* cancel reaches orch's engine too (backup) */
 };
 
 struct srv_jobs {
@@ -154,23 +158,38 @@ void srv_job_progress(void *ud, const struct orch_event *ev)
     }
 }
 
-bool srv_job_attach(struct srv_job_ctl *c, struct orch *o)
+/* Under c->orch_lock: make what is attached stop. */
+static void cancel_attached(struct srv_job_ctl *c)
+{
+    if (c->orch) {
+        orch_cancel(c->orch);
+        if (c->engine)
+            engine_cancel(orch_engine(c->orch));
+    }
+    if (c->rcancel)
+        release_cancel_fire(c->rcancel);
+}
+
+bool srv_job_attach(struct srv_job_ctl *c, struct orch *o, struct release_cancel *rc, bool engine)
 {
     pthread_mutex_lock(&c->orch_lock);
     c->orch = o;
-    pthread_mutex_unlock(&c->orch_lock);
+    c->rcancel = rc;
+    c->engine = engine;
     /* a cancel that came before the session existed */
-    if (atomic_load(&c->cancel)) {
-        orch_cancel(o);
-        return false;
-    }
-    return true;
+    bool cancelled = atomic_load(&c->cancel);
+    if (cancelled)
+        cancel_attached(c);
+    pthread_mutex_unlock(&c->orch_lock);
+    return !cancelled;
 }
 
 void srv_job_detach(struct srv_job_ctl *c)
 {
     pthread_mutex_lock(&c->orch_lock);
     c->orch = NULL;
+    c->rcancel = NULL;
+    c->engine = false;
     pthread_mutex_unlock(&c->orch_lock);
 }
 
@@ -181,8 +200,7 @@ static void cancel_locked(struct srv_jobs *j, struct srv_job_ctl *c)
     atomic_store(&c->cancel, true);
     pthread_mutex_lock(&c->orch_lock);
     pthread_mutex_unlock(&j->lock);
-    if (c->orch)
-        orch_cancel(c->orch);
+    cancel_attached(c);
     pthread_mutex_unlock(&c->orch_lock);
     pthread_mutex_lock(&j->lock);
 }

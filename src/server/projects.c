@@ -20,6 +20,14 @@ char *srv_project_dir(const char *state_dir, const char *name)
     return dir;
 }
 
+char *srv_backup_dir(const char *state_dir, const char *name)
+{
+    char *rel = zp_asprintf("backups/%s", name);
+    char *dir = zp_path_join(state_dir, rel);
+    free(rel);
+    return dir;
+}
+
 int srv_project_load(const char *dir, const char *name, const char *env_json,
                      struct compose_project **ret, struct zp_diags *d)
 {

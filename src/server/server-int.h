@@ -177,6 +177,8 @@ json_t *srv_job_json(const struct store_job *j);
 
 /* <state>/projects/<name> (newly allocated). */
 char *srv_project_dir(const char *state_dir, const char *name);
+/* <state>/backups/<name>: where backup jobs write archives (newly allocated). */
+char *srv_backup_dir(const char *state_dir, const char *name);
 /* Load project name from its directory (compose.yaml) with env_json as its whole
  * environment; the diagnostics go to d. Returns 0 and *ret, or the loader's code. */
 int srv_project_load(const char *dir, const char *name, const char *env_json,
@@ -212,9 +214,11 @@ char *srv_job_log_path(const char *state_dir, int64_t id);
 struct srv_job_ctl;
 /* Append one line to the job's log (a newline is added). */
 void srv_job_log(struct srv_job_ctl *c, const char *fmt, ...) ZP_PRINTF(2, 3);
-/* Make cancel and the timeout reach o; false when the job is cancelled already (the
- * caller stops). srv_job_detach before freeing o. */
-bool srv_job_attach(struct srv_job_ctl *c, struct orch *o);
+/* Make cancel and the timeout reach o (may be NULL), the release token rc (may be NULL)
+ * and, when engine, o's engine itself (a backup's streams); false when the job is
+ * cancelled already (the caller stops). srv_job_detach before freeing o or rc. */
+struct release_cancel;
+bool srv_job_attach(struct srv_job_ctl *c, struct orch *o, struct release_cancel *rc, bool engine);
 void srv_job_detach(struct srv_job_ctl *c);
 /* The orch_progress_fn that writes events to the log; ud is the struct srv_job_ctl. */
 struct orch_event;

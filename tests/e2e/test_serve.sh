@@ -174,6 +174,49 @@ expect_code 200 "stats"
 [ "$(jget '[(c["verdict"], c["mem_used"] > 0) for c in m["containers"]]')" = "[('healthy', True)]" ] && ok ||
     fail "stats: $OUT"
 
+# ---- releases, rollback and backup (the CLI's workflows, as jobs) ----
+api GET "/api/v1/projects/$P-a/releases" "$READ"
+[ "$(jget '[(r["id"], r["kind"], r["status"]) for r in m["releases"]]')" = "[(1, 'up', 'deployed')]" ] && ok ||
+    fail "the deploy job recorded release 1: $OUT"
+api PUT "/api/v1/projects/$P-a" "$ADMIN" '{"env": {"GREETING": "hello"}}'
+expect_code 200 "put a new env"
+api POST "/api/v1/projects/$P-a/deploy" "$DEPLOY"
+wait_job "$(jget 'm["job"]["id"]')"
+[ "$STATUS" = succeeded ] && ok || fail "second deploy: $STATUS: $OUT"
+docker logs $P-a-web-1 2>&1 | grep -qx started-hello && ok || fail "the new env runs"
+api POST "/api/v1/projects/$P-a/rollback" "$DEPLOY" '{"release": 0}'
+expect_code 400 "rollback to release 0"
+api POST "/api/v1/projects/$P-a/rollback" "$DEPLOY" '{"release": 99}'
+expect_code 202 "rollback to a release that does not exist is queued"
+wait_job "$(jget 'm["job"]["id"]')"
+[ "$STATUS" = failed ] && [[ $(jget 'm["error"]') == *"99"* ]] && ok || fail "rollback to 99: $STATUS: $OUT"
+api POST "/api/v1/projects/$P-a/rollback" "$DEPLOY"
+expect_code 202 "rollback"
+RB=$(jget 'm["job"]["id"]')
+wait_job "$RB"
+[ "$STATUS" = succeeded ] && ok || fail "rollback job: $STATUS: $OUT"
+docker logs $P-a-web-1 2>&1 | grep -qx started-hi && ok || fail "the rollback runs release 1's env again"
+api GET "/api/v1/projects/$P-a/releases" "$READ"
+[ "$(jget '[(r["id"], r["kind"], r["status"], r["source"]) for r in m["releases"]][0]')" = "(3, 'rollback', 'deployed', 1)" ] &&
+    ok || fail "the rollback is release 3 from 1: $OUT"
+api GET "/api/v1/jobs/$RB/log" "$READ"
+grep -q "release 3 deployed (rollback to release 1)" <<<"$OUT" && ok || fail "rollback log: $OUT"
+api POST "/api/v1/projects/$P-a/backup" "$DEPLOY" '{"stop": "yes"}'
+expect_code 400 "backup with a bad stop"
+api POST "/api/v1/projects/$P-a/backup" "$DEPLOY" '{"services": ["nope"]}'
+wait_job "$(jget 'm["job"]["id"]')"
+[ "$STATUS" = failed ] && ok || fail "backup of an unknown service: $STATUS"
+docker exec $P-a-web-1 sh -c 'echo kept > /data/f' || fail "writing the volume"
+api POST "/api/v1/projects/$P-a/backup" "$DEPLOY" '{"stop": true}'
+expect_code 202 "backup"
+BK=$(jget 'm["job"]["id"]')
+wait_job "$BK"
+[ "$STATUS" = succeeded ] && ok || fail "backup job: $STATUS: $OUT"
+archive=$(ls "$ST/backups/$P-a/"*.tar.zst 2>/dev/null | head -1)
+[ -n "$archive" ] && "$ZPANEL" backup verify "$archive" >"$TMP/verify" && ok || fail "backup archive: '$archive'"
+grep -q "volume *data " "$TMP/verify" && ok || fail "the archive holds the volume: $(cat "$TMP/verify")"
+[ "$(inspect_field $P-a-web-1 '{{.State.Running}}')" = true ] && ok || fail "backup --stop started web again"
+
 # ---- SSE: lines arrive while the job runs ----
 api POST /api/v1/projects "$ADMIN" "$(compose_json $P-slow 4)"
 expect_code 201 "create the slow project"

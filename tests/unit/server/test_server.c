@@ -379,8 +379,17 @@ static void test_http(void **state)
     r = request(f, "POST", "/api/v1/projects/nope/deploy", f->member, NULL);
     expect_error(&r, 404, "not_found");
     reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects/web/rollback", f->member, NULL);
-    expect_error(&r, 501, "not_implemented");
+    r = request(f, "POST", "/api/v1/projects/web/rollback", f->member, "{\"release\": 0}");
+    expect_error(&r, 400, "bad_request");
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects/web/rollback", f->member, "{\"release\": \"2\"}");
+    expect_error(&r, 400, "bad_request");
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects/web/backup", f->member, "{\"stop\": 1}");
+    expect_error(&r, 400, "bad_request");
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects/web/backup", f->member, "{\"services\": [\"\"]}");
+    expect_error(&r, 400, "bad_request");
     reply_free(&r);
     r = request(f, "GET", "/api/v1/projects/web/releases", f->reader, NULL);
     assert_int_equal(r.status, 200);
@@ -400,7 +409,7 @@ static void test_http(void **state)
     assert_int_equal(store_panel_open(f->dir, &db, &err), 0);
     int64_t n;
     assert_int_equal(store_panel_audit_count(db, &n, &err), 0);
-    assert_int_equal(n, 12); /* including the 405 */
+    assert_int_equal(n, 15); /* including the 405 */
     store_panel_close(db);
 }
 
