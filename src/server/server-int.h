@@ -36,7 +36,9 @@ struct srv_req {
     const char *body; /* NUL-terminated; "" without a body */
     size_t body_len;
     bool authed;
+    bool by_cookie;               /* authed through the session cookie */
     struct store_token_info auth; /* when authed */
+    char addr[48];                /* the client's address ("?" unknown) */
     struct store_panel *db;       /* borrowed from the pool for the request */
     const struct srv_route *route;
 };
@@ -55,12 +57,22 @@ struct srv_resp {
     void (*stream_free)(void *cls);
     const char *allow;   /* the Allow header of a 405 (static text) */
     bool auth_challenge; /* 401: send WWW-Authenticate */
+    char *cookies[2];    /* Set-Cookie values (owned) */
+    int64_t retry_after; /* seconds: send Retry-After when > 0 */
 };
 
 /* A query argument of the request (?key=value), or NULL. */
 const char *srv_req_query(const struct srv_req *r, const char *key);
 /* A request header, or NULL. */
 const char *srv_req_header(const struct srv_req *r, const char *name);
+/* A request cookie, or NULL. */
+const char *srv_req_cookie(const struct srv_req *r, const char *name);
+
+#define SRV_SESSION_COOKIE "zp_session"
+#define SRV_CSRF_COOKIE "zp_csrf"
+#define SRV_CSRF_HEADER "X-CSRF-Token"
+#define SRV_SESSION_PREFIX "zps_"
+#define SRV_SESSION_TTL_S (12 * 3600)
 
 /* Reply with v (stolen) as JSON. */
 void srv_reply_json(struct srv_resp *resp, int status, json_t *v);
@@ -126,13 +138,31 @@ struct server {
     size_t npool;
     struct srv_jobs *jobs;
     struct srv_metrics *metrics;
-    atomic_bool stopping; /* server_free began: streams end */
+    struct srv_limit *limit; /* login failures */
+    atomic_bool stopping;    /* server_free began: streams end */
 };
 
 /* Log a line "LEVEL key=value ..." to stderr. */
 void srv_log(const char *level, const char *fmt, ...) ZP_PRINTF(2, 3);
 /* Wall clock in Unix milliseconds. */
 int64_t srv_now_ms(void);
+
+/* ---- the login rate limit (limit.c) ---- */
+
+#define SRV_LIMIT_MAX_MS (15 * 60 * 1000) /* the longest lockout */
+#define SRV_LIMIT_FREE_USER 5             /* failures of one user name before lockouts */
+#define SRV_LIMIT_FREE_ADDR 20            /* failures from one address before lockouts */
+
+struct srv_limit;
+struct srv_limit *srv_limit_new(void);
+void srv_limit_free(struct srv_limit *l);
+/* Milliseconds key stays locked (0: not locked). Thread-safe. */
+int64_t srv_limit_check(struct srv_limit *l, const char *key, int64_t now_ms);
+/* A failure of key: from the free_failures-th on, key is locked for 1 s, 2 s, 4 s, ...
+ * (at most SRV_LIMIT_MAX_MS). Thread-safe. */
+void srv_limit_fail(struct srv_limit *l, const char *key, unsigned free_failures, int64_t now_ms);
+/* A success: key starts over. */
+void srv_limit_clear(struct srv_limit *l, const char *key);
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -146,6 +176,8 @@ void srv_metrics_render(struct srv_metrics *m, struct zp_buf *out);
 /* ---- handlers (api-*.c) ---- */
 
 void srv_api_healthz(struct srv_req *req, struct srv_resp *resp);
+void srv_api_login(struct srv_req *req, struct srv_resp *resp);
+void srv_api_logout(struct srv_req *req, struct srv_resp *resp);
 void srv_api_openapi(struct srv_req *req, struct srv_resp *resp);
 void srv_api_metrics(struct srv_req *req, struct srv_resp *resp);
 void srv_api_projects_list(struct srv_req *req, struct srv_resp *resp);

@@ -99,7 +99,11 @@ while read -r method path scope; do
     nroutes=$((nroutes + 1))
     if [ "$scope" = none ]; then
         api "$method" "$path" ""
-        expect_code 200 "$method $path without auth"
+        if [ "$path" = /api/v1/login ]; then
+            expect_code 400 "$method $path without a body"
+        else
+            expect_code 200 "$method $path without auth"
+        fi
         continue
     fi
     api "$method" "$path" ""
@@ -112,6 +116,57 @@ while read -r method path scope; do
     fi
 done <"$TMP/routes"
 [ "$nroutes" -ge 19 ] && ok || fail "openapi.json lists $nroutes operations"
+
+# ---- browser sessions: login, cookie, CSRF, logout, rate limit ----
+JAR=$TMP/jar
+login() { # login USER PASSWORD: sets CODE, OUT, HDRS ($TMP/hdrs)
+    CODE=$(curl -s -o "$TMP/out" -D "$TMP/hdrs" -w '%{http_code}' -c "$JAR" -X POST "$URL/api/v1/login" \
+        -H 'Content-Type: application/json' --data-binary "{\"user\": \"$1\", \"password\": \"$2\"}")
+    OUT=$(cat "$TMP/out")
+}
+cookie_api() { # cookie_api METHOD PATH [CSRF]: with the jar's cookies; sets CODE and OUT
+    local args=(-s -o "$TMP/out" -w '%{http_code}' -b "$JAR" -c "$JAR" -X "$1" "$URL$2")
+    [ $# -ge 3 ] && args+=(-H "X-CSRF-Token: $3")
+    CODE=$(curl "${args[@]}")
+    OUT=$(cat "$TMP/out")
+}
+login root wrong-password
+expect_code 401 "login with a wrong password"
+login root e2e-password-1
+expect_code 200 "login"
+grep -qi '^set-cookie: zp_session=zps_[^;]*; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict' "$TMP/hdrs" && ok ||
+    fail "session cookie: $(cat "$TMP/hdrs")"
+grep -qi '^set-cookie: zp_csrf=' "$TMP/hdrs" && ! grep -qi '^set-cookie: zp_csrf=.*HttpOnly' "$TMP/hdrs" && ok ||
+    fail "csrf cookie readable by the page: $(cat "$TMP/hdrs")"
+CSRF=$(jget 'm["csrf_token"]')
+[ "$(awk '$6 == "zp_csrf" {print $7}' "$JAR")" = "$CSRF" ] && ok || fail "the body's csrf_token is the cookie's"
+SESSION=$(awk '$6 == "zp_session" {print $7}' "$JAR")
+cookie_api GET /api/v1/projects
+expect_code 200 "GET with the session cookie"
+cookie_api POST "/api/v1/projects/$P-nope/stop"
+expect_code 403 "a cookie POST without the CSRF header"
+[ "$(jget 'm["error"]["code"]')" = csrf ] && ok || fail "csrf error code: $OUT"
+cookie_api POST "/api/v1/projects/$P-nope/stop" "not-the-token-at-all"
+expect_code 403 "a cookie POST with a wrong CSRF header"
+cookie_api POST "/api/v1/projects/$P-nope/stop" "$CSRF"
+expect_code 404 "a cookie POST with the CSRF header passes auth"
+api GET /api/v1/projects "$SESSION"
+expect_code 401 "a session is not a bearer token"
+cookie_api POST /api/v1/logout "$CSRF"
+expect_code 200 "logout"
+[ "$(jget 'm["logged_out"]')" = True ] && ok || fail "logout: $OUT"
+CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -H "Cookie: zp_session=$SESSION" "$URL/api/v1/projects")
+expect_code 401 "the session is gone after logout"
+# per user: the 5th failure locks val, even with the right password, with Retry-After
+for i in 1 2 3 4 5; do login val "wrong-$i"; done
+login val e2e-password-2
+expect_code 429 "user locked out after 5 failures"
+grep -qi '^retry-after: [1-9]' "$TMP/hdrs" && ok || fail "Retry-After: $(cat "$TMP/hdrs")"
+# per address: 20 failures from here (any names) lock this address for every user
+for i in $(seq 1 14); do login "nobody$i" x; done
+login root e2e-password-1
+expect_code 429 "address locked out after 20 failures"
+grep -q '"failed login" user=val' "$TMP/serve.log" && ok || fail "failed logins are logged"
 
 # ---- bad input ----
 api POST /api/v1/projects "$ADMIN" $'{\n  "name": "x",\n  "compose": }'
