@@ -77,6 +77,7 @@ void srv_api_login(struct srv_req *req, struct srv_resp *resp)
         goto out;
     }
     if (rc != 0 || sodium_init() < 0 || crypto_pwhash_str_verify(pwhash, pw, strlen(pw)) != 0) {
+        now = srv_now_ms(); /* the lockout counts from the answer, not from the request */
         srv_limit_fail(req->srv->limit, ukey, SRV_LIMIT_FREE_USER, now);
         srv_limit_fail(req->srv->limit, akey, SRV_LIMIT_FREE_ADDR, now);
         srv_log("warning", "msg=\"failed login\" user=%s remote=%s", user, req->addr);

@@ -4,6 +4,7 @@
  * progress sink. */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -232,16 +233,44 @@ int64_t srv_job_timeout_ms(const char *kind)
     return i >= 0 ? kinds[i].timeout_ms : 10 * MINUTE_MS;
 }
 
+/* The job's log never shows the project's env values (at least 4 bytes: shorter ones
+ * would mask ordinary words) */
+static void redact_env(const struct srv_job_env *env, struct srv_job_ctl *ctl)
+{
+    char *plain = NULL;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (srv_env_open(env->state_dir, env->env_json, &plain, &err) != 0)
+        return; /* the load below fails and says why */
+    json_t *o = json_loads(plain, 0, NULL);
+    char **vals = zp_calloc(json_object_size(o) + 1, sizeof(*vals));
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        const char *s = json_string_value(v);
+        if (s && strlen(s) >= 4)
+            vals[n++] = zp_strdup(s);
+    }
+    json_decref(o);
+    sodium_memzero(plain, strlen(plain));
+    free(plain);
+    srv_job_redact(ctl, vals, n);
+}
+
 int srv_job_run(const struct srv_job_env *env, const struct store_job *job, struct srv_job_ctl *ctl,
                 struct zp_err *err)
 {
     int k = find(job->kind);
     if (k < 0)
         return zp_err_set(err, ZP_E_INPUT, NULL, "unknown job kind '%s'", job->kind);
+    redact_env(env, ctl);
     struct zp_diags d;
     zp_diags_init(&d);
     struct compose_project *p = NULL;
-    int rc = srv_project_load(env->project_dir, job->project, env->env_json, &p, &d);
+    int rc =
+        srv_project_load(env->state_dir, env->project_dir, job->project, env->env_json, &p, &d);
     zp_diags_sort(&d);
     for (size_t i = 0; i < d.n; i++) {
         char *line = zp_diag_render(&d.items[i]);

@@ -91,7 +91,7 @@ void srv_limit_fail(struct srv_limit *l, const char *key, unsigned free_failures
     e->last_ms = now_ms;
     if (e->failures >= free_failures) {
         unsigned k = e->failures - free_failures;
-        int64_t d = k >= 10 ? SRV_LIMIT_MAX_MS : ((int64_t)1000 << k);
+        int64_t d = k >= 10 ? SRV_LIMIT_MAX_MS : ((int64_t)SRV_LIMIT_BASE_MS << k);
         e->until_ms = now_ms + (d < SRV_LIMIT_MAX_MS ? d : SRV_LIMIT_MAX_MS);
     }
     pthread_mutex_unlock(&l->lock);

@@ -149,6 +149,7 @@ int64_t srv_now_ms(void);
 
 /* ---- the login rate limit (limit.c) ---- */
 
+#define SRV_LIMIT_BASE_MS (30 * 1000)     /* the first lockout */
 #define SRV_LIMIT_MAX_MS (15 * 60 * 1000) /* the longest lockout */
 #define SRV_LIMIT_FREE_USER 5             /* failures of one user name before lockouts */
 #define SRV_LIMIT_FREE_ADDR 20            /* failures from one address before lockouts */
@@ -158,7 +159,7 @@ struct srv_limit *srv_limit_new(void);
 void srv_limit_free(struct srv_limit *l);
 /* Milliseconds key stays locked (0: not locked). Thread-safe. */
 int64_t srv_limit_check(struct srv_limit *l, const char *key, int64_t now_ms);
-/* A failure of key: from the free_failures-th on, key is locked for 1 s, 2 s, 4 s, ...
+/* A failure of key: from the free_failures-th on, key is locked for 30 s, 60 s, 120 s, ...
  * (at most SRV_LIMIT_MAX_MS). Thread-safe. */
 void srv_limit_fail(struct srv_limit *l, const char *key, unsigned free_failures, int64_t now_ms);
 /* A success: key starts over. */
@@ -205,15 +206,36 @@ const char *srv_openapi_text(size_t *ret_len);
 /* A job as the API shows it. */
 json_t *srv_job_json(const struct store_job *j);
 
+/* ---- environment values encrypted at rest (secret.c) ---- */
+
+#define SRV_SECRET_KEY_BYTES 32
+#define SRV_SECRET_PREFIX "zpenc:v1:"
+#define SRV_SECRET_MASK "********"
+
+/* The key of <state>/secret.key, created (0600, random) on first use. Errors: ZP_E_INPUT
+ * (a key file readable by others, or of the wrong size), ZP_E_SYSTEM. */
+int srv_secret_key(const char *state_dir, unsigned char key[SRV_SECRET_KEY_BYTES],
+                   struct zp_err *err);
+/* Is v a sealed value? */
+bool srv_secret_sealed(const char *v);
+/* env_json with every value sealed (those sealed already kept): *ret a new string. */
+int srv_env_seal(const char *state_dir, const char *env_json, char **ret, struct zp_err *err);
+/* env_json with every sealed value opened: *ret a new string. Errors: ZP_E_INPUT (a value
+ * that does not open with this key). */
+int srv_env_open(const char *state_dir, const char *env_json, char **ret, struct zp_err *err);
+/* The environment as the API shows it: every value masked. */
+json_t *srv_env_masked(const char *env_json);
+
 /* ---- projects on disk (projects.c) ---- */
 
 /* <state>/projects/<name> (newly allocated). */
 char *srv_project_dir(const char *state_dir, const char *name);
 /* <state>/backups/<name>: where backup jobs write archives (newly allocated). */
 char *srv_backup_dir(const char *state_dir, const char *name);
-/* Load project name from its directory (compose.yaml) with env_json as its whole
- * environment; the diagnostics go to d. Returns 0 and *ret, or the loader's code. */
-int srv_project_load(const char *dir, const char *name, const char *env_json,
+/* Load project name from its directory (compose.yaml) with env_json (sealed values opened
+ * with state_dir's key) as its whole environment; the diagnostics go to d. Returns 0 and
+ * *ret, or the loader's code (a value that does not open: a diagnostic, ZP_E_INPUT). */
+int srv_project_load(const char *state_dir, const char *dir, const char *name, const char *env_json,
                      struct compose_project **ret, struct zp_diags *d);
 /* Remove the project's directory and its registration. */
 int srv_project_forget(const char *state_dir, struct store_panel *db, const char *name,
@@ -252,6 +274,8 @@ void srv_job_log(struct srv_job_ctl *c, const char *fmt, ...) ZP_PRINTF(2, 3);
 struct release_cancel;
 bool srv_job_attach(struct srv_job_ctl *c, struct orch *o, struct release_cancel *rc, bool engine);
 void srv_job_detach(struct srv_job_ctl *c);
+/* Mask each of values (taken: strings freed with c) wherever it appears in the log. */
+void srv_job_redact(struct srv_job_ctl *c, char **values, size_t n);
 /* The orch_progress_fn that writes events to the log; ud is the struct srv_job_ctl. */
 struct orch_event;
 void srv_job_progress(void *ud, const struct orch_event *ev);

@@ -189,6 +189,7 @@ y = f"""services:
   web:
     image: {img}
     command: ["sh", "-c", "echo started-${{GREETING}}; sleep {ready}; touch /ready; exec sleep 3600"]
+    environment: [API_KEY]
     stop_grace_period: 1s
     healthcheck:
       test: ["CMD", "test", "-f", "/ready"]
@@ -198,7 +199,7 @@ y = f"""services:
 volumes:
   data: {{}}
 """
-print(json.dumps({"name": name, "compose": y, "env": {"GREETING": "hi"}}))' "$1" "$2" "$TEST_IMAGE"
+print(json.dumps({"name": name, "compose": y, "env": {"GREETING": "hi", "API_KEY": "zpe2e-secret-value-42"}}))' "$1" "$2" "$TEST_IMAGE"
 }
 api POST /api/v1/projects "$ADMIN" "$(compose_json $P-a 1)"
 expect_code 201 "create a project"
@@ -215,6 +216,12 @@ grep -q "container $P-a-web-1: Started" <<<"$OUT" && ok || fail "job log: $OUT"
 api GET "/api/v1/projects/$P-a" "$READ"
 [ "$(jget '[c["health"] for c in m["containers"]]')" = "['healthy']" ] && ok || fail "project details: $OUT"
 [ "$(jget 'm["last_job"]["id"]')" = "$JOB" ] && ok || fail "last job: $OUT"
+# secrets: env values are sealed at rest (secret.key 0600), masked in answers, absent from logs
+[ "$(jget 'm["env"]')" = "{'API_KEY': '********', 'GREETING': '********'}" ] && ok || fail "env masked: $OUT"
+[ "$(stat -c %a "$ST/secret.key")" = 600 ] && [ "$(stat -c %s "$ST/secret.key")" = 32 ] && ok ||
+    fail "secret.key: $(ls -l "$ST/secret.key")"
+grep -qa zpe2e-secret-value-42 "$ST"/zpanel.db* "$ST"/jobs/* && fail "a secret value is stored in clear" || ok
+[ "$(docker exec $P-a-web-1 printenv API_KEY)" = zpe2e-secret-value-42 ] && ok || fail "the container gets the clear value"
 api GET "/api/v1/projects/$P-a/logs?service=web&tail=5" "$READ"
 expect_code 200 "logs"
 grep -qx "$P-a-web-1 | started-hi" <<<"$OUT" && ok || fail "logs carry the interpolated env: $OUT"

@@ -19,20 +19,20 @@ static void test_lockout(void **state)
         srv_limit_fail(l, "u:a", 5, t);
         assert_int_equal(srv_limit_check(l, "u:a", t), 0);
     }
-    srv_limit_fail(l, "u:a", 5, t); /* the 5th: locked 1 s */
-    assert_int_equal(srv_limit_check(l, "u:a", t), 1000);
-    assert_int_equal(srv_limit_check(l, "u:a", t + 999), 1);
-    assert_int_equal(srv_limit_check(l, "u:a", t + 1000), 0);
+    srv_limit_fail(l, "u:a", 5, t); /* the 5th: locked 30 s */
+    assert_int_equal(srv_limit_check(l, "u:a", t), 30000);
+    assert_int_equal(srv_limit_check(l, "u:a", t + 29999), 1);
+    assert_int_equal(srv_limit_check(l, "u:a", t + 30000), 0);
     assert_int_equal(srv_limit_check(l, "u:b", t), 0); /* keys are independent */
-    srv_limit_fail(l, "u:a", 5, t + 1000);             /* 2 s, then 4 s */
-    assert_int_equal(srv_limit_check(l, "u:a", t + 1000), 2000);
-    srv_limit_fail(l, "u:a", 5, t + 3000);
-    assert_int_equal(srv_limit_check(l, "u:a", t + 3000), 4000);
+    srv_limit_fail(l, "u:a", 5, t + 30000);            /* 60 s, then 120 s */
+    assert_int_equal(srv_limit_check(l, "u:a", t + 30000), 60000);
+    srv_limit_fail(l, "u:a", 5, t + 90000);
+    assert_int_equal(srv_limit_check(l, "u:a", t + 90000), 120000);
     for (int i = 0; i < 40; i++)
-        srv_limit_fail(l, "u:a", 5, t + 7000);
-    assert_int_equal(srv_limit_check(l, "u:a", t + 7000), SRV_LIMIT_MAX_MS);
+        srv_limit_fail(l, "u:a", 5, t + 210000);
+    assert_int_equal(srv_limit_check(l, "u:a", t + 210000), SRV_LIMIT_MAX_MS);
     srv_limit_clear(l, "u:a");
-    assert_int_equal(srv_limit_check(l, "u:a", t + 7000), 0);
+    assert_int_equal(srv_limit_check(l, "u:a", t + 210000), 0);
     /* an unlocked key idle for long starts over */
     for (int i = 0; i < 4; i++)
         srv_limit_fail(l, "a:x", 5, t);
@@ -50,8 +50,8 @@ static void test_bounded(void **state)
         snprintf(key, sizeof(key), "a:%d", i);
         srv_limit_fail(l, key, 1, i);
     }
-    assert_int_equal(srv_limit_check(l, "a:9999", 9999), 1000); /* the newest is kept */
-    assert_int_equal(srv_limit_check(l, "a:0", 1), 0);          /* the oldest went */
+    assert_int_equal(srv_limit_check(l, "a:9999", 9999), 30000); /* the newest is kept */
+    assert_int_equal(srv_limit_check(l, "a:0", 1), 0);           /* the oldest went */
     srv_limit_free(l);
 }
 
