@@ -84,8 +84,9 @@ void srv_api_login(struct srv_req *req, struct srv_resp *resp)
         srv_reply_error(resp, 401, "unauthorized", NULL, "wrong user name or password");
         goto out;
     }
+    /* only the user's count starts over: an address's is not reset by logging in to an
+     * account its owner has between guesses at others */
     srv_limit_clear(req->srv->limit, ukey);
-    srv_limit_clear(req->srv->limit, akey);
     enum store_scope scope = role == STORE_ROLE_ADMIN    ? STORE_SCOPE_ADMIN
                              : role == STORE_ROLE_MEMBER ? STORE_SCOPE_WRITE
                                                          : STORE_SCOPE_READ;

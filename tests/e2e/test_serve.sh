@@ -162,7 +162,8 @@ for i in 1 2 3 4 5; do login val "wrong-$i"; done
 login val e2e-password-2
 expect_code 429 "user locked out after 5 failures"
 grep -qi '^retry-after: [1-9]' "$TMP/hdrs" && ok || fail "Retry-After: $(cat "$TMP/hdrs")"
-# per address: 20 failures from here (any names) lock this address for every user
+# per address: 20 failures from here (any names; root's success above cleared only root's
+# count) lock this address for every user
 for i in $(seq 1 14); do login "nobody$i" x; done
 login root e2e-password-1
 expect_code 429 "address locked out after 20 failures"
@@ -221,7 +222,7 @@ api GET "/api/v1/projects/$P-a" "$READ"
 [ "$(stat -c %a "$ST/secret.key")" = 600 ] && [ "$(stat -c %s "$ST/secret.key")" = 32 ] && ok ||
     fail "secret.key: $(ls -l "$ST/secret.key")"
 grep -qa zpe2e-secret-value-42 "$ST"/zpanel.db* "$ST"/jobs/* && fail "a secret value is stored in clear" || ok
-[ "$(docker exec $P-a-web-1 printenv API_KEY)" = zpe2e-secret-value-42 ] && ok || fail "the container gets the clear value"
+[ "$(docker exec $P-a-web-1 sh -c 'echo "$API_KEY"')" = zpe2e-secret-value-42 ] && ok || fail "the container gets the clear value"
 api GET "/api/v1/projects/$P-a/logs?service=web&tail=5" "$READ"
 expect_code 200 "logs"
 grep -qx "$P-a-web-1 | started-hi" <<<"$OUT" && ok || fail "logs carry the interpolated env: $OUT"
@@ -395,4 +396,7 @@ expect_code 404 "a deleted project is gone"
 
 api GET /metrics "$READ"
 grep -q 'zpanel_jobs{kind="deploy",status="succeeded"}' <<<"$OUT" && ok || fail "metrics: $OUT"
+grep -qx "zpanel_containers{project=\"$P-slow\",health=\"healthy\"} 1" <<<"$OUT" && ok ||
+    fail "metrics: containers by health: $OUT"
+grep -qx 'zpanel_engine_up 1' <<<"$OUT" && ok || fail "metrics: engine up: $OUT"
 finish
