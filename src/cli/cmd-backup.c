@@ -13,7 +13,7 @@
 #include "../backup/backup.h"
 #include "../engine/engine.h"
 #include "../orchestrator/orchestrator.h"
-#include "backup-plan.h"
+#include "../release/backup.h"
 #include "cli.h"
 #include "s3-opts.h"
 
@@ -48,6 +48,11 @@ static void print_manifest(const char *what, const char *file, const struct back
         printf("  %-6s %-24s %12llu bytes %8llu entries  sha256:%s\n", kind_names[s->kind], s->key,
                (unsigned long long)s->size, (unsigned long long)s->files, s->sha256);
     }
+}
+
+static void on_note(void *ud, const char *text)
+{
+    cli_progress_note(ud, "%s", text);
 }
 
 static int verify_exec(int argc, char **argv)
@@ -210,16 +215,6 @@ out:
     return rc;
 }
 
-static char *default_output(const char *project)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-    return zp_asprintf("%s-%s.tar.zst", project, stamp);
-}
-
 /* The object key for --to's PREFIX: PREFIX itself when it names an archive (.tar, .tar.gz,
  * .tgz, .tar.zst, .tzst), else PREFIX/<project>-<UTC time>.tar.zst. */
 static char *s3_key_for(const char *prefix, const char *project)
@@ -228,38 +223,11 @@ static char *s3_key_for(const char *prefix, const char *project)
     for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
         if (zp_str_has_suffix(prefix, exts[i]) && strlen(prefix) > strlen(exts[i]))
             return zp_strdup(prefix);
-    char *name = default_output(project);
+    char *name = release_backup_default_name(project);
     size_t n = strlen(prefix);
     char *key = zp_asprintf("%s%s%s", prefix, n == 0 || prefix[n - 1] == '/' ? "" : "/", name);
     free(name);
     return key;
-}
-
-/* The services among names that have a running container. */
-static int running_among(struct orch *o, const char **names, size_t n, const char ***ret,
-                         size_t *ret_n, struct zp_err *err)
-{
-    *ret = NULL;
-    *ret_n = 0;
-    if (n == 0)
-        return 0;
-    struct orch_container *cs = NULL;
-    size_t nc = 0;
-    int rc = orch_ps(o, names, n, false, &cs, &nc, err);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        bool running = false;
-        for (size_t k = 0; k < nc && !running; k++)
-            running = !cs[k].oneoff && strcmp(cs[k].service, names[i]) == 0 &&
-                      strcmp(cs[k].state, "running") == 0;
-        if (running) {
-            *ret = zp_realloc(*ret, (*ret_n + 1) * sizeof(**ret));
-            (*ret)[(*ret_n)++] = names[i];
-        }
-    }
-    orch_containers_free(cs, nc);
-    return 0;
 }
 
 static int backup_exec(const struct cli_global *g, int argc, char **argv)
@@ -333,48 +301,16 @@ static int backup_exec(const struct cli_global *g, int argc, char **argv)
         cli_session_open(g, &cli_cmd_backup, (const char *const *)services, nservices, true, &s);
     if (rc)
         return rc;
-    struct backup_plan plan;
-    memset(&plan, 0, sizeof(plan));
     char *out_owned = NULL;
-    const char **users = NULL, **stopped = NULL;
-    size_t nusers = 0, nstopped = 0;
-    struct engine *e = orch_engine(s.orch);
     struct backup_manifest m;
     memset(&m, 0, sizeof(m));
-    bool signals = false;
-    if (backup_plan_build(s.project, (const char *const *)services, nservices, g->env_files,
-                          g->nenv_files, false, &plan, &err) != 0) {
-        rc = cli_error(&err);
-        goto out;
-    }
-    for (size_t i = 0; i < plan.nnotes; i++)
-        cli_progress_note(s.progress, "%s", plan.notes[i]);
-    /* volumes never created (the project was not deployed) hold nothing yet */
-    for (size_t i = 0; i < plan.nvolumes; i++) {
-        bool exists = false;
-        if (engine_volume_exists(e, plan.volumes[i].name, &exists, &err) != 0) {
-            rc = cli_error(&err);
-            goto out;
-        }
-        if (!exists) {
-            cli_progress_note(s.progress, "volume '%s' does not exist yet, ignoring",
-                              plan.volumes[i].name);
-            memmove(&plan.volumes[i], &plan.volumes[i + 1],
-                    (plan.nvolumes - i - 1) * sizeof(*plan.volumes));
-            struct backup_plan_users u = plan.volume_users[i];
-            memmove(&plan.volume_users[i], &plan.volume_users[i + 1],
-                    (plan.nvolumes - i - 1) * sizeof(*plan.volume_users));
-            plan.volume_users[plan.nvolumes - 1] = u; /* still freed by the release */
-            plan.nvolumes--;
-            i--;
-        }
-    }
     if (to) {
         key = s3_key_for(prefix, s.project->name);
         if (backup_compression_for(key, &comp, &err) != 0) {
             rc = cli_usage_error(&cli_cmd_backup, "%s", err.msg);
             goto out;
         }
+        /* the bucket answers (and the credentials work) before anything is stopped */
         struct s3_object *objs = NULL;
         size_t nobjs = 0;
         if (s3_list(s3c, bucket, key, &objs, &nobjs, &err) != 0) {
@@ -385,61 +321,29 @@ static int backup_exec(const struct cli_global *g, int argc, char **argv)
         output = out_owned = zp_asprintf("s3://%s/%s", bucket, key);
     }
     if (output == NULL)
-        output = out_owned = default_output(s.project->name);
-    if (stop) {
-        for (size_t i = 0; i < plan.nvolumes; i++)
-            backup_plan_add_users(&plan.volume_users[i], &users, &nusers);
-        for (size_t i = 0; i < plan.nbinds; i++)
-            backup_plan_add_users(&plan.bind_users[i], &users, &nusers);
-        if (running_among(s.orch, users, nusers, &stopped, &nstopped, &err) != 0) {
-            rc = cli_error(&err);
-            goto out;
-        }
-        if (nstopped > 0) {
-            struct orch_action_opts ao = {
-                .services = stopped, .nservices = nstopped, .timeout_s = -1};
-            if (orch_act(s.orch, ORCH_STOP, &ao, &err) != 0) {
-                rc = cli_error(&err);
-                goto restart;
-            }
-        }
-    }
-    if ((rc = cli_signals_start(cancel_engine, e)) != 0)
-        goto restart;
-    signals = true;
-    struct backup_spec spec = {
-        .project = s.project->name,
-        .images = (const char *const *)plan.images,
-        .nimages = plan.nimages,
-        .volumes = plan.volumes,
-        .nvolumes = plan.nvolumes,
-        .binds = plan.binds,
-        .nbinds = plan.nbinds,
-        .files = plan.files,
-        .nfiles = plan.nfiles,
+        output = out_owned = release_backup_default_name(s.project->name);
+    struct release_backup_opts bo = {
+        .s3 = s3c,
+        .s3_bucket = bucket,
+        .s3_key = key,
+        .s3_info = &info,
+        .output = output,
+        .services = (const char *const *)services,
+        .nservices = nservices,
+        .env_files = g->env_files,
+        .nenv_files = g->nenv_files,
+        .stop = stop,
         .engine_api = engine_api,
+        .note = on_note,
+        .progress = on_progress,
+        .ud = s.progress,
     };
-    if (to) {
-        if (backup_create_s3(e, &spec, s3c, bucket, key, on_progress, s.progress, &m, &info,
-                             &err) != 0)
+    struct engine *e = orch_engine(s.orch);
+    if ((rc = cli_signals_start(cancel_engine, e)) == 0) {
+        if (release_backup(s.orch, s.project, &bo, &m, &err) != 0)
             rc = cli_error(&err);
-    } else if (backup_create(e, &spec, output, on_progress, s.progress, &m, &err) != 0) {
-        rc = cli_error(&err);
-    }
-    cli_signals_stop();
-    signals = false;
-    engine_cancel_clear(e);
-restart:
-    /* the services stopped for the backup run again, whatever happened */
-    if (nstopped > 0) {
-        struct zp_err serr;
-        zp_err_init(&serr);
-        struct orch_action_opts ao = {.services = stopped, .nservices = nstopped, .timeout_s = -1};
-        if (orch_act(s.orch, ORCH_START, &ao, &serr) != 0) {
-            int src = cli_error(&serr);
-            if (rc == 0)
-                rc = src;
-        }
+        cli_signals_stop();
+        engine_cancel_clear(e);
     }
     if (rc == 0) {
         cli_progress_done(s.progress);
@@ -449,13 +353,8 @@ restart:
                    (unsigned long long)info.size, info.sha256, bucket, key, S3_SUM_SUFFIX);
     }
 out:
-    if (signals)
-        cli_signals_stop();
     backup_manifest_release(&m);
-    free(users);
-    free(stopped);
     free(out_owned);
-    backup_plan_release(&plan);
     cli_session_close(&s);
     s3_client_free(s3c);
     free(bucket);

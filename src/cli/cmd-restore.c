@@ -11,7 +11,7 @@
 #include "../backup/backup.h"
 #include "../engine/engine.h"
 #include "../orchestrator/orchestrator.h"
-#include "backup-plan.h"
+#include "../backup/plan.h"
 #include "cli.h"
 #include "s3-opts.h"
 

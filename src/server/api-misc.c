@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/engine.h"
 #include "server-int.h"
 
 #include "../util/banned.h"
@@ -20,6 +21,68 @@ void srv_api_openapi(struct srv_req *req, struct srv_resp *resp)
     size_t len;
     const char *text = srv_openapi_text(&len);
     srv_reply_text(resp, 200, "application/json", text, len);
+}
+
+/* The health of a container as the engine's list shows it ("Up 3 minutes (healthy)"). */
+static const char *health_of(const struct engine_container_summary *c)
+{
+    if (!c->state || strcmp(c->state, "running") != 0)
+        return "not_running";
+    const char *st = c->status ? c->status : "";
+    if (strstr(st, "(healthy)"))
+        return "healthy";
+    if (strstr(st, "(unhealthy)"))
+        return "unhealthy";
+    if (strstr(st, "(health: starting)"))
+        return "starting";
+    return "no_healthcheck";
+}
+
+struct health_count {
+    const char *project, *health; /* borrowed from the list */
+    int64_t n;
+};
+
+/* zpanel_containers{project, health}: one list call for every container zpanel labelled;
+ * an engine that does not answer gives zpanel_engine_up 0 and no container series. */
+static void render_containers(struct server *s, struct zp_buf *out)
+{
+    struct zp_err err;
+    zp_err_init(&err);
+    struct engine *e = engine_new(s->host, &err);
+    struct engine_container_list l;
+    memset(&l, 0, sizeof(l));
+    static const char *const filters[] = {"io.zpanel.project", NULL};
+    bool up = e && engine_container_list(e, filters, true, &l, &err) == 0;
+    zp_buf_addf(out,
+                "# HELP zpanel_engine_up Whether the engine answered the container list.\n"
+                "# TYPE zpanel_engine_up gauge\nzpanel_engine_up %d\n",
+                up ? 1 : 0);
+    if (up) {
+        struct health_count *hc = zp_calloc(l.n + 1, sizeof(*hc));
+        size_t nh = 0;
+        for (size_t i = 0; i < l.n; i++) {
+            const char *p = engine_labels_get(&l.items[i].labels, "io.zpanel.project");
+            const char *oneoff = engine_labels_get(&l.items[i].labels, "io.zpanel.oneoff");
+            if (!p || (oneoff && strcmp(oneoff, "true") == 0))
+                continue;
+            const char *h = health_of(&l.items[i]);
+            size_t k = 0;
+            while (k < nh && !(strcmp(hc[k].project, p) == 0 && strcmp(hc[k].health, h) == 0))
+                k++;
+            if (k == nh)
+                hc[nh++] = (struct health_count){p, h, 0};
+            hc[k].n++;
+        }
+        zp_buf_adds(out, "# HELP zpanel_containers Containers of zpanel projects, by project and "
+                         "health.\n# TYPE zpanel_containers gauge\n");
+        for (size_t k = 0; k < nh; k++)
+            zp_buf_addf(out, "zpanel_containers{project=\"%s\",health=\"%s\"} %lld\n",
+                        hc[k].project, hc[k].health, (long long)hc[k].n);
+        free(hc);
+    }
+    engine_container_list_release(&l);
+    engine_free(e);
 }
 
 void srv_api_metrics(struct srv_req *req, struct srv_resp *resp)
@@ -58,6 +121,7 @@ void srv_api_metrics(struct srv_req *req, struct srv_resp *resp)
                 "# HELP zpanel_jobs_running Jobs running now.\n# TYPE zpanel_jobs_running "
                 "gauge\nzpanel_jobs_running %zu\n",
                 srv_jobs_nrunning(req->srv->jobs));
+    render_containers(req->srv, &out);
     srv_reply_text(resp, 200, "text/plain; version=0.0.4", zp_buf_cstr(&out), out.len);
     zp_buf_release(&out);
 }

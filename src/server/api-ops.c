@@ -42,7 +42,7 @@ static bool open_project(struct srv_req *req, struct srv_resp *resp, struct comp
     struct zp_diags d;
     zp_diags_init(&d);
     struct compose_project *cp = NULL;
-    int rc = srv_project_load(dir, p.name, p.env_json, &cp, &d);
+    int rc = srv_project_load(req->srv->state_dir, dir, p.name, p.env_json, &cp, &d);
     zp_diags_release(&d);
     free(dir);
     store_panel_project_release(&p);

@@ -62,6 +62,13 @@ static bool read_env(json_t *body, struct srv_resp *resp, char **ret_json)
             srv_reply_error(resp, 400, "bad_request", NULL, "env.%s: must be a string", k);
             return false;
         }
+        if (srv_secret_sealed(json_string_value(v))) {
+            srv_reply_error(resp, 400, "bad_request", NULL,
+                            "env.%s: values starting with '" SRV_SECRET_PREFIX
+                            "' are reserved (sealed values)",
+                            k);
+            return false;
+        }
     }
     *ret_json = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
     return true;
@@ -107,12 +114,13 @@ static int write_file(const char *path, const char *data, size_t len, struct zp_
 
 /* Load dir's compose.yaml as project name: on errors reply 422 with every diagnostic as
  * {"file", "line", "column", "path", "message"} (file relative to the project). */
-static bool validate(const char *dir, const char *name, const char *env_json, struct srv_resp *resp)
+static bool validate(const char *state_dir, const char *dir, const char *name, const char *env_json,
+                     struct srv_resp *resp)
 {
     struct zp_diags d;
     zp_diags_init(&d);
     struct compose_project *p = NULL;
-    int rc = srv_project_load(dir, name, env_json, &p, &d);
+    int rc = srv_project_load(state_dir, dir, name, env_json, &p, &d);
     compose_project_free(p);
     if (rc == 0) {
         zp_diags_release(&d);
@@ -161,7 +169,7 @@ static char *stage(struct server *s, const char *name, const char *compose, size
     }
     char *file = zp_path_join(tmpl, "compose.yaml");
     int rc = write_file(file, compose, len, &err);
-    bool ok = rc == 0 && validate(tmpl, name, env_json, resp);
+    bool ok = rc == 0 && validate(s->state_dir, tmpl, name, env_json, resp);
     if (rc)
         srv_reply_zerr(resp, &err);
     if (!ok) {
@@ -184,9 +192,9 @@ static void unstage(const char *dir)
 
 static json_t *project_json(const struct store_panel_project *p)
 {
-    json_t *env = json_loads(p->env_json ? p->env_json : "{}", 0, NULL);
+    /* values are stored sealed and never shown: the keys tell what is set */
     return json_pack("{s:s, s:I, s:I, s:o}", "name", p->name, "created", (json_int_t)p->created,
-                     "updated", (json_int_t)p->updated, "env", env ? env : json_object());
+                     "updated", (json_int_t)p->updated, "env", srv_env_masked(p->env_json));
 }
 
 void srv_api_projects_list(struct srv_req *req, struct srv_resp *resp)
@@ -238,11 +246,15 @@ void srv_api_projects_create(struct srv_req *req, struct srv_resp *resp)
         stage(req->srv, name, json_string_value(compose), json_string_length(compose), env, resp);
     if (!staged)
         goto out;
-    if (store_panel_project_add(req->db, name, env, &err) != 0) {
+    char *sealed = NULL;
+    if (srv_env_seal(req->srv->state_dir, env, &sealed, &err) != 0 ||
+        store_panel_project_add(req->db, name, sealed, &err) != 0) {
+        free(sealed);
         unstage(staged);
         srv_reply_zerr(resp, &err);
         goto out;
     }
+    free(sealed);
     dir = srv_project_dir(req->srv->state_dir, name);
     if (rename(staged, dir) != 0) {
         zp_err_sys(&err, "moving the project into '%s'", dir);
@@ -287,7 +299,7 @@ void srv_api_project_get(struct srv_req *req, struct srv_resp *resp)
     zp_diags_init(&d);
     struct compose_project *cp = NULL;
     json_t *services = json_array();
-    if (srv_project_load(dir, p.name, p.env_json, &cp, &d) == 0) {
+    if (srv_project_load(req->srv->state_dir, dir, p.name, p.env_json, &cp, &d) == 0) {
         const struct zp_node *svcs = zp_node_get(cp->model, "services");
         for (size_t i = 0; svcs && i < svcs->n; i++)
             json_array_append_new(services, json_string(svcs->pairs[i].key->str));
@@ -356,13 +368,17 @@ void srv_api_project_put(struct srv_req *req, struct srv_resp *resp)
                        use_env, resp);
         if (!staged)
             goto out;
-    } else if (!validate(dir, p.name, use_env, resp)) {
+    } else if (!validate(req->srv->state_dir, dir, p.name, use_env, resp)) {
         goto out;
     }
-    if (store_panel_project_update(req->db, p.name, env, &err) != 0) {
+    char *sealed = NULL;
+    if ((env && srv_env_seal(req->srv->state_dir, env, &sealed, &err) != 0) ||
+        store_panel_project_update(req->db, p.name, sealed, &err) != 0) {
+        free(sealed);
         srv_reply_zerr(resp, &err);
         goto out;
     }
+    free(sealed);
     if (staged) {
         char *from = zp_path_join(staged, "compose.yaml");
         char *to = zp_path_join(dir, "compose.yaml");
@@ -476,28 +492,52 @@ void srv_api_project_restart(struct srv_req *req, struct srv_resp *resp)
         queue_job(req, resp, "restart", b);
 }
 
-/* Rollback and backup are workflows that still live in cli/ (cmd-update.c's release flow,
- * backup-plan.c): serve answers 501 until the release/ module makes them callable. */
+/* {"release": N} (optional, N >= 1; none: the release before the running one) */
 void srv_api_project_rollback(struct srv_req *req, struct srv_resp *resp)
 {
-    struct store_panel_project p;
-    if (!get_project(req, resp, &p))
+    json_t *b = action_body(req, resp);
+    if (!b)
         return;
-    store_panel_project_release(&p);
-    srv_reply_error(resp, 501, "not_implemented", NULL,
-                    "rollback is not available through serve yet (the release workflow is not "
-                    "in a library module); use 'zpanel rollback'");
+    json_t *r = json_object_get(b, "release");
+    if (r && !json_is_null(r) && (!json_is_integer(r) || json_integer_value(r) < 1)) {
+        json_decref(b);
+        srv_reply_error(resp, 400, "bad_request", NULL, "release: not a release number (>= 1)");
+        return;
+    }
+    json_t *args = json_object();
+    if (json_is_integer(r))
+        json_object_set_new(args, "release", json_integer(json_integer_value(r)));
+    json_decref(b);
+    queue_job(req, resp, "rollback", args);
 }
 
+/* {"services": ["db"], "stop": true} (both optional) */
 void srv_api_project_backup(struct srv_req *req, struct srv_resp *resp)
 {
-    struct store_panel_project p;
-    if (!get_project(req, resp, &p))
+    json_t *b = action_body(req, resp);
+    if (!b)
         return;
-    store_panel_project_release(&p);
-    srv_reply_error(resp, 501, "not_implemented", NULL,
-                    "backup is not available through serve yet (the backup plan is not in a "
-                    "library module); use 'zpanel backup'");
+    json_t *svcs = json_object_get(b, "services");
+    json_t *stop = json_object_get(b, "stop");
+    const char *bad = NULL;
+    if (svcs && !json_is_array(svcs))
+        bad = "services: not an array of service names";
+    for (size_t i = 0; !bad && svcs && i < json_array_size(svcs); i++) {
+        const char *n = json_string_value(json_array_get(svcs, i));
+        if (n == NULL || *n == '\0')
+            bad = "services: not an array of service names";
+    }
+    if (!bad && stop && !json_is_boolean(stop))
+        bad = "stop: not true or false";
+    if (bad) {
+        json_decref(b);
+        srv_reply_error(resp, 400, "bad_request", NULL, "%s", bad);
+        return;
+    }
+    json_t *args = json_pack("{s:b}", "stop", json_is_true(stop));
+    json_object_set_new(args, "services", svcs ? json_incref(svcs) : json_array());
+    json_decref(b);
+    queue_job(req, resp, "backup", args);
 }
 
 void srv_api_project_releases(struct srv_req *req, struct srv_resp *resp)

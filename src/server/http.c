@@ -60,6 +60,13 @@ const char *srv_req_header(const struct srv_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *srv_req_cookie(const struct srv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+static bool mutating(const char *method);
+
 void srv_reply_json(struct srv_resp *resp, int status, json_t *v)
 {
     free(resp->body);
@@ -146,22 +153,49 @@ static void pool_give(struct server *s, struct store_panel *db)
 
 /* ---- auth ---- */
 
-/* Check the Bearer token against the route's scope; on failure the reply is set. */
+/* The CSRF check of a request authenticated by the session cookie: a state-changing one
+ * must repeat the CSRF cookie's value in X-CSRF-Token (double submit: a page of another
+ * site can make the browser send the cookies, but cannot read them to set the header). */
+static bool csrf_ok(const struct srv_req *req)
+{
+    if (!mutating(req->method))
+        return true;
+    const char *c = srv_req_cookie(req, SRV_CSRF_COOKIE);
+    const char *h = srv_req_header(req, SRV_CSRF_HEADER);
+    size_t n = c ? strlen(c) : 0;
+    return n >= 16 && h && strlen(h) == n && sodium_memcmp(c, h, n) == 0;
+}
+
+/* Check the Bearer token (or the session cookie: then also CSRF) against the route's
+ * scope; on failure the reply is set. */
 static bool authorize(struct srv_req *req, struct srv_resp *resp)
 {
     const char *h = srv_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
+    const char *cookie = h ? NULL : srv_req_cookie(req, SRV_SESSION_COOKIE);
+    const char *tok;
+    if (cookie && *cookie) {
+        if (strncmp(cookie, SRV_SESSION_PREFIX, strlen(SRV_SESSION_PREFIX)) != 0 ||
+            strlen(cookie) > 256) {
+            srv_reply_error(resp, 401, "unauthorized", NULL, "unknown or expired session");
+            return false;
+        }
+        tok = cookie;
+        req->by_cookie = true;
+    } else if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
         srv_reply_error(resp, 401, "unauthorized", NULL,
                         "this route needs a token: 'Authorization: Bearer TOKEN' (zpanel token "
                         "create)");
         resp->auth_challenge = true;
         return false;
-    }
-    const char *tok = h + 7;
-    if (strlen(tok) > 256) {
-        srv_reply_error(resp, 401, "unauthorized", NULL, "unknown or expired token");
-        resp->auth_challenge = true;
-        return false;
+    } else {
+        tok = h + 7;
+        /* a session is a cookie's: a stolen one cannot be replayed without CSRF as a bearer */
+        if (strlen(tok) > 256 ||
+            strncmp(tok, SRV_SESSION_PREFIX, strlen(SRV_SESSION_PREFIX)) == 0) {
+            srv_reply_error(resp, 401, "unauthorized", NULL, "unknown or expired token");
+            resp->auth_challenge = true;
+            return false;
+        }
     }
     char hash[65];
     zp_sha256_hex(tok, strlen(tok), hash);
@@ -177,6 +211,12 @@ static bool authorize(struct srv_req *req, struct srv_resp *resp)
         return false;
     }
     req->authed = true;
+    if (req->by_cookie && !csrf_ok(req)) {
+        srv_reply_error(resp, 403, "csrf", NULL,
+                        "a request authenticated by the session cookie must repeat the "
+                        "'" SRV_CSRF_COOKIE "' cookie in the " SRV_CSRF_HEADER " header");
+        return false;
+    }
     /* a role bounds what its tokens can do, even one created before a role change */
     enum store_scope role_max = req->auth.role == STORE_ROLE_ADMIN    ? STORE_SCOPE_ADMIN
                                 : req->auth.role == STORE_ROLE_MEMBER ? STORE_SCOPE_WRITE
@@ -287,6 +327,14 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct srv_resp *resp
         MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
     if (resp->auth_challenge)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"zpanel\"");
+    for (size_t i = 0; i < 2; i++)
+        if (resp->cookies[i])
+            MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE, resp->cookies[i]);
+    if (resp->retry_after > 0) {
+        char ra[32];
+        snprintf(ra, sizeof(ra), "%lld", (long long)resp->retry_after);
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     enum MHD_Result r = MHD_queue_response(c, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
     return r;
@@ -323,11 +371,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct srv_resp resp;
     memset(&resp, 0, sizeof(resp));
     resp.status = 500;
+    remote_addr(c, req.addr, sizeof(req.addr));
+    const char *addr = req.addr;
     req.db = pool_take(s);
     dispatch(&req, cc, &resp);
     if (mutating(method)) {
-        char addr[INET6_ADDRSTRLEN + 1];
-        remote_addr(c, addr, sizeof(addr));
         struct zp_err err;
         zp_err_init(&err);
         if (store_panel_audit_add(req.db, srv_now_ms(), req.authed ? req.auth.user : NULL, method,
@@ -346,6 +394,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     store_token_info_release(&req.auth);
     enum MHD_Result r = send_resp(c, &resp);
     free(resp.body);
+    for (size_t i = 0; i < 2; i++)
+        free(resp.cookies[i]);
     return r;
 }
 
@@ -433,6 +483,7 @@ int server_start(const struct server_opts *opts, struct server **ret, struct zp_
     size_t nroutes;
     srv_routes(&nroutes);
     s->metrics = srv_metrics_new(nroutes);
+    s->limit = srv_limit_new();
     for (size_t i = 0; i < SRV_DB_POOL; i++) {
         if ((rc = store_panel_open(s->state_dir, &s->pool[i], err)) != 0)
             goto fail;
@@ -490,6 +541,7 @@ void server_free(struct server *s)
     for (size_t i = 0; i < s->npool; i++)
         store_panel_close(s->pool[i]);
     srv_metrics_free(s->metrics);
+    srv_limit_free(s->limit);
     pthread_mutex_destroy(&s->pool_lock);
     pthread_cond_destroy(&s->pool_cond);
     free(s->state_dir);

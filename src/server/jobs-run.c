@@ -1,13 +1,17 @@
 /* server/jobs-run: the adapter between a job and the library: one function per job kind,
- * each a call of the same library functions the CLI commands use (orch_up, orch_act,
- * orch_down), with the job's log as the progress sink. Deploy is to become release/'s
- * release_deploy (recorded as the CLI's up is): wired once, four concurrent deploy jobs
- * left one waiting for a health state it never saw, so it stays orch_up until that is
- * understood. Rollback and backup are wired here when they run as jobs. */
+ * each a call of the same library functions the CLI commands use (release_deploy,
+ * release_rollback, release_backup, orch_act, orch_down), with the job's log as the
+ * progress sink. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../orchestrator/orchestrator.h"
+#include "../release/backup.h"
+#include "../release/release.h"
 #include "server-int.h"
 
 #include "../util/banned.h"
@@ -26,16 +30,136 @@ struct run_ctx {
 
 typedef int (*run_fn)(const struct run_ctx *c, struct zp_err *err);
 
+static void sink_line(void *ud, enum release_level level, const char *text)
+{
+    srv_job_log(ud, "%s%s", level == RELEASE_WARNING ? "warning: " : "", text);
+}
+
+static void release_opts_of(const struct run_ctx *c, struct release_sink *sink,
+                            struct release_opts *opts)
+{
+    sink->event = srv_job_progress;
+    sink->line = sink_line;
+    sink->ud = c->ctl;
+    memset(opts, 0, sizeof(*opts));
+    opts->state_dir = c->env->state_dir;
+    opts->host = c->env->host;
+    opts->sink = sink;
+}
+
+/* as `zpanel up -d --wait --remove-orphans`, recorded as a release (release_deploy); the
+ * job's timeout bounds the wait */
 static int run_deploy(const struct run_ctx *c, struct zp_err *err)
 {
-    /* as `zpanel up -d --wait --remove-orphans`; the job's timeout bounds the wait */
     struct orch_up_opts uo;
     memset(&uo, 0, sizeof(uo));
     uo.wait = true;
     uo.remove_orphans = true;
     uo.recreate = ORCH_RECREATE_CHANGED;
     uo.pull = ORCH_PULL_MISSING;
-    return orch_up(c->o, &uo, err);
+    struct release_sink sink;
+    struct release_opts opts;
+    release_opts_of(c, &sink, &opts);
+    struct release_result out;
+    int rc = release_deploy(c->o, c->p, &uo, &opts, &out, err);
+    if (rc == 0 && out.outcome == RELEASE_DEPLOYED)
+        srv_job_log(c->ctl, "release %" PRId64 " deployed", out.id);
+    else if (rc == 0)
+        srv_job_log(c->ctl, "no container changed: no release recorded");
+    release_result_release(&out);
+    return rc;
+}
+
+/* as `zpanel rollback [RELEASE]`: args {"release": N} (0 or none: the one before) */
+static int run_rollback(const struct run_ctx *c, struct zp_err *err)
+{
+    json_t *r = json_object_get(c->args, "release");
+    int64_t target = json_is_integer(r) ? (int64_t)json_integer_value(r) : 0;
+    struct release_sink sink;
+    struct release_opts opts;
+    release_opts_of(c, &sink, &opts);
+    opts.cancel = release_cancel_new();
+    int rc;
+    if (!srv_job_attach(c->ctl, NULL, opts.cancel, false)) {
+        release_cancel_free(opts.cancel);
+        return zp_err_set(err, ZP_E_CANCELLED, NULL, "cancelled");
+    }
+    struct release_result out;
+    rc = release_rollback(c->p->name, c->env->project_dir, target, &opts, &out, err);
+    srv_job_detach(c->ctl);
+    release_cancel_free(opts.cancel);
+    if (rc == 0)
+        srv_job_log(c->ctl, "release %" PRId64 " deployed (rollback to release %" PRId64 ")",
+                    out.id, out.source);
+    if (out.outcome == RELEASE_ROLLED_BACK)
+        srv_job_log(c->ctl, "rolled back to release %" PRId64, out.previous);
+    release_result_release(&out);
+    return rc;
+}
+
+static void backup_note(void *ud, const char *text)
+{
+    srv_job_log(ud, "%s", text);
+}
+
+static void backup_progress(void *ud, enum backup_kind kind, const char *key, const char *text)
+{
+    static const char *const names[] = {"volume", "bind", "file"};
+    srv_job_log(ud, "%s %s: %s", names[kind], key, text);
+}
+
+/* as `zpanel backup [--stop] [SERVICE...]`: args {"services": [...], "stop": bool}; the
+ * archive is written to <state>/backups/<project>/<project>-<UTC time>.tar.zst */
+static int run_backup(const struct run_ctx *c, struct zp_err *err)
+{
+    json_t *svcs = json_object_get(c->args, "services");
+    size_t n = json_is_array(svcs) ? json_array_size(svcs) : 0;
+    const char **names = zp_calloc(n + 1, sizeof(*names));
+    const struct zp_node *defs = zp_node_get(c->p->model, "services");
+    for (size_t i = 0; i < n; i++) {
+        names[i] = json_string_value(json_array_get(svcs, i));
+        if (names[i] == NULL || zp_node_get(defs, names[i]) == NULL) {
+            int rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such service '%s'",
+                                names[i] ? names[i] : "");
+            free(names);
+            return rc;
+        }
+    }
+    char *dir = srv_backup_dir(c->env->state_dir, c->p->name);
+    char *name = release_backup_default_name(c->p->name);
+    char *output = zp_path_join(dir, name);
+    int rc = zp_mkdir_p(dir, 0700, err);
+    if (rc == 0) {
+        struct release_backup_opts bo = {
+            .output = output,
+            .services = names,
+            .nservices = n,
+            .stop = json_is_true(json_object_get(c->args, "stop")),
+            .note = backup_note,
+            .progress = backup_progress,
+            .ud = c->ctl,
+        };
+        struct backup_manifest m;
+        memset(&m, 0, sizeof(m));
+        srv_job_detach(c->ctl);
+        if (!srv_job_attach(c->ctl, c->o, NULL, true))
+            rc = zp_err_set(err, ZP_E_CANCELLED, NULL, "cancelled");
+        else
+            rc = release_backup(c->o, c->p, &bo, &m, err);
+        if (rc == 0) {
+            uint64_t size = 0;
+            for (size_t i = 0; i < m.n; i++)
+                size += m.sections[i].size;
+            srv_job_log(c->ctl, "wrote %s: %zu sections, %llu bytes", output, m.n,
+                        (unsigned long long)size);
+        }
+        backup_manifest_release(&m);
+    }
+    free(output);
+    free(name);
+    free(dir);
+    free(names);
+    return rc;
 }
 
 static int run_action(struct orch *o, enum orch_action a, struct zp_err *err)
@@ -79,7 +203,8 @@ static const struct {
 } kinds[] = {
     {"deploy", run_deploy, 30 * MINUTE_MS}, {"stop", run_stop, 10 * MINUTE_MS},
     {"start", run_start, 10 * MINUTE_MS},   {"restart", run_restart, 10 * MINUTE_MS},
-    {"delete", run_delete, 10 * MINUTE_MS},
+    {"delete", run_delete, 10 * MINUTE_MS}, {"rollback", run_rollback, 30 * MINUTE_MS},
+    {"backup", run_backup, 60 * MINUTE_MS},
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -108,16 +233,44 @@ int64_t srv_job_timeout_ms(const char *kind)
     return i >= 0 ? kinds[i].timeout_ms : 10 * MINUTE_MS;
 }
 
+/* The job's log never shows the project's env values (at least 4 bytes: shorter ones
+ * would mask ordinary words) */
+static void redact_env(const struct srv_job_env *env, struct srv_job_ctl *ctl)
+{
+    char *plain = NULL;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (srv_env_open(env->state_dir, env->env_json, &plain, &err) != 0)
+        return; /* the load below fails and says why */
+    json_t *o = json_loads(plain, 0, NULL);
+    char **vals = zp_calloc(json_object_size(o) + 1, sizeof(*vals));
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        const char *s = json_string_value(v);
+        if (s && strlen(s) >= 4)
+            vals[n++] = zp_strdup(s);
+    }
+    json_decref(o);
+    sodium_memzero(plain, strlen(plain));
+    free(plain);
+    srv_job_redact(ctl, vals, n);
+}
+
 int srv_job_run(const struct srv_job_env *env, const struct store_job *job, struct srv_job_ctl *ctl,
                 struct zp_err *err)
 {
     int k = find(job->kind);
     if (k < 0)
         return zp_err_set(err, ZP_E_INPUT, NULL, "unknown job kind '%s'", job->kind);
+    redact_env(env, ctl);
     struct zp_diags d;
     zp_diags_init(&d);
     struct compose_project *p = NULL;
-    int rc = srv_project_load(env->project_dir, job->project, env->env_json, &p, &d);
+    int rc =
+        srv_project_load(env->state_dir, env->project_dir, job->project, env->env_json, &p, &d);
     zp_diags_sort(&d);
     for (size_t i = 0; i < d.n; i++) {
         char *line = zp_diag_render(&d.items[i]);
@@ -135,7 +288,7 @@ int srv_job_run(const struct srv_job_env *env, const struct store_job *job, stru
     struct orch *o = NULL;
     if ((rc = orch_new(p, env->host, srv_job_progress, ctl, &o, err)) != 0)
         goto out;
-    if (!srv_job_attach(ctl, o)) {
+    if (!srv_job_attach(ctl, o, NULL, false)) {
         rc = zp_err_set(err, ZP_E_CANCELLED, NULL, "cancelled");
         goto out;
     }

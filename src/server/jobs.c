@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/engine.h"
 #include "../orchestrator/orchestrator.h"
+#include "../release/release.h"
 #include "server-int.h"
 
 #include "../util/banned.h"
@@ -34,8 +37,12 @@ struct srv_job_ctl {
     atomic_bool cancel;        /* stop as soon as possible */
     atomic_bool timed_out;     /* ... because the kind's timeout passed */
     atomic_bool shutdown;      /* ... because serve stops: queue it again */
-    pthread_mutex_t orch_lock; /* guards orch */
+    pthread_mutex_t orch_lock; /* guards orch, rcancel, engine */
     struct orch *orch;
+    struct release_cancel *rcancel; /* a release workflow's token (rollback) */
+    char **secrets;                 /* values masked in the log (the project's env) */
+    size_t nsecrets;
+    bool engine; /* cancel reaches orch's engine too (backup) */
 };
 
 struct srv_jobs {
@@ -107,11 +114,41 @@ void srv_jobs_wait(struct srv_jobs *j, uint64_t seen, int timeout_ms)
 
 /* ---- what a running job may do ---- */
 
-static void log_write(struct srv_job_ctl *c, const char *line)
+void srv_job_redact(struct srv_job_ctl *c, char **values, size_t n)
+{
+    c->secrets = values;
+    c->nsecrets = n;
+}
+
+/* line with every secret value replaced by the mask (a new string) */
+static char *redacted(const struct srv_job_ctl *c, const char *line)
+{
+    struct zp_buf b = ZP_BUF_INIT;
+    const char *p = line;
+    while (*p) {
+        size_t hit = 0;
+        for (size_t i = 0; i < c->nsecrets && !hit; i++) {
+            size_t n = strlen(c->secrets[i]);
+            if (n && strncmp(p, c->secrets[i], n) == 0)
+                hit = n;
+        }
+        if (hit) {
+            zp_buf_adds(&b, SRV_SECRET_MASK);
+            p += hit;
+        } else {
+            zp_buf_addc(&b, *p++);
+        }
+    }
+    return zp_buf_detach(&b, NULL);
+}
+
+static void log_write(struct srv_job_ctl *c, const char *raw)
 {
     double t = (double)(zp_mono_ns() - c->t0_ns) / 1e9;
     char buf[LOG_LINE_MAX + 32];
-    int n = snprintf(buf, sizeof(buf), "[%8.3fs] %s\n", t, line);
+    char *line = c->nsecrets ? redacted(c, raw) : NULL;
+    int n = snprintf(buf, sizeof(buf), "[%8.3fs] %s\n", t, line ? line : raw);
+    free(line);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof(buf)) {
@@ -154,23 +191,38 @@ void srv_job_progress(void *ud, const struct orch_event *ev)
     }
 }
 
-bool srv_job_attach(struct srv_job_ctl *c, struct orch *o)
+/* Under c->orch_lock: make what is attached stop. */
+static void cancel_attached(struct srv_job_ctl *c)
+{
+    if (c->orch) {
+        orch_cancel(c->orch);
+        if (c->engine)
+            engine_cancel(orch_engine(c->orch));
+    }
+    if (c->rcancel)
+        release_cancel_fire(c->rcancel);
+}
+
+bool srv_job_attach(struct srv_job_ctl *c, struct orch *o, struct release_cancel *rc, bool engine)
 {
     pthread_mutex_lock(&c->orch_lock);
     c->orch = o;
-    pthread_mutex_unlock(&c->orch_lock);
+    c->rcancel = rc;
+    c->engine = engine;
     /* a cancel that came before the session existed */
-    if (atomic_load(&c->cancel)) {
-        orch_cancel(o);
-        return false;
-    }
-    return true;
+    bool cancelled = atomic_load(&c->cancel);
+    if (cancelled)
+        cancel_attached(c);
+    pthread_mutex_unlock(&c->orch_lock);
+    return !cancelled;
 }
 
 void srv_job_detach(struct srv_job_ctl *c)
 {
     pthread_mutex_lock(&c->orch_lock);
     c->orch = NULL;
+    c->rcancel = NULL;
+    c->engine = false;
     pthread_mutex_unlock(&c->orch_lock);
 }
 
@@ -181,8 +233,7 @@ static void cancel_locked(struct srv_jobs *j, struct srv_job_ctl *c)
     atomic_store(&c->cancel, true);
     pthread_mutex_lock(&c->orch_lock);
     pthread_mutex_unlock(&j->lock);
-    if (c->orch)
-        orch_cancel(c->orch);
+    cancel_attached(c);
     pthread_mutex_unlock(&c->orch_lock);
     pthread_mutex_lock(&j->lock);
 }
@@ -327,6 +378,11 @@ static void *worker(void *arg)
         pthread_mutex_lock(&c->orch_lock);
         pthread_mutex_unlock(&c->orch_lock);
         pthread_mutex_destroy(&c->orch_lock);
+        for (size_t i = 0; i < c->nsecrets; i++) {
+            sodium_memzero(c->secrets[i], strlen(c->secrets[i]));
+            free(c->secrets[i]);
+        }
+        free(c->secrets);
         free(c);
         store_job_release(&job);
         bump(j);

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,11 +21,28 @@ char *srv_project_dir(const char *state_dir, const char *name)
     return dir;
 }
 
-int srv_project_load(const char *dir, const char *name, const char *env_json,
+char *srv_backup_dir(const char *state_dir, const char *name)
+{
+    char *rel = zp_asprintf("backups/%s", name);
+    char *dir = zp_path_join(state_dir, rel);
+    free(rel);
+    return dir;
+}
+
+int srv_project_load(const char *state_dir, const char *dir, const char *name, const char *env_json,
                      struct compose_project **ret, struct zp_diags *d)
 {
+    char *plain = NULL;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (srv_env_open(state_dir, env_json, &plain, &err) != 0) {
+        zp_diag_error(d, NULL, "env", "%s", err.msg);
+        return ZP_E_INPUT;
+    }
     /* the project's environment is exactly its env: serve's own does not leak in */
-    json_t *env = json_loads(env_json ? env_json : "{}", 0, NULL);
+    json_t *env = json_loads(plain, 0, NULL);
+    sodium_memzero(plain, strlen(plain));
+    free(plain);
     size_t n = json_is_object(env) ? json_object_size(env) : 0;
     char **environ_ = zp_calloc(n + 1, sizeof(*environ_));
     size_t k = 0;
@@ -47,8 +65,10 @@ int srv_project_load(const char *dir, const char *name, const char *env_json,
     o.environ = environ_;
     o.cwd = dir;
     int rc = compose_project_load(&o, ret, d);
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
+        sodium_memzero(environ_[i], strlen(environ_[i]));
         free(environ_[i]);
+    }
     free(environ_);
     free(file);
     json_decref(env);

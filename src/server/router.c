@@ -11,6 +11,8 @@ static const struct srv_route routes[] = {
     {"GET", "/healthz", STORE_SCOPE_NONE, srv_api_healthz},
     {"GET", "/api/v1/openapi.json", STORE_SCOPE_NONE, srv_api_openapi},
     {"GET", "/metrics", STORE_SCOPE_READ, srv_api_metrics},
+    {"POST", "/api/v1/login", STORE_SCOPE_NONE, srv_api_login},
+    {"POST", "/api/v1/logout", STORE_SCOPE_READ, srv_api_logout},
     {"GET", "/api/v1/projects", STORE_SCOPE_READ, srv_api_projects_list},
     {"POST", "/api/v1/projects", STORE_SCOPE_WRITE, srv_api_projects_create},
     {"GET", "/api/v1/projects/{name}", STORE_SCOPE_READ, srv_api_project_get},

@@ -36,7 +36,9 @@ struct srv_req {
     const char *body; /* NUL-terminated; "" without a body */
     size_t body_len;
     bool authed;
+    bool by_cookie;               /* authed through the session cookie */
     struct store_token_info auth; /* when authed */
+    char addr[48];                /* the client's address ("?" unknown) */
     struct store_panel *db;       /* borrowed from the pool for the request */
     const struct srv_route *route;
 };
@@ -55,12 +57,22 @@ struct srv_resp {
     void (*stream_free)(void *cls);
     const char *allow;   /* the Allow header of a 405 (static text) */
     bool auth_challenge; /* 401: send WWW-Authenticate */
+    char *cookies[2];    /* Set-Cookie values (owned) */
+    int64_t retry_after; /* seconds: send Retry-After when > 0 */
 };
 
 /* A query argument of the request (?key=value), or NULL. */
 const char *srv_req_query(const struct srv_req *r, const char *key);
 /* A request header, or NULL. */
 const char *srv_req_header(const struct srv_req *r, const char *name);
+/* A request cookie, or NULL. */
+const char *srv_req_cookie(const struct srv_req *r, const char *name);
+
+#define SRV_SESSION_COOKIE "zp_session"
+#define SRV_CSRF_COOKIE "zp_csrf"
+#define SRV_CSRF_HEADER "X-CSRF-Token"
+#define SRV_SESSION_PREFIX "zps_"
+#define SRV_SESSION_TTL_S (12 * 3600)
 
 /* Reply with v (stolen) as JSON. */
 void srv_reply_json(struct srv_resp *resp, int status, json_t *v);
@@ -126,13 +138,32 @@ struct server {
     size_t npool;
     struct srv_jobs *jobs;
     struct srv_metrics *metrics;
-    atomic_bool stopping; /* server_free began: streams end */
+    struct srv_limit *limit; /* login failures */
+    atomic_bool stopping;    /* server_free began: streams end */
 };
 
 /* Log a line "LEVEL key=value ..." to stderr. */
 void srv_log(const char *level, const char *fmt, ...) ZP_PRINTF(2, 3);
 /* Wall clock in Unix milliseconds. */
 int64_t srv_now_ms(void);
+
+/* ---- the login rate limit (limit.c) ---- */
+
+#define SRV_LIMIT_BASE_MS (30 * 1000)     /* the first lockout */
+#define SRV_LIMIT_MAX_MS (15 * 60 * 1000) /* the longest lockout */
+#define SRV_LIMIT_FREE_USER 5             /* failures of one user name before lockouts */
+#define SRV_LIMIT_FREE_ADDR 20            /* failures from one address before lockouts */
+
+struct srv_limit;
+struct srv_limit *srv_limit_new(void);
+void srv_limit_free(struct srv_limit *l);
+/* Milliseconds key stays locked (0: not locked). Thread-safe. */
+int64_t srv_limit_check(struct srv_limit *l, const char *key, int64_t now_ms);
+/* A failure of key: from the free_failures-th on, key is locked for 30 s, 60 s, 120 s, ...
+ * (at most SRV_LIMIT_MAX_MS). Thread-safe. */
+void srv_limit_fail(struct srv_limit *l, const char *key, unsigned free_failures, int64_t now_ms);
+/* A success: key starts over. */
+void srv_limit_clear(struct srv_limit *l, const char *key);
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -146,6 +177,8 @@ void srv_metrics_render(struct srv_metrics *m, struct zp_buf *out);
 /* ---- handlers (api-*.c) ---- */
 
 void srv_api_healthz(struct srv_req *req, struct srv_resp *resp);
+void srv_api_login(struct srv_req *req, struct srv_resp *resp);
+void srv_api_logout(struct srv_req *req, struct srv_resp *resp);
 void srv_api_openapi(struct srv_req *req, struct srv_resp *resp);
 void srv_api_metrics(struct srv_req *req, struct srv_resp *resp);
 void srv_api_projects_list(struct srv_req *req, struct srv_resp *resp);
@@ -173,13 +206,36 @@ const char *srv_openapi_text(size_t *ret_len);
 /* A job as the API shows it. */
 json_t *srv_job_json(const struct store_job *j);
 
+/* ---- environment values encrypted at rest (secret.c) ---- */
+
+#define SRV_SECRET_KEY_BYTES 32
+#define SRV_SECRET_PREFIX "zpenc:v1:"
+#define SRV_SECRET_MASK "********"
+
+/* The key of <state>/secret.key, created (0600, random) on first use. Errors: ZP_E_INPUT
+ * (a key file readable by others, or of the wrong size), ZP_E_SYSTEM. */
+int srv_secret_key(const char *state_dir, unsigned char key[SRV_SECRET_KEY_BYTES],
+                   struct zp_err *err);
+/* Is v a sealed value? */
+bool srv_secret_sealed(const char *v);
+/* env_json with every value sealed (those sealed already kept): *ret a new string. */
+int srv_env_seal(const char *state_dir, const char *env_json, char **ret, struct zp_err *err);
+/* env_json with every sealed value opened: *ret a new string. Errors: ZP_E_INPUT (a value
+ * that does not open with this key). */
+int srv_env_open(const char *state_dir, const char *env_json, char **ret, struct zp_err *err);
+/* The environment as the API shows it: every value masked. */
+json_t *srv_env_masked(const char *env_json);
+
 /* ---- projects on disk (projects.c) ---- */
 
 /* <state>/projects/<name> (newly allocated). */
 char *srv_project_dir(const char *state_dir, const char *name);
-/* Load project name from its directory (compose.yaml) with env_json as its whole
- * environment; the diagnostics go to d. Returns 0 and *ret, or the loader's code. */
-int srv_project_load(const char *dir, const char *name, const char *env_json,
+/* <state>/backups/<name>: where backup jobs write archives (newly allocated). */
+char *srv_backup_dir(const char *state_dir, const char *name);
+/* Load project name from its directory (compose.yaml) with env_json (sealed values opened
+ * with state_dir's key) as its whole environment; the diagnostics go to d. Returns 0 and
+ * *ret, or the loader's code (a value that does not open: a diagnostic, ZP_E_INPUT). */
+int srv_project_load(const char *state_dir, const char *dir, const char *name, const char *env_json,
                      struct compose_project **ret, struct zp_diags *d);
 /* Remove the project's directory and its registration. */
 int srv_project_forget(const char *state_dir, struct store_panel *db, const char *name,
@@ -212,10 +268,14 @@ char *srv_job_log_path(const char *state_dir, int64_t id);
 struct srv_job_ctl;
 /* Append one line to the job's log (a newline is added). */
 void srv_job_log(struct srv_job_ctl *c, const char *fmt, ...) ZP_PRINTF(2, 3);
-/* Make cancel and the timeout reach o; false when the job is cancelled already (the
- * caller stops). srv_job_detach before freeing o. */
-bool srv_job_attach(struct srv_job_ctl *c, struct orch *o);
+/* Make cancel and the timeout reach o (may be NULL), the release token rc (may be NULL)
+ * and, when engine, o's engine itself (a backup's streams); false when the job is
+ * cancelled already (the caller stops). srv_job_detach before freeing o or rc. */
+struct release_cancel;
+bool srv_job_attach(struct srv_job_ctl *c, struct orch *o, struct release_cancel *rc, bool engine);
 void srv_job_detach(struct srv_job_ctl *c);
+/* Mask each of values (taken: strings freed with c) wherever it appears in the log. */
+void srv_job_redact(struct srv_job_ctl *c, char **values, size_t n);
 /* The orch_progress_fn that writes events to the log; ud is the struct srv_job_ctl. */
 struct orch_event;
 void srv_job_progress(void *ud, const struct orch_event *ev);

@@ -398,6 +398,41 @@ int store_panel_user_get(struct store_panel *p, const char *name, int64_t *ret_i
     return rc;
 }
 
+int store_panel_user_pwhash(struct store_panel *p, const char *name, int64_t *ret_id,
+                            enum store_role *ret_role, char **ret_pwhash, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc =
+        prepare(p, "SELECT id, role, pwhash FROM users WHERE name = ?", "reading a user", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, name);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret_id = sqlite3_column_int64(st, 0);
+        int r = store_role_parse((const char *)sqlite3_column_text(st, 1));
+        *ret_role = r < 0 ? STORE_ROLE_VIEWER : (enum store_role)r;
+        *ret_pwhash = zp_strdup((const char *)sqlite3_column_text(st, 2));
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such user '%s'", name);
+    } else {
+        rc = db_error(p, rc, "reading a user", err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_panel_token_delete(struct store_panel *p, const char *hash_hex, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "DELETE FROM tokens WHERE hash = ?", "removing a token", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, hash_hex);
+    return step_done(p, st, "removing a token", err);
+}
+
 int store_panel_token_add(struct store_panel *p, int64_t user_id, const char *hash_hex,
                           enum store_scope scope, int64_t expires, int64_t *ret_id,
                           struct zp_err *err)

@@ -60,6 +60,13 @@ int store_panel_user_add(struct store_panel *p, const char *name, enum store_rol
 int store_panel_user_get(struct store_panel *p, const char *name, int64_t *ret_id,
                          enum store_role *ret_role, struct zp_err *err);
 
+/* user_get with the password hash too (*ret_pwhash a new string). Errors: ZP_E_NOTFOUND. */
+int store_panel_user_pwhash(struct store_panel *p, const char *name, int64_t *ret_id,
+                            enum store_role *ret_role, char **ret_pwhash, struct zp_err *err);
+
+/* Remove the token whose hash is hash_hex (none: nothing happens). */
+int store_panel_token_delete(struct store_panel *p, const char *hash_hex, struct zp_err *err);
+
 /* Record a token by the SHA-256 hex of its text (never the text). expires: Unix seconds,
  * 0 for never. */
 int store_panel_token_add(struct store_panel *p, int64_t user_id, const char *hash_hex,

@@ -99,7 +99,11 @@ while read -r method path scope; do
     nroutes=$((nroutes + 1))
     if [ "$scope" = none ]; then
         api "$method" "$path" ""
-        expect_code 200 "$method $path without auth"
+        if [ "$path" = /api/v1/login ]; then
+            expect_code 400 "$method $path without a body"
+        else
+            expect_code 200 "$method $path without auth"
+        fi
         continue
     fi
     api "$method" "$path" ""
@@ -112,6 +116,58 @@ while read -r method path scope; do
     fi
 done <"$TMP/routes"
 [ "$nroutes" -ge 19 ] && ok || fail "openapi.json lists $nroutes operations"
+
+# ---- browser sessions: login, cookie, CSRF, logout, rate limit ----
+JAR=$TMP/jar
+login() { # login USER PASSWORD: sets CODE, OUT, HDRS ($TMP/hdrs)
+    CODE=$(curl -s -o "$TMP/out" -D "$TMP/hdrs" -w '%{http_code}' -c "$JAR" -X POST "$URL/api/v1/login" \
+        -H 'Content-Type: application/json' --data-binary "{\"user\": \"$1\", \"password\": \"$2\"}")
+    OUT=$(cat "$TMP/out")
+}
+cookie_api() { # cookie_api METHOD PATH [CSRF]: with the jar's cookies; sets CODE and OUT
+    local args=(-s -o "$TMP/out" -w '%{http_code}' -b "$JAR" -c "$JAR" -X "$1" "$URL$2")
+    [ $# -ge 3 ] && args+=(-H "X-CSRF-Token: $3")
+    CODE=$(curl "${args[@]}")
+    OUT=$(cat "$TMP/out")
+}
+login root wrong-password
+expect_code 401 "login with a wrong password"
+login root e2e-password-1
+expect_code 200 "login"
+grep -qi '^set-cookie: zp_session=zps_[^;]*; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict' "$TMP/hdrs" && ok ||
+    fail "session cookie: $(cat "$TMP/hdrs")"
+grep -qi '^set-cookie: zp_csrf=' "$TMP/hdrs" && ! grep -qi '^set-cookie: zp_csrf=.*HttpOnly' "$TMP/hdrs" && ok ||
+    fail "csrf cookie readable by the page: $(cat "$TMP/hdrs")"
+CSRF=$(jget 'm["csrf_token"]')
+[ "$(awk '$6 == "zp_csrf" {print $7}' "$JAR")" = "$CSRF" ] && ok || fail "the body's csrf_token is the cookie's"
+SESSION=$(awk '$6 == "zp_session" {print $7}' "$JAR")
+cookie_api GET /api/v1/projects
+expect_code 200 "GET with the session cookie"
+cookie_api POST "/api/v1/projects/$P-nope/stop"
+expect_code 403 "a cookie POST without the CSRF header"
+[ "$(jget 'm["error"]["code"]')" = csrf ] && ok || fail "csrf error code: $OUT"
+cookie_api POST "/api/v1/projects/$P-nope/stop" "not-the-token-at-all"
+expect_code 403 "a cookie POST with a wrong CSRF header"
+cookie_api POST "/api/v1/projects/$P-nope/stop" "$CSRF"
+expect_code 404 "a cookie POST with the CSRF header passes auth"
+api GET /api/v1/projects "$SESSION"
+expect_code 401 "a session is not a bearer token"
+cookie_api POST /api/v1/logout "$CSRF"
+expect_code 200 "logout"
+[ "$(jget 'm["logged_out"]')" = True ] && ok || fail "logout: $OUT"
+CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -H "Cookie: zp_session=$SESSION" "$URL/api/v1/projects")
+expect_code 401 "the session is gone after logout"
+# per user: the 5th failure locks val, even with the right password, with Retry-After
+for i in 1 2 3 4 5; do login val "wrong-$i"; done
+login val e2e-password-2
+expect_code 429 "user locked out after 5 failures"
+grep -qi '^retry-after: [1-9]' "$TMP/hdrs" && ok || fail "Retry-After: $(cat "$TMP/hdrs")"
+# per address: 20 failures from here (any names; root's success above cleared only root's
+# count) lock this address for every user
+for i in $(seq 1 14); do login "nobody$i" x; done
+login root e2e-password-1
+expect_code 429 "address locked out after 20 failures"
+grep -q '"failed login" user=val' "$TMP/serve.log" && ok || fail "failed logins are logged"
 
 # ---- bad input ----
 api POST /api/v1/projects "$ADMIN" $'{\n  "name": "x",\n  "compose": }'
@@ -134,6 +190,7 @@ y = f"""services:
   web:
     image: {img}
     command: ["sh", "-c", "echo started-${{GREETING}}; sleep {ready}; touch /ready; exec sleep 3600"]
+    environment: [API_KEY]
     stop_grace_period: 1s
     healthcheck:
       test: ["CMD", "test", "-f", "/ready"]
@@ -143,7 +200,7 @@ y = f"""services:
 volumes:
   data: {{}}
 """
-print(json.dumps({"name": name, "compose": y, "env": {"GREETING": "hi"}}))' "$1" "$2" "$TEST_IMAGE"
+print(json.dumps({"name": name, "compose": y, "env": {"GREETING": "hi", "API_KEY": "zpe2e-secret-value-42"}}))' "$1" "$2" "$TEST_IMAGE"
 }
 api POST /api/v1/projects "$ADMIN" "$(compose_json $P-a 1)"
 expect_code 201 "create a project"
@@ -160,6 +217,12 @@ grep -q "container $P-a-web-1: Started" <<<"$OUT" && ok || fail "job log: $OUT"
 api GET "/api/v1/projects/$P-a" "$READ"
 [ "$(jget '[c["health"] for c in m["containers"]]')" = "['healthy']" ] && ok || fail "project details: $OUT"
 [ "$(jget 'm["last_job"]["id"]')" = "$JOB" ] && ok || fail "last job: $OUT"
+# secrets: env values are sealed at rest (secret.key 0600), masked in answers, absent from logs
+[ "$(jget 'm["env"]')" = "{'API_KEY': '********', 'GREETING': '********'}" ] && ok || fail "env masked: $OUT"
+[ "$(stat -c %a "$ST/secret.key")" = 600 ] && [ "$(stat -c %s "$ST/secret.key")" = 32 ] && ok ||
+    fail "secret.key: $(ls -l "$ST/secret.key")"
+grep -qa zpe2e-secret-value-42 "$ST"/zpanel.db* "$ST"/jobs/* && fail "a secret value is stored in clear" || ok
+[ "$(docker exec $P-a-web-1 sh -c 'echo "$API_KEY"')" = zpe2e-secret-value-42 ] && ok || fail "the container gets the clear value"
 api GET "/api/v1/projects/$P-a/logs?service=web&tail=5" "$READ"
 expect_code 200 "logs"
 grep -qx "$P-a-web-1 | started-hi" <<<"$OUT" && ok || fail "logs carry the interpolated env: $OUT"
@@ -173,6 +236,49 @@ api GET "/api/v1/projects/$P-a/stats" "$READ"
 expect_code 200 "stats"
 [ "$(jget '[(c["verdict"], c["mem_used"] > 0) for c in m["containers"]]')" = "[('healthy', True)]" ] && ok ||
     fail "stats: $OUT"
+
+# ---- releases, rollback and backup (the CLI's workflows, as jobs) ----
+api GET "/api/v1/projects/$P-a/releases" "$READ"
+[ "$(jget '[(r["id"], r["kind"], r["status"]) for r in m["releases"]]')" = "[(1, 'up', 'deployed')]" ] && ok ||
+    fail "the deploy job recorded release 1: $OUT"
+api PUT "/api/v1/projects/$P-a" "$ADMIN" '{"env": {"GREETING": "hello"}}'
+expect_code 200 "put a new env"
+api POST "/api/v1/projects/$P-a/deploy" "$DEPLOY"
+wait_job "$(jget 'm["job"]["id"]')"
+[ "$STATUS" = succeeded ] && ok || fail "second deploy: $STATUS: $OUT"
+docker logs $P-a-web-1 2>&1 | grep -qx started-hello && ok || fail "the new env runs"
+api POST "/api/v1/projects/$P-a/rollback" "$DEPLOY" '{"release": 0}'
+expect_code 400 "rollback to release 0"
+api POST "/api/v1/projects/$P-a/rollback" "$DEPLOY" '{"release": 99}'
+expect_code 202 "rollback to a release that does not exist is queued"
+wait_job "$(jget 'm["job"]["id"]')"
+[ "$STATUS" = failed ] && [[ $(jget 'm["error"]') == *"99"* ]] && ok || fail "rollback to 99: $STATUS: $OUT"
+api POST "/api/v1/projects/$P-a/rollback" "$DEPLOY"
+expect_code 202 "rollback"
+RB=$(jget 'm["job"]["id"]')
+wait_job "$RB"
+[ "$STATUS" = succeeded ] && ok || fail "rollback job: $STATUS: $OUT"
+docker logs $P-a-web-1 2>&1 | grep -qx started-hi && ok || fail "the rollback runs release 1's env again"
+api GET "/api/v1/projects/$P-a/releases" "$READ"
+[ "$(jget '[(r["id"], r["kind"], r["status"], r["source"]) for r in m["releases"]][0]')" = "(3, 'rollback', 'deployed', 1)" ] &&
+    ok || fail "the rollback is release 3 from 1: $OUT"
+api GET "/api/v1/jobs/$RB/log" "$READ"
+grep -q "release 3 deployed (rollback to release 1)" <<<"$OUT" && ok || fail "rollback log: $OUT"
+api POST "/api/v1/projects/$P-a/backup" "$DEPLOY" '{"stop": "yes"}'
+expect_code 400 "backup with a bad stop"
+api POST "/api/v1/projects/$P-a/backup" "$DEPLOY" '{"services": ["nope"]}'
+wait_job "$(jget 'm["job"]["id"]')"
+[ "$STATUS" = failed ] && ok || fail "backup of an unknown service: $STATUS"
+docker exec $P-a-web-1 sh -c 'echo kept > /data/f' || fail "writing the volume"
+api POST "/api/v1/projects/$P-a/backup" "$DEPLOY" '{"stop": true}'
+expect_code 202 "backup"
+BK=$(jget 'm["job"]["id"]')
+wait_job "$BK"
+[ "$STATUS" = succeeded ] && ok || fail "backup job: $STATUS: $OUT"
+archive=$(ls "$ST/backups/$P-a/"*.tar.zst 2>/dev/null | head -1)
+[ -n "$archive" ] && "$ZPANEL" backup verify "$archive" >"$TMP/verify" && ok || fail "backup archive: '$archive'"
+grep -q "volume *data " "$TMP/verify" && ok || fail "the archive holds the volume: $(cat "$TMP/verify")"
+[ "$(inspect_field $P-a-web-1 '{{.State.Running}}')" = true ] && ok || fail "backup --stop started web again"
 
 # ---- SSE: lines arrive while the job runs ----
 api POST /api/v1/projects "$ADMIN" "$(compose_json $P-slow 4)"
@@ -290,4 +396,7 @@ expect_code 404 "a deleted project is gone"
 
 api GET /metrics "$READ"
 grep -q 'zpanel_jobs{kind="deploy",status="succeeded"}' <<<"$OUT" && ok || fail "metrics: $OUT"
+grep -qx "zpanel_containers{project=\"$P-slow\",health=\"healthy\"} 1" <<<"$OUT" && ok ||
+    fail "metrics: containers by health: $OUT"
+grep -qx 'zpanel_engine_up 1' <<<"$OUT" && ok || fail "metrics: engine up: $OUT"
 finish

@@ -352,7 +352,9 @@ static void test_http(void **state)
                          "\"R\": \"always\"}}";
     r = request(f, "POST", "/api/v1/projects", f->member, create);
     assert_int_equal(r.status, 201);
-    assert_non_null(strstr(r.body, "\"IMG\":\"busybox:1\""));
+    /* env values are masked in answers */
+    assert_non_null(strstr(r.body, "\"IMG\":\"" SRV_SECRET_MASK "\""));
+    assert_null(strstr(r.body, "busybox:1"));
     reply_free(&r);
     r = request(f, "POST", "/api/v1/projects", f->member, create);
     expect_error(&r, 409, "conflict");
@@ -370,8 +372,32 @@ static void test_http(void **state)
     assert_non_null(strstr(r.body, "services.web.restart"));
     reply_free(&r);
     r = request(f, "GET", "/api/v1/projects/web", f->reader, NULL);
-    assert_non_null(strstr(r.body, "\"R\":\"always\""));
+    assert_non_null(strstr(r.body, "\"R\":\"" SRV_SECRET_MASK "\""));
+    assert_null(strstr(r.body, "always"));
     reply_free(&r);
+    {
+        /* stored sealed under a 0600 key; they open to what was given, unchanged */
+        struct store_panel *pdb;
+        struct zp_err perr;
+        zp_err_init(&perr);
+        assert_int_equal(store_panel_open(f->dir, &pdb, &perr), 0);
+        struct store_panel_project pp;
+        assert_int_equal(store_panel_project_get(pdb, "web", &pp, &perr), 0);
+        assert_null(strstr(pp.env_json, "always"));
+        assert_non_null(strstr(pp.env_json, "\"R\":\"" SRV_SECRET_PREFIX));
+        char *plain = NULL;
+        assert_int_equal(srv_env_open(f->dir, pp.env_json, &plain, &perr), 0);
+        assert_string_equal(plain, "{\"IMG\":\"busybox:1\",\"R\":\"always\"}");
+        free(plain);
+        store_panel_project_release(&pp);
+        store_panel_close(pdb);
+        char *key = zp_asprintf("%s/secret.key", f->dir);
+        struct stat st;
+        assert_int_equal(stat(key, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_size, SRV_SECRET_KEY_BYTES);
+        free(key);
+    }
     r = request(f, "PUT", "/api/v1/projects/web", f->member,
                 "{\"compose\": \"services:\\n  api:\\n    image: ${IMG}\\n\"}");
     assert_int_equal(r.status, 200);
@@ -379,8 +405,17 @@ static void test_http(void **state)
     r = request(f, "POST", "/api/v1/projects/nope/deploy", f->member, NULL);
     expect_error(&r, 404, "not_found");
     reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects/web/rollback", f->member, NULL);
-    expect_error(&r, 501, "not_implemented");
+    r = request(f, "POST", "/api/v1/projects/web/rollback", f->member, "{\"release\": 0}");
+    expect_error(&r, 400, "bad_request");
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects/web/rollback", f->member, "{\"release\": \"2\"}");
+    expect_error(&r, 400, "bad_request");
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects/web/backup", f->member, "{\"stop\": 1}");
+    expect_error(&r, 400, "bad_request");
+    reply_free(&r);
+    r = request(f, "POST", "/api/v1/projects/web/backup", f->member, "{\"services\": [\"\"]}");
+    expect_error(&r, 400, "bad_request");
     reply_free(&r);
     r = request(f, "GET", "/api/v1/projects/web/releases", f->reader, NULL);
     assert_int_equal(r.status, 200);
@@ -400,7 +435,7 @@ static void test_http(void **state)
     assert_int_equal(store_panel_open(f->dir, &db, &err), 0);
     int64_t n;
     assert_int_equal(store_panel_audit_count(db, &n, &err), 0);
-    assert_int_equal(n, 12); /* including the 405 */
+    assert_int_equal(n, 15); /* including the 405 */
     store_panel_close(db);
 }
 

@@ -1,13 +1,13 @@
-/* cli/backup-plan: what of a project `backup` and `restore` act on, read from the model:
+/* backup/plan: what of a project `backup` and `restore` act on, read from the model:
  * named volumes, bind-mounted data directories inside the project directory, compose and
  * env files, the services using each, and the images a helper container may use. */
-#ifndef ZP_CLI_BACKUP_PLAN_H
-#define ZP_CLI_BACKUP_PLAN_H
+#ifndef ZP_BACKUP_PLAN_H
+#define ZP_BACKUP_PLAN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../backup/backup.h"
+#include "backup.h"
 #include "../compose/compose.h"
 
 struct backup_plan_users {

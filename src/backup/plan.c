@@ -1,4 +1,4 @@
-/* cli/backup-plan: read what `backup` and `restore` act on out of the Compose model. */
+/* backup/plan: read what `backup` and `restore` act on out of the Compose model. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "backup-plan.h"
+#include "plan.h"
 
 #include "../util/banned.h"
 

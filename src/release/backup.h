@@ -1,0 +1,49 @@
+/* release/backup: the backup workflow the CLI (`zpanel backup`) and the server (a backup
+ * job) share: plan what the project holds (backup/plan), drop volumes never created,
+ * optionally stop the services using the data, write the archive, start them again. Sits
+ * above orchestrator/ and backup/; library code: it reports through callbacks and never
+ * prints. */
+#ifndef ZP_RELEASE_BACKUP_H
+#define ZP_RELEASE_BACKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../backup/backup.h"
+#include "../compose/compose.h"
+#include "../orchestrator/orchestrator.h"
+#include "../util/util.h"
+
+struct release_backup_opts {
+    const char *output;          /* the archive to write (its extension picks the
+                                  * compression: backup_compression_for) */
+    const char *const *services; /* limit to the data these services use; none: all */
+    size_t nservices;
+    const char *const *env_files; /* the --env-file files (none: the project's .env) */
+    size_t nenv_files;
+    bool stop;                                /* stop the running services that use the data first
+                                               * and start them again afterwards, whatever happened */
+    bool engine_api;                          /* read volumes through the engine's archive API */
+    void (*note)(void *ud, const char *text); /* what was skipped and why; may be NULL */
+    backup_progress_fn progress;              /* per section; may be NULL */
+    void *ud;
+    /* an S3 destination instead of output (backup_create_s3): the archive streams to
+     * bucket/key of s3 (borrowed), verified after the upload; info gets the object */
+    struct s3_client *s3;
+    const char *s3_bucket, *s3_key;
+    struct s3_object_info *s3_info;
+};
+
+/* Back up the project p through session o (borrowed) as opts says. *ret_manifest (may be
+ * NULL) gets what was written. Errors: those of backup_plan_build, orch_ps, orch_act and
+ * backup_create; when starting the stopped services again fails after a successful
+ * archive, that error. */
+int release_backup(struct orch *o, const struct compose_project *p,
+                   const struct release_backup_opts *opts, struct backup_manifest *ret_manifest,
+                   struct zp_err *err);
+
+/* "<project>-YYYYmmdd-HHMMSS.tar.zst" (UTC now): the default archive name. Returns a new
+ * string. */
+char *release_backup_default_name(const char *project);
+
+#endif
