@@ -1,6 +1,7 @@
-/* compose/engine-fields: the fields `config` accepts that need another engine than a
- * Docker engine on Linux (Docker Model Runner, Compose provider plugins, Windows
- * containers), so that `up` can refuse them by name before touching anything. */
+/* compose/engine-fields: the fields `config` accepts that `up` cannot honour: those that
+ * need another engine than a Docker engine on Linux (Docker Model Runner, Compose provider
+ * plugins, Windows containers), and pre_start hooks (not run yet), so that `up` refuses
+ * them by name before touching anything, never skips them in silence. */
 #include "compose-int.h"
 
 #include <stdlib.h>
@@ -65,6 +66,16 @@ size_t compose_engine_unsupported(const struct zp_node *model, struct zp_diags *
             refuse(v, path,
                    "'credential_spec' is a Windows (gMSA) setting; this engine runs Linux "
                    "containers",
+                   d, &n);
+            free(path);
+        }
+        if ((v = zp_node_get(s, "pre_start")) != NULL && zp_node_is_seq(v) && v->n > 0) {
+            /* never skipped in silence: a step the user counts on would not have run */
+            path = zp_asprintf("services.%s.pre_start", name);
+            refuse(v, path,
+                   "'pre_start' hooks are not run by zpanel yet: run the step as a one-shot "
+                   "service that this one depends on with condition "
+                   "service_completed_successfully",
                    d, &n);
             free(path);
         }
