@@ -197,9 +197,9 @@ int proxy__acme_apply(const struct proxy_opts *opts, struct proxy_acme *ret, str
                 goto out;
             }
             if (!pem_certs(root_text, root_len)) {
-                rc = zp_err_set(err, ZP_E_INPUT, NULL,
-                                "--acme-ca-root: '%s' holds no PEM certificate",
-                                opts->acme_ca_root);
+                rc =
+                    zp_err_set(err, ZP_E_INPUT, NULL,
+                               "--acme-ca-root: '%s' holds no PEM certificate", opts->acme_ca_root);
                 goto out;
             }
             char hex[65];
@@ -277,10 +277,10 @@ static void log_line(const char *line, size_t len, struct proxy_cert *c, size_t 
             if ((unsigned char)*p < ' ')
                 *p = ' ';
         json_t *ts = json_object_get(j, "ts");
-        pc->error_at = json_is_number(ts) && json_number_value(ts) > 0 &&
-                               json_number_value(ts) < 1e12
-                           ? (int64_t)json_number_value(ts)
-                           : 0;
+        pc->error_at =
+            json_is_number(ts) && json_number_value(ts) > 0 && json_number_value(ts) < 1e12
+                ? (int64_t)json_number_value(ts)
+                : 0;
     } else if (strstr(msg, "obtained successfully") || strstr(msg, "renewed successfully")) {
         free(pc->error);
         pc->error = NULL;

@@ -384,12 +384,13 @@ static json_t *acme_issuer(const struct proxy_acme *a)
 {
     if (!a || (!a->email && !a->ca && !a->ca_root))
         return NULL;
-    json_t *iss = json_pack("{s:s, s:s}", "module", "acme", "ca",
-                            a->ca ? a->ca : PROXY_ACME_PRODUCTION);
+    json_t *iss =
+        json_pack("{s:s, s:s}", "module", "acme", "ca", a->ca ? a->ca : PROXY_ACME_PRODUCTION);
     if (a->email)
         json_object_set_new(iss, "email", json_string(a->email));
     if (a->ca_root)
-        json_object_set_new(iss, "trusted_roots_pem_files", json_pack("[s]", PROXY_ACME_ROOT_MOUNT));
+        json_object_set_new(iss, "trusted_roots_pem_files",
+                            json_pack("[s]", PROXY_ACME_ROOT_MOUNT));
     return iss;
 }
 

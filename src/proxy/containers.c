@@ -161,7 +161,7 @@ static void opts_defaults(const struct proxy_opts *in, struct proxy_opts *out)
 
 /* What decides whether a running proxy container can be kept. */
 static char *settings_hash(const struct proxy_opts *o, const char *image_id, enum role r,
-                          const struct proxy_acme *acme)
+                           const struct proxy_acme *acme)
 {
     char *s = zp_asprintf("v1|%s|%s|%s|%d|%d|%s|%u:%u|%s", role_name(r), o->image, image_id,
                           o->http_port, o->https_port, o->bind_ip ? o->bind_ip : "",

@@ -114,9 +114,9 @@ char *proxy_edge_config(const struct proxy_upstream *u, size_t n, const char *ad
 
 /* The ACME settings of the edge, kept in <state_dir>/proxy/acme.json (0600). */
 struct proxy_acme {
-    char *email;   /* the ACME account's contact; NULL: none */
-    char *ca;      /* the ACME directory URL; NULL: PROXY_ACME_PRODUCTION */
-    bool ca_root;  /* trust PROXY_ACME_ROOT_MOUNT (the ACME server's root) */
+    char *email;    /* the ACME account's contact; NULL: none */
+    char *ca;       /* the ACME directory URL; NULL: PROXY_ACME_PRODUCTION */
+    bool ca_root;   /* trust PROXY_ACME_ROOT_MOUNT (the ACME server's root) */
     char *root_sha; /* sha256 of the root's PEM text (a change recreates the edge) */
 };
 void proxy_acme_release(struct proxy_acme *a);
@@ -155,6 +155,8 @@ void proxy_acme_log_apply(const char *log, size_t len, struct proxy_cert *c, siz
  * has a certificate or an error. The proxy not running: *ret_n 0. Keys are never read. */
 int proxy_certs(struct engine *e, const struct proxy_opts *opts, int64_t wait_ms,
                 struct proxy_cert **ret, size_t *ret_n, struct zp_err *err);
+/* How long `proxy up` and `up` wait for a new host's first certificate (or error). */
+#define PROXY_CERT_WAIT_MS 20000
 
 /* ---- who owns a host ---- */
 
