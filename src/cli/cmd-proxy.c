@@ -120,11 +120,13 @@ static int proxy_up_exec(const struct cli_global *g, int argc, char **argv, stru
     if (o->https_port == o->http_port)
         return cli_usage_error(&cli_cmd_proxy, "--https-port: %d is the HTTP port too",
                                o->https_port);
+    struct zp_err err;
+    zp_err_init(&err);
+    if (proxy_acme_check(o, &err) != 0)
+        return cli_usage_error(&cli_cmd_proxy, "%s", err.msg);
     struct engine *e = NULL;
     if ((rc = open_engine(g, &e)))
         return rc;
-    struct zp_err err;
-    zp_err_init(&err);
     rc = proxy_up(e, o, &err);
     if (rc == 0) {
         char *dir = zp_path_join(o->state_dir, "proxy");

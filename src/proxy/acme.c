@@ -149,10 +149,42 @@ static bool url_valid(const char *s)
     return true;
 }
 
+int proxy_acme_check(const struct proxy_opts *opts, struct zp_err *err)
+{
+    if (opts->acme_email && opts->acme_email[0] && !email_valid(opts->acme_email))
+        return zp_err_set(err, ZP_E_INPUT, NULL, "--acme-email: '%s' is not an email address",
+                          opts->acme_email);
+    const char *ca = opts->acme_ca;
+    if (ca && ca[0] && strcmp(ca, "staging") != 0 && strcmp(ca, "production") != 0 &&
+        strcmp(ca, "letsencrypt") != 0 && !url_valid(ca))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "--acme-ca: '%s' is not an https:// URL of an ACME directory (or "
+                          "'staging', 'production')",
+                          ca);
+    if (opts->acme_ca_root && opts->acme_ca_root[0]) {
+        char *text = NULL;
+        size_t len = 0;
+        struct zp_err ferr;
+        zp_err_init(&ferr);
+        if (zp_file_read(opts->acme_ca_root, ACME_MAX_CERT, &text, &len, &ferr))
+            return zp_err_set(err, ZP_E_INPUT, NULL, "--acme-ca-root: %s", ferr.msg);
+        bool ok = pem_certs(text, len);
+        free(text);
+        if (!ok)
+            return zp_err_set(err, ZP_E_INPUT, NULL,
+                              "--acme-ca-root: '%s' holds no PEM certificate", opts->acme_ca_root);
+    }
+    return 0;
+}
+
 int proxy__acme_apply(const struct proxy_opts *opts, struct proxy_acme *ret, struct zp_err *err)
 {
     struct proxy_acme a;
-    int rc = proxy_acme_load(opts, &a, err);
+    int rc = proxy_acme_check(opts, err);
+    if (rc)
+        return rc;
+    if ((rc = proxy_acme_load(opts, &a, err)))
+        return rc;
     if (rc)
         return rc;
     char *root_text = NULL, *root_path = acme_path(opts, PROXY_ACME_ROOT_FILE);

@@ -123,6 +123,10 @@ void proxy_acme_release(struct proxy_acme *a);
 /* The settings file's text and back (pure). from_json errors: ZP_E_INPUT. */
 char *proxy_acme_to_json(const struct proxy_acme *a);
 int proxy_acme_from_json(const char *json, struct proxy_acme *ret, struct zp_err *err);
+/* Are the ACME flags of opts valid (the email an address, the CA an https:// URL or a
+ * shorthand, the root a readable file of PEM certificates)? Errors: ZP_E_INPUT naming
+ * the flag. Changes nothing. */
+int proxy_acme_check(const struct proxy_opts *opts, struct zp_err *err);
 /* The stored settings (all unset when there is no file). */
 int proxy_acme_load(const struct proxy_opts *opts, struct proxy_acme *ret, struct zp_err *err);
 
