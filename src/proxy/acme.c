@@ -191,11 +191,6 @@ int proxy__acme_apply(const struct proxy_opts *opts, struct proxy_acme *ret, str
     size_t root_len = 0;
     bool changed = false;
     if (opts->acme_email) {
-        if (opts->acme_email[0] && !email_valid(opts->acme_email)) {
-            rc = zp_err_set(err, ZP_E_INPUT, NULL, "--acme-email: '%s' is not an email address",
-                            opts->acme_email);
-            goto out;
-        }
         free(a.email);
         a.email = opts->acme_email[0] ? zp_strdup(opts->acme_email) : NULL;
         changed = true;
@@ -206,13 +201,6 @@ int proxy__acme_apply(const struct proxy_opts *opts, struct proxy_acme *ret, str
             ca = PROXY_ACME_STAGING;
         else if (strcmp(ca, "production") == 0 || strcmp(ca, "letsencrypt") == 0 || !ca[0])
             ca = NULL;
-        else if (!url_valid(ca)) {
-            rc = zp_err_set(err, ZP_E_INPUT, NULL,
-                            "--acme-ca: '%s' is not an https:// URL of an ACME directory (or "
-                            "'staging', 'production')",
-                            ca);
-            goto out;
-        }
         free(a.ca);
         a.ca = ca ? zp_strdup(ca) : NULL;
         changed = true;
