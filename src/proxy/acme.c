@@ -291,7 +291,9 @@ static void log_line(const char *line, size_t len, struct proxy_cert *c, size_t 
     if (strcmp(msg, "could not get certificate from issuer") == 0) {
         const char *e = json_string_value(json_object_get(j, "error"));
         free(pc->error);
-        pc->error = zp_strndup(e && *e ? e : msg, ACME_MAX_ERROR);
+        const char *text = e && *e ? e : msg;
+        size_t tlen = strlen(text);
+        pc->error = zp_strndup(text, tlen < ACME_MAX_ERROR ? tlen : ACME_MAX_ERROR);
         /* one line: the error is printed as a warning */
         for (char *p = pc->error; *p; p++)
             if ((unsigned char)*p < ' ')
