@@ -449,6 +449,6 @@ const struct cli_cmd cli_cmd_proxy = {
              "[--acme-email ADDR] [--acme-ca URL|staging|production] [--acme-ca-root FILE] | "
              "down | status [--format text|json] | routes [--format text|json] | "
              "certs [--format text|json]",
-    .summary = "run zpanel's reverse proxy (Caddy) and show its routes",
+    .summary = "run zpanel's reverse proxy (Caddy) and show its routes and certificates",
     .exec = proxy_exec,
 };
