@@ -35,6 +35,9 @@ teardown() {
     cleanup_routed $P
     docker rm -f $PEBBLE >/dev/null 2>&1
     timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
+    # the release tags up gave the project's images
+    docker images --format '{{.Repository}}:{{.Tag}}' | grep "^zpanel-release/$P-" |
+        xargs -r docker rmi >/dev/null 2>&1
     rm -rf "$TMP"
 }
 cleanup_routed $P
