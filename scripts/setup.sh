@@ -33,6 +33,8 @@ packages=(
     docker.io busybox-static
     # the reverse proxy (packed into a local image), load generation
     caddy wrk
+    # the ACME test server of test_acme (packed into a local image by pebble-image.sh)
+    pebble
     # the peer that the benchmarks compare against
     docker-compose
     # S3 tests: awscli checks what zpanel uploaded (s3rver, on node, below)

@@ -1,11 +1,12 @@
 /* cli/proxy: zpanel's reverse proxy (two Caddy containers on the network `zpanel`):
- * `proxy up`, `proxy down`, `proxy status`, `proxy routes`. */
+ * `proxy up`, `proxy down`, `proxy status`, `proxy routes`, `proxy certs`. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../proxy/proxy.h"
 #include "cli.h"
@@ -43,14 +44,38 @@ static int open_engine(const struct cli_global *g, struct engine **ret)
     return 0;
 }
 
+/* Say which HTTPS hosts have no certificate, and why (the last failed issuance). */
+static void warn_certs(struct engine *e, const struct proxy_opts *o)
+{
+    struct proxy_cert *c = NULL;
+    size_t n = 0;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (proxy_certs(e, o, PROXY_CERT_WAIT_MS, &c, &n, &err) != 0) {
+        fprintf(stderr, "warning: the proxy's certificates: %s\n", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].error)
+            fprintf(stderr, "warning: host '%s': no certificate: %s\n", c[i].host, c[i].error);
+        else if (!c[i].not_after)
+            fprintf(stderr, "warning: host '%s': no certificate yet (still being obtained)\n",
+                    c[i].host);
+    }
+    proxy_certs_free(c, n);
+}
+
 static int proxy_up_exec(const struct cli_global *g, int argc, char **argv, struct proxy_opts *o)
 {
-    enum { OPT_HTTP = 256, OPT_HTTPS, OPT_IMAGE, OPT_BIND };
+    enum { OPT_HTTP = 256, OPT_HTTPS, OPT_IMAGE, OPT_BIND, OPT_EMAIL, OPT_CA, OPT_ROOT };
     static const struct option opts[] = {
         {"http-port", required_argument, NULL, OPT_HTTP},
         {"https-port", required_argument, NULL, OPT_HTTPS},
         {"image", required_argument, NULL, OPT_IMAGE},
         {"bind", required_argument, NULL, OPT_BIND},
+        {"acme-email", required_argument, NULL, OPT_EMAIL},
+        {"acme-ca", required_argument, NULL, OPT_CA},
+        {"acme-ca-root", required_argument, NULL, OPT_ROOT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -75,6 +100,15 @@ static int proxy_up_exec(const struct cli_global *g, int argc, char **argv, stru
                 return cli_usage_error(&cli_cmd_proxy, "--bind: '%s' is not an IP address", optarg);
             o->bind_ip = optarg;
             break;
+        case OPT_EMAIL:
+            o->acme_email = optarg;
+            break;
+        case OPT_CA:
+            o->acme_ca = optarg;
+            break;
+        case OPT_ROOT:
+            o->acme_ca_root = optarg;
+            break;
         case 'h':
             return cli_help(&cli_cmd_proxy);
         default:
@@ -86,17 +120,20 @@ static int proxy_up_exec(const struct cli_global *g, int argc, char **argv, stru
     if (o->https_port == o->http_port)
         return cli_usage_error(&cli_cmd_proxy, "--https-port: %d is the HTTP port too",
                                o->https_port);
+    struct zp_err err;
+    zp_err_init(&err);
+    if (proxy_acme_check(o, &err) != 0)
+        return cli_usage_error(&cli_cmd_proxy, "%s", err.msg);
     struct engine *e = NULL;
     if ((rc = open_engine(g, &e)))
         return rc;
-    struct zp_err err;
-    zp_err_init(&err);
     rc = proxy_up(e, o, &err);
     if (rc == 0) {
         char *dir = zp_path_join(o->state_dir, "proxy");
         fprintf(stderr, "proxy running: %s and %s on network %s (admin sockets in %s)\n",
                 PROXY_EDGE_NAME, PROXY_ROUTER_NAME, PROXY_NETWORK, dir);
         free(dir);
+        warn_certs(e, o);
     }
     engine_free(e);
     return rc ? cli_error(&err) : ZP_EXIT_OK;
@@ -157,6 +194,104 @@ static const char *state_word(bool running)
     return running ? "running" : "not running";
 }
 
+static void time_text(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!t || !gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 32, "-");
+}
+
+/* "app.example.com  auto  issuer 'R3'  expires 2027-03-01T00:00:00Z[  error: ...]" */
+static char *cert_line(const struct proxy_cert *c)
+{
+    char exp[32];
+    time_text(c->not_after, exp);
+    struct zp_buf b = ZP_BUF_INIT;
+    zp_buf_addf(&b, "%s  %s  ", c->host, c->tls == PROXY_TLS_INTERNAL ? "internal" : "auto");
+    if (c->issuer)
+        zp_buf_addf(&b, "issuer '%s'  expires %s", c->issuer, exp);
+    else
+        zp_buf_adds(&b, "no certificate");
+    if (c->error)
+        zp_buf_addf(&b, "  last error: %s", c->error);
+    char *s = zp_strdup(zp_buf_cstr(&b));
+    zp_buf_release(&b);
+    return s;
+}
+
+static void certs_json(struct zp_buf *b, const struct proxy_cert *c, size_t n)
+{
+    zp_buf_addc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        char exp[32], at[32];
+        time_text(c[i].not_after, exp);
+        time_text(c[i].error_at, at);
+        zp_buf_adds(b, i ? ",{\"host\":" : "{\"host\":");
+        cli_json_str(b, c[i].host);
+        zp_buf_addf(
+            b, ",\"tls\":\"%s\",\"issuer\":", c[i].tls == PROXY_TLS_INTERNAL ? "internal" : "auto");
+        if (c[i].issuer)
+            cli_json_str(b, c[i].issuer);
+        else
+            zp_buf_adds(b, "null");
+        zp_buf_adds(b, ",\"expires\":");
+        if (c[i].not_after)
+            cli_json_str(b, exp);
+        else
+            zp_buf_adds(b, "null");
+        zp_buf_adds(b, ",\"error\":");
+        if (c[i].error)
+            cli_json_str(b, c[i].error);
+        else
+            zp_buf_adds(b, "null");
+        zp_buf_adds(b, ",\"error_at\":");
+        if (c[i].error_at)
+            cli_json_str(b, at);
+        else
+            zp_buf_adds(b, "null");
+        zp_buf_addc(b, '}');
+    }
+    zp_buf_addc(b, ']');
+}
+
+/* `proxy certs`: one line per HTTPS host; exit 1 when one has a failed issuance and no
+ * valid certificate. */
+static int proxy_certs_exec(const struct cli_global *g, const struct proxy_opts *o, bool json)
+{
+    struct engine *e = NULL;
+    int rc = open_engine(g, &e);
+    if (rc)
+        return rc;
+    struct zp_err err;
+    zp_err_init(&err);
+    struct proxy_cert *c = NULL;
+    size_t n = 0;
+    rc = proxy_certs(e, o, 0, &c, &n, &err);
+    engine_free(e);
+    if (rc)
+        return cli_error(&err);
+    struct zp_buf b = ZP_BUF_INIT;
+    if (json) {
+        certs_json(&b, c, n);
+        zp_buf_addc(&b, '\n');
+    }
+    bool bad = false;
+    time_t now = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        bad = bad || (c[i].error && c[i].not_after <= (int64_t)now);
+        if (!json) {
+            char *line = cert_line(&c[i]);
+            zp_buf_addf(&b, "%s\n", line);
+            free(line);
+        }
+    }
+    fputs(zp_buf_cstr(&b), stdout);
+    zp_buf_release(&b);
+    proxy_certs_free(c, n);
+    return bad ? ZP_EXIT_RUNTIME : ZP_EXIT_OK;
+}
+
 static int proxy_status_exec(const struct cli_global *g, const struct proxy_opts *o, bool json)
 {
     struct engine *e = NULL;
@@ -167,6 +302,12 @@ static int proxy_status_exec(const struct cli_global *g, const struct proxy_opts
     zp_err_init(&err);
     struct proxy_status st;
     rc = proxy_get_status(e, o, &st, &err);
+    struct proxy_cert *certs = NULL;
+    size_t ncerts = 0;
+    if (rc == 0 && proxy_certs(e, o, 0, &certs, &ncerts, &err) != 0) {
+        fprintf(stderr, "warning: the proxy's certificates: %s\n", err.msg);
+        zp_err_init(&err);
+    }
     engine_free(e);
     if (rc)
         return cli_error(&err);
@@ -182,6 +323,8 @@ static int proxy_status_exec(const struct cli_global *g, const struct proxy_opts
                     st.http_port, st.https_port, st.nroutes, st.nupstreams);
         zp_buf_adds(&b, "\"network\":\"" PROXY_NETWORK "\",\"admin_dir\":");
         cli_json_str(&b, dir);
+        zp_buf_adds(&b, ",\"certificates\":");
+        certs_json(&b, certs, ncerts);
         zp_buf_adds(&b, "}\n");
         fputs(zp_buf_cstr(&b), stdout);
         zp_buf_release(&b);
@@ -199,7 +342,13 @@ static int proxy_status_exec(const struct cli_global *g, const struct proxy_opts
         printf("network:    %s\n", PROXY_NETWORK);
         printf("routes:     %zu (%zu upstreams)\n", st.nroutes, st.nupstreams);
         printf("admin:      %s/{edge,router}.sock\n", dir);
+        for (size_t i = 0; i < ncerts; i++) {
+            char *line = cert_line(&certs[i]);
+            printf("https:      %s\n", line);
+            free(line);
+        }
     }
+    proxy_certs_free(certs, ncerts);
     free(dir);
     /* monitors can rely on it: 0 only when both containers run */
     rc = st.edge_running && st.router_running ? ZP_EXIT_OK : ZP_EXIT_RUNTIME;
@@ -244,8 +393,8 @@ static int proxy_routes_exec(const struct cli_global *g, const struct proxy_opts
 static int proxy_exec(const struct cli_global *g, int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error(&cli_cmd_proxy, "proxy needs a subcommand: up, down, status or "
-                                               "routes");
+        return cli_usage_error(&cli_cmd_proxy, "proxy needs a subcommand: up, down, status, "
+                                               "routes or certs");
     const char *sub = argv[1];
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
         return cli_help(&cli_cmd_proxy);
@@ -265,7 +414,7 @@ static int proxy_exec(const struct cli_global *g, int argc, char **argv)
     if (strcmp(sub, "up") == 0) {
         rc = proxy_up_exec(g, sargc, sargv, &o);
     } else if (strcmp(sub, "down") == 0 || strcmp(sub, "status") == 0 ||
-               strcmp(sub, "routes") == 0) {
+               strcmp(sub, "routes") == 0 || strcmp(sub, "certs") == 0) {
         bool is_down = strcmp(sub, "down") == 0;
         rc = parse_simple(sargc, sargv, !is_down, &json);
         if (rc == HELP_SHOWN)
@@ -274,10 +423,12 @@ static int proxy_exec(const struct cli_global *g, int argc, char **argv)
             rc = proxy_down_exec(g, &o);
         else if (rc == 0 && strcmp(sub, "status") == 0)
             rc = proxy_status_exec(g, &o, json);
+        else if (rc == 0 && strcmp(sub, "certs") == 0)
+            rc = proxy_certs_exec(g, &o, json);
         else if (rc == 0)
             rc = proxy_routes_exec(g, &o, json);
     } else {
-        static const char *const subs[] = {"up", "down", "status", "routes"};
+        static const char *const subs[] = {"up", "down", "status", "routes", "certs"};
         const char *hint = NULL;
         for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]) && !hint; i++)
             if (zp_edit_distance(sub, subs[i]) <= 2)
@@ -294,8 +445,10 @@ static int proxy_exec(const struct cli_global *g, int argc, char **argv)
 
 const struct cli_cmd cli_cmd_proxy = {
     .name = "proxy",
-    .usage = "up [--http-port N] [--https-port N|0] [--image IMAGE] [--bind IP] | down | "
-             "status [--format text|json] | routes [--format text|json]",
-    .summary = "run zpanel's reverse proxy (Caddy) and show its routes",
+    .usage = "up [--http-port N] [--https-port N|0] [--image IMAGE] [--bind IP] "
+             "[--acme-email ADDR] [--acme-ca URL|staging|production] [--acme-ca-root FILE] | "
+             "down | status [--format text|json] | routes [--format text|json] | "
+             "certs [--format text|json]",
+    .summary = "run zpanel's reverse proxy (Caddy) and show its routes and certificates",
     .exec = proxy_exec,
 };

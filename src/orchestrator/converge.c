@@ -950,6 +950,48 @@ static int check_hosts(struct up *u, struct zp_err *err)
     return rc;
 }
 
+/* After up routed the project's hosts: a host served over HTTPS (tls auto or internal)
+ * that has no certificate is said (ORCH_WARNING naming it and Caddy's reason), once its
+ * first issuance ended or PROXY_CERT_WAIT_MS passed. Never an error: the others serve. */
+static void warn_certs(struct up *u)
+{
+    bool https = false;
+    for (size_t k = 0; u->svcs != NULL && k < u->g.norder && !https; k++) {
+        const struct proxy_site *s = u->svcs[u->g.order[k]].site;
+        https = s != NULL && s->kind == PROXY_KIND_CADDY && s->tls != PROXY_TLS_OFF;
+    }
+    if (!https || !u->px.running)
+        return;
+    struct proxy_cert *c = NULL;
+    size_t n = 0;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (proxy_certs(u->o->e, &u->px.opts, PROXY_CERT_WAIT_MS, &c, &n, &err) != 0) {
+        orch__emit(u->o, ORCH_OBJ_PROJECT, u->o->p->name, NULL, ORCH_WARNING,
+                   "the proxy's certificates: %s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct proxy_site *mine = NULL;
+        for (size_t k = 0; u->svcs != NULL && k < u->g.norder && !mine; k++) {
+            const struct proxy_site *s = u->svcs[u->g.order[k]].site;
+            if (s != NULL && s->tls != PROXY_TLS_OFF && proxy_site_names_host(s, c[i].host))
+                mine = s;
+        }
+        if (mine == NULL || (c[i].not_after > 0 && c[i].error == NULL))
+            continue;
+        if (c[i].error != NULL)
+            orch__emit(u->o, ORCH_OBJ_PROJECT, u->o->p->name, mine->service, ORCH_WARNING,
+                       "host '%s': no certificate%s: %s", c[i].host,
+                       c[i].not_after > 0 ? " renewed" : "", c[i].error);
+        else
+            orch__emit(u->o, ORCH_OBJ_PROJECT, u->o->p->name, mine->service, ORCH_WARNING,
+                       "host '%s': no certificate yet (still being obtained after %d s)", c[i].host,
+                       PROXY_CERT_WAIT_MS / 1000);
+    }
+    proxy_certs_free(c, n);
+}
+
 int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
 {
     struct orch_up_opts dflt = {0};
@@ -1074,6 +1116,8 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
             *err = serr;
             rc = serr.code;
         }
+        if (rc == 0)
+            warn_certs(&u);
     }
     if (rc == 0 && opts->wait && !opts->no_start)
         rc = wait_services(&u, err);

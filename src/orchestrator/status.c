@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "orchestrator-int.h"
+#include "routes.h"
 #include "status.h"
 
 #include "../util/banned.h"
@@ -671,6 +672,62 @@ static int cmp_item(const void *x, const void *y)
     return strcmp(a->name ? a->name : "", b->name ? b->name : "");
 }
 
+/* A service routed over HTTPS whose host has no valid certificate and a failed issuance
+ * (the proxy's last ACME error) gets an item of its own, ORCH_VERDICT_UNHEALTHY:
+ * "certificate for host 'a.example': <Caddy's error>". Nothing when the proxy does not
+ * run or cannot be read (health is about the project's services). */
+static void cert_items(struct orch *o, const char *const *services, size_t nservices,
+                       struct orch_health_item **items, size_t *n, size_t *cap)
+{
+    const struct zp_node *svcs = zp_node_get(o->p->model, "services");
+    struct proxy_site *sites = zp_calloc(svcs && svcs->n ? svcs->n : 1, sizeof(*sites));
+    size_t nsites = 0;
+    for (size_t i = 0; svcs && i < svcs->n; i++) {
+        const char *name = svcs->pairs[i].key->str;
+        bool routed = false;
+        struct zp_err e2;
+        zp_err_init(&e2);
+        if (!selected(services, nservices, name) ||
+            orch_service_site(o->p, name, svcs->pairs[i].value, &sites[nsites], &routed, &e2) < 0 ||
+            !routed)
+            continue;
+        if (sites[nsites].kind == PROXY_KIND_CADDY && sites[nsites].tls != PROXY_TLS_OFF)
+            nsites++;
+        else
+            proxy_site_release(&sites[nsites]);
+    }
+    struct proxy_cert *c = NULL;
+    size_t nc = 0;
+    if (nsites > 0) {
+        char *state = zp_state_dir();
+        struct proxy_opts po = {.state_dir = state};
+        struct zp_err e2;
+        zp_err_init(&e2);
+        if (proxy_certs(o->e, &po, 0, &c, &nc, &e2) != 0)
+            nc = 0;
+        free(state);
+    }
+    int64_t now = (int64_t)time(NULL);
+    for (size_t k = 0; k < nc; k++) {
+        if (!c[k].error || c[k].not_after > now)
+            continue;
+        for (size_t i = 0; i < nsites; i++) {
+            if (!proxy_site_names_host(&sites[i], c[k].host))
+                continue;
+            zp_grow((void **)items, cap, *n + 1, sizeof(**items));
+            struct orch_health_item *it = &(*items)[(*n)++];
+            memset(it, 0, sizeof(*it));
+            it->service = zp_strdup(sites[i].service);
+            it->name = zp_asprintf("host %s", c[k].host);
+            it->verdict = ORCH_VERDICT_UNHEALTHY;
+            it->reason = zp_asprintf("certificate for host '%s': %s", c[k].host, c[k].error);
+            break;
+        }
+    }
+    proxy_certs_free(c, nc);
+    proxy_sites_free(sites, nsites);
+}
+
 int orch_health(struct orch *o, const char *const *services, size_t nservices,
                 struct orch_health_item **ret, size_t *ret_n, struct zp_err *err)
 {
@@ -684,7 +741,8 @@ int orch_health(struct orch *o, const char *const *services, size_t nservices,
         return rc;
     const struct zp_node *svcs = zp_node_get(o->p->model, "services");
     size_t nsvcs = svcs ? svcs->n : 0;
-    items = zp_calloc(obs.nc + nsvcs + 1, sizeof(*items));
+    size_t cap = obs.nc + nsvcs + 1;
+    items = zp_calloc(cap, sizeof(*items));
     for (size_t i = 0; i < obs.nc; i++) {
         const struct orch_obs_container *c = &obs.c[i];
         if (c->oneoff || !selected(services, nservices, c->service))
@@ -729,6 +787,7 @@ int orch_health(struct orch *o, const char *const *services, size_t nservices,
         it->verdict = ORCH_VERDICT_MISSING;
         it->reason = zp_strdup("not running: no container");
     }
+    cert_items(o, services, nservices, &items, &n, &cap);
     if (n > 1)
         qsort(items, n, sizeof(*items), cmp_item);
     *ret = items;

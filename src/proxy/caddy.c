@@ -375,6 +375,28 @@ static enum proxy_tls owner_tls(const struct proxy_upstream *sorted, size_t n, c
 char *proxy_edge_config(const struct proxy_upstream *u, size_t n, const char *admin_socket,
                         int http_port, int https_port)
 {
+    return proxy_edge_config_acme(u, n, admin_socket, http_port, https_port, NULL);
+}
+
+/* The ACME issuer of hosts with tls auto, or NULL when nothing is set (Caddy's default
+ * issuers then). */
+static json_t *acme_issuer(const struct proxy_acme *a)
+{
+    if (!a || (!a->email && !a->ca && !a->ca_root))
+        return NULL;
+    json_t *iss =
+        json_pack("{s:s, s:s}", "module", "acme", "ca", a->ca ? a->ca : PROXY_ACME_PRODUCTION);
+    if (a->email)
+        json_object_set_new(iss, "email", json_string(a->email));
+    if (a->ca_root)
+        json_object_set_new(iss, "trusted_roots_pem_files",
+                            json_pack("[s]", PROXY_ACME_ROOT_MOUNT));
+    return iss;
+}
+
+char *proxy_edge_config_acme(const struct proxy_upstream *u, size_t n, const char *admin_socket,
+                             int http_port, int https_port, const struct proxy_acme *acme)
+{
     struct proxy_upstream *sorted = zp_calloc(n ? n : 1, sizeof(*sorted));
     if (n)
         memcpy(sorted, u, n * sizeof(*u));
@@ -417,7 +439,6 @@ char *proxy_edge_config(const struct proxy_upstream *u, size_t n, const char *ad
     json_t *secure = json_array(); /* auto and internal */
     json_array_extend(secure, autos);
     json_array_extend(secure, internal);
-    json_decref(autos);
     size_t n_secure = n_auto + n_internal;
 
     json_t *servers = json_object();
@@ -457,10 +478,19 @@ char *proxy_edge_config(const struct proxy_upstream *u, size_t n, const char *ad
     if (https_port > 0)
         json_object_set_new(http, "https_port", json_integer(https_port));
     json_t *apps = json_pack("{s:o}", "http", http);
+    json_t *policies = json_array();
+    json_t *issuer = n_auto ? acme_issuer(acme) : NULL;
+    if (issuer)
+        json_array_append_new(policies,
+                              json_pack("{s:O, s:[o]}", "subjects", autos, "issuers", issuer));
     if (n_internal)
+        json_array_append_new(policies, json_pack("{s:O, s:[{s:s}]}", "subjects", internal,
+                                                  "issuers", "module", "internal"));
+    if (json_array_size(policies))
         json_object_set_new(apps, "tls",
-                            json_pack("{s:{s:[{s:O, s:[{s:s}]}]}}", "automation", "policies",
-                                      "subjects", internal, "issuers", "module", "internal"));
+                            json_pack("{s:{s:o}}", "automation", "policies", policies));
+    else
+        json_decref(policies);
     /* the internal CA stays inside the proxy: never touch a trust store */
     json_object_set_new(
         apps, "pki",
@@ -469,6 +499,7 @@ char *proxy_edge_config(const struct proxy_upstream *u, size_t n, const char *ad
     char *text = proxy__json_dump(cfg);
     json_decref(cfg);
     json_decref(off);
+    json_decref(autos);
     json_decref(internal);
     json_decref(secure);
     free(hs);

@@ -71,7 +71,7 @@ static char *inner_sock(enum role r)
     return zp_asprintf("%s/%s", PROXY_MOUNT, role_sock(r));
 }
 
-static int write_file(const char *path, const char *text, struct zp_err *err)
+int proxy__write_file(const char *path, const char *text, struct zp_err *err)
 {
     char *tmp = zp_asprintf("%s.tmp", path);
     int rc = 0;
@@ -134,7 +134,7 @@ static int prepare_dir(const struct proxy_opts *opts, struct zp_err *err)
         free(probe);
         free(file);
         file = zp_asprintf("%s/%s.json", dir, role_name(r));
-        if ((rc = write_file(file, cfg, err)))
+        if ((rc = proxy__write_file(file, cfg, err)))
             goto out;
     }
 out:
@@ -160,11 +160,17 @@ static void opts_defaults(const struct proxy_opts *in, struct proxy_opts *out)
 }
 
 /* What decides whether a running proxy container can be kept. */
-static char *settings_hash(const struct proxy_opts *o, const char *image_id, enum role r)
+static char *settings_hash(const struct proxy_opts *o, const char *image_id, enum role r,
+                           const struct proxy_acme *acme)
 {
     char *s = zp_asprintf("v1|%s|%s|%s|%d|%d|%s|%u:%u|%s", role_name(r), o->image, image_id,
                           o->http_port, o->https_port, o->bind_ip ? o->bind_ip : "",
                           (unsigned)getuid(), (unsigned)getgid(), o->state_dir);
+    if (acme && acme->ca_root) { /* the root's mount (a new root: a new mount) */
+        char *t = zp_asprintf("%s|acme-root:%s", s, acme->root_sha ? acme->root_sha : "");
+        free(s);
+        s = t;
+    }
     char hex[65];
     zp_sha256_hex(s, strlen(s), hex);
     free(s);
@@ -182,7 +188,8 @@ static void add_port(json_t *exposed, json_t *bindings, int port, const char *bi
     free(hp);
 }
 
-static char *create_body(const struct proxy_opts *o, enum role r, const char *hash)
+static char *create_body(const struct proxy_opts *o, enum role r, const char *hash,
+                         const struct proxy_acme *acme)
 {
     char *dir = proxy__dir(o);
     char *bind = zp_asprintf("%s:%s", dir, PROXY_MOUNT);
@@ -207,6 +214,12 @@ static char *create_body(const struct proxy_opts *o, enum role r, const char *ha
     }
     json_t *host = json_object();
     json_object_set_new(host, "Binds", json_pack("[s]", bind));
+    if (acme && acme->ca_root) {
+        /* the ACME server's trusted root, read-only */
+        char *root = zp_asprintf("%s/%s:%s:ro", dir, PROXY_ACME_ROOT_FILE, PROXY_ACME_ROOT_MOUNT);
+        json_array_append_new(json_object_get(host, "Binds"), json_string(root));
+        free(root);
+    }
     json_object_set_new(host, "PortBindings", bindings);
     json_object_set_new(host, "RestartPolicy", json_pack("{s:s}", "Name", "unless-stopped"));
     /* Caddy runs as the caller's user and still listens on ports below 1024 */
@@ -389,10 +402,10 @@ static char *upstream_address(const struct engine_container *c, char **ret_net)
 /* Keep the role's container when it carries the same settings (starting it when
  * stopped), else replace it. */
 static int ensure_container(struct engine *e, const struct proxy_opts *o, const char *image_id,
-                            enum role r, struct zp_err *err)
+                            enum role r, const struct proxy_acme *acme, struct zp_err *err)
 {
     const char *name = role_container(r);
-    char *hash = settings_hash(o, image_id, r);
+    char *hash = settings_hash(o, image_id, r, acme);
     char *body = NULL, *id = NULL;
     struct engine_container c;
     memset(&c, 0, sizeof(c));
@@ -412,7 +425,7 @@ static int ensure_container(struct engine *e, const struct proxy_opts *o, const 
         if ((rc = engine_container_remove(e, c.id, true, false, err)))
             goto out;
     }
-    body = create_body(o, r, hash);
+    body = create_body(o, r, hash, acme);
     if ((rc = engine_container_create(e, name, body, &id, err)))
         goto out;
     rc = engine_container_start(e, id, err);
@@ -472,9 +485,12 @@ int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err
                           "proxy image '%s' is not on the engine (zpanel never pulls it: "
                           "`docker pull %s`, or build one with scripts/caddy-image.sh)",
                           o.image, o.image);
-    if ((rc = prepare_dir(&o, err)) || (rc = proxy_ensure_network(e, NULL, err)) ||
-        (rc = ensure_container(e, &o, image_id, ROLE_ROUTER, err)) ||
-        (rc = ensure_container(e, &o, image_id, ROLE_EDGE, err)) ||
+    struct proxy_acme acme;
+    memset(&acme, 0, sizeof(acme));
+    if ((rc = prepare_dir(&o, err)) || (rc = proxy__acme_apply(&o, &acme, err)) ||
+        (rc = proxy_ensure_network(e, NULL, err)) ||
+        (rc = ensure_container(e, &o, image_id, ROLE_ROUTER, NULL, err)) ||
+        (rc = ensure_container(e, &o, image_id, ROLE_EDGE, &acme, err)) ||
         (rc = wait_admin(&o, ROLE_ROUTER, err)) || (rc = wait_admin(&o, ROLE_EDGE, err)))
         goto out;
     bool running = false;
@@ -484,6 +500,7 @@ int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err
                         "the proxy's containers stopped right after start "
                         "(see `docker logs zpanel-proxy`)");
 out:
+    proxy_acme_release(&acme);
     free(image_id);
     return rc;
 }
@@ -527,7 +544,13 @@ int proxy_down(struct engine *e, const struct proxy_opts *opts, struct zp_err *e
 static int admin_get_config(const struct proxy_opts *o, enum role r, json_t **ret,
                             struct zp_err *err)
 {
-    char *path = proxy__sock_path(o, role_sock(r));
+    return proxy__admin_get_config(o, role_sock(r), ret, err);
+}
+
+int proxy__admin_get_config(const struct proxy_opts *o, const char *sock, json_t **ret,
+                            struct zp_err *err)
+{
+    char *path = proxy__sock_path(o, sock);
     struct proxy_admin *a = NULL;
     char *text = NULL;
     int rc = proxy_admin_open(path, &a, err);
@@ -826,6 +849,8 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
     struct proxy_upstream *ups = NULL;
     const struct proxy_site **sites = NULL;
     char *rcfg = NULL, *ecfg = NULL, *rsock = NULL, *esock = NULL, *psock = NULL;
+    struct proxy_acme acme;
+    memset(&acme, 0, sizeof(acme));
     int rc;
     if ((rc = inspect_role(e, ROLE_EDGE, &edge, &have_edge, err)) ||
         (rc = inspect_role(e, ROLE_ROUTER, &router, &have_router, err)))
@@ -879,7 +904,9 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
     esock = inner_sock(ROLE_EDGE);
     psock = zp_asprintf("%s/%s", PROXY_MOUNT, PROXY_PROBE_SOCK);
     rcfg = proxy_router_config(ups, rt.n, rsock, psock);
-    ecfg = proxy_edge_config(ups, rt.n, esock, o.http_port, o.https_port);
+    if ((rc = proxy_acme_load(&o, &acme, err)))
+        goto out;
+    ecfg = proxy_edge_config_acme(ups, rt.n, esock, o.http_port, o.https_port, &acme);
     /* the router first: a new host reaches the edge only once the router knows it */
     if ((rc = load_if_changed(&o, ROLE_ROUTER, rcfg, err)) ||
         (rc = load_if_changed(&o, ROLE_EDGE, ecfg, err)))
@@ -892,6 +919,7 @@ out:
     free(sites);
     free(rcfg);
     free(ecfg);
+    proxy_acme_release(&acme);
     free(rsock);
     free(esock);
     free(psock);

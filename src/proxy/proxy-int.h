@@ -55,4 +55,17 @@ char *proxy__dial(const char *address, int port);
 char *proxy__dir(const struct proxy_opts *opts);
 char *proxy__sock_path(const struct proxy_opts *opts, const char *sock);
 
+/* Write text to path (0600) through a temporary file renamed over it. */
+int proxy__write_file(const char *path, const char *text, struct zp_err *err);
+/* GET /config/ of the Caddy whose admin socket is <state_dir>/proxy/<sock>. */
+int proxy__admin_get_config(const struct proxy_opts *opts, const char *sock, json_t **ret,
+                            struct zp_err *err);
+
+/* The copy of the ACME server's root in <state_dir>/proxy. */
+#define PROXY_ACME_ROOT_FILE "acme-ca-root.pem"
+/* Merge the ACME flags of opts into the stored settings (validated; written back when a
+ * flag was given, the root copied) and return the result. Errors: ZP_E_INPUT naming the
+ * flag, ZP_E_NOTFOUND (the stored root is gone), system errors. */
+int proxy__acme_apply(const struct proxy_opts *opts, struct proxy_acme *ret, struct zp_err *err);
+
 #endif

@@ -22,6 +22,7 @@
 #include "../util/util.h"
 
 struct engine;
+struct proxy_opts;
 
 #define PROXY_NETWORK "zpanel"
 #define PROXY_EDGE_NAME "zpanel-proxy"
@@ -103,6 +104,64 @@ char *proxy_router_config(const struct proxy_upstream *u, size_t n, const char *
 char *proxy_edge_config(const struct proxy_upstream *u, size_t n, const char *admin_socket,
                         int http_port, int https_port);
 
+/* ---- automatic HTTPS (ACME) ---- */
+
+#define PROXY_ACME_PRODUCTION "https://acme-v02.api.letsencrypt.org/directory"
+#define PROXY_ACME_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
+/* Where the edge finds the trusted root of the ACME server (mounted read-only from
+ * <state_dir>/proxy/acme-ca-root.pem) when one is set. */
+#define PROXY_ACME_ROOT_MOUNT "/zpanel-acme-ca-root.pem"
+
+/* The ACME settings of the edge, kept in <state_dir>/proxy/acme.json (0600). */
+struct proxy_acme {
+    char *email;    /* the ACME account's contact; NULL: none */
+    char *ca;       /* the ACME directory URL; NULL: PROXY_ACME_PRODUCTION */
+    bool ca_root;   /* trust PROXY_ACME_ROOT_MOUNT (the ACME server's root) */
+    char *root_sha; /* sha256 of the root's PEM text (a change recreates the edge) */
+};
+void proxy_acme_release(struct proxy_acme *a);
+/* The settings file's text and back (pure). from_json errors: ZP_E_INPUT. */
+char *proxy_acme_to_json(const struct proxy_acme *a);
+int proxy_acme_from_json(const char *json, struct proxy_acme *ret, struct zp_err *err);
+/* Are the ACME flags of opts valid (the email an address, the CA an https:// URL or a
+ * shorthand, the root a readable file of PEM certificates)? Errors: ZP_E_INPUT naming
+ * the flag. Changes nothing. */
+int proxy_acme_check(const struct proxy_opts *opts, struct zp_err *err);
+/* The stored settings (all unset when there is no file). */
+int proxy_acme_load(const struct proxy_opts *opts, struct proxy_acme *ret, struct zp_err *err);
+
+/* proxy_edge_config with ACME settings: hosts with tls auto get a policy whose issuer is
+ * that CA (with the email and the trusted root). acme NULL, or with nothing set: Caddy's
+ * default issuers for them (no policy). */
+char *proxy_edge_config_acme(const struct proxy_upstream *u, size_t n, const char *admin_socket,
+                             int http_port, int https_port, const struct proxy_acme *acme);
+
+/* The certificate state of one host the edge serves over HTTPS. */
+struct proxy_cert {
+    char *host;
+    enum proxy_tls tls; /* auto or internal */
+    char *issuer;       /* the issuer's common name (or whole name); NULL: no certificate */
+    int64_t not_after;  /* Unix seconds; 0 without certificate */
+    char *error;        /* the last failed issuance since the last success, NULL: none */
+    int64_t error_at;   /* its Unix time */
+};
+void proxy_certs_free(struct proxy_cert *c, size_t n);
+
+/* Apply Caddy's JSON log lines (log[0..len), oldest first) to c[0..n): a failed
+ * issuance for a host ("could not get certificate from issuer", logger tls.obtain or
+ * tls.renew, field identifier) sets its error and error_at, a success clears them.
+ * Other lines, and lines that are not JSON, are ignored (pure). */
+void proxy_acme_log_apply(const char *log, size_t len, struct proxy_cert *c, size_t n);
+
+/* The hosts the running edge serves over HTTPS (from its loaded configuration), each with
+ * the certificate in the proxy's data directory (the newest of any issuer's) and the last
+ * failed issuance in the edge's log. Waits up to wait_ms (0: not at all) until each host
+ * has a certificate or an error. The proxy not running: *ret_n 0. Keys are never read. */
+int proxy_certs(struct engine *e, const struct proxy_opts *opts, int64_t wait_ms,
+                struct proxy_cert **ret, size_t *ret_n, struct zp_err *err);
+/* How long `proxy up` and `up` wait for a new host's first certificate (or error). */
+#define PROXY_CERT_WAIT_MS 20000
+
 /* ---- who owns a host ---- */
 
 /* Do host names a and b (either may be "*.example.com") match a common host? */
@@ -151,6 +210,12 @@ struct proxy_opts {
     int http_port;         /* published on the host; default 80 */
     int https_port;        /* default 443; 0: no HTTPS listener */
     const char *bind_ip;   /* host address of the published ports; NULL: all */
+    /* ACME settings for proxy_up (see struct proxy_acme); NULL: keep the stored one, "":
+     * clear it. acme_ca: a directory URL (https://), "staging" or "production";
+     * acme_ca_root: a PEM file on the host, copied into the proxy's state. */
+    const char *acme_email;
+    const char *acme_ca;
+    const char *acme_ca_root;
 };
 
 /* Create (or keep, when they already run with the same settings) the network and both
