@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../engine/engine.h"
+#include "../proxy/proxy.h"
 #include "server-int.h"
 
 #include "../util/banned.h"
@@ -42,6 +43,56 @@ struct health_count {
     const char *project, *health; /* borrowed from the list */
     int64_t n;
 };
+
+/* A host name as a Prometheus label value (quotes, backslashes and newlines escaped). */
+static void add_label(struct zp_buf *out, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            zp_buf_addc(out, '\\');
+        if (*v == '\n')
+            zp_buf_adds(out, "\\n");
+        else
+            zp_buf_addc(out, *v);
+    }
+}
+
+/* The certificates of the hosts zpanel's proxy serves over HTTPS (when it runs): whether
+ * each has one, its expiry, and whether its last issuance failed (issue: a failed ACME
+ * order is never silent). */
+static void render_certs(struct server *s, struct engine *e, struct zp_buf *out)
+{
+    struct proxy_opts po;
+    memset(&po, 0, sizeof(po));
+    po.state_dir = s->state_dir;
+    struct proxy_cert *c = NULL;
+    size_t n = 0;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (proxy_certs(e, &po, 0, &c, &n, &err) != 0 || n == 0) {
+        proxy_certs_free(c, n);
+        return;
+    }
+    static const char *const names[] = {"zpanel_proxy_certificate",
+                                        "zpanel_proxy_certificate_expiry_seconds",
+                                        "zpanel_proxy_certificate_error"};
+    static const char *const helps[] = {
+        "Whether the proxy holds a certificate for the host.",
+        "When the host's certificate expires (Unix seconds; 0 without one).",
+        "Whether the host's last certificate issuance failed (the error is in `proxy certs`)."};
+    for (size_t k = 0; k < 3; k++) {
+        zp_buf_addf(out, "# HELP %s %s\n# TYPE %s gauge\n", names[k], helps[k], names[k]);
+        for (size_t i = 0; i < n; i++) {
+            zp_buf_addf(out, "%s{host=\"", names[k]);
+            add_label(out, c[i].host);
+            long long v = k == 0   ? c[i].issuer != NULL
+                          : k == 1 ? (long long)c[i].not_after
+                                   : c[i].error != NULL;
+            zp_buf_addf(out, "\"} %lld\n", v);
+        }
+    }
+    proxy_certs_free(c, n);
+}
 
 /* zpanel_containers{project, health}: one list call for every container zpanel labelled;
  * an engine that does not answer gives zpanel_engine_up 0 and no container series. */
@@ -82,6 +133,8 @@ static void render_containers(struct server *s, struct zp_buf *out)
         free(hc);
     }
     engine_container_list_release(&l);
+    if (up)
+        render_certs(s, e, out);
     engine_free(e);
 }
 

@@ -201,6 +201,27 @@ grep "b.zpacme.test" <<<"$OUT" | grep -q "no certificate  last error: .*$PEBBLE"
 zp -f "$F" health
 expect_rc 1 "health with a failed issuance"
 expect_out_has "certificate for host 'b.zpacme.test'" "health names the host"
+# the control plane's /metrics shows it too
+echo 'acme-e2e-password' | "$ZPANEL" user add root --role admin --password-stdin >/dev/null ||
+    fail "user add"
+TOKEN=$("$ZPANEL" token create --user root --scope read | tail -1)
+MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$ZPANEL" serve --listen "127.0.0.1:$MPORT" >"$TMP/serve.log" 2>&1 &
+SERVE_PID=$!
+metrics=
+for _ in $(seq 1 100); do
+    metrics=$(curl -s -m 10 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$MPORT/metrics") &&
+        [ -n "$metrics" ] && break
+    sleep 0.1
+done
+kill $SERVE_PID 2>/dev/null
+wait $SERVE_PID 2>/dev/null
+grep -qx 'zpanel_proxy_certificate_error{host="b.zpacme.test"} 1' <<<"$metrics" && ok ||
+    fail "/metrics lacks b's failed issuance: $metrics $(cat "$TMP/serve.log")"
+grep -qx 'zpanel_proxy_certificate{host="a.zpacme.test"} 1' <<<"$metrics" && ok ||
+    fail "/metrics lacks a's certificate: $metrics"
+grep -qx 'zpanel_proxy_certificate_error{host="a.zpacme.test"} 0' <<<"$metrics" && ok ||
+    fail "/metrics shows an error for a: $metrics"
 
 # --- the settings survive proxy up again; the certificate survives a new edge ---
 zp proxy up --image "$PROXY_IMAGE" --http-port "$HP" --https-port "$SP" --bind 127.0.0.1
