@@ -1,5 +1,6 @@
 /* cli/proxy: zpanel's reverse proxy (two Caddy containers on the network `zpanel`):
- * `proxy up`, `proxy down`, `proxy status`, `proxy routes`, `proxy certs`. */
+ * `proxy up`, `proxy down`, `proxy status`, `proxy routes`, `proxy certs`, and
+ * `proxy backup` / `proxy restore` of its certificates and settings. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "../proxy/proxy.h"
+#include "../release/proxy-backup.h"
 #include "cli.h"
 
 #include "../util/banned.h"
@@ -187,6 +189,77 @@ static int proxy_down_exec(const struct cli_global *g, const struct proxy_opts *
         return cli_error(&err);
     fprintf(stderr, "proxy removed\n");
     return ZP_EXIT_OK;
+}
+
+/* `proxy backup [-o FILE]` and `proxy restore FILE` (release/proxy-backup). */
+static int proxy_archive_exec(const struct cli_global *g, int argc, char **argv,
+                              const struct proxy_opts *o, bool restore)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *output = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, restore ? ":h" : ":o:h", opts, NULL)) != -1) {
+        if (c == 'h')
+            return cli_help(&cli_cmd_proxy);
+        if (c == 'o' && !restore)
+            output = optarg;
+        else
+            return cli_getopt_error(&cli_cmd_proxy, c, argv);
+    }
+    if (restore && argc - optind != 1)
+        return cli_usage_error(&cli_cmd_proxy, "proxy restore needs one archive (FILE)");
+    if (!restore && optind < argc)
+        return cli_usage_error(&cli_cmd_proxy, "proxy backup: unexpected argument '%s'",
+                               argv[optind]);
+    struct zp_err err;
+    zp_err_init(&err);
+    char *owned = NULL;
+    if (!restore && output == NULL) {
+        char stamp[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+        output = owned = zp_asprintf("zpanel-proxy-%s.tar.zst", stamp);
+    }
+    enum backup_compression comp;
+    if (!restore && backup_compression_for(output, &comp, &err) != 0) {
+        free(owned);
+        return cli_usage_error(&cli_cmd_proxy, "%s", err.msg);
+    }
+    struct engine *e = NULL;
+    int rc = open_engine(g, &e);
+    if (rc) {
+        free(owned);
+        return rc;
+    }
+    struct backup_manifest m;
+    memset(&m, 0, sizeof(m));
+    if (restore)
+        rc = release_proxy_restore(e, o->state_dir, argv[optind], NULL, NULL, &err);
+    else
+        rc = release_proxy_backup(e, o->state_dir, output, NULL, NULL, &m, &err);
+    engine_free(e);
+    if (rc) {
+        rc = cli_error(&err);
+    } else if (restore) {
+        fprintf(stderr, "proxy state restored from %s; start it with `zpanel proxy up`\n",
+                argv[optind]);
+    } else {
+        printf("wrote %s\n", output);
+        for (size_t i = 0; i < m.n; i++)
+            printf("  %-5s %s  %llu bytes  %llu entries  sha256:%s\n",
+                   m.sections[i].kind == BACKUP_BIND ? "dir" : "file", m.sections[i].key,
+                   (unsigned long long)m.sections[i].size, (unsigned long long)m.sections[i].files,
+                   m.sections[i].sha256);
+    }
+    backup_manifest_release(&m);
+    free(owned);
+    return rc;
 }
 
 static const char *state_word(bool running)
@@ -394,7 +467,7 @@ static int proxy_exec(const struct cli_global *g, int argc, char **argv)
 {
     if (argc < 2)
         return cli_usage_error(&cli_cmd_proxy, "proxy needs a subcommand: up, down, status, "
-                                               "routes or certs");
+                                               "routes, certs, backup or restore");
     const char *sub = argv[1];
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
         return cli_help(&cli_cmd_proxy);
@@ -413,6 +486,8 @@ static int proxy_exec(const struct cli_global *g, int argc, char **argv)
     int rc;
     if (strcmp(sub, "up") == 0) {
         rc = proxy_up_exec(g, sargc, sargv, &o);
+    } else if (strcmp(sub, "backup") == 0 || strcmp(sub, "restore") == 0) {
+        rc = proxy_archive_exec(g, sargc, sargv, &o, strcmp(sub, "restore") == 0);
     } else if (strcmp(sub, "down") == 0 || strcmp(sub, "status") == 0 ||
                strcmp(sub, "routes") == 0 || strcmp(sub, "certs") == 0) {
         bool is_down = strcmp(sub, "down") == 0;
@@ -428,7 +503,8 @@ static int proxy_exec(const struct cli_global *g, int argc, char **argv)
         else if (rc == 0)
             rc = proxy_routes_exec(g, &o, json);
     } else {
-        static const char *const subs[] = {"up", "down", "status", "routes", "certs"};
+        static const char *const subs[] = {"up",    "down",   "status", "routes",
+                                           "certs", "backup", "restore"};
         const char *hint = NULL;
         for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]) && !hint; i++)
             if (zp_edit_distance(sub, subs[i]) <= 2)
@@ -448,7 +524,8 @@ const struct cli_cmd cli_cmd_proxy = {
     .usage = "up [--http-port N] [--https-port N|0] [--image IMAGE] [--bind IP] "
              "[--acme-email ADDR] [--acme-ca URL|staging|production] [--acme-ca-root FILE] | "
              "down | status [--format text|json] | routes [--format text|json] | "
-             "certs [--format text|json]",
-    .summary = "run zpanel's reverse proxy (Caddy) and show its routes and certificates",
+             "certs [--format text|json] | backup [-o FILE] | restore FILE",
+    .summary = "run zpanel's reverse proxy (Caddy), show its routes and certificates, back "
+               "them up",
     .exec = proxy_exec,
 };

@@ -240,4 +240,25 @@ wait_body 10 web-page https_get a.zpacme.test --cacert "$TMP/pebble-root.pem" &&
 docker logs zpanel-proxy 2>&1 | grep '"obtaining certificate"' | grep -q '"a.zpacme.test"' &&
     fail "the new edge ordered a.zpacme.test again" || ok
 
+# --- proxy backup / restore: the certificates and settings come back from the archive
+# (pebble is still stopped: a new order could not succeed) ---
+zp proxy backup -o "$TMP/proxy.tar.zst"
+expect_rc 0 "proxy backup"
+expect_out_has "acme.json" "the archive holds the ACME settings"
+zp proxy restore "$TMP/proxy.tar.zst"
+expect_rc 1 "proxy restore while the proxy runs"
+expect_err_has "zpanel proxy down" "restore says to stop the proxy first"
+timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
+rm -rf "$ZPANEL_STATE_DIR/proxy/data" "$ZPANEL_STATE_DIR/proxy/acme.json"
+zp proxy restore "$TMP/proxy.tar.zst"
+expect_rc 0 "proxy restore"
+[ "$(stat -c %a "$ZPANEL_STATE_DIR/proxy/acme.json")" = 600 ] && ok || fail "restored acme.json is not 0600"
+zp proxy up --image "$PROXY_IMAGE" --http-port "$HP" --https-port "$SP" --bind 127.0.0.1
+expect_rc 0 "proxy up after the restore"
+wait_body 10 web-page https_get a.zpacme.test --cacert "$TMP/pebble-root.pem" && ok ||
+    fail "a.zpacme.test after the restore"
+[ "$(fingerprint_of a.zpacme.test)" = "$FP" ] && ok || fail "a.zpacme.test has a new certificate after the restore"
+docker logs zpanel-proxy 2>&1 | grep '"obtaining certificate"' | grep -q '"a.zpacme.test"' &&
+    fail "the restored edge ordered a.zpacme.test again" || ok
+
 finish
