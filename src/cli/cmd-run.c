@@ -15,6 +15,8 @@
 #include "../util/banned.h"
 
 struct run_ctx {
+    struct orch *orch;
+    const char *service;
     struct engine *e;      /* the attach stream's engine (main thread) */
     struct engine *resize; /* the signal thread's own, for SIGWINCH */
     char *id;
@@ -50,6 +52,8 @@ static int on_ready(void *ctx, struct zp_err *err)
     if (engine_container_start(r->e, r->id, err) != 0)
         return err->code;
     r->started = true;
+    if (orch_run_post_start(r->orch, r->e, r->service, r->id, err) != 0)
+        return err->code;
     if (r->tty)
         resize_container(r->e, r->id);
     return 0;
@@ -163,7 +167,8 @@ static int run_exec(const struct cli_global *g, int argc, char **argv)
     ro.interactive = !detach && !stdin_is_empty();
 
     struct cli_session s;
-    struct run_ctx r = {NULL, NULL, NULL, false, false};
+    struct run_ctx r;
+    memset(&r, 0, sizeof(r));
     struct zp_err err;
     zp_err_init(&err);
     const char *svcs[] = {ro.service};
@@ -172,6 +177,8 @@ static int run_exec(const struct cli_global *g, int argc, char **argv)
         return rc;
     }
     r.e = orch_engine(s.orch);
+    r.orch = s.orch;
+    r.service = ro.service;
     r.tty = ro.tty;
     if ((rc = cli_signals_start(on_signal, &r)) != 0)
         goto out;
@@ -192,6 +199,7 @@ static int run_exec(const struct cli_global *g, int argc, char **argv)
         cli_signals_stop();
         struct engine_container ct;
         if (engine_container_start(r.e, r.id, &err) != 0 ||
+            orch_run_post_start(s.orch, r.e, ro.service, r.id, &err) != 0 ||
             engine_container_inspect(r.e, r.id, &ct, &err) != 0) {
             rc = cli_error(&err);
             goto out;

@@ -175,6 +175,10 @@ struct orch_run_opts {
  * io.zpanel.oneoff=true. Returns its ID (caller frees). */
 int orch_run_create(struct orch *o, const struct orch_run_opts *opts, char **ret_id,
                     struct zp_err *err);
+/* Run the service's post_start hooks in its one-off container id once the caller started
+ * it, as `up` does for its containers (through e, the caller's engine). */
+int orch_run_post_start(struct orch *o, struct engine *e, const char *service, const char *id,
+                        struct zp_err *err);
 
 /* The engine session's client, for commands that stream from a container (logs, exec,
  * attach, top). Borrowed; use only from the calling thread. */

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "build.h"
+#include "hooks.h"
 #include "orchestrator-int.h"
 
 #include "../util/banned.h"
@@ -225,4 +226,10 @@ out:
     free(name);
     free(id);
     return rc;
+}
+
+int orch_run_post_start(struct orch *o, struct engine *e, const char *service, const char *id,
+                        struct zp_err *err)
+{
+    return orch__run_hooks(o, e, service, "post_start", id, id, err);
 }

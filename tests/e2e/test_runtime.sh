@@ -70,6 +70,16 @@ expect_rc 0 "stop"
 [ "$(cat data/pre 2>/dev/null)" = "stopping" ] && ok || fail "pre_stop before stop: '$(cat data/pre 2>/dev/null)'"
 run "$Z" --progress quiet start
 expect_rc 0 "start runs post_start again"
+# a one-off container of the service runs the hooks too (attached and detached)
+rm -f data/post
+run "$Z" --progress quiet run --rm -T app sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /data/post ] && break; sleep 0.2; done; cat /data/post'
+expect_rc 0 "run with a post_start hook"
+expect_out_has "from-hook 0 /data" "run's container ran post_start before its command ended"
+rm -f data/post
+run "$Z" --progress quiet run -d app
+expect_rc 0 "run -d with a post_start hook"
+[ "$(cat data/post 2>/dev/null)" = "from-hook 0 /data" ] && ok || fail "run -d ran post_start: '$(cat data/post 2>/dev/null)'"
+docker rm -f "$(tail -1 <<<"$OUT")" >/dev/null 2>&1 # without its pre_stop: data/pre counts app's
 run "$Z" --progress quiet down
 expect_rc 0 "down"
 [ "$(wc -l <data/pre)" -eq 2 ] && ok || fail "pre_stop before down: $(wc -l <data/pre) runs"
