@@ -477,6 +477,24 @@ static int cmp_container(const void *x, const void *y)
     return strcmp(a->name, b->name);
 }
 
+/* One container's inspect for orch_ps, on a wide runner's thread. */
+struct ps_job {
+    const struct orch_obs_container *c;
+    struct engine_container ins;
+    bool inspected;
+    struct zp_err err;
+};
+
+static void ps_inspect(struct engine *e, void *ctx, size_t i)
+{
+    struct ps_job *j = &((struct ps_job *)ctx)[i];
+    zp_err_init(&j->err);
+    j->inspected = engine_container_inspect(e, j->c->id, &j->ins, &j->err) == 0;
+}
+
+/* inspects of ps at once (a loaded engine answers them together faster) */
+#define PS_PARALLEL 8
+
 int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool all,
             struct orch_container **ret, size_t *ret_n, struct zp_err *err)
 {
@@ -484,8 +502,8 @@ int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool 
     int rc = orch__observe(o->e, o->p->name, &obs, err);
     if (rc < 0)
         return rc;
-    struct orch_container *out = obs.nc ? zp_calloc(obs.nc, sizeof(*out)) : NULL;
-    size_t n = 0;
+    struct ps_job *jobs = zp_calloc(obs.nc ? obs.nc : 1, sizeof(*jobs));
+    size_t njobs = 0;
     for (size_t i = 0; i < obs.nc; i++) {
         const struct orch_obs_container *c = &obs.c[i];
         if (!all && !is_running(c))
@@ -493,18 +511,23 @@ int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool 
         bool want = nservices == 0;
         for (size_t k = 0; k < nservices && !want; k++)
             want = strcmp(services[k], c->service) == 0;
-        if (!want)
-            continue;
-        struct engine_container ins = {0};
-        struct zp_err e2;
-        zp_err_init(&e2);
-        bool inspected = engine_container_inspect(o->e, c->id, &ins, &e2) == 0;
-        if (!inspected && e2.code != ZP_E_NOTFOUND) {
-            *err = e2;
-            rc = e2.code;
+        if (want)
+            jobs[njobs++].c = c;
+    }
+    struct orch_wide wide = {.host = o->host, .like = o->e};
+    rc = orch__wide_exec(&wide, njobs, PS_PARALLEL, ps_inspect, jobs, err);
+    orch__wide_release(&wide);
+    struct orch_container *out = njobs ? zp_calloc(njobs, sizeof(*out)) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < njobs && rc == 0; i++) {
+        const struct orch_obs_container *c = jobs[i].c;
+        const struct engine_container *ins = &jobs[i].ins;
+        if (!jobs[i].inspected && jobs[i].err.code != ZP_E_NOTFOUND) {
+            *err = jobs[i].err;
+            rc = err->code;
             break;
         }
-        if (!inspected)
+        if (!jobs[i].inspected)
             continue; /* removed meanwhile */
         struct orch_container *r = &out[n++];
         r->id = zp_strdup(c->id);
@@ -513,14 +536,14 @@ int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool 
         r->number = c->number;
         r->oneoff = c->oneoff;
         r->image = zp_strdup(c->image);
-        r->state = zp_strdup(ins.status ? ins.status : c->state);
-        r->health = ins.health ? zp_strdup(ins.health) : NULL;
-        r->exit_code = ins.exit_code;
+        r->state = zp_strdup(ins->status ? ins->status : c->state);
+        r->health = ins->health ? zp_strdup(ins->health) : NULL;
+        r->exit_code = ins->exit_code;
         r->created = c->created;
-        r->started_at = ins.started_at_unix;
+        r->started_at = ins->started_at_unix;
         r->config_hash = zp_strdup(c->hash);
         /* the list shows published ports; inspect also those only exposed */
-        const struct engine_ports *ports = c->ports.n > 0 ? &c->ports : &ins.ports;
+        const struct engine_ports *ports = c->ports.n > 0 ? &c->ports : &ins->ports;
         r->ports = ports->n ? zp_calloc(ports->n, sizeof(*r->ports)) : NULL;
         for (size_t k = 0; k < ports->n; k++) {
             const struct engine_port *p = &ports->items[k];
@@ -530,8 +553,10 @@ int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool 
             r->ports[k].protocol = zp_strdup(p->type ? p->type : "tcp");
         }
         r->nports = ports->n;
-        engine_container_release(&ins);
     }
+    for (size_t i = 0; i < njobs; i++)
+        engine_container_release(&jobs[i].ins);
+    free(jobs);
     orch__observed_release(&obs);
     if (rc < 0) {
         orch_containers_free(out, n);

@@ -416,4 +416,20 @@ int orch__rollout(const struct orch_rollout *r, struct orch_roll_item *items, si
 /* The last log lines of container id (at most lines), "" when none. New string. */
 char *orch__last_logs(struct engine *e, const char *id, int lines);
 
+/* ---- many calls at once (wide.c) ---- */
+
+/* Runs fn(e, ctx, i) for i in [0, n) on up to max threads at once, each with its own
+ * engine. The engines persist across runs (each negotiates the API version once). */
+struct orch_wide {
+    const char *host;
+    const struct engine *like; /* the session's engine: its negotiated API version */
+    struct engine **e;
+    size_t ne;
+};
+
+int orch__wide_exec(struct orch_wide *w, size_t n, size_t max,
+                    void (*fn)(struct engine *e, void *ctx, size_t i), void *ctx,
+                    struct zp_err *err);
+void orch__wide_release(struct orch_wide *w);
+
 #endif

@@ -249,94 +249,10 @@ static int check_services(struct orch *o, const char *const *services, size_t n,
     return 0;
 }
 
-/* Runs fn(e, ctx, i) for i in [0, n) on up to max threads at once, each with its own
- * engine. The engines persist across runs (each negotiates the API version once). */
-struct wide {
-    const char *host;
-    const struct engine *like; /* the session's engine: its negotiated API version */
-    struct engine **e;
-    size_t ne;
-};
-
-struct wide_run {
-    void (*fn)(struct engine *e, void *ctx, size_t i);
-    void *ctx;
-    size_t n;
-    atomic_size_t next;
-};
-
-struct wide_thread {
-    struct wide_run *run;
-    struct engine *e;
-};
-
-static void *wide_main(void *arg)
-{
-    struct wide_thread *t = arg;
-    struct wide_run *r = t->run;
-    for (;;) {
-        size_t i = atomic_fetch_add(&r->next, 1);
-        if (i >= r->n)
-            break;
-        r->fn(t->e, r->ctx, i);
-    }
-    return NULL;
-}
-
 static size_t wide_limit(int max_parallel)
 {
     size_t n = max_parallel > 0 ? (size_t)max_parallel : DEFAULT_PARALLEL;
     return n > MAX_PARALLEL ? MAX_PARALLEL : n;
-}
-
-static int wide_exec(struct wide *w, size_t n, size_t max,
-                     void (*fn)(struct engine *e, void *ctx, size_t i), void *ctx,
-                     struct zp_err *err)
-{
-    if (n == 0)
-        return 0;
-    size_t k = n < max ? n : max;
-    if (w->ne < k) {
-        w->e = zp_realloc(w->e, k * sizeof(*w->e));
-        for (; w->ne < k; w->ne++) {
-            w->e[w->ne] = engine_new(w->host, err);
-            if (w->e[w->ne] == NULL)
-                return err->code;
-            if (w->like != NULL)
-                engine_adopt_version(w->e[w->ne], w->like);
-        }
-    }
-    struct wide_run run = {.fn = fn, .ctx = ctx, .n = n};
-    atomic_init(&run.next, 0);
-    struct wide_thread *ts = zp_calloc(k, sizeof(*ts));
-    pthread_t *tids = zp_calloc(k, sizeof(*tids));
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
-    size_t started = 0;
-    for (size_t t = 1; t < k; t++) {
-        ts[t] = (struct wide_thread){&run, w->e[t]};
-        if (pthread_create(&tids[started + 1], &attr, wide_main, &ts[t]) != 0)
-            break; /* fewer threads: the others take more jobs */
-        started++;
-    }
-    pthread_attr_destroy(&attr);
-    ts[0] = (struct wide_thread){&run, w->e[0]};
-    wide_main(&ts[0]); /* the calling thread works too */
-    for (size_t t = 1; t <= started; t++)
-        pthread_join(tids[t], NULL);
-    free(tids);
-    free(ts);
-    return 0;
-}
-
-static void wide_release(struct wide *w)
-{
-    for (size_t i = 0; i < w->ne; i++)
-        engine_free(w->e[i]);
-    free(w->e);
-    w->e = NULL;
-    w->ne = 0;
 }
 
 /* Unix nanoseconds of an RFC 3339 time whose whole seconds are already known. */
@@ -470,7 +386,7 @@ static void status_stats_run(struct engine *e, void *ctx, size_t i)
 /* The inspect pass, on its own thread while the stats pass waits for the engine's tick:
  * few connections suffice for inspects, which the engine answers at once. */
 struct inspect_pass {
-    struct wide wide;
+    struct orch_wide wide;
     struct status_job *jobs;
     size_t njobs;
     int rc;
@@ -480,7 +396,8 @@ struct inspect_pass {
 static void *inspect_pass_main(void *arg)
 {
     struct inspect_pass *ip = arg;
-    ip->rc = wide_exec(&ip->wide, ip->njobs, INSPECT_PARALLEL, status_job_run, ip->jobs, &ip->err);
+    ip->rc =
+        orch__wide_exec(&ip->wide, ip->njobs, INSPECT_PARALLEL, status_job_run, ip->jobs, &ip->err);
     return NULL;
 }
 
@@ -530,7 +447,7 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
     struct engine_image_list images = {0};
     struct status_job *jobs = NULL;
     struct status_job **running = NULL;
-    struct wide wide = {.host = o->host, .like = o->e};
+    struct orch_wide wide = {.host = o->host, .like = o->e};
     struct inspect_pass ip = {.wide = {.host = o->host, .like = o->e}};
     struct orch_status_row *rows = NULL;
     size_t njobs = 0, n = 0;
@@ -570,8 +487,8 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
     pthread_t inspector;
     bool threaded = nrunning > 0 && pthread_create(&inspector, NULL, inspect_pass_main, &ip) == 0;
     if (nrunning > 0)
-        rc = wide_exec(&wide, nrunning, wide_limit(opts->max_parallel), status_stats_run, running,
-                       err);
+        rc = orch__wide_exec(&wide, nrunning, wide_limit(opts->max_parallel), status_stats_run,
+                             running, err);
     if (threaded)
         pthread_join(inspector, NULL);
     else
@@ -637,8 +554,8 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
     rows = NULL;
     n = 0;
 out:
-    wide_release(&wide);
-    wide_release(&ip.wide);
+    orch__wide_release(&wide);
+    orch__wide_release(&ip.wide);
     free(running);
     for (size_t i = 0; i < njobs; i++)
         row_release(&jobs[i].row);
@@ -812,8 +729,8 @@ struct orch_stats {
     const char *const *services;
     size_t nservices;
     int max_parallel;
-    struct wide wide;    /* its engines persist across rounds */
-    struct sample *prev; /* the last round's samples */
+    struct orch_wide wide; /* its engines persist across rounds */
+    struct sample *prev;   /* the last round's samples */
     size_t nprev;
 };
 
@@ -866,7 +783,7 @@ void orch_stats_close(struct orch_stats *s)
 {
     if (s == NULL)
         return;
-    wide_release(&s->wide);
+    orch__wide_release(&s->wide);
     samples_free(s->prev, s->nprev);
     free(s);
 }
@@ -908,8 +825,8 @@ int orch_stats_round(struct orch_stats *s, struct orch_stats_row **ret, size_t *
         j->c = c;
         zp_err_init(&j->err);
     }
-    if ((rc = wide_exec(&s->wide, njobs, wide_limit(s->max_parallel), stats_job_run, jobs, err)) <
-        0)
+    if ((rc = orch__wide_exec(&s->wide, njobs, wide_limit(s->max_parallel), stats_job_run, jobs,
+                              err)) < 0)
         goto out;
     rows = zp_calloc(njobs + 1, sizeof(*rows));
     cur = zp_calloc(njobs + 1, sizeof(*cur));
