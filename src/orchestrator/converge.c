@@ -120,8 +120,9 @@ static int cond_check(struct up *u, struct orch_cstate *c, enum orch_cond cond, 
 static enum orch_gate up_gate(void *ud, size_t node, const struct orch_dep *dep)
 {
     struct up *u = ud;
-    (void)node;
-    if (dep->cond == ORCH_COND_STARTED)
+    /* a gate holds back what would start: a service with nothing to do (a no-op up --wait
+     * only looks at its containers) waits for nobody */
+    if (dep->cond == ORCH_COND_STARTED || !u->plan.svcs[node].active)
         return ORCH_GATE_OPEN;
     const struct svc_ctx *t = &u->svcs[dep->target];
     const char *svc = u->g.nodes[dep->target].name;
