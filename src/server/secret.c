@@ -195,6 +195,9 @@ json_t *srv_env_masked(const char *env_json)
     }
     const char *k;
     json_t *v;
-    json_object_foreach(env, k, v) json_object_set_new(env, k, json_string(SRV_SECRET_MASK));
+    json_object_foreach(env, k, v)
+    {
+        json_object_set_new(env, k, json_string(SRV_SECRET_MASK));
+    }
     return env;
 }
