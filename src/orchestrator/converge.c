@@ -120,9 +120,11 @@ static int cond_check(struct up *u, struct orch_cstate *c, enum orch_cond cond, 
 static enum orch_gate up_gate(void *ud, size_t node, const struct orch_dep *dep)
 {
     struct up *u = ud;
-    /* a gate holds back what would start: a service with nothing to do (a no-op up --wait
-     * only looks at its containers) waits for nobody */
-    if (dep->cond == ORCH_COND_STARTED || !u->plan.svcs[node].active)
+    /* a gate holds back what would start: when neither side has anything to do (a no-op
+     * up --wait only looks at the containers) there is nothing to hold back; a dependency
+     * that changes is still waited for, so that its failure fails the up */
+    if (dep->cond == ORCH_COND_STARTED ||
+        (!u->plan.svcs[node].active && !u->plan.svcs[dep->target].active))
         return ORCH_GATE_OPEN;
     const struct svc_ctx *t = &u->svcs[dep->target];
     const char *svc = u->g.nodes[dep->target].name;
