@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-fuzz_seconds=${ZP_FUZZ_SECONDS:-20}
+fuzz_seconds=${ZP_FUZZ_SECONDS:-15}
 jobs=$(nproc)
 
 if [ "$(id -u)" -eq 0 ]; then
