@@ -293,6 +293,15 @@ static char *cert_line(const struct proxy_cert *c)
     return s;
 }
 
+/* s as a JSON string, or null when s is NULL. */
+static void json_str_or_null(struct zp_buf *b, const char *s)
+{
+    if (s != NULL)
+        cli_json_str(b, s);
+    else
+        zp_buf_adds(b, "null");
+}
+
 static void certs_json(struct zp_buf *b, const struct proxy_cert *c, size_t n)
 {
     zp_buf_addc(b, '[');
@@ -304,25 +313,13 @@ static void certs_json(struct zp_buf *b, const struct proxy_cert *c, size_t n)
         cli_json_str(b, c[i].host);
         zp_buf_addf(
             b, ",\"tls\":\"%s\",\"issuer\":", c[i].tls == PROXY_TLS_INTERNAL ? "internal" : "auto");
-        if (c[i].issuer)
-            cli_json_str(b, c[i].issuer);
-        else
-            zp_buf_adds(b, "null");
+        json_str_or_null(b, c[i].issuer);
         zp_buf_adds(b, ",\"expires\":");
-        if (c[i].not_after)
-            cli_json_str(b, exp);
-        else
-            zp_buf_adds(b, "null");
+        json_str_or_null(b, c[i].not_after ? exp : NULL);
         zp_buf_adds(b, ",\"error\":");
-        if (c[i].error)
-            cli_json_str(b, c[i].error);
-        else
-            zp_buf_adds(b, "null");
+        json_str_or_null(b, c[i].error);
         zp_buf_adds(b, ",\"error_at\":");
-        if (c[i].error_at)
-            cli_json_str(b, at);
-        else
-            zp_buf_adds(b, "null");
+        json_str_or_null(b, c[i].error_at ? at : NULL);
         zp_buf_addc(b, '}');
     }
     zp_buf_addc(b, ']');

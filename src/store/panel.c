@@ -378,24 +378,7 @@ int store_panel_user_add(struct store_panel *p, const char *name, enum store_rol
 int store_panel_user_get(struct store_panel *p, const char *name, int64_t *ret_id,
                          enum store_role *ret_role, struct zp_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = prepare(p, "SELECT id, role FROM users WHERE name = ?", "reading a user", &st, err);
-    if (rc)
-        return rc;
-    bind_str(st, 1, name);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *ret_id = sqlite3_column_int64(st, 0);
-        int r = store_role_parse((const char *)sqlite3_column_text(st, 1));
-        *ret_role = r < 0 ? STORE_ROLE_VIEWER : (enum store_role)r;
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such user '%s'", name);
-    } else {
-        rc = db_error(p, rc, "reading a user", err);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return store_panel_user_pwhash(p, name, ret_id, ret_role, NULL, err);
 }
 
 int store_panel_user_pwhash(struct store_panel *p, const char *name, int64_t *ret_id,
@@ -412,7 +395,8 @@ int store_panel_user_pwhash(struct store_panel *p, const char *name, int64_t *re
         *ret_id = sqlite3_column_int64(st, 0);
         int r = store_role_parse((const char *)sqlite3_column_text(st, 1));
         *ret_role = r < 0 ? STORE_ROLE_VIEWER : (enum store_role)r;
-        *ret_pwhash = zp_strdup((const char *)sqlite3_column_text(st, 2));
+        if (ret_pwhash != NULL)
+            *ret_pwhash = zp_strdup((const char *)sqlite3_column_text(st, 2));
         rc = 0;
     } else if (rc == SQLITE_DONE) {
         rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such user '%s'", name);

@@ -60,7 +60,8 @@ int store_panel_user_add(struct store_panel *p, const char *name, enum store_rol
 int store_panel_user_get(struct store_panel *p, const char *name, int64_t *ret_id,
                          enum store_role *ret_role, struct zp_err *err);
 
-/* user_get with the password hash too (*ret_pwhash a new string). Errors: ZP_E_NOTFOUND. */
+/* user_get with the password hash too (*ret_pwhash a new string; ret_pwhash NULL: not read).
+ * Errors: ZP_E_NOTFOUND. */
 int store_panel_user_pwhash(struct store_panel *p, const char *name, int64_t *ret_id,
                             enum store_role *ret_role, char **ret_pwhash, struct zp_err *err);
 
