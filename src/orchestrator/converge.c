@@ -50,6 +50,7 @@ struct up {
     struct orch_graph g;
     struct svc_ctx *svcs;
     struct orch_observed obs;
+    int64_t obs_ns; /* the engine's time just before obs was listed (0: unknown) */
     struct orch_plan plan;
     struct orch_watch w; /* the events thread and the container states it keeps */
     /* the failed gate, guarded by o->lock */
@@ -549,6 +550,15 @@ static int up_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *e
         switch (it->kind) {
         case ORCH_STEP_NONE:
             orch__emit(u->o, ORCH_OBJ_CONTAINER, old->name, service, ORCH_INFO, "Running");
+            /* the list already told its state: no inspect for a container left as it is
+             * (a no-op up of N services is then one list, not N inspects) */
+            if (sc->need_state && u->obs_ns > 0 && old->state != NULL &&
+                strcmp(old->state, "running") == 0 &&
+                (old->health == NULL || strcmp(old->health, "healthy") == 0)) {
+                orch__watch_seed(&u->w, old->id, old->name, old->health, u->obs_ns);
+                add_id(u, node, old->id);
+                break;
+            }
             id = zp_strdup(old->id);
             break;
         case ORCH_STEP_CREATE:
@@ -1018,6 +1028,10 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         rc = orch__interrupted(err);
         goto out;
     }
+    /* the engine's clock before the list: events newer than the list override what it
+     * says of a container (orch__watch_seed), older ones don't */
+    if (o->have_host && o->engine_clock_ns > 0)
+        u.obs_ns = orch__engine_now(o);
     if ((rc = orch__observe(o->e, o->p->name, &u.obs, err)) < 0)
         goto out;
     wants = zp_calloc(u.g.n ? u.g.n : 1, sizeof(*wants));

@@ -249,6 +249,10 @@ struct orch_cstate *orch__watch_find(struct orch_watch *w, const char *id, bool 
  * start, die or health_status event unless the state holds newer information (engine
  * time against engine time). Takes o->lock. */
 int orch__watch_event(void *ctx, const struct engine_event *ev, struct zp_err *err);
+/* What a container list (taken at engine time time_ns) said of a running container, health
+ * NULL without a health check: an event newer than time_ns overrides it. */
+void orch__watch_seed(struct orch_watch *w, const char *id, const char *name, const char *health,
+                      int64_t time_ns);
 /* Inspect container id once (after the subscription) so that states reached before it
  * are known; events newer than the inspect win. Takes o->lock. */
 int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, struct zp_err *err);

@@ -157,6 +157,24 @@ void orch__watch_release(struct orch_watch *w)
     w->ncs = 0;
 }
 
+void orch__watch_seed(struct orch_watch *w, const char *id, const char *name, const char *health,
+                      int64_t time_ns)
+{
+    pthread_mutex_lock(&w->o->lock);
+    struct orch_cstate *s = orch__watch_find(w, id, true);
+    if (s != NULL && (!s->known || s->time_ns < time_ns)) {
+        if (s->name == NULL)
+            s->name = zp_strdup(name);
+        s->known = true;
+        s->time_ns = time_ns;
+        s->running = true;
+        s->exited = false;
+        set_health(s, health);
+        pthread_cond_broadcast(&w->o->cond);
+    }
+    pthread_mutex_unlock(&w->o->lock);
+}
+
 int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, struct zp_err *err)
 {
     struct engine_container c = {0};
