@@ -83,29 +83,64 @@ if step "build (clang, ASan+UBSan)" configure_build build-asan -DCMAKE_C_COMPILE
     ASAN_OPTIONS=detect_leaks=1 run_ctest "ctest (ASan+UBSan)" build-asan -L unit
 fi
 
-# 3. unit tests under valgrind
-valgrind_units() {
-    local ok=0 t
-    for t in build/unit_*; do
-        [ -x "$t" ] || continue
-        valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-            "$t" >/dev/null 2>"$t.valgrind.log" || { echo "valgrind: $t"; cat "$t.valgrind.log"; ok=1; }
+# par_run LIST_NAME NAME CMD...: run up to $jobs commands at once, each in the background
+# with its output to a file; par_wait prints each one's output in order and counts it as a
+# step. The valgrind and libFuzzer runs are single-threaded: two cores, two at a time.
+par_names=()
+par_pids=()
+par_logs=()
+par_run() {
+    local name=$1
+    shift
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+        wait -n 2>/dev/null || true
     done
-    return $ok
+    local log
+    log=$(mktemp)
+    "$@" >"$log" 2>&1 &
+    par_names+=("$name")
+    par_pids+=("$!")
+    par_logs+=("$log")
 }
-step "unit tests under valgrind" valgrind_units
+par_wait() {
+    local i
+    for i in "${!par_pids[@]}"; do
+        echo "=== ${par_names[$i]}"
+        if wait "${par_pids[$i]}"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+            failures+=("${par_names[$i]}")
+        fi
+        cat "${par_logs[$i]}"
+        rm -f "${par_logs[$i]}"
+    done
+    par_names=()
+    par_pids=()
+    par_logs=()
+}
 
-# 4. libFuzzer targets, each for a bounded time (their chatter goes to a log, shown on failure)
+# 3. unit tests under valgrind, each test binary on its own
+valgrind_unit() {
+    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        "$1" >/dev/null
+}
+for t in build/unit_*; do
+    [ -x "$t" ] && par_run "valgrind ${t#build/}" valgrind_unit "$t"
+done
+par_wait
+
+# 4. libFuzzer targets, each for a bounded time (their chatter is shown only on failure)
 run_fuzzer() {
     local log
     log=$(mktemp)
     if "$1" -max_total_time="$fuzz_seconds" -max_len=65536 -rss_limit_mb=2048 "$2" >"$log" 2>&1; then
         grep -E '^Done [0-9]+ runs' "$log" || tail -1 "$log"
-        rm -f "$log"
+        rm -rf "$log" "$2"
         return 0
     fi
     tail -60 "$log"
-    rm -f "$log"
+    rm -rf "$log" "$2"
     return 1
 }
 if step "build (clang, libFuzzer)" configure_build build-fuzz -DCMAKE_C_COMPILER=clang \
@@ -115,9 +150,9 @@ if step "build (clang, libFuzzer)" configure_build build-fuzz -DCMAKE_C_COMPILER
         name=${bin#build-fuzz/fuzz_}
         corpus=$(mktemp -d)
         cp -r "tests/fuzz/$name/corpus/." "$corpus/"
-        step "fuzz $name (${fuzz_seconds}s)" run_fuzzer "$bin" "$corpus"
-        rm -rf "$corpus"
+        par_run "fuzz $name (${fuzz_seconds}s)" run_fuzzer "$bin" "$corpus"
     done
+    par_wait
 fi
 
 # 5. what a packager builds: Release (-O3) with gcc and with clang, warning-free (build only)
