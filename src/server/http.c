@@ -494,6 +494,8 @@ int server_start(const struct server_opts *opts, struct server **ret, struct zp_
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         workers = n > 0 ? (int)n : 1;
     }
+    if ((rc = srv_notifier_start(s->quiet, &s->notifier, err)) != 0)
+        goto fail;
     if ((rc = srv_jobs_start(s, workers, &s->jobs, err)) != 0)
         goto fail;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
@@ -538,6 +540,7 @@ void server_free(struct server *s)
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
     srv_jobs_stop(s->jobs);
+    srv_notifier_stop(s->notifier); /* after the jobs: a job that ends queues its news */
     for (size_t i = 0; i < s->npool; i++)
         store_panel_close(s->pool[i]);
     srv_metrics_free(s->metrics);

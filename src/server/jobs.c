@@ -278,9 +278,11 @@ static void finish(struct srv_jobs *j, struct store_panel *db, struct srv_job_ct
                     secs, why);
     struct zp_err e;
     zp_err_init(&e);
-    if (store_panel_job_finish(db, job->id, st, why, st == STORE_JOB_QUEUED ? 0 : srv_now_ms(),
-                               &e) != 0)
+    int64_t now = srv_now_ms();
+    if (store_panel_job_finish(db, job->id, st, why, st == STORE_JOB_QUEUED ? 0 : now, &e) != 0)
         srv_log("error", "job=%lld msg=\"recording the end: %s\"", (long long)job->id, e.msg);
+    if (st != STORE_JOB_QUEUED)
+        srv_notify_job(j->srv, db, job, store_job_status_name(st), why, now);
     if (!j->srv->quiet)
         srv_log("info", "job=%lld kind=%s project=%s status=%s s=%.1f", (long long)job->id,
                 job->kind, job->project, store_job_status_name(st), secs);

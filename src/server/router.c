@@ -31,6 +31,10 @@ static const struct srv_route routes[] = {
     {"GET", "/api/v1/jobs/{id}", STORE_SCOPE_READ, srv_api_job_get},
     {"GET", "/api/v1/jobs/{id}/log", STORE_SCOPE_READ, srv_api_job_log},
     {"POST", "/api/v1/jobs/{id}/cancel", STORE_SCOPE_DEPLOY, srv_api_job_cancel},
+    {"GET", "/api/v1/notifications", STORE_SCOPE_ADMIN, srv_api_notifications_list},
+    {"POST", "/api/v1/notifications", STORE_SCOPE_ADMIN, srv_api_notifications_add},
+    {"DELETE", "/api/v1/notifications/{id}", STORE_SCOPE_ADMIN, srv_api_notification_delete},
+    {"POST", "/api/v1/notifications/{id}/test", STORE_SCOPE_ADMIN, srv_api_notification_test},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -104,7 +104,8 @@ static char *seal(const unsigned char *key, const char *v)
     return out;
 }
 
-static int open_one(const unsigned char *key, const char *name, const char *v, char **ret,
+/* open v; what names it in errors ("env.KEY") */
+static int open_one(const unsigned char *key, const char *what, const char *v, char **ret,
                     struct zp_err *err)
 {
     const char *b64 = v + strlen(SRV_SECRET_PREFIX);
@@ -115,7 +116,7 @@ static int open_one(const unsigned char *key, const char *name, const char *v, c
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         blen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
         free(b);
-        return zp_err_set(err, ZP_E_INPUT, NULL, "env.%s: not a sealed value", name);
+        return zp_err_set(err, ZP_E_INPUT, NULL, "%s: not a sealed value", what);
     }
     size_t n = blen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
     char *plain = zp_malloc(n + 1);
@@ -125,8 +126,7 @@ static int open_one(const unsigned char *key, const char *name, const char *v, c
     if (bad) {
         free(plain);
         return zp_err_set(err, ZP_E_INPUT, NULL,
-                          "env.%s: cannot be decrypted with this state directory's " KEY_FILE,
-                          name);
+                          "%s: cannot be decrypted with this state directory's " KEY_FILE, what);
     }
     plain[n] = '\0';
     *ret = plain;
@@ -160,7 +160,10 @@ static int map_env(const char *state_dir, const char *env_json, bool do_open, ch
         }
         char *out = NULL;
         if (do_open) {
-            if ((rc = open_one(key, k, s, &out, err)) != 0)
+            char *what = zp_asprintf("env.%s", k);
+            rc = open_one(key, what, s, &out, err);
+            free(what);
+            if (rc != 0)
                 break;
         } else {
             out = seal(key, s);
@@ -200,4 +203,28 @@ json_t *srv_env_masked(const char *env_json)
         json_object_set_new(env, k, json_string(SRV_SECRET_MASK));
     }
     return env;
+}
+
+int srv_secret_seal(const char *state_dir, const char *v, char **ret, struct zp_err *err)
+{
+    unsigned char key[SRV_SECRET_KEY_BYTES];
+    int rc = srv_secret_key(state_dir, key, err);
+    if (rc)
+        return rc;
+    *ret = seal(key, v);
+    sodium_memzero(key, sizeof(key));
+    return 0;
+}
+
+int srv_secret_open(const char *state_dir, const char *what, const char *v, char **ret,
+                    struct zp_err *err)
+{
+    if (!srv_secret_sealed(v))
+        return zp_err_set(err, ZP_E_INPUT, NULL, "%s: not a sealed value", what);
+    unsigned char key[SRV_SECRET_KEY_BYTES];
+    int rc = srv_secret_key(state_dir, key, err);
+    if (rc == 0)
+        rc = open_one(key, what, v, ret, err);
+    sodium_memzero(key, sizeof(key));
+    return rc;
 }

@@ -139,13 +139,37 @@ struct server {
     struct srv_jobs *jobs;
     struct srv_metrics *metrics;
     struct srv_limit *limit; /* login failures */
-    atomic_bool stopping;    /* server_free began: streams end */
+    struct srv_notifier *notifier;
+    atomic_bool stopping; /* server_free began: streams end */
 };
 
 /* Log a line "LEVEL key=value ..." to stderr. */
 void srv_log(const char *level, const char *fmt, ...) ZP_PRINTF(2, 3);
 /* Wall clock in Unix milliseconds. */
 int64_t srv_now_ms(void);
+
+/* ---- notifications of job results (notify.c) ---- */
+
+struct srv_notifier;
+struct notify_channel;
+/* Start the thread that delivers notifications. */
+int srv_notifier_start(bool quiet, struct srv_notifier **ret, struct zp_err *err);
+/* Stop it; deliveries still waiting are logged as not sent. NULL is accepted. */
+void srv_notifier_stop(struct srv_notifier *nt);
+/* Queue the end of job (status "succeeded", "failed" or "cancelled"; error or NULL) for
+ * every channel that wants it. Never blocks on a channel. */
+void srv_notify_job(struct server *s, struct store_panel *db, const struct store_job *job,
+                    const char *status, const char *error, int64_t finished_ms);
+/* A stored channel with its secret opened, into *ret (notify_channel_release). */
+int srv_channel_open(const char *state_dir, const struct store_channel *sc,
+                     struct notify_channel *ret, struct zp_err *err);
+/* Check c and store it (its secret sealed). Errors: ZP_E_INPUT naming the field. */
+int srv_channel_add(const char *state_dir, struct store_panel *db, const struct notify_channel *c,
+                    int64_t *ret_id, struct zp_err *err);
+/* Send a "test" event on channel id now (one attempt). Errors: ZP_E_NOTFOUND, and
+ * notify_send's. */
+int srv_channel_test(const char *state_dir, struct store_panel *db, int64_t id, const char *user,
+                     struct zp_err *err);
 
 /* ---- the login rate limit (limit.c) ---- */
 
@@ -199,6 +223,10 @@ void srv_api_jobs_list(struct srv_req *req, struct srv_resp *resp);
 void srv_api_job_get(struct srv_req *req, struct srv_resp *resp);
 void srv_api_job_log(struct srv_req *req, struct srv_resp *resp);
 void srv_api_job_cancel(struct srv_req *req, struct srv_resp *resp);
+void srv_api_notifications_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_notifications_add(struct srv_req *req, struct srv_resp *resp);
+void srv_api_notification_delete(struct srv_req *req, struct srv_resp *resp);
+void srv_api_notification_test(struct srv_req *req, struct srv_resp *resp);
 
 /* The text of openapi.json (compiled in; NUL-terminated). */
 const char *srv_openapi_text(size_t *ret_len);
@@ -225,6 +253,11 @@ int srv_env_seal(const char *state_dir, const char *env_json, char **ret, struct
 int srv_env_open(const char *state_dir, const char *env_json, char **ret, struct zp_err *err);
 /* The environment as the API shows it: every value masked. */
 json_t *srv_env_masked(const char *env_json);
+/* One value sealed under state_dir's key: *ret a new string. */
+int srv_secret_seal(const char *state_dir, const char *v, char **ret, struct zp_err *err);
+/* One sealed value opened (what names it in errors): *ret a new string. Errors: ZP_E_INPUT. */
+int srv_secret_open(const char *state_dir, const char *what, const char *v, char **ret,
+                    struct zp_err *err);
 
 /* ---- projects on disk (projects.c) ---- */
 

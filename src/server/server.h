@@ -48,4 +48,19 @@ int server_user_add(const char *state_dir, const char *name, const char *role, c
 int server_token_create(const char *state_dir, const char *user, const char *scope, int64_t ttl_s,
                         char **ret_token, struct zp_err *err);
 
+/* ---- notification channels (used by `zpanel notify`; safe while serve runs) ---- */
+
+struct notify_channel;
+struct store_channel;
+/* Check channel c (errors name the field: ZP_E_INPUT) and store it, its secret sealed. */
+int server_notify_add(const char *state_dir, const struct notify_channel *c, int64_t *ret_id,
+                      struct zp_err *err);
+/* The stored channels (secrets sealed), oldest first (store_channels_free). */
+int server_notify_list(const char *state_dir, struct store_channel **ret, size_t *ret_n,
+                       struct zp_err *err);
+/* Errors: ZP_E_NOTFOUND. */
+int server_notify_remove(const char *state_dir, int64_t id, struct zp_err *err);
+/* Send a "test" event on channel id now. Errors: ZP_E_NOTFOUND, ZP_E_SYSTEM (delivery). */
+int server_notify_test(const char *state_dir, int64_t id, struct zp_err *err);
+
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "panel.h"
+#include "store-int.h"
 
 #include "../util/banned.h"
 
@@ -73,6 +74,21 @@ static const char *const migrations[] = {
     ");"
     "PRAGMA application_id = 1515221102;"
     "PRAGMA user_version = 1;",
+    /* 2: where the results of jobs are sent (webhooks, email) */
+    "CREATE TABLE channels ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  project TEXT,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('webhook', 'email')),"
+    "  url TEXT NOT NULL,"
+    "  secret TEXT,"
+    "  user TEXT,"
+    "  mail_from TEXT,"
+    "  mail_to TEXT,"
+    "  events TEXT,"
+    "  failures_only INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL"
+    ");"
+    "PRAGMA user_version = 2;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_PANEL_SCHEMA_VERSION,
@@ -295,15 +311,12 @@ int store_panel_open(const char *state_dir, struct store_panel **ret, struct zp_
     int rc = zp_mkdir_p(state_dir, 0700, err);
     if (rc)
         goto fail;
-    int fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        rc = zp_err_sys(err, "opening state database '%s'", p->path);
+    if ((rc = store__db_file(p->path, err)) != 0) {
         if (rc == ZP_E_NOTFOUND)
             rc = err->code = ZP_E_SYSTEM;
         goto fail;
     }
-    close(fd);
-    int src = sqlite3_open_v2(p->path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int src = sqlite3_open_v2(p->path, &p->db, STORE__OPEN_FLAGS, NULL);
     if (src != SQLITE_OK) {
         rc = db_error(p, src, "opening", err);
         goto fail;
@@ -917,4 +930,108 @@ int store_panel_audit_add(struct store_panel *p, int64_t now_ms, const char *use
 int store_panel_audit_count(struct store_panel *p, int64_t *ret, struct zp_err *err)
 {
     return query_int(p, "SELECT count(*) FROM audit", "counting audit entries", ret, err);
+}
+
+/* ---- notification channels ---- */
+
+#define CHANNEL_COLS                                                                               \
+    "id, project, kind, url, secret, user, mail_from, mail_to, events, failures_only, created"
+
+int store_panel_channel_add(struct store_panel *p, struct store_channel *c, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "INSERT INTO channels (project, kind, url, secret, user, mail_from, mail_to, "
+                     "events, failures_only, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "adding a channel", &st, err);
+    if (rc)
+        return rc;
+    c->created = wall_ms();
+    bind_str(st, 1, c->project);
+    bind_str(st, 2, c->kind);
+    bind_str(st, 3, c->url);
+    bind_str(st, 4, c->secret);
+    bind_str(st, 5, c->user);
+    bind_str(st, 6, c->mail_from);
+    bind_str(st, 7, c->mail_to);
+    bind_str(st, 8, c->events);
+    sqlite3_bind_int(st, 9, c->failures_only ? 1 : 0);
+    sqlite3_bind_int64(st, 10, c->created);
+    if ((rc = step_done(p, st, "adding a channel", err)) != 0)
+        return rc;
+    c->id = sqlite3_last_insert_rowid(p->db);
+    return 0;
+}
+
+int store_panel_channel_list(struct store_panel *p, struct store_channel **ret, size_t *ret_n,
+                             struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "SELECT " CHANNEL_COLS " FROM channels ORDER BY id", "listing channels",
+                     &st, err);
+    if (rc)
+        return rc;
+    struct store_channel *v = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
+        struct store_channel *c = &v[n++];
+        c->id = sqlite3_column_int64(st, 0);
+        c->project = col_str(st, 1);
+        c->kind = col_str(st, 2);
+        c->url = col_str(st, 3);
+        c->secret = col_str(st, 4);
+        c->user = col_str(st, 5);
+        c->mail_from = col_str(st, 6);
+        c->mail_to = col_str(st, 7);
+        c->events = col_str(st, 8);
+        c->failures_only = sqlite3_column_int(st, 9) != 0;
+        c->created = sqlite3_column_int64(st, 10);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_channels_free(v, n);
+        return db_error(p, rc, "listing channels", err);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+int store_panel_channel_delete(struct store_panel *p, int64_t id, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "DELETE FROM channels WHERE id = ?", "removing a channel", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = step_done(p, st, "removing a channel", err)) != 0)
+        return rc;
+    if (sqlite3_changes(p->db) == 0)
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such channel %lld", (long long)id);
+    return 0;
+}
+
+void store_channel_release(struct store_channel *c)
+{
+    if (!c)
+        return;
+    free(c->project);
+    free(c->kind);
+    free(c->url);
+    free(c->secret);
+    free(c->user);
+    free(c->mail_from);
+    free(c->mail_to);
+    free(c->events);
+    memset(c, 0, sizeof(*c));
+}
+
+void store_channels_free(struct store_channel *c, size_t n)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_channel_release(&c[i]);
+    free(c);
 }

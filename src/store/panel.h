@@ -11,7 +11,7 @@
 #include "../util/util.h"
 
 /* The schema version this zpanel writes for zpanel.db. */
-#define STORE_PANEL_SCHEMA_VERSION 1
+#define STORE_PANEL_SCHEMA_VERSION 2
 
 /* One connection to zpanel.db: one thread at a time (each thread opens its own; WAL and a
  * 5 s busy timeout order them). */
@@ -185,5 +185,31 @@ int store_panel_audit_add(struct store_panel *p, int64_t now_ms, const char *use
                           struct zp_err *err);
 /* Rows in the audit table (tests). */
 int store_panel_audit_count(struct store_panel *p, int64_t *ret, struct zp_err *err);
+
+/* ---- notification channels ---- */
+
+struct store_channel {
+    int64_t id;
+    char *project; /* NULL: every project */
+    char *kind;    /* "webhook" or "email" */
+    char *url;
+    char *secret;    /* as the caller stored it (sealed by server/), or NULL */
+    char *user;      /* the SMTP login, or NULL */
+    char *mail_from; /* NULL for a webhook */
+    char *mail_to;
+    char *events; /* NULL: every job kind */
+    bool failures_only;
+    int64_t created; /* Unix milliseconds */
+};
+
+/* Store c (c->id and c->created are set here). */
+int store_panel_channel_add(struct store_panel *p, struct store_channel *c, struct zp_err *err);
+/* Oldest first. */
+int store_panel_channel_list(struct store_panel *p, struct store_channel **ret, size_t *ret_n,
+                             struct zp_err *err);
+/* Errors: ZP_E_NOTFOUND. */
+int store_panel_channel_delete(struct store_panel *p, int64_t id, struct zp_err *err);
+void store_channel_release(struct store_channel *c);
+void store_channels_free(struct store_channel *c, size_t n);
 
 #endif

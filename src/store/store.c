@@ -29,6 +29,31 @@ struct store {
 
 /* migrations[i] brings a database from schema version i to i + 1, inside one
  * transaction, and ends by setting user_version to i + 1. Constant text only. */
+
+int store__db_file(const char *path, struct zp_err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode))
+            return zp_err_set(err, ZP_E_INPUT, NULL,
+                              "state database '%s' is a symbolic link: refused", path);
+        /* there: never opened here (see store-int.h); SQLite would open a file it may not
+         * write read-only, silently */
+        if (faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) != 0)
+            return zp_err_sys(err, "opening state database '%s'", path);
+        return 0;
+    }
+    if (errno != ENOENT)
+        return zp_err_sys(err, "state database '%s'", path);
+    /* new: no connection of this process can have it open yet */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno != EEXIST) /* EEXIST: another thread made it just now */
+        return zp_err_sys(err, "creating state database '%s'", path);
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
 static const char *const migrations[] = {
     "CREATE TABLE releases ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -323,14 +348,9 @@ int store_open(const char *state_dir, const char *project, struct store **ret, s
     free(dir);
     if (rc)
         goto fail_sys;
-    /* create the file ourselves: SQLite would make it 0644 */
-    int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        rc = zp_err_sys(err, "opening state database '%s'", s->path);
+    if ((rc = store__db_file(s->path, err)) != 0)
         goto fail_sys;
-    }
-    close(fd);
-    int src = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int src = sqlite3_open_v2(s->path, &s->db, STORE__OPEN_FLAGS, NULL);
     if (src != SQLITE_OK) {
         rc = db_error(s, src, "opening", err);
         goto fail;

@@ -249,6 +249,38 @@ static void test_refuses_foreign_and_newer(void **state)
     assert_non_null(strstr(err.msg, path));
 }
 
+static void test_channels(void **state)
+{
+    struct fixture *f = *state;
+    struct zp_err err;
+    zp_err_init(&err);
+    char webhook[] = "webhook", email[] = "email", url1[] = "http://127.0.0.1:1/",
+         url2[] = "smtp://127.0.0.1:25", sealed[] = "sealed", deploy[] = "deploy", app[] = "app",
+         from[] = "a@b.test", to[] = "c@d.test";
+    struct store_channel a = {.kind = webhook, .url = url1, .secret = sealed, .events = deploy};
+    struct store_channel b = {.kind = email,
+                              .url = url2,
+                              .project = app,
+                              .mail_from = from,
+                              .mail_to = to,
+                              .failures_only = true};
+    assert_int_equal(store_panel_channel_add(f->p, &a, &err), 0);
+    assert_int_equal(store_panel_channel_add(f->p, &b, &err), 0);
+    assert_true(b.id > a.id && a.created > 0);
+    struct store_channel *v = NULL;
+    size_t n = 0;
+    assert_int_equal(store_panel_channel_list(f->p, &v, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].secret, "sealed");
+    assert_null(v[0].project);
+    assert_string_equal(v[1].project, "app");
+    assert_string_equal(v[1].mail_to, "c@d.test");
+    assert_true(v[1].failures_only && !v[0].failures_only);
+    store_channels_free(v, n);
+    assert_int_equal(store_panel_channel_delete(f->p, a.id, &err), 0);
+    assert_int_equal(store_panel_channel_delete(f->p, a.id, &err), ZP_E_NOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +288,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_projects_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
