@@ -22,6 +22,7 @@
 
 static const struct cli_cmd *const commands[] = {
     /* sorted: help lists them in this order */
+    &cli_cmd_app,
     &cli_cmd_backup,   &cli_cmd_build,    &cli_cmd_cleanup, &cli_cmd_config,  &cli_cmd_down,
     &cli_cmd_events,   &cli_cmd_exec,     &cli_cmd_health,  &cli_cmd_images,  &cli_cmd_kill,
     &cli_cmd_logs,     &cli_cmd_pause,    &cli_cmd_port,    &cli_cmd_proxy,   &cli_cmd_ps,
