@@ -458,8 +458,10 @@ static int parse_scalar(struct tp *p, struct app_toml_val *ret)
     clean[k] = '\0';
     int64_t v;
     const char *digits = clean[0] == '+' || clean[0] == '-' ? clean + 1 : clean;
-    bool leading_zero = digits[0] == '0' && digits[1] != '\0';
-    if (ok_underscores && !leading_zero && zp_parse_int64(clean, INT64_MIN, INT64_MAX, &v) == 0) {
+    bool leading_zero = digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9';
+    if (leading_zero && !(n >= 8 && (tok[4] == '-' || tok[2] == ':'))) {
+        rc = fail_at(p, start, "invalid value (a number with a leading zero)");
+    } else if (ok_underscores && zp_parse_int64(clean, INT64_MIN, INT64_MAX, &v) == 0) {
         ret->type = APP_TOML_INT;
         ret->i = v;
     } else if (strcmp(tok, "inf") == 0 || strcmp(tok, "+inf") == 0 ||
