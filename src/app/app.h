@@ -88,4 +88,91 @@ void app_plan_release(struct app_plan *plan);
 void app_default_images(enum app_provider p, const char **ret_image,
                         const char **ret_runtime);
 
+/* ---- git (libgit2) ---- */
+
+/* How to reach a repository; every field may be NULL. */
+struct app_git_auth {
+    const char *token;       /* https: a token sent as the password (user from the URL, else
+                                "x-access-token") */
+    const char *ssh_key;     /* ssh: the private key file (a deploy key) */
+    const char *known_hosts; /* ssh: the known_hosts file the host key must be in (zpanel's,
+                                ssh_known_hosts_path); an unknown host is refused */
+};
+
+/* Is url one app_git_sync takes (file://, http(s)://, ssh://, USER@HOST:PATH)? */
+bool app_git_url_valid(const char *url);
+
+/* Fetch branch of url into the repository at dir (made when missing) and check out commit
+ * (a hex prefix of at least 7; NULL: the branch's tip) with its submodules, detached.
+ * Untracked files are removed. ret_sha gets the full commit id. Errors: ZP_E_INPUT (a bad
+ * URL or branch name, a refused host key), ZP_E_NOTFOUND (no such repository, branch or
+ * commit; authentication failed), ZP_E_SYSTEM. */
+int app_git_sync(const char *url, const char *branch, const char *commit, const char *dir,
+                 const struct app_git_auth *auth, char ret_sha[41], struct zp_err *err);
+
+/* ---- apps: settings, checkout, generated compose file (STATE/apps/NAME/) ---- */
+
+/* An app's settings; every string owned (app_settings_release). */
+struct app_settings {
+    char *name;       /* the project name too */
+    char *git;        /* the repository URL */
+    char *branch;     /* NULL: "main" */
+    char *build_pack; /* NULL or "auto": detected */
+    char *domain;     /* the proxy route's host, or NULL */
+    char *publish;    /* "[IP:]PORT" published on the host, or NULL */
+    int port;         /* 0: the plan's */
+    char *secret;     /* the webhook secret */
+    char *token;      /* https token, or NULL */
+    char *ssh_key;    /* deploy key file, or NULL */
+    char *memory;     /* limits: NULL "512m" */
+    char *cpus;       /* NULL: "1" */
+    char *commit;     /* the commit deployed last, or NULL */
+    char **env;       /* "KEY=VALUE" */
+    size_t nenv;
+    char **volumes; /* "NAME:/path" (named volumes) */
+    size_t nvolumes;
+};
+
+/* 1-48 of [a-z0-9_-], starting with a letter or digit (a project name). */
+bool app_name_valid(const char *name);
+/* STATE/apps/NAME (newly allocated). */
+char *app_dir(const char *state_dir, const char *name);
+/* Check the settings; ZP_E_INPUT naming the flag. */
+int app_settings_validate(const struct app_settings *s, struct zp_err *err);
+/* Write STATE/apps/NAME/app.toml (0600, atomically). create: ZP_E_CONFLICT when the app
+ * exists. Errors also: ZP_E_INPUT (app_settings_validate), ZP_E_SYSTEM. */
+int app_save(const char *state_dir, const struct app_settings *s, bool create,
+             struct zp_err *err);
+/* Read an app's settings into *ret (the caller's). Errors: ZP_E_NOTFOUND, ZP_E_INPUT,
+ * ZP_E_SYSTEM. */
+int app_load(const char *state_dir, const char *name, struct app_settings *ret,
+             struct zp_err *err);
+void app_settings_release(struct app_settings *s);
+/* The apps' names, sorted (*ret: an array of new strings, the caller frees both). */
+int app_list(const char *state_dir, char ***ret, size_t *ret_n, struct zp_err *err);
+/* Remove STATE/apps/NAME (settings and checkout). */
+int app_delete(const char *state_dir, const char *name, struct zp_err *err);
+
+/* The compose file of an app at commit sha with plan (a new string): service "web",
+ * image zpanel-app-NAME:<sha's first 12>, built from ./src (the plan's Dockerfile inline,
+ * or the repository's), PORT and the settings' environment, labels naming the app and
+ * commit, named volumes, resource limits, the x-zpanel route to domain, published port. */
+char *app_compose_generate(const struct app_settings *s, const struct app_plan *plan,
+                           const char *sha);
+
+/* What a deploy needs, made by app_prepare. */
+struct app_prepared {
+    char sha[41];       /* the commit checked out */
+    struct app_plan plan;
+    char *compose_path; /* the generated compose file, or the repository's (compose pack) */
+    char *project_dir;
+};
+
+/* Fetch and check out the app's branch (commit: that commit; NULL: the tip), detect the
+ * build pack and write the compose file. Errors: those of app_git_sync and app_detect,
+ * ZP_E_SYSTEM. *ret for app_prepared_release. */
+int app_prepare(const char *state_dir, const struct app_settings *s, const char *commit,
+                const char *known_hosts, struct app_prepared *ret, struct zp_err *err);
+void app_prepared_release(struct app_prepared *p);
+
 #endif
