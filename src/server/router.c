@@ -31,6 +31,11 @@ static const struct srv_route routes[] = {
     {"GET", "/api/v1/jobs/{id}", STORE_SCOPE_READ, srv_api_job_get},
     {"GET", "/api/v1/jobs/{id}/log", STORE_SCOPE_READ, srv_api_job_log},
     {"POST", "/api/v1/jobs/{id}/cancel", STORE_SCOPE_DEPLOY, srv_api_job_cancel},
+    /* gitapps */
+    {"GET", "/api/v1/apps", STORE_SCOPE_READ, srv_api_apps_list},
+    {"POST", "/api/v1/apps", STORE_SCOPE_WRITE, srv_api_apps_create},
+    {"POST", "/api/v1/apps/{name}/deploy", STORE_SCOPE_DEPLOY, srv_api_app_deploy},
+    {"POST", "/api/v1/webhooks/{provider}/{app}", STORE_SCOPE_NONE, srv_api_webhook},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
