@@ -73,8 +73,8 @@ struct app_procfile {
  * with app__procfile_release, also after a failure). Errors: ZP_E_INPUT with
  * file:line:col (a line without a valid name and colon, an empty command, a duplicate
  * name), ZP_E_TOOBIG. */
-int app__procfile_parse(const char *file, const char *text, size_t len,
-                        struct app_procfile *ret, struct zp_err *err);
+int app__procfile_parse(const char *file, const char *text, size_t len, struct app_procfile *ret,
+                        struct zp_err *err);
 void app__procfile_release(struct app_procfile *p);
 /* The command of process type name; borrowed; NULL when absent. */
 const char *app__procfile_get(const struct app_procfile *p, const char *name);
@@ -107,10 +107,10 @@ bool app__pkgjson_has_dep(const struct app_pkgjson *p, const char *name);
 /* Fill plan->dockerfile for plan->provider from the plan's commands, port and images
  * (and the facts in hint: the static output directory, the binary's name). */
 struct app_gen_hint {
-    const char *static_dir; /* node SPA: "dist", "build"...; static: "public", "dist", "." */
-    const char *binary;     /* rust: the package name; elixir: the app name; dotnet: the dll */
-    const char *lockfiles;  /* space-separated dependency manifests copied before install */
-    bool php_assets;        /* php: a package.json with a build script (assets stage) */
+    const char *static_dir;   /* node SPA: "dist", "build"...; static: "public", "dist", "." */
+    const char *binary;       /* rust: the package name; elixir: the app name; dotnet: the dll */
+    const char *lockfiles;    /* space-separated dependency manifests copied before install */
+    bool php_assets;          /* php: a package.json with a build script (assets stage) */
     const char *assets_image; /* php: the assets stage's image (node's) */
     bool java_gradle;
 };

@@ -62,8 +62,8 @@ struct app_plan {
     char *install_cmd;
     char *build_cmd;
     char *start_cmd;
-    char *start_source; /* where start_cmd came from: "detected", "Procfile", "zpanel.toml" */
-    int port;           /* the port the app listens on ($PORT inside the container) */
+    char *start_source;    /* where start_cmd came from: "detected", "Procfile", "zpanel.toml" */
+    int port;              /* the port the app listens on ($PORT inside the container) */
     char *dockerfile_path; /* APP_DOCKERFILE: the repository's Dockerfile (relative) */
     char *compose_path;    /* APP_COMPOSE: the repository's compose file (relative) */
     char *dockerfile;      /* the generated Dockerfile (every provider but those two) */
@@ -85,8 +85,7 @@ int app_detect(const char *dir, const struct app_options *opts, struct app_plan 
 void app_plan_release(struct app_plan *plan);
 
 /* The default base images of a provider (build stage, final stage); static strings. */
-void app_default_images(enum app_provider p, const char **ret_image,
-                        const char **ret_runtime);
+void app_default_images(enum app_provider p, const char **ret_image, const char **ret_runtime);
 
 /* ---- git (libgit2) ---- */
 
@@ -141,12 +140,10 @@ char *app_dir(const char *state_dir, const char *name);
 int app_settings_validate(const struct app_settings *s, struct zp_err *err);
 /* Write STATE/apps/NAME/app.toml (0600, atomically). create: ZP_E_CONFLICT when the app
  * exists. Errors also: ZP_E_INPUT (app_settings_validate), ZP_E_SYSTEM. */
-int app_save(const char *state_dir, const struct app_settings *s, bool create,
-             struct zp_err *err);
+int app_save(const char *state_dir, const struct app_settings *s, bool create, struct zp_err *err);
 /* Read an app's settings into *ret (the caller's). Errors: ZP_E_NOTFOUND, ZP_E_INPUT,
  * ZP_E_SYSTEM. */
-int app_load(const char *state_dir, const char *name, struct app_settings *ret,
-             struct zp_err *err);
+int app_load(const char *state_dir, const char *name, struct app_settings *ret, struct zp_err *err);
 void app_settings_release(struct app_settings *s);
 /* The apps' names, sorted (*ret: an array of new strings, the caller frees both). */
 int app_list(const char *state_dir, char ***ret, size_t *ret_n, struct zp_err *err);
@@ -162,7 +159,7 @@ char *app_compose_generate(const struct app_settings *s, const struct app_plan *
 
 /* What a deploy needs, made by app_prepare. */
 struct app_prepared {
-    char sha[41];       /* the commit checked out */
+    char sha[41]; /* the commit checked out */
     struct app_plan plan;
     char *compose_path; /* the generated compose file, or the repository's (compose pack) */
     char *project_dir;

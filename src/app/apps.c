@@ -23,7 +23,8 @@
 bool app_name_valid(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n > 48 || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+    if (n == 0 || n > 48 ||
+        !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
         return false;
     for (size_t i = 0; i < n; i++)
         if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
@@ -73,12 +74,10 @@ int app_settings_validate(const struct app_settings *s, struct zp_err *err)
     if (s->port < 0 || s->port > 65535)
         return zp_err_set(err, ZP_E_INPUT, NULL, "--port: invalid port %d", s->port);
     if (s->nenv > APP_MAX_LIST || s->nvolumes > APP_MAX_LIST)
-        return zp_err_set(err, ZP_E_TOOBIG, NULL, "more than %d --env or --volume",
-                          APP_MAX_LIST);
+        return zp_err_set(err, ZP_E_TOOBIG, NULL, "more than %d --env or --volume", APP_MAX_LIST);
     for (size_t i = 0; i < s->nenv; i++)
         if (!env_key_valid(s->env[i]))
-            return zp_err_set(err, ZP_E_INPUT, NULL, "--env '%s': expected KEY=VALUE",
-                              s->env[i]);
+            return zp_err_set(err, ZP_E_INPUT, NULL, "--env '%s': expected KEY=VALUE", s->env[i]);
     for (size_t i = 0; i < s->nvolumes; i++) {
         const char *v = s->volumes[i], *colon = strchr(v, ':');
         bool ok = colon && colon > v && colon[1] == '/';
@@ -86,8 +85,7 @@ int app_settings_validate(const struct app_settings *s, struct zp_err *err)
             ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
         if (!ok)
             return zp_err_set(err, ZP_E_INPUT, NULL,
-                              "--volume '%s': expected NAME:/PATH (NAME of a-z, 0-9, '-', '_')",
-                              v);
+                              "--volume '%s': expected NAME:/PATH (NAME of a-z, 0-9, '-', '_')", v);
     }
     if (s->publish) {
         int64_t v;
@@ -153,8 +151,7 @@ static int write_file(const char *path, const char *data, size_t len, struct zp_
     return rc;
 }
 
-int app_save(const char *state_dir, const struct app_settings *s, bool create,
-             struct zp_err *err)
+int app_save(const char *state_dir, const struct app_settings *s, bool create, struct zp_err *err)
 {
     int rc = app_settings_validate(s, err);
     if (rc)
@@ -212,8 +209,7 @@ static void dup_list(const struct app_toml *t, const char *key, char ***ret, siz
             (*ret)[(*ret_n)++] = zp_strdup(v->items[i].s);
 }
 
-int app_load(const char *state_dir, const char *name, struct app_settings *ret,
-             struct zp_err *err)
+int app_load(const char *state_dir, const char *name, struct app_settings *ret, struct zp_err *err)
 {
     if (!app_name_valid(name))
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no app named '%s'", name);
@@ -225,8 +221,7 @@ int app_load(const char *state_dir, const char *name, struct app_settings *ret,
     int rc = zp_file_read(path, APP_SETTINGS_MAX, &text, &len, err);
     if (rc == ZP_E_NOTFOUND) {
         zp_err_init(err);
-        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no app named '%s' (see zpanel app list)",
-                        name);
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no app named '%s' (see zpanel app list)", name);
     }
     if (rc == 0)
         rc = app__toml_parse(path, text, len, &t, err);
@@ -455,11 +450,11 @@ int app_prepare(const char *state_dir, const struct app_settings *s, const char 
     memset(ret, 0, sizeof(*ret));
     char *dir = app_dir(state_dir, s->name);
     char *src = zp_path_join(dir, "src");
-    struct app_git_auth auth = {.token = s->token, .ssh_key = s->ssh_key,
-                                .known_hosts = known_hosts};
+    struct app_git_auth auth = {
+        .token = s->token, .ssh_key = s->ssh_key, .known_hosts = known_hosts};
     struct app_options o = {.build_pack = s->build_pack, .port = s->port};
-    int rc = app_git_sync(s->git, s->branch ? s->branch : "main", commit, src, &auth, ret->sha,
-                          err);
+    int rc =
+        app_git_sync(s->git, s->branch ? s->branch : "main", commit, src, &auth, ret->sha, err);
     if (rc == 0)
         rc = app_detect(src, &o, &ret->plan, err);
     if (rc == 0 && ret->plan.provider == APP_COMPOSE) {

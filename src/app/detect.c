@@ -19,11 +19,20 @@
 #define REPO_FILE_MAX (2 * 1024 * 1024)
 
 static const char *const provider_names[APP_NPROVIDERS] = {
-    [APP_DOCKERFILE] = "dockerfile", [APP_COMPOSE] = "compose", [APP_NODE] = "node",
-    [APP_PYTHON] = "python",         [APP_GO] = "go",           [APP_RUST] = "rust",
-    [APP_PHP] = "php",               [APP_RUBY] = "ruby",       [APP_JAVA] = "java",
-    [APP_DOTNET] = "dotnet",         [APP_DENO] = "deno",       [APP_ELIXIR] = "elixir",
-    [APP_STATIC] = "static",         [APP_SHELL] = "shell",
+    [APP_DOCKERFILE] = "dockerfile",
+    [APP_COMPOSE] = "compose",
+    [APP_NODE] = "node",
+    [APP_PYTHON] = "python",
+    [APP_GO] = "go",
+    [APP_RUST] = "rust",
+    [APP_PHP] = "php",
+    [APP_RUBY] = "ruby",
+    [APP_JAVA] = "java",
+    [APP_DOTNET] = "dotnet",
+    [APP_DENO] = "deno",
+    [APP_ELIXIR] = "elixir",
+    [APP_STATIC] = "static",
+    [APP_SHELL] = "shell",
 };
 
 /* defaults: the official images (build stage, final stage) */
@@ -45,9 +54,9 @@ static const char *const default_images[APP_NPROVIDERS][2] = {
 };
 
 static const int default_ports[APP_NPROVIDERS] = {
-    [APP_DOCKERFILE] = 80, [APP_COMPOSE] = 0,    [APP_NODE] = 3000,   [APP_PYTHON] = 8000,
-    [APP_GO] = 8080,       [APP_RUST] = 8080,    [APP_PHP] = 8080,    [APP_RUBY] = 3000,
-    [APP_JAVA] = 8080,     [APP_DOTNET] = 8080,  [APP_DENO] = 8000,   [APP_ELIXIR] = 4000,
+    [APP_DOCKERFILE] = 80, [APP_COMPOSE] = 0,   [APP_NODE] = 3000, [APP_PYTHON] = 8000,
+    [APP_GO] = 8080,       [APP_RUST] = 8080,   [APP_PHP] = 8080,  [APP_RUBY] = 3000,
+    [APP_JAVA] = 8080,     [APP_DOTNET] = 8080, [APP_DENO] = 8000, [APP_ELIXIR] = 4000,
     [APP_STATIC] = 8080,   [APP_SHELL] = 8080,
 };
 
@@ -251,10 +260,9 @@ static int plan_node(struct ctx *c)
         return rc;
     }
     const char *pm = "npm";
-    if (pj.package_manager && (strcmp(pj.package_manager, "npm") == 0 ||
-                               strcmp(pj.package_manager, "yarn") == 0 ||
-                               strcmp(pj.package_manager, "pnpm") == 0 ||
-                               strcmp(pj.package_manager, "bun") == 0))
+    if (pj.package_manager &&
+        (strcmp(pj.package_manager, "npm") == 0 || strcmp(pj.package_manager, "yarn") == 0 ||
+         strcmp(pj.package_manager, "pnpm") == 0 || strcmp(pj.package_manager, "bun") == 0))
         pm = pj.package_manager;
     else if (has_file(&c->r, "bun.lockb") || has_file(&c->r, "bun.lock"))
         pm = "bun";
@@ -263,15 +271,21 @@ static int plan_node(struct ctx *c)
     else if (has_file(&c->r, "yarn.lock"))
         pm = "yarn";
     set(&plan->package_manager, pm);
-    static const char *const locks[] = {"package.json",   "package-lock.json", "npm-shrinkwrap.json",
-                                        "yarn.lock",      "pnpm-lock.yaml",    "bun.lockb",
-                                        "bun.lock",       ".npmrc",            NULL};
+    static const char *const locks[] = {"package.json",
+                                        "package-lock.json",
+                                        "npm-shrinkwrap.json",
+                                        "yarn.lock",
+                                        "pnpm-lock.yaml",
+                                        "bun.lockb",
+                                        "bun.lock",
+                                        ".npmrc",
+                                        NULL};
     c->hint_lockfiles = existing(&c->r, locks);
     if (strcmp(pm, "npm") == 0)
-        set(&plan->install_cmd, has_file(&c->r, "package-lock.json") ||
-                                        has_file(&c->r, "npm-shrinkwrap.json")
-                                    ? "npm ci"
-                                    : "npm install");
+        set(&plan->install_cmd,
+            has_file(&c->r, "package-lock.json") || has_file(&c->r, "npm-shrinkwrap.json")
+                ? "npm ci"
+                : "npm install");
     else if (strcmp(pm, "yarn") == 0)
         set(&plan->install_cmd, "corepack enable && yarn install --frozen-lockfile");
     else if (strcmp(pm, "pnpm") == 0)
@@ -286,12 +300,14 @@ static int plan_node(struct ctx *c)
         setf(&plan->build_cmd, zp_asprintf("%s run build", pm));
 
     /* static front-end builds: served by Caddy when the app has no server of its own */
-    static const char *const spa[][2] = {{"astro", "dist"},          {"@angular/core", NULL},
-                                         {"react-scripts", "build"}, {"@vue/cli-service", "dist"},
+    static const char *const spa[][2] = {{"astro", "dist"},
+                                         {"@angular/core", NULL},
+                                         {"react-scripts", "build"},
+                                         {"@vue/cli-service", "dist"},
                                          {"vite", "dist"}};
-    static const char *const servers[] = {"next", "nuxt", "@sveltejs/kit", "@remix-run/node",
-                                          "express", "fastify", "koa", "@nestjs/core",
-                                          "hono", NULL};
+    static const char *const servers[] = {"next",    "nuxt",    "@sveltejs/kit", "@remix-run/node",
+                                          "express", "fastify", "koa",           "@nestjs/core",
+                                          "hono",    NULL};
     const char *fw = NULL;
     for (const char *const *s = servers; *s; s++)
         if (app__pkgjson_has_dep(&pj, *s)) {
@@ -307,8 +323,7 @@ static int plan_node(struct ctx *c)
             if (spa[i][1])
                 c->hint_static_dir = zp_strdup(spa[i][1]);
             else /* Angular 17+: dist/<project>/browser */
-                c->hint_static_dir =
-                    zp_asprintf("dist/%s/browser", pj.name ? pj.name : "app");
+                c->hint_static_dir = zp_asprintf("dist/%s/browser", pj.name ? pj.name : "app");
             break;
         }
     }
@@ -335,10 +350,10 @@ static int plan_node(struct ctx *c)
     } else if (pj.start) {
         setf(&plan->start_cmd, zp_asprintf("%s %sstart", pm, strcmp(pm, "bun") == 0 ? "run " : ""));
     } else if (pj.main) {
-        setf(&plan->start_cmd, zp_asprintf("%s %s", strcmp(pm, "bun") == 0 ? "bun" : "node",
-                                           pj.main));
+        setf(&plan->start_cmd,
+             zp_asprintf("%s %s", strcmp(pm, "bun") == 0 ? "bun" : "node", pj.main));
     } else {
-        static const char *const entries[] = {"index.js", "server.js", "app.js", "main.js",
+        static const char *const entries[] = {"index.js",  "server.js",  "app.js", "main.js",
                                               "index.mjs", "server.mjs", NULL};
         for (const char *const *e = entries; *e; e++)
             if (has_file(&c->r, *e)) {
@@ -441,16 +456,14 @@ static int plan_python(struct ctx *c)
         set(&plan->framework, "django");
         char *proj = find_dir_with(&c->r, "wsgi.py");
         if (proj)
-            setf(&plan->start_cmd,
-                 zp_asprintf("gunicorn %s.wsgi --bind 0.0.0.0:$PORT", proj));
+            setf(&plan->start_cmd, zp_asprintf("gunicorn %s.wsgi --bind 0.0.0.0:$PORT", proj));
         else if (has_file(&c->r, "manage.py"))
             set(&plan->start_cmd, "python manage.py runserver 0.0.0.0:$PORT");
         free(proj);
     } else if (mentions(d, "fastapi")) {
         set(&plan->framework, "fastapi");
         if (mod)
-            setf(&plan->start_cmd,
-                 zp_asprintf("uvicorn %s:app --host 0.0.0.0 --port $PORT", mod));
+            setf(&plan->start_cmd, zp_asprintf("uvicorn %s:app --host 0.0.0.0 --port $PORT", mod));
     } else if (mentions(d, "flask")) {
         set(&plan->framework, "flask");
         if (mod)
@@ -470,8 +483,8 @@ static int plan_python(struct ctx *c)
         server = "uvicorn";
     if (server) {
         if (plan->install_cmd)
-            setf(&plan->install_cmd, zp_asprintf("%s && pip install --no-cache-dir %s",
-                                                 plan->install_cmd, server));
+            setf(&plan->install_cmd,
+                 zp_asprintf("%s && pip install --no-cache-dir %s", plan->install_cmd, server));
         else
             setf(&plan->install_cmd, zp_asprintf("pip install --no-cache-dir %s", server));
     }
@@ -654,8 +667,8 @@ static int plan_deno(struct ctx *c)
         app__pkgjson_release(&pj);
         return rc;
     }
-    const char *entry = has_file(&c->r, "main.ts")    ? "main.ts"
-                        : has_file(&c->r, "main.js")  ? "main.js"
+    const char *entry = has_file(&c->r, "main.ts")     ? "main.ts"
+                        : has_file(&c->r, "main.js")   ? "main.js"
                         : has_file(&c->r, "server.ts") ? "server.ts"
                                                        : NULL;
     if (entry)
@@ -812,9 +825,11 @@ static bool detect_one(struct ctx *c, enum app_provider p)
 static bool detect(struct ctx *c, enum app_provider *ret)
 {
     static const enum app_provider order[] = {
-        APP_DOCKERFILE, APP_COMPOSE, APP_PHP /* composer.json only */, APP_NODE, APP_PYTHON,
-        APP_GO,         APP_RUST,    APP_PHP,  APP_RUBY,   APP_JAVA,    APP_DOTNET,
-        APP_DENO,       APP_ELIXIR,  APP_STATIC, APP_SHELL};
+        APP_DOCKERFILE, APP_COMPOSE, APP_PHP /* composer.json only */,
+        APP_NODE,       APP_PYTHON,  APP_GO,
+        APP_RUST,       APP_PHP,     APP_RUBY,
+        APP_JAVA,       APP_DOTNET,  APP_DENO,
+        APP_ELIXIR,     APP_STATIC,  APP_SHELL};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         bool hit = i == 2 ? has_file(&c->r, "composer.json") : detect_one(c, order[i]);
         if (hit) {
@@ -827,9 +842,8 @@ static bool detect(struct ctx *c, enum app_provider *ret)
 
 /* ---- zpanel.toml ---- */
 
-static const char *const build_keys[] = {"pack",       "install", "build", "start",
-                                         "port",       "dockerfile", "image",
-                                         "runtime_image", NULL};
+static const char *const build_keys[] = {"pack",       "install", "build",         "start", "port",
+                                         "dockerfile", "image",   "runtime_image", NULL};
 
 static int toml_check(const struct app_toml *t, struct zp_err *err)
 {
@@ -841,13 +855,11 @@ static int toml_check(const struct app_toml *t, struct zp_err *err)
                 if (strcmp(e->key + 6, *k) == 0)
                     ok = true;
             bool want_int = strcmp(e->key, "build.port") == 0;
-            if (ok && want_int && (e->val.type != APP_TOML_INT || e->val.i < 1 ||
-                                   e->val.i > 65535))
+            if (ok && want_int && (e->val.type != APP_TOML_INT || e->val.i < 1 || e->val.i > 65535))
                 return zp_err_set(err, ZP_E_INPUT, &e->val.pos,
                                   "%s: expected a port number (1-65535)", e->key);
             if (ok && !want_int && e->val.type != APP_TOML_STRING)
-                return zp_err_set(err, ZP_E_INPUT, &e->val.pos, "%s: expected a string",
-                                  e->key);
+                return zp_err_set(err, ZP_E_INPUT, &e->val.pos, "%s: expected a string", e->key);
         } else if (zp_str_has_prefix(e->key, "images.")) {
             char *prov = zp_strdup(e->key + 7);
             char *dash = strstr(prov, "-runtime");
@@ -857,8 +869,7 @@ static int toml_check(const struct app_toml *t, struct zp_err *err)
             ok = app_provider_parse(prov, &p);
             free(prov);
             if (ok && e->val.type != APP_TOML_STRING)
-                return zp_err_set(err, ZP_E_INPUT, &e->val.pos, "%s: expected a string",
-                                  e->key);
+                return zp_err_set(err, ZP_E_INPUT, &e->val.pos, "%s: expected a string", e->key);
         }
         if (!ok)
             return zp_err_set(err, ZP_E_INPUT, &e->val.pos,
@@ -871,8 +882,7 @@ static int toml_check(const struct app_toml *t, struct zp_err *err)
 }
 
 /* "KEY=IMAGE" options over zpanel.toml's [images] over the defaults */
-static const char *image_for(const struct app_options *o, const struct app_toml *t,
-                             const char *key)
+static const char *image_for(const struct app_options *o, const struct app_toml *t, const char *key)
 {
     size_t n = strlen(key);
     for (size_t i = 0; o && i < o->nimages; i++)
@@ -923,9 +933,8 @@ int app_detect(const char *dir, const struct app_options *opts, struct app_plan 
             goto out;
     }
 
-    const char *pack = opts && opts->build_pack && strcmp(opts->build_pack, "auto") != 0
-                           ? opts->build_pack
-                           : NULL;
+    const char *pack =
+        opts && opts->build_pack && strcmp(opts->build_pack, "auto") != 0 ? opts->build_pack : NULL;
     const char *pack_src = "--build-pack";
     if (!pack && app__toml_str(&zt, "build.dockerfile")) {
         pack = "dockerfile";
@@ -960,8 +969,8 @@ int app_detect(const char *dir, const struct app_options *opts, struct app_plan 
         const char *df = app__toml_str(&zt, "build.dockerfile");
         set(&plan.dockerfile_path, df ? df : "Dockerfile");
         char *clean = zp_path_clean(plan.dockerfile_path);
-        bool outside = clean[0] == '/' || strcmp(clean, "..") == 0 ||
-                       zp_str_has_prefix(clean, "../");
+        bool outside =
+            clean[0] == '/' || strcmp(clean, "..") == 0 || zp_str_has_prefix(clean, "../");
         free(clean);
         if (outside) {
             rc = zp_err_set(err, ZP_E_INPUT, NULL,

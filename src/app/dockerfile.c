@@ -188,9 +188,9 @@ void app__dockerfile_generate(struct app_plan *plan, const struct app_gen_hint *
     case APP_ELIXIR:
         build_stage(&b, plan, hint, "MIX_ENV=prod", NULL);
         zp_buf_addf(&b, "FROM %s\nWORKDIR /app\n", plan->runtime_image);
-        zp_buf_addf(&b, "COPY --from=build --chown=" APP_UID ":" APP_UID
-                        " /app/_build/prod/rel/%s /app\n",
-                    hint->binary);
+        zp_buf_addf(
+            &b, "COPY --from=build --chown=" APP_UID ":" APP_UID " /app/_build/prod/rel/%s /app\n",
+            hint->binary);
         final_tail(&b, plan, "MIX_ENV=prod PHX_SERVER=true");
         break;
     case APP_STATIC:

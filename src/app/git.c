@@ -81,8 +81,9 @@ static bool host_known(const char *known_hosts, const char *host, const char *fp
         zp_err_init(&err);
         if (ssh_known_host_parse(line, &k, &blank, &err) == 0 && !blank) {
             char *kfp = NULL;
-            if (!k.marker && (ssh_known_host_names_match(k.names, pat22) ||
-                              ssh_known_host_names_match(k.names, host)) &&
+            if (!k.marker &&
+                (ssh_known_host_names_match(k.names, pat22) ||
+                 ssh_known_host_names_match(k.names, host)) &&
                 ssh_fingerprint_of_blob(k.key, &kfp, &err) == 0 && strcmp(kfp, fp) == 0)
                 ok = true;
             free(kfp);
@@ -156,8 +157,7 @@ int app_git_sync(const char *url, const char *branch, const char *commit, const 
                           url);
     if (!branch || !*branch || branch[0] == '-' || strstr(branch, "..") ||
         strpbrk(branch, " ~^:?*[\\"))
-        return zp_err_set(err, ZP_E_INPUT, NULL, "invalid branch name '%s'",
-                          branch ? branch : "");
+        return zp_err_set(err, ZP_E_INPUT, NULL, "invalid branch name '%s'", branch ? branch : "");
     git_libgit2_init();
     git_repository *repo = NULL;
     git_remote *remote = NULL;

@@ -9,15 +9,14 @@
 
 #include "../util/banned.h"
 
-static int field_error(const char *file, const char *field, const char *want,
-                       struct zp_err *err)
+static int field_error(const char *file, const char *field, const char *want, struct zp_err *err)
 {
     return zp_err_set(err, ZP_E_INPUT, NULL, "%s: %s: expected %s", file, field, want);
 }
 
 /* a string field: absent is fine, another type is an error */
-static int get_str(json_t *obj, const char *key, const char *file, const char *field,
-                   char **ret, struct zp_err *err)
+static int get_str(json_t *obj, const char *key, const char *file, const char *field, char **ret,
+                   struct zp_err *err)
 {
     json_t *v = json_object_get(obj, key); /* borrowed */
     if (!v || json_is_null(v))
@@ -28,8 +27,7 @@ static int get_str(json_t *obj, const char *key, const char *file, const char *f
     return 0;
 }
 
-static int get_obj(json_t *obj, const char *key, const char *file, json_t **ret,
-                   struct zp_err *err)
+static int get_obj(json_t *obj, const char *key, const char *file, json_t **ret, struct zp_err *err)
 {
     json_t *v = json_object_get(obj, key); /* borrowed */
     *ret = NULL;
@@ -80,8 +78,8 @@ int app__pkgjson_parse(const char *file, const char *text, size_t len, bool deno
     const char *skey = deno ? "tasks" : "scripts";
     if ((rc = get_str(root, "name", file, "name", &ret->name, err)) ||
         (rc = get_str(root, "main", file, "main", &ret->main, err)) ||
-        (rc = get_str(root, "packageManager", file, "packageManager", &ret->package_manager,
-                      err)) ||
+        (rc =
+             get_str(root, "packageManager", file, "packageManager", &ret->package_manager, err)) ||
         (rc = get_obj(root, skey, file, &scripts, err)) ||
         (rc = get_obj(root, deno ? "imports" : "dependencies", file, &deps, err)) ||
         (rc = get_obj(root, "devDependencies", file, &dev, err)))

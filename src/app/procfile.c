@@ -15,12 +15,12 @@ static int fail(const char *file, int line, int col, struct zp_err *err, const c
 
 static bool name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
-int app__procfile_parse(const char *file, const char *text, size_t len,
-                        struct app_procfile *ret, struct zp_err *err)
+int app__procfile_parse(const char *file, const char *text, size_t len, struct app_procfile *ret,
+                        struct zp_err *err)
 {
     memset(ret, 0, sizeof(*ret));
     if (len > APP_PROCFILE_MAX)

@@ -109,8 +109,8 @@ static int end_of_line(struct tp *p)
 
 static bool bare_char(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static int hexval(int c)
@@ -331,8 +331,7 @@ static int add_entry(struct tp *p, const char *key, size_t off, struct app_toml_
     }
     if (p->t->n >= APP_TOML_MAX_ENTRIES) {
         struct zp_pos pos = pos_at(p, off);
-        return zp_err_set(p->err, ZP_E_TOOBIG, &pos, "more than %d keys",
-                          APP_TOML_MAX_ENTRIES);
+        return zp_err_set(p->err, ZP_E_TOOBIG, &pos, "more than %d keys", APP_TOML_MAX_ENTRIES);
     }
     zp_grow((void **)&p->t->entries, &p->t->cap, p->t->n + 1, sizeof(*p->t->entries));
     struct app_toml_entry *e = &p->t->entries[p->t->n++];
@@ -464,9 +463,8 @@ static int parse_scalar(struct tp *p, struct app_toml_val *ret)
     } else if (ok_underscores && zp_parse_int64(clean, INT64_MIN, INT64_MAX, &v) == 0) {
         ret->type = APP_TOML_INT;
         ret->i = v;
-    } else if (strcmp(tok, "inf") == 0 || strcmp(tok, "+inf") == 0 ||
-               strcmp(tok, "-inf") == 0 || strcmp(tok, "nan") == 0 ||
-               strcmp(tok, "+nan") == 0 || strcmp(tok, "-nan") == 0) {
+    } else if (strcmp(tok, "inf") == 0 || strcmp(tok, "+inf") == 0 || strcmp(tok, "-inf") == 0 ||
+               strcmp(tok, "nan") == 0 || strcmp(tok, "+nan") == 0 || strcmp(tok, "-nan") == 0) {
         ret->type = APP_TOML_FLOAT;
         ret->s = tok;
         tok = NULL;
@@ -476,8 +474,7 @@ static int parse_scalar(struct tp *p, struct app_toml_val *ret)
             ret->type = APP_TOML_FLOAT;
             ret->s = tok;
             tok = NULL;
-        } else if (n >= 8 && tok[0] >= '0' && tok[0] <= '9' &&
-                   (tok[4] == '-' || tok[2] == ':')) {
+        } else if (n >= 8 && tok[0] >= '0' && tok[0] <= '9' && (tok[4] == '-' || tok[2] == ':')) {
             /* a date or a time, kept as text (a space-separated time is not read) */
             ret->type = APP_TOML_DATE;
             ret->s = tok;
@@ -585,8 +582,7 @@ int app__toml_parse(const char *file, const char *text, size_t len, struct app_t
 {
     memset(ret, 0, sizeof(*ret));
     if (len > APP_TOML_MAX)
-        return zp_err_set(err, ZP_E_TOOBIG, NULL, "%s: larger than %d bytes", file,
-                          APP_TOML_MAX);
+        return zp_err_set(err, ZP_E_TOOBIG, NULL, "%s: larger than %d bytes", file, APP_TOML_MAX);
     struct tp p = {.file = file, .s = text, .len = len, .t = ret, .err = err};
     p.table = zp_strdup("");
     int rc = 0;

@@ -92,10 +92,12 @@ static int parse_port(const char *v, int *ret)
 
 static int app_plan_cmd(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"build-pack", required_argument, NULL, 'b'}, {"port", required_argument, NULL, 'p'},
-        {"image", required_argument, NULL, 'i'},      {"format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"build-pack", required_argument, NULL, 'b'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"image", required_argument, NULL, 'i'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct app_options o = {0};
     const char **images = NULL;
     bool json = false;
@@ -111,8 +113,7 @@ static int app_plan_cmd(int argc, char **argv)
             break;
         case 'i':
             if (!strchr(optarg, '=')) {
-                rc = cli_usage_error(&cli_cmd_app, "--image: expected KEY=IMAGE, got '%s'",
-                                     optarg);
+                rc = cli_usage_error(&cli_cmd_app, "--image: expected KEY=IMAGE, got '%s'", optarg);
                 goto out;
             }
             images = zp_realloc(images, (o.nimages + 1) * sizeof(char *));
@@ -203,15 +204,22 @@ static int run_deploy(const struct cli_global *g, const char *name, const char *
 
 static int app_create_cmd(const struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"git", required_argument, NULL, 'g'},       {"branch", required_argument, NULL, 'B'},
-        {"build-pack", required_argument, NULL, 'b'}, {"domain", required_argument, NULL, 'd'},
-        {"port", required_argument, NULL, 'p'},      {"publish", required_argument, NULL, 'P'},
-        {"env", required_argument, NULL, 'e'},       {"volume", required_argument, NULL, 'v'},
-        {"memory", required_argument, NULL, 'm'},    {"cpus", required_argument, NULL, 'c'},
-        {"ssh-key", required_argument, NULL, 'k'},   {"token-file", required_argument, NULL, 't'},
-        {"secret", required_argument, NULL, 's'},    {"deploy", no_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"git", required_argument, NULL, 'g'},
+                                         {"branch", required_argument, NULL, 'B'},
+                                         {"build-pack", required_argument, NULL, 'b'},
+                                         {"domain", required_argument, NULL, 'd'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"publish", required_argument, NULL, 'P'},
+                                         {"env", required_argument, NULL, 'e'},
+                                         {"volume", required_argument, NULL, 'v'},
+                                         {"memory", required_argument, NULL, 'm'},
+                                         {"cpus", required_argument, NULL, 'c'},
+                                         {"ssh-key", required_argument, NULL, 'k'},
+                                         {"token-file", required_argument, NULL, 't'},
+                                         {"secret", required_argument, NULL, 's'},
+                                         {"deploy", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct app_settings s;
     memset(&s, 0, sizeof(s));
     bool deploy = false;
@@ -426,9 +434,8 @@ out:
 
 static int app_remove_cmd(const struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"volumes", no_argument, NULL, 'v'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"volumes", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool volumes = false;
     int c;
     while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {

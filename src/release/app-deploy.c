@@ -25,8 +25,7 @@ static int app_lock(const char *state_dir, const char *name, int *ret_fd, struct
                              : zp_err_sys(err, "opening '%s'", path);
     else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         rc = errno == EWOULDBLOCK
-                 ? zp_err_set(err, ZP_E_CONFLICT, NULL, "app '%s': another deploy is running",
-                              name)
+                 ? zp_err_set(err, ZP_E_CONFLICT, NULL, "app '%s': another deploy is running", name)
                  : zp_err_sys(err, "locking '%s'", path);
         close(fd);
         fd = -1;
@@ -183,8 +182,8 @@ int release_app_remove(const char *name, bool volumes, const struct release_opts
             rc = orch_new(p, opts->host, opts->sink ? opts->sink->event : NULL,
                           opts->sink ? opts->sink->ud : NULL, &o, err);
         if (rc == 0) {
-            struct orch_down_opts dopts = {.volumes = volumes, .remove_orphans = true,
-                                           .timeout_s = -1};
+            struct orch_down_opts dopts = {
+                .volumes = volumes, .remove_orphans = true, .timeout_s = -1};
             rc = orch_down(o, &dopts, err);
         }
     }

@@ -98,8 +98,7 @@ int srv_webhook_parse(enum srv_hook_provider provider, const char *event, const 
             json_t *nw = json_object_get(ch, "new");
             if (json_is_null(nw) || !nw) {
                 json_t *old = json_object_get(ch, "old");
-                if (json_is_object(old) &&
-                    json_is_string(json_object_get(old, "name"))) {
+                if (json_is_object(old) && json_is_string(json_object_get(old, "name"))) {
                     ref = json_string_value(json_object_get(old, "name"));
                     deleted = true;
                     break;
@@ -199,8 +198,8 @@ static bool delivery_new(const char *state_dir, const char *app, const char *id)
     zp_err_init(&err);
     bool fresh = true;
     size_t lines = 0;
-    if (zp_file_read(path, (size_t)DELIVERIES_KEEP * 2 * (DELIVERY_MAX + 1), &data, &len,
-                     &err) == 0) {
+    if (zp_file_read(path, (size_t)DELIVERIES_KEEP * 2 * (DELIVERY_MAX + 1), &data, &len, &err) ==
+        0) {
         for (char *l = data; l && *l;) {
             char *nl = strchr(l, '\n');
             size_t n = nl ? (size_t)(nl - l) : strlen(l);
@@ -272,8 +271,7 @@ static void queue_deploy(struct srv_req *req, struct srv_resp *resp, const char 
     memset(&j, 0, sizeof(j));
     if (!commit && queued_deploy(req->db, app, &j)) {
         pthread_mutex_unlock(&apps_lock);
-        srv_reply_json(resp, 202,
-                       json_pack("{s:o,s:b}", "job", srv_job_json(&j), "coalesced", 1));
+        srv_reply_json(resp, 202, json_pack("{s:o,s:b}", "job", srv_job_json(&j), "coalesced", 1));
         store_job_release(&j);
         return;
     }
@@ -290,8 +288,7 @@ static void queue_deploy(struct srv_req *req, struct srv_resp *resp, const char 
         srv_reply_zerr(resp, &err);
     } else {
         srv_jobs_kick(req->srv->jobs);
-        srv_reply_json(resp, 202,
-                       json_pack("{s:o,s:b}", "job", srv_job_json(&j), "coalesced", 0));
+        srv_reply_json(resp, 202, json_pack("{s:o,s:b}", "job", srv_job_json(&j), "coalesced", 0));
     }
     free(args_text);
 }
@@ -342,9 +339,8 @@ static json_t *app_json(const struct app_settings *s)
         json_array_append_new(env, json_stringn(s->env[i], (size_t)(eq - s->env[i])));
     }
     return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:i,s:s?,s:o}", "name", s->name, "git", s->git,
-                     "branch", s->branch ? s->branch : "main", "buildPack", s->build_pack,
-                     "domain", s->domain, "port", s->port, "commit", s->commit, "envNames",
-                     env);
+                     "branch", s->branch ? s->branch : "main", "buildPack", s->build_pack, "domain",
+                     s->domain, "port", s->port, "commit", s->commit, "envNames", env);
 }
 
 void srv_api_apps_list(struct srv_req *req, struct srv_resp *resp)
@@ -497,15 +493,18 @@ void srv_api_webhook(struct srv_req *req, struct srv_resp *resp)
         srv_reply_zerr(resp, &err);
         return;
     }
-    static const char *const sig_headers[] = {
-        [SRV_HOOK_GITHUB] = "X-Hub-Signature-256", [SRV_HOOK_GITEA] = "X-Gitea-Signature",
-        [SRV_HOOK_GITLAB] = "X-Gitlab-Token", [SRV_HOOK_BITBUCKET] = "X-Hub-Signature"};
-    static const char *const event_headers[] = {
-        [SRV_HOOK_GITHUB] = "X-GitHub-Event", [SRV_HOOK_GITEA] = "X-Gitea-Event",
-        [SRV_HOOK_GITLAB] = "X-Gitlab-Event", [SRV_HOOK_BITBUCKET] = "X-Event-Key"};
-    static const char *const id_headers[] = {
-        [SRV_HOOK_GITHUB] = "X-GitHub-Delivery", [SRV_HOOK_GITEA] = "X-Gitea-Delivery",
-        [SRV_HOOK_GITLAB] = "X-Gitlab-Event-UUID", [SRV_HOOK_BITBUCKET] = "X-Request-UUID"};
+    static const char *const sig_headers[] = {[SRV_HOOK_GITHUB] = "X-Hub-Signature-256",
+                                              [SRV_HOOK_GITEA] = "X-Gitea-Signature",
+                                              [SRV_HOOK_GITLAB] = "X-Gitlab-Token",
+                                              [SRV_HOOK_BITBUCKET] = "X-Hub-Signature"};
+    static const char *const event_headers[] = {[SRV_HOOK_GITHUB] = "X-GitHub-Event",
+                                                [SRV_HOOK_GITEA] = "X-Gitea-Event",
+                                                [SRV_HOOK_GITLAB] = "X-Gitlab-Event",
+                                                [SRV_HOOK_BITBUCKET] = "X-Event-Key"};
+    static const char *const id_headers[] = {[SRV_HOOK_GITHUB] = "X-GitHub-Delivery",
+                                             [SRV_HOOK_GITEA] = "X-Gitea-Delivery",
+                                             [SRV_HOOK_GITLAB] = "X-Gitlab-Event-UUID",
+                                             [SRV_HOOK_BITBUCKET] = "X-Request-UUID"};
     if (!srv_webhook_verify(prov, s.secret, srv_req_header(req, sig_headers[prov]), req->body,
                             req->body_len)) {
         srv_log("warn", "app=%s webhook=%s msg=\"bad or missing signature\"", s.name,
@@ -515,8 +514,8 @@ void srv_api_webhook(struct srv_req *req, struct srv_resp *resp)
         goto out;
     }
     struct srv_webhook w;
-    if (srv_webhook_parse(prov, srv_req_header(req, event_headers[prov]), req->body,
-                          req->body_len, &w, &err) != 0) {
+    if (srv_webhook_parse(prov, srv_req_header(req, event_headers[prov]), req->body, req->body_len,
+                          &w, &err) != 0) {
         srv_reply_zerr(resp, &err);
         goto out;
     }
@@ -542,8 +541,8 @@ void srv_api_webhook(struct srv_req *req, struct srv_resp *resp)
     if (why) {
         srv_reply_json(resp, 200, json_pack("{s:s}", "ignored", why));
     } else {
-        srv_log("info", "app=%s webhook=%s branch=%s commit=%s msg=\"push: deploying\"",
-                s.name, req->params[0], w.branch, w.sha ? w.sha : "-");
+        srv_log("info", "app=%s webhook=%s branch=%s commit=%s msg=\"push: deploying\"", s.name,
+                req->params[0], w.branch, w.sha ? w.sha : "-");
         queue_deploy(req, resp, s.name, NULL, "webhook");
     }
     srv_webhook_release(&w);

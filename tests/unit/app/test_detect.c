@@ -429,11 +429,11 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dockerfile),    cmocka_unit_test(test_compose),
-        cmocka_unit_test(test_node),          cmocka_unit_test(test_node_spa),
-        cmocka_unit_test(test_python),        cmocka_unit_test(test_compiled),
-        cmocka_unit_test(test_scripting),     cmocka_unit_test(test_static_shell),
-        cmocka_unit_test(test_conflicts),     cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_dockerfile), cmocka_unit_test(test_compose),
+        cmocka_unit_test(test_node),       cmocka_unit_test(test_node_spa),
+        cmocka_unit_test(test_python),     cmocka_unit_test(test_compiled),
+        cmocka_unit_test(test_scripting),  cmocka_unit_test(test_static_shell),
+        cmocka_unit_test(test_conflicts),  cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,9 +58,10 @@ static void test_parse(void **state)
              "{\"push\":{\"changes\":[{\"new\":{\"type\":\"tag\",\"name\":\"v1\"}},{\"new\":{"
              "\"type\":\"branch\",\"name\":\"main\",\"target\":{\"hash\":\"" SHA1 "\"}}}]}}",
              true, "main", SHA1, false);
-    parse_ok(SRV_HOOK_BITBUCKET, "repo:push",
-             "{\"push\":{\"changes\":[{\"new\":null,\"old\":{\"type\":\"branch\",\"name\":\"x\"}}]}}",
-             true, "x", NULL, true);
+    parse_ok(
+        SRV_HOOK_BITBUCKET, "repo:push",
+        "{\"push\":{\"changes\":[{\"new\":null,\"old\":{\"type\":\"branch\",\"name\":\"x\"}}]}}",
+        true, "x", NULL, true);
 
     static const struct {
         enum srv_hook_provider p;
@@ -112,10 +113,10 @@ static void test_verify(void **state)
     assert_false(srv_webhook_verify(SRV_HOOK_GITHUB, "", "sha256=", body, n));
     assert_false(srv_webhook_verify(SRV_HOOK_GITHUB, NULL, gh, body, n));
     /* GitLab: the token */
-    assert_true(srv_webhook_verify(SRV_HOOK_GITLAB, "s3cret-token-1234", "s3cret-token-1234",
-                                   body, n));
-    assert_false(srv_webhook_verify(SRV_HOOK_GITLAB, "s3cret-token-1234", "s3cret-token-123",
-                                    body, n));
+    assert_true(
+        srv_webhook_verify(SRV_HOOK_GITLAB, "s3cret-token-1234", "s3cret-token-1234", body, n));
+    assert_false(
+        srv_webhook_verify(SRV_HOOK_GITLAB, "s3cret-token-1234", "s3cret-token-123", body, n));
     assert_false(srv_webhook_verify(SRV_HOOK_GITLAB, "s3cret-token-1234", NULL, body, n));
     free(gh);
 
