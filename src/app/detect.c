@@ -65,9 +65,9 @@ static const char *const compose_files[] = {"compose.yaml", "compose.yml", "dock
 
 const char *app_provider_name(enum app_provider p)
 {
-    if ((int)p < 0 || p >= APP_NPROVIDERS)
-        ZP_BUG("provider %d", (int)p);
-    return provider_names[p];
+    if ((unsigned)p < APP_NPROVIDERS)
+        return provider_names[p];
+    ZP_BUG("provider %d", (int)p);
 }
 
 bool app_provider_parse(const char *name, enum app_provider *ret)

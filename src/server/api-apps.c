@@ -222,10 +222,11 @@ static bool delivery_new(const char *state_dir, const char *app, const char *id)
         zp_buf_addf(&b, "%s\n", id);
         char *tmp = zp_asprintf("%s.tmp", path);
         FILE *f = fopen(tmp, "we");
-        if (f && fwrite(b.p, 1, b.len, f) == b.len && fclose(f) == 0)
-            rename(tmp, path);
-        else if (f)
-            fclose(f);
+        if (f) {
+            bool written = fwrite(b.p, 1, b.len, f) == b.len;
+            if (fclose(f) == 0 && written)
+                rename(tmp, path);
+        }
         free(tmp);
         zp_buf_release(&b);
     }
