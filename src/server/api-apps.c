@@ -55,7 +55,87 @@ void srv_webhook_release(struct srv_webhook *w)
         return;
     free(w->branch);
     free(w->sha);
+    free(w->pr_base);
     memset(w, 0, sizeof(*w));
+}
+
+static bool branch_ok(const char *b)
+{
+    return b && *b && strlen(b) <= 255 && !strchr(b, '\n');
+}
+
+/* a pull request event: which one, its number, head and base branches, head commit */
+static int parse_pr(enum srv_hook_provider provider, const char *event, json_t *root,
+                    struct srv_webhook *ret, struct zp_err *err)
+{
+    const char *action = NULL, *head = NULL, *base = NULL, *sha = NULL;
+    json_int_t number = 0;
+    bool same = false;
+    if (provider == SRV_HOOK_GITHUB || provider == SRV_HOOK_GITEA) {
+        json_t *p = json_object_get(root, "pull_request");
+        json_t *h = json_object_get(p, "head"), *b = json_object_get(p, "base");
+        action = json_string_value(json_object_get(root, "action"));
+        number = json_integer_value(json_object_get(root, "number"));
+        head = json_string_value(json_object_get(h, "ref"));
+        sha = json_string_value(json_object_get(h, "sha"));
+        base = json_string_value(json_object_get(b, "ref"));
+        const char *hr =
+            json_string_value(json_object_get(json_object_get(h, "repo"), "full_name"));
+        const char *br =
+            json_string_value(json_object_get(json_object_get(b, "repo"), "full_name"));
+        same = hr && br && strcmp(hr, br) == 0;
+    } else if (provider == SRV_HOOK_GITLAB) {
+        json_t *a = json_object_get(root, "object_attributes");
+        action = json_string_value(json_object_get(a, "action"));
+        number = json_integer_value(json_object_get(a, "iid"));
+        head = json_string_value(json_object_get(a, "source_branch"));
+        base = json_string_value(json_object_get(a, "target_branch"));
+        sha = json_string_value(json_object_get(json_object_get(a, "last_commit"), "id"));
+        json_t *sp = json_object_get(a, "source_project_id"),
+               *tp = json_object_get(a, "target_project_id");
+        same = json_is_integer(sp) && json_is_integer(tp) &&
+               json_integer_value(sp) == json_integer_value(tp);
+    } else {
+        json_t *p = json_object_get(root, "pullrequest");
+        json_t *src = json_object_get(p, "source"), *dst = json_object_get(p, "destination");
+        action = event + strlen("pullrequest:");
+        number = json_integer_value(json_object_get(p, "id"));
+        head = json_string_value(json_object_get(json_object_get(src, "branch"), "name"));
+        base = json_string_value(json_object_get(json_object_get(dst, "branch"), "name"));
+        sha = json_string_value(json_object_get(json_object_get(src, "commit"), "hash"));
+        const char *hr =
+            json_string_value(json_object_get(json_object_get(src, "repository"), "full_name"));
+        const char *br =
+            json_string_value(json_object_get(json_object_get(dst, "repository"), "full_name"));
+        same = hr && br && strcmp(hr, br) == 0;
+    }
+    if (!action)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "pull request: no action");
+    static const char *const opens[] = {"opened", "synchronize", "synchronized", "reopened", "open",
+                                        "update", "reopen",      "created",      "updated",  NULL};
+    static const char *const closes[] = {"closed", "close", "merge", "fulfilled", "rejected", NULL};
+    enum srv_hook_pr kind = SRV_PR_NONE;
+    for (const char *const *a = opens; *a; a++)
+        if (strcmp(action, *a) == 0)
+            kind = SRV_PR_OPEN;
+    for (const char *const *a = closes; *a; a++)
+        if (strcmp(action, *a) == 0)
+            kind = SRV_PR_CLOSE;
+    if (kind == SRV_PR_NONE)
+        return 0; /* labelled, assigned...: nothing to do */
+    if (number < 1 || number > 999999999)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "pull request: invalid number");
+    if (!branch_ok(head) || !branch_ok(base))
+        return zp_err_set(err, ZP_E_INPUT, NULL, "pull request: invalid branch names");
+    if (sha && !hex_sha(sha) && provider != SRV_HOOK_BITBUCKET)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "pull request: invalid commit id");
+    ret->pr = kind;
+    ret->pr_number = (int64_t)number;
+    ret->branch = zp_strdup(head);
+    ret->pr_base = zp_strdup(base);
+    ret->pr_same_repo = same;
+    ret->sha = sha && hex_sha(sha) ? zp_strdup(sha) : NULL;
+    return 0;
 }
 
 int srv_webhook_parse(enum srv_hook_provider provider, const char *event, const char *body,
@@ -80,10 +160,20 @@ int srv_webhook_parse(enum srv_hook_provider provider, const char *event, const 
             break;
         }
     }
+    bool pr = false;
+    if (event)
+        pr = ((provider == SRV_HOOK_GITHUB || provider == SRV_HOOK_GITEA) &&
+              strcmp(event, "pull_request") == 0) ||
+             (provider == SRV_HOOK_GITLAB && strcmp(event, "Merge Request Hook") == 0) ||
+             (provider == SRV_HOOK_BITBUCKET && zp_str_has_prefix(event, "pullrequest:"));
     json_t *root = NULL;
     int rc = srv_json_parse_object(body, len, &root, err);
     if (rc)
         return rc;
+    if (pr) {
+        rc = parse_pr(provider, event, root, ret, err);
+        goto out;
+    }
     if (!push)
         goto out;
     const char *ref = NULL, *sha = NULL;
@@ -262,15 +352,24 @@ static bool queued_deploy(struct store_panel *db, const char *app, struct store_
 
 /* Queue a deploy of app (commit NULL: the branch's tip, coalesced with a queued one):
  * 202 {"job": ..., "coalesced": bool}. */
+static void queue_kind(struct srv_req *req, struct srv_resp *resp, const char *app,
+                       const char *kind, const char *commit, const char *user);
+
 static void queue_deploy(struct srv_req *req, struct srv_resp *resp, const char *app,
                          const char *commit, const char *user)
+{
+    queue_kind(req, resp, app, SRV_APP_JOB_KIND, commit, user);
+}
+
+static void queue_kind(struct srv_req *req, struct srv_resp *resp, const char *app,
+                       const char *kind, const char *commit, const char *user)
 {
     struct zp_err err;
     zp_err_init(&err);
     pthread_mutex_lock(&apps_lock);
     struct store_job j;
     memset(&j, 0, sizeof(j));
-    if (!commit && queued_deploy(req->db, app, &j)) {
+    if (!commit && strcmp(kind, SRV_APP_JOB_KIND) == 0 && queued_deploy(req->db, app, &j)) {
         pthread_mutex_unlock(&apps_lock);
         srv_reply_json(resp, 202, json_pack("{s:o,s:b}", "job", srv_job_json(&j), "coalesced", 1));
         store_job_release(&j);
@@ -280,7 +379,7 @@ static void queue_deploy(struct srv_req *req, struct srv_resp *resp, const char 
     char *args_text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(args);
     j.project = (char *)app;
-    j.kind = (char *)SRV_APP_JOB_KIND;
+    j.kind = (char *)kind;
     j.args_json = args_text;
     j.user = (char *)user;
     int rc = store_panel_job_add(req->db, &j, &err);
@@ -292,6 +391,11 @@ static void queue_deploy(struct srv_req *req, struct srv_resp *resp, const char 
         srv_reply_json(resp, 202, json_pack("{s:o,s:b}", "job", srv_job_json(&j), "coalesced", 0));
     }
     free(args_text);
+}
+
+bool srv_app_job_kind(const char *kind)
+{
+    return strcmp(kind, SRV_APP_JOB_KIND) == 0 || strcmp(kind, SRV_APP_REMOVE_KIND) == 0;
 }
 
 static void job_line(void *ud, enum release_level level, const char *text)
@@ -314,6 +418,11 @@ int srv_app_job_run(struct server *srv, const struct store_job *job, struct srv_
     int rc;
     if (!srv_job_attach(ctl, NULL, opts.cancel, false)) {
         rc = zp_err_set(err, ZP_E_CANCELLED, NULL, "cancelled");
+    } else if (strcmp(job->kind, SRV_APP_REMOVE_KIND) == 0) {
+        rc = release_app_remove(job->project, true, &opts, err);
+        srv_job_detach(ctl);
+        if (rc == 0)
+            srv_job_log(ctl, "app %s removed", job->project);
     } else {
         struct release_app_result res;
         rc = release_app_deploy(job->project, commit, &opts, &res, err);
@@ -477,6 +586,67 @@ void srv_api_app_deploy(struct srv_req *req, struct srv_resp *resp)
     json_decref(b);
 }
 
+/* A pull request to the app's branch from the same repository: its preview, an app
+ * NAME-pr-N at pr-N.DOMAIN (settings of the app, the PR's head branch, no published port,
+ * no volumes), deployed on open and update, removed with its volumes on close. Forks are
+ * not deployed: their code would run with the app's environment. */
+static void webhook_pr(struct srv_req *req, struct srv_resp *resp, const struct app_settings *s,
+                       const struct srv_webhook *w, const char *delivery)
+{
+    const char *branch = s->branch ? s->branch : "main";
+    const char *why = strcmp(w->pr_base, branch) != 0 ? "a pull request to another branch"
+                      : !w->pr_same_repo              ? "a pull request from a fork"
+                      : !s->domain                    ? "previews need the app's domain"
+                                                      : NULL;
+    char *name = zp_asprintf("%s-pr-%" PRId64, s->name, w->pr_number);
+    char *domain = s->domain ? zp_asprintf("pr-%" PRId64 ".%s", w->pr_number, s->domain) : NULL;
+    if (!why && (!app_name_valid(name) || !zp_hostname_valid(domain, false)))
+        why = "the preview's name or host name would be too long";
+    if (!why && delivery && *delivery) {
+        pthread_mutex_lock(&apps_lock);
+        bool fresh = strlen(delivery) <= DELIVERY_MAX && !strchr(delivery, '\n') &&
+                     delivery_new(req->srv->state_dir, s->name, delivery);
+        pthread_mutex_unlock(&apps_lock);
+        if (!fresh)
+            why = "a delivery seen before";
+    }
+    struct zp_err err;
+    zp_err_init(&err);
+    if (why) {
+        srv_reply_json(resp, 200, json_pack("{s:s}", "ignored", why));
+    } else if (w->pr == SRV_PR_CLOSE) {
+        struct app_settings prev;
+        if (app_load(req->srv->state_dir, name, &prev, &err) != 0) {
+            srv_reply_json(resp, 200, json_pack("{s:s}", "ignored", "no preview to remove"));
+        } else {
+            app_settings_release(&prev);
+            queue_kind(req, resp, name, SRV_APP_REMOVE_KIND, NULL, "webhook");
+        }
+    } else {
+        struct app_settings p = {
+            .name = name,
+            .git = s->git,
+            .branch = w->branch,
+            .build_pack = s->build_pack,
+            .domain = domain,
+            .port = s->port,
+            .secret = s->secret,
+            .token = s->token,
+            .ssh_key = s->ssh_key,
+            .memory = s->memory,
+            .cpus = s->cpus,
+            .env = s->env,
+            .nenv = s->nenv,
+        };
+        if (app_save(req->srv->state_dir, &p, false, &err) != 0)
+            srv_reply_zerr(resp, &err);
+        else
+            queue_deploy(req, resp, name, NULL, "webhook");
+    }
+    free(name);
+    free(domain);
+}
+
 /* POST /api/v1/webhooks/{provider}/{app}: authenticated by the signature alone */
 void srv_api_webhook(struct srv_req *req, struct srv_resp *resp)
 {
@@ -521,6 +691,11 @@ void srv_api_webhook(struct srv_req *req, struct srv_resp *resp)
         goto out;
     }
     const char *branch = s.branch ? s.branch : "main";
+    if (w.pr != SRV_PR_NONE) {
+        webhook_pr(req, resp, &s, &w, srv_req_header(req, id_headers[prov]));
+        srv_webhook_release(&w);
+        goto out;
+    }
     const char *why = !w.push                         ? "not a push event"
                       : strcmp(w.branch, branch) != 0 ? "a push to another branch"
                       : w.deleted                     ? "the branch was deleted"

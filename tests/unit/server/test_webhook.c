@@ -90,6 +90,62 @@ static void test_parse(void **state)
     }
 }
 
+static void pr_ok(enum srv_hook_provider p, const char *event, const char *body,
+                  enum srv_hook_pr kind, int64_t number, const char *head, const char *base,
+                  bool same)
+{
+    struct srv_webhook w;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (srv_webhook_parse(p, event, body, strlen(body), &w, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_false(w.push);
+    assert_int_equal(w.pr, kind);
+    if (kind != SRV_PR_NONE) {
+        assert_int_equal(w.pr_number, number);
+        assert_string_equal(w.branch, head);
+        assert_string_equal(w.pr_base, base);
+        assert_int_equal(w.pr_same_repo, same);
+    }
+    srv_webhook_release(&w);
+}
+
+/* a GitHub pull_request event */
+#define GH_PR(action, head_repo)                                                                   \
+    "{\"action\":\"" action "\",\"number\":7,\"pull_request\":{\"head\":{\"ref\":"                 \
+    "\"feature\",\"sha\":\"" SHA1 "\",\"repo\":{\"full_name\":\"" head_repo "\"}},"                \
+    "\"base\":{\"ref\":\"main\",\"repo\":{\"full_name\":\"acme/shop\"}}}}"
+
+static void test_pull_requests(void **state)
+{
+    (void)state;
+    const char *b = GH_PR("opened", "acme/shop");
+    pr_ok(SRV_HOOK_GITHUB, "pull_request", b, SRV_PR_OPEN, 7, "feature", "main", true);
+    pr_ok(SRV_HOOK_GITEA, "pull_request", b, SRV_PR_OPEN, 7, "feature", "main", true);
+    b = GH_PR("synchronize", "mallory/shop");
+    pr_ok(SRV_HOOK_GITHUB, "pull_request", b, SRV_PR_OPEN, 7, "feature", "main", false);
+    b = GH_PR("closed", "acme/shop");
+    pr_ok(SRV_HOOK_GITHUB, "pull_request", b, SRV_PR_CLOSE, 7, "feature", "main", true);
+    b = GH_PR("labeled", "acme/shop");
+    pr_ok(SRV_HOOK_GITHUB, "pull_request", b, SRV_PR_NONE, 0, NULL, NULL, false);
+    pr_ok(SRV_HOOK_GITLAB, "Merge Request Hook",
+          "{\"object_attributes\":{\"action\":\"merge\",\"iid\":3,\"source_branch\":\"fix\","
+          "\"target_branch\":\"main\",\"source_project_id\":5,\"target_project_id\":5}}",
+          SRV_PR_CLOSE, 3, "fix", "main", true);
+    pr_ok(SRV_HOOK_BITBUCKET, "pullrequest:created",
+          "{\"pullrequest\":{\"id\":9,\"source\":{\"branch\":{\"name\":\"b\"},\"repository\":{"
+          "\"full_name\":\"a/s\"}},\"destination\":{\"branch\":{\"name\":\"main\"},"
+          "\"repository\":{\"full_name\":\"a/s\"}}}}",
+          SRV_PR_OPEN, 9, "b", "main", true);
+    struct srv_webhook w;
+    struct zp_err err;
+    zp_err_init(&err);
+    const char *bad = "{\"action\":\"opened\",\"number\":0,\"pull_request\":{}}";
+    assert_int_equal(srv_webhook_parse(SRV_HOOK_GITHUB, "pull_request", bad, strlen(bad), &w, &err),
+                     ZP_E_INPUT);
+    assert_null(w.branch);
+}
+
 static void test_verify(void **state)
 {
     (void)state;
@@ -129,6 +185,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_pull_requests),
         cmocka_unit_test(test_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
