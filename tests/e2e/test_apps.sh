@@ -6,21 +6,28 @@
 # note. Then `zpanel serve`: a webhook with a bad signature gets 401 and deploys nothing;
 # a correctly signed push of version 2 deploys it; the same delivery again, another
 # branch and a ping are ignored; pushes during a deploy coalesce into one queued job; a
-# deploy of the first commit through the API brings version 1 back; `app remove`.
+# deploy of the first commit through the API brings version 1 back; a pull request from
+# the same repository deploys a preview NAME-pr-N (pr-N.DOMAIN) from its branch and closing
+# it removes the preview, a fork's is ignored; `app remove`. The app has a domain (its route
+# goes to the proxy when one runs): the test holds the proxy lock (RESOURCE_LOCK).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 
 A=zpe2eapps
+PR=$A-pr-7
 require_engine
 for t in git curl python3; do command -v $t >/dev/null || skip_test "$t is missing"; done
 test_image || { fail "building $TEST_IMAGE"; finish; exit; }
 cleanup_project "$A"
+cleanup_project "$PR"
 export ZPANEL_STATE_DIR=$TMP/state
 ST=$ZPANEL_STATE_DIR
 SERVE_PID=
 cleanup() {
     [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
     cleanup_project "$A"
+    cleanup_project "$PR"
+    docker images -q "zpanel-app-$PR" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker images -q "zpanel-app-$A" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     rm -rf "$TMP"
 }
@@ -63,7 +70,7 @@ expect_out_has "port:            8080" "plan: the port from EXPOSE"
 
 SECRET=e2e-webhook-secret-0123456789
 run "$ZPANEL" app create "$A" --git "file://$TMP/repo.git" --publish "127.0.0.1:$APORT" \
-    --env GREETING=hello --secret "$SECRET"
+    --env GREETING=hello --secret "$SECRET" --domain "$A.localhost"
 expect_rc 0 "app create"
 run "$ZPANEL" app create "$A" --git "file://$TMP/repo.git"
 expect_rc 1 "a second app of the same name"
@@ -151,6 +158,44 @@ wait_page "version 1" && ok || fail "the first commit serves again: '$(get_page)
 CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/api/v1/apps")
 [ "$CODE" = 200 ] && grep -q "\"name\": *\"$A\"" "$TMP/out" && ok || fail "GET /api/v1/apps ($CODE)"
 grep -q "$SECRET" "$TMP/out" && fail "the app list shows the secret" || ok
+
+# ---- pull request previews ----
+g checkout -q -b feature
+echo "preview" >"$W/index.html"
+g commit -qam preview && g push -q origin feature
+SHAF=$(g rev-parse HEAD)
+g checkout -q main
+prbody() { # ACTION HEAD_REPO
+    printf '{"action":"%s","number":7,"pull_request":{"head":{"ref":"feature","sha":"%s","repo":{"full_name":"%s"}},"base":{"ref":"main","repo":{"full_name":"acme/shop"}}}}' "$1" "$SHAF" "$2"
+}
+pr_hook() { # DELIVERY ACTION HEAD_REPO
+    local b
+    b=$(prbody "$2" "$3")
+    hook github "$1" "$b" "X-Hub-Signature-256: sha256=$(printf '%s' "$b" | sign "$SECRET")" pull_request
+}
+wait_jobs() {
+    for _ in $(seq 1 300); do
+        curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/v1/jobs" | grep -Eq '"status": *"(queued|running)"' || return 0
+        sleep 0.2
+    done
+    return 1
+}
+pr_hook p-fork opened mallory/shop
+[ "$CODE" = 200 ] && grep -q 'fork' "$TMP/out" && ok || fail "a fork's pull request is not deployed ($CODE $(cat "$TMP/out"))"
+pr_hook p-1 opened acme/shop
+[ "$CODE" = 202 ] && ok || fail "a pull request queues its preview ($CODE $(cat "$TMP/out"))"
+wait_jobs || fail "the preview's deploy ends"
+C=$(docker ps -q --filter "label=io.zpanel.project=$PR")
+[ -n "$C" ] && [ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SHAF" ] && ok ||
+    fail "the preview runs the pull request's head: $(tail -5 "$TMP/serve.log")"
+grep -q "^domain = \"pr-7.$A.localhost\"" "$ST/apps/$PR/app.toml" && ok || fail "the preview's host is pr-7.DOMAIN"
+[ "$(get_page)" = "version 1" ] && ok || fail "the preview leaves the app alone"
+pr_hook p-2 closed acme/shop
+[ "$CODE" = 202 ] && ok || fail "closing the pull request queues the removal ($CODE $(cat "$TMP/out"))"
+wait_jobs || fail "the preview's removal ends"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$PR")" ] && [ ! -e "$ST/apps/$PR" ] && ok ||
+    fail "the preview is gone after the pull request closed"
+
 kill "$SERVE_PID" && wait "$SERVE_PID" 2>/dev/null
 SERVE_PID=
 
