@@ -147,6 +147,8 @@ int app_load(const char *state_dir, const char *name, struct app_settings *ret, 
 void app_settings_release(struct app_settings *s);
 /* The apps' names, sorted (*ret: an array of new strings, the caller frees both). */
 int app_list(const char *state_dir, char ***ret, size_t *ret_n, struct zp_err *err);
+/* rm -rf dir (symbolic links removed, not followed); a missing dir is fine. */
+int app_rmtree(const char *dir, struct zp_err *err);
 /* Remove STATE/apps/NAME (settings and checkout). */
 int app_delete(const char *state_dir, const char *name, struct zp_err *err);
 

@@ -328,14 +328,19 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+int app_rmtree(const char *dir, struct zp_err *err)
+{
+    if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        return zp_err_sys(err, "removing '%s'", dir);
+    return 0;
+}
+
 int app_delete(const char *state_dir, const char *name, struct zp_err *err)
 {
     if (!app_name_valid(name))
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no app named '%s'", name);
     char *dir = app_dir(state_dir, name);
-    int rc = 0;
-    if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
-        rc = zp_err_sys(err, "removing '%s'", dir);
+    int rc = app_rmtree(dir, err);
     free(dir);
     return rc;
 }

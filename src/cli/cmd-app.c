@@ -10,12 +10,14 @@
 
 #include "../app/app.h"
 #include "../release/app-deploy.h"
+#include "../ssh/ssh.h"
 #include "cli.h"
 
 #include "../util/banned.h"
 
 #define APP_USAGE                                                                                  \
-    "plan PATH [--build-pack P] [--port N] [--image KEY=IMAGE...] [--format json] | create NAME "  \
+    "plan PATH|URL [--branch B] [--build-pack P] [--port N] [--image KEY=IMAGE...] [--format "     \
+    "json] | create NAME "                                                                         \
     "--git URL [--branch B] [--build-pack auto|dockerfile|compose|static|...] [--domain HOST] "    \
     "[--port N] [--publish [IP:]PORT] [--env K=V...] [--volume NAME:/PATH...] [--memory SIZE] "    \
     "[--cpus N] [--ssh-key FILE] [--token-file FILE] [--secret S] [--deploy] | deploy NAME "       \
@@ -96,9 +98,12 @@ static int app_plan_cmd(int argc, char **argv)
                                          {"port", required_argument, NULL, 'p'},
                                          {"image", required_argument, NULL, 'i'},
                                          {"format", required_argument, NULL, 'f'},
+                                         {"branch", required_argument, NULL, 'B'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct app_options o = {0};
+    const char *branch = "main";
+    char *tmp = NULL;
     const char **images = NULL;
     bool json = false;
     int c, rc = 0;
@@ -106,6 +111,9 @@ static int app_plan_cmd(int argc, char **argv)
         switch (c) {
         case 'b':
             o.build_pack = optarg;
+            break;
+        case 'B':
+            branch = optarg;
             break;
         case 'p':
             if ((rc = parse_port(optarg, &o.port)))
@@ -139,7 +147,31 @@ static int app_plan_cmd(int argc, char **argv)
     struct app_plan plan;
     struct zp_err err;
     zp_err_init(&err);
-    if (app_detect(argv[optind], &o, &plan, &err) != 0) {
+    const char *dir = argv[optind];
+    if (app_git_url_valid(dir) && !zp_file_exists(dir)) {
+        /* a repository: fetched into a temporary directory, removed afterwards */
+        char tmpl[] = "/tmp/zpanel-plan-XXXXXX";
+        if (!mkdtemp(tmpl)) {
+            zp_err_sys(&err, "creating a temporary directory");
+            rc = cli_error(&err);
+            goto out;
+        }
+        tmp = zp_strdup(tmpl);
+        char *state = zp_state_dir();
+        char *kh = ssh_known_hosts_path(state);
+        struct app_git_auth auth = {.token = getenv("ZPANEL_GIT_TOKEN"), .known_hosts = kh};
+        char sha[41];
+        int grc = app_git_sync(dir, branch, NULL, tmp, &auth, sha, &err);
+        free(kh);
+        free(state);
+        if (grc != 0) {
+            rc = cli_error(&err);
+            goto out;
+        }
+        fprintf(stderr, "%s: branch %s at commit %s\n", dir, branch, sha);
+        dir = tmp;
+    }
+    if (app_detect(dir, &o, &plan, &err) != 0) {
         rc = cli_error(&err);
         goto out;
     }
@@ -149,6 +181,12 @@ static int app_plan_cmd(int argc, char **argv)
         print_plan_text(&plan);
     app_plan_release(&plan);
 out:
+    if (tmp) {
+        struct zp_err rerr;
+        zp_err_init(&rerr);
+        app_rmtree(tmp, &rerr);
+        free(tmp);
+    }
     free(images);
     return rc;
 }

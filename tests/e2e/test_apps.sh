@@ -67,6 +67,9 @@ run "$ZPANEL" app plan "$W"
 expect_rc 0 "app plan"
 expect_out_has "provider:        dockerfile" "plan: the Dockerfile pack"
 expect_out_has "port:            8080" "plan: the port from EXPOSE"
+run "$ZPANEL" app plan "file://$TMP/repo.git"
+expect_rc 0 "app plan of a repository URL"
+expect_out_has "provider:        dockerfile" "plan URL: fetched and detected"
 
 SECRET=e2e-webhook-secret-0123456789
 run "$ZPANEL" app create "$A" --git "file://$TMP/repo.git" --publish "127.0.0.1:$APORT" \
