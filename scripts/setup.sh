@@ -25,6 +25,8 @@ packages=(
     libfyaml-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev libssl-dev libarchive-dev
     # remote engines over SSH (libssh); the e2e test's "remote" server
     libssh-dev openssh-server
+    # apps from git: libgit2 (clone and fetch without a git binary); git makes the tests' repos
+    libgit2-dev git
     # zpanel serve: the HTTP server; the SMTP sink of the notification tests
     libmicrohttpd-dev python3-aiosmtpd
     # tests and checks

@@ -58,6 +58,7 @@ struct cli_cmd {
     int (*exec)(const struct cli_global *g, int argc, char **argv);
 };
 
+extern const struct cli_cmd cli_cmd_app;
 extern const struct cli_cmd cli_cmd_build;
 extern const struct cli_cmd cli_cmd_config;
 extern const struct cli_cmd cli_cmd_version;

@@ -304,7 +304,10 @@ static void run_one(struct srv_jobs *j, struct store_panel *db, struct srv_job_c
                 job->user ? " by " : "", job->user ? job->user : "");
     struct store_panel_project p;
     memset(&p, 0, sizeof(p));
-    if ((rc = store_panel_project_get(db, job->project, &p, &err)) == 0) {
+    if (srv_app_job_kind(job->kind)) {
+        /* gitapps: an app's deploy (api-apps.c) */
+        rc = srv_app_job_run(j->srv, job, c, &err);
+    } else if ((rc = store_panel_project_get(db, job->project, &p, &err)) == 0) {
         char *dir = srv_project_dir(j->srv->state_dir, job->project);
         struct srv_job_env env = {
             .state_dir = j->srv->state_dir,

@@ -35,6 +35,11 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/notifications", STORE_SCOPE_ADMIN, srv_api_notifications_add},
     {"DELETE", "/api/v1/notifications/{id}", STORE_SCOPE_ADMIN, srv_api_notification_delete},
     {"POST", "/api/v1/notifications/{id}/test", STORE_SCOPE_ADMIN, srv_api_notification_test},
+    /* gitapps */
+    {"GET", "/api/v1/apps", STORE_SCOPE_READ, srv_api_apps_list},
+    {"POST", "/api/v1/apps", STORE_SCOPE_WRITE, srv_api_apps_create},
+    {"POST", "/api/v1/apps/{name}/deploy", STORE_SCOPE_DEPLOY, srv_api_app_deploy},
+    {"POST", "/api/v1/webhooks/{provider}/{app}", STORE_SCOPE_NONE, srv_api_webhook},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -331,4 +331,52 @@ int64_t srv_job_timeout_ms(const char *kind);
 int srv_job_run(const struct srv_job_env *env, const struct store_job *job, struct srv_job_ctl *ctl,
                 struct zp_err *err);
 
+/* gitapps: apps from git (api-apps.c) */
+#define SRV_APP_JOB_KIND "app-deploy"
+#define SRV_APP_REMOVE_KIND "app-remove" /* a pull request's preview, when it closes */
+/* Is kind one of the app job kinds (run by srv_app_job_run)? */
+bool srv_app_job_kind(const char *kind);
+void srv_api_apps_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp);
+void srv_api_app_deploy(struct srv_req *req, struct srv_resp *resp);
+void srv_api_webhook(struct srv_req *req, struct srv_resp *resp);
+enum srv_hook_provider {
+    SRV_HOOK_GITHUB,
+    SRV_HOOK_GITEA,
+    SRV_HOOK_GITLAB,
+    SRV_HOOK_BITBUCKET,
+    SRV_HOOK_UNKNOWN,
+};
+/* "github", "gitea", "gitlab", "bitbucket"; SRV_HOOK_UNKNOWN otherwise. */
+enum srv_hook_provider srv_webhook_provider(const char *name);
+enum srv_hook_pr { SRV_PR_NONE, SRV_PR_OPEN, SRV_PR_CLOSE };
+/* What a webhook delivery says (owned strings; srv_webhook_release). */
+struct srv_webhook {
+    bool push;    /* a push to a branch (else nothing to deploy) */
+    bool deleted; /* the branch was deleted */
+    char *branch; /* the branch pushed to; a pull request's head branch */
+    char *sha;    /* the new tip, or NULL */
+    /* pull requests (GitHub, Gitea: pull_request; GitLab: Merge Request Hook; Bitbucket:
+     * pullrequest:*): opened/updated (OPEN) or closed/merged (CLOSE) */
+    enum srv_hook_pr pr;
+    int64_t pr_number;
+    char *pr_base;     /* the branch it targets */
+    bool pr_same_repo; /* the head branch is in the same repository (not a fork) */
+};
+/* Read a delivery's body (a JSON object, capped as every request body) with its event
+ * header's value (NULL: none). Errors: ZP_E_INPUT (not JSON, a push without its ref),
+ * ZP_E_TOOBIG. */
+int srv_webhook_parse(enum srv_hook_provider provider, const char *event, const char *body,
+                      size_t len, struct srv_webhook *ret, struct zp_err *err);
+void srv_webhook_release(struct srv_webhook *w);
+/* Is header (the signature header's value; NULL: missing) right for body under secret?
+ * GitHub and Bitbucket "sha256=HEX", Gitea "HEX": HMAC-SHA256; GitLab: the token.
+ * Compared in constant time; a missing secret or header is false. */
+bool srv_webhook_verify(enum srv_hook_provider provider, const char *secret, const char *header,
+                        const char *body, size_t len);
+/* Run an app job (project the app): SRV_APP_JOB_KIND release_app_deploy,
+ * SRV_APP_REMOVE_KIND release_app_remove with its volumes. */
+int srv_app_job_run(struct server *srv, const struct store_job *job, struct srv_job_ctl *ctl,
+                    struct zp_err *err);
+
 #endif

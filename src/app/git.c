@@ -1,0 +1,254 @@
+/* app/git: fetch and check out an app's repository with libgit2 (no git binary): file://,
+ * https with a token, ssh with a deploy key and the host key checked against zpanel's
+ * known_hosts (the one `zpanel server add` fills). libgit2 stays in this file. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include <git2.h>
+
+#include "../ssh/ssh.h"
+#include "app-int.h"
+
+#include "../util/banned.h"
+
+struct cb_state {
+    const struct app_git_auth *auth;
+    int cred_tries;
+    char *problem; /* why the host key was refused */
+};
+
+static int git_fail(struct zp_err *err, int code, const char *what)
+{
+    const git_error *e = git_error_last();
+    return zp_err_set(err, code, NULL, "%s: %s", what, e && e->message ? e->message : "failed");
+}
+
+static int on_credentials(git_credential **out, const char *url, const char *user_from_url,
+                          unsigned int allowed, void *payload)
+{
+    struct cb_state *st = payload;
+    (void)url;
+    /* one try per kind: a wrong token must fail, not loop */
+    if (st->cred_tries++ > 0 || !st->auth)
+        return GIT_EAUTH;
+    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && st->auth->ssh_key)
+        return git_credential_ssh_key_new(out, user_from_url ? user_from_url : "git", NULL,
+                                          st->auth->ssh_key, NULL);
+    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && st->auth->token)
+        return git_credential_userpass_plaintext_new(
+            out, user_from_url && *user_from_url ? user_from_url : "x-access-token",
+            st->auth->token);
+    return GIT_EAUTH;
+}
+
+static void b64(const unsigned char *in, size_t n, struct zp_buf *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        zp_buf_addc(out, tab[(v >> 18) & 63]);
+        zp_buf_addc(out, tab[(v >> 12) & 63]);
+        if (i + 1 < n)
+            zp_buf_addc(out, tab[(v >> 6) & 63]);
+        if (i + 2 < n)
+            zp_buf_addc(out, tab[v & 63]);
+    }
+}
+
+/* Is the SSH host key of host (fingerprint fp, "SHA256:...") one that known_hosts lists
+ * for it? */
+static bool host_known(const char *known_hosts, const char *host, const char *fp)
+{
+    char *data = NULL;
+    size_t len;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (!known_hosts || zp_file_read(known_hosts, SSH_MAX_FILE, &data, &len, &err) != 0)
+        return false;
+    char *pat22 = ssh_host_pattern(host, 22);
+    bool ok = false;
+    for (char *line = data; line && *line && !ok;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        struct ssh_known_host k;
+        bool blank = false;
+        zp_err_init(&err);
+        if (ssh_known_host_parse(line, &k, &blank, &err) == 0 && !blank) {
+            char *kfp = NULL;
+            if (!k.marker &&
+                (ssh_known_host_names_match(k.names, pat22) ||
+                 ssh_known_host_names_match(k.names, host)) &&
+                ssh_fingerprint_of_blob(k.key, &kfp, &err) == 0 && strcmp(kfp, fp) == 0)
+                ok = true;
+            free(kfp);
+            ssh_known_host_release(&k);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(pat22);
+    free(data);
+    return ok;
+}
+
+static int on_certificate(git_cert *cert, int valid, const char *host, void *payload)
+{
+    struct cb_state *st = payload;
+    if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
+        return valid ? 0 : GIT_PASSTHROUGH; /* TLS: libgit2's own verification decides */
+    git_cert_hostkey *hk = (git_cert_hostkey *)cert;
+    if (!(hk->type & GIT_CERT_SSH_SHA256)) {
+        free(st->problem);
+        st->problem = zp_asprintf("host '%s': no SHA-256 host key fingerprint", host);
+        return GIT_ECERTIFICATE;
+    }
+    struct zp_buf fp = ZP_BUF_INIT;
+    zp_buf_adds(&fp, "SHA256:");
+    b64(hk->hash_sha256, 32, &fp);
+    bool ok = host_known(st->auth ? st->auth->known_hosts : NULL, host, zp_buf_cstr(&fp));
+    if (!ok) {
+        free(st->problem);
+        st->problem = zp_asprintf("host '%s': host key %s is not in zpanel's known_hosts "
+                                  "(add it with `zpanel server add` or ssh-keyscan)",
+                                  host, zp_buf_cstr(&fp));
+    }
+    zp_buf_release(&fp);
+    return ok ? 0 : GIT_ECERTIFICATE;
+}
+
+static void callbacks(git_remote_callbacks *cb, struct cb_state *st)
+{
+    cb->credentials = on_credentials;
+    cb->certificate_check = on_certificate;
+    cb->payload = st;
+}
+
+/* check out the submodules of repo at the commits its tree names */
+static int update_submodules_cb(git_submodule *sm, const char *name, void *payload)
+{
+    (void)name;
+    struct cb_state *st = payload;
+    git_submodule_update_options o;
+    git_submodule_update_options_init(&o, GIT_SUBMODULE_UPDATE_OPTIONS_VERSION);
+    callbacks(&o.fetch_opts.callbacks, st);
+    o.checkout_opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+    st->cred_tries = 0;
+    return git_submodule_update(sm, 1, &o);
+}
+
+bool app_git_url_valid(const char *url)
+{
+    return zp_str_has_prefix(url, "file://") || zp_str_has_prefix(url, "https://") ||
+           zp_str_has_prefix(url, "http://") || zp_str_has_prefix(url, "ssh://") ||
+           (strchr(url, '@') && strchr(url, ':') && !strstr(url, "://")); /* git@host:repo */
+}
+
+int app_git_sync(const char *url, const char *branch, const char *commit, const char *dir,
+                 const struct app_git_auth *auth, char ret_sha[41], struct zp_err *err)
+{
+    if (!app_git_url_valid(url))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "git URL '%s': expected file://, https://, ssh:// or USER@HOST:PATH",
+                          url);
+    if (!branch || !*branch || branch[0] == '-' || strstr(branch, "..") ||
+        strpbrk(branch, " ~^:?*[\\"))
+        return zp_err_set(err, ZP_E_INPUT, NULL, "invalid branch name '%s'", branch ? branch : "");
+    git_libgit2_init();
+    git_repository *repo = NULL;
+    git_remote *remote = NULL;
+    git_object *target = NULL;
+    struct cb_state st = {.auth = auth};
+    char *refspec = zp_asprintf("+refs/heads/%s:refs/remotes/origin/%s", branch, branch);
+    char *tracking = zp_asprintf("refs/remotes/origin/%s", branch);
+    int rc = 0;
+    if (zp_mkdir_p(dir, 0700, err) != 0) {
+        rc = err->code;
+        goto out;
+    }
+    if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0 &&
+        git_repository_init(&repo, dir, 0) != 0) {
+        rc = git_fail(err, ZP_E_SYSTEM, "creating the repository");
+        goto out;
+    }
+    if (git_remote_lookup(&remote, repo, "origin") != 0) {
+        if (git_remote_create(&remote, repo, "origin", url) != 0) {
+            rc = git_fail(err, ZP_E_INPUT, "git remote");
+            goto out;
+        }
+    } else if (strcmp(git_remote_url(remote), url) != 0) {
+        git_remote_free(remote);
+        remote = NULL;
+        if (git_remote_set_url(repo, "origin", url) != 0 ||
+            git_remote_lookup(&remote, repo, "origin") != 0) {
+            rc = git_fail(err, ZP_E_INPUT, "git remote");
+            goto out;
+        }
+    }
+    git_fetch_options fo;
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    callbacks(&fo.callbacks, &st);
+    fo.prune = GIT_FETCH_PRUNE;
+#if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 7)
+    if (!commit)
+        fo.depth = 1; /* shallow: the branch's tip is all a deploy needs */
+#endif
+    char *specs[] = {refspec};
+    git_strarray refspecs = {specs, 1};
+    if (git_remote_fetch(remote, &refspecs, &fo, "zpanel fetch") != 0) {
+        if (st.problem)
+            rc = zp_err_set(err, ZP_E_INPUT, NULL, "fetching '%s': %s", url, st.problem);
+        else
+            rc = git_fail(err, ZP_E_NOTFOUND, "fetching the repository");
+        zp_err_prefix(err, "branch '%s'", branch);
+        goto out;
+    }
+    if (commit) {
+        for (const char *s = commit; *s; s++)
+            if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+                s = commit + strlen(commit) - 1, commit = NULL;
+        if (!commit || strlen(commit) < 7 || strlen(commit) > 40 ||
+            git_revparse_single(&target, repo, commit) != 0) {
+            rc = zp_err_set(err, ZP_E_NOTFOUND, NULL,
+                            "commit '%s' is not in the fetched history of branch '%s'",
+                            commit ? commit : "(invalid)", branch);
+            goto out;
+        }
+    } else if (git_revparse_single(&target, repo, tracking) != 0) {
+        rc = git_fail(err, ZP_E_NOTFOUND, "branch");
+        goto out;
+    }
+    git_object *peeled = NULL;
+    if (git_object_peel(&peeled, target, GIT_OBJECT_COMMIT) != 0) {
+        rc = git_fail(err, ZP_E_NOTFOUND, "not a commit");
+        goto out;
+    }
+    git_object_free(target);
+    target = peeled;
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
+    if (git_checkout_tree(repo, target, &co) != 0 ||
+        git_repository_set_head_detached(repo, git_object_id(target)) != 0) {
+        rc = git_fail(err, ZP_E_SYSTEM, "checking out");
+        goto out;
+    }
+    if (git_submodule_foreach(repo, update_submodules_cb, &st) != 0) {
+        rc = git_fail(err, ZP_E_NOTFOUND, "submodules");
+        goto out;
+    }
+    git_oid_tostr(ret_sha, 41, git_object_id(target));
+out:
+    free(st.problem);
+    free(refspec);
+    free(tracking);
+    git_object_free(target);
+    git_remote_free(remote);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return rc;
+}

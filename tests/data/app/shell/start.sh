@@ -1,0 +1,2 @@
+#!/bin/sh
+exec busybox httpd -f -p $PORT

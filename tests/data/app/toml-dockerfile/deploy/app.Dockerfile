@@ -1,0 +1,2 @@
+FROM busybox
+expose 7000/tcp

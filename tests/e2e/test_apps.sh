@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# test_apps.sh: apps from git on the real engine. A bare repository made here with
+# Debian's git (zpanel itself uses libgit2) and served over file:// holds a Dockerfile app
+# (FROM the local busybox image, httpd on $PORT). `app plan`, `app create`, `app deploy`:
+# the app answers on its published port with version 1, its commit is in the release
+# note. Then `zpanel serve`: a webhook with a bad signature gets 401 and deploys nothing;
+# a correctly signed push of version 2 deploys it; the same delivery again, another
+# branch and a ping are ignored; pushes during a deploy coalesce into one queued job; a
+# deploy of the first commit through the API brings version 1 back; a pull request from
+# the same repository deploys a preview NAME-pr-N (pr-N.DOMAIN) from its branch and closing
+# it removes the preview, a fork's is ignored; `app remove`. The app has a domain (its route
+# goes to the proxy when one runs): the test holds the proxy lock (RESOURCE_LOCK).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-engine.sh"
+
+A=zpe2eapps
+PR=$A-pr-7
+require_engine
+for t in git curl python3; do command -v $t >/dev/null || skip_test "$t is missing"; done
+test_image || { fail "building $TEST_IMAGE"; finish; exit; }
+cleanup_project "$A"
+cleanup_project "$PR"
+export ZPANEL_STATE_DIR=$TMP/state
+ST=$ZPANEL_STATE_DIR
+SERVE_PID=
+cleanup() {
+    [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+    cleanup_project "$A"
+    cleanup_project "$PR"
+    docker images -q "zpanel-app-$PR" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
+    docker images -q "zpanel-app-$A" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+APORT=$(free_port)
+# get_page: what the app answers on its published port (empty when it does not)
+get_page() { curl -s --max-time 2 "http://127.0.0.1:$APORT/" 2>/dev/null; }
+# wait_page WANT: poll (bounded: 60 s) until the app answers WANT
+wait_page() {
+    for _ in $(seq 1 300); do
+        [ "$(get_page)" = "$1" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# ---- the repository ----
+W=$TMP/work
+git init -q -b main "$W"
+cat >"$W/Dockerfile" <<DOCKERFILE
+FROM $TEST_IMAGE
+COPY index.html /www/index.html
+EXPOSE 8080
+CMD ["sh", "-c", "trap 'exit 0' TERM; httpd -f -p \$PORT -h /www & wait"]
+DOCKERFILE
+echo "version 1" >"$W/index.html"
+g() { git -C "$W" -c user.name=e2e -c user.email=e2e@example.invalid "$@"; }
+g add -A && g commit -qm v1
+git clone -q --bare "$W" "$TMP/repo.git"
+g remote add origin "$TMP/repo.git"
+SHA1=$(g rev-parse HEAD)
+
+# ---- plan, create, deploy ----
+run "$ZPANEL" app plan "$W"
+expect_rc 0 "app plan"
+expect_out_has "provider:        dockerfile" "plan: the Dockerfile pack"
+expect_out_has "port:            8080" "plan: the port from EXPOSE"
+run "$ZPANEL" app plan "file://$TMP/repo.git"
+expect_rc 0 "app plan of a repository URL"
+expect_out_has "provider:        dockerfile" "plan URL: fetched and detected"
+
+SECRET=e2e-webhook-secret-0123456789
+run "$ZPANEL" app create "$A" --git "file://$TMP/repo.git" --publish "127.0.0.1:$APORT" \
+    --env GREETING=hello --secret "$SECRET" --domain "$A.localhost"
+expect_rc 0 "app create"
+run "$ZPANEL" app create "$A" --git "file://$TMP/repo.git"
+expect_rc 1 "a second app of the same name"
+expect_err_has "exists already" "create: the conflict is named"
+run "$ZPANEL" app create bad/name --git "file://$TMP/repo.git"
+expect_rc 2 "an invalid app name is a usage error"
+
+T0=$(date +%s.%N)
+run "$ZPANEL" app deploy "$A"
+expect_rc 0 "app deploy"
+expect_out_has "commit ${SHA1:0:12} deployed (dockerfile) as release 1" "deploy: commit and release"
+wait_page "version 1" && ok || fail "version 1 serves: '$(get_page)'"
+echo "first deploy: $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" >&2
+C=$(docker ps -q --filter "label=io.zpanel.project=$A")
+[ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SHA1" ] && ok ||
+    fail "the container is labelled with the commit"
+inspect_field "$C" '{{json .Config.Env}}' | grep -q '"GREETING=hello"' && ok || fail "the app's env"
+run "$ZPANEL" app list
+expect_out_has "${SHA1:0:12}" "app list shows the deployed commit"
+(cd "$ST/apps/$A" && "$ZPANEL" releases) >"$TMP/rel" 2>&1
+grep -q "git $SHA1 (main)" "$TMP/rel" && ok || fail "the release records the commit: $(cat "$TMP/rel")"
+
+# ---- serve and webhooks ----
+SPORT=$(free_port)
+URL=http://127.0.0.1:$SPORT
+"$ZPANEL" serve --listen "127.0.0.1:$SPORT" --state-dir "$ST" --workers 2 >>"$TMP/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 1 100); do curl -sf -o /dev/null "$URL/healthz" && break; sleep 0.1; done
+echo 'e2e-password-1' | "$ZPANEL" user add root --role admin --password-stdin --state-dir "$ST" >/dev/null
+TOKEN=$("$ZPANEL" token create --user root --scope admin --state-dir "$ST" | tail -1)
+
+echo "version 2" >"$W/index.html"
+g commit -qam v2 && g push -q origin main
+SHA2=$(g rev-parse HEAD)
+body() { printf '{"ref":"refs/heads/%s","after":"%s","repository":{"name":"x"}}' "$1" "$2"; }
+sign() { python3 -c 'import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())' "$1"; }
+# hook PROVIDER DELIVERY BODY SIGNATURE_HEADER EVENT: HTTP code in $CODE, answer in $TMP/out
+hook() {
+    CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -X POST "$URL/api/v1/webhooks/$1/$A" \
+        -H 'Content-Type: application/json' -H "X-GitHub-Event: $5" -H "X-Gitlab-Event: $5" \
+        -H "X-GitHub-Delivery: $2" -H "$4" --data-binary "$3")
+}
+jobs_count() { curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/v1/jobs" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))'; }
+
+B=$(body main "$SHA2")
+hook github d-bad "$B" "X-Hub-Signature-256: sha256=$(printf '%s' "$B" | sign wrong-secret-0123456789)" push
+[ "$CODE" = 401 ] && ok || fail "a bad signature gets 401 (got $CODE: $(cat "$TMP/out"))"
+hook github d-none "$B" "X-Nothing: x" push
+[ "$CODE" = 401 ] && ok || fail "a missing signature gets 401 (got $CODE)"
+hook gitlab d-gl "$B" "X-Gitlab-Token: wrong-token" "Push Hook"
+[ "$CODE" = 401 ] && ok || fail "a wrong GitLab token gets 401 (got $CODE)"
+[ "$(jobs_count)" = 0 ] && ok || fail "rejected webhooks queue no job"
+sleep 0.5
+[ "$(get_page)" = "version 1" ] && ok || fail "rejected webhooks deploy nothing"
+
+SIG="X-Hub-Signature-256: sha256=$(printf '%s' "$B" | sign "$SECRET")"
+T0=$(date +%s.%N)
+hook github d-1 "$B" "$SIG" push
+[ "$CODE" = 202 ] && ok || fail "a signed push is accepted (got $CODE: $(cat "$TMP/out"))"
+# two more pushes while it deploys: one queued follow-up, the second coalesced into it
+hook github d-2 "$B" "$SIG" push
+C2=$CODE; cp "$TMP/out" "$TMP/out2"
+hook github d-3 "$B" "$SIG" push
+[ "$C2" = 202 ] && [ "$CODE" = 202 ] && grep -q '"coalesced": *true' "$TMP/out" && ok ||
+    fail "pushes during a deploy coalesce ($C2 $(cat "$TMP/out2"); $CODE $(cat "$TMP/out"))"
+wait_page "version 2" && ok || fail "the pushed version goes live: '$(get_page)' $(tail -5 "$TMP/serve.log")"
+echo "webhook to live: $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" >&2
+hook github d-1 "$B" "$SIG" push
+[ "$CODE" = 200 ] && grep -q 'seen before' "$TMP/out" && ok || fail "a replayed delivery is ignored ($CODE $(cat "$TMP/out"))"
+BD=$(body dev "$SHA2")
+hook github d-4 "$BD" "X-Hub-Signature-256: sha256=$(printf '%s' "$BD" | sign "$SECRET")" push
+[ "$CODE" = 200 ] && grep -q 'another branch' "$TMP/out" && ok || fail "another branch is ignored ($CODE)"
+hook github d-5 '{"zen":"hi"}' "X-Hub-Signature-256: sha256=$(printf '%s' '{"zen":"hi"}' | sign "$SECRET")" ping
+[ "$CODE" = 200 ] && grep -q 'not a push' "$TMP/out" && ok || fail "a ping is ignored ($CODE)"
+
+# wait for the queued follow-up to finish, then deploy the first commit through the API
+for _ in $(seq 1 300); do
+    curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/v1/jobs" | grep -Eq '"status": *"(queued|running)"' || break
+    sleep 0.2
+done
+CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -d "{\"commit\":\"$SHA1\"}" "$URL/api/v1/apps/$A/deploy")
+[ "$CODE" = 202 ] && ok || fail "deploy a commit through the API ($CODE $(cat "$TMP/out"))"
+wait_page "version 1" && ok || fail "the first commit serves again: '$(get_page)'"
+CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/api/v1/apps")
+[ "$CODE" = 200 ] && grep -q "\"name\": *\"$A\"" "$TMP/out" && ok || fail "GET /api/v1/apps ($CODE)"
+grep -q "$SECRET" "$TMP/out" && fail "the app list shows the secret" || ok
+
+# ---- pull request previews ----
+g checkout -q -b feature
+echo "preview" >"$W/index.html"
+g commit -qam preview && g push -q origin feature
+SHAF=$(g rev-parse HEAD)
+g checkout -q main
+prbody() { # ACTION HEAD_REPO
+    printf '{"action":"%s","number":7,"pull_request":{"head":{"ref":"feature","sha":"%s","repo":{"full_name":"%s"}},"base":{"ref":"main","repo":{"full_name":"acme/shop"}}}}' "$1" "$SHAF" "$2"
+}
+pr_hook() { # DELIVERY ACTION HEAD_REPO
+    local b
+    b=$(prbody "$2" "$3")
+    hook github "$1" "$b" "X-Hub-Signature-256: sha256=$(printf '%s' "$b" | sign "$SECRET")" pull_request
+}
+wait_jobs() {
+    for _ in $(seq 1 300); do
+        curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/v1/jobs" | grep -Eq '"status": *"(queued|running)"' || return 0
+        sleep 0.2
+    done
+    return 1
+}
+pr_hook p-fork opened mallory/shop
+[ "$CODE" = 200 ] && grep -q 'fork' "$TMP/out" && ok || fail "a fork's pull request is not deployed ($CODE $(cat "$TMP/out"))"
+pr_hook p-1 opened acme/shop
+[ "$CODE" = 202 ] && ok || fail "a pull request queues its preview ($CODE $(cat "$TMP/out"))"
+wait_jobs || fail "the preview's deploy ends"
+C=$(docker ps -q --filter "label=io.zpanel.project=$PR")
+[ -n "$C" ] && [ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SHAF" ] && ok ||
+    fail "the preview runs the pull request's head: $(tail -5 "$TMP/serve.log")"
+grep -q "^domain = \"pr-7.$A.localhost\"" "$ST/apps/$PR/app.toml" && ok || fail "the preview's host is pr-7.DOMAIN"
+[ "$(get_page)" = "version 1" ] && ok || fail "the preview leaves the app alone"
+pr_hook p-2 closed acme/shop
+[ "$CODE" = 202 ] && ok || fail "closing the pull request queues the removal ($CODE $(cat "$TMP/out"))"
+wait_jobs || fail "the preview's removal ends"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$PR")" ] && [ ! -e "$ST/apps/$PR" ] && ok ||
+    fail "the preview is gone after the pull request closed"
+
+kill "$SERVE_PID" && wait "$SERVE_PID" 2>/dev/null
+SERVE_PID=
+
+# ---- remove ----
+for _ in $(seq 1 100); do [ -e "$ST/apps/$A/.lock" ] && flock -n "$ST/apps/$A/.lock" true && break; sleep 0.1; done
+run "$ZPANEL" app remove "$A" --volumes
+expect_rc 0 "app remove"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$A")" ] && ok || fail "remove: no container left"
+run "$ZPANEL" app list
+grep -q "$A" <<<"$OUT" && fail "the app is still listed" || ok
+
+finish
