@@ -5,6 +5,7 @@
  * widest scope, for 12 hours) and the CSRF token (readable by the page's script), which
  * every state-changing request authenticated by the cookie must repeat in X-CSRF-Token.
  * POST /api/v1/logout forgets the session and clears both cookies. */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,28 @@ static void limited(struct srv_resp *resp, int64_t wait_ms)
                     "too many failed logins: try again in %lld s", (long long)resp->retry_after);
 }
 
+static char decoy[crypto_pwhash_STRBYTES];
+
+static void decoy_make(void)
+{
+    unsigned char pw[32];
+    if (sodium_init() < 0)
+        abort(); /* as the login would: libsodium cannot start without randomness */
+    randombytes_buf(pw, sizeof(pw));
+    /* the parameters of every user's hash (server_user_add) */
+    if (crypto_pwhash_str_alg(
+            decoy, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+            crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+        abort(); /* out of memory: as zp_malloc */
+}
+
+static const char *decoy_hash(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, decoy_make);
+    return decoy;
+}
+
 void srv_api_login(struct srv_req *req, struct srv_resp *resp)
 {
     json_t *body = NULL;
@@ -59,6 +82,7 @@ void srv_api_login(struct srv_req *req, struct srv_resp *resp)
                         "the body must be {\"user\": NAME, \"password\": PASSWORD}");
         return;
     }
+    decoy_hash(); /* made at the first login, whichever user it names */
     char *ukey = zp_asprintf("u:%s", user);
     char *akey = zp_asprintf("a:%s", req->addr);
     int64_t now = srv_now_ms();
@@ -76,7 +100,10 @@ void srv_api_login(struct srv_req *req, struct srv_resp *resp)
         srv_reply_zerr(resp, &err);
         goto out;
     }
-    if (rc != 0 || sodium_init() < 0 || crypto_pwhash_str_verify(pwhash, pw, strlen(pw)) != 0) {
+    /* an unknown user costs one verification too (against a hash of a random password
+     * made once), so the answer's time does not tell which user names exist */
+    bool good = crypto_pwhash_str_verify(rc == 0 ? pwhash : decoy_hash(), pw, strlen(pw)) == 0;
+    if (rc != 0 || !good) {
         now = srv_now_ms(); /* the lockout counts from the answer, not from the request */
         srv_limit_fail(req->srv->limit, ukey, SRV_LIMIT_FREE_USER, now);
         srv_limit_fail(req->srv->limit, akey, SRV_LIMIT_FREE_ADDR, now);
