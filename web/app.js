@@ -310,7 +310,7 @@ function composeFields(prefix, compose, env, envHint) {
 }
 
 function newProjectPage() {
-  const name = h('input', { id: 'new-name', required: true, pattern: '[a-z0-9][a-z0-9_-]*', 'aria-describedby': 'new-name-hint', autocomplete: 'off' });
+  const name = h('input', { id: 'new-name', required: true, pattern: '[a-z0-9][a-z0-9_\\-]*', 'aria-describedby': 'new-name-hint', autocomplete: 'off' });
   const f = composeFields('new', '', '', 'One KEY=VALUE per line; values are encrypted at rest and never shown again.');
   const err = h('p', { class: 'errors', role: 'alert' });
   const btn = h('button', { type: 'submit' }, 'Create');
@@ -400,7 +400,7 @@ function projectPage(name) {
       b.addEventListener('click', busy(b, () => act('rollback', { release: x.id })));
       return [String(x.id), when(x.created), x.kind, x.status, x.services.map((s) => `${s.service}: ${s.image}`).join(', '), b];
     });
-    releases.replaceChildren(table(['Release', 'Created', 'Kind', 'Status', 'Images', ''], rows));
+    releases.replaceChildren(table(['Release', 'Created', 'Kind', 'Status', 'Images', 'Action'], rows));
   }
 
   async function loadHealth() {
@@ -414,7 +414,7 @@ function projectPage(name) {
   const dialog = h('dialog', { 'aria-labelledby': 'restore-title' });
   async function loadBackups() {
     const r = await api('GET', `${base}/backups`);
-    backups.replaceChildren(table(['Backup', 'Size', 'Created', '', ''], r.backups.map((b) => {
+    backups.replaceChildren(table(['Backup', 'Size', 'Created', 'Download', 'Restore'], r.backups.map((b) => {
       const restore = h('button', { type: 'button', class: 'danger', 'aria-label': `Restore ${b.name}` }, 'Restore');
       restore.addEventListener('click', () => confirmRestore(b.name, r.restore_replaces, r.restore_services));
       return [b.name, bytes(b.size), when(b.created),
@@ -480,9 +480,9 @@ function projectPage(name) {
     h('section', { 'aria-labelledby': 'h-releases' }, h('h2', { id: 'h-releases' }, 'Releases'), releases),
     h('section', { 'aria-labelledby': 'h-logs' }, h('h2', { id: 'h-logs' }, 'Container logs'),
       h('div', { class: 'toolbar' },
-        h('label', { for: 'logs-service', class: 'inline' }, 'Service', svcSelect),
-        h('label', { for: 'logs-tail', class: 'inline' }, 'Last lines', tail),
-        h('label', { for: 'logs-follow', class: 'inline' }, follow, 'Follow'), showLogs), clog),
+        h('label', { for: 'logs-service', class: 'inline' }, 'Service'), svcSelect,
+        h('label', { for: 'logs-tail', class: 'inline' }, 'Last lines'), tail,
+        h('span', {}, follow, ' ', h('label', { for: 'logs-follow', class: 'inline' }, 'Follow')), showLogs), clog),
     h('section', { 'aria-labelledby': 'h-backups' }, h('h2', { id: 'h-backups' }, 'Backups'), backupNow, backups),
     h('section', { 'aria-labelledby': 'h-edit' }, h('h2', { id: 'h-edit' }, 'Compose file and environment'), editForm),
     dialog);
@@ -545,7 +545,7 @@ function adminPage() {
 
   async function loadUsers() {
     const r = await api('GET', '/users');
-    users.replaceChildren(table(['User', 'Role', 'Created', ''], r.users.map((u) => {
+    users.replaceChildren(table(['User', 'Role', 'Created', 'Action'], r.users.map((u) => {
       const b = h('button', { type: 'button', class: 'danger', 'aria-label': `Remove user ${u.name}` }, 'Remove');
       b.addEventListener('click', busy(b, async () => {
         if (!confirm(`Remove user ${u.name} and revoke their tokens and sessions?`)) return;
@@ -558,7 +558,7 @@ function adminPage() {
 
   async function loadTokens() {
     const r = await api('GET', '/tokens');
-    tokens.replaceChildren(table(['Id', 'User', 'Scope', 'Created', 'Expires', ''], r.tokens.map((t) => {
+    tokens.replaceChildren(table(['Id', 'User', 'Scope', 'Created', 'Expires', 'Action'], r.tokens.map((t) => {
       const b = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke token ${t.id}` }, 'Revoke');
       b.addEventListener('click', busy(b, async () => { await api('DELETE', '/tokens/' + t.id); await loadTokens(); }));
       return [String(t.id), t.user, t.scope, when(t.created), t.expires ? when(t.expires) : 'never', t.current ? h('span', { class: 'muted' }, 'this session') : b];
