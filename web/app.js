@@ -395,10 +395,12 @@ function projectPage(name) {
 
   async function loadReleases() {
     const r = await api('GET', `${base}/releases`);
-    const rows = r.releases.slice().reverse().map((x) => {
+    const rows = r.releases.slice().sort((a, b) => b.id - a.id).map((x) => {
       const b = h('button', { type: 'button', class: 'secondary', 'aria-label': `Roll back to release ${x.id}` }, 'Roll back to this');
       b.addEventListener('click', busy(b, () => act('rollback', { release: x.id })));
-      return [String(x.id), when(x.created), x.kind, x.status, x.services.map((s) => `${s.service}: ${s.image}`).join(', '), b];
+      const source = x.kind === 'rollback' && x.source ? ` (of release ${x.source})` : '';
+      return [String(x.id), when(x.created), x.kind + source, x.status, x.services.map((s) => `${s.service}: ${s.image}`).join(', '),
+        x.status === 'deployed' ? h('span', { class: 'muted' }, 'running now') : b];
     });
     releases.replaceChildren(table(['Release', 'Created', 'Kind', 'Status', 'Images', 'Action'], rows));
   }

@@ -203,7 +203,8 @@ async function main() {
   await runJob(page, page.getByRole('button', { name: 'Rollback', exact: true }), 'rollback');
   check(docker('inspect', '-f', '{{json .Config.Cmd}}', cname).includes('starting-v1'), 'rolled back to v1');
   const rel = page.getByRole('region', { name: 'Releases' });
-  await rel.getByRole('button', { name: 'Roll back to release 3' }).waitFor();
+  await rel.getByRole('cell', { name: 'rollback (of release 1)' }).waitFor();
+  check(await rel.getByRole('button', { name: 'Roll back to release 2' }).isVisible(), 'any release can be rolled back to');
   log('changed, deployed, rolled back');
 
   // container logs
