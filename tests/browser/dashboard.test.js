@@ -231,6 +231,20 @@ async function main() {
   await audit(page, '07-project-restored');
   log('backed up and restored');
 
+  // cancel a running deployment (one whose service takes 60 s to become healthy)
+  await page.getByLabel('Compose file', { exact: true }).fill(compose('v3').replace('for i in 1 2 3', () => 'for i in $$(seq 60)'));
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+  const prevJob = await page.evaluate(() => document.getElementById('job-status').textContent);
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await until(page, (prev) => {
+    const t = document.getElementById('job-status').textContent;
+    return t !== prev && / \(deploy\): running$/.test(t) && /Starting|Started/.test(document.querySelector('pre[aria-label="Deployment log"]').textContent);
+  }, prevJob, 30000);
+  await page.getByRole('button', { name: 'Cancel deployment' }).click();
+  await jobEnds(page, 'cancelled', 30000);
+  log('cancelled a running deployment');
+
   // admin
   await page.getByRole('link', { name: 'Admin' }).click();
   await page.getByRole('heading', { name: 'Admin', level: 1 }).waitFor();
