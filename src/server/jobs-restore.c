@@ -18,8 +18,14 @@
 bool srv_backup_name_valid(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n > 255 || name[0] == '.' || strchr(name, '/') || strchr(name, '\\'))
+    if (n == 0 || n > 255 || name[0] == '.')
         return false;
+    for (size_t i = 0; i < n; i++) { /* it goes into a path and a Content-Disposition */
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_'))
+            return false;
+    }
     static const char *const exts[] = {".tar", ".tar.gz", ".tar.zst", ".tgz"};
     for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
         size_t e = strlen(exts[i]);

@@ -321,7 +321,8 @@ void srv_api_tokens_create(struct srv_req *req, struct srv_resp *resp);
 void srv_api_token_delete(struct srv_req *req, struct srv_resp *resp);
 void srv_api_audit_list(struct srv_req *req, struct srv_resp *resp);
 void srv_api_proxy_routes(struct srv_req *req, struct srv_resp *resp);
-/* Is name a backup archive's file name (no '/', no leading '.', ends .tar.zst or similar)? */
+/* Is name a backup archive's file name (letters, digits, ".-_", not starting with ".", ending
+ * .tar, .tar.gz, .tgz or .tar.zst)? */
 bool srv_backup_name_valid(const char *name);
 /* The restore job: args {"backup": FILE} (a file of <state>/backups/<project>). */
 int srv_job_run_restore(struct orch *o, const struct compose_project *p, const char *state_dir,

@@ -119,8 +119,22 @@ async function main() {
   await page.getByLabel('Password').fill('not-the-password');
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('alert').filter({ hasText: 'Wrong user name or password' }).waitFor();
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  // the second try by keyboard alone: Tab between the fields to the button, a visible focus
+  await page.getByLabel('Username').fill('');
+  await page.getByLabel('Username').focus();
+  await page.keyboard.type(USER);
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement;
+    const cs = getComputedStyle(el);
+    return { text: el.textContent, outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
+  });
+  check(focused.text === 'Sign in' && focused.outline !== 'none' && focused.width >= 2,
+    `Tab reaches "Sign in" with a visible focus ring (${JSON.stringify(focused)})`);
+  await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
   log('signed in');

@@ -78,6 +78,9 @@ static void test_backup_names(void **state)
     assert_false(srv_backup_name_valid("a/b.tar"));
     assert_false(srv_backup_name_valid("notes.txt"));
     assert_false(srv_backup_name_valid("x.tar.zst.tmp"));
+    assert_false(srv_backup_name_valid("a\"b.tar"));
+    assert_false(srv_backup_name_valid("a\nb.tar"));
+    assert_false(srv_backup_name_valid("a b.tar"));
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
