@@ -245,6 +245,20 @@ async function main() {
   await audit(page, '07-project-restored');
   log('backed up and restored');
 
+  // a failing health check: the deploy fails and the health view says why
+  const failing = compose('v3').replace('test: ["CMD", "test", "-f", "/ready"]',
+    'test: ["CMD", "sh", "-c", "echo probe-says-no-database; exit 1"]').replace('retries: 60', 'retries: 2');
+  await page.getByLabel('Compose file', { exact: true }).fill(failing);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+  await runJob(page, page.getByRole('button', { name: 'Deploy', exact: true }), 'deploy', 'failed');
+  await page.getByRole('button', { name: 'Check health' }).click();
+  const healthRegion = page.getByRole('region', { name: 'Health' });
+  await healthRegion.getByText('probe-says-no-database').waitFor();
+  check(await healthRegion.getByText('unhealthy', { exact: true }).count() === 1, 'the health view says "unhealthy"');
+  await audit(page, '08-project-unhealthy');
+  log('a failing deploy explained');
+
   // cancel a running deployment (one whose service takes 60 s to become healthy)
   await page.getByLabel('Compose file', { exact: true }).fill(compose('v3').replace('for i in 1 2 3', () => 'for i in $$(seq 60)'));
   await page.getByRole('button', { name: 'Save' }).click();
@@ -264,7 +278,12 @@ async function main() {
   await page.getByRole('heading', { name: 'Admin', level: 1 }).waitFor();
   await page.getByRole('region', { name: 'Users' }).getByRole('cell', { name: USER, exact: true }).waitFor();
   await page.getByRole('region', { name: 'Audit log' }).getByText(`POST /api/v1/projects/${P}/restore`).waitFor();
-  await audit(page, '08-admin');
+  await audit(page, '09-admin');
+  await page.setViewportSize({ width: 390, height: 844 }); // a phone
+  await page.getByRole('link', { name: 'Projects' }).click();
+  await page.getByRole('cell', { name: /web: / }).waitFor();
+  await audit(page, '10-projects-phone');
+  await page.setViewportSize({ width: 1200, height: 900 });
 
   // sign out: the session is gone, even replayed by hand
   const session = (await context.cookies()).find((c) => c.name === 'zp_session');
