@@ -91,7 +91,7 @@ function table(headers, rows, caption) {
     h('table', {},
       caption ? h('caption', { class: 'muted' }, caption) : null,
       h('thead', {}, h('tr', {}, headers.map((x) => h('th', { scope: 'col' }, x)))),
-      h('tbody', {}, rows.length ? rows.map((r) => h('tr', {}, r.map((c, i) => h('td', { 'data-label': headers[i] }, c))))
+      h('tbody', {}, rows.length ? rows.map((r) => h('tr', {}, r.map((c, i) => h('td', { 'data-label': headers[i] }, h('div', {}, c)))))
         : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' }, 'None yet.')))));
 }
 
