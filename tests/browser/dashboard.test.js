@@ -278,6 +278,24 @@ async function main() {
   await page.getByRole('heading', { name: 'Admin', level: 1 }).waitFor();
   await page.getByRole('region', { name: 'Users' }).getByRole('cell', { name: USER, exact: true }).waitFor();
   await page.getByRole('region', { name: 'Audit log' }).getByText(`POST /api/v1/projects/${P}/restore`).waitFor();
+  // a user added, a token created (shown once) that works, then revoked
+  await page.getByLabel('New user name').fill('dashviewer');
+  await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+  await page.getByLabel('New user password').fill('dash-viewer-pw-1');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await page.getByRole('region', { name: 'Users' }).getByRole('cell', { name: 'dashviewer', exact: true }).waitFor();
+  await page.getByLabel('Scope', { exact: true }).selectOption('read');
+  await page.getByLabel('Expires in (empty: never)').fill('1h');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const tokenText = (await page.locator('p.token').textContent()).trim();
+  check(tokenText.startsWith('zpt_'), 'the new token is shown once');
+  r = await fetch(URL + '/api/v1/projects', { headers: { Authorization: 'Bearer ' + tokenText } });
+  check(r.status === 200, `the new token works: ${r.status}`);
+  const tokens = page.getByRole('region', { name: 'API tokens and sessions' });
+  await tokens.getByRole('button', { name: /^Revoke token / }).first().click();
+  await until(page, () => !document.querySelector('p.token') || document.querySelectorAll('button[aria-label^="Revoke token"]').length === 0, null);
+  r = await fetch(URL + '/api/v1/projects', { headers: { Authorization: 'Bearer ' + tokenText } });
+  check(r.status === 401, `the revoked token is refused: ${r.status}`);
   await audit(page, '09-admin');
   await page.setViewportSize({ width: 390, height: 844 }); // a phone
   await page.getByRole('link', { name: 'Projects' }).click();
