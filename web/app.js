@@ -163,7 +163,14 @@ function startEvents() {
     state.snapshot = JSON.parse(e.data).projects;
     for (const fn of listeners) fn(state.snapshot, true);
   });
-  es.onerror = () => { for (const fn of listeners) fn(state.snapshot, false); };
+  es.onerror = () => {
+    for (const fn of listeners) fn(state.snapshot, false);
+    if (es.readyState === EventSource.CLOSED && state.events === es) {
+      // refused (the session ended?): /me sends us to sign in, or we try again
+      state.events = null;
+      api('GET', '/me').then(() => setTimeout(startEvents, 2000), () => {});
+    }
+  };
 }
 
 function stopEvents() {
@@ -361,7 +368,11 @@ function projectPage(name) {
     show(job.status);
     jobStream = new EventSource(`/api/v1/jobs/${job.id}/log`);
     jobStream.onopen = () => { if (job.status === 'queued') show('running'); };
+    let lastId = 0; // a reconnected stream replays from the first line: skip what we have
     jobStream.onmessage = (e) => {
+      const id = Number(e.lastEventId);
+      if (id && id <= lastId) return;
+      lastId = id || lastId;
       log.append(e.data + '\n');
       log.scrollTop = log.scrollHeight;
     };
