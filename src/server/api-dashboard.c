@@ -81,8 +81,11 @@ static json_t *routes_json(const struct compose_project *cp)
     return arr;
 }
 
-/* The rows of orch_status as JSON (usage unless no_usage); NULL with err on failure. */
-static json_t *status_json(struct orch *o, bool no_usage, bool details, struct zp_err *err)
+/* The rows of orch_status as JSON (usage unless no_usage); NULL with err on failure. cache
+ * (may be NULL): container name -> its last usage, updated from a sampled row and copied
+ * into a row that was not sampled. */
+static json_t *status_json(struct orch *o, bool no_usage, bool details, json_t *cache,
+                           struct zp_err *err)
 {
     struct orch_status_opts so;
     memset(&so, 0, sizeof(so));
@@ -98,9 +101,17 @@ static json_t *status_json(struct orch *o, bool no_usage, bool details, struct z
                                 r->name, "state", r->state, "health", r->health, "verdict",
                                 orch_verdict_name(r->verdict), "reason", r->reason);
         if (r->have_usage) {
-            json_object_set_new(row, "cpu_percent", json_real(r->cpu_avg_percent));
-            json_object_set_new(row, "mem_used", json_integer((json_int_t)r->mem_used));
-            json_object_set_new(row, "mem_limit", json_integer((json_int_t)r->mem_cgroup_limit));
+            json_t *u =
+                json_pack("{s:f, s:I, s:I}", "cpu_percent", r->cpu_avg_percent, "mem_used",
+                          (json_int_t)r->mem_used, "mem_limit", (json_int_t)r->mem_cgroup_limit);
+            json_object_update(row, u);
+            if (cache && r->name)
+                json_object_set(cache, r->name, u);
+            json_decref(u);
+        } else if (cache && r->name && no_usage && strcmp(r->state, "running") == 0) {
+            json_t *u = json_object_get(cache, r->name);
+            if (u)
+                json_object_update(row, u);
         }
         if (details) {
             json_object_set_new(row, "health_output",
@@ -121,7 +132,7 @@ static json_t *status_json(struct orch *o, bool no_usage, bool details, struct z
 
 /* {"name", "services", "containers" (or "engine_error"), "routes", "last_job"} */
 static json_t *project_state(struct server *s, struct store_panel *db,
-                             const struct store_panel_project *p)
+                             const struct store_panel_project *p, bool no_usage, json_t *cache)
 {
     json_t *v = json_pack("{s:s}", "name", p->name);
     struct compose_project *cp = load(s, p);
@@ -136,7 +147,7 @@ static json_t *project_state(struct server *s, struct store_panel *db,
         zp_err_init(&err);
         json_t *rows = NULL;
         if (orch_new(cp, s->host, NULL, NULL, &o, &err) == 0)
-            rows = status_json(o, false, false, &err);
+            rows = status_json(o, no_usage, false, cache, &err);
         orch_free(o);
         if (rows)
             json_object_set_new(v, "containers", rows);
@@ -167,7 +178,8 @@ struct events {
     struct store_panel *db;
     struct zp_buf out; /* bytes not sent yet */
     size_t off;
-    char *last; /* the last snapshot sent */
+    char *last;    /* the last snapshot sent */
+    json_t *usage; /* container name -> its last sampled usage */
     uint64_t seen;
     int64_t next_ms, sent_ms;
     int64_t id;
@@ -179,10 +191,11 @@ static void events_free(void *cls)
     store_panel_close(ev->db);
     zp_buf_release(&ev->out);
     free(ev->last);
+    json_decref(ev->usage);
     free(ev);
 }
 
-static char *snapshot(struct events *ev)
+static char *snapshot(struct events *ev, bool no_usage)
 {
     struct store_panel_project *ps = NULL;
     size_t n = 0;
@@ -191,7 +204,7 @@ static char *snapshot(struct events *ev)
     json_t *arr = json_array();
     if (store_panel_project_list(ev->db, &ps, &n, &err) == 0)
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, project_state(ev->srv, ev->db, &ps[i]));
+            json_array_append_new(arr, project_state(ev->srv, ev->db, &ps[i], no_usage, ev->usage));
     store_panel_projects_free(ps, n);
     json_t *v = json_pack("{s:o}", "projects", arr);
     char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
@@ -220,10 +233,16 @@ static ssize_t events_read(void *cls, char *buf, size_t max)
             return -1;
         int64_t now = srv_now_ms();
         uint64_t seq = srv_jobs_seq(ev->srv->jobs);
-        if (seq != ev->seen || now >= ev->next_ms) {
+        bool due = now >= ev->next_ms;
+        if (seq != ev->seen || due) {
+            /* usage (one stats call per container, answered at the engine's next tick) only
+             * on the periodic refresh: the first snapshot and those after a job moved come
+             * at once, with the last usage sampled */
+            bool first = ev->last == NULL;
             ev->seen = seq;
-            ev->next_ms = now + EVENTS_REFRESH_MS;
-            char *text = snapshot(ev);
+            if (due)
+                ev->next_ms = first ? now : now + EVENTS_REFRESH_MS;
+            char *text = snapshot(ev, first || !due);
             if (text && (!ev->last || strcmp(text, ev->last) != 0)) {
                 zp_buf_addf(&ev->out, "event: projects\nid: %lld\ndata: %s\n\n",
                             (long long)++ev->id, text);
@@ -256,6 +275,7 @@ void srv_api_events(struct srv_req *req, struct srv_resp *resp)
         return;
     }
     ev->srv = req->srv;
+    ev->usage = json_object();
     zp_buf_init(&ev->out, 0);
     zp_buf_adds(&ev->out, "retry: 2000\n\n");
     ev->seen = srv_jobs_seq(req->srv->jobs);
@@ -299,7 +319,7 @@ void srv_api_project_health(struct srv_req *req, struct srv_resp *resp)
     zp_err_init(&err);
     json_t *rows = NULL;
     if (orch_new(cp, req->srv->host, NULL, NULL, &o, &err) == 0)
-        rows = status_json(o, true, true, &err);
+        rows = status_json(o, true, true, NULL, &err);
     orch_free(o);
     compose_project_free(cp);
     if (!rows) {

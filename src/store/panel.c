@@ -295,14 +295,26 @@ int store_panel_open(const char *state_dir, struct store_panel **ret, struct zp_
     int rc = zp_mkdir_p(state_dir, 0700, err);
     if (rc)
         goto fail;
-    int fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        rc = zp_err_sys(err, "opening state database '%s'", p->path);
-        if (rc == ZP_E_NOTFOUND)
-            rc = err->code = ZP_E_SYSTEM;
+    /* create it 0600 only when absent: close(2) on a file drops every POSIX lock this
+     * process holds on it, and the other connections of a running serve hold some (another
+     * process's last close would then take the file for itself and remove the WAL under
+     * them: "disk I/O error") */
+    struct stat lst;
+    if (lstat(p->path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "opening state database '%s': a symbolic link",
+                        p->path);
         goto fail;
     }
-    close(fd);
+    if (lstat(p->path, &lst) != 0) {
+        int fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            rc = zp_err_sys(err, "opening state database '%s'", p->path);
+            if (rc == ZP_E_NOTFOUND)
+                rc = err->code = ZP_E_SYSTEM;
+            goto fail;
+        }
+        close(fd);
+    }
     int src = sqlite3_open_v2(p->path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (src != SQLITE_OK) {
         rc = db_error(p, src, "opening", err);
