@@ -569,11 +569,21 @@ function adminPage() {
     })));
   }
 
+  async function loadAudit() {
+    const r = await api('GET', '/audit?limit=100');
+    audit.replaceChildren(table(['When', 'User', 'Request', 'Status', 'From'],
+      r.audit.map((a) => [when(a.time), a.user || '–', `${a.method} ${a.path}`, String(a.status), a.remote || '–'])));
+  }
+
   async function loadTokens() {
     const r = await api('GET', '/tokens');
     tokens.replaceChildren(table(['Id', 'User', 'Scope', 'Created', 'Expires', 'Action'], r.tokens.map((t) => {
       const b = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke token ${t.id}` }, 'Revoke');
-      b.addEventListener('click', busy(b, async () => { await api('DELETE', '/tokens/' + t.id); await loadTokens(); }));
+      b.addEventListener('click', busy(b, async () => {
+        await api('DELETE', '/tokens/' + t.id);
+        newToken.replaceChildren(); // a token shown once and now revoked is of no use
+        await Promise.all([loadTokens(), loadAudit()]);
+      }));
       return [String(t.id), t.user, t.scope, when(t.created), t.expires ? when(t.expires) : 'never', t.current ? h('span', { class: 'muted' }, 'this session') : b];
     })));
   }
@@ -589,7 +599,7 @@ function adminPage() {
     await api('POST', '/users', { name: uName.value, role: uRole.value, password: uPw.value });
     toast(`User ${uName.value} added.`);
     uForm.reset();
-    await loadUsers();
+    await Promise.all([loadUsers(), loadAudit()]);
   }));
 
   const tUser = h('input', { id: 'token-user', autocomplete: 'off', required: true, value: state.me.user });
@@ -602,7 +612,7 @@ function adminPage() {
   tForm.addEventListener('submit', busy(tBtn, async () => {
     const r = await api('POST', '/tokens', { user: tUser.value, scope: tScope.value, expires_in: tExp.value });
     newToken.replaceChildren(h('p', {}, 'Copy this token now; it is not shown again:'), h('p', { class: 'token' }, r.token));
-    await loadTokens();
+    await Promise.all([loadTokens(), loadAudit()]);
   }));
 
   page('Admin',
@@ -617,11 +627,7 @@ function adminPage() {
         const r = await api('GET', '/proxy/routes');
         proxy.replaceChildren(r.running ? (r.routes.length ? h('ul', {}, r.routes.map((x) => h('li', {}, x))) : h('p', { class: 'muted' }, 'The proxy serves no route.'))
           : h('p', { class: 'muted' }, r.message || 'The proxy is not running.'));
-      })(), (async () => {
-        const r = await api('GET', '/audit?limit=100');
-        audit.replaceChildren(table(['When', 'User', 'Request', 'Status', 'From'],
-          r.audit.map((a) => [when(a.time), a.user || '–', `${a.method} ${a.path}`, String(a.status), a.remote || '–'])));
-      })()]);
+      })(), loadAudit()]);
     } catch (e) { toast(e.message); }
   })();
 }

@@ -293,7 +293,7 @@ async function main() {
   check(r.status === 200, `the new token works: ${r.status}`);
   const tokens = page.getByRole('region', { name: 'API tokens and sessions' });
   await tokens.getByRole('button', { name: /^Revoke token / }).first().click();
-  await until(page, () => !document.querySelector('p.token') || document.querySelectorAll('button[aria-label^="Revoke token"]').length === 0, null);
+  await until(page, () => !document.querySelector('p.token') && document.querySelectorAll('button[aria-label^="Revoke token"]').length === 0, null);
   r = await fetch(URL + '/api/v1/projects', { headers: { Authorization: 'Bearer ' + tokenText } });
   check(r.status === 401, `the revoked token is refused: ${r.status}`);
   await audit(page, '09-admin');
