@@ -41,6 +41,8 @@ packages=(
     docker-compose
     # S3 tests: awscli checks what zpanel uploaded (s3rver, on node, below)
     awscli
+    # the dashboard's browser test (tests/e2e/test_dashboard.sh): Debian's chromium
+    chromium
 )
 # node and npm for s3rver, unless a node (say NodeSource's, which bundles npm) is there
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -63,6 +65,18 @@ if [ ! -x "$s3rver_dir/node_modules/.bin/s3rver" ]; then
     echo "setup.sh: installing s3rver into $s3rver_dir"
     mkdir -p "$s3rver_dir"
     npm install --prefix "$s3rver_dir" --no-audit --no-fund --silent s3rver@3.7.1 >/dev/null
+fi
+
+# playwright-core and axe-core (tests/browser's lockfile) for the dashboard's browser test,
+# into .deps/browser (git-ignored) where tests/e2e/test_dashboard.sh looks for them
+browser_dir="$(cd "$(dirname "$0")/.." && pwd)/.deps/browser"
+browser_src="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if ! cmp -s "$browser_src/package-lock.json" "$browser_dir/package-lock.json" ||
+    [ ! -d "$browser_dir/node_modules/playwright-core" ]; then
+    echo "setup.sh: installing playwright-core and axe-core into $browser_dir"
+    mkdir -p "$browser_dir"
+    cp "$browser_src/package.json" "$browser_src/package-lock.json" "$browser_dir/"
+    (cd "$browser_dir" && npm ci --no-audit --no-fund --silent >/dev/null)
 fi
 
 [ "$want_engine" = 1 ] || exit 0

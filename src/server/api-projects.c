@@ -417,7 +417,9 @@ static void queue_job(struct srv_req *req, struct srv_resp *resp, const char *ki
         json_decref(args);
         return;
     }
-    char *args_text = json_dumps(args ? args : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+    if (!args)
+        args = json_object();
+    char *args_text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(args);
     struct store_job j;
     memset(&j, 0, sizeof(j));

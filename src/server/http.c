@@ -235,6 +235,8 @@ static bool authorize(struct srv_req *req, struct srv_resp *resp)
 
 static void dispatch(struct srv_req *req, struct conn_ctx *cc, struct srv_resp *resp)
 {
+    if (srv_web_serve(req, resp)) /* the dashboard's assets, outside the route table */
+        return;
     struct zp_str params[SRV_MAX_PARAMS];
     size_t np = 0;
     const char *allow = NULL;
@@ -322,7 +324,20 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct srv_resp *resp
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->type ? resp->type : "application/json");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            resp->etag ? "no-cache" : "no-store");
+    if (resp->etag)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, resp->etag);
+    if (resp->page) {
+        MHD_add_response_header(mr, "Content-Security-Policy",
+                                "default-src 'none'; script-src 'self'; style-src 'self'; "
+                                "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+                                "base-uri 'none'; frame-ancestors 'none'");
+        MHD_add_response_header(mr, "X-Frame-Options", "DENY");
+        MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+    }
+    if (resp->disposition)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_DISPOSITION, resp->disposition);
     if (resp->allow)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
     if (resp->auth_challenge)
@@ -394,6 +409,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     store_token_info_release(&req.auth);
     enum MHD_Result r = send_resp(c, &resp);
     free(resp.body);
+    free(resp.disposition);
     for (size_t i = 0; i < 2; i++)
         free(resp.cookies[i]);
     return r;

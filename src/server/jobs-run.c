@@ -196,6 +196,15 @@ static int run_delete(const struct run_ctx *c, struct zp_err *err)
     return orch_down(c->o, &d, err);
 }
 
+/* POST /projects/{name}/restore (jobs-restore.c): the cancel reaches the engine's streams */
+static int run_restore(const struct run_ctx *c, struct zp_err *err)
+{
+    srv_job_detach(c->ctl);
+    if (!srv_job_attach(c->ctl, c->o, NULL, true))
+        return zp_err_set(err, ZP_E_CANCELLED, NULL, "cancelled");
+    return srv_job_run_restore(c->o, c->p, c->env->state_dir, c->args, c->ctl, err);
+}
+
 static const struct {
     const char *kind;
     run_fn fn;
@@ -204,7 +213,7 @@ static const struct {
     {"deploy", run_deploy, 30 * MINUTE_MS}, {"stop", run_stop, 10 * MINUTE_MS},
     {"start", run_start, 10 * MINUTE_MS},   {"restart", run_restart, 10 * MINUTE_MS},
     {"delete", run_delete, 10 * MINUTE_MS}, {"rollback", run_rollback, 30 * MINUTE_MS},
-    {"backup", run_backup, 60 * MINUTE_MS},
+    {"backup", run_backup, 60 * MINUTE_MS}, {"restore", run_restore, 60 * MINUTE_MS},
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))

@@ -40,6 +40,21 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/apps", STORE_SCOPE_WRITE, srv_api_apps_create},
     {"POST", "/api/v1/apps/{name}/deploy", STORE_SCOPE_DEPLOY, srv_api_app_deploy},
     {"POST", "/api/v1/webhooks/{provider}/{app}", STORE_SCOPE_NONE, srv_api_webhook},
+    /* dashboard */
+    {"GET", "/api/v1/me", STORE_SCOPE_READ, srv_api_me},
+    {"GET", "/api/v1/events", STORE_SCOPE_READ, srv_api_events},
+    {"GET", "/api/v1/projects/{name}/health", STORE_SCOPE_READ, srv_api_project_health},
+    {"GET", "/api/v1/projects/{name}/backups", STORE_SCOPE_READ, srv_api_project_backups},
+    {"GET", "/api/v1/projects/{name}/backups/{file}", STORE_SCOPE_READ, srv_api_project_backup_get},
+    {"POST", "/api/v1/projects/{name}/restore", STORE_SCOPE_WRITE, srv_api_project_restore},
+    {"GET", "/api/v1/users", STORE_SCOPE_ADMIN, srv_api_users_list},
+    {"POST", "/api/v1/users", STORE_SCOPE_ADMIN, srv_api_users_create},
+    {"DELETE", "/api/v1/users/{name}", STORE_SCOPE_ADMIN, srv_api_user_delete},
+    {"GET", "/api/v1/tokens", STORE_SCOPE_ADMIN, srv_api_tokens_list},
+    {"POST", "/api/v1/tokens", STORE_SCOPE_ADMIN, srv_api_tokens_create},
+    {"DELETE", "/api/v1/tokens/{id}", STORE_SCOPE_ADMIN, srv_api_token_delete},
+    {"GET", "/api/v1/audit", STORE_SCOPE_ADMIN, srv_api_audit_list},
+    {"GET", "/api/v1/proxy/routes", STORE_SCOPE_READ, srv_api_proxy_routes},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -101,8 +116,23 @@ int srv_route_match(const char *method, const char *path, size_t path_len,
                     const struct srv_route **ret, struct zp_str *params, size_t *ret_n,
                     const char **ret_allow)
 {
-    /* the Allow header of each pattern: the methods of its routes, in table order */
-    static const char *const allows[] = {"GET", "GET, POST", "GET, PUT, DELETE", "POST"};
+    /* the Allow header by the set of methods of a path's routes (bits below) */
+    static const char *const allows[16] = {"",
+                                           "GET",
+                                           "POST",
+                                           "GET, POST",
+                                           "PUT",
+                                           "GET, PUT",
+                                           "POST, PUT",
+                                           "GET, POST, PUT",
+                                           "DELETE",
+                                           "GET, DELETE",
+                                           "POST, DELETE",
+                                           "GET, POST, DELETE",
+                                           "PUT, DELETE",
+                                           "GET, PUT, DELETE",
+                                           "POST, PUT, DELETE",
+                                           "GET, POST, PUT, DELETE"};
     bool path_found = false;
     size_t methods = 0; /* bit per method seen on this path: GET 1, POST 2, PUT 4, DELETE 8 */
     for (size_t i = 0; i < NROUTES; i++) {
@@ -125,9 +155,6 @@ int srv_route_match(const char *method, const char *path, size_t path_len,
     }
     if (!path_found)
         return SRV_MATCH_NO_PATH;
-    *ret_allow = methods == 1u    ? allows[0]
-                 : methods == 3u  ? allows[1]
-                 : methods == 13u ? allows[2]
-                                  : allows[3];
+    *ret_allow = allows[methods & 15u];
     return SRV_MATCH_NO_METHOD;
 }

@@ -59,6 +59,10 @@ struct srv_resp {
     bool auth_challenge; /* 401: send WWW-Authenticate */
     char *cookies[2];    /* Set-Cookie values (owned) */
     int64_t retry_after; /* seconds: send Retry-After when > 0 */
+    /* dashboard */
+    const char *etag;  /* an asset's ETag (static): revalidated, not no-store */
+    bool page;         /* a dashboard asset: the Content-Security-Policy and framing headers */
+    char *disposition; /* Content-Disposition (owned), for downloads */
 };
 
 /* A query argument of the request (?key=value), or NULL. */
@@ -378,5 +382,30 @@ bool srv_webhook_verify(enum srv_hook_provider provider, const char *secret, con
  * SRV_APP_REMOVE_KIND release_app_remove with its volumes. */
 int srv_app_job_run(struct server *srv, const struct store_job *job, struct srv_job_ctl *ctl,
                     struct zp_err *err);
+/* ---- dashboard (web.c, api-dashboard.c, api-admin.c, jobs-restore.c) ---- */
+
+/* Serve the dashboard asset of a GET or HEAD of req->path, if there is one (true: resp
+ * is set). */
+bool srv_web_serve(struct srv_req *req, struct srv_resp *resp);
+void srv_api_me(struct srv_req *req, struct srv_resp *resp);
+void srv_api_events(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_health(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_backups(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_backup_get(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_restore(struct srv_req *req, struct srv_resp *resp);
+void srv_api_users_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_users_create(struct srv_req *req, struct srv_resp *resp);
+void srv_api_user_delete(struct srv_req *req, struct srv_resp *resp);
+void srv_api_tokens_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_tokens_create(struct srv_req *req, struct srv_resp *resp);
+void srv_api_token_delete(struct srv_req *req, struct srv_resp *resp);
+void srv_api_audit_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_proxy_routes(struct srv_req *req, struct srv_resp *resp);
+/* Is name a backup archive's file name (letters, digits, ".-_", not starting with ".", ending
+ * .tar, .tar.gz, .tgz or .tar.zst)? */
+bool srv_backup_name_valid(const char *name);
+/* The restore job: args {"backup": FILE} (a file of <state>/backups/<project>). */
+int srv_job_run_restore(struct orch *o, const struct compose_project *p, const char *state_dir,
+                        json_t *args, struct srv_job_ctl *ctl, struct zp_err *err);
 
 #endif

@@ -1035,3 +1035,169 @@ void store_channels_free(struct store_channel *c, size_t n)
         store_channel_release(&c[i]);
     free(c);
 }
+
+/* ---- dashboard: listing and removing accounts, reading the audit trail ---- */
+
+int store_panel_user_list(struct store_panel *p, struct store_user_row **ret, size_t *ret_n,
+                          struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "SELECT id, name, role, created FROM users ORDER BY name", "listing users",
+                     &st, err);
+    if (rc)
+        return rc;
+    struct store_user_row *v = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
+        v[n].id = sqlite3_column_int64(st, 0);
+        v[n].name = col_str(st, 1);
+        int r = store_role_parse((const char *)sqlite3_column_text(st, 2));
+        v[n].role = r < 0 ? STORE_ROLE_VIEWER : (enum store_role)r;
+        v[n].created = sqlite3_column_int64(st, 3);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_user_rows_free(v, n);
+        return db_error(p, rc, "listing users", err);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+void store_user_rows_free(struct store_user_row *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(u[i].name);
+    free(u);
+}
+
+int store_panel_user_delete(struct store_panel *p, const char *name, struct zp_err *err)
+{
+    int rc = exec_sql(p, "BEGIN IMMEDIATE", "removing a user", err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st;
+    if ((rc = prepare(p, "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?)",
+                      "removing a user's tokens", &st, err)) != 0)
+        goto fail;
+    bind_str(st, 1, name);
+    if ((rc = step_done(p, st, "removing a user's tokens", err)) != 0)
+        goto fail;
+    if ((rc = prepare(p, "DELETE FROM users WHERE name = ?", "removing a user", &st, err)) != 0)
+        goto fail;
+    bind_str(st, 1, name);
+    if ((rc = step_done(p, st, "removing a user", err)) != 0)
+        goto fail;
+    if (sqlite3_changes(p->db) == 0) {
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such user '%s'", name);
+        goto fail;
+    }
+    return exec_sql(p, "COMMIT", "removing a user", err);
+fail:
+    tx_rollback(p);
+    return rc;
+}
+
+int store_panel_token_list(struct store_panel *p, int64_t now, struct store_token_row **ret,
+                           size_t *ret_n, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "SELECT t.id, u.name, t.scope, t.created, t.expires FROM tokens t "
+                     "JOIN users u ON u.id = t.user_id WHERE t.expires = 0 OR t.expires > ? "
+                     "ORDER BY t.id DESC",
+                     "listing tokens", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, now);
+    struct store_token_row *v = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
+        v[n].id = sqlite3_column_int64(st, 0);
+        v[n].user = col_str(st, 1);
+        int sc = store_scope_parse((const char *)sqlite3_column_text(st, 2));
+        v[n].scope = sc < 0 ? STORE_SCOPE_READ : (enum store_scope)sc;
+        v[n].created = sqlite3_column_int64(st, 3);
+        v[n].expires = sqlite3_column_int64(st, 4);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_token_rows_free(v, n);
+        return db_error(p, rc, "listing tokens", err);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+void store_token_rows_free(struct store_token_row *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(t[i].user);
+    free(t);
+}
+
+int store_panel_token_delete_id(struct store_panel *p, int64_t id, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "DELETE FROM tokens WHERE id = ?", "removing a token", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = step_done(p, st, "removing a token", err)) != 0)
+        return rc;
+    if (sqlite3_changes(p->db) == 0)
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such token %lld", (long long)id);
+    return 0;
+}
+
+int store_panel_audit_list(struct store_panel *p, int64_t before, size_t limit,
+                           struct store_audit_row **ret, size_t *ret_n, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p,
+                     "SELECT id, time, user, method, path, status, remote FROM audit "
+                     "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2",
+                     "reading the audit trail", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : 100);
+    struct store_audit_row *v = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
+        v[n].id = sqlite3_column_int64(st, 0);
+        v[n].time = sqlite3_column_int64(st, 1);
+        v[n].user = col_str(st, 2);
+        v[n].method = col_str(st, 3);
+        v[n].path = col_str(st, 4);
+        v[n].status = sqlite3_column_int(st, 5);
+        v[n].remote = col_str(st, 6);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_audit_rows_free(v, n);
+        return db_error(p, rc, "reading the audit trail", err);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+void store_audit_rows_free(struct store_audit_row *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].user);
+        free(a[i].method);
+        free(a[i].path);
+        free(a[i].remote);
+    }
+    free(a);
+}

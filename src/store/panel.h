@@ -212,4 +212,43 @@ int store_panel_channel_delete(struct store_panel *p, int64_t id, struct zp_err 
 void store_channel_release(struct store_channel *c);
 void store_channels_free(struct store_channel *c, size_t n);
 
+/* ---- dashboard: listing and removing accounts, reading the audit trail ---- */
+
+struct store_user_row {
+    int64_t id;
+    char *name;
+    enum store_role role;
+    int64_t created; /* Unix seconds */
+};
+/* Every user, sorted by name. */
+int store_panel_user_list(struct store_panel *p, struct store_user_row **ret, size_t *ret_n,
+                          struct zp_err *err);
+void store_user_rows_free(struct store_user_row *u, size_t n);
+/* Remove user name and its tokens and sessions. Errors: ZP_E_NOTFOUND. */
+int store_panel_user_delete(struct store_panel *p, const char *name, struct zp_err *err);
+
+struct store_token_row {
+    int64_t id;
+    char *user;
+    enum store_scope scope;
+    int64_t created, expires; /* Unix seconds; expires 0: never */
+};
+/* Every token and session (never their hashes) not expired before now, newest first. */
+int store_panel_token_list(struct store_panel *p, int64_t now, struct store_token_row **ret,
+                           size_t *ret_n, struct zp_err *err);
+void store_token_rows_free(struct store_token_row *t, size_t n);
+/* Remove token id. Errors: ZP_E_NOTFOUND. */
+int store_panel_token_delete_id(struct store_panel *p, int64_t id, struct zp_err *err);
+
+struct store_audit_row {
+    int64_t id, time; /* time: Unix milliseconds */
+    char *user;       /* NULL: unauthenticated */
+    char *method, *path, *remote;
+    int status;
+};
+/* The newest limit entries (0: 100) with id < before (0: any), newest first. */
+int store_panel_audit_list(struct store_panel *p, int64_t before, size_t limit,
+                           struct store_audit_row **ret, size_t *ret_n, struct zp_err *err);
+void store_audit_rows_free(struct store_audit_row *a, size_t n);
+
 #endif
