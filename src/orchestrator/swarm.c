@@ -182,18 +182,18 @@ static void warn_fields(struct orch *o, const char *sname, const char *service,
             if (strcmp(unsupported[k].key, key) == 0)
                 why = unsupported[k].why;
         if (pos->line > 0)
-            orch__emit(o, ORCH_OBJ_CONTAINER, sname, service, ORCH_WARNING,
+            orch__emit(o, ORCH_OBJ_SERVICE, sname, service, ORCH_WARNING,
                        "%s:%d:%d: services.%s.%s: %s, ignoring", pos->file, pos->line, pos->col,
                        service, key, why);
         else
-            orch__emit(o, ORCH_OBJ_CONTAINER, sname, service, ORCH_WARNING,
+            orch__emit(o, ORCH_OBJ_SERVICE, sname, service, ORCH_WARNING,
                        "services.%s.%s: %s, ignoring", service, key, why);
     }
     const struct zp_node *vols = zp_node_get(svc, "volumes");
     for (size_t i = 0; vols && zp_node_is_seq(vols) && i < vols->n; i++) {
         const char *type = zp_node_get_str(vols->items[i], "type");
         if (type && strcmp(type, "bind") == 0)
-            orch__emit(o, ORCH_OBJ_CONTAINER, sname, service, ORCH_WARNING,
+            orch__emit(o, ORCH_OBJ_SERVICE, sname, service, ORCH_WARNING,
                        "services.%s.volumes[%zu]: a bind mount needs the path on every node "
                        "a task may run on",
                        service, i);
@@ -269,6 +269,7 @@ static int ensure_objs(struct orch *o, enum engine_swarm_kind kind, const struct
 {
     const char *top = kind == ENGINE_SECRET ? "secrets" : "configs";
     const char *label = kind == ENGINE_SECRET ? ORCH_LABEL_SECRET : ORCH_LABEL_CONFIG;
+    enum orch_obj obj_kind = kind == ENGINE_SECRET ? ORCH_OBJ_SECRET : ORCH_OBJ_CONFIG;
     const struct zp_node *defs = zp_node_get(o->p->model, top);
     struct swarm_objs out = {0};
     struct engine_swarm_obj_list have = {0};
@@ -309,10 +310,10 @@ static int ensure_objs(struct orch *o, enum engine_swarm_kind kind, const struct
                 if (!found) {
                     const struct engine_kv labels[] = {{ORCH_LABEL_PROJECT, o->p->name},
                                                        {label, key}};
-                    orch__emit(o, ORCH_OBJ_PROJECT, name, NULL, ORCH_WORKING, "Creating");
+                    orch__emit(o, obj_kind, name, NULL, ORCH_WORKING, "Creating");
                     rc = engine_swarm_obj_create(o->e, kind, name, labels, 2, data, len, NULL, err);
                     if (rc == 0)
-                        orch__emit(o, ORCH_OBJ_PROJECT, name, NULL, ORCH_DONE, "Created");
+                        orch__emit(o, obj_kind, name, NULL, ORCH_DONE, "Created");
                 }
                 free(data);
                 if (rc != 0) {
@@ -367,7 +368,8 @@ static void prune_objs(struct orch *o, enum engine_swarm_kind kind, const struct
                 in_use = in_use || strcmp(used->items[k].name, have.items[i].name) == 0;
             zp_err_init(&sub);
             if (!in_use && engine_swarm_obj_remove(o->e, kind, have.items[i].id, &sub) == 0)
-                orch__emit(o, ORCH_OBJ_PROJECT, have.items[i].name, NULL, ORCH_DONE, "Removed");
+                orch__emit(o, kind == ENGINE_SECRET ? ORCH_OBJ_SECRET : ORCH_OBJ_CONFIG,
+                           have.items[i].name, NULL, ORCH_DONE, "Removed");
         }
     }
     engine_swarm_obj_list_release(&have);
@@ -698,7 +700,8 @@ struct swarm_svc {
     char *image;    /* reference */
     char *image_id; /* local image ID, or NULL */
     int64_t replicas_override; /* --scale, or -1 */
-    char hash[65];
+    char hash[65];      /* the service's */
+    char task_hash[65]; /* its tasks' */
     struct engine_service_spec spec;
     struct bag bag;
     /* what the engine has */
@@ -717,24 +720,38 @@ static void swarm_svc_release(struct swarm_svc *s)
     bag_release(&s->bag);
 }
 
-/* The config hash: orch_config_hash over the service with the names of its configs and
- * secrets (content-addressed) and the replicas override added, and its image ID. */
-static void swarm_hash(struct swarm_svc *s, const struct swarm_objs *configs,
-                       const struct swarm_objs *secrets)
+/* The hashes: orch_config_hash over the service with the names of its configs and
+ * secrets (content-addressed) added, and its image ID. The tasks' hash (on their
+ * containers) leaves out what changes the service but not its tasks (replicas, the
+ * service's labels, update and rollback settings), so that scaling restarts nothing; the
+ * service's hash covers everything, --scale included. */
+static void swarm_hash(struct swarm_svc *s)
 {
     struct zp_node *copy = zp_node_copy(s->svc);
-    struct zp_node *extra = zp_node_new_map(NULL);
     struct zp_node *names = zp_node_new_seq(NULL);
     for (size_t i = 0; i < s->spec.n_configs; i++)
         zp_node_push(names, zp_node_new_str(s->spec.configs[i].name, NULL));
     for (size_t i = 0; i < s->spec.n_secrets; i++)
         zp_node_push(names, zp_node_new_str(s->spec.secrets[i].name, NULL));
-    zp_node_set(extra, "objects", names);
-    zp_node_set(extra, "replicas", zp_node_new_int(s->replicas_override, NULL));
-    zp_node_set(copy, "x-zpanel-swarm", extra);
-    (void)configs;
-    (void)secrets;
-    orch_config_hash(copy, s->image_id ? s->image_id : s->image, s->hash);
+    zp_node_set(copy, "x-zpanel-swarm-objects", names);
+    struct zp_node *deploy = zp_node_get(copy, "deploy");
+    struct zp_node *kept = deploy ? zp_node_copy(deploy) : NULL;
+    if (deploy && zp_node_is_map(deploy)) {
+        zp_node_del(deploy, "replicas");
+        zp_node_del(deploy, "labels");
+        zp_node_del(deploy, "update_config");
+        zp_node_del(deploy, "rollback_config");
+    }
+    zp_node_del(copy, "scale");
+    const char *image = s->image_id ? s->image_id : s->image;
+    orch_config_hash(copy, image, s->task_hash);
+    if (kept)
+        zp_node_set(copy, "deploy", kept);
+    zp_node_set(copy, "x-zpanel-swarm-replicas", zp_node_new_int(s->replicas_override, NULL));
+    zp_node_set(copy, "x-zpanel-swarm-tasks", zp_node_new_str(s->task_hash, NULL));
+    if (zp_node_get(s->svc, "scale"))
+        zp_node_set(copy, "scale", zp_node_copy(zp_node_get(s->svc, "scale")));
+    orch_config_hash(copy, image, s->hash);
     zp_node_free(copy);
 }
 
@@ -811,7 +828,7 @@ static int build_spec(struct orch *o, struct swarm_svc *sv, const struct swarm_o
         s->networks = n;
         s->n_networks = nets->n;
     }
-    swarm_hash(sv, configs, secrets);
+    swarm_hash(sv);
     /* labels: deploy.labels on the service, labels on the containers, ours on both */
     size_t nl = 0, ncl = 0;
     struct engine_kv *sl = kv_of_map(b, zp_node_get(zp_node_get(svc, "deploy"), "labels"), 3, &nl);
@@ -821,7 +838,7 @@ static int build_spec(struct orch *o, struct swarm_svc *sv, const struct swarm_o
     struct engine_kv *cl = kv_of_map(b, zp_node_get(svc, "labels"), 3, &ncl);
     kv_set(cl, &ncl, ORCH_LABEL_PROJECT, o->p->name);
     kv_set(cl, &ncl, ORCH_LABEL_SERVICE, service);
-    kv_set(cl, &ncl, ORCH_LABEL_HASH, sv->hash);
+    kv_set(cl, &ncl, ORCH_LABEL_HASH, sv->task_hash);
     s->labels = sl;
     s->n_labels = nl;
     s->container_labels = cl;
@@ -878,45 +895,26 @@ int orch_swarm_deployed(struct orch *o, bool *ret, struct zp_err *err)
 
 /* Wait until service sv runs its new spec: enough running tasks made from the wanted
  * hash, and no update in progress. A rollback, a paused update or tasks of the new spec
- * that keep failing are errors. */
+ * that keep failing are errors naming the last task error seen. */
 static int wait_service(struct orch *o, struct swarm_svc *sv, int64_t deadline_ms,
                         struct zp_err *err)
 {
-    orch__emit(o, ORCH_OBJ_CONTAINER, sv->name, sv->service, ORCH_WORKING, "Waiting");
+    orch__emit(o, ORCH_OBJ_SERVICE, sv->name, sv->service, ORCH_WORKING, "Waiting");
+    char *why = NULL; /* the last failure of a task of the new spec */
+    int rc = 0;
     for (;;) {
-        if (orch__cancelled(o))
-            return orch__interrupted(err);
-        struct engine_service cur;
-        int rc = engine_service_inspect(o->e, sv->id, &cur, err);
-        if (rc != 0)
-            return rc;
-        const char *us = cur.update_state;
-        if (strncmp(us, "rollback", 8) == 0 || strcmp(us, "paused") == 0) {
-            bool done = strcmp(us, "rollback_completed") == 0 || strcmp(us, "paused") == 0 ||
-                        strcmp(us, "rollback_paused") == 0;
-            if (done) {
-                rc = zp_err_set(err, ZP_E_ENGINE, NULL,
-                                "service '%s': the update failed and Swarm %s: %s", sv->service,
-                                strcmp(us, "rollback_completed") == 0 ? "rolled it back"
-                                                                      : "paused it",
-                                *cur.update_message ? cur.update_message : us);
-                orch__emit(o, ORCH_OBJ_CONTAINER, sv->name, sv->service, ORCH_FAILED, "%s",
-                           err->msg);
-                engine_service_release(&cur);
-                return rc;
-            }
+        if (orch__cancelled(o)) {
+            rc = orch__interrupted(err);
+            break;
         }
-        bool updating = strcmp(us, "updating") == 0 || strcmp(us, "rollback_started") == 0;
-        engine_service_release(&cur);
         struct engine_task_list tl = {0};
         if ((rc = engine_task_list(o->e, NULL, sv->id, false, &tl, err)) != 0)
-            return rc;
+            break;
         int64_t running = 0, failed = 0, desired = 0;
-        const char *last_error = NULL;
         for (size_t i = 0; i < tl.n; i++) {
             const struct engine_task *t = &tl.items[i];
             const char *h = engine_labels_get(&t->labels, ORCH_LABEL_HASH);
-            bool ours = h && strcmp(h, sv->hash) == 0;
+            bool ours = h && strcmp(h, sv->task_hash) == 0;
             bool want = strcmp(t->desired_state, "running") == 0;
             if (want)
                 desired++;
@@ -924,43 +922,56 @@ static int wait_service(struct orch *o, struct swarm_svc *sv, int64_t deadline_m
                 running++;
             if (ours && (strcmp(t->state, "failed") == 0 || strcmp(t->state, "rejected") == 0)) {
                 failed++;
-                last_error = *t->error ? t->error : t->message;
+                free(why);
+                why = zp_strdup(*t->error ? t->error : t->message);
             }
         }
+        engine_task_list_release(&tl);
+        struct engine_service cur;
+        if ((rc = engine_service_inspect(o->e, sv->id, &cur, err)) != 0)
+            break;
+        const char *us = cur.update_state;
+        bool updating = strcmp(us, "updating") == 0 || strcmp(us, "rollback_started") == 0;
+        if (strcmp(us, "rollback_completed") == 0 || strcmp(us, "paused") == 0 ||
+            strcmp(us, "rollback_paused") == 0) {
+            rc = zp_err_set(err, ZP_E_ENGINE, NULL,
+                            "service '%s': the update failed and Swarm %s (%s)%s%s", sv->service,
+                            strcmp(us, "rollback_completed") == 0 ? "rolled it back"
+                                                                  : "paused it",
+                            *cur.update_message ? cur.update_message : us,
+                            why ? "; the new tasks failed with: " : "", why ? why : "");
+            engine_service_release(&cur);
+            orch__emit(o, ORCH_OBJ_SERVICE, sv->name, sv->service, ORCH_FAILED, "%s", err->msg);
+            break;
+        }
+        engine_service_release(&cur);
         int64_t need = sv->spec.global ? desired : sv->spec.replicas;
-        bool ok = !updating && running >= need && (need > 0 || sv->spec.global) &&
-                  (!sv->spec.global || running > 0);
-        if (!sv->spec.global && sv->spec.replicas == 0)
-            ok = !updating && running == 0;
+        bool ok = !updating && running >= need && (!sv->spec.global || running > 0);
+        if (ok) {
+            orch__emit(o, ORCH_OBJ_SERVICE, sv->name, sv->service, ORCH_DONE, "Running %lld/%lld",
+                       (long long)running, (long long)need);
+            break;
+        }
         bool rollback_configured = sv->spec.update.failure_action &&
                                    strcmp(sv->spec.update.failure_action, "rollback") == 0 &&
                                    !sv->created;
-        char *why = last_error ? zp_strdup(last_error) : NULL;
-        engine_task_list_release(&tl);
-        if (ok) {
-            free(why);
-            orch__emit(o, ORCH_OBJ_CONTAINER, sv->name, sv->service, ORCH_DONE, "Running %lld/%lld",
-                       (long long)running, (long long)need);
-            return 0;
-        }
         if (failed >= SWARM_MAX_TASK_FAILURES && !rollback_configured) {
             rc = zp_err_set(err, ZP_E_ENGINE, NULL, "service '%s': %lld tasks failed: %s",
                             sv->service, (long long)failed, why ? why : "no reason given");
-            free(why);
-            orch__emit(o, ORCH_OBJ_CONTAINER, sv->name, sv->service, ORCH_FAILED, "%s", err->msg);
-            return rc;
+            orch__emit(o, ORCH_OBJ_SERVICE, sv->name, sv->service, ORCH_FAILED, "%s", err->msg);
+            break;
         }
         if (zp_mono_ms() > deadline_ms) {
             rc = zp_err_set(err, ZP_E_ENGINE, NULL,
                             "service '%s': not converged in time (%lld/%lld tasks running%s%s)",
                             sv->service, (long long)running, (long long)need,
                             why ? "; last task error: " : "", why ? why : "");
-            free(why);
-            return rc;
+            break;
         }
-        free(why);
         zp_sleep_ms(SWARM_POLL_MS);
     }
+    free(why);
+    return rc;
 }
 
 static bool selected(const struct orch_swarm_up_opts *opts, const char *service)
@@ -1069,19 +1080,19 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
             s->id = zp_strdup(cur->id);
             const char *h = engine_labels_get(&cur->labels, ORCH_LABEL_HASH);
             if (h && strcmp(h, s->hash) == 0) {
-                orch__emit(o, ORCH_OBJ_CONTAINER, s->name, s->service, ORCH_INFO, "Running");
+                orch__emit(o, ORCH_OBJ_SERVICE, s->name, s->service, ORCH_INFO, "Running");
                 continue;
             }
-            orch__emit(o, ORCH_OBJ_CONTAINER, s->name, s->service, ORCH_WORKING, "Updating");
+            orch__emit(o, ORCH_OBJ_SERVICE, s->name, s->service, ORCH_WORKING, "Updating");
             rc = engine_service_update(o->e, cur->id, cur->version, &s->spec, err);
             if (rc == 0)
-                orch__emit(o, ORCH_OBJ_CONTAINER, s->name, s->service, ORCH_DONE, "Updated");
+                orch__emit(o, ORCH_OBJ_SERVICE, s->name, s->service, ORCH_DONE, "Updated");
         } else {
-            orch__emit(o, ORCH_OBJ_CONTAINER, s->name, s->service, ORCH_WORKING, "Creating");
+            orch__emit(o, ORCH_OBJ_SERVICE, s->name, s->service, ORCH_WORKING, "Creating");
             rc = engine_service_create(o->e, &s->spec, &s->id, err);
             s->created = rc == 0;
             if (rc == 0)
-                orch__emit(o, ORCH_OBJ_CONTAINER, s->name, s->service, ORCH_DONE, "Created");
+                orch__emit(o, ORCH_OBJ_SERVICE, s->name, s->service, ORCH_DONE, "Created");
         }
         if (rc != 0) {
             zp_err_prefix(err, "service '%s'", s->service);
@@ -1095,7 +1106,7 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
         if (svc && zp_node_get(all, svc))
             continue;
         if (!opts->remove_orphans) {
-            orch__emit(o, ORCH_OBJ_CONTAINER, have.items[k].name, svc, ORCH_WARNING,
+            orch__emit(o, ORCH_OBJ_SERVICE, have.items[k].name, svc, ORCH_WARNING,
                        "service '%s' is not in the project's files any more; `up "
                        "--remove-orphans` removes it",
                        have.items[k].name);
@@ -1103,7 +1114,7 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
         }
         if ((rc = engine_service_remove(o->e, have.items[k].id, err)) != 0)
             goto out;
-        orch__emit(o, ORCH_OBJ_CONTAINER, have.items[k].name, svc, ORCH_DONE, "Removed");
+        orch__emit(o, ORCH_OBJ_SERVICE, have.items[k].name, svc, ORCH_DONE, "Removed");
     }
     if (!opts->no_wait) {
         int64_t deadline = zp_mono_ms() + (opts->wait_timeout_ms > 0 ? opts->wait_timeout_ms
@@ -1149,14 +1160,14 @@ int orch_swarm_down(struct orch *o, bool volumes, struct zp_err *err)
         rc = engine_service_list(o->e, filters, &have, err);
     for (size_t i = 0; rc == 0 && i < have.n; i++) {
         const char *svc = engine_labels_get(&have.items[i].labels, ORCH_LABEL_SERVICE);
-        orch__emit(o, ORCH_OBJ_CONTAINER, have.items[i].name, svc, ORCH_WORKING, "Removing");
+        orch__emit(o, ORCH_OBJ_SERVICE, have.items[i].name, svc, ORCH_WORKING, "Removing");
         rc = engine_service_remove(o->e, have.items[i].id, err);
         if (rc == ZP_E_NOTFOUND) {
             zp_err_init(err);
             rc = 0;
         }
         if (rc == 0)
-            orch__emit(o, ORCH_OBJ_CONTAINER, have.items[i].name, svc, ORCH_DONE, "Removed");
+            orch__emit(o, ORCH_OBJ_SERVICE, have.items[i].name, svc, ORCH_DONE, "Removed");
     }
     /* the tasks' containers go asynchronously: networks and volumes are in use until then */
     int64_t deadline = zp_mono_ms() + 60000;
@@ -1264,7 +1275,7 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
             engine_service_release(&full);
             break;
         }
-        orch__emit(o, ORCH_OBJ_CONTAINER, cur->name, svc, ORCH_WORKING, "Rolling back");
+        orch__emit(o, ORCH_OBJ_SERVICE, cur->name, svc, ORCH_WORKING, "Rolling back");
         rc = engine_service_rollback(o->e, full.id, full.version, full.spec_json, err);
         engine_service_release(&full);
         if (rc != 0)
@@ -1296,7 +1307,7 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
             zp_sleep_ms(SWARM_POLL_MS);
         }
         if (rc == 0)
-            orch__emit(o, ORCH_OBJ_CONTAINER, cur->name, svc, ORCH_DONE, "Rolled back");
+            orch__emit(o, ORCH_OBJ_SERVICE, cur->name, svc, ORCH_DONE, "Rolled back");
     }
     engine_service_list_release(&have);
     free(pf);
