@@ -93,8 +93,8 @@ int cli_swarm_status(struct cli_session *s, bool json)
         for (size_t i = 0; i < n; i++) {
             zp_buf_adds(&out, i ? ",{\"Service\":" : "{\"Service\":");
             cli_json_str(&out, v[i].service);
-            const char *keys[] = {"Name", "Mode", "UpdateState", "UpdateMessage", "Image",
-                                  "ConfigHash"};
+            const char *keys[] = {"Name",          "Mode",  "UpdateState",
+                                  "UpdateMessage", "Image", "ConfigHash"};
             const char *vals[] = {v[i].name,           v[i].mode,  v[i].update_state,
                                   v[i].update_message, v[i].image, v[i].config_hash};
             for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
@@ -266,7 +266,8 @@ static int swarm_exec(const struct cli_global *g, int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return cli_usage_error(&cli_cmd_swarm, "missing subcommand: init, join, leave, nodes or rollback");
+        return cli_usage_error(&cli_cmd_swarm,
+                               "missing subcommand: init, join, leave, nodes or rollback");
     const char *sub = argv[optind];
     int nargs = argc - optind - 1;
     if (strcmp(sub, "init") == 0 && nargs == 0)

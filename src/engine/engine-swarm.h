@@ -17,10 +17,11 @@
 
 /* What GET /info says about Swarm mode (engine_swarm_state). Strings "" when absent. */
 struct engine_swarm_state {
-    char *local_state; /* Swarm.LocalNodeState: "inactive", "pending", "active", "error", "locked" */
-    char *node_id;     /* Swarm.NodeID */
-    char *node_addr;   /* Swarm.NodeAddr */
-    char *cluster_id;  /* Swarm.Cluster.ID ("" on a worker) */
+    char
+        *local_state; /* Swarm.LocalNodeState: "inactive", "pending", "active", "error", "locked" */
+    char *node_id;    /* Swarm.NodeID */
+    char *node_addr;  /* Swarm.NodeAddr */
+    char *cluster_id; /* Swarm.Cluster.ID ("" on a worker) */
     bool control_available; /* a manager: may create services */
     int64_t nodes;          /* Swarm.Nodes (managers only) */
     int64_t managers;       /* Swarm.Managers */
@@ -93,8 +94,8 @@ struct engine_service_mount {
 };
 
 struct engine_service_network {
-    const char *target;               /* network name or ID */
-    const char *const *aliases;       /* NULL-terminated, may be NULL */
+    const char *target;         /* network name or ID */
+    const char *const *aliases; /* NULL-terminated, may be NULL */
 };
 
 struct engine_service_port {
@@ -157,14 +158,14 @@ struct engine_service_spec {
     int64_t reserve_nano_cpus;
     int64_t reserve_memory;
     /* restart policy */
-    const char *restart_condition;   /* "none", "on-failure", "any"; NULL: unset */
-    int64_t restart_delay_ns;        /* -1: unset */
-    int64_t restart_max_attempts;    /* -1: unset */
-    int64_t restart_window_ns;       /* -1: unset */
+    const char *restart_condition; /* "none", "on-failure", "any"; NULL: unset */
+    int64_t restart_delay_ns;      /* -1: unset */
+    int64_t restart_max_attempts;  /* -1: unset */
+    int64_t restart_window_ns;     /* -1: unset */
     /* placement */
-    const char *const *constraints;  /* "node.role==manager", NULL-terminated */
-    const char *const *spread;       /* preferences: spread descriptors, NULL-terminated */
-    int64_t max_replicas_per_node;   /* 0: unset */
+    const char *const *constraints; /* "node.role==manager", NULL-terminated */
+    const char *const *spread;      /* preferences: spread descriptors, NULL-terminated */
+    int64_t max_replicas_per_node;  /* 0: unset */
     const struct engine_service_network *networks;
     size_t n_networks;
     /* mode */
@@ -203,17 +204,17 @@ int engine_service_remove(struct engine *e, const char *id, struct zp_err *err);
 struct engine_service {
     char *id;
     char *name;
-    uint64_t version;             /* Version.Index */
-    struct engine_labels labels;  /* Spec.Labels */
-    char *image;                  /* Spec.TaskTemplate.ContainerSpec.Image */
+    uint64_t version;            /* Version.Index */
+    struct engine_labels labels; /* Spec.Labels */
+    char *image;                 /* Spec.TaskTemplate.ContainerSpec.Image */
     bool global;
-    int64_t replicas;             /* replicated mode's Replicas (0 for global) */
-    int64_t running_tasks;        /* ServiceStatus (list only; -1 when not said) */
+    int64_t replicas;      /* replicated mode's Replicas (0 for global) */
+    int64_t running_tasks; /* ServiceStatus (list only; -1 when not said) */
     int64_t desired_tasks;
-    char *update_state;           /* UpdateStatus.State: "updating", "completed", "paused",
-                                   * "rollback_started", "rollback_completed", ... or "" */
-    char *update_message;         /* UpdateStatus.Message */
-    char *spec_json;              /* Spec as the engine sent it (for a rollback) */
+    char *update_state;   /* UpdateStatus.State: "updating", "completed", "paused",
+                           * "rollback_started", "rollback_completed", ... or "" */
+    char *update_message; /* UpdateStatus.Message */
+    char *spec_json;      /* Spec as the engine sent it (for a rollback) */
     bool has_previous_spec;
 };
 
@@ -245,8 +246,8 @@ struct engine_task {
     char *error;        /* Status.Err, "" when none */
     char *container_id; /* "" before the container exists */
     int64_t exit_code;
-    int64_t timestamp;  /* Status.Timestamp, Unix seconds */
-    int64_t version;    /* Version.Index */
+    int64_t timestamp;           /* Status.Timestamp, Unix seconds */
+    int64_t version;             /* Version.Index */
     struct engine_labels labels; /* Spec.ContainerSpec.Labels: what the task was made from */
 };
 

@@ -120,7 +120,8 @@ int engine_swarm_init(struct engine *e, const char *advertise_addr, const char *
                       char **ret_node_id, struct zp_err *err)
 {
     json_t *body = json_object();
-    json_object_set_new(body, "ListenAddr", json_string(listen_addr ? listen_addr : "0.0.0.0:2377"));
+    json_object_set_new(body, "ListenAddr",
+                        json_string(listen_addr ? listen_addr : "0.0.0.0:2377"));
     if (advertise_addr)
         json_object_set_new(body, "AdvertiseAddr", json_string(advertise_addr));
     json_t *j = NULL;
@@ -136,7 +137,8 @@ int engine_swarm_join(struct engine *e, const char *remote_addr, const char *tok
                       const char *advertise_addr, const char *listen_addr, struct zp_err *err)
 {
     json_t *body = json_object();
-    json_object_set_new(body, "ListenAddr", json_string(listen_addr ? listen_addr : "0.0.0.0:2377"));
+    json_object_set_new(body, "ListenAddr",
+                        json_string(listen_addr ? listen_addr : "0.0.0.0:2377"));
     if (advertise_addr)
         json_object_set_new(body, "AdvertiseAddr", json_string(advertise_addr));
     json_t *remotes = json_array();
@@ -188,7 +190,6 @@ static int node_cmp(const void *a, const void *b)
     int c = strcmp(x->hostname, y->hostname);
     return c ? c : strcmp(x->id, y->id);
 }
-
 
 int engine__map_node_list(const json_t *arr, struct engine_node_list *ret_list, struct zp_err *err)
 {
@@ -412,8 +413,8 @@ static json_t *task_json(const struct engine_service_spec *s)
         if (s->spread && s->spread[0]) {
             json_t *prefs = json_array();
             for (size_t i = 0; s->spread[i]; i++)
-                json_array_append_new(prefs, json_pack("{s:{s:s}}", "Spread", "SpreadDescriptor",
-                                                       s->spread[i]));
+                json_array_append_new(
+                    prefs, json_pack("{s:{s:s}}", "Spread", "SpreadDescriptor", s->spread[i]));
             json_object_set_new(p, "Preferences", prefs);
         }
         set_int(p, "MaxReplicas", s->max_replicas_per_node, 0);
@@ -547,7 +548,6 @@ int engine_service_remove(struct engine *e, const char *id, struct zp_err *err)
     return rc;
 }
 
-
 int engine__map_service(const json_t *o, struct engine_service *ret)
 {
     struct engine_service s;
@@ -611,7 +611,6 @@ static int service_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-
 int engine__map_service_list(const json_t *arr, struct engine_service_list *ret_list,
                              struct zp_err *err)
 {
@@ -666,7 +665,6 @@ static int task_cmp(const void *a, const void *b)
         return x->timestamp > y->timestamp ? -1 : 1;
     return strcmp(x->id, y->id);
 }
-
 
 int engine__map_task_list(const json_t *arr, struct engine_task_list *ret_list, struct zp_err *err)
 {
@@ -790,12 +788,12 @@ static int obj_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-
 int engine__map_swarm_obj_list(const json_t *arr, struct engine_swarm_obj_list *ret_list,
                                struct zp_err *err)
 {
     if (!json_is_array(arr))
-        return zp_err_set(err, ZP_E_ENGINE, NULL, "listing swarm objects: the answer is not a list");
+        return zp_err_set(err, ZP_E_ENGINE, NULL,
+                          "listing swarm objects: the answer is not a list");
     struct engine_swarm_obj_list l = {
         zp_calloc(json_array_size(arr) + 1, sizeof(struct engine_swarm_obj)), 0};
     size_t i;

@@ -88,8 +88,8 @@ static int field_error(const char *service, const char *field, const struct zp_n
                       why);
 }
 
-static int duration(const char *service, const char *field, const struct zp_node *n,
-                    int64_t *ret, struct zp_err *err)
+static int duration(const char *service, const char *field, const struct zp_node *n, int64_t *ret,
+                    struct zp_err *err)
 {
     if (!n || zp_node_is_null(n))
         return 0;
@@ -121,8 +121,8 @@ static int bytes(const char *service, const char *field, const struct zp_node *n
     return 0;
 }
 
-static int nano_cpus(const char *service, const char *field, const struct zp_node *n,
-                     int64_t *ret, struct zp_err *err)
+static int nano_cpus(const char *service, const char *field, const struct zp_node *n, int64_t *ret,
+                     struct zp_err *err)
 {
     if (!n || zp_node_is_null(n))
         return 0;
@@ -137,11 +137,15 @@ static int nano_cpus(const char *service, const char *field, const struct zp_nod
 
 /* Service keys that the mapping below honours (or that need nothing on Swarm). */
 static const char *const handled_keys[] = {
-    "image",       "command",    "entrypoint", "environment", "working_dir", "user",
-    "hostname",    "stop_signal", "stop_grace_period", "init",  "tty",        "stdin_open",
-    "read_only",   "labels",     "volumes",    "configs",     "secrets",     "healthcheck",
-    "networks",    "ports",      "deploy",     "expose",      "build",       "scale",
-    "profiles",    "env_file",   NULL,
+    "image",       "command",     "entrypoint",
+    "environment", "working_dir", "user",
+    "hostname",    "stop_signal", "stop_grace_period",
+    "init",        "tty",         "stdin_open",
+    "read_only",   "labels",      "volumes",
+    "configs",     "secrets",     "healthcheck",
+    "networks",    "ports",       "deploy",
+    "expose",      "build",       "scale",
+    "profiles",    "env_file",    NULL,
 };
 
 /* Keys that Swarm cannot honour, with why. */
@@ -608,8 +612,8 @@ static int map_mounts(struct orch *o, const char *service, const struct zp_node 
         const char *src = zp_node_get_str(v, "source");
         const char *target = zp_node_get_str(v, "target");
         if (!type || !target)
-            return zp_err_set(err, ZP_E_INPUT, &v->pos, "services.%s.volumes[%zu]: no type or target",
-                              service, i);
+            return zp_err_set(err, ZP_E_INPUT, &v->pos,
+                              "services.%s.volumes[%zu]: no type or target", service, i);
         if (strcmp(type, "volume") != 0 && strcmp(type, "bind") != 0 && strcmp(type, "tmpfs") != 0)
             return zp_err_set(err, ZP_E_INPUT, &v->pos,
                               "services.%s.volumes[%zu]: type '%s' is not supported by Swarm "
@@ -696,12 +700,12 @@ static void kv_set(struct engine_kv *kv, size_t *n, const char *key, const char 
 struct swarm_svc {
     const char *service; /* model key (borrowed) */
     const struct zp_node *svc;
-    char *name;     /* "<project>_<service>" */
-    char *image;    /* reference */
-    char *image_id; /* local image ID, or NULL */
+    char *name;                /* "<project>_<service>" */
+    char *image;               /* reference */
+    char *image_id;            /* local image ID, or NULL */
     int64_t replicas_override; /* --scale, or -1 */
-    char hash[65];      /* the service's */
-    char task_hash[65]; /* its tasks' */
+    char hash[65];             /* the service's */
+    char task_hash[65];        /* its tasks' */
     struct engine_service_spec spec;
     struct bag bag;
     /* what the engine has */
@@ -936,8 +940,7 @@ static int wait_service(struct orch *o, struct swarm_svc *sv, int64_t deadline_m
             strcmp(us, "rollback_paused") == 0) {
             rc = zp_err_set(err, ZP_E_ENGINE, NULL,
                             "service '%s': the update failed and Swarm %s (%s)%s%s", sv->service,
-                            strcmp(us, "rollback_completed") == 0 ? "rolled it back"
-                                                                  : "paused it",
+                            strcmp(us, "rollback_completed") == 0 ? "rolled it back" : "paused it",
                             *cur.update_message ? cur.update_message : us,
                             why ? "; the new tasks failed with: " : "", why ? why : "");
             engine_service_release(&cur);
@@ -1118,7 +1121,7 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
     }
     if (!opts->no_wait) {
         int64_t deadline = zp_mono_ms() + (opts->wait_timeout_ms > 0 ? opts->wait_timeout_ms
-                                                                      : SWARM_WAIT_DEFAULT_MS);
+                                                                     : SWARM_WAIT_DEFAULT_MS);
         for (size_t i = 0; i < nsv; i++) {
             if (!sv[i].changed)
                 continue;
@@ -1219,8 +1222,8 @@ int orch_swarm_down(struct orch *o, bool volumes, struct zp_err *err)
         for (size_t i = 0; defs && i < defs->n; i++) {
             if (orch__object_external(defs->pairs[i].value))
                 continue;
-            char *name = orch__object_name(o->p->name, defs->pairs[i].key->str,
-                                           defs->pairs[i].value);
+            char *name =
+                orch__object_name(o->p->name, defs->pairs[i].key->str, defs->pairs[i].value);
             struct zp_err sub;
             zp_err_init(&sub);
             int r = engine_volume_remove(o->e, name, false, &sub);

@@ -29,8 +29,8 @@ struct orch_swarm_up_opts {
     size_t nservices;
     const struct orch_scale *scale; /* --scale SERVICE=N: replicas */
     size_t nscale;
-    bool remove_orphans;    /* remove the project's services the files no longer name */
-    bool no_wait;           /* return once the engine accepted the specs */
+    bool remove_orphans;     /* remove the project's services the files no longer name */
+    bool no_wait;            /* return once the engine accepted the specs */
     int64_t wait_timeout_ms; /* 0: 300 s */
 };
 

@@ -56,17 +56,16 @@ static void test_spec_json(void **state)
     const char *const env[] = {"A=b", NULL};
     const struct engine_service_mount mounts[] = {{"volume", "p_data", "/data", false},
                                                   {"tmpfs", NULL, "/tmp", false}};
-    const struct engine_service_file configs[] = {{"cid", "p_app_0123", "/etc/app.conf", NULL,
-                                                   NULL, 0}};
-    const struct engine_service_file secrets[] = {{"sid", "p_pw_4567", "/run/secrets/pw", "1000",
-                                                   "1000", 0400}};
+    const struct engine_service_file configs[] = {
+        {"cid", "p_app_0123", "/etc/app.conf", NULL, NULL, 0}};
+    const struct engine_service_file secrets[] = {
+        {"sid", "p_pw_4567", "/run/secrets/pw", "1000", "1000", 0400}};
     const char *const test[] = {"CMD", "true", NULL};
     const char *const constraints[] = {"node.role==manager", NULL};
     const char *const spread[] = {"node.labels.zone", NULL};
     const char *const aliases[] = {"web", NULL};
     const struct engine_service_network nets[] = {{"p_default", aliases}};
-    const struct engine_service_port ports[] = {{8080, 18080, NULL, NULL},
-                                                {53, 0, "udp", "host"}};
+    const struct engine_service_port ports[] = {{8080, 18080, NULL, NULL}, {53, 0, "udp", "host"}};
     s.labels = labels;
     s.n_labels = N(labels);
     s.container_labels = clabels;
@@ -118,7 +117,8 @@ static void test_spec_json(void **state)
         j,
         "{\"Name\":\"p_web\",\"Labels\":{\"io.zpanel.project\":\"p\",\"tier\":\"front\"},"
         "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"img:1\",\"Labels\":{\"io.zpanel."
-        "config-hash\":\"h1\"},\"Command\":[\"sh\",\"-c\"],\"Args\":[\"echo hi\"],\"Env\":[\"A=b\"],"
+        "config-hash\":\"h1\"},\"Command\":[\"sh\",\"-c\"],\"Args\":[\"echo "
+        "hi\"],\"Env\":[\"A=b\"],"
         "\"Dir\":\"/srv\",\"User\":\"1000\",\"StopSignal\":\"SIGINT\",\"StopGracePeriod\":"
         "1000000000,\"Init\":true,\"ReadOnly\":true,\"Mounts\":[{\"Type\":\"volume\",\"Source\":"
         "\"p_data\",\"Target\":\"/data\"},{\"Type\":\"tmpfs\",\"Target\":\"/tmp\"}],\"Configs\":"
@@ -131,7 +131,8 @@ static void test_spec_json(void **state)
         "{\"Condition\":\"on-failure\",\"MaxAttempts\":3},\"Placement\":{\"Constraints\":[\"node."
         "role==manager\"],\"Preferences\":[{\"Spread\":{\"SpreadDescriptor\":\"node.labels.zone\"}}"
         "],\"MaxReplicas\":2},\"Networks\":[{\"Target\":\"p_default\",\"Aliases\":[\"web\"]}]},"
-        "\"Mode\":{\"Replicated\":{\"Replicas\":3}},\"UpdateConfig\":{\"Parallelism\":1,\"Delay\":0,"
+        "\"Mode\":{\"Replicated\":{\"Replicas\":3}},\"UpdateConfig\":{\"Parallelism\":1,\"Delay\":"
+        "0,"
         "\"FailureAction\":\"rollback\",\"Monitor\":5000000000,\"MaxFailureRatio\":0.5,\"Order\":"
         "\"start-first\"},\"RollbackConfig\":{\"Parallelism\":0,\"Order\":\"stop-first\"},"
         "\"EndpointSpec\":{\"Mode\":\"vip\",\"Ports\":[{\"Protocol\":\"tcp\",\"TargetPort\":8080,"
@@ -331,10 +332,12 @@ static void test_services_tasks_objects(void **state)
     free(id);
 
     char *log = fake_log();
-    assert_non_null(strstr(log, "POST /v1.41/services/create {\"Name\":\"zprec_web\",\"TaskTemplate\""
-                                ":{\"ContainerSpec\":{\"Image\":\"i\"}},\"Mode\":{\"Replicated\":{}}}\n"));
-    assert_non_null(strstr(log, "POST /v1.41/services/s1/update?version=41&rollback=previous "
-                                "{\"Name\":\"zprec_web\",\"Mode\":{\"Replicated\":{\"Replicas\":3}}}\n"));
+    assert_non_null(
+        strstr(log, "POST /v1.41/services/create {\"Name\":\"zprec_web\",\"TaskTemplate\""
+                    ":{\"ContainerSpec\":{\"Image\":\"i\"}},\"Mode\":{\"Replicated\":{}}}\n"));
+    assert_non_null(
+        strstr(log, "POST /v1.41/services/s1/update?version=41&rollback=previous "
+                    "{\"Name\":\"zprec_web\",\"Mode\":{\"Replicated\":{\"Replicas\":3}}}\n"));
     assert_non_null(strstr(log, "DELETE /v1.41/services/s1 \n"));
     assert_non_null(strstr(log, "POST /v1.41/secrets/create {\"Name\":\"zprec_pw_1\",\"Labels\":"
                                 "{\"io.zpanel.project\":\"zprec\"},\"Data\":\"cHcK\"}\n"));
