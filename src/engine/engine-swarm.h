@@ -216,6 +216,9 @@ struct engine_service {
     char *update_message; /* UpdateStatus.Message */
     char *spec_json;      /* Spec as the engine sent it (for a rollback) */
     bool has_previous_spec;
+    /* the names of the configs and secrets that Spec and PreviousSpec use, NULL-terminated
+     * (a rollback needs the previous ones) */
+    char **object_refs;
 };
 
 struct engine_service_list {

@@ -570,6 +570,28 @@ int engine__map_service(const json_t *o, struct engine_service *ret)
     s.update_message = engine__strdup(us, "Message");
     s.spec_json = spec ? dump(spec) : zp_strdup("{}");
     s.has_previous_spec = json_object_get(o, "PreviousSpec") != NULL;
+    size_t nrefs = 0;
+    s.object_refs = zp_calloc(1, sizeof(*s.object_refs));
+    static const char *const cs[] = {"TaskTemplate", "ContainerSpec", NULL};
+    const char *const specs[] = {"Spec", "PreviousSpec"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *c = path_get(json_object_get(o, specs[k]), cs);
+        const char *const lists[][2] = {{"Configs", "ConfigName"}, {"Secrets", "SecretName"}};
+        for (size_t l = 0; l < 2; l++) {
+            json_t *arr = json_object_get(c, lists[l][0]);
+            size_t i;
+            json_t *ref;
+            json_array_foreach(arr, i, ref)
+            {
+                const char *name = engine__str(ref, lists[l][1]);
+                if (!name)
+                    continue;
+                s.object_refs = zp_realloc(s.object_refs, (nrefs + 2) * sizeof(*s.object_refs));
+                s.object_refs[nrefs++] = zp_strdup(name);
+                s.object_refs[nrefs] = NULL;
+            }
+        }
+    }
     *ret = s;
     return 0;
 }
@@ -602,6 +624,9 @@ void engine_service_release(struct engine_service *s)
     free(s->update_state);
     free(s->update_message);
     free(s->spec_json);
+    for (size_t i = 0; s->object_refs && s->object_refs[i]; i++)
+        free(s->object_refs[i]);
+    free(s->object_refs);
     memset(s, 0, sizeof(*s));
 }
 

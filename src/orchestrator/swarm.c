@@ -356,8 +356,9 @@ out:
     return rc;
 }
 
-/* Remove the project's configs or secrets that no service uses any more (the engine
- * refuses to remove one in use: that is left for the next `up`). */
+/* Remove the project's configs or secrets that neither the current nor the previous spec
+ * of any of its services uses (the previous ones serve a rollback; the engine refuses to
+ * remove one in use anyway). */
 static void prune_objs(struct orch *o, enum engine_swarm_kind kind, const struct swarm_objs *used)
 {
     struct zp_err sub;
@@ -365,11 +366,17 @@ static void prune_objs(struct orch *o, enum engine_swarm_kind kind, const struct
     char *pf = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, o->p->name);
     const char *const filters[] = {pf, NULL};
     struct engine_swarm_obj_list have = {0};
-    if (engine_swarm_obj_list(o->e, kind, filters, &have, &sub) == 0) {
+    struct engine_service_list svcs = {0};
+    if (engine_service_list(o->e, filters, &svcs, &sub) == 0 &&
+        engine_swarm_obj_list(o->e, kind, filters, &have, &sub) == 0) {
         for (size_t i = 0; i < have.n; i++) {
             bool in_use = false;
             for (size_t k = 0; used && k < used->n; k++)
                 in_use = in_use || strcmp(used->items[k].name, have.items[i].name) == 0;
+            for (size_t k = 0; k < svcs.n; k++)
+                for (size_t r = 0; svcs.items[k].object_refs[r]; r++)
+                    in_use =
+                        in_use || strcmp(svcs.items[k].object_refs[r], have.items[i].name) == 0;
             zp_err_init(&sub);
             if (!in_use && engine_swarm_obj_remove(o->e, kind, have.items[i].id, &sub) == 0)
                 orch__emit(o, kind == ENGINE_SECRET ? ORCH_OBJ_SECRET : ORCH_OBJ_CONFIG,
@@ -377,6 +384,7 @@ static void prune_objs(struct orch *o, enum engine_swarm_kind kind, const struct
         }
     }
     engine_swarm_obj_list_release(&have);
+    engine_service_list_release(&svcs);
     free(pf);
 }
 
@@ -1289,8 +1297,8 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
             struct engine_service now;
             if ((rc = engine_service_inspect(o->e, cur->id, &now, err)) != 0)
                 break;
-            bool done = strcmp(now.update_state, "rollback_completed") == 0 ||
-                        strcmp(now.update_state, "completed") == 0 || !*now.update_state;
+            /* the engine sets rollback_started when it accepts the rollback */
+            bool done = strcmp(now.update_state, "rollback_completed") == 0;
             bool bad = strcmp(now.update_state, "rollback_paused") == 0;
             if (bad)
                 rc = zp_err_set(err, ZP_E_ENGINE, NULL, "service '%s': the rollback paused: %s",

@@ -158,7 +158,15 @@ rolled=$(running_tasks web)
 [ -z "$(comm -12 <(echo "$after") <(echo "$rolled"))" ] && ok || fail "the config change did not roll every task"
 c=$(web_container)
 [ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v2" ] && ok || fail "the new config is not in the task"
-[ "$(docker config ls -q --filter "label=io.zpanel.project=$P" | wc -l)" -eq 1 ] && ok || fail "the old config was not removed"
+# the previous config stays while the previous spec (a rollback's target) uses it
+[ "$(docker config ls -q --filter "label=io.zpanel.project=$P" | wc -l)" -eq 2 ] && ok || fail "not 2 configs (current, previous)"
+
+# ---- zpanel swarm rollback: back to the previous spec (config v1) ----
+run "$ZPANEL" --progress plain swarm rollback web
+expect_rc 0 "swarm rollback web"
+c=$(web_container)
+[ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v1" ] && ok || fail "swarm rollback did not bring config v1 back"
+[ "$(running_tasks web | wc -l)" -eq 3 ] && ok || fail "web does not run 3 tasks after swarm rollback"
 
 # ---- a failing update (health check fails) is rolled back and reported ----
 write_compose false
@@ -169,7 +177,7 @@ expect_err_has "the update failed and Swarm rolled it back" "the rollback is rep
     ok || fail "the service was not rolled back"
 [ "$(running_tasks web | wc -l)" -eq 3 ] && ok || fail "web does not run 3 tasks after the rollback"
 c=$(web_container)
-[ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v2" ] && ok || fail "the rolled back tasks lost the config"
+[ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v1" ] && ok || fail "the rolled back tasks lost their config"
 
 run "$ZPANEL" status --format json
 expect_rc 0 "status on a swarm project"

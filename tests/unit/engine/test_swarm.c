@@ -229,7 +229,8 @@ static void test_services_tasks_objects(void **state)
          200, "swarm_services.json", NULL, FAKE_PLAIN},
         {"GET", "/v1.41/services/zprec_web", 200, NULL,
          "{\"ID\":\"s1\",\"Version\":{\"Index\":40},\"Spec\":{\"Name\":\"zprec_web\","
-         "\"Mode\":{\"Replicated\":{\"Replicas\":3}}},\"PreviousSpec\":{\"Name\":\"zprec_web\"},"
+         "\"Mode\":{\"Replicated\":{\"Replicas\":3}}},\"PreviousSpec\":{\"Name\":\"zprec_web\",\"TaskTemplate\":{\"ContainerSpec\":"
+         "{\"Configs\":[{\"ConfigName\":\"zprec_app_old\"}]}}},"
          "\"UpdateStatus\":{\"State\":\"rollback_completed\",\"Message\":\"update rolled back\"}}",
          FAKE_PLAIN},
         {"POST", "/v1.41/services/create", 201, NULL, "{\"ID\":\"s1\"}", FAKE_PLAIN},
@@ -279,6 +280,8 @@ static void test_services_tasks_objects(void **state)
     assert_string_equal(sv.update_state, "rollback_completed");
     assert_string_equal(sv.update_message, "update rolled back");
     assert_true(sv.has_previous_spec);
+    assert_string_equal(sv.object_refs[0], "zprec_app_old");
+    assert_null(sv.object_refs[1]);
     assert_string_equal(sv.spec_json,
                         "{\"Name\":\"zprec_web\",\"Mode\":{\"Replicated\":{\"Replicas\":3}}}");
 
