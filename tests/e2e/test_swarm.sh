@@ -32,25 +32,6 @@ trap cleanup EXIT
 
 test_image || skip_test "cannot build $TEST_IMAGE"
 
-state=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)
-case "$state" in
-inactive)
-    if docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>"$TMP/init.err"; then
-        created_swarm=1
-    else
-        fail "docker swarm init: $(cat "$TMP/init.err")"
-        finish
-        exit $?
-    fi
-    ;;
-active) ;; # a swarm already: used, not left
-*)
-    fail "the engine's Swarm state is '$state': neither inactive nor active"
-    finish
-    exit $?
-    ;;
-esac
-
 cd "$DIR" || exit 1
 printf 'config v1\n' >app.conf
 printf 's3cret\n' >pw.txt
@@ -69,15 +50,15 @@ services:
     healthcheck:
       test: ["CMD", "$1"]
       interval: 1s
-      timeout: 1s
-      retries: 1
+      timeout: 5s
+      retries: 3
     deploy:
       replicas: 2
       labels: {tier: front}
       resources:
         limits: {cpus: "0.5", memory: 64M}
       restart_policy: {condition: on-failure, delay: 1s}
-      update_config: {parallelism: 0, delay: 0s, failure_action: rollback, monitor: 2s, order: start-first}
+      update_config: {parallelism: 0, delay: 0s, failure_action: rollback, monitor: 1s, order: start-first}
       rollback_config: {parallelism: 0, monitor: 1s, order: stop-first}
     configs:
       - source: app
@@ -95,23 +76,53 @@ secrets:
   pw: {file: ./pw.txt}
 EOF
 }
+# step NAME: say where the time goes
+step() { echo "# ${SECONDS}s: $*"; }
+
+state=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)
+case "$state" in
+inactive)
+    # outside a swarm, up is refused before anything changes, with what to do
+    write_compose true
+    run "$ZPANEL" --progress plain up -d
+    expect_rc 1 "up outside a swarm"
+    expect_err_has "is not a Swarm manager (Swarm state: inactive): run \`zpanel swarm init\`" "the refusal says what to do"
+    [ -z "$(docker network ls -q --filter "label=io.zpanel.project=$P")" ] && ok || fail "a refused up created networks"
+    step "swarm init"
+    if docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>"$TMP/init.err"; then
+        created_swarm=1
+    else
+        fail "docker swarm init: $(cat "$TMP/init.err")"
+        finish
+        exit $?
+    fi
+    ;;
+active) ;; # a swarm already: used, not left
+*)
+    fail "the engine's Swarm state is '$state': neither inactive nor active"
+    finish
+    exit $?
+    ;;
+esac
 write_compose true
 
 # running_tasks SERVICE: IDs of the service's running tasks, sorted
 running_tasks() {
     docker service ps -q --filter desired-state=running "${P}_$1" 2>/dev/null | sort
 }
-# a running task's container of web
+# a running (healthy: not one of a failing update) task container of web
 web_container() {
-    docker ps -q --filter "label=com.docker.swarm.service.name=${P}_web" | head -1
+    docker ps -q --filter "label=com.docker.swarm.service.name=${P}_web" --filter health=healthy | head -1
 }
 
 # ---- the swarm helpers ----
+step "swarm nodes"
 run "$ZPANEL" swarm nodes --format json
 expect_rc 0 "swarm nodes"
 json_check 'len(m) >= 1 and any(n["Role"] == "manager" for n in m)' "swarm nodes lists a manager"
 
 # ---- first up: replicas 2, overlay network, config and secret ----
+step "first up"
 run "$ZPANEL" --progress plain up -d
 expect_rc 0 "up on the swarm"
 expect_err_has "services.web.depends_on: Swarm starts services in no particular order" "depends_on warned about"
@@ -135,6 +146,7 @@ expect_rc 0 "ps on a swarm project"
 json_check 'sorted(t["Name"] for t in m if t["Service"] == "web") == ["'$P'_web.1", "'$P'_web.2"] and all(t["State"] == "running" for t in m)' "ps lists the tasks"
 
 # ---- a second up changes nothing ----
+step "no-op up"
 v1=$(docker service inspect -f '{{.Version.Index}}' "${P}_web")
 run "$ZPANEL" --progress plain up -d
 expect_rc 0 "second up"
@@ -142,6 +154,7 @@ if grep -qE "Updating|Creating" <<<"$ERR"; then fail "a no-op up changed somethi
 [ "$(docker service inspect -f '{{.Version.Index}}' "${P}_web")" = "$v1" ] && ok || fail "a no-op up updated the service"
 
 # ---- scale to 3: one more task, none restarted ----
+step "scale"
 before=$(running_tasks web)
 run "$ZPANEL" --progress plain up -d --scale web=3
 expect_rc 0 "up --scale web=3"
@@ -150,6 +163,7 @@ after=$(running_tasks web)
 [ -z "$(comm -23 <(echo "$before") <(echo "$after"))" ] && ok || fail "scaling restarted tasks"
 
 # ---- a config change rolls the service ----
+step "config change"
 printf 'config v2\n' >app.conf
 run "$ZPANEL" --progress plain up -d --scale web=3
 expect_rc 0 "up after a config change"
@@ -162,6 +176,7 @@ c=$(web_container)
 [ "$(docker config ls -q --filter "label=io.zpanel.project=$P" | wc -l)" -eq 2 ] && ok || fail "not 2 configs (current, previous)"
 
 # ---- zpanel swarm rollback: back to the previous spec (config v1) ----
+step "swarm rollback"
 run "$ZPANEL" --progress plain swarm rollback web
 expect_rc 0 "swarm rollback web"
 c=$(web_container)
@@ -169,6 +184,7 @@ c=$(web_container)
 [ "$(running_tasks web | wc -l)" -eq 3 ] && ok || fail "web does not run 3 tasks after swarm rollback"
 
 # ---- a failing update (health check fails) is rolled back and reported ----
+step "failing update"
 write_compose false
 run "$ZPANEL" --progress plain up -d --scale web=3
 expect_rc 1 "up with a failing health check"
@@ -184,6 +200,7 @@ expect_rc 0 "status on a swarm project"
 json_check 'any(s["Service"] == "web" and s["Desired"] == 3 and s["UpdateState"] == "rollback_completed" for s in m)' "status shows the rollback"
 
 # ---- down removes everything ----
+step "down"
 write_compose true
 run "$ZPANEL" --progress plain down
 expect_rc 0 "down"
@@ -193,4 +210,5 @@ expect_rc 0 "down"
     ok || fail "configs or secrets left after down"
 [ -z "$(docker ps -aq --filter "label=io.zpanel.project=$P")" ] && ok || fail "task containers left after down"
 
+step "end"
 finish
