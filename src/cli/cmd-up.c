@@ -428,8 +428,16 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
             if (orch_swarm_up(s.orch, &so, &err) != 0)
                 rc = cli_error(&err);
             detach = true;
-        } else if (release_deploy(s.orch, s.project, &uo, &ro, &res, &err) != 0) {
-            rc = cli_error(&err);
+        } else {
+            /* containers beside the project's Swarm services would run it twice */
+            bool on_swarm = false;
+            if (orch_swarm_deployed(s.orch, &on_swarm, &err) == 0 && on_swarm)
+                zp_err_set(&err, ZP_E_CONFLICT, NULL,
+                           "project '%s' runs as Swarm services on this engine: use `up "
+                           "--swarm` (or x-zpanel.swarm), or `down` it first",
+                           s.project->name);
+            if (err.code || release_deploy(s.orch, s.project, &uo, &ro, &res, &err) != 0)
+                rc = cli_error(&err);
         }
         release_result_release(&res);
         cli_progress_done(s.progress);

@@ -206,14 +206,8 @@ static void warn_fields(struct orch *o, const char *sname, const char *service,
 
 /* ---- configs and secrets ---- */
 
-struct swarm_file_obj {
-    char *key;  /* the model's key */
-    char *name; /* the engine's (content-addressed) name */
-    char *id;
-};
-
 struct swarm_objs {
-    struct swarm_file_obj *items;
+    struct orch__swarm_obj *items;
     size_t n;
 };
 
@@ -228,7 +222,7 @@ static void objs_release(struct swarm_objs *s)
     memset(s, 0, sizeof(*s));
 }
 
-static const struct swarm_file_obj *objs_find(const struct swarm_objs *s, const char *key)
+static const struct orch__swarm_obj *objs_find(const struct swarm_objs *s, const char *key)
 {
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->items[i].key, key) == 0)
@@ -569,19 +563,17 @@ static int map_health(const char *service, const struct zp_node *h, struct engin
     return rc;
 }
 
-static int map_files(struct orch *o, const char *service, const char *top,
-                     const struct zp_node *refs, const struct swarm_objs *objs,
-                     const struct engine_service_file **ret, size_t *ret_n, struct bag *b,
-                     struct zp_err *err)
+static int map_files(const char *service, const char *top, const struct zp_node *refs,
+                     const struct swarm_objs *objs, const struct engine_service_file **ret,
+                     size_t *ret_n, struct bag *b, struct zp_err *err)
 {
-    (void)o;
     if (!refs || !zp_node_is_seq(refs) || refs->n == 0)
         return 0;
     struct engine_service_file *f = keep(b, zp_calloc(refs->n, sizeof(*f)));
     for (size_t i = 0; i < refs->n; i++) {
         const struct zp_node *r = refs->items[i];
         const char *key = zp_node_get_str(r, "source");
-        const struct swarm_file_obj *ob = key ? objs_find(objs, key) : NULL;
+        const struct orch__swarm_obj *ob = key ? objs_find(objs, key) : NULL;
         if (!ob)
             return zp_err_set(err, ZP_E_INPUT, &r->pos, "services.%s.%s[%zu]: unknown source",
                               service, top, i);
@@ -606,12 +598,13 @@ static int map_files(struct orch *o, const char *service, const char *top,
     return 0;
 }
 
-static int map_mounts(struct orch *o, const char *service, const struct zp_node *vols,
-                      struct engine_service_spec *s, struct bag *b, struct zp_err *err)
+static int map_mounts(const struct compose_project *p, const char *service,
+                      const struct zp_node *vols, struct engine_service_spec *s, struct bag *b,
+                      struct zp_err *err)
 {
     if (!vols || !zp_node_is_seq(vols) || vols->n == 0)
         return 0;
-    const struct zp_node *defs = zp_node_get(o->p->model, "volumes");
+    const struct zp_node *defs = zp_node_get(p->model, "volumes");
     struct engine_service_mount *m = keep(b, zp_calloc(vols->n, sizeof(*m)));
     size_t k = 0;
     for (size_t i = 0; i < vols->n; i++) {
@@ -631,7 +624,7 @@ static int map_mounts(struct orch *o, const char *service, const struct zp_node 
         m[k].target = target;
         if (src && strcmp(type, "volume") == 0) {
             const struct zp_node *def = zp_node_get(defs, src);
-            m[k].source = def ? keeps(b, orch__object_name(o->p->name, src, def)) : src;
+            m[k].source = def ? keeps(b, orch__object_name(p->name, src, def)) : src;
         } else {
             m[k].source = src;
         }
@@ -767,8 +760,9 @@ static void swarm_hash(struct swarm_svc *s)
     zp_node_free(copy);
 }
 
-static int build_spec(struct orch *o, struct swarm_svc *sv, const struct swarm_objs *configs,
-                      const struct swarm_objs *secrets, struct zp_err *err)
+static int build_spec(const struct compose_project *p, struct swarm_svc *sv,
+                      const struct swarm_objs *configs, const struct swarm_objs *secrets,
+                      struct zp_err *err)
 {
     struct engine_service_spec *s = &sv->spec;
     const struct zp_node *svc = sv->svc;
@@ -807,13 +801,13 @@ static int build_spec(struct orch *o, struct swarm_svc *sv, const struct swarm_o
     if (rc == 0)
         rc = map_health(service, zp_node_get(svc, "healthcheck"), s, b, err);
     if (rc == 0)
-        rc = map_files(o, service, "configs", zp_node_get(svc, "configs"), configs, &s->configs,
+        rc = map_files(service, "configs", zp_node_get(svc, "configs"), configs, &s->configs,
                        &s->n_configs, b, err);
     if (rc == 0)
-        rc = map_files(o, service, "secrets", zp_node_get(svc, "secrets"), secrets, &s->secrets,
+        rc = map_files(service, "secrets", zp_node_get(svc, "secrets"), secrets, &s->secrets,
                        &s->n_secrets, b, err);
     if (rc == 0)
-        rc = map_mounts(o, service, zp_node_get(svc, "volumes"), s, b, err);
+        rc = map_mounts(p, service, zp_node_get(svc, "volumes"), s, b, err);
     if (rc == 0)
         rc = map_ports(service, zp_node_get(svc, "ports"), s, b, err);
     if (rc != 0)
@@ -823,7 +817,7 @@ static int build_spec(struct orch *o, struct swarm_svc *sv, const struct swarm_o
         s->replicas = sv->replicas_override;
     /* networks: the model's keys to engine names, the service name as alias */
     const struct zp_node *nets = zp_node_get(svc, "networks");
-    const struct zp_node *ndefs = zp_node_get(o->p->model, "networks");
+    const struct zp_node *ndefs = zp_node_get(p->model, "networks");
     if (nets && zp_node_is_map(nets) && nets->n) {
         struct engine_service_network *n = keep(b, zp_calloc(nets->n, sizeof(*n)));
         for (size_t i = 0; i < nets->n; i++) {
@@ -834,7 +828,7 @@ static int build_spec(struct orch *o, struct swarm_svc *sv, const struct swarm_o
             al[0] = service;
             for (size_t k = 0; k < na_n; k++)
                 al[k + 1] = na->items[k]->str;
-            n[i].target = keeps(b, orch__object_name(o->p->name, key, zp_node_get(ndefs, key)));
+            n[i].target = keeps(b, orch__object_name(p->name, key, zp_node_get(ndefs, key)));
             n[i].aliases = al;
         }
         s->networks = n;
@@ -844,11 +838,11 @@ static int build_spec(struct orch *o, struct swarm_svc *sv, const struct swarm_o
     /* labels: deploy.labels on the service, labels on the containers, ours on both */
     size_t nl = 0, ncl = 0;
     struct engine_kv *sl = kv_of_map(b, zp_node_get(zp_node_get(svc, "deploy"), "labels"), 3, &nl);
-    kv_set(sl, &nl, ORCH_LABEL_PROJECT, o->p->name);
+    kv_set(sl, &nl, ORCH_LABEL_PROJECT, p->name);
     kv_set(sl, &nl, ORCH_LABEL_SERVICE, service);
     kv_set(sl, &nl, ORCH_LABEL_HASH, sv->hash);
     struct engine_kv *cl = kv_of_map(b, zp_node_get(svc, "labels"), 3, &ncl);
-    kv_set(cl, &ncl, ORCH_LABEL_PROJECT, o->p->name);
+    kv_set(cl, &ncl, ORCH_LABEL_PROJECT, p->name);
     kv_set(cl, &ncl, ORCH_LABEL_SERVICE, service);
     kv_set(cl, &ncl, ORCH_LABEL_HASH, sv->task_hash);
     s->labels = sl;
@@ -856,6 +850,35 @@ static int build_spec(struct orch *o, struct swarm_svc *sv, const struct swarm_o
     s->container_labels = cl;
     s->n_container_labels = ncl;
     return 0;
+}
+
+int orch__swarm_spec_json(const struct compose_project *p, const char *service,
+                          const char *image_id, int64_t replicas_override,
+                          const struct orch__swarm_obj *configs, size_t nconfigs,
+                          const struct orch__swarm_obj *secrets, size_t nsecrets, char **ret_json,
+                          char ret_hash[65], char ret_task_hash[65], struct zp_err *err)
+{
+    const struct zp_node *svc = zp_node_get(zp_node_get(p->model, "services"), service);
+    if (!svc)
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such service '%s'", service);
+    struct swarm_svc sv;
+    memset(&sv, 0, sizeof(sv));
+    sv.service = service;
+    sv.svc = svc;
+    sv.name = service_name(p->name, service);
+    sv.image = orch_service_image(p->name, service, svc);
+    sv.image_id = image_id ? zp_strdup(image_id) : NULL;
+    sv.replicas_override = replicas_override;
+    const struct swarm_objs c = {(struct orch__swarm_obj *)configs, nconfigs};
+    const struct swarm_objs s = {(struct orch__swarm_obj *)secrets, nsecrets};
+    int rc = build_spec(p, &sv, &c, &s, err);
+    if (rc == 0) {
+        *ret_json = engine_service_spec_json(&sv.spec);
+        memcpy(ret_hash, sv.hash, 65);
+        memcpy(ret_task_hash, sv.task_hash, 65);
+    }
+    swarm_svc_release(&sv);
+    return rc;
 }
 
 /* ---- the engine side ---- */
@@ -1073,7 +1096,7 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
         warn_fields(o, s->name, s->service, s->svc);
         if ((rc = prepare_image(o, s, nodes, err)) != 0)
             goto out;
-        if ((rc = build_spec(o, s, &configs, &secrets, err)) != 0)
+        if ((rc = build_spec(o->p, s, &configs, &secrets, err)) != 0)
             goto out;
     }
     /* create or update; a service whose hash did not change is left alone */

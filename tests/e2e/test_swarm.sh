@@ -153,6 +153,13 @@ expect_rc 0 "second up"
 if grep -qE "Updating|Creating" <<<"$ERR"; then fail "a no-op up changed something: $ERR"; else ok; fi
 [ "$(docker service inspect -f '{{.Version.Index}}' "${P}_web")" = "$v1" ] && ok || fail "a no-op up updated the service"
 
+# the same project without x-zpanel.swarm would run twice: refused
+grep -v -e '^x-zpanel:' -e '^  swarm: true' compose.yaml >plain.yaml
+run "$ZPANEL" -f plain.yaml --progress plain up -d
+expect_rc 1 "a container up of a project deployed on the swarm"
+expect_err_has "runs as Swarm services on this engine" "the refusal names the reason"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$P" --filter "label=io.zpanel.number")" ] && ok || fail "containers were created beside the services"
+
 # ---- scale to 3: one more task, none restarted ----
 step "scale"
 before=$(running_tasks web)
