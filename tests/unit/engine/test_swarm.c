@@ -229,7 +229,8 @@ static void test_services_tasks_objects(void **state)
          200, "swarm_services.json", NULL, FAKE_PLAIN},
         {"GET", "/v1.41/services/zprec_web", 200, NULL,
          "{\"ID\":\"s1\",\"Version\":{\"Index\":40},\"Spec\":{\"Name\":\"zprec_web\","
-         "\"Mode\":{\"Replicated\":{\"Replicas\":3}}},\"PreviousSpec\":{\"Name\":\"zprec_web\",\"TaskTemplate\":{\"ContainerSpec\":"
+         "\"Mode\":{\"Replicated\":{\"Replicas\":3}}},\"PreviousSpec\":{\"Name\":\"zprec_web\","
+         "\"TaskTemplate\":{\"ContainerSpec\":"
          "{\"Configs\":[{\"ConfigName\":\"zprec_app_old\"}]}}},"
          "\"UpdateStatus\":{\"State\":\"rollback_completed\",\"Message\":\"update rolled back\"}}",
          FAKE_PLAIN},
