@@ -425,7 +425,17 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
                                             .nscale = uo.nscale,
                                             .remove_orphans = uo.remove_orphans,
                                             .wait_timeout_ms = uo.wait_timeout_ms};
-            if (orch_swarm_up(s.orch, &so, &err) != 0)
+            /* flags about containers have no meaning for services: refused, not ignored */
+            const char *bad = uo.no_start                  ? "--no-start"
+                              : uo.build                   ? "--build"
+                              : force                      ? "--force-recreate"
+                              : never                      ? "--no-recreate"
+                              : uo.no_deps                 ? "--no-deps"
+                              : uo.abort_on_container_exit ? "--abort-on-container-exit"
+                                                           : NULL;
+            if (bad)
+                rc = cli_usage_error(&cli_cmd_up, "%s: not supported for a Swarm deploy", bad);
+            else if (orch_swarm_up(s.orch, &so, &err) != 0)
                 rc = cli_error(&err);
             detach = true;
         } else {

@@ -105,6 +105,9 @@ active) ;; # a swarm already: used, not left
     ;;
 esac
 write_compose true
+run "$ZPANEL" --progress plain up --no-start
+expect_rc 2 "up --no-start on a Swarm project"
+expect_err_has "--no-start: not supported for a Swarm deploy" "container-only flags are refused"
 
 # running_tasks SERVICE: IDs of the service's running tasks, sorted
 running_tasks() {
