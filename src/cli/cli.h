@@ -296,4 +296,13 @@ extern const struct cli_cmd cli_cmd_user;
 extern const struct cli_cmd cli_cmd_token;
 extern const struct cli_cmd cli_cmd_notify;
 
+/* ---- Docker Swarm (cmd-swarm.c) ---- */
+extern const struct cli_cmd cli_cmd_swarm;
+/* Is the session's project a Swarm project (x-zpanel.swarm, or its services exist on the
+ * engine as Swarm services)? Returns 0, or the exit code after printing the error. */
+int cli_swarm_project(struct cli_session *s, bool *ret);
+/* ps and status of a Swarm project: its tasks, its services. Return exit codes. */
+int cli_swarm_ps(struct cli_session *s, bool all, bool json, bool quiet);
+int cli_swarm_status(struct cli_session *s, bool json);
+
 #endif

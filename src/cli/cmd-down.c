@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../orchestrator/orchestrator.h"
+#include "../orchestrator/swarm.h"
 #include "cli.h"
 
 #include "../util/banned.h"
@@ -72,7 +73,9 @@ static int down_exec(const struct cli_global *g, int argc, char **argv)
     if ((rc = cli_signals_start(on_signal, s.orch)) == 0) {
         struct zp_err err;
         zp_err_init(&err);
-        if (orch_down(s.orch, &d, &err) != 0)
+        bool swarm = false;
+        if ((rc = cli_swarm_project(&s, &swarm)) == 0 &&
+            (swarm ? orch_swarm_down(s.orch, d.volumes, &err) : orch_down(s.orch, &d, &err)) != 0)
             rc = cli_error(&err);
         cli_signals_stop();
     }

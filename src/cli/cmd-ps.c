@@ -210,6 +210,12 @@ static int ps_exec(const struct cli_global *g, int argc, char **argv)
     size_t n = 0;
     struct zp_err err;
     zp_err_init(&err);
+    bool swarm = false;
+    if ((rc = cli_swarm_project(&s, &swarm)) != 0 || swarm) {
+        if (rc == 0)
+            rc = cli_swarm_ps(&s, all, json, quiet); /* tasks instead of containers */
+        goto out;
+    }
     if (orch_ps(s.orch, (const char *const *)services, nservices, all, &cs, &n, &err) != 0) {
         rc = cli_error(&err);
         goto out;

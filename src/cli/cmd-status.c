@@ -208,7 +208,12 @@ static int status_exec(const struct cli_global *g, int argc, char **argv)
     size_t n = 0;
     struct zp_err err;
     zp_err_init(&err);
-    if (orch_status(s.orch, &so, &rows, &n, &err) != 0) {
+    bool swarm = false;
+    if ((rc = cli_swarm_project(&s, &swarm)) != 0) {
+        /* printed */
+    } else if (swarm) {
+        rc = cli_swarm_status(&s, json); /* services and their tasks' counts */
+    } else if (orch_status(s.orch, &so, &rows, &n, &err) != 0) {
         rc = cli_error(&err);
     } else if (json) {
         print_json(rows, n);

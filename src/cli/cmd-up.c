@@ -11,6 +11,7 @@
 
 #include "../engine/engine.h"
 #include "../orchestrator/orchestrator.h"
+#include "../orchestrator/swarm.h"
 #include "../release/release.h"
 #include "cli.h"
 
@@ -237,6 +238,7 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
         OPT_NO_BUILD,
         OPT_NO_ADAPT,
         OPT_ABORT,
+        OPT_SWARM,
     };
     static const struct option opts[] = {
         {"detach", no_argument, NULL, 'd'},
@@ -253,6 +255,7 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
         {"no-build", no_argument, NULL, OPT_NO_BUILD},
         {"no-adapt-limits", no_argument, NULL, OPT_NO_ADAPT},
         {"abort-on-container-exit", no_argument, NULL, OPT_ABORT},
+        {"swarm", no_argument, NULL, OPT_SWARM},
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -261,7 +264,7 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
     memset(&uo, 0, sizeof(uo));
     struct orch_scale *scale = NULL;
     size_t nscale = 0;
-    bool detach = false, force = false, never = false;
+    bool detach = false, force = false, never = false, swarm = false;
     int64_t timeout_s = -1, v;
     int c, rc = 0;
     while ((c = getopt_long(argc, argv, ":dt:h", opts, NULL)) != -1) {
@@ -332,6 +335,9 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
             break;
         case OPT_ABORT:
             uo.abort_on_container_exit = true;
+            break;
+        case OPT_SWARM:
+            swarm = true;
             break;
         case 't':
             if ((rc = parse_seconds("--timeout", optarg, &timeout_s)) != 0)
@@ -410,8 +416,39 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
         cli_release_sink(s.progress, &sink);
         struct release_opts ro = {.host = g->host, .keep = keep, .sink = &sink};
         struct release_result res;
-        if (release_deploy(s.orch, s.project, &uo, &ro, &res, &err) != 0)
-            rc = cli_error(&err);
+        memset(&res, 0, sizeof(res));
+        if (swarm || orch_swarm_wanted(s.project)) {
+            /* Swarm services instead of containers: converged and waited for, no attach */
+            struct orch_swarm_up_opts so = {.services = uo.services,
+                                            .nservices = uo.nservices,
+                                            .scale = uo.scale,
+                                            .nscale = uo.nscale,
+                                            .remove_orphans = uo.remove_orphans,
+                                            .wait_timeout_ms = uo.wait_timeout_ms};
+            /* flags about containers have no meaning for services: refused, not ignored */
+            const char *bad = uo.no_start                  ? "--no-start"
+                              : uo.build                   ? "--build"
+                              : force                      ? "--force-recreate"
+                              : never                      ? "--no-recreate"
+                              : uo.no_deps                 ? "--no-deps"
+                              : uo.abort_on_container_exit ? "--abort-on-container-exit"
+                                                           : NULL;
+            if (bad)
+                rc = cli_usage_error(&cli_cmd_up, "%s: not supported for a Swarm deploy", bad);
+            else if (orch_swarm_up(s.orch, &so, &err) != 0)
+                rc = cli_error(&err);
+            detach = true;
+        } else {
+            /* containers beside the project's Swarm services would run it twice */
+            bool on_swarm = false;
+            if (orch_swarm_deployed(s.orch, &on_swarm, &err) == 0 && on_swarm)
+                zp_err_set(&err, ZP_E_CONFLICT, NULL,
+                           "project '%s' runs as Swarm services on this engine: use `up "
+                           "--swarm` (or x-zpanel.swarm), or `down` it first",
+                           s.project->name);
+            if (err.code || release_deploy(s.orch, s.project, &uo, &ro, &res, &err) != 0)
+                rc = cli_error(&err);
+        }
         release_result_release(&res);
         cli_progress_done(s.progress);
         if (rc == 0 && !detach)
@@ -437,7 +474,7 @@ const struct cli_cmd cli_cmd_up = {
              "[--no-deps] [--remove-orphans] [--scale SERVICE=N]... [--pull "
              "never|missing] "
              "[--no-start] [--build|--no-build] [--no-adapt-limits] "
-             "[--abort-on-container-exit] [-t SECONDS] [SERVICE...]",
+             "[--abort-on-container-exit] [-t SECONDS] [--swarm] [SERVICE...]",
     .summary = "create and start the project's containers",
     .exec = up_exec,
 };

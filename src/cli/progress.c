@@ -57,6 +57,12 @@ static const char *obj_name(enum orch_obj o)
         return "Image";
     case ORCH_OBJ_CONTAINER:
         return "Container";
+    case ORCH_OBJ_SERVICE:
+        return "Service";
+    case ORCH_OBJ_CONFIG:
+        return "Config";
+    case ORCH_OBJ_SECRET:
+        return "Secret";
     }
     return "Object";
 }

@@ -151,4 +151,14 @@ const char *engine__str(const json_t *obj, const char *key);
 /* A copy of a string member, "" when absent. */
 char *engine__strdup(const json_t *obj, const char *key);
 
+/* ---- Swarm answers (swarm.c; pure) ---- */
+
+int engine__map_node_list(const json_t *arr, struct engine_node_list *ret_list, struct zp_err *err);
+int engine__map_service(const json_t *o, struct engine_service *ret);
+int engine__map_service_list(const json_t *arr, struct engine_service_list *ret_list,
+                             struct zp_err *err);
+int engine__map_task_list(const json_t *arr, struct engine_task_list *ret_list, struct zp_err *err);
+int engine__map_swarm_obj_list(const json_t *arr, struct engine_swarm_obj_list *ret_list,
+                               struct zp_err *err);
+
 #endif

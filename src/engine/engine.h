@@ -844,4 +844,7 @@ int engine_http_request(struct engine_http *h, const char *method, const char *p
                         struct engine_http_response *ret, struct zp_err *err);
 void engine_http_response_release(struct engine_http_response *r);
 
+/* Swarm mode: swarm, nodes, services, tasks, configs, secrets (swarm.c). */
+#include "engine-swarm.h"
+
 #endif

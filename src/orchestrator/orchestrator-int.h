@@ -436,4 +436,23 @@ int orch__wide_exec(struct orch_wide *w, size_t n, size_t max,
                     struct zp_err *err);
 void orch__wide_release(struct orch_wide *w);
 
+/* ---- Swarm (swarm.c) ---- */
+
+/* A config or secret as tasks get it: the model's key, the engine's content-addressed
+ * name and its ID. */
+struct orch__swarm_obj {
+    char *key;
+    char *name;
+    char *id;
+};
+
+/* The Swarm service spec of one service of p (pure): its ServiceSpec body (owned), the
+ * service's hash and its tasks' hash. configs and secrets are the objects the service's
+ * references resolve to. Errors: ZP_E_INPUT naming the field, ZP_E_NOTFOUND. */
+int orch__swarm_spec_json(const struct compose_project *p, const char *service,
+                          const char *image_id, int64_t replicas_override,
+                          const struct orch__swarm_obj *configs, size_t nconfigs,
+                          const struct orch__swarm_obj *secrets, size_t nsecrets, char **ret_json,
+                          char ret_hash[65], char ret_task_hash[65], struct zp_err *err);
+
 #endif

@@ -22,6 +22,9 @@ enum orch_obj {
     ORCH_OBJ_VOLUME,
     ORCH_OBJ_IMAGE,
     ORCH_OBJ_CONTAINER,
+    ORCH_OBJ_SERVICE, /* a Swarm service (orchestrator/swarm.c) */
+    ORCH_OBJ_CONFIG,  /* a Swarm config */
+    ORCH_OBJ_SECRET,  /* a Swarm secret */
 };
 
 enum orch_state {

@@ -1,11 +1,13 @@
 /* Fuzz target for the engine's stream decoders: the input's first bytes choose how the
  * rest is split into chunks; the rest is fed to the multiplexed-stream decoder and to the
  * JSON-lines decoder (with small caps so the limits are exercised too), whose lines go to
- * the progress, event and stats parsers. */
+ * the progress, event and stats parsers, and to the mappers of Swarm answers (services,
+ * tasks, nodes, configs: the same decoding path as a recorded answer's body). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "engine/engine-int.h"
 #include "engine/engine.h"
 #include "util/util.h"
 
@@ -31,6 +33,35 @@ static int on_frame(void *ctx, enum engine_stream stream, const char *data, size
     return 0;
 }
 
+/* A line as a Swarm answer: a list (services, tasks, nodes, configs) or one service. */
+static void swarm_maps(const char *json, size_t len, struct zp_err *err)
+{
+    json_t *j = json_loadb(json, len, 0, NULL);
+    if (!j)
+        return;
+    struct engine_service_list sl;
+    if (engine__map_service_list(j, &sl, err) == 0)
+        engine_service_list_release(&sl);
+    zp_err_init(err);
+    struct engine_task_list tl;
+    if (engine__map_task_list(j, &tl, err) == 0)
+        engine_task_list_release(&tl);
+    zp_err_init(err);
+    struct engine_node_list nl;
+    if (engine__map_node_list(j, &nl, err) == 0)
+        engine_node_list_release(&nl);
+    zp_err_init(err);
+    struct engine_swarm_obj_list ol;
+    if (engine__map_swarm_obj_list(j, &ol, err) == 0)
+        engine_swarm_obj_list_release(&ol);
+    if (json_is_object(j)) {
+        struct engine_service s;
+        if (engine__map_service(j, &s) == 0)
+            engine_service_release(&s);
+    }
+    json_decref(j);
+}
+
 static int on_line(void *ctx, const char *json, size_t len, struct zp_err *err)
 {
     struct tally *t = ctx;
@@ -49,6 +80,8 @@ static int on_line(void *ctx, const char *json, size_t len, struct zp_err *err)
     struct engine_stats st;
     if (engine_stats_parse(json, len, &st, err) == 0 && st.read_ns < 0)
         ZP_BUG("stats parser gave a negative time");
+    zp_err_init(err);
+    swarm_maps(json, len, err);
     zp_err_init(err);
     return 0;
 }

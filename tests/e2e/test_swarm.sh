@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# End-to-end: `zpanel up` on a single-node Docker Swarm (x-zpanel.swarm). The engine is
+# made a swarm (`docker swarm init --advertise-addr 127.0.0.1`) when it is not one, and
+# left again at the end whatever happens, so the engine is left as the test found it; a
+# swarm that already exists is used as is. Checks: replicas 2 with overlay network,
+# config and secret, warnings naming what Swarm cannot do, a no-op second up, scaling to
+# 3 without restarting tasks, a config change rolling the service, a failing update
+# (bad health check) rolled back by Swarm and reported as a failure, ps/status on tasks,
+# down removing everything.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-engine.sh"
+require_engine
+
+P=swarm-e2e-$$
+export ZPANEL_STATE_DIR=$TMP/state
+DIR=$TMP/proj
+mkdir -p "$DIR"
+created_swarm=0
+
+cleanup() {
+    (cd "$DIR" && "$ZPANEL" --progress quiet down >/dev/null 2>&1)
+    docker service ls -q --filter "label=io.zpanel.project=$P" | xargs -r docker service rm >/dev/null 2>&1
+    docker config ls -q --filter "label=io.zpanel.project=$P" | xargs -r docker config rm >/dev/null 2>&1
+    docker secret ls -q --filter "label=io.zpanel.project=$P" | xargs -r docker secret rm >/dev/null 2>&1
+    if [ "$created_swarm" = 1 ]; then
+        docker swarm leave --force >/dev/null 2>&1
+    fi
+    cleanup_project "$P"
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+test_image || skip_test "cannot build $TEST_IMAGE"
+
+cd "$DIR" || exit 1
+printf 'config v1\n' >app.conf
+printf 's3cret\n' >pw.txt
+# write_compose HEALTH_TEST: the project, with web's health check command
+write_compose() {
+    cat >compose.yaml <<EOF
+name: $P
+x-zpanel:
+  swarm: true
+services:
+  web:
+    image: $TEST_IMAGE
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    depends_on: [worker]
+    healthcheck:
+      test: ["CMD", "$1"]
+      interval: 1s
+      timeout: 5s
+      retries: 3
+    deploy:
+      replicas: 2
+      labels: {tier: front}
+      resources:
+        limits: {cpus: "0.5", memory: 64M}
+      restart_policy: {condition: on-failure, delay: 1s}
+      update_config: {parallelism: 0, delay: 0s, failure_action: rollback, monitor: 1s, order: start-first}
+      rollback_config: {parallelism: 0, monitor: 1s, order: stop-first}
+    configs:
+      - source: app
+        target: /etc/app.conf
+    secrets: [pw]
+  worker:
+    image: $TEST_IMAGE
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    container_name: not-on-swarm
+    deploy: {mode: global}
+configs:
+  app: {file: ./app.conf}
+secrets:
+  pw: {file: ./pw.txt}
+EOF
+}
+# step NAME: say where the time goes
+step() { echo "# ${SECONDS}s: $*"; }
+
+state=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)
+case "$state" in
+inactive)
+    # outside a swarm, up is refused before anything changes, with what to do
+    write_compose true
+    run "$ZPANEL" --progress plain up -d
+    expect_rc 1 "up outside a swarm"
+    expect_err_has "is not a Swarm manager (Swarm state: inactive): run \`zpanel swarm init\`" "the refusal says what to do"
+    [ -z "$(docker network ls -q --filter "label=io.zpanel.project=$P")" ] && ok || fail "a refused up created networks"
+    step "swarm init"
+    if docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>"$TMP/init.err"; then
+        created_swarm=1
+    else
+        fail "docker swarm init: $(cat "$TMP/init.err")"
+        finish
+        exit $?
+    fi
+    ;;
+active) ;; # a swarm already: used, not left
+*)
+    fail "the engine's Swarm state is '$state': neither inactive nor active"
+    finish
+    exit $?
+    ;;
+esac
+write_compose true
+run "$ZPANEL" --progress plain up --no-start
+expect_rc 2 "up --no-start on a Swarm project"
+expect_err_has "--no-start: not supported for a Swarm deploy" "container-only flags are refused"
+
+# running_tasks SERVICE: IDs of the service's running tasks, sorted
+running_tasks() {
+    docker service ps -q --filter desired-state=running "${P}_$1" 2>/dev/null | sort
+}
+# a running (healthy: not one of a failing update) task container of web
+web_container() {
+    docker ps -q --filter "label=com.docker.swarm.service.name=${P}_web" --filter health=healthy | head -1
+}
+
+# ---- the swarm helpers ----
+step "swarm nodes"
+run "$ZPANEL" swarm nodes --format json
+expect_rc 0 "swarm nodes"
+json_check 'len(m) >= 1 and any(n["Role"] == "manager" for n in m)' "swarm nodes lists a manager"
+
+# ---- first up: replicas 2, overlay network, config and secret ----
+step "first up"
+run "$ZPANEL" --progress plain up -d
+expect_rc 0 "up on the swarm"
+expect_err_has "services.web.depends_on: Swarm starts services in no particular order" "depends_on warned about"
+expect_err_has "services.worker.container_name" "container_name warned about"
+[ "$(running_tasks web | wc -l)" -eq 2 ] && ok || fail "web runs $(running_tasks web | wc -l) tasks, want 2"
+[ "$(running_tasks worker | wc -l)" -eq 1 ] && ok || fail "worker (global) does not run one task"
+[ "$(docker service inspect -f '{{index .Spec.Labels "io.zpanel.project"}} {{index .Spec.Labels "tier"}}' "${P}_web")" = "$P front" ] &&
+    ok || fail "web lacks the project label or deploy.labels"
+[ "$(docker network inspect -f '{{.Driver}} {{.Attachable}}' "${P}_default" 2>/dev/null)" = "overlay true" ] &&
+    ok || fail "the default network is not an attachable overlay"
+[ "$(docker service inspect -f '{{.Spec.TaskTemplate.Resources.Limits.NanoCPUs}} {{.Spec.UpdateConfig.Order}} {{.Spec.UpdateConfig.FailureAction}}' "${P}_web")" = "500000000 start-first rollback" ] &&
+    ok || fail "deploy.resources / update_config not in the service's spec"
+c=$(web_container)
+[ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v1" ] && ok || fail "the config is not in the task"
+[ "$(docker exec "$c" cat /run/secrets/pw 2>/dev/null)" = "s3cret" ] && ok || fail "the secret is not in the task"
+config1=$(docker config ls -q --filter "label=io.zpanel.project=$P" | wc -l)
+[ "$config1" -eq 1 ] && ok || fail "$config1 configs for the project, want 1"
+
+run "$ZPANEL" ps --format json
+expect_rc 0 "ps on a swarm project"
+json_check 'sorted(t["Name"] for t in m if t["Service"] == "web") == ["'$P'_web.1", "'$P'_web.2"] and all(t["State"] == "running" for t in m)' "ps lists the tasks"
+
+# ---- a second up changes nothing ----
+step "no-op up"
+v1=$(docker service inspect -f '{{.Version.Index}}' "${P}_web")
+run "$ZPANEL" --progress plain up -d
+expect_rc 0 "second up"
+if grep -qE "Updating|Creating" <<<"$ERR"; then fail "a no-op up changed something: $ERR"; else ok; fi
+[ "$(docker service inspect -f '{{.Version.Index}}' "${P}_web")" = "$v1" ] && ok || fail "a no-op up updated the service"
+
+# the same project without x-zpanel.swarm would run twice: refused
+grep -v -e '^x-zpanel:' -e '^  swarm: true' compose.yaml >plain.yaml
+run "$ZPANEL" -f plain.yaml --progress plain up -d
+expect_rc 1 "a container up of a project deployed on the swarm"
+expect_err_has "runs as Swarm services on this engine" "the refusal names the reason"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$P" --filter "label=io.zpanel.number")" ] && ok || fail "containers were created beside the services"
+
+# ---- scale to 3: one more task, none restarted ----
+step "scale"
+before=$(running_tasks web)
+run "$ZPANEL" --progress plain up -d --scale web=3
+expect_rc 0 "up --scale web=3"
+after=$(running_tasks web)
+[ "$(wc -l <<<"$after")" -eq 3 ] && ok || fail "web runs $(wc -l <<<"$after") tasks after scaling, want 3"
+[ -z "$(comm -23 <(echo "$before") <(echo "$after"))" ] && ok || fail "scaling restarted tasks"
+
+# ---- a config change rolls the service ----
+step "config change"
+printf 'config v2\n' >app.conf
+run "$ZPANEL" --progress plain up -d --scale web=3
+expect_rc 0 "up after a config change"
+expect_err_has "Updated" "the service was updated"
+rolled=$(running_tasks web)
+[ -z "$(comm -12 <(echo "$after") <(echo "$rolled"))" ] && ok || fail "the config change did not roll every task"
+c=$(web_container)
+[ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v2" ] && ok || fail "the new config is not in the task"
+# the previous config stays while the previous spec (a rollback's target) uses it
+[ "$(docker config ls -q --filter "label=io.zpanel.project=$P" | wc -l)" -eq 2 ] && ok || fail "not 2 configs (current, previous)"
+
+# ---- zpanel swarm rollback: back to the previous spec (config v1) ----
+step "swarm rollback"
+run "$ZPANEL" --progress plain swarm rollback web
+expect_rc 0 "swarm rollback web"
+c=$(web_container)
+[ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v1" ] && ok || fail "swarm rollback did not bring config v1 back"
+[ "$(running_tasks web | wc -l)" -eq 3 ] && ok || fail "web does not run 3 tasks after swarm rollback"
+
+# ---- a failing update (health check fails) is rolled back and reported ----
+step "failing update"
+write_compose false
+run "$ZPANEL" --progress plain up -d --scale web=3
+expect_rc 1 "up with a failing health check"
+expect_err_has "the update failed and Swarm rolled it back" "the rollback is reported"
+[ "$(docker service inspect -f '{{.UpdateStatus.State}}' "${P}_web")" = "rollback_completed" ] &&
+    ok || fail "the service was not rolled back"
+[ "$(running_tasks web | wc -l)" -eq 3 ] && ok || fail "web does not run 3 tasks after the rollback"
+c=$(web_container)
+[ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v1" ] && ok || fail "the rolled back tasks lost their config"
+
+run "$ZPANEL" status --format json
+expect_rc 0 "status on a swarm project"
+json_check 'any(s["Service"] == "web" and s["Desired"] == 3 and s["UpdateState"] == "rollback_completed" for s in m)' "status shows the rollback"
+
+# ---- down removes everything ----
+step "down"
+write_compose true
+run "$ZPANEL" --progress plain down
+expect_rc 0 "down"
+[ -z "$(docker service ls -q --filter "label=io.zpanel.project=$P")" ] && ok || fail "services left after down"
+[ -z "$(docker network ls -q --filter "label=io.zpanel.project=$P")" ] && ok || fail "networks left after down"
+[ -z "$(docker config ls -q --filter "label=io.zpanel.project=$P")$(docker secret ls -q --filter "label=io.zpanel.project=$P")" ] &&
+    ok || fail "configs or secrets left after down"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$P")" ] && ok || fail "task containers left after down"
+
+step "end"
+finish

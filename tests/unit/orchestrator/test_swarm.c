@@ -1,0 +1,157 @@
+/* Unit tests for orchestrator/swarm's mapping of a service to a Swarm ServiceSpec
+ * (orch__swarm_spec_json: pure): the fields Swarm honours, global mode, the refusal of
+ * a port's host_ip (with its position), and the two hashes (scaling changes the service's, not the
+ * tasks'; a new config changes both). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orchestrator/orchestrator-int.h"
+#include "util/util.h"
+
+#define DATA ZP_TEST_DATA "/orchestrator/swarm"
+
+static char *const test_env[] = {(char *)"PATH=/usr/bin:/bin", (char *)"HOME=/nonexistent", NULL};
+
+static struct compose_project *load(void)
+{
+    char *path = zp_asprintf("%s/app.yaml", DATA);
+    const char *files[] = {path};
+    struct compose_options o = {.files = files, .nfiles = 1, .environ = test_env, .cwd = DATA};
+    struct compose_project *p = NULL;
+    struct zp_diags d;
+    zp_diags_init(&d);
+    int rc = compose_project_load(&o, &p, &d);
+    for (size_t i = 0; rc != 0 && i < d.n; i++)
+        print_error("%s\n", d.items[i].msg);
+    zp_diags_release(&d);
+    free(path);
+    assert_int_equal(rc, 0);
+    return p;
+}
+
+static struct orch__swarm_obj configs[] = {{(char *)"app", (char *)"sw_app_aaaa", (char *)"c1"}};
+static struct orch__swarm_obj configs2[] = {{(char *)"app", (char *)"sw_app_bbbb", (char *)"c2"}};
+static struct orch__swarm_obj secrets[] = {{(char *)"pw", (char *)"sw_pw_cccc", (char *)"s1"}};
+
+static void has(const char *json, const char *part)
+{
+    if (!strstr(json, part))
+        fail_msg("%s\nlacks\n%s", json, part);
+}
+
+static void test_web_spec(void **state)
+{
+    (void)state;
+    struct compose_project *p = load();
+    struct zp_err err;
+    zp_err_init(&err);
+    char *j = NULL, h[65], th[65];
+    assert_int_equal(
+        orch__swarm_spec_json(p, "web", "sha256:img", -1, configs, 1, secrets, 1, &j, h, th, &err),
+        0);
+    has(j, "\"Name\":\"sw_web\"");
+    has(j, "\"io.zpanel.project\":\"sw\"");
+    has(j, "\"io.zpanel.service\":\"web\"");
+    has(j, "\"tier\":\"front\"");
+    has(j, "\"Image\":\"img:1\"");
+    has(j, "\"role\":\"web\"");
+    has(j, "\"Args\":[\"httpd\",\"-f\"]");
+    has(j, "\"Env\":[\"A=b\"]");
+    has(j, "\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"sw_data\",\"Target\":\"/data\"}]");
+    has(j, "\"ConfigID\":\"c1\",\"ConfigName\":\"sw_app_aaaa\"");
+    has(j, "\"Name\":\"/etc/app.conf\"");
+    has(j, "\"SecretID\":\"s1\",\"SecretName\":\"sw_pw_cccc\"");
+    has(j, "\"Name\":\"/run/secrets/pw\"");
+    has(j, "\"HealthCheck\":{\"Test\":[\"CMD\",\"true\"],\"Interval\":1000000000,\"Retries\":2}");
+    has(j, "\"Limits\":{\"NanoCPUs\":500000000,\"MemoryBytes\":67108864}");
+    has(j, "\"RestartPolicy\":{\"Condition\":\"on-failure\",\"MaxAttempts\":3}");
+    has(j, "\"Constraints\":[\"node.role==manager\"]");
+    has(j, "\"Preferences\":[{\"Spread\":{\"SpreadDescriptor\":\"node.labels.zone\"}}]");
+    has(j, "\"Networks\":[{\"Target\":\"sw_front\",\"Aliases\":[\"web\"]}]");
+    has(j, "\"Mode\":{\"Replicated\":{\"Replicas\":2}}");
+    has(j, "\"UpdateConfig\":{\"Parallelism\":1,\"FailureAction\":\"rollback\",\"Monitor\":"
+           "5000000000,\"Order\":\"start-first\"}");
+    has(j, "\"RollbackConfig\":{\"Order\":\"stop-first\"}");
+    has(j, "\"EndpointSpec\":{\"Mode\":\"vip\",\"Ports\":[{\"Protocol\":\"tcp\",\"TargetPort\":80,"
+           "\"PublishedPort\":8080,\"PublishMode\":\"ingress\"}]}");
+    /* the containers carry the tasks' hash, the service its own */
+    char *want = zp_asprintf("\"io.zpanel.config-hash\":\"%s\"", th);
+    has(j, want);
+    free(want);
+    want = zp_asprintf("\"io.zpanel.config-hash\":\"%s\"", h);
+    has(j, want);
+    free(want);
+    assert_string_not_equal(h, th);
+    free(j);
+
+    /* the same input: the same hashes */
+    char h2[65], th2[65];
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", -1, configs, 1, secrets, 1, &j,
+                                           h2, th2, &err),
+                     0);
+    free(j);
+    assert_string_equal(h, h2);
+    assert_string_equal(th, th2);
+    /* --scale: the service changes, its tasks do not */
+    assert_int_equal(
+        orch__swarm_spec_json(p, "web", "sha256:img", 3, configs, 1, secrets, 1, &j, h2, th2, &err),
+        0);
+    has(j, "\"Mode\":{\"Replicated\":{\"Replicas\":3}}");
+    free(j);
+    assert_string_not_equal(h, h2);
+    assert_string_equal(th, th2);
+    /* new config content (a new name): both change */
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", -1, configs2, 1, secrets, 1, &j,
+                                           h2, th2, &err),
+                     0);
+    free(j);
+    assert_string_not_equal(h, h2);
+    assert_string_not_equal(th, th2);
+    /* a new image: both change */
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:other", -1, configs, 1, secrets, 1, &j,
+                                           h2, th2, &err),
+                     0);
+    free(j);
+    assert_string_not_equal(th, th2);
+    compose_project_free(p);
+}
+
+static void test_global_and_refusals(void **state)
+{
+    (void)state;
+    struct compose_project *p = load();
+    struct zp_err err;
+    zp_err_init(&err);
+    char *j = NULL, h[65], th[65];
+    assert_int_equal(orch__swarm_spec_json(p, "agent", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
+                     0);
+    has(j, "\"Mode\":{\"Global\":{}}");
+    has(j, "\"Networks\":[{\"Target\":\"sw_default\",\"Aliases\":[\"agent\"]}]");
+    free(j);
+    assert_int_equal(
+        orch__swarm_spec_json(p, "ranged", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
+        ZP_E_INPUT);
+    assert_non_null(
+        strstr(err.msg, "services.ranged.ports[0].host_ip: Swarm publishes on every address"));
+    assert_true(err.pos.line > 0);
+    zp_err_init(&err);
+    assert_int_equal(orch__swarm_spec_json(p, "nope", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
+                     ZP_E_NOTFOUND);
+    compose_project_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_web_spec),
+        cmocka_unit_test(test_global_and_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
