@@ -293,5 +293,7 @@ void cli_ssh_close(struct ssh_tunnel *t, int rc);
 extern const struct cli_cmd cli_cmd_serve;
 extern const struct cli_cmd cli_cmd_user;
 extern const struct cli_cmd cli_cmd_token;
+/* templates */
+extern const struct cli_cmd cli_cmd_template;
 
 #endif
