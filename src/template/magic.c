@@ -114,7 +114,7 @@ static const char *kind_name(const struct template_magic *m)
 
 char *template_magic_key(const struct template_magic *m)
 {
-    char *k = zp_asprintf("%s_%s", kind_name(m), m->ident);
+    char *k = zp_asprintf("SERVICE_%s_%s", kind_name(m), m->ident);
     for (char *p = k; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');

@@ -500,9 +500,9 @@ static void fill_values(struct render *r)
 {
     const char *domain = r->opts->domain;
     if (domain)
-        compose_env_set(r->state, "DOMAIN", domain);
+        compose_env_set(r->state, "ZPANEL_DOMAIN", domain);
     else
-        domain = compose_env_get(r->state, "DOMAIN");
+        domain = compose_env_get(r->state, "ZPANEL_DOMAIN");
     for (size_t i = 0; i < r->nseen; i++) {
         const struct seen *s = &r->seen[i];
         char *val = NULL;

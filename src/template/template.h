@@ -66,7 +66,7 @@ struct template_magic {
 /* Is name (SERVICE_...) a magic variable? Fills *ret when it is. */
 bool template_magic_parse(const char *name, struct template_magic *ret);
 /* The key its value is stored under: the same for every name that must share the value
- * (SERVICE_FQDN_APP and SERVICE_FQDN_APP_8080 give "FQDN_APP"). Newly allocated. */
+ * (SERVICE_FQDN_APP and SERVICE_URL_APP_8080 give "SERVICE_FQDN_APP"). Newly allocated. */
 char *template_magic_key(const struct template_magic *m);
 /* A new random value for a magic variable of a random kind (PASSWORD .. HEX); NULL for
  * FQDN, URL and NAME (they are derived, not random). Uses libsodium's randombytes. */
@@ -129,8 +129,8 @@ struct template_rendered {
 };
 
 /* Render a template: parse text (file names it in messages), fill the magic variables from
- * state (the project's stored values, KEY -> value with template_magic_key's keys and
- * "DOMAIN"), generating and adding the missing ones to state (the caller saves it), strip
+ * state (the project's stored values, KEY -> value with template_magic_key's keys, the
+ * project's variables and "ZPANEL_DOMAIN"), generating and adding the missing ones to state (the caller saves it), strip
  * Coolify's keys, declare used named volumes, add the routes. Errors (with file:line:col)
  * go to d; returns 0 and *ret (release with template_rendered_release), or ZP_E_INPUT
  * (also for a required variable without a value in opts->set). */
