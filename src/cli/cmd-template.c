@@ -265,7 +265,7 @@ static int cmd_render(const struct cli_global *g, int argc, char **argv)
     struct zp_err err;
     zp_err_init(&err);
     if (f.outdir) {
-        if (template_write_project(&r, f.outdir, &err) != 0)
+        if (template_write_project(&r, f.outdir, true, &err) != 0)
             rc = cli_error(&err);
     } else {
         struct zp_buf b = ZP_BUF_INIT;
@@ -317,7 +317,7 @@ static int cmd_deploy(const struct cli_global *g, int argc, char **argv)
     struct zp_err err;
     zp_err_init(&err);
     dir = f.outdir ? zp_strdup(f.outdir) : project_dir(project);
-    if (template_write_project(&r, dir, &err) != 0) {
+    if (template_write_project(&r, dir, true, &err) != 0) {
         rc = cli_error(&err);
         template_rendered_release(&r);
         goto out;

@@ -31,6 +31,10 @@ static const struct srv_route routes[] = {
     {"GET", "/api/v1/jobs/{id}", STORE_SCOPE_READ, srv_api_job_get},
     {"GET", "/api/v1/jobs/{id}/log", STORE_SCOPE_READ, srv_api_job_log},
     {"POST", "/api/v1/jobs/{id}/cancel", STORE_SCOPE_DEPLOY, srv_api_job_cancel},
+    /* templates */
+    {"GET", "/api/v1/templates", STORE_SCOPE_READ, srv_api_templates_list},
+    {"GET", "/api/v1/templates/{name}", STORE_SCOPE_READ, srv_api_template_get},
+    {"POST", "/api/v1/templates/{name}/deploy", STORE_SCOPE_DEPLOY, srv_api_template_deploy},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

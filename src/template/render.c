@@ -779,7 +779,8 @@ out:
     return rc;
 }
 
-int template_write_project(const struct template_rendered *r, const char *dir, struct zp_err *err)
+int template_write_project(const struct template_rendered *r, const char *dir, bool envfile,
+                           struct zp_err *err)
 {
     int rc = zp_mkdir_p(dir, 0700, err);
     if (rc != 0)
@@ -793,12 +794,14 @@ int template_write_project(const struct template_rendered *r, const char *dir, s
     p = zp_path_join(dir, "compose.yaml");
     if ((rc = write_file(p, zp_buf_cstr(&b), b.len, 0600, false, err)) != 0)
         goto out;
-    free(p);
     zp_buf_reset(&b);
-    template_rendered_envfile(r, &b);
-    p = zp_path_join(dir, ".env");
-    if ((rc = write_file(p, zp_buf_cstr(&b), b.len, 0600, false, err)) != 0)
-        goto out;
+    if (envfile) {
+        template_rendered_envfile(r, &b);
+        free(p);
+        p = zp_path_join(dir, ".env");
+        if ((rc = write_file(p, zp_buf_cstr(&b), b.len, 0600, false, err)) != 0)
+            goto out;
+    }
     for (size_t i = 0; i < r->nfiles; i++) {
         free(p);
         p = zp_path_join(dir, r->files[i].path);

@@ -144,10 +144,11 @@ int template_rendered_yaml(const struct template_rendered *r, struct zp_buf *out
 /* The .env text (KEY=VALUE lines, values single-quoted). */
 void template_rendered_envfile(const struct template_rendered *r, struct zp_buf *out);
 
-/* Write the project into dir (created 0700 when missing): compose.yaml, .env (0600) and
- * the template's files and directories (an existing file is left as it is: the user may
- * have edited it). Errors: ZP_E_SYSTEM naming the path. */
-int template_write_project(const struct template_rendered *r, const char *dir, struct zp_err *err);
+/* Write the project into dir (created 0700 when missing): compose.yaml, with envfile the
+ * .env (0600), and the template's files and directories (an existing file is left as it
+ * is: the user may have edited it). Errors: ZP_E_SYSTEM naming the path. */
+int template_write_project(const struct template_rendered *r, const char *dir, bool envfile,
+                           struct zp_err *err);
 
 /* ---- stored values ---- */
 

@@ -444,7 +444,7 @@ static void render_and_load(const char *name, const char *text, size_t len)
     assert_int_equal(rc, 0);
     struct zp_err err;
     zp_err_init(&err);
-    assert_int_equal(template_write_project(&r, dir, &err), 0);
+    assert_int_equal(template_write_project(&r, dir, true, &err), 0);
     for (size_t i = 0; i < r.nfiles; i++) {
         char *p = zp_path_join(dir, r.files[i].path);
         struct stat sb;
