@@ -41,6 +41,7 @@ static const struct prefix prefixes[] = {
     {"FQDN_", TEMPLATE_MAGIC_FQDN, 0},
     {"URL_", TEMPLATE_MAGIC_URL, 0},
     {"NAME_", TEMPLATE_MAGIC_NAME, 0},
+    {"UUID_", TEMPLATE_MAGIC_UUID, 36},
 };
 
 static bool ident_char(char c)
@@ -108,6 +109,8 @@ static const char *kind_name(const struct template_magic *m)
         return "FQDN";
     case TEMPLATE_MAGIC_NAME:
         return "NAME";
+    case TEMPLATE_MAGIC_UUID:
+        return "UUID";
     }
     ZP_BUG("magic kind %d", (int)m->kind);
 }
@@ -174,6 +177,15 @@ char *template_magic_random(const struct template_magic *m)
         sodium_bin2hex(s, m->len + 1, bytes, nb);
         sodium_memzero(bytes, sizeof(bytes));
         return s;
+    }
+    case TEMPLATE_MAGIC_UUID: {
+        unsigned char b[16];
+        randombytes_buf(b, sizeof(b));
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+        char hex[33];
+        sodium_bin2hex(hex, sizeof(hex), b, sizeof(b));
+        return zp_asprintf("%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
     }
     case TEMPLATE_MAGIC_FQDN:
     case TEMPLATE_MAGIC_URL:

@@ -346,6 +346,8 @@ static void volumes_of(struct render *r, struct zp_node *doc, struct zp_node *vo
                     zp_diag_error(r->d, &content->pos, ipath, "content must be a string");
                 } else {
                     add_file(r, rel, content && !dir ? content->str : NULL, dir);
+                    if (content && !dir) /* its magic references get values (below) */
+                        scan_string(r, content->str, content->len, NULL, false, 0);
                     if (!type)
                         zp_node_set(v, "type", zp_node_new_str("bind", &v->pos));
                 }
@@ -546,6 +548,42 @@ static void fill_values(struct render *r)
     }
 }
 
+/* In a file's content, `${SERVICE_...}` references to magic variables (exactly that
+ * form) become their values; everything else is kept as written (a script's $VARS). */
+static void fill_contents(struct render *r)
+{
+    for (size_t i = 0; i < r->out->nfiles; i++) {
+        struct template_file *f = &r->out->files[i];
+        if (!f->content || !strstr(f->content, "${SERVICE_"))
+            continue;
+        struct zp_buf b = ZP_BUF_INIT;
+        const char *p = f->content;
+        while (*p) {
+            const char *end = NULL;
+            if (p[0] == '$' && p[1] == '{' && zp_str_has_prefix(p + 2, "SERVICE_")) {
+                const char *q = p + 2;
+                while (name_char(*q))
+                    q++;
+                if (*q == '}')
+                    end = q;
+            }
+            if (end) {
+                char *name = zp_strndup(p + 2, (size_t)(end - (p + 2)));
+                const char *v = compose_env_get(&r->out->env, name);
+                free(name);
+                if (v) {
+                    zp_buf_adds(&b, v);
+                    p = end + 1;
+                    continue;
+                }
+            }
+            zp_buf_addc(&b, *p++);
+        }
+        free(f->content);
+        f->content = zp_buf_detach(&b, NULL);
+    }
+}
+
 static void attach_routes(struct render *r)
 {
     for (size_t i = 0; i < r->out->nroutes; i++) {
@@ -633,6 +671,7 @@ int template_render(const char *file, const char *text, size_t len,
         goto fail;
     }
     fill_values(&r);
+    fill_contents(&r);
     attach_routes(&r);
     for (size_t i = 0; i < out.nvars; i++) {
         const struct template_var *v = &out.vars[i];

@@ -54,6 +54,7 @@ enum template_magic_kind {
     TEMPLATE_MAGIC_FQDN,           /* FQDN_X[_PORT]: the host name */
     TEMPLATE_MAGIC_URL,            /* URL_X[_PORT]: scheme://host */
     TEMPLATE_MAGIC_NAME,           /* NAME_X: the service's name in the stack */
+    TEMPLATE_MAGIC_UUID,           /* UUID_X (zpanel's): a random version 4 UUID */
 };
 
 struct template_magic {
