@@ -295,5 +295,7 @@ extern const struct cli_cmd cli_cmd_user;
 extern const struct cli_cmd cli_cmd_token;
 /* templates */
 extern const struct cli_cmd cli_cmd_template;
+extern const struct cli_cmd cli_cmd_init;
+extern const struct cli_cmd cli_cmd_action;
 
 #endif
