@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# test_templates.sh: templates against the real engine. `zpanel template deploy` of a user
+# template (generated values reach the container, content files are mounted, a redeploy
+# keeps the values); `zpanel init stealth-vpn --minimal` then the full stack with local
+# stand-in images (FROM the busybox test image, with the template's own health-check
+# commands: wget of caddy's :2019/config/ and the admin's /health, pgrep xray / trojan-go /
+# sing-box, `wg show wg0`): every service healthy, caddy last; `zpanel action add-user` and
+# `list-users`; a second init keeps the generated secrets.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-engine.sh"
+t0=$(date +%s)
+lap() { echo "TIME $1: $(( $(date +%s) - t0 ))s"; }
+
+P=templates-e2e-vpn
+PD=templates-e2e-app
+require_engine
+test_image || fail "building $TEST_IMAGE"
+cleanup_project $P
+cleanup_project $PD
+trap 'cleanup_project $P; cleanup_project $PD; rm -rf "$TMP"' EXIT
+export ZPANEL_STATE_DIR=$TMP/state
+export ZPANEL_TEMPLATES_DIR=$TMP/templates
+mkdir -p "$ZPANEL_TEMPLATES_DIR"
+
+# ---- stand-in images: the same commands the template's health checks run ----
+build_standin() { # build_standin NAME DOCKERFILE-BODY [FILE CONTENT]...
+    local name=$1 body=$2 ctx
+    ctx=$(mktemp -d)
+    shift 2
+    while [ $# -ge 2 ]; do
+        printf '%s\n' "$2" >"$ctx/$1"
+        chmod 0755 "$ctx/$1"
+        shift 2
+    done
+    printf 'FROM %s\n%s\n' "$TEST_IMAGE" "$body" >"$ctx/Dockerfile"
+    DOCKER_BUILDKIT=0 docker build -q -t "templates-e2e/$name:1" "$ctx" >/dev/null || fail "building stand-in $name"
+    rm -rf "$ctx"
+}
+# a process named NAME that stays (pgrep NAME finds it)
+forever='#!/bin/sh
+trap "exit 0" TERM
+while true; do sleep 3600 & wait $!; done'
+build_standin caddy 'COPY caddy /usr/bin/caddy
+CMD ["/usr/bin/caddy"]' \
+    caddy '#!/bin/sh
+mkdir -p /tmp/www/config && echo "{}" >/tmp/www/config/index.html
+httpd -p 2019 -h /tmp/www
+httpd -f -p 80 -h /tmp/www &
+trap "exit 0" TERM
+wait'
+build_standin admin 'COPY admin manage /app/
+CMD ["/app/admin"]' \
+    admin '#!/bin/sh
+mkdir -p /tmp/www && echo ok >/tmp/www/health
+httpd -f -p 8080 -h /tmp/www &
+trap "exit 0" TERM
+wait' \
+    manage '#!/bin/sh
+f=/data/users.txt
+case "$1" in
+add-user) [ -n "$2" ] || exit 2; echo "$2" >>$f; echo "added $2";;
+list-users) [ -f $f ] && sort $f;;
+remove-user) grep -vx "$2" $f >$f.new; mv $f.new $f; echo "removed $2";;
+*) exit 2;;
+esac'
+# Debian's static busybox has no pgrep applet: a small one that matches /proc/*/comm
+pgrep='#!/bin/sh
+for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = "$1" ] && exit 0; done
+exit 1'
+build_standin xray 'COPY xray pgrep /usr/local/bin/' xray "$forever" pgrep "$pgrep"
+build_standin trojan 'COPY trojan-go pgrep /usr/local/bin/' trojan-go "$forever" pgrep "$pgrep"
+build_standin sing-box 'COPY sing-box pgrep /usr/local/bin/' sing-box "$forever" pgrep "$pgrep"
+build_standin wireguard 'COPY wg wg-quick /usr/bin/' \
+    wg '#!/bin/sh
+[ "$1 $2" = "show wg0" ] && [ -f /tmp/wg0 ]' \
+    wg-quick '#!/bin/sh
+[ "$1 $2" = "up wg0" ] && [ -r /etc/wireguard/wg0.conf ] && touch /tmp/wg0'
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+HP=$(free_port)
+SP=$(free_port)
+D=$TMP/vpn
+VPN_SETS=(--set HTTP_PORT=$HP --set HTTPS_PORT=$SP --set HEALTHCHECK_INTERVAL=1s
+    --set VPN_NETWORK_SUBNET=10.199.213.0/24
+    --set CADDY_IMAGE=templates-e2e/caddy:1 --set ADMIN_IMAGE=templates-e2e/admin:1
+    --set XRAY_IMAGE=templates-e2e/xray:1 --set TROJAN_IMAGE=templates-e2e/trojan:1
+    --set SINGBOX_IMAGE=templates-e2e/sing-box:1 --set WIREGUARD_IMAGE=templates-e2e/wireguard:1)
+
+lap images
+# ---- template deploy of a user template ----
+cat >"$ZPANEL_TEMPLATES_DIR/kv.yaml" <<YAML
+# slogan: a key-value stand-in
+# category: cache
+services:
+  kv:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "exec sleep 3600"]
+    environment:
+      - KV_PASSWORD=\${SERVICE_PASSWORD_KV}
+      - KV_USER=\${SERVICE_LOWERCASEUSER_KV}
+      - KV_TITLE=\${KV_TITLE:-plain}
+    volumes:
+      - kv-data:/data
+      - type: bind
+        source: ./conf/kv.conf
+        target: /etc/kv.conf
+        content: |
+          password \${SERVICE_PASSWORD_KV}
+YAML
+run "$ZPANEL" template list --search key-value
+expect_rc 0 "template list --search"
+expect_out_has "kv" "the user's template is listed"
+run "$ZPANEL" template deploy kv -p $PD --set KV_TITLE=fancy -o "$TMP/app"
+expect_rc 0 "template deploy"
+pw=$(docker exec ${PD}-kv-1 sh -c 'echo $KV_PASSWORD' 2>/dev/null)
+[ ${#pw} -eq 32 ] && ok || fail "the container's password is '${pw}' (want 32 characters)"
+grep -qx "SERVICE_PASSWORD_KV='$pw'" "$TMP/app/.env" && ok || fail ".env lacks the container's password"
+[ "$(docker exec ${PD}-kv-1 cat /etc/kv.conf 2>/dev/null)" = "password $pw" ] && ok ||
+    fail "the content file does not hold the generated password"
+[ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_TITLE' 2>/dev/null)" = fancy ] && ok || fail "--set KV_TITLE"
+docker volume inspect ${PD}_kv-data >/dev/null 2>&1 && ok || fail "the undeclared volume kv-data was not created"
+run "$ZPANEL" template deploy kv -p $PD -o "$TMP/app"
+expect_rc 0 "template deploy again"
+[ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_PASSWORD' 2>/dev/null)" = "$pw" ] && ok || fail "a redeploy changed the password"
+[ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_TITLE' 2>/dev/null)" = fancy ] && ok || fail "a redeploy lost --set KV_TITLE"
+cleanup_project $PD
+
+lap deploy
+# ---- init --minimal: caddy + admin ----
+run "$ZPANEL" init stealth-vpn "$D" -p $P --domain vpn.test --email ops@vpn.test --minimal --yes "${VPN_SETS[@]}"
+expect_rc 0 "init --minimal"
+expect_err_has "check: engine" "the engine check is reported"
+expect_err_has "check: port $HP free" "the HTTP port check is reported"
+expect_out_has "SERVICE_PASSWORD_ADMIN=" "the admin's password is printed once"
+admin_pw=$(grep '^SERVICE_PASSWORD_ADMIN=' "$D/.env" | cut -d"'" -f2)
+[ ${#admin_pw} -eq 32 ] && ok || fail "no admin password in .env"
+[ "$(stat -c %a "$D/.env")" = 600 ] && ok || fail ".env is not 0600"
+[ -f "$D/configs/caddy/Caddyfile" ] && [ -d "$D/logs/caddy" ] && ok || fail "configuration files and directories"
+running=$(docker ps --filter "label=io.zpanel.project=$P" --format '{{.Names}}' | sort | tr '\n' ' ')
+[ "$running" = "$P-admin-1 $P-caddy-1 " ] && ok || fail "minimal runs '$running', want caddy and admin"
+for s in caddy admin; do
+    [ "$(inspect_field $P-$s-1 '{{.State.Health.Status}}')" = healthy ] && ok || fail "$s is not healthy"
+done
+[ "$(inspect_field $P-caddy-1 '{{.HostConfig.ReadonlyRootfs}}')" = true ] && ok || fail "caddy's root is not read-only"
+
+lap minimal
+# ---- actions ----
+run "$ZPANEL" -f "$D/compose.yaml" -p $P action
+expect_rc 0 "action (list)"
+expect_out_has "add-user" "the actions are listed"
+run "$ZPANEL" -f "$D/compose.yaml" -p $P action add-user alice
+expect_rc 0 "action add-user"
+expect_out_has "added alice" "add-user ran in the admin"
+run "$ZPANEL" -f "$D/compose.yaml" -p $P action list-users
+expect_out_eq "alice" "list-users"
+run "$ZPANEL" -f "$D/compose.yaml" -p $P action nope
+expect_rc 2 "an unknown action"
+
+lap actions
+# ---- the full stack, a second init: secrets kept, caddy started last ----
+lap actions-before-down
+run "$ZPANEL" -f "$D/compose.yaml" -p $P down
+lap down
+expect_rc 0 "down (the volumes stay)"
+echo "# edited" >>"$D/configs/caddy/Caddyfile"
+run "$ZPANEL" init stealth-vpn "$D" -p $P --yes "${VPN_SETS[@]}"
+lap init-full
+expect_rc 0 "init (full) over the minimal install"
+expect_out_has "Generated secrets kept" "the second init says the secrets are kept"
+[ "$(grep '^SERVICE_PASSWORD_ADMIN=' "$D/.env" | cut -d"'" -f2)" = "$admin_pw" ] && ok || fail "the admin password changed"
+xray_uuid=$(grep '^SERVICE_UUID_XRAY=' "$D/.env" | cut -d"'" -f2)
+[ ${#xray_uuid} -eq 36 ] && grep -q "$xray_uuid" "$D/configs/xray/config.json" && ok || fail "xray's config lacks its UUID"
+tail -1 "$D/configs/caddy/Caddyfile" | grep -qx "# edited" && ok || fail "the user's edit of the Caddyfile was overwritten"
+for s in xray trojan sing-box wireguard admin caddy; do
+    [ "$(inspect_field $P-$s-1 '{{.State.Health.Status}}')" = healthy ] && ok || fail "$s is not healthy"
+done
+caddy_start=$(inspect_field $P-caddy-1 '{{.State.StartedAt}}')
+for s in xray trojan sing-box wireguard admin; do
+    st=$(inspect_field $P-$s-1 '{{.State.StartedAt}}')
+    [[ "$st" < "$caddy_start" ]] && ok || fail "$s started at $st, not before caddy ($caddy_start)"
+done
+[ "$(inspect_field $P-wireguard-1 '{{.HostConfig.CapAdd}}')" = "[NET_ADMIN SYS_MODULE]" ] && ok ||
+    fail "wireguard's capabilities: $(inspect_field $P-wireguard-1 '{{.HostConfig.CapAdd}}')"
+ports=$(docker ps --filter "label=io.zpanel.project=$P" --format '{{.Names}} {{.Ports}}' | grep -c -- '->' || true)
+[ "$ports" = 1 ] && ok || fail "$ports services publish ports, want 1 (caddy)"
+run "$ZPANEL" -f "$D/compose.yaml" -p $P action list-users
+expect_out_eq "alice" "the admin's data survived the second init"
+
+lap before-down-v
+run "$ZPANEL" -f "$D/compose.yaml" -p $P down -v
+expect_rc 0 "down"
+lap full
+finish
