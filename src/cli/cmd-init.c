@@ -74,22 +74,25 @@ static bool checks(const struct cli_global *g, const struct compose_env *set, bo
         if (port_free(ports[i])) {
             fprintf(stderr, "check: port %d free\n", ports[i]);
         } else if (first) {
-            fprintf(stderr, "check: port %d: FAILED: in use (free it, or choose another with "
-                            "--set %s=PORT)\n",
+            fprintf(stderr,
+                    "check: port %d: FAILED: in use (free it, or choose another with "
+                    "--set %s=PORT)\n",
                     ports[i], i ? "HTTPS_PORT" : "HTTP_PORT");
             ok = false;
         } else {
             fprintf(stderr, "check: port %d in use (by this stack, installed already)\n", ports[i]);
         }
     }
-    static const char *const fws[] = {"/usr/sbin/ufw", "/usr/sbin/firewalld", "/usr/sbin/nft", NULL};
+    static const char *const fws[] = {"/usr/sbin/ufw", "/usr/sbin/firewalld", "/usr/sbin/nft",
+                                      NULL};
     const char *fw = NULL;
     for (size_t i = 0; fws[i] && !fw; i++)
         if (access(fws[i], X_OK) == 0)
             fw = fws[i];
     if (fw)
-        fprintf(stderr, "check: firewall %s found: allow %d/tcp, %d/tcp and %d/udp (ufw allow %d/tcp; "
-                        "ufw allow %d/tcp; ufw allow %d/udp)\n",
+        fprintf(stderr,
+                "check: firewall %s found: allow %d/tcp, %d/tcp and %d/udp (ufw allow %d/tcp; "
+                "ufw allow %d/tcp; ufw allow %d/udp)\n",
                 fw, ports[0], ports[1], ports[1], ports[0], ports[1], ports[1]);
     else
         fprintf(stderr, "check: no firewall tool found (ufw, firewalld, nft): nothing to open\n");
@@ -116,12 +119,15 @@ static bool secret_key(const char *k)
 
 static int exec_init(const struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"domain", required_argument, NULL, 'd'}, {"email", required_argument, NULL, 'E'},
-        {"minimal", no_argument, NULL, 'm'},      {"yes", no_argument, NULL, 'y'},
-        {"set", required_argument, NULL, 's'},    {"project-name", required_argument, NULL, 'p'},
-        {"no-start", no_argument, NULL, 'n'},     {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"domain", required_argument, NULL, 'd'},
+                                         {"email", required_argument, NULL, 'E'},
+                                         {"minimal", no_argument, NULL, 'm'},
+                                         {"yes", no_argument, NULL, 'y'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"project-name", required_argument, NULL, 'p'},
+                                         {"no-start", no_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
     const char *domain = NULL, *email = NULL, *project = g->project_name;
     bool minimal = false, yes = false, start = true;
     struct compose_env set, st;
@@ -184,7 +190,8 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
         for (char *q = pname; *q; q++) {
             if (*q >= 'A' && *q <= 'Z')
                 *q = (char)(*q - 'A' + 'a');
-            else if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '_'))
+            else if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' ||
+                       *q == '_'))
                 *q = '-';
         }
         project = pname;
@@ -264,13 +271,14 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
         g2.project_directory = dir;
         g2.env_files = NULL;
         g2.nenv_files = 0;
-        char *up_argv[] = {(char *)"up", (char *)"-d", (char *)"--wait", (char *)"--wait-timeout",
+        char *up_argv[] = {(char *)"up",  (char *)"-d", (char *)"--wait", (char *)"--wait-timeout",
                            (char *)"300", NULL};
         optind = 0;
         rc = cli_cmd_up.exec(&g2, 5, up_argv);
         if (rc != 0) {
-            fprintf(stderr, "zpanel: init: the stack did not start healthy: see `zpanel -f %s ps` "
-                            "and `logs`\n",
+            fprintf(stderr,
+                    "zpanel: init: the stack did not start healthy: see `zpanel -f %s ps` "
+                    "and `logs`\n",
                     compose);
             zp_buf_release(&creds);
             goto out;

@@ -137,12 +137,15 @@ struct tflags {
 static int parse_flags(int argc, char **argv, const struct cli_global *g, struct tflags *f,
                        const char **ret_project)
 {
-    static const struct option opts[] = {
-        {"domain", required_argument, NULL, 'd'}, {"project-name", required_argument, NULL, 'p'},
-        {"minimal", no_argument, NULL, 'm'},      {"set", required_argument, NULL, 's'},
-        {"output", required_argument, NULL, 'o'}, {"env", no_argument, NULL, 'e'},
-        {"wait", no_argument, NULL, 'w'},         {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"domain", required_argument, NULL, 'd'},
+                                         {"project-name", required_argument, NULL, 'p'},
+                                         {"minimal", no_argument, NULL, 'm'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"env", no_argument, NULL, 'e'},
+                                         {"wait", no_argument, NULL, 'w'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
     *ret_project = g->project_name;
     int c;
     while ((c = getopt_long(argc, argv, ":d:p:o:h", opts, NULL)) != -1) {
@@ -361,12 +364,13 @@ static int exec_template(const struct cli_global *g, int argc, char **argv)
 
 const struct cli_cmd cli_cmd_template = {
     .name = "template",
-    .usage = "list [--search WORD] [--format table|json]\n"
-             "       template show NAME|FILE\n"
-             "       template render NAME|FILE [-p PROJECT] [--domain D] [--minimal] [--set K=V]... "
-             "[--env] [-o DIR]\n"
-             "       template deploy NAME|FILE [-p PROJECT] [--domain D] [--minimal] [--set K=V]... "
-             "[--wait] [-o DIR]",
+    .usage =
+        "list [--search WORD] [--format table|json]\n"
+        "       template show NAME|FILE\n"
+        "       template render NAME|FILE [-p PROJECT] [--domain D] [--minimal] [--set K=V]... "
+        "[--env] [-o DIR]\n"
+        "       template deploy NAME|FILE [-p PROJECT] [--domain D] [--minimal] [--set K=V]... "
+        "[--wait] [-o DIR]",
     .summary = "one-click templates (Coolify's format): list, show, render, deploy",
     .exec = exec_template,
 };

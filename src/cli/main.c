@@ -29,8 +29,7 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_rollback, &cli_cmd_run,      &cli_cmd_serve,   &cli_cmd_server,  &cli_cmd_start,
     &cli_cmd_stats,    &cli_cmd_status,   &cli_cmd_stop,    &cli_cmd_token,   &cli_cmd_top,
     &cli_cmd_unpause,  &cli_cmd_up,       &cli_cmd_update,  &cli_cmd_user,    &cli_cmd_version,
-    &cli_cmd_watch,
-    &cli_cmd_template, &cli_cmd_init, &cli_cmd_action, /* templates */
+    &cli_cmd_watch,    &cli_cmd_template, &cli_cmd_init,    &cli_cmd_action, /* templates */
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

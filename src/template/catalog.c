@@ -55,7 +55,8 @@ static int add(struct template_catalog *c, const char *name, const char *origin,
 
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const struct template_entry *)a)->name, ((const struct template_entry *)b)->name);
+    return strcmp(((const struct template_entry *)a)->name,
+                  ((const struct template_entry *)b)->name);
 }
 
 static bool valid_name(const char *s, size_t n)

@@ -200,8 +200,7 @@ static void scan_string(struct render *r, const char *s, size_t n, const char *s
     }
 }
 
-static void scan_tree(struct render *r, const struct zp_node *n, const char *service,
-                      bool in_env)
+static void scan_tree(struct render *r, const struct zp_node *n, const char *service, bool in_env)
 {
     if (!n)
         return;
@@ -414,7 +413,8 @@ static int minimal(struct render *r, const struct zp_node *doc)
             zp_node_sort_keys(dep);
         } else if (zp_node_is_seq(dep)) {
             for (size_t q = dep->n; q-- > 0;)
-                if (zp_node_is_scalar(dep->items[q]) && !zp_node_get(r->services, dep->items[q]->str))
+                if (zp_node_is_scalar(dep->items[q]) &&
+                    !zp_node_get(r->services, dep->items[q]->str))
                     zp_node_remove_at(dep, q);
         }
         if (dep && dep->n == 0)
@@ -622,7 +622,8 @@ int template_render(const char *file, const char *text, size_t len,
     int rc = 0;
     struct zp_node *doc = NULL;
     if (len > TEMPLATE_MAX_SIZE) {
-        zp_diag_error(d, NULL, NULL, "'%s': template larger than %d bytes", file, TEMPLATE_MAX_SIZE);
+        zp_diag_error(d, NULL, NULL, "'%s': template larger than %d bytes", file,
+                      TEMPLATE_MAX_SIZE);
         rc = ZP_E_TOOBIG;
         goto fail;
     }

@@ -28,9 +28,9 @@ struct template_header {
     char *env_file;
     char **tags; /* `# tags: a, b` split on commas, trimmed, lowercased */
     size_t ntags;
-    int port;            /* `# port:`, 0 when absent */
-    bool ignore;         /* `# ignore: true`: not listed in the catalogue */
-    char **minimal;      /* zpanel's own `# minimal: a, b`: the services of --minimal */
+    int port;       /* `# port:`, 0 when absent */
+    bool ignore;    /* `# ignore: true`: not listed in the catalogue */
+    char **minimal; /* zpanel's own `# minimal: a, b`: the services of --minimal */
     size_t nminimal;
 };
 
@@ -44,17 +44,17 @@ void template_header_release(struct template_header *h);
 /* ---- magic variables ---- */
 
 enum template_magic_kind {
-    TEMPLATE_MAGIC_PASSWORD,       /* PASSWORD (32), PASSWORD_64: [A-Za-z0-9] */
-    TEMPLATE_MAGIC_PASSWORDSYM,    /* PASSWORDWITHSYMBOLS (32), _64: letters, digits, symbols */
-    TEMPLATE_MAGIC_USER,           /* USER: 16 of [A-Za-z0-9] */
-    TEMPLATE_MAGIC_LOWERCASEUSER,  /* LOWERCASEUSER: 16 of [a-z0-9] */
-    TEMPLATE_MAGIC_BASE64,         /* BASE64 (32), _32, _64, _128: [A-Za-z0-9] (not base64) */
-    TEMPLATE_MAGIC_REALBASE64,     /* REALBASE64 (32), _32, _64, _128: base64 of that many bytes */
-    TEMPLATE_MAGIC_HEX,            /* HEX_32, _64, _128: that many hex digits */
-    TEMPLATE_MAGIC_FQDN,           /* FQDN_X[_PORT]: the host name */
-    TEMPLATE_MAGIC_URL,            /* URL_X[_PORT]: scheme://host */
-    TEMPLATE_MAGIC_NAME,           /* NAME_X: the service's name in the stack */
-    TEMPLATE_MAGIC_UUID,           /* UUID_X (zpanel's): a random version 4 UUID */
+    TEMPLATE_MAGIC_PASSWORD,      /* PASSWORD (32), PASSWORD_64: [A-Za-z0-9] */
+    TEMPLATE_MAGIC_PASSWORDSYM,   /* PASSWORDWITHSYMBOLS (32), _64: letters, digits, symbols */
+    TEMPLATE_MAGIC_USER,          /* USER: 16 of [A-Za-z0-9] */
+    TEMPLATE_MAGIC_LOWERCASEUSER, /* LOWERCASEUSER: 16 of [a-z0-9] */
+    TEMPLATE_MAGIC_BASE64,        /* BASE64 (32), _32, _64, _128: [A-Za-z0-9] (not base64) */
+    TEMPLATE_MAGIC_REALBASE64,    /* REALBASE64 (32), _32, _64, _128: base64 of that many bytes */
+    TEMPLATE_MAGIC_HEX,           /* HEX_32, _64, _128: that many hex digits */
+    TEMPLATE_MAGIC_FQDN,          /* FQDN_X[_PORT]: the host name */
+    TEMPLATE_MAGIC_URL,           /* URL_X[_PORT]: scheme://host */
+    TEMPLATE_MAGIC_NAME,          /* NAME_X: the service's name in the stack */
+    TEMPLATE_MAGIC_UUID,          /* UUID_X (zpanel's): a random version 4 UUID */
 };
 
 struct template_magic {
@@ -115,8 +115,8 @@ struct template_render_opts {
 
 struct template_rendered {
     struct template_header header;
-    struct zp_node *model;   /* the compose file to deploy (a document tree) */
-    struct compose_env env;  /* the project's .env: generated values, then --set values */
+    struct zp_node *model;  /* the compose file to deploy (a document tree) */
+    struct compose_env env; /* the project's .env: generated values, then --set values */
     struct template_file *files;
     size_t nfiles;
     struct template_var *vars;
@@ -131,10 +131,10 @@ struct template_rendered {
 
 /* Render a template: parse text (file names it in messages), fill the magic variables from
  * state (the project's stored values, KEY -> value with template_magic_key's keys, the
- * project's variables and "ZPANEL_DOMAIN"), generating and adding the missing ones to state (the caller saves it), strip
- * Coolify's keys, declare used named volumes, add the routes. Errors (with file:line:col)
- * go to d; returns 0 and *ret (release with template_rendered_release), or ZP_E_INPUT
- * (also for a required variable without a value in opts->set). */
+ * project's variables and "ZPANEL_DOMAIN"), generating and adding the missing ones to state (the
+ * caller saves it), strip Coolify's keys, declare used named volumes, add the routes. Errors (with
+ * file:line:col) go to d; returns 0 and *ret (release with template_rendered_release), or
+ * ZP_E_INPUT (also for a required variable without a value in opts->set). */
 int template_render(const char *file, const char *text, size_t len,
                     const struct template_render_opts *opts, struct compose_env *state,
                     struct template_rendered *ret, struct zp_diags *d);

@@ -110,13 +110,13 @@ static void test_magic_values(void **state)
         size_t len;
         const char *alphabet;
     } cases[] = {
-        {"SERVICE_PASSWORD_X", 32, ALNUM},      {"SERVICE_PASSWORD_64_X", 64, ALNUM},
-        {"SERVICE_USER_X", 16, ALNUM},          {"SERVICE_LOWERCASEUSER_X", 16, LOWER},
-        {"SERVICE_BASE64_X", 32, ALNUM},        {"SERVICE_BASE64_32_X", 32, ALNUM},
-        {"SERVICE_BASE64_64_X", 64, ALNUM},     {"SERVICE_BASE64_128_X", 128, ALNUM},
-        {"SERVICE_HEX_32_X", 32, HEX},          {"SERVICE_HEX_64_X", 64, HEX},
-        {"SERVICE_HEX_128_X", 128, HEX},        {"SERVICE_REALBASE64_X", 44, B64},
-        {"SERVICE_REALBASE64_64_X", 88, B64},   {"SERVICE_REALBASE64_128_X", 172, B64},
+        {"SERVICE_PASSWORD_X", 32, ALNUM},    {"SERVICE_PASSWORD_64_X", 64, ALNUM},
+        {"SERVICE_USER_X", 16, ALNUM},        {"SERVICE_LOWERCASEUSER_X", 16, LOWER},
+        {"SERVICE_BASE64_X", 32, ALNUM},      {"SERVICE_BASE64_32_X", 32, ALNUM},
+        {"SERVICE_BASE64_64_X", 64, ALNUM},   {"SERVICE_BASE64_128_X", 128, ALNUM},
+        {"SERVICE_HEX_32_X", 32, HEX},        {"SERVICE_HEX_64_X", 64, HEX},
+        {"SERVICE_HEX_128_X", 128, HEX},      {"SERVICE_REALBASE64_X", 44, B64},
+        {"SERVICE_REALBASE64_64_X", 88, B64}, {"SERVICE_REALBASE64_128_X", 172, B64},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *v1 = gen(cases[i].name, &m);
@@ -134,7 +134,8 @@ static void test_magic_values(void **state)
     free(b);
     /* with symbols: 32 characters, at least one symbol, never '$', quotes or spaces */
     for (int k = 0; k < 50; k++) {
-        char *s = gen(k % 2 ? "SERVICE_PASSWORDWITHSYMBOLS_X" : "SERVICE_PASSWORDWITHSYMBOLS_64_X", &m);
+        char *s =
+            gen(k % 2 ? "SERVICE_PASSWORDWITHSYMBOLS_X" : "SERVICE_PASSWORDWITHSYMBOLS_64_X", &m);
         assert_int_equal(strlen(s), k % 2 ? 32 : 64);
         assert_false(all_in(s, ALNUM));
         assert_null(strpbrk(s, "$'\"`\\ \n"));
@@ -145,6 +146,17 @@ static void test_magic_values(void **state)
         char *s = gen("SERVICE_LOWERCASEUSER_X", &m);
         assert_true(all_in(s, LOWER));
         free(s);
+    }
+    /* zpanel's UUID_X: a version 4 UUID */
+    for (int k = 0; k < 20; k++) {
+        char *u = gen("SERVICE_UUID_X", &m);
+        assert_int_equal(strlen(u), 36);
+        for (int i = 0; i < 36; i++)
+            assert_true(i == 8 || i == 13 || i == 18 || i == 23 ? u[i] == '-'
+                                                                : strchr(HEX, u[i]) != NULL);
+        assert_int_equal(u[14], '4');
+        assert_non_null(strchr("89ab", u[19]));
+        free(u);
     }
     assert_true(template_magic_parse("SERVICE_FQDN_X", &m));
     assert_null(template_magic_random(&m));
@@ -224,46 +236,86 @@ static void out_release(struct out *o)
     zp_diags_release(&o->d);
 }
 
-static const char *APP = "# slogan: test\n"
-                         "# minimal: app\n"
-                         "services:\n"
-                         "  app:\n"
-                         "    image: app\n"
-                         "    environment:\n"
-                         "      - SERVICE_FQDN_APP_8080\n"
-                         "      - DB_PASS=${SERVICE_PASSWORD_DB}\n"
-                         "      - SECRET=${SERVICE_BASE64_64_SECRET}\n"
-                         "      - SELF=${SERVICE_URL_APP}\n"
-                         "      - DBHOST=${SERVICE_NAME_DB}\n"
-                         "      - TITLE=${TITLE:-My app}\n"
-                         "      - KEY=${LICENSE_KEY:?a licence key is needed}\n"
-                         "    volumes:\n"
-                         "      - app-data:/data\n"
-                         "      - type: bind\n"
-                         "        source: ./conf/app.ini\n"
-                         "        target: /etc/app.ini\n"
-                         "        content: |\n"
-                         "          [main]\n"
-                         "          port = 8080\n"
-                         "      - type: bind\n"
-                         "        source: ./uploads\n"
-                         "        target: /uploads\n"
-                         "        is_directory: true\n"
-                         "    depends_on: [db]\n"
-                         "  db:\n"
-                         "    image: db\n"
-                         "    exclude_from_hc: true\n"
-                         "    environment:\n"
-                         "      PASSWORD: ${SERVICE_PASSWORD_DB}\n"
-                         "      SERVICE_USER_DB:\n"
-                         "    volumes:\n"
-                         "      - type: volume\n"
-                         "        source: db-data\n"
-                         "        target: /var/lib/db\n"
-                         "      - ./local:/local\n"
-                         "x-zpanel:\n"
-                         "  actions:\n"
-                         "    dump: {service: db, command: [db-dump, --all], description: a dump}\n";
+static const char *APP =
+    "# slogan: test\n"
+    "# minimal: app\n"
+    "services:\n"
+    "  app:\n"
+    "    image: app\n"
+    "    environment:\n"
+    "      - SERVICE_FQDN_APP_8080\n"
+    "      - DB_PASS=${SERVICE_PASSWORD_DB}\n"
+    "      - SECRET=${SERVICE_BASE64_64_SECRET}\n"
+    "      - SELF=${SERVICE_URL_APP}\n"
+    "      - DBHOST=${SERVICE_NAME_DB}\n"
+    "      - TITLE=${TITLE:-My app}\n"
+    "      - KEY=${LICENSE_KEY:?a licence key is needed}\n"
+    "    volumes:\n"
+    "      - app-data:/data\n"
+    "      - type: bind\n"
+    "        source: ./conf/app.ini\n"
+    "        target: /etc/app.ini\n"
+    "        content: |\n"
+    "          [main]\n"
+    "          port = 8080\n"
+    "      - type: bind\n"
+    "        source: ./uploads\n"
+    "        target: /uploads\n"
+    "        is_directory: true\n"
+    "    depends_on: [db]\n"
+    "  db:\n"
+    "    image: db\n"
+    "    exclude_from_hc: true\n"
+    "    environment:\n"
+    "      PASSWORD: ${SERVICE_PASSWORD_DB}\n"
+    "      SERVICE_USER_DB:\n"
+    "    volumes:\n"
+    "      - type: volume\n"
+    "        source: db-data\n"
+    "        target: /var/lib/db\n"
+    "      - ./local:/local\n"
+    "x-zpanel:\n"
+    "  actions:\n"
+    "    dump: {service: db, command: [db-dump, --all], description: a dump}\n";
+
+static void test_content_values(void **state)
+{
+    (void)state;
+    const char *t =
+        "services:\n"
+        "  a:\n"
+        "    image: x\n"
+        "    volumes:\n"
+        "      - type: bind\n"
+        "        source: ./a.conf\n"
+        "        target: /a.conf\n"
+        "        content: |\n"
+        "          id ${SERVICE_UUID_A} key ${SERVICE_HEX_32_K}\n"
+        "          shell $HOME ${HOME} $${X} ${SERVICE_NOPE_X} ${SERVICE_PASSWORD_P:-d}\n";
+    struct compose_env st;
+    compose_env_init(&st);
+    struct out o;
+    render(t, "p", NULL, false, &st, &o);
+    assert_int_equal(o.rc, 0);
+    const char *uuid = compose_env_get(&o.r.env, "SERVICE_UUID_A");
+    const char *key = compose_env_get(&o.r.env, "SERVICE_HEX_32_K");
+    assert_non_null(uuid);
+    assert_non_null(key);
+    char *want = zp_asprintf("id %s key %s\nshell $HOME ${HOME} $${X} ${SERVICE_NOPE_X} "
+                             "${SERVICE_PASSWORD_P:-d}\n",
+                             uuid, key);
+    assert_string_equal(o.r.files[0].content, want);
+    free(want);
+    /* the values are stored: the same content again */
+    char *first = zp_strdup(o.r.files[0].content);
+    out_release(&o);
+    render(t, "p", NULL, false, &st, &o);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.r.files[0].content, first);
+    free(first);
+    out_release(&o);
+    compose_env_release(&st);
+}
 
 static void test_render(void **state)
 {
@@ -574,10 +626,11 @@ static void test_state_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_magic_names),   cmocka_unit_test(test_magic_values),
-        cmocka_unit_test(test_header),        cmocka_unit_test(test_render),
-        cmocka_unit_test(test_render_errors), cmocka_unit_test(test_corpus),
-        cmocka_unit_test(test_builtins),      cmocka_unit_test(test_state_file),
+        cmocka_unit_test(test_magic_names),    cmocka_unit_test(test_magic_values),
+        cmocka_unit_test(test_header),         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_render_errors),  cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_builtins),       cmocka_unit_test(test_state_file),
+        cmocka_unit_test(test_content_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
