@@ -127,6 +127,55 @@ expect_rc 0 "template deploy again"
 [ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_TITLE' 2>/dev/null)" = fancy ] && ok || fail "a redeploy lost --set KV_TITLE"
 cleanup_project $PD
 
+
+lap cli-deploy
+# ---- the API: list, show, deploy as a job (the environment sealed, no .env) ----
+PA=templates-e2e-api
+cleanup_project $PA
+trap 'cleanup_project $P; cleanup_project $PD; cleanup_project $PA; [ -n "${SERVE_PID:-}" ] && kill $SERVE_PID; rm -rf "$TMP"' EXIT
+ST=$TMP/serve-state
+echo 'templates-e2e-pw' | "$ZPANEL" user add root --role admin --password-stdin --state-dir "$ST" >/dev/null || fail "user add"
+TOK=$("$ZPANEL" token create --user root --scope deploy --state-dir "$ST" | tail -1)
+PORT=$(free_port)
+URL=http://127.0.0.1:$PORT
+"$ZPANEL" serve --listen "127.0.0.1:$PORT" --state-dir "$ST" --workers 1 >"$TMP/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 1 100); do curl -sf -o /dev/null "$URL/healthz" && break; sleep 0.1; done
+api() { # api METHOD PATH [BODY]: sets CODE and OUT
+    local args=(-s -o "$TMP/out" -w '%{http_code}' -X "$1" "$URL$2" -H "Authorization: Bearer $TOK")
+    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+    CODE=$(curl "${args[@]}")
+    OUT=$(cat "$TMP/out")
+}
+lap api-start
+api GET "/api/v1/templates?search=stand-in"
+[ "$CODE" = 200 ] && json_check '[t["name"] for t in m["templates"]] == ["kv"]' "GET /templates?search" || fail "GET /templates: $CODE $OUT"
+api GET /api/v1/templates/stealth-vpn
+[ "$CODE" = 200 ] && json_check 'm["minimal"] and "x-zpanel" in m["text"]' "GET /templates/stealth-vpn" || fail "GET /templates/stealth-vpn: $CODE"
+api GET /api/v1/templates/nope
+[ "$CODE" = 404 ] && ok || fail "GET /templates/nope: $CODE, want 404"
+api POST /api/v1/templates/kv/deploy '{"project": "'$PA'", "set": {"KV_TITLE": "api"}}'
+[ "$CODE" = 202 ] && ok || fail "POST /templates/kv/deploy: $CODE $OUT"
+JOB=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["job"]["id"])' "$TMP/out" 2>/dev/null)
+STATUS=
+for _ in $(seq 1 150); do
+    api GET "/api/v1/jobs/$JOB"
+    STATUS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$TMP/out" 2>/dev/null)
+    case $STATUS in succeeded | failed | cancelled) break ;; esac
+    sleep 0.2
+done
+lap api-job
+[ "$STATUS" = succeeded ] && ok || fail "the template's deploy job: $STATUS ($(cat "$TMP/serve.log" | tail -3))"
+apw=$(docker exec ${PA}-kv-1 sh -c 'echo $KV_PASSWORD' 2>/dev/null)
+[ ${#apw} -eq 32 ] && [ "$apw" != "$pw" ] && ok || fail "the API project's password is '$apw' (32 characters, not the CLI project's)"
+[ ! -e "$ST/projects/$PA/.env" ] && [ -f "$ST/projects/$PA/conf/kv.conf" ] && ok || fail "the API project has a .env or lacks its content file"
+api GET "/api/v1/projects/$PA"
+json_check '"SERVICE_PASSWORD_KV" in m["env"] and m["env"]["SERVICE_PASSWORD_KV"] != "'$apw'"' "the API masks the generated password"
+lap api-checks
+kill $SERVE_PID 2>/dev/null
+wait $SERVE_PID 2>/dev/null
+SERVE_PID=
+cleanup_project $PA
 lap deploy
 # ---- init --minimal: caddy + admin ----
 run "$ZPANEL" init stealth-vpn "$D" -p $P --domain vpn.test --email ops@vpn.test --minimal --yes "${VPN_SETS[@]}"
