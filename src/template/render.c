@@ -627,6 +627,24 @@ int template_render(const char *file, const char *text, size_t len,
         rc = ZP_E_TOOBIG;
         goto fail;
     }
+    for (size_t i = 0; opts->set && i < opts->set->n; i++) {
+        const char *k = opts->set->keys[i];
+        bool ok = name_start(*k);
+        for (const char *q = k; *q && ok; q++)
+            ok = name_char(*q);
+        if (!ok || strlen(k) > 256) {
+            zp_diag_error(d, NULL, NULL, "--set '%s': not a variable name (letters, digits, '_')",
+                          k);
+            rc = ZP_E_INPUT;
+            goto fail;
+        }
+        if (strchr(opts->set->vals[i], '\n') || strchr(opts->set->vals[i], '\r')) {
+            zp_diag_error(d, NULL, NULL, "--set %s: a value cannot hold a line break",
+                          opts->set->keys[i]);
+            rc = ZP_E_INPUT;
+            goto fail;
+        }
+    }
     if ((rc = template_header_parse(file, text, len, &out.header, d)) != 0)
         goto fail;
     if ((rc = compose_yaml_parse(file, text, len, &doc, d)) != 0)

@@ -36,20 +36,25 @@ build_standin() { # build_standin NAME DOCKERFILE-BODY [FILE CONTENT]...
     DOCKER_BUILDKIT=0 docker build -q -t "templates-e2e/$name:1" "$ctx" >/dev/null || fail "building stand-in $name"
     rm -rf "$ctx"
 }
+# Debian's static busybox has no pgrep applet: a small one that matches /proc/*/comm
+pgrep='#!/bin/sh
+for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = "$1" ] && exit 0; done
+exit 1'
 # a process named NAME that stays (pgrep NAME finds it)
 forever='#!/bin/sh
 trap "exit 0" TERM
 while true; do sleep 3600 & wait $!; done'
-build_standin caddy 'COPY caddy /usr/bin/caddy
-CMD ["/usr/bin/caddy"]' \
+# one image with every stand-in (caddy's by default), and the admin's on top of it
+build_standin caddy 'COPY caddy admin manage /app/
+COPY xray trojan-go sing-box pgrep /usr/local/bin/
+COPY wg wg-quick /usr/bin/
+CMD ["/app/caddy"]' \
     caddy '#!/bin/sh
 mkdir -p /tmp/www/config && echo "{}" >/tmp/www/config/index.html
 httpd -p 2019 -h /tmp/www
 httpd -f -p 80 -h /tmp/www &
 trap "exit 0" TERM
-wait'
-build_standin admin 'COPY admin manage /app/
-CMD ["/app/admin"]' \
+wait' \
     admin '#!/bin/sh
 mkdir -p /tmp/www && echo ok >/tmp/www/health
 httpd -f -p 8080 -h /tmp/www &
@@ -62,19 +67,14 @@ add-user) [ -n "$2" ] || exit 2; echo "$2" >>$f; echo "added $2";;
 list-users) [ -f $f ] && sort $f;;
 remove-user) grep -vx "$2" $f >$f.new; mv $f.new $f; echo "removed $2";;
 *) exit 2;;
-esac'
-# Debian's static busybox has no pgrep applet: a small one that matches /proc/*/comm
-pgrep='#!/bin/sh
-for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = "$1" ] && exit 0; done
-exit 1'
-build_standin xray 'COPY xray pgrep /usr/local/bin/' xray "$forever" pgrep "$pgrep"
-build_standin trojan 'COPY trojan-go pgrep /usr/local/bin/' trojan-go "$forever" pgrep "$pgrep"
-build_standin sing-box 'COPY sing-box pgrep /usr/local/bin/' sing-box "$forever" pgrep "$pgrep"
-build_standin wireguard 'COPY wg wg-quick /usr/bin/' \
+esac' \
+    xray "$forever" trojan-go "$forever" sing-box "$forever" pgrep "$pgrep" \
     wg '#!/bin/sh
 [ "$1 $2" = "show wg0" ] && [ -f /tmp/wg0 ]' \
     wg-quick '#!/bin/sh
 [ "$1 $2" = "up wg0" ] && [ -r /etc/wireguard/wg0.conf ] && touch /tmp/wg0'
+printf 'FROM templates-e2e/caddy:1\nCMD ["/app/admin"]\n' |
+    DOCKER_BUILDKIT=0 docker build -q -t templates-e2e/admin:1 - >/dev/null || fail "building the admin stand-in"
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -85,8 +85,8 @@ D=$TMP/vpn
 VPN_SETS=(--set HTTP_PORT=$HP --set HTTPS_PORT=$SP --set HEALTHCHECK_INTERVAL=1s
     --set VPN_NETWORK_SUBNET=10.199.213.0/24
     --set CADDY_IMAGE=templates-e2e/caddy:1 --set ADMIN_IMAGE=templates-e2e/admin:1
-    --set XRAY_IMAGE=templates-e2e/xray:1 --set TROJAN_IMAGE=templates-e2e/trojan:1
-    --set SINGBOX_IMAGE=templates-e2e/sing-box:1 --set WIREGUARD_IMAGE=templates-e2e/wireguard:1)
+    --set XRAY_IMAGE=templates-e2e/caddy:1 --set TROJAN_IMAGE=templates-e2e/caddy:1
+    --set SINGBOX_IMAGE=templates-e2e/caddy:1 --set WIREGUARD_IMAGE=templates-e2e/caddy:1)
 
 lap images
 # ---- template deploy of a user template ----
@@ -238,6 +238,16 @@ run "$ZPANEL" -f "$D/compose.yaml" -p $P action list-users
 expect_out_eq "alice" "the admin's data survived the second init"
 
 lap before-down-v
+# ---- backup and restore of the admin's data ----
+run "$ZPANEL" -f "$D/compose.yaml" -p $P backup -o "$TMP/vpn.tar" admin
+expect_rc 0 "backup of the admin's data"
+run "$ZPANEL" -f "$D/compose.yaml" -p $P action remove-user alice
+expect_out_has "removed alice" "remove-user"
+run "$ZPANEL" -f "$D/compose.yaml" -p $P restore "$TMP/vpn.tar" --volume admin-data --yes
+expect_rc 0 "restore of the admin's data"
+run "$ZPANEL" -f "$D/compose.yaml" -p $P action list-users
+expect_out_eq "alice" "the restored admin data has alice again"
+lap backup-restore
 run "$ZPANEL" -f "$D/compose.yaml" -p $P down -v
 expect_rc 0 "down"
 lap full
