@@ -111,6 +111,37 @@ static char *prompt(const char *what)
     return line[0] ? zp_strdup(line) : NULL;
 }
 
+/* On a terminal: ask for each required variable that has no value yet (a render that
+ * tolerates them, on a copy of the stored values: nothing is generated for good here). */
+static void ask_required(const struct template_entry *e, const char *project, const char *domain,
+                         bool minimal, const struct compose_env *st, struct compose_env *set)
+{
+    struct compose_env tmp;
+    compose_env_init(&tmp);
+    for (size_t i = 0; i < st->n; i++)
+        compose_env_set(&tmp, st->keys[i], st->vals[i]);
+    struct template_render_opts o = {project, domain, minimal, set, true};
+    struct template_rendered r;
+    struct zp_diags d;
+    zp_diags_init(&d);
+    if (template_render(e->name, e->text, e->len, &o, &tmp, &r, &d) == 0) {
+        for (size_t i = 0; i < r.nvars; i++) {
+            const struct template_var *v = &r.vars[i];
+            if (!v->required || compose_env_get(&r.env, v->name))
+                continue;
+            char *q = zp_asprintf("%s (required)", v->name);
+            char *val = prompt(q);
+            free(q);
+            if (val)
+                compose_env_set(set, v->name, val);
+            free(val);
+        }
+        template_rendered_release(&r);
+    }
+    zp_diags_release(&d);
+    compose_env_release(&tmp);
+}
+
 static bool secret_key(const char *k)
 {
     return zp_str_has_prefix(k, "SERVICE_PASSWORD") || zp_str_has_prefix(k, "SERVICE_USER_") ||
@@ -135,7 +166,6 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
     compose_env_init(&st);
     struct template_catalog cat = {NULL, 0};
     char *dir = NULL, *spath = NULL, *state = NULL, *udir = NULL, *pname = NULL, *compose = NULL;
-    char *asked = NULL;
     struct zp_diags d;
     zp_diags_init(&d);
     int rc = 0, c;
@@ -235,13 +265,9 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
         compose_env_set(&set, "DOMAIN", domain);
     if (email)
         compose_env_set(&set, "EMAIL", email);
-    if (!compose_env_get(&set, "DOMAIN") && !compose_env_get(&st, "DOMAIN") && !yes &&
-        isatty(STDIN_FILENO) && strstr(e->text, "${DOMAIN")) {
-        asked = prompt("Domain name of this server");
-        if (asked)
-            compose_env_set(&set, "DOMAIN", asked);
-    }
-    struct template_render_opts o = {project, domain, minimal, &set};
+    if (!yes && isatty(STDIN_FILENO) && isatty(STDERR_FILENO))
+        ask_required(e, project, domain, minimal, &st, &set);
+    struct template_render_opts o = {project, domain, minimal, &set, false};
     struct template_rendered r;
     if (template_render(e->name, e->text, e->len, &o, &st, &r, &d) != 0) {
         cli_print_diags(&d);
@@ -296,7 +322,6 @@ out:
     compose_env_release(&set);
     compose_env_release(&st);
     template_catalog_release(&cat);
-    free(asked);
     free(compose);
     free(dir);
     free(spath);

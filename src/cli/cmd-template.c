@@ -210,7 +210,7 @@ static int render(const char *arg, const char *project, struct tflags *f, bool s
         rc = cli_error(&err);
         goto out;
     }
-    struct template_render_opts o = {project, f->domain, f->minimal, &f->set};
+    struct template_render_opts o = {project, f->domain, f->minimal, &f->set, false};
     if (template_render(file, text, len, &o, &st, r, &d) != 0) {
         cli_print_diags(&d);
         rc = ZP_EXIT_INVALID;

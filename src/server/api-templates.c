@@ -81,7 +81,7 @@ void srv_api_template_get(struct srv_req *req, struct srv_resp *resp)
         compose_env_init(&st);
         struct zp_diags d;
         zp_diags_init(&d);
-        struct template_render_opts o = {"preview", NULL, false, NULL};
+        struct template_render_opts o = {"preview", NULL, false, NULL, true};
         struct template_rendered r;
         json_t *vars = json_array();
         if (template_render(e->name, e->text, e->len, &o, &st, &r, &d) == 0) {
@@ -172,7 +172,7 @@ void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp)
         srv_reply_zerr(resp, &err);
         goto out;
     }
-    struct template_render_opts o = {project, domain, jm && json_is_true(jm), &set};
+    struct template_render_opts o = {project, domain, jm && json_is_true(jm), &set, false};
     if (template_render(e->name, e->text, e->len, &o, &st, &r, &d) != 0) {
         json_t *details = json_array();
         for (size_t i = 0; i < d.n; i++)

@@ -700,7 +700,7 @@ int template_render(const char *file, const char *text, size_t len,
         if (set) {
             compose_env_set(&out.env, v->name, set);
             compose_env_set(state, v->name, set); /* a --set value is kept for redeploys */
-        } else if (v->required) {
+        } else if (v->required && !opts->missing_ok) {
             zp_diag_error(d, NULL, NULL,
                           "'%s': required variable '%s' has no value: give it with --set %s=VALUE",
                           file, v->name, v->name);

@@ -111,6 +111,7 @@ struct template_render_opts {
     const char *domain;  /* --domain: FQDN variables are hosts under it; NULL: kept/localhost */
     bool minimal;        /* keep only the header's `minimal` services */
     const struct compose_env *set; /* --set K=V: the project's variables */
+    bool missing_ok; /* a required variable without a value is not an error (to ask for it) */
 };
 
 struct template_rendered {

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct compose_env st;
     compose_env_init(&st);
-    struct template_render_opts o = {"fuzz", NULL, size % 2 == 1, NULL};
+    struct template_render_opts o = {"fuzz", NULL, size % 2 == 1, NULL, size % 3 == 0};
     struct template_rendered r1, r2;
     zp_diags_init(&d);
     if (template_render("fuzz.yaml", text, size, &o, &st, &r1, &d) == 0) {

@@ -225,7 +225,7 @@ static void render(const char *text, const char *project, const char *domain, bo
                    struct compose_env *st, struct out *o)
 {
     zp_diags_init(&o->d);
-    struct template_render_opts opts = {project, domain, min, NULL};
+    struct template_render_opts opts = {project, domain, min, NULL, false};
     o->rc = template_render("t.yaml", text, strlen(text), &opts, st, &o->r, &o->d);
 }
 
@@ -331,9 +331,20 @@ static void test_render(void **state)
     assert_non_null(strstr(o.d.items[0].msg, "LICENSE_KEY"));
     out_release(&o);
 
+    /* missing_ok: rendered, the required variable listed without a value */
+    zp_diags_init(&o.d);
+    struct template_render_opts lax = {"shop", NULL, false, NULL, true};
+    struct compose_env tmp;
+    compose_env_init(&tmp);
+    o.rc = template_render("t.yaml", APP, strlen(APP), &lax, &tmp, &o.r, &o.d);
+    assert_int_equal(o.rc, 0);
+    assert_null(compose_env_get(&o.r.env, "LICENSE_KEY"));
+    out_release(&o);
+    compose_env_release(&tmp);
+
     compose_env_set(&set, "LICENSE_KEY", "abc");
     zp_diags_init(&o.d);
-    struct template_render_opts opts = {"shop", "shop.example.com", false, &set};
+    struct template_render_opts opts = {"shop", "shop.example.com", false, &set, false};
     o.rc = template_render("t.yaml", APP, strlen(APP), &opts, &st, &o.r, &o.d);
     assert_int_equal(o.rc, 0);
     struct template_rendered *r = &o.r;
@@ -472,7 +483,7 @@ static void test_render_errors(void **state)
     compose_env_init(&bad);
     compose_env_set(&bad, "X", "a\nb");
     zp_diags_init(&o.d);
-    struct template_render_opts bo = {"p", NULL, false, &bad};
+    struct template_render_opts bo = {"p", NULL, false, &bad, false};
     o.rc = template_render("t.yaml", "services: {a: {image: x}}\n", 26, &bo, &st, &o.r, &o.d);
     assert_int_equal(o.rc, ZP_E_INPUT);
     assert_non_null(strstr(o.d.items[0].msg, "line break"));
@@ -492,7 +503,7 @@ static void render_and_load(const char *name, const char *text, size_t len)
     compose_env_init(&set);
     compose_env_set(&set, "ADMIN_EMAIL", "admin@example.com");
     compose_env_set(&set, "DOMAIN", "vpn.example.com");
-    struct template_render_opts opts = {"corpus", NULL, false, &set};
+    struct template_render_opts opts = {"corpus", NULL, false, &set, false};
     struct template_rendered r;
     struct zp_diags d;
     zp_diags_init(&d);
