@@ -33,7 +33,13 @@ build_standin() { # build_standin NAME DOCKERFILE-BODY [FILE CONTENT]...
         shift 2
     done
     printf 'FROM %s\n%s\n' "$TEST_IMAGE" "$body" >"$ctx/Dockerfile"
-    DOCKER_BUILDKIT=0 docker build -q -t "templates-e2e/$name:1" "$ctx" >/dev/null || fail "building stand-in $name"
+    # built again only when its files changed (the sum of the context is a label)
+    local sum
+    sum=$(cd "$ctx" && cat $(ls | sort) | sha256sum | cut -c1-16)
+    if [ "$(docker image inspect -f '{{index .Config.Labels "templates-e2e.sum"}}' "templates-e2e/$name:1" 2>/dev/null)" != "$sum" ]; then
+        printf 'LABEL templates-e2e.sum=%s\n' "$sum" >>"$ctx/Dockerfile"
+        DOCKER_BUILDKIT=0 docker build -q -t "templates-e2e/$name:1" "$ctx" >/dev/null || fail "building stand-in $name"
+    fi
     rm -rf "$ctx"
 }
 # Debian's static busybox has no pgrep applet: a small one that matches /proc/*/comm
@@ -73,8 +79,11 @@ esac' \
 [ "$1 $2" = "show wg0" ] && [ -f /tmp/wg0 ]' \
     wg-quick '#!/bin/sh
 [ "$1 $2" = "up wg0" ] && [ -r /etc/wireguard/wg0.conf ] && touch /tmp/wg0'
-printf 'FROM templates-e2e/caddy:1\nCMD ["/app/admin"]\n' |
-    DOCKER_BUILDKIT=0 docker build -q -t templates-e2e/admin:1 - >/dev/null || fail "building the admin stand-in"
+csum=$(docker image inspect -f '{{.Id}}' templates-e2e/caddy:1 2>/dev/null | cut -c8-23)
+if [ "$(docker image inspect -f '{{index .Config.Labels "templates-e2e.base"}}' templates-e2e/admin:1 2>/dev/null)" != "$csum" ]; then
+    printf 'FROM templates-e2e/caddy:1\nCMD ["/app/admin"]\nLABEL templates-e2e.base=%s\n' "$csum" |
+        DOCKER_BUILDKIT=0 docker build -q -t templates-e2e/admin:1 - >/dev/null || fail "building the admin stand-in"
+fi
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
