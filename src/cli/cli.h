@@ -304,5 +304,9 @@ int cli_swarm_project(struct cli_session *s, bool *ret);
 /* ps and status of a Swarm project: its tasks, its services. Return exit codes. */
 int cli_swarm_ps(struct cli_session *s, bool all, bool json, bool quiet);
 int cli_swarm_status(struct cli_session *s, bool json);
+/* templates */
+extern const struct cli_cmd cli_cmd_template;
+extern const struct cli_cmd cli_cmd_init;
+extern const struct cli_cmd cli_cmd_action;
 
 #endif

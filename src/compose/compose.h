@@ -77,6 +77,13 @@ void compose_project_free(struct compose_project *p);
  * 0 means the model can run here. */
 size_t compose_engine_unsupported(const struct zp_node *model, struct zp_diags *d);
 
+/* Parse one YAML document (file names it in positions) into a tree: syntax only, no
+ * interpolation or normalisation; the default size, depth and alias caps. Returns 0 and
+ * *ret_doc (owned by the caller; an empty document is an empty map), or ZP_E_INPUT /
+ * ZP_E_TOOBIG with the problems in d. */
+int compose_yaml_parse(const char *file, const char *data, size_t len, struct zp_node **ret_doc,
+                       struct zp_diags *d);
+
 /* ---- output ---- */
 
 /* Append n as YAML (block style, map keys sorted, strings quoted where needed so that

@@ -55,6 +55,10 @@ static const struct srv_route routes[] = {
     {"DELETE", "/api/v1/tokens/{id}", STORE_SCOPE_ADMIN, srv_api_token_delete},
     {"GET", "/api/v1/audit", STORE_SCOPE_ADMIN, srv_api_audit_list},
     {"GET", "/api/v1/proxy/routes", STORE_SCOPE_READ, srv_api_proxy_routes},
+    /* templates */
+    {"GET", "/api/v1/templates", STORE_SCOPE_READ, srv_api_templates_list},
+    {"GET", "/api/v1/templates/{name}", STORE_SCOPE_READ, srv_api_template_get},
+    {"POST", "/api/v1/templates/{name}/deploy", STORE_SCOPE_DEPLOY, srv_api_template_deploy},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

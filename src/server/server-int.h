@@ -231,6 +231,10 @@ void srv_api_notifications_list(struct srv_req *req, struct srv_resp *resp);
 void srv_api_notifications_add(struct srv_req *req, struct srv_resp *resp);
 void srv_api_notification_delete(struct srv_req *req, struct srv_resp *resp);
 void srv_api_notification_test(struct srv_req *req, struct srv_resp *resp);
+/* templates (api-templates.c) */
+void srv_api_templates_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_template_get(struct srv_req *req, struct srv_resp *resp);
+void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp);
 
 /* The text of openapi.json (compiled in; NUL-terminated). */
 const char *srv_openapi_text(size_t *ret_len);
