@@ -104,7 +104,7 @@ static void backup_note(void *ud, const char *text)
 
 static void backup_progress(void *ud, enum backup_kind kind, const char *key, const char *text)
 {
-    static const char *const names[] = {"volume", "bind", "file"};
+    static const char *const names[] = {"volume", "bind", "file", "dump"};
     srv_job_log(ud, "%s %s: %s", names[kind], key, text);
 }
 
