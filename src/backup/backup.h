@@ -215,8 +215,8 @@ int backup_dump_run(struct engine *e, const struct backup_dump *d, int fd, struc
  * (postgres, mariadb, mysql) or swap the RDB file in (redis: the container is stopped,
  * the file put, the container started). Errors: ZP_E_NOTFOUND (no such dump), ZP_E_ENGINE
  * (the tool failed: its output says why), those of engine.h. */
-int backup_dump_load(struct engine *e, const char *path, const struct backup_dump *d,
-                     int timeout_s, struct zp_err *err);
+int backup_dump_load(struct engine *e, const char *path, const struct backup_dump *d, int timeout_s,
+                     struct zp_err *err);
 
 /* A bind-mounted directory or a file of the project. */
 struct backup_path {

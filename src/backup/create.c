@@ -374,8 +374,8 @@ static int backup_volume(struct writer *wr, struct engine *e, const char *helper
 /* ---- files: from the host ---- */
 
 /* A one-file section (a compose or env file, a dump) from fd, named what in errors. */
-static int put_one_file(struct writer *wr, enum backup_kind kind, const char *key,
-                        const char *name, int fd, const char *what, struct zp_err *err)
+static int put_one_file(struct writer *wr, enum backup_kind kind, const char *key, const char *name,
+                        int fd, const char *what, struct zp_err *err)
 {
     struct section sec;
     section_begin(wr, &sec, kind, key, name);

@@ -160,8 +160,7 @@ static char *decode_bind_key(const char *s, size_t n)
 int backup__split(const char *path, enum backup_kind *ret_kind, char **ret_key,
                   const char **ret_rel, struct zp_err *err)
 {
-    static const enum backup_kind kinds[] = {BACKUP_VOLUME, BACKUP_BIND, BACKUP_FILE,
-                                             BACKUP_DUMP};
+    static const enum backup_kind kinds[] = {BACKUP_VOLUME, BACKUP_BIND, BACKUP_FILE, BACKUP_DUMP};
     for (size_t k = 0; k < 4; k++) {
         const char *dir = backup__kind_dir(kinds[k]);
         size_t dl = strlen(dir);

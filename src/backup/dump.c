@@ -177,8 +177,8 @@ static char *tail_text(const struct run *r)
 
 /* Run argv with env in container: stdin from in_fd (-1: none), stdout into out_fd or
  * r->out. *ret_code gets the exit code. */
-static int run_tool(struct engine *e, const char *container, const char *const *argv,
-                    char **env, int in_fd, struct run *r, int64_t *ret_code, struct zp_err *err)
+static int run_tool(struct engine *e, const char *container, const char *const *argv, char **env,
+                    int in_fd, struct run *r, int64_t *ret_code, struct zp_err *err)
 {
     char *id = NULL;
     struct engine_exec_opts o = {
@@ -186,7 +186,8 @@ static int run_tool(struct engine *e, const char *container, const char *const *
     int rc = engine_exec_create_opts(e, container, &o, &id, err);
     if (rc)
         return rc;
-    struct engine_stream_io io = {.tty = false, .stdin_fd = in_fd, .on_output = on_output, .ctx = r};
+    struct engine_stream_io io = {
+        .tty = false, .stdin_fd = in_fd, .on_output = on_output, .ctx = r};
     if ((rc = engine_exec_start(e, id, &io, err)) == 0) {
         struct engine_exec_state st;
         /* the stream ends when the process does; the engine may take a moment to say so */
@@ -210,9 +211,9 @@ static int tool_failed(const struct backup_dump *d, const char *what, const char
                        int64_t code, const struct run *r, struct zp_err *err)
 {
     char *t = tail_text(r);
-    int rc = zp_err_set(err, ZP_E_ENGINE, NULL, "database service '%s' (%s): %s: '%s' exited with %lld%s%s",
-                        d->key, backup_db_name(d->type), what, tool, (long long)code,
-                        *t ? ": " : "", t);
+    int rc = zp_err_set(err, ZP_E_ENGINE, NULL,
+                        "database service '%s' (%s): %s: '%s' exited with %lld%s%s", d->key,
+                        backup_db_name(d->type), what, tool, (long long)code, *t ? ": " : "", t);
     free(t);
     return rc;
 }
@@ -272,8 +273,8 @@ static int extract_dump(const char *path, const char *key, int fd, struct zp_err
         break;
     }
     if (rc == 0 && !found)
-        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "archive '%s' has no dump of service '%s'",
-                        path, key);
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "archive '%s' has no dump of service '%s'", path,
+                        key);
     free(chunk);
     free(want);
     arc_reader_free(ar);
@@ -325,8 +326,8 @@ static int wait_ready(struct engine *e, const struct backup_dump *d, int timeout
 }
 
 /* redis: "CONFIG GET name" answers "name\nvalue\n". */
-static int redis_config(struct engine *e, const struct backup_dump *d, const char *name,
-                        char **ret, struct zp_err *err)
+static int redis_config(struct engine *e, const struct backup_dump *d, const char *name, char **ret,
+                        struct zp_err *err)
 {
     const char *argv[] = {"redis-cli", "--raw", "CONFIG", "GET", name, NULL};
     char **env = NULL;
@@ -449,8 +450,8 @@ static int redis_swap(struct engine *e, const struct backup_dump *d, int dump_fd
     }
     if (strchr(file, '/') != NULL) {
         rc = zp_err_set(err, ZP_E_ENGINE, NULL,
-                        "database service '%s': redis dbfilename '%s' is not a plain name",
-                        d->key, file);
+                        "database service '%s': redis dbfilename '%s' is not a plain name", d->key,
+                        file);
         goto out;
     }
     if ((rc = rdb_tar(dump_fd, file, &tfd, err)) != 0)
@@ -478,8 +479,8 @@ out:
     return rc;
 }
 
-int backup_dump_load(struct engine *e, const char *path, const struct backup_dump *d,
-                     int timeout_s, struct zp_err *err)
+int backup_dump_load(struct engine *e, const char *path, const struct backup_dump *d, int timeout_s,
+                     struct zp_err *err)
 {
     char tmpl[] = "/tmp/zpanel-dump-XXXXXX";
     int fd = mkostemp(tmpl, O_CLOEXEC);

@@ -270,7 +270,7 @@ static const char *first_env(const struct zp_node *def, const char *a, const cha
 static const char *database_image(const char *image)
 {
     static const char *const known[] = {"postgres", "postgis", "mariadb", "mysql", "redis",
-                                        "valkey", "mongo", "percona", NULL};
+                                        "valkey",   "mongo",   "percona", NULL};
     const char *base = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
     size_t n = strcspn(base, ":@");
     for (size_t i = 0; known[i]; i++)

@@ -288,8 +288,7 @@ back:
     }
     /* the database dumps load into their running services, once these are back */
     if (rc == 0 && others &&
-        release_restore_dumps(s.orch, s.project, file, &m, 60, on_dump_note, s.progress, &err) !=
-            0)
+        release_restore_dumps(s.orch, s.project, file, &m, 60, on_dump_note, s.progress, &err) != 0)
         rc = cli_error(&err);
     if (rc == 0) {
         cli_progress_done(s.progress);

@@ -113,8 +113,7 @@ static int running_container(struct orch *o, const char *service, char **ret, st
 
 int release_restore_dumps(struct orch *o, const struct compose_project *p, const char *path,
                           const struct backup_manifest *m, int timeout_s,
-                          void (*note_fn)(void *ud, const char *text), void *ud,
-                          struct zp_err *err)
+                          void (*note_fn)(void *ud, const char *text), void *ud, struct zp_err *err)
 {
     struct backup_plan plan;
     memset(&plan, 0, sizeof(plan));

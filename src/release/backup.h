@@ -50,8 +50,7 @@ int release_backup(struct orch *o, const struct compose_project *p,
  * backup_dump_load. */
 int release_restore_dumps(struct orch *o, const struct compose_project *p, const char *path,
                           const struct backup_manifest *m, int timeout_s,
-                          void (*note)(void *ud, const char *text), void *ud,
-                          struct zp_err *err);
+                          void (*note)(void *ud, const char *text), void *ud, struct zp_err *err);
 
 /* "<project>-YYYYmmdd-HHMMSS.tar.zst" (UTC now): the default archive name. Returns a new
  * string. */
