@@ -39,6 +39,8 @@ packages=(
     docker-compose
     # S3 tests: awscli checks what zpanel uploaded (s3rver, on node, below)
     awscli
+    # database dump tests: the servers packed into local images by db-images.sh
+    postgresql mariadb-server redis-server
 )
 # node and npm for s3rver, unless a node (say NodeSource's, which bundles npm) is there
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
