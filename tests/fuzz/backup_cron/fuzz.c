@@ -1,8 +1,8 @@
 /* Fuzz target for the cron expression parser (backup/schedule.c): arbitrary bytes are
-#define _DEFAULT_SOURCE /* gmtime_r */
 *parsed;
 a failure carries a message, and a parsed expression's next time, from a time *taken from the input,
     is after it and matches the expression's fields. */
+#define _DEFAULT_SOURCE /* gmtime_r */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,8 +14,7 @@ a failure carries a message, and a parsed expression's next time, from a time *t
 
 #include "util/banned.h"
 
-    int
-    LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
