@@ -1,7 +1,6 @@
 /* Fuzz target for the cron expression parser (backup/schedule.c): arbitrary bytes are
-*parsed;
-a failure carries a message, and a parsed expression's next time, from a time *taken from the input,
-    is after it and matches the expression's fields. */
+ * parsed; a failure carries a message, and a parsed expression's next time, from a time
+ * taken from the input, is after it and matches the expression's fields. */
 #define _DEFAULT_SOURCE /* gmtime_r */
 #include <stddef.h>
 #include <stdint.h>
