@@ -281,6 +281,7 @@ int srv_job_run(const struct srv_job_env *env, const struct store_job *job, stru
         zp_err_set(err, rc, NULL, "cannot load project '%s' (%zu error%s)", job->project, d.errors,
                    d.errors == 1 ? "" : "s");
         zp_diags_release(&d);
+        srv_sched_after_job(env, job, &rc, err, ctl);
         return rc;
     }
     zp_diags_release(&d);
@@ -297,6 +298,8 @@ int srv_job_run(const struct srv_job_env *env, const struct store_job *job, stru
     srv_job_detach(ctl);
 out:
     srv_job_detach(ctl);
+    if (rc != ZP_E_CANCELLED)
+        srv_sched_after_job(env, job, &rc, err, ctl);
     orch_free(o);
     json_decref(args);
     compose_project_free(p);

@@ -31,6 +31,11 @@ static const struct srv_route routes[] = {
     {"GET", "/api/v1/jobs/{id}", STORE_SCOPE_READ, srv_api_job_get},
     {"GET", "/api/v1/jobs/{id}/log", STORE_SCOPE_READ, srv_api_job_log},
     {"POST", "/api/v1/jobs/{id}/cancel", STORE_SCOPE_DEPLOY, srv_api_job_cancel},
+    /* dumps */
+    {"GET", "/api/v1/projects/{name}/schedules", STORE_SCOPE_READ, srv_api_schedules_list},
+    {"POST", "/api/v1/projects/{name}/schedules", STORE_SCOPE_WRITE, srv_api_schedules_create},
+    {"DELETE", "/api/v1/projects/{name}/schedules/{id}", STORE_SCOPE_WRITE,
+     srv_api_schedules_delete},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
