@@ -29,7 +29,7 @@
 
 static json_t *schedule_json(const struct store_schedule *s)
 {
-    return json_pack("{s:I, s:s, s:s, s:{s:I, s:I, s:I}, s:s?, s:b, s:I, s:I?}", "id",
+    return json_pack("{s:I, s:s, s:s, s:{s:I, s:I, s:I}, s:s?, s:b, s:I, s:o?}", "id",
                      (json_int_t)s->id, "project", s->project, "cron", s->cron, "keep", "last",
                      (json_int_t)s->keep_last, "daily", (json_int_t)s->keep_daily, "weekly",
                      (json_int_t)s->keep_weekly, "webhook", s->webhook, "notify_success",
