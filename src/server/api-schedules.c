@@ -74,20 +74,60 @@ void srv_api_schedules_list(struct srv_req *req, struct srv_resp *resp)
     srv_reply_json(resp, 200, json_pack("{s:o}", "schedules", list));
 }
 
-/* A count member of keep within 0..KEEP_MAX; false with *bad set. */
-static bool keep_count(json_t *keep, const char *name, int64_t *ret, const char **bad)
+/* Check spec and add it for project (registered) through db. */
+static int schedule_add(struct store_panel *db, const char *project,
+                        const struct server_schedule_spec *spec, struct store_schedule *ret,
+                        struct zp_err *err)
+{
+    struct store_panel_project p;
+    if (!store_project_name_valid(project))
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such project '%s'", project);
+    int rc = store_panel_project_get(db, project, &p, err);
+    if (rc)
+        return rc;
+    store_panel_project_release(&p);
+    struct backup_cron c;
+    if (spec->cron == NULL)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "cron: required, a cron expression");
+    if (backup_cron_parse(spec->cron, &c, err) != 0) {
+        zp_err_prefix(err, "cron");
+        return err->code;
+    }
+    static const char *const names[] = {"last", "daily", "weekly"};
+    const int64_t counts[] = {spec->keep_last, spec->keep_daily, spec->keep_weekly};
+    for (size_t i = 0; i < 3; i++)
+        if (counts[i] < 0 || counts[i] > KEEP_MAX)
+            return zp_err_set(err, ZP_E_INPUT, NULL, "keep.%s: not a count from 0 to %d", names[i],
+                              KEEP_MAX);
+    if (spec->webhook &&
+        (strncmp(spec->webhook, "http://", 7) != 0 || strlen(spec->webhook) > WEBHOOK_MAX ||
+         spec->webhook[7] == '\0' || spec->webhook[7] == '/'))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "webhook: '%s' is not an http://HOST[:PORT]/PATH URL (https is not "
+                          "supported yet)",
+                          spec->webhook);
+    int64_t next = backup_cron_next(&c, (int64_t)time(NULL));
+    if (next < 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "cron: '%s' never matches a date", spec->cron);
+    memset(ret, 0, sizeof(*ret));
+    ret->project = (char *)project;
+    ret->cron = (char *)spec->cron;
+    ret->keep_last = spec->keep_last;
+    ret->keep_daily = spec->keep_daily;
+    ret->keep_weekly = spec->keep_weekly;
+    ret->webhook = (char *)spec->webhook;
+    ret->notify_success = spec->notify_success;
+    ret->next_run = next;
+    return store_panel_schedule_add(db, ret, err);
+}
+
+/* A count member of keep, or -1 when it is not an integer. */
+static int64_t keep_count(json_t *keep, const char *name)
 {
     json_t *v = keep ? json_object_get(keep, name) : NULL;
-    if (v == NULL) {
-        *ret = 0;
-        return true;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > KEEP_MAX) {
-        *bad = name;
-        return false;
-    }
-    *ret = json_integer_value(v);
-    return true;
+    if (v == NULL)
+        return 0;
+    return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
 /* {"cron": "0 3 * * *", "keep": {"last": N, "daily": D, "weekly": W},
@@ -103,61 +143,70 @@ void srv_api_schedules_create(struct srv_req *req, struct srv_resp *resp)
         srv_reply_zerr(resp, &err);
         return;
     }
-    struct store_schedule s;
-    memset(&s, 0, sizeof(s));
-    const char *cron = json_string_value(json_object_get(b, "cron"));
+    json_t *cron = json_object_get(b, "cron");
     json_t *keep = json_object_get(b, "keep");
     json_t *hook = json_object_get(b, "webhook");
     json_t *ns = json_object_get(b, "notify_success");
-    struct backup_cron c;
     const char *bad = NULL;
-    if (cron == NULL) {
-        srv_reply_error(resp, 400, "bad_request", NULL, "cron: required, a cron expression");
-        goto out;
+    if (cron && !json_is_string(cron))
+        bad = "cron: not a string";
+    else if (keep && !json_is_object(keep))
+        bad = "keep: not an object";
+    else if (hook && !json_is_null(hook) && !json_is_string(hook))
+        bad = "webhook: not a string";
+    else if (ns && !json_is_boolean(ns))
+        bad = "notify_success: not true or false";
+    if (bad) {
+        srv_reply_error(resp, 400, "bad_request", NULL, "%s", bad);
+        json_decref(b);
+        return;
     }
-    if (backup_cron_parse(cron, &c, &err) != 0) {
-        srv_reply_error(resp, 400, "bad_request", NULL, "cron: %s", err.msg);
-        goto out;
+    struct server_schedule_spec spec = {
+        .cron = json_string_value(cron),
+        .keep_last = keep_count(keep, "last"),
+        .keep_daily = keep_count(keep, "daily"),
+        .keep_weekly = keep_count(keep, "weekly"),
+        .webhook = json_string_value(hook),
+        .notify_success = json_is_true(ns),
+    };
+    struct store_schedule s;
+    if (schedule_add(req->db, req->params[0], &spec, &s, &err) != 0) {
+        if (err.code == ZP_E_INPUT)
+            srv_reply_error(resp, 400, "bad_request", NULL, "%s", err.msg);
+        else
+            srv_reply_zerr(resp, &err);
+    } else {
+        srv_reply_json(resp, 201, json_pack("{s:o}", "schedule", schedule_json(&s)));
     }
-    if (keep && !json_is_object(keep)) {
-        srv_reply_error(resp, 400, "bad_request", NULL, "keep: not an object");
-        goto out;
-    }
-    if (!keep_count(keep, "last", &s.keep_last, &bad) ||
-        !keep_count(keep, "daily", &s.keep_daily, &bad) ||
-        !keep_count(keep, "weekly", &s.keep_weekly, &bad)) {
-        srv_reply_error(resp, 400, "bad_request", NULL, "keep.%s: not a count from 0 to %d", bad,
-                        KEEP_MAX);
-        goto out;
-    }
-    if (hook && !json_is_null(hook) &&
-        (!json_is_string(hook) || strncmp(json_string_value(hook), "http://", 7) != 0 ||
-         json_string_length(hook) > WEBHOOK_MAX)) {
-        srv_reply_error(resp, 400, "bad_request", NULL,
-                        "webhook: not an http:// URL (https is not supported yet)");
-        goto out;
-    }
-    if (ns && !json_is_boolean(ns)) {
-        srv_reply_error(resp, 400, "bad_request", NULL, "notify_success: not true or false");
-        goto out;
-    }
-    int64_t next = backup_cron_next(&c, (int64_t)time(NULL));
-    if (next < 0) {
-        srv_reply_error(resp, 400, "bad_request", NULL, "cron: '%s' never matches a date", cron);
-        goto out;
-    }
-    s.project = req->params[0];
-    s.cron = (char *)cron;
-    s.webhook = json_is_string(hook) ? (char *)json_string_value(hook) : NULL;
-    s.notify_success = json_is_true(ns);
-    s.next_run = next;
-    if (store_panel_schedule_add(req->db, &s, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        goto out;
-    }
-    srv_reply_json(resp, 201, json_pack("{s:o}", "schedule", schedule_json(&s)));
-out:
     json_decref(b);
+}
+
+int server_schedule_add(const char *state_dir, const char *project,
+                        const struct server_schedule_spec *spec, int64_t *ret_id, int64_t *ret_next,
+                        struct zp_err *err)
+{
+    struct store_panel *db = NULL;
+    int rc = store_panel_open(state_dir, &db, err);
+    struct store_schedule s;
+    if (rc == 0 && (rc = schedule_add(db, project, spec, &s, err)) == 0) {
+        if (ret_id)
+            *ret_id = s.id;
+        if (ret_next)
+            *ret_next = s.next_run;
+    }
+    store_panel_close(db);
+    return rc;
+}
+
+int server_schedule_remove(const char *state_dir, const char *project, int64_t id,
+                           struct zp_err *err)
+{
+    struct store_panel *db = NULL;
+    int rc = store_panel_open(state_dir, &db, err);
+    if (rc == 0)
+        rc = store_panel_schedule_delete(db, project, id, err);
+    store_panel_close(db);
+    return rc;
 }
 
 void srv_api_schedules_delete(struct srv_req *req, struct srv_resp *resp)

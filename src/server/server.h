@@ -48,4 +48,23 @@ int server_user_add(const char *state_dir, const char *name, const char *role, c
 int server_token_create(const char *state_dir, const char *user, const char *scope, int64_t ttl_s,
                         char **ret_token, struct zp_err *err);
 
+/* ---- backup schedules (used by `zpanel schedule`; safe while serve runs) ---- */
+
+struct server_schedule_spec {
+    const char *cron; /* backup/schedule.h syntax */
+    int64_t keep_last, keep_daily, keep_weekly;
+    const char *webhook; /* http:// URL or NULL */
+    bool notify_success;
+};
+
+/* Add a schedule to registered project (checked: the expression, counts 0..10000, an
+ * http:// webhook). *ret_id and *ret_next (Unix seconds; either may be NULL) get its id and
+ * first run. Errors: ZP_E_INPUT (naming the field), ZP_E_NOTFOUND (project), store errors. */
+int server_schedule_add(const char *state_dir, const char *project,
+                        const struct server_schedule_spec *spec, int64_t *ret_id, int64_t *ret_next,
+                        struct zp_err *err);
+/* Remove schedule id of project. Errors: ZP_E_NOTFOUND. */
+int server_schedule_remove(const char *state_dir, const char *project, int64_t id,
+                           struct zp_err *err);
+
 #endif
