@@ -19,9 +19,9 @@ add_libs() {
     local root=$1
     shift
     local bin lib
-    for bin in "$@"; do
-        ldd "$bin" 2>/dev/null | awk '/=> \//{print $3} $1 ~ /^\//{print $1}'
-    done | sort -u | while read -r lib; do
+    # one ldd for all (it prints a "FILE:" heading before each file's libraries)
+    ldd "$@" 2>/dev/null | awk '/=> \//{print $3} $1 ~ /^\// && $1 !~ /:$/{print $1}' |
+        sort -u | while read -r lib; do
         [ -e "$root$lib" ] && continue
         mkdir -p "$root$(dirname "$lib")"
         cp -L "$lib" "$root$lib"
@@ -56,12 +56,17 @@ build_postgres() {
     [ -x $pg/bin/postgres ] || { echo "db-images.sh: $pg missing (apt install postgresql)" >&2; exit 1; }
     base "$root" postgres
     mkdir -p "$root$pg" "$root/usr/share/postgresql" "$root/usr/share/zoneinfo/Etc"
-    cp -a $pg/bin $pg/lib "$root$pg/"
-    rm -f "$root$pg"/lib/llvmjit* # the JIT links all of LLVM (200 MB); jit is off without it
+    mkdir -p "$root$pg/bin"
+    for b in postgres initdb pg_dump pg_restore psql pg_isready; do cp -a $pg/bin/$b "$root$pg/bin/"; done
+    # the server's own modules (PL/pgSQL, snowball dictionaries, encoding conversions,
+    # replication): no contrib, no JIT (it links all of LLVM: jit is off without it)
+    mkdir -p "$root$pg/lib"
+    cp -a $pg/lib/plpgsql.so $pg/lib/dict_snowball.so $pg/lib/*_and_*.so \
+        $pg/lib/libpqwalreceiver.so $pg/lib/pgoutput.so "$root$pg/lib/"
     cp -a /usr/share/postgresql/15 "$root/usr/share/postgresql/"
     cp -L /usr/share/zoneinfo/UTC "$root/usr/share/zoneinfo/UTC"
     cp -L /usr/share/zoneinfo/Etc/UTC "$root/usr/share/zoneinfo/Etc/UTC"
-    add_libs "$root" $pg/bin/* "$root$pg"/lib/*.so
+    add_libs "$root" "$root$pg"/bin/* "$root$pg"/lib/plpgsql.so "$root$pg"/lib/dict_snowball.so
     mkdir -p "$root/var/lib/postgresql/data" "$root/var/run/postgresql"
     chown -R 999:999 "$root/var/lib/postgresql" "$root/var/run/postgresql"
     chmod 700 "$root/var/lib/postgresql/data"

@@ -189,7 +189,7 @@ static int run_tool(struct engine *e, const char *container, const char *const *
     struct engine_stream_io io = {
         .tty = false, .stdin_fd = in_fd, .on_output = on_output, .ctx = r};
     if ((rc = engine_exec_start(e, id, &io, err)) == 0) {
-        struct engine_exec_state st;
+        struct engine_exec_state st = {0};
         /* the stream ends when the process does; the engine may take a moment to say so */
         for (int i = 0; i < 100 && rc == 0; i++) {
             if ((rc = engine_exec_inspect(e, id, &st, err)) != 0 || !st.running)
