@@ -1073,6 +1073,17 @@ int store_panel_schedule_advance(struct store_panel *p, int64_t id, int64_t was_
     return 0;
 }
 
+int store_panel_schedule_delete_project(struct store_panel *p, const char *project,
+                                        struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "DELETE FROM schedules WHERE project = ?", "removing schedules", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, project);
+    return step_done(p, st, "removing schedules", err);
+}
+
 void store_schedule_release(struct store_schedule *s)
 {
     if (!s)

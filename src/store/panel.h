@@ -206,6 +206,9 @@ int store_panel_schedule_delete(struct store_panel *p, const char *project, int6
 int store_panel_schedule_advance(struct store_panel *p, int64_t id, int64_t was_next,
                                  int64_t next_run, int64_t job, bool *ret_taken,
                                  struct zp_err *err);
+/* Remove every schedule of project (none is fine). */
+int store_panel_schedule_delete_project(struct store_panel *p, const char *project,
+                                        struct zp_err *err);
 void store_schedule_release(struct store_schedule *s);
 void store_schedules_free(struct store_schedule *s, size_t n);
 

@@ -299,6 +299,11 @@ static void test_schedules(void **state)
     zp_err_init(&err);
     assert_int_equal(store_panel_schedule_delete(f->p, "a", s.id, &err), 0);
     assert_int_equal(store_panel_schedule_get(f->p, s.id, &g, &err), ZP_E_NOTFOUND);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_schedule_delete_project(f->p, "b", &err), 0);
+    assert_int_equal(store_panel_schedule_list(f->p, NULL, &v, &n, &err), 0);
+    assert_int_equal(n, 0);
+    store_schedules_free(v, n);
 
     /* schema 1: no schedules table; opening migrates and keeps the rest */
     store_panel_close(f->p);
