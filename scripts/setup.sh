@@ -43,6 +43,8 @@ packages=(
     awscli
     # the dashboard's browser test (tests/e2e/test_dashboard.sh): Debian's chromium
     chromium
+    # database dump tests: the servers packed into local images by db-images.sh
+    postgresql mariadb-server redis-server
 )
 # node and npm for s3rver, unless a node (say NodeSource's, which bundles npm) is there
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

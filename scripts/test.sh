@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-fuzz_seconds=${ZP_FUZZ_SECONDS:-15}
+fuzz_seconds=${ZP_FUZZ_SECONDS:-10}
 jobs=$(nproc)
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -25,7 +25,7 @@ skips=()
 step() { # step NAME COMMAND...: one check that passes or fails as a whole
     local name=$1
     shift
-    echo "=== $name"
+    echo "=== $name (at ${SECONDS} s)"
     if "$@"; then
         passed=$((passed + 1))
     else
@@ -179,6 +179,7 @@ done
 for f in "${skips[@]}"; do
     echo "SKIPPED: $f"
 done
+echo "the whole suite took ${SECONDS} s"
 echo "$passed passed, $failed failed, $skipped skipped"
 # a skip is not a pass: CI fails until every test ran
 [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]

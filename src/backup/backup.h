@@ -19,6 +19,8 @@
  *   binds/<key>/...     a bind-mounted directory; key is its path relative to the project
  *                       directory ("data/pg")
  *   files/<key>         a compose or env file; key is its path relative to the project
+ *   dumps/<key>         a database service's logical dump (one regular file); key is the
+ *                       service name
  *   manifest.json       last entry: what the archive holds and every checksum
  *
  * Each section is one run of entries, its root first, then its entries in canonical order
@@ -47,13 +49,15 @@ enum backup_kind {
     BACKUP_VOLUME,
     BACKUP_BIND,
     BACKUP_FILE,
+    BACKUP_DUMP,
 };
 
 /* One volume, bind directory or file in the archive. */
 struct backup_section {
     enum backup_kind kind;
     char *key;      /* volume key in the model ("data"), or path relative to the project */
-    char *name;     /* the engine's volume name ("app_data"); NULL for binds and files */
+    char *name;     /* the engine's volume name ("app_data"); for dumps the database type
+                     * ("postgres"); NULL for binds and files */
     uint64_t size;  /* bytes of regular-file content */
     uint64_t files; /* entries (files, directories, links; the root counts) */
     char sha256[65];
@@ -64,7 +68,7 @@ struct backup_manifest {
     char *zpanel_version;            /* of the zpanel that wrote it */
     char *project;                   /* the project name at backup time */
     char *created;                   /* RFC 3339 UTC */
-    struct backup_section *sections; /* volumes, then binds, then files */
+    struct backup_section *sections; /* volumes, then binds, then files, then dumps */
     size_t n;
 };
 
@@ -157,6 +161,63 @@ struct backup_volume {
     size_t n_options;
 };
 
+/* ---- database dumps (dump.c) ----
+ *
+ * A database service is dumped with its own tools through exec in its running container
+ * (a logical, consistent copy, never the files of a live server) and loaded back the same
+ * way:
+ *   postgres  pg_dump -Fc -U USER -d DB         restore: pg_restore --clean --if-exists
+ *                                                --single-transaction --exit-on-error
+ *   mariadb   mariadb-dump --single-transaction  restore: mariadb (the dump's statements)
+ *   mysql     mysqldump --single-transaction     restore: mysql
+ *   redis     redis-cli --rdb - (a fork-time     restore: the server is stopped, the RDB
+ *             snapshot, as BGSAVE takes it)      put in its dir, the server started
+ * Passwords go in the exec's environment (PGPASSWORD, MYSQL_PWD, REDISCLI_AUTH), never on
+ * a command line. */
+
+enum backup_db {
+    BACKUP_DB_POSTGRES,
+    BACKUP_DB_MARIADB,
+    BACKUP_DB_MYSQL,
+    BACKUP_DB_REDIS,
+};
+
+/* "postgres", "mariadb", "mysql", "redis" */
+const char *backup_db_name(enum backup_db db);
+/* The type named s. Errors: ZP_E_INPUT naming the types. */
+int backup_db_parse(const char *s, enum backup_db *ret, struct zp_err *err);
+
+struct backup_dump {
+    const char *key;       /* the service ("db") */
+    enum backup_db type;   /* */
+    const char *container; /* ID of its running container (backup_create fills it from
+                            * nothing: the caller, release/, looks it up) */
+    const char *database;  /* postgres: the database (required); mariadb/mysql: one
+                            * database, or NULL for all; redis: unused */
+    const char *user;      /* postgres, mariadb, mysql (required) */
+    const char *password;  /* NULL: none */
+};
+
+/* The command (NULL-terminated, borrowed strings of d or literals) and environment
+ * ("KEY=value" in *ret_env, new strings; NULL-terminated) of a phase of d: 0 dump,
+ * 1 load (reads the dump on stdin; redis: none), 2 readiness probe. Pure (unit tests). */
+void backup_dump_command(const struct backup_dump *d, int phase, const char *argv[16],
+                         char ***ret_env);
+void backup_dump_env_free(char **env);
+
+/* Run the dump of d into fd (a temporary file of the caller). Errors: ZP_E_ENGINE naming
+ * the service, the tool, its exit code and the last lines of its error output (a wrong
+ * password says so); those of engine.h. */
+int backup_dump_run(struct engine *e, const struct backup_dump *d, int fd, struct zp_err *err);
+
+/* Load the dump section of the archive at path (checked by backup_verify) for d->key
+ * into d->container: wait up to timeout_s for the server to answer (phase 2), then load
+ * (postgres, mariadb, mysql) or swap the RDB file in (redis: the container is stopped,
+ * the file put, the container started). Errors: ZP_E_NOTFOUND (no such dump), ZP_E_ENGINE
+ * (the tool failed: its output says why), those of engine.h. */
+int backup_dump_load(struct engine *e, const char *path, const struct backup_dump *d, int timeout_s,
+                     struct zp_err *err);
+
 /* A bind-mounted directory or a file of the project. */
 struct backup_path {
     const char *key;  /* path relative to the project directory */
@@ -175,6 +236,8 @@ struct backup_spec {
     const struct backup_path *files;
     size_t nfiles;
     bool engine_api; /* read volumes through the engine's archive API even when local */
+    const struct backup_dump *dumps; /* database dumps, taken first (before the volumes) */
+    size_t ndumps;
 };
 
 /* Progress: what (a volume, bind or file key) and a short text ("reading", "done 12 MiB"). */

@@ -152,9 +152,10 @@ int backup__check_entry(struct backup__check *c, const char *rel, const struct a
         if (len != 0)
             return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' comes before the root of its section",
                               e->path);
-        if (c->kind == BACKUP_FILE ? type != BACKUP_T_FILE : type != BACKUP_T_DIR)
+        bool one = c->kind == BACKUP_FILE || c->kind == BACKUP_DUMP;
+        if (one ? type != BACKUP_T_FILE : type != BACKUP_T_DIR)
             return zp_err_set(err, ZP_E_INPUT, NULL, "the root '%s' is not a %s", e->path,
-                              c->kind == BACKUP_FILE ? "regular file" : "directory");
+                              one ? "regular file" : "directory");
         c->started = true;
         c->depth = 0;
         push(c, "", 0, type);
@@ -163,7 +164,7 @@ int backup__check_entry(struct backup__check *c, const char *rel, const struct a
         *ret_type = type;
         return 0;
     }
-    if (c->kind == BACKUP_FILE || len == 0)
+    if (c->kind == BACKUP_FILE || c->kind == BACKUP_DUMP || len == 0)
         return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' appears twice or under a file section",
                           e->path);
     /* strictly after the previous entry: no path twice (a file then a directory of the same

@@ -373,21 +373,20 @@ static int backup_volume(struct writer *wr, struct engine *e, const char *helper
 
 /* ---- files: from the host ---- */
 
-static int backup_file(struct writer *wr, const struct backup_path *f, struct zp_err *err)
+/* A one-file section (a compose or env file, a dump) from fd, named what in errors. */
+static int put_one_file(struct writer *wr, enum backup_kind kind, const char *key, const char *name,
+                        int fd, const char *what, struct zp_err *err)
 {
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return zp_err_sys(err, "file '%s'", f->path);
     struct section sec;
-    section_begin(wr, &sec, BACKUP_FILE, f->key, NULL);
+    section_begin(wr, &sec, kind, key, name);
     int rc = 0;
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        rc = zp_err_sys(err, "file '%s'", f->path);
+        rc = zp_err_sys(err, "%s", what);
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = zp_err_set(err, ZP_E_INPUT, NULL, "file '%s' is not a regular file", f->path);
+        rc = zp_err_set(err, ZP_E_INPUT, NULL, "%s is not a regular file", what);
         goto out;
     }
     struct arc_entry e = {
@@ -408,11 +407,11 @@ static int backup_file(struct writer *wr, const struct backup_path *f, struct zp
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = zp_err_sys(err, "reading '%s'", f->path);
+            rc = zp_err_sys(err, "reading %s", what);
             goto out;
         }
         if (n == 0) {
-            rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "file '%s' shrank while read", f->path);
+            rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "%s shrank while read", what);
             goto out;
         }
         if ((rc = put_data(wr, &sec, wr->chunk, (size_t)n, err)) != 0)
@@ -423,6 +422,47 @@ static int backup_file(struct writer *wr, const struct backup_path *f, struct zp
     section_end(wr, &sec);
 out:
     section_release(&sec);
+    return rc;
+}
+
+static int backup_file(struct writer *wr, const struct backup_path *f, struct zp_err *err)
+{
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return zp_err_sys(err, "file '%s'", f->path);
+    char *what = zp_asprintf("file '%s'", f->path);
+    int rc = put_one_file(wr, BACKUP_FILE, f->key, NULL, fd, what, err);
+    free(what);
+    close(fd);
+    return rc;
+}
+
+/* ---- dumps: through exec, spooled to an unlinked temporary file (the archive needs
+ * the size first), then archived; a failed dump writes nothing ---- */
+
+static int backup_dump(struct writer *wr, struct engine *e, const struct backup_dump *d,
+                       struct zp_err *err)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *tmpl = zp_asprintf("%s/.zpanel-dump-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkostemp(tmpl, O_CLOEXEC);
+    if (fd < 0) {
+        int rc = zp_err_sys(err, "creating a temporary file for the dump of '%s'", d->key);
+        free(tmpl);
+        return rc;
+    }
+    unlink(tmpl);
+    free(tmpl);
+    note(wr, BACKUP_DUMP, d->key, "dumping %s database", backup_db_name(d->type));
+    int rc = backup_dump_run(e, d, fd, err);
+    if (rc == 0 && lseek(fd, 0, SEEK_SET) != 0)
+        rc = zp_err_sys(err, "rewinding the dump of '%s'", d->key);
+    if (rc == 0) {
+        fchmod(fd, 0600);
+        char *what = zp_asprintf("the dump of service '%s'", d->key);
+        rc = put_one_file(wr, BACKUP_DUMP, d->key, backup_db_name(d->type), fd, what, err);
+        free(what);
+    }
     close(fd);
     return rc;
 }
@@ -483,6 +523,11 @@ int backup_create_fd(struct engine *e, const struct backup_spec *spec, int fd,
         zp_err_prefix(err, "writing '%s'", output);
         goto out;
     }
+    /* the databases first: their dumps are the consistent part, taken before the copying */
+    for (size_t i = 0; i < spec->ndumps && rc == 0; i++)
+        rc = backup_dump(&wr, e, &spec->dumps[i], err);
+    if (rc)
+        goto out;
     /* volumes whose mountpoint this process reads directly; the others need the helper */
     size_t napi = 0;
     for (size_t i = 0; i < spec->nvolumes; i++) {

@@ -42,8 +42,9 @@ int backup_check_key(enum backup_kind kind, const char *key, struct zp_err *err)
     size_t len = strlen(key);
     if (len == 0)
         return zp_err_set(err, ZP_E_INPUT, NULL, "empty key");
-    if (kind == BACKUP_VOLUME && strchr(key, '/') != NULL)
-        return zp_err_set(err, ZP_E_INPUT, NULL, "volume key '%s' contains '/'", key);
+    if ((kind == BACKUP_VOLUME || kind == BACKUP_DUMP) && strchr(key, '/') != NULL)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "%s key '%s' contains '/'",
+                          kind == BACKUP_VOLUME ? "volume" : "dump", key);
     return backup_check_path(key, len, err);
 }
 
@@ -115,6 +116,8 @@ const char *backup__kind_dir(enum backup_kind kind)
         return "binds";
     case BACKUP_FILE:
         return "files";
+    case BACKUP_DUMP:
+        return "dumps";
     }
     ZP_BUG("bad kind %d", (int)kind);
 }
@@ -157,8 +160,8 @@ static char *decode_bind_key(const char *s, size_t n)
 int backup__split(const char *path, enum backup_kind *ret_kind, char **ret_key,
                   const char **ret_rel, struct zp_err *err)
 {
-    static const enum backup_kind kinds[] = {BACKUP_VOLUME, BACKUP_BIND, BACKUP_FILE};
-    for (size_t k = 0; k < 3; k++) {
+    static const enum backup_kind kinds[] = {BACKUP_VOLUME, BACKUP_BIND, BACKUP_FILE, BACKUP_DUMP};
+    for (size_t k = 0; k < 4; k++) {
         const char *dir = backup__kind_dir(kinds[k]);
         size_t dl = strlen(dir);
         if (strncmp(path, dir, dl) != 0 || path[dl] != '/')
@@ -166,7 +169,7 @@ int backup__split(const char *path, enum backup_kind *ret_kind, char **ret_key,
         const char *rest = path + dl + 1;
         char *key = NULL;
         const char *rel = "";
-        if (kinds[k] == BACKUP_FILE) {
+        if (kinds[k] == BACKUP_FILE || kinds[k] == BACKUP_DUMP) {
             key = zp_strdup(rest);
         } else {
             const char *slash = strchr(rest, '/');

@@ -33,7 +33,9 @@ const struct backup_section *backup_manifest_find(const struct backup_manifest *
     return NULL;
 }
 
-static const char *const list_names[] = {"volumes", "binds", "files"};
+static const char *const list_names[] = {"volumes", "binds", "files", "dumps"};
+/* the member naming a section, per kind */
+static const char *const key_names[] = {"key", "path", "path", "service"};
 
 int backup_manifest_to_json(const struct backup_manifest *m, struct zp_buf *out, struct zp_err *err)
 {
@@ -44,16 +46,18 @@ int backup_manifest_to_json(const struct backup_manifest *m, struct zp_buf *out,
                         json_string(m->zpanel_version ? m->zpanel_version : ""));
     json_object_set_new(root, "project", json_string(m->project ? m->project : ""));
     json_object_set_new(root, "created", json_string(m->created ? m->created : ""));
-    for (int k = BACKUP_VOLUME; k <= BACKUP_FILE; k++) {
+    for (int k = BACKUP_VOLUME; k <= BACKUP_DUMP; k++) {
         json_t *list = json_array(); /* borrowed once set below */
         for (size_t i = 0; i < m->n; i++) {
             const struct backup_section *s = &m->sections[i];
             if ((int)s->kind != k)
                 continue;
             json_t *o = json_object();
-            json_object_set_new(o, k == BACKUP_VOLUME ? "key" : "path", json_string(s->key));
+            json_object_set_new(o, key_names[k], json_string(s->key));
             if (k == BACKUP_VOLUME)
                 json_object_set_new(o, "name", json_string(s->name ? s->name : ""));
+            if (k == BACKUP_DUMP)
+                json_object_set_new(o, "database", json_string(s->name ? s->name : ""));
             json_object_set_new(o, "size", json_integer((json_int_t)s->size));
             json_object_set_new(o, "files", json_integer((json_int_t)s->files));
             json_object_set_new(o, "sha256", json_string(s->sha256));
@@ -143,8 +147,10 @@ int backup_manifest_parse(const char *json, size_t len, struct backup_manifest *
         *dst[i] = zp_strdup(json_string_value(v));
     }
     size_t total = 0;
-    for (int k = BACKUP_VOLUME; k <= BACKUP_FILE; k++) {
+    for (int k = BACKUP_VOLUME; k <= BACKUP_DUMP; k++) {
         json_t *list = json_object_get(root, list_names[k]);
+        if (k == BACKUP_DUMP && list == NULL)
+            continue; /* archives written before dumps existed */
         if (!json_is_array(list)) {
             rc = zp_err_set(err, ZP_E_INPUT, NULL, "manifest.json: %s: not a list", list_names[k]);
             goto out;
@@ -157,7 +163,7 @@ int backup_manifest_parse(const char *json, size_t len, struct backup_manifest *
         goto out;
     }
     m.sections = zp_calloc(total + 1, sizeof(*m.sections));
-    for (int k = BACKUP_VOLUME; k <= BACKUP_FILE; k++) {
+    for (int k = BACKUP_VOLUME; k <= BACKUP_DUMP; k++) {
         json_t *list = json_object_get(root, list_names[k]);
         const char *ln = list_names[k];
         for (size_t i = 0; i < json_array_size(list); i++) {
@@ -166,7 +172,7 @@ int backup_manifest_parse(const char *json, size_t len, struct backup_manifest *
                 rc = bad(err, ln, i, ": not an object");
                 goto out;
             }
-            const char *kf = k == BACKUP_VOLUME ? "key" : "path";
+            const char *kf = key_names[k];
             json_t *key = json_object_get(o, kf);
             json_t *sha = json_object_get(o, "sha256");
             if (!json_is_string(key) || strlen(json_string_value(key)) != json_string_length(key)) {
@@ -202,6 +208,19 @@ int backup_manifest_parse(const char *json, size_t len, struct backup_manifest *
                     goto out;
                 }
                 s->name = zp_strdup(json_string_value(name));
+            }
+            if (k == BACKUP_DUMP) {
+                json_t *db = json_object_get(o, "database");
+                enum backup_db type;
+                struct zp_err ignored;
+                zp_err_init(&ignored);
+                if (!json_is_string(db) ||
+                    strlen(json_string_value(db)) != json_string_length(db) ||
+                    backup_db_parse(json_string_value(db), &type, &ignored) != 0) {
+                    rc = bad(err, ln, i, ".database: not a known database type");
+                    goto out;
+                }
+                s->name = zp_strdup(json_string_value(db));
             }
             s->key = zp_strdup(json_string_value(key));
             memcpy(s->sha256, json_string_value(sha), 65);

@@ -250,6 +250,155 @@ static void add_file(struct backup_plan *p, const char *path)
     p->files[p->nfiles++] = (struct backup_path){own(p, rel), own(p, zp_strdup(real))};
 }
 
+/* The value of variable key in the service's environment, or NULL. */
+static const char *env_of(const struct zp_node *def, const char *key)
+{
+    const struct zp_node *env = zp_node_get(def, "environment");
+    if (key == NULL || !zp_node_is_map(env))
+        return NULL;
+    const struct zp_node *v = zp_node_get(env, key);
+    return v && zp_node_is_scalar(v) && !zp_node_is_null(v) ? v->str : NULL;
+}
+
+static const char *first_env(const struct zp_node *def, const char *a, const char *b)
+{
+    const char *v = env_of(def, a);
+    return v ? v : env_of(def, b);
+}
+
+/* Does image name a well-known database ("postgres:16", "docker.io/library/redis")? */
+static const char *database_image(const char *image)
+{
+    static const char *const known[] = {"postgres", "postgis", "mariadb", "mysql", "redis",
+                                        "valkey",   "mongo",   "percona", NULL};
+    const char *base = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
+    size_t n = strcspn(base, ":@");
+    for (size_t i = 0; known[i]; i++)
+        if (strlen(known[i]) == n && strncmp(base, known[i], n) == 0)
+            return known[i];
+    return NULL;
+}
+
+static const char *owned_or_null(struct backup_plan *p, const char *s)
+{
+    return s ? own(p, zp_strdup(s)) : NULL;
+}
+
+/* A dump of service svc when it is marked x-zpanel.database; a note when its image looks
+ * like a database that is not marked. */
+static void add_dump(struct backup_plan *p, const char *svc, const struct zp_node *def)
+{
+    const struct zp_node *x = zp_node_get(def, "x-zpanel");
+    const struct zp_node *db = zp_node_is_map(x) ? zp_node_get(x, "database") : NULL;
+    const char *type_s = zp_node_is_map(db) ? zp_node_get_str(db, "type") : NULL;
+    enum backup_db type;
+    struct zp_err ignored;
+    zp_err_init(&ignored);
+    if (type_s == NULL || backup_db_parse(type_s, &type, &ignored) != 0) {
+        const char *image = zp_node_get_str(def, "image");
+        const char *kind = image ? database_image(image) : NULL;
+        if (kind && !p->for_restore)
+            add_note(p, zp_asprintf("service '%s' (image '%s') looks like a database but is not "
+                                    "marked x-zpanel.database: its data is copied as files, "
+                                    "consistent only with --stop; mark it to get a dump",
+                                    svc, image));
+        return;
+    }
+    const char *user = zp_node_get_str(db, "user");
+    const char *database = zp_node_get_str(db, "database");
+    const char *pw_env = zp_node_get_str(db, "password_env");
+    const char *pw = pw_env ? env_of(def, pw_env) : NULL;
+    switch (type) {
+    case BACKUP_DB_POSTGRES:
+        if (!user)
+            user = env_of(def, "POSTGRES_USER");
+        if (!user)
+            user = "postgres";
+        if (!pw && !pw_env)
+            pw = env_of(def, "POSTGRES_PASSWORD");
+        if (!database)
+            database = env_of(def, "POSTGRES_DB");
+        if (!database)
+            database = user;
+        break;
+    case BACKUP_DB_MARIADB:
+    case BACKUP_DB_MYSQL:
+        if (!pw && !pw_env)
+            pw = user ? first_env(def, "MARIADB_PASSWORD", "MYSQL_PASSWORD")
+                      : first_env(def, "MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD");
+        if (!user)
+            user = "root";
+        if (!database)
+            database = first_env(def, "MARIADB_DATABASE", "MYSQL_DATABASE");
+        break;
+    case BACKUP_DB_REDIS:
+        if (!pw && !pw_env)
+            pw = env_of(def, "REDIS_PASSWORD");
+        user = NULL;
+        database = NULL;
+        break;
+    }
+    p->dumps = zp_realloc(p->dumps, (p->ndumps + 1) * sizeof(*p->dumps));
+    p->dumps[p->ndumps++] = (struct backup_dump){
+        .key = own(p, zp_strdup(svc)),
+        .type = type,
+        .database = owned_or_null(p, database),
+        .user = owned_or_null(p, user),
+        .password = owned_or_null(p, pw),
+    };
+}
+
+static bool dumped(const struct backup_plan *p, const char *svc)
+{
+    for (size_t i = 0; i < p->ndumps; i++)
+        if (strcmp(p->dumps[i].key, svc) == 0)
+            return true;
+    return false;
+}
+
+/* Volumes used only by dumped services: the dump is archived instead. */
+static void drop_dumped_volumes(struct backup_plan *p)
+{
+    for (size_t i = 0; i < p->nvolumes; i++) {
+        struct backup_plan_users *u = &p->volume_users[i];
+        bool all = u->n > 0;
+        for (size_t k = 0; k < u->n && all; k++)
+            all = dumped(p, u->services[k]);
+        if (!all)
+            continue;
+        add_note(p, zp_asprintf("volume '%s' holds the files of database service '%s': its "
+                                "dump is archived instead",
+                                p->volumes[i].key, u->services[0]));
+        for (size_t k = 0; k < u->n; k++)
+            free(u->services[k]);
+        free(u->services);
+        memmove(&p->volumes[i], &p->volumes[i + 1], (p->nvolumes - i - 1) * sizeof(*p->volumes));
+        memmove(&p->volume_users[i], &p->volume_users[i + 1],
+                (p->nvolumes - i - 1) * sizeof(*p->volume_users));
+        p->nvolumes--;
+        i--;
+    }
+    for (size_t i = 0; i < p->nbinds; i++) {
+        struct backup_plan_users *u = &p->bind_users[i];
+        bool all = u->n > 0;
+        for (size_t k = 0; k < u->n && all; k++)
+            all = dumped(p, u->services[k]);
+        if (!all)
+            continue;
+        add_note(p, zp_asprintf("bind directory '%s' holds the files of database service '%s': "
+                                "its dump is archived instead",
+                                p->binds[i].key, u->services[0]));
+        for (size_t k = 0; k < u->n; k++)
+            free(u->services[k]);
+        free(u->services);
+        memmove(&p->binds[i], &p->binds[i + 1], (p->nbinds - i - 1) * sizeof(*p->binds));
+        memmove(&p->bind_users[i], &p->bind_users[i + 1],
+                (p->nbinds - i - 1) * sizeof(*p->bind_users));
+        p->nbinds--;
+        i--;
+    }
+}
+
 int backup_plan_build(const struct compose_project *proj, const char *const *services,
                       size_t nservices, const char *const *env_files, size_t nenv_files,
                       bool for_restore, struct backup_plan *ret, struct zp_err *err)
@@ -314,6 +463,7 @@ int backup_plan_build(const struct compose_project *proj, const char *const *ser
         p.images[p.nimages++] = image ? zp_strdup(image) : zp_asprintf("%s-%s", proj->name, svc);
         if (!selected(svc, services, nservices))
             continue;
+        add_dump(&p, svc, def);
         const struct zp_node *mounts = zp_node_get(def, "volumes");
         for (size_t m = 0; zp_node_is_seq(mounts) && m < mounts->n; m++) {
             const char *type = zp_node_get_str(mounts->items[m], "type");
@@ -329,6 +479,8 @@ int backup_plan_build(const struct compose_project *proj, const char *const *ser
         }
     }
     drop_nested(&p);
+    if (!for_restore)
+        drop_dumped_volumes(&p);
 
     for (size_t i = 0; i < proj->nfiles; i++)
         if (strcmp(proj->files[i], "-") != 0)
@@ -371,6 +523,7 @@ void backup_plan_release(struct backup_plan *p)
     free(p->binds);
     free(p->bind_users);
     free(p->files);
+    free(p->dumps);
     free(p->images);
     free(p->notes);
     free(p->owned);

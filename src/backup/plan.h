@@ -27,6 +27,10 @@ struct backup_plan {
     size_t nfiles;
     char **images; /* helper candidates, in service order */
     size_t nimages;
+    /* database services to dump (x-zpanel.database), in service order; container NULL
+     * (release/ looks up the running one) */
+    struct backup_dump *dumps;
+    size_t ndumps;
     char **notes; /* things skipped, for the user */
     size_t nnotes;
     char *project_dir; /* real path */
@@ -38,7 +42,14 @@ struct backup_plan {
     size_t nkvs;
 };
 
-/* Build the plan of project p, limited to the volumes and binds used by services (all when
+/* Build the plan of project p, with the database services marked x-zpanel.database as
+ * dumps; unless for_restore, a volume used only by dumped services is left out (a dump
+ * is the consistent copy; a note says so), and a service whose image looks like a
+ * database but is not marked gets a note (its volume is copied as files). Credentials
+ * come from the service's environment (POSTGRES_USER/POSTGRES_PASSWORD/POSTGRES_DB,
+ * MARIADB_ or MYSQL_ ROOT_PASSWORD, USER, PASSWORD, DATABASE; REDIS_PASSWORD) or the
+ * variable named by password_env.
+ * Build the plan of project p, limited to the volumes and binds used by services (all when
  * nservices is 0); env_files are the --env-file flags. for_restore also lists the bind
  * directories and files the model declares that do not exist yet (a fresh checkout), keyed
  * by their path relative to the project directory. Errors: ZP_E_SYSTEM (the project

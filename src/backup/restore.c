@@ -955,7 +955,8 @@ static int stage_all(struct restorer *rs, struct cursor *c, bool *done, struct z
                     zp_err_prefix(err, "volume '%s'", v->name);
                 done[i] = true;
             }
-        } else if (spec->volumes_only) {
+        } else if (spec->volumes_only || kind == BACKUP_DUMP) {
+            /* dumps are loaded into their running service afterwards (backup_dump_load) */
             rc = skip_section(c, err);
         } else if (kind == BACKUP_BIND) {
             if (!declared(spec->binds, spec->nbinds, key)) {

@@ -102,7 +102,7 @@ static int verify_entry(struct verifier *v, struct arc_reader *r, const struct a
             goto out;
         bool same = tk == kind && strcmp(tkey, s->key) == 0;
         free(tkey);
-        if (!same || kind == BACKUP_FILE) {
+        if (!same || kind == BACKUP_FILE || kind == BACKUP_DUMP) {
             rc = zp_err_set(err, ZP_E_INPUT, NULL, "hard link '%s' leaves its section", e->path);
             goto out;
         }

@@ -293,6 +293,7 @@ void cli_ssh_close(struct ssh_tunnel *t, int rc);
 /* the control plane: cmd-serve.c, cmd-user.c, cmd-token.c */
 extern const struct cli_cmd cli_cmd_serve;
 extern const struct cli_cmd cli_cmd_user;
+extern const struct cli_cmd cli_cmd_schedule;
 extern const struct cli_cmd cli_cmd_token;
 extern const struct cli_cmd cli_cmd_notify;
 

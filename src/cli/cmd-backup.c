@@ -19,7 +19,7 @@
 
 #include "../util/banned.h"
 
-static const char *const kind_names[] = {"volume", "bind", "file"};
+static const char *const kind_names[] = {"volume", "bind", "file", "dump"};
 
 static void on_progress(void *ud, enum backup_kind kind, const char *key, const char *text)
 {

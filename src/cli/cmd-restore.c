@@ -12,12 +12,13 @@
 #include "../engine/engine.h"
 #include "../orchestrator/orchestrator.h"
 #include "../backup/plan.h"
+#include "../release/backup.h"
 #include "cli.h"
 #include "s3-opts.h"
 
 #include "../util/banned.h"
 
-static const char *const kind_names[] = {"volume", "bind", "file"};
+static const char *const kind_names[] = {"volume", "bind", "file", "dump"};
 
 static void on_progress(void *ud, enum backup_kind kind, const char *key, const char *text)
 {
@@ -32,6 +33,11 @@ static bool confirm(const char *what)
     if (fgets(line, sizeof(line), stdin) == NULL)
         return false;
     return line[0] == 'y' || line[0] == 'Y';
+}
+
+static void on_dump_note(void *ud, const char *text)
+{
+    cli_progress_note(ud, "%s", text);
 }
 
 static void push(const char ***list, size_t *n, const char *v)
@@ -174,7 +180,7 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
         const struct backup_section *sec = &m.sections[k];
         const struct backup_path *list = sec->kind == BACKUP_BIND ? plan.binds : plan.files;
         size_t n = sec->kind == BACKUP_BIND ? plan.nbinds : plan.nfiles;
-        bool found = sec->kind == BACKUP_VOLUME;
+        bool found = sec->kind == BACKUP_VOLUME || sec->kind == BACKUP_DUMP;
         for (size_t i = 0; i < n && !found; i++)
             found = strcmp(list[i].key, sec->key) == 0;
         if (!found) {
@@ -189,6 +195,10 @@ static int restore_exec(const struct cli_global *g, int argc, char **argv)
             goto out;
         }
     }
+    for (size_t k = 0; others && k < m.n; k++)
+        if (m.sections[k].kind == BACKUP_DUMP)
+            zp_buf_addf(&what, "%sthe data of database service '%s'", what.len ? ", " : "",
+                        m.sections[k].key);
     if (others) {
         for (size_t i = 0; i < plan.nbinds; i++)
             backup_plan_add_users(&plan.bind_users[i], &affected, &naffected);
@@ -276,6 +286,10 @@ back:
                 rc = urc;
         }
     }
+    /* the database dumps load into their running services, once these are back */
+    if (rc == 0 && others &&
+        release_restore_dumps(s.orch, s.project, file, &m, 60, on_dump_note, s.progress, &err) != 0)
+        rc = cli_error(&err);
     if (rc == 0) {
         cli_progress_done(s.progress);
         printf("restored '%s' (written %s from project '%s'): %s\n", shown, m.created, m.project,

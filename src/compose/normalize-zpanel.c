@@ -15,7 +15,9 @@
 #define MAX_DURATION_NS (INT64_C(86400) * 1000000000)
 
 static const char *const ext_keys[] = {
-    "routes", "tls", "health", "drain_timeout", "proxy", "share_hosts_with", NULL};
+    "routes", "tls", "health", "drain_timeout", "proxy", "share_hosts_with", "database", NULL};
+static const char *const database_keys[] = {"type", "database", "user", "password_env", NULL};
+static const char *const database_types[] = {"postgres", "mariadb", "mysql", "redis", NULL};
 static const char *const route_keys[] = {"host", "hosts", "path", "paths", "port", NULL};
 static const char *const health_keys[] = {"path", "interval", "timeout", NULL};
 static const char *const tls_modes[] = {"auto", "internal", "off", NULL};
@@ -267,6 +269,47 @@ static int norm_health(struct zp_node *v, const char *path, struct zp_diags *d)
     return rc;
 }
 
+/* database: a type, or {type, database, user, password_env}; the short form becomes the
+ * long one. */
+static int norm_database(struct zp_node *v, const char *path, struct zp_diags *d)
+{
+    if (v->kind == ZP_NODE_SCALAR && v->type == ZP_STR) {
+        struct zp_node *m = zp_node_new_map(&v->pos);
+        zp_node_set(m, "type", zp_node_new_str(v->str, &v->pos));
+        zp_node_replace(v, m);
+    }
+    if (compose__expect_kind(v, ZP_NODE_MAP, path, d))
+        return ZP_E_INPUT;
+    int rc = compose__check_keys(v, database_keys, "database", path, d);
+    struct zp_node *t = zp_node_get(v, "type");
+    if (!t) {
+        zp_diag_error(d, &v->pos, path,
+                      "missing required key 'type' (postgres, mariadb, mysql or redis) in "
+                      "database");
+        rc = ZP_E_INPUT;
+    } else {
+        char *kpath = zp_path_key(path, "type");
+        if (check_enum(t, database_types, "database type", kpath, d))
+            rc = ZP_E_INPUT;
+        free(kpath);
+    }
+    static const char *const strs[] = {"database", "user", "password_env", NULL};
+    for (size_t i = 0; strs[i]; i++) {
+        struct zp_node *sv = zp_node_get(v, strs[i]);
+        if (!sv)
+            continue;
+        char *kpath = zp_path_key(path, strs[i]);
+        if (compose__to_str(sv, false, kpath, d)) {
+            rc = ZP_E_INPUT;
+        } else if (sv->str[0] == '\0' || strlen(sv->str) > 255) {
+            zp_diag_error(d, &sv->pos, kpath, "must be 1 to 255 characters");
+            rc = ZP_E_INPUT;
+        }
+        free(kpath);
+    }
+    return rc;
+}
+
 int compose__normalize_zpanel(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
                               struct zp_diags *d)
 {
@@ -293,6 +336,8 @@ int compose__normalize_zpanel(struct zp_node *n, const char *path, const struct 
             r = check_duration(v, 0, kpath, d);
         else if (strcmp(key, "share_hosts_with") == 0)
             r = norm_share(v, kpath, d);
+        else if (strcmp(key, "database") == 0)
+            r = norm_database(v, kpath, d);
         if (r)
             rc = ZP_E_INPUT;
         free(kpath);

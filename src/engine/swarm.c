@@ -645,7 +645,10 @@ int engine__map_service_list(const json_t *arr, struct engine_service_list *ret_
         zp_calloc(json_array_size(arr) + 1, sizeof(struct engine_service)), 0};
     size_t i;
     json_t *o;
-    json_array_foreach(arr, i, o) engine__map_service(o, &l.items[l.n++]);
+    json_array_foreach(arr, i, o)
+    {
+        engine__map_service(o, &l.items[l.n++]);
+    }
     qsort(l.items, l.n, sizeof(*l.items), service_cmp);
     *ret_list = l;
     return 0;

@@ -306,32 +306,34 @@ static void common_opts(CURL *h, const char *url, int timeout_ms, char *errbuf)
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 }
 
-static int send_webhook(const struct notify_channel *c, const struct notify_event *ev,
-                        int timeout_ms, struct zp_err *err)
+int notify_post_json(const char *url, const char *secret, const char *event, const char *body,
+                     int timeout_ms, struct zp_err *err)
 {
-    char *body = notify_body_json(ev, ev->finished_ms);
     size_t len = strlen(body);
-    char sig[NOTIFY_SIGNATURE_LEN];
-    notify_sign(c->secret, body, len, sig);
     unsigned char rnd[16];
     char delivery[sizeof(rnd) * 2 + 1];
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, global_init);
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(delivery, sizeof(delivery), rnd, sizeof(rnd));
-
+    char *lines[7];
+    size_t n = 0;
+    lines[n++] = zp_strdup("Content-Type: application/json");
+    lines[n++] = zp_asprintf("User-Agent: zpanel/%s", ZP_VERSION);
+    lines[n++] = zp_asprintf("X-Zpanel-Event: %s", event);
+    lines[n++] = zp_asprintf("X-Zpanel-Delivery: %s", delivery);
+    lines[n++] = zp_strdup("Expect:");
+    if (secret != NULL) {
+        char sig[NOTIFY_SIGNATURE_LEN];
+        notify_sign(secret, body, len, sig);
+        lines[n++] = zp_asprintf("%s: %s", NOTIFY_SIGNATURE_HEADER, sig);
+    }
     struct curl_slist *hdr = NULL;
-    char *lines[] = {
-        zp_strdup("Content-Type: application/json"),
-        zp_asprintf("User-Agent: zpanel/%s", ZP_VERSION),
-        zp_asprintf("X-Zpanel-Event: %s", ev->event),
-        zp_asprintf("X-Zpanel-Delivery: %s", delivery),
-        zp_asprintf("%s: %s", NOTIFY_SIGNATURE_HEADER, sig),
-        zp_strdup("Expect:"),
-    };
-    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+    for (size_t i = 0; i < n; i++)
         hdr = curl_slist_append(hdr, lines[i]);
     CURL *h = curl_new();
     char errbuf[CURL_ERROR_SIZE] = "";
-    common_opts(h, c->url, timeout_ms, errbuf);
+    common_opts(h, url, timeout_ms, errbuf);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
@@ -341,16 +343,24 @@ static int send_webhook(const struct notify_channel *c, const struct notify_even
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     int ret = 0;
     if (rc != CURLE_OK)
-        ret = zp_err_set(err, ZP_E_SYSTEM, NULL, "webhook %s: %s", c->url,
+        ret = zp_err_set(err, ZP_E_SYSTEM, NULL, "webhook %s: %s", url,
                          errbuf[0] ? errbuf : curl_easy_strerror(rc));
     else if (status < 200 || status > 299)
-        ret = zp_err_set(err, ZP_E_SYSTEM, NULL, "webhook %s answered %ld", c->url, status);
+        ret = zp_err_set(err, ZP_E_SYSTEM, NULL, "webhook %s answered %ld", url, status);
     curl_easy_cleanup(h);
     curl_slist_free_all(hdr);
-    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+    for (size_t i = 0; i < n; i++)
         free(lines[i]);
-    free(body);
     return ret;
+}
+
+static int send_webhook(const struct notify_channel *c, const struct notify_event *ev,
+                        int timeout_ms, struct zp_err *err)
+{
+    char *body = notify_body_json(ev, ev->finished_ms);
+    int rc = notify_post_json(c->url, c->secret, ev->event, body, timeout_ms, err);
+    free(body);
+    return rc;
 }
 
 static int send_mail(const struct notify_channel *c, const struct notify_event *ev, int timeout_ms,

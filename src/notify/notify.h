@@ -57,6 +57,12 @@ void notify_sign(const char *secret, const char *body, size_t len, char out[NOTI
  * text body; newly allocated. */
 char *notify_mail_text(const struct notify_channel *c, const struct notify_event *ev,
                        int64_t now_ms);
+/* POST the JSON text body to url (http:// or https://) within timeout_ms, with the headers
+ * X-Zpanel-Event (event), X-Zpanel-Delivery (random) and, when secret is not NULL,
+ * X-Zpanel-Signature-256. Errors: ZP_E_SYSTEM (no answer, an answer other than 2xx), the
+ * message naming the URL. */
+int notify_post_json(const char *url, const char *secret, const char *event, const char *body,
+                     int timeout_ms, struct zp_err *err);
 /* One attempt to deliver ev on c within timeout_ms. Errors: ZP_E_SYSTEM (no answer, a
  * refused connection, a webhook's answer other than 2xx, an SMTP server's refusal): the
  * message names the channel's URL. */

@@ -86,6 +86,70 @@ static int drop_missing_volumes(struct engine *e, struct backup_plan *plan,
     return 0;
 }
 
+/* The ID of the running container of service (one is enough: a database service runs one
+ * replica), or ZP_E_CONFLICT. *ret is new. */
+static int running_container(struct orch *o, const char *service, char **ret, struct zp_err *err)
+{
+    struct orch_container *cs = NULL;
+    size_t nc = 0;
+    const char *names[] = {service};
+    int rc = orch_ps(o, names, 1, false, &cs, &nc, err);
+    if (rc)
+        return rc;
+    *ret = NULL;
+    for (size_t k = 0; k < nc && *ret == NULL; k++)
+        if (!cs[k].oneoff && strcmp(cs[k].service, service) == 0 &&
+            strcmp(cs[k].state, "running") == 0)
+            *ret = zp_strdup(cs[k].id);
+    orch_containers_free(cs, nc);
+    if (*ret == NULL)
+        return zp_err_set(err, ZP_E_CONFLICT, NULL,
+                          "database service '%s' is not running: its dump is made by its own "
+                          "server (start it with `zpanel up`, or drop x-zpanel.database to "
+                          "copy its files with --stop)",
+                          service);
+    return 0;
+}
+
+int release_restore_dumps(struct orch *o, const struct compose_project *p, const char *path,
+                          const struct backup_manifest *m, int timeout_s,
+                          void (*note_fn)(void *ud, const char *text), void *ud, struct zp_err *err)
+{
+    struct backup_plan plan;
+    memset(&plan, 0, sizeof(plan));
+    int rc = backup_plan_build(p, NULL, 0, NULL, 0, true, &plan, err);
+    for (size_t i = 0; rc == 0 && i < m->n; i++) {
+        const struct backup_section *s = &m->sections[i];
+        if (s->kind != BACKUP_DUMP)
+            continue;
+        struct backup_dump d;
+        size_t k = 0;
+        while (k < plan.ndumps && strcmp(plan.dumps[k].key, s->key) != 0)
+            k++;
+        if (k == plan.ndumps || strcmp(backup_db_name(plan.dumps[k].type), s->name) != 0) {
+            rc = zp_err_set(err, ZP_E_INPUT, NULL,
+                            "archive '%s' holds a %s dump of service '%s', which is not a %s "
+                            "database service (x-zpanel.database) of project '%s'",
+                            path, s->name, s->key, s->name, p->name);
+            break;
+        }
+        d = plan.dumps[k];
+        char *id = NULL;
+        if ((rc = running_container(o, d.key, &id, err)) != 0)
+            break;
+        d.container = id;
+        if (note_fn) {
+            char *t = zp_asprintf("loading the %s dump into service '%s'", s->name, s->key);
+            note_fn(ud, t);
+            free(t);
+        }
+        rc = backup_dump_load(orch_engine(o), path, &d, timeout_s, err);
+        free(id);
+    }
+    backup_plan_release(&plan);
+    return rc;
+}
+
 int release_backup(struct orch *o, const struct compose_project *p,
                    const struct release_backup_opts *opts, struct backup_manifest *ret_manifest,
                    struct zp_err *err)
@@ -93,6 +157,8 @@ int release_backup(struct orch *o, const struct compose_project *p,
     struct backup_plan plan;
     memset(&plan, 0, sizeof(plan));
     const char **users = NULL, **stopped = NULL;
+    struct backup_dump *dumps = NULL;
+    char **ids = NULL;
     size_t nusers = 0, nstopped = 0;
     struct engine *e = orch_engine(o);
     int rc = backup_plan_build(p, opts->services, opts->nservices, opts->env_files,
@@ -103,6 +169,15 @@ int release_backup(struct orch *o, const struct compose_project *p,
         note(opts, "%s", plan.notes[i]);
     if ((rc = drop_missing_volumes(e, &plan, opts, err)) != 0)
         goto out;
+    /* the database servers make their dumps: each must run */
+    dumps = zp_calloc(plan.ndumps + 1, sizeof(*dumps));
+    ids = zp_calloc(plan.ndumps + 1, sizeof(*ids));
+    for (size_t i = 0; i < plan.ndumps; i++) {
+        dumps[i] = plan.dumps[i];
+        if ((rc = running_container(o, dumps[i].key, &ids[i], err)) != 0)
+            goto out;
+        dumps[i].container = ids[i];
+    }
     if (opts->stop) {
         for (size_t i = 0; i < plan.nvolumes; i++)
             backup_plan_add_users(&plan.volume_users[i], &users, &nusers);
@@ -128,6 +203,8 @@ int release_backup(struct orch *o, const struct compose_project *p,
         .files = plan.files,
         .nfiles = plan.nfiles,
         .engine_api = opts->engine_api,
+        .dumps = dumps,
+        .ndumps = plan.ndumps,
     };
     if (opts->s3 != NULL)
         rc = backup_create_s3(e, &spec, opts->s3, opts->s3_bucket, opts->s3_key, opts->progress,
@@ -150,6 +227,10 @@ restart:
         }
     }
 out:
+    for (size_t i = 0; ids && i < plan.ndumps; i++)
+        free(ids[i]);
+    free(ids);
+    free(dumps);
     free(users);
     free(stopped);
     backup_plan_release(&plan);

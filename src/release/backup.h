@@ -42,6 +42,16 @@ int release_backup(struct orch *o, const struct compose_project *p,
                    const struct release_backup_opts *opts, struct backup_manifest *ret_manifest,
                    struct zp_err *err);
 
+/* Load the database dumps of the archive at path (checked: m is what backup_verify gave)
+ * into the running database services of p (x-zpanel.database, same type), each through
+ * backup_dump_load, waiting up to timeout_s for each server. note (may be NULL) hears
+ * which service is loaded. Errors: ZP_E_INPUT (a dump for a service that is not a database
+ * of the same type in p), ZP_E_CONFLICT (the service is not running), those of
+ * backup_dump_load. */
+int release_restore_dumps(struct orch *o, const struct compose_project *p, const char *path,
+                          const struct backup_manifest *m, int timeout_s,
+                          void (*note)(void *ud, const char *text), void *ud, struct zp_err *err);
+
 /* "<project>-YYYYmmdd-HHMMSS.tar.zst" (UTC now): the default archive name. Returns a new
  * string. */
 char *release_backup_default_name(const char *project);

@@ -514,6 +514,8 @@ int server_start(const struct server_opts *opts, struct server **ret, struct zp_
         goto fail;
     if ((rc = srv_jobs_start(s, workers, &s->jobs, err)) != 0)
         goto fail;
+    if ((rc = srv_sched_start(s, &s->sched, err)) != 0)
+        goto fail;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
@@ -555,6 +557,7 @@ void server_free(struct server *s)
     srv_jobs_wake_readers(s->jobs); /* job log streams end now, not at their next keep-alive */
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    srv_sched_stop(s->sched);
     srv_jobs_stop(s->jobs);
     srv_notifier_stop(s->notifier); /* after the jobs: a job that ends queues its news */
     for (size_t i = 0; i < s->npool; i++)

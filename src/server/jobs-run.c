@@ -104,7 +104,7 @@ static void backup_note(void *ud, const char *text)
 
 static void backup_progress(void *ud, enum backup_kind kind, const char *key, const char *text)
 {
-    static const char *const names[] = {"volume", "bind", "file"};
+    static const char *const names[] = {"volume", "bind", "file", "dump"};
     srv_job_log(ud, "%s %s: %s", names[kind], key, text);
 }
 
@@ -290,6 +290,7 @@ int srv_job_run(const struct srv_job_env *env, const struct store_job *job, stru
         zp_err_set(err, rc, NULL, "cannot load project '%s' (%zu error%s)", job->project, d.errors,
                    d.errors == 1 ? "" : "s");
         zp_diags_release(&d);
+        srv_sched_after_job(env, job, &rc, err, ctl);
         return rc;
     }
     zp_diags_release(&d);
@@ -306,6 +307,8 @@ int srv_job_run(const struct srv_job_env *env, const struct store_job *job, stru
     srv_job_detach(ctl);
 out:
     srv_job_detach(ctl);
+    if (rc != ZP_E_CANCELLED)
+        srv_sched_after_job(env, job, &rc, err, ctl);
     orch_free(o);
     json_decref(args);
     compose_project_free(p);

@@ -109,5 +109,7 @@ int srv_project_forget(const char *state_dir, struct store_panel *db, const char
     free(dir);
     if (rc == 0)
         rc = store_panel_project_delete(db, name, err);
+    if (rc == 0) /* its backup schedules go with it (its archives stay) */
+        rc = store_panel_schedule_delete_project(db, name, err);
     return rc;
 }

@@ -59,6 +59,11 @@ static const struct srv_route routes[] = {
     {"GET", "/api/v1/templates", STORE_SCOPE_READ, srv_api_templates_list},
     {"GET", "/api/v1/templates/{name}", STORE_SCOPE_READ, srv_api_template_get},
     {"POST", "/api/v1/templates/{name}/deploy", STORE_SCOPE_DEPLOY, srv_api_template_deploy},
+    /* dumps */
+    {"GET", "/api/v1/projects/{name}/schedules", STORE_SCOPE_READ, srv_api_schedules_list},
+    {"POST", "/api/v1/projects/{name}/schedules", STORE_SCOPE_WRITE, srv_api_schedules_create},
+    {"DELETE", "/api/v1/projects/{name}/schedules/{id}", STORE_SCOPE_WRITE,
+     srv_api_schedules_delete},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

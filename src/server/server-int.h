@@ -144,7 +144,8 @@ struct server {
     struct srv_metrics *metrics;
     struct srv_limit *limit; /* login failures */
     struct srv_notifier *notifier;
-    atomic_bool stopping; /* server_free began: streams end */
+    atomic_bool stopping;    /* server_free began: streams end */
+    struct srv_sched *sched; /* dumps: the backup scheduler (api-schedules.c) */
 };
 
 /* Log a line "LEVEL key=value ..." to stderr. */
@@ -411,5 +412,20 @@ bool srv_backup_name_valid(const char *name);
 /* The restore job: args {"backup": FILE} (a file of <state>/backups/<project>). */
 int srv_job_run_restore(struct orch *o, const struct compose_project *p, const char *state_dir,
                         json_t *args, struct srv_job_ctl *ctl, struct zp_err *err);
+/* dumps */
+/* ---- backup schedules (api-schedules.c) ---- */
+
+void srv_api_schedules_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_schedules_create(struct srv_req *req, struct srv_resp *resp);
+void srv_api_schedules_delete(struct srv_req *req, struct srv_resp *resp);
+/* The scheduler thread: every second (ZPANEL_SCHEDULER_TICK) it queues a backup job for
+ * each schedule whose next_run has come, once however many runs were missed. */
+struct srv_sched;
+int srv_sched_start(struct server *s, struct srv_sched **ret, struct zp_err *err);
+void srv_sched_stop(struct srv_sched *sc); /* NULL is accepted */
+/* After a job: for a scheduled backup, retention when *rc is 0 (its failure sets *rc and
+ * err), then the webhook on failure (and success when asked). */
+void srv_sched_after_job(const struct srv_job_env *env, const struct store_job *job, int *rc,
+                         struct zp_err *err, struct srv_job_ctl *ctl);
 
 #endif

@@ -62,5 +62,23 @@ int server_notify_list(const char *state_dir, struct store_channel **ret, size_t
 int server_notify_remove(const char *state_dir, int64_t id, struct zp_err *err);
 /* Send a "test" event on channel id now. Errors: ZP_E_NOTFOUND, ZP_E_SYSTEM (delivery). */
 int server_notify_test(const char *state_dir, int64_t id, struct zp_err *err);
+/* ---- backup schedules (used by `zpanel schedule`; safe while serve runs) ---- */
+
+struct server_schedule_spec {
+    const char *cron; /* backup/schedule.h syntax */
+    int64_t keep_last, keep_daily, keep_weekly;
+    const char *webhook; /* http:// URL or NULL */
+    bool notify_success;
+};
+
+/* Add a schedule to registered project (checked: the expression, counts 0..10000, an
+ * http:// webhook). *ret_id and *ret_next (Unix seconds; either may be NULL) get its id and
+ * first run. Errors: ZP_E_INPUT (naming the field), ZP_E_NOTFOUND (project), store errors. */
+int server_schedule_add(const char *state_dir, const char *project,
+                        const struct server_schedule_spec *spec, int64_t *ret_id, int64_t *ret_next,
+                        struct zp_err *err);
+/* Remove schedule id of project. Errors: ZP_E_NOTFOUND. */
+int server_schedule_remove(const char *state_dir, const char *project, int64_t id,
+                           struct zp_err *err);
 
 #endif

@@ -89,6 +89,22 @@ static const char *const migrations[] = {
     "  created INTEGER NOT NULL"
     ");"
     "PRAGMA user_version = 2;",
+    /* 3: backup schedules */
+    "CREATE TABLE schedules ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  project TEXT NOT NULL,"
+    "  cron TEXT NOT NULL,"
+    "  keep_last INTEGER NOT NULL DEFAULT 0,"
+    "  keep_daily INTEGER NOT NULL DEFAULT 0,"
+    "  keep_weekly INTEGER NOT NULL DEFAULT 0,"
+    "  webhook TEXT,"
+    "  notify_success INTEGER NOT NULL DEFAULT 0,"
+    "  next_run INTEGER NOT NULL,"
+    "  last_job INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX schedules_by_project ON schedules (project, id);"
+    "PRAGMA user_version = 3;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_PANEL_SCHEMA_VERSION,
@@ -1200,4 +1216,172 @@ void store_audit_rows_free(struct store_audit_row *a, size_t n)
         free(a[i].remote);
     }
     free(a);
+}
+/* ---- backup schedules ---- */
+
+#define SCHEDULE_COLS                                                                              \
+    "id, project, cron, keep_last, keep_daily, keep_weekly, webhook, notify_success, next_run, "   \
+    "last_job, created"
+
+static void schedule_row(sqlite3_stmt *st, struct store_schedule *s)
+{
+    s->id = sqlite3_column_int64(st, 0);
+    s->project = col_str(st, 1);
+    s->cron = col_str(st, 2);
+    s->keep_last = sqlite3_column_int64(st, 3);
+    s->keep_daily = sqlite3_column_int64(st, 4);
+    s->keep_weekly = sqlite3_column_int64(st, 5);
+    s->webhook = col_str(st, 6);
+    s->notify_success = sqlite3_column_int64(st, 7) != 0;
+    s->next_run = sqlite3_column_int64(st, 8);
+    s->last_job = sqlite3_column_int64(st, 9);
+    s->created = sqlite3_column_int64(st, 10);
+}
+
+int store_panel_schedule_add(struct store_panel *p, struct store_schedule *s, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int64_t now = wall_ms();
+    int rc =
+        prepare(p,
+                "INSERT INTO schedules (project, cron, keep_last, keep_daily, keep_weekly, "
+                "webhook, notify_success, next_run, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "adding a schedule", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, s->project);
+    bind_str(st, 2, s->cron);
+    sqlite3_bind_int64(st, 3, s->keep_last);
+    sqlite3_bind_int64(st, 4, s->keep_daily);
+    sqlite3_bind_int64(st, 5, s->keep_weekly);
+    bind_str(st, 6, s->webhook);
+    sqlite3_bind_int64(st, 7, s->notify_success ? 1 : 0);
+    sqlite3_bind_int64(st, 8, s->next_run);
+    sqlite3_bind_int64(st, 9, now);
+    if ((rc = step_done(p, st, "adding a schedule", err)) != 0)
+        return rc;
+    s->id = sqlite3_last_insert_rowid(p->db);
+    s->created = now;
+    return 0;
+}
+
+int store_panel_schedule_list(struct store_panel *p, const char *project,
+                              struct store_schedule **ret, size_t *ret_n, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc =
+        prepare(p,
+                project ? "SELECT " SCHEDULE_COLS " FROM schedules WHERE project = ? ORDER BY id"
+                        : "SELECT " SCHEDULE_COLS " FROM schedules ORDER BY id",
+                "listing schedules", &st, err);
+    if (rc)
+        return rc;
+    if (project)
+        bind_str(st, 1, project);
+    struct store_schedule *v = NULL;
+    size_t n = 0, cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap)
+            zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
+        memset(&v[n], 0, sizeof(v[n]));
+        schedule_row(st, &v[n++]);
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) {
+        store_schedules_free(v, n);
+        return db_error(p, step, "listing schedules", err);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+int store_panel_schedule_get(struct store_panel *p, int64_t id, struct store_schedule *ret,
+                             struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "SELECT " SCHEDULE_COLS " FROM schedules WHERE id = ?",
+                     "reading a schedule", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        memset(ret, 0, sizeof(*ret));
+        schedule_row(st, ret);
+        sqlite3_finalize(st);
+        return 0;
+    }
+    sqlite3_finalize(st);
+    if (step == SQLITE_DONE)
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such schedule %lld", (long long)id);
+    return db_error(p, step, "reading a schedule", err);
+}
+
+int store_panel_schedule_delete(struct store_panel *p, const char *project, int64_t id,
+                                struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "DELETE FROM schedules WHERE project = ? AND id = ?", "removing a schedule",
+                     &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, project);
+    sqlite3_bind_int64(st, 2, id);
+    if ((rc = step_done(p, st, "removing a schedule", err)) != 0)
+        return rc;
+    if (sqlite3_changes(p->db) == 0)
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "project '%s' has no schedule %lld", project,
+                          (long long)id);
+    return 0;
+}
+
+int store_panel_schedule_advance(struct store_panel *p, int64_t id, int64_t was_next,
+                                 int64_t next_run, int64_t job, bool *ret_taken, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc =
+        prepare(p, "UPDATE schedules SET next_run = ?, last_job = ? WHERE id = ? AND next_run = ?",
+                "updating a schedule", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, next_run);
+    sqlite3_bind_int64(st, 2, job);
+    sqlite3_bind_int64(st, 3, id);
+    sqlite3_bind_int64(st, 4, was_next);
+    if ((rc = step_done(p, st, "updating a schedule", err)) != 0)
+        return rc;
+    *ret_taken = sqlite3_changes(p->db) > 0;
+    return 0;
+}
+
+int store_panel_schedule_delete_project(struct store_panel *p, const char *project,
+                                        struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(p, "DELETE FROM schedules WHERE project = ?", "removing schedules", &st, err);
+    if (rc)
+        return rc;
+    bind_str(st, 1, project);
+    return step_done(p, st, "removing schedules", err);
+}
+
+void store_schedule_release(struct store_schedule *s)
+{
+    if (!s)
+        return;
+    free(s->project);
+    free(s->cron);
+    free(s->webhook);
+    memset(s, 0, sizeof(*s));
+}
+
+void store_schedules_free(struct store_schedule *s, size_t n)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_schedule_release(&s[i]);
+    free(s);
 }

@@ -11,7 +11,7 @@
 #include "../util/util.h"
 
 /* The schema version this zpanel writes for zpanel.db. */
-#define STORE_PANEL_SCHEMA_VERSION 2
+#define STORE_PANEL_SCHEMA_VERSION 3
 
 /* One connection to zpanel.db: one thread at a time (each thread opens its own; WAL and a
  * 5 s busy timeout order them). */
@@ -175,6 +175,42 @@ int store_panel_job_counts(struct store_panel *p, struct store_job_count **ret, 
 void store_job_counts_free(struct store_job_count *c, size_t n);
 void store_job_release(struct store_job *j);
 void store_jobs_free(struct store_job *j, size_t n);
+
+/* ---- backup schedules (version 2) ---- */
+
+struct store_schedule {
+    int64_t id;
+    char *project;
+    char *cron; /* checked by the caller (backup/schedule.h) */
+    int64_t keep_last, keep_daily, keep_weekly;
+    char *webhook;       /* http:// URL POSTed after a failed run, or NULL */
+    bool notify_success; /* also after a successful one */
+    int64_t next_run;    /* Unix seconds: when the scheduler queues the next run */
+    int64_t last_job;    /* the job of the last run, 0: none yet */
+    int64_t created;     /* Unix milliseconds */
+};
+
+/* Add s (id and created set here). */
+int store_panel_schedule_add(struct store_panel *p, struct store_schedule *s, struct zp_err *err);
+/* The schedules of project (NULL: all), by id. */
+int store_panel_schedule_list(struct store_panel *p, const char *project,
+                              struct store_schedule **ret, size_t *ret_n, struct zp_err *err);
+/* Errors: ZP_E_NOTFOUND. */
+int store_panel_schedule_get(struct store_panel *p, int64_t id, struct store_schedule *ret,
+                             struct zp_err *err);
+/* Remove schedule id of project. Errors: ZP_E_NOTFOUND. */
+int store_panel_schedule_delete(struct store_panel *p, const char *project, int64_t id,
+                                struct zp_err *err);
+/* A run was queued as job: next_run and last_job move on, only when next_run is still
+ * was_next (another scheduler did not take it first); *ret_taken says whether it did. */
+int store_panel_schedule_advance(struct store_panel *p, int64_t id, int64_t was_next,
+                                 int64_t next_run, int64_t job, bool *ret_taken,
+                                 struct zp_err *err);
+/* Remove every schedule of project (none is fine). */
+int store_panel_schedule_delete_project(struct store_panel *p, const char *project,
+                                        struct zp_err *err);
+void store_schedule_release(struct store_schedule *s);
+void store_schedules_free(struct store_schedule *s, size_t n);
 
 /* ---- audit ---- */
 

@@ -234,7 +234,8 @@ static void env_keys(struct render *r, struct zp_node *env, const char *service)
             if (m.kind == TEMPLATE_MAGIC_FQDN || m.kind == TEMPLATE_MAGIC_URL)
                 add_route(r, service, &m);
             struct zp_node *v = env->pairs[i].value;
-            if (!v || zp_node_is_null(v) || (zp_node_is_scalar(v) && v->len == 0)) {
+            /* a key without a value ("SERVICE_PASSWORD_X:"): the reference fills it */
+            if (v != NULL && (zp_node_is_null(v) || (zp_node_is_scalar(v) && v->len == 0))) {
                 char *ref = zp_asprintf("${%s}", key);
                 zp_node_replace(v, zp_node_new_str(ref, &v->pos));
                 free(ref);

@@ -103,6 +103,63 @@ static void test_canonical_form(void **state)
     zp_diags_release(&d);
 }
 
+/* x-zpanel.database: a type or a map; the short form becomes the long one. */
+static void test_database(void **state)
+{
+    (void)state;
+    struct zp_diags d;
+    zp_diags_init(&d);
+    struct zp_node *doc = norm("services:\n"
+                               "  pg:\n"
+                               "    image: x\n"
+                               "    x-zpanel:\n"
+                               "      database: postgres\n"
+                               "  my:\n"
+                               "    image: x\n"
+                               "    x-zpanel:\n"
+                               "      database: {type: mysql, database: shop, user: app, "
+                               "password_env: APP_PW}\n",
+                               &d, 0);
+    char *j = ext_json(doc, "pg");
+    assert_string_equal(j, "{\"database\":{\"type\":\"postgres\"}}");
+    free(j);
+    j = ext_json(doc, "my");
+    assert_string_equal(j, "{\"database\":{\"database\":\"shop\",\"password_env\":\"APP_PW\","
+                           "\"type\":\"mysql\",\"user\":\"app\"}}");
+    free(j);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+
+    zp_diags_init(&d);
+    doc = norm("services:\n"
+               "  a:\n"
+               "    image: x\n"
+               "    x-zpanel:\n"
+               "      database: postgress\n"
+               "  b:\n"
+               "    image: x\n"
+               "    x-zpanel:\n"
+               "      database: {user: u, dbname: x}\n",
+               &d, ZP_E_INPUT);
+    zp_diags_sort(&d);
+    struct zp_buf b = ZP_BUF_INIT;
+    for (size_t i = 0; i < d.n; i++) {
+        char *r = zp_diag_render(&d.items[i]);
+        zp_buf_addf(&b, "%s\n", r);
+        free(r);
+    }
+    const char *all = zp_buf_cstr(&b);
+    if (!strstr(all, "compose.yaml:5:17: services.a.x-zpanel.database.type: invalid database "
+                     "type 'postgress' (use postgres, mariadb, mysql or redis), did you mean "
+                     "'postgres'?"))
+        fail_msg("diagnostics: %s", all);
+    if (!strstr(all, "missing required key 'type'") || !strstr(all, "dbname"))
+        fail_msg("diagnostics: %s", all);
+    zp_buf_release(&b);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+}
+
 /* Every rendered diagnostic, one per line, sorted by position. */
 static char *render_all(struct zp_diags *d)
 {
@@ -319,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_override_keeps_base),
         /* the owner's consent to share its hosts */
         cmocka_unit_test(test_share_hosts_with),
+        cmocka_unit_test(test_database),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -281,6 +281,82 @@ static void test_channels(void **state)
     assert_int_equal(store_panel_channel_delete(f->p, a.id, &err), ZP_E_NOTFOUND);
 }
 
+/* schedules: add, list by project, advance only from the expected next_run, delete; a
+ * database of schema 1 (before channels and schedules) migrates with its data kept */
+static void test_schedules(void **state)
+{
+    struct fixture *f = *state;
+    struct zp_err err;
+    zp_err_init(&err);
+    char proj_a[] = "a", proj_b[] = "b", cron[] = "0 3 * * *", hook[] = "http://127.0.0.1:1/x";
+    struct store_schedule s = {.project = proj_a,
+                               .cron = cron,
+                               .keep_last = 3,
+                               .keep_weekly = 2,
+                               .webhook = hook,
+                               .notify_success = true,
+                               .next_run = 1000};
+    assert_int_equal(store_panel_schedule_add(f->p, &s, &err), 0);
+    assert_true(s.id > 0);
+    struct store_schedule t = {.project = proj_b, .cron = cron, .next_run = 2000};
+    assert_int_equal(store_panel_schedule_add(f->p, &t, &err), 0);
+    struct store_schedule *v = NULL;
+    size_t n = 0;
+    assert_int_equal(store_panel_schedule_list(f->p, "a", &v, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].cron, "0 3 * * *");
+    assert_int_equal(v[0].keep_last, 3);
+    assert_int_equal(v[0].keep_daily, 0);
+    assert_int_equal(v[0].keep_weekly, 2);
+    assert_string_equal(v[0].webhook, hook);
+    assert_true(v[0].notify_success);
+    assert_int_equal(v[0].last_job, 0);
+    store_schedules_free(v, n);
+    assert_int_equal(store_panel_schedule_list(f->p, NULL, &v, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_null(v[1].webhook);
+    store_schedules_free(v, n);
+    bool taken = false;
+    assert_int_equal(store_panel_schedule_advance(f->p, s.id, 1000, 5000, 7, &taken, &err), 0);
+    assert_true(taken);
+    /* a second scheduler with the old next_run does not take it again */
+    assert_int_equal(store_panel_schedule_advance(f->p, s.id, 1000, 6000, 8, &taken, &err), 0);
+    assert_false(taken);
+    struct store_schedule g;
+    assert_int_equal(store_panel_schedule_get(f->p, s.id, &g, &err), 0);
+    assert_int_equal(g.next_run, 5000);
+    assert_int_equal(g.last_job, 7);
+    store_schedule_release(&g);
+    assert_int_equal(store_panel_schedule_delete(f->p, "b", s.id, &err), ZP_E_NOTFOUND);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_schedule_delete(f->p, "a", s.id, &err), 0);
+    assert_int_equal(store_panel_schedule_get(f->p, s.id, &g, &err), ZP_E_NOTFOUND);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_schedule_delete_project(f->p, "b", &err), 0);
+    assert_int_equal(store_panel_schedule_list(f->p, NULL, &v, &n, &err), 0);
+    assert_int_equal(n, 0);
+    store_schedules_free(v, n);
+
+    /* schema 1: no schedules table; opening migrates and keeps the rest */
+    store_panel_close(f->p);
+    f->p = NULL;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/zpanel.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "DROP TABLE schedules; DROP TABLE channels; PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_open(f->dir, &f->p, &err), 0);
+    assert_int_equal(store_panel_schedule_list(f->p, NULL, &v, &n, &err), 0);
+    assert_int_equal(n, 0);
+    store_schedules_free(v, n);
+    assert_int_equal(store_panel_schedule_add(f->p, &t, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +365,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_projects_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schedules, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
