@@ -101,8 +101,8 @@ static int schedule_add(struct store_panel *db, const char *project,
         const char *w = spec->webhook;
         size_t skip = strncmp(w, "http://", 7) == 0 ? 7 : strncmp(w, "https://", 8) == 0 ? 8 : 0;
         bool bad = skip == 0 || strlen(w) > WEBHOOK_MAX || w[skip] == '\0' || w[skip] == '/';
-        for (const char *c = w; !bad && *c; c++)
-            bad = (unsigned char)*c <= 0x20 || *c == 0x7f;
+        for (const char *q = w; !bad && *q; q++)
+            bad = (unsigned char)*q <= 0x20 || *q == 0x7f;
         if (bad)
             return zp_err_set(err, ZP_E_INPUT, NULL,
                               "webhook: '%s' is not an http:// or https://HOST[:PORT]/PATH URL", w);
