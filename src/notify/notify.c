@@ -22,10 +22,16 @@ static void global_init(void)
         abort(); /* no randomness: nothing can be signed or named */
 }
 
-static CURL *curl_new(void)
+/* libcurl's and libsodium's global state, once for the whole module */
+static void init_once(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, global_init);
+}
+
+static CURL *curl_new(void)
+{
+    init_once();
     CURL *h = curl_easy_init();
     if (h == NULL)
         abort(); /* out of memory: as zp_malloc */
@@ -209,8 +215,7 @@ char *notify_body_json(const struct notify_event *ev, int64_t now_ms)
 
 void notify_sign(const char *secret, const char *body, size_t len, char out[NOTIFY_SIGNATURE_LEN])
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, global_init);
+    init_once();
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
     crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
@@ -235,8 +240,7 @@ static void add_crlf(struct zp_buf *b, const char *text)
 char *notify_mail_text(const struct notify_channel *c, const struct notify_event *ev,
                        int64_t now_ms)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, global_init);
+    init_once();
     char date[64];
     time_t t = (time_t)(now_ms / 1000);
     struct tm tm;
@@ -312,8 +316,7 @@ int notify_post_json(const char *url, const char *secret, const char *event, con
     size_t len = strlen(body);
     unsigned char rnd[16];
     char delivery[sizeof(rnd) * 2 + 1];
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, global_init);
+    init_once();
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(delivery, sizeof(delivery), rnd, sizeof(rnd));
     char *lines[7];
