@@ -27,9 +27,6 @@ struct store {
     char *path;
 };
 
-/* migrations[i] brings a database from schema version i to i + 1, inside one
- * transaction, and ends by setting user_version to i + 1. Constant text only. */
-
 int store__db_file(const char *path, struct zp_err *err)
 {
     struct stat st;
@@ -54,6 +51,8 @@ int store__db_file(const char *path, struct zp_err *err)
     return 0;
 }
 
+/* migrations[i] brings a database from schema version i to i + 1, inside one
+ * transaction, and ends by setting user_version to i + 1. Constant text only. */
 static const char *const migrations[] = {
     "CREATE TABLE releases ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
