@@ -76,24 +76,34 @@ static bool address_ok(const char *a, size_t n)
     return nat == 1 && at > 0 && at + 1 < n;
 }
 
-/* each comma-separated item of list passes ok (spaces around items allowed); at least one */
+/* The next item of the comma-separated list at *cursor, spaces around it trimmed, into
+ * *ret and *ret_n; false at the end. */
+static bool list_next(const char **cursor, const char **ret, size_t *ret_n)
+{
+    const char *p = *cursor;
+    if (p == NULL || *p == '\0')
+        return false;
+    while (*p == ' ')
+        p++;
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    while (n > 0 && p[n - 1] == ' ')
+        n--;
+    *ret = p;
+    *ret_n = n;
+    *cursor = end ? end + 1 : NULL;
+    return true;
+}
+
+/* each item of list passes ok; at least one */
 static bool list_ok(const char *list, bool (*ok)(const char *, size_t))
 {
-    size_t count = 0;
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
-        if (!ok(p, n))
+    size_t count = 0, n;
+    const char *cur = list, *item;
+    while (list_next(&cur, &item, &n)) {
+        if (!ok(item, n))
             return false;
         count++;
-        if (end == NULL)
-            break;
-        p = end + 1;
     }
     return count > 0;
 }
@@ -144,21 +154,11 @@ int notify_channel_check(const struct notify_channel *c, struct zp_err *err)
 
 static bool in_list(const char *list, const char *word)
 {
-    size_t wn = strlen(word);
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
-        if ((n == 1 && p[0] == '*') || (n == wn && memcmp(p, word, n) == 0))
+    size_t wn = strlen(word), n;
+    const char *cur = list, *item;
+    while (list_next(&cur, &item, &n))
+        if ((n == 1 && item[0] == '*') || (n == wn && memcmp(item, word, n) == 0))
             return true;
-        if (end == NULL)
-            break;
-        p = end + 1;
-    }
     return false;
 }
 
@@ -372,20 +372,12 @@ static int send_mail(const struct notify_channel *c, const struct notify_event *
     char *text = notify_mail_text(c, ev, ev->finished_ms);
     struct reader r = {text, strlen(text)};
     struct curl_slist *rcpt = NULL;
-    const char *p = c->to;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
-        char *one = zp_asprintf("<%.*s>", (int)n, p);
+    const char *cur = c->to, *item;
+    size_t n;
+    while (list_next(&cur, &item, &n)) {
+        char *one = zp_asprintf("<%.*s>", (int)n, item);
         rcpt = curl_slist_append(rcpt, one);
         free(one);
-        if (end == NULL)
-            break;
-        p = end + 1;
     }
     char *from = zp_asprintf("<%s>", c->from);
     CURL *h = curl_new();
