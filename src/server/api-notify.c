@@ -20,7 +20,7 @@ static json_t *channel_json(const struct store_channel *c)
     json_object_set_new(o, "project", c->project ? json_string(c->project) : json_null());
     json_object_set_new(o, "events", c->events ? json_string(c->events) : json_string("*"));
     json_object_set_new(o, "failures_only", json_boolean(c->failures_only));
-    json_object_set_new(o, "secret", c->secret ? json_string(SRV_SECRET_MASK) : json_null());
+    json_object_set_new(o, "secret", c->secret ? json_string(STORE_SECRET_MASK) : json_null());
     if (strcmp(c->kind, "email") == 0) {
         json_object_set_new(o, "from", json_string(c->mail_from ? c->mail_from : ""));
         json_object_set_new(o, "to", json_string(c->mail_to ? c->mail_to : ""));

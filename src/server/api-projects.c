@@ -62,9 +62,9 @@ static bool read_env(json_t *body, struct srv_resp *resp, char **ret_json)
             srv_reply_error(resp, 400, "bad_request", NULL, "env.%s: must be a string", k);
             return false;
         }
-        if (srv_secret_sealed(json_string_value(v))) {
+        if (store_secret_sealed(json_string_value(v))) {
             srv_reply_error(resp, 400, "bad_request", NULL,
-                            "env.%s: values starting with '" SRV_SECRET_PREFIX
+                            "env.%s: values starting with '" STORE_SECRET_PREFIX
                             "' are reserved (sealed values)",
                             k);
             return false;
@@ -194,7 +194,7 @@ static json_t *project_json(const struct store_panel_project *p)
 {
     /* values are stored sealed and never shown: the keys tell what is set */
     return json_pack("{s:s, s:I, s:I, s:o}", "name", p->name, "created", (json_int_t)p->created,
-                     "updated", (json_int_t)p->updated, "env", srv_env_masked(p->env_json));
+                     "updated", (json_int_t)p->updated, "env", store_env_masked(p->env_json));
 }
 
 void srv_api_projects_list(struct srv_req *req, struct srv_resp *resp)
@@ -247,7 +247,7 @@ void srv_api_projects_create(struct srv_req *req, struct srv_resp *resp)
     if (!staged)
         goto out;
     char *sealed = NULL;
-    if (srv_env_seal(req->srv->state_dir, env, &sealed, &err) != 0 ||
+    if (store_env_seal(req->srv->state_dir, env, &sealed, &err) != 0 ||
         store_panel_project_add(req->db, name, sealed, &err) != 0) {
         free(sealed);
         unstage(staged);
@@ -372,7 +372,7 @@ void srv_api_project_put(struct srv_req *req, struct srv_resp *resp)
         goto out;
     }
     char *sealed = NULL;
-    if ((env && srv_env_seal(req->srv->state_dir, env, &sealed, &err) != 0) ||
+    if ((env && store_env_seal(req->srv->state_dir, env, &sealed, &err) != 0) ||
         store_panel_project_update(req->db, p.name, sealed, &err) != 0) {
         free(sealed);
         srv_reply_zerr(resp, &err);

@@ -201,7 +201,7 @@ void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp)
         json_object_set_new(env, r.env.keys[i], json_string(r.env.vals[i]));
     env_json = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(env);
-    if (srv_env_seal(s->state_dir, env_json, &sealed, &err) != 0) {
+    if (store_env_seal(s->state_dir, env_json, &sealed, &err) != 0) {
         srv_reply_zerr(resp, &err);
         goto out;
     }

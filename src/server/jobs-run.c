@@ -249,7 +249,7 @@ static void redact_env(const struct srv_job_env *env, struct srv_job_ctl *ctl)
     char *plain = NULL;
     struct zp_err err;
     zp_err_init(&err);
-    if (srv_env_open(env->state_dir, env->env_json, &plain, &err) != 0)
+    if (store_env_open(env->state_dir, env->env_json, &plain, &err) != 0)
         return; /* the load below fails and says why */
     json_t *o = json_loads(plain, 0, NULL);
     char **vals = zp_calloc(json_object_size(o) + 1, sizeof(*vals));

@@ -133,7 +133,7 @@ static char *redacted(const struct srv_job_ctl *c, const char *line)
                 hit = n;
         }
         if (hit) {
-            zp_buf_adds(&b, SRV_SECRET_MASK);
+            zp_buf_adds(&b, STORE_SECRET_MASK);
             p += hit;
         } else {
             zp_buf_addc(&b, *p++);

@@ -193,7 +193,7 @@ int srv_channel_open(const char *state_dir, const struct store_channel *sc,
     ret->failures_only = sc->failures_only;
     if (sc->secret != NULL) {
         char *what = zp_asprintf("channel %" PRId64 "'s secret", sc->id);
-        int rc = srv_secret_open(state_dir, what, sc->secret, &ret->secret, err);
+        int rc = store_secret_open(state_dir, what, sc->secret, &ret->secret, err);
         free(what);
         if (rc != 0) {
             notify_channel_release(ret);
@@ -222,7 +222,7 @@ int srv_channel_add(const char *state_dir, struct store_panel *db, const struct 
         .failures_only = c->failures_only,
     };
     char *sealed = NULL;
-    if (c->secret != NULL && (rc = srv_secret_seal(state_dir, c->secret, &sealed, err)) != 0)
+    if (c->secret != NULL && (rc = store_secret_seal(state_dir, c->secret, &sealed, err)) != 0)
         return rc;
     sc.secret = sealed;
     rc = store_panel_channel_add(db, &sc, err);

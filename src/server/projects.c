@@ -35,7 +35,7 @@ int srv_project_load(const char *state_dir, const char *dir, const char *name, c
     char *plain = NULL;
     struct zp_err err;
     zp_err_init(&err);
-    if (srv_env_open(state_dir, env_json, &plain, &err) != 0) {
+    if (store_env_open(state_dir, env_json, &plain, &err) != 0) {
         zp_diag_error(d, NULL, "env", "%s", err.msg);
         return ZP_E_INPUT;
     }

@@ -13,6 +13,7 @@
 
 #include "../compose/compose.h"
 #include "../store/panel.h"
+#include "../store/secret.h"
 #include "../util/util.h"
 #include "server.h"
 
@@ -242,31 +243,6 @@ const char *srv_openapi_text(size_t *ret_len);
 
 /* A job as the API shows it. */
 json_t *srv_job_json(const struct store_job *j);
-
-/* ---- environment values encrypted at rest (secret.c) ---- */
-
-#define SRV_SECRET_KEY_BYTES 32
-#define SRV_SECRET_PREFIX "zpenc:v1:"
-#define SRV_SECRET_MASK "********"
-
-/* The key of <state>/secret.key, created (0600, random) on first use. Errors: ZP_E_INPUT
- * (a key file readable by others, or of the wrong size), ZP_E_SYSTEM. */
-int srv_secret_key(const char *state_dir, unsigned char key[SRV_SECRET_KEY_BYTES],
-                   struct zp_err *err);
-/* Is v a sealed value? */
-bool srv_secret_sealed(const char *v);
-/* env_json with every value sealed (those sealed already kept): *ret a new string. */
-int srv_env_seal(const char *state_dir, const char *env_json, char **ret, struct zp_err *err);
-/* env_json with every sealed value opened: *ret a new string. Errors: ZP_E_INPUT (a value
- * that does not open with this key). */
-int srv_env_open(const char *state_dir, const char *env_json, char **ret, struct zp_err *err);
-/* The environment as the API shows it: every value masked. */
-json_t *srv_env_masked(const char *env_json);
-/* One value sealed under state_dir's key: *ret a new string. */
-int srv_secret_seal(const char *state_dir, const char *v, char **ret, struct zp_err *err);
-/* One sealed value opened (what names it in errors): *ret a new string. Errors: ZP_E_INPUT. */
-int srv_secret_open(const char *state_dir, const char *what, const char *v, char **ret,
-                    struct zp_err *err);
 
 /* ---- projects on disk (projects.c) ---- */
 

@@ -353,7 +353,7 @@ static void test_http(void **state)
     r = request(f, "POST", "/api/v1/projects", f->member, create);
     assert_int_equal(r.status, 201);
     /* env values are masked in answers */
-    assert_non_null(strstr(r.body, "\"IMG\":\"" SRV_SECRET_MASK "\""));
+    assert_non_null(strstr(r.body, "\"IMG\":\"" STORE_SECRET_MASK "\""));
     assert_null(strstr(r.body, "busybox:1"));
     reply_free(&r);
     r = request(f, "POST", "/api/v1/projects", f->member, create);
@@ -372,7 +372,7 @@ static void test_http(void **state)
     assert_non_null(strstr(r.body, "services.web.restart"));
     reply_free(&r);
     r = request(f, "GET", "/api/v1/projects/web", f->reader, NULL);
-    assert_non_null(strstr(r.body, "\"R\":\"" SRV_SECRET_MASK "\""));
+    assert_non_null(strstr(r.body, "\"R\":\"" STORE_SECRET_MASK "\""));
     assert_null(strstr(r.body, "always"));
     reply_free(&r);
     {
@@ -384,9 +384,9 @@ static void test_http(void **state)
         struct store_panel_project pp;
         assert_int_equal(store_panel_project_get(pdb, "web", &pp, &perr), 0);
         assert_null(strstr(pp.env_json, "always"));
-        assert_non_null(strstr(pp.env_json, "\"R\":\"" SRV_SECRET_PREFIX));
+        assert_non_null(strstr(pp.env_json, "\"R\":\"" STORE_SECRET_PREFIX));
         char *plain = NULL;
-        assert_int_equal(srv_env_open(f->dir, pp.env_json, &plain, &perr), 0);
+        assert_int_equal(store_env_open(f->dir, pp.env_json, &plain, &perr), 0);
         assert_string_equal(plain, "{\"IMG\":\"busybox:1\",\"R\":\"always\"}");
         free(plain);
         store_panel_project_release(&pp);
@@ -395,7 +395,7 @@ static void test_http(void **state)
         struct stat st;
         assert_int_equal(stat(key, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
-        assert_int_equal(st.st_size, SRV_SECRET_KEY_BYTES);
+        assert_int_equal(st.st_size, STORE_SECRET_KEY_BYTES);
         free(key);
     }
     r = request(f, "PUT", "/api/v1/projects/web", f->member,

@@ -1,7 +1,8 @@
-/* server/secret: project environment values encrypted at rest: each value is sealed with
- * libsodium's secretbox (XSalsa20-Poly1305, a random nonce per value) under the key in
- * <state>/secret.key (32 random bytes, 0600, created on first use) and stored as
- * "zpenc:v1:" + base64(nonce | box). Only srv_project_load opens them; the API shows masks. */
+/* store/secret: values encrypted at rest (project environments, notification secrets,
+ * template values): each is sealed with libsodium's secretbox (XSalsa20-Poly1305, a random
+ * nonce per value) under the key in <state>/secret.key (32 random bytes, 0600, created on
+ * first use) and stored as "zpenc:v1:" + base64(nonce | box). The API shows masks; a job
+ * opens them to deploy. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server-int.h"
+#include "secret.h"
 
 #include "../util/banned.h"
 
@@ -42,8 +43,8 @@ static int read_key(int fd, const char *path, unsigned char key[crypto_secretbox
     return 0;
 }
 
-int srv_secret_key(const char *state_dir, unsigned char key[SRV_SECRET_KEY_BYTES],
-                   struct zp_err *err)
+int store_secret_key(const char *state_dir, unsigned char key[STORE_SECRET_KEY_BYTES],
+                     struct zp_err *err)
 {
     if (sodium_init() < 0)
         return zp_err_set(err, ZP_E_SYSTEM, NULL, "libsodium cannot start");
@@ -83,9 +84,9 @@ int srv_secret_key(const char *state_dir, unsigned char key[SRV_SECRET_KEY_BYTES
     return rc;
 }
 
-bool srv_secret_sealed(const char *v)
+bool store_secret_sealed(const char *v)
 {
-    return strncmp(v, SRV_SECRET_PREFIX, strlen(SRV_SECRET_PREFIX)) == 0;
+    return strncmp(v, STORE_SECRET_PREFIX, strlen(STORE_SECRET_PREFIX)) == 0;
 }
 
 static char *seal(const unsigned char *key, const char *v)
@@ -96,9 +97,9 @@ static char *seal(const unsigned char *key, const char *v)
     randombytes_buf(b, crypto_secretbox_NONCEBYTES);
     crypto_secretbox_easy(b + crypto_secretbox_NONCEBYTES, (const unsigned char *)v, n, b, key);
     size_t elen = sodium_base64_ENCODED_LEN(blen, sodium_base64_VARIANT_ORIGINAL);
-    char *out = zp_malloc(strlen(SRV_SECRET_PREFIX) + elen);
-    memcpy(out, SRV_SECRET_PREFIX, strlen(SRV_SECRET_PREFIX));
-    sodium_bin2base64(out + strlen(SRV_SECRET_PREFIX), elen, b, blen,
+    char *out = zp_malloc(strlen(STORE_SECRET_PREFIX) + elen);
+    memcpy(out, STORE_SECRET_PREFIX, strlen(STORE_SECRET_PREFIX));
+    sodium_bin2base64(out + strlen(STORE_SECRET_PREFIX), elen, b, blen,
                       sodium_base64_VARIANT_ORIGINAL);
     free(b);
     return out;
@@ -108,7 +109,7 @@ static char *seal(const unsigned char *key, const char *v)
 static int open_one(const unsigned char *key, const char *what, const char *v, char **ret,
                     struct zp_err *err)
 {
-    const char *b64 = v + strlen(SRV_SECRET_PREFIX);
+    const char *b64 = v + strlen(STORE_SECRET_PREFIX);
     size_t cap = strlen(b64);
     unsigned char *b = zp_malloc(cap + 1);
     size_t blen = 0;
@@ -143,7 +144,7 @@ static int map_env(const char *state_dir, const char *env_json, bool do_open, ch
         json_decref(env);
         return zp_err_set(err, ZP_E_INPUT, NULL, "the stored environment is not a JSON object");
     }
-    unsigned char key[SRV_SECRET_KEY_BYTES];
+    unsigned char key[STORE_SECRET_KEY_BYTES];
     int rc = 0;
     bool have_key = false;
     const char *k;
@@ -151,10 +152,10 @@ static int map_env(const char *state_dir, const char *env_json, bool do_open, ch
     json_object_foreach(env, k, v)
     {
         const char *s = json_string_value(v);
-        if (!s || srv_secret_sealed(s) != do_open)
+        if (!s || store_secret_sealed(s) != do_open)
             continue;
         if (!have_key) {
-            if ((rc = srv_secret_key(state_dir, key, err)) != 0)
+            if ((rc = store_secret_key(state_dir, key, err)) != 0)
                 break;
             have_key = true;
         }
@@ -179,17 +180,17 @@ static int map_env(const char *state_dir, const char *env_json, bool do_open, ch
     return rc;
 }
 
-int srv_env_seal(const char *state_dir, const char *env_json, char **ret, struct zp_err *err)
+int store_env_seal(const char *state_dir, const char *env_json, char **ret, struct zp_err *err)
 {
     return map_env(state_dir, env_json, false, ret, err);
 }
 
-int srv_env_open(const char *state_dir, const char *env_json, char **ret, struct zp_err *err)
+int store_env_open(const char *state_dir, const char *env_json, char **ret, struct zp_err *err)
 {
     return map_env(state_dir, env_json, true, ret, err);
 }
 
-json_t *srv_env_masked(const char *env_json)
+json_t *store_env_masked(const char *env_json)
 {
     json_t *env = json_loads(env_json ? env_json : "{}", 0, NULL);
     if (!json_is_object(env)) {
@@ -200,15 +201,15 @@ json_t *srv_env_masked(const char *env_json)
     json_t *v;
     json_object_foreach(env, k, v)
     {
-        json_object_set_new(env, k, json_string(SRV_SECRET_MASK));
+        json_object_set_new(env, k, json_string(STORE_SECRET_MASK));
     }
     return env;
 }
 
-int srv_secret_seal(const char *state_dir, const char *v, char **ret, struct zp_err *err)
+int store_secret_seal(const char *state_dir, const char *v, char **ret, struct zp_err *err)
 {
-    unsigned char key[SRV_SECRET_KEY_BYTES];
-    int rc = srv_secret_key(state_dir, key, err);
+    unsigned char key[STORE_SECRET_KEY_BYTES];
+    int rc = store_secret_key(state_dir, key, err);
     if (rc)
         return rc;
     *ret = seal(key, v);
@@ -216,13 +217,13 @@ int srv_secret_seal(const char *state_dir, const char *v, char **ret, struct zp_
     return 0;
 }
 
-int srv_secret_open(const char *state_dir, const char *what, const char *v, char **ret,
-                    struct zp_err *err)
+int store_secret_open(const char *state_dir, const char *what, const char *v, char **ret,
+                      struct zp_err *err)
 {
-    if (!srv_secret_sealed(v))
+    if (!store_secret_sealed(v))
         return zp_err_set(err, ZP_E_INPUT, NULL, "%s: not a sealed value", what);
-    unsigned char key[SRV_SECRET_KEY_BYTES];
-    int rc = srv_secret_key(state_dir, key, err);
+    unsigned char key[STORE_SECRET_KEY_BYTES];
+    int rc = store_secret_key(state_dir, key, err);
     if (rc == 0)
         rc = open_one(key, what, v, ret, err);
     sodium_memzero(key, sizeof(key));
