@@ -3,60 +3,16 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../orchestrator/orchestrator.h"
 #include "cli.h"
 
 #include "../util/banned.h"
 
-/* How long ago, as the Docker CLI words it ("5 minutes", "About an hour"). */
-static void human_duration(int64_t secs, struct zp_buf *b)
+/* The STATUS column: the engine's own words, as `docker compose ps` shows them. */
+static const char *status_text(const struct orch_container *c)
 {
-    if (secs < 1)
-        zp_buf_adds(b, "Less than a second");
-    else if (secs == 1)
-        zp_buf_adds(b, "1 second");
-    else if (secs < 60)
-        zp_buf_addf(b, "%lld seconds", (long long)secs);
-    else if (secs / 60 == 1)
-        zp_buf_adds(b, "About a minute");
-    else if (secs < 3600)
-        zp_buf_addf(b, "%lld minutes", (long long)(secs / 60));
-    else if (secs / 3600 == 1)
-        zp_buf_adds(b, "About an hour");
-    else if (secs < 48 * 3600)
-        zp_buf_addf(b, "%lld hours", (long long)(secs / 3600));
-    else if (secs < 7 * 24 * 3600 * 2)
-        zp_buf_addf(b, "%lld days", (long long)(secs / (24 * 3600)));
-    else if (secs < 30 * 24 * 3600 * 3)
-        zp_buf_addf(b, "%lld weeks", (long long)(secs / (7 * 24 * 3600)));
-    else if (secs < 365 * 24 * 3600 * 2)
-        zp_buf_addf(b, "%lld months", (long long)(secs / (30 * 24 * 3600)));
-    else
-        zp_buf_addf(b, "%lld years", (long long)(secs / (365 * 24 * 3600)));
-}
-
-static char *status_text(const struct orch_container *c)
-{
-    struct zp_buf b = ZP_BUF_INIT;
-    const char *st = c->state ? c->state : "";
-    if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0) {
-        zp_buf_adds(&b, "Up ");
-        human_duration(c->started_at ? (int64_t)time(NULL) - c->started_at : 0, &b);
-        if (strcmp(st, "paused") == 0)
-            zp_buf_adds(&b, " (Paused)");
-        else if (c->health)
-            zp_buf_addf(&b, " (%s)", c->health);
-    } else if (strcmp(st, "exited") == 0) {
-        zp_buf_addf(&b, "Exited (%lld)", (long long)c->exit_code);
-    } else if (strcmp(st, "restarting") == 0) {
-        zp_buf_addf(&b, "Restarting (%lld)", (long long)c->exit_code);
-    } else if (*st) {
-        zp_buf_addc(&b, (char)(st[0] >= 'a' && st[0] <= 'z' ? st[0] - 'a' + 'A' : st[0]));
-        zp_buf_adds(&b, st + 1);
-    }
-    return zp_buf_detach(&b, NULL);
+    return c->status ? c->status : "";
 }
 
 static void port_text(const struct orch_port *p, struct zp_buf *b)
@@ -96,13 +52,11 @@ static void print_table(const struct orch_container *cs, size_t n)
     size_t w[5];
     for (size_t k = 0; k < 5; k++)
         w[k] = strlen(heads[k]);
-    char **status = zp_calloc(n + 1, sizeof(*status));
     char **ports = zp_calloc(n + 1, sizeof(*ports));
     for (size_t i = 0; i < n; i++) {
-        status[i] = status_text(&cs[i]);
         ports[i] = ports_text(&cs[i]);
         const char *cells[] = {cs[i].name, cs[i].image ? cs[i].image : "", cs[i].service,
-                               status[i]};
+                               status_text(&cs[i])};
         for (size_t k = 0; k < 4; k++)
             if (strlen(cells[k]) > w[k])
                 w[k] = strlen(cells[k]);
@@ -111,12 +65,10 @@ static void print_table(const struct orch_container *cs, size_t n)
            heads[2], (int)w[3], heads[3], heads[4]);
     for (size_t i = 0; i < n; i++) {
         printf("%-*s   %-*s   %-*s   %-*s   %s\n", (int)w[0], cs[i].name, (int)w[1],
-               cs[i].image ? cs[i].image : "", (int)w[2], cs[i].service, (int)w[3], status[i],
-               ports[i]);
-        free(status[i]);
+               cs[i].image ? cs[i].image : "", (int)w[2], cs[i].service, (int)w[3],
+               status_text(&cs[i]), ports[i]);
         free(ports[i]);
     }
-    free(status);
     free(ports);
 }
 
@@ -126,7 +78,6 @@ static void print_json(const struct compose_project *p, const struct orch_contai
     zp_buf_addc(&b, '[');
     for (size_t i = 0; i < n; i++) {
         const struct orch_container *c = &cs[i];
-        char *status = status_text(c);
         char *ports = ports_text(c);
         zp_buf_adds(&b, i ? ",{" : "{");
         zp_buf_adds(&b, "\"ID\":");
@@ -147,7 +98,7 @@ static void print_json(const struct compose_project *p, const struct orch_contai
         zp_buf_addf(&b, ",\"ExitCode\":%lld,\"Created\":%lld", (long long)c->exit_code,
                     (long long)c->created);
         zp_buf_adds(&b, ",\"Status\":");
-        cli_json_str(&b, status);
+        cli_json_str(&b, status_text(c));
         zp_buf_adds(&b, ",\"Ports\":");
         cli_json_str(&b, ports);
         zp_buf_adds(&b, ",\"Publishers\":[");
@@ -160,7 +111,6 @@ static void print_json(const struct compose_project *p, const struct orch_contai
             zp_buf_addc(&b, '}');
         }
         zp_buf_adds(&b, "]}");
-        free(status);
         free(ports);
     }
     zp_buf_adds(&b, "]\n");

@@ -115,7 +115,7 @@ static int attach(const struct cli_global *g, struct cli_session *s, struct up_c
     pthread_mutex_lock(&u->lock);
     u->phase = PHASE_ATTACHED;
     pthread_mutex_unlock(&u->lock);
-    if (orch_ps(s->orch, uo->services, uo->nservices, true, &cs, &n, &err) != 0) {
+    if (orch_ps_inspected(s->orch, uo->services, uo->nservices, true, &cs, &n, &err) != 0) {
         rc = cli_error(&err);
         goto out;
     }

@@ -82,6 +82,7 @@ void orch__observed_from_list(const struct engine_container_list *l, struct orch
         c->hash = zp_strdup(hash ? hash : "");
         c->state = zp_strdup(s->state ? s->state : "");
         c->health = status_health(s->status);
+        c->status = zp_strdup(s->status ? s->status : "");
         c->image = zp_strdup(s->image ? s->image : "");
         if (num != NULL && zp_parse_int64(num, 1, 1000000, &n) == 0)
             c->number = (int)n;
@@ -123,6 +124,7 @@ void orch__observed_release(struct orch_observed *o)
         free(c->hash);
         free(c->state);
         free(c->health);
+        free(c->status);
         free(c->image);
         engine_ports_release(&c->ports);
     }

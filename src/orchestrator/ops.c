@@ -477,9 +477,26 @@ static int cmp_container(const void *x, const void *y)
     return strcmp(a->name, b->name);
 }
 
-/* One container's inspect for orch_ps, on a wide runner's thread. */
+static void container_release(struct orch_container *c)
+{
+    free(c->id);
+    free(c->name);
+    free(c->service);
+    free(c->image);
+    free(c->state);
+    free(c->health);
+    free(c->status);
+    free(c->config_hash);
+    for (size_t k = 0; k < c->nports; k++) {
+        free(c->ports[k].host_ip);
+        free(c->ports[k].protocol);
+    }
+    free(c->ports);
+}
+
+/* One container's inspect for orch_ps_inspected, on a wide runner's thread. */
 struct ps_job {
-    const struct orch_obs_container *c;
+    struct orch_container *c;
     struct engine_container ins;
     bool inspected;
     struct zp_err err;
@@ -492,8 +509,33 @@ static void ps_inspect(struct engine *e, void *ctx, size_t i)
     j->inspected = engine_container_inspect(e, j->c->id, &j->ins, &j->err) == 0;
 }
 
-/* inspects of ps at once (a loaded engine answers them together faster) */
+/* inspects of orch_ps_inspected at once (a loaded engine answers them together faster) */
 #define PS_PARALLEL 8
+
+static void container_from_obs(const struct orch_obs_container *c, struct orch_container *r)
+{
+    r->id = zp_strdup(c->id);
+    r->name = zp_strdup(c->name);
+    r->service = zp_strdup(c->service);
+    r->number = c->number;
+    r->oneoff = c->oneoff;
+    r->image = zp_strdup(c->image);
+    r->state = zp_strdup(c->state);
+    r->health = c->health ? zp_strdup(c->health) : NULL;
+    r->status = zp_strdup(c->status ? c->status : "");
+    r->exit_code = c->exit_code;
+    r->created = c->created;
+    r->config_hash = zp_strdup(c->hash);
+    r->ports = c->ports.n ? zp_calloc(c->ports.n, sizeof(*r->ports)) : NULL;
+    for (size_t k = 0; k < c->ports.n; k++) {
+        const struct engine_port *p = &c->ports.items[k];
+        r->ports[k].host_ip = zp_strdup(p->ip ? p->ip : "");
+        r->ports[k].host_port = p->public_port;
+        r->ports[k].container_port = p->private_port;
+        r->ports[k].protocol = zp_strdup(p->type ? p->type : "tcp");
+    }
+    r->nports = c->ports.n;
+}
 
 int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool all,
             struct orch_container **ret, size_t *ret_n, struct zp_err *err)
@@ -502,8 +544,8 @@ int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool 
     int rc = orch__observe(o->e, o->p->name, &obs, err);
     if (rc < 0)
         return rc;
-    struct ps_job *jobs = zp_calloc(obs.nc ? obs.nc : 1, sizeof(*jobs));
-    size_t njobs = 0;
+    struct orch_container *out = obs.nc ? zp_calloc(obs.nc, sizeof(*out)) : NULL;
+    size_t n = 0;
     for (size_t i = 0; i < obs.nc; i++) {
         const struct orch_obs_container *c = &obs.c[i];
         if (!all && !is_running(c))
@@ -512,56 +554,9 @@ int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool 
         for (size_t k = 0; k < nservices && !want; k++)
             want = strcmp(services[k], c->service) == 0;
         if (want)
-            jobs[njobs++].c = c;
+            container_from_obs(c, &out[n++]);
     }
-    struct orch_wide wide = {.host = o->host, .like = o->e};
-    rc = orch__wide_exec(&wide, njobs, PS_PARALLEL, ps_inspect, jobs, err);
-    orch__wide_release(&wide);
-    struct orch_container *out = njobs ? zp_calloc(njobs, sizeof(*out)) : NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < njobs && rc == 0; i++) {
-        const struct orch_obs_container *c = jobs[i].c;
-        const struct engine_container *ins = &jobs[i].ins;
-        if (!jobs[i].inspected && jobs[i].err.code != ZP_E_NOTFOUND) {
-            *err = jobs[i].err;
-            rc = err->code;
-            break;
-        }
-        if (!jobs[i].inspected)
-            continue; /* removed meanwhile */
-        struct orch_container *r = &out[n++];
-        r->id = zp_strdup(c->id);
-        r->name = zp_strdup(c->name);
-        r->service = zp_strdup(c->service);
-        r->number = c->number;
-        r->oneoff = c->oneoff;
-        r->image = zp_strdup(c->image);
-        r->state = zp_strdup(ins->status ? ins->status : c->state);
-        r->health = ins->health ? zp_strdup(ins->health) : NULL;
-        r->exit_code = ins->exit_code;
-        r->created = c->created;
-        r->started_at = ins->started_at_unix;
-        r->config_hash = zp_strdup(c->hash);
-        /* the list shows published ports; inspect also those only exposed */
-        const struct engine_ports *ports = c->ports.n > 0 ? &c->ports : &ins->ports;
-        r->ports = ports->n ? zp_calloc(ports->n, sizeof(*r->ports)) : NULL;
-        for (size_t k = 0; k < ports->n; k++) {
-            const struct engine_port *p = &ports->items[k];
-            r->ports[k].host_ip = zp_strdup(p->ip ? p->ip : "");
-            r->ports[k].host_port = p->public_port;
-            r->ports[k].container_port = p->private_port;
-            r->ports[k].protocol = zp_strdup(p->type ? p->type : "tcp");
-        }
-        r->nports = ports->n;
-    }
-    for (size_t i = 0; i < njobs; i++)
-        engine_container_release(&jobs[i].ins);
-    free(jobs);
     orch__observed_release(&obs);
-    if (rc < 0) {
-        orch_containers_free(out, n);
-        return rc;
-    }
     if (n > 1)
         qsort(out, n, sizeof(*out), cmp_container);
     *ret = out;
@@ -569,23 +564,60 @@ int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool 
     return 0;
 }
 
+int orch_ps_inspected(struct orch *o, const char *const *services, size_t nservices, bool all,
+                      struct orch_container **ret, size_t *ret_n, struct zp_err *err)
+{
+    struct orch_container *cs = NULL;
+    size_t n = 0;
+    int rc = orch_ps(o, services, nservices, all, &cs, &n, err);
+    if (rc < 0)
+        return rc;
+    struct ps_job *jobs = zp_calloc(n ? n : 1, sizeof(*jobs));
+    for (size_t i = 0; i < n; i++)
+        jobs[i].c = &cs[i];
+    struct orch_wide wide = {.host = o->host, .like = o->e};
+    rc = orch__wide_exec(&wide, n, PS_PARALLEL, ps_inspect, jobs, err);
+    orch__wide_release(&wide);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ps_job *j = &jobs[i];
+        if (rc == 0 && !j->inspected && j->err.code != ZP_E_NOTFOUND) {
+            *err = j->err;
+            rc = err->code;
+        }
+        if (rc == 0 && j->inspected) {
+            struct orch_container *c = &cs[i];
+            c->started_at = j->ins.started_at_unix;
+            if (j->ins.status) {
+                free(c->state);
+                c->state = zp_strdup(j->ins.status);
+            }
+            if (kept != i) { /* one removed meanwhile is left out */
+                struct orch_container t = cs[kept];
+                cs[kept] = *c;
+                *c = t;
+            }
+            kept++;
+        }
+        engine_container_release(&j->ins);
+    }
+    free(jobs);
+    if (rc < 0) {
+        orch_containers_free(cs, n);
+        return rc;
+    }
+    for (size_t i = kept; i < n; i++)
+        container_release(&cs[i]);
+    *ret = cs;
+    *ret_n = kept;
+    return 0;
+}
+
 void orch_containers_free(struct orch_container *c, size_t n)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < n; i++) {
-        free(c[i].id);
-        free(c[i].name);
-        free(c[i].service);
-        free(c[i].image);
-        free(c[i].state);
-        free(c[i].health);
-        free(c[i].config_hash);
-        for (size_t k = 0; k < c[i].nports; k++) {
-            free(c[i].ports[k].host_ip);
-            free(c[i].ports[k].protocol);
-        }
-        free(c[i].ports);
-    }
+    for (size_t i = 0; i < n; i++)
+        container_release(&c[i]);
     free(c);
 }

@@ -73,6 +73,7 @@ struct orch_obs_container {
     char *hash; /* "" without the label */
     char *state;
     char *health; /* from the list's Status: "healthy", "unhealthy", "starting" or NULL */
+    char *status; /* the list's Status as the engine words it: "Up 3 seconds (healthy)" */
     char *image;
     int number; /* 0 without a valid label */
     bool oneoff;

@@ -211,17 +211,24 @@ struct orch_container {
     char *state;  /* "running", "exited", "created", "paused", "restarting", ... */
     char *health; /* "healthy", "unhealthy", "starting", or NULL without a health check */
     int64_t exit_code;
+    char *status;       /* as the engine words it: "Up 3 seconds (healthy)", "Exited (0) ..." */
     int64_t created;    /* Unix seconds */
-    int64_t started_at; /* Unix seconds, 0 when never started */
+    int64_t started_at; /* Unix seconds, 0 when never started; only orch_ps_inspected */
     char *config_hash;
     struct orch_port *ports;
     size_t nports;
 };
 
 /* The project's containers (running only unless all), sorted by service then number,
- * optionally only those of the named services. */
+ * optionally only those of the named services: one list request, as `docker compose ps`
+ * makes (the list carries state, health, exit code, status text and every port, also those
+ * only exposed). started_at stays 0. */
 int orch_ps(struct orch *o, const char *const *services, size_t nservices, bool all,
             struct orch_container **ret, size_t *ret_n, struct zp_err *err);
+/* orch_ps and then an inspect of each container (in parallel) for what the list lacks: the
+ * exact start time (started_at) and the state at that moment. */
+int orch_ps_inspected(struct orch *o, const char *const *services, size_t nservices, bool all,
+                      struct orch_container **ret, size_t *ret_n, struct zp_err *err);
 void orch_containers_free(struct orch_container *c, size_t n);
 
 #endif
