@@ -3,7 +3,8 @@
 # then: the gcc build with every unit, fuzz-corpus and end-to-end test (ctest); the unit
 # tests again under ASan+UBSan (clang) and under valgrind; each libFuzzer target for a
 # bounded time; Release builds with gcc and with clang (warning-free); clang-format and
-# cppcheck on src/. Every build has -DZP_WERROR=ON. Ends with one line
+# cppcheck on src/. Every build has -DZP_WERROR=ON; the four builds after the first run at
+# the lowest CPU priority while the end-to-end tests run. Ends with one line
 # "N passed, N failed, N skipped" and exits non-zero on any failure or skip: a test that
 # could not run (ctest's "Skipped": exit 77 or a cmocka skip) is never counted as passed.
 set -uo pipefail
@@ -72,14 +73,44 @@ configure_build() { # configure_build DIR [cmake args]: warnings are errors in e
     cmake -S "$root" -B "$dir" -DZP_WERROR=ON "$@" >/dev/null && cmake --build "$dir" -j"$jobs" >/dev/null
 }
 
+# The other four builds (ASan+UBSan, libFuzzer, Release gcc and clang) run in the background
+# at the lowest CPU priority while the end-to-end tests run: those mostly wait on the engine
+# and on containers, and the builds take only the cycles they leave idle. Each build's exit
+# status and output go to a file; its step is counted where the build is used below.
+bg_dir=$(mktemp -d)
+bg_builds() {
+    local spec name dir
+    for spec in "asan|build-asan|-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DZP_SANITIZE=address,undefined -DZP_E2E=OFF" \
+        "fuzz|build-fuzz|-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DZP_FUZZ=ON -DZP_SANITIZE=address,undefined -DZP_E2E=OFF" \
+        "release-gcc|build-release-gcc|-DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release" \
+        "release-clang|build-release-clang|-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release"; do
+        IFS='|' read -r name dir args <<<"$spec"
+        # shellcheck disable=SC2086 # args is a list of cmake flags
+        configure_build "$dir" $args >"$bg_dir/$name.log" 2>&1
+        echo $? >"$bg_dir/$name.rc"
+    done
+}
+# bg_result NAME: the background build's exit status (waiting for it), its output shown
+bg_result() {
+    while [ ! -f "$bg_dir/$1.rc" ] && kill -0 "$bg_pid" 2>/dev/null; do
+        sleep 1
+    done
+    cat "$bg_dir/$1.log" 2>/dev/null
+    [ -f "$bg_dir/$1.rc" ] && [ "$(cat "$bg_dir/$1.rc")" -eq 0 ]
+}
+
 # 1. the main build: every test
 if step "build (gcc)" configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+    nice -n 19 bash -c "$(declare -f configure_build bg_builds); root='$root' jobs=$jobs bg_dir='$bg_dir'; bg_builds" &
+    bg_pid=$!
     run_ctest "ctest (gcc)" build
+else
+    bg_pid=
+    bg_builds # nothing else to overlap with
 fi
 
 # 2. unit tests under ASan+UBSan (clang)
-if step "build (clang, ASan+UBSan)" configure_build build-asan -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_BUILD_TYPE=Debug -DZP_SANITIZE=address,undefined -DZP_E2E=OFF; then
+if step "build (clang, ASan+UBSan)" bg_result asan; then
     ASAN_OPTIONS=detect_leaks=1 run_ctest "ctest (ASan+UBSan)" build-asan -L unit
 fi
 
@@ -143,8 +174,7 @@ run_fuzzer() {
     rm -rf "$log" "$2"
     return 1
 }
-if step "build (clang, libFuzzer)" configure_build build-fuzz -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_BUILD_TYPE=Debug -DZP_FUZZ=ON -DZP_SANITIZE=address,undefined -DZP_E2E=OFF; then
+if step "build (clang, libFuzzer)" bg_result fuzz; then
     for bin in build-fuzz/fuzz_*; do
         [ -x "$bin" ] || continue
         name=${bin#build-fuzz/fuzz_}
@@ -156,10 +186,10 @@ if step "build (clang, libFuzzer)" configure_build build-fuzz -DCMAKE_C_COMPILER
 fi
 
 # 5. what a packager builds: Release (-O3) with gcc and with clang, warning-free (build only)
-step "build Release (gcc)" configure_build build-release-gcc -DCMAKE_C_COMPILER=gcc \
-    -DCMAKE_BUILD_TYPE=Release
-step "build Release (clang)" configure_build build-release-clang -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_BUILD_TYPE=Release
+step "build Release (gcc)" bg_result release-gcc
+step "build Release (clang)" bg_result release-clang
+[ -z "$bg_pid" ] || wait "$bg_pid" 2>/dev/null
+rm -rf "$bg_dir"
 
 # 6. style and static analysis on src/
 format_check() {
