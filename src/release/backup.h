@@ -1,8 +1,8 @@
-/* release/backup: the backup workflow the CLI (`zpanel backup`) and the server (a backup
- * job) share: plan what the project holds (backup/plan), drop volumes never created,
- * optionally stop the services using the data, write the archive, start them again. Sits
- * above orchestrator/ and backup/; library code: it reports through callbacks and never
- * prints. */
+/* release/backup: the backup and restore workflows the CLI (`zpanel backup`, `restore`) and
+ * the server (backup and restore jobs) share. Backup: plan what the project holds
+ * (backup/plan), drop volumes never created, optionally stop the services using the data,
+ * write the archive, start them again; restore (restore.c): the reverse. Sits above
+ * orchestrator/ and backup/; library code: it reports through callbacks and never prints. */
 #ifndef ZP_RELEASE_BACKUP_H
 #define ZP_RELEASE_BACKUP_H
 
@@ -51,6 +51,39 @@ int release_backup(struct orch *o, const struct compose_project *p,
 int release_restore_dumps(struct orch *o, const struct compose_project *p, const char *path,
                           const struct backup_manifest *m, int timeout_s,
                           void (*note)(void *ud, const char *text), void *ud, struct zp_err *err);
+
+struct release_restore_opts {
+    const char *path;  /* the archive, a local file */
+    const char *shown; /* how errors name it (an s3:// URL it was fetched from); NULL: path */
+    const char *const *volumes; /* restore only these volumes (key or name; each must be in
+                                 * the archive), and nothing else; none: everything */
+    size_t nvolumes;
+    bool volumes_only;            /* only the volumes, even when the archive holds more */
+    const char *const *env_files; /* the --env-file files (none: the project's .env) */
+    size_t nenv_files;
+    bool engine_api;    /* write volumes through the engine's archive API */
+    int dump_timeout_s; /* for each database server to accept its dump; 0: 60 s */
+    /* asked once, with what will be replaced, before anything changes; false cancels
+     * (ZP_E_CANCELLED). NULL: no question */
+    bool (*confirm)(void *ud, const char *what);
+    void (*note)(void *ud, const char *text); /* dumps loaded, a failed restart; may be NULL */
+    backup_progress_fn progress;              /* per section; may be NULL */
+    void *ud;
+};
+
+/* Restore the archive opts->path into project p through session o (borrowed): the whole
+ * archive is checked first (backup_verify; its volumes must be p's, its bind directories
+ * and files p's own), then the services using what is restored are stopped and removed,
+ * the data replaced, the services brought back as they were (running ones started,
+ * stopped ones created, whatever happened), and the database dumps loaded. On success
+ * *ret_manifest (may be NULL) gets the archive's manifest and *ret_what (may be NULL) a
+ * new string naming what was replaced. Errors: ZP_E_USAGE (a --volume the archive lacks),
+ * ZP_E_INPUT (an archive that does not fit p, or holds nothing to restore),
+ * ZP_E_CANCELLED (confirm said no), those of backup_verify, orch_act, backup_restore,
+ * orch_up and release_restore_dumps; nothing is changed before confirm. */
+int release_restore(struct orch *o, const struct compose_project *p,
+                    const struct release_restore_opts *opts, struct backup_manifest *ret_manifest,
+                    char **ret_what, struct zp_err *err);
 
 /* "<project>-YYYYmmdd-HHMMSS.tar.zst" (UTC now): the default archive name. Returns a new
  * string. */
