@@ -255,17 +255,32 @@ static void merge_item(struct zp_node *base, struct zp_node *item, enum mrule ru
     merge_map(base, item, M_ANY);
 }
 
+/* Take the override sequence's item i out of it: NULL for a !reset item (dropped). */
+static struct zp_node *take_item(struct zp_node *over, size_t i)
+{
+    struct zp_node *item = over->items[i];
+    over->items[i] = NULL;
+    if (item->flags & ZP_NODE_RESET) {
+        zp_node_free(item);
+        return NULL;
+    }
+    return fresh(item, M_ANY, R_MERGE);
+}
+
+/* Free an override sequence whose items were all taken. */
+static void drop_taken(struct zp_node *over)
+{
+    over->n = 0;
+    zp_node_free(over);
+}
+
 static void merge_seq(struct zp_node *base, struct zp_node *over, enum mctx ctx, enum mrule rule)
 {
     (void)ctx;
     for (size_t i = 0; i < over->n; i++) {
-        struct zp_node *item = over->items[i];
-        over->items[i] = NULL;
-        if (item->flags & ZP_NODE_RESET) {
-            zp_node_free(item);
+        struct zp_node *item = take_item(over, i);
+        if (item == NULL)
             continue;
-        }
-        item = fresh(item, M_ANY, R_MERGE);
         char *key = item_key(item, rule);
         long j = key ? find_keyed(base, key, rule) : -1;
         free(key);
@@ -277,8 +292,7 @@ static void merge_seq(struct zp_node *base, struct zp_node *over, enum mctx ctx,
             merge_item(base->items[j], item, rule);
         }
     }
-    over->n = 0;
-    zp_node_free(over);
+    drop_taken(over);
 }
 
 /* ipam.config as Compose merges it: the override's pools, each merged over the base's
@@ -287,13 +301,9 @@ static void merge_subnets(struct zp_node *base, struct zp_node *over)
 {
     struct zp_node *out = zp_node_new_seq(&over->pos);
     for (size_t i = 0; i < over->n; i++) {
-        struct zp_node *item = over->items[i];
-        over->items[i] = NULL;
-        if (item->flags & ZP_NODE_RESET) {
-            zp_node_free(item);
+        struct zp_node *item = take_item(over, i);
+        if (item == NULL)
             continue;
-        }
-        item = fresh(item, M_ANY, R_MERGE);
         char *key = item_key(item, R_SUBNET);
         long o = key ? find_keyed(out, key, R_SUBNET) : -1;
         long b = key && o < 0 ? find_keyed(base, key, R_SUBNET) : -1;
@@ -308,8 +318,7 @@ static void merge_subnets(struct zp_node *base, struct zp_node *over)
             zp_node_push(out, item);
         }
     }
-    over->n = 0;
-    zp_node_free(over);
+    drop_taken(over);
     zp_node_replace(base, out);
 }
 
