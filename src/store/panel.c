@@ -16,13 +16,11 @@
 
 #include "../util/banned.h"
 
-#define BUSY_TIMEOUT_MS 5000
 /* PRAGMA application_id of zpanel.db ("ZPpn"), distinct from the project databases'. */
 #define APPLICATION_ID 1515221102
 
 struct store_panel {
-    sqlite3 *db;
-    char *path;
+    struct store_db d;
 };
 
 static const char *const migrations[] = {
@@ -110,6 +108,13 @@ static const char *const migrations[] = {
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_PANEL_SCHEMA_VERSION,
                "one migration per schema version");
 
+static const struct store_schema schema = {
+    .kind = "zpanel control-plane database",
+    .application_id = APPLICATION_ID,
+    .migrations = migrations,
+    .nmigrations = sizeof(migrations) / sizeof(migrations[0]),
+};
+
 static const char *const role_names[] = {"viewer", "member", "admin"};
 static const char *const scope_names[] = {"none", "read", "deploy", "write", "admin"};
 static const char *const job_status_names[] = {"queued", "running", "succeeded", "failed",
@@ -167,90 +172,6 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- SQLite helpers ---- */
-
-static int db_error(const struct store_panel *p, int rc, const char *what, struct zp_err *err)
-{
-    const char *msg = p->db ? sqlite3_errmsg(p->db) : sqlite3_errstr(rc);
-    int code;
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_CONSTRAINT:
-        code = ZP_E_CONFLICT;
-        break;
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT:
-    case SQLITE_FORMAT:
-        code = ZP_E_INPUT;
-        break;
-    default:
-        code = ZP_E_SYSTEM;
-    }
-    return zp_err_set(err, code, NULL, "state database '%s': %s: %s", p->path, what, msg);
-}
-
-static int exec_sql(struct store_panel *p, const char *sql, const char *what, struct zp_err *err)
-{
-    int rc = sqlite3_exec(p->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : db_error(p, rc, what, err);
-}
-
-static int prepare(struct store_panel *p, const char *sql, const char *what, sqlite3_stmt **ret,
-                   struct zp_err *err)
-{
-    int rc = sqlite3_prepare_v2(p->db, sql, -1, ret, NULL);
-    if (rc != SQLITE_OK) {
-        *ret = NULL;
-        return db_error(p, rc, what, err);
-    }
-    return 0;
-}
-
-static void tx_rollback(struct store_panel *p)
-{
-    if (!sqlite3_get_autocommit(p->db))
-        sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-}
-
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *v = sqlite3_column_text(st, i);
-    return v ? zp_strdup((const char *)v) : NULL;
-}
-
-/* Step a statement that returns no row; finalizes it. */
-static int step_done(struct store_panel *p, sqlite3_stmt *st, const char *what, struct zp_err *err)
-{
-    int rc = sqlite3_step(st);
-    int ret = rc == SQLITE_DONE ? 0 : db_error(p, rc, what, err);
-    sqlite3_finalize(st);
-    return ret;
-}
-
-static int query_int(struct store_panel *p, const char *sql, const char *what, int64_t *ret,
-                     struct zp_err *err)
-{
-    sqlite3_stmt *st;
-    int rc = prepare(p, sql, what, &st, err);
-    if (rc)
-        return rc;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *ret = sqlite3_column_int64(st, 0);
-        rc = 0;
-    } else {
-        rc = db_error(p, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, what, err);
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
 /* ---- opening ---- */
 
 char *store_panel_path(const char *state_dir)
@@ -258,108 +179,22 @@ char *store_panel_path(const char *state_dir)
     return zp_path_join(state_dir, "zpanel.db");
 }
 
-static int not_ours(const struct store_panel *p, const char *why, struct zp_err *err)
-{
-    return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a zpanel control-plane database (%s)",
-                      p->path, why);
-}
-
-static int check_header(struct store_panel *p, int64_t *ret_version, struct zp_err *err)
-{
-    int64_t version = 0, app = 0;
-    struct zp_err e;
-    zp_err_init(&e);
-    if (query_int(p, "PRAGMA user_version", "reading the schema version", &version, &e) != 0 ||
-        query_int(p, "PRAGMA application_id", "reading the schema version", &app, &e) != 0) {
-        if (e.code == ZP_E_INPUT)
-            return not_ours(p, "not an SQLite 3 file, or a damaged one", err);
-        *err = e;
-        return e.code;
-    }
-    if (version > 0 && app != APPLICATION_ID)
-        return not_ours(p, "it belongs to another program", err);
-    if (version > STORE_PANEL_SCHEMA_VERSION)
-        return zp_err_set(err, ZP_E_INPUT, NULL,
-                          "state database '%s' has schema version %lld, newer than this zpanel "
-                          "understands (%d); use a newer zpanel",
-                          p->path, (long long)version, STORE_PANEL_SCHEMA_VERSION);
-    *ret_version = version;
-    return 0;
-}
-
-static int migrate(struct store_panel *p, struct zp_err *err)
-{
-    int64_t version, tables;
-    int rc = exec_sql(p, "BEGIN IMMEDIATE", "migrating the schema", err);
-    if (rc)
-        return rc;
-    if ((rc = check_header(p, &version, err)) != 0)
-        goto fail;
-    if (version == 0) {
-        rc = query_int(p,
-                       "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
-                       "ESCAPE '\\'",
-                       "migrating the schema", &tables, err);
-        if (rc)
-            goto fail;
-        if (tables > 0) {
-            rc = not_ours(p, "it holds tables of another program", err);
-            goto fail;
-        }
-    }
-    for (int64_t v = version; v < STORE_PANEL_SCHEMA_VERSION; v++)
-        if ((rc = exec_sql(p, migrations[v], "migrating the schema", err)) != 0)
-            goto fail;
-    if ((rc = exec_sql(p, "COMMIT", "migrating the schema", err)) != 0)
-        goto fail;
-    return 0;
-fail:
-    tx_rollback(p);
-    return rc;
-}
-
 int store_panel_open(const char *state_dir, struct store_panel **ret, struct zp_err *err)
 {
     if (!state_dir || !*state_dir)
         return zp_err_set(err, ZP_E_INPUT, NULL, "empty state directory");
     struct store_panel *p = zp_calloc(1, sizeof(*p));
-    p->path = store_panel_path(state_dir);
+    p->d.path = store_panel_path(state_dir);
     int rc = zp_mkdir_p(state_dir, 0700, err);
     if (rc)
         goto fail;
-    if ((rc = store__db_file(p->path, err)) != 0) {
+    if ((rc = store__db_file(p->d.path, err)) != 0) {
         if (rc == ZP_E_NOTFOUND)
             rc = err->code = ZP_E_SYSTEM;
         goto fail;
     }
-    int src = sqlite3_open_v2(p->path, &p->db, STORE__OPEN_FLAGS, NULL);
-    if (src != SQLITE_OK) {
-        rc = db_error(p, src, "opening", err);
-        goto fail;
-    }
-    sqlite3_extended_result_codes(p->db, 1);
-    sqlite3_busy_timeout(p->db, BUSY_TIMEOUT_MS);
-    int64_t version;
-    if ((rc = check_header(p, &version, err)) != 0)
-        goto fail;
-    if ((rc = exec_sql(p, "PRAGMA foreign_keys = ON; PRAGMA cache_size = -512", "configuring",
-                       err)) != 0)
-        goto fail;
-    sqlite3_stmt *st;
-    if ((rc = prepare(p, "PRAGMA journal_mode = WAL", "enabling WAL", &st, err)) != 0)
-        goto fail;
-    src = sqlite3_step(st);
-    bool wal = src == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-               strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    if (src != SQLITE_ROW)
-        rc = db_error(p, src, "enabling WAL", err);
-    else if (!wal)
-        rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "state database '%s': cannot enable WAL mode",
-                        p->path);
-    sqlite3_finalize(st);
-    if (rc)
-        goto fail;
-    if (version < STORE_PANEL_SCHEMA_VERSION && (rc = migrate(p, err)) != 0)
+    if ((rc = store__open_rw(&p->d, &schema, "PRAGMA foreign_keys = ON; PRAGMA cache_size = -512",
+                             err)) != 0)
         goto fail;
     *ret = p;
     return 0;
@@ -372,9 +207,7 @@ void store_panel_close(struct store_panel *p)
 {
     if (!p)
         return;
-    if (p->db)
-        sqlite3_close(p->db);
-    free(p->path);
+    store__db_close(&p->d);
     free(p);
 }
 
@@ -384,23 +217,23 @@ int store_panel_user_add(struct store_panel *p, const char *name, enum store_rol
                          const char *pwhash, int64_t *ret_id, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "INSERT INTO users (name, role, pwhash, created) "
-                     "VALUES (?, ?, ?, CAST(strftime('%s', 'now') AS INTEGER))",
-                     "adding a user", &st, err);
+    int rc = store__prepare(&p->d,
+                            "INSERT INTO users (name, role, pwhash, created) "
+                            "VALUES (?, ?, ?, CAST(strftime('%s', 'now') AS INTEGER))",
+                            "adding a user", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, name);
-    bind_str(st, 2, store_role_name(role));
-    bind_str(st, 3, pwhash);
+    store__bind_str(st, 1, name);
+    store__bind_str(st, 2, store_role_name(role));
+    store__bind_str(st, 3, pwhash);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return zp_err_set(err, ZP_E_CONFLICT, NULL, "user '%s' exists already", name);
     if (rc != SQLITE_DONE)
-        return db_error(p, rc, "adding a user", err);
+        return store__db_error(&p->d, rc, "adding a user", err);
     if (ret_id)
-        *ret_id = sqlite3_last_insert_rowid(p->db);
+        *ret_id = sqlite3_last_insert_rowid(p->d.db);
     return 0;
 }
 
@@ -414,11 +247,11 @@ int store_panel_user_pwhash(struct store_panel *p, const char *name, int64_t *re
                             enum store_role *ret_role, char **ret_pwhash, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc =
-        prepare(p, "SELECT id, role, pwhash FROM users WHERE name = ?", "reading a user", &st, err);
+    int rc = store__prepare(&p->d, "SELECT id, role, pwhash FROM users WHERE name = ?",
+                            "reading a user", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, name);
+    store__bind_str(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *ret_id = sqlite3_column_int64(st, 0);
@@ -430,7 +263,7 @@ int store_panel_user_pwhash(struct store_panel *p, const char *name, int64_t *re
     } else if (rc == SQLITE_DONE) {
         rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such user '%s'", name);
     } else {
-        rc = db_error(p, rc, "reading a user", err);
+        rc = store__db_error(&p->d, rc, "reading a user", err);
     }
     sqlite3_finalize(st);
     return rc;
@@ -439,11 +272,12 @@ int store_panel_user_pwhash(struct store_panel *p, const char *name, int64_t *re
 int store_panel_token_delete(struct store_panel *p, const char *hash_hex, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "DELETE FROM tokens WHERE hash = ?", "removing a token", &st, err);
+    int rc =
+        store__prepare(&p->d, "DELETE FROM tokens WHERE hash = ?", "removing a token", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, hash_hex);
-    return step_done(p, st, "removing a token", err);
+    store__bind_str(st, 1, hash_hex);
+    return store__step_done(&p->d, st, "removing a token", err);
 }
 
 int store_panel_token_add(struct store_panel *p, int64_t user_id, const char *hash_hex,
@@ -451,20 +285,20 @@ int store_panel_token_add(struct store_panel *p, int64_t user_id, const char *ha
                           struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "INSERT INTO tokens (user_id, hash, scope, created, expires) "
-                     "VALUES (?, ?, ?, CAST(strftime('%s', 'now') AS INTEGER), ?)",
-                     "adding a token", &st, err);
+    int rc = store__prepare(&p->d,
+                            "INSERT INTO tokens (user_id, hash, scope, created, expires) "
+                            "VALUES (?, ?, ?, CAST(strftime('%s', 'now') AS INTEGER), ?)",
+                            "adding a token", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, user_id);
-    bind_str(st, 2, hash_hex);
-    bind_str(st, 3, store_scope_name(scope));
+    store__bind_str(st, 2, hash_hex);
+    store__bind_str(st, 3, store_scope_name(scope));
     sqlite3_bind_int64(st, 4, expires);
-    if ((rc = step_done(p, st, "adding a token", err)) != 0)
+    if ((rc = store__step_done(&p->d, st, "adding a token", err)) != 0)
         return rc;
     if (ret_id)
-        *ret_id = sqlite3_last_insert_rowid(p->db);
+        *ret_id = sqlite3_last_insert_rowid(p->d.db);
     return 0;
 }
 
@@ -472,21 +306,21 @@ int store_panel_token_find(struct store_panel *p, const char *hash_hex, int64_t 
                            struct store_token_info *ret, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "SELECT t.id, u.name, u.role, t.scope, t.expires FROM tokens t "
-                     "JOIN users u ON u.id = t.user_id "
-                     "WHERE t.hash = ? AND (t.expires = 0 OR t.expires > ?)",
-                     "reading a token", &st, err);
+    int rc = store__prepare(&p->d,
+                            "SELECT t.id, u.name, u.role, t.scope, t.expires FROM tokens t "
+                            "JOIN users u ON u.id = t.user_id "
+                            "WHERE t.hash = ? AND (t.expires = 0 OR t.expires > ?)",
+                            "reading a token", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, hash_hex);
+    store__bind_str(st, 1, hash_hex);
     sqlite3_bind_int64(st, 2, now);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         int role = store_role_parse((const char *)sqlite3_column_text(st, 2));
         int scope = store_scope_parse((const char *)sqlite3_column_text(st, 3));
         ret->id = sqlite3_column_int64(st, 0);
-        ret->user = col_str(st, 1);
+        ret->user = store__col_str(st, 1);
         ret->role = role < 0 ? STORE_ROLE_VIEWER : (enum store_role)role;
         ret->scope = scope < 0 ? STORE_SCOPE_READ : (enum store_scope)scope;
         ret->expires = sqlite3_column_int64(st, 4);
@@ -494,7 +328,7 @@ int store_panel_token_find(struct store_panel *p, const char *hash_hex, int64_t 
     } else if (rc == SQLITE_DONE) {
         rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "unknown or expired token");
     } else {
-        rc = db_error(p, rc, "reading a token", err);
+        rc = store__db_error(&p->d, rc, "reading a token", err);
     }
     sqlite3_finalize(st);
     return rc;
@@ -514,45 +348,45 @@ int store_panel_project_add(struct store_panel *p, const char *name, const char 
                             struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "INSERT INTO projects (name, env_json, created, updated) VALUES "
-                     "(?, ?, CAST(strftime('%s', 'now') AS INTEGER), "
-                     "CAST(strftime('%s', 'now') AS INTEGER))",
-                     "adding a project", &st, err);
+    int rc = store__prepare(&p->d,
+                            "INSERT INTO projects (name, env_json, created, updated) VALUES "
+                            "(?, ?, CAST(strftime('%s', 'now') AS INTEGER), "
+                            "CAST(strftime('%s', 'now') AS INTEGER))",
+                            "adding a project", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, name);
-    bind_str(st, 2, env_json ? env_json : "{}");
+    store__bind_str(st, 1, name);
+    store__bind_str(st, 2, env_json ? env_json : "{}");
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return zp_err_set(err, ZP_E_CONFLICT, NULL, "project '%s' exists already", name);
-    return rc == SQLITE_DONE ? 0 : db_error(p, rc, "adding a project", err);
+    return rc == SQLITE_DONE ? 0 : store__db_error(&p->d, rc, "adding a project", err);
 }
 
 int store_panel_project_update(struct store_panel *p, const char *name, const char *env_json,
                                struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "UPDATE projects SET env_json = coalesce(?, env_json), "
-                     "updated = CAST(strftime('%s', 'now') AS INTEGER) WHERE name = ?",
-                     "updating a project", &st, err);
+    int rc = store__prepare(&p->d,
+                            "UPDATE projects SET env_json = coalesce(?, env_json), "
+                            "updated = CAST(strftime('%s', 'now') AS INTEGER) WHERE name = ?",
+                            "updating a project", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, env_json);
-    bind_str(st, 2, name);
-    if ((rc = step_done(p, st, "updating a project", err)) != 0)
+    store__bind_str(st, 1, env_json);
+    store__bind_str(st, 2, name);
+    if ((rc = store__step_done(&p->d, st, "updating a project", err)) != 0)
         return rc;
-    if (sqlite3_changes(p->db) == 0)
+    if (sqlite3_changes(p->d.db) == 0)
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such project '%s'", name);
     return 0;
 }
 
 static void project_row(sqlite3_stmt *st, struct store_panel_project *pr)
 {
-    pr->name = col_str(st, 0);
-    pr->env_json = col_str(st, 1);
+    pr->name = store__col_str(st, 0);
+    pr->env_json = store__col_str(st, 1);
     pr->created = sqlite3_column_int64(st, 2);
     pr->updated = sqlite3_column_int64(st, 3);
 }
@@ -561,11 +395,12 @@ int store_panel_project_get(struct store_panel *p, const char *name,
                             struct store_panel_project *ret, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "SELECT name, env_json, created, updated FROM projects WHERE name = ?",
-                     "reading a project", &st, err);
+    int rc = store__prepare(&p->d,
+                            "SELECT name, env_json, created, updated FROM projects WHERE name = ?",
+                            "reading a project", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, name);
+    store__bind_str(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         project_row(st, ret);
@@ -573,7 +408,7 @@ int store_panel_project_get(struct store_panel *p, const char *name,
     } else if (rc == SQLITE_DONE) {
         rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such project '%s'", name);
     } else {
-        rc = db_error(p, rc, "reading a project", err);
+        rc = store__db_error(&p->d, rc, "reading a project", err);
     }
     sqlite3_finalize(st);
     return rc;
@@ -583,8 +418,9 @@ int store_panel_project_list(struct store_panel *p, struct store_panel_project *
                              struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "SELECT name, env_json, created, updated FROM projects ORDER BY name",
-                     "listing projects", &st, err);
+    int rc =
+        store__prepare(&p->d, "SELECT name, env_json, created, updated FROM projects ORDER BY name",
+                       "listing projects", &st, err);
     if (rc)
         return rc;
     struct store_panel_project *v = NULL;
@@ -596,7 +432,7 @@ int store_panel_project_list(struct store_panel *p, struct store_panel_project *
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         store_panel_projects_free(v, n);
-        return db_error(p, rc, "listing projects", err);
+        return store__db_error(&p->d, rc, "listing projects", err);
     }
     *ret = v;
     *ret_n = n;
@@ -606,13 +442,14 @@ int store_panel_project_list(struct store_panel *p, struct store_panel_project *
 int store_panel_project_delete(struct store_panel *p, const char *name, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "DELETE FROM projects WHERE name = ?", "removing a project", &st, err);
+    int rc = store__prepare(&p->d, "DELETE FROM projects WHERE name = ?", "removing a project", &st,
+                            err);
     if (rc)
         return rc;
-    bind_str(st, 1, name);
-    if ((rc = step_done(p, st, "removing a project", err)) != 0)
+    store__bind_str(st, 1, name);
+    if ((rc = store__step_done(&p->d, st, "removing a project", err)) != 0)
         return rc;
-    if (sqlite3_changes(p->db) == 0)
+    if (sqlite3_changes(p->d.db) == 0)
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such project '%s'", name);
     return 0;
 }
@@ -643,37 +480,37 @@ void store_panel_projects_free(struct store_panel_project *pr, size_t n)
 static void job_row(sqlite3_stmt *st, struct store_job *j)
 {
     j->id = sqlite3_column_int64(st, 0);
-    j->project = col_str(st, 1);
-    j->kind = col_str(st, 2);
-    j->args_json = col_str(st, 3);
-    j->user = col_str(st, 4);
+    j->project = store__col_str(st, 1);
+    j->kind = store__col_str(st, 2);
+    j->args_json = store__col_str(st, 3);
+    j->user = store__col_str(st, 4);
     int s = store_job_status_parse((const char *)sqlite3_column_text(st, 5));
     j->status = s < 0 ? STORE_JOB_FAILED : (enum store_job_status)s;
     j->created = sqlite3_column_int64(st, 6);
     j->started = sqlite3_column_int64(st, 7);
     j->finished = sqlite3_column_int64(st, 8);
     j->attempts = sqlite3_column_int64(st, 9);
-    j->error = col_str(st, 10);
+    j->error = store__col_str(st, 10);
 }
 
 int store_panel_job_add(struct store_panel *p, struct store_job *j, struct zp_err *err)
 {
     sqlite3_stmt *st;
     int64_t now = wall_ms();
-    int rc = prepare(p,
-                     "INSERT INTO jobs (project, kind, args_json, user, status, created) "
-                     "VALUES (?, ?, ?, ?, 'queued', ?)",
-                     "queueing a job", &st, err);
+    int rc = store__prepare(&p->d,
+                            "INSERT INTO jobs (project, kind, args_json, user, status, created) "
+                            "VALUES (?, ?, ?, ?, 'queued', ?)",
+                            "queueing a job", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, j->project);
-    bind_str(st, 2, j->kind);
-    bind_str(st, 3, j->args_json);
-    bind_str(st, 4, j->user);
+    store__bind_str(st, 1, j->project);
+    store__bind_str(st, 2, j->kind);
+    store__bind_str(st, 3, j->args_json);
+    store__bind_str(st, 4, j->user);
     sqlite3_bind_int64(st, 5, now);
-    if ((rc = step_done(p, st, "queueing a job", err)) != 0)
+    if ((rc = store__step_done(&p->d, st, "queueing a job", err)) != 0)
         return rc;
-    j->id = sqlite3_last_insert_rowid(p->db);
+    j->id = sqlite3_last_insert_rowid(p->d.db);
     j->created = now;
     j->status = STORE_JOB_QUEUED;
     return 0;
@@ -683,7 +520,8 @@ int store_panel_job_get(struct store_panel *p, int64_t id, struct store_job *ret
                         struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", "reading a job", &st, err);
+    int rc = store__prepare(&p->d, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", "reading a job",
+                            &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
@@ -694,7 +532,7 @@ int store_panel_job_get(struct store_panel *p, int64_t id, struct store_job *ret
     } else if (rc == SQLITE_DONE) {
         rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such job %lld", (long long)id);
     } else {
-        rc = db_error(p, rc, "reading a job", err);
+        rc = store__db_error(&p->d, rc, "reading a job", err);
     }
     sqlite3_finalize(st);
     return rc;
@@ -704,14 +542,15 @@ int store_panel_job_list(struct store_panel *p, const char *project, int status,
                          struct store_job **ret, size_t *ret_n, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR project = ?1) "
-                     "AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3",
-                     "listing jobs", &st, err);
+    int rc = store__prepare(&p->d,
+                            "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR project = ?1) "
+                            "AND (?2 IS NULL OR status = ?2) ORDER BY id DESC LIMIT ?3",
+                            "listing jobs", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, project);
-    bind_str(st, 2, status >= 0 ? store_job_status_name((enum store_job_status)status) : NULL);
+    store__bind_str(st, 1, project);
+    store__bind_str(st, 2,
+                    status >= 0 ? store_job_status_name((enum store_job_status)status) : NULL);
     sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : 1000);
     struct store_job *v = NULL;
     size_t n = 0, cap = 0;
@@ -723,7 +562,7 @@ int store_panel_job_list(struct store_panel *p, const char *project, int status,
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         store_jobs_free(v, n);
-        return db_error(p, rc, "listing jobs", err);
+        return store__db_error(&p->d, rc, "listing jobs", err);
     }
     *ret = v;
     *ret_n = n;
@@ -733,14 +572,14 @@ int store_panel_job_list(struct store_panel *p, const char *project, int status,
 int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_job *ret,
                           struct zp_err *err)
 {
-    int rc = exec_sql(p, "BEGIN IMMEDIATE", "claiming a job", err);
+    int rc = store__exec(&p->d, "BEGIN IMMEDIATE", "claiming a job", err);
     if (rc)
         return rc;
     sqlite3_stmt *st = NULL;
-    rc = prepare(p,
-                 "SELECT " JOB_COLS " FROM jobs WHERE status = 'queued' AND project NOT IN "
-                 "(SELECT project FROM jobs WHERE status = 'running') ORDER BY id LIMIT 1",
-                 "claiming a job", &st, err);
+    rc = store__prepare(&p->d,
+                        "SELECT " JOB_COLS " FROM jobs WHERE status = 'queued' AND project NOT IN "
+                        "(SELECT project FROM jobs WHERE status = 'running') ORDER BY id LIMIT 1",
+                        "claiming a job", &st, err);
     if (rc)
         goto fail;
     struct store_job j;
@@ -748,27 +587,27 @@ int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_jo
     int src = sqlite3_step(st);
     if (src == SQLITE_DONE) {
         sqlite3_finalize(st);
-        tx_rollback(p);
+        store__rollback(&p->d);
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no job to run");
     }
     if (src != SQLITE_ROW) {
-        rc = db_error(p, src, "claiming a job", err);
+        rc = store__db_error(&p->d, src, "claiming a job", err);
         sqlite3_finalize(st);
         goto fail;
     }
     job_row(st, &j);
     sqlite3_finalize(st);
-    rc = prepare(p,
-                 "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1 "
-                 "WHERE id = ?",
-                 "claiming a job", &st, err);
+    rc = store__prepare(&p->d,
+                        "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1 "
+                        "WHERE id = ?",
+                        "claiming a job", &st, err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, now_ms);
         sqlite3_bind_int64(st, 2, j.id);
-        rc = step_done(p, st, "claiming a job", err);
+        rc = store__step_done(&p->d, st, "claiming a job", err);
     }
     if (rc == 0)
-        rc = exec_sql(p, "COMMIT", "claiming a job", err);
+        rc = store__exec(&p->d, "COMMIT", "claiming a job", err);
     if (rc) {
         store_job_release(&j);
         goto fail;
@@ -779,7 +618,7 @@ int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_jo
     *ret = j;
     return 0;
 fail:
-    tx_rollback(p);
+    store__rollback(&p->d);
     return rc;
 }
 
@@ -787,32 +626,34 @@ int store_panel_job_finish(struct store_panel *p, int64_t id, enum store_job_sta
                            const char *error, int64_t now_ms, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "UPDATE jobs SET status = ?, error = ?, finished = ? WHERE id = ?",
-                     "finishing a job", &st, err);
+    int rc =
+        store__prepare(&p->d, "UPDATE jobs SET status = ?, error = ?, finished = ? WHERE id = ?",
+                       "finishing a job", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, store_job_status_name(status));
-    bind_str(st, 2, error);
+    store__bind_str(st, 1, store_job_status_name(status));
+    store__bind_str(st, 2, error);
     sqlite3_bind_int64(st, 3, now_ms);
     sqlite3_bind_int64(st, 4, id);
-    return step_done(p, st, "finishing a job", err);
+    return store__step_done(&p->d, st, "finishing a job", err);
 }
 
 int store_panel_job_cancel_queued(struct store_panel *p, int64_t id, int64_t now_ms,
                                   struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "UPDATE jobs SET status = 'cancelled', finished = ?, "
-                     "error = 'cancelled before it started' WHERE id = ? AND status = 'queued'",
-                     "cancelling a job", &st, err);
+    int rc =
+        store__prepare(&p->d,
+                       "UPDATE jobs SET status = 'cancelled', finished = ?, "
+                       "error = 'cancelled before it started' WHERE id = ? AND status = 'queued'",
+                       "cancelling a job", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int64(st, 2, id);
-    if ((rc = step_done(p, st, "cancelling a job", err)) != 0)
+    if ((rc = store__step_done(&p->d, st, "cancelling a job", err)) != 0)
         return rc;
-    if (sqlite3_changes(p->db) == 1)
+    if (sqlite3_changes(p->d.db) == 1)
         return 0;
     struct store_job j;
     if ((rc = store_panel_job_get(p, id, &j, err)) != 0)
@@ -826,14 +667,14 @@ int store_panel_job_cancel_queued(struct store_panel *p, int64_t id, int64_t now
 int store_panel_job_requeue_running(struct store_panel *p, int64_t **ret_ids, size_t *ret_n,
                                     struct zp_err *err)
 {
-    int rc = exec_sql(p, "BEGIN IMMEDIATE", "requeueing jobs", err);
+    int rc = store__exec(&p->d, "BEGIN IMMEDIATE", "requeueing jobs", err);
     if (rc)
         return rc;
     sqlite3_stmt *st;
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
-    if ((rc = prepare(p, "SELECT id FROM jobs WHERE status = 'running' ORDER BY id",
-                      "requeueing jobs", &st, err)) != 0)
+    if ((rc = store__prepare(&p->d, "SELECT id FROM jobs WHERE status = 'running' ORDER BY id",
+                             "requeueing jobs", &st, err)) != 0)
         goto fail;
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -842,20 +683,20 @@ int store_panel_job_requeue_running(struct store_panel *p, int64_t **ret_ids, si
     }
     sqlite3_finalize(st);
     if (src != SQLITE_DONE) {
-        rc = db_error(p, src, "requeueing jobs", err);
+        rc = store__db_error(&p->d, src, "requeueing jobs", err);
         goto fail;
     }
-    if ((rc = exec_sql(p, "UPDATE jobs SET status = 'queued' WHERE status = 'running'",
-                       "requeueing jobs", err)) != 0)
+    if ((rc = store__exec(&p->d, "UPDATE jobs SET status = 'queued' WHERE status = 'running'",
+                          "requeueing jobs", err)) != 0)
         goto fail;
-    if ((rc = exec_sql(p, "COMMIT", "requeueing jobs", err)) != 0)
+    if ((rc = store__exec(&p->d, "COMMIT", "requeueing jobs", err)) != 0)
         goto fail;
     *ret_ids = ids;
     *ret_n = n;
     return 0;
 fail:
     free(ids);
-    tx_rollback(p);
+    store__rollback(&p->d);
     return rc;
 }
 
@@ -863,11 +704,11 @@ int store_panel_job_counts(struct store_panel *p, struct store_job_count **ret, 
                            struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "SELECT kind, status, count(*), "
-                     "sum(CASE WHEN finished > 0 AND started > 0 THEN finished - started "
-                     "ELSE 0 END) FROM jobs GROUP BY kind, status ORDER BY kind, status",
-                     "counting jobs", &st, err);
+    int rc = store__prepare(&p->d,
+                            "SELECT kind, status, count(*), "
+                            "sum(CASE WHEN finished > 0 AND started > 0 THEN finished - started "
+                            "ELSE 0 END) FROM jobs GROUP BY kind, status ORDER BY kind, status",
+                            "counting jobs", &st, err);
     if (rc)
         return rc;
     struct store_job_count *v = NULL;
@@ -875,7 +716,7 @@ int store_panel_job_counts(struct store_panel *p, struct store_job_count **ret, 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
         int s = store_job_status_parse((const char *)sqlite3_column_text(st, 1));
-        v[n].kind = col_str(st, 0);
+        v[n].kind = store__col_str(st, 0);
         v[n].status = s < 0 ? STORE_JOB_FAILED : (enum store_job_status)s;
         v[n].count = sqlite3_column_int64(st, 2);
         v[n].duration_ms = sqlite3_column_int64(st, 3);
@@ -884,7 +725,7 @@ int store_panel_job_counts(struct store_panel *p, struct store_job_count **ret, 
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         store_job_counts_free(v, n);
-        return db_error(p, rc, "counting jobs", err);
+        return store__db_error(&p->d, rc, "counting jobs", err);
     }
     *ret = v;
     *ret_n = n;
@@ -928,24 +769,25 @@ int store_panel_audit_add(struct store_panel *p, int64_t now_ms, const char *use
                           struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "INSERT INTO audit (time, user, method, path, status, remote) "
-                     "VALUES (?, ?, ?, ?, ?, ?)",
-                     "recording an audit entry", &st, err);
+    int rc = store__prepare(&p->d,
+                            "INSERT INTO audit (time, user, method, path, status, remote) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            "recording an audit entry", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, now_ms);
-    bind_str(st, 2, user);
-    bind_str(st, 3, method);
-    bind_str(st, 4, path);
+    store__bind_str(st, 2, user);
+    store__bind_str(st, 3, method);
+    store__bind_str(st, 4, path);
     sqlite3_bind_int(st, 5, status);
-    bind_str(st, 6, remote);
-    return step_done(p, st, "recording an audit entry", err);
+    store__bind_str(st, 6, remote);
+    return store__step_done(&p->d, st, "recording an audit entry", err);
 }
 
 int store_panel_audit_count(struct store_panel *p, int64_t *ret, struct zp_err *err)
 {
-    return query_int(p, "SELECT count(*) FROM audit", "counting audit entries", ret, err);
+    return store__query_int(&p->d, "SELECT count(*) FROM audit", "counting audit entries", ret,
+                            err);
 }
 
 /* ---- notification channels ---- */
@@ -956,26 +798,27 @@ int store_panel_audit_count(struct store_panel *p, int64_t *ret, struct zp_err *
 int store_panel_channel_add(struct store_panel *p, struct store_channel *c, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "INSERT INTO channels (project, kind, url, secret, user, mail_from, mail_to, "
-                     "events, failures_only, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     "adding a channel", &st, err);
+    int rc = store__prepare(
+        &p->d,
+        "INSERT INTO channels (project, kind, url, secret, user, mail_from, mail_to, "
+        "events, failures_only, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "adding a channel", &st, err);
     if (rc)
         return rc;
     c->created = wall_ms();
-    bind_str(st, 1, c->project);
-    bind_str(st, 2, c->kind);
-    bind_str(st, 3, c->url);
-    bind_str(st, 4, c->secret);
-    bind_str(st, 5, c->user);
-    bind_str(st, 6, c->mail_from);
-    bind_str(st, 7, c->mail_to);
-    bind_str(st, 8, c->events);
+    store__bind_str(st, 1, c->project);
+    store__bind_str(st, 2, c->kind);
+    store__bind_str(st, 3, c->url);
+    store__bind_str(st, 4, c->secret);
+    store__bind_str(st, 5, c->user);
+    store__bind_str(st, 6, c->mail_from);
+    store__bind_str(st, 7, c->mail_to);
+    store__bind_str(st, 8, c->events);
     sqlite3_bind_int(st, 9, c->failures_only ? 1 : 0);
     sqlite3_bind_int64(st, 10, c->created);
-    if ((rc = step_done(p, st, "adding a channel", err)) != 0)
+    if ((rc = store__step_done(&p->d, st, "adding a channel", err)) != 0)
         return rc;
-    c->id = sqlite3_last_insert_rowid(p->db);
+    c->id = sqlite3_last_insert_rowid(p->d.db);
     return 0;
 }
 
@@ -983,8 +826,8 @@ int store_panel_channel_list(struct store_panel *p, struct store_channel **ret, 
                              struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "SELECT " CHANNEL_COLS " FROM channels ORDER BY id", "listing channels",
-                     &st, err);
+    int rc = store__prepare(&p->d, "SELECT " CHANNEL_COLS " FROM channels ORDER BY id",
+                            "listing channels", &st, err);
     if (rc)
         return rc;
     struct store_channel *v = NULL;
@@ -993,21 +836,21 @@ int store_panel_channel_list(struct store_panel *p, struct store_channel **ret, 
         zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
         struct store_channel *c = &v[n++];
         c->id = sqlite3_column_int64(st, 0);
-        c->project = col_str(st, 1);
-        c->kind = col_str(st, 2);
-        c->url = col_str(st, 3);
-        c->secret = col_str(st, 4);
-        c->user = col_str(st, 5);
-        c->mail_from = col_str(st, 6);
-        c->mail_to = col_str(st, 7);
-        c->events = col_str(st, 8);
+        c->project = store__col_str(st, 1);
+        c->kind = store__col_str(st, 2);
+        c->url = store__col_str(st, 3);
+        c->secret = store__col_str(st, 4);
+        c->user = store__col_str(st, 5);
+        c->mail_from = store__col_str(st, 6);
+        c->mail_to = store__col_str(st, 7);
+        c->events = store__col_str(st, 8);
         c->failures_only = sqlite3_column_int(st, 9) != 0;
         c->created = sqlite3_column_int64(st, 10);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         store_channels_free(v, n);
-        return db_error(p, rc, "listing channels", err);
+        return store__db_error(&p->d, rc, "listing channels", err);
     }
     *ret = v;
     *ret_n = n;
@@ -1017,13 +860,14 @@ int store_panel_channel_list(struct store_panel *p, struct store_channel **ret, 
 int store_panel_channel_delete(struct store_panel *p, int64_t id, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "DELETE FROM channels WHERE id = ?", "removing a channel", &st, err);
+    int rc =
+        store__prepare(&p->d, "DELETE FROM channels WHERE id = ?", "removing a channel", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
-    if ((rc = step_done(p, st, "removing a channel", err)) != 0)
+    if ((rc = store__step_done(&p->d, st, "removing a channel", err)) != 0)
         return rc;
-    if (sqlite3_changes(p->db) == 0)
+    if (sqlite3_changes(p->d.db) == 0)
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such channel %lld", (long long)id);
     return 0;
 }
@@ -1058,8 +902,8 @@ int store_panel_user_list(struct store_panel *p, struct store_user_row **ret, si
                           struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "SELECT id, name, role, created FROM users ORDER BY name", "listing users",
-                     &st, err);
+    int rc = store__prepare(&p->d, "SELECT id, name, role, created FROM users ORDER BY name",
+                            "listing users", &st, err);
     if (rc)
         return rc;
     struct store_user_row *v = NULL;
@@ -1067,7 +911,7 @@ int store_panel_user_list(struct store_panel *p, struct store_user_row **ret, si
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
         v[n].id = sqlite3_column_int64(st, 0);
-        v[n].name = col_str(st, 1);
+        v[n].name = store__col_str(st, 1);
         int r = store_role_parse((const char *)sqlite3_column_text(st, 2));
         v[n].role = r < 0 ? STORE_ROLE_VIEWER : (enum store_role)r;
         v[n].created = sqlite3_column_int64(st, 3);
@@ -1076,7 +920,7 @@ int store_panel_user_list(struct store_panel *p, struct store_user_row **ret, si
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         store_user_rows_free(v, n);
-        return db_error(p, rc, "listing users", err);
+        return store__db_error(&p->d, rc, "listing users", err);
     }
     *ret = v;
     *ret_n = n;
@@ -1092,28 +936,30 @@ void store_user_rows_free(struct store_user_row *u, size_t n)
 
 int store_panel_user_delete(struct store_panel *p, const char *name, struct zp_err *err)
 {
-    int rc = exec_sql(p, "BEGIN IMMEDIATE", "removing a user", err);
+    int rc = store__exec(&p->d, "BEGIN IMMEDIATE", "removing a user", err);
     if (rc)
         return rc;
     sqlite3_stmt *st;
-    if ((rc = prepare(p, "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?)",
-                      "removing a user's tokens", &st, err)) != 0)
+    if ((rc = store__prepare(
+             &p->d, "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?)",
+             "removing a user's tokens", &st, err)) != 0)
         goto fail;
-    bind_str(st, 1, name);
-    if ((rc = step_done(p, st, "removing a user's tokens", err)) != 0)
+    store__bind_str(st, 1, name);
+    if ((rc = store__step_done(&p->d, st, "removing a user's tokens", err)) != 0)
         goto fail;
-    if ((rc = prepare(p, "DELETE FROM users WHERE name = ?", "removing a user", &st, err)) != 0)
+    if ((rc = store__prepare(&p->d, "DELETE FROM users WHERE name = ?", "removing a user", &st,
+                             err)) != 0)
         goto fail;
-    bind_str(st, 1, name);
-    if ((rc = step_done(p, st, "removing a user", err)) != 0)
+    store__bind_str(st, 1, name);
+    if ((rc = store__step_done(&p->d, st, "removing a user", err)) != 0)
         goto fail;
-    if (sqlite3_changes(p->db) == 0) {
+    if (sqlite3_changes(p->d.db) == 0) {
         rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such user '%s'", name);
         goto fail;
     }
-    return exec_sql(p, "COMMIT", "removing a user", err);
+    return store__exec(&p->d, "COMMIT", "removing a user", err);
 fail:
-    tx_rollback(p);
+    store__rollback(&p->d);
     return rc;
 }
 
@@ -1121,11 +967,11 @@ int store_panel_token_list(struct store_panel *p, int64_t now, struct store_toke
                            size_t *ret_n, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "SELECT t.id, u.name, t.scope, t.created, t.expires FROM tokens t "
-                     "JOIN users u ON u.id = t.user_id WHERE t.expires = 0 OR t.expires > ? "
-                     "ORDER BY t.id DESC",
-                     "listing tokens", &st, err);
+    int rc = store__prepare(&p->d,
+                            "SELECT t.id, u.name, t.scope, t.created, t.expires FROM tokens t "
+                            "JOIN users u ON u.id = t.user_id WHERE t.expires = 0 OR t.expires > ? "
+                            "ORDER BY t.id DESC",
+                            "listing tokens", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, now);
@@ -1134,7 +980,7 @@ int store_panel_token_list(struct store_panel *p, int64_t now, struct store_toke
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
         v[n].id = sqlite3_column_int64(st, 0);
-        v[n].user = col_str(st, 1);
+        v[n].user = store__col_str(st, 1);
         int sc = store_scope_parse((const char *)sqlite3_column_text(st, 2));
         v[n].scope = sc < 0 ? STORE_SCOPE_READ : (enum store_scope)sc;
         v[n].created = sqlite3_column_int64(st, 3);
@@ -1144,7 +990,7 @@ int store_panel_token_list(struct store_panel *p, int64_t now, struct store_toke
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         store_token_rows_free(v, n);
-        return db_error(p, rc, "listing tokens", err);
+        return store__db_error(&p->d, rc, "listing tokens", err);
     }
     *ret = v;
     *ret_n = n;
@@ -1161,13 +1007,13 @@ void store_token_rows_free(struct store_token_row *t, size_t n)
 int store_panel_token_delete_id(struct store_panel *p, int64_t id, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "DELETE FROM tokens WHERE id = ?", "removing a token", &st, err);
+    int rc = store__prepare(&p->d, "DELETE FROM tokens WHERE id = ?", "removing a token", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
-    if ((rc = step_done(p, st, "removing a token", err)) != 0)
+    if ((rc = store__step_done(&p->d, st, "removing a token", err)) != 0)
         return rc;
-    if (sqlite3_changes(p->db) == 0)
+    if (sqlite3_changes(p->d.db) == 0)
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such token %lld", (long long)id);
     return 0;
 }
@@ -1176,10 +1022,10 @@ int store_panel_audit_list(struct store_panel *p, int64_t before, size_t limit,
                            struct store_audit_row **ret, size_t *ret_n, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p,
-                     "SELECT id, time, user, method, path, status, remote FROM audit "
-                     "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2",
-                     "reading the audit trail", &st, err);
+    int rc = store__prepare(&p->d,
+                            "SELECT id, time, user, method, path, status, remote FROM audit "
+                            "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2",
+                            "reading the audit trail", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, before);
@@ -1190,17 +1036,17 @@ int store_panel_audit_list(struct store_panel *p, int64_t before, size_t limit,
         zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
         v[n].id = sqlite3_column_int64(st, 0);
         v[n].time = sqlite3_column_int64(st, 1);
-        v[n].user = col_str(st, 2);
-        v[n].method = col_str(st, 3);
-        v[n].path = col_str(st, 4);
+        v[n].user = store__col_str(st, 2);
+        v[n].method = store__col_str(st, 3);
+        v[n].path = store__col_str(st, 4);
         v[n].status = sqlite3_column_int(st, 5);
-        v[n].remote = col_str(st, 6);
+        v[n].remote = store__col_str(st, 6);
         n++;
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         store_audit_rows_free(v, n);
-        return db_error(p, rc, "reading the audit trail", err);
+        return store__db_error(&p->d, rc, "reading the audit trail", err);
     }
     *ret = v;
     *ret_n = n;
@@ -1226,12 +1072,12 @@ void store_audit_rows_free(struct store_audit_row *a, size_t n)
 static void schedule_row(sqlite3_stmt *st, struct store_schedule *s)
 {
     s->id = sqlite3_column_int64(st, 0);
-    s->project = col_str(st, 1);
-    s->cron = col_str(st, 2);
+    s->project = store__col_str(st, 1);
+    s->cron = store__col_str(st, 2);
     s->keep_last = sqlite3_column_int64(st, 3);
     s->keep_daily = sqlite3_column_int64(st, 4);
     s->keep_weekly = sqlite3_column_int64(st, 5);
-    s->webhook = col_str(st, 6);
+    s->webhook = store__col_str(st, 6);
     s->notify_success = sqlite3_column_int64(st, 7) != 0;
     s->next_run = sqlite3_column_int64(st, 8);
     s->last_job = sqlite3_column_int64(st, 9);
@@ -1242,25 +1088,25 @@ int store_panel_schedule_add(struct store_panel *p, struct store_schedule *s, st
 {
     sqlite3_stmt *st;
     int64_t now = wall_ms();
-    int rc =
-        prepare(p,
-                "INSERT INTO schedules (project, cron, keep_last, keep_daily, keep_weekly, "
-                "webhook, notify_success, next_run, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                "adding a schedule", &st, err);
+    int rc = store__prepare(
+        &p->d,
+        "INSERT INTO schedules (project, cron, keep_last, keep_daily, keep_weekly, "
+        "webhook, notify_success, next_run, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "adding a schedule", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, s->project);
-    bind_str(st, 2, s->cron);
+    store__bind_str(st, 1, s->project);
+    store__bind_str(st, 2, s->cron);
     sqlite3_bind_int64(st, 3, s->keep_last);
     sqlite3_bind_int64(st, 4, s->keep_daily);
     sqlite3_bind_int64(st, 5, s->keep_weekly);
-    bind_str(st, 6, s->webhook);
+    store__bind_str(st, 6, s->webhook);
     sqlite3_bind_int64(st, 7, s->notify_success ? 1 : 0);
     sqlite3_bind_int64(st, 8, s->next_run);
     sqlite3_bind_int64(st, 9, now);
-    if ((rc = step_done(p, st, "adding a schedule", err)) != 0)
+    if ((rc = store__step_done(&p->d, st, "adding a schedule", err)) != 0)
         return rc;
-    s->id = sqlite3_last_insert_rowid(p->db);
+    s->id = sqlite3_last_insert_rowid(p->d.db);
     s->created = now;
     return 0;
 }
@@ -1269,15 +1115,15 @@ int store_panel_schedule_list(struct store_panel *p, const char *project,
                               struct store_schedule **ret, size_t *ret_n, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc =
-        prepare(p,
-                project ? "SELECT " SCHEDULE_COLS " FROM schedules WHERE project = ? ORDER BY id"
-                        : "SELECT " SCHEDULE_COLS " FROM schedules ORDER BY id",
-                "listing schedules", &st, err);
+    int rc = store__prepare(&p->d,
+                            project ? "SELECT " SCHEDULE_COLS
+                                      " FROM schedules WHERE project = ? ORDER BY id"
+                                    : "SELECT " SCHEDULE_COLS " FROM schedules ORDER BY id",
+                            "listing schedules", &st, err);
     if (rc)
         return rc;
     if (project)
-        bind_str(st, 1, project);
+        store__bind_str(st, 1, project);
     struct store_schedule *v = NULL;
     size_t n = 0, cap = 0;
     int step;
@@ -1290,7 +1136,7 @@ int store_panel_schedule_list(struct store_panel *p, const char *project,
     sqlite3_finalize(st);
     if (step != SQLITE_DONE) {
         store_schedules_free(v, n);
-        return db_error(p, step, "listing schedules", err);
+        return store__db_error(&p->d, step, "listing schedules", err);
     }
     *ret = v;
     *ret_n = n;
@@ -1301,8 +1147,8 @@ int store_panel_schedule_get(struct store_panel *p, int64_t id, struct store_sch
                              struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "SELECT " SCHEDULE_COLS " FROM schedules WHERE id = ?",
-                     "reading a schedule", &st, err);
+    int rc = store__prepare(&p->d, "SELECT " SCHEDULE_COLS " FROM schedules WHERE id = ?",
+                            "reading a schedule", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
@@ -1316,22 +1162,22 @@ int store_panel_schedule_get(struct store_panel *p, int64_t id, struct store_sch
     sqlite3_finalize(st);
     if (step == SQLITE_DONE)
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such schedule %lld", (long long)id);
-    return db_error(p, step, "reading a schedule", err);
+    return store__db_error(&p->d, step, "reading a schedule", err);
 }
 
 int store_panel_schedule_delete(struct store_panel *p, const char *project, int64_t id,
                                 struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "DELETE FROM schedules WHERE project = ? AND id = ?", "removing a schedule",
-                     &st, err);
+    int rc = store__prepare(&p->d, "DELETE FROM schedules WHERE project = ? AND id = ?",
+                            "removing a schedule", &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, project);
+    store__bind_str(st, 1, project);
     sqlite3_bind_int64(st, 2, id);
-    if ((rc = step_done(p, st, "removing a schedule", err)) != 0)
+    if ((rc = store__step_done(&p->d, st, "removing a schedule", err)) != 0)
         return rc;
-    if (sqlite3_changes(p->db) == 0)
+    if (sqlite3_changes(p->d.db) == 0)
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "project '%s' has no schedule %lld", project,
                           (long long)id);
     return 0;
@@ -1341,18 +1187,18 @@ int store_panel_schedule_advance(struct store_panel *p, int64_t id, int64_t was_
                                  int64_t next_run, int64_t job, bool *ret_taken, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc =
-        prepare(p, "UPDATE schedules SET next_run = ?, last_job = ? WHERE id = ? AND next_run = ?",
-                "updating a schedule", &st, err);
+    int rc = store__prepare(
+        &p->d, "UPDATE schedules SET next_run = ?, last_job = ? WHERE id = ? AND next_run = ?",
+        "updating a schedule", &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, next_run);
     sqlite3_bind_int64(st, 2, job);
     sqlite3_bind_int64(st, 3, id);
     sqlite3_bind_int64(st, 4, was_next);
-    if ((rc = step_done(p, st, "updating a schedule", err)) != 0)
+    if ((rc = store__step_done(&p->d, st, "updating a schedule", err)) != 0)
         return rc;
-    *ret_taken = sqlite3_changes(p->db) > 0;
+    *ret_taken = sqlite3_changes(p->d.db) > 0;
     return 0;
 }
 
@@ -1360,11 +1206,12 @@ int store_panel_schedule_delete_project(struct store_panel *p, const char *proje
                                         struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(p, "DELETE FROM schedules WHERE project = ?", "removing schedules", &st, err);
+    int rc = store__prepare(&p->d, "DELETE FROM schedules WHERE project = ?", "removing schedules",
+                            &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, project);
-    return step_done(p, st, "removing schedules", err);
+    store__bind_str(st, 1, project);
+    return store__step_done(&p->d, st, "removing schedules", err);
 }
 
 void store_schedule_release(struct store_schedule *s)

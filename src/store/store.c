@@ -16,15 +16,13 @@
 
 #include "../util/banned.h"
 
-#define BUSY_TIMEOUT_MS 5000
 #define PROJECT_NAME_MAX 200
 /* PRAGMA application_id of zpanel's state databases ("ZPst"): tells our files apart from
  * other programs' SQLite files. Also written literally in MIGRATION_1. */
 #define APPLICATION_ID 0x5a507374
 
 struct store {
-    sqlite3 *db;
-    char *path;
+    struct store_db d;
 };
 
 int store__db_file(const char *path, struct zp_err *err)
@@ -82,6 +80,13 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSIO
                "one migration per schema version");
 _Static_assert(APPLICATION_ID == 1515221876, "MIGRATION_1 writes the same application_id");
 
+static const struct store_schema schema = {
+    .kind = "zpanel state database",
+    .application_id = APPLICATION_ID,
+    .migrations = migrations,
+    .nmigrations = sizeof(migrations) / sizeof(migrations[0]),
+};
+
 static const char *const status_names[] = {"deploying", "deployed", "failed", "superseded"};
 #define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
 
@@ -138,176 +143,27 @@ bool store_project_name_valid(const char *name)
     return i <= PROJECT_NAME_MAX;
 }
 
-/* ---- SQLite helpers ---- */
-
-static int code_of(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_CONSTRAINT:
-        return ZP_E_CONFLICT;
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT:
-    case SQLITE_FORMAT:
-    case SQLITE_MISMATCH:
-        return ZP_E_INPUT;
-    case SQLITE_NOTFOUND:
-        return ZP_E_NOTFOUND;
-    default:
-        return ZP_E_SYSTEM;
-    }
-}
-
-/* Set err from the connection's last error: "state database 'PATH': WHAT: MESSAGE".
- * Call before anything else touches the connection (a rollback replaces the message). */
-static int db_error(const struct store *s, int rc, const char *what, struct zp_err *err)
-{
-    const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
-    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-        return zp_err_set(err, ZP_E_CONFLICT, NULL,
-                          "state database '%s': %s: %s (another zpanel is using it; try again)",
-                          s->path, what, msg);
-    return zp_err_set(err, code_of(rc), NULL, "state database '%s': %s: %s", s->path, what, msg);
-}
-
-static int exec_sql(struct store *s, const char *sql, const char *what, struct zp_err *err)
-{
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : db_error(s, rc, what, err);
-}
-
-static int prepare(struct store *s, const char *sql, const char *what, sqlite3_stmt **ret,
-                   struct zp_err *err)
-{
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
-    if (rc != SQLITE_OK) {
-        *ret = NULL;
-        return db_error(s, rc, what, err);
-    }
-    return 0;
-}
+/* ---- transactions ---- */
 
 /* Write transactions take the write lock at once: a deferred one that upgrades later can
  * fail with SQLITE_BUSY without waiting for the busy timeout in WAL mode. */
 static int tx_begin_write(struct store *s, const char *what, struct zp_err *err)
 {
-    return exec_sql(s, "BEGIN IMMEDIATE", what, err);
+    return store__exec(&s->d, "BEGIN IMMEDIATE", what, err);
 }
 
 /* A read transaction: a release and its services come from one snapshot. */
 static int tx_begin_read(struct store *s, const char *what, struct zp_err *err)
 {
-    return exec_sql(s, "BEGIN", what, err);
+    return store__exec(&s->d, "BEGIN", what, err);
 }
 
 static int tx_commit(struct store *s, const char *what, struct zp_err *err)
 {
-    return exec_sql(s, "COMMIT", what, err);
+    return store__exec(&s->d, "COMMIT", what, err);
 }
 
-static void tx_rollback(struct store *s)
-{
-    if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-    /* a NULL v binds SQL NULL */
-    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-}
-
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *v = sqlite3_column_text(st, i);
-    return v ? zp_strdup((const char *)v) : NULL;
-}
-
-/* Run a statement that yields one integer row (a PRAGMA, a count). */
-static int query_int(struct store *s, const char *sql, const char *what, int64_t *ret,
-                     struct zp_err *err)
-{
-    sqlite3_stmt *st;
-    int rc = prepare(s, sql, what, &st, err);
-    if (rc)
-        return rc;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *ret = sqlite3_column_int64(st, 0);
-        rc = 0;
-    } else {
-        rc = db_error(s, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, what, err);
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* ---- opening and migrations ---- */
-
-static int not_ours(const struct store *s, const char *why, struct zp_err *err)
-{
-    return zp_err_set(err, ZP_E_INPUT, NULL, "'%s' is not a zpanel state database (%s)", s->path,
-                      why);
-}
-
-/* Read and check the schema version and application id; a file that is not SQLite fails
- * on the first read. */
-static int check_header(struct store *s, int64_t *ret_version, struct zp_err *err)
-{
-    int64_t version = 0, app = 0; /* set by query_int on success; gcc -O3 cannot see it */
-    struct zp_err e;
-    zp_err_init(&e);
-    if (query_int(s, "PRAGMA user_version", "reading the schema version", &version, &e) != 0 ||
-        query_int(s, "PRAGMA application_id", "reading the schema version", &app, &e) != 0) {
-        if (e.code == ZP_E_INPUT)
-            return not_ours(s, "not an SQLite 3 file, or a damaged one", err);
-        *err = e;
-        return e.code;
-    }
-    if (version > 0 && app != APPLICATION_ID)
-        return not_ours(s, "it belongs to another program", err);
-    if (version > STORE_SCHEMA_VERSION)
-        return zp_err_set(err, ZP_E_INPUT, NULL,
-                          "state database '%s' has schema version %lld, newer than this zpanel "
-                          "understands (%d); use a newer zpanel",
-                          s->path, (long long)version, STORE_SCHEMA_VERSION);
-    *ret_version = version;
-    return 0;
-}
-
-/* Bring the schema up to STORE_SCHEMA_VERSION in one transaction. Another process may be
- * doing the same: the version is read again under the write lock. */
-static int migrate(struct store *s, struct zp_err *err)
-{
-    int64_t version, tables;
-    int rc = tx_begin_write(s, "migrating the schema", err);
-    if (rc)
-        return rc;
-    if ((rc = check_header(s, &version, err)) != 0)
-        goto fail;
-    if (version == 0) {
-        rc = query_int(s,
-                       "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
-                       "ESCAPE '\\'",
-                       "migrating the schema", &tables, err);
-        if (rc)
-            goto fail;
-        if (tables > 0) {
-            rc = not_ours(s, "it holds tables of another program", err);
-            goto fail;
-        }
-    }
-    for (int64_t v = version; v < STORE_SCHEMA_VERSION; v++)
-        if ((rc = exec_sql(s, migrations[v], "migrating the schema", err)) != 0)
-            goto fail;
-    if ((rc = tx_commit(s, "migrating the schema", err)) != 0)
-        goto fail;
-    return 0;
-fail:
-    tx_rollback(s);
-    return rc;
-}
+/* ---- opening ---- */
 
 static int check_open_args(const char *state_dir, const char *project, struct zp_err *err)
 {
@@ -342,40 +198,14 @@ int store_open(const char *state_dir, const char *project, struct store **ret, s
         return rc;
     struct store *s = zp_calloc(1, sizeof(*s));
     char *dir = zp_path_join(state_dir, "projects");
-    s->path = store_db_path(state_dir, project);
+    s->d.path = store_db_path(state_dir, project);
     rc = zp_mkdir_p(dir, 0700, err);
     free(dir);
     if (rc)
         goto fail_sys;
-    if ((rc = store__db_file(s->path, err)) != 0)
+    if ((rc = store__db_file(s->d.path, err)) != 0)
         goto fail_sys;
-    int src = sqlite3_open_v2(s->path, &s->db, STORE__OPEN_FLAGS, NULL);
-    if (src != SQLITE_OK) {
-        rc = db_error(s, src, "opening", err);
-        goto fail;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    int64_t version = 0;
-    if ((rc = check_header(s, &version, err)) != 0)
-        goto fail;
-    if ((rc = exec_sql(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", err)) != 0)
-        goto fail;
-    sqlite3_stmt *st;
-    if ((rc = prepare(s, "PRAGMA journal_mode = WAL", "enabling WAL", &st, err)) != 0)
-        goto fail;
-    src = sqlite3_step(st);
-    bool wal = src == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-               strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    if (src != SQLITE_ROW)
-        rc = db_error(s, src, "enabling WAL", err);
-    else if (!wal)
-        rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "state database '%s': cannot enable WAL mode",
-                        s->path);
-    sqlite3_finalize(st);
-    if (rc)
-        goto fail;
-    if (version < STORE_SCHEMA_VERSION && (rc = migrate(s, err)) != 0)
+    if ((rc = store__open_rw(&s->d, &schema, "PRAGMA foreign_keys = ON", err)) != 0)
         goto fail;
     *ret = s;
     return 0;
@@ -397,12 +227,12 @@ static int open_readonly(struct store *s, bool immutable, struct zp_err *err)
 {
     int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
     char *uri = NULL;
-    const char *name = s->path;
+    const char *name = s->d.path;
     if (immutable) {
         /* file: URI, with the characters that URIs give a meaning percent-encoded */
         struct zp_buf b = ZP_BUF_INIT;
         zp_buf_adds(&b, "file:");
-        for (const char *c = s->path; *c; c++) {
+        for (const char *c = s->d.path; *c; c++) {
             if (*c == '%' || *c == '?' || *c == '#')
                 zp_buf_addf(&b, "%%%02X", (unsigned char)*c);
             else
@@ -413,12 +243,12 @@ static int open_readonly(struct store *s, bool immutable, struct zp_err *err)
         name = uri;
         flags |= SQLITE_OPEN_URI;
     }
-    int src = sqlite3_open_v2(name, &s->db, flags, NULL);
+    int src = sqlite3_open_v2(name, &s->d.db, flags, NULL);
     free(uri);
     if (src != SQLITE_OK)
-        return db_error(s, src, "opening", err);
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+        return store__db_error(&s->d, src, "opening", err);
+    sqlite3_extended_result_codes(s->d.db, 1);
+    sqlite3_busy_timeout(s->d.db, STORE__BUSY_TIMEOUT_MS);
     return 0;
 }
 
@@ -429,21 +259,22 @@ int store_open_readonly(const char *state_dir, const char *project, struct store
     if (rc)
         return rc;
     struct store *s = zp_calloc(1, sizeof(*s));
-    s->path = store_db_path(state_dir, project);
+    s->d.path = store_db_path(state_dir, project);
     int64_t version = 0;
-    if (!zp_file_exists(s->path)) {
-        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no state database '%s'", s->path);
+    if (!zp_file_exists(s->d.path)) {
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no state database '%s'", s->d.path);
         goto fail;
     }
     if ((rc = open_readonly(s, false, err)) == 0)
-        rc = check_header(s, &version, err);
+        rc = store__check_header(&s->d, &schema, &version, err);
     if (rc == ZP_E_SYSTEM || rc == ZP_E_CONFLICT) {
         /* no WAL index and no right to create one (a read-only directory) */
         struct zp_err e2;
         zp_err_init(&e2);
-        sqlite3_close(s->db);
-        s->db = NULL;
-        if (open_readonly(s, true, &e2) == 0 && check_header(s, &version, &e2) == 0) {
+        sqlite3_close(s->d.db);
+        s->d.db = NULL;
+        if (open_readonly(s, true, &e2) == 0 &&
+            store__check_header(&s->d, &schema, &version, &e2) == 0) {
             zp_err_init(err);
             rc = 0;
         }
@@ -453,10 +284,10 @@ int store_open_readonly(const char *state_dir, const char *project, struct store
     if (version == 0) {
         /* an empty file (created, never migrated) holds no release; an older schema is read
          * as it is (migrations only add: the releases tables are those of version 1) */
-        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no releases in '%s'", s->path);
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no releases in '%s'", s->d.path);
         goto fail;
     }
-    if ((rc = exec_sql(s, "PRAGMA query_only = ON", "opening read-only", err)) != 0)
+    if ((rc = store__exec(&s->d, "PRAGMA query_only = ON", "opening read-only", err)) != 0)
         goto fail;
     *ret = s;
     return 0;
@@ -469,15 +300,13 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    if (s->db)
-        sqlite3_close(s->db);
-    free(s->path);
+    store__db_close(&s->d);
     free(s);
 }
 
 const char *store_path(const struct store *s)
 {
-    return s->path;
+    return s->d.path;
 }
 
 /* ---- releases ---- */
@@ -515,19 +344,19 @@ void store_releases_free(struct store_release *r, size_t n)
 static int supersede_others(struct store *s, int64_t keep_id, const char *what, struct zp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(s, "UPDATE releases SET status = ? WHERE status = ? AND id IS NOT ?", what,
-                     &st, err);
+    int rc = store__prepare(
+        &s->d, "UPDATE releases SET status = ? WHERE status = ? AND id IS NOT ?", what, &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, status_names[STORE_RELEASE_SUPERSEDED]);
-    bind_str(st, 2, status_names[STORE_RELEASE_DEPLOYED]);
+    store__bind_str(st, 1, status_names[STORE_RELEASE_SUPERSEDED]);
+    store__bind_str(st, 2, status_names[STORE_RELEASE_DEPLOYED]);
     if (keep_id > 0)
         sqlite3_bind_int64(st, 3, keep_id);
     else
         sqlite3_bind_null(st, 3);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE)
-        rc = db_error(s, src, what, err);
+        rc = store__db_error(&s->d, src, what, err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -536,10 +365,10 @@ int store_release_next_id(struct store *s, int64_t *ret, struct zp_err *err)
 {
     /* the larger of AUTOINCREMENT's last id and the largest id: what INSERT would take */
     int64_t id = 0;
-    int rc = query_int(s,
-                       "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
-                       "'releases'), 0), coalesce((SELECT max(id) FROM releases), 0)) + 1",
-                       "reading the next release id", &id, err);
+    int rc = store__query_int(&s->d,
+                              "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
+                              "'releases'), 0), coalesce((SELECT max(id) FROM releases), 0)) + 1",
+                              "reading the next release id", &id, err);
     if (rc == 0)
         *ret = id;
     return rc;
@@ -562,10 +391,11 @@ int store_release_add(struct store *s, struct store_release *r, struct zp_err *e
         return rc;
     if (r->status == STORE_RELEASE_DEPLOYED && (rc = supersede_others(s, r->id, what, err)) != 0)
         goto fail;
-    rc = prepare(s,
-                 "INSERT INTO releases (id, created, kind, status, source, model_json, note) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 what, &st, err);
+    rc =
+        store__prepare(&s->d,
+                       "INSERT INTO releases (id, created, kind, status, source, model_json, note) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       what, &st, err);
     if (rc)
         goto fail;
     /* id NULL: the next one (AUTOINCREMENT never reuses an id) */
@@ -574,23 +404,23 @@ int store_release_add(struct store *s, struct store_release *r, struct zp_err *e
     else
         sqlite3_bind_null(st, 1);
     sqlite3_bind_int64(st, 2, now);
-    bind_str(st, 3, r->kind);
-    bind_str(st, 4, status_names[r->status]);
+    store__bind_str(st, 3, r->kind);
+    store__bind_str(st, 4, status_names[r->status]);
     sqlite3_bind_int64(st, 5, r->source);
-    bind_str(st, 6, r->model_json);
-    bind_str(st, 7, r->note);
+    store__bind_str(st, 6, r->model_json);
+    store__bind_str(st, 7, r->note);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
-        rc = db_error(s, src, what, err);
+        rc = store__db_error(&s->d, src, what, err);
         goto fail;
     }
-    int64_t id = sqlite3_last_insert_rowid(s->db);
+    int64_t id = sqlite3_last_insert_rowid(s->d.db);
     sqlite3_finalize(st);
     st = NULL;
-    rc = prepare(s,
-                 "INSERT INTO release_services (release_id, service, image_ref, image_id, "
-                 "keep_tag, config_hash) VALUES (?, ?, ?, ?, ?, ?)",
-                 what, &st, err);
+    rc = store__prepare(&s->d,
+                        "INSERT INTO release_services (release_id, service, image_ref, image_id, "
+                        "keep_tag, config_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                        what, &st, err);
     if (rc)
         goto fail;
     for (size_t i = 0; i < r->nservices; i++) {
@@ -598,14 +428,14 @@ int store_release_add(struct store *s, struct store_release *r, struct zp_err *e
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         sqlite3_bind_int64(st, 1, id);
-        bind_str(st, 2, sv->service);
-        bind_str(st, 3, sv->image_ref);
-        bind_str(st, 4, sv->image_id);
-        bind_str(st, 5, sv->keep_tag);
-        bind_str(st, 6, sv->config_hash);
+        store__bind_str(st, 2, sv->service);
+        store__bind_str(st, 3, sv->image_ref);
+        store__bind_str(st, 4, sv->image_id);
+        store__bind_str(st, 5, sv->keep_tag);
+        store__bind_str(st, 6, sv->config_hash);
         src = sqlite3_step(st);
         if (src != SQLITE_DONE) {
-            rc = db_error(s, src, what, err);
+            rc = store__db_error(&s->d, src, what, err);
             zp_err_prefix(err, "service '%s'", sv->service);
             goto fail;
         }
@@ -619,7 +449,7 @@ int store_release_add(struct store *s, struct store_release *r, struct zp_err *e
     return 0;
 fail:
     sqlite3_finalize(st);
-    tx_rollback(s);
+    store__rollback(&s->d);
     return rc;
 }
 
@@ -635,19 +465,20 @@ int store_release_set_status(struct store *s, int64_t id, enum store_release_sta
         return rc;
     if (status == STORE_RELEASE_DEPLOYED && (rc = supersede_others(s, id, what, err)) != 0)
         goto fail;
-    rc = prepare(s, "UPDATE releases SET status = ?, note = coalesce(?, note) WHERE id = ?", what,
-                 &st, err);
+    rc = store__prepare(&s->d,
+                        "UPDATE releases SET status = ?, note = coalesce(?, note) WHERE id = ?",
+                        what, &st, err);
     if (rc)
         goto fail;
-    bind_str(st, 1, status_names[status]);
-    bind_str(st, 2, note);
+    store__bind_str(st, 1, status_names[status]);
+    store__bind_str(st, 2, note);
     sqlite3_bind_int64(st, 3, id);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
-        rc = db_error(s, src, what, err);
+        rc = store__db_error(&s->d, src, what, err);
         goto fail;
     }
-    if (sqlite3_changes(s->db) == 0) {
+    if (sqlite3_changes(s->d.db) == 0) {
         rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no release %lld", (long long)id);
         goto fail;
     }
@@ -658,7 +489,7 @@ int store_release_set_status(struct store *s, int64_t id, enum store_release_sta
     return 0;
 fail:
     sqlite3_finalize(st);
-    tx_rollback(s);
+    store__rollback(&s->d);
     return rc;
 }
 
@@ -667,18 +498,19 @@ int store_release_fail_stale(struct store *s, const char *note, size_t *ret_n, s
     static const char *const what = "marking interrupted releases failed";
     sqlite3_stmt *st;
     /* one statement: one implicit transaction */
-    int rc = prepare(s, "UPDATE releases SET status = ?, note = coalesce(?, note) WHERE status = ?",
-                     what, &st, err);
+    int rc = store__prepare(
+        &s->d, "UPDATE releases SET status = ?, note = coalesce(?, note) WHERE status = ?", what,
+        &st, err);
     if (rc)
         return rc;
-    bind_str(st, 1, status_names[STORE_RELEASE_FAILED]);
-    bind_str(st, 2, note);
-    bind_str(st, 3, status_names[STORE_RELEASE_DEPLOYING]);
+    store__bind_str(st, 1, status_names[STORE_RELEASE_FAILED]);
+    store__bind_str(st, 2, note);
+    store__bind_str(st, 3, status_names[STORE_RELEASE_DEPLOYING]);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE)
-        rc = db_error(s, src, what, err);
+        rc = store__db_error(&s->d, src, what, err);
     else if (ret_n != NULL)
-        *ret_n = (size_t)sqlite3_changes(s->db);
+        *ret_n = (size_t)sqlite3_changes(s->d.db);
     sqlite3_finalize(st);
     return rc;
 }
@@ -690,10 +522,10 @@ static int read_release_row(struct store *s, sqlite3_stmt *st, struct store_rele
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(st, 0);
     r->created = sqlite3_column_int64(st, 1);
-    r->kind = col_str(st, 2);
+    r->kind = store__col_str(st, 2);
     r->source = sqlite3_column_int64(st, 4);
-    r->model_json = col_str(st, 5);
-    r->note = col_str(st, 6);
+    r->model_json = store__col_str(st, 5);
+    r->note = store__col_str(st, 6);
     const char *status = (const char *)sqlite3_column_text(st, 3);
     for (size_t i = 0; i < NSTATUS; i++) {
         if (status && strcmp(status, status_names[i]) == 0) {
@@ -704,17 +536,17 @@ static int read_release_row(struct store *s, sqlite3_stmt *st, struct store_rele
         }
     }
     return zp_err_set(err, ZP_E_INPUT, NULL, "state database '%s': release %lld is damaged",
-                      s->path, (long long)r->id);
+                      s->d.path, (long long)r->id);
 }
 
 static int load_services(struct store *s, struct store_release *r, struct zp_err *err)
 {
     static const char *const what = "reading a release";
     sqlite3_stmt *st;
-    int rc = prepare(s,
-                     "SELECT service, image_ref, image_id, keep_tag, config_hash "
-                     "FROM release_services WHERE release_id = ? ORDER BY service",
-                     what, &st, err);
+    int rc = store__prepare(&s->d,
+                            "SELECT service, image_ref, image_id, keep_tag, config_hash "
+                            "FROM release_services WHERE release_id = ? ORDER BY service",
+                            what, &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, r->id);
@@ -723,19 +555,19 @@ static int load_services(struct store *s, struct store_release *r, struct zp_err
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         zp_grow((void **)&r->services, &cap, r->nservices + 1, sizeof(*r->services));
         struct store_release_service *sv = &r->services[r->nservices++];
-        sv->service = col_str(st, 0);
-        sv->image_ref = col_str(st, 1);
-        sv->image_id = col_str(st, 2);
-        sv->keep_tag = col_str(st, 3);
-        sv->config_hash = col_str(st, 4);
+        sv->service = store__col_str(st, 0);
+        sv->image_ref = store__col_str(st, 1);
+        sv->image_id = store__col_str(st, 2);
+        sv->keep_tag = store__col_str(st, 3);
+        sv->config_hash = store__col_str(st, 4);
         if (!sv->service || !sv->image_ref || !sv->image_id || !sv->config_hash) {
             rc = zp_err_set(err, ZP_E_INPUT, NULL, "state database '%s': release %lld is damaged",
-                            s->path, (long long)r->id);
+                            s->d.path, (long long)r->id);
             break;
         }
     }
     if (rc == 0 && src != SQLITE_DONE)
-        rc = db_error(s, src, what, err);
+        rc = store__db_error(&s->d, src, what, err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -756,7 +588,7 @@ static int read_releases(struct store *s, sqlite3_stmt *st, const char *what,
             break;
     }
     if (rc == 0 && src != SQLITE_DONE)
-        rc = db_error(s, src, what, err);
+        rc = store__db_error(&s->d, src, what, err);
     sqlite3_finalize(st);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = load_services(s, &list[i], err);
@@ -811,7 +643,7 @@ static int read_in_tx(struct store *s, sqlite3_stmt *st, const char *what, const
                 store_releases_free(*ret_list, *ret_n);
         }
     }
-    tx_rollback(s);
+    store__rollback(&s->d);
     return rc;
 }
 
@@ -819,7 +651,8 @@ int store_release_get(struct store *s, int64_t id, struct store_release *ret, st
 {
     static const char *const what = "reading a release";
     sqlite3_stmt *st;
-    int rc = prepare(s, "SELECT " RELEASE_COLS " FROM releases WHERE id = ?", what, &st, err);
+    int rc =
+        store__prepare(&s->d, "SELECT " RELEASE_COLS " FROM releases WHERE id = ?", what, &st, err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
@@ -840,20 +673,20 @@ int store_release_latest(struct store *s, int status, struct store_release *ret,
     sqlite3_stmt *st;
     int rc;
     if (status < 0)
-        rc = prepare(s, "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC LIMIT 1", what, &st,
-                     err);
+        rc = store__prepare(&s->d, "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC LIMIT 1",
+                            what, &st, err);
     else
-        rc = prepare(s,
-                     "SELECT " RELEASE_COLS " FROM releases WHERE status = ? "
-                     "ORDER BY id DESC LIMIT 1",
-                     what, &st, err);
+        rc = store__prepare(&s->d,
+                            "SELECT " RELEASE_COLS " FROM releases WHERE status = ? "
+                            "ORDER BY id DESC LIMIT 1",
+                            what, &st, err);
     if (rc)
         return rc;
     char missing[64];
     if (status < 0) {
         snprintf(missing, sizeof(missing), "no release yet");
     } else {
-        bind_str(st, 1, status_names[status]);
+        store__bind_str(st, 1, status_names[status]);
         snprintf(missing, sizeof(missing), "no %s release", status_names[status]);
     }
     struct store_release r;
@@ -868,7 +701,8 @@ int store_release_list(struct store *s, struct store_release **ret, size_t *ret_
 {
     static const char *const what = "listing releases";
     sqlite3_stmt *st;
-    int rc = prepare(s, "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC", what, &st, err);
+    int rc = store__prepare(&s->d, "SELECT " RELEASE_COLS " FROM releases ORDER BY id DESC", what,
+                            &st, err);
     if (rc)
         return rc;
     struct store_release *list = NULL;
@@ -892,30 +726,30 @@ int store_release_prune(struct store *s, size_t keep, struct store_release **ret
     if (rc)
         return rc;
     /* the newest DEPLOYED release survives whatever keep says: it is the running one */
-    rc = prepare(s,
-                 "SELECT " RELEASE_COLS " FROM releases "
-                 "WHERE id NOT IN (SELECT id FROM releases ORDER BY id DESC LIMIT ?) "
-                 "AND id IS NOT (SELECT max(id) FROM releases WHERE status = ?) "
-                 "ORDER BY id DESC",
-                 what, &st, err);
+    rc = store__prepare(&s->d,
+                        "SELECT " RELEASE_COLS " FROM releases "
+                        "WHERE id NOT IN (SELECT id FROM releases ORDER BY id DESC LIMIT ?) "
+                        "AND id IS NOT (SELECT max(id) FROM releases WHERE status = ?) "
+                        "ORDER BY id DESC",
+                        what, &st, err);
     if (rc)
         goto fail;
     sqlite3_bind_int64(st, 1, keep > (size_t)INT64_MAX ? INT64_MAX : (int64_t)keep);
-    bind_str(st, 2, status_names[STORE_RELEASE_DEPLOYED]);
+    store__bind_str(st, 2, status_names[STORE_RELEASE_DEPLOYED]);
     rc = read_releases(s, st, what, &list, &n, err);
     st = NULL;
     if (rc)
         goto fail;
     if (n > 0) {
         /* release_services rows go with them (ON DELETE CASCADE) */
-        if ((rc = prepare(s, "DELETE FROM releases WHERE id = ?", what, &st, err)) != 0)
+        if ((rc = store__prepare(&s->d, "DELETE FROM releases WHERE id = ?", what, &st, err)) != 0)
             goto fail;
         for (size_t i = 0; i < n; i++) {
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, list[i].id);
             int src = sqlite3_step(st);
             if (src != SQLITE_DONE) {
-                rc = db_error(s, src, what, err);
+                rc = store__db_error(&s->d, src, what, err);
                 goto fail;
             }
         }
@@ -933,7 +767,7 @@ int store_release_prune(struct store *s, size_t keep, struct store_release **ret
     return 0;
 fail:
     sqlite3_finalize(st);
-    tx_rollback(s);
+    store__rollback(&s->d);
     store_releases_free(list, n);
     return rc;
 }
