@@ -12,6 +12,7 @@
 
 #include "../engine/engine.h"
 #include "../orchestrator/mapping.h"
+#include "../store/secret.h"
 #include "release-int.h"
 #include "release.h"
 
@@ -321,6 +322,11 @@ int release_load_model(const struct store_release *r, const char *dir, const cha
                        const char *workdir, struct compose_project **ret, struct zp_diags *diags,
                        struct zp_err *err)
 {
+    if (store_secret_sealed(r->model_json))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "release %" PRId64 "'s recorded model is sealed with the state "
+                          "directory's secret.key, which this user cannot read",
+                          r->id);
     char *name = zp_asprintf("%s.release-%" PRId64 ".json", project, r->id);
     char *path = zp_path_join(dir, name);
     struct compose_project *p = NULL;

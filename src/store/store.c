@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "secret.h"
 #include "store-int.h"
 #include "store.h"
 
@@ -23,6 +24,7 @@
 
 struct store {
     struct store_db d;
+    char *state_dir; /* whose secret.key seals the recorded models */
 };
 
 int store__db_file(const char *path, struct zp_err *err)
@@ -197,6 +199,7 @@ int store_open(const char *state_dir, const char *project, struct store **ret, s
     if (rc)
         return rc;
     struct store *s = zp_calloc(1, sizeof(*s));
+    s->state_dir = zp_strdup(state_dir);
     char *dir = zp_path_join(state_dir, "projects");
     s->d.path = store_db_path(state_dir, project);
     rc = zp_mkdir_p(dir, 0700, err);
@@ -259,6 +262,7 @@ int store_open_readonly(const char *state_dir, const char *project, struct store
     if (rc)
         return rc;
     struct store *s = zp_calloc(1, sizeof(*s));
+    s->state_dir = zp_strdup(state_dir);
     s->d.path = store_db_path(state_dir, project);
     int64_t version = 0;
     if (!zp_file_exists(s->d.path)) {
@@ -301,6 +305,7 @@ void store_close(struct store *s)
     if (!s)
         return;
     store__db_close(&s->d);
+    free(s->state_dir);
     free(s);
 }
 
@@ -386,9 +391,15 @@ int store_release_add(struct store *s, struct store_release *r, struct zp_err *e
     }
     int64_t now = (int64_t)time(NULL);
     sqlite3_stmt *st = NULL;
-    int rc = tx_begin_write(s, what, err);
+    /* the model holds the environment's values (passwords, tokens): sealed at rest */
+    char *sealed = NULL;
+    int rc = store_secret_seal(s->state_dir, r->model_json, &sealed, err);
     if (rc)
         return rc;
+    if ((rc = tx_begin_write(s, what, err)) != 0) {
+        free(sealed);
+        return rc;
+    }
     if (r->status == STORE_RELEASE_DEPLOYED && (rc = supersede_others(s, r->id, what, err)) != 0)
         goto fail;
     rc =
@@ -407,7 +418,7 @@ int store_release_add(struct store *s, struct store_release *r, struct zp_err *e
     store__bind_str(st, 3, r->kind);
     store__bind_str(st, 4, status_names[r->status]);
     sqlite3_bind_int64(st, 5, r->source);
-    store__bind_str(st, 6, r->model_json);
+    store__bind_str(st, 6, sealed);
     store__bind_str(st, 7, r->note);
     int src = sqlite3_step(st);
     if (src != SQLITE_DONE) {
@@ -444,10 +455,12 @@ int store_release_add(struct store *s, struct store_release *r, struct zp_err *e
     st = NULL;
     if ((rc = tx_commit(s, what, err)) != 0)
         goto fail;
+    free(sealed);
     r->id = id;
     r->created = now;
     return 0;
 fail:
+    free(sealed);
     sqlite3_finalize(st);
     store__rollback(&s->d);
     return rc;
@@ -515,6 +528,31 @@ int store_release_fail_stale(struct store *s, const char *note, size_t *ret_n, s
     return rc;
 }
 
+/* Open r's sealed model in place (one recorded before models were sealed is plain
+ * already). A reader that may read the database but not the key (another user, given read
+ * access to list the releases) gets the model still sealed: release_load_model refuses it. */
+static int open_model(struct store *s, struct store_release *r, struct zp_err *err)
+{
+    if (!store_secret_sealed(r->model_json))
+        return 0;
+    char *what =
+        zp_asprintf("state database '%s': release %lld's model", s->d.path, (long long)r->id);
+    char *plain = NULL;
+    struct zp_err e;
+    zp_err_init(&e);
+    int rc = store_secret_open(s->state_dir, what, r->model_json, &plain, &e);
+    free(what);
+    if (rc == 0) {
+        free(r->model_json);
+        r->model_json = plain;
+    } else if (rc == ZP_E_SYSTEM && e.sys_errno == EACCES) {
+        rc = 0; /* the key is not ours to read */
+    } else {
+        *err = e;
+    }
+    return rc;
+}
+
 /* Fill *r from a row of RELEASE_COLS; r is zeroed first. */
 static int read_release_row(struct store *s, sqlite3_stmt *st, struct store_release *r,
                             struct zp_err *err)
@@ -532,7 +570,7 @@ static int read_release_row(struct store *s, sqlite3_stmt *st, struct store_rele
             r->status = (enum store_release_status)i;
             if (!r->kind || !r->model_json)
                 break;
-            return 0;
+            return open_model(s, r, err);
         }
     }
     return zp_err_set(err, ZP_E_INPUT, NULL, "state database '%s': release %lld is damaged",

@@ -632,6 +632,53 @@ static void test_prune(void **state)
     store_close(s);
 }
 
+/* The recorded model (the environment's values with it) is sealed at rest under the state
+ * directory's secret.key; reading gives it back; a model recorded in clear still reads. */
+static void test_model_sealed(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_ok(f, "sealed");
+    add_release(s, "pw-3f9a1c", STORE_RELEASE_DEPLOYED, 1);
+    struct zp_err err;
+    zp_err_init(&err);
+    struct store_release r;
+    assert_int_equal(store_release_get(s, 1, &r, &err), 0);
+    assert_string_equal(r.model_json, "{\"name\":\"pw-3f9a1c\"}");
+    store_release_release(&r);
+    store_close(s);
+
+    char *db = NULL, *key = NULL;
+    assert_true(asprintf(&db, "%s/projects/sealed.db", f->dir) > 0);
+    assert_true(asprintf(&key, "%s/secret.key", f->dir) > 0);
+    struct stat st;
+    assert_int_equal(stat(key, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(raw, "SELECT model_json FROM releases WHERE id = 1", -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    const char *stored = (const char *)sqlite3_column_text(q, 0);
+    assert_non_null(stored);
+    assert_true(strncmp(stored, "zpenc:v1:", 9) == 0);
+    assert_null(strstr(stored, "pw-3f9a1c"));
+    sqlite3_finalize(q);
+    /* a release recorded before models were sealed */
+    assert_int_equal(sqlite3_exec(raw, "UPDATE releases SET model_json = '{\"name\":\"old\"}'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    s = open_ok(f, "sealed");
+    assert_int_equal(store_release_get(s, 1, &r, &err), 0);
+    assert_string_equal(r.model_json, "{\"name\":\"old\"}");
+    store_release_release(&r);
+    store_close(s);
+    free(db);
+    free(key);
+}
+
 static void test_reopen(void **state)
 {
     struct fixture *f = *state;
@@ -725,6 +772,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_add_get_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_and_latest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_sealed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
     };
