@@ -135,14 +135,18 @@ expect_out_eq "$(printf '2\n1')" "still 2 releases"
 # --- v3's health check fails: rolled back to v2 automatically ---
 echo v3 >"$D/version"
 write_compose /www/missing
-T0=$(date +%s)
 run Z update --wait-timeout 30
-T1=$(date +%s)
 expect_rc 1 "update to an unhealthy v3 fails"
 expect_err_has "release 3 failed" "the failure names the release"
 expect_err_has "service 'web'" "the failure names the service"
 expect_err_has "rolled back to release 2" "the failure says where it went back"
-[ $((T1 - T0)) -lt 30 ] && ok || fail "an unhealthy container fails before the timeout ($((T1 - T0)) s)"
+# the verdict came from the health check's "unhealthy", not from the 30 s running out (the
+# time itself is not asserted: a loaded machine stretches it)
+if grep -q "timed out after" <<<"$ERR"; then
+    fail "the unhealthy update waited for the timeout: $ERR"
+else
+    ok
+fi
 [ "$(served)" = v2 ] && ok || fail "v2 is served again (got '$(served)')"
 # (the config hash may differ from H2: the record holds env_file's values, not the file)
 [ "$(env_of FLAVOUR) $(env_of FROM_FILE)" = "two file-two" ] && ok || fail "v2's environment runs again"
