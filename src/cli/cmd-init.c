@@ -165,7 +165,7 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
     compose_env_init(&set);
     compose_env_init(&st);
     struct template_catalog cat = {NULL, 0};
-    char *dir = NULL, *spath = NULL, *state = NULL, *udir = NULL, *pname = NULL, *compose = NULL;
+    char *dir = NULL, *state = NULL, *udir = NULL, *pname = NULL, *compose = NULL;
     struct zp_diags d;
     zp_diags_init(&d);
     int rc = 0, c;
@@ -249,8 +249,7 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
         rc = ZP_EXIT_RUNTIME;
         goto out;
     }
-    spath = template_state_path(state, project);
-    if (template_state_load(spath, &st, &err) != 0) {
+    if (template_state_load(state, project, &st, NULL, &err) != 0) {
         rc = cli_error(&err);
         goto out;
     }
@@ -274,7 +273,7 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
         rc = ZP_EXIT_INVALID;
         goto out;
     }
-    if (template_state_save(spath, &st, &err) != 0 ||
+    if (template_state_save(state, project, &st, &err) != 0 ||
         template_write_project(&r, dir, true, &err) != 0) {
         template_rendered_release(&r);
         rc = cli_error(&err);
@@ -324,7 +323,6 @@ out:
     template_catalog_release(&cat);
     free(compose);
     free(dir);
-    free(spath);
     free(state);
     free(udir);
     free(pname);

@@ -114,7 +114,7 @@ void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp)
     struct compose_env st, set;
     compose_env_init(&st);
     compose_env_init(&set);
-    char *spath = NULL, *dir = NULL, *env_json = NULL, *sealed = NULL, *args = NULL;
+    char *dir = NULL, *env_json = NULL, *sealed = NULL, *args = NULL;
     struct zp_diags d;
     zp_diags_init(&d);
     bool rendered = false;
@@ -167,8 +167,7 @@ void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp)
             }
             compose_env_set(&set, k, json_string_value(jv));
         }
-    spath = template_state_path(s->state_dir, project);
-    if (template_state_load(spath, &st, &err) != 0) {
+    if (template_state_load(s->state_dir, project, &st, NULL, &err) != 0) {
         srv_reply_zerr(resp, &err);
         goto out;
     }
@@ -185,7 +184,7 @@ void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp)
         goto out;
     }
     rendered = true;
-    if (template_state_save(spath, &st, &err) != 0) {
+    if (template_state_save(s->state_dir, project, &st, &err) != 0) {
         srv_reply_zerr(resp, &err);
         goto out;
     }
@@ -238,7 +237,6 @@ out:
     }
     free(sealed);
     free(args);
-    free(spath);
     free(dir);
     zp_diags_release(&d);
     compose_env_release(&st);
