@@ -388,6 +388,14 @@ static void test_render(void **state)
     assert_null(zp_node_get(db, "exclude_from_hc"));
     assert_int_equal(r->nhc_excluded, 1);
     assert_string_equal(r->hc_excluded[0], "db");
+    /* ... and carried as zpanel's mark, which health verdicts honour */
+    const struct zp_node *dbx = zp_node_get(zp_node_get(db, "x-zpanel"), "exclude_from_health");
+    assert_non_null(dbx);
+    assert_int_equal(dbx->type, ZP_BOOL);
+    assert_string_equal(dbx->str, "true");
+    assert_null(zp_node_get(app, "x-zpanel") ? zp_node_get(zp_node_get(app, "x-zpanel"),
+                                                            "exclude_from_health")
+                                             : NULL);
     /* content and is_directory */
     assert_int_equal(r->nfiles, 2);
     assert_string_equal(r->files[0].path, "conf/app.ini");
