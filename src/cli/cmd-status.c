@@ -45,8 +45,8 @@ static void row_cells(const struct orch_status_row *r, char *cells[NCOLS])
     cells[0] = zp_strdup(r->name ? r->name : r->service);
     cells[1] = zp_strdup(r->state);
     /* a service marked exclude_from_health: its health shown, not counted */
-    cells[2] = zp_asprintf("%s%s", r->health ? r->health : "-",
-                           r->health_excluded ? " (excluded)" : "");
+    cells[2] =
+        zp_asprintf("%s%s", r->health ? r->health : "-", r->health_excluded ? " (excluded)" : "");
     cells[3] = r->name ? zp_asprintf("%lld", (long long)r->restart_count) : zp_strdup("-");
     if (r->uptime_s >= 0) {
         orch_fmt_duration(r->uptime_s, d);

@@ -14,9 +14,11 @@
 /* a day: longer waits are a typo more likely than a wish */
 #define MAX_DURATION_NS (INT64_C(86400) * 1000000000)
 
-static const char *const ext_keys[] = {
-    "routes", "tls", "health", "drain_timeout", "proxy", "share_hosts_with", "database",
-    "exclude_from_health", NULL};
+static const char *const ext_keys[] = {"routes",   "tls",
+                                       "health",   "drain_timeout",
+                                       "proxy",    "share_hosts_with",
+                                       "database", "exclude_from_health",
+                                       NULL};
 static const char *const database_keys[] = {"type", "database", "user", "password_env", NULL};
 static const char *const database_types[] = {"postgres", "mariadb", "mysql", "redis", NULL};
 static const char *const route_keys[] = {"host", "hosts", "path", "paths", "port", NULL};

@@ -119,7 +119,7 @@ struct orch_status_row {
     char *health;        /* NULL without a health check */
     char *health_output; /* the last probe's output when the check is failing, else NULL */
     enum orch_verdict verdict;
-    char *reason; /* orch_health_verdict's reason, NULL when passing */
+    char *reason;         /* orch_health_verdict's reason, NULL when passing */
     bool health_excluded; /* the service is marked exclude_from_health */
     int64_t exit_code;
     bool oom_killed;

@@ -85,9 +85,8 @@ int release_actions_list(const struct zp_node *model, struct release_action **re
     return 0;
 }
 
-int release_action_resolve(const struct zp_node *model, const char *name,
-                           const char *const *args, size_t nargs, struct release_action *ret,
-                           struct zp_err *err)
+int release_action_resolve(const struct zp_node *model, const char *name, const char *const *args,
+                           size_t nargs, struct release_action *ret, struct zp_err *err)
 {
     const struct zp_node *acts = actions_of(model, err);
     if (!acts && err->code)
@@ -142,7 +141,8 @@ int release_action_run(struct orch *o, const struct compose_project *p, const ch
         goto out;
     const struct orch_container *ct = NULL;
     for (size_t i = 0; i < n && !ct; i++)
-        if (!cs[i].oneoff && cs[i].number == 1 && cs[i].state && strcmp(cs[i].state, "running") == 0)
+        if (!cs[i].oneoff && cs[i].number == 1 && cs[i].state &&
+            strcmp(cs[i].state, "running") == 0)
             ct = &cs[i];
     if (!ct) {
         rc = zp_err_set(err, ZP_E_CONFLICT, NULL, "action '%s': service '%s' is not running", name,
@@ -166,8 +166,7 @@ int release_action_run(struct orch *o, const struct compose_project *p, const ch
     if ((rc = engine_exec_inspect(e, id, &st, err)) != 0)
         goto out;
     if (st.running) {
-        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "action '%s': the command is still running",
-                        name);
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "action '%s': the command is still running", name);
         goto out;
     }
     *ret_exit_code = st.exit_code;

@@ -39,9 +39,8 @@ void release_action_release(struct release_action *a);
 /* Action name of model with args appended: *ret the action (service, and argv the command
  * then the args; release with release_action_release). Errors: ZP_E_NOTFOUND (no
  * such action), ZP_E_INPUT (its declaration, too many or too long arguments). */
-int release_action_resolve(const struct zp_node *model, const char *name,
-                           const char *const *args, size_t nargs, struct release_action *ret,
-                           struct zp_err *err);
+int release_action_resolve(const struct zp_node *model, const char *name, const char *const *args,
+                           size_t nargs, struct release_action *ret, struct zp_err *err);
 
 struct release_action_io {
     /* output of the command (stdout and stderr frames), as engine_frame_fn; NULL drops it */

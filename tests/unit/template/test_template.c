@@ -393,9 +393,9 @@ static void test_render(void **state)
     assert_non_null(dbx);
     assert_int_equal(dbx->type, ZP_BOOL);
     assert_string_equal(dbx->str, "true");
-    assert_null(zp_node_get(app, "x-zpanel") ? zp_node_get(zp_node_get(app, "x-zpanel"),
-                                                            "exclude_from_health")
-                                             : NULL);
+    assert_null(zp_node_get(app, "x-zpanel")
+                    ? zp_node_get(zp_node_get(app, "x-zpanel"), "exclude_from_health")
+                    : NULL);
     /* content and is_directory */
     assert_int_equal(r->nfiles, 2);
     assert_string_equal(r->files[0].path, "conf/app.ini");
