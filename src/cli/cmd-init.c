@@ -195,18 +195,19 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
         goto out;
     }
     bool first = st.n == 0;
-    if (!checks(g, &set, first)) {
-        fprintf(stderr, "zpanel: init: a check failed: nothing was changed\n");
-        rc = ZP_EXIT_RUNTIME;
-        goto out;
-    }
-    /* the values: flags, then the stored ones, then a prompt on a terminal */
+    /* the values: flags, then the stored ones, then a prompt on a terminal (before the
+     * checks: the ports checked may be the ones just typed) */
     if (domain)
         compose_env_set(&set, "DOMAIN", domain);
     if (email)
         compose_env_set(&set, "EMAIL", email);
     if (!yes && isatty(STDIN_FILENO) && isatty(STDERR_FILENO))
         ask_values(e, project, domain, minimal, &st, &set);
+    if (!checks(g, &set, first)) {
+        fprintf(stderr, "zpanel: init: a check failed: nothing was changed\n");
+        rc = ZP_EXIT_RUNTIME;
+        goto out;
+    }
     struct template_render_opts o = {project, domain, minimal, &set, false};
     struct template_rendered r;
     if (template_render(e->name, e->text, e->len, &o, &st, &r, &d) != 0) {
