@@ -1,24 +1,41 @@
 /* cli/action: run one of the project's operational commands, declared by its template in
  * the top-level `x-zpanel: {actions: {NAME: {service, command, description}}}`: the
- * command with the given arguments appended, as `zpanel exec -T SERVICE COMMAND ARGS`. */
+ * command with the given arguments appended, in the service's running container (as
+ * `zpanel exec -T SERVICE COMMAND ARGS`). The workflow is release/action.c's (the API runs
+ * the same); this file parses, prints and exits with the command's code. */
 #define _GNU_SOURCE
-#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../orchestrator/orchestrator.h"
+#include "../release/action.h"
 #include "cli.h"
 
 #include "../util/banned.h"
 
-#define MAX_ARGS 256
-
-static void list_actions(const struct zp_node *acts)
+static void on_signal(void *ud, int signo, unsigned count)
 {
-    for (size_t i = 0; zp_node_is_map(acts) && i < acts->n; i++) {
-        const char *desc = zp_node_get_str(acts->pairs[i].value, "description");
-        printf("%-16s %s\n", acts->pairs[i].key->str, desc ? desc : "");
-    }
+    if (signo != SIGWINCH && count > 0)
+        engine_cancel(ud);
+}
+
+static int list_actions(const struct compose_project *p)
+{
+    struct release_action *a = NULL;
+    size_t n = 0;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (release_actions_list(p->model, &a, &n, &err) != 0)
+        return cli_error(&err);
+    if (n == 0)
+        fprintf(stderr, "zpanel: project '%s' declares no actions (x-zpanel.actions)\n", p->name);
+    for (size_t i = 0; i < n; i++)
+        printf("%-16s %s\n", a[i].name, a[i].description ? a[i].description : "");
+    release_actions_free(a, n);
+    return ZP_EXIT_OK;
 }
 
 static int exec_action(const struct cli_global *g, int argc, char **argv)
@@ -29,49 +46,45 @@ static int exec_action(const struct cli_global *g, int argc, char **argv)
     int rc = cli_load_project(g, NULL, 0, false, &p);
     if (rc)
         return rc;
-    const struct zp_node *x = zp_node_get(p->model, "x-zpanel");
-    const struct zp_node *acts = zp_node_is_map(x) ? zp_node_get(x, "actions") : NULL;
     if (argc < 2) {
-        if (!zp_node_is_map(acts) || acts->n == 0)
-            fprintf(stderr, "zpanel: project '%s' declares no actions (x-zpanel.actions)\n",
-                    p->name);
-        else
-            list_actions(acts);
+        rc = list_actions(p);
         compose_project_free(p);
-        return ZP_EXIT_OK;
+        return rc;
     }
     const char *name = argv[1];
-    const struct zp_node *a = zp_node_is_map(acts) ? zp_node_get(acts, name) : NULL;
-    const char *service = a ? zp_node_get_str(a, "service") : NULL;
-    const struct zp_node *cmd = a ? zp_node_get(a, "command") : NULL;
-    if (!a) {
-        fprintf(stderr, "zpanel: project '%s' has no action '%s'%s\n", p->name, name,
-                zp_node_is_map(acts) && acts->n ? " (`zpanel action` lists them)" : "");
+    struct zp_err err;
+    zp_err_init(&err);
+    /* a declaration problem or an unknown action before any engine call */
+    struct release_action a;
+    if (release_action_resolve(p->model, name, (const char *const *)argv + 2, (size_t)(argc - 2),
+                               &a, &err) != 0) {
+        char *m = zp_err_render(&err);
+        fprintf(stderr, "zpanel: project '%s': %s%s\n", p->name, m,
+                err.code == ZP_E_NOTFOUND ? " (`zpanel action` lists them)" : "");
+        free(m);
         compose_project_free(p);
-        return ZP_EXIT_USAGE;
+        return err.code == ZP_E_NOTFOUND ? ZP_EXIT_USAGE : ZP_EXIT_INVALID;
     }
-    if (!service || !zp_node_is_seq(cmd) || cmd->n == 0 || cmd->n + (size_t)argc > MAX_ARGS) {
-        fprintf(stderr, "zpanel: x-zpanel.actions.%s: needs 'service' and 'command' (a list)\n",
-                name);
-        compose_project_free(p);
-        return ZP_EXIT_INVALID;
+    release_action_release(&a);
+    struct orch *o = NULL;
+    if (orch_new(p, g->host, NULL, NULL, &o, &err) != 0) {
+        rc = cli_error(&err);
+        goto out;
     }
-    /* exec -T SERVICE COMMAND... ARGS... */
-    size_t n = 0;
-    char **ev = zp_calloc(cmd->n + (size_t)argc + 4, sizeof(*ev));
-    ev[n++] = zp_strdup("exec");
-    ev[n++] = zp_strdup("-T");
-    ev[n++] = zp_strdup(service);
-    for (size_t i = 0; i < cmd->n; i++)
-        ev[n++] = zp_strdup(zp_node_is_scalar(cmd->items[i]) ? cmd->items[i]->str : "");
-    for (int i = 2; i < argc; i++)
-        ev[n++] = zp_strdup(argv[i]);
+    if ((rc = cli_signals_start(on_signal, orch_engine(o))) != 0)
+        goto out;
+    struct release_action_io io = {cli_stream_output, NULL, STDIN_FILENO};
+    int64_t code = 0;
+    int arc = release_action_run(o, p, name, (const char *const *)argv + 2, (size_t)(argc - 2), &io,
+                                 &code, &err);
+    cli_signals_stop();
+    if (arc != 0)
+        rc = cli_error(&err);
+    else
+        rc = (int)(code & 0xff);
+out:
+    orch_free(o);
     compose_project_free(p);
-    optind = 0;
-    rc = cli_cmd_exec.exec(g, (int)n, ev);
-    for (size_t i = 0; i < n; i++)
-        free(ev[i]);
-    free(ev);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* cli/health: exit 0 when every service runs and passes its health check (or runs and has
- * none), 1 otherwise, with one line per service that does not, saying why. */
+ * none), 1 otherwise, with one line per service that does not, saying why. A service
+ * marked x-zpanel.exclude_from_health does not count unless it is named. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
@@ -69,13 +70,23 @@ static int health_exec(const struct cli_global *g, int argc, char **argv)
         rc = cli_error(&err);
         goto out;
     }
-    size_t nsvc = 0, bad_svc = 0;
+    size_t nsvc = 0, bad_svc = 0, nexcl = 0;
     for (size_t i = 0; i < n;) {
         size_t k = i, failing = 0;
         while (k < n && strcmp(items[k].service, items[i].service) == 0) {
             if (!orch_verdict_ok(items[k].verdict))
                 failing++;
             k++;
+        }
+        if (items[i].excluded && nservices == 0) {
+            /* not counted; said when it fails */
+            if (failing > 0 && !quiet) {
+                printf("(excluded from the verdict) ");
+                print_service(items + i, k - i, failing);
+            }
+            nexcl++;
+            i = k;
+            continue;
         }
         nsvc++;
         if (failing > 0) {
@@ -88,7 +99,8 @@ static int health_exec(const struct cli_global *g, int argc, char **argv)
     if (bad_svc > 0)
         rc = ZP_EXIT_RUNTIME;
     else if (!quiet)
-        printf("all %zu service%s healthy\n", nsvc, nsvc == 1 ? "" : "s");
+        printf("all %zu service%s healthy%s\n", nsvc, nsvc == 1 ? "" : "s",
+               nexcl ? " (services excluded from the verdict not counted)" : "");
 out:
     orch_health_items_free(items, n);
     cli_session_close(&s);

@@ -1,101 +1,35 @@
 /* cli/init: install a template as a stack in a directory: system checks (OS and
- * architecture, the engine and its version, the HTTP ports, the firewall), the project's
- * values (flags, or prompts on a terminal), the directory with compose.yaml, .env (0600)
- * and the template's files, then `up -d --wait`, and the generated credentials printed
- * once. A second init keeps every generated value and every file the user may have
- * edited. Rendering and the stored values are template/'s. */
+ * architecture, the engine and its version, the HTTP ports, the firewall: release/init.c
+ * runs them, this file prints them), the project's values (flags, or prompts on a
+ * terminal), the directory with compose.yaml, .env (0600) and the template's files, then
+ * `up -d --wait`, and the generated credentials printed once. A second init keeps every
+ * generated value and every file the user may have edited. Rendering and the stored
+ * values are template/'s. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../release/init.h"
 #include "../store/store.h"
 #include "../template/template.h"
 #include "cli.h"
 
 #include "../util/banned.h"
 
-/* Can a TCP listener bind port on every address? */
-static bool port_free(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return true; /* cannot tell */
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    bool ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    close(fd);
-    return ok;
-}
-
-static int port_of(const struct compose_env *set, const char *key, int def)
-{
-    const char *v = compose_env_get(set, key);
-    int64_t p;
-    if (v && zp_parse_int64(v, 1, 65535, &p) == 0)
-        return (int)p;
-    return def;
-}
-
-/* The checks; returns false when one must stop the install. */
+/* The checks (release/init.c), one line each; returns false when one must stop the
+ * install. */
 static bool checks(const struct cli_global *g, const struct compose_env *set, bool first)
 {
-    bool ok = true;
-    struct utsname u;
-    if (uname(&u) == 0)
-        fprintf(stderr, "check: system %s %s (%s)\n", u.sysname, u.release, u.machine);
-    struct zp_err err;
-    zp_err_init(&err);
-    struct engine *e = engine_new(g->host, &err);
-    struct engine_info info;
-    if (!e || engine_info(e, &info, &err) != 0) {
-        char *m = zp_err_render(&err);
-        fprintf(stderr, "check: engine: FAILED: %s\n", m);
-        free(m);
-        ok = false;
-    } else {
-        fprintf(stderr, "check: engine %s on %s (%s), %" PRId64 " CPU%s\n", info.server_version,
-                info.operating_system, info.architecture, info.ncpu, info.ncpu == 1 ? "" : "s");
-        engine_info_release(&info);
-    }
-    engine_free(e);
-    int ports[2] = {port_of(set, "HTTP_PORT", 80), port_of(set, "HTTPS_PORT", 443)};
-    for (int i = 0; i < 2; i++) {
-        if (port_free(ports[i])) {
-            fprintf(stderr, "check: port %d free\n", ports[i]);
-        } else if (first) {
-            fprintf(stderr,
-                    "check: port %d: FAILED: in use (free it, or choose another with "
-                    "--set %s=PORT)\n",
-                    ports[i], i ? "HTTPS_PORT" : "HTTP_PORT");
-            ok = false;
-        } else {
-            fprintf(stderr, "check: port %d in use (by this stack, installed already)\n", ports[i]);
-        }
-    }
-    static const char *const fws[] = {"/usr/sbin/ufw", "/usr/sbin/firewalld", "/usr/sbin/nft",
-                                      NULL};
-    const char *fw = NULL;
-    for (size_t i = 0; fws[i] && !fw; i++)
-        if (access(fws[i], X_OK) == 0)
-            fw = fws[i];
-    if (fw)
-        fprintf(stderr,
-                "check: firewall %s found: allow %d/tcp, %d/tcp and %d/udp (ufw allow %d/tcp; "
-                "ufw allow %d/tcp; ufw allow %d/udp)\n",
-                fw, ports[0], ports[1], ports[1], ports[0], ports[1], ports[1]);
-    else
-        fprintf(stderr, "check: no firewall tool found (ufw, firewalld, nft): nothing to open\n");
+    struct release_init_opts o = {g->host, set, first};
+    struct release_init_check *c = NULL;
+    size_t n = 0;
+    bool ok = release_init_checks(&o, &c, &n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "check: %s\n", c[i].text);
+    release_init_checks_free(c, n);
     return ok;
 }
 
@@ -111,10 +45,13 @@ static char *prompt(const char *what)
     return line[0] ? zp_strdup(line) : NULL;
 }
 
-/* On a terminal: ask for each required variable that has no value yet (a render that
- * tolerates them, on a copy of the stored values: nothing is generated for good here). */
-static void ask_required(const struct template_entry *e, const char *project, const char *domain,
-                         bool minimal, const struct compose_env *st, struct compose_env *set)
+/* On a terminal: ask for each variable of the template (a render that tolerates missing
+ * required ones, on a copy of the stored values: nothing is generated for good here). A
+ * required one without a value is asked for (an empty answer leaves it missing: the render
+ * then names it); an optional one shows its value (stored, or the template's default) and
+ * an empty answer keeps it. */
+static void ask_values(const struct template_entry *e, const char *project, const char *domain,
+                       bool minimal, const struct compose_env *st, struct compose_env *set)
 {
     struct compose_env tmp;
     compose_env_init(&tmp);
@@ -127,9 +64,13 @@ static void ask_required(const struct template_entry *e, const char *project, co
     if (template_render(e->name, e->text, e->len, &o, &tmp, &r, &d) == 0) {
         for (size_t i = 0; i < r.nvars; i++) {
             const struct template_var *v = &r.vars[i];
-            if (!v->required || compose_env_get(&r.env, v->name))
-                continue;
-            char *q = zp_asprintf("%s (required)", v->name);
+            const char *cur = compose_env_get(&r.env, v->name);
+            if (compose_env_get(set, v->name) || (v->required && cur))
+                continue; /* given with a flag, or a required value kept */
+            if (!cur)
+                cur = v->def;
+            char *q = v->required ? zp_asprintf("%s (required)", v->name)
+                                  : zp_asprintf("%s [%s]", v->name, cur ? cur : "");
             char *val = prompt(q);
             free(q);
             if (val)
@@ -165,7 +106,7 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
     compose_env_init(&set);
     compose_env_init(&st);
     struct template_catalog cat = {NULL, 0};
-    char *dir = NULL, *spath = NULL, *state = NULL, *udir = NULL, *pname = NULL, *compose = NULL;
+    char *dir = NULL, *state = NULL, *udir = NULL, *pname = NULL, *compose = NULL;
     struct zp_diags d;
     zp_diags_init(&d);
     int rc = 0, c;
@@ -249,24 +190,24 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
         rc = ZP_EXIT_RUNTIME;
         goto out;
     }
-    spath = template_state_path(state, project);
-    if (template_state_load(spath, &st, &err) != 0) {
+    if (template_state_load(state, project, &st, NULL, &err) != 0) {
         rc = cli_error(&err);
         goto out;
     }
     bool first = st.n == 0;
-    if (!checks(g, &set, first)) {
-        fprintf(stderr, "zpanel: init: a check failed: nothing was changed\n");
-        rc = ZP_EXIT_RUNTIME;
-        goto out;
-    }
-    /* the values: flags, then the stored ones, then a prompt on a terminal */
+    /* the values: flags, then the stored ones, then a prompt on a terminal (before the
+     * checks: the ports checked may be the ones just typed) */
     if (domain)
         compose_env_set(&set, "DOMAIN", domain);
     if (email)
         compose_env_set(&set, "EMAIL", email);
     if (!yes && isatty(STDIN_FILENO) && isatty(STDERR_FILENO))
-        ask_required(e, project, domain, minimal, &st, &set);
+        ask_values(e, project, domain, minimal, &st, &set);
+    if (!checks(g, &set, first)) {
+        fprintf(stderr, "zpanel: init: a check failed: nothing was changed\n");
+        rc = ZP_EXIT_RUNTIME;
+        goto out;
+    }
     struct template_render_opts o = {project, domain, minimal, &set, false};
     struct template_rendered r;
     if (template_render(e->name, e->text, e->len, &o, &st, &r, &d) != 0) {
@@ -274,7 +215,7 @@ static int exec_init(const struct cli_global *g, int argc, char **argv)
         rc = ZP_EXIT_INVALID;
         goto out;
     }
-    if (template_state_save(spath, &st, &err) != 0 ||
+    if (template_state_save(state, project, &st, &err) != 0 ||
         template_write_project(&r, dir, true, &err) != 0) {
         template_rendered_release(&r);
         rc = cli_error(&err);
@@ -324,7 +265,6 @@ out:
     template_catalog_release(&cat);
     free(compose);
     free(dir);
-    free(spath);
     free(state);
     free(udir);
     free(pname);

@@ -44,7 +44,9 @@ static void row_cells(const struct orch_status_row *r, char *cells[NCOLS])
     struct zp_buf pb = ZP_BUF_INIT;
     cells[0] = zp_strdup(r->name ? r->name : r->service);
     cells[1] = zp_strdup(r->state);
-    cells[2] = zp_strdup(r->health ? r->health : "-");
+    /* a service marked exclude_from_health: its health shown, not counted */
+    cells[2] =
+        zp_asprintf("%s%s", r->health ? r->health : "-", r->health_excluded ? " (excluded)" : "");
     cells[3] = r->name ? zp_asprintf("%lld", (long long)r->restart_count) : zp_strdup("-");
     if (r->uptime_s >= 0) {
         orch_fmt_duration(r->uptime_s, d);
@@ -128,6 +130,7 @@ static void print_json(const struct orch_status_row *rows, size_t n)
         json_opt_str(&b, "HealthOutput", r->health_output);
         json_opt_str(&b, "Verdict", orch_verdict_name(r->verdict));
         zp_buf_addf(&b, ",\"Healthy\":%s", orch_verdict_ok(r->verdict) ? "true" : "false");
+        zp_buf_addf(&b, ",\"HealthExcluded\":%s", r->health_excluded ? "true" : "false");
         json_opt_str(&b, "Reason", r->reason);
         zp_buf_addf(&b, ",\"ExitCode\":%lld,\"OOMKilled\":%s,\"RestartCount\":%lld",
                     (long long)r->exit_code, r->oom_killed ? "true" : "false",

@@ -193,7 +193,7 @@ static int render(const char *arg, const char *project, struct tflags *f, bool s
                   struct template_rendered *r)
 {
     struct template_catalog cat = {NULL, 0};
-    char *file = NULL, *text = NULL, *state = NULL, *spath = NULL;
+    char *file = NULL, *text = NULL, *state = NULL;
     size_t len = 0;
     struct compose_env st;
     compose_env_init(&st);
@@ -205,8 +205,7 @@ static int render(const char *arg, const char *project, struct tflags *f, bool s
     if (rc)
         goto out;
     state = zp_state_dir();
-    spath = template_state_path(state, project);
-    if (template_state_load(spath, &st, &err) != 0) {
+    if (template_state_load(state, project, &st, NULL, &err) != 0) {
         rc = cli_error(&err);
         goto out;
     }
@@ -217,7 +216,7 @@ static int render(const char *arg, const char *project, struct tflags *f, bool s
         goto out;
     }
     cli_print_diags(&d); /* warnings */
-    if (save && template_state_save(spath, &st, &err) != 0) {
+    if (save && template_state_save(state, project, &st, &err) != 0) {
         template_rendered_release(r);
         rc = cli_error(&err);
     }
@@ -227,7 +226,6 @@ out:
     free(file);
     free(text);
     free(state);
-    free(spath);
     template_catalog_release(&cat);
     return rc;
 }

@@ -14,8 +14,11 @@
 /* a day: longer waits are a typo more likely than a wish */
 #define MAX_DURATION_NS (INT64_C(86400) * 1000000000)
 
-static const char *const ext_keys[] = {
-    "routes", "tls", "health", "drain_timeout", "proxy", "share_hosts_with", "database", NULL};
+static const char *const ext_keys[] = {"routes",   "tls",
+                                       "health",   "drain_timeout",
+                                       "proxy",    "share_hosts_with",
+                                       "database", "exclude_from_health",
+                                       NULL};
 static const char *const database_keys[] = {"type", "database", "user", "password_env", NULL};
 static const char *const database_types[] = {"postgres", "mariadb", "mysql", "redis", NULL};
 static const char *const route_keys[] = {"host", "hosts", "path", "paths", "port", NULL};
@@ -338,6 +341,8 @@ int compose__normalize_zpanel(struct zp_node *n, const char *path, const struct 
             r = norm_share(v, kpath, d);
         else if (strcmp(key, "database") == 0)
             r = norm_database(v, kpath, d);
+        else if (strcmp(key, "exclude_from_health") == 0)
+            r = compose__to_bool(v, kpath, d);
         if (r)
             rc = ZP_E_INPUT;
         free(kpath);

@@ -13,6 +13,7 @@
 #include "hooks.h"
 #include "orchestrator-int.h"
 #include "routes.h"
+#include "status.h"
 
 #include "../util/banned.h"
 
@@ -838,6 +839,8 @@ static int wait_services(struct up *u, struct zp_err *err)
         for (size_t k = 0; k < u->g.norder && why == NULL; k++) {
             size_t node = u->g.order[k];
             const char *svc = u->g.nodes[node].name;
+            if (orch_health_excluded(u->g.nodes[node].svc))
+                continue; /* exclude_from_health: not awaited */
             for (size_t i = 0; i < u->svcs[node].nids && why == NULL; i++) {
                 struct orch_cstate *c = orch__watch_find(&u->w, u->svcs[node].ids[i], false);
                 const char *name = c && c->name ? c->name : u->svcs[node].ids[i];

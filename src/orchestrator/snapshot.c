@@ -9,6 +9,7 @@
 #include "build.h"
 #include "orchestrator-int.h"
 #include "snapshot.h"
+#include "status.h"
 
 #include "../util/banned.h"
 
@@ -289,7 +290,7 @@ int orch_snap_health(struct orch *o, const char *const *services, size_t nservic
     orch_snap_from_list(&l, &obs, &nobs);
     for (size_t i = 0; i < nobs && problem == NULL; i++) {
         long node = obs[i].oneoff ? -1 : orch__graph_find(&g, obs[i].service);
-        if (node < 0 || !g.nodes[node].selected)
+        if (node < 0 || !g.nodes[node].selected || orch_health_excluded(g.nodes[node].svc))
             continue;
         struct engine_container c = {0};
         if ((rc = engine_container_inspect(o->e, l.items[i].id, &c, err)) < 0) {

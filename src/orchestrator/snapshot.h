@@ -88,7 +88,8 @@ int orch_snap_drift(struct orch *o, const struct orch_snap *s, size_t n, bool no
                     char **ret_names, size_t *ret_n, struct zp_err *err);
 
 /* The health verdict over the selected services' containers (services; none: every
- * service of the session's model): each must run and be healthy when it has a health
+ * service of the session's model; a service marked exclude_from_health is never
+ * counted): each must run and be healthy when it has a health
  * check (exited with 0 is fine for a service that does not restart; a restarting or
  * paused container is not fine). *ret_problem gets NULL when all are fine, else a new
  * string naming the first that is not, with its last probe output ("service 'web':

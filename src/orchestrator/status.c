@@ -230,6 +230,13 @@ enum orch_verdict orch_health_verdict(const struct orch_health_facts *f, char **
 
 /* ---- shared: selection, replicas, the wide runner ---- */
 
+bool orch_health_excluded(const struct zp_node *svc)
+{
+    const struct zp_node *x = zp_node_is_map(svc) ? zp_node_get(svc, "x-zpanel") : NULL;
+    const struct zp_node *v = zp_node_is_map(x) ? zp_node_get(x, "exclude_from_health") : NULL;
+    return v != NULL && zp_node_is_scalar(v) && v->type == ZP_BOOL && strcmp(v->str, "true") == 0;
+}
+
 static bool selected(const char *const *services, size_t n, const char *name)
 {
     if (n == 0)
@@ -547,6 +554,8 @@ int orch_status(struct orch *o, const struct orch_status_opts *opts, struct orch
         r->restart_policy = zp_strdup("");
         r->now = now_s;
     }
+    for (size_t i = 0; i < n; i++)
+        rows[i].health_excluded = orch_health_excluded(zp_node_get(svcs, rows[i].service));
     if (n > 1)
         qsort(rows, n, sizeof(*rows), cmp_row);
     *ret = rows;
@@ -705,6 +714,8 @@ int orch_health(struct orch *o, const char *const *services, size_t nservices,
         it->reason = zp_strdup("not running: no container");
     }
     cert_items(o, services, nservices, &items, &n, &cap);
+    for (size_t i = 0; i < n; i++)
+        items[i].excluded = orch_health_excluded(zp_node_get(svcs, items[i].service));
     if (n > 1)
         qsort(items, n, sizeof(*items), cmp_item);
     *ret = items;

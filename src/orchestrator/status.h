@@ -94,6 +94,12 @@ const char *orch_verdict_name(enum orch_verdict v);
  * capped at 300 bytes. */
 enum orch_verdict orch_health_verdict(const struct orch_health_facts *f, char **ret_reason);
 
+/* Is the service (a node of the model's services) marked `x-zpanel.exclude_from_health`
+ * (Coolify's exclude_from_hc)? Such a service does not count for the project's health:
+ * `--wait` does not wait for it, a release's verdict leaves it out, and orch_health and
+ * orch_status flag its rows so that callers leave it out of their verdicts. */
+bool orch_health_excluded(const struct zp_node *svc);
+
 /* ---- status ---- */
 
 struct orch_status_opts {
@@ -113,7 +119,8 @@ struct orch_status_row {
     char *health;        /* NULL without a health check */
     char *health_output; /* the last probe's output when the check is failing, else NULL */
     enum orch_verdict verdict;
-    char *reason; /* orch_health_verdict's reason, NULL when passing */
+    char *reason;         /* orch_health_verdict's reason, NULL when passing */
+    bool health_excluded; /* the service is marked exclude_from_health */
     int64_t exit_code;
     bool oom_killed;
     int64_t restart_count;
@@ -153,7 +160,8 @@ struct orch_health_item {
     char *service;
     char *name; /* the container; NULL when the service has none */
     enum orch_verdict verdict;
-    char *reason; /* NULL when passing */
+    char *reason;  /* NULL when passing */
+    bool excluded; /* the service is marked exclude_from_health (orch_health_excluded) */
 };
 
 /* The verdict for every container of the selected services (none: every service of the

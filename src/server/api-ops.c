@@ -83,6 +83,8 @@ void srv_api_project_stats(struct srv_req *req, struct srv_resp *resp)
                                 "verdict", orch_verdict_name(r->verdict), "reason", r->reason,
                                 "restart_count", (json_int_t)r->restart_count, "uptime_s",
                                 (json_int_t)r->uptime_s, "exit_code", (json_int_t)r->exit_code);
+        if (r->health_excluded)
+            json_object_set_new(row, "health_excluded", json_true());
         if (r->have_usage) {
             json_object_set_new(row, "cpu_avg_percent", json_real(r->cpu_avg_percent));
             json_object_set_new(row, "mem_used", json_integer((json_int_t)r->mem_used));

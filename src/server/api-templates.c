@@ -1,12 +1,16 @@
 /* server/api-templates: /api/v1/templates: the catalogue (built-ins and the user's
  * directory), one template's header and text, and deploying one: rendered with the
  * project's stored values, registered as a project (its environment sealed in the
- * database like any project's) and deployed by a queued `deploy` job. */
+ * database like any project's) and deployed by a queued `deploy` job. And a project's
+ * template actions (/api/v1/projects/{name}/actions): listed, and run synchronously
+ * through release/action.c, the answer carrying the exit code and output. */
 #define _GNU_SOURCE
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../orchestrator/orchestrator.h"
+#include "../release/action.h"
 #include "../store/store.h"
 #include "../template/template.h"
 #include "server-int.h"
@@ -114,7 +118,7 @@ void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp)
     struct compose_env st, set;
     compose_env_init(&st);
     compose_env_init(&set);
-    char *spath = NULL, *dir = NULL, *env_json = NULL, *sealed = NULL, *args = NULL;
+    char *dir = NULL, *env_json = NULL, *sealed = NULL, *args = NULL;
     struct zp_diags d;
     zp_diags_init(&d);
     bool rendered = false;
@@ -167,8 +171,7 @@ void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp)
             }
             compose_env_set(&set, k, json_string_value(jv));
         }
-    spath = template_state_path(s->state_dir, project);
-    if (template_state_load(spath, &st, &err) != 0) {
+    if (template_state_load(s->state_dir, project, &st, NULL, &err) != 0) {
         srv_reply_zerr(resp, &err);
         goto out;
     }
@@ -185,7 +188,7 @@ void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp)
         goto out;
     }
     rendered = true;
-    if (template_state_save(spath, &st, &err) != 0) {
+    if (template_state_save(s->state_dir, project, &st, &err) != 0) {
         srv_reply_zerr(resp, &err);
         goto out;
     }
@@ -238,11 +241,160 @@ out:
     }
     free(sealed);
     free(args);
-    free(spath);
     free(dir);
     zp_diags_release(&d);
     compose_env_release(&st);
     compose_env_release(&set);
     template_catalog_release(&c);
+    json_decref(body);
+}
+
+/* ---- actions: GET /projects/{name}/actions, POST /projects/{name}/actions/{action} ---- */
+
+#define ACTION_OUTPUT_MAX (1024 * 1024) /* the output an answer carries; the rest is cut */
+
+/* The route's registered project, loaded with its environment; on failure the reply is set. */
+static bool load_project(struct srv_req *req, struct srv_resp *resp, struct compose_project **ret)
+{
+    struct store_panel_project p;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (!store_project_name_valid(req->params[0])) {
+        srv_reply_error(resp, 404, "not_found", NULL, "no such project '%s'", req->params[0]);
+        return false;
+    }
+    if (store_panel_project_get(req->db, req->params[0], &p, &err) != 0) {
+        srv_reply_zerr(resp, &err);
+        return false;
+    }
+    char *dir = srv_project_dir(req->srv->state_dir, p.name);
+    struct zp_diags d;
+    zp_diags_init(&d);
+    int rc = srv_project_load(req->srv->state_dir, dir, p.name, p.env_json, ret, &d);
+    zp_diags_release(&d);
+    free(dir);
+    store_panel_project_release(&p);
+    if (rc != 0)
+        srv_reply_error(resp, 500, "internal", NULL, "the stored project no longer loads");
+    return rc == 0;
+}
+
+void srv_api_project_actions(struct srv_req *req, struct srv_resp *resp)
+{
+    struct compose_project *cp = NULL;
+    if (!load_project(req, resp, &cp))
+        return;
+    struct release_action *a = NULL;
+    size_t n = 0;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (release_actions_list(cp->model, &a, &n, &err) != 0) {
+        srv_reply_error(resp, 422, "invalid_project", NULL, "%s", err.msg);
+        goto out;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *cmd = json_array();
+        for (size_t k = 0; k < a[i].argc; k++)
+            json_array_append_new(cmd, json_string(a[i].argv[k]));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o}", "name", a[i].name, "service",
+                                             a[i].service, "command", cmd, "description",
+                                             str_or_null(a[i].description)));
+    }
+    srv_reply_json(resp, 200, json_pack("{s:o}", "actions", arr));
+out:
+    release_actions_free(a, n);
+    compose_project_free(cp);
+}
+
+struct action_out {
+    struct zp_buf b;
+    bool truncated;
+};
+
+static int collect(void *ctx, enum engine_stream stream, const char *data, size_t len,
+                   struct zp_err *err)
+{
+    (void)stream;
+    (void)err;
+    struct action_out *o = ctx;
+    size_t room = ACTION_OUTPUT_MAX - o->b.len;
+    if (len > room) {
+        len = room;
+        o->truncated = true;
+    }
+    if (len > 0 && zp_buf_add(&o->b, data, len) != 0)
+        o->truncated = true;
+    return 0; /* keep reading to the end: the exit code comes after the output */
+}
+
+/* {"args": [strings]} (optional): the action runs synchronously; the answer carries its
+ * exit code and output (stdout and stderr interleaved, at most 1 MiB). */
+void srv_api_project_action(struct srv_req *req, struct srv_resp *resp)
+{
+    json_t *body = NULL;
+    struct compose_project *cp = NULL;
+    struct orch *o = NULL;
+    const char **args = NULL;
+    size_t nargs = 0;
+    struct action_out out = {ZP_BUF_INIT, false};
+    struct zp_err err;
+    zp_err_init(&err);
+    if (req->body_len == 0)
+        body = json_object();
+    else if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
+        srv_reply_zerr(resp, &err);
+        goto out;
+    }
+    json_t *ja = json_object_get(body, "args");
+    if (ja && !json_is_array(ja)) {
+        srv_reply_error(resp, 400, "bad_request", NULL, "args: must be a list of strings");
+        goto out;
+    }
+    nargs = ja ? json_array_size(ja) : 0;
+    args = zp_calloc(nargs + 1, sizeof(*args));
+    for (size_t i = 0; i < nargs; i++) {
+        args[i] = json_string_value(json_array_get(ja, i));
+        if (!args[i]) {
+            srv_reply_error(resp, 400, "bad_request", NULL, "args[%zu]: must be a string", i);
+            goto out;
+        }
+    }
+    if (!load_project(req, resp, &cp))
+        goto out;
+    /* an unknown action or bad arguments before any engine call */
+    struct release_action a;
+    if (release_action_resolve(cp->model, req->params[1], args, nargs, &a, &err) != 0) {
+        if (err.code == ZP_E_NOTFOUND)
+            srv_reply_error(resp, 404, "not_found", NULL, "project '%s': %s", cp->name, err.msg);
+        else
+            srv_reply_error(resp, 400, "bad_request", NULL, "%s", err.msg);
+        goto out;
+    }
+    char *service = zp_strdup(a.service);
+    release_action_release(&a);
+    if (orch_new(cp, req->srv->host, NULL, NULL, &o, &err) != 0) {
+        free(service);
+        srv_reply_zerr(resp, &err);
+        goto out;
+    }
+    struct release_action_io io = {collect, &out, -1};
+    int64_t code = 0;
+    if (release_action_run(o, cp, req->params[1], args, nargs, &io, &code, &err) != 0) {
+        free(service);
+        srv_reply_zerr(resp, &err);
+        goto out;
+    }
+    srv_reply_json(resp, 200,
+                   json_pack("{s:s, s:s, s:s, s:I, s:s%, s:b}", "project", cp->name, "action",
+                             req->params[1], "service", service, "exit_code", (json_int_t)code,
+                             "output", out.b.p ? out.b.p : "", out.b.len, "truncated",
+                             out.truncated));
+    free(service);
+out:
+    zp_buf_release(&out.b);
+    free(args);
+    orch_free(o);
+    compose_project_free(cp);
     json_decref(body);
 }

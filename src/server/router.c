@@ -59,6 +59,9 @@ static const struct srv_route routes[] = {
     {"GET", "/api/v1/templates", STORE_SCOPE_READ, srv_api_templates_list},
     {"GET", "/api/v1/templates/{name}", STORE_SCOPE_READ, srv_api_template_get},
     {"POST", "/api/v1/templates/{name}/deploy", STORE_SCOPE_DEPLOY, srv_api_template_deploy},
+    {"GET", "/api/v1/projects/{name}/actions", STORE_SCOPE_READ, srv_api_project_actions},
+    {"POST", "/api/v1/projects/{name}/actions/{action}", STORE_SCOPE_DEPLOY,
+     srv_api_project_action},
     /* dumps */
     {"GET", "/api/v1/projects/{name}/schedules", STORE_SCOPE_READ, srv_api_schedules_list},
     {"POST", "/api/v1/projects/{name}/schedules", STORE_SCOPE_WRITE, srv_api_schedules_create},

@@ -237,6 +237,8 @@ void srv_api_notification_test(struct srv_req *req, struct srv_resp *resp);
 void srv_api_templates_list(struct srv_req *req, struct srv_resp *resp);
 void srv_api_template_get(struct srv_req *req, struct srv_resp *resp);
 void srv_api_template_deploy(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_actions(struct srv_req *req, struct srv_resp *resp);
+void srv_api_project_action(struct srv_req *req, struct srv_resp *resp);
 
 /* The text of openapi.json (compiled in; NUL-terminated). */
 const char *srv_openapi_text(size_t *ret_len);

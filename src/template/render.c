@@ -668,6 +668,13 @@ int template_render(const char *file, const char *text, size_t len,
         if (node_truthy(hc)) {
             out.hc_excluded = zp_realloc(out.hc_excluded, (out.nhc_excluded + 1) * sizeof(char *));
             out.hc_excluded[out.nhc_excluded++] = zp_strdup(name);
+            /* carried as zpanel's own mark: health verdicts and --wait leave it out */
+            struct zp_node *x = zp_node_get(svc, "x-zpanel");
+            if (!zp_node_is_map(x)) {
+                zp_node_set(svc, "x-zpanel", zp_node_new_map(NULL));
+                x = zp_node_get(svc, "x-zpanel");
+            }
+            zp_node_set(x, "exclude_from_health", zp_node_new_bool(true, NULL));
         }
         zp_node_free(hc);
         char *vpath = zp_path_key(path, "volumes");

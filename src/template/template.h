@@ -154,12 +154,18 @@ int template_write_project(const struct template_rendered *r, const char *dir, b
 
 /* ---- stored values ---- */
 
-/* Read / write a project's stored values: KEY=VALUE lines (values without newlines), the
- * file 0600. A missing file reads as empty. Errors: ZP_E_SYSTEM, ZP_E_INPUT (a bad line,
- * naming file:line). */
-int template_state_load(const char *path, struct compose_env *ret, struct zp_err *err);
-int template_state_save(const char *path, const struct compose_env *env, struct zp_err *err);
-/* <state_dir>/templates/state/<project>.env (newly allocated). */
+/* Read / write a project's stored values: KEY=VALUE lines in
+ * <state_dir>/templates/state/<project>.env (0600), each value sealed under state_dir's key
+ * (store/secret.h: <state_dir>/secret.key, created on first use). load adds the values to
+ * *ret (a missing file adds none); a value an older zpanel stored in the clear reads as it
+ * is and *ret_plain (may be NULL) counts those; save seals every value (so a load then a
+ * save migrates them). Errors: ZP_E_SYSTEM, ZP_E_INPUT (a bad line, naming file:line; a
+ * value that does not open with this state directory's key). */
+int template_state_load(const char *state_dir, const char *project, struct compose_env *ret,
+                        size_t *ret_plain, struct zp_err *err);
+int template_state_save(const char *state_dir, const char *project, const struct compose_env *env,
+                        struct zp_err *err);
+/* That file's path (newly allocated). */
 char *template_state_path(const char *state_dir, const char *project);
 
 /* ---- the catalogue ---- */

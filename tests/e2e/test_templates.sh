@@ -5,7 +5,10 @@
 # stand-in images (FROM the busybox test image, with the template's own health-check
 # commands: wget of caddy's :2019/config/ and the admin's /health, pgrep xray / trojan-go /
 # sing-box, `wg show wg0`): every service healthy, caddy last; `zpanel action add-user` and
-# `list-users`; a second init keeps the generated secrets.
+# `list-users`; a second init keeps the generated secrets. Also: the stored values are
+# sealed at rest (no generated secret in the clear under STATE/templates/state), a service
+# with exclude_from_hc does not count for `health`, `status` or the deploy job's --wait,
+# the API runs a project's actions, and init on a terminal asks for optional variables.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 t0=$(date +%s)
@@ -117,6 +120,13 @@ services:
         target: /etc/kv.conf
         content: |
           password \${SERVICE_PASSWORD_KV}
+  flaky:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "exit 3"]
+    exclude_from_hc: true
+x-zpanel:
+  actions:
+    echo: {service: kv, command: [echo, kv], description: say the arguments}
 YAML
 run "$ZPANEL" template list --search key-value
 expect_rc 0 "template list --search"
@@ -129,9 +139,25 @@ grep -qx "SERVICE_PASSWORD_KV='$pw'" "$TMP/app/.env" && ok || fail ".env lacks t
 [ "$(docker exec ${PD}-kv-1 cat /etc/kv.conf 2>/dev/null)" = "password $pw" ] && ok ||
     fail "the content file does not hold the generated password"
 [ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_TITLE' 2>/dev/null)" = fancy ] && ok || fail "--set KV_TITLE"
+# the stored values: sealed at rest, none in the clear
+SF=$ZPANEL_STATE_DIR/templates/state/$PD.env
+[ -f "$SF" ] && ! grep -qF -- "$pw" "$SF" && grep -q '^SERVICE_PASSWORD_KV=zpenc:v1:' "$SF" && ok ||
+    fail "the stored values hold the password in the clear: $(cat "$SF" 2>/dev/null)"
+# exclude_from_hc: flaky exited 3, yet the project is healthy; status shows it excluded
+run "$ZPANEL" -f "$TMP/app/compose.yaml" -p $PD health
+expect_rc 0 "health leaves out the service excluded from it"
+expect_out_has "(excluded from the verdict) flaky" "health reports the excluded service's failure"
+run "$ZPANEL" -f "$TMP/app/compose.yaml" -p $PD health flaky
+expect_rc 1 "health of the excluded service named on the command line"
+run "$ZPANEL" -f "$TMP/app/compose.yaml" -p $PD status --format json
+json_check '[r["HealthExcluded"] for r in m if r["Service"] == "flaky"] == [True] and [r["HealthExcluded"] for r in m if r["Service"] == "kv"] == [False]' "status marks the excluded service"
 docker volume inspect ${PD}_kv-data >/dev/null 2>&1 && ok || fail "the undeclared volume kv-data was not created"
+# as an older zpanel stored them (in the clear): read as they are, sealed at the redeploy
+sed "s/^\([A-Z_0-9]*\)='\(.*\)'$/\1=\2/" "$TMP/app/.env" >"$SF.plain"
+grep -qx "SERVICE_PASSWORD_KV=$pw" "$SF.plain" && mv "$SF.plain" "$SF" && ok || fail "writing a plaintext state file"
 run "$ZPANEL" template deploy kv -p $PD -o "$TMP/app"
 expect_rc 0 "template deploy again"
+! grep -qF -- "$pw" "$SF" && grep -q '^SERVICE_PASSWORD_KV=zpenc:v1:' "$SF" && ok || fail "the plaintext state file was not sealed at the redeploy"
 [ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_PASSWORD' 2>/dev/null)" = "$pw" ] && ok || fail "a redeploy changed the password"
 [ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_TITLE' 2>/dev/null)" = fancy ] && ok || fail "a redeploy lost --set KV_TITLE"
 cleanup_project $PD
@@ -180,12 +206,53 @@ apw=$(docker exec ${PA}-kv-1 sh -c 'echo $KV_PASSWORD' 2>/dev/null)
 [ ! -e "$ST/projects/$PA/.env" ] && [ -f "$ST/projects/$PA/conf/kv.conf" ] && ok || fail "the API project has a .env or lacks its content file"
 api GET "/api/v1/projects/$PA"
 json_check '"SERVICE_PASSWORD_KV" in m["env"] and m["env"]["SERVICE_PASSWORD_KV"] != "'$apw'"' "the API masks the generated password"
+! grep -qF -- "$apw" "$ST/templates/state/$PA.env" && ok || fail "serve's stored template values hold the password in the clear"
+api GET "/api/v1/projects/$PA/actions"
+[ "$CODE" = 200 ] && json_check '[(a["name"], a["service"], a["command"]) for a in m["actions"]] == [("echo", "kv", ["echo", "kv"])]' "GET /projects/{name}/actions" || fail "GET actions: $CODE $OUT"
+api POST "/api/v1/projects/$PA/actions/echo" '{"args": ["hello", "there"]}'
+[ "$CODE" = 200 ] && json_check 'm["exit_code"] == 0 and m["output"] == "kv hello there\n" and m["service"] == "kv" and not m["truncated"]' "POST /projects/{name}/actions/echo" || fail "POST action: $CODE $OUT"
+api POST "/api/v1/projects/$PA/actions/nope" '{}'
+[ "$CODE" = 404 ] && ok || fail "an unknown action: $CODE, want 404"
+api POST "/api/v1/projects/$PA/actions/echo" '{"args": [1]}'
+[ "$CODE" = 400 ] && ok || fail "a non-string argument: $CODE, want 400"
 lap api-checks
 kill $SERVE_PID 2>/dev/null
 wait $SERVE_PID 2>/dev/null
 SERVE_PID=
 cleanup_project $PA
 lap deploy
+# ---- init on a terminal asks for the optional variables too, showing the default ----
+python3 - "$ZPANEL" "$TMP/tty" "$HP" "$SP" >"$TMP/tty.log" 2>&1 <<'PY'
+import os, pty, select, subprocess, sys, time
+zp, d, hp, sp = sys.argv[1:5]
+m, s = pty.openpty()
+p = subprocess.Popen([zp, "init", "kv", d, "-p", "templates-e2e-tty", "--no-start",
+                      "--set", "HTTP_PORT=" + hp, "--set", "HTTPS_PORT=" + sp],
+                     stdin=s, stdout=subprocess.DEVNULL, stderr=s)
+os.close(s)
+buf, sent, end = b"", False, time.time() + 20
+while time.time() < end:
+    r, _, _ = select.select([m], [], [], 0.2)
+    if r:
+        try:
+            data = os.read(m, 4096)
+        except OSError:
+            data = b""
+        buf += data
+        if not sent and b"KV_TITLE [plain]: " in buf:
+            os.write(m, b"typed\n")
+            sent = True
+        if not data and p.poll() is not None:
+            break
+    elif p.poll() is not None:
+        break
+if p.poll() is None:
+    p.kill()
+sys.stdout.write(buf.decode(errors="replace"))
+sys.exit(0 if sent and p.wait() == 0 else 1)
+PY
+[ $? = 0 ] && grep -qx "KV_TITLE='typed'" "$TMP/tty/.env" && ok || fail "init on a terminal: $(cat "$TMP/tty.log")"
+lap tty
 # ---- init --minimal: caddy + admin ----
 run "$ZPANEL" init stealth-vpn "$D" -p $P --domain vpn.test --email ops@vpn.test --minimal --yes "${VPN_SETS[@]}"
 expect_rc 0 "init --minimal"

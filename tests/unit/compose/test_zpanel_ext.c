@@ -367,6 +367,39 @@ static void test_share_hosts_with(void **state)
     zp_diags_release(&d);
 }
 
+/* x-zpanel.exclude_from_health: a boolean ("true" as a string too); anything else is an
+ * error at its position. */
+static void test_exclude_from_health(void **state)
+{
+    (void)state;
+    struct zp_diags d;
+    zp_diags_init(&d);
+    struct zp_node *doc = norm("services:\n"
+                               "  a:\n"
+                               "    image: x\n"
+                               "    x-zpanel: {exclude_from_health: true}\n"
+                               "  b:\n"
+                               "    image: x\n"
+                               "    x-zpanel: {exclude_from_health: \"false\"}\n",
+                               &d, 0);
+    char *j = ext_json(doc, "a");
+    assert_string_equal(j, "{\"exclude_from_health\":true}");
+    free(j);
+    j = ext_json(doc, "b");
+    assert_string_equal(j, "{\"exclude_from_health\":false}");
+    free(j);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+    zp_diags_init(&d);
+    doc = norm("services:\n  a:\n    image: x\n    x-zpanel:\n      exclude_from_health: maybe\n",
+               &d, ZP_E_INPUT);
+    char *all = render_all(&d);
+    expect_has(all, "compose.yaml:5:28: services.a.x-zpanel.exclude_from_health");
+    free(all);
+    zp_node_free(doc);
+    zp_diags_release(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +410,7 @@ int main(void)
         /* the owner's consent to share its hosts */
         cmocka_unit_test(test_share_hosts_with),
         cmocka_unit_test(test_database),
+        cmocka_unit_test(test_exclude_from_health),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

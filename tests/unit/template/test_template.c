@@ -388,6 +388,14 @@ static void test_render(void **state)
     assert_null(zp_node_get(db, "exclude_from_hc"));
     assert_int_equal(r->nhc_excluded, 1);
     assert_string_equal(r->hc_excluded[0], "db");
+    /* ... and carried as zpanel's mark, which health verdicts honour */
+    const struct zp_node *dbx = zp_node_get(zp_node_get(db, "x-zpanel"), "exclude_from_health");
+    assert_non_null(dbx);
+    assert_int_equal(dbx->type, ZP_BOOL);
+    assert_string_equal(dbx->str, "true");
+    assert_null(zp_node_get(app, "x-zpanel")
+                    ? zp_node_get(zp_node_get(app, "x-zpanel"), "exclude_from_health")
+                    : NULL);
     /* content and is_directory */
     assert_int_equal(r->nfiles, 2);
     assert_string_equal(r->files[0].path, "conf/app.ini");
@@ -614,6 +622,32 @@ static void test_builtins(void **state)
     template_catalog_release(&c);
 }
 
+static char *slurp(const char *path)
+{
+    char *data = NULL;
+    size_t len = 0;
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(zp_file_read(path, 1 << 20, &data, &len, &err), 0);
+    return data;
+}
+
+static void put(const char *path, const char *text, mode_t mode)
+{
+    char *dir = zp_path_dir(path);
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(zp_mkdir_p(dir, 0700, &err), 0);
+    free(dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+/* The stored values through the file: sealed at rest, read back, stable across renders of
+ * a project, different for another; plaintext files of an older zpanel read and migrate. */
 static void test_state_file(void **state)
 {
     (void)state;
@@ -625,19 +659,89 @@ static void test_state_file(void **state)
     compose_env_init(&b);
     struct zp_err err;
     zp_err_init(&err);
-    assert_int_equal(template_state_load(p, &a, &err), 0); /* missing: empty */
+    size_t plain = 99;
+    assert_int_equal(template_state_load(dir, "shop", &a, &plain, &err), 0); /* missing */
     assert_int_equal(a.n, 0);
-    compose_env_set(&a, "PASSWORD_DB", "x=y");
+    assert_int_equal(plain, 0);
+    compose_env_set(&a, "PASSWORD_DB", "x=y-secret-value");
     compose_env_set(&a, "DOMAIN", "a.example");
-    assert_int_equal(template_state_save(p, &a, &err), 0);
+    assert_int_equal(template_state_save(dir, "shop", &a, &err), 0);
     struct stat sb;
     assert_int_equal(stat(p, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
-    assert_int_equal(template_state_load(p, &b, &err), 0);
+    /* at rest: every value sealed, none in the clear */
+    char *text = slurp(p);
+    assert_null(strstr(text, "x=y-secret-value"));
+    assert_null(strstr(text, "a.example"));
+    assert_non_null(strstr(text, "PASSWORD_DB=zpenc:v1:"));
+    assert_non_null(strstr(text, "DOMAIN=zpenc:v1:"));
+    free(text);
+    assert_int_equal(template_state_load(dir, "shop", &b, &plain, &err), 0);
     assert_int_equal(b.n, 2);
-    assert_string_equal(compose_env_get(&b, "PASSWORD_DB"), "x=y");
+    assert_int_equal(plain, 0);
+    assert_string_equal(compose_env_get(&b, "PASSWORD_DB"), "x=y-secret-value");
+    assert_string_equal(compose_env_get(&b, "DOMAIN"), "a.example");
     compose_env_release(&a);
     compose_env_release(&b);
+
+    /* a file an older zpanel wrote in the clear: read as it is, sealed at the next save */
+    char *old = template_state_path(dir, "legacy");
+    put(old, "SERVICE_PASSWORD_DB=oldplainpassword\nZPANEL_DOMAIN=old.example\n", 0600);
+    compose_env_init(&a);
+    assert_int_equal(template_state_load(dir, "legacy", &a, &plain, &err), 0);
+    assert_int_equal(plain, 2);
+    assert_string_equal(compose_env_get(&a, "SERVICE_PASSWORD_DB"), "oldplainpassword");
+    assert_int_equal(template_state_save(dir, "legacy", &a, &err), 0);
+    text = slurp(old);
+    assert_null(strstr(text, "oldplainpassword"));
+    assert_non_null(strstr(text, "SERVICE_PASSWORD_DB=zpenc:v1:"));
+    free(text);
+    compose_env_init(&b);
+    assert_int_equal(template_state_load(dir, "legacy", &b, &plain, &err), 0);
+    assert_int_equal(plain, 0);
+    assert_string_equal(compose_env_get(&b, "SERVICE_PASSWORD_DB"), "oldplainpassword");
+    compose_env_release(&a);
+    compose_env_release(&b);
+
+    /* renders through the stored file: the same values on a redeploy, others elsewhere */
+    static const char *T = "services:\n  db:\n    image: db\n    environment:\n"
+                           "      PW: ${SERVICE_PASSWORD_DB}\n      U: ${SERVICE_USER_DB}\n";
+    char *pw[3] = {NULL, NULL, NULL};
+    const char *projects[3] = {"one", "one", "two"};
+    for (int i = 0; i < 3; i++) {
+        struct compose_env st;
+        compose_env_init(&st);
+        assert_int_equal(template_state_load(dir, projects[i], &st, NULL, &err), 0);
+        struct out o;
+        render(T, projects[i], NULL, false, &st, &o);
+        assert_int_equal(o.rc, 0);
+        pw[i] = zp_strdup(compose_env_get(&o.r.env, "SERVICE_PASSWORD_DB"));
+        assert_int_equal(strlen(pw[i]), 32);
+        assert_int_equal(template_state_save(dir, projects[i], &st, &err), 0);
+        char *sp = template_state_path(dir, projects[i]);
+        text = slurp(sp);
+        assert_null(strstr(text, pw[i]));
+        free(text);
+        free(sp);
+        out_release(&o);
+        compose_env_release(&st);
+    }
+    assert_string_equal(pw[0], pw[1]);
+    assert_string_not_equal(pw[0], pw[2]);
+    for (int i = 0; i < 3; i++)
+        free(pw[i]);
+
+    /* a value sealed under another key does not open: an error naming the file and key */
+    char *key = zp_asprintf("%s/secret.key", dir);
+    put(key, "0123456789abcdef0123456789abcdef", 0600);
+    compose_env_init(&a);
+    assert_int_equal(template_state_load(dir, "shop", &a, NULL, &err), ZP_E_INPUT);
+    assert_non_null(strstr(err.msg, "shop.env:1"));
+    assert_int_equal(a.n, 0);
+    compose_env_release(&a);
+    free(key);
+
+    free(old);
     free(p);
     char *cmd = zp_asprintf("rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
