@@ -297,6 +297,28 @@ int backup_create_s3(struct engine *e, const struct backup_spec *spec, struct s3
 int backup_fetch_s3(struct s3_client *c, const char *bucket, const char *key, int fd,
                     struct s3_object_info *ret_info, struct zp_err *err);
 
+struct backup_retention; /* schedule.h */
+
+/* What backup_s3_prune looked at and removed. */
+struct backup_prune_result {
+    size_t considered; /* zpanel's archives of project under the prefix */
+    size_t removed;
+};
+
+/* Retention on S3: among the objects directly under prefix ("" or a key prefix; a '/' is
+ * added when it lacks one), consider only zpanel's archives of project: a key named
+ * "<project>-YYYYmmdd-HHMMSS.tar.zst" whose checksum object KEY.sha256 exists and carries
+ * zpanel's metadata (x-amz-meta-zpanel-sha256 and -size). Remove (archive, then its
+ * checksum object) those r does not keep (backup_retention_select, by the archives' names'
+ * times and listed sizes); anything else under the prefix is never touched. Call it only
+ * after a successful, verified upload. note (may be NULL) hears each removal. *ret (may be
+ * NULL) gets the counts. Errors: those of s3_list, s3_head and s3_delete, prefixed
+ * "retention"; removals done before a failure stay done. */
+int backup_s3_prune(struct s3_client *c, const char *bucket, const char *prefix,
+                    const char *project, const struct backup_retention *r,
+                    void (*note)(void *ud, const char *text), void *ud,
+                    struct backup_prune_result *ret, struct zp_err *err);
+
 /* ---- restore ---- */
 
 struct backup_restore_spec {
