@@ -309,8 +309,13 @@ static void sched_tick(struct server *srv, struct store_panel *db, int64_t now)
                 0 ||
             !taken)
             continue;
-        json_t *ao = json_pack("{s:I, s:[], s:b}", "schedule", (json_int_t)s->id, "services",
-                               "stop", 0);
+        /* the run carries its retention and destination: it completes as queued even when
+         * the schedule is removed while it runs */
+        json_t *ao = json_pack("{s:I, s:[], s:b, s:{s:I, s:I, s:I, s:I}}", "schedule",
+                               (json_int_t)s->id, "services", "stop", 0, "keep", "last",
+                               (json_int_t)s->keep_last, "daily", (json_int_t)s->keep_daily,
+                               "weekly", (json_int_t)s->keep_weekly, "size",
+                               (json_int_t)s->keep_bytes);
         if (s->destination)
             json_object_set_new(ao, "destination", json_string(s->destination));
         char *args = json_dumps(ao, JSON_COMPACT | JSON_SORT_KEYS);
@@ -503,6 +508,13 @@ static int apply_s3_retention(const struct srv_job_env *env, const char *project
     return rc;
 }
 
+/* A count of the job's keep (0 when absent or not a count). */
+static uint64_t args_keep(json_t *keep, const char *name)
+{
+    json_t *v = json_object_get(keep, name);
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
 void srv_sched_after_job(const struct srv_job_env *env, const struct store_job *job, int *rc,
                          struct zp_err *err, struct srv_job_ctl *ctl)
 {
@@ -511,31 +523,46 @@ void srv_sched_after_job(const struct srv_job_env *env, const struct store_job *
     json_t *args = json_loads(job->args_json ? job->args_json : "{}", 0, NULL);
     json_t *sid = json_object_get(args, "schedule");
     int64_t id = json_is_integer(sid) ? json_integer_value(sid) : 0;
-    json_decref(args);
-    if (id <= 0)
+    if (id <= 0) {
+        json_decref(args);
         return;
+    }
     struct store_panel *db = NULL;
     struct store_schedule s;
     memset(&s, 0, sizeof(s));
     struct zp_err e;
     zp_err_init(&e);
-    if (store_panel_open(env->state_dir, &db, &e) != 0 ||
-        store_panel_schedule_get(db, id, &s, &e) != 0) {
+    bool have = store_panel_open(env->state_dir, &db, &e) == 0 &&
+                store_panel_schedule_get(db, id, &s, &e) == 0;
+    store_panel_close(db);
+    if (!have)
         srv_job_log(ctl, "schedule %" PRId64 ": %s", id, e.msg);
-        store_panel_close(db);
+    /* the retention and destination the run was queued with (older runs: the schedule's) */
+    json_t *keep = json_object_get(args, "keep");
+    struct backup_retention r;
+    const char *dest = NULL;
+    if (json_is_object(keep)) {
+        r = (struct backup_retention){(unsigned)args_keep(keep, "last"),
+                                      (unsigned)args_keep(keep, "daily"),
+                                      (unsigned)args_keep(keep, "weekly"), args_keep(keep, "size")};
+        dest = json_string_value(json_object_get(args, "destination"));
+    } else if (have) {
+        r = (struct backup_retention){(unsigned)s.keep_last, (unsigned)s.keep_daily,
+                                      (unsigned)s.keep_weekly, (uint64_t)s.keep_bytes};
+        dest = s.destination;
+    } else {
+        json_decref(args);
         return;
     }
-    store_panel_close(db);
     /* retention only after a successful, verified backup; its failure fails the job */
     if (*rc == 0) {
-        struct backup_retention r = {(unsigned)s.keep_last, (unsigned)s.keep_daily,
-                                     (unsigned)s.keep_weekly, (uint64_t)s.keep_bytes};
-        if (s.destination)
-            *rc = apply_s3_retention(env, job->project, s.destination, &r, ctl, err);
+        if (dest)
+            *rc = apply_s3_retention(env, job->project, dest, &r, ctl, err);
         else
             *rc = apply_retention(env, job->project, &r, ctl, err);
     }
-    if (s.webhook && (*rc != 0 || s.notify_success)) {
+    json_decref(args);
+    if (have && s.webhook && (*rc != 0 || s.notify_success)) {
         json_t *o =
             json_pack("{s:s, s:I, s:I, s:s, s:s?}", "project", job->project, "schedule",
                       (json_int_t)id, "job", (json_int_t)job->id, "status",
