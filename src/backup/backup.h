@@ -172,17 +172,22 @@ struct backup_volume {
  *   mysql     mysqldump --single-transaction     restore: mysql
  *   redis     redis-cli --rdb - (a fork-time     restore: the server is stopped, the RDB
  *             snapshot, as BGSAVE takes it)      put in its dir, the server started
+ *   mongodb   mongodump --archive [--db DB]      restore: mongorestore --archive --drop
+ *             (readiness: mongosh ping)
  * Passwords go in the exec's environment (PGPASSWORD, MYSQL_PWD, REDISCLI_AUTH), never on
- * a command line. */
+ * a command the engine records; the MongoDB tools take one only as a flag, so `sh -c`
+ * passes it from ZPANEL_MONGO_PASSWORD (the image must have a shell, as the official ones
+ * do). */
 
 enum backup_db {
     BACKUP_DB_POSTGRES,
     BACKUP_DB_MARIADB,
     BACKUP_DB_MYSQL,
     BACKUP_DB_REDIS,
+    BACKUP_DB_MONGODB,
 };
 
-/* "postgres", "mariadb", "mysql", "redis" */
+/* "postgres", "mariadb", "mysql", "redis", "mongodb" */
 const char *backup_db_name(enum backup_db db);
 /* The type named s. Errors: ZP_E_INPUT naming the types. */
 int backup_db_parse(const char *s, enum backup_db *ret, struct zp_err *err);
@@ -192,9 +197,10 @@ struct backup_dump {
     enum backup_db type;   /* */
     const char *container; /* ID of its running container (backup_create fills it from
                             * nothing: the caller, release/, looks it up) */
-    const char *database;  /* postgres: the database (required); mariadb/mysql: one
+    const char *database;  /* postgres: the database (required); mariadb/mysql/mongodb: one
                             * database, or NULL for all; redis: unused */
-    const char *user;      /* postgres, mariadb, mysql (required) */
+    const char *user;      /* postgres, mariadb, mysql (required); mongodb: NULL for a
+                            * server without auth, else authenticated against admin */
     const char *password;  /* NULL: none */
 };
 

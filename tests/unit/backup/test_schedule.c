@@ -184,13 +184,39 @@ static void retention_size(void **state)
         assert_int_equal(keep[i], want5[i]);
 }
 
+/* only names zpanel writes are archives retention may remove */
+static void archive_names(void **state)
+{
+    (void)state;
+    assert_int_equal(backup_archive_time("web", "web-20261206-013000.tar.zst"),
+                     at(2026, 12, 6, 1, 30, 0));
+    assert_int_equal(backup_archive_time("my-app", "my-app-20240229-235959.tar.zst"),
+                     at(2024, 2, 29, 23, 59, 59));
+    static const char *const not_ours[] = {
+        "web-20261206-013000.tar.gz", /* another extension */
+        "web-20261206-013000.tar.zst.sha256",
+        "webx-20261206-013000.tar.zst",
+        "web-2026120-0130000.tar.zst", /* the dash misplaced */
+        "web-20261306-013000.tar.zst", /* month 13 */
+        "web-20261206-253000.tar.zst", /* hour 25 */
+        "web-2026120a-013000.tar.zst",
+        "web-20261206-013000.tar.zst ",
+        "web.tar.zst",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(not_ours) / sizeof(*not_ours); i++)
+        if (backup_archive_time("web", not_ours[i]) != -1)
+            fail_msg("'%s' taken for an archive", not_ours[i]);
+    /* another project's archives are not this one's, even with a common prefix */
+    assert_int_equal(backup_archive_time("web", "web-api-20261206-013000.tar.zst"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cron_next),
-        cmocka_unit_test(cron_errors),
-        cmocka_unit_test(retention),
-        cmocka_unit_test(retention_size),
+        cmocka_unit_test(cron_next),     cmocka_unit_test(cron_errors),
+        cmocka_unit_test(retention),     cmocka_unit_test(retention_size),
+        cmocka_unit_test(archive_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

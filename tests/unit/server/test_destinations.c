@@ -155,8 +155,8 @@ static void test_check(void **state)
         check_bad(&d, "prefix");
     }
 
-    static const char *const bad_endpoints[] = {"", "ftp://x", "http://", "http://a/b",
-                                                "http://u@host", "127.0.0.1:9000"};
+    static const char *const bad_endpoints[] = {"",           "ftp://x",       "http://",
+                                                "http://a/b", "http://u@host", "127.0.0.1:9000"};
     for (size_t i = 0; i < sizeof(bad_endpoints) / sizeof(*bad_endpoints); i++) {
         d = good();
         d.endpoint = bad_endpoints[i];
@@ -332,9 +332,10 @@ static void expect(struct reply *r, int status, const char *has)
 static void test_api(void **state)
 {
     struct fixture *f = *state;
-    const char *body = "{\"name\": \"r2\", \"endpoint\": \"https://acct.r2.cloudflarestorage.com\", "
-                       "\"region\": \"auto\", \"bucket\": \"zp-backups\", \"prefix\": \"prod/\", "
-                       "\"access_key_id\": \"AKIA1\", \"secret_key\": \"" SECRET "\"}";
+    const char *body =
+        "{\"name\": \"r2\", \"endpoint\": \"https://acct.r2.cloudflarestorage.com\", "
+        "\"region\": \"auto\", \"bucket\": \"zp-backups\", \"prefix\": \"prod/\", "
+        "\"access_key_id\": \"AKIA1\", \"secret_key\": \"" SECRET "\"}";
     struct reply r = request(f, "POST", "/api/v1/destinations", f->member, body);
     expect(&r, 403, NULL); /* admin only: it holds credentials */
     r = request(f, "GET", "/api/v1/destinations", f->member, NULL);

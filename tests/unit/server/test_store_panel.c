@@ -345,7 +345,8 @@ static void test_schedules(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(
-        sqlite3_exec(db, "DROP TABLE schedules; DROP TABLE channels; DROP TABLE destinations; "
+        sqlite3_exec(db,
+                     "DROP TABLE schedules; DROP TABLE channels; DROP TABLE destinations; "
                      "PRAGMA user_version = 1;",
                      NULL, NULL, NULL),
         SQLITE_OK);
