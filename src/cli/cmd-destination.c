@@ -142,8 +142,8 @@ static int destination_list(int argc, char **argv)
             cli_json_str(&out, v[i].bucket);
             zp_buf_adds(&out, ",\"prefix\":");
             cli_json_str(&out, v[i].prefix);
-            zp_buf_addf(&out, ",\"path_style\":%s,\"access_key_id\":",
-                        v[i].path_style ? "true" : "false");
+            zp_buf_addf(
+                &out, ",\"path_style\":%s,\"access_key_id\":", v[i].path_style ? "true" : "false");
             cli_json_str(&out, v[i].access_key);
             zp_buf_adds(&out, ",\"secret_key\":\"" STORE_SECRET_MASK "\"}");
         }

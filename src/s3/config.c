@@ -70,8 +70,8 @@ static int endpoint_check(const char *what, const char *ep, enum zp_code code, c
         bad = *q == '/' || *q == '?' || *q == '@' || *q == '#' || (unsigned char)*q <= 0x20 ||
               *q == 0x7f;
     if (bad) {
-        int rc = zp_err_set(err, code, NULL, "%s: invalid endpoint '%s' (want http[s]://HOST[:PORT])",
-                            what, ep);
+        int rc = zp_err_set(err, code, NULL,
+                            "%s: invalid endpoint '%s' (want http[s]://HOST[:PORT])", what, ep);
         free(ep_owned);
         return rc;
     }
@@ -125,8 +125,8 @@ int s3_config_from_env(const char *endpoint, const char *region, bool path_style
     if (ep == NULL)
         ep = env("AWS_ENDPOINT_URL");
     char *ep_default = ep ? NULL : zp_asprintf("https://s3.%s.amazonaws.com", r);
-    int rc = endpoint_check(endpoint ? "--s3-endpoint" : "AWS_ENDPOINT_URL",
-                            ep ? ep : ep_default, ZP_E_USAGE, &c.endpoint, err);
+    int rc = endpoint_check(endpoint ? "--s3-endpoint" : "AWS_ENDPOINT_URL", ep ? ep : ep_default,
+                            ZP_E_USAGE, &c.endpoint, err);
     free(ep_default);
     if (rc)
         return rc;

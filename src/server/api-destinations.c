@@ -47,8 +47,8 @@ int srv_destination_check(const struct server_destination_spec *d, struct zp_err
         return zp_err_set(err, ZP_E_INPUT, NULL, "prefix: '%s' starts with '/' (keys do not)", p);
     for (const char *q = p; *q; q++)
         if ((unsigned char)*q < 0x20 || *q == 0x7f || *q == '\\')
-            return zp_err_set(err, ZP_E_INPUT, NULL,
-                              "prefix: control character or '\\' in '%s'", p);
+            return zp_err_set(err, ZP_E_INPUT, NULL, "prefix: control character or '\\' in '%s'",
+                              p);
     struct s3_config cfg;
     int rc = s3_config_from_values(d->endpoint, d->region, d->path_style, d->access_key,
                                    d->secret_key, &cfg, err);

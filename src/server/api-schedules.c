@@ -31,10 +31,10 @@
 static json_t *schedule_json(const struct store_schedule *s)
 {
     json_t *o = json_pack("{s:I, s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:s?, s:b, s:I, s:o?}", "id",
-                          (json_int_t)s->id, "project", s->project, "cron", s->cron, "keep",
-                          "last", (json_int_t)s->keep_last, "daily", (json_int_t)s->keep_daily,
-                          "weekly", (json_int_t)s->keep_weekly, "size", (json_int_t)s->keep_bytes,
-                          "webhook", s->webhook, "notify_success", s->notify_success, "next_run",
+                          (json_int_t)s->id, "project", s->project, "cron", s->cron, "keep", "last",
+                          (json_int_t)s->keep_last, "daily", (json_int_t)s->keep_daily, "weekly",
+                          (json_int_t)s->keep_weekly, "size", (json_int_t)s->keep_bytes, "webhook",
+                          s->webhook, "notify_success", s->notify_success, "next_run",
                           (json_int_t)s->next_run, "last_job",
                           s->last_job ? json_integer(s->last_job) : NULL);
     json_object_set_new(o, "destination",
@@ -311,11 +311,10 @@ static void sched_tick(struct server *srv, struct store_panel *db, int64_t now)
             continue;
         /* the run carries its retention and destination: it completes as queued even when
          * the schedule is removed while it runs */
-        json_t *ao = json_pack("{s:I, s:[], s:b, s:{s:I, s:I, s:I, s:I}}", "schedule",
-                               (json_int_t)s->id, "services", "stop", 0, "keep", "last",
-                               (json_int_t)s->keep_last, "daily", (json_int_t)s->keep_daily,
-                               "weekly", (json_int_t)s->keep_weekly, "size",
-                               (json_int_t)s->keep_bytes);
+        json_t *ao = json_pack(
+            "{s:I, s:[], s:b, s:{s:I, s:I, s:I, s:I}}", "schedule", (json_int_t)s->id, "services",
+            "stop", 0, "keep", "last", (json_int_t)s->keep_last, "daily", (json_int_t)s->keep_daily,
+            "weekly", (json_int_t)s->keep_weekly, "size", (json_int_t)s->keep_bytes);
         if (s->destination)
             json_object_set_new(ao, "destination", json_string(s->destination));
         char *args = json_dumps(ao, JSON_COMPACT | JSON_SORT_KEYS);
@@ -463,7 +462,8 @@ static int apply_retention(const struct srv_job_env *env, const char *project,
             removed++;
         free(path);
     }
-    srv_job_log(ctl, "retention (last %u, daily %u, weekly %u, size %llu): kept %zu of %zu archives",
+    srv_job_log(ctl,
+                "retention (last %u, daily %u, weekly %u, size %llu): kept %zu of %zu archives",
                 r->last, r->daily, r->weekly, (unsigned long long)r->bytes, n - removed, n);
     for (size_t i = 0; i < n; i++)
         free(names[i]);

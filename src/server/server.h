@@ -74,8 +74,9 @@ struct server_schedule_spec {
 };
 
 /* Add a schedule to registered project (checked: the expression, counts 0..10000, a size
- * >= 0, an http:// webhook, a stored destination). *ret_id and *ret_next (Unix seconds; either may be NULL) get its id and
- * first run. Errors: ZP_E_INPUT (naming the field), ZP_E_NOTFOUND (project), store errors. */
+ * >= 0, an http:// webhook, a stored destination). *ret_id and *ret_next (Unix seconds; either may
+ * be NULL) get its id and first run. Errors: ZP_E_INPUT (naming the field), ZP_E_NOTFOUND
+ * (project), store errors. */
 int server_schedule_add(const char *state_dir, const char *project,
                         const struct server_schedule_spec *spec, int64_t *ret_id, int64_t *ret_next,
                         struct zp_err *err);

@@ -1260,12 +1260,11 @@ int store_panel_schedule_add(struct store_panel *p, struct store_schedule *s, st
 {
     sqlite3_stmt *st;
     int64_t now = wall_ms();
-    int rc =
-        prepare(p,
-                "INSERT INTO schedules (project, cron, keep_last, keep_daily, keep_weekly, "
-                "webhook, notify_success, next_run, created, destination, keep_bytes) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                "adding a schedule", &st, err);
+    int rc = prepare(p,
+                     "INSERT INTO schedules (project, cron, keep_last, keep_daily, keep_weekly, "
+                     "webhook, notify_success, next_run, created, destination, keep_bytes) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "adding a schedule", &st, err);
     if (rc)
         return rc;
     bind_str(st, 1, s->project);
@@ -1431,7 +1430,8 @@ int store_panel_destination_add(struct store_panel *p, struct store_destination 
 {
     sqlite3_stmt *st;
     int64_t now = wall_ms();
-    int rc = prepare(p, "INSERT INTO destinations (" DESTINATION_COLS ") "
+    int rc = prepare(p,
+                     "INSERT INTO destinations (" DESTINATION_COLS ") "
                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      "adding a destination", &st, err);
     if (rc)
