@@ -17,7 +17,8 @@ struct candidate {
     uint64_t size;
 };
 
-/* Is key + ".sha256" in the listing (sorted by key)? */
+/* Is key + ".sha256" in the listing? ListObjectsV2 lists keys in UTF-8 binary order,
+ * strcmp's; a server that does not would only make zpanel keep more, never delete more. */
 static bool listed(const struct s3_object *objs, size_t n, const char *key)
 {
     char *sum = zp_asprintf("%s%s", key, S3_SUM_SUFFIX);
@@ -33,9 +34,6 @@ static bool listed(const struct s3_object *objs, size_t n, const char *key)
         else
             hi = mid;
     }
-    if (!found) /* a server that does not sort as strcmp does: look at every key */
-        for (size_t i = 0; i < n && !found; i++)
-            found = strcmp(objs[i].key, sum) == 0;
     free(sum);
     return found;
 }
