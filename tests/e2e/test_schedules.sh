@@ -193,6 +193,7 @@ AWS=${ZP_AWSCLI:-/usr/bin/aws}
 if [ ! -x "$S3RVER" ] || [ ! -x "$AWS" ]; then
     skip "S3 schedules: s3rver ($S3RVER) or awscli ($AWS) is missing: run scripts/setup.sh"
 else
+    s3_t0=$SECONDS
     SPORT=$(free_port)
     DEAD=$(free_port) # nothing listens there
     BUCKET=zpsched-bucket
@@ -291,6 +292,8 @@ else
     expect_rc 0 "destination remove (CLI)"
     kill "$S3_PID" 2>/dev/null
     wait "$S3_PID" 2>/dev/null
+    S3_PID=
+    echo "S3 schedules: $((SECONDS - s3_t0)) s"
 fi
 
 stop_serve
