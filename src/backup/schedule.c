@@ -325,7 +325,8 @@ int64_t backup_archive_time(const char *project, const char *name)
     for (int f = 0; f < 6; f++)
         for (int k = 0; k < at[f][1]; k++)
             v[f] = v[f] * 10 + (t[at[f][0] + k] - '0');
-    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
+    if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 ||
+        v[5] > 59)
         return -1;
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
@@ -335,5 +336,9 @@ int64_t backup_archive_time(const char *project, const char *name)
     tm.tm_hour = v[3];
     tm.tm_min = v[4];
     tm.tm_sec = v[5];
-    return (int64_t)timegm(&tm);
+    time_t when = timegm(&tm);
+    /* a day the month does not have (0230) is no name zpanel writes */
+    if (tm.tm_mday != v[2] || tm.tm_mon != v[1] - 1)
+        return -1;
+    return (int64_t)when;
 }

@@ -57,8 +57,8 @@ void backup_retention_select(const struct backup_retention *r, const int64_t *ti
                              const uint64_t *sizes, size_t n, bool *keep);
 
 /* The creation time (Unix seconds, UTC) of an archive named as zpanel names them,
- * "<project>-YYYYmmdd-HHMMSS.tar.zst" (release_backup_default_name), or -1 for any other
- * name: retention only ever considers these. */
+ * "<project>-YYYYmmdd-HHMMSS.tar.zst" (release_backup_default_name, a real UTC date and
+ * time), or -1 for any other name: retention only ever considers these. */
 int64_t backup_archive_time(const char *project, const char *name);
 
 #endif

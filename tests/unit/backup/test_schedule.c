@@ -199,6 +199,9 @@ static void archive_names(void **state)
         "web-2026120-0130000.tar.zst", /* the dash misplaced */
         "web-20261306-013000.tar.zst", /* month 13 */
         "web-20261206-253000.tar.zst", /* hour 25 */
+        "web-20260230-010000.tar.zst", /* 30 February */
+        "web-20261206-010060.tar.zst", /* second 60 */
+        "web-10130115-013000.tar.zst", /* before 1970 (found by the fuzzer) */
         "web-2026120a-013000.tar.zst",
         "web-20261206-013000.tar.zst ",
         "web.tar.zst",
