@@ -54,7 +54,7 @@ static void print_help(FILE *out)
                  "  -v, --version              print the version\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(out, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
 }
 
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
