@@ -486,6 +486,10 @@ static int apply_s3_retention(const struct srv_job_env *env, const char *project
                               const char *destination, const struct backup_retention *r,
                               struct srv_job_ctl *ctl, struct zp_err *err)
 {
+    if (r->last == 0 && r->daily == 0 && r->weekly == 0 && r->bytes == 0) {
+        srv_job_log(ctl, "retention: none (every archive is kept)");
+        return 0; /* no listing, no HEADs: nothing would be removed */
+    }
     struct store_panel *db = NULL;
     struct s3_client *c = NULL;
     char *bucket = NULL, *prefix = NULL;
