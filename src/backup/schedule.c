@@ -282,9 +282,9 @@ void backup_retention_select(const struct backup_retention *r, const int64_t *ti
     free(st);
     for (size_t k = 0; k < n && k < r->last; k++)
         keep[order[k]] = true;
-    if (r->bytes > 0) {
-        if (sizes == NULL)
-            ZP_BUG("retention by size without sizes");
+    if (r->bytes > 0 && sizes == NULL)
+        ZP_BUG("retention by size without sizes");
+    if (r->bytes > 0 && sizes != NULL) {
         uint64_t total = 0;
         for (size_t k = 0; k < n; k++) {
             uint64_t sz = sizes[order[k]];
