@@ -172,17 +172,22 @@ struct backup_volume {
  *   mysql     mysqldump --single-transaction     restore: mysql
  *   redis     redis-cli --rdb - (a fork-time     restore: the server is stopped, the RDB
  *             snapshot, as BGSAVE takes it)      put in its dir, the server started
+ *   mongodb   mongodump --archive [--db DB]      restore: mongorestore --archive --drop
+ *             (readiness: mongosh ping)
  * Passwords go in the exec's environment (PGPASSWORD, MYSQL_PWD, REDISCLI_AUTH), never on
- * a command line. */
+ * a command the engine records; the MongoDB tools take one only as a flag, so `sh -c`
+ * passes it from ZPANEL_MONGO_PASSWORD (the image must have a shell, as the official ones
+ * do). */
 
 enum backup_db {
     BACKUP_DB_POSTGRES,
     BACKUP_DB_MARIADB,
     BACKUP_DB_MYSQL,
     BACKUP_DB_REDIS,
+    BACKUP_DB_MONGODB,
 };
 
-/* "postgres", "mariadb", "mysql", "redis" */
+/* "postgres", "mariadb", "mysql", "redis", "mongodb" */
 const char *backup_db_name(enum backup_db db);
 /* The type named s. Errors: ZP_E_INPUT naming the types. */
 int backup_db_parse(const char *s, enum backup_db *ret, struct zp_err *err);
@@ -192,9 +197,10 @@ struct backup_dump {
     enum backup_db type;   /* */
     const char *container; /* ID of its running container (backup_create fills it from
                             * nothing: the caller, release/, looks it up) */
-    const char *database;  /* postgres: the database (required); mariadb/mysql: one
+    const char *database;  /* postgres: the database (required); mariadb/mysql/mongodb: one
                             * database, or NULL for all; redis: unused */
-    const char *user;      /* postgres, mariadb, mysql (required) */
+    const char *user;      /* postgres, mariadb, mysql (required); mongodb: NULL for a
+                            * server without auth, else authenticated against admin */
     const char *password;  /* NULL: none */
 };
 
@@ -296,6 +302,28 @@ int backup_create_s3(struct engine *e, const struct backup_spec *spec, struct s3
  * holds a partial copy the caller removes. Errors: those of s3_fetch_verified. */
 int backup_fetch_s3(struct s3_client *c, const char *bucket, const char *key, int fd,
                     struct s3_object_info *ret_info, struct zp_err *err);
+
+struct backup_retention; /* schedule.h */
+
+/* What backup_s3_prune looked at and removed. */
+struct backup_prune_result {
+    size_t considered; /* zpanel's archives of project under the prefix */
+    size_t removed;
+};
+
+/* Retention on S3: among the objects directly under prefix ("" or a key prefix; a '/' is
+ * added when it lacks one), consider only zpanel's archives of project: a key named
+ * "<project>-YYYYmmdd-HHMMSS.tar.zst" whose checksum object KEY.sha256 exists and carries
+ * zpanel's metadata (x-amz-meta-zpanel-sha256 and -size). Remove (archive, then its
+ * checksum object) those r does not keep (backup_retention_select, by the archives' names'
+ * times and listed sizes); anything else under the prefix is never touched. Call it only
+ * after a successful, verified upload. note (may be NULL) hears each removal. *ret (may be
+ * NULL) gets the counts. Errors: those of s3_list, s3_head and s3_delete, prefixed
+ * "retention"; removals done before a failure stay done. */
+int backup_s3_prune(struct s3_client *c, const char *bucket, const char *prefix,
+                    const char *project, const struct backup_retention *r,
+                    void (*note)(void *ud, const char *text), void *ud,
+                    struct backup_prune_result *ret, struct zp_err *err);
 
 /* ---- restore ---- */
 

@@ -15,7 +15,7 @@
 #define ERR_TAIL 2048            /* bytes of a tool's error output kept for the message */
 #define PROBE_OUT ((size_t)4096) /* bytes of a probe's or a query's output kept */
 
-static const char *const db_names[] = {"postgres", "mariadb", "mysql", "redis"};
+static const char *const db_names[] = {"postgres", "mariadb", "mysql", "redis", "mongodb"};
 
 const char *backup_db_name(enum backup_db db)
 {
@@ -31,7 +31,8 @@ int backup_db_parse(const char *s, enum backup_db *ret, struct zp_err *err)
         }
     }
     return zp_err_set(err, ZP_E_INPUT, NULL,
-                      "unknown database type '%s' (use postgres, mariadb, mysql or redis)", s);
+                      "unknown database type '%s' (use postgres, mariadb, mysql, redis or mongodb)",
+                      s);
 }
 
 static void push_env(char ***env, size_t *n, char *kv)
@@ -99,6 +100,42 @@ void backup_dump_command(const struct backup_dump *d, int phase, const char *arg
         }
         break;
     }
+    case BACKUP_DB_MONGODB:
+        /* the MongoDB tools read a password from a flag only: a shell puts it there from
+         * the exec's environment, so that it is in no command the engine records */
+        if (pw) {
+            push_env(&env, &ne, zp_asprintf("ZPANEL_MONGO_PASSWORD=%s", pw));
+            argv[n++] = "sh";
+            argv[n++] = "-c";
+            argv[n++] = "exec \"$0\" \"$@\" --password=\"$ZPANEL_MONGO_PASSWORD\"";
+        }
+        if (phase == 0) {
+            argv[n++] = "mongodump";
+            argv[n++] = "--archive";
+            argv[n++] = "--quiet";
+            if (d->database) {
+                argv[n++] = "--db";
+                argv[n++] = d->database;
+            }
+        } else if (phase == 1) {
+            /* the archive holds what was dumped (one database or all): replace it */
+            argv[n++] = "mongorestore";
+            argv[n++] = "--archive";
+            argv[n++] = "--drop";
+            argv[n++] = "--quiet";
+        } else {
+            argv[n++] = "mongosh";
+            argv[n++] = "--quiet";
+            argv[n++] = "--eval";
+            argv[n++] = "db.adminCommand('ping').ok";
+        }
+        if (d->user) {
+            argv[n++] = "--username";
+            argv[n++] = d->user;
+            argv[n++] = "--authenticationDatabase";
+            argv[n++] = "admin";
+        }
+        break;
     case BACKUP_DB_REDIS:
         if (pw)
             push_env(&env, &ne, zp_asprintf("REDISCLI_AUTH=%s", pw));
@@ -177,6 +214,12 @@ static char *tail_text(const struct run *r)
 
 /* Run argv with env in container: stdin from in_fd (-1: none), stdout into out_fd or
  * r->out. *ret_code gets the exit code. */
+/* The tool argv runs (argv[3] when a shell passes it a password: see MongoDB above). */
+static const char *tool_of(const char *const *argv)
+{
+    return strcmp(argv[0], "sh") == 0 && argv[1] && argv[2] && argv[3] ? argv[3] : argv[0];
+}
+
 static int run_tool(struct engine *e, const char *container, const char *const *argv, char **env,
                     int in_fd, struct run *r, int64_t *ret_code, struct zp_err *err)
 {
@@ -199,7 +242,7 @@ static int run_tool(struct engine *e, const char *container, const char *const *
         }
         if (rc == 0 && st.running)
             rc = zp_err_set(err, ZP_E_ENGINE, NULL, "'%s' still runs after its output ended",
-                            argv[0]);
+                            tool_of(argv));
         if (rc == 0)
             *ret_code = st.exit_code;
     }
@@ -230,13 +273,13 @@ int backup_dump_run(struct engine *e, const struct backup_dump *d, int fd, struc
     int64_t code = 0;
     int rc = run_tool(e, d->container, argv, env, -1, &r, &code, err);
     if (rc)
-        zp_err_prefix(err, "database service '%s': dumping with '%s'", d->key, argv[0]);
+        zp_err_prefix(err, "database service '%s': dumping with '%s'", d->key, tool_of(argv));
     else if (code != 0)
-        rc = tool_failed(d, "dumping", argv[0], code, &r, err);
+        rc = tool_failed(d, "dumping", tool_of(argv), code, &r, err);
     else if (r.written == 0)
         rc = zp_err_set(err, ZP_E_ENGINE, NULL,
                         "database service '%s' (%s): dumping: '%s' wrote nothing", d->key,
-                        backup_db_name(d->type), argv[0]);
+                        backup_db_name(d->type), tool_of(argv));
     zp_buf_release(&r.out);
     backup_dump_env_free(env);
     return rc;
@@ -312,7 +355,7 @@ static int wait_ready(struct engine *e, const struct backup_dump *d, int timeout
                 *err = perr;
                 rc = prc;
             } else {
-                rc = tool_failed(d, "waiting for the server", argv[0], code, &r, err);
+                rc = tool_failed(d, "waiting for the server", tool_of(argv), code, &r, err);
             }
             zp_buf_release(&r.out);
             break;
@@ -507,9 +550,9 @@ int backup_dump_load(struct engine *e, const char *path, const struct backup_dum
         int64_t code = 0;
         rc = run_tool(e, d->container, argv, env, fd, &r, &code, err);
         if (rc)
-            zp_err_prefix(err, "database service '%s': loading with '%s'", d->key, argv[0]);
+            zp_err_prefix(err, "database service '%s': loading with '%s'", d->key, tool_of(argv));
         else if (code != 0)
-            rc = tool_failed(d, "loading", argv[0], code, &r, err);
+            rc = tool_failed(d, "loading", tool_of(argv), code, &r, err);
         zp_buf_release(&r.out);
         backup_dump_env_free(env);
     }

@@ -331,6 +331,13 @@ static void add_dump(struct backup_plan *p, const char *svc, const struct zp_nod
         if (!database)
             database = first_env(def, "MARIADB_DATABASE", "MYSQL_DATABASE");
         break;
+    case BACKUP_DB_MONGODB:
+        /* the official image's root account, when it sets one */
+        if (!user)
+            user = env_of(def, "MONGO_INITDB_ROOT_USERNAME");
+        if (!pw && !pw_env && user)
+            pw = env_of(def, "MONGO_INITDB_ROOT_PASSWORD");
+        break;
     case BACKUP_DB_REDIS:
         if (!pw && !pw_env)
             pw = env_of(def, "REDIS_PASSWORD");

@@ -264,10 +264,10 @@ static int newest_first(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-void backup_retention_select(const struct backup_retention *r, const int64_t *times, size_t n,
-                             bool *keep)
+void backup_retention_select(const struct backup_retention *r, const int64_t *times,
+                             const uint64_t *sizes, size_t n, bool *keep)
 {
-    bool all = r->last == 0 && r->daily == 0 && r->weekly == 0;
+    bool all = r->last == 0 && r->daily == 0 && r->weekly == 0 && r->bytes == 0;
     for (size_t i = 0; i < n; i++)
         keep[i] = all;
     if (all || n == 0)
@@ -282,6 +282,18 @@ void backup_retention_select(const struct backup_retention *r, const int64_t *ti
     free(st);
     for (size_t k = 0; k < n && k < r->last; k++)
         keep[order[k]] = true;
+    if (r->bytes > 0 && sizes == NULL)
+        ZP_BUG("retention by size without sizes");
+    if (r->bytes > 0 && sizes != NULL) {
+        uint64_t total = 0;
+        for (size_t k = 0; k < n; k++) {
+            uint64_t sz = sizes[order[k]];
+            if (k > 0 && (total > r->bytes || sz > r->bytes - total))
+                break; /* this one would pass the budget: it and every older one go */
+            total = sz > UINT64_MAX - total ? UINT64_MAX : total + sz;
+            keep[order[k]] = true;
+        }
+    }
     for (int pass = 0; pass < 2; pass++) {
         unsigned want = pass == 0 ? r->daily : r->weekly;
         unsigned got = 0;
@@ -296,4 +308,37 @@ void backup_retention_select(const struct backup_retention *r, const int64_t *ti
         }
     }
     free(order);
+}
+
+int64_t backup_archive_time(const char *project, const char *name)
+{
+    size_t pl = strlen(project);
+    if (strncmp(name, project, pl) != 0 || name[pl] != '-' || strlen(name) != pl + 1 + 15 + 8 ||
+        strcmp(name + pl + 1 + 15, ".tar.zst") != 0)
+        return -1;
+    const char *t = name + pl + 1;
+    for (int i = 0; i < 15; i++)
+        if (i == 8 ? t[i] != '-' : (t[i] < '0' || t[i] > '9'))
+            return -1;
+    int v[6] = {0};
+    static const int at[6][2] = {{0, 4}, {4, 2}, {6, 2}, {9, 2}, {11, 2}, {13, 2}};
+    for (int f = 0; f < 6; f++)
+        for (int k = 0; k < at[f][1]; k++)
+            v[f] = v[f] * 10 + (t[at[f][0] + k] - '0');
+    if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 ||
+        v[5] > 59)
+        return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = v[0] - 1900;
+    tm.tm_mon = v[1] - 1;
+    tm.tm_mday = v[2];
+    tm.tm_hour = v[3];
+    tm.tm_min = v[4];
+    tm.tm_sec = v[5];
+    time_t when = timegm(&tm);
+    /* a day the month does not have (0230) is no name zpanel writes */
+    if (tm.tm_mday != v[2] || tm.tm_mon != v[1] - 1)
+        return -1;
+    return (int64_t)when;
 }

@@ -46,11 +46,19 @@ struct backup_retention {
     unsigned last;   /* the newest N */
     unsigned daily;  /* the newest archive of each of the D most recent UTC days with one */
     unsigned weekly; /* the newest of each of the W most recent ISO weeks (Monday first) */
+    uint64_t bytes;  /* by size: newest first while their total stays within this many bytes
+                      * (the newest archive always, even when it alone is larger) */
 };
 
-/* Set keep[i] for each archive (times[i]: Unix seconds of its creation, in any order) the
- * rules keep: the union of the three. Nothing is dropped when all three are 0. */
-void backup_retention_select(const struct backup_retention *r, const int64_t *times, size_t n,
-                             bool *keep);
+/* Set keep[i] for each archive (times[i]: Unix seconds of its creation, in any order;
+ * sizes[i]: its bytes, only read when r->bytes is set, else may be NULL) the rules keep:
+ * the union of the four. Nothing is dropped when all four are 0. */
+void backup_retention_select(const struct backup_retention *r, const int64_t *times,
+                             const uint64_t *sizes, size_t n, bool *keep);
+
+/* The creation time (Unix seconds, UTC) of an archive named as zpanel names them,
+ * "<project>-YYYYmmdd-HHMMSS.tar.zst" (release_backup_default_name, a real UTC date and
+ * time), or -1 for any other name: retention only ever considers these. */
+int64_t backup_archive_time(const char *project, const char *name);
 
 #endif

@@ -296,6 +296,7 @@ extern const struct cli_cmd cli_cmd_user;
 extern const struct cli_cmd cli_cmd_schedule;
 extern const struct cli_cmd cli_cmd_token;
 extern const struct cli_cmd cli_cmd_notify;
+extern const struct cli_cmd cli_cmd_destination; /* cmd-destination.c */
 
 /* ---- Docker Swarm (cmd-swarm.c) ---- */
 extern const struct cli_cmd cli_cmd_swarm;

@@ -35,7 +35,16 @@ static void when(int64_t t, char out[32])
 
 static int schedule_add(int argc, char **argv)
 {
-    enum { OPT_LAST = 256, OPT_DAILY, OPT_WEEKLY, OPT_WEBHOOK, OPT_SUCCESS, OPT_STATE_DIR };
+    enum {
+        OPT_LAST = 256,
+        OPT_DAILY,
+        OPT_WEEKLY,
+        OPT_WEBHOOK,
+        OPT_SUCCESS,
+        OPT_STATE_DIR,
+        OPT_SIZE,
+        OPT_DESTINATION
+    };
     static const struct option opts[] = {
         {"keep-last", required_argument, NULL, OPT_LAST},
         {"keep-daily", required_argument, NULL, OPT_DAILY},
@@ -43,6 +52,8 @@ static int schedule_add(int argc, char **argv)
         {"webhook", required_argument, NULL, OPT_WEBHOOK},
         {"notify-success", no_argument, NULL, OPT_SUCCESS},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"keep-size", required_argument, NULL, OPT_SIZE},
+        {"destination", required_argument, NULL, OPT_DESTINATION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -71,6 +82,15 @@ static int schedule_add(int argc, char **argv)
             break;
         case OPT_STATE_DIR:
             state_dir = optarg;
+            break;
+        case OPT_SIZE:
+            if (zp_parse_size(optarg, &spec.keep_bytes) != 0 || spec.keep_bytes < 0)
+                return cli_usage_error(&cli_cmd_schedule,
+                                       "--keep-size: '%s' is not a size (\"10GB\", \"512MiB\")",
+                                       optarg);
+            break;
+        case OPT_DESTINATION:
+            spec.destination = optarg;
             break;
         case 'h':
             return cli_help(&cli_cmd_schedule);
@@ -134,15 +154,18 @@ static int schedule_list(int argc, char **argv)
     free(dir);
     if (rc)
         return cli_error(&err);
-    printf("%-4s %-20s %-20s %-14s %-20s %s\n", "ID", "PROJECT", "CRON", "KEEP L/D/W", "NEXT RUN",
-           "WEBHOOK");
+    printf("%-4s %-20s %-20s %-14s %-20s %-16s %s\n", "ID", "PROJECT", "CRON", "KEEP L/D/W",
+           "NEXT RUN", "DESTINATION", "WEBHOOK");
     for (size_t i = 0; i < n; i++) {
-        char at[32], keep[48];
+        char at[32], keep[96];
         when(v[i].next_run, at);
-        snprintf(keep, sizeof(keep), "%lld/%lld/%lld", (long long)v[i].keep_last,
-                 (long long)v[i].keep_daily, (long long)v[i].keep_weekly);
-        printf("%-4lld %-20s %-20s %-14s %-20s %s%s\n", (long long)v[i].id, v[i].project, v[i].cron,
-               keep, at, v[i].webhook ? v[i].webhook : "-",
+        int k = snprintf(keep, sizeof(keep), "%lld/%lld/%lld", (long long)v[i].keep_last,
+                         (long long)v[i].keep_daily, (long long)v[i].keep_weekly);
+        if (v[i].keep_bytes > 0 && k > 0 && (size_t)k < sizeof(keep))
+            snprintf(keep + k, sizeof(keep) - (size_t)k, " %lldB", (long long)v[i].keep_bytes);
+        printf("%-4lld %-20s %-20s %-14s %-20s %-16s %s%s\n", (long long)v[i].id, v[i].project,
+               v[i].cron, keep, at, v[i].destination ? v[i].destination : "(local)",
+               v[i].webhook ? v[i].webhook : "-",
                v[i].webhook && v[i].notify_success ? " (also on success)" : "");
     }
     store_schedules_free(v, n);
@@ -202,8 +225,8 @@ static int schedule_exec(const struct cli_global *g, int argc, char **argv)
 const struct cli_cmd cli_cmd_schedule = {
     .name = "schedule",
     .usage = "add PROJECT CRON [--keep-last N] [--keep-daily D] [--keep-weekly W] "
-             "[--webhook URL] [--notify-success] | list [PROJECT] | remove PROJECT ID "
-             "[--state-dir DIR]",
+             "[--keep-size SIZE] [--destination NAME] [--webhook URL] [--notify-success] | list "
+             "[PROJECT] | remove PROJECT ID [--state-dir DIR]",
     .summary = "backup schedules run by zpanel serve",
     .exec = schedule_exec,
 };

@@ -22,15 +22,15 @@
 
 static const struct cli_cmd *const commands[] = {
     /* sorted: help lists them in this order */
-    &cli_cmd_action,   &cli_cmd_app,      &cli_cmd_backup,  &cli_cmd_build,  &cli_cmd_cleanup,
-    &cli_cmd_config,   &cli_cmd_down,     &cli_cmd_events,  &cli_cmd_exec,   &cli_cmd_health,
-    &cli_cmd_images,   &cli_cmd_init,     &cli_cmd_kill,    &cli_cmd_logs,   &cli_cmd_notify,
-    &cli_cmd_pause,    &cli_cmd_port,     &cli_cmd_proxy,   &cli_cmd_ps,     &cli_cmd_rebuild,
-    &cli_cmd_releases, &cli_cmd_restart,  &cli_cmd_restore, &cli_cmd_rm,     &cli_cmd_rollback,
-    &cli_cmd_run,      &cli_cmd_schedule, &cli_cmd_serve,   &cli_cmd_server, &cli_cmd_start,
-    &cli_cmd_stats,    &cli_cmd_status,   &cli_cmd_stop,    &cli_cmd_swarm,  &cli_cmd_template,
-    &cli_cmd_token,    &cli_cmd_top,      &cli_cmd_unpause, &cli_cmd_up,     &cli_cmd_update,
-    &cli_cmd_user,     &cli_cmd_version,  &cli_cmd_watch,
+    &cli_cmd_action,   &cli_cmd_app,         &cli_cmd_backup,   &cli_cmd_build,   &cli_cmd_cleanup,
+    &cli_cmd_config,   &cli_cmd_destination, &cli_cmd_down,     &cli_cmd_events,  &cli_cmd_exec,
+    &cli_cmd_health,   &cli_cmd_images,      &cli_cmd_init,     &cli_cmd_kill,    &cli_cmd_logs,
+    &cli_cmd_notify,   &cli_cmd_pause,       &cli_cmd_port,     &cli_cmd_proxy,   &cli_cmd_ps,
+    &cli_cmd_rebuild,  &cli_cmd_releases,    &cli_cmd_restart,  &cli_cmd_restore, &cli_cmd_rm,
+    &cli_cmd_rollback, &cli_cmd_run,         &cli_cmd_schedule, &cli_cmd_serve,   &cli_cmd_server,
+    &cli_cmd_start,    &cli_cmd_stats,       &cli_cmd_status,   &cli_cmd_stop,    &cli_cmd_swarm,
+    &cli_cmd_template, &cli_cmd_token,       &cli_cmd_top,      &cli_cmd_unpause, &cli_cmd_up,
+    &cli_cmd_update,   &cli_cmd_user,        &cli_cmd_version,  &cli_cmd_watch,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -54,7 +54,7 @@ static void print_help(FILE *out)
                  "  -v, --version              print the version\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(out, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
 }
 
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)

@@ -20,7 +20,8 @@ static const char *const ext_keys[] = {"routes",   "tls",
                                        "database", "exclude_from_health",
                                        NULL};
 static const char *const database_keys[] = {"type", "database", "user", "password_env", NULL};
-static const char *const database_types[] = {"postgres", "mariadb", "mysql", "redis", NULL};
+static const char *const database_types[] = {"postgres", "mariadb", "mysql",
+                                             "redis",    "mongodb", NULL};
 static const char *const route_keys[] = {"host", "hosts", "path", "paths", "port", NULL};
 static const char *const health_keys[] = {"path", "interval", "timeout", NULL};
 static const char *const tls_modes[] = {"auto", "internal", "off", NULL};
@@ -287,7 +288,7 @@ static int norm_database(struct zp_node *v, const char *path, struct zp_diags *d
     struct zp_node *t = zp_node_get(v, "type");
     if (!t) {
         zp_diag_error(d, &v->pos, path,
-                      "missing required key 'type' (postgres, mariadb, mysql or redis) in "
+                      "missing required key 'type' (postgres, mariadb, mysql, redis or mongodb) in "
                       "database");
         rc = ZP_E_INPUT;
     } else {

@@ -51,6 +51,63 @@ static bool region_valid(const char *r)
     return true;
 }
 
+/* The endpoint ep checked ("http[s]://HOST[:PORT]", trailing slashes dropped) as a new
+ * string in *ret; what names it in errors. */
+static int endpoint_check(const char *what, const char *ep, enum zp_code code, char **ret,
+                          struct zp_err *err)
+{
+    char *ep_owned = zp_strdup(ep);
+    size_t n = strlen(ep_owned);
+    while (n > 0 && ep_owned[n - 1] == '/')
+        ep_owned[--n] = '\0';
+    const char *host = NULL;
+    if (zp_str_has_prefix(ep_owned, "http://"))
+        host = ep_owned + 7;
+    else if (zp_str_has_prefix(ep_owned, "https://"))
+        host = ep_owned + 8;
+    bool bad = host == NULL || host[0] == '\0' || n > 1024;
+    for (const char *q = host; !bad && *q; q++)
+        bad = *q == '/' || *q == '?' || *q == '@' || *q == '#' || (unsigned char)*q <= 0x20 ||
+              *q == 0x7f;
+    if (bad) {
+        int rc = zp_err_set(err, code, NULL,
+                            "%s: invalid endpoint '%s' (want http[s]://HOST[:PORT])", what, ep);
+        free(ep_owned);
+        return rc;
+    }
+    *ret = ep_owned;
+    return 0;
+}
+
+/* The transfer settings: defaults, then ZPANEL_S3_PART_SIZE, _PARALLEL, _RETRIES, _RETRY_MS. */
+static int tuning(struct s3_config *c, struct zp_err *err)
+{
+    c->part_size = S3_DEFAULT_PART;
+    c->parallel = S3_DEFAULT_PARALLEL;
+    c->retries = 5;
+    c->retry_base_ms = 250;
+    const char *psz = env("ZPANEL_S3_PART_SIZE");
+    if (psz) {
+        int64_t v;
+        if (zp_parse_size(psz, &v) != 0 || v < (int64_t)S3_MIN_PART || v > (int64_t)S3_MAX_PART)
+            return zp_err_set(err, ZP_E_USAGE, NULL,
+                              "ZPANEL_S3_PART_SIZE: '%s' is not a size from 5MiB to 512MiB", psz);
+        c->part_size = (size_t)v;
+    }
+    int64_t v = c->parallel;
+    int rc = env_int("ZPANEL_S3_PARALLEL", 1, S3_MAX_PARALLEL, &v, err);
+    c->parallel = (int)v;
+    v = c->retries;
+    if (rc == 0)
+        rc = env_int("ZPANEL_S3_RETRIES", 0, 20, &v, err);
+    c->retries = (int)v;
+    v = c->retry_base_ms;
+    if (rc == 0)
+        rc = env_int("ZPANEL_S3_RETRY_MS", 1, 60000, &v, err);
+    c->retry_base_ms = (int)v;
+    return rc;
+}
+
 int s3_config_from_env(const char *endpoint, const char *region, bool path_style,
                        struct s3_config *ret, struct zp_err *err)
 {
@@ -67,24 +124,12 @@ int s3_config_from_env(const char *endpoint, const char *region, bool path_style
     const char *ep = endpoint ? endpoint : env("AWS_ENDPOINT_URL_S3");
     if (ep == NULL)
         ep = env("AWS_ENDPOINT_URL");
-    char *ep_owned = ep ? zp_strdup(ep) : zp_asprintf("https://s3.%s.amazonaws.com", r);
-    size_t n = strlen(ep_owned);
-    while (n > 0 && ep_owned[n - 1] == '/')
-        ep_owned[--n] = '\0';
-    const char *host = NULL;
-    if (zp_str_has_prefix(ep_owned, "http://"))
-        host = ep_owned + 7;
-    else if (zp_str_has_prefix(ep_owned, "https://"))
-        host = ep_owned + 8;
-    if (host == NULL || host[0] == '\0' || strchr(host, '/') || strchr(host, '?') ||
-        strchr(host, '@') || strchr(host, ' ')) {
-        int rc = zp_err_set(err, ZP_E_USAGE, NULL,
-                            "%s: invalid endpoint '%s' (want http[s]://HOST[:PORT])",
-                            endpoint ? "--s3-endpoint" : "AWS_ENDPOINT_URL", ep_owned);
-        free(ep_owned);
+    char *ep_default = ep ? NULL : zp_asprintf("https://s3.%s.amazonaws.com", r);
+    int rc = endpoint_check(endpoint ? "--s3-endpoint" : "AWS_ENDPOINT_URL", ep ? ep : ep_default,
+                            ZP_E_USAGE, &c.endpoint, err);
+    free(ep_default);
+    if (rc)
         return rc;
-    }
-    c.endpoint = ep_owned;
     c.region = zp_strdup(r);
     const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
     if (ak == NULL || sk == NULL) {
@@ -107,32 +152,52 @@ int s3_config_from_env(const char *endpoint, const char *region, bool path_style
     c.session_token = tok ? zp_strdup(tok) : NULL;
     const char *ps = env("AWS_S3_PATH_STYLE");
     c.path_style = path_style || (ps && (strcmp(ps, "1") == 0 || strcmp(ps, "true") == 0));
-    c.part_size = S3_DEFAULT_PART;
-    c.parallel = S3_DEFAULT_PARALLEL;
-    c.retries = 5;
-    c.retry_base_ms = 250;
-    const char *psz = env("ZPANEL_S3_PART_SIZE");
-    if (psz) {
-        int64_t v;
-        if (zp_parse_size(psz, &v) != 0 || v < (int64_t)S3_MIN_PART || v > (int64_t)S3_MAX_PART) {
-            s3_config_release(&c);
-            return zp_err_set(err, ZP_E_USAGE, NULL,
-                              "ZPANEL_S3_PART_SIZE: '%s' is not a size from 5MiB to 512MiB", psz);
-        }
-        c.part_size = (size_t)v;
+    if ((rc = tuning(&c, err)) != 0) {
+        s3_config_release(&c);
+        return rc;
     }
-    int64_t v = c.parallel;
-    int rc = env_int("ZPANEL_S3_PARALLEL", 1, S3_MAX_PARALLEL, &v, err);
-    c.parallel = (int)v;
-    v = c.retries;
-    if (rc == 0)
-        rc = env_int("ZPANEL_S3_RETRIES", 0, 20, &v, err);
-    c.retries = (int)v;
-    v = c.retry_base_ms;
-    if (rc == 0)
-        rc = env_int("ZPANEL_S3_RETRY_MS", 1, 60000, &v, err);
-    c.retry_base_ms = (int)v;
-    if (rc) {
+    *ret = c;
+    return 0;
+}
+
+/* A credential: 1 to 256 printable ASCII characters (no blank; an access key id no ':'). */
+static bool credential_valid(const char *s, bool access)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 256)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || (access && s[i] == ':'))
+            return false;
+    return true;
+}
+
+int s3_config_from_values(const char *endpoint, const char *region, bool path_style,
+                          const char *access_key, const char *secret_key, struct s3_config *ret,
+                          struct zp_err *err)
+{
+    struct s3_config c;
+    memset(&c, 0, sizeof(c));
+    if (endpoint == NULL || endpoint[0] == '\0')
+        return zp_err_set(err, ZP_E_INPUT, NULL, "endpoint: required, http[s]://HOST[:PORT]");
+    if (region == NULL || !region_valid(region))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "region: '%s' is not a region (1 to 64 of a-z, A-Z, 0-9, '-', '_')",
+                          region ? region : "");
+    if (access_key == NULL || !credential_valid(access_key, true))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "access_key_id: required, 1 to 256 printable characters without ':'");
+    if (secret_key == NULL || !credential_valid(secret_key, false))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "secret_key: required, 1 to 256 printable characters");
+    int rc = endpoint_check("endpoint", endpoint, ZP_E_INPUT, &c.endpoint, err);
+    if (rc)
+        return rc;
+    c.region = zp_strdup(region);
+    c.access_key = zp_strdup(access_key);
+    c.secret_key = zp_strdup(secret_key);
+    c.path_style = path_style;
+    if ((rc = tuning(&c, err)) != 0) {
         s3_config_release(&c);
         return rc;
     }
@@ -150,6 +215,11 @@ static bool bucket_valid(const char *b, size_t n)
             return false;
     }
     return b[0] != '.' && b[0] != '-' && b[n - 1] != '.' && b[n - 1] != '-';
+}
+
+bool s3_bucket_valid(const char *bucket)
+{
+    return bucket_valid(bucket, strlen(bucket));
 }
 
 int s3_url_parse(const char *url, char **ret_bucket, char **ret_key, struct zp_err *err)

@@ -48,6 +48,20 @@ int s3_config_from_env(const char *endpoint, const char *region, bool path_style
                        struct s3_config *ret, struct zp_err *err);
 void s3_config_release(struct s3_config *c);
 
+/* Fill c from explicit values (a destination stored in the control plane) rather than the
+ * environment: the endpoint (http[s]://HOST[:PORT]), the region, the path style and the
+ * credentials (access_key: 1 to 256 printable characters without ':' or blanks; secret_key:
+ * 1 to 256 printable characters); the transfer tuning still comes from ZPANEL_S3_* as
+ * above. *ret belongs to the caller (s3_config_release). Errors: ZP_E_INPUT naming the
+ * field ("endpoint: ...", "region: ...", "access_key_id: ...", "secret_key: ..."; the
+ * message never holds a credential), ZP_E_USAGE (a ZPANEL_S3_* variable). */
+int s3_config_from_values(const char *endpoint, const char *region, bool path_style,
+                          const char *access_key, const char *secret_key, struct s3_config *ret,
+                          struct zp_err *err);
+
+/* Does bucket follow S3's naming rules (3-63 of a-z 0-9 . -, a letter or digit at each end)? */
+bool s3_bucket_valid(const char *bucket);
+
 /* Split "s3://BUCKET/KEY" (KEY may be empty) into fresh strings. The bucket must follow
  * S3's naming rules (3-63 of a-z 0-9 . -). Errors: ZP_E_USAGE naming the URL. */
 int s3_url_parse(const char *url, char **ret_bucket, char **ret_key, struct zp_err *err);

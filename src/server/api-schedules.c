@@ -4,6 +4,8 @@
  * webhook. The cron and retention logic is backup/schedule.c; this file only wires it. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../backup/backup.h"
 #include "../backup/schedule.h"
 #include "../notify/notify.h"
 #include "../store/store.h"
@@ -27,12 +30,16 @@
 
 static json_t *schedule_json(const struct store_schedule *s)
 {
-    return json_pack("{s:I, s:s, s:s, s:{s:I, s:I, s:I}, s:s?, s:b, s:I, s:o?}", "id",
-                     (json_int_t)s->id, "project", s->project, "cron", s->cron, "keep", "last",
-                     (json_int_t)s->keep_last, "daily", (json_int_t)s->keep_daily, "weekly",
-                     (json_int_t)s->keep_weekly, "webhook", s->webhook, "notify_success",
-                     s->notify_success, "next_run", (json_int_t)s->next_run, "last_job",
-                     s->last_job ? json_integer(s->last_job) : NULL);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:s?, s:b, s:I, s:o?}", "id",
+                          (json_int_t)s->id, "project", s->project, "cron", s->cron, "keep", "last",
+                          (json_int_t)s->keep_last, "daily", (json_int_t)s->keep_daily, "weekly",
+                          (json_int_t)s->keep_weekly, "size", (json_int_t)s->keep_bytes, "webhook",
+                          s->webhook, "notify_success", s->notify_success, "next_run",
+                          (json_int_t)s->next_run, "last_job",
+                          s->last_job ? json_integer(s->last_job) : NULL);
+    json_object_set_new(o, "destination",
+                        s->destination ? json_string(s->destination) : json_null());
+    return o;
 }
 
 /* The route's project, registered; false with the reply set. */
@@ -97,6 +104,21 @@ static int schedule_add(struct store_panel *db, const char *project,
         if (counts[i] < 0 || counts[i] > KEEP_MAX)
             return zp_err_set(err, ZP_E_INPUT, NULL, "keep.%s: not a count from 0 to %d", names[i],
                               KEEP_MAX);
+    if (spec->keep_bytes < 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "keep.size: not a size (\"10GB\", bytes)");
+    if (spec->destination) {
+        struct store_destination d;
+        rc = store_panel_destination_get(db, spec->destination, &d, err);
+        if (rc == ZP_E_NOTFOUND) {
+            zp_err_init(err);
+            return zp_err_set(err, ZP_E_INPUT, NULL,
+                              "destination: no stored destination '%s' (zpanel destination add)",
+                              spec->destination);
+        }
+        if (rc)
+            return rc;
+        store_destination_release(&d);
+    }
     if (spec->webhook) {
         const char *w = spec->webhook;
         size_t skip = strncmp(w, "http://", 7) == 0 ? 7 : strncmp(w, "https://", 8) == 0 ? 8 : 0;
@@ -119,6 +141,8 @@ static int schedule_add(struct store_panel *db, const char *project,
     ret->webhook = (char *)spec->webhook;
     ret->notify_success = spec->notify_success;
     ret->next_run = next;
+    ret->destination = (char *)spec->destination;
+    ret->keep_bytes = spec->keep_bytes;
     return store_panel_schedule_add(db, ret, err);
 }
 
@@ -131,8 +155,22 @@ static int64_t keep_count(json_t *keep, const char *name)
     return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
-/* {"cron": "0 3 * * *", "keep": {"last": N, "daily": D, "weekly": W},
- *  "webhook": "http://...", "notify_success": bool} */
+/* keep.size: bytes, or a size ("10GB"); 0 when absent, -1 when it is neither */
+static int64_t keep_size(json_t *keep)
+{
+    json_t *v = keep ? json_object_get(keep, "size") : NULL;
+    int64_t n = -1;
+    if (v == NULL)
+        return 0;
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_string(v) && zp_parse_size(json_string_value(v), &n) == 0)
+        return n;
+    return -1;
+}
+
+/* {"cron": "0 3 * * *", "keep": {"last": N, "daily": D, "weekly": W, "size": "10GB"},
+ *  "destination": "NAME", "webhook": "http://...", "notify_success": bool} */
 void srv_api_schedules_create(struct srv_req *req, struct srv_resp *resp)
 {
     if (!project_known(req, resp))
@@ -148,6 +186,7 @@ void srv_api_schedules_create(struct srv_req *req, struct srv_resp *resp)
     json_t *keep = json_object_get(b, "keep");
     json_t *hook = json_object_get(b, "webhook");
     json_t *ns = json_object_get(b, "notify_success");
+    json_t *dest = json_object_get(b, "destination");
     const char *bad = NULL;
     if (cron && !json_is_string(cron))
         bad = "cron: not a string";
@@ -157,6 +196,8 @@ void srv_api_schedules_create(struct srv_req *req, struct srv_resp *resp)
         bad = "webhook: not a string";
     else if (ns && !json_is_boolean(ns))
         bad = "notify_success: not true or false";
+    else if (dest && !json_is_null(dest) && !json_is_string(dest))
+        bad = "destination: not a string";
     if (bad) {
         srv_reply_error(resp, 400, "bad_request", NULL, "%s", bad);
         json_decref(b);
@@ -169,6 +210,8 @@ void srv_api_schedules_create(struct srv_req *req, struct srv_resp *resp)
         .keep_weekly = keep_count(keep, "weekly"),
         .webhook = json_string_value(hook),
         .notify_success = json_is_true(ns),
+        .destination = json_string_value(dest),
+        .keep_bytes = keep_size(keep),
     };
     struct store_schedule s;
     if (schedule_add(req->db, req->params[0], &spec, &s, &err) != 0) {
@@ -266,8 +309,16 @@ static void sched_tick(struct server *srv, struct store_panel *db, int64_t now)
                 0 ||
             !taken)
             continue;
-        char *args =
-            zp_asprintf("{\"schedule\":%" PRId64 ",\"services\":[],\"stop\":false}", s->id);
+        /* the run carries its retention and destination: it completes as queued even when
+         * the schedule is removed while it runs */
+        json_t *ao = json_pack(
+            "{s:I, s:[], s:b, s:{s:I, s:I, s:I, s:I}}", "schedule", (json_int_t)s->id, "services",
+            "stop", 0, "keep", "last", (json_int_t)s->keep_last, "daily", (json_int_t)s->keep_daily,
+            "weekly", (json_int_t)s->keep_weekly, "size", (json_int_t)s->keep_bytes);
+        if (s->destination)
+            json_object_set_new(ao, "destination", json_string(s->destination));
+        char *args = json_dumps(ao, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(ao);
         struct store_job j;
         memset(&j, 0, sizeof(j));
         j.project = s->project;
@@ -362,34 +413,6 @@ void srv_sched_stop(struct srv_sched *sc)
 
 /* ---- after a scheduled run: retention, webhook ---- */
 
-/* The time of an archive named "<project>-YYYYmmdd-HHMMSS.tar.zst" (what
- * release_backup_default_name writes), or -1 for any other name. */
-static int64_t archive_time(const char *project, const char *name)
-{
-    size_t pl = strlen(project);
-    if (strncmp(name, project, pl) != 0 || name[pl] != '-' ||
-        strcmp(name + pl + 1 + 15, ".tar.zst") != 0 || strlen(name) != pl + 1 + 15 + 8)
-        return -1;
-    const char *t = name + pl + 1;
-    for (int i = 0; i < 15; i++)
-        if (i == 8 ? t[i] != '-' : (t[i] < '0' || t[i] > '9'))
-            return -1;
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    int v[6] = {0};
-    static const int at[6][2] = {{0, 4}, {4, 2}, {6, 2}, {9, 2}, {11, 2}, {13, 2}};
-    for (int f = 0; f < 6; f++)
-        for (int k = 0; k < at[f][1]; k++)
-            v[f] = v[f] * 10 + (t[at[f][0] + k] - '0');
-    tm.tm_year = v[0] - 1900;
-    tm.tm_mon = v[1] - 1;
-    tm.tm_mday = v[2];
-    tm.tm_hour = v[3];
-    tm.tm_min = v[4];
-    tm.tm_sec = v[5];
-    return (int64_t)timegm(&tm);
-}
-
 /* Remove the archives of the project's backup directory that r does not keep; only names
  * zpanel writes are considered. Logs each removal. */
 static int apply_retention(const struct srv_job_env *env, const char *project,
@@ -405,22 +428,28 @@ static int apply_retention(const struct srv_job_env *env, const char *project,
     }
     char **names = NULL;
     int64_t *times = NULL;
-    size_t n = 0, cap = 0, tcap = 0;
+    uint64_t *sizes = NULL;
+    size_t n = 0, cap = 0, tcap = 0, scap = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        int64_t t = archive_time(project, de->d_name);
-        if (t < 0)
+        int64_t t = backup_archive_time(project, de->d_name);
+        struct stat st;
+        if (t < 0 || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode))
             continue;
         if (n == cap)
             zp_grow((void **)&names, &cap, n + 1, sizeof(*names));
         if (n == tcap)
             zp_grow((void **)&times, &tcap, n + 1, sizeof(*times));
+        if (n == scap)
+            zp_grow((void **)&sizes, &scap, n + 1, sizeof(*sizes));
         names[n] = zp_strdup(de->d_name);
+        sizes[n] = (uint64_t)st.st_size;
         times[n++] = t;
     }
     closedir(d);
     bool *keep = zp_calloc(n + 1, sizeof(*keep));
-    backup_retention_select(r, times, n, keep);
+    backup_retention_select(r, times, sizes, n, keep);
     int rc = 0;
     size_t removed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -433,15 +462,61 @@ static int apply_retention(const struct srv_job_env *env, const char *project,
             removed++;
         free(path);
     }
-    srv_job_log(ctl, "retention (last %u, daily %u, weekly %u): kept %zu of %zu archives", r->last,
-                r->daily, r->weekly, n - removed, n);
+    srv_job_log(ctl,
+                "retention (last %u, daily %u, weekly %u, size %llu): kept %zu of %zu archives",
+                r->last, r->daily, r->weekly, (unsigned long long)r->bytes, n - removed, n);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
     free(times);
+    free(sizes);
     free(keep);
     free(dir);
     return rc;
+}
+
+static void prune_note(void *ud, const char *text)
+{
+    srv_job_log(ud, "%s", text);
+}
+
+/* Retention on the schedule's S3 destination (backup_s3_prune): only zpanel's archives of
+ * the project under the destination's prefix. */
+static int apply_s3_retention(const struct srv_job_env *env, const char *project,
+                              const char *destination, const struct backup_retention *r,
+                              struct srv_job_ctl *ctl, struct zp_err *err)
+{
+    if (r->last == 0 && r->daily == 0 && r->weekly == 0 && r->bytes == 0) {
+        srv_job_log(ctl, "retention: none (every archive is kept)");
+        return 0; /* no listing, no HEADs: nothing would be removed */
+    }
+    struct store_panel *db = NULL;
+    struct s3_client *c = NULL;
+    char *bucket = NULL, *prefix = NULL;
+    int rc = store_panel_open(env->state_dir, &db, err);
+    if (rc == 0)
+        rc = srv_destination_client(env->state_dir, db, destination, &c, &bucket, &prefix, err);
+    store_panel_close(db);
+    struct backup_prune_result res = {0};
+    if (rc == 0)
+        rc = backup_s3_prune(c, bucket, prefix, project, r, prune_note, ctl, &res, err);
+    if (rc == 0)
+        srv_job_log(ctl,
+                    "retention (last %u, daily %u, weekly %u, size %llu) on s3://%s/%s: kept %zu "
+                    "of %zu archives",
+                    r->last, r->daily, r->weekly, (unsigned long long)r->bytes, bucket, prefix,
+                    res.considered - res.removed, res.considered);
+    s3_client_free(c);
+    free(bucket);
+    free(prefix);
+    return rc;
+}
+
+/* A count of the job's keep (0 when absent or not a count). */
+static uint64_t args_keep(json_t *keep, const char *name)
+{
+    json_t *v = json_object_get(keep, name);
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
 }
 
 void srv_sched_after_job(const struct srv_job_env *env, const struct store_job *job, int *rc,
@@ -452,28 +527,46 @@ void srv_sched_after_job(const struct srv_job_env *env, const struct store_job *
     json_t *args = json_loads(job->args_json ? job->args_json : "{}", 0, NULL);
     json_t *sid = json_object_get(args, "schedule");
     int64_t id = json_is_integer(sid) ? json_integer_value(sid) : 0;
-    json_decref(args);
-    if (id <= 0)
+    if (id <= 0) {
+        json_decref(args);
         return;
+    }
     struct store_panel *db = NULL;
     struct store_schedule s;
     memset(&s, 0, sizeof(s));
     struct zp_err e;
     zp_err_init(&e);
-    if (store_panel_open(env->state_dir, &db, &e) != 0 ||
-        store_panel_schedule_get(db, id, &s, &e) != 0) {
+    bool have = store_panel_open(env->state_dir, &db, &e) == 0 &&
+                store_panel_schedule_get(db, id, &s, &e) == 0;
+    store_panel_close(db);
+    if (!have)
         srv_job_log(ctl, "schedule %" PRId64 ": %s", id, e.msg);
-        store_panel_close(db);
+    /* the retention and destination the run was queued with (older runs: the schedule's) */
+    json_t *keep = json_object_get(args, "keep");
+    struct backup_retention r;
+    const char *dest = NULL;
+    if (json_is_object(keep)) {
+        r = (struct backup_retention){(unsigned)args_keep(keep, "last"),
+                                      (unsigned)args_keep(keep, "daily"),
+                                      (unsigned)args_keep(keep, "weekly"), args_keep(keep, "size")};
+        dest = json_string_value(json_object_get(args, "destination"));
+    } else if (have) {
+        r = (struct backup_retention){(unsigned)s.keep_last, (unsigned)s.keep_daily,
+                                      (unsigned)s.keep_weekly, (uint64_t)s.keep_bytes};
+        dest = s.destination;
+    } else {
+        json_decref(args);
         return;
     }
-    store_panel_close(db);
     /* retention only after a successful, verified backup; its failure fails the job */
     if (*rc == 0) {
-        struct backup_retention r = {(unsigned)s.keep_last, (unsigned)s.keep_daily,
-                                     (unsigned)s.keep_weekly};
-        *rc = apply_retention(env, job->project, &r, ctl, err);
+        if (dest)
+            *rc = apply_s3_retention(env, job->project, dest, &r, ctl, err);
+        else
+            *rc = apply_retention(env, job->project, &r, ctl, err);
     }
-    if (s.webhook && (*rc != 0 || s.notify_success)) {
+    json_decref(args);
+    if (have && s.webhook && (*rc != 0 || s.notify_success)) {
         json_t *o =
             json_pack("{s:s, s:I, s:I, s:s, s:s?}", "project", job->project, "schedule",
                       (json_int_t)id, "job", (json_int_t)job->id, "status",

@@ -108,8 +108,30 @@ static void backup_progress(void *ud, enum backup_kind kind, const char *key, co
     srv_job_log(ud, "%s %s: %s", names[kind], key, text);
 }
 
+/* The S3 side of a backup job whose args name a stored destination: its client, bucket
+ * and the object key PREFIX/<project>-<UTC time>.tar.zst (as `backup --to`). */
+static int backup_destination(const struct run_ctx *c, const char *name, struct s3_client **ret,
+                              char **ret_bucket, char **ret_key, struct zp_err *err)
+{
+    struct store_panel *db = NULL;
+    char *prefix = NULL;
+    int rc = store_panel_open(c->env->state_dir, &db, err);
+    if (rc == 0)
+        rc = srv_destination_client(c->env->state_dir, db, name, ret, ret_bucket, &prefix, err);
+    store_panel_close(db);
+    if (rc)
+        return rc;
+    char *file = release_backup_default_name(c->p->name);
+    size_t n = strlen(prefix);
+    *ret_key = zp_asprintf("%s%s%s", prefix, n == 0 || prefix[n - 1] == '/' ? "" : "/", file);
+    free(file);
+    free(prefix);
+    return 0;
+}
+
 /* as `zpanel backup [--stop] [SERVICE...]`: args {"services": [...], "stop": bool}; the
- * archive is written to <state>/backups/<project>/<project>-<UTC time>.tar.zst */
+ * archive is written to <state>/backups/<project>/<project>-<UTC time>.tar.zst, or with
+ * {"destination": NAME} uploaded to that stored S3 destination (as `backup --to`) */
 static int run_backup(const struct run_ctx *c, struct zp_err *err)
 {
     json_t *svcs = json_object_get(c->args, "services");
@@ -125,12 +147,29 @@ static int run_backup(const struct run_ctx *c, struct zp_err *err)
             return rc;
         }
     }
+    const char *dest = json_string_value(json_object_get(c->args, "destination"));
+    struct s3_client *s3c = NULL;
+    char *bucket = NULL, *key = NULL;
+    struct s3_object_info info;
+    memset(&info, 0, sizeof(info));
     char *dir = srv_backup_dir(c->env->state_dir, c->p->name);
     char *name = release_backup_default_name(c->p->name);
-    char *output = zp_path_join(dir, name);
-    int rc = zp_mkdir_p(dir, 0700, err);
+    char *output = NULL;
+    int rc;
+    if (dest) {
+        rc = backup_destination(c, dest, &s3c, &bucket, &key, err);
+        if (rc == 0)
+            output = zp_asprintf("s3://%s/%s", bucket, key);
+    } else {
+        output = zp_path_join(dir, name);
+        rc = zp_mkdir_p(dir, 0700, err);
+    }
     if (rc == 0) {
         struct release_backup_opts bo = {
+            .s3 = s3c,
+            .s3_bucket = bucket,
+            .s3_key = key,
+            .s3_info = &info,
             .output = output,
             .services = names,
             .nservices = n,
@@ -152,6 +191,9 @@ static int run_backup(const struct run_ctx *c, struct zp_err *err)
                 size += m.sections[i].size;
             srv_job_log(c->ctl, "wrote %s: %zu sections, %llu bytes", output, m.n,
                         (unsigned long long)size);
+            if (s3c)
+                srv_job_log(c->ctl, "object %llu bytes, sha256:%s, verified after upload",
+                            (unsigned long long)info.size, info.sha256);
         }
         backup_manifest_release(&m);
     }
@@ -159,6 +201,9 @@ static int run_backup(const struct run_ctx *c, struct zp_err *err)
     free(name);
     free(dir);
     free(names);
+    s3_client_free(s3c);
+    free(bucket);
+    free(key);
     return rc;
 }
 

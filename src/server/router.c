@@ -67,6 +67,10 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/projects/{name}/schedules", STORE_SCOPE_WRITE, srv_api_schedules_create},
     {"DELETE", "/api/v1/projects/{name}/schedules/{id}", STORE_SCOPE_WRITE,
      srv_api_schedules_delete},
+    /* s3dest */
+    {"GET", "/api/v1/destinations", STORE_SCOPE_ADMIN, srv_api_destinations_list},
+    {"POST", "/api/v1/destinations", STORE_SCOPE_ADMIN, srv_api_destinations_create},
+    {"DELETE", "/api/v1/destinations/{name}", STORE_SCOPE_ADMIN, srv_api_destination_delete},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

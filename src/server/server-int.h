@@ -405,5 +405,24 @@ void srv_sched_stop(struct srv_sched *sc); /* NULL is accepted */
  * err), then the webhook on failure (and success when asked). */
 void srv_sched_after_job(const struct srv_job_env *env, const struct store_job *job, int *rc,
                          struct zp_err *err, struct srv_job_ctl *ctl);
+/* s3dest */
+/* ---- S3 destinations (api-destinations.c) ---- */
+
+struct s3_client;
+void srv_api_destinations_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_destinations_create(struct srv_req *req, struct srv_resp *resp);
+void srv_api_destination_delete(struct srv_req *req, struct srv_resp *resp);
+/* Check a destination: ZP_E_INPUT naming the field (name, bucket, prefix, endpoint, region,
+ * access_key_id, secret_key). */
+int srv_destination_check(const struct server_destination_spec *d, struct zp_err *err);
+/* A destination as the API shows it: the secret key masked. */
+json_t *srv_destination_json(const struct store_destination *d);
+/* An S3 client on stored destination name (its secret opened with state_dir's key), with
+ * its bucket and prefix (new strings). Errors: ZP_E_NOTFOUND, ZP_E_INPUT (a secret that
+ * does not open, a stored field that no longer checks), those of s3_client_new; all
+ * prefixed "destination 'NAME'" but the first. */
+int srv_destination_client(const char *state_dir, struct store_panel *db, const char *name,
+                           struct s3_client **ret, char **ret_bucket, char **ret_prefix,
+                           struct zp_err *err);
 
 #endif

@@ -69,16 +69,44 @@ struct server_schedule_spec {
     int64_t keep_last, keep_daily, keep_weekly;
     const char *webhook; /* http:// URL or NULL */
     bool notify_success;
+    const char *destination; /* a stored S3 destination's name; NULL: local archives */
+    int64_t keep_bytes;      /* retention by size, 0: none */
 };
 
-/* Add a schedule to registered project (checked: the expression, counts 0..10000, an
- * http:// webhook). *ret_id and *ret_next (Unix seconds; either may be NULL) get its id and
- * first run. Errors: ZP_E_INPUT (naming the field), ZP_E_NOTFOUND (project), store errors. */
+/* Add a schedule to registered project (checked: the expression, counts 0..10000, a size
+ * >= 0, an http:// webhook, a stored destination). *ret_id and *ret_next (Unix seconds; either may
+ * be NULL) get its id and first run. Errors: ZP_E_INPUT (naming the field), ZP_E_NOTFOUND
+ * (project), store errors. */
 int server_schedule_add(const char *state_dir, const char *project,
                         const struct server_schedule_spec *spec, int64_t *ret_id, int64_t *ret_next,
                         struct zp_err *err);
 /* Remove schedule id of project. Errors: ZP_E_NOTFOUND. */
 int server_schedule_remove(const char *state_dir, const char *project, int64_t id,
                            struct zp_err *err);
+
+/* ---- S3 destinations (used by `zpanel destination`; safe while serve runs) ---- */
+
+struct store_destination;
+
+struct server_destination_spec {
+    const char *name;     /* 1 to 63 of a-z A-Z 0-9 - _ ., a letter or digit first */
+    const char *endpoint; /* http[s]://HOST[:PORT] */
+    const char *region;
+    const char *bucket;
+    const char *prefix; /* NULL or "": the bucket's top */
+    bool path_style;
+    const char *access_key; /* the access key id (shown by list) */
+    const char *secret_key; /* sealed at rest, never shown */
+};
+
+/* Check d (errors name the field: ZP_E_INPUT) and store it, its secret key sealed under
+ * the state directory's key. Errors: ZP_E_CONFLICT (the name exists), store errors. */
+int server_destination_add(const char *state_dir, const struct server_destination_spec *d,
+                           struct zp_err *err);
+/* The stored destinations by name (secret keys sealed; store_destinations_free). */
+int server_destination_list(const char *state_dir, struct store_destination **ret, size_t *ret_n,
+                            struct zp_err *err);
+/* Errors: ZP_E_NOTFOUND, ZP_E_CONFLICT (a schedule uses it). */
+int server_destination_remove(const char *state_dir, const char *name, struct zp_err *err);
 
 #endif

@@ -103,6 +103,22 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX schedules_by_project ON schedules (project, id);"
     "PRAGMA user_version = 3;",
+    /* 4: stored S3 destinations (the secret key sealed by the caller); a schedule's
+     * destination and its retention by size */
+    "CREATE TABLE destinations ("
+    "  name TEXT PRIMARY KEY,"
+    "  endpoint TEXT NOT NULL,"
+    "  region TEXT NOT NULL,"
+    "  bucket TEXT NOT NULL,"
+    "  prefix TEXT NOT NULL DEFAULT '',"
+    "  path_style INTEGER NOT NULL DEFAULT 0,"
+    "  access_key TEXT NOT NULL,"
+    "  secret_key TEXT NOT NULL,"
+    "  created INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "ALTER TABLE schedules ADD COLUMN destination TEXT;"
+    "ALTER TABLE schedules ADD COLUMN keep_bytes INTEGER NOT NULL DEFAULT 0;"
+    "PRAGMA user_version = 4;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_PANEL_SCHEMA_VERSION,
@@ -1067,7 +1083,7 @@ void store_audit_rows_free(struct store_audit_row *a, size_t n)
 
 #define SCHEDULE_COLS                                                                              \
     "id, project, cron, keep_last, keep_daily, keep_weekly, webhook, notify_success, next_run, "   \
-    "last_job, created"
+    "last_job, created, destination, keep_bytes"
 
 static void schedule_row(sqlite3_stmt *st, struct store_schedule *s)
 {
@@ -1082,17 +1098,20 @@ static void schedule_row(sqlite3_stmt *st, struct store_schedule *s)
     s->next_run = sqlite3_column_int64(st, 8);
     s->last_job = sqlite3_column_int64(st, 9);
     s->created = sqlite3_column_int64(st, 10);
+    s->destination = store__col_str(st, 11);
+    s->keep_bytes = sqlite3_column_int64(st, 12);
 }
 
 int store_panel_schedule_add(struct store_panel *p, struct store_schedule *s, struct zp_err *err)
 {
     sqlite3_stmt *st;
     int64_t now = wall_ms();
-    int rc = store__prepare(
-        &p->d,
-        "INSERT INTO schedules (project, cron, keep_last, keep_daily, keep_weekly, "
-        "webhook, notify_success, next_run, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        "adding a schedule", &st, err);
+    int rc =
+        store__prepare(&p->d,
+                       "INSERT INTO schedules (project, cron, keep_last, keep_daily, keep_weekly, "
+                       "webhook, notify_success, next_run, created, destination, keep_bytes) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "adding a schedule", &st, err);
     if (rc)
         return rc;
     store__bind_str(st, 1, s->project);
@@ -1104,6 +1123,8 @@ int store_panel_schedule_add(struct store_panel *p, struct store_schedule *s, st
     sqlite3_bind_int64(st, 7, s->notify_success ? 1 : 0);
     sqlite3_bind_int64(st, 8, s->next_run);
     sqlite3_bind_int64(st, 9, now);
+    store__bind_str(st, 10, s->destination);
+    sqlite3_bind_int64(st, 11, s->keep_bytes);
     if ((rc = store__step_done(&p->d, st, "adding a schedule", err)) != 0)
         return rc;
     s->id = sqlite3_last_insert_rowid(p->d.db);
@@ -1221,6 +1242,7 @@ void store_schedule_release(struct store_schedule *s)
     free(s->project);
     free(s->cron);
     free(s->webhook);
+    free(s->destination);
     memset(s, 0, sizeof(*s));
 }
 
@@ -1231,4 +1253,154 @@ void store_schedules_free(struct store_schedule *s, size_t n)
     for (size_t i = 0; i < n; i++)
         store_schedule_release(&s[i]);
     free(s);
+}
+
+/* ---- S3 destinations ---- */
+
+#define DESTINATION_COLS                                                                           \
+    "name, endpoint, region, bucket, prefix, path_style, access_key, secret_key, created"
+
+static void destination_row(sqlite3_stmt *st, struct store_destination *d)
+{
+    d->name = store__col_str(st, 0);
+    d->endpoint = store__col_str(st, 1);
+    d->region = store__col_str(st, 2);
+    d->bucket = store__col_str(st, 3);
+    d->prefix = store__col_str(st, 4);
+    d->path_style = sqlite3_column_int64(st, 5) != 0;
+    d->access_key = store__col_str(st, 6);
+    d->secret_key = store__col_str(st, 7);
+    d->created = sqlite3_column_int64(st, 8);
+}
+
+int store_panel_destination_add(struct store_panel *p, struct store_destination *d,
+                                struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int64_t now = wall_ms();
+    int rc = store__prepare(&p->d,
+                            "INSERT INTO destinations (" DESTINATION_COLS ") "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "adding a destination", &st, err);
+    if (rc)
+        return rc;
+    store__bind_str(st, 1, d->name);
+    store__bind_str(st, 2, d->endpoint);
+    store__bind_str(st, 3, d->region);
+    store__bind_str(st, 4, d->bucket);
+    store__bind_str(st, 5, d->prefix ? d->prefix : "");
+    sqlite3_bind_int64(st, 6, d->path_style ? 1 : 0);
+    store__bind_str(st, 7, d->access_key);
+    store__bind_str(st, 8, d->secret_key);
+    sqlite3_bind_int64(st, 9, now);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return zp_err_set(err, ZP_E_CONFLICT, NULL, "destination '%s' exists already", d->name);
+    if (rc != SQLITE_DONE)
+        return store__db_error(&p->d, rc, "adding a destination", err);
+    d->created = now;
+    return 0;
+}
+
+int store_panel_destination_list(struct store_panel *p, struct store_destination **ret,
+                                 size_t *ret_n, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = store__prepare(&p->d, "SELECT " DESTINATION_COLS " FROM destinations ORDER BY name",
+                            "listing destinations", &st, err);
+    if (rc)
+        return rc;
+    struct store_destination *v = NULL;
+    size_t n = 0, cap = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap)
+            zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
+        memset(&v[n], 0, sizeof(v[n]));
+        destination_row(st, &v[n++]);
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) {
+        store_destinations_free(v, n);
+        return store__db_error(&p->d, step, "listing destinations", err);
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+int store_panel_destination_get(struct store_panel *p, const char *name,
+                                struct store_destination *ret, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = store__prepare(&p->d, "SELECT " DESTINATION_COLS " FROM destinations WHERE name = ?",
+                            "reading a destination", &st, err);
+    if (rc)
+        return rc;
+    store__bind_str(st, 1, name);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        memset(ret, 0, sizeof(*ret));
+        destination_row(st, ret);
+        sqlite3_finalize(st);
+        return 0;
+    }
+    sqlite3_finalize(st);
+    if (step == SQLITE_DONE)
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such destination '%s'", name);
+    return store__db_error(&p->d, step, "reading a destination", err);
+}
+
+int store_panel_destination_delete(struct store_panel *p, const char *name, struct zp_err *err)
+{
+    sqlite3_stmt *st;
+    int64_t users = 0;
+    int rc = store__prepare(&p->d, "SELECT count(*) FROM schedules WHERE destination = ?",
+                            "removing a destination", &st, err);
+    if (rc)
+        return rc;
+    store__bind_str(st, 1, name);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        users = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (step != SQLITE_ROW)
+        return store__db_error(&p->d, step, "removing a destination", err);
+    if (users > 0)
+        return zp_err_set(err, ZP_E_CONFLICT, NULL,
+                          "destination '%s' is used by %lld schedule%s: remove them first", name,
+                          (long long)users, users == 1 ? "" : "s");
+    if ((rc = store__prepare(&p->d, "DELETE FROM destinations WHERE name = ?",
+                             "removing a destination", &st, err)) != 0)
+        return rc;
+    store__bind_str(st, 1, name);
+    if ((rc = store__step_done(&p->d, st, "removing a destination", err)) != 0)
+        return rc;
+    if (sqlite3_changes(p->d.db) == 0)
+        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such destination '%s'", name);
+    return 0;
+}
+
+void store_destination_release(struct store_destination *d)
+{
+    if (!d)
+        return;
+    free(d->name);
+    free(d->endpoint);
+    free(d->region);
+    free(d->bucket);
+    free(d->prefix);
+    free(d->access_key);
+    free(d->secret_key);
+    memset(d, 0, sizeof(*d));
+}
+
+void store_destinations_free(struct store_destination *d, size_t n)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_destination_release(&d[i]);
+    free(d);
 }

@@ -11,7 +11,7 @@
 #include "../util/util.h"
 
 /* The schema version this zpanel writes for zpanel.db. */
-#define STORE_PANEL_SCHEMA_VERSION 3
+#define STORE_PANEL_SCHEMA_VERSION 4
 
 /* One connection to zpanel.db: one thread at a time (each thread opens its own; WAL and a
  * 5 s busy timeout order them). */
@@ -188,6 +188,8 @@ struct store_schedule {
     int64_t next_run;    /* Unix seconds: when the scheduler queues the next run */
     int64_t last_job;    /* the job of the last run, 0: none yet */
     int64_t created;     /* Unix milliseconds */
+    char *destination;   /* (version 4) a stored S3 destination's name, NULL: local archives */
+    int64_t keep_bytes;  /* (version 4) retention by size: newest first up to this, 0: none */
 };
 
 /* Add s (id and created set here). */
@@ -211,6 +213,35 @@ int store_panel_schedule_delete_project(struct store_panel *p, const char *proje
                                         struct zp_err *err);
 void store_schedule_release(struct store_schedule *s);
 void store_schedules_free(struct store_schedule *s, size_t n);
+
+/* ---- S3 destinations (version 4) ---- */
+
+struct store_destination {
+    char *name;
+    char *endpoint; /* http[s]://HOST[:PORT] */
+    char *region;
+    char *bucket;
+    char *prefix; /* "" or a key prefix */
+    bool path_style;
+    char *access_key;
+    char *secret_key; /* as the caller stored it (sealed by server/) */
+    int64_t created;  /* Unix milliseconds */
+};
+
+/* Store d, checked by the caller (d->created set here). Errors: ZP_E_CONFLICT (the name
+ * exists). */
+int store_panel_destination_add(struct store_panel *p, struct store_destination *d,
+                                struct zp_err *err);
+/* Sorted by name. */
+int store_panel_destination_list(struct store_panel *p, struct store_destination **ret,
+                                 size_t *ret_n, struct zp_err *err);
+/* Errors: ZP_E_NOTFOUND. */
+int store_panel_destination_get(struct store_panel *p, const char *name,
+                                struct store_destination *ret, struct zp_err *err);
+/* Errors: ZP_E_NOTFOUND, ZP_E_CONFLICT (a schedule still uses it). */
+int store_panel_destination_delete(struct store_panel *p, const char *name, struct zp_err *err);
+void store_destination_release(struct store_destination *d);
+void store_destinations_free(struct store_destination *d, size_t n);
 
 /* ---- audit ---- */
 

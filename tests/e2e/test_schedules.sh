@@ -5,7 +5,8 @@
 # http.server on 127.0.0.1) hears each success. A run that fails (the backup directory is
 # a file) fails its job with the reason and the webhook hears the failure. A run missed
 # while serve was down runs once when it starts again, not once per missed time. Bad
-# expressions are refused with the field named.
+# expressions are refused with the field named. Then the same on S3 (s3rver): a stored
+# destination, three runs, retention on S3, an unreachable destination (below).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 require_engine
@@ -15,8 +16,9 @@ P=dumps-sched
 ST=$TMP/state
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-SERVE_PID= HOOK_PID=
+SERVE_PID= HOOK_PID= S3_PID=
 cleanup() {
+    [ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null
     [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
     [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null && wait "$HOOK_PID" 2>/dev/null
     cleanup_project "$P"
@@ -30,7 +32,7 @@ free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0))
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 start_serve() {
-    ZPANEL_SCHEDULER_TICK=200ms "$ZPANEL" serve --listen "127.0.0.1:$PORT" --state-dir "$ST" \
+    ZPANEL_SCHEDULER_TICK=200ms ZPANEL_S3_RETRIES=1 ZPANEL_S3_RETRY_MS=20 "$ZPANEL" serve --listen "127.0.0.1:$PORT" --state-dir "$ST" \
         --workers 2 >>"$TMP/serve.log" 2>&1 &
     SERVE_PID=$!
     for _ in $(seq 1 300); do
@@ -180,5 +182,122 @@ run "$ZPANEL" schedule remove "$P" "${CLI_SID:-0}" --state-dir "$ST"
 expect_rc 0 "schedule remove (CLI)"
 run "$ZPANEL" schedule remove "$P" "${CLI_SID:-0}" --state-dir "$ST"
 expect_rc 1 "schedule remove twice"
+
+# ---- S3: a schedule whose destination is a stored S3 destination (s3rver on 127.0.0.1) ----
+# The destination is stored by the CLI (its secret sealed in zpanel.db, masked in answers);
+# three runs upload to it; retention (keep 2) removes only zpanel's verified archives: a
+# zpanel-named archive without zpanel's checksum object and metadata, and other objects
+# under the prefix, stay. A destination that cannot be reached fails its job loudly. The
+# objects are put and listed by curl's own SigV4 client (--aws-sigv4; awscli would add
+# seconds of start-up per call: test_s3.sh checks uploads with it).
+S3RVER=${ZP_S3RVER:-$ZP_SOURCE_DIR/.deps/s3rver/node_modules/.bin/s3rver}
+if [ ! -x "$S3RVER" ]; then
+    skip "S3 schedules: s3rver is not installed at $S3RVER: run scripts/setup.sh"
+else
+    s3_t0=$SECONDS
+    SPORT=$(free_port)
+    DEAD=$(free_port) # nothing listens there
+    BUCKET=zpsched-bucket
+    mkdir -p "$TMP/s3data" "$TMP/foreign"
+    "$S3RVER" -d "$TMP/s3data" -a 127.0.0.1 -p "$SPORT" --silent --configure-bucket "$BUCKET" \
+        >"$TMP/s3rver.log" 2>&1 &
+    S3_PID=$!
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$SPORT") 2>/dev/null && break
+        sleep 0.1
+    done
+    S3C=(curl -sf --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD')
+    # objects zpanel did not write: one named as zpanel names archives, with a checksum
+    # object but without zpanel's metadata, and an unrelated file
+    echo old >"$TMP/foreign/$P-20200101-000000.tar.zst"
+    echo "x  $P-20200101-000000.tar.zst" >"$TMP/foreign/$P-20200101-000000.tar.zst.sha256"
+    echo keep >"$TMP/foreign/notes.txt"
+    for f in "$P-20200101-000000.tar.zst" "$P-20200101-000000.tar.zst.sha256" notes.txt; do
+        "${S3C[@]}" -o /dev/null -T "$TMP/foreign/$f" "http://127.0.0.1:$SPORT/$BUCKET/nightly/$f" ||
+            fail "curl puts the foreign object $f"
+    done
+
+    # stored by the CLI; credentials from the environment, never flags
+    run env AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=zpsched-secret-7f3a "$ZPANEL" \
+        destination add s3local --endpoint "http://127.0.0.1:$SPORT" --bucket "$BUCKET" \
+        --prefix nightly --path-style --state-dir "$ST"
+    expect_rc 0 "destination add (CLI)"
+    run env AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=x "$ZPANEL" destination add bad \
+        --endpoint "http://127.0.0.1:$SPORT" --bucket Bad_Bucket --state-dir "$ST"
+    expect_rc 2 "a bad bucket (CLI)"
+    expect_err_has "bucket: 'Bad_Bucket' is not a bucket name" "the CLI names the field"
+    grep -q zpsched-secret-7f3a "$ST/zpanel.db" "$ST"/zpanel.db-wal 2>/dev/null &&
+        fail "the secret key is stored in clear" || ok
+    api POST /api/v1/destinations "{\"name\": \"dead\", \"endpoint\": \"http://127.0.0.1:$DEAD\", \"bucket\": \"$BUCKET\", \"prefix\": \"nightly\", \"path_style\": true, \"access_key_id\": \"S3RVER\", \"secret_key\": \"zpsched-secret-7f3a\"}"
+    expect_code 201 "add a destination (API)"
+    api POST /api/v1/destinations '{"name": "x", "endpoint": "ftp://h", "bucket": "bbb", "access_key_id": "a", "secret_key": "s"}'
+    expect_code 400 "a bad endpoint (API)"
+    [[ $OUT == *"endpoint: invalid endpoint 'ftp://h'"* ]] && ok || fail "the API names the field: $OUT"
+    api GET /api/v1/destinations
+    expect_code 200 "list destinations"
+    [ "$(jget '[d["secret_key"] for d in m["destinations"]]')" = "['********', '********']" ] &&
+        [[ $OUT != *zpsched-secret* ]] && ok || fail "secret keys masked: $OUT"
+    run "$ZPANEL" destination list --format json --state-dir "$ST"
+    expect_out_has '"name":"s3local"' "destination list (CLI)"
+    [[ $OUT != *zpsched-secret* ]] && ok || fail "the CLI masks the secret key: $OUT"
+
+    api POST "/api/v1/projects/$P/schedules" '{"cron": "@daily", "destination": "nope"}'
+    expect_code 400 "a schedule to an unknown destination"
+    [[ $OUT == *"destination: no stored destination 'nope'"* ]] && ok || fail "names the field: $OUT"
+
+    n0=$(scheduled_jobs succeeded)
+    api POST "/api/v1/projects/$P/schedules" '{"cron": "*/2 * * * * *", "destination": "s3local", "keep": {"last": 2}}'
+    expect_code 201 "add a schedule to S3"
+    SID=$(jget 'm["schedule"]["id"]')
+    [ "$(jget 'm["schedule"]["destination"]')" = s3local ] && ok || fail "the schedule's destination: $OUT"
+    run "$ZPANEL" destination remove s3local --state-dir "$ST"
+    expect_rc 1 "a destination in use stays"
+    expect_err_has "used by 1 schedule" "and says why"
+    if wait_jobs succeeded $((n0 + 3)); then ok; else fail "three runs to S3: $(tail -5 "$TMP/serve.log")"; fi
+    api DELETE "/api/v1/projects/$P/schedules/$SID"
+    for _ in $(seq 1 100); do
+        [ "$(scheduled_jobs queued)" = 0 ] && [ "$(scheduled_jobs running)" = 0 ] && break
+        sleep 0.2
+    done
+    keys=$("${S3C[@]}" "http://127.0.0.1:$SPORT/$BUCKET?list-type=2&prefix=nightly/" |
+        grep -o '<Key>[^<]*</Key>' | sed 's/<Key>\(.*\)<\/Key>/\1/' | sort)
+    mine=$(grep -cE "^nightly/$P-20[2-9][0-9]{5}-[0-9]{6}\.tar\.zst$" <<<"$keys" | tr -d ' ')
+    # 2 of zpanel's plus the foreign one with the same naming
+    [ "$mine" = 3 ] && ok || fail "retention on S3 keeps 2 of zpanel's archives: $keys"
+    [ "$(grep -c '\.tar\.zst\.sha256$' <<<"$keys")" = 3 ] && ok || fail "their checksum objects: $keys"
+    grep -qx "nightly/$P-20200101-000000.tar.zst" <<<"$keys" && grep -qx nightly/notes.txt <<<"$keys" &&
+        ok || fail "objects zpanel did not write stay: $keys"
+    api GET "/api/v1/jobs?project=$P&limit=1"
+    JID=$(jget 'm["jobs"][0]["id"]')
+    api GET "/api/v1/jobs/$JID/log"
+    [[ $OUT == *"verified after upload"* && $OUT == *"kept 2 of 3 archives"* ]] && ok ||
+        fail "the job's log tells the upload and the retention: $OUT"
+
+    # a destination that cannot be reached: a failed job with the reason, the webhook hears it
+    : >"$TMP/hooks"
+    nf=$(scheduled_jobs failed)
+    api POST "/api/v1/projects/$P/schedules" "{\"cron\": \"*/2 * * * * *\", \"destination\": \"dead\", \"webhook\": \"$HOOK\"}"
+    expect_code 201 "add a schedule to an unreachable destination"
+    SID=$(jget 'm["schedule"]["id"]')
+    if wait_jobs failed $((nf + 1)); then ok; else fail "a failed scheduled job to S3"; fi
+    api DELETE "/api/v1/projects/$P/schedules/$SID"
+    api GET "/api/v1/jobs?project=$P&status=failed&limit=1"
+    [[ $OUT == *"127.0.0.1:$DEAD"* || $OUT == *"s3://$BUCKET/nightly/"* ]] && ok ||
+        fail "the failed job says where: $OUT"
+    for _ in $(seq 1 50); do [ -s "$TMP/hooks" ] && break; sleep 0.1; done
+    grep -q '"status":"failed"' "$TMP/hooks" && ok || fail "the webhook hears the S3 failure: $(cat "$TMP/hooks")"
+    for _ in $(seq 1 100); do
+        [ "$(scheduled_jobs queued)" = 0 ] && [ "$(scheduled_jobs running)" = 0 ] && break
+        sleep 0.2
+    done
+    run "$ZPANEL" destination remove s3local --state-dir "$ST"
+    expect_rc 0 "destination remove (CLI)"
+    kill "$S3_PID" 2>/dev/null
+    wait "$S3_PID" 2>/dev/null
+    S3_PID=
+    echo "S3 schedules: $((SECONDS - s3_t0)) s"
+fi
+
 stop_serve
 finish

@@ -74,19 +74,71 @@ static void commands(void **state)
     expect_line(&r, 2, "redis-cli PING | REDISCLI_AUTH=x");
 }
 
+/* MongoDB (not in Debian: its commands are tested here, not against a server) */
+static void mongodb_commands(void **state)
+{
+    (void)state;
+    /* no auth (the official image without MONGO_INITDB_ROOT_*): every database */
+    struct backup_dump m = {.key = "mongo", .type = BACKUP_DB_MONGODB};
+    expect_line(&m, 0, "mongodump --archive --quiet |");
+    expect_line(&m, 1, "mongorestore --archive --drop --quiet |");
+    expect_line(&m, 2, "mongosh --quiet --eval db.adminCommand('ping').ok |");
+    /* one database */
+    m.database = "shop";
+    expect_line(&m, 0, "mongodump --archive --quiet --db shop |");
+    /* the archive holds that database only: restored as it is */
+    expect_line(&m, 1, "mongorestore --archive --drop --quiet |");
+    /* a user without a password (x-zpanel.database.user, no password_env) */
+    m.user = "root";
+    expect_line(&m, 0,
+                "mongodump --archive --quiet --db shop --username root "
+                "--authenticationDatabase admin |");
+    /* with a password: a shell passes it from the environment; the engine records no
+     * command with it */
+    m.password = "pa ss'$x";
+    const char *sh = "sh -c exec \"$0\" \"$@\" --password=\"$ZPANEL_MONGO_PASSWORD\" ";
+    char *want = zp_asprintf("%smongodump --archive --quiet --db shop --username root "
+                             "--authenticationDatabase admin | ZPANEL_MONGO_PASSWORD=pa ss'$x",
+                             sh);
+    expect_line(&m, 0, want);
+    free(want);
+    want = zp_asprintf("%smongorestore --archive --drop --quiet --username root "
+                       "--authenticationDatabase admin | ZPANEL_MONGO_PASSWORD=pa ss'$x",
+                       sh);
+    expect_line(&m, 1, want);
+    free(want);
+    want = zp_asprintf("%smongosh --quiet --eval db.adminCommand('ping').ok --username root "
+                       "--authenticationDatabase admin | ZPANEL_MONGO_PASSWORD=pa ss'$x",
+                       sh);
+    expect_line(&m, 2, want);
+    free(want);
+    /* the password is in no argument, whatever the phase */
+    for (int phase = 0; phase < 3; phase++) {
+        const char *argv[16];
+        char **env = NULL;
+        backup_dump_command(&m, phase, argv, &env);
+        size_t n = 0;
+        for (; argv[n]; n++)
+            assert_null(strstr(argv[n], "pa ss"));
+        assert_true(n < 16);
+        backup_dump_env_free(env);
+    }
+}
+
 static void names(void **state)
 {
     (void)state;
     enum backup_db t;
     struct zp_err err;
     zp_err_init(&err);
-    static const char *const all[] = {"postgres", "mariadb", "mysql", "redis"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const all[] = {"postgres", "mariadb", "mysql", "redis", "mongodb"};
+    for (size_t i = 0; i < 5; i++) {
         assert_int_equal(backup_db_parse(all[i], &t, &err), 0);
         assert_string_equal(backup_db_name(t), all[i]);
     }
-    assert_int_equal(backup_db_parse("mongodb", &t, &err), ZP_E_INPUT);
-    assert_non_null(strstr(err.msg, "unknown database type 'mongodb'"));
+    assert_int_equal(backup_db_parse("mongo", &t, &err), ZP_E_INPUT);
+    assert_non_null(strstr(err.msg, "unknown database type 'mongo'"));
+    assert_non_null(strstr(err.msg, "redis or mongodb"));
     zp_err_init(&err);
 }
 
@@ -158,6 +210,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(commands),
+        cmocka_unit_test(mongodb_commands),
         cmocka_unit_test(names),
         cmocka_unit_test(manifest_round_trip),
     };

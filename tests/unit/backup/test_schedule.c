@@ -108,21 +108,21 @@ static void retention(void **state)
     size_t n = sizeof(t) / sizeof(*t);
     bool keep[10];
     struct backup_retention r = {0};
-    backup_retention_select(&r, t, n, keep);
+    backup_retention_select(&r, t, NULL, n, keep);
     for (size_t i = 0; i < n; i++)
         assert_true(keep[i]); /* no rule: everything */
     r = (struct backup_retention){.last = 2};
-    backup_retention_select(&r, t, n, keep);
+    backup_retention_select(&r, t, NULL, n, keep);
     bool want_last[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
     for (size_t i = 0; i < n; i++)
         assert_int_equal(keep[i], want_last[i]);
     r = (struct backup_retention){.daily = 3};
-    backup_retention_select(&r, t, n, keep);
+    backup_retention_select(&r, t, NULL, n, keep);
     bool want_daily[] = {0, 0, 0, 0, 0, 0, 1, 0, 1, 1}; /* Sun, Thu, Wed: newest of each */
     for (size_t i = 0; i < n; i++)
         assert_int_equal(keep[i], want_daily[i]);
     r = (struct backup_retention){.weekly = 2};
-    backup_retention_select(&r, t, n, keep);
+    backup_retention_select(&r, t, NULL, n, keep);
     /* Sunday 12-06 ends the ISO week of Mon 11-30: one week holds them all */
     bool want_weekly[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     for (size_t i = 0; i < n; i++)
@@ -130,24 +130,96 @@ static void retention(void **state)
     int64_t w[] = {at(2026, 11, 29, 5, 0, 0), t[9], at(2026, 11, 22, 5, 0, 0),
                    at(2026, 11, 29, 4, 0, 0)};
     r = (struct backup_retention){.weekly = 2};
-    backup_retention_select(&r, w, 4, keep);
+    backup_retention_select(&r, w, NULL, 4, keep);
     assert_true(keep[1]);  /* week of 11-30 */
     assert_true(keep[0]);  /* week of 11-23: Sunday 11-29 05:00 */
     assert_false(keep[3]); /* older in the same week */
     assert_false(keep[2]); /* a third week */
     r = (struct backup_retention){.last = 1, .daily = 2};
-    backup_retention_select(&r, t, n, keep);
+    backup_retention_select(&r, t, NULL, n, keep);
     bool want_union[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
     for (size_t i = 0; i < n; i++)
         assert_int_equal(keep[i], want_union[i]);
 }
 
+/* keep by size: newest first while the total stays within the budget */
+static void retention_size(void **state)
+{
+    (void)state;
+    /* given oldest last, to check the order is by time, not by index */
+    int64_t t[] = {at(2026, 12, 6, 4, 0, 0), at(2026, 12, 6, 3, 0, 0), at(2026, 12, 6, 2, 0, 0),
+                   at(2026, 12, 6, 1, 0, 0), at(2026, 12, 5, 1, 0, 0)};
+    uint64_t sz[] = {400, 300, 200, 100, 1};
+    bool keep[5];
+    struct backup_retention r = {.bytes = 900};
+    backup_retention_select(&r, t, sz, 5, keep);
+    /* 400 + 300 + 200 = 900 fits; + 100 passes it: that one and the older one go, even
+     * though the oldest (1 byte) would fit on its own */
+    bool want[] = {1, 1, 1, 0, 0};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(keep[i], want[i]);
+    r = (struct backup_retention){.bytes = 899};
+    backup_retention_select(&r, t, sz, 5, keep);
+    bool want2[] = {1, 1, 0, 0, 0};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(keep[i], want2[i]);
+    /* the newest is kept even when it alone is larger than the budget */
+    r = (struct backup_retention){.bytes = 10};
+    backup_retention_select(&r, t, sz, 5, keep);
+    bool want3[] = {1, 0, 0, 0, 0};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(keep[i], want3[i]);
+    /* union with keep-last: last 4 keeps what the size would drop */
+    r = (struct backup_retention){.bytes = 10, .last = 4};
+    backup_retention_select(&r, t, sz, 5, keep);
+    bool want4[] = {1, 1, 1, 1, 0};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(keep[i], want4[i]);
+    /* sizes near the top of the range do not wrap */
+    uint64_t big[] = {UINT64_MAX - 1, UINT64_MAX - 1, 5, 5, 5};
+    r = (struct backup_retention){.bytes = UINT64_MAX};
+    backup_retention_select(&r, t, big, 5, keep);
+    bool want5[] = {1, 0, 0, 0, 0};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(keep[i], want5[i]);
+}
+
+/* only names zpanel writes are archives retention may remove */
+static void archive_names(void **state)
+{
+    (void)state;
+    assert_int_equal(backup_archive_time("web", "web-20261206-013000.tar.zst"),
+                     at(2026, 12, 6, 1, 30, 0));
+    assert_int_equal(backup_archive_time("my-app", "my-app-20240229-235959.tar.zst"),
+                     at(2024, 2, 29, 23, 59, 59));
+    static const char *const not_ours[] = {
+        "web-20261206-013000.tar.gz", /* another extension */
+        "web-20261206-013000.tar.zst.sha256",
+        "webx-20261206-013000.tar.zst",
+        "web-2026120-0130000.tar.zst", /* the dash misplaced */
+        "web-20261306-013000.tar.zst", /* month 13 */
+        "web-20261206-253000.tar.zst", /* hour 25 */
+        "web-20260230-010000.tar.zst", /* 30 February */
+        "web-20261206-010060.tar.zst", /* second 60 */
+        "web-10130115-013000.tar.zst", /* before 1970 (found by the fuzzer) */
+        "web-2026120a-013000.tar.zst",
+        "web-20261206-013000.tar.zst ",
+        "web.tar.zst",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(not_ours) / sizeof(*not_ours); i++)
+        if (backup_archive_time("web", not_ours[i]) != -1)
+            fail_msg("'%s' taken for an archive", not_ours[i]);
+    /* another project's archives are not this one's, even with a common prefix */
+    assert_int_equal(backup_archive_time("web", "web-api-20261206-013000.tar.zst"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cron_next),
-        cmocka_unit_test(cron_errors),
-        cmocka_unit_test(retention),
+        cmocka_unit_test(cron_next),     cmocka_unit_test(cron_errors),
+        cmocka_unit_test(retention),     cmocka_unit_test(retention_size),
+        cmocka_unit_test(archive_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

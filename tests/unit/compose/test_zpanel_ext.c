@@ -150,7 +150,8 @@ static void test_database(void **state)
     }
     const char *all = zp_buf_cstr(&b);
     if (!strstr(all, "compose.yaml:5:17: services.a.x-zpanel.database.type: invalid database "
-                     "type 'postgress' (use postgres, mariadb, mysql or redis), did you mean "
+                     "type 'postgress' (use postgres, mariadb, mysql, redis or mongodb), did you "
+                     "mean "
                      "'postgres'?"))
         fail_msg("diagnostics: %s", all);
     if (!strstr(all, "missing required key 'type'") || !strstr(all, "dbname"))

@@ -345,7 +345,9 @@ static void test_schedules(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(
-        sqlite3_exec(db, "DROP TABLE schedules; DROP TABLE channels; PRAGMA user_version = 1;",
+        sqlite3_exec(db,
+                     "DROP TABLE schedules; DROP TABLE channels; DROP TABLE destinations; "
+                     "PRAGMA user_version = 1;",
                      NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
@@ -357,6 +359,62 @@ static void test_schedules(void **state)
     assert_int_equal(store_panel_schedule_add(f->p, &t, &err), 0);
 }
 
+static void test_destinations(void **state)
+{
+    struct fixture *f = *state;
+    struct zp_err err;
+    zp_err_init(&err);
+    char name[] = "b2", ep[] = "https://s3.us-west-004.backblazeb2.com", region[] = "us-west-004",
+         bucket[] = "zp", prefix[] = "", ak[] = "key-id", sk[] = "zpenc:v1:sealed";
+    struct store_destination d = {.name = name,
+                                  .endpoint = ep,
+                                  .region = region,
+                                  .bucket = bucket,
+                                  .prefix = prefix,
+                                  .access_key = ak,
+                                  .secret_key = sk};
+    assert_int_equal(store_panel_destination_add(f->p, &d, &err), 0);
+    assert_true(d.created > 0);
+    assert_int_equal(store_panel_destination_add(f->p, &d, &err), ZP_E_CONFLICT);
+    zp_err_init(&err);
+    char name2[] = "a-minio";
+    d.name = name2;
+    d.path_style = true;
+    assert_int_equal(store_panel_destination_add(f->p, &d, &err), 0);
+    struct store_destination *v = NULL;
+    size_t n = 0;
+    assert_int_equal(store_panel_destination_list(f->p, &v, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].name, "a-minio"); /* by name */
+    assert_true(v[0].path_style);
+    assert_string_equal(v[1].name, "b2");
+    assert_false(v[1].path_style);
+    assert_string_equal(v[1].endpoint, ep);
+    assert_string_equal(v[1].region, region);
+    assert_string_equal(v[1].prefix, "");
+    assert_string_equal(v[1].secret_key, sk);
+    store_destinations_free(v, n);
+    struct store_destination g;
+    assert_int_equal(store_panel_destination_get(f->p, "b2", &g, &err), 0);
+    assert_string_equal(g.access_key, ak);
+    store_destination_release(&g);
+    assert_int_equal(store_panel_destination_get(f->p, "zz", &g, &err), ZP_E_NOTFOUND);
+    zp_err_init(&err);
+    /* one a schedule uses stays until the schedule goes */
+    char proj[] = "p", cron[] = "@daily";
+    struct store_schedule s = {.project = proj, .cron = cron, .next_run = 1, .destination = name};
+    assert_int_equal(store_panel_schedule_add(f->p, &s, &err), 0);
+    assert_int_equal(store_panel_destination_delete(f->p, "b2", &err), ZP_E_CONFLICT);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_schedule_delete(f->p, "p", s.id, &err), 0);
+    assert_int_equal(store_panel_destination_delete(f->p, "b2", &err), 0);
+    assert_int_equal(store_panel_destination_delete(f->p, "b2", &err), ZP_E_NOTFOUND);
+    zp_err_init(&err);
+    assert_int_equal(store_panel_destination_list(f->p, &v, &n, &err), 0);
+    assert_int_equal(n, 1);
+    store_destinations_free(v, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +424,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_foreign_and_newer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destinations, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
