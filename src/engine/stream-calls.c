@@ -25,15 +25,17 @@ static int logs_chunk(void *ctx, const char *data, size_t len, struct zp_err *er
     return engine_mux_feed(&l->mux, data, len, err);
 }
 
-int engine_container_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
-                          engine_frame_fn on_frame, void *ctx, struct zp_err *err)
+/* GET /<kind>s/{id}/logs for a container or a Swarm service (the same frames). */
+static int logs_of(struct engine *e, const char *kind, const char *id,
+                   const struct engine_logs_opts *opts, engine_frame_fn on_frame, void *ctx,
+                   struct zp_err *err)
 {
     static const struct engine_logs_opts defaults;
     if (!opts)
         opts = &defaults;
     struct zp_buf path = ZP_BUF_INIT, q = ZP_BUF_INIT;
     char num[32];
-    zp_buf_adds(&path, "/containers/");
+    zp_buf_addf(&path, "/%ss/", kind);
     engine__escape(&path, id, false);
     zp_buf_adds(&path, "/logs");
     engine__query_add(&q, "stdout", opts->no_stdout ? "0" : "1");
@@ -50,11 +52,11 @@ int engine_container_logs(struct engine *e, const char *id, const struct engine_
         snprintf(num, sizeof(num), "%lld", (long long)opts->since);
         engine__query_add(&q, "since", num);
     }
-    if (opts->until > 0) {
+    if (opts->until > 0) { /* containers only: a service's logs have no end time */
         snprintf(num, sizeof(num), "%lld", (long long)opts->until);
         engine__query_add(&q, "until", num);
     }
-    char *what = zp_asprintf("reading the logs of container '%s'", id);
+    char *what = zp_asprintf("reading the logs of %s '%s'", kind, id);
     struct engine__req req = {.method = "GET",
                               .path = zp_buf_cstr(&path),
                               .query = zp_buf_cstr(&q),
@@ -74,6 +76,21 @@ int engine_container_logs(struct engine *e, const char *id, const struct engine_
     zp_buf_release(&path);
     zp_buf_release(&q);
     return rc;
+}
+
+int engine_container_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
+                          engine_frame_fn on_frame, void *ctx, struct zp_err *err)
+{
+    return logs_of(e, "container", id, opts, on_frame, ctx, err);
+}
+
+int engine_service_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
+                        engine_frame_fn on_frame, void *ctx, struct zp_err *err)
+{
+    if (opts && opts->until > 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "--until: not supported for the logs of a Swarm service");
+    return logs_of(e, "service", id, opts, on_frame, ctx, err);
 }
 
 /* ---- build ---- */
