@@ -51,6 +51,7 @@ struct engine__req {
     engine_read_fn read_fn;   /* instead of body: a chunked upload read from this */
     void *read_ctx;
     bool bulk; /* bulk data (archives): larger receive and upload pieces */
+    const char *registry_auth; /* X-Registry-Auth header value (base64 JSON), or NULL */
 };
 
 /* Send req. On success (any status below 400) *ret_status gets the status and

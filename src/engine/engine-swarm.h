@@ -243,6 +243,14 @@ void engine_service_list_release(struct engine_service_list *l);
 int engine_service_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
                         engine_frame_fn on_frame, void *ctx, struct zp_err *err);
 
+/* POST /images/{repo}/push?tag=TAG: push the local image repo:tag (tag NULL: every tag
+ * of repo) to the registry its name starts with, without credentials (an open registry,
+ * as a private one on the swarm's network). on_progress (may be NULL) sees each progress
+ * line. Errors: ZP_E_NOTFOUND (no such local image), ZP_E_ENGINE (the registry refused
+ * or could not be reached: the stream's error message). */
+int engine_image_push(struct engine *e, const char *repo, const char *tag,
+                      engine_progress_fn on_progress, void *ctx, struct zp_err *err);
+
 /* ---- tasks ---- */
 
 /* A task's address on one of its networks (NetworksAttachments). */

@@ -988,7 +988,10 @@ static void *follow_thread(void *arg)
 {
     struct swarm_follow *f = arg;
     const char *const types[] = {"container", "service", NULL};
-    struct engine_events_filter filter = {.types = types};
+    /* not the health checks' exec_* events: several a second per task */
+    const char *const actions[] = {"start", "kill", "die", "destroy", "health_status", "update",
+                                   NULL};
+    struct engine_events_filter filter = {.types = types, .actions = actions};
     struct zp_err err;
     zp_err_init(&err);
     engine_events(f->ev, 0, 0, &filter, follow_event, f, &err);
@@ -1426,6 +1429,8 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
     char *pf = project_filter(o);
     const char *const filters[] = {pf, NULL};
     struct engine_service_list have = {0};
+    struct swarm_follow follow;
+    memset(&follow, 0, sizeof(follow));
     int rc = require_manager(o, NULL, err);
     if (rc == 0)
         rc = engine_service_list(o->e, filters, &have, err);
@@ -1457,6 +1462,8 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
             break;
         }
         orch__emit(o, ORCH_OBJ_SERVICE, cur->name, svc, ORCH_WORKING, "Rolling back");
+        if (!follow.state_dir && engine_labels_get(&cur->labels, PROXY_LABEL_ROUTES))
+            follow_start(o, &follow); /* the proxy follows the tasks */
         rc = engine_service_rollback(o->e, full.id, full.version, full.spec_json, err);
         engine_service_release(&full);
         if (rc != 0)
@@ -1464,6 +1471,7 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
         /* wait for the rollback to finish (the service's state says it) */
         int64_t deadline = zp_mono_ms() + SWARM_WAIT_DEFAULT_MS;
         for (;;) {
+            follow_poll(follow.state_dir ? &follow : NULL);
             struct engine_service now;
             if ((rc = engine_service_inspect(o->e, cur->id, &now, err)) != 0)
                 break;
@@ -1490,6 +1498,7 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
         if (rc == 0)
             orch__emit(o, ORCH_OBJ_SERVICE, cur->name, svc, ORCH_DONE, "Rolled back");
     }
+    follow_stop(&follow);
     engine_service_list_release(&have);
     free(pf);
     return rc;
