@@ -1137,6 +1137,56 @@ static bool selected(const struct orch_swarm_up_opts *opts, const char *service)
     return false;
 }
 
+/* The repository an image built for service sv gets in registry: the image's name without
+ * its tag, under registry unless it names it already ("reg:5000/shop-web"; owned). */
+char *orch__swarm_push_repo(const char *registry, const char *image)
+{
+    size_t n = strlen(image);
+    const char *slash = strrchr(image, '/');
+    const char *colon = strrchr(image, ':');
+    if (colon && (!slash || colon > slash))
+        n = (size_t)(colon - image);
+    size_t rl = strlen(registry);
+    while (rl > 0 && registry[rl - 1] == '/')
+        rl--;
+    if (n > rl && strncmp(image, registry, rl) == 0 && image[rl] == '/')
+        return zp_strndup(image, n);
+    return zp_asprintf("%.*s/%.*s", (int)rl, registry, (int)n, image);
+}
+
+/* Tag the image built for sv as <registry>/<name>:<first 12 hex digits of its ID> and push
+ * it, so that every node can pull exactly this build; the service runs that reference. */
+static int push_image(struct orch *o, struct swarm_svc *sv, const char *registry,
+                      struct zp_err *err)
+{
+    if (!sv->image_id)
+        return zp_err_set(err, ZP_E_INTERNAL, NULL, "services.%s: no image ID to push",
+                          sv->service);
+    const char *hex = sv->image_id;
+    if (zp_str_has_prefix(hex, "sha256:"))
+        hex += 7;
+    char *repo = orch__swarm_push_repo(registry, sv->image);
+    char *tag = zp_strndup(hex, 12);
+    char *ref = zp_asprintf("%s:%s", repo, tag);
+    orch__emit(o, ORCH_OBJ_IMAGE, ref, sv->service, ORCH_WORKING, "Pushing");
+    int rc = engine_image_tag(o->e, sv->image_id, repo, tag, err);
+    if (rc == 0)
+        rc = engine_image_push(o->e, repo, tag, NULL, NULL, err);
+    if (rc == 0) {
+        orch__emit(o, ORCH_OBJ_IMAGE, ref, sv->service, ORCH_DONE, "Pushed");
+        free(sv->image);
+        sv->image = ref;
+        ref = NULL;
+    } else {
+        zp_err_prefix(err, "services.%s: x-zpanel.registry '%s'", sv->service, registry);
+        orch__emit(o, ORCH_OBJ_IMAGE, ref, sv->service, ORCH_FAILED, "%s", err->msg);
+    }
+    free(ref);
+    free(tag);
+    free(repo);
+    return rc;
+}
+
 static int prepare_image(struct orch *o, struct swarm_svc *sv, int64_t nodes, struct zp_err *err)
 {
     bool exists = false;
@@ -1153,17 +1203,14 @@ static int prepare_image(struct orch *o, struct swarm_svc *sv, int64_t nodes, st
                           "not start; set x-zpanel.registry (and build an image named there) "
                           "or pin the service to this node with a placement constraint",
                           sv->service, (long long)nodes);
-    if (build && registry)
-        return zp_err_set(err, ZP_E_INPUT, &build->pos,
-                          "services.%s.build: pushing built images to x-zpanel.registry '%s' is "
-                          "not implemented yet; push the image and name it in `image`",
-                          sv->service, registry);
     if (!exists && build) {
         rc = orch__build_image(o, sv->service, sv->svc, sv->image, NULL, &sv->image_id, err);
         if (rc != 0)
             return rc;
         exists = true;
     }
+    if (build && registry)
+        return push_image(o, sv, registry, err);
     if (!exists)
         orch__emit(o, ORCH_OBJ_IMAGE, sv->image, sv->service, ORCH_INFO,
                    "not on this engine: the swarm's nodes pull it when they run a task");

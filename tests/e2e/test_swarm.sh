@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib-engine.sh"
 source "$(dirname "$0")/lib-webver.sh"
 source "$(dirname "$0")/lib-proxy.sh"
 require_engine
-for tool in wrk curl; do
+for tool in wrk curl docker-registry; do
     command -v $tool >/dev/null || {
         fail "$tool is not installed"
         finish
@@ -32,6 +32,7 @@ created_swarm=0
 
 WRK_PID=
 stop_wrk() { [ -n "$WRK_PID" ] && kill -INT "$WRK_PID" 2>/dev/null && wait "$WRK_PID" 2>/dev/null; WRK_PID=; }
+REG_PID=
 cleanup() {
     stop_wrk
     (cd "$DIR" && "$ZPANEL" --progress quiet down >/dev/null 2>&1)
@@ -43,6 +44,9 @@ cleanup() {
     fi
     cleanup_routed "$P"
     timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
+    [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+    docker image ls -q --filter "reference=127.0.0.1:$REG_PORT/*" --filter "reference=$P-built" |
+        sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -51,8 +55,22 @@ test_image || skip_test "cannot build $TEST_IMAGE"
 webver_image 1 || fail "building the webver image"
 proxy_image || fail "building $PROXY_IMAGE"
 HTTP_PORT=$(free_port)
+# a local registry (Debian's docker-registry) for the built image; the engine trusts
+# 127.0.0.0/8 registries over plain HTTP
+REG_PORT=$(free_port)
+cat >"$TMP/registry.yml" <<EOF
+version: 0.1
+storage:
+  filesystem: {rootdirectory: $TMP/registry}
+http: {addr: 127.0.0.1:$REG_PORT}
+EOF
+docker-registry serve "$TMP/registry.yml" >"$TMP/registry.log" 2>&1 &
+REG_PID=$!
 
 cd "$DIR" || exit 1
+mkdir -p built
+printf 'built\n' >built/marker
+printf 'FROM %s\nCOPY marker /marker\n' "$TEST_IMAGE" >built/Dockerfile
 printf 'config v1\n' >app.conf
 printf 's3cret\n' >pw.txt
 # write_compose HEALTH_TEST: the project, with web's health check command
@@ -61,7 +79,12 @@ write_compose() {
 name: $P
 x-zpanel:
   swarm: true
+  registry: 127.0.0.1:$REG_PORT
 services:
+  built:
+    build: ./built
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
   web:
     image: $TEST_IMAGE
     command: ["sleep", "3600"]
@@ -186,6 +209,12 @@ c=$(web_container)
 config1=$(docker config ls -q --filter "label=io.zpanel.project=$P" | wc -l)
 [ "$config1" -eq 1 ] && ok || fail "$config1 configs for the project, want 1"
 
+# the built image was pushed to x-zpanel.registry, tagged with its ID, and runs from there
+img=$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${P}_built")
+[[ "$img" =~ ^127\.0\.0\.1:$REG_PORT/$P-built:[0-9a-f]{12}$ ]] && ok || fail "the built service runs '$img', not the pushed image"
+curl -s "http://127.0.0.1:$REG_PORT/v2/$P-built/tags/list" | grep -q "\"${img##*:}\"" && ok ||
+    fail "the registry lacks the pushed tag: $(curl -s "http://127.0.0.1:$REG_PORT/v2/$P-built/tags/list")"
+expect_err_has "Pushed" "the push is reported"
 run "$ZPANEL" ps --format json
 expect_rc 0 "ps on a swarm project"
 json_check 'sorted(t["Name"] for t in m if t["Service"] == "web") == ["'$P'_web.1", "'$P'_web.2"] and all(t["State"] == "running" for t in m)' "ps lists the tasks"
@@ -200,7 +229,7 @@ expect_rc 1 "logs --until on a Swarm project"
 expect_err_has "--until: not supported for the logs of a Swarm service" "--until refused with the reason"
 run "$ZPANEL" health
 expect_rc 0 "health of the Swarm project"
-expect_out_has "all 3 services healthy" "health counts the services"
+expect_out_has "all 4 services healthy" "health counts the services"
 run "$ZPANEL" rollback 3
 expect_rc 2 "rollback N on a Swarm project"
 expect_err_has "a Swarm project has no release records" "rollback N refused with the reason"
@@ -250,7 +279,7 @@ if grep -qE "Updating|Creating" <<<"$ERR"; then fail "a no-op up changed somethi
 [ "$(docker service inspect -f '{{.Version.Index}}' "${P}_web")" = "$v1" ] && ok || fail "a no-op up updated the service"
 
 # the same project without x-zpanel.swarm would run twice: refused
-grep -v -e '^x-zpanel:' -e '^  swarm: true' compose.yaml >plain.yaml
+grep -v -e '^x-zpanel:' -e '^  swarm: true' -e '^  registry: ' compose.yaml >plain.yaml
 run "$ZPANEL" -f plain.yaml --progress plain up -d
 expect_rc 1 "a container up of a project deployed on the swarm"
 expect_err_has "runs as Swarm services on this engine" "the refusal names the reason"

@@ -158,7 +158,7 @@ static void test_routed_spec(void **state)
     char *j = NULL, h[65], th[65];
     assert_int_equal(orch__swarm_spec_json(p, "api", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
                      0);
-    has(j, "\"Networks\":[{\"Target\":\"zpanel-sw\"}]");
+    has(j, "\"Networks\":[{\"Target\":\"sw_default\",\"Aliases\":[\"api\"]},{\"Target\":\"zpanel-sw\"}]");
     has(j, "\"io.zpanel.routes\":\"{");
     has(j, "api.example.com");
     free(j);
@@ -196,6 +196,24 @@ static void test_service_problem(void **state)
     free(why);
 }
 
+/* where a built image is pushed */
+static void test_push_repo(void **state)
+{
+    (void)state;
+    const char *cases[][3] = {
+        {"reg:5000", "shop-web", "reg:5000/shop-web"},
+        {"reg:5000/", "shop-web:1.2", "reg:5000/shop-web"},
+        {"reg:5000", "reg:5000/team/web:v1", "reg:5000/team/web"},
+        {"127.0.0.1:5000", "localhost:5000/web", "127.0.0.1:5000/localhost:5000/web"},
+        {"reg.example.com/team", "web", "reg.example.com/team/web"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *r = orch__swarm_push_repo(cases[i][0], cases[i][1]);
+        assert_string_equal(r, cases[i][2]);
+        free(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_global_and_refusals),
         cmocka_unit_test(test_routed_spec),
         cmocka_unit_test(test_service_problem),
+        cmocka_unit_test(test_push_repo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
