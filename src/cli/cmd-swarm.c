@@ -250,9 +250,8 @@ int cli_swarm_health(struct cli_session *s, const char *const *services, size_t 
 int cli_swarm_update(struct cli_session *s, const char *const *services, size_t nservices,
                      int64_t wait_timeout_ms)
 {
-    struct orch_swarm_up_opts so = {.services = services,
-                                    .nservices = nservices,
-                                    .wait_timeout_ms = wait_timeout_ms};
+    struct orch_swarm_up_opts so = {
+        .services = services, .nservices = nservices, .wait_timeout_ms = wait_timeout_ms};
     struct zp_err err;
     zp_err_init(&err);
     int rc = orch_swarm_up(s->orch, &so, &err);

@@ -271,9 +271,9 @@ struct engine_task {
     char *error;        /* Status.Err, "" when none */
     char *container_id; /* "" before the container exists */
     int64_t exit_code;
-    int64_t timestamp;           /* Status.Timestamp, Unix seconds */
-    int64_t version;             /* Version.Index */
-    struct engine_labels labels; /* Spec.ContainerSpec.Labels: what the task was made from */
+    int64_t timestamp;              /* Status.Timestamp, Unix seconds */
+    int64_t version;                /* Version.Index */
+    struct engine_labels labels;    /* Spec.ContainerSpec.Labels: what the task was made from */
     struct engine_task_addr *addrs; /* one per network address (the first of each network) */
     size_t n_addrs;
 };

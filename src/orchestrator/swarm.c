@@ -989,8 +989,8 @@ static void *follow_thread(void *arg)
     struct swarm_follow *f = arg;
     const char *const types[] = {"container", "service", NULL};
     /* not the health checks' exec_* events: several a second per task */
-    const char *const actions[] = {"start", "kill", "die", "destroy", "health_status", "update",
-                                   NULL};
+    const char *const actions[] = {"start",         "kill",   "die", "destroy",
+                                   "health_status", "update", NULL};
     struct engine_events_filter filter = {.types = types, .actions = actions};
     struct zp_err err;
     zp_err_init(&err);

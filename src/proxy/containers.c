@@ -835,9 +835,8 @@ static int collect_swarm(struct engine *e, struct routed *rt, size_t *cap, struc
         struct zp_err lerr;
         zp_err_init(&lerr);
         struct proxy_site site;
-        if (!project ||
-            proxy_site_from_label(engine_labels_get(&svc->labels, PROXY_LABEL_ROUTES), &site,
-                                  &lerr))
+        if (!project || proxy_site_from_label(engine_labels_get(&svc->labels, PROXY_LABEL_ROUTES),
+                                              &site, &lerr))
             continue;
         if (site.kind != PROXY_KIND_CADDY) {
             proxy_site_release(&site);
@@ -863,8 +862,8 @@ static int collect_swarm(struct engine *e, struct routed *rt, size_t *cap, struc
                 if (prc)
                     ZP_BUG("a site does not survive its own label");
                 char *name = zp_asprintf("%s.%lld", svc->name, (long long)t->slot);
-                routed_add(rt, cap, &copy, t->id, name, zp_strdup(t->addrs[a].ip),
-                           zp_strdup(net), false);
+                routed_add(rt, cap, &copy, t->id, name, zp_strdup(t->addrs[a].ip), zp_strdup(net),
+                           false);
                 free(name);
                 break;
             }

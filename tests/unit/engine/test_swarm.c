@@ -386,8 +386,7 @@ static void test_service_logs(void **state)
     assert_int_equal(engine_service_logs(e, "zprec_tty", &t, collect_frame, &c, &err), 0);
     assert_true(zp_str_has_suffix(zp_buf_cstr(&c.out[ENGINE_STREAM_STDOUT]), "raw text\n"));
     struct engine_logs_opts u = {.until = 1700000000};
-    assert_int_equal(engine_service_logs(e, "zprec_web", &u, collect_frame, &c, &err),
-                     ZP_E_INPUT);
+    assert_int_equal(engine_service_logs(e, "zprec_web", &u, collect_frame, &c, &err), ZP_E_INPUT);
     assert_string_equal(err.msg, "--until: not supported for the logs of a Swarm service");
     for (int i = 0; i < 4; i++)
         zp_buf_release(&c.out[i]);
@@ -431,12 +430,9 @@ static void test_task_addresses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_spec_json),
-        cmocka_unit_test(test_swarm_and_nodes),
-        cmocka_unit_test(test_services_tasks_objects),
-        cmocka_unit_test(test_service_logs),
-        cmocka_unit_test(test_task_addresses),
+        cmocka_unit_test(test_base64),          cmocka_unit_test(test_spec_json),
+        cmocka_unit_test(test_swarm_and_nodes), cmocka_unit_test(test_services_tasks_objects),
+        cmocka_unit_test(test_service_logs),    cmocka_unit_test(test_task_addresses),
     };
     return cmocka_run_group_tests(tests, fake_start, fake_stop);
 }

@@ -158,7 +158,8 @@ static void test_routed_spec(void **state)
     char *j = NULL, h[65], th[65];
     assert_int_equal(orch__swarm_spec_json(p, "api", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
                      0);
-    has(j, "\"Networks\":[{\"Target\":\"sw_default\",\"Aliases\":[\"api\"]},{\"Target\":\"zpanel-sw\"}]");
+    has(j, "\"Networks\":[{\"Target\":\"sw_default\",\"Aliases\":[\"api\"]},{\"Target\":\"zpanel-"
+           "sw\"}]");
     has(j, "\"io.zpanel.routes\":\"{");
     has(j, "api.example.com");
     free(j);
@@ -175,8 +176,8 @@ static void test_routed_spec(void **state)
 static void test_service_problem(void **state)
 {
     (void)state;
-    struct orch_swarm_service s = {.running = 2, .desired = 2, .update_state = (char *)"",
-                                   .update_message = (char *)""};
+    struct orch_swarm_service s = {
+        .running = 2, .desired = 2, .update_state = (char *)"", .update_message = (char *)""};
     assert_null(orch_swarm_service_problem(&s));
     s.update_state = (char *)"rollback_completed"; /* rolled back, but running: healthy */
     assert_null(orch_swarm_service_problem(&s));
@@ -217,10 +218,8 @@ static void test_push_repo(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_web_spec),
-        cmocka_unit_test(test_global_and_refusals),
-        cmocka_unit_test(test_routed_spec),
-        cmocka_unit_test(test_service_problem),
+        cmocka_unit_test(test_web_spec),    cmocka_unit_test(test_global_and_refusals),
+        cmocka_unit_test(test_routed_spec), cmocka_unit_test(test_service_problem),
         cmocka_unit_test(test_push_repo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
