@@ -37,6 +37,8 @@ packages=(
     caddy wrk
     # the ACME test server of test_acme (packed into a local image by pebble-image.sh)
     pebble
+    # test_swarm's local image registry (x-zpanel.registry: built images pushed for workers)
+    docker-registry
     # the peer that the benchmarks compare against
     docker-compose
     # S3 tests: awscli checks what zpanel uploaded (s3rver, on node, below)

@@ -178,6 +178,7 @@ struct cli_logs_opts {
      * container stopped (not after cli_logs_cancel). May be NULL. */
     void (*on_end)(void *ud, const char *name, const char *id);
     void *ud;
+    bool swarm; /* the ids are Swarm services: their logs endpoint (every task, any node) */
 };
 
 /* A set of containers whose logs print to stdout, one thread and engine each. */
@@ -306,6 +307,19 @@ int cli_swarm_project(struct cli_session *s, bool *ret);
 /* ps and status of a Swarm project: its tasks, its services. Return exit codes. */
 int cli_swarm_ps(struct cli_session *s, bool all, bool json, bool quiet);
 int cli_swarm_status(struct cli_session *s, bool json);
+/* logs and health of a Swarm project (eo: the logs' options). Return exit codes. */
+int cli_swarm_logs(const struct cli_global *g, struct cli_session *s,
+                   const struct engine_logs_opts *eo, bool prefix, bool color,
+                   const char *const *services, size_t nservices);
+int cli_swarm_health(struct cli_session *s, const char *const *services, size_t nservices,
+                     bool quiet);
+/* update and rollback of a Swarm project: Swarm's rolling update of the services whose
+ * hash changed, and each (named) service's previous spec. Return exit codes. */
+int cli_swarm_update(struct cli_session *s, const char *const *services, size_t nservices,
+                     int64_t wait_timeout_ms);
+int cli_swarm_rollback(struct cli_session *s, const char *const *services, size_t nservices);
+/* `rollback N` on a Swarm project: a usage error saying why. */
+int cli_swarm_refuse_release(const struct cli_cmd *cmd);
 /* templates */
 extern const struct cli_cmd cli_cmd_template;
 extern const struct cli_cmd cli_cmd_init;

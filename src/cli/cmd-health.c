@@ -62,6 +62,13 @@ static int health_exec(const struct cli_global *g, int argc, char **argv)
     int rc = cli_session_open(g, &cli_cmd_health, services, nservices, false, &s);
     if (rc)
         return rc;
+    bool swarm = false;
+    if ((rc = cli_swarm_project(&s, &swarm)) != 0 || swarm) {
+        if (rc == 0) /* services: their tasks running (Swarm runs a task once healthy) */
+            rc = cli_swarm_health(&s, services, nservices, quiet);
+        cli_session_close(&s);
+        return rc;
+    }
     struct orch_health_item *items = NULL;
     size_t n = 0;
     struct zp_err err;

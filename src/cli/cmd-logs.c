@@ -94,8 +94,15 @@ static void *follow_thread(void *arg)
     struct follower *f = arg;
     struct engine_container c;
     struct engine_logs_opts eo = f->set->eopts;
-    f->rc = engine_container_inspect(f->e, f->id, &c, &f->err);
-    if (f->rc == 0) {
+    if (f->set->opts.swarm) {
+        struct engine_service svc;
+        f->rc = engine_service_inspect(f->e, f->id, &svc, &f->err);
+        if (f->rc == 0) {
+            eo.tty = svc.tty;
+            engine_service_release(&svc);
+            f->rc = engine_service_logs(f->e, f->id, &eo, on_frame, f, &f->err);
+        }
+    } else if ((f->rc = engine_container_inspect(f->e, f->id, &c, &f->err)) == 0) {
         eo.tty = c.tty;
         engine_container_release(&c);
         f->rc = engine_container_logs(f->e, f->id, &eo, on_frame, f, &f->err);
@@ -400,6 +407,14 @@ static int logs_exec(const struct cli_global *g, int argc, char **argv)
         cli_session_open(g, &cli_cmd_logs, (const char *const *)services, nservices, false, &s);
     if (rc)
         return rc;
+    bool swarm = false;
+    if ((rc = cli_swarm_project(&s, &swarm)) != 0 || swarm) {
+        if (rc == 0) /* the services' logs: every task's, on whichever node it runs */
+            rc = cli_swarm_logs(g, &s, &eo, !no_prefix, !no_color && cli_color(g, STDOUT_FILENO),
+                                (const char *const *)services, nservices);
+        cli_session_close(&s);
+        return rc;
+    }
     struct orch_container *cs = NULL;
     size_t n = 0;
     struct cli_logs *l = NULL;

@@ -2,6 +2,7 @@
  * and the Swarm branch of ps, status, down and rollback (tasks instead of containers). */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,151 @@ int cli_swarm_status(struct cli_session *s, bool json)
     zp_buf_release(&out);
     orch_swarm_services_free(v, n);
     return 0;
+}
+
+static bool named(const char *service, const char *const *services, size_t nservices)
+{
+    if (nservices == 0)
+        return true;
+    for (size_t i = 0; i < nservices; i++)
+        if (strcmp(services[i], service) == 0)
+            return true;
+    return false;
+}
+
+static void logs_on_signal(void *ud, int signo, unsigned count)
+{
+    if (count > 0 && signo != SIGWINCH)
+        cli_logs_cancel(ud);
+}
+
+int cli_swarm_logs(const struct cli_global *g, struct cli_session *s,
+                   const struct engine_logs_opts *eo, bool prefix, bool color,
+                   const char *const *services, size_t nservices)
+{
+    struct orch_swarm_service *v = NULL;
+    size_t n = 0;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (orch_swarm_services(s->orch, &v, &n, &err) != 0)
+        return cli_error(&err);
+    int rc = 0;
+    struct orch_container *cs = zp_calloc(n + 1, sizeof(*cs));
+    size_t k = 0, width = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!named(v[i].service, services, nservices))
+            continue;
+        cs[k].id = v[i].name; /* borrowed: the service's name is its handle */
+        cs[k].name = v[i].name;
+        cs[k].service = v[i].service;
+        if (strlen(v[i].name) + 1 > width)
+            width = strlen(v[i].name) + 1;
+        k++;
+    }
+    for (size_t i = 0; i < nservices; i++) {
+        bool found = false;
+        for (size_t j = 0; j < k && !found; j++)
+            found = strcmp(cs[j].service, services[i]) == 0;
+        if (!found) {
+            fprintf(stderr, "zpanel: service '%s' is not deployed on the swarm\n", services[i]);
+            rc = 1;
+        }
+    }
+    struct cli_logs_opts lo = {
+        .engine = eo, .prefix = prefix, .color = color, .width = width, .swarm = true};
+    struct cli_logs *l = NULL;
+    if (rc)
+        goto out;
+    l = cli_logs_new(g->host, &lo);
+    if ((rc = cli_signals_start(logs_on_signal, l)) != 0)
+        goto out;
+    for (size_t i = 0; i < k && rc == 0; i++)
+        if (cli_logs_add(l, &cs[i], (int)i, &err) != 0)
+            rc = cli_error(&err);
+    if (cli_logs_join(l, &err) != 0 && rc == 0)
+        rc = cli_error(&err);
+    cli_signals_stop();
+    if (rc == 0 && cli_signals_count() > 0)
+        rc = CLI_EXIT_INTERRUPTED;
+out:
+    cli_logs_free(l);
+    free(cs);
+    orch_swarm_services_free(v, n);
+    return rc;
+}
+
+int cli_swarm_health(struct cli_session *s, const char *const *services, size_t nservices,
+                     bool quiet)
+{
+    struct orch_swarm_service *v = NULL;
+    size_t n = 0;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (orch_swarm_services(s->orch, &v, &n, &err) != 0)
+        return cli_error(&err);
+    size_t bad = 0, seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!named(v[i].service, services, nservices))
+            continue;
+        seen++;
+        char *why = orch_swarm_service_problem(&v[i]);
+        if (why) {
+            bad++;
+            if (!quiet)
+                printf("%s: %s\n", v[i].service, why);
+            free(why);
+        }
+    }
+    for (size_t i = 0; i < nservices; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n && !found; j++)
+            found = strcmp(v[j].service, services[i]) == 0;
+        if (!found) {
+            if (!quiet)
+                printf("%s: not deployed on the swarm\n", services[i]);
+            bad++;
+        }
+    }
+    if (seen == 0 && nservices == 0) {
+        if (!quiet)
+            printf("no service of the project runs on the swarm\n");
+        bad++;
+    }
+    if (bad == 0 && !quiet)
+        printf("all %zu service%s healthy\n", seen, seen == 1 ? "" : "s");
+    orch_swarm_services_free(v, n);
+    return bad ? ZP_EXIT_RUNTIME : 0;
+}
+
+int cli_swarm_update(struct cli_session *s, const char *const *services, size_t nservices,
+                     int64_t wait_timeout_ms)
+{
+    struct orch_swarm_up_opts so = {
+        .services = services, .nservices = nservices, .wait_timeout_ms = wait_timeout_ms};
+    struct zp_err err;
+    zp_err_init(&err);
+    int rc = orch_swarm_up(s->orch, &so, &err);
+    cli_progress_done(s->progress);
+    if (rc != 0)
+        return cli_error(&err);
+    printf("Updated on the swarm (no release record: Swarm keeps each service's previous spec "
+           "for `zpanel rollback`)\n");
+    return 0;
+}
+
+int cli_swarm_rollback(struct cli_session *s, const char *const *services, size_t nservices)
+{
+    struct zp_err err;
+    zp_err_init(&err);
+    int rc = orch_swarm_rollback(s->orch, services, nservices, &err);
+    cli_progress_done(s->progress);
+    return rc != 0 ? cli_error(&err) : 0;
+}
+
+int cli_swarm_refuse_release(const struct cli_cmd *cmd)
+{
+    return cli_usage_error(cmd, "a Swarm project has no release records: `zpanel rollback` "
+                                "without a number rolls each service back to its previous spec");
 }
 
 /* ---- zpanel swarm ---- */
@@ -279,10 +425,7 @@ static int swarm_exec(const struct cli_global *g, int argc, char **argv)
         const char *const *svcs = (const char *const *)argv + optind + 1;
         if ((rc = cli_session_open(g, &cli_cmd_swarm, svcs, (size_t)nargs, true, &s)) != 0)
             return rc;
-        struct zp_err err;
-        zp_err_init(&err);
-        if (orch_swarm_rollback(s.orch, svcs, (size_t)nargs, &err) != 0)
-            rc = cli_error(&err);
+        rc = cli_swarm_rollback(&s, svcs, (size_t)nargs);
         cli_session_close(&s);
         return rc;
     }

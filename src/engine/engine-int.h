@@ -50,7 +50,8 @@ struct engine__req {
     const char *what;         /* what is being done, for messages: "starting container 'x'" */
     engine_read_fn read_fn;   /* instead of body: a chunked upload read from this */
     void *read_ctx;
-    bool bulk; /* bulk data (archives): larger receive and upload pieces */
+    bool bulk;                 /* bulk data (archives): larger receive and upload pieces */
+    const char *registry_auth; /* X-Registry-Auth header value (base64 JSON), or NULL */
 };
 
 /* Send req. On success (any status below 400) *ret_status gets the status and

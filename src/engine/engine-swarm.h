@@ -214,6 +214,7 @@ struct engine_service {
     char *update_state;   /* UpdateStatus.State: "updating", "completed", "paused",
                            * "rollback_started", "rollback_completed", ... or "" */
     char *update_message; /* UpdateStatus.Message */
+    bool tty;             /* Spec.TaskTemplate.ContainerSpec.TTY */
     char *spec_json;      /* Spec as the engine sent it (for a rollback) */
     bool has_previous_spec;
     /* the names of the configs and secrets that Spec and PreviousSpec use, NULL-terminated
@@ -235,7 +236,28 @@ int engine_service_list(struct engine *e, const char *const *label_filters,
                         struct engine_service_list *ret_list, struct zp_err *err);
 void engine_service_list_release(struct engine_service_list *l);
 
+/* Stream a service's logs (GET /services/{id}/logs: every task's output, on any node) to
+ * on_frame, as engine_container_logs does (opts->tty: the service's containers have a
+ * TTY; with follow it returns on engine_cancel or when on_frame stops it). Errors:
+ * ZP_E_INPUT (opts->until: the endpoint has no end time), ZP_E_NOTFOUND, ZP_E_ENGINE. */
+int engine_service_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
+                        engine_frame_fn on_frame, void *ctx, struct zp_err *err);
+
+/* POST /images/{repo}/push?tag=TAG: push the local image repo:tag (tag NULL: every tag
+ * of repo) to the registry its name starts with, without credentials (an open registry,
+ * as a private one on the swarm's network). on_progress (may be NULL) sees each progress
+ * line. Errors: ZP_E_NOTFOUND (no such local image), ZP_E_ENGINE (the registry refused
+ * or could not be reached: the stream's error message). */
+int engine_image_push(struct engine *e, const char *repo, const char *tag,
+                      engine_progress_fn on_progress, void *ctx, struct zp_err *err);
+
 /* ---- tasks ---- */
+
+/* A task's address on one of its networks (NetworksAttachments). */
+struct engine_task_addr {
+    char *network; /* the network's name: "zpanel-shop" */
+    char *ip;      /* without the prefix length: "10.0.3.7" */
+};
 
 struct engine_task {
     char *id;
@@ -249,9 +271,11 @@ struct engine_task {
     char *error;        /* Status.Err, "" when none */
     char *container_id; /* "" before the container exists */
     int64_t exit_code;
-    int64_t timestamp;           /* Status.Timestamp, Unix seconds */
-    int64_t version;             /* Version.Index */
-    struct engine_labels labels; /* Spec.ContainerSpec.Labels: what the task was made from */
+    int64_t timestamp;              /* Status.Timestamp, Unix seconds */
+    int64_t version;                /* Version.Index */
+    struct engine_labels labels;    /* Spec.ContainerSpec.Labels: what the task was made from */
+    struct engine_task_addr *addrs; /* one per network address (the first of each network) */
+    size_t n_addrs;
 };
 
 struct engine_task_list {

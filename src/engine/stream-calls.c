@@ -25,15 +25,17 @@ static int logs_chunk(void *ctx, const char *data, size_t len, struct zp_err *er
     return engine_mux_feed(&l->mux, data, len, err);
 }
 
-int engine_container_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
-                          engine_frame_fn on_frame, void *ctx, struct zp_err *err)
+/* GET /<kind>s/{id}/logs for a container or a Swarm service (the same frames). */
+static int logs_of(struct engine *e, const char *kind, const char *id,
+                   const struct engine_logs_opts *opts, engine_frame_fn on_frame, void *ctx,
+                   struct zp_err *err)
 {
     static const struct engine_logs_opts defaults;
     if (!opts)
         opts = &defaults;
     struct zp_buf path = ZP_BUF_INIT, q = ZP_BUF_INIT;
     char num[32];
-    zp_buf_adds(&path, "/containers/");
+    zp_buf_addf(&path, "/%ss/", kind);
     engine__escape(&path, id, false);
     zp_buf_adds(&path, "/logs");
     engine__query_add(&q, "stdout", opts->no_stdout ? "0" : "1");
@@ -50,11 +52,11 @@ int engine_container_logs(struct engine *e, const char *id, const struct engine_
         snprintf(num, sizeof(num), "%lld", (long long)opts->since);
         engine__query_add(&q, "since", num);
     }
-    if (opts->until > 0) {
+    if (opts->until > 0) { /* containers only: a service's logs have no end time */
         snprintf(num, sizeof(num), "%lld", (long long)opts->until);
         engine__query_add(&q, "until", num);
     }
-    char *what = zp_asprintf("reading the logs of container '%s'", id);
+    char *what = zp_asprintf("reading the logs of %s '%s'", kind, id);
     struct engine__req req = {.method = "GET",
                               .path = zp_buf_cstr(&path),
                               .query = zp_buf_cstr(&q),
@@ -70,6 +72,87 @@ int engine_container_logs(struct engine *e, const char *id, const struct engine_
     if (rc != 0 && err->code && !zp_str_has_prefix(err->msg, what))
         zp_err_prefix(err, "%s", what);
     engine_mux_release(&l.mux);
+    free(what);
+    zp_buf_release(&path);
+    zp_buf_release(&q);
+    return rc;
+}
+
+int engine_container_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
+                          engine_frame_fn on_frame, void *ctx, struct zp_err *err)
+{
+    return logs_of(e, "container", id, opts, on_frame, ctx, err);
+}
+
+int engine_service_logs(struct engine *e, const char *id, const struct engine_logs_opts *opts,
+                        engine_frame_fn on_frame, void *ctx, struct zp_err *err)
+{
+    if (opts && opts->until > 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "--until: not supported for the logs of a Swarm service");
+    return logs_of(e, "service", id, opts, on_frame, ctx, err);
+}
+
+/* ---- push ---- */
+
+struct push_ctx {
+    struct engine_jsonl_decoder jsonl;
+    engine_progress_fn on_progress;
+    void *ctx;
+    char *error; /* the first error message of the stream */
+};
+
+static int push_line(void *ctx, const char *json, size_t len, struct zp_err *err)
+{
+    struct push_ctx *pc = ctx;
+    struct engine_progress p;
+    int rc = engine_progress_parse(json, len, &p, err);
+    if (rc != 0)
+        return rc;
+    if (p.error && !pc->error)
+        pc->error = zp_strdup(p.error);
+    if (pc->on_progress)
+        rc = pc->on_progress(pc->ctx, &p, err);
+    engine_progress_release(&p);
+    return rc;
+}
+
+static int push_chunk(void *ctx, const char *data, size_t len, struct zp_err *err)
+{
+    struct push_ctx *pc = ctx;
+    return engine_jsonl_feed(&pc->jsonl, data, len, err);
+}
+
+int engine_image_push(struct engine *e, const char *repo, const char *tag,
+                      engine_progress_fn on_progress, void *ctx, struct zp_err *err)
+{
+    struct zp_buf path = ZP_BUF_INIT, q = ZP_BUF_INIT;
+    zp_buf_adds(&path, "/images/");
+    engine__escape(&path, repo, false);
+    zp_buf_adds(&path, "/push");
+    if (tag)
+        engine__query_add(&q, "tag", tag);
+    char *what = zp_asprintf("pushing image '%s%s%s'", repo, tag ? ":" : "", tag ? tag : "");
+    /* no credentials: "{}" (the engine wants the header even for an open registry) */
+    struct engine__req req = {.method = "POST",
+                              .path = zp_buf_cstr(&path),
+                              .query = zp_buf_cstr(&q),
+                              .timeout_ms = -1,
+                              .what = what,
+                              .registry_auth = "e30="};
+    struct push_ctx pc = {.on_progress = on_progress, .ctx = ctx};
+    engine_jsonl_init(&pc.jsonl, 0, push_line, &pc);
+    int rc = engine__request_stream(e, &req, push_chunk, &pc, err);
+    if (rc == 0)
+        rc = engine_jsonl_finish(&pc.jsonl, err);
+    if (rc > 0)
+        rc = 0;
+    if (rc == 0 && pc.error)
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: %s", what, pc.error);
+    else if (rc != 0 && err->code && !zp_str_has_prefix(err->msg, what))
+        zp_err_prefix(err, "%s", what);
+    engine_jsonl_release(&pc.jsonl);
+    free(pc.error);
     free(what);
     zp_buf_release(&path);
     zp_buf_release(&q);

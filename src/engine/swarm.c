@@ -568,6 +568,7 @@ int engine__map_service(const json_t *o, struct engine_service *ret)
     json_t *us = json_object_get(o, "UpdateStatus");
     s.update_state = engine__strdup(us, "State");
     s.update_message = engine__strdup(us, "Message");
+    s.tty = json_is_true(json_object_get(path_get(spec, img), "TTY"));
     s.spec_json = spec ? dump(spec) : zp_strdup("{}");
     s.has_previous_spec = json_object_get(o, "PreviousSpec") != NULL;
     size_t nrefs = 0;
@@ -724,6 +725,24 @@ int engine__map_task_list(const json_t *arr, struct engine_task_list *ret_list, 
         t->version = int_of(json_object_get(o, "Version"), "Index", 0);
         static const char *const cl[] = {"Spec", "ContainerSpec", "Labels", NULL};
         engine__map_labels(path_get(o, cl), &t->labels);
+        json_t *nets = json_object_get(o, "NetworksAttachments");
+        size_t k;
+        json_t *na;
+        t->addrs = zp_calloc(json_array_size(nets) + 1, sizeof(*t->addrs));
+        json_array_foreach(nets, k, na)
+        {
+            static const char *const nn[] = {"Network", "Spec", NULL};
+            const char *name = engine__str(path_get(na, nn), "Name");
+            json_t *a0 = json_array_get(json_object_get(na, "Addresses"), 0);
+            const char *cidr = json_string_value(a0);
+            if (!name || !cidr || !*cidr)
+                continue;
+            const char *slash = strchr(cidr, '/');
+            t->addrs[t->n_addrs].network = zp_strdup(name);
+            t->addrs[t->n_addrs].ip =
+                zp_strndup(cidr, slash ? (size_t)(slash - cidr) : strlen(cidr));
+            t->n_addrs++;
+        }
     }
     qsort(l.items, l.n, sizeof(*l.items), task_cmp);
     *ret_list = l;
@@ -764,6 +783,11 @@ void engine_task_list_release(struct engine_task_list *l)
         free(t->error);
         free(t->container_id);
         engine_labels_release(&t->labels);
+        for (size_t k = 0; k < t->n_addrs; k++) {
+            free(t->addrs[k].network);
+            free(t->addrs[k].ip);
+        }
+        free(t->addrs);
     }
     free(l->items);
     memset(l, 0, sizeof(*l));

@@ -519,6 +519,11 @@ static int perform(struct engine *e, const struct engine__req *req, long *ret_st
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
     headers = curl_slist_append(headers, "Expect:");
+    if (req->registry_auth) {
+        char *h = zp_asprintf("X-Registry-Auth: %s", req->registry_auth);
+        headers = curl_slist_append(headers, h);
+        free(h);
+    }
     if (req->read_fn) {
         char ct[128];
         snprintf(ct, sizeof(ct), "Content-Type: %s",

@@ -439,6 +439,10 @@ void orch__wide_release(struct orch_wide *w);
 
 /* ---- Swarm (swarm.c) ---- */
 
+/* Where an image built for a Swarm project is pushed: image's name without its tag under
+ * registry, unless it starts with registry already (owned; pure). */
+char *orch__swarm_push_repo(const char *registry, const char *image);
+
 /* A config or secret as tasks get it: the model's key, the engine's content-addressed
  * name and its ID. */
 struct orch__swarm_obj {

@@ -2,13 +2,18 @@
  * model-to-spec mapping, content-addressed configs and secrets, overlay networks, the
  * hash-gated create/update, waiting for convergence (rollbacks are failures), and
  * ps/status/down/rollback on tasks instead of containers. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../engine/engine.h"
+#include "../proxy/proxy.h"
 #include "mapping.h"
 #include "orchestrator-int.h"
+#include "routes.h"
 #include "swarm.h"
 
 #include "../util/banned.h"
@@ -145,7 +150,8 @@ static const char *const handled_keys[] = {
     "configs",     "secrets",     "healthcheck",
     "networks",    "ports",       "deploy",
     "expose",      "build",       "scale",
-    "profiles",    "env_file",    NULL,
+    "profiles",    "env_file",    "x-zpanel",
+    NULL,
 };
 
 /* Keys that Swarm cannot honour, with why. */
@@ -161,7 +167,6 @@ static const struct {
     {"network_mode", "Swarm services join overlay networks"},
     {"privileged", "Swarm services cannot run privileged"},
     {"devices", "Swarm services cannot map devices"},
-    {"x-zpanel", "routes through zpanel's proxy are not wired to Swarm services yet"},
     {NULL, NULL},
 };
 
@@ -818,8 +823,25 @@ static int build_spec(const struct compose_project *p, struct swarm_svc *sv,
     /* networks: the model's keys to engine names, the service name as alias */
     const struct zp_node *nets = zp_node_get(svc, "networks");
     const struct zp_node *ndefs = zp_node_get(p->model, "networks");
-    if (nets && zp_node_is_map(nets) && nets->n) {
-        struct engine_service_network *n = keep(b, zp_calloc(nets->n, sizeof(*n)));
+    /* a routed service also joins the project's proxy network (an overlay one), where
+     * the proxy's router dials its tasks */
+    struct proxy_site site;
+    bool routed = false;
+    if ((rc = orch_service_site(p, service, svc, &site, &routed, err)) != 0)
+        return rc;
+    char *routes = routed ? keeps(b, proxy_site_to_label(&site)) : NULL;
+    if (routed)
+        proxy_site_release(&site);
+    size_t nn = nets && zp_node_is_map(nets) ? nets->n : 0;
+    if (nn || routed) {
+        struct engine_service_network *n = keep(b, zp_calloc(nn + 1, sizeof(*n)));
+        if (routed)
+            n[nn].target = keeps(b, proxy_project_network(p->name));
+        s->networks = n;
+        s->n_networks = nn + (routed ? 1 : 0);
+    }
+    if (nn) {
+        struct engine_service_network *n = (struct engine_service_network *)s->networks;
         for (size_t i = 0; i < nets->n; i++) {
             const char *key = nets->pairs[i].key->str;
             const struct zp_node *na = zp_node_get(nets->pairs[i].value, "aliases");
@@ -831,13 +853,13 @@ static int build_spec(const struct compose_project *p, struct swarm_svc *sv,
             n[i].target = keeps(b, orch__object_name(p->name, key, zp_node_get(ndefs, key)));
             n[i].aliases = al;
         }
-        s->networks = n;
-        s->n_networks = nets->n;
     }
     swarm_hash(sv);
     /* labels: deploy.labels on the service, labels on the containers, ours on both */
     size_t nl = 0, ncl = 0;
-    struct engine_kv *sl = kv_of_map(b, zp_node_get(zp_node_get(svc, "deploy"), "labels"), 3, &nl);
+    struct engine_kv *sl = kv_of_map(b, zp_node_get(zp_node_get(svc, "deploy"), "labels"), 4, &nl);
+    if (routes)
+        kv_set(sl, &nl, PROXY_LABEL_ROUTES, routes);
     kv_set(sl, &nl, ORCH_LABEL_PROJECT, p->name);
     kv_set(sl, &nl, ORCH_LABEL_SERVICE, service);
     kv_set(sl, &nl, ORCH_LABEL_HASH, sv->hash);
@@ -928,11 +950,107 @@ int orch_swarm_deployed(struct orch *o, bool *ret, struct zp_err *err)
     return rc;
 }
 
+/* ---- routes: the proxy follows the tasks ---- */
+
+/* While services change, an events thread resyncs the proxy at every event of the
+ * project's task containers (start, health, kill, die) and services (update states): a
+ * task that became ready is routed at once, one that Swarm stops is dropped as soon as
+ * its kill is seen (Swarm has marked it for shutdown before that, and proxy_sync leaves
+ * out tasks not desired running). wait_service also resyncs at each of its polls, which
+ * catches the shutdown mark itself (no event names it) before Swarm stops the task. */
+struct swarm_follow {
+    struct orch *o;
+    struct engine *ev;   /* the events stream's own connection */
+    struct engine *sync; /* the thread's connection for the syncs */
+    struct orch_proxy_ctx px;
+    char *state_dir;
+    char *prefix; /* "<project>_": the project's Swarm services */
+    pthread_t thread;
+    bool started;
+};
+
+static int follow_event(void *ctx, const struct engine_event *ev, struct zp_err *err)
+{
+    struct swarm_follow *f = ctx;
+    (void)err;
+    const char *svc = engine_labels_get(&ev->attributes, "com.docker.swarm.service.name");
+    if (ev->type && strcmp(ev->type, "service") == 0)
+        svc = engine_labels_get(&ev->attributes, "name");
+    if (!svc || !zp_str_has_prefix(svc, f->prefix))
+        return 0;
+    struct zp_err serr;
+    zp_err_init(&serr);
+    orch__proxy_sync(f->o, f->sync, &f->px, &serr); /* the next event or poll tries again */
+    return 0;
+}
+
+static void *follow_thread(void *arg)
+{
+    struct swarm_follow *f = arg;
+    const char *const types[] = {"container", "service", NULL};
+    /* not the health checks' exec_* events: several a second per task */
+    const char *const actions[] = {"start",         "kill",   "die", "destroy",
+                                   "health_status", "update", NULL};
+    struct engine_events_filter filter = {.types = types, .actions = actions};
+    struct zp_err err;
+    zp_err_init(&err);
+    engine_events(f->ev, 0, 0, &filter, follow_event, f, &err);
+    return NULL;
+}
+
+/* Start following (f zeroed by the caller). A failure to start only loses the
+ * immediacy: the polls still resync. */
+static void follow_start(struct orch *o, struct swarm_follow *f)
+{
+    f->o = o;
+    f->state_dir = zp_state_dir();
+    orch__proxy_ctx_init(&f->px, f->state_dir);
+    f->prefix = zp_asprintf("%s_", o->p->name);
+    struct zp_err err;
+    zp_err_init(&err);
+    f->ev = engine_new(engine_host(o->e), &err);
+    f->sync = f->ev ? engine_new(engine_host(o->e), &err) : NULL;
+    if (!f->ev || !f->sync)
+        return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* signals belong to the signal thread */
+    f->started = pthread_create(&f->thread, NULL, follow_thread, f) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* One resync from the caller's thread (the poll), with the follower's context. */
+static void follow_poll(struct swarm_follow *f)
+{
+    if (!f || !f->state_dir)
+        return;
+    struct zp_err err;
+    zp_err_init(&err);
+    orch__proxy_sync(f->o, f->o->e, &f->px, &err);
+}
+
+static void follow_stop(struct swarm_follow *f)
+{
+    if (!f->state_dir)
+        return;
+    if (f->started) {
+        engine_cancel(f->ev);
+        pthread_join(f->thread, NULL);
+    }
+    follow_poll(f); /* the final state */
+    engine_free(f->ev);
+    engine_free(f->sync);
+    orch__proxy_ctx_release(&f->px);
+    free(f->state_dir);
+    free(f->prefix);
+    memset(f, 0, sizeof(*f));
+}
+
 /* Wait until service sv runs its new spec: enough running tasks made from the wanted
  * hash, and no update in progress. A rollback, a paused update or tasks of the new spec
  * that keep failing are errors naming the last task error seen. */
 static int wait_service(struct orch *o, struct swarm_svc *sv, int64_t deadline_ms,
-                        struct zp_err *err)
+                        struct swarm_follow *follow, struct zp_err *err)
 {
     orch__emit(o, ORCH_OBJ_SERVICE, sv->name, sv->service, ORCH_WORKING, "Waiting");
     char *why = NULL; /* the last failure of a task of the new spec */
@@ -942,6 +1060,7 @@ static int wait_service(struct orch *o, struct swarm_svc *sv, int64_t deadline_m
             rc = orch__interrupted(err);
             break;
         }
+        follow_poll(follow);
         struct engine_task_list tl = {0};
         if ((rc = engine_task_list(o->e, NULL, sv->id, false, &tl, err)) != 0)
             break;
@@ -1018,6 +1137,56 @@ static bool selected(const struct orch_swarm_up_opts *opts, const char *service)
     return false;
 }
 
+/* The repository an image built for service sv gets in registry: the image's name without
+ * its tag, under registry unless it names it already ("reg:5000/shop-web"; owned). */
+char *orch__swarm_push_repo(const char *registry, const char *image)
+{
+    size_t n = strlen(image);
+    const char *slash = strrchr(image, '/');
+    const char *colon = strrchr(image, ':');
+    if (colon && (!slash || colon > slash))
+        n = (size_t)(colon - image);
+    size_t rl = strlen(registry);
+    while (rl > 0 && registry[rl - 1] == '/')
+        rl--;
+    if (n > rl && strncmp(image, registry, rl) == 0 && image[rl] == '/')
+        return zp_strndup(image, n);
+    return zp_asprintf("%.*s/%.*s", (int)rl, registry, (int)n, image);
+}
+
+/* Tag the image built for sv as <registry>/<name>:<first 12 hex digits of its ID> and push
+ * it, so that every node can pull exactly this build; the service runs that reference. */
+static int push_image(struct orch *o, struct swarm_svc *sv, const char *registry,
+                      struct zp_err *err)
+{
+    if (!sv->image_id)
+        return zp_err_set(err, ZP_E_INTERNAL, NULL, "services.%s: no image ID to push",
+                          sv->service);
+    const char *hex = sv->image_id;
+    if (zp_str_has_prefix(hex, "sha256:"))
+        hex += 7;
+    char *repo = orch__swarm_push_repo(registry, sv->image);
+    char *tag = zp_strndup(hex, 12);
+    char *ref = zp_asprintf("%s:%s", repo, tag);
+    orch__emit(o, ORCH_OBJ_IMAGE, ref, sv->service, ORCH_WORKING, "Pushing");
+    int rc = engine_image_tag(o->e, sv->image_id, repo, tag, err);
+    if (rc == 0)
+        rc = engine_image_push(o->e, repo, tag, NULL, NULL, err);
+    if (rc == 0) {
+        orch__emit(o, ORCH_OBJ_IMAGE, ref, sv->service, ORCH_DONE, "Pushed");
+        free(sv->image);
+        sv->image = ref;
+        ref = NULL;
+    } else {
+        zp_err_prefix(err, "services.%s: x-zpanel.registry '%s'", sv->service, registry);
+        orch__emit(o, ORCH_OBJ_IMAGE, ref, sv->service, ORCH_FAILED, "%s", err->msg);
+    }
+    free(ref);
+    free(tag);
+    free(repo);
+    return rc;
+}
+
 static int prepare_image(struct orch *o, struct swarm_svc *sv, int64_t nodes, struct zp_err *err)
 {
     bool exists = false;
@@ -1034,17 +1203,14 @@ static int prepare_image(struct orch *o, struct swarm_svc *sv, int64_t nodes, st
                           "not start; set x-zpanel.registry (and build an image named there) "
                           "or pin the service to this node with a placement constraint",
                           sv->service, (long long)nodes);
-    if (build && registry)
-        return zp_err_set(err, ZP_E_INPUT, &build->pos,
-                          "services.%s.build: pushing built images to x-zpanel.registry '%s' is "
-                          "not implemented yet; push the image and name it in `image`",
-                          sv->service, registry);
     if (!exists && build) {
         rc = orch__build_image(o, sv->service, sv->svc, sv->image, NULL, &sv->image_id, err);
         if (rc != 0)
             return rc;
         exists = true;
     }
+    if (build && registry)
+        return push_image(o, sv, registry, err);
     if (!exists)
         orch__emit(o, ORCH_OBJ_IMAGE, sv->image, sv->service, ORCH_INFO,
                    "not on this engine: the swarm's nodes pull it when they run a task");
@@ -1074,6 +1240,8 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
     struct engine_service_list have = {0};
     char *pf = project_filter(o);
     const char *const filters[] = {pf, NULL};
+    struct swarm_follow follow;
+    memset(&follow, 0, sizeof(follow));
 
     if ((rc = ensure_networks(o, svcs, err)) != 0)
         goto out;
@@ -1098,6 +1266,16 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
             goto out;
         if ((rc = build_spec(o->p, s, &configs, &secrets, err)) != 0)
             goto out;
+    }
+    /* routed services: their overlay proxy network, and the proxy following their tasks */
+    bool routed = false;
+    for (size_t i = 0; i < nsv; i++)
+        for (size_t k = 0; k < sv[i].spec.n_labels; k++)
+            routed = routed || strcmp(sv[i].spec.labels[k].key, PROXY_LABEL_ROUTES) == 0;
+    if (routed) {
+        if ((rc = proxy_ensure_swarm_network(o->e, o->p->name, err)) != 0)
+            goto out;
+        follow_start(o, &follow);
     }
     /* create or update; a service whose hash did not change is left alone */
     for (size_t i = 0; i < nsv; i++) {
@@ -1158,7 +1336,7 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
                 continue;
             struct zp_err sub;
             zp_err_init(&sub);
-            int r = wait_service(o, &sv[i], deadline, &sub);
+            int r = wait_service(o, &sv[i], deadline, routed ? &follow : NULL, &sub);
             if (r != 0 && rc == 0) {
                 rc = r;
                 *err = sub;
@@ -1170,6 +1348,7 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
         prune_objs(o, ENGINE_SECRET, &secrets);
     }
 out:
+    follow_stop(&follow);
     for (size_t i = 0; i < nsv; i++)
         swarm_svc_release(&sv[i]);
     free(sv);
@@ -1248,6 +1427,24 @@ int orch_swarm_down(struct orch *o, bool volumes, struct zp_err *err)
         prune_objs(o, ENGINE_CONFIG, NULL);
         prune_objs(o, ENGINE_SECRET, NULL);
     }
+    bool routed = false;
+    for (size_t i = 0; i < have.n; i++)
+        routed = routed || engine_labels_get(&have.items[i].labels, PROXY_LABEL_ROUTES) != NULL;
+    if (rc == 0 && routed) { /* the proxy forgets the tasks, then the project's network */
+        struct swarm_follow f;
+        memset(&f, 0, sizeof(f));
+        f.o = o;
+        f.state_dir = zp_state_dir();
+        orch__proxy_ctx_init(&f.px, f.state_dir);
+        follow_poll(&f);
+        orch__proxy_ctx_release(&f.px);
+        free(f.state_dir);
+        struct zp_err sub;
+        zp_err_init(&sub);
+        if (proxy_forget_project(o->e, o->p->name, &sub) != 0)
+            orch__emit(o, ORCH_OBJ_NETWORK, o->p->name, NULL, ORCH_WARNING,
+                       "the project's proxy network: %s", sub.msg);
+    }
     if (rc == 0 && volumes) {
         const struct zp_node *defs = zp_node_get(o->p->model, "volumes");
         for (size_t i = 0; defs && i < defs->n; i++) {
@@ -1279,6 +1476,8 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
     char *pf = project_filter(o);
     const char *const filters[] = {pf, NULL};
     struct engine_service_list have = {0};
+    struct swarm_follow follow;
+    memset(&follow, 0, sizeof(follow));
     int rc = require_manager(o, NULL, err);
     if (rc == 0)
         rc = engine_service_list(o->e, filters, &have, err);
@@ -1310,6 +1509,8 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
             break;
         }
         orch__emit(o, ORCH_OBJ_SERVICE, cur->name, svc, ORCH_WORKING, "Rolling back");
+        if (!follow.state_dir && engine_labels_get(&cur->labels, PROXY_LABEL_ROUTES))
+            follow_start(o, &follow); /* the proxy follows the tasks */
         rc = engine_service_rollback(o->e, full.id, full.version, full.spec_json, err);
         engine_service_release(&full);
         if (rc != 0)
@@ -1317,6 +1518,7 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
         /* wait for the rollback to finish (the service's state says it) */
         int64_t deadline = zp_mono_ms() + SWARM_WAIT_DEFAULT_MS;
         for (;;) {
+            follow_poll(follow.state_dir ? &follow : NULL);
             struct engine_service now;
             if ((rc = engine_service_inspect(o->e, cur->id, &now, err)) != 0)
                 break;
@@ -1343,6 +1545,7 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
         if (rc == 0)
             orch__emit(o, ORCH_OBJ_SERVICE, cur->name, svc, ORCH_DONE, "Rolled back");
     }
+    follow_stop(&follow);
     engine_service_list_release(&have);
     free(pf);
     return rc;
@@ -1463,4 +1666,19 @@ void orch_swarm_services_free(struct orch_swarm_service *s, size_t n)
         free(s[i].config_hash);
     }
     free(s);
+}
+
+char *orch_swarm_service_problem(const struct orch_swarm_service *s)
+{
+    const char *st = s->update_state ? s->update_state : "";
+    const char *msg = s->update_message && *s->update_message ? s->update_message : NULL;
+    if (strcmp(st, "paused") == 0 || strcmp(st, "rollback_paused") == 0 ||
+        strcmp(st, "rollback_started") == 0)
+        return msg ? zp_asprintf("update %s: %s", st, msg) : zp_asprintf("update %s", st);
+    if (s->desired <= 0)
+        return zp_strdup("no task desired (scaled to 0)");
+    if (s->running < s->desired)
+        return zp_asprintf("%lld of %lld tasks running (healthy)", (long long)s->running,
+                           (long long)s->desired);
+    return NULL;
 }

@@ -88,6 +88,10 @@ struct orch_swarm_service {
 
 int orch_swarm_services(struct orch *o, struct orch_swarm_service **ret, size_t *ret_n,
                         struct zp_err *err);
+/* Why service s is not healthy, for `health` (owned; NULL when it is: as many tasks run as
+ * are desired, at least one, and no update is paused or rolling back). A task counts as
+ * running only once its health check passed (Swarm's own rule). Pure. */
+char *orch_swarm_service_problem(const struct orch_swarm_service *s);
 void orch_swarm_services_free(struct orch_swarm_service *s, size_t n);
 
 #endif

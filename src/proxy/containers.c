@@ -320,6 +320,52 @@ out:
     return rc;
 }
 
+int proxy_ensure_swarm_network(struct engine *e, const char *project, struct zp_err *err)
+{
+    char *name = proxy_project_network(project);
+    struct engine_network_list l;
+    memset(&l, 0, sizeof(l));
+    int rc = engine_network_list(e, NULL, &l, err);
+    const struct engine_network *found = NULL;
+    for (size_t k = 0; rc == 0 && k < l.n; k++)
+        if (strcmp(l.items[k].name, name) == 0)
+            found = &l.items[k];
+    if (rc == 0 && found && strcmp(found->scope, "swarm") != 0) {
+        /* left by a container deploy of the project: unused, it is replaced */
+        struct zp_err e2;
+        zp_err_init(&e2);
+        engine_network_disconnect(e, name, PROXY_ROUTER_NAME, true, &e2);
+        zp_err_init(&e2);
+        if (engine_network_remove(e, found->id, &e2) != 0)
+            rc = zp_err_set(err, ZP_E_CONFLICT, NULL,
+                            "the proxy network '%s' is a %s network still in use (%s): Swarm "
+                            "services need an overlay one; run `zpanel down` on the project's "
+                            "containers first",
+                            name, found->driver, e2.msg);
+        found = NULL;
+    }
+    if (rc == 0 && !found) {
+        struct engine_kv labels[] = {{PROXY_LABEL_ROLE, "project-network"},
+                                     {LABEL_NET_PROJECT, project}};
+        struct engine_network_opts no;
+        memset(&no, 0, sizeof(no));
+        no.driver = "overlay";
+        no.attachable = true; /* the router, a plain container, joins it */
+        no.labels = labels;
+        no.n_labels = 2;
+        struct zp_err e2;
+        zp_err_init(&e2);
+        rc = engine_network_create(e, name, &no, NULL, &e2);
+        if (rc == ZP_E_CONFLICT)
+            rc = 0;
+        else if (rc)
+            *err = e2;
+    }
+    engine_network_list_release(&l);
+    free(name);
+    return rc;
+}
+
 int proxy_forget_project(struct engine *e, const char *project, struct zp_err *err)
 {
     char *name = proxy_project_network(project);
@@ -735,6 +781,103 @@ static bool replica_served(const struct engine_container_list *l,
     return false;
 }
 
+/* Append one upstream to rt (grown as needed; *cap its room). Takes s, addr and net. */
+static void routed_add(struct routed *rt, size_t *cap, struct proxy_site *s, const char *id,
+                       const char *name, char *addr, char *net, bool draining)
+{
+    if (rt->n == *cap) {
+        size_t c = *cap;
+        zp_grow((void **)&rt->sites, &c, rt->n + 1, sizeof(*rt->sites));
+        c = *cap;
+        zp_grow((void **)&rt->ids, &c, rt->n + 1, sizeof(*rt->ids));
+        c = *cap;
+        zp_grow((void **)&rt->names, &c, rt->n + 1, sizeof(*rt->names));
+        c = *cap;
+        zp_grow((void **)&rt->addrs, &c, rt->n + 1, sizeof(*rt->addrs));
+        c = *cap;
+        zp_grow((void **)&rt->nets, &c, rt->n + 1, sizeof(*rt->nets));
+        c = *cap;
+        zp_grow((void **)&rt->draining, &c, rt->n + 1, sizeof(*rt->draining));
+        *cap = c;
+    }
+    rt->sites[rt->n] = *s;
+    rt->ids[rt->n] = zp_strdup(id);
+    rt->names[rt->n] = zp_strdup(name);
+    rt->addrs[rt->n] = addr;
+    rt->nets[rt->n] = net;
+    rt->draining[rt->n] = draining;
+    rt->n++;
+}
+
+/* The routed Swarm services' tasks (when the engine is a Swarm manager): every task whose
+ * desired state and state are both running (Swarm reports a task running only once its
+ * health check passed, and marks the old task of an update for shutdown before stopping
+ * it), dialled at its address on its project's proxy network, an overlay network that
+ * spans the nodes. A task of a service that Swarm is replacing is left out as soon as the
+ * manager says so, whichever node runs it. */
+static int collect_swarm(struct engine *e, struct routed *rt, size_t *cap, struct zp_err *err)
+{
+    struct engine_swarm_state st;
+    int rc = engine_swarm_state(e, &st, err);
+    if (rc)
+        return rc;
+    bool manager = strcmp(st.local_state, "active") == 0 && st.control_available;
+    engine_swarm_state_release(&st);
+    if (!manager)
+        return 0;
+    const char *filters[] = {PROXY_LABEL_ROUTES, NULL};
+    struct engine_service_list sl;
+    if ((rc = engine_service_list(e, filters, &sl, err)))
+        return rc;
+    for (size_t i = 0; i < sl.n && rc == 0; i++) {
+        const struct engine_service *svc = &sl.items[i];
+        const char *project = engine_labels_get(&svc->labels, LABEL_PROJECT);
+        struct zp_err lerr;
+        zp_err_init(&lerr);
+        struct proxy_site site;
+        if (!project || proxy_site_from_label(engine_labels_get(&svc->labels, PROXY_LABEL_ROUTES),
+                                              &site, &lerr))
+            continue;
+        if (site.kind != PROXY_KIND_CADDY) {
+            proxy_site_release(&site);
+            continue;
+        }
+        struct engine_task_list tl;
+        if ((rc = engine_task_list(e, NULL, svc->id, true, &tl, err))) {
+            proxy_site_release(&site);
+            break;
+        }
+        char *net = proxy_project_network(project);
+        for (size_t k = 0; k < tl.n; k++) {
+            const struct engine_task *t = &tl.items[k];
+            if (strcmp(t->state, "running") != 0 || strcmp(t->desired_state, "running") != 0)
+                continue;
+            for (size_t a = 0; a < t->n_addrs; a++) {
+                if (strcmp(t->addrs[a].network, net) != 0)
+                    continue;
+                struct proxy_site copy;
+                char *label = proxy_site_to_label(&site);
+                int prc = proxy_site_from_label(label, &copy, &lerr);
+                free(label);
+                if (prc)
+                    ZP_BUG("a site does not survive its own label");
+                char *name = zp_asprintf("%s.%lld", svc->name, (long long)t->slot);
+                routed_add(rt, cap, &copy, t->id, name, zp_strdup(t->addrs[a].ip), zp_strdup(net),
+                           false);
+                free(name);
+                break;
+            }
+        }
+        free(net);
+        engine_task_list_release(&tl);
+        proxy_site_release(&site);
+    }
+    engine_service_list_release(&sl);
+    if (rc)
+        zp_err_prefix(err, "listing the routed Swarm services");
+    return rc;
+}
+
 static int collect_routed(struct engine *e, const struct proxy_override *ov, size_t nov,
                           struct routed *ret, struct zp_err *err)
 {
@@ -789,15 +932,13 @@ static int collect_routed(struct engine *e, const struct proxy_override *ov, siz
             proxy_site_release(&s);
             continue;
         }
-        rt.sites[rt.n] = s;
-        rt.ids[rt.n] = zp_strdup(c->id);
-        rt.names[rt.n] = zp_strdup(name);
-        rt.addrs[rt.n] = addr;
-        rt.nets[rt.n] = net;
-        rt.draining[rt.n] = excluded;
-        rt.n++;
+        routed_add(&rt, &cap, &s, c->id, name, addr, net, excluded);
     }
     engine_container_list_release(&list);
+    if ((rc = collect_swarm(e, &rt, &cap, err))) {
+        routed_release(&rt);
+        return rc;
+    }
     *ret = rt;
     return 0;
 }

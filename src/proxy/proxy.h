@@ -235,6 +235,11 @@ char *proxy_project_network(const char *project);
  * created it. The router joins it at the next proxy_sync or proxy_probe. */
 int proxy_ensure_project_network(struct engine *e, const char *project, bool *ret_created,
                                  struct zp_err *err);
+/* The same network for a project deployed as Swarm services: an attachable overlay
+ * network (the tasks join it on any node, the router attaches to it). A bridge network of
+ * that name left by a container deploy is replaced when unused. Errors: ZP_E_CONFLICT
+ * (that bridge network is still in use), engine errors. */
+int proxy_ensure_swarm_network(struct engine *e, const char *project, struct zp_err *err);
 /* Take the router off the project's network and remove the network, unless other
  * containers still use it (then it stays; not an error). A missing one is not an error. */
 int proxy_forget_project(struct engine *e, const char *project, struct zp_err *err);
@@ -262,7 +267,9 @@ struct proxy_override {
 };
 
 /* List every running container with io.zpanel.routes (all projects; not one-off, not
- * kind traefik), build both configurations and load each one that differs from what
+ * kind traefik) and, on a Swarm manager, every running task (desired and actual state)
+ * of the Swarm services labelled io.zpanel.routes (at its address on the project's
+ * overlay proxy network), build both configurations and load each one that differs from what
  * that Caddy runs (the router in one /load request). Each upstream is dialled by its IP
  * address on its project's network (or on `zpanel`, where containers of older zpanel
  * versions are), read again from the engine at every sync; the router joins each such

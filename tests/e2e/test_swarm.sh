@@ -6,10 +6,22 @@
 # config and secret, warnings naming what Swarm cannot do, a no-op second up, scaling to
 # 3 without restarting tasks, a config change rolling the service, a failing update
 # (bad health check) rolled back by Swarm and reported as a failure, ps/status on tasks,
-# down removing everything.
+# down removing everything. Also: logs (the services logs endpoint) and health of a Swarm
+# project; a routed service (x-zpanel routes) served through zpanel's proxy, whose
+# start-first `zpanel update` under wrk loses no request (the proxy follows the tasks); `rollback N` refused. Uses the proxy: run under
+# `flock /tmp/zp-proxy.lock` (ctest's RESOURCE_LOCK zpanel-proxy).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
+source "$(dirname "$0")/lib-webver.sh"
+source "$(dirname "$0")/lib-proxy.sh"
 require_engine
+for tool in wrk curl docker-registry; do
+    command -v $tool >/dev/null || {
+        fail "$tool is not installed"
+        finish
+        exit
+    }
+done
 
 P=swarm-e2e-$$
 export ZPANEL_STATE_DIR=$TMP/state
@@ -17,7 +29,11 @@ DIR=$TMP/proj
 mkdir -p "$DIR"
 created_swarm=0
 
+WRK_PID=
+stop_wrk() { [ -n "$WRK_PID" ] && kill -INT "$WRK_PID" 2>/dev/null && wait "$WRK_PID" 2>/dev/null; WRK_PID=; }
+REG_PID=
 cleanup() {
+    stop_wrk
     (cd "$DIR" && "$ZPANEL" --progress quiet down >/dev/null 2>&1)
     docker service ls -q --filter "label=io.zpanel.project=$P" | xargs -r docker service rm >/dev/null 2>&1
     docker config ls -q --filter "label=io.zpanel.project=$P" | xargs -r docker config rm >/dev/null 2>&1
@@ -25,14 +41,35 @@ cleanup() {
     if [ "$created_swarm" = 1 ]; then
         docker swarm leave --force >/dev/null 2>&1
     fi
-    cleanup_project "$P"
+    cleanup_routed "$P"
+    timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
+    [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+    docker image ls -q --filter "reference=127.0.0.1:$REG_PORT/*" --filter "reference=$P-built" |
+        sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
 test_image || skip_test "cannot build $TEST_IMAGE"
+webver_image 1 || fail "building the webver image"
+proxy_image || fail "building $PROXY_IMAGE"
+HTTP_PORT=$(free_port)
+# a local registry (Debian's docker-registry) for the built image; the engine trusts
+# 127.0.0.0/8 registries over plain HTTP
+REG_PORT=$(free_port)
+cat >"$TMP/registry.yml" <<EOF
+version: 0.1
+storage:
+  filesystem: {rootdirectory: $TMP/registry}
+http: {addr: 127.0.0.1:$REG_PORT}
+EOF
+docker-registry serve "$TMP/registry.yml" >"$TMP/registry.log" 2>&1 &
+REG_PID=$!
 
 cd "$DIR" || exit 1
+mkdir -p built
+printf 'built\n' >built/marker
+printf 'FROM %s\nCOPY marker /marker\n' "$TEST_IMAGE" >built/Dockerfile
 printf 'config v1\n' >app.conf
 printf 's3cret\n' >pw.txt
 # write_compose HEALTH_TEST: the project, with web's health check command
@@ -41,7 +78,12 @@ write_compose() {
 name: $P
 x-zpanel:
   swarm: true
+  registry: 127.0.0.1:$REG_PORT
 services:
+  built:
+    build: ./built
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
   web:
     image: $TEST_IMAGE
     command: ["sleep", "3600"]
@@ -66,10 +108,29 @@ services:
     secrets: [pw]
   worker:
     image: $TEST_IMAGE
-    command: ["sleep", "3600"]
+    command: ["sh", "-c", "echo swarm-log-line; exec sleep 3600"]
     stop_grace_period: 1s
     container_name: not-on-swarm
     deploy: {mode: global}
+  api:
+    image: $WEBVER_IMAGE
+    environment:
+      VERSION: \${API_VERSION:-v1}
+    stop_grace_period: 5s
+    healthcheck:
+      test: ["CMD", "/webver", "-probe", "/up"]
+      interval: 500ms
+      timeout: 5s
+      retries: 10
+    deploy:
+      replicas: 2
+      update_config: {parallelism: 0, delay: 0s, monitor: 1s, order: start-first}
+      rollback_config: {parallelism: 0, delay: 0s, monitor: 1s, order: start-first}
+    x-zpanel:
+      routes:
+        - host: api.$P.localhost
+          port: 8080
+      tls: "off"
 configs:
   app: {file: ./app.conf}
 secrets:
@@ -104,6 +165,9 @@ active) ;; # a swarm already: used, not left
     exit $?
     ;;
 esac
+step "proxy up"
+run timeout 120 "$ZPANEL" proxy up --image "$PROXY_IMAGE" --http-port "$HTTP_PORT" --https-port 0 --bind 127.0.0.1
+expect_rc 0 "proxy up"
 write_compose true
 run "$ZPANEL" --progress plain up --no-start
 expect_rc 2 "up --no-start on a Swarm project"
@@ -144,10 +208,56 @@ c=$(web_container)
 config1=$(docker config ls -q --filter "label=io.zpanel.project=$P" | wc -l)
 [ "$config1" -eq 1 ] && ok || fail "$config1 configs for the project, want 1"
 
+# the built image was pushed to x-zpanel.registry, tagged with its ID, and runs from there
+img=$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${P}_built")
+[[ "$img" =~ ^127\.0\.0\.1:$REG_PORT/$P-built:[0-9a-f]{12}$ ]] && ok || fail "the built service runs '$img', not the pushed image"
+curl -s "http://127.0.0.1:$REG_PORT/v2/$P-built/tags/list" | grep -q "\"${img##*:}\"" && ok ||
+    fail "the registry lacks the pushed tag: $(curl -s "http://127.0.0.1:$REG_PORT/v2/$P-built/tags/list")"
+expect_err_has "Pushed" "the push is reported"
 run "$ZPANEL" ps --format json
 expect_rc 0 "ps on a swarm project"
 json_check 'sorted(t["Name"] for t in m if t["Service"] == "web") == ["'$P'_web.1", "'$P'_web.2"] and all(t["State"] == "running" for t in m)' "ps lists the tasks"
 
+# ---- logs and health ----
+step "logs, health"
+run "$ZPANEL" logs --tail 5 --no-color worker
+expect_rc 0 "logs of a Swarm service"
+expect_out_has "swarm-log-line" "logs come from the services logs endpoint"
+run "$ZPANEL" logs --until 1m worker
+expect_rc 1 "logs --until on a Swarm project"
+expect_err_has "--until: not supported for the logs of a Swarm service" "--until refused with the reason"
+run "$ZPANEL" health
+expect_rc 0 "health of the Swarm project"
+expect_out_has "all 4 services healthy" "health counts the services"
+run "$ZPANEL" rollback 3
+expect_rc 2 "rollback N on a Swarm project"
+expect_err_has "a Swarm project has no release records" "rollback N refused with the reason"
+
+# ---- routes: the proxy follows the tasks; start-first update and rollback lose nothing ----
+step "routes"
+get_api() { curl -s -m 5 -H "Host: api.$P.localhost" "http://127.0.0.1:$HTTP_PORT/"; }
+[ "$(get_api)" = "v1" ] && ok || fail "the proxy does not route to the Swarm service: '$(get_api)'"
+run "$ZPANEL" proxy routes
+expect_out_has "api.$P.localhost" "proxy routes lists the Swarm service's host"
+# wrk_phase NAME CMD...: CMD under continuous load through the proxy; no error, no non-200
+wrk_phase() {
+    local name=$1 w=$TMP/wrk-$1
+    shift
+    wrk -t2 -c8 -d300s -s "$ZP_SOURCE_DIR/tests/e2e/wrk-count.lua" -H "Host: api.$P.localhost" \
+        "http://127.0.0.1:$HTTP_PORT/" >"$w" 2>&1 &
+    WRK_PID=$!
+    sleep 0.5
+    run "$@"
+    stop_wrk
+    if grep -q '^errors ' "$w"; then
+        grep -q "^errors connect=0 read=0 write=0 timeout=0 status=0" "$w" && ok ||
+            fail "$name under wrk: $(grep '^errors ' "$w")"
+        [ "$(awk '$1 == "status" && $2 != "200"' "$w")" = "" ] && ok || fail "$name: non-200 answers: $(grep '^status' "$w" | tr '\n' ' ')"
+        echo "# $name: $(grep -E '^(status|body|requests)' "$w" | tr '\n' ' ')"
+    else
+        fail "$name: wrk printed no counts: $(cat "$w")"
+    fi
+}
 # ---- a second up changes nothing ----
 step "no-op up"
 v1=$(docker service inspect -f '{{.Version.Index}}' "${P}_web")
@@ -157,7 +267,7 @@ if grep -qE "Updating|Creating" <<<"$ERR"; then fail "a no-op up changed somethi
 [ "$(docker service inspect -f '{{.Version.Index}}' "${P}_web")" = "$v1" ] && ok || fail "a no-op up updated the service"
 
 # the same project without x-zpanel.swarm would run twice: refused
-grep -v -e '^x-zpanel:' -e '^  swarm: true' compose.yaml >plain.yaml
+grep -v -e '^x-zpanel:' -e '^  swarm: true' -e '^  registry: ' compose.yaml >plain.yaml
 run "$ZPANEL" -f plain.yaml --progress plain up -d
 expect_rc 1 "a container up of a project deployed on the swarm"
 expect_err_has "runs as Swarm services on this engine" "the refusal names the reason"
@@ -209,6 +319,13 @@ run "$ZPANEL" status --format json
 expect_rc 0 "status on a swarm project"
 json_check 'any(s["Service"] == "web" and s["Desired"] == 3 and s["UpdateState"] == "rollback_completed" for s in m)' "status shows the rollback"
 
+# ---- a start-first update of the routed service under wrk loses no request ----
+step "update under wrk"
+wrk_phase update env API_VERSION=v2 "$ZPANEL" --progress plain update api
+expect_rc 0 "update (start-first) of the routed Swarm service"
+expect_out_has "Updated on the swarm" "update says what it did"
+[ "$(get_api)" = "v2" ] && ok || fail "after the update the proxy serves '$(get_api)', want v2"
+grep -q '^body v2 ' "$TMP/wrk-update" && ok || fail "wrk never saw v2 during the update"
 # ---- down removes everything ----
 step "down"
 write_compose true
@@ -219,6 +336,8 @@ expect_rc 0 "down"
 [ -z "$(docker config ls -q --filter "label=io.zpanel.project=$P")$(docker secret ls -q --filter "label=io.zpanel.project=$P")" ] &&
     ok || fail "configs or secrets left after down"
 [ -z "$(docker ps -aq --filter "label=io.zpanel.project=$P")" ] && ok || fail "task containers left after down"
+[ -z "$(docker network ls -q --filter "name=^zpanel-$P\$")" ] && ok || fail "the project's proxy network is left after down"
+[ "$(proxy_status_code "$HTTP_PORT" "api.$P.localhost")" != 200 ] && ok || fail "the proxy still routes after down"
 
 step "end"
 finish

@@ -349,13 +349,90 @@ static void test_services_tasks_objects(void **state)
     engine_free(e);
 }
 
+struct collected {
+    struct zp_buf out[4];
+};
+
+static int collect_frame(void *ctx, enum engine_stream stream, const char *data, size_t len,
+                         struct zp_err *err)
+{
+    struct collected *c = ctx;
+    (void)err;
+    return zp_buf_add(&c->out[stream], data, len);
+}
+
+/* GET /services/{id}/logs: the same frames as a container's; no end time */
+static void test_service_logs(void **state)
+{
+    (void)state;
+    const struct route routes[] = {
+        VERSION_ROUTE,
+        {"GET", "/v1.41/services/zprec_web/logs?stdout=1&stderr=1&follow=1&tail=5", 200,
+         "logs_mux_long.bin", NULL, FAKE_PLAIN},
+        {"GET", "/v1.41/services/zprec_tty/logs?stdout=1&stderr=1", 200, NULL, "raw text\n",
+         FAKE_PLAIN},
+    };
+    fake_routes(routes, N(routes));
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+    struct collected c;
+    memset(&c, 0, sizeof(c));
+    struct engine_logs_opts o = {.follow = true, .tail = 5};
+    assert_int_equal(engine_service_logs(e, "zprec_web", &o, collect_frame, &c, &err), 0);
+    assert_string_equal(zp_buf_cstr(&c.out[ENGINE_STREAM_STDERR]),
+                        "warn 0\nwarn 1\nwarn 2\nwarn 3\nwarn 4\n");
+    struct engine_logs_opts t = {.tty = true};
+    assert_int_equal(engine_service_logs(e, "zprec_tty", &t, collect_frame, &c, &err), 0);
+    assert_true(zp_str_has_suffix(zp_buf_cstr(&c.out[ENGINE_STREAM_STDOUT]), "raw text\n"));
+    struct engine_logs_opts u = {.until = 1700000000};
+    assert_int_equal(engine_service_logs(e, "zprec_web", &u, collect_frame, &c, &err), ZP_E_INPUT);
+    assert_string_equal(err.msg, "--until: not supported for the logs of a Swarm service");
+    for (int i = 0; i < 4; i++)
+        zp_buf_release(&c.out[i]);
+    assert_log("GET /version \n"
+               "GET /v1.41/services/zprec_web/logs?stdout=1&stderr=1&follow=1&tail=5 \n"
+               "GET /v1.41/services/zprec_tty/logs?stdout=1&stderr=1 \n");
+    engine_free(e);
+}
+
+/* tasks' addresses (NetworksAttachments), recorded from a routed service during a
+ * start-first update: two running tasks and the new one starting */
+static void test_task_addresses(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    char *text = fake_data("swarm_tasks_net.json", &len);
+    json_error_t jerr;
+    json_t *j = json_loadb(text, len, 0, &jerr);
+    assert_non_null(j);
+    struct engine_task_list tl;
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(engine__map_task_list(j, &tl, &err), 0);
+    assert_int_equal(tl.n, 3);
+    size_t running = 0;
+    for (size_t i = 0; i < tl.n; i++) {
+        const struct engine_task *t = &tl.items[i];
+        assert_int_equal(t->n_addrs, 2);
+        assert_string_equal(t->addrs[1].network, "zpanel-swarm-e2e-26713");
+        assert_string_equal(t->addrs[0].network, "swarm-e2e-26713_default");
+        assert_null(strchr(t->addrs[1].ip, '/'));
+        assert_true(zp_str_has_prefix(t->addrs[1].ip, "10.0.2."));
+        running += strcmp(t->state, "running") == 0;
+    }
+    assert_int_equal(running, 2);
+    engine_task_list_release(&tl);
+    json_decref(j);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_spec_json),
-        cmocka_unit_test(test_swarm_and_nodes),
-        cmocka_unit_test(test_services_tasks_objects),
+        cmocka_unit_test(test_base64),          cmocka_unit_test(test_spec_json),
+        cmocka_unit_test(test_swarm_and_nodes), cmocka_unit_test(test_services_tasks_objects),
+        cmocka_unit_test(test_service_logs),    cmocka_unit_test(test_task_addresses),
     };
     return cmocka_run_group_tests(tests, fake_start, fake_stop);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "orchestrator/orchestrator-int.h"
+#include "orchestrator/swarm.h"
 #include "util/util.h"
 
 #define DATA ZP_TEST_DATA "/orchestrator/swarm"
@@ -147,11 +148,79 @@ static void test_global_and_refusals(void **state)
     compose_project_free(p);
 }
 
+/* a routed service joins the project's proxy network and carries its routes label */
+static void test_routed_spec(void **state)
+{
+    (void)state;
+    struct compose_project *p = load();
+    struct zp_err err;
+    zp_err_init(&err);
+    char *j = NULL, h[65], th[65];
+    assert_int_equal(orch__swarm_spec_json(p, "api", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
+                     0);
+    has(j, "\"Networks\":[{\"Target\":\"sw_default\",\"Aliases\":[\"api\"]},{\"Target\":\"zpanel-"
+           "sw\"}]");
+    has(j, "\"io.zpanel.routes\":\"{");
+    has(j, "api.example.com");
+    free(j);
+    /* an unrouted one does not */
+    assert_int_equal(orch__swarm_spec_json(p, "agent", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
+                     0);
+    assert_null(strstr(j, "zpanel-sw"));
+    assert_null(strstr(j, "io.zpanel.routes"));
+    free(j);
+    compose_project_free(p);
+}
+
+/* health: why a service is not healthy */
+static void test_service_problem(void **state)
+{
+    (void)state;
+    struct orch_swarm_service s = {
+        .running = 2, .desired = 2, .update_state = (char *)"", .update_message = (char *)""};
+    assert_null(orch_swarm_service_problem(&s));
+    s.update_state = (char *)"rollback_completed"; /* rolled back, but running: healthy */
+    assert_null(orch_swarm_service_problem(&s));
+    s.running = 1;
+    char *why = orch_swarm_service_problem(&s);
+    assert_string_equal(why, "1 of 2 tasks running (healthy)");
+    free(why);
+    s.update_state = (char *)"paused";
+    s.update_message = (char *)"update paused due to failure";
+    why = orch_swarm_service_problem(&s);
+    assert_string_equal(why, "update paused: update paused due to failure");
+    free(why);
+    s.update_state = (char *)"";
+    s.running = s.desired = 0;
+    why = orch_swarm_service_problem(&s);
+    assert_string_equal(why, "no task desired (scaled to 0)");
+    free(why);
+}
+
+/* where a built image is pushed */
+static void test_push_repo(void **state)
+{
+    (void)state;
+    const char *cases[][3] = {
+        {"reg:5000", "shop-web", "reg:5000/shop-web"},
+        {"reg:5000/", "shop-web:1.2", "reg:5000/shop-web"},
+        {"reg:5000", "reg:5000/team/web:v1", "reg:5000/team/web"},
+        {"127.0.0.1:5000", "localhost:5000/web", "127.0.0.1:5000/localhost:5000/web"},
+        {"reg.example.com/team", "web", "reg.example.com/team/web"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *r = orch__swarm_push_repo(cases[i][0], cases[i][1]);
+        assert_string_equal(r, cases[i][2]);
+        free(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_web_spec),
-        cmocka_unit_test(test_global_and_refusals),
+        cmocka_unit_test(test_web_spec),    cmocka_unit_test(test_global_and_refusals),
+        cmocka_unit_test(test_routed_spec), cmocka_unit_test(test_service_problem),
+        cmocka_unit_test(test_push_repo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
