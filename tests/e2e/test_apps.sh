@@ -80,6 +80,9 @@ expect_rc 1 "a second app of the same name"
 expect_err_has "exists already" "create: the conflict is named"
 run "$ZPANEL" app create bad/name --git "file://$TMP/repo.git"
 expect_rc 2 "an invalid app name is a usage error"
+# secrets at rest: the webhook secret and the env values are sealed in app.toml
+grep -q "$SECRET" "$ST/apps/$A/app.toml" && fail "app.toml holds the webhook secret in clear" || ok
+grep -q 'GREETING=zpenc:v1:' "$ST/apps/$A/app.toml" && ok || fail "app.toml: the env value is sealed"
 
 T0=$(date +%s.%N)
 run "$ZPANEL" app deploy "$A"
@@ -91,6 +94,7 @@ C=$(docker ps -q --filter "label=io.zpanel.project=$A")
 [ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SHA1" ] && ok ||
     fail "the container is labelled with the commit"
 inspect_field "$C" '{{json .Config.Env}}' | grep -q '"GREETING=hello"' && ok || fail "the app's env"
+grep -q hello "$ST/apps/$A/compose.yaml" && fail "compose.yaml holds an env value in clear" || ok
 run "$ZPANEL" app list
 expect_out_has "${SHA1:0:12}" "app list shows the deployed commit"
 (cd "$ST/apps/$A" && "$ZPANEL" releases) >"$TMP/rel" 2>&1
@@ -112,7 +116,7 @@ body() { printf '{"ref":"refs/heads/%s","after":"%s","repository":{"name":"x"}}'
 sign() { python3 -c 'import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())' "$1"; }
 # hook PROVIDER DELIVERY BODY SIGNATURE_HEADER EVENT: HTTP code in $CODE, answer in $TMP/out
 hook() {
-    CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -X POST "$URL/api/v1/webhooks/$1/$A" \
+    CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -X POST "$URL/api/v1/webhooks/$1/${HOOK_APP:-$A}" \
         -H 'Content-Type: application/json' -H "X-GitHub-Event: $5" -H "X-Gitlab-Event: $5" \
         -H "X-GitHub-Delivery: $2" -H "$4" --data-binary "$3")
 }
@@ -125,6 +129,11 @@ hook github d-none "$B" "X-Nothing: x" push
 [ "$CODE" = 401 ] && ok || fail "a missing signature gets 401 (got $CODE)"
 hook gitlab d-gl "$B" "X-Gitlab-Token: wrong-token" "Push Hook"
 [ "$CODE" = 401 ] && ok || fail "a wrong GitLab token gets 401 (got $CODE)"
+cp "$TMP/out" "$TMP/out-wrong"
+# an unknown app is answered exactly as a wrong signature is (which apps exist does not leak)
+HOOK_APP=zpe2enosuchapp hook github d-x "$B" "X-Hub-Signature-256: sha256=$(printf '%s' "$B" | sign "$SECRET")" push
+[ "$CODE" = 401 ] && cmp -s "$TMP/out" "$TMP/out-wrong" && ok ||
+    fail "an unknown app gets the wrong signature's 401 ($CODE $(cat "$TMP/out") vs $(cat "$TMP/out-wrong"))"
 [ "$(jobs_count)" = 0 ] && ok || fail "rejected webhooks queue no job"
 sleep 0.5
 [ "$(get_page)" = "version 1" ] && ok || fail "rejected webhooks deploy nothing"
@@ -183,6 +192,26 @@ wait_jobs() {
     done
     return 1
 }
+# preview names and hosts never collide with another app's
+run "$ZPANEL" app create "$A-pr-3" --git "file://$TMP/repo.git"
+expect_rc 1 "an app name ending in -pr-N is refused"
+expect_err_has "previews" "the refusal says why"
+mkdir -p "$ST/apps/$A-pr-7"
+printf 'name = "%s"\ngit = "file:///nowhere"\n' "$A-pr-7" >"$ST/apps/$A-pr-7/app.toml"
+pr_hook p-c1 opened acme/shop
+[ "$CODE" = 409 ] && grep -q "not a preview of '$A'" "$TMP/out" && ok ||
+    fail "a preview never replaces another app of its name ($CODE $(cat "$TMP/out"))"
+pr_hook p-c2 closed acme/shop
+[ "$CODE" = 409 ] && grep -q "file:///nowhere" "$ST/apps/$A-pr-7/app.toml" && ok ||
+    fail "closing the pull request leaves the other app alone ($CODE $(cat "$TMP/out"))"
+rm -r "$ST/apps/$A-pr-7"
+run "$ZPANEL" app create zpe2eappsdom --git "file://$TMP/repo.git" --domain "pr-7.$A.localhost"
+expect_rc 0 "an app on the preview's host"
+pr_hook p-c3 opened acme/shop
+[ "$CODE" = 409 ] && grep -q "app 'zpe2eappsdom'" "$TMP/out" && ok ||
+    fail "a preview never takes another app's host ($CODE $(cat "$TMP/out"))"
+run "$ZPANEL" app remove zpe2eappsdom
+expect_rc 0 "remove the app on the preview's host"
 pr_hook p-fork opened mallory/shop
 [ "$CODE" = 200 ] && grep -q 'fork' "$TMP/out" && ok || fail "a fork's pull request is not deployed ($CODE $(cat "$TMP/out"))"
 pr_hook p-1 opened acme/shop
