@@ -119,6 +119,8 @@ struct app_settings {
     char *build_pack; /* NULL or "auto": detected */
     char *domain;     /* the proxy route's host, or NULL */
     char *publish;    /* "[IP:]PORT" published on the host, or NULL */
+    char *tls;        /* the route's TLS: "auto" (NULL), "internal" or "off" */
+    char *health;     /* the route's HTTP probe path during a rollout ("/up"), or NULL */
     int port;         /* 0: the plan's */
     char *secret;     /* the webhook secret */
     char *token;      /* https token, or NULL */
@@ -169,7 +171,8 @@ int app_delete(const char *state_dir, const char *name, struct zp_err *err);
 /* The compose file of an app at commit sha with plan (a new string): service "web",
  * image zpanel-app-NAME:<sha's first 12>, built from ./src (the plan's Dockerfile inline,
  * or the repository's), PORT and the settings' environment, labels naming the app and
- * commit, named volumes, resource limits, the x-zpanel route to domain, published port.
+ * commit, named volumes, resource limits, the x-zpanel route to domain (with its tls and
+ * health path), published port.
  * The environment's keys only (`KEY: null`): the file holds no secret, its values come
  * from the environment it is loaded with (app_environ). */
 char *app_compose_generate(const struct app_settings *s, const struct app_plan *plan,

@@ -102,6 +102,16 @@ int app_settings_validate(const struct app_settings *s, struct zp_err *err)
             return zp_err_set(err, ZP_E_INPUT, NULL,
                               "--volume '%s': expected NAME:/PATH (NAME of a-z, 0-9, '-', '_')", v);
     }
+    if (s->tls && strcmp(s->tls, "auto") != 0 && strcmp(s->tls, "internal") != 0 &&
+        strcmp(s->tls, "off") != 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "--tls '%s': expected auto, internal or off",
+                          s->tls);
+    if (s->health &&
+        (s->health[0] != '/' || strpbrk(s->health, " \t\r\n\"\\") || strlen(s->health) > 1024))
+        return zp_err_set(err, ZP_E_INPUT, NULL, "--health '%s': expected a path such as /up",
+                          s->health);
+    if ((s->tls || s->health) && !s->domain)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "--tls and --health need --domain (the route)");
     if (s->publish) {
         int64_t v;
         const char *colon = strrchr(s->publish, ':');
@@ -232,6 +242,8 @@ int app_save(const char *state_dir, const struct app_settings *s, bool create, s
     kv(&b, "build_pack", s->build_pack);
     kv(&b, "domain", s->domain);
     kv(&b, "publish", s->publish);
+    kv(&b, "tls", s->tls);
+    kv(&b, "health", s->health);
     if (s->port)
         zp_buf_addf(&b, "port = %d\n", s->port);
     if ((rc = kv_sealed(&b, state_dir, "secret", s->secret, err)) ||
@@ -340,6 +352,8 @@ int app_load(const char *state_dir, const char *name, struct app_settings *ret, 
         s.build_pack = dup_str(&t, "build_pack");
         s.domain = dup_str(&t, "domain");
         s.publish = dup_str(&t, "publish");
+        s.tls = dup_str(&t, "tls");
+        s.health = dup_str(&t, "health");
         s.secret = dup_str(&t, "secret");
         s.token = dup_str(&t, "token");
         s.ssh_key = dup_str(&t, "ssh_key");
@@ -377,6 +391,8 @@ void app_settings_release(struct app_settings *s)
     free(s->build_pack);
     free(s->domain);
     free(s->publish);
+    free(s->tls);
+    free(s->health);
     free(s->secret);
     free(s->token);
     free(s->ssh_key);
@@ -577,7 +593,17 @@ char *app_compose_generate(const struct app_settings *s, const struct app_plan *
     if (s->domain) {
         zp_buf_adds(&b, ",\n      \"x-zpanel\": {\"routes\": [{\"host\": ");
         jstr(&b, s->domain);
-        zp_buf_addf(&b, ", \"port\": %d}]}", plan->port);
+        zp_buf_addf(&b, ", \"port\": %d}]", plan->port);
+        if (s->tls) {
+            zp_buf_adds(&b, ", \"tls\": ");
+            jstr(&b, s->tls);
+        }
+        if (s->health) {
+            zp_buf_adds(&b, ", \"health\": {\"path\": ");
+            jstr(&b, s->health);
+            zp_buf_adds(&b, "}");
+        }
+        zp_buf_adds(&b, "}");
     }
     zp_buf_adds(&b, "\n    }\n  }");
     if (s->nvolumes) {

@@ -505,7 +505,8 @@ static char *opt_str(json_t *b, const char *key, bool *bad)
     return zp_strdup(json_string_value(v));
 }
 
-/* {"name", "git", "branch"?, "buildPack"?, "domain"?, "port"?, "publish"?, "env"?: {K: V},
+/* {"name", "git", "branch"?, "buildPack"?, "domain"?, "port"?, "publish"?, "tls"?,
+ * "health"?, "env"?: {K: V},
  * "secret"?} -> 201 with the app and its webhook secret (shown once) */
 void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
 {
@@ -525,6 +526,8 @@ void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
     s.build_pack = opt_str(b, "buildPack", &bad);
     s.domain = opt_str(b, "domain", &bad);
     s.publish = opt_str(b, "publish", &bad);
+    s.tls = opt_str(b, "tls", &bad);
+    s.health = opt_str(b, "health", &bad);
     s.secret = opt_str(b, "secret", &bad);
     json_t *port = json_object_get(b, "port");
     if (port && !json_is_integer(port))
@@ -656,6 +659,8 @@ static void webhook_pr(struct srv_req *req, struct srv_resp *resp, const struct 
             .branch = w->branch,
             .build_pack = s->build_pack,
             .domain = domain,
+            .tls = s->tls,
+            .health = s->health,
             .port = s->port,
             .secret = s->secret,
             .token = s->token,

@@ -144,6 +144,8 @@ static void test_settings(void **state)
         {"volume", "data", "--volume 'data'"},
         {"publish", "127.0.0.1:http", "--publish"},
         {"build_pack", "cobol", "unknown build pack 'cobol'"},
+        {"tls", "on", "--tls 'on'"},
+        {"health", "up", "--health 'up'"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct app_settings b = {.name = S("ok"), .git = S("file:///r")};
@@ -160,6 +162,10 @@ static void test_settings(void **state)
             b.volumes = one, b.nvolumes = 1;
         else if (strcmp(bad[i].field, "publish") == 0)
             b.publish = (char *)bad[i].value;
+        else if (strcmp(bad[i].field, "tls") == 0)
+            b.tls = (char *)bad[i].value;
+        else if (strcmp(bad[i].field, "health") == 0)
+            b.health = (char *)bad[i].value;
         else
             b.build_pack = (char *)bad[i].value;
         zp_err_init(&err);
@@ -248,6 +254,8 @@ static void test_compose(void **state)
                              .domain = S("blog.example.com"),
                              .publish = S("127.0.0.1:18000"),
                              .memory = S("256m"),
+                             .tls = S("off"),
+                             .health = S("/up"),
                              .env = env,
                              .nenv = 1,
                              .volumes = vols,
@@ -297,6 +305,8 @@ static void test_compose(void **state)
     const struct zp_node *routes = zp_node_get(x, "routes");
     assert_non_null(routes);
     assert_true(zp_node_is_seq(routes));
+    assert_string_equal(zp_node_get_str(x, "tls"), "off");
+    assert_string_equal(zp_node_get_str(zp_node_get(x, "health"), "path"), "/up");
     assert_non_null(zp_node_get(zp_node_get(p->model, "volumes"), "media"));
     assert_non_null(zp_node_get(web, "ports"));
     assert_non_null(zp_node_get(web, "deploy"));
