@@ -68,7 +68,7 @@ wait_page "$zport" v0
 
 mkdir -p "$dir/hand"
 hand_up() { # TAG: the by-hand deploy of the work tree
-    docker build -q -t "$H:$1" "$w" >/dev/null
+    docker build -q -t "$H:$1" "$w" >/dev/null 2>&1
     cat >"$dir/hand/compose.yaml" <<YAML
 services:
   web:
