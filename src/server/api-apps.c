@@ -717,8 +717,11 @@ void srv_api_webhook(struct srv_req *req, struct srv_resp *resp)
         if (known)
             srv_log("warn", "app=%s webhook=%s msg=\"bad or missing signature\"", s.name,
                     req->params[0]);
+        else if (app_name_valid(req->params[1])) /* else the name is not logged as it is */
+            srv_log("warn", "app=%s webhook=%s msg=\"%s\"", req->params[1], req->params[0],
+                    err.msg);
         else
-            srv_log("warn", "webhook=%s msg=\"%s\"", req->params[0], err.msg);
+            srv_log("warn", "webhook=%s msg=\"invalid app name\"", req->params[0]);
         srv_reply_error(resp, 401, "unauthorized", NULL, "%s: missing or wrong signature",
                         sig_headers[prov]);
         goto out;
