@@ -26,6 +26,7 @@ packages=(
     # remote engines over SSH (libssh); the e2e test's "remote" server
     libssh-dev openssh-server
     # apps from git: libgit2 (clone and fetch without a git binary); git makes the tests' repos
+    # and serves one over smart HTTP (git http-backend, which Debian's git ships)
     libgit2-dev git
     # zpanel serve: the HTTP server; the SMTP sink of the notification tests
     libmicrohttpd-dev python3-aiosmtpd

@@ -119,6 +119,8 @@ struct app_settings {
     char *build_pack; /* NULL or "auto": detected */
     char *domain;     /* the proxy route's host, or NULL */
     char *publish;    /* "[IP:]PORT" published on the host, or NULL */
+    char *tls;        /* the route's TLS: "auto" (NULL), "internal" or "off" */
+    char *health;     /* the route's HTTP probe path during a rollout ("/up"), or NULL */
     int port;         /* 0: the plan's */
     char *secret;     /* the webhook secret */
     char *token;      /* https token, or NULL */
@@ -126,6 +128,7 @@ struct app_settings {
     char *memory;     /* limits: NULL "512m" */
     char *cpus;       /* NULL: "1" */
     char *commit;     /* the commit deployed last, or NULL */
+    char *preview_of; /* a pull-request preview: the app it previews (NAME of NAME-pr-N) */
     char **env;       /* "KEY=VALUE" */
     size_t nenv;
     char **volumes; /* "NAME:/path" (named volumes) */
@@ -134,19 +137,32 @@ struct app_settings {
 
 /* 1-48 of [a-z0-9_-], starting with a letter or digit (a project name). */
 bool app_name_valid(const char *name);
+/* Is name one that only a pull-request preview takes (it ends in "-pr-" and digits)? */
+bool app_name_reserved(const char *name);
 /* STATE/apps/NAME (newly allocated). */
 char *app_dir(const char *state_dir, const char *name);
 /* Check the settings; ZP_E_INPUT naming the flag. */
 int app_settings_validate(const struct app_settings *s, struct zp_err *err);
-/* Write STATE/apps/NAME/app.toml (0600, atomically). create: ZP_E_CONFLICT when the app
- * exists. Errors also: ZP_E_INPUT (app_settings_validate), ZP_E_SYSTEM. */
+/* Write STATE/apps/NAME/app.toml (0600, atomically), with secret, token and the env values
+ * sealed under state_dir's key (store_secret_seal; STATE/secret.key made on first use).
+ * create: ZP_E_CONFLICT when the app exists; ZP_E_INPUT for a name app_name_reserved
+ * (NAME-pr-N is the preview of NAME's pull request N). Errors also: ZP_E_INPUT
+ * (app_settings_validate, an unusable key file), ZP_E_SYSTEM. */
 int app_save(const char *state_dir, const struct app_settings *s, bool create, struct zp_err *err);
-/* Read an app's settings into *ret (the caller's). Errors: ZP_E_NOTFOUND, ZP_E_INPUT,
- * ZP_E_SYSTEM. */
+/* Read an app's settings into *ret (the caller's), sealed values opened (values in clear,
+ * from a file written before they were sealed, are taken as they are). Errors:
+ * ZP_E_NOTFOUND, ZP_E_INPUT (a malformed file, a value that does not open with this state
+ * directory's key), ZP_E_SYSTEM. */
 int app_load(const char *state_dir, const char *name, struct app_settings *ret, struct zp_err *err);
 void app_settings_release(struct app_settings *s);
 /* The apps' names, sorted (*ret: an array of new strings, the caller frees both). */
 int app_list(const char *state_dir, char ***ret, size_t *ret_n, struct zp_err *err);
+/* May parent's pull-request preview be written as app name at host domain? Not when an
+ * app called name exists that is not parent's preview (preview_of), nor when an app other
+ * than name routes domain. Errors: ZP_E_CONFLICT naming the other app, those of app_load
+ * (an unreadable app.toml of name). */
+int app_preview_check(const char *state_dir, const char *parent, const char *name,
+                      const char *domain, struct zp_err *err);
 /* rm -rf dir (symbolic links removed, not followed); a missing dir is fine. */
 int app_rmtree(const char *dir, struct zp_err *err);
 /* Remove STATE/apps/NAME (settings and checkout). */
@@ -155,9 +171,16 @@ int app_delete(const char *state_dir, const char *name, struct zp_err *err);
 /* The compose file of an app at commit sha with plan (a new string): service "web",
  * image zpanel-app-NAME:<sha's first 12>, built from ./src (the plan's Dockerfile inline,
  * or the repository's), PORT and the settings' environment, labels naming the app and
- * commit, named volumes, resource limits, the x-zpanel route to domain, published port. */
+ * commit, named volumes, resource limits, the x-zpanel route to domain (with its tls and
+ * health path), published port.
+ * The environment's keys only (`KEY: null`): the file holds no secret, its values come
+ * from the environment it is loaded with (app_environ). */
 char *app_compose_generate(const struct app_settings *s, const struct app_plan *plan,
                            const char *sha);
+/* The environment an app's compose file is loaded with (compose_options.environ, its whole
+ * environment): s's KEY=VALUE, NULL-terminated. The array is the caller's (free), the
+ * strings are s's. */
+char **app_environ(const struct app_settings *s);
 
 /* What a deploy needs, made by app_prepare. */
 struct app_prepared {

@@ -1,7 +1,8 @@
 /* app/apps: an app's settings under STATE/apps/NAME/app.toml (written by zpanel, read
- * with the TOML reader), its checkout (STATE/apps/NAME/src) and the compose file zpanel
- * generates for it (STATE/apps/NAME/compose.yaml): image tag per commit, environment,
- * named volumes, the proxy route through x-zpanel, resource limits. */
+ * with the TOML reader; the webhook secret, the token and the environment's values sealed
+ * under the state directory's key by store/secret), its checkout (STATE/apps/NAME/src) and the
+ * compose file zpanel generates for it (STATE/apps/NAME/compose.yaml): image tag per commit,
+ * environment, named volumes, the proxy route through x-zpanel, resource limits. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -10,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../store/secret.h"
 #include "app-int.h"
 
 #include "../util/banned.h"
@@ -31,6 +34,18 @@ bool app_name_valid(const char *name)
               name[i] == '-' || name[i] == '_'))
             return false;
     return true;
+}
+
+bool app_name_reserved(const char *name)
+{
+    const char *p = strstr(name, "-pr-");
+    if (!p)
+        return false;
+    /* the last "-pr-" */
+    for (const char *q; (q = strstr(p + 1, "-pr-")) != NULL;)
+        p = q;
+    p += strlen("-pr-");
+    return *p && strspn(p, "0123456789") == strlen(p);
 }
 
 char *app_dir(const char *state_dir, const char *name)
@@ -87,6 +102,16 @@ int app_settings_validate(const struct app_settings *s, struct zp_err *err)
             return zp_err_set(err, ZP_E_INPUT, NULL,
                               "--volume '%s': expected NAME:/PATH (NAME of a-z, 0-9, '-', '_')", v);
     }
+    if (s->tls && strcmp(s->tls, "auto") != 0 && strcmp(s->tls, "internal") != 0 &&
+        strcmp(s->tls, "off") != 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "--tls '%s': expected auto, internal or off",
+                          s->tls);
+    if (s->health &&
+        (s->health[0] != '/' || strpbrk(s->health, " \t\r\n\"\\") || strlen(s->health) > 1024))
+        return zp_err_set(err, ZP_E_INPUT, NULL, "--health '%s': expected a path such as /up",
+                          s->health);
+    if ((s->tls || s->health) && !s->domain)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "--tls and --health need --domain (the route)");
     if (s->publish) {
         int64_t v;
         const char *colon = strrchr(s->publish, ':');
@@ -151,6 +176,42 @@ static int write_file(const char *path, const char *data, size_t len, struct zp_
     return rc;
 }
 
+/* kv with v sealed under state_dir's key (every value, whatever it looks like: in memory
+ * settings are always clear, on disk always sealed) */
+static int kv_sealed(struct zp_buf *b, const char *state_dir, const char *key, const char *v,
+                     struct zp_err *err)
+{
+    if (!v)
+        return 0;
+    char *sealed = NULL;
+    int rc = store_secret_seal(state_dir, v, &sealed, err);
+    if (rc == 0)
+        kv(b, key, sealed);
+    free(sealed);
+    return rc;
+}
+
+/* env = ["KEY=<sealed value>", ...] */
+static int env_sealed(struct zp_buf *b, const char *state_dir, char *const *env, size_t n,
+                      struct zp_err *err)
+{
+    zp_buf_adds(b, "env = [");
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(env[i], '=');
+        char *sealed = NULL;
+        int rc = store_secret_seal(state_dir, eq + 1, &sealed, err);
+        if (rc)
+            return rc;
+        char *item = zp_asprintf("%.*s=%s", (int)(eq - env[i]), env[i], sealed);
+        zp_buf_adds(b, i ? ", " : "");
+        toml_str(b, item);
+        free(item);
+        free(sealed);
+    }
+    zp_buf_adds(b, "]\n");
+    return 0;
+}
+
 int app_save(const char *state_dir, const struct app_settings *s, bool create, struct zp_err *err)
 {
     int rc = app_settings_validate(s, err);
@@ -159,28 +220,42 @@ int app_save(const char *state_dir, const struct app_settings *s, bool create, s
     char *dir = app_dir(state_dir, s->name);
     char *path = zp_path_join(dir, "app.toml");
     struct zp_buf b = ZP_BUF_INIT;
+    if (create && app_name_reserved(s->name)) {
+        rc = zp_err_set(err, ZP_E_INPUT, NULL,
+                        "app name '%s': names ending in -pr-N are the pull-request previews' "
+                        "(NAME-pr-N previews NAME's pull request N)",
+                        s->name);
+        goto out;
+    }
     if (create && zp_file_exists(path)) {
         rc = zp_err_set(err, ZP_E_CONFLICT, NULL, "app '%s' exists already", s->name);
         goto out;
     }
     if ((rc = zp_mkdir_p(dir, 0700, err)))
         goto out;
-    zp_buf_adds(&b, "# written by zpanel: the settings of an app (zpanel app create)\n");
+    zp_buf_adds(&b,
+                "# written by zpanel: the settings of an app (zpanel app create); secret,\n"
+                "# token and the env values are sealed with the state directory's secret.key\n");
     kv(&b, "name", s->name);
     kv(&b, "git", s->git);
     kv(&b, "branch", s->branch);
     kv(&b, "build_pack", s->build_pack);
     kv(&b, "domain", s->domain);
     kv(&b, "publish", s->publish);
+    kv(&b, "tls", s->tls);
+    kv(&b, "health", s->health);
     if (s->port)
         zp_buf_addf(&b, "port = %d\n", s->port);
-    kv(&b, "secret", s->secret);
-    kv(&b, "token", s->token);
+    if ((rc = kv_sealed(&b, state_dir, "secret", s->secret, err)) ||
+        (rc = kv_sealed(&b, state_dir, "token", s->token, err)))
+        goto out;
     kv(&b, "ssh_key", s->ssh_key);
     kv(&b, "memory", s->memory);
     kv(&b, "cpus", s->cpus);
     kv(&b, "commit", s->commit);
-    kv_list(&b, "env", s->env, s->nenv);
+    kv(&b, "preview_of", s->preview_of);
+    if ((rc = env_sealed(&b, state_dir, s->env, s->nenv, err)))
+        goto out;
     kv_list(&b, "volumes", s->volumes, s->nvolumes);
     rc = write_file(path, zp_buf_cstr(&b), b.len, err);
 out:
@@ -209,6 +284,49 @@ static void dup_list(const struct app_toml *t, const char *key, char ***ret, siz
             (*ret)[(*ret_n)++] = zp_strdup(v->items[i].s);
 }
 
+/* *v opened in place when sealed; a value in clear (an app.toml written before values were
+ * sealed) is taken as it is */
+static int open_in_place(const char *state_dir, const char *path, const char *what, char **v,
+                         struct zp_err *err)
+{
+    if (!*v || !store_secret_sealed(*v))
+        return 0;
+    char *label = zp_asprintf("%s: %s", path, what);
+    char *plain = NULL;
+    int rc = store_secret_open(state_dir, label, *v, &plain, err);
+    free(label);
+    if (rc == 0) {
+        free(*v);
+        *v = plain;
+    }
+    return rc;
+}
+
+/* the secret, token and env values of s opened */
+static int open_settings(const char *state_dir, const char *path, struct app_settings *s,
+                         struct zp_err *err)
+{
+    int rc = open_in_place(state_dir, path, "secret", &s->secret, err);
+    if (rc == 0)
+        rc = open_in_place(state_dir, path, "token", &s->token, err);
+    for (size_t i = 0; rc == 0 && i < s->nenv; i++) {
+        char *eq = strchr(s->env[i], '=');
+        if (!eq || !store_secret_sealed(eq + 1))
+            continue;
+        char *what = zp_asprintf("env.%.*s", (int)(eq - s->env[i]), s->env[i]);
+        char *val = zp_strdup(eq + 1);
+        rc = open_in_place(state_dir, path, what, &val, err);
+        if (rc == 0) {
+            char *kv_clear = zp_asprintf("%.*s=%s", (int)(eq - s->env[i]), s->env[i], val);
+            free(s->env[i]);
+            s->env[i] = kv_clear;
+        }
+        free(val);
+        free(what);
+    }
+    return rc;
+}
+
 int app_load(const char *state_dir, const char *name, struct app_settings *ret, struct zp_err *err)
 {
     if (!app_name_valid(name))
@@ -234,18 +352,23 @@ int app_load(const char *state_dir, const char *name, struct app_settings *ret, 
         s.build_pack = dup_str(&t, "build_pack");
         s.domain = dup_str(&t, "domain");
         s.publish = dup_str(&t, "publish");
+        s.tls = dup_str(&t, "tls");
+        s.health = dup_str(&t, "health");
         s.secret = dup_str(&t, "secret");
         s.token = dup_str(&t, "token");
         s.ssh_key = dup_str(&t, "ssh_key");
         s.memory = dup_str(&t, "memory");
         s.cpus = dup_str(&t, "cpus");
         s.commit = dup_str(&t, "commit");
+        s.preview_of = dup_str(&t, "preview_of");
         const struct app_toml_val *p = app__toml_get(&t, "port");
         s.port = p && p->type == APP_TOML_INT && p->i > 0 && p->i < 65536 ? (int)p->i : 0;
         dup_list(&t, "env", &s.env, &s.nenv);
         dup_list(&t, "volumes", &s.volumes, &s.nvolumes);
         if (!s.name || strcmp(s.name, name) != 0) {
             rc = zp_err_set(err, ZP_E_INPUT, NULL, "%s: name is not '%s'", path, name);
+            app_settings_release(&s);
+        } else if ((rc = open_settings(state_dir, path, &s, err)) != 0) {
             app_settings_release(&s);
         } else {
             *ret = s;
@@ -268,12 +391,15 @@ void app_settings_release(struct app_settings *s)
     free(s->build_pack);
     free(s->domain);
     free(s->publish);
+    free(s->tls);
+    free(s->health);
     free(s->secret);
     free(s->token);
     free(s->ssh_key);
     free(s->memory);
     free(s->cpus);
     free(s->commit);
+    free(s->preview_of);
     for (size_t i = 0; i < s->nenv; i++)
         free(s->env[i]);
     free(s->env);
@@ -319,6 +445,42 @@ int app_list(const char *state_dir, char ***ret, size_t *ret_n, struct zp_err *e
     *ret = names;
     *ret_n = n;
     return 0;
+}
+
+int app_preview_check(const char *state_dir, const char *parent, const char *name,
+                      const char *domain, struct zp_err *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = app_list(state_dir, &names, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct app_settings o;
+        struct zp_err lerr;
+        zp_err_init(&lerr);
+        bool self = strcmp(names[i], name) == 0;
+        if (app_load(state_dir, names[i], &o, &lerr) != 0) {
+            /* the preview's own file must be readable; others cannot route anything */
+            if (self) {
+                *err = lerr;
+                rc = lerr.code;
+            }
+            continue;
+        }
+        if (self && (!o.preview_of || strcmp(o.preview_of, parent) != 0))
+            rc = zp_err_set(err, ZP_E_CONFLICT, NULL,
+                            "preview '%s': an app of that name exists that is not a preview of "
+                            "'%s'; not replacing it",
+                            name, parent);
+        else if (!self && domain && o.domain && strcasecmp(o.domain, domain) == 0)
+            rc = zp_err_set(err, ZP_E_CONFLICT, NULL,
+                            "preview '%s': host '%s' is app '%s''s domain already", name, domain,
+                            names[i]);
+        app_settings_release(&o);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -392,12 +554,13 @@ char *app_compose_generate(const struct app_settings *s, const struct app_plan *
     zp_buf_adds(&b, ", \"ZPANEL_GIT_COMMIT\": ");
     jstr(&b, sha);
     for (size_t i = 0; i < s->nenv; i++) {
+        /* the key only: its value comes from the environment the file is loaded with
+         * (app_environ), so that this file holds no secret */
         const char *eq = strchr(s->env[i], '=');
         char *k = zp_strndup(s->env[i], (size_t)(eq - s->env[i]));
         zp_buf_adds(&b, ", ");
         jstr(&b, k);
-        zp_buf_adds(&b, ": ");
-        jstr(&b, eq + 1);
+        zp_buf_adds(&b, ": null");
         free(k);
     }
     zp_buf_adds(&b, "},\n      \"labels\": {\"dev.zpanel.app\": ");
@@ -430,7 +593,17 @@ char *app_compose_generate(const struct app_settings *s, const struct app_plan *
     if (s->domain) {
         zp_buf_adds(&b, ",\n      \"x-zpanel\": {\"routes\": [{\"host\": ");
         jstr(&b, s->domain);
-        zp_buf_addf(&b, ", \"port\": %d}]}", plan->port);
+        zp_buf_addf(&b, ", \"port\": %d}]", plan->port);
+        if (s->tls) {
+            zp_buf_adds(&b, ", \"tls\": ");
+            jstr(&b, s->tls);
+        }
+        if (s->health) {
+            zp_buf_adds(&b, ", \"health\": {\"path\": ");
+            jstr(&b, s->health);
+            zp_buf_adds(&b, "}");
+        }
+        zp_buf_adds(&b, "}");
     }
     zp_buf_adds(&b, "\n    }\n  }");
     if (s->nvolumes) {
@@ -447,6 +620,14 @@ char *app_compose_generate(const struct app_settings *s, const struct app_plan *
     }
     zp_buf_adds(&b, "\n}\n");
     return zp_buf_detach(&b, NULL);
+}
+
+char **app_environ(const struct app_settings *s)
+{
+    char **v = zp_calloc(s->nenv + 1, sizeof(char *));
+    for (size_t i = 0; i < s->nenv; i++)
+        v[i] = s->env[i];
+    return v;
 }
 
 int app_prepare(const char *state_dir, const struct app_settings *s, const char *commit,

@@ -15,7 +15,8 @@
 struct cb_state {
     const struct app_git_auth *auth;
     int cred_tries;
-    char *problem; /* why the host key was refused */
+    char *problem;    /* why the host key or the credentials were refused */
+    bool auth_failed; /* problem is about credentials */
 };
 
 static int git_fail(struct zp_err *err, int code, const char *what)
@@ -29,16 +30,26 @@ static int on_credentials(git_credential **out, const char *url, const char *use
 {
     struct cb_state *st = payload;
     (void)url;
-    /* one try per kind: a wrong token must fail, not loop */
-    if (st->cred_tries++ > 0 || !st->auth)
+    /* one try per kind: a wrong token must fail, not loop. libgit2's own message after a
+     * refusal here is not about it, so the reason is kept for the error. */
+    free(st->problem);
+    st->problem = NULL;
+    st->auth_failed = true;
+    if (st->cred_tries++ > 0) {
+        st->problem = zp_strdup("the repository refused the credentials (a wrong or expired "
+                                "token or deploy key?)");
         return GIT_EAUTH;
-    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && st->auth->ssh_key)
+    }
+    const struct app_git_auth *a = st->auth;
+    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && a && a->ssh_key)
         return git_credential_ssh_key_new(out, user_from_url ? user_from_url : "git", NULL,
-                                          st->auth->ssh_key, NULL);
-    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && st->auth->token)
+                                          a->ssh_key, NULL);
+    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && a && a->token)
         return git_credential_userpass_plaintext_new(
-            out, user_from_url && *user_from_url ? user_from_url : "x-access-token",
-            st->auth->token);
+            out, user_from_url && *user_from_url ? user_from_url : "x-access-token", a->token);
+    st->problem = zp_strdup((allowed & GIT_CREDENTIAL_SSH_KEY)
+                                ? "the repository needs a deploy key (--ssh-key)"
+                                : "the repository needs a token (--token-file)");
     return GIT_EAUTH;
 }
 
@@ -194,14 +205,19 @@ int app_git_sync(const char *url, const char *branch, const char *commit, const 
     callbacks(&fo.callbacks, &st);
     fo.prune = GIT_FETCH_PRUNE;
 #if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 7)
+    /* shallow: the branch's tip is all a deploy needs; a given commit (a rollback) needs
+     * the history, which a shallow checkout then fetches once */
     if (!commit)
-        fo.depth = 1; /* shallow: the branch's tip is all a deploy needs */
+        fo.depth = 1;
+    else if (git_repository_is_shallow(repo) == 1)
+        fo.depth = GIT_FETCH_DEPTH_UNSHALLOW;
 #endif
     char *specs[] = {refspec};
     git_strarray refspecs = {specs, 1};
     if (git_remote_fetch(remote, &refspecs, &fo, "zpanel fetch") != 0) {
         if (st.problem)
-            rc = zp_err_set(err, ZP_E_INPUT, NULL, "fetching '%s': %s", url, st.problem);
+            rc = zp_err_set(err, st.auth_failed ? ZP_E_NOTFOUND : ZP_E_INPUT, NULL,
+                            "fetching '%s': %s", url, st.problem);
         else
             rc = git_fail(err, ZP_E_NOTFOUND, "fetching the repository");
         zp_err_prefix(err, "branch '%s'", branch);

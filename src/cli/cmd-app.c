@@ -19,7 +19,8 @@
     "plan PATH|URL [--branch B] [--build-pack P] [--port N] [--image KEY=IMAGE...] [--format "     \
     "json] | create NAME "                                                                         \
     "--git URL [--branch B] [--build-pack auto|dockerfile|compose|static|...] [--domain HOST] "    \
-    "[--port N] [--publish [IP:]PORT] [--env K=V...] [--volume NAME:/PATH...] [--memory SIZE] "    \
+    "[--port N] [--publish [IP:]PORT] [--tls auto|internal|off] [--health PATH] [--env K=V...] "   \
+    "[--volume NAME:/PATH...] [--memory SIZE] "                                                    \
     "[--cpus N] [--ssh-key FILE] [--token-file FILE] [--secret S] [--deploy] | deploy NAME "       \
     "[--commit SHA] | list [--format json] | remove NAME [--volumes]"
 
@@ -248,6 +249,8 @@ static int app_create_cmd(const struct cli_global *g, int argc, char **argv)
                                          {"domain", required_argument, NULL, 'd'},
                                          {"port", required_argument, NULL, 'p'},
                                          {"publish", required_argument, NULL, 'P'},
+                                         {"tls", required_argument, NULL, 'T'},
+                                         {"health", required_argument, NULL, 'H'},
                                          {"env", required_argument, NULL, 'e'},
                                          {"volume", required_argument, NULL, 'v'},
                                          {"memory", required_argument, NULL, 'm'},
@@ -285,6 +288,12 @@ static int app_create_cmd(const struct cli_global *g, int argc, char **argv)
             break;
         case 'P':
             free(s.publish), s.publish = zp_strdup(optarg);
+            break;
+        case 'T':
+            free(s.tls), s.tls = zp_strdup(optarg);
+            break;
+        case 'H':
+            free(s.health), s.health = zp_strdup(optarg);
             break;
         case 'e':
             add_str(&s.env, &s.nenv, optarg);

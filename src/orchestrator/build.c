@@ -479,6 +479,80 @@ static void take_err(struct zp_err *dst, const struct zp_err *src)
         *dst = *src;
 }
 
+/* May s go between the double quotes of a LABEL line as it is, whatever the Dockerfile's
+ * escape character? (No quote, escape, variable or control character.) */
+static bool label_plain(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || *s == '`' || *s == '$' || (unsigned char)*s < 0x20 ||
+            *s == 0x7f)
+            return false;
+    return true;
+}
+
+/* The engine's legacy builder turns each build label into a LABEL step of its own, a
+ * container created and committed per label (the engine's slowest step kind for what
+ * it does). One LABEL line appended to the Dockerfile sent is one step with the same
+ * image: the labels still come last, above what the Dockerfile made (cleanup relies on
+ * that). Done only where it is exact: no build target (the line would land in the last
+ * stage), plain keys and values, a Dockerfile that does not end in a line continuation.
+ * True when c now carries the labels (sent under a generated name, as dockerfile_inline
+ * is); false: pass them as the build's labels. */
+static bool labels_into_dockerfile(struct orch_context *c, const char *target,
+                                   const struct engine_kv *labels, size_t n)
+{
+    if (target || n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!*labels[i].key || !label_plain(labels[i].key) || !label_plain(labels[i].value))
+            return false;
+    char *text = c->generated;
+    size_t len = c->generated_len;
+    struct zp_err rerr;
+    zp_err_init(&rerr);
+    if (!text && zp_file_read(c->dockerfile_path, ORCH_DOCKERFILE_MAX, &text, &len, &rerr) != 0)
+        return false;
+    size_t end = len;
+    while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ' ||
+                       text[end - 1] == '\t'))
+        end--;
+    if (end == 0 || text[end - 1] == '\\' || text[end - 1] == '`' || memchr(text, '\0', len)) {
+        if (text != c->generated)
+            free(text);
+        return false;
+    }
+    struct zp_buf b = ZP_BUF_INIT;
+    zp_buf_add(&b, text, len);
+    zp_buf_adds(&b, "\nLABEL");
+    for (size_t i = 0; i < n; i++)
+        zp_buf_addf(&b, " \"%s\"=\"%s\"", labels[i].key, labels[i].value);
+    zp_buf_addc(&b, '\n');
+    if (text != c->generated)
+        free(text);
+    free(c->generated);
+    size_t glen = 0;
+    c->generated = zp_buf_detach(&b, &glen);
+    c->generated_len = glen;
+    if (!c->ignore_text) {
+        /* the Dockerfile was the context's own: now it is sent under a generated name,
+         * which the engine's .dockerignore (the context's, kept) drops from COPY . */
+        char *root = zp_path_join(c->dir, ".dockerignore");
+        char *rt = NULL;
+        zp_err_init(&rerr);
+        if (zp_file_exists(root) && zp_file_read(root, ORCH_IGNORE_MAX_FILE, &rt, NULL, &rerr) != 0)
+            rt = NULL;
+        free(c->dockerfile);
+        char hex[65];
+        zp_sha256_hex(c->generated, c->generated_len, hex);
+        hex[16] = '\0';
+        c->dockerfile = zp_asprintf("%s%s", ORCH_GENERATED_DOCKERFILE, hex);
+        c->ignore_text = zp_asprintf("%s\n%s\n", rt ? rt : ".dockerignore", c->dockerfile);
+        free(rt);
+        free(root);
+    }
+    return true;
+}
+
 int orch_build_service(struct engine *e, const struct compose_project *p, const char *service,
                        const struct zp_node *svc, const char *image, const char *digest,
                        const struct orch_build_opts *opts, orch_progress_fn progress, void *ud,
@@ -552,6 +626,8 @@ int orch_build_service(struct engine *e, const struct compose_project *p, const 
         .cache_from = cache_from,
         .platform = platform,
     };
+    if (labels_into_dockerfile(&c, bo.target, labels, k))
+        bo.dockerfile = c.dockerfile, bo.labels = NULL, bo.n_labels = 0;
     tar = orch__tar_new(&c);
     rc = engine_image_build_stream(e, &bo, orch__tar_read, tar, on_progress, &ps, &id, &lerr);
     progress_lines(&ps, true);

@@ -49,9 +49,13 @@ static void sink_line(const struct release_opts *opts, const char *fmt, ...)
     free(s);
 }
 
-static int load_project(const struct app_prepared *prep, const char *name,
+/* the app's compose file, with the app's environment as its whole environment (the
+ * generated file names the keys only; serve's own environment does not leak in) */
+static int load_project(const struct app_prepared *prep, const struct app_settings *s,
                         struct compose_project **ret, struct zp_err *err)
 {
+    const char *name = s->name;
+    char **environ_app = app_environ(s);
     const char *files[] = {prep->compose_path};
     struct compose_options co;
     memset(&co, 0, sizeof(co));
@@ -60,6 +64,7 @@ static int load_project(const struct app_prepared *prep, const char *name,
     co.project_name = name;
     co.project_dir = prep->project_dir;
     co.cwd = prep->project_dir;
+    co.environ = environ_app;
     struct zp_diags d;
     zp_diags_init(&d);
     int rc = compose_project_load(&co, ret, &d);
@@ -69,6 +74,7 @@ static int load_project(const struct app_prepared *prep, const char *name,
         rc = err->code;
     }
     zp_diags_release(&d);
+    free(environ_app);
     return rc;
 }
 
@@ -97,7 +103,7 @@ int release_app_deploy(const char *name, const char *commit, const struct releas
     memcpy(ret->sha, prep.sha, sizeof(ret->sha));
     sink_line(opts, "Commit %.12s, build pack %s, port %d", prep.sha, ret->provider,
               prep.plan.port);
-    if ((rc = load_project(&prep, name, &p, err)))
+    if ((rc = load_project(&prep, &s, &p, err)))
         goto out;
     if ((rc = orch_new(p, opts->host, opts->sink ? opts->sink->event : NULL,
                        opts->sink ? opts->sink->ud : NULL, &o, err)))
@@ -177,7 +183,7 @@ int release_app_remove(const char *name, bool volumes, const struct release_opts
         }
     }
     if (zp_file_exists(prep.compose_path)) {
-        rc = load_project(&prep, name, &p, err);
+        rc = load_project(&prep, &s, &p, err);
         if (rc == 0)
             rc = orch_new(p, opts->host, opts->sink ? opts->sink->event : NULL,
                           opts->sink ? opts->sink->ud : NULL, &o, err);

@@ -275,6 +275,22 @@ bool srv_webhook_verify(enum srv_hook_provider provider, const char *secret, con
     return sodium_memcmp(mac, given, sizeof(mac)) == 0;
 }
 
+static unsigned char decoy[24];
+static char decoy_hex[2 * sizeof(decoy) + 1];
+static pthread_once_t decoy_once = PTHREAD_ONCE_INIT;
+
+static void decoy_init(void)
+{
+    randombytes_buf(decoy, sizeof(decoy));
+    sodium_bin2hex(decoy_hex, sizeof(decoy_hex), decoy, sizeof(decoy));
+}
+
+const char *srv_webhook_decoy_secret(void)
+{
+    pthread_once(&decoy_once, decoy_init);
+    return decoy_hex;
+}
+
 /* ---- delivery ids ---- */
 
 /* Record id for app; false when it was seen before. Holds apps_lock (the caller). */
@@ -489,7 +505,8 @@ static char *opt_str(json_t *b, const char *key, bool *bad)
     return zp_strdup(json_string_value(v));
 }
 
-/* {"name", "git", "branch"?, "buildPack"?, "domain"?, "port"?, "publish"?, "env"?: {K: V},
+/* {"name", "git", "branch"?, "buildPack"?, "domain"?, "port"?, "publish"?, "tls"?,
+ * "health"?, "env"?: {K: V},
  * "secret"?} -> 201 with the app and its webhook secret (shown once) */
 void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
 {
@@ -509,6 +526,8 @@ void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
     s.build_pack = opt_str(b, "buildPack", &bad);
     s.domain = opt_str(b, "domain", &bad);
     s.publish = opt_str(b, "publish", &bad);
+    s.tls = opt_str(b, "tls", &bad);
+    s.health = opt_str(b, "health", &bad);
     s.secret = opt_str(b, "secret", &bad);
     json_t *port = json_object_get(b, "port");
     if (port && !json_is_integer(port))
@@ -615,13 +634,24 @@ static void webhook_pr(struct srv_req *req, struct srv_resp *resp, const struct 
     if (why) {
         srv_reply_json(resp, 200, json_pack("{s:s}", "ignored", why));
     } else if (w->pr == SRV_PR_CLOSE) {
+        /* only this app's preview: never an app that happens to have the name */
         struct app_settings prev;
         if (app_load(req->srv->state_dir, name, &prev, &err) != 0) {
             srv_reply_json(resp, 200, json_pack("{s:s}", "ignored", "no preview to remove"));
         } else {
+            bool mine = prev.preview_of && strcmp(prev.preview_of, s->name) == 0;
             app_settings_release(&prev);
-            queue_kind(req, resp, name, SRV_APP_REMOVE_KIND, NULL, "webhook");
+            if (mine)
+                queue_kind(req, resp, name, SRV_APP_REMOVE_KIND, NULL, "webhook");
+            else
+                srv_reply_error(resp, 409, "conflict", NULL,
+                                "preview '%s': an app of that name exists that is not a preview "
+                                "of '%s'; not removing it",
+                                name, s->name);
         }
+    } else if (app_preview_check(req->srv->state_dir, s->name, name, domain, &err) != 0) {
+        srv_log("warn", "app=%s pr=%" PRId64 " msg=\"%s\"", s->name, w->pr_number, err.msg);
+        srv_reply_zerr(resp, &err);
     } else {
         struct app_settings p = {
             .name = name,
@@ -629,12 +659,15 @@ static void webhook_pr(struct srv_req *req, struct srv_resp *resp, const struct 
             .branch = w->branch,
             .build_pack = s->build_pack,
             .domain = domain,
+            .tls = s->tls,
+            .health = s->health,
             .port = s->port,
             .secret = s->secret,
             .token = s->token,
             .ssh_key = s->ssh_key,
             .memory = s->memory,
             .cpus = s->cpus,
+            .preview_of = s->name,
             .env = s->env,
             .nenv = s->nenv,
         };
@@ -660,10 +693,6 @@ void srv_api_webhook(struct srv_req *req, struct srv_resp *resp)
     struct app_settings s;
     struct zp_err err;
     zp_err_init(&err);
-    if (app_load(req->srv->state_dir, req->params[1], &s, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
     static const char *const sig_headers[] = {[SRV_HOOK_GITHUB] = "X-Hub-Signature-256",
                                               [SRV_HOOK_GITEA] = "X-Gitea-Signature",
                                               [SRV_HOOK_GITLAB] = "X-Gitlab-Token",
@@ -676,12 +705,30 @@ void srv_api_webhook(struct srv_req *req, struct srv_resp *resp)
                                              [SRV_HOOK_GITEA] = "X-Gitea-Delivery",
                                              [SRV_HOOK_GITLAB] = "X-Gitlab-Event-UUID",
                                              [SRV_HOOK_BITBUCKET] = "X-Request-UUID"};
-    if (!srv_webhook_verify(prov, s.secret, srv_req_header(req, sig_headers[prov]), req->body,
-                            req->body_len)) {
-        srv_log("warn", "app=%s webhook=%s msg=\"bad or missing signature\"", s.name,
-                req->params[0]);
+    /* An app that does not exist (or whose settings do not load) is answered as a wrong
+     * signature is, after the same verification against a secret nobody knows: the
+     * answer does not tell a caller without the secret which apps exist. */
+    memset(&s, 0, sizeof(s));
+    bool known = app_load(req->srv->state_dir, req->params[1], &s, &err) == 0;
+    bool valid =
+        srv_webhook_verify(prov, known ? s.secret : srv_webhook_decoy_secret(),
+                           srv_req_header(req, sig_headers[prov]), req->body, req->body_len);
+    if (!known || !valid) {
+        if (known)
+            srv_log("warn", "app=%s webhook=%s msg=\"bad or missing signature\"", s.name,
+                    req->params[0]);
+        else if (app_name_valid(req->params[1])) /* else the name is not logged as it is */
+            srv_log("warn", "app=%s webhook=%s msg=\"%s\"", req->params[1], req->params[0],
+                    err.msg);
+        else
+            srv_log("warn", "webhook=%s msg=\"invalid app name\"", req->params[0]);
         srv_reply_error(resp, 401, "unauthorized", NULL, "%s: missing or wrong signature",
                         sig_headers[prov]);
+        goto out;
+    }
+    if (s.preview_of) {
+        /* a preview follows its app's pull request, not webhooks of its own */
+        srv_reply_json(resp, 200, json_pack("{s:s}", "ignored", "a pull-request preview"));
         goto out;
     }
     struct srv_webhook w;

@@ -361,6 +361,10 @@ void srv_webhook_release(struct srv_webhook *w);
  * Compared in constant time; a missing secret or header is false. */
 bool srv_webhook_verify(enum srv_hook_provider provider, const char *secret, const char *header,
                         const char *body, size_t len);
+/* A random secret of this process (as long as a generated app secret), that nobody knows:
+ * a webhook for an app that does not exist is verified against it, so that it is answered
+ * as a wrong signature is, after the same work. */
+const char *srv_webhook_decoy_secret(void);
 /* Run an app job (project the app): SRV_APP_JOB_KIND release_app_deploy,
  * SRV_APP_REMOVE_KIND release_app_remove with its volumes. */
 int srv_app_job_run(struct server *srv, const struct store_job *job, struct srv_job_ctl *ctl,

@@ -1,46 +1,59 @@
 #!/usr/bin/env bash
 # test_apps.sh: apps from git on the real engine. A bare repository made here with
-# Debian's git (zpanel itself uses libgit2) and served over file:// holds a Dockerfile app
-# (FROM the local busybox image, httpd on $PORT). `app plan`, `app create`, `app deploy`:
-# the app answers on its published port with version 1, its commit is in the release
-# note. Then `zpanel serve`: a webhook with a bad signature gets 401 and deploys nothing;
-# a correctly signed push of version 2 deploys it; the same delivery again, another
+# Debian's git (zpanel itself uses libgit2) holds a Dockerfile app (FROM the local busybox
+# image, httpd on $PORT); it is served over file:// and over smart HTTP (`git http-backend`
+# behind tests/e2e/git_http.py on 127.0.0.1, a token required). `app plan`, `app create`
+# (from the HTTP URL with a token file; secrets sealed in app.toml), `app deploy`: the app
+# answers through zpanel's proxy with version 1, its commit is in the release note. Then
+# `zpanel serve`: a webhook with a bad signature, or for an app that does not exist, gets
+# the same 401 and deploys nothing; a correctly signed push of version 2 goes live under
+# wrk's load through the proxy with no failed request; the same delivery again, another
 # branch and a ping are ignored; pushes during a deploy coalesce into one queued job; a
 # deploy of the first commit through the API brings version 1 back; a pull request from
 # the same repository deploys a preview NAME-pr-N (pr-N.DOMAIN) from its branch and closing
-# it removes the preview, a fork's is ignored; `app remove`. The app has a domain (its route
-# goes to the proxy when one runs): the test holds the proxy lock (RESOURCE_LOCK).
+# it removes the preview, a fork's is ignored, a preview never replaces another app nor
+# takes its host; `app remove`. The test runs the proxy: it holds the proxy lock
+# (RESOURCE_LOCK).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
+source "$(dirname "$0")/lib-proxy.sh"
 
 A=zpe2eapps
 PR=$A-pr-7
 require_engine
-for t in git curl python3; do command -v $t >/dev/null || skip_test "$t is missing"; done
+for t in git curl python3 wrk; do command -v $t >/dev/null || skip_test "$t is missing"; done
+[ -x /usr/lib/git-core/git-http-backend ] || skip_test "git http-backend is missing"
 test_image || { fail "building $TEST_IMAGE"; finish; exit; }
-cleanup_project "$A"
-cleanup_project "$PR"
+proxy_image || { fail "building $PROXY_IMAGE"; finish; exit; }
+cleanup_routed "$A"
+cleanup_routed "$PR"
+timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
 export ZPANEL_STATE_DIR=$TMP/state
 ST=$ZPANEL_STATE_DIR
 SERVE_PID=
+GIT_HTTP_PID=
+WRK_PID=
+stop_wrk() { [ -n "$WRK_PID" ] && kill -INT "$WRK_PID" 2>/dev/null && wait "$WRK_PID" 2>/dev/null; WRK_PID=; }
 cleanup() {
+    stop_wrk
     [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
-    cleanup_project "$A"
-    cleanup_project "$PR"
+    [ -n "$GIT_HTTP_PID" ] && kill "$GIT_HTTP_PID" 2>/dev/null && wait "$GIT_HTTP_PID" 2>/dev/null
+    cleanup_routed "$A"
+    cleanup_routed "$PR"
+    timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
     docker images -q "zpanel-app-$PR" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker images -q "zpanel-app-$A" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-APORT=$(free_port)
-# get_page: what the app answers on its published port (empty when it does not)
-get_page() { curl -s --max-time 2 "http://127.0.0.1:$APORT/" 2>/dev/null; }
-# wait_page WANT: poll (bounded: 60 s) until the app answers WANT
+HTTP_PORT=$(free_port)
+# get_page [HOST]: what the app (or HOST) answers through the proxy (empty when nothing does)
+get_page() { curl -s --max-time 2 -H "Host: ${1:-$A.localhost}" "http://127.0.0.1:$HTTP_PORT/" 2>/dev/null; }
+# wait_page WANT [HOST]: poll (bounded: 60 s) until the app (or HOST) answers WANT
 wait_page() {
     for _ in $(seq 1 300); do
-        [ "$(get_page)" = "$1" ] && return 0
+        [ "$(get_page "${2:-}")" = "$1" ] && return 0
         sleep 0.2
     done
     return 1
@@ -61,6 +74,13 @@ g add -A && g commit -qm v1
 git clone -q --bare "$W" "$TMP/repo.git"
 g remote add origin "$TMP/repo.git"
 SHA1=$(g rev-parse HEAD)
+# the same repository over smart HTTP, behind HTTP Basic authentication with a token
+GIT_TOKEN=e2e-git-token-0123456789
+echo "$GIT_TOKEN" >"$TMP/token"
+python3 "$ZP_SOURCE_DIR/tests/e2e/git_http.py" "$TMP" "$GIT_TOKEN" "$TMP/git-port" 2>"$TMP/git_http.log" &
+GIT_HTTP_PID=$!
+for _ in $(seq 1 150); do [ -s "$TMP/git-port" ] && break; sleep 0.1; done
+GURL=http://127.0.0.1:$(cat "$TMP/git-port" 2>/dev/null)/repo.git
 
 # ---- plan, create, deploy ----
 run "$ZPANEL" app plan "$W"
@@ -70,17 +90,30 @@ expect_out_has "port:            8080" "plan: the port from EXPOSE"
 run "$ZPANEL" app plan "file://$TMP/repo.git"
 expect_rc 0 "app plan of a repository URL"
 expect_out_has "provider:        dockerfile" "plan URL: fetched and detected"
+run "$ZPANEL" app plan "$GURL"
+expect_rc 1 "app plan over HTTP without the token"
+expect_err_has "needs a token" "the missing token is named"
+ZPANEL_GIT_TOKEN=$GIT_TOKEN run "$ZPANEL" app plan "$GURL"
+expect_rc 0 "app plan over smart HTTP (git http-backend) with a token"
+expect_out_has "provider:        dockerfile" "plan over HTTP: fetched and detected"
 
 SECRET=e2e-webhook-secret-0123456789
-run "$ZPANEL" app create "$A" --git "file://$TMP/repo.git" --publish "127.0.0.1:$APORT" \
-    --env GREETING=hello --secret "$SECRET" --domain "$A.localhost"
+run "$ZPANEL" app create "$A" --git "$GURL" --token-file "$TMP/token" \
+    --env GREETING=hello --secret "$SECRET" --domain "$A.localhost" --tls off --health /
 expect_rc 0 "app create"
 run "$ZPANEL" app create "$A" --git "file://$TMP/repo.git"
 expect_rc 1 "a second app of the same name"
 expect_err_has "exists already" "create: the conflict is named"
 run "$ZPANEL" app create bad/name --git "file://$TMP/repo.git"
 expect_rc 2 "an invalid app name is a usage error"
+# secrets at rest: the webhook secret and the env values are sealed in app.toml
+grep -q -e "$SECRET" -e "$GIT_TOKEN" "$ST/apps/$A/app.toml" && fail "app.toml holds a secret in clear" || ok
+grep -q 'GREETING=zpenc:v1:' "$ST/apps/$A/app.toml" && ok || fail "app.toml: the env value is sealed"
 
+T0=$(date +%s.%N)
+run timeout 120 "$ZPANEL" proxy up --image "$PROXY_IMAGE" --http-port "$HTTP_PORT" --https-port 0 --bind 127.0.0.1
+expect_rc 0 "proxy up"
+echo "proxy up: $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" >&2
 T0=$(date +%s.%N)
 run "$ZPANEL" app deploy "$A"
 expect_rc 0 "app deploy"
@@ -91,6 +124,7 @@ C=$(docker ps -q --filter "label=io.zpanel.project=$A")
 [ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SHA1" ] && ok ||
     fail "the container is labelled with the commit"
 inspect_field "$C" '{{json .Config.Env}}' | grep -q '"GREETING=hello"' && ok || fail "the app's env"
+grep -q hello "$ST/apps/$A/compose.yaml" && fail "compose.yaml holds an env value in clear" || ok
 run "$ZPANEL" app list
 expect_out_has "${SHA1:0:12}" "app list shows the deployed commit"
 (cd "$ST/apps/$A" && "$ZPANEL" releases) >"$TMP/rel" 2>&1
@@ -112,7 +146,7 @@ body() { printf '{"ref":"refs/heads/%s","after":"%s","repository":{"name":"x"}}'
 sign() { python3 -c 'import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())' "$1"; }
 # hook PROVIDER DELIVERY BODY SIGNATURE_HEADER EVENT: HTTP code in $CODE, answer in $TMP/out
 hook() {
-    CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -X POST "$URL/api/v1/webhooks/$1/$A" \
+    CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -X POST "$URL/api/v1/webhooks/$1/${HOOK_APP:-$A}" \
         -H 'Content-Type: application/json' -H "X-GitHub-Event: $5" -H "X-Gitlab-Event: $5" \
         -H "X-GitHub-Delivery: $2" -H "$4" --data-binary "$3")
 }
@@ -121,15 +155,26 @@ jobs_count() { curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/v1/jobs" | py
 B=$(body main "$SHA2")
 hook github d-bad "$B" "X-Hub-Signature-256: sha256=$(printf '%s' "$B" | sign wrong-secret-0123456789)" push
 [ "$CODE" = 401 ] && ok || fail "a bad signature gets 401 (got $CODE: $(cat "$TMP/out"))"
+cp "$TMP/out" "$TMP/out-wrong"
 hook github d-none "$B" "X-Nothing: x" push
 [ "$CODE" = 401 ] && ok || fail "a missing signature gets 401 (got $CODE)"
 hook gitlab d-gl "$B" "X-Gitlab-Token: wrong-token" "Push Hook"
 [ "$CODE" = 401 ] && ok || fail "a wrong GitLab token gets 401 (got $CODE)"
+# an unknown app is answered exactly as a wrong signature is (which apps exist does not leak)
+HOOK_APP=zpe2enosuchapp hook github d-x "$B" "X-Hub-Signature-256: sha256=$(printf '%s' "$B" | sign "$SECRET")" push
+[ "$CODE" = 401 ] && cmp -s "$TMP/out" "$TMP/out-wrong" && ok ||
+    fail "an unknown app gets the wrong signature's 401 ($CODE $(cat "$TMP/out") vs $(cat "$TMP/out-wrong"))"
 [ "$(jobs_count)" = 0 ] && ok || fail "rejected webhooks queue no job"
 sleep 0.5
 [ "$(get_page)" = "version 1" ] && ok || fail "rejected webhooks deploy nothing"
 
 SIG="X-Hub-Signature-256: sha256=$(printf '%s' "$B" | sign "$SECRET")"
+# continuous load through the proxy from before the webhook until every deploy it caused
+# has ended (SIGINT: wrk prints its counts; -d only bounds a test that dies before that).
+# A slow answer on a loaded machine is not a failure: wrk waits up to 10 s for each.
+wrk -t2 -c8 -d300s --timeout 10s -s "$ZP_SOURCE_DIR/tests/e2e/wrk-count.lua" -H "Host: $A.localhost" \
+    "http://127.0.0.1:$HTTP_PORT/" >"$TMP/wrk" 2>&1 &
+WRK_PID=$!
 T0=$(date +%s.%N)
 hook github d-1 "$B" "$SIG" push
 [ "$CODE" = 202 ] && ok || fail "a signed push is accepted (got $CODE: $(cat "$TMP/out"))"
@@ -154,6 +199,13 @@ for _ in $(seq 1 300); do
     curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/v1/jobs" | grep -Eq '"status": *"(queued|running)"' || break
     sleep 0.2
 done
+stop_wrk
+errs=$(grep '^errors ' "$TMP/wrk")
+bad=$(awk '$1 == "status" && $2 !~ /^2/ { n += $3 } END { print n + 0 }' "$TMP/wrk")
+good=$(awk '$1 == "status" && $2 ~ /^2/ { n += $3 } END { print n + 0 }' "$TMP/wrk")
+[ "$errs" = "errors connect=0 read=0 write=0 timeout=0 status=0" ] && [ "$bad" = 0 ] && [ "$good" -gt 0 ] && ok ||
+    fail "the webhook's deploy under wrk: $good 2xx, $bad failed, $errs: $(cat "$TMP/wrk")"
+echo "wrk through the proxy during the webhook's deploy: $good requests, $bad failed" >&2
 CODE=$(curl -s -o "$TMP/out" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' -d "{\"commit\":\"$SHA1\"}" "$URL/api/v1/apps/$A/deploy")
 [ "$CODE" = 202 ] && ok || fail "deploy a commit through the API ($CODE $(cat "$TMP/out"))"
@@ -183,6 +235,26 @@ wait_jobs() {
     done
     return 1
 }
+# preview names and hosts never collide with another app's
+run "$ZPANEL" app create "$A-pr-3" --git "file://$TMP/repo.git"
+expect_rc 1 "an app name ending in -pr-N is refused"
+expect_err_has "previews" "the refusal says why"
+mkdir -p "$ST/apps/$A-pr-7"
+printf 'name = "%s"\ngit = "file:///nowhere"\n' "$A-pr-7" >"$ST/apps/$A-pr-7/app.toml"
+pr_hook p-c1 opened acme/shop
+[ "$CODE" = 409 ] && grep -q "not a preview of '$A'" "$TMP/out" && ok ||
+    fail "a preview never replaces another app of its name ($CODE $(cat "$TMP/out"))"
+pr_hook p-c2 closed acme/shop
+[ "$CODE" = 409 ] && grep -q "file:///nowhere" "$ST/apps/$A-pr-7/app.toml" && ok ||
+    fail "closing the pull request leaves the other app alone ($CODE $(cat "$TMP/out"))"
+rm -r "$ST/apps/$A-pr-7"
+run "$ZPANEL" app create zpe2eappsdom --git "file://$TMP/repo.git" --domain "pr-7.$A.localhost"
+expect_rc 0 "an app on the preview's host"
+pr_hook p-c3 opened acme/shop
+[ "$CODE" = 409 ] && grep -q "app 'zpe2eappsdom'" "$TMP/out" && ok ||
+    fail "a preview never takes another app's host ($CODE $(cat "$TMP/out"))"
+run "$ZPANEL" app remove zpe2eappsdom
+expect_rc 0 "remove the app on the preview's host"
 pr_hook p-fork opened mallory/shop
 [ "$CODE" = 200 ] && grep -q 'fork' "$TMP/out" && ok || fail "a fork's pull request is not deployed ($CODE $(cat "$TMP/out"))"
 pr_hook p-1 opened acme/shop
@@ -192,6 +264,7 @@ C=$(docker ps -q --filter "label=io.zpanel.project=$PR")
 [ -n "$C" ] && [ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SHAF" ] && ok ||
     fail "the preview runs the pull request's head: $(tail -5 "$TMP/serve.log")"
 grep -q "^domain = \"pr-7.$A.localhost\"" "$ST/apps/$PR/app.toml" && ok || fail "the preview's host is pr-7.DOMAIN"
+wait_page preview "pr-7.$A.localhost" && ok || fail "the preview serves at pr-7.DOMAIN: '$(get_page "pr-7.$A.localhost")'"
 [ "$(get_page)" = "version 1" ] && ok || fail "the preview leaves the app alone"
 pr_hook p-2 closed acme/shop
 [ "$CODE" = 202 ] && ok || fail "closing the pull request queues the removal ($CODE $(cat "$TMP/out"))"

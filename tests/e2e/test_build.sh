@@ -38,7 +38,8 @@ label() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/
 # --- FROM scratch, tagged <project>-<service>, .dockerignore honoured below app/
 run zp build fromscratch
 expect_rc 0 "build FROM scratch"
-expect_err_has "Step 1/7 : FROM scratch" "step lines forwarded"
+expect_err_has "Step 1/5 : FROM scratch" "step lines forwarded"
+expect_err_has "Step 5/5 : LABEL \"io.zpanel.build-digest\"=" "the labels: one LABEL step, the last"
 expect_err_has "fromscratch | " "lines prefixed with the service"
 run docker run --rm "$P-fromscratch" /bin/busybox ls -a /app /app/tmp
 expect_rc 0 "scratch image runs busybox"
@@ -93,10 +94,10 @@ run docker run --rm "$P-inline" ls -a /ctx /ctx/app
 expect_out_has "hello.txt" "inline build context"
 if grep -q "zpanel.Dockerfile" <<<"$OUT"; then fail "generated Dockerfile copied into the image"; else ok; fi
 
-# --- a failing step: exit 1, the step and its output named (the labels are steps 3 to 5)
+# --- a failing step: exit 1, the step and its output named (the labels are step 3)
 run zp build failing
 expect_rc 1 "failing build"
-expect_err_has "service 'failing': building image '$P-failing': step 2/5 failed:" "failed step named"
+expect_err_has "service 'failing': building image '$P-failing': step 2/3 failed:" "failed step named"
 expect_err_has "returned a non-zero code: 3" "the engine's error"
 expect_err_has "last-words" "the step's last output lines"
 

@@ -47,6 +47,7 @@ static void test_settings(void **state)
                              .domain = S("shop.example.com"),
                              .port = 8081,
                              .secret = S("0123456789abcdef"),
+                             .token = S("ghp_token_in_clear_nowhere"),
                              .env = env,
                              .nenv = 2,
                              .volumes = vols,
@@ -65,8 +66,62 @@ static void test_settings(void **state)
     assert_int_equal(l.nenv, 2);
     assert_string_equal(l.env[1], env[1]);
     assert_string_equal(l.volumes[0], "data:/data");
+    assert_string_equal(l.secret, "0123456789abcdef");
+    assert_string_equal(l.token, "ghp_token_in_clear_nowhere");
     assert_null(l.commit);
     app_settings_release(&l);
+    /* at rest: no secret, token or env value in clear; the keys and the rest are readable */
+    char *path = zp_asprintf("%s/apps/shop/app.toml", st);
+    char *text = NULL;
+    size_t len;
+    assert_int_equal(zp_file_read(path, 65536, &text, &len, &err), 0);
+    assert_null(strstr(text, "0123456789abcdef"));
+    assert_null(strstr(text, "ghp_token_in_clear_nowhere"));
+    assert_null(strstr(text, "$HOME"));
+    assert_null(strstr(text, "A=1"));
+    assert_non_null(strstr(text, "secret = \"zpenc:v1:"));
+    assert_non_null(strstr(text, "token = \"zpenc:v1:"));
+    assert_non_null(strstr(text, "\"QUOTE=zpenc:v1:"));
+    assert_non_null(strstr(text, "domain = \"shop.example.com\""));
+    free(text);
+
+    /* an app.toml written before values were sealed is read as it is */
+    static const char legacy[] = "name = \"old\"\ngit = \"file:///r\"\n"
+                                 "secret = \"legacy-secret-in-clear\"\n"
+                                 "env = [\"DB=postgres://u:p@db/x\"]\n";
+    char *odir = zp_asprintf("%s/apps/old", st);
+    assert_int_equal(zp_mkdir_p(odir, 0700, &err), 0);
+    char *opath = zp_asprintf("%s/app.toml", odir);
+    FILE *f = fopen(opath, "w");
+    assert_non_null(f);
+    fputs(legacy, f);
+    fclose(f);
+    assert_int_equal(app_load(st, "old", &l, &err), 0);
+    assert_string_equal(l.secret, "legacy-secret-in-clear");
+    assert_string_equal(l.env[0], "DB=postgres://u:p@db/x");
+    /* saved again: sealed from then on */
+    assert_int_equal(app_save(st, &l, false, &err), 0);
+    app_settings_release(&l);
+    assert_int_equal(zp_file_read(opath, 65536, &text, &len, &err), 0);
+    assert_null(strstr(text, "legacy-secret-in-clear"));
+    assert_null(strstr(text, "postgres://"));
+    free(text);
+    assert_int_equal(app_load(st, "old", &l, &err), 0);
+    assert_string_equal(l.env[0], "DB=postgres://u:p@db/x");
+    app_settings_release(&l);
+    assert_int_equal(app_delete(st, "old", &err), 0);
+
+    /* a value sealed under another key: an error naming the file and the field */
+    char *keyp = zp_asprintf("%s/secret.key", st);
+    assert_int_equal(unlink(keyp), 0);
+    zp_err_init(&err);
+    assert_int_equal(app_load(st, "shop", &l, &err), ZP_E_INPUT);
+    if (!strstr(err.msg, "app.toml: secret: cannot be decrypted"))
+        fail_msg("got '%s'", err.msg);
+    free(keyp);
+    free(opath);
+    free(odir);
+    free(path);
     char **names;
     size_t n;
     assert_int_equal(app_list(st, &names, &n, &err), 0);
@@ -89,6 +144,8 @@ static void test_settings(void **state)
         {"volume", "data", "--volume 'data'"},
         {"publish", "127.0.0.1:http", "--publish"},
         {"build_pack", "cobol", "unknown build pack 'cobol'"},
+        {"tls", "on", "--tls 'on'"},
+        {"health", "up", "--health 'up'"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct app_settings b = {.name = S("ok"), .git = S("file:///r")};
@@ -105,6 +162,10 @@ static void test_settings(void **state)
             b.volumes = one, b.nvolumes = 1;
         else if (strcmp(bad[i].field, "publish") == 0)
             b.publish = (char *)bad[i].value;
+        else if (strcmp(bad[i].field, "tls") == 0)
+            b.tls = (char *)bad[i].value;
+        else if (strcmp(bad[i].field, "health") == 0)
+            b.health = (char *)bad[i].value;
         else
             b.build_pack = (char *)bad[i].value;
         zp_err_init(&err);
@@ -112,6 +173,69 @@ static void test_settings(void **state)
         if (!strstr(err.msg, bad[i].want))
             fail_msg("want '%s', got '%s'", bad[i].want, err.msg);
     }
+    rmrf(st);
+    free(st);
+}
+
+/* previews: NAME-pr-N is reserved for them, and a preview never replaces another app nor
+ * takes another app's host */
+static void test_previews(void **state)
+{
+    (void)state;
+    assert_true(app_name_reserved("shop-pr-1"));
+    assert_true(app_name_reserved("a-pr-x-pr-12"));
+    assert_false(app_name_reserved("shop-pr-"));
+    assert_false(app_name_reserved("shop-pr-1a"));
+    assert_false(app_name_reserved("shop-pr"));
+    assert_false(app_name_reserved("pr-1"));
+    assert_false(app_name_reserved("shop"));
+
+    char *st = tmpdir();
+    struct zp_err err;
+    zp_err_init(&err);
+    struct app_settings shop = {.name = S("shop"),
+                                .git = S("file:///r"),
+                                .domain = S("shop.example.com"),
+                                .secret = S("0123456789abcdef")};
+    assert_int_equal(app_save(st, &shop, true, &err), 0);
+    struct app_settings bad = shop;
+    bad.name = S("shop-pr-1");
+    assert_int_equal(app_save(st, &bad, true, &err), ZP_E_INPUT);
+    assert_non_null(strstr(err.msg, "previews"));
+
+    /* shop's own preview (written by the webhook, create false): fine, also again */
+    struct app_settings pv = shop;
+    pv.name = S("shop-pr-1");
+    pv.domain = S("pr-1.shop.example.com");
+    pv.preview_of = S("shop");
+    zp_err_init(&err);
+    assert_int_equal(app_preview_check(st, "shop", "shop-pr-1", pv.domain, &err), 0);
+    assert_int_equal(app_save(st, &pv, false, &err), 0);
+    assert_int_equal(app_preview_check(st, "shop", "shop-pr-1", pv.domain, &err), 0);
+    struct app_settings l;
+    assert_int_equal(app_load(st, "shop-pr-1", &l, &err), 0);
+    assert_string_equal(l.preview_of, "shop");
+    app_settings_release(&l);
+
+    /* an app of that name that is not shop's preview (made before the names were reserved,
+     * or a preview of another app): refused */
+    struct app_settings other = shop;
+    other.name = S("shop-pr-2");
+    other.domain = S("other.example.com");
+    assert_int_equal(app_save(st, &other, false, &err), 0);
+    assert_int_equal(app_preview_check(st, "shop", "shop-pr-2", "pr-2.shop.example.com", &err),
+                     ZP_E_CONFLICT);
+    assert_non_null(strstr(err.msg, "not a preview of 'shop'"));
+
+    /* another app routes the preview's host: refused */
+    struct app_settings b = shop;
+    b.name = S("b");
+    b.domain = S("pr-3.shop.example.com");
+    assert_int_equal(app_save(st, &b, true, &err), 0);
+    zp_err_init(&err);
+    assert_int_equal(app_preview_check(st, "shop", "shop-pr-3", "PR-3.shop.example.com", &err),
+                     ZP_E_CONFLICT);
+    assert_non_null(strstr(err.msg, "app 'b'"));
     rmrf(st);
     free(st);
 }
@@ -130,6 +254,8 @@ static void test_compose(void **state)
                              .domain = S("blog.example.com"),
                              .publish = S("127.0.0.1:18000"),
                              .memory = S("256m"),
+                             .tls = S("off"),
+                             .health = S("/up"),
                              .env = env,
                              .nenv = 1,
                              .volumes = vols,
@@ -145,8 +271,15 @@ static void test_compose(void **state)
     assert_int_equal(zp_mkdir_p(src, 0700, &err), 0);
 
     const char *files[] = {path};
-    struct compose_options co = {
-        .files = files, .nfiles = 1, .project_name = "blog", .project_dir = dir, .cwd = dir};
+    /* the file names the environment's keys; its values come from app_environ */
+    assert_null(strstr(yaml, "a$b"));
+    char **environ_app = app_environ(&s);
+    struct compose_options co = {.files = files,
+                                 .nfiles = 1,
+                                 .project_name = "blog",
+                                 .project_dir = dir,
+                                 .cwd = dir,
+                                 .environ = environ_app};
     struct compose_project *p = NULL;
     struct zp_diags d;
     zp_diags_init(&d);
@@ -172,10 +305,13 @@ static void test_compose(void **state)
     const struct zp_node *routes = zp_node_get(x, "routes");
     assert_non_null(routes);
     assert_true(zp_node_is_seq(routes));
+    assert_string_equal(zp_node_get_str(x, "tls"), "off");
+    assert_string_equal(zp_node_get_str(zp_node_get(x, "health"), "path"), "/up");
     assert_non_null(zp_node_get(zp_node_get(p->model, "volumes"), "media"));
     assert_non_null(zp_node_get(web, "ports"));
     assert_non_null(zp_node_get(web, "deploy"));
     compose_project_free(p);
+    free(environ_app);
     zp_diags_release(&d);
     rmrf(dir);
     free(src);
@@ -190,6 +326,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_compose),
+        cmocka_unit_test(test_previews),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,6 +168,12 @@ static void test_verify(void **state)
     assert_false(srv_webhook_verify(SRV_HOOK_GITHUB, "Jefe", NULL, body, n));
     assert_false(srv_webhook_verify(SRV_HOOK_GITHUB, "", "sha256=", body, n));
     assert_false(srv_webhook_verify(SRV_HOOK_GITHUB, NULL, gh, body, n));
+    /* the decoy secret of unknown apps: one per process, as long as a generated secret */
+    const char *decoy = srv_webhook_decoy_secret();
+    assert_int_equal(strlen(decoy), 48);
+    assert_ptr_equal(decoy, srv_webhook_decoy_secret());
+    assert_int_equal(strspn(decoy, "0123456789abcdef"), 48);
+    assert_false(srv_webhook_verify(SRV_HOOK_GITHUB, decoy, gh, body, n));
     /* GitLab: the token */
     assert_true(
         srv_webhook_verify(SRV_HOOK_GITLAB, "s3cret-token-1234", "s3cret-token-1234", body, n));
