@@ -30,9 +30,10 @@ stop_sshd() { # the listener and every session process it forked
     wait "$SSHD_PID" 2>/dev/null
     SSHD_PID=
 }
-trap 'stop_sshd; cleanup_project $P; cleanup_project ${P}kill; rm -rf "$TMP"' EXIT
+trap 'stop_sshd; cleanup_project $P; cleanup_project ${P}kill; cleanup_project ${P}sync; rm -rf "$TMP"' EXIT
 cleanup_project $P
 cleanup_project ${P}kill
+cleanup_project ${P}sync
 
 id "$U" >/dev/null 2>&1 ||
     useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh -G docker "$U" ||
@@ -68,6 +69,7 @@ PubkeyAuthentication yes
 UsePAM no
 StrictModes no
 AllowStreamLocalForwarding $2
+Subsystem sftp internal-sftp
 LogLevel ERROR
 EOF
     /usr/sbin/sshd -D -e -f "$S/config" 2>>"$S/log" &
@@ -165,6 +167,62 @@ expect_rc 0 "down over SSH"
 run Z --server nosuch ps
 expect_rc 2 "--server with an unknown name"
 expect_err_has "no server named 'nosuch'" "--server names the unknown server"
+
+# --- files: bind-mounted files, directories and env files synced over SFTP under the
+# server's base directory; only what changed moves; a changed file recreates the service
+R=$TMP/remote
+mkdir -p "$R" && chown "$U" "$R"
+run Z server add t3 "$URL" --identity "$TMP/client" --base-dir "$R"
+expect_rc 0 "add a second name for the server with --base-dir (its key is known)"
+run Z server list --format json
+json_check "[s['base_dir'] for s in m if s['name'] == 't3'] == ['$R']" "list shows the base dir"
+mkdir -p "$TMP/sync/conf/sub" && cd "$TMP/sync"
+echo v1 >conf/msg.txt && echo deep >conf/sub/deep.txt && echo gone >conf/old.txt
+echo GREETING=from-env-file >app.env
+cat >compose.yaml <<YAML
+name: ${P}sync
+services:
+  web:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+    env_file: [app.env]
+    volumes:
+      - ./conf/msg.txt:/msg.txt:ro
+      - ./conf:/conf
+      - ./made:/made
+YAML
+RD=$R/${P}sync
+run Z --server t3 --progress plain up -d
+expect_rc 0 "up with bind mounts over SSH"
+expect_err_has "4 of 4 files sent" "the first up sends every file (3 in conf and the env file, once each)"
+[ "$(cat "$RD/conf/msg.txt" 2>/dev/null)" = v1 ] && [ "$(cat "$RD/conf/sub/deep.txt" 2>/dev/null)" = deep ] &&
+    [ -f "$RD/app.env" ] && [ -d "$RD/made" ] && ok || fail "the files did not arrive under $RD: $(find "$R" 2>&1)"
+[ ! -e made ] && ok || fail "a missing bind source of a remote engine was made here"
+[ "$(docker exec ${P}sync-web-1 cat /msg.txt)" = v1 ] && ok || fail "the container does not see the synced file"
+[ "$(inspect_field ${P}sync-web-1 '{{range .Mounts}}{{if eq .Destination "/conf"}}{{.Source}}{{end}}{{end}}')" = "$RD/conf" ] &&
+    ok || fail "the bind source is not the server's path"
+[ "$(docker exec ${P}sync-web-1 sh -c 'echo $GREETING')" = from-env-file ] && ok || fail "env_file over SSH"
+id1=$(inspect_field ${P}sync-web-1 '{{.Id}}')
+run Z --server t3 --progress plain up -d
+expect_rc 0 "a second up"
+grep -qF "files sent" <<<"$ERR" && fail "a no-op up sent files: $ERR" || ok
+[ "$(inspect_field ${P}sync-web-1 '{{.Id}}')" = "$id1" ] && ok || fail "a no-op up recreated the service"
+echo v2 >conf/msg.txt && rm conf/old.txt
+run Z --server t3 --progress plain up -d
+expect_rc 0 "up after a local change"
+expect_err_has "1 of 3 files sent" "only the changed file moves"
+expect_err_has "1 removed" "a file deleted here is removed there"
+[ "$(cat "$RD/conf/msg.txt")" = v2 ] && [ ! -e "$RD/conf/old.txt" ] && ok || fail "the server's copy is not v2"
+[ "$(inspect_field ${P}sync-web-1 '{{.Id}}')" != "$id1" ] && ok || fail "the changed file did not recreate the service"
+[ "$(docker exec ${P}sync-web-1 cat /msg.txt)" = v2 ] && ok || fail "the container does not see the new content"
+echo tampered >"$RD/conf/sub/deep.txt"
+run Z --server t3 --progress plain up -d
+expect_err_has "1 of 3 files sent" "a copy changed on the server is sent again"
+[ "$(cat "$RD/conf/sub/deep.txt")" = deep ] && ok || fail "the server's changed copy was not replaced"
+run Z --server t3 --progress quiet down
+expect_rc 0 "down of the synced project"
+run Z server remove t3
+expect_rc 0 "remove t3"
 
 # --- sshd killed during up: a clear error naming the server, quickly, never a hang
 mkdir -p "$TMP/kill" && cd "$TMP/kill"
