@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../proxy/proxy.h"
 #include "../release/remote.h"
@@ -195,91 +196,74 @@ static int server_add(int argc, char **argv)
     if (argc - optind != 2)
         return cli_usage_error(&cli_cmd_server, "server add needs NAME and ssh://USER@HOST[:PORT]");
     const char *name = argv[optind], *url = argv[optind + 1];
-    if (!ssh_server_name_valid(name))
-        return cli_usage_error(&cli_cmd_server,
-                               "invalid server name '%s': lowercase letters, digits, '-', '_' "
-                               "and '.', starting with a letter or digit",
-                               name);
+    char *state = zp_state_dir();
+    char *kh = ssh_known_hosts_path(state), *fp = NULL, *pub = NULL, *asked = NULL;
     struct zp_err err;
     zp_err_init(&err);
-    struct ssh_url u;
-    if (ssh_url_parse(url, &u, &err) != 0) {
-        fprintf(stderr, "zpanel: %s\n", err.msg);
-        return ZP_EXIT_USAGE;
-    }
-    ssh_url_release(&u);
-    if (base_dir && (base_dir[0] != '/' || strpbrk(base_dir, " \t\r\n")))
-        return cli_usage_error(&cli_cmd_server,
-                               "--base-dir: '%s': an absolute path without spaces is needed",
-                               base_dir);
-    char *fp = NULL;
-    if (fingerprint && ssh_fingerprint_parse(fingerprint, &fp, &err) != 0) {
-        fprintf(stderr, "zpanel: --fingerprint: %s\n", err.msg);
-        return ZP_EXIT_USAGE;
-    }
-    free(fp);
-    char *state = zp_state_dir();
-    char *kh = ssh_known_hosts_path(state), *keypath = NULL, *pub = NULL, *absid = NULL;
-    struct ssh_servers servers = {0};
-    struct ssh_conn *conn = NULL;
-    int rc = 0;
-    if (ssh_servers_load(state, &servers, &err) != 0)
-        goto fail;
-    if (ssh_servers_find(&servers, name)) {
-        zp_err_set(&err, ZP_E_CONFLICT, NULL,
-                   "server '%s' exists already (zpanel server remove %s first)", name, name);
-        goto fail;
-    }
-    if (identity) {
-        /* with a key: prove everything now (host key and login); store only on success */
-        absid = zp_path_abs(identity);
-        struct ssh_connect_opts o = {
-            .known_hosts = kh, .identity = absid, .fingerprint = fingerprint, .name = name};
-        if (ssh_conn_open(url, &o, &conn, &err) != 0) {
+    int rc = ZP_EXIT_OK;
+    /* on a terminal, an unknown host key is shown and the user asked to accept it */
+    if (identity && !fingerprint && isatty(STDIN_FILENO) && isatty(STDERR_FILENO) &&
+        ssh_server_name_valid(name)) {
+        char *type = NULL;
+        bool known = false;
+        if (ssh_host_key_probe(url, kh, &asked, &type, &known, &err) != 0) {
             zp_err_prefix(&err, "server '%s'", name);
-            goto fail;
+            rc = cli_error(&err);
+            goto out;
         }
-    } else {
-        /* a new key pair that the user installs on the server; the host key is checked
-         * by `server check NAME --fingerprint ...` once the key is in place */
-        char *dir = zp_path_join(state, "ssh/keys");
-        if (zp_mkdir_p(dir, 0700, &err) != 0) {
-            free(dir);
-            goto fail;
+        if (known) {
+            free(asked);
+            asked = NULL;
+        } else {
+            fprintf(stderr,
+                    "The host key of %s is not known yet.\n"
+                    "Its fingerprint is %s (%s). Compare it with what the server prints for\n"
+                    "  ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub\n"
+                    "Accept this host key? [y/N] ",
+                    url, asked, type, type);
+            fflush(stderr);
+            char line[16] = "";
+            bool yes = fgets(line, sizeof(line), stdin) &&
+                       (strcmp(line, "y\n") == 0 || strcmp(line, "yes\n") == 0 ||
+                        strcmp(line, "Y\n") == 0);
+            if (!yes) {
+                fprintf(stderr,
+                        "zpanel: server '%s': the host key was not accepted; nothing "
+                        "was stored\n",
+                        name);
+                free(type);
+                rc = ZP_EXIT_RUNTIME;
+                goto out;
+            }
+            fingerprint = asked;
         }
-        keypath = zp_asprintf("%s/%s_ed25519", dir, name);
-        free(dir);
-        char *comment = zp_asprintf("zpanel-%s", name);
-        rc = ssh_keygen_ed25519(keypath, comment, &pub, &err);
-        free(comment);
-        if (rc != 0)
-            goto fail;
-        absid = zp_strdup(keypath);
+        free(type);
     }
-    struct ssh_server s = {
-        .name = (char *)name, .url = (char *)url, .identity = absid, .base_dir = (char *)base_dir};
-    if (ssh_servers_add(state, &s, &err) != 0)
-        goto fail;
-    if (conn) {
-        printf("server '%s' added: %s, host key %s\n", name, url, ssh_conn_fingerprint(conn));
+    struct ssh_server s = {.name = (char *)name,
+                           .url = (char *)url,
+                           .identity = (char *)identity,
+                           .base_dir = (char *)base_dir};
+    if (ssh_server_register(state, &s, fingerprint, &fp, &pub, &err) != 0) {
+        rc = err.code == ZP_E_INPUT ? ZP_EXIT_USAGE : ZP_EXIT_RUNTIME;
+        fprintf(stderr, "zpanel: %s\n", err.msg);
+        goto out;
+    }
+    if (fp) {
+        printf("server '%s' added: %s, host key %s\n", name, url, fp);
     } else {
+        char *keypath = zp_asprintf("%s/ssh/keys/%s_ed25519", state, name);
         printf("server '%s' added: %s\n"
                "A key pair was made for it (%s). Install this public key on the server\n"
                "(in ~/.ssh/authorized_keys of the user in the URL):\n\n%s\n\n"
                "then check the server and accept its host key:\n"
                "  zpanel server check %s --fingerprint SHA256:...\n",
                name, url, keypath, pub, name);
+        free(keypath);
     }
-    rc = ZP_EXIT_OK;
-    goto out;
-fail:
-    rc = cli_error(&err);
 out:
-    ssh_conn_free(conn);
-    ssh_servers_release(&servers);
-    free(keypath);
+    free(fp);
     free(pub);
-    free(absid);
+    free(asked);
     free(kh);
     free(state);
     return rc;

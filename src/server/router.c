@@ -64,6 +64,10 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/projects/{name}/schedules", STORE_SCOPE_WRITE, srv_api_schedules_create},
     {"DELETE", "/api/v1/projects/{name}/schedules/{id}", STORE_SCOPE_WRITE,
      srv_api_schedules_delete},
+    /* ssh */
+    {"GET", "/api/v1/servers", STORE_SCOPE_READ, srv_api_servers_list},
+    {"POST", "/api/v1/servers", STORE_SCOPE_ADMIN, srv_api_servers_add},
+    {"DELETE", "/api/v1/servers/{name}", STORE_SCOPE_ADMIN, srv_api_server_delete},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -213,3 +213,83 @@ int ssh_servers_remove(const char *state_dir, const char *name, struct zp_err *e
     ssh_servers_release(&s);
     return rc;
 }
+
+int ssh_server_register(const char *state_dir, const struct ssh_server *srv,
+                        const char *fingerprint, char **ret_fingerprint, char **ret_public,
+                        struct zp_err *err)
+{
+    *ret_fingerprint = NULL;
+    *ret_public = NULL;
+    if (!srv->name || !ssh_server_name_valid(srv->name))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "name: '%s' is not a server name: lowercase letters, digits, '-', '_' "
+                          "and '.', starting with a letter or digit",
+                          srv->name ? srv->name : "");
+    struct ssh_url u;
+    if (!srv->url)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "url: ssh://USER@HOST[:PORT] is required");
+    if (ssh_url_parse(srv->url, &u, err) != 0)
+        return ZP_E_INPUT;
+    ssh_url_release(&u);
+    if (srv->base_dir && (srv->base_dir[0] != '/' || strpbrk(srv->base_dir, " \t\r\n")))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "base directory: '%s': an absolute path without spaces is needed",
+                          srv->base_dir);
+    char *fp = NULL;
+    if (fingerprint && ssh_fingerprint_parse(fingerprint, &fp, err) != 0)
+        return ZP_E_INPUT;
+    free(fp);
+    char *kh = ssh_known_hosts_path(state_dir), *keypath = NULL, *pub = NULL, *absid = NULL;
+    struct ssh_servers servers = {0};
+    struct ssh_conn *conn = NULL;
+    int rc = ssh_servers_load(state_dir, &servers, err);
+    if (rc != 0)
+        goto out;
+    if (ssh_servers_find(&servers, srv->name)) {
+        rc = zp_err_set(err, ZP_E_CONFLICT, NULL,
+                        "server '%s' exists already (zpanel server remove %s first)", srv->name,
+                        srv->name);
+        goto out;
+    }
+    if (srv->identity) {
+        /* with a key: prove everything now (host key and login); store only on success */
+        absid = zp_path_abs(srv->identity);
+        struct ssh_connect_opts o = {
+            .known_hosts = kh, .identity = absid, .fingerprint = fingerprint, .name = srv->name};
+        if ((rc = ssh_conn_open(srv->url, &o, &conn, err)) != 0) {
+            zp_err_prefix(err, "server '%s'", srv->name);
+            goto out;
+        }
+    } else {
+        /* a new key pair that the user installs on the server */
+        char *dir = zp_path_join(state_dir, "ssh/keys");
+        rc = zp_mkdir_p(dir, 0700, err);
+        if (rc == 0)
+            keypath = zp_asprintf("%s/%s_ed25519", dir, srv->name);
+        free(dir);
+        if (rc != 0)
+            goto out;
+        char *comment = zp_asprintf("zpanel-%s", srv->name);
+        rc = ssh_keygen_ed25519(keypath, comment, &pub, err);
+        free(comment);
+        if (rc != 0)
+            goto out;
+        absid = zp_strdup(keypath);
+    }
+    struct ssh_server s = *srv;
+    s.identity = absid;
+    if ((rc = ssh_servers_add(state_dir, &s, err)) != 0)
+        goto out;
+    if (conn)
+        *ret_fingerprint = zp_strdup(ssh_conn_fingerprint(conn));
+    *ret_public = pub;
+    pub = NULL;
+out:
+    ssh_conn_free(conn);
+    ssh_servers_release(&servers);
+    free(keypath);
+    free(pub);
+    free(absid);
+    free(kh);
+    return rc;
+}

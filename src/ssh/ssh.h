@@ -98,6 +98,18 @@ const struct ssh_server *ssh_servers_find(const struct ssh_servers *s, const cha
 int ssh_servers_add(const char *state_dir, const struct ssh_server *srv, struct zp_err *err);
 int ssh_servers_remove(const char *state_dir, const char *name, struct zp_err *err);
 
+/* `server add` (the CLI's and the API's): name, URL and base directory checked
+ * (ZP_E_INPUT naming the field), ZP_E_CONFLICT when the name exists. With srv->identity
+ * (made absolute): connect, check the host key (an unknown one needs fingerprint) and log
+ * in before anything is stored; *ret_fingerprint gets the host key's. Without: a new
+ * ed25519 key pair STATE/ssh/keys/NAME_ed25519 becomes the identity, *ret_public gets its
+ * public key line, and the host key is checked later (`server check NAME --fingerprint`).
+ * Outputs not filled are set to NULL. Errors also those of ssh_conn_open (prefixed with
+ * the server's name). */
+int ssh_server_register(const char *state_dir, const struct ssh_server *srv,
+                        const char *fingerprint, char **ret_fingerprint, char **ret_public,
+                        struct zp_err *err);
+
 /* ---- keys and sessions (session.c, over libssh) ---- */
 
 /* Generate an ed25519 key pair: private key at path (0600), public key at path.pub;
@@ -134,6 +146,12 @@ struct ssh_conn;
 int ssh_conn_open(const char *url, const struct ssh_connect_opts *opts, struct ssh_conn **ret,
                   struct zp_err *err);
 void ssh_conn_free(struct ssh_conn *c);
+/* Connect to url without logging in and read the host key: *ret_fp gets its SHA256
+ * fingerprint, *ret_type its short type ("ed25519", "ecdsa-sha2-nistp256", ...), both
+ * owned; *ret_known whether known_hosts holds exactly this key for the host. For asking
+ * the user on a terminal; nothing is stored. Errors: ZP_E_ENGINE, ZP_E_INPUT (bad URL). */
+int ssh_host_key_probe(const char *url, const char *known_hosts, char **ret_fp, char **ret_type,
+                       bool *ret_known, struct zp_err *err);
 /* The SHA256 fingerprint of the server's host key (borrowed). */
 const char *ssh_conn_fingerprint(const struct ssh_conn *c);
 /* Run command on the server and collect its stdout (capped at max bytes); *ret_status
