@@ -34,13 +34,13 @@ char *release_remote_dir(const struct release_remote *r, const char *project);
 
 /* Rewrite p's model for the server r: bind sources and config/secret files inside
  * p->workdir move under release_remote_dir (same relative paths), and each service that
- * mounts synced files gets RELEASE_SYNC_KEY (a digest of their paths and
- * SHA-256). With sync, first bring the server's directory up to date over SFTP on a
- * session of its own, when there is anything to sync (ssh_sync: only what changed moves; *ret_stats says what did; may be
- * NULL). Symbolic links inside synced directories are not followed and not synced.
- * Errors: those of ssh_conn_open and ssh_sync (the message names the server),
- * ZP_E_SYSTEM (reading a local file), ZP_E_TOOBIG (more than SSH_SYNC_MAX_FILES). On error
- * the model is left unchanged. */
+ * mounts synced files gets RELEASE_SYNC_KEY (a digest of their paths and SHA-256). With
+ * sync, first bring the server's directory up to date over SFTP on a session of its own,
+ * when there is anything to sync (ssh_sync: only what changed moves; *ret_stats, which
+ * may be NULL, says what did). Symbolic links inside synced directories are not followed
+ * and not synced. Errors: those of ssh_conn_open and ssh_sync (the message names the
+ * server), ZP_E_SYSTEM (reading a local file), ZP_E_TOOBIG (more than SSH_SYNC_MAX_FILES).
+ * On error the model is left unchanged. */
 int release_remote_prepare(struct compose_project *p, const struct release_remote *r, bool sync,
                            struct ssh_sync_stats *ret_stats, struct zp_err *err);
 

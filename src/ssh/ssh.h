@@ -204,9 +204,8 @@ struct ssh_sync_stats {
  * old one. Files an earlier sync sent that are no longer in the set are removed. The
  * manifest is rewritten last. Errors: ZP_E_ENGINE (SFTP refused or failed: the message
  * names the server path), ZP_E_SYSTEM (a local file), ZP_E_INPUT (a bad rel path). */
-int ssh_sync(struct ssh_conn *c, const char *base, const struct ssh_sync_file *files,
-             size_t nfiles, const char *const *dirs, size_t ndirs, struct ssh_sync_stats *ret,
-             struct zp_err *err);
+int ssh_sync(struct ssh_conn *c, const char *base, const struct ssh_sync_file *files, size_t nfiles,
+             const char *const *dirs, size_t ndirs, struct ssh_sync_stats *ret, struct zp_err *err);
 
 /* ---- the tunnel (tunnel.c) ---- */
 
