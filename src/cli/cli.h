@@ -13,6 +13,7 @@
 
 struct orch;
 struct orch_event;
+struct release_remote;
 struct orch_container;
 
 /* Exit code of a command the user interrupted (Ctrl-C), as a shell reports SIGINT. */
@@ -46,6 +47,9 @@ struct cli_global {
     size_t nprofiles;
     const char *host;   /* -H/--host; DOCKER_HOST otherwise */
     const char *server; /* --server NAME: a server added with `zpanel server add` */
+    /* the server behind an SSH tunnel (set by cli_ssh_open), else NULL: project files are
+     * synced there and bind paths point there */
+    const struct release_remote *remote;
     enum cli_progress_mode progress;
     enum cli_ansi ansi;
 };
@@ -291,6 +295,12 @@ int cli_ssh_open(struct cli_global *g, struct ssh_tunnel **ret);
 /* After the command: print what went wrong with the SSH transport (naming the server)
  * when rc is an error, then close the tunnel (NULL accepted). */
 void cli_ssh_close(struct ssh_tunnel *t, int rc);
+/* For a session on a server over SSH (g->remote): rewrite s->project's paths for the
+ * server and, for the commands that create containers (up, run, update, rebuild, watch),
+ * first sync the project's files there (a progress note says what moved). Returns 0 or
+ * the exit code after printing the problem. */
+int cli_remote_prepare(const struct cli_global *g, const struct cli_cmd *cmd,
+                       struct cli_session *s);
 /* the control plane: cmd-serve.c, cmd-user.c, cmd-token.c */
 extern const struct cli_cmd cli_cmd_serve;
 extern const struct cli_cmd cli_cmd_user;

@@ -4,8 +4,10 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../proxy/proxy.h"
+#include "../release/remote.h"
 #include "../ssh/ssh.h"
 #include "cli.h"
 
@@ -14,10 +16,27 @@
 #define DF_COMMAND "df -Pk /var/lib/docker 2>/dev/null || df -Pk /"
 
 #define SERVER_USAGE                                                                               \
-    "add NAME ssh://USER@HOST[:PORT] [--identity FILE] [--fingerprint SHA256:...] | list "         \
-    "[--format json] | check NAME [--fingerprint SHA256:...] | remove NAME"
+    "add NAME ssh://USER@HOST[:PORT] [--identity FILE] [--fingerprint SHA256:...] "                \
+    "[--base-dir DIR] | list [--format json] | check NAME [--fingerprint SHA256:...] | remove "    \
+    "NAME"
 
 /* ---- the tunnel of other commands ---- */
+
+/* The server of this process's tunnel (g->remote points at .r); the strings are owned. */
+static struct {
+    struct release_remote r;
+    char *url, *name, *known_hosts, *identity, *base_dir;
+} remote;
+
+static void remote_clear(void)
+{
+    free(remote.url);
+    free(remote.name);
+    free(remote.known_hosts);
+    free(remote.identity);
+    free(remote.base_dir);
+    memset(&remote, 0, sizeof(remote));
+}
 
 /* The identity for an ssh:// host that is not a registered server. */
 static char *default_identity(const char *state)
@@ -89,6 +108,18 @@ int cli_ssh_open(struct cli_global *g, struct ssh_tunnel **ret)
     g->host = ssh_tunnel_host(*ret);
     /* code that reads DOCKER_HOST itself (engine_new(NULL)) goes through the tunnel too */
     setenv("DOCKER_HOST", g->host, 1);
+    remote_clear();
+    remote.url = zp_strdup(url);
+    remote.name = name ? zp_strdup(name) : NULL;
+    remote.known_hosts = zp_strdup(kh);
+    remote.identity = zp_strdup(identity);
+    remote.base_dir = srv && srv->base_dir ? zp_strdup(srv->base_dir) : NULL;
+    remote.r = (struct release_remote){.url = remote.url,
+                                       .name = remote.name,
+                                       .known_hosts = remote.known_hosts,
+                                       .identity = remote.identity,
+                                       .base_dir = remote.base_dir};
+    g->remote = &remote.r;
 out:
     ssh_servers_release(&servers);
     free(identity);
@@ -97,8 +128,32 @@ out:
     return rc;
 }
 
+int cli_remote_prepare(const struct cli_global *g, const struct cli_cmd *cmd, struct cli_session *s)
+{
+    static const char *const syncing[] = {"up", "run", "update", "rebuild", "watch", NULL};
+    bool sync = false;
+    for (size_t i = 0; cmd && syncing[i] && !sync; i++)
+        sync = strcmp(cmd->name, syncing[i]) == 0;
+    struct ssh_sync_stats st;
+    memset(&st, 0, sizeof(st));
+    struct zp_err err;
+    zp_err_init(&err);
+    if (release_remote_prepare(s->project, g->remote, sync, &st, &err) != 0)
+        return cli_error(&err);
+    if (sync && s->progress && (st.sent > 0 || st.removed > 0)) {
+        char *dir = release_remote_dir(g->remote, s->project->name);
+        cli_progress_note(s->progress,
+                          "Synced to %s:%s: %zu of %zu files sent (%llu bytes), %zu removed",
+                          g->remote->name ? g->remote->name : g->remote->url, dir, st.sent,
+                          st.files, (unsigned long long)st.bytes, st.removed);
+        free(dir);
+    }
+    return 0;
+}
+
 void cli_ssh_close(struct ssh_tunnel *t, int rc)
 {
+    remote_clear();
     if (!t)
         return;
     char *e = rc != 0 ? ssh_tunnel_error(t) : NULL;
@@ -115,10 +170,11 @@ static int server_add(int argc, char **argv)
     static const struct option opts[] = {
         {"identity", required_argument, NULL, 'i'},
         {"fingerprint", required_argument, NULL, 'F'},
+        {"base-dir", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *identity = NULL, *fingerprint = NULL;
+    const char *identity = NULL, *fingerprint = NULL, *base_dir = NULL;
     int c;
     while ((c = getopt_long(argc, argv, ":i:h", opts, NULL)) != -1) {
         switch (c) {
@@ -127,6 +183,9 @@ static int server_add(int argc, char **argv)
             break;
         case 'F':
             fingerprint = optarg;
+            break;
+        case 'B':
+            base_dir = optarg;
             break;
         case 'h':
             return cli_help(&cli_cmd_server);
@@ -137,86 +196,74 @@ static int server_add(int argc, char **argv)
     if (argc - optind != 2)
         return cli_usage_error(&cli_cmd_server, "server add needs NAME and ssh://USER@HOST[:PORT]");
     const char *name = argv[optind], *url = argv[optind + 1];
-    if (!ssh_server_name_valid(name))
-        return cli_usage_error(&cli_cmd_server,
-                               "invalid server name '%s': lowercase letters, digits, '-', '_' "
-                               "and '.', starting with a letter or digit",
-                               name);
+    char *state = zp_state_dir();
+    char *kh = ssh_known_hosts_path(state), *fp = NULL, *pub = NULL, *asked = NULL;
     struct zp_err err;
     zp_err_init(&err);
-    struct ssh_url u;
-    if (ssh_url_parse(url, &u, &err) != 0) {
-        fprintf(stderr, "zpanel: %s\n", err.msg);
-        return ZP_EXIT_USAGE;
-    }
-    ssh_url_release(&u);
-    char *fp = NULL;
-    if (fingerprint && ssh_fingerprint_parse(fingerprint, &fp, &err) != 0) {
-        fprintf(stderr, "zpanel: --fingerprint: %s\n", err.msg);
-        return ZP_EXIT_USAGE;
-    }
-    free(fp);
-    char *state = zp_state_dir();
-    char *kh = ssh_known_hosts_path(state), *keypath = NULL, *pub = NULL, *absid = NULL;
-    struct ssh_servers servers = {0};
-    struct ssh_conn *conn = NULL;
-    int rc = 0;
-    if (ssh_servers_load(state, &servers, &err) != 0)
-        goto fail;
-    if (ssh_servers_find(&servers, name)) {
-        zp_err_set(&err, ZP_E_CONFLICT, NULL,
-                   "server '%s' exists already (zpanel server remove %s first)", name, name);
-        goto fail;
-    }
-    if (identity) {
-        /* with a key: prove everything now (host key and login); store only on success */
-        absid = zp_path_abs(identity);
-        struct ssh_connect_opts o = {
-            .known_hosts = kh, .identity = absid, .fingerprint = fingerprint, .name = name};
-        if (ssh_conn_open(url, &o, &conn, &err) != 0) {
+    int rc = ZP_EXIT_OK;
+    /* on a terminal, an unknown host key is shown and the user asked to accept it */
+    if (identity && !fingerprint && isatty(STDIN_FILENO) && isatty(STDERR_FILENO) &&
+        ssh_server_name_valid(name)) {
+        char *type = NULL;
+        bool known = false;
+        if (ssh_host_key_probe(url, kh, &asked, &type, &known, &err) != 0) {
             zp_err_prefix(&err, "server '%s'", name);
-            goto fail;
+            rc = cli_error(&err);
+            goto out;
         }
-    } else {
-        /* a new key pair that the user installs on the server; the host key is checked
-         * by `server check NAME --fingerprint ...` once the key is in place */
-        char *dir = zp_path_join(state, "ssh/keys");
-        if (zp_mkdir_p(dir, 0700, &err) != 0) {
-            free(dir);
-            goto fail;
+        if (known) {
+            free(asked);
+            asked = NULL;
+        } else {
+            fprintf(stderr,
+                    "The host key of %s is not known yet.\n"
+                    "Its fingerprint is %s (%s). Compare it with what the server prints for\n"
+                    "  ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub\n"
+                    "Accept this host key? [y/N] ",
+                    url, asked, type, type);
+            fflush(stderr);
+            char line[16] = "";
+            bool yes = fgets(line, sizeof(line), stdin) &&
+                       (strcmp(line, "y\n") == 0 || strcmp(line, "yes\n") == 0 ||
+                        strcmp(line, "Y\n") == 0);
+            if (!yes) {
+                fprintf(stderr,
+                        "zpanel: server '%s': the host key was not accepted; nothing "
+                        "was stored\n",
+                        name);
+                free(type);
+                rc = ZP_EXIT_RUNTIME;
+                goto out;
+            }
+            fingerprint = asked;
         }
-        keypath = zp_asprintf("%s/%s_ed25519", dir, name);
-        free(dir);
-        char *comment = zp_asprintf("zpanel-%s", name);
-        rc = ssh_keygen_ed25519(keypath, comment, &pub, &err);
-        free(comment);
-        if (rc != 0)
-            goto fail;
-        absid = zp_strdup(keypath);
+        free(type);
     }
-    struct ssh_server s = {.name = (char *)name, .url = (char *)url, .identity = absid};
-    if (ssh_servers_add(state, &s, &err) != 0)
-        goto fail;
-    if (conn) {
-        printf("server '%s' added: %s, host key %s\n", name, url, ssh_conn_fingerprint(conn));
+    struct ssh_server s = {.name = (char *)name,
+                           .url = (char *)url,
+                           .identity = (char *)identity,
+                           .base_dir = (char *)base_dir};
+    if (ssh_server_register(state, &s, fingerprint, &fp, &pub, &err) != 0) {
+        rc = err.code == ZP_E_INPUT ? ZP_EXIT_USAGE : ZP_EXIT_RUNTIME;
+        fprintf(stderr, "zpanel: %s\n", err.msg);
+        goto out;
+    }
+    if (fp) {
+        printf("server '%s' added: %s, host key %s\n", name, url, fp);
     } else {
+        char *keypath = zp_asprintf("%s/ssh/keys/%s_ed25519", state, name);
         printf("server '%s' added: %s\n"
                "A key pair was made for it (%s). Install this public key on the server\n"
                "(in ~/.ssh/authorized_keys of the user in the URL):\n\n%s\n\n"
                "then check the server and accept its host key:\n"
                "  zpanel server check %s --fingerprint SHA256:...\n",
                name, url, keypath, pub, name);
+        free(keypath);
     }
-    rc = ZP_EXIT_OK;
-    goto out;
-fail:
-    rc = cli_error(&err);
 out:
-    ssh_conn_free(conn);
-    ssh_servers_release(&servers);
-    free(keypath);
+    free(fp);
     free(pub);
-    free(absid);
+    free(asked);
     free(kh);
     free(state);
     return rc;
@@ -266,22 +313,26 @@ static int server_list(int argc, char **argv)
             cli_json_str(&b, s.items[i].url);
             zp_buf_adds(&b, ",\"identity\":");
             cli_json_str(&b, s.items[i].identity);
+            zp_buf_adds(&b, ",\"base_dir\":");
+            cli_json_str(&b, s.items[i].base_dir ? s.items[i].base_dir : SSH_DEFAULT_BASE_DIR);
             zp_buf_addc(&b, '}');
         }
         zp_buf_adds(&b, "]\n");
     } else {
-        static const char *const heads[] = {"NAME", "URL", "IDENTITY"};
-        char **cells = zp_calloc(s.n * 3 + 1, sizeof(*cells));
+        static const char *const heads[] = {"NAME", "URL", "IDENTITY", "BASE DIR"};
+        char **cells = zp_calloc(s.n * 4 + 1, sizeof(*cells));
         for (size_t i = 0; i < s.n; i++) {
-            cells[i * 3] = s.items[i].name;
-            cells[i * 3 + 1] = s.items[i].url;
-            cells[i * 3 + 2] = s.items[i].identity;
+            cells[i * 4] = s.items[i].name;
+            cells[i * 4 + 1] = s.items[i].url;
+            cells[i * 4 + 2] = s.items[i].identity;
+            cells[i * 4 + 3] =
+                s.items[i].base_dir ? s.items[i].base_dir : (char *)SSH_DEFAULT_BASE_DIR;
         }
-        size_t w[3];
-        cli_table_widths(heads, cells, s.n, 3, w);
-        cli_table_row(&b, heads, w, 3);
+        size_t w[4];
+        cli_table_widths(heads, cells, s.n, 4, w);
+        cli_table_row(&b, heads, w, 4);
         for (size_t i = 0; i < s.n; i++)
-            cli_table_row(&b, (const char *const *)cells + i * 3, w, 3);
+            cli_table_row(&b, (const char *const *)cells + i * 4, w, 4);
         free(cells);
     }
     fputs(zp_buf_cstr(&b), stdout);

@@ -234,6 +234,8 @@ int cli_session_open(const struct cli_global *g, const struct cli_cmd *cmd,
         ret->progress = cli_progress_new(g);
     struct zp_err err;
     zp_err_init(&err);
+    if (g->remote && (rc = cli_remote_prepare(g, cmd, ret)) != 0)
+        goto fail;
     if (orch_new(ret->project, g->host, with_progress ? cli_progress_event : NULL, ret->progress,
                  &ret->orch, &err) != 0) {
         rc = cli_error(&err);

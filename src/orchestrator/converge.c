@@ -238,7 +238,11 @@ static int create_container(struct up *u, struct engine *e, size_t node, int num
         free(spec.name);
         spec.name = zp_strdup(name);
     }
-    for (size_t i = 0; i < spec.nbind_dirs; i++) {
+    /* create_host_path: a missing source only (a file bind source exists as a file); on
+     * this machine only (a remote engine's paths are not ours: zpanel syncs them) */
+    for (size_t i = 0; i < spec.nbind_dirs && engine_is_local(e); i++) {
+        if (zp_file_exists(spec.bind_dirs[i]))
+            continue;
         if ((rc = zp_mkdir_p(spec.bind_dirs[i], 0755, err)) < 0) {
             zp_err_prefix(err, "service '%s'", service);
             goto out;

@@ -176,7 +176,11 @@ int orch_run_create(struct orch *o, const struct orch_run_opts *opts, char **ret
     if ((rc = orch_container_spec(o->p, service, svc, 1, image, image_id, hash, true, run_resolve,
                                   o, &spec, err)) < 0)
         goto out;
-    for (size_t i = 0; i < spec.nbind_dirs; i++) {
+    /* create_host_path: a missing source only (a file bind source exists as a file); on
+     * this machine only (a remote engine's paths are not ours: zpanel syncs them) */
+    for (size_t i = 0; i < spec.nbind_dirs && engine_is_local(o->e); i++) {
+        if (zp_file_exists(spec.bind_dirs[i]))
+            continue;
         if ((rc = zp_mkdir_p(spec.bind_dirs[i], 0755, err)) < 0) {
             zp_err_prefix(err, "service '%s'", service);
             goto out;

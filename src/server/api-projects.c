@@ -242,6 +242,11 @@ void srv_api_projects_create(struct srv_req *req, struct srv_resp *resp)
     }
     if (!read_env(body, resp, &env))
         goto out;
+    /* ssh: the server the project deploys to */
+    if (srv_project_server_check(req->srv->state_dir, json_object_get(body, "server"), &err) != 0) {
+        srv_reply_zerr(resp, &err);
+        goto out;
+    }
     staged =
         stage(req->srv, name, json_string_value(compose), json_string_length(compose), env, resp);
     if (!staged)
@@ -266,11 +271,15 @@ void srv_api_projects_create(struct srv_req *req, struct srv_resp *resp)
         goto out;
     }
     struct store_panel_project p;
-    if (store_panel_project_get(req->db, name, &p, &err) != 0) {
+    if (srv_project_server_set(req->srv->state_dir, name, json_object_get(body, "server"), &err) !=
+            0 ||
+        store_panel_project_get(req->db, name, &p, &err) != 0) {
         srv_reply_zerr(resp, &err);
         goto out;
     }
-    srv_reply_json(resp, 201, project_json(&p));
+    json_t *pj = project_json(&p);
+    srv_project_server_json(req->srv->state_dir, name, pj);
+    srv_reply_json(resp, 201, pj);
     store_panel_project_release(&p);
 out:
     free(staged);
@@ -285,6 +294,7 @@ void srv_api_project_get(struct srv_req *req, struct srv_resp *resp)
     if (!get_project(req, resp, &p))
         return;
     json_t *v = project_json(&p);
+    srv_project_server_json(req->srv->state_dir, p.name, v);
     char *dir = srv_project_dir(req->srv->state_dir, p.name);
     char *file = zp_path_join(dir, "compose.yaml");
     char *text = NULL;
@@ -362,6 +372,10 @@ void srv_api_project_put(struct srv_req *req, struct srv_resp *resp)
     }
     if (!read_env(body, resp, &env))
         goto out;
+    if (srv_project_server_check(req->srv->state_dir, json_object_get(body, "server"), &err) != 0) {
+        srv_reply_zerr(resp, &err);
+        goto out;
+    }
     const char *use_env = env ? env : p.env_json;
     if (compose) {
         staged = stage(req->srv, p.name, json_string_value(compose), json_string_length(compose),
@@ -393,11 +407,15 @@ void srv_api_project_put(struct srv_req *req, struct srv_resp *resp)
         }
     }
     store_panel_project_release(&p);
-    if (store_panel_project_get(req->db, req->params[0], &p, &err) != 0) {
+    if (srv_project_server_set(req->srv->state_dir, req->params[0], json_object_get(body, "server"),
+                               &err) != 0 ||
+        store_panel_project_get(req->db, req->params[0], &p, &err) != 0) {
         srv_reply_zerr(resp, &err);
         goto out;
     }
-    srv_reply_json(resp, 200, project_json(&p));
+    json_t *pj = project_json(&p);
+    srv_project_server_json(req->srv->state_dir, p.name, pj);
+    srv_reply_json(resp, 200, pj);
 out:
     if (staged) {
         unstage(staged);

@@ -12,6 +12,7 @@
 #include "../orchestrator/orchestrator.h"
 #include "../release/backup.h"
 #include "../release/release.h"
+#include "../ssh/ssh.h"
 #include "server-int.h"
 
 #include "../util/banned.h"
@@ -341,6 +342,15 @@ int srv_job_run(const struct srv_job_env *env, const struct store_job *job, stru
     zp_diags_release(&d);
     json_t *args = json_loads(job->args_json ? job->args_json : "{}", 0, NULL);
     struct orch *o = NULL;
+    /* ssh: a project with a server runs through a tunnel to it */
+    struct ssh_tunnel *tunnel = NULL;
+    struct srv_job_env renv = *env;
+    if ((rc = srv_job_remote_open(env->state_dir, job->kind, p, ctl, &tunnel, err)) != 0)
+        goto out;
+    if (tunnel) {
+        renv.host = ssh_tunnel_host(tunnel);
+        env = &renv;
+    }
     if ((rc = orch_new(p, env->host, srv_job_progress, ctl, &o, err)) != 0)
         goto out;
     if (!srv_job_attach(ctl, o, NULL, false)) {
@@ -355,6 +365,7 @@ out:
     if (rc != ZP_E_CANCELLED)
         srv_sched_after_job(env, job, &rc, err, ctl);
     orch_free(o);
+    srv_job_remote_close(tunnel, ctl, rc);
     json_decref(args);
     compose_project_free(p);
     return rc;

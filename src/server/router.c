@@ -71,6 +71,10 @@ static const struct srv_route routes[] = {
     {"GET", "/api/v1/destinations", STORE_SCOPE_ADMIN, srv_api_destinations_list},
     {"POST", "/api/v1/destinations", STORE_SCOPE_ADMIN, srv_api_destinations_create},
     {"DELETE", "/api/v1/destinations/{name}", STORE_SCOPE_ADMIN, srv_api_destination_delete},
+    /* ssh */
+    {"GET", "/api/v1/servers", STORE_SCOPE_READ, srv_api_servers_list},
+    {"POST", "/api/v1/servers", STORE_SCOPE_ADMIN, srv_api_servers_add},
+    {"DELETE", "/api/v1/servers/{name}", STORE_SCOPE_ADMIN, srv_api_server_delete},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -429,4 +429,28 @@ int srv_destination_client(const char *state_dir, struct store_panel *db, const 
                            struct s3_client **ret, char **ret_bucket, char **ret_prefix,
                            struct zp_err *err);
 
+/* ssh */
+struct ssh_tunnel;
+/* GET|POST /api/v1/servers, DELETE /api/v1/servers/{name} (the `zpanel server` registry) */
+void srv_api_servers_list(struct srv_req *req, struct srv_resp *resp);
+void srv_api_servers_add(struct srv_req *req, struct srv_resp *resp);
+void srv_api_server_delete(struct srv_req *req, struct srv_resp *resp);
+/* The server a project deploys to (STATE/projects/NAME/server), or NULL: the local engine. */
+char *srv_project_server(const char *state_dir, const char *project);
+/* A project's "server" field: NULL (absent) and JSON null pass; a string must name a
+ * registered server. Errors: ZP_E_INPUT naming the field. */
+int srv_project_server_check(const char *state_dir, const json_t *v, struct zp_err *err);
+/* Store the field (checked): a name, or null to deploy locally again; absent: no change. */
+int srv_project_server_set(const char *state_dir, const char *project, const json_t *v,
+                           struct zp_err *err);
+/* Add "server" (a name or null) to a project's JSON v. */
+void srv_project_server_json(const char *state_dir, const char *project, json_t *v);
+/* For a job of a project with a server: rewrite p's paths for it, sync its files first for
+ * a deploy (logged), and open a tunnel (*ret; the job's engine host is
+ * ssh_tunnel_host(*ret)). *ret stays NULL for local projects. */
+int srv_job_remote_open(const char *state_dir, const char *kind, struct compose_project *p,
+                        struct srv_job_ctl *ctl, struct ssh_tunnel **ret, struct zp_err *err);
+/* Log the tunnel's last problem when rc is an error, and close it (NULL accepted). */
+void srv_job_remote_close(struct ssh_tunnel *t, struct srv_job_ctl *ctl, int rc);
+
 #endif

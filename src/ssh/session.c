@@ -369,6 +369,63 @@ out:
     return rc;
 }
 
+int ssh_host_key_probe(const char *url, const char *known_hosts, char **ret_fp, char **ret_type,
+                       bool *ret_known, struct zp_err *err)
+{
+    struct ssh_url u = {0};
+    int rc = ssh_url_parse(url, &u, err);
+    if (rc != 0)
+        return rc;
+    pthread_once(&init_once, do_init);
+    ssh_session s = init_rc == SSH_OK ? ssh_new() : NULL;
+    ssh_key key = NULL;
+    char *b64 = NULL, *old = NULL, *pattern = ssh_host_pattern(u.host, u.port);
+    if (!s) {
+        rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "creating an SSH session");
+        goto out;
+    }
+    long sec = SSH_CONNECT_TIMEOUT_MS / 1000;
+    unsigned port = (unsigned)u.port;
+    int no = 0;
+    ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);
+    ssh_options_set(s, SSH_OPTIONS_HOST, u.host);
+    ssh_options_set(s, SSH_OPTIONS_PORT, &port);
+    ssh_options_set(s, SSH_OPTIONS_USER, u.user);
+    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &sec);
+    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, known_hosts);
+    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+    if (ssh_connect(s) != SSH_OK || ssh_get_server_publickey(s, &key) != SSH_OK ||
+        ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s:%d: reading the host key: %s", u.host, u.port,
+                        ssh_get_error(s));
+        goto out;
+    }
+    const char *type = ssh_key_type_to_char(ssh_key_type(key));
+    enum known k = KNOWN_NONE;
+    if (!type || ssh_fingerprint_of_blob(b64, ret_fp, err) != 0) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s: unsupported host key", u.host);
+        goto out;
+    }
+    if ((rc = known_lookup(known_hosts, pattern, type, b64, &k, &old, err)) != 0) {
+        free(*ret_fp);
+        *ret_fp = NULL;
+        goto out;
+    }
+    *ret_type = zp_strdup(strncmp(type, "ssh-", 4) == 0 ? type + 4 : type);
+    *ret_known = k == KNOWN_MATCH;
+out:
+    if (s) {
+        ssh_disconnect(s);
+        ssh_free(s);
+    }
+    ssh_key_free(key);
+    ssh_string_free_char(b64);
+    free(old);
+    free(pattern);
+    ssh_url_release(&u);
+    return rc;
+}
+
 int ssh_conn_exec(struct ssh_conn *c, const char *command, size_t max, char **ret_out,
                   int *ret_status, struct zp_err *err)
 {

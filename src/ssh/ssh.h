@@ -67,12 +67,17 @@ int ssh_fingerprint_of_blob(const char *base64, char **ret, struct zp_err *err);
 /* The path of zpanel's known_hosts under state_dir (newly allocated). */
 char *ssh_known_hosts_path(const char *state_dir);
 
-/* ---- servers (servers.c): STATE/ssh/servers, one "NAME URL IDENTITY" a line ---- */
+/* ---- servers (servers.c): STATE/ssh/servers, one "NAME URL IDENTITY [BASE_DIR]" a line ---- */
+
+/* The directory under which a project's synced files live on a server (BASE/PROJECT). */
+#define SSH_DEFAULT_BASE_DIR "/var/lib/zpanel/projects"
 
 struct ssh_server {
     char *name;
     char *url;      /* ssh://USER@HOST[:PORT] */
     char *identity; /* private key file */
+    char *base_dir; /* where projects' files go on the server (an absolute path), or NULL:
+                       SSH_DEFAULT_BASE_DIR; an optional fourth field of the line */
 };
 
 struct ssh_servers {
@@ -92,6 +97,18 @@ const struct ssh_server *ssh_servers_find(const struct ssh_servers *s, const cha
  * the file (atomically, 0600). */
 int ssh_servers_add(const char *state_dir, const struct ssh_server *srv, struct zp_err *err);
 int ssh_servers_remove(const char *state_dir, const char *name, struct zp_err *err);
+
+/* `server add` (the CLI's and the API's): name, URL and base directory checked
+ * (ZP_E_INPUT naming the field), ZP_E_CONFLICT when the name exists. With srv->identity
+ * (made absolute): connect, check the host key (an unknown one needs fingerprint) and log
+ * in before anything is stored; *ret_fingerprint gets the host key's. Without: a new
+ * ed25519 key pair STATE/ssh/keys/NAME_ed25519 becomes the identity, *ret_public gets its
+ * public key line, and the host key is checked later (`server check NAME --fingerprint`).
+ * Outputs not filled are set to NULL. Errors also those of ssh_conn_open (prefixed with
+ * the server's name). */
+int ssh_server_register(const char *state_dir, const struct ssh_server *srv,
+                        const char *fingerprint, char **ret_fingerprint, char **ret_public,
+                        struct zp_err *err);
 
 /* ---- keys and sessions (session.c, over libssh) ---- */
 
@@ -129,12 +146,66 @@ struct ssh_conn;
 int ssh_conn_open(const char *url, const struct ssh_connect_opts *opts, struct ssh_conn **ret,
                   struct zp_err *err);
 void ssh_conn_free(struct ssh_conn *c);
+/* Connect to url without logging in and read the host key: *ret_fp gets its SHA256
+ * fingerprint, *ret_type its short type ("ed25519", "ecdsa-sha2-nistp256", ...), both
+ * owned; *ret_known whether known_hosts holds exactly this key for the host. For asking
+ * the user on a terminal; nothing is stored. Errors: ZP_E_ENGINE, ZP_E_INPUT (bad URL). */
+int ssh_host_key_probe(const char *url, const char *known_hosts, char **ret_fp, char **ret_type,
+                       bool *ret_known, struct zp_err *err);
 /* The SHA256 fingerprint of the server's host key (borrowed). */
 const char *ssh_conn_fingerprint(const struct ssh_conn *c);
 /* Run command on the server and collect its stdout (capped at max bytes); *ret_status
  * gets its exit status. Errors: ZP_E_ENGINE, ZP_E_TOOBIG. */
 int ssh_conn_exec(struct ssh_conn *c, const char *command, size_t max, char **ret_out,
                   int *ret_status, struct zp_err *err);
+
+/* ---- files over SFTP (sync.c) ---- */
+
+/* The manifest of what was synced, kept on the server in BASE/SSH_SYNC_MANIFEST: one line
+ * "SHA256HEX SIZE MTIME MODE PATH" per file sent (PATH relative to BASE, the rest of the
+ * line; size and mtime as the server reported them after the upload, mode octal). */
+#define SSH_SYNC_MANIFEST ".zpanel-sync"
+/* Caps: files per sync, the manifest's size. */
+#define SSH_SYNC_MAX_FILES 100000
+#define SSH_SYNC_MAX_MANIFEST ((size_t)16 << 20)
+
+struct ssh_sync_entry {
+    char sha256[65];
+    uint64_t size;
+    int64_t mtime;
+    unsigned mode;
+    char *path; /* relative to the base directory, never absolute, no "..", no newline */
+};
+
+/* Parse one manifest line (without its newline) into *ret (ret->path owned: free it).
+ * Errors: ZP_E_INPUT saying what is wrong. Pure; fuzzed with the other parsers. */
+int ssh_sync_manifest_line(const char *line, struct ssh_sync_entry *ret, struct zp_err *err);
+
+/* One local file to have on the server. */
+struct ssh_sync_file {
+    const char *local; /* a regular file here */
+    const char *rel;   /* its path under the base directory (as in the manifest) */
+    char sha256[65];   /* of its content, read by the caller */
+    uint64_t size;
+    unsigned mode; /* permission bits */
+};
+
+struct ssh_sync_stats {
+    size_t files;   /* files in the set */
+    size_t sent;    /* files uploaded (changed, new, or changed on the server) */
+    size_t removed; /* files of an earlier sync no longer in the set, removed */
+    uint64_t bytes; /* bytes uploaded */
+};
+
+/* Make the server's directory base (and its parents) hold files (and the directories
+ * dirs, relative to base, made when missing): a file moves only when the manifest does
+ * not list it with the same SHA-256, or the server's copy no longer has the size and mtime
+ * the manifest recorded; each goes to a temporary name first and is then renamed over the
+ * old one. Files an earlier sync sent that are no longer in the set are removed. The
+ * manifest is rewritten last. Errors: ZP_E_ENGINE (SFTP refused or failed: the message
+ * names the server path), ZP_E_SYSTEM (a local file), ZP_E_INPUT (a bad rel path). */
+int ssh_sync(struct ssh_conn *c, const char *base, const struct ssh_sync_file *files, size_t nfiles,
+             const char *const *dirs, size_t ndirs, struct ssh_sync_stats *ret, struct zp_err *err);
 
 /* ---- the tunnel (tunnel.c) ---- */
 

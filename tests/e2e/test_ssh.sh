@@ -17,6 +17,7 @@ test_image || { echo "FAIL: cannot build $TEST_IMAGE"; exit 1; }
 P=zpssh
 U=zpsshtest
 SSHD_PID=
+SERVE_PID=
 stop_sshd() { # the listener and every session process it forked
     [ -n "$SSHD_PID" ] || return 0
     local pids="$SSHD_PID" all="" next
@@ -30,9 +31,11 @@ stop_sshd() { # the listener and every session process it forked
     wait "$SSHD_PID" 2>/dev/null
     SSHD_PID=
 }
-trap 'stop_sshd; cleanup_project $P; cleanup_project ${P}kill; rm -rf "$TMP"' EXIT
+trap '[ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; stop_sshd; cleanup_project $P; cleanup_project ${P}kill; cleanup_project ${P}sync; cleanup_project ${P}cp; rm -rf "$TMP"' EXIT
 cleanup_project $P
 cleanup_project ${P}kill
+cleanup_project ${P}sync
+cleanup_project ${P}cp
 
 id "$U" >/dev/null 2>&1 ||
     useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh -G docker "$U" ||
@@ -68,6 +71,7 @@ PubkeyAuthentication yes
 UsePAM no
 StrictModes no
 AllowStreamLocalForwarding $2
+Subsystem sftp internal-sftp
 LogLevel ERROR
 EOF
     /usr/sbin/sshd -D -e -f "$S/config" 2>>"$S/log" &
@@ -165,6 +169,137 @@ expect_rc 0 "down over SSH"
 run Z --server nosuch ps
 expect_rc 2 "--server with an unknown name"
 expect_err_has "no server named 'nosuch'" "--server names the unknown server"
+
+# --- files: bind-mounted files, directories and env files synced over SFTP under the
+# server's base directory; only what changed moves; a changed file recreates the service
+R=$TMP/remote
+mkdir -p "$R" && chown "$U" "$R"
+run Z server add t3 "$URL" --identity "$TMP/client" --base-dir "$R"
+expect_rc 0 "add a second name for the server with --base-dir (its key is known)"
+run Z server list --format json
+json_check "[s['base_dir'] for s in m if s['name'] == 't3'] == ['$R']" "list shows the base dir"
+mkdir -p "$TMP/sync/conf/sub" && cd "$TMP/sync"
+echo v1 >conf/msg.txt && echo deep >conf/sub/deep.txt && echo gone >conf/old.txt
+echo GREETING=from-env-file >app.env
+cat >compose.yaml <<YAML
+name: ${P}sync
+services:
+  web:
+    image: $TEST_IMAGE
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+    env_file: [app.env]
+    volumes:
+      - ./conf/msg.txt:/msg.txt:ro
+      - ./conf:/conf
+      - ./made:/made
+YAML
+RD=$R/${P}sync
+run Z --server t3 --progress plain up -d
+expect_rc 0 "up with bind mounts over SSH"
+expect_err_has "4 of 4 files sent" "the first up sends every file (3 in conf and the env file, once each)"
+[ "$(cat "$RD/conf/msg.txt" 2>/dev/null)" = v1 ] && [ "$(cat "$RD/conf/sub/deep.txt" 2>/dev/null)" = deep ] &&
+    [ -f "$RD/app.env" ] && [ -d "$RD/made" ] && ok || fail "the files did not arrive under $RD: $(find "$R" 2>&1)"
+[ ! -e made ] && ok || fail "a missing bind source of a remote engine was made here"
+[ "$(docker exec ${P}sync-web-1 cat /msg.txt)" = v1 ] && ok || fail "the container does not see the synced file"
+[ "$(inspect_field ${P}sync-web-1 '{{range .Mounts}}{{if eq .Destination "/conf"}}{{.Source}}{{end}}{{end}}')" = "$RD/conf" ] &&
+    ok || fail "the bind source is not the server's path"
+[ "$(docker exec ${P}sync-web-1 sh -c 'echo $GREETING')" = from-env-file ] && ok || fail "env_file over SSH"
+id1=$(inspect_field ${P}sync-web-1 '{{.Id}}')
+run Z --server t3 --progress plain up -d
+expect_rc 0 "a second up"
+grep -qF "files sent" <<<"$ERR" && fail "a no-op up sent files: $ERR" || ok
+[ "$(inspect_field ${P}sync-web-1 '{{.Id}}')" = "$id1" ] && ok || fail "a no-op up recreated the service"
+echo v2 >conf/msg.txt && rm conf/old.txt
+run Z --server t3 --progress plain up -d
+expect_rc 0 "up after a local change"
+expect_err_has "1 of 3 files sent" "only the changed file moves"
+expect_err_has "1 removed" "a file deleted here is removed there"
+[ "$(cat "$RD/conf/msg.txt")" = v2 ] && [ ! -e "$RD/conf/old.txt" ] && ok || fail "the server's copy is not v2"
+[ "$(inspect_field ${P}sync-web-1 '{{.Id}}')" != "$id1" ] && ok || fail "the changed file did not recreate the service"
+[ "$(docker exec ${P}sync-web-1 cat /msg.txt)" = v2 ] && ok || fail "the container does not see the new content"
+echo tampered >"$RD/conf/sub/deep.txt"
+run Z --server t3 --progress plain up -d
+expect_err_has "1 of 3 files sent" "a copy changed on the server is sent again"
+[ "$(cat "$RD/conf/sub/deep.txt")" = deep ] && ok || fail "the server's changed copy was not replaced"
+run Z --server t3 --progress quiet down
+expect_rc 0 "down of the synced project"
+
+# --- the control plane: /api/v1/servers over the same registry, a project with a server
+# whose deploy job runs through the tunnel (its files synced first)
+SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+API=http://127.0.0.1:$SPORT
+echo 'e2e-ssh-password-1' | "$ZPANEL" user add root --role admin --password-stdin \
+    --state-dir "$ZPANEL_STATE_DIR" >/dev/null || fail "user add root"
+ADMIN=$("$ZPANEL" token create --user root --scope admin --state-dir "$ZPANEL_STATE_DIR" | tail -1)
+[[ $ADMIN == zpt_* ]] && ok || fail "an admin token: '$ADMIN'"
+"$ZPANEL" serve --listen "127.0.0.1:$SPORT" --state-dir "$ZPANEL_STATE_DIR" --workers 1 >"$TMP/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 1 300); do
+    curl -sf -o /dev/null "$API/healthz" && break
+    sleep 0.1
+done
+api() { # api METHOD PATH [BODY]: CODE and OUT (also in $TMP/out)
+    local args=(-s -o "$TMP/out" -w '%{http_code}' -X "$1" "$API$2" -H "Authorization: Bearer $ADMIN")
+    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+    CODE=$(curl "${args[@]}")
+    OUT=$(cat "$TMP/out")
+}
+expect_code() { if [ "$CODE" = "$1" ]; then ok; else fail "$2: HTTP $CODE, want $1: $OUT"; fi; }
+api GET /api/v1/servers
+expect_code 200 "GET /api/v1/servers"
+json_check "[(s['name'], s['base_dir']) for s in m['servers']] == [('t1', '/var/lib/zpanel/projects'), ('t3', '$R')]" "the API lists the CLI's servers"
+api POST /api/v1/servers "{\"name\":\"t4\",\"url\":\"ssh://$U@localhost:$PORT\",\"identity\":\"$TMP/client\",\"fingerprint\":\"$FP2\"}"
+expect_code 400 "POST a server with a wrong fingerprint"
+grep -q "$FP1" <<<"$OUT" && ok || fail "the refusal names the real fingerprint: $OUT"
+api POST /api/v1/servers "{\"name\":\"t4\",\"url\":\"ssh://$U@localhost:$PORT\",\"identity\":\"$TMP/client\",\"fingerprint\":\"$FP1\"}"
+expect_code 201 "POST a server"
+json_check "m['name'] == 't4' and m['fingerprint'] == '$FP1'" "the new server and its host key"
+run Z server list --format json
+json_check "[s['name'] for s in m] == ['t1', 't3', 't4']" "the CLI sees the server the API added"
+api DELETE /api/v1/servers/t4
+expect_code 200 "DELETE a server"
+printf 'name: %s\nservices:\n  web:\n    image: %s\n    command: ["sh", "-c", "trap \x27exit 0\x27 TERM; while true; do sleep 1 & wait; done"]\n    volumes: ["./compose.yaml:/compose.yaml:ro"]\n' \
+    "${P}cp" "$TEST_IMAGE" >"$TMP/cp.yaml"
+api POST /api/v1/projects "$(python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "compose": open(sys.argv[2]).read(), "server": "nosuch"}))' "${P}cp" "$TMP/cp.yaml")"
+expect_code 400 "a project with an unknown server"
+api POST /api/v1/projects "$(python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "compose": open(sys.argv[2]).read(), "server": "t3"}))' "${P}cp" "$TMP/cp.yaml")"
+expect_code 201 "a project with a server"
+json_check "m['server'] == 't3'" "the project names its server"
+api POST "/api/v1/projects/${P}cp/deploy"
+expect_code 202 "deploy job"
+JOB=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["job"]["id"])' "$TMP/out")
+STATUS=
+deadline=$((SECONDS + 90))
+while [ $SECONDS -lt $deadline ] && [ -n "$JOB" ]; do
+    api GET "/api/v1/jobs/$JOB"
+    STATUS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$TMP/out")
+    case $STATUS in succeeded | failed | cancelled) break ;; esac
+    sleep 0.2
+done
+[ "$STATUS" = succeeded ] && ok || fail "the deploy job to the SSH server: $STATUS: $OUT $(cat "$ZPANEL_STATE_DIR"/jobs/"$JOB".log 2>/dev/null)"
+[ "$(inspect_field ${P}cp-web-1 '{{range .Mounts}}{{.Source}}{{end}}')" = "$R/${P}cp/compose.yaml" ] &&
+    [ -f "$R/${P}cp/compose.yaml" ] && ok || fail "the job synced the project's file to the server and mounted it from there"
+curl -s -H "Authorization: Bearer $ADMIN" "$API/api/v1/jobs/$JOB/log" | grep -q "server t3" && ok ||
+    fail "the job's log says it ran on server t3"
+api DELETE /api/v1/servers/t3
+expect_code 409 "a server a project deploys to is not removed"
+kill "$SERVE_PID" && wait "$SERVE_PID" 2>/dev/null
+SERVE_PID=
+cleanup_project ${P}cp
+
+run Z server remove t3
+expect_rc 0 "remove t3"
+
+# --- on a terminal, an unknown host key is shown and accepted with a yes
+sed -i '/^\[localhost\]/d' "$ZPANEL_STATE_DIR/ssh/known_hosts" # as the API's t4 stored it
+run script -qec "$ZPANEL server add t5 ssh://$U@localhost:$PORT --identity $TMP/client" /dev/null <<<n
+expect_out_has "$FP1" "the prompt shows the fingerprint"
+expect_out_has "not accepted" "no: nothing stored"
+grep -q localhost "$ZPANEL_STATE_DIR/ssh/known_hosts" && fail "a refused key was stored" || ok
+run script -qec "$ZPANEL server add t5 ssh://$U@localhost:$PORT --identity $TMP/client" /dev/null <<<y
+expect_out_has "server 't5' added" "yes on a terminal adds the server"
+run Z server remove t5
+expect_rc 0 "remove t5"
 
 # --- sshd killed during up: a clear error naming the server, quickly, never a hang
 mkdir -p "$TMP/kill" && cd "$TMP/kill"

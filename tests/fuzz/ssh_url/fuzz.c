@@ -1,6 +1,6 @@
-/* Fuzz target: the ssh module's parsers: an ssh:// URL, a known_hosts line and a SHA256
- * fingerprint, each fed the same input (as one string, and line by line). Any input may
- * be rejected; none may crash or leak; what is accepted must be consistent. */
+/* Fuzz target: the ssh module's parsers: an ssh:// URL, a known_hosts line, a line of the
+ * sync manifest and a SHA256 fingerprint, each fed the same input (as one string, and line by
+ * line). Any input may be rejected; none may crash or leak; what is accepted must be consistent. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +44,15 @@ static void one(const char *s)
             (void)ssh_known_host_names_match(k.names, s);
             ssh_known_host_release(&k);
         }
+    } else {
+        check(err.code == ZP_E_INPUT);
+    }
+    zp_err_init(&err);
+    struct ssh_sync_entry se;
+    if (ssh_sync_manifest_line(s, &se, &err) == 0) {
+        check(se.path[0] != '\0' && se.path[0] != '/' && strlen(se.sha256) == 64 &&
+              se.mode <= 07777 && strstr(se.path, "\n") == NULL);
+        free(se.path);
     } else {
         check(err.code == ZP_E_INPUT);
     }

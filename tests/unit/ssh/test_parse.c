@@ -152,11 +152,18 @@ static void test_servers(void **state)
     assert_int_equal(s.n, 0);
     ssh_servers_release(&s);
     char n1[] = "web1", u1[] = "ssh://u@h:2222", i1[] = "/k/a";
-    char n2[] = "db", u2[] = "ssh://u@db", i2[] = "/k/b";
+    char n2[] = "db", u2[] = "ssh://u@db", i2[] = "/k/b", b2[] = "/srv/zp";
     struct ssh_server a = {.name = n1, .url = u1, .identity = i1};
-    struct ssh_server b = {.name = n2, .url = u2, .identity = i2};
+    struct ssh_server b = {.name = n2, .url = u2, .identity = i2, .base_dir = b2};
+    char rel[] = "srv/zp", bad_id[] = "/k/a b";
+    struct ssh_server bad = {.name = n2, .url = u2, .identity = i2, .base_dir = rel};
+    assert_int_equal(ssh_servers_add(dir, &bad, &err), ZP_E_INPUT);
+    bad.base_dir = NULL;
+    bad.identity = bad_id;
+    assert_int_equal(ssh_servers_add(dir, &bad, &err), ZP_E_INPUT);
     assert_int_equal(ssh_servers_add(dir, &a, &err), 0);
     assert_int_equal(ssh_servers_add(dir, &b, &err), 0);
+    zp_err_init(&err);
     assert_int_equal(ssh_servers_add(dir, &a, &err), ZP_E_CONFLICT);
     assert_int_equal(ssh_servers_load(dir, &s, &err), 0);
     assert_int_equal(s.n, 2);
@@ -164,6 +171,8 @@ static void test_servers(void **state)
     assert_non_null(f);
     assert_string_equal(f->url, "ssh://u@h:2222");
     assert_string_equal(f->identity, "/k/a");
+    assert_null(f->base_dir);
+    assert_string_equal(ssh_servers_find(&s, "db")->base_dir, "/srv/zp");
     assert_null(ssh_servers_find(&s, "web"));
     ssh_servers_release(&s);
     char *path = zp_path_join(dir, "ssh/servers");
@@ -198,13 +207,48 @@ static void test_servers(void **state)
     rmdir(dir);
 }
 
+static void manifest_bad(const char *line)
+{
+    struct ssh_sync_entry e;
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(ssh_sync_manifest_line(line, &e, &err), ZP_E_INPUT);
+}
+
+#define SHA "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+
+static void test_manifest(void **state)
+{
+    (void)state;
+    struct ssh_sync_entry e;
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(ssh_sync_manifest_line(SHA " 12 1733450000 644 conf/a b.txt", &e, &err), 0);
+    assert_string_equal(e.sha256, SHA);
+    assert_int_equal(e.size, 12);
+    assert_int_equal(e.mtime, 1733450000);
+    assert_int_equal(e.mode, 0644);
+    assert_string_equal(e.path, "conf/a b.txt"); /* the rest of the line, spaces and all */
+    free(e.path);
+    manifest_bad("");
+    manifest_bad(SHA);
+    manifest_bad(SHA " 12 1733450000 644 /etc/passwd");  /* absolute */
+    manifest_bad(SHA " 12 1733450000 644 conf/../../x"); /* escapes the base */
+    manifest_bad(SHA " 12 1733450000 644 conf//x");      /* empty component */
+    manifest_bad(SHA " 12 1733450000 644 conf/");        /* trailing slash */
+    manifest_bad(SHA " 12 1733450000 648 x");            /* not octal */
+    manifest_bad(SHA " 12 1733450000 17777 x");          /* mode too large */
+    manifest_bad(SHA " -1 1733450000 644 x");            /* negative size */
+    manifest_bad(SHA " 99999999999999999999 1 644 x");   /* overflow */
+    manifest_bad("2D711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 1 1 644 x");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url),
-        cmocka_unit_test(test_known_hosts),
-        cmocka_unit_test(test_fingerprint),
-        cmocka_unit_test(test_servers),
+        cmocka_unit_test(test_url),         cmocka_unit_test(test_known_hosts),
+        cmocka_unit_test(test_fingerprint), cmocka_unit_test(test_servers),
+        cmocka_unit_test(test_manifest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
