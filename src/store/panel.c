@@ -613,12 +613,27 @@ int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_jo
     }
     job_row(st, &j);
     sqlite3_finalize(st);
-    rc = store__prepare(&p->d,
-                        "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1 "
-                        "WHERE id = ?",
+    /* now_ms was read before the write lock was ours: the project's previous job may have
+     * finished after it; a job never starts before the one before it finished */
+    int64_t started = now_ms;
+    rc = store__prepare(&p->d, "SELECT coalesce(max(finished), 0) FROM jobs WHERE project = ?",
                         "claiming a job", &st, err);
     if (rc == 0) {
-        sqlite3_bind_int64(st, 1, now_ms);
+        store__bind_str(st, 1, j.project);
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW && sqlite3_column_int64(st, 0) > started)
+            started = sqlite3_column_int64(st, 0);
+        else if (src != SQLITE_ROW)
+            rc = store__db_error(&p->d, src, "claiming a job", err);
+        sqlite3_finalize(st);
+    }
+    if (rc == 0)
+        rc = store__prepare(&p->d,
+                            "UPDATE jobs SET status = 'running', started = ?, "
+                            "attempts = attempts + 1 WHERE id = ?",
+                            "claiming a job", &st, err);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, started);
         sqlite3_bind_int64(st, 2, j.id);
         rc = store__step_done(&p->d, st, "claiming a job", err);
     }
@@ -629,7 +644,7 @@ int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_jo
         goto fail;
     }
     j.status = STORE_JOB_RUNNING;
-    j.started = now_ms;
+    j.started = started;
     j.attempts++;
     *ret = j;
     return 0;

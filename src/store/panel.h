@@ -149,7 +149,8 @@ int store_panel_job_get(struct store_panel *p, int64_t id, struct store_job *ret
 int store_panel_job_list(struct store_panel *p, const char *project, int status, size_t limit,
                          struct store_job **ret, size_t *ret_n, struct zp_err *err);
 /* Take the oldest queued job whose project has no running job, mark it RUNNING (started =
- * now_ms, attempts + 1) and return it. Errors: ZP_E_NOTFOUND when none can run. */
+ * now_ms, or the project's last finish when later: the caller read its clock before the
+ * write lock; attempts + 1) and return it. Errors: ZP_E_NOTFOUND when none can run. */
 int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_job *ret,
                           struct zp_err *err);
 /* A running job ended: status SUCCEEDED, FAILED or CANCELLED, error NULL or why. */
