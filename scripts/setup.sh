@@ -48,6 +48,8 @@ packages=(
     chromium
     # database dump tests: the servers packed into local images by db-images.sh
     postgresql mariadb-server redis-server
+    # Debian base images for tests (scripts/debian-image.sh)
+    debootstrap
 )
 # node and npm for s3rver, unless a node (say NodeSource's, which bundles npm) is there
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
