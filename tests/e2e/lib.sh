@@ -11,6 +11,8 @@ e2e_passed=0
 e2e_failed=0
 e2e_skipped=0
 TMP=$(mktemp -d)
+# wrk under tests/e2e/wrk-count.lua: a paced load (see there), not one that saturates the CPU
+export ZP_WRK_PACE_MS=${ZP_WRK_PACE_MS:-20}
 trap 'rm -rf "$TMP"' EXIT
 
 ok() { e2e_passed=$((e2e_passed + 1)); }

@@ -5,7 +5,19 @@
 --   body v3 6000
 --   errors connect=0 read=0 write=0 timeout=0 status=0
 --   requests 12345 duration_us 10000000 p50 350 p99 1200 max 5000
+--
+-- ZP_WRK_PACE_MS=N (the e2e tests set 20 in lib.sh): each connection waits N ms between
+-- its requests, so the load is steady (8 connections: at most 400 requests a second, one
+-- every 2.5 ms) without taking every CPU cycle from the deploy it watches and from the
+-- tests running beside it (the latency wrk reports then includes the wait). Unset (the
+-- benchmarks), wrk sends as fast as it is answered.
 local threads = {}
+local pace = tonumber(os.getenv("ZP_WRK_PACE_MS") or "")
+if pace and pace > 0 then
+    function delay()
+        return pace
+    end
+end
 
 function setup(thread)
     table.insert(threads, thread)
