@@ -3,14 +3,16 @@
 # then: the gcc build with every unit, fuzz-corpus and end-to-end test (ctest); the unit
 # tests again under ASan+UBSan (clang) and under valgrind; each libFuzzer target for a
 # bounded time; Release builds with gcc and with clang (warning-free); clang-format and
-# cppcheck on src/. Every build has -DZP_WERROR=ON; the four builds after the first run at
-# the lowest CPU priority while the end-to-end tests run. Ends with one line
+# cppcheck on src/. Every build has -DZP_WERROR=ON; the four builds after the first, and
+# the checks that use them, run at the lowest CPU priority while the end-to-end tests run
+# (a second worker joins them when those end). Ends with one line
 # "N passed, N failed, N skipped" and exits non-zero on any failure or skip: a test that
 # could not run (ctest's "Skipped": exit 77 or a cmocka skip) is never counted as passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 fuzz_seconds=${ZP_FUZZ_SECONDS:-10}
+# ZP_FUZZ_SECONDS and ZP_CTEST_ARGS (say "-L unit") shorten a local run; CI sets neither
 jobs=$(nproc)
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -41,30 +43,35 @@ run_ctest() { # run_ctest NAME BUILD_DIR [ctest args]: count each ctest test
     local log
     log=$(mktemp)
     ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@" 2>&1 | tee "$log"
+    count_ctest "$name" "$log"
+    rm -f "$log"
+}
+
+count_ctest() { # count_ctest NAME LOG: count each test of a ctest run from its output
+    local name=$1 log=$2
     local line total nfail nskip ndis t
     line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
     if [ -z "$line" ]; then
         failed=$((failed + 1))
         failures+=("$name: ctest printed no summary")
-    else
-        nfail=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
-        total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
-        # ctest counts a skipped test (exit 77, a skip regex) as passed in its summary and
-        # lists it under "did not run" with the disabled ones, which its total leaves out
-        local notrun
-        notrun=$(awk '/^The following tests did not run:/ {on = 1; next} on && !NF {on = 0}
-                      on' "$log")
-        nskip=$(grep -cE '\(Skipped\)$' <<<"$notrun")
-        ndis=$(grep -cE '\(Disabled\)$' <<<"$notrun")
-        passed=$((passed + total - nfail - nskip))
-        failed=$((failed + nfail))
-        skipped=$((skipped + nskip + ndis))
-        [ "$nfail" -eq 0 ] || failures+=("$name: $nfail of $total ctest tests")
-        while read -r t; do
-            [ -n "$t" ] && skips+=("$name: $t")
-        done < <(grep -E '\((Skipped|Disabled)\)$' <<<"$notrun" | sed -E 's/^[[:space:]]*[0-9]+ - //')
+        return
     fi
-    rm -f "$log"
+    nfail=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+    # ctest counts a skipped test (exit 77, a skip regex) as passed in its summary and
+    # lists it under "did not run" with the disabled ones, which its total leaves out
+    local notrun
+    notrun=$(awk '/^The following tests did not run:/ {on = 1; next} on && !NF {on = 0}
+                  on' "$log")
+    nskip=$(grep -cE '\(Skipped\)$' <<<"$notrun")
+    ndis=$(grep -cE '\(Disabled\)$' <<<"$notrun")
+    passed=$((passed + total - nfail - nskip))
+    failed=$((failed + nfail))
+    skipped=$((skipped + nskip + ndis))
+    [ "$nfail" -eq 0 ] || failures+=("$name: $nfail of $total ctest tests")
+    while read -r t; do
+        [ -n "$t" ] && skips+=("$name: $t")
+    done < <(grep -E '\((Skipped|Disabled)\)$' <<<"$notrun" | sed -E 's/^[[:space:]]*[0-9]+ - //')
 }
 
 configure_build() { # configure_build DIR [cmake args]: warnings are errors in every build
@@ -73,11 +80,17 @@ configure_build() { # configure_build DIR [cmake args]: warnings are errors in e
     cmake -S "$root" -B "$dir" -DZP_WERROR=ON "$@" >/dev/null && cmake --build "$dir" -j"$jobs" >/dev/null
 }
 
-# The other four builds (ASan+UBSan, libFuzzer, Release gcc and clang) run in the background
-# at the lowest CPU priority while the end-to-end tests run: those mostly wait on the engine
-# and on containers, and the builds take only the cycles they leave idle. Each build's exit
-# status and output go to a file; its step is counted where the build is used below.
+# The other four builds (ASan+UBSan, libFuzzer, Release gcc and clang), then the checks that
+# use them (the unit tests under ASan+UBSan and under valgrind, each libFuzzer target for a
+# bounded time), run in the background at the lowest CPU priority while the end-to-end tests
+# run: those mostly wait on the engine and on containers, and the background takes only the
+# cycles they leave idle. The checks are a queue (one file per item in $q_dir): the
+# background worker takes items one at a time after its builds; when the gcc ctest is done,
+# a second worker joins it, so at most two run at once. Each item's output and exit status
+# go to files; they are shown and counted, in queue order, at the end.
 bg_dir=$(mktemp -d)
+q_dir=$bg_dir/q
+mkdir -p "$q_dir"
 bg_builds() {
     local spec name dir
     for spec in "asan|build-asan|-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DZP_SANITIZE=address,undefined -DZP_E2E=OFF" \
@@ -99,96 +112,120 @@ bg_result() {
     [ -f "$bg_dir/$1.rc" ] && [ "$(cat "$bg_dir/$1.rc")" -eq 0 ]
 }
 
-# 1. the main build: every test
-if step "build (gcc)" configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
-    nice -n 19 bash -c "$(declare -f configure_build bg_builds); root='$root' jobs=$jobs bg_dir='$bg_dir'; bg_builds" &
-    bg_pid=$!
-    run_ctest "ctest (gcc)" build
-else
-    bg_pid=
-    bg_builds # nothing else to overlap with
-fi
-
-# 2. unit tests under ASan+UBSan (clang)
-if step "build (clang, ASan+UBSan)" bg_result asan; then
-    ASAN_OPTIONS=detect_leaks=1 run_ctest "ctest (ASan+UBSan)" build-asan -L unit
-fi
-
-# par_run LIST_NAME NAME CMD...: run up to $jobs commands at once, each in the background
-# with its output to a file; par_wait prints each one's output in order and counts it as a
-# step. The valgrind and libFuzzer runs are single-threaded: two cores, two at a time.
-par_names=()
-par_pids=()
-par_logs=()
-par_run() {
-    local name=$1
-    shift
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
-        wait -n 2>/dev/null || true
-    done
-    local log
-    log=$(mktemp)
-    "$@" >"$log" 2>&1 &
-    par_names+=("$name")
-    par_pids+=("$!")
-    par_logs+=("$log")
-}
-par_wait() {
-    local i
-    for i in "${!par_pids[@]}"; do
-        echo "=== ${par_names[$i]}"
-        if wait "${par_pids[$i]}"; then
-            passed=$((passed + 1))
-        else
-            failed=$((failed + 1))
-            failures+=("${par_names[$i]}")
-        fi
-        cat "${par_logs[$i]}"
-        rm -f "${par_logs[$i]}"
-    done
-    par_names=()
-    par_pids=()
-    par_logs=()
-}
-
-# 3. unit tests under valgrind, each test binary on its own
-valgrind_unit() {
+valgrind_unit() { # valgrind_unit BINARY
     valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
         "$1" >/dev/null
 }
-for t in build/unit_*; do
-    [ -x "$t" ] && par_run "valgrind ${t#build/}" valgrind_unit "$t"
-done
-par_wait
-
-# 4. libFuzzer targets, each for a bounded time (their chatter is shown only on failure)
-run_fuzzer() {
-    local log
+run_fuzzer() { # run_fuzzer NAME: tests/fuzz/NAME for a bounded time (chatter only on failure)
+    local bin=build-fuzz/fuzz_$1 log corpus rc=0
     log=$(mktemp)
-    if "$1" -max_total_time="$fuzz_seconds" -max_len=65536 -rss_limit_mb=2048 "$2" >"$log" 2>&1; then
+    corpus=$(mktemp -d)
+    cp -r "tests/fuzz/$1/corpus/." "$corpus/"
+    if "$bin" -max_total_time="$fuzz_seconds" -max_len=65536 -rss_limit_mb=2048 "$corpus" >"$log" 2>&1; then
         grep -E '^Done [0-9]+ runs' "$log" || tail -1 "$log"
-        rm -rf "$log" "$2"
-        return 0
+    else
+        tail -60 "$log"
+        rc=1
     fi
-    tail -60 "$log"
-    rm -rf "$log" "$2"
-    return 1
+    rm -rf "$log" "$corpus"
+    return $rc
 }
-if step "build (clang, libFuzzer)" bg_result fuzz; then
-    for bin in build-fuzz/fuzz_*; do
-        [ -x "$bin" ] || continue
-        name=${bin#build-fuzz/fuzz_}
-        corpus=$(mktemp -d)
-        cp -r "tests/fuzz/$name/corpus/." "$corpus/"
-        par_run "fuzz $name (${fuzz_seconds}s)" run_fuzzer "$bin" "$corpus"
+# q_worker: take the queue's items in order (mkdir claims one atomically) and run each: an
+# item "KIND ARG" waits for the build it needs; its build's failure is counted once, with the
+# build, so the item is marked "nobuild" and not counted again
+q_worker() {
+    local f n kind arg need
+    for f in "$q_dir"/*.item; do
+        n=${f%.item}
+        mkdir "$n.claim" 2>/dev/null || continue
+        read -r kind arg <"$f"
+        case $kind in
+        asan | fuzz) need=$kind ;;
+        *) need= ;;
+        esac
+        if [ -n "$need" ]; then
+            while [ ! -f "$bg_dir/$need.rc" ]; do sleep 1; done
+            if [ "$(cat "$bg_dir/$need.rc")" != 0 ]; then
+                echo nobuild >"$n.rc"
+                continue
+            fi
+        fi
+        case $kind in
+        valgrind) valgrind_unit "$arg" ;;
+        asan) ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j1 -L unit ;;
+        fuzz) run_fuzzer "$arg" ;;
+        esac >"$n.log" 2>&1
+        echo $? >"$n.rc"
     done
-    par_wait
+}
+q_n=0
+q_add() { # q_add NAME KIND ARG: queue a check
+    local n
+    n=$q_dir/$(printf '%03d' "$q_n")
+    q_n=$((q_n + 1))
+    printf '%s %s\n' "$2" "$3" >"$n.item"
+    printf '%s\n' "$1" >"$n.name"
+}
+# q_results: show each item's output in order and count it (the ASan ctest per test)
+q_results() {
+    local f n name kind rc
+    for f in "$q_dir"/*.item; do
+        n=${f%.item}
+        name=$(cat "$n.name")
+        read -r kind _ <"$f"
+        rc=$(cat "$n.rc" 2>/dev/null || echo "did not run")
+        [ "$rc" = nobuild ] && continue
+        echo "=== $name"
+        cat "$n.log" 2>/dev/null
+        if [ "$kind" = asan ]; then
+            count_ctest "$name" "$n.log"
+        elif [ "$rc" = 0 ]; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+            failures+=("$name")
+        fi
+    done
+}
+
+# 1. the main build: every test; the queue of the checks that follow it
+q_add "ctest (ASan+UBSan)" asan -
+gcc_ok=0
+if step "build (gcc)" configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+    gcc_ok=1
+    for t in build/unit_*; do
+        [ -x "$t" ] && q_add "valgrind ${t#build/}" valgrind "$t"
+    done
 fi
+for d in tests/fuzz/*/; do
+    d=${d%/}
+    [ -f "$d/fuzz.c" ] && q_add "fuzz ${d##*/} (${fuzz_seconds}s)" fuzz "${d##*/}"
+done
+if [ "$gcc_ok" -eq 1 ]; then
+    nice -n 19 bash -c "$(declare -f configure_build bg_builds valgrind_unit run_fuzzer q_worker)
+        root='$root' jobs=$jobs bg_dir='$bg_dir' q_dir='$q_dir' fuzz_seconds='$fuzz_seconds'
+        bg_builds; q_worker" &
+    bg_pid=$!
+    # shellcheck disable=SC2086 # ZP_CTEST_ARGS: extra ctest flags for a local run (-L unit)
+    run_ctest "ctest (gcc)" build ${ZP_CTEST_ARGS:-}
+    echo "=== the gcc ctest ended at ${SECONDS} s; a second worker joins the background checks"
+    q_worker
+    wait "$bg_pid" 2>/dev/null
+else
+    bg_pid=
+    bg_builds # nothing else to overlap with
+    q_worker
+fi
+
+# 2-4. the builds and checks of the background: the unit tests under ASan+UBSan (clang), under
+# valgrind, and each libFuzzer target for a bounded time
+step "build (clang, ASan+UBSan)" bg_result asan
+step "build (clang, libFuzzer)" bg_result fuzz
+q_results
 
 # 5. what a packager builds: Release (-O3) with gcc and with clang, warning-free (build only)
 step "build Release (gcc)" bg_result release-gcc
 step "build Release (clang)" bg_result release-clang
-[ -z "$bg_pid" ] || wait "$bg_pid" 2>/dev/null
 rm -rf "$bg_dir"
 
 # 6. style and static analysis on src/
