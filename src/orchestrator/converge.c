@@ -53,7 +53,8 @@ struct up {
     struct orch_observed obs;
     int64_t obs_ns; /* the engine's time just before obs was listed (0: unknown) */
     struct orch_plan plan;
-    struct orch_watch w; /* the events thread and the container states it keeps */
+    struct orch_watch w;        /* the events thread and the container states it keeps */
+    struct orch_probes *probes; /* the gates' own runs of healthchecks (probe.c), or NULL */
     /* the failed gate, guarded by o->lock */
     char *fail_id;
     char *fail_why;
@@ -119,6 +120,21 @@ static int cond_check(struct up *u, struct orch_cstate *c, enum orch_cond cond, 
     return 1;
 }
 
+/* Has zpanel's own run of the dependency's healthcheck test passed in container c, while
+ * the engine, whose first check comes an interval after the start, still says "starting"?
+ * The first ask starts the probes (probe.c). */
+static bool probe_ready(struct up *u, struct orch_cstate *c, size_t target, const char *svc)
+{
+    if (u->probes == NULL || !c->running || c->exited || strcmp(c->health, "starting") != 0 ||
+        !orch__probe_passed(u->probes, c->id, zp_node_get(u->svcs[target].svc, "healthcheck")))
+        return false;
+    if (!c->said_ok)
+        orch__emit(u->o, ORCH_OBJ_CONTAINER, c->name ? c->name : c->id, svc, ORCH_DONE,
+                   "Healthy (its healthcheck passed)");
+    c->said_ok = true;
+    return true;
+}
+
 static enum orch_gate up_gate(void *ud, size_t node, const struct orch_dep *dep)
 {
     struct up *u = ud;
@@ -137,7 +153,9 @@ static enum orch_gate up_gate(void *ud, size_t node, const struct orch_dep *dep)
             wait = true;
             continue;
         }
-        int r = cond_check(u, c, dep->cond, svc);
+        int r = dep->cond == ORCH_COND_HEALTHY && probe_ready(u, c, dep->target, svc)
+                    ? 1
+                    : cond_check(u, c, dep->cond, svc);
         if (r < 0)
             return ORCH_GATE_FAIL;
         if (r == 0) {
@@ -1098,6 +1116,8 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         need_events = false;
     if (need_events && (rc = orch__watch_start(&u.w, err)) < 0)
         goto out;
+    if (need_events)
+        u.probes = orch__probes_new(o);
     if ((rc = orch__pool_start(o, opts->max_parallel, &pool, err)) < 0)
         goto out;
     struct orch_sched_ops ops = {
@@ -1131,6 +1151,8 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
     free(pre);
     orch__pool_stop(pool);
     pool = NULL;
+    orch__probes_free(u.probes); /* the gates are done with them */
+    u.probes = NULL;
     if (u.px.touched || (opts->remove_orphans && u.plan.norphans > 0)) {
         /* routes of the containers created, replaced or removed (the proxy also learns
          * of a first creation here) */
@@ -1147,6 +1169,7 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         rc = wait_services(&u, err);
 out:
     orch__pool_stop(pool);
+    orch__probes_free(u.probes);
     orch__watch_stop(&u.w);
     if (rc < 0 && err->code == 0)
         zp_err_set(err, ZP_E_INTERNAL, NULL, "up failed");

@@ -258,6 +258,21 @@ void orch__watch_seed(struct orch_watch *w, const char *id, const char *name, co
  * are known; events newer than the inspect win. Takes o->lock. */
 int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, struct zp_err *err);
 
+/* ---- a gate's early readiness probes (probe.c) ---- */
+
+/* While a `service_healthy` gate waits, zpanel runs the dependency's healthcheck test in
+ * the container itself (the engine runs its first check only an interval after the start);
+ * a passing run opens the gate. All calls but free with o->lock held. */
+struct orch_probes;
+struct orch_probes *orch__probes_new(struct orch *o);
+/* Did zpanel's run of healthcheck hc (the service's model) pass in container id? The
+ * first ask for a container queues its probes (on one thread of the call's own, started
+ * at the first ask); a broadcast on o->cond says when one passed. False without a test. */
+bool orch__probe_passed(struct orch_probes *p, const char *id, const struct zp_node *hc);
+/* Stop the probes (a running one is left to finish in the container) and free; NULL is
+ * fine. Takes o->lock itself. */
+void orch__probes_free(struct orch_probes *p);
+
 /* ---- the worker pool and the graph scheduler (session.c) ---- */
 
 struct orch_pool;
