@@ -12,7 +12,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 fuzz_seconds=${ZP_FUZZ_SECONDS:-10}
-# ZP_FUZZ_SECONDS and ZP_CTEST_ARGS (say "-L unit") shorten a local run; CI sets neither
+# ZP_FUZZ_SECONDS and ZP_CTEST_ARGS (say "-L unit") shorten a local run, ZP_CTEST_JOBS sets
+# the gcc ctest's parallelism; CI sets none of them
 jobs=$(nproc)
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -37,12 +38,15 @@ step() { # step NAME COMMAND...: one check that passes or fails as a whole
     fi
 }
 
+# the gcc ctest runs one test more than there are CPUs: most end-to-end tests spend their
+# time waiting on the engine, on containers' start and health, not on a CPU
+ctest_jobs=${ZP_CTEST_JOBS:-$((jobs + 1))}
 run_ctest() { # run_ctest NAME BUILD_DIR [ctest args]: count each ctest test
     local name=$1 dir=$2
     shift 2
     local log
     log=$(mktemp)
-    ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@" 2>&1 | tee "$log"
+    ctest --test-dir "$dir" --output-on-failure -j"$ctest_jobs" "$@" 2>&1 | tee "$log"
     count_ctest "$name" "$log"
     rm -f "$log"
 }
@@ -130,32 +134,46 @@ run_fuzzer() { # run_fuzzer NAME: tests/fuzz/NAME for a bounded time (chatter on
     rm -rf "$log" "$corpus"
     return $rc
 }
-# q_worker: take the queue's items in order (mkdir claims one atomically) and run each: an
-# item "KIND ARG" waits for the build it needs; its build's failure is counted once, with the
-# build, so the item is marked "nobuild" and not counted again
+# q_worker: run the queue's items, in order as far as each is ready: an item "KIND ARG" whose
+# build is not done yet is passed over and come back to (a claim is an atomic mkdir). An item
+# whose build failed is marked "nobuild": that failure is counted once, with the build.
 q_worker() {
-    local f n kind arg need
-    for f in "$q_dir"/*.item; do
-        n=${f%.item}
-        mkdir "$n.claim" 2>/dev/null || continue
-        read -r kind arg <"$f"
-        case $kind in
-        asan | fuzz) need=$kind ;;
-        *) need= ;;
-        esac
-        if [ -n "$need" ]; then
-            while [ ! -f "$bg_dir/$need.rc" ]; do sleep 1; done
-            if [ "$(cat "$bg_dir/$need.rc")" != 0 ]; then
+    local f n kind arg need pending ran
+    while :; do
+        pending=0
+        ran=0
+        for f in "$q_dir"/*.item; do
+            n=${f%.item}
+            [ -e "$n.claim" ] && continue
+            read -r kind arg <"$f"
+            case $kind in
+            asan | fuzz) need=$kind ;;
+            *) need= ;;
+            esac
+            if [ -n "$need" ] && [ ! -f "$bg_dir/$need.rc" ]; then
+                # the builder is gone without a word on this build: nothing to wait for
+                if [ -n "${bg_pid:-}" ] && ! kill -0 "$bg_pid" 2>/dev/null; then
+                    mkdir "$n.claim" 2>/dev/null && echo nobuild >"$n.rc"
+                    continue
+                fi
+                pending=1
+                continue
+            fi
+            mkdir "$n.claim" 2>/dev/null || continue
+            ran=1
+            if [ -n "$need" ] && [ "$(cat "$bg_dir/$need.rc")" != 0 ]; then
                 echo nobuild >"$n.rc"
                 continue
             fi
-        fi
-        case $kind in
-        valgrind) valgrind_unit "$arg" ;;
-        asan) ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j1 -L unit ;;
-        fuzz) run_fuzzer "$arg" ;;
-        esac >"$n.log" 2>&1
-        echo $? >"$n.rc"
+            case $kind in
+            valgrind) valgrind_unit "$arg" ;;
+            asan) ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j1 -L unit ;;
+            fuzz) run_fuzzer "$arg" ;;
+            esac >"$n.log" 2>&1
+            echo $? >"$n.rc"
+        done
+        [ "$pending" -eq 1 ] || break
+        [ "$ran" -eq 1 ] || sleep 1
     done
 }
 q_n=0
