@@ -1,6 +1,7 @@
 /* server/api-common: what the handlers of api-*.c share: the request's JSON body and its
  * members, and the project the route names. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../store/store.h"
 #include "server-int.h"
@@ -55,4 +56,28 @@ bool srv_route_project(struct srv_req *req, struct srv_resp *resp, struct store_
         return false;
     }
     return true;
+}
+
+void srv_queue_job(struct srv_req *req, struct srv_resp *resp, const char *project,
+                   const char *kind, json_t *args)
+{
+    if (!args)
+        args = json_object();
+    char *args_text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(args);
+    struct store_job j;
+    memset(&j, 0, sizeof(j));
+    j.project = (char *)project;
+    j.kind = (char *)kind;
+    j.args_json = args_text;
+    j.user = req->authed ? req->auth.user : NULL;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (store_panel_job_add(req->db, &j, &err) != 0) {
+        srv_reply_zerr(resp, &err);
+    } else {
+        srv_jobs_kick(req->srv->jobs);
+        srv_reply_json(resp, 202, json_pack("{s:o}", "job", srv_job_json(&j)));
+    }
+    free(args_text);
 }

@@ -470,25 +470,9 @@ void srv_api_project_restore(struct srv_req *req, struct srv_resp *resp)
         return;
     }
     free(path);
-    json_t *a = json_pack("{s:s}", "backup", file);
-    char *args = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(a);
+    json_t *args = json_pack("{s:s}", "backup", file);
     json_decref(body);
-    struct store_job j;
-    memset(&j, 0, sizeof(j));
-    j.project = req->params[0];
-    j.kind = (char *)"restore";
-    j.args_json = args;
-    j.user = req->authed ? req->auth.user : NULL;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (store_panel_job_add(req->db, &j, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-    } else {
-        srv_jobs_kick(req->srv->jobs);
-        srv_reply_json(resp, 202, json_pack("{s:o}", "job", srv_job_json(&j)));
-    }
-    free(args);
+    srv_queue_job(req, resp, req->params[0], "restore", args);
 }
 
 /* ---- GET /proxy/routes ---- */

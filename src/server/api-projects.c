@@ -415,25 +415,7 @@ static void queue_job(struct srv_req *req, struct srv_resp *resp, const char *ki
         json_decref(args);
         return;
     }
-    if (!args)
-        args = json_object();
-    char *args_text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(args);
-    struct store_job j;
-    memset(&j, 0, sizeof(j));
-    j.project = p.name;
-    j.kind = (char *)kind;
-    j.args_json = args_text;
-    j.user = req->authed ? req->auth.user : NULL;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (store_panel_job_add(req->db, &j, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-    } else {
-        srv_jobs_kick(req->srv->jobs);
-        srv_reply_json(resp, 202, json_pack("{s:o}", "job", srv_job_json(&j)));
-    }
-    free(args_text);
+    srv_queue_job(req, resp, p.name, kind, args);
     store_panel_project_release(&p);
 }
 

@@ -103,6 +103,10 @@ bool srv_body_strs(json_t *body, const char *const *names, size_t n, const char 
  * (store_panel_project_release); false with the reply set (404 for a name that cannot be a
  * project's, the store's error otherwise). */
 bool srv_route_project(struct srv_req *req, struct srv_resp *resp, struct store_panel_project *ret);
+/* Queue a job of kind for project with args (stolen; NULL: {}), by the request's user, and
+ * reply 202 {"job": ...}, or the store's error. */
+void srv_queue_job(struct srv_req *req, struct srv_resp *resp, const char *project,
+                   const char *kind, json_t *args);
 
 /* ---- routes (router.c; pure) ---- */
 
