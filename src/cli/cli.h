@@ -140,6 +140,13 @@ int cli_run_action(const struct cli_global *g, const struct cli_cmd *cmd, int ac
  * argv is the command's [SERVICE...]. */
 int cli_exec_plain_action(const struct cli_global *g, const struct cli_cmd *cmd, int action,
                           int argc, char **argv);
+/* The same for one whose only flags are -t/--timeout SECONDS and -h (stop, restart;
+ * cmd-stop.c). */
+int cli_exec_timeout_action(const struct cli_global *g, const struct cli_cmd *cmd, int action,
+                            int argc, char **argv);
+/* -t/--timeout SECONDS of stop, restart and down (0 to a year). Returns 0 with *ret, or the
+ * usage error's exit code (printed). */
+int cli_parse_stop_timeout(const struct cli_cmd *cmd, const char *v, int *ret);
 
 /* ---- signals: handlers only write to a self-pipe ---- */
 
@@ -308,6 +315,22 @@ extern const struct cli_cmd cli_cmd_schedule;
 extern const struct cli_cmd cli_cmd_token;
 extern const struct cli_cmd cli_cmd_notify;
 extern const struct cli_cmd cli_cmd_destination; /* cmd-destination.c */
+/* What they share (control.c): one subcommand, argv[0] its name. */
+struct cli_sub {
+    const char *name;
+    int (*run)(int argc, char **argv);
+};
+/* Run the subcommand that argv[1] names (subs ends with {NULL}), or -h/--help, or print the
+ * usage error for a missing or unknown one. Returns the exit code. */
+int cli_run_sub(const struct cli_cmd *cmd, const struct cli_sub *subs, int argc, char **argv);
+/* The state directory: --state-dir's value (flag) or else the default; newly allocated. */
+char *cli_state_dir(const char *flag);
+/* The flags of a subcommand that takes only --state-dir DIR, -h and, when ret_json is not
+ * NULL, --format table|json (sets *ret_json, which the caller initialises). Returns -1 with
+ * *ret_state_dir (NULL when not given) and optind at the first operand, or the exit code
+ * the subcommand returns (0 after -h, the usage error's after printing it). */
+int cli_parse_state_dir(const struct cli_cmd *cmd, int argc, char **argv, bool *ret_json,
+                        const char **ret_state_dir);
 
 /* ---- Docker Swarm (cmd-swarm.c) ---- */
 extern const struct cli_cmd cli_cmd_swarm;

@@ -76,7 +76,7 @@ static int destination_add(int argc, char **argv)
         return cli_usage_error(&cli_cmd_destination,
                                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the "
                                "destination's credentials");
-    char *dir = state_dir ? zp_strdup(state_dir) : zp_state_dir();
+    char *dir = cli_state_dir(state_dir);
     struct zp_err err;
     zp_err_init(&err);
     int rc = server_destination_add(dir, &d, &err);
@@ -92,34 +92,14 @@ static int destination_add(int argc, char **argv)
 
 static int destination_list(int argc, char **argv)
 {
-    enum { OPT_STATE_DIR = 256, OPT_FORMAT };
-    static const struct option opts[] = {
-        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-        {"format", required_argument, NULL, OPT_FORMAT},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *state_dir = NULL;
+    const char *state_dir;
     bool json = false;
-    int c, rc;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_STATE_DIR:
-            state_dir = optarg;
-            break;
-        case OPT_FORMAT:
-            if ((rc = cli_parse_format(&cli_cmd_destination, optarg, "table", &json)) != 0)
-                return rc;
-            break;
-        case 'h':
-            return cli_help(&cli_cmd_destination);
-        default:
-            return cli_getopt_error(&cli_cmd_destination, c, argv);
-        }
-    }
+    int rc = cli_parse_state_dir(&cli_cmd_destination, argc, argv, &json, &state_dir);
+    if (rc >= 0)
+        return rc;
     if (argc - optind != 0)
         return cli_usage_error(&cli_cmd_destination, "unexpected argument '%s'", argv[optind]);
-    char *dir = state_dir ? zp_strdup(state_dir) : zp_state_dir();
+    char *dir = cli_state_dir(state_dir);
     struct zp_err err;
     zp_err_init(&err);
     struct store_destination *v = NULL;
@@ -176,31 +156,16 @@ static int destination_list(int argc, char **argv)
 
 static int destination_remove(int argc, char **argv)
 {
-    enum { OPT_STATE_DIR = 256 };
-    static const struct option opts[] = {
-        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *state_dir = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_STATE_DIR:
-            state_dir = optarg;
-            break;
-        case 'h':
-            return cli_help(&cli_cmd_destination);
-        default:
-            return cli_getopt_error(&cli_cmd_destination, c, argv);
-        }
-    }
+    const char *state_dir;
+    int rc = cli_parse_state_dir(&cli_cmd_destination, argc, argv, NULL, &state_dir);
+    if (rc >= 0)
+        return rc;
     if (argc - optind != 1)
         return cli_usage_error(&cli_cmd_destination, "destination remove needs a NAME");
-    char *dir = state_dir ? zp_strdup(state_dir) : zp_state_dir();
+    char *dir = cli_state_dir(state_dir);
     struct zp_err err;
     zp_err_init(&err);
-    int rc = server_destination_remove(dir, argv[optind], &err);
+    rc = server_destination_remove(dir, argv[optind], &err);
     free(dir);
     if (rc)
         return cli_error(&err);
@@ -210,17 +175,14 @@ static int destination_remove(int argc, char **argv)
 
 static int destination_exec(const struct cli_global *g, int argc, char **argv)
 {
+    static const struct cli_sub subs[] = {
+        {"add", destination_add},
+        {"list", destination_list},
+        {"remove", destination_remove},
+        {NULL, NULL},
+    };
     (void)g;
-    if (argc >= 2 && strcmp(argv[1], "add") == 0)
-        return destination_add(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "list") == 0)
-        return destination_list(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "remove") == 0)
-        return destination_remove(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
-        return cli_help(&cli_cmd_destination);
-    return cli_usage_error(&cli_cmd_destination, argc >= 2 ? "unknown subcommand '%s'" : "%s",
-                           argc >= 2 ? argv[1] : "a subcommand is needed");
+    return cli_run_sub(&cli_cmd_destination, subs, argc, argv);
 }
 
 const struct cli_cmd cli_cmd_destination = {

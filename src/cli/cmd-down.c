@@ -41,11 +41,9 @@ static int down_exec(const struct cli_global *g, int argc, char **argv)
             d.remove_orphans = true;
             break;
         case 't': {
-            int64_t v;
-            if (zp_parse_int64(optarg, 0, 86400 * 365, &v) != 0)
-                return cli_usage_error(&cli_cmd_down, "--timeout: '%s' is not a number of seconds",
-                                       optarg);
-            d.timeout_s = (int)v;
+            int rc = cli_parse_stop_timeout(&cli_cmd_down, optarg, &d.timeout_s);
+            if (rc)
+                return rc;
             break;
         }
         case OPT_RMI:

@@ -101,7 +101,7 @@ static int schedule_add(int argc, char **argv)
     if (argc - optind != 2)
         return cli_usage_error(&cli_cmd_schedule, "schedule add needs PROJECT and CRON");
     spec.cron = argv[optind + 1];
-    char *dir = state_dir ? zp_strdup(state_dir) : zp_state_dir();
+    char *dir = cli_state_dir(state_dir);
     struct zp_err err;
     zp_err_init(&err);
     int64_t id = 0, next = 0;
@@ -120,34 +120,19 @@ static int schedule_add(int argc, char **argv)
 
 static int schedule_list(int argc, char **argv)
 {
-    enum { OPT_STATE_DIR = 256 };
-    static const struct option opts[] = {
-        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *state_dir = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_STATE_DIR:
-            state_dir = optarg;
-            break;
-        case 'h':
-            return cli_help(&cli_cmd_schedule);
-        default:
-            return cli_getopt_error(&cli_cmd_schedule, c, argv);
-        }
-    }
+    const char *state_dir;
+    int rc = cli_parse_state_dir(&cli_cmd_schedule, argc, argv, NULL, &state_dir);
+    if (rc >= 0)
+        return rc;
     if (argc - optind > 1)
         return cli_usage_error(&cli_cmd_schedule, "schedule list takes at most a PROJECT");
-    char *dir = state_dir ? zp_strdup(state_dir) : zp_state_dir();
+    char *dir = cli_state_dir(state_dir);
     struct zp_err err;
     zp_err_init(&err);
     struct store_panel *db = NULL;
     struct store_schedule *v = NULL;
     size_t n = 0;
-    int rc = store_panel_open(dir, &db, &err);
+    rc = store_panel_open(dir, &db, &err);
     if (rc == 0)
         rc = store_panel_schedule_list(db, optind < argc ? argv[optind] : NULL, &v, &n, &err);
     store_panel_close(db);
@@ -174,32 +159,17 @@ static int schedule_list(int argc, char **argv)
 
 static int schedule_remove(int argc, char **argv)
 {
-    enum { OPT_STATE_DIR = 256 };
-    static const struct option opts[] = {
-        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *state_dir = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_STATE_DIR:
-            state_dir = optarg;
-            break;
-        case 'h':
-            return cli_help(&cli_cmd_schedule);
-        default:
-            return cli_getopt_error(&cli_cmd_schedule, c, argv);
-        }
-    }
+    const char *state_dir;
+    int rc = cli_parse_state_dir(&cli_cmd_schedule, argc, argv, NULL, &state_dir);
+    if (rc >= 0)
+        return rc;
     int64_t id = 0;
     if (argc - optind != 2 || zp_parse_int64(argv[optind + 1], 1, INT64_MAX, &id) != 0)
         return cli_usage_error(&cli_cmd_schedule, "schedule remove needs PROJECT and an ID");
-    char *dir = state_dir ? zp_strdup(state_dir) : zp_state_dir();
+    char *dir = cli_state_dir(state_dir);
     struct zp_err err;
     zp_err_init(&err);
-    int rc = server_schedule_remove(dir, argv[optind], id, &err);
+    rc = server_schedule_remove(dir, argv[optind], id, &err);
     free(dir);
     if (rc)
         return cli_error(&err);
@@ -209,17 +179,14 @@ static int schedule_remove(int argc, char **argv)
 
 static int schedule_exec(const struct cli_global *g, int argc, char **argv)
 {
+    static const struct cli_sub subs[] = {
+        {"add", schedule_add},
+        {"list", schedule_list},
+        {"remove", schedule_remove},
+        {NULL, NULL},
+    };
     (void)g;
-    if (argc >= 2 && strcmp(argv[1], "add") == 0)
-        return schedule_add(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "list") == 0)
-        return schedule_list(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "remove") == 0)
-        return schedule_remove(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
-        return cli_help(&cli_cmd_schedule);
-    return cli_usage_error(&cli_cmd_schedule, argc >= 2 ? "unknown subcommand '%s'" : "%s",
-                           argc >= 2 ? argv[1] : "a subcommand is needed");
+    return cli_run_sub(&cli_cmd_schedule, subs, argc, argv);
 }
 
 const struct cli_cmd cli_cmd_schedule = {

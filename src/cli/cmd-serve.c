@@ -78,7 +78,7 @@ static int serve_exec(const struct cli_global *g, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(&cli_cmd_serve, "serve takes no arguments ('%s')", argv[optind]);
-    char *dir = state_dir ? zp_strdup(state_dir) : zp_state_dir();
+    char *dir = cli_state_dir(state_dir);
     so.state_dir = dir;
     struct serve_wait w;
     memset(&w, 0, sizeof(w));

@@ -8,7 +8,17 @@
 
 #include "../util/banned.h"
 
-static int stop_exec(const struct cli_global *g, int argc, char **argv)
+int cli_parse_stop_timeout(const struct cli_cmd *cmd, const char *v, int *ret)
+{
+    int64_t t;
+    if (zp_parse_int64(v, 0, 86400 * 365, &t) != 0)
+        return cli_usage_error(cmd, "--timeout: '%s' is not a number of seconds", v);
+    *ret = (int)t;
+    return 0;
+}
+
+int cli_exec_timeout_action(const struct cli_global *g, const struct cli_cmd *cmd, int action,
+                            int argc, char **argv)
 {
     static const struct option opts[] = {
         {"timeout", required_argument, NULL, 't'},
@@ -18,24 +28,25 @@ static int stop_exec(const struct cli_global *g, int argc, char **argv)
     struct orch_action_opts ao;
     memset(&ao, 0, sizeof(ao));
     ao.timeout_s = -1;
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
         switch (c) {
-        case 't': {
-            int64_t v;
-            if (zp_parse_int64(optarg, 0, 86400 * 365, &v) != 0)
-                return cli_usage_error(&cli_cmd_stop, "--timeout: '%s' is not a number of seconds",
-                                       optarg);
-            ao.timeout_s = (int)v;
+        case 't':
+            if ((rc = cli_parse_stop_timeout(cmd, optarg, &ao.timeout_s)) != 0)
+                return rc;
             break;
-        }
         case 'h':
-            return cli_help(&cli_cmd_stop);
+            return cli_help(cmd);
         default:
-            return cli_getopt_error(&cli_cmd_stop, c, argv);
+            return cli_getopt_error(cmd, c, argv);
         }
     }
-    return cli_run_action(g, &cli_cmd_stop, ORCH_STOP, &ao, argv + optind, (size_t)(argc - optind));
+    return cli_run_action(g, cmd, action, &ao, argv + optind, (size_t)(argc - optind));
+}
+
+static int stop_exec(const struct cli_global *g, int argc, char **argv)
+{
+    return cli_exec_timeout_action(g, &cli_cmd_stop, ORCH_STOP, argc, argv);
 }
 
 const struct cli_cmd cli_cmd_stop = {

@@ -72,7 +72,7 @@ static int token_create(int argc, char **argv)
     if (optind < argc)
         return cli_usage_error(&cli_cmd_token, "token create takes no arguments ('%s')",
                                argv[optind]);
-    char *dir = state_dir ? zp_strdup(state_dir) : zp_state_dir();
+    char *dir = cli_state_dir(state_dir);
     char *token = NULL;
     struct zp_err err;
     zp_err_init(&err);
@@ -90,13 +90,9 @@ static int token_create(int argc, char **argv)
 
 static int token_exec(const struct cli_global *g, int argc, char **argv)
 {
+    static const struct cli_sub subs[] = {{"create", token_create}, {NULL, NULL}};
     (void)g;
-    if (argc >= 2 && strcmp(argv[1], "create") == 0)
-        return token_create(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
-        return cli_help(&cli_cmd_token);
-    return cli_usage_error(&cli_cmd_token, argc >= 2 ? "unknown subcommand '%s'" : "%s",
-                           argc >= 2 ? argv[1] : "a subcommand is needed");
+    return cli_run_sub(&cli_cmd_token, subs, argc, argv);
 }
 
 const struct cli_cmd cli_cmd_token = {

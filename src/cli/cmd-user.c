@@ -104,7 +104,7 @@ static int user_add(int argc, char **argv)
         fprintf(stderr, "zpanel: no password read\n");
         return ZP_EXIT_RUNTIME;
     }
-    char *dir = state_dir ? zp_strdup(state_dir) : zp_state_dir();
+    char *dir = cli_state_dir(state_dir);
     struct zp_err err;
     zp_err_init(&err);
     int rc = server_user_add(dir, name, role, pw, &err);
@@ -121,13 +121,9 @@ static int user_add(int argc, char **argv)
 
 static int user_exec(const struct cli_global *g, int argc, char **argv)
 {
+    static const struct cli_sub subs[] = {{"add", user_add}, {NULL, NULL}};
     (void)g;
-    if (argc >= 2 && strcmp(argv[1], "add") == 0)
-        return user_add(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
-        return cli_help(&cli_cmd_user);
-    return cli_usage_error(&cli_cmd_user, argc >= 2 ? "unknown subcommand '%s'" : "%s",
-                           argc >= 2 ? argv[1] : "a subcommand is needed");
+    return cli_run_sub(&cli_cmd_user, subs, argc, argv);
 }
 
 const struct cli_cmd cli_cmd_user = {

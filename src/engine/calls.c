@@ -21,6 +21,20 @@ static char *object_path(const char *prefix, const char *name, const char *suffi
     return zp_buf_detach(&b, NULL);
 }
 
+/* DELETE PREFIX<name> (query: NULL or the query string), as "removing KIND 'NAME'". */
+static int remove_object(struct engine *e, const char *prefix, const char *kind, const char *name,
+                         bool keep_slash, const char *query, struct zp_err *err)
+{
+    char *path = object_path(prefix, name, "", keep_slash);
+    char *what = zp_asprintf("removing %s '%s'", kind, name);
+    struct engine__req req = {.method = "DELETE", .path = path, .query = query, .what = what};
+    long status = 0;
+    int rc = engine__request(e, &req, &status, NULL, err);
+    free(path);
+    free(what);
+    return rc;
+}
+
 static char *json_text(json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT);
@@ -100,15 +114,7 @@ out:
 
 int engine_image_remove(struct engine *e, const char *ref, bool force, struct zp_err *err)
 {
-    char *path = object_path("/images/", ref, "", true);
-    char *what = zp_asprintf("removing image '%s'", ref);
-    struct engine__req req = {
-        .method = "DELETE", .path = path, .query = force ? "force=1" : NULL, .what = what};
-    long status = 0;
-    int rc = engine__request(e, &req, &status, NULL, err);
-    free(path);
-    free(what);
-    return rc;
+    return remove_object(e, "/images/", "image", ref, true, force ? "force=1" : NULL, err);
 }
 
 /* ---- generic "does it exist" for networks and volumes ---- */
@@ -205,14 +211,7 @@ out:
 
 int engine_network_remove(struct engine *e, const char *name_or_id, struct zp_err *err)
 {
-    char *path = object_path("/networks/", name_or_id, "", false);
-    char *what = zp_asprintf("removing network '%s'", name_or_id);
-    struct engine__req req = {.method = "DELETE", .path = path, .what = what};
-    long status = 0;
-    int rc = engine__request(e, &req, &status, NULL, err);
-    free(path);
-    free(what);
-    return rc;
+    return remove_object(e, "/networks/", "network", name_or_id, false, NULL, err);
 }
 
 int engine_network_exists(struct engine *e, const char *name_or_id, bool *ret_exists,
@@ -346,15 +345,7 @@ int engine_volume_create(struct engine *e, const char *name, const struct engine
 
 int engine_volume_remove(struct engine *e, const char *name, bool force, struct zp_err *err)
 {
-    char *path = object_path("/volumes/", name, "", false);
-    char *what = zp_asprintf("removing volume '%s'", name);
-    struct engine__req req = {
-        .method = "DELETE", .path = path, .query = force ? "force=1" : NULL, .what = what};
-    long status = 0;
-    int rc = engine__request(e, &req, &status, NULL, err);
-    free(path);
-    free(what);
-    return rc;
+    return remove_object(e, "/volumes/", "volume", name, false, force ? "force=1" : NULL, err);
 }
 
 int engine_volume_exists(struct engine *e, const char *name, bool *ret_exists, struct zp_err *err)
@@ -486,14 +477,7 @@ int engine_container_remove(struct engine *e, const char *id, bool force, bool v
         engine__query_add(&q, "force", "1");
     if (volumes)
         engine__query_add(&q, "v", "1");
-    char *path = object_path("/containers/", id, "", false);
-    char *what = zp_asprintf("removing container '%s'", id);
-    struct engine__req req = {
-        .method = "DELETE", .path = path, .query = zp_buf_cstr(&q), .what = what};
-    long status = 0;
-    int rc = engine__request(e, &req, &status, NULL, err);
-    free(path);
-    free(what);
+    int rc = remove_object(e, "/containers/", "container", id, false, zp_buf_cstr(&q), err);
     zp_buf_release(&q);
     return rc;
 }

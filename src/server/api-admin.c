@@ -34,13 +34,11 @@ void srv_api_users_list(struct srv_req *req, struct srv_resp *resp)
 /* {"name", "role", "password"} */
 void srv_api_users_create(struct srv_req *req, struct srv_resp *resp)
 {
-    json_t *body = NULL;
+    json_t *body = srv_req_body(req, resp);
+    if (!body)
+        return;
     struct zp_err err;
     zp_err_init(&err);
-    if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
     const char *name = json_string_value(json_object_get(body, "name"));
     const char *role = json_string_value(json_object_get(body, "role"));
     const char *pw = json_string_value(json_object_get(body, "password"));
@@ -94,13 +92,11 @@ void srv_api_tokens_list(struct srv_req *req, struct srv_resp *resp)
 /* {"user", "scope", "expires_in": "30d" (optional)}: the token's text, once */
 void srv_api_tokens_create(struct srv_req *req, struct srv_resp *resp)
 {
-    json_t *body = NULL;
+    json_t *body = srv_req_body(req, resp);
+    if (!body)
+        return;
     struct zp_err err;
     zp_err_init(&err);
-    if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
     const char *user = json_string_value(json_object_get(body, "user"));
     const char *scope = json_string_value(json_object_get(body, "scope"));
     const char *exp = json_string_value(json_object_get(body, "expires_in"));

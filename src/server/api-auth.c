@@ -67,13 +67,11 @@ static const char *decoy_hash(void)
 
 void srv_api_login(struct srv_req *req, struct srv_resp *resp)
 {
-    json_t *body = NULL;
+    json_t *body = srv_req_body(req, resp);
+    if (!body)
+        return;
     struct zp_err err;
     zp_err_init(&err);
-    if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
     const char *user = json_string_value(json_object_get(body, "user"));
     const char *pw = json_string_value(json_object_get(body, "password"));
     if (!user || !pw || !*user || strlen(user) > 64 || strlen(pw) > 1024) {

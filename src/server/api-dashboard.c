@@ -292,16 +292,8 @@ void srv_api_events(struct srv_req *req, struct srv_resp *resp)
 static struct compose_project *route_project(struct srv_req *req, struct srv_resp *resp)
 {
     struct store_panel_project p;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (!store_project_name_valid(req->params[0])) {
-        srv_reply_error(resp, 404, "not_found", NULL, "no such project '%s'", req->params[0]);
+    if (!srv_route_project(req, resp, &p))
         return NULL;
-    }
-    if (store_panel_project_get(req->db, req->params[0], &p, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return NULL;
-    }
     struct compose_project *cp = load(req->srv, &p);
     store_panel_project_release(&p);
     if (!cp)
@@ -468,13 +460,9 @@ void srv_api_project_backup_get(struct srv_req *req, struct srv_resp *resp)
 /* {"backup": FILE}: a restore job (202) */
 void srv_api_project_restore(struct srv_req *req, struct srv_resp *resp)
 {
-    json_t *body = NULL;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
-        srv_reply_zerr(resp, &err);
+    json_t *body = srv_req_body(req, resp);
+    if (!body)
         return;
-    }
     const char *file = json_string_value(json_object_get(body, "backup"));
     char *path = backup_path(req, resp, file);
     if (!path) {
@@ -482,23 +470,9 @@ void srv_api_project_restore(struct srv_req *req, struct srv_resp *resp)
         return;
     }
     free(path);
-    json_t *a = json_pack("{s:s}", "backup", file);
-    char *args = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(a);
+    json_t *args = json_pack("{s:s}", "backup", file);
     json_decref(body);
-    struct store_job j;
-    memset(&j, 0, sizeof(j));
-    j.project = req->params[0];
-    j.kind = (char *)"restore";
-    j.args_json = args;
-    j.user = req->authed ? req->auth.user : NULL;
-    if (store_panel_job_add(req->db, &j, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-    } else {
-        srv_jobs_kick(req->srv->jobs);
-        srv_reply_json(resp, 202, json_pack("{s:o}", "job", srv_job_json(&j)));
-    }
-    free(args);
+    srv_queue_job(req, resp, req->params[0], "restore", args);
 }
 
 /* ---- GET /proxy/routes ---- */

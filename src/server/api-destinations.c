@@ -181,24 +181,16 @@ void srv_api_destinations_list(struct srv_req *req, struct srv_resp *resp)
  *  "secret_key"} */
 void srv_api_destinations_create(struct srv_req *req, struct srv_resp *resp)
 {
+    json_t *b = srv_req_body(req, resp);
+    if (!b)
+        return;
     struct zp_err err;
     zp_err_init(&err);
-    json_t *b = NULL;
-    if (srv_json_parse_object(req->body, req->body_len, &b, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
     static const char *const strs[] = {"name",   "endpoint",      "region",    "bucket",
                                        "prefix", "access_key_id", "secret_key"};
     const char *v[7] = {NULL};
-    for (size_t i = 0; i < 7; i++) {
-        json_t *m = json_object_get(b, strs[i]);
-        if (m && !json_is_null(m) && !json_is_string(m)) {
-            srv_reply_error(resp, 400, "bad_request", NULL, "%s: must be a string", strs[i]);
-            goto out;
-        }
-        v[i] = json_string_value(m);
-    }
+    if (!srv_body_strs(b, strs, 7, v, resp))
+        goto out;
     json_t *ps = json_object_get(b, "path_style");
     if (ps && !json_is_boolean(ps)) {
         srv_reply_error(resp, 400, "bad_request", NULL, "path_style: must be true or false");

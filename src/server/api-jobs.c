@@ -49,6 +49,21 @@ static bool route_id(struct srv_req *req, struct srv_resp *resp, int64_t *ret)
     return true;
 }
 
+/* The route's job into *ret (store_job_release) and its id; false with the reply set. */
+static bool route_job(struct srv_req *req, struct srv_resp *resp, int64_t *ret_id,
+                      struct store_job *ret)
+{
+    if (!route_id(req, resp, ret_id))
+        return false;
+    struct zp_err err;
+    zp_err_init(&err);
+    if (store_panel_job_get(req->db, *ret_id, ret, &err) != 0) {
+        srv_reply_zerr(resp, &err);
+        return false;
+    }
+    return true;
+}
+
 void srv_api_jobs_list(struct srv_req *req, struct srv_resp *resp)
 {
     const char *project = srv_req_query(req, "project");
@@ -86,15 +101,9 @@ void srv_api_jobs_list(struct srv_req *req, struct srv_resp *resp)
 void srv_api_job_get(struct srv_req *req, struct srv_resp *resp)
 {
     int64_t id;
-    if (!route_id(req, resp, &id))
-        return;
     struct store_job j;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (store_panel_job_get(req->db, id, &j, &err) != 0) {
-        srv_reply_zerr(resp, &err);
+    if (!route_job(req, resp, &id, &j))
         return;
-    }
     srv_reply_json(resp, 200, srv_job_json(&j));
     store_job_release(&j);
 }
@@ -236,16 +245,12 @@ static ssize_t log_stream_read(void *cls, char *buf, size_t max)
 void srv_api_job_log(struct srv_req *req, struct srv_resp *resp)
 {
     int64_t id;
-    if (!route_id(req, resp, &id))
-        return;
     struct store_job j;
+    if (!route_job(req, resp, &id, &j))
+        return;
+    store_job_release(&j);
     struct zp_err err;
     zp_err_init(&err);
-    if (store_panel_job_get(req->db, id, &j, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
-    store_job_release(&j);
     char *path = srv_job_log_path(req->srv->state_dir, id);
     const char *accept = srv_req_header(req, "Accept");
     if (accept && strstr(accept, "text/event-stream")) {

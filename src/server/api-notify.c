@@ -47,35 +47,19 @@ void srv_api_notifications_list(struct srv_req *req, struct srv_resp *resp)
     srv_reply_json(resp, 200, json_pack("{s:o}", "channels", a));
 }
 
-/* member name of body: a string, or absent/null (NULL); false (reply set) otherwise */
-static bool opt_str(json_t *body, const char *name, const char **ret, struct srv_resp *resp)
-{
-    json_t *v = json_object_get(body, name);
-    *ret = NULL;
-    if (v == NULL || json_is_null(v))
-        return true;
-    if (!json_is_string(v)) {
-        srv_reply_error(resp, 400, "bad_request", NULL, "%s: must be a string", name);
-        return false;
-    }
-    *ret = json_string_value(v);
-    return true;
-}
-
 void srv_api_notifications_add(struct srv_req *req, struct srv_resp *resp)
 {
+    json_t *body = srv_req_body(req, resp);
+    if (!body)
+        return;
     struct zp_err err;
     zp_err_init(&err);
-    json_t *body = NULL;
-    if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
     const char *kind, *url, *secret, *project, *events, *user, *from, *to;
-    if (!opt_str(body, "kind", &kind, resp) || !opt_str(body, "url", &url, resp) ||
-        !opt_str(body, "secret", &secret, resp) || !opt_str(body, "project", &project, resp) ||
-        !opt_str(body, "events", &events, resp) || !opt_str(body, "user", &user, resp) ||
-        !opt_str(body, "from", &from, resp) || !opt_str(body, "to", &to, resp))
+    if (!srv_body_str(body, "kind", &kind, resp) || !srv_body_str(body, "url", &url, resp) ||
+        !srv_body_str(body, "secret", &secret, resp) ||
+        !srv_body_str(body, "project", &project, resp) ||
+        !srv_body_str(body, "events", &events, resp) || !srv_body_str(body, "user", &user, resp) ||
+        !srv_body_str(body, "from", &from, resp) || !srv_body_str(body, "to", &to, resp))
         goto out;
     json_t *fo = json_object_get(body, "failures_only");
     if (fo != NULL && !json_is_boolean(fo)) {

@@ -28,16 +28,10 @@ static bool open_project(struct srv_req *req, struct srv_resp *resp, struct comp
                          struct orch **ret_o)
 {
     struct store_panel_project p;
+    if (!srv_route_project(req, resp, &p))
+        return false;
     struct zp_err err;
     zp_err_init(&err);
-    if (!store_project_name_valid(req->params[0])) {
-        srv_reply_error(resp, 404, "not_found", NULL, "no such project '%s'", req->params[0]);
-        return false;
-    }
-    if (store_panel_project_get(req->db, req->params[0], &p, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return false;
-    }
     char *dir = srv_project_dir(req->srv->state_dir, p.name);
     struct zp_diags d;
     zp_diags_init(&d);

@@ -74,22 +74,6 @@ static bool read_env(json_t *body, struct srv_resp *resp, char **ret_json)
     return true;
 }
 
-/* The project named by the route, registered; on failure the reply is set. */
-static bool get_project(struct srv_req *req, struct srv_resp *resp, struct store_panel_project *ret)
-{
-    struct zp_err err;
-    zp_err_init(&err);
-    if (!store_project_name_valid(req->params[0])) {
-        srv_reply_error(resp, 404, "not_found", NULL, "no such project '%s'", req->params[0]);
-        return false;
-    }
-    if (store_panel_project_get(req->db, req->params[0], ret, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return false;
-    }
-    return true;
-}
-
 static int write_file(const char *path, const char *data, size_t len, struct zp_err *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -218,14 +202,12 @@ void srv_api_projects_list(struct srv_req *req, struct srv_resp *resp)
 
 void srv_api_projects_create(struct srv_req *req, struct srv_resp *resp)
 {
+    json_t *body = srv_req_body(req, resp);
+    if (!body)
+        return;
     struct zp_err err;
     zp_err_init(&err);
-    json_t *body = NULL;
     char *env = NULL, *dir = NULL, *staged = NULL;
-    if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
     const char *name = json_string_value(json_object_get(body, "name"));
     json_t *compose = json_object_get(body, "compose");
     if (!name || !store_project_name_valid(name)) {
@@ -291,7 +273,7 @@ out:
 void srv_api_project_get(struct srv_req *req, struct srv_resp *resp)
 {
     struct store_panel_project p;
-    if (!get_project(req, resp, &p))
+    if (!srv_route_project(req, resp, &p))
         return;
     json_t *v = project_json(&p);
     srv_project_server_json(req->srv->state_dir, p.name, v);
@@ -355,16 +337,14 @@ void srv_api_project_get(struct srv_req *req, struct srv_resp *resp)
 void srv_api_project_put(struct srv_req *req, struct srv_resp *resp)
 {
     struct store_panel_project p;
-    if (!get_project(req, resp, &p))
+    if (!srv_route_project(req, resp, &p))
         return;
     struct zp_err err;
     zp_err_init(&err);
-    json_t *body = NULL;
     char *env = NULL, *staged = NULL, *dir = srv_project_dir(req->srv->state_dir, p.name);
-    if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
-        srv_reply_zerr(resp, &err);
+    json_t *body = srv_req_body(req, resp);
+    if (!body)
         goto out;
-    }
     json_t *compose = json_object_get(body, "compose");
     if (compose && !json_is_string(compose)) {
         srv_reply_error(resp, 400, "bad_request", NULL, "compose: must be a string");
@@ -431,45 +411,18 @@ out:
 static void queue_job(struct srv_req *req, struct srv_resp *resp, const char *kind, json_t *args)
 {
     struct store_panel_project p;
-    if (!get_project(req, resp, &p)) {
+    if (!srv_route_project(req, resp, &p)) {
         json_decref(args);
         return;
     }
-    if (!args)
-        args = json_object();
-    char *args_text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(args);
-    struct store_job j;
-    memset(&j, 0, sizeof(j));
-    j.project = p.name;
-    j.kind = (char *)kind;
-    j.args_json = args_text;
-    j.user = req->authed ? req->auth.user : NULL;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (store_panel_job_add(req->db, &j, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-    } else {
-        srv_jobs_kick(req->srv->jobs);
-        srv_reply_json(resp, 202, json_pack("{s:o}", "job", srv_job_json(&j)));
-    }
-    free(args_text);
+    srv_queue_job(req, resp, p.name, kind, args);
     store_panel_project_release(&p);
 }
 
 /* The optional JSON body of an action (empty: {}); NULL with the reply set on errors. */
 static json_t *action_body(struct srv_req *req, struct srv_resp *resp)
 {
-    if (req->body_len == 0)
-        return json_object();
-    json_t *body = NULL;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return NULL;
-    }
-    return body;
+    return req->body_len == 0 ? json_object() : srv_req_body(req, resp);
 }
 
 void srv_api_project_delete(struct srv_req *req, struct srv_resp *resp)
@@ -563,7 +516,7 @@ void srv_api_project_backup(struct srv_req *req, struct srv_resp *resp)
 void srv_api_project_releases(struct srv_req *req, struct srv_resp *resp)
 {
     struct store_panel_project p;
-    if (!get_project(req, resp, &p))
+    if (!srv_route_project(req, resp, &p))
         return;
     json_t *arr = json_array();
     struct zp_err err;

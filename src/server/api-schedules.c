@@ -46,16 +46,8 @@ static json_t *schedule_json(const struct store_schedule *s)
 static bool project_known(struct srv_req *req, struct srv_resp *resp)
 {
     struct store_panel_project p;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (!store_project_name_valid(req->params[0])) {
-        srv_reply_error(resp, 404, "not_found", NULL, "no such project '%s'", req->params[0]);
+    if (!srv_route_project(req, resp, &p))
         return false;
-    }
-    if (store_panel_project_get(req->db, req->params[0], &p, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return false;
-    }
     store_panel_project_release(&p);
     return true;
 }
@@ -175,13 +167,11 @@ void srv_api_schedules_create(struct srv_req *req, struct srv_resp *resp)
 {
     if (!project_known(req, resp))
         return;
-    json_t *b = NULL;
+    json_t *b = srv_req_body(req, resp);
+    if (!b)
+        return;
     struct zp_err err;
     zp_err_init(&err);
-    if (srv_json_parse_object(req->body, req->body_len, &b, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
     json_t *cron = json_object_get(b, "cron");
     json_t *keep = json_object_get(b, "keep");
     json_t *hook = json_object_get(b, "webhook");

@@ -177,23 +177,15 @@ void srv_api_servers_list(struct srv_req *req, struct srv_resp *resp)
 
 void srv_api_servers_add(struct srv_req *req, struct srv_resp *resp)
 {
+    json_t *body = srv_req_body(req, resp);
+    if (!body)
+        return;
     struct zp_err err;
     zp_err_init(&err);
-    json_t *body = NULL;
-    if (srv_json_parse_object(req->body, req->body_len, &body, &err) != 0) {
-        srv_reply_zerr(resp, &err);
-        return;
-    }
     static const char *const fields[] = {"name", "url", "fingerprint", "identity", "base_dir"};
     const char *v[5] = {NULL};
-    for (size_t i = 0; i < 5; i++) {
-        json_t *f = json_object_get(body, fields[i]);
-        if (f && !json_is_null(f) && !json_is_string(f)) {
-            srv_reply_error(resp, 400, "bad_request", NULL, "%s: must be a string", fields[i]);
-            goto out;
-        }
-        v[i] = json_string_value(f);
-    }
+    if (!srv_body_strs(body, fields, 5, v, resp))
+        goto out;
     struct ssh_server s = {.name = (char *)v[0],
                            .url = (char *)v[1],
                            .identity = (char *)v[3],

@@ -90,6 +90,24 @@ void srv_reply_zerr(struct srv_resp *resp, const struct zp_err *err);
 void srv_reply_text(struct srv_resp *resp, int status, const char *type, const char *text,
                     size_t len);
 
+/* What the handlers share (api-common.c). The request's body as a JSON object
+ * (srv_json_parse_object; owned by the caller), or NULL with the error reply set. */
+json_t *srv_req_body(const struct srv_req *req, struct srv_resp *resp);
+/* Member name of body: a string, or absent/null (*ret NULL); false with the reply set (400,
+ * "NAME: must be a string") otherwise. */
+bool srv_body_str(json_t *body, const char *name, const char **ret, struct srv_resp *resp);
+/* srv_body_str for each of names[0..n) into ret[0..n). */
+bool srv_body_strs(json_t *body, const char *const *names, size_t n, const char **ret,
+                   struct srv_resp *resp);
+/* The project the route's first {param} names, registered, into *ret
+ * (store_panel_project_release); false with the reply set (404 for a name that cannot be a
+ * project's, the store's error otherwise). */
+bool srv_route_project(struct srv_req *req, struct srv_resp *resp, struct store_panel_project *ret);
+/* Queue a job of kind for project with args (stolen; NULL: {}), by the request's user, and
+ * reply 202 {"job": ...}, or the store's error. */
+void srv_queue_job(struct srv_req *req, struct srv_resp *resp, const char *project,
+                   const char *kind, json_t *args);
+
 /* ---- routes (router.c; pure) ---- */
 
 typedef void (*srv_handler_fn)(struct srv_req *req, struct srv_resp *resp);

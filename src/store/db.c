@@ -100,6 +100,56 @@ int store__query_int(struct store_db *d, const char *sql, const char *what, int6
     return rc;
 }
 
+/* ---- reading rows ---- */
+
+int store__read_row(struct store_db *d, sqlite3_stmt *st, const struct store_rows *k, void *elem,
+                    const char *what, bool *ret_found, struct zp_err *err)
+{
+    int src = sqlite3_step(st);
+    int rc = 0;
+    *ret_found = src == SQLITE_ROW;
+    if (src == SQLITE_ROW) {
+        memset(elem, 0, k->size);
+        k->row(st, elem);
+    } else if (src != SQLITE_DONE)
+        rc = store__db_error(d, src, what, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store__read_rows(struct store_db *d, sqlite3_stmt *st, const struct store_rows *k,
+                     const char *what, void **ret, size_t *ret_n, struct zp_err *err)
+{
+    void *v = NULL;
+    size_t n = 0, cap = 0;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        zp_grow(&v, &cap, n + 1, k->size);
+        void *elem = (char *)v + n++ * k->size;
+        memset(elem, 0, k->size);
+        k->row(st, elem);
+    }
+    int rc = src == SQLITE_DONE ? 0 : store__db_error(d, src, what, err);
+    sqlite3_finalize(st);
+    if (rc) {
+        store__free_rows(v, n, k);
+        return rc;
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+void store__free_rows(void *v, size_t n, const struct store_rows *k)
+{
+    if (!v)
+        return;
+    if (k->release)
+        for (size_t i = 0; i < n; i++)
+            k->release((char *)v + i * k->size);
+    free(v);
+}
+
 /* ---- opening and migrations ---- */
 
 int store__not_ours(const struct store_db *d, const struct store_schema *sc, const char *why,

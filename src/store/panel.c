@@ -399,13 +399,22 @@ int store_panel_project_update(struct store_panel *p, const char *name, const ch
     return 0;
 }
 
-static void project_row(sqlite3_stmt *st, struct store_panel_project *pr)
+static void project_row(sqlite3_stmt *st, void *elem)
 {
+    struct store_panel_project *pr = elem;
     pr->name = store__col_str(st, 0);
     pr->env_json = store__col_str(st, 1);
     pr->created = sqlite3_column_int64(st, 2);
     pr->updated = sqlite3_column_int64(st, 3);
 }
+
+static void project_release(void *elem)
+{
+    store_panel_project_release(elem);
+}
+
+static const struct store_rows project_rows = {sizeof(struct store_panel_project), project_row,
+                                               project_release};
 
 int store_panel_project_get(struct store_panel *p, const char *name,
                             struct store_panel_project *ret, struct zp_err *err)
@@ -417,17 +426,11 @@ int store_panel_project_get(struct store_panel *p, const char *name,
     if (rc)
         return rc;
     store__bind_str(st, 1, name);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        project_row(st, ret);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such project '%s'", name);
-    } else {
-        rc = store__db_error(&p->d, rc, "reading a project", err);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    bool found;
+    if ((rc = store__read_row(&p->d, st, &project_rows, ret, "reading a project", &found, err)) !=
+        0)
+        return rc;
+    return found ? 0 : zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such project '%s'", name);
 }
 
 int store_panel_project_list(struct store_panel *p, struct store_panel_project **ret, size_t *ret_n,
@@ -439,20 +442,10 @@ int store_panel_project_list(struct store_panel *p, struct store_panel_project *
                        "listing projects", &st, err);
     if (rc)
         return rc;
-    struct store_panel_project *v = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
-        project_row(st, &v[n++]);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        store_panel_projects_free(v, n);
-        return store__db_error(&p->d, rc, "listing projects", err);
-    }
-    *ret = v;
-    *ret_n = n;
-    return 0;
+    void *v;
+    if ((rc = store__read_rows(&p->d, st, &project_rows, "listing projects", &v, ret_n, err)) == 0)
+        *ret = v;
+    return rc;
 }
 
 int store_panel_project_delete(struct store_panel *p, const char *name, struct zp_err *err)
@@ -481,11 +474,7 @@ void store_panel_project_release(struct store_panel_project *pr)
 
 void store_panel_projects_free(struct store_panel_project *pr, size_t n)
 {
-    if (!pr)
-        return;
-    for (size_t i = 0; i < n; i++)
-        store_panel_project_release(&pr[i]);
-    free(pr);
+    store__free_rows(pr, n, &project_rows);
 }
 
 /* ---- jobs ---- */
@@ -493,8 +482,9 @@ void store_panel_projects_free(struct store_panel_project *pr, size_t n)
 #define JOB_COLS                                                                                   \
     "id, project, kind, args_json, user, status, created, started, finished, attempts, error"
 
-static void job_row(sqlite3_stmt *st, struct store_job *j)
+static void job_row(sqlite3_stmt *st, void *elem)
 {
+    struct store_job *j = elem;
     j->id = sqlite3_column_int64(st, 0);
     j->project = store__col_str(st, 1);
     j->kind = store__col_str(st, 2);
@@ -508,6 +498,13 @@ static void job_row(sqlite3_stmt *st, struct store_job *j)
     j->attempts = sqlite3_column_int64(st, 9);
     j->error = store__col_str(st, 10);
 }
+
+static void job_release(void *elem)
+{
+    store_job_release(elem);
+}
+
+static const struct store_rows job_rows = {sizeof(struct store_job), job_row, job_release};
 
 int store_panel_job_add(struct store_panel *p, struct store_job *j, struct zp_err *err)
 {
@@ -541,17 +538,10 @@ int store_panel_job_get(struct store_panel *p, int64_t id, struct store_job *ret
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        job_row(st, ret);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such job %lld", (long long)id);
-    } else {
-        rc = store__db_error(&p->d, rc, "reading a job", err);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    bool found;
+    if ((rc = store__read_row(&p->d, st, &job_rows, ret, "reading a job", &found, err)) != 0)
+        return rc;
+    return found ? 0 : zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such job %lld", (long long)id);
 }
 
 int store_panel_job_list(struct store_panel *p, const char *project, int status, size_t limit,
@@ -568,21 +558,10 @@ int store_panel_job_list(struct store_panel *p, const char *project, int status,
     store__bind_str(st, 2,
                     status >= 0 ? store_job_status_name((enum store_job_status)status) : NULL);
     sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : 1000);
-    struct store_job *v = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
-        memset(&v[n], 0, sizeof(v[n]));
-        job_row(st, &v[n++]);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        store_jobs_free(v, n);
-        return store__db_error(&p->d, rc, "listing jobs", err);
-    }
-    *ret = v;
-    *ret_n = n;
-    return 0;
+    void *v;
+    if ((rc = store__read_rows(&p->d, st, &job_rows, "listing jobs", &v, ret_n, err)) == 0)
+        *ret = v;
+    return rc;
 }
 
 int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_job *ret,
@@ -600,19 +579,13 @@ int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_jo
         goto fail;
     struct store_job j;
     memset(&j, 0, sizeof(j));
-    int src = sqlite3_step(st);
-    if (src == SQLITE_DONE) {
-        sqlite3_finalize(st);
+    bool found;
+    if ((rc = store__read_row(&p->d, st, &job_rows, &j, "claiming a job", &found, err)) != 0)
+        goto fail;
+    if (!found) {
         store__rollback(&p->d);
         return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no job to run");
     }
-    if (src != SQLITE_ROW) {
-        rc = store__db_error(&p->d, src, "claiming a job", err);
-        sqlite3_finalize(st);
-        goto fail;
-    }
-    job_row(st, &j);
-    sqlite3_finalize(st);
     /* now_ms was read before the write lock was ours: the project's previous job may have
      * finished after it; a job never starts before the one before it finished */
     int64_t started = now_ms;
@@ -620,7 +593,7 @@ int store_panel_job_claim(struct store_panel *p, int64_t now_ms, struct store_jo
                         "claiming a job", &st, err);
     if (rc == 0) {
         store__bind_str(st, 1, j.project);
-        src = sqlite3_step(st);
+        int src = sqlite3_step(st);
         if (src == SQLITE_ROW && sqlite3_column_int64(st, 0) > started)
             started = sqlite3_column_int64(st, 0);
         else if (src != SQLITE_ROW)
@@ -695,6 +668,13 @@ int store_panel_job_cancel_queued(struct store_panel *p, int64_t id, int64_t now
     return rc;
 }
 
+static void id_row(sqlite3_stmt *st, void *elem)
+{
+    *(int64_t *)elem = sqlite3_column_int64(st, 0);
+}
+
+static const struct store_rows id_rows = {sizeof(int64_t), id_row, NULL};
+
 int store_panel_job_requeue_running(struct store_panel *p, int64_t **ret_ids, size_t *ret_n,
                                     struct zp_err *err)
 {
@@ -702,21 +682,12 @@ int store_panel_job_requeue_running(struct store_panel *p, int64_t **ret_ids, si
     if (rc)
         return rc;
     sqlite3_stmt *st;
-    int64_t *ids = NULL;
-    size_t n = 0, cap = 0;
+    void *ids = NULL;
+    size_t n = 0;
     if ((rc = store__prepare(&p->d, "SELECT id FROM jobs WHERE status = 'running' ORDER BY id",
-                             "requeueing jobs", &st, err)) != 0)
+                             "requeueing jobs", &st, err)) != 0 ||
+        (rc = store__read_rows(&p->d, st, &id_rows, "requeueing jobs", &ids, &n, err)) != 0)
         goto fail;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        zp_grow((void **)&ids, &cap, n + 1, sizeof(*ids));
-        ids[n++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    if (src != SQLITE_DONE) {
-        rc = store__db_error(&p->d, src, "requeueing jobs", err);
-        goto fail;
-    }
     if ((rc = store__exec(&p->d, "UPDATE jobs SET status = 'queued' WHERE status = 'running'",
                           "requeueing jobs", err)) != 0)
         goto fail;
@@ -731,6 +702,24 @@ fail:
     return rc;
 }
 
+static void count_row(sqlite3_stmt *st, void *elem)
+{
+    struct store_job_count *c = elem;
+    int s = store_job_status_parse((const char *)sqlite3_column_text(st, 1));
+    c->kind = store__col_str(st, 0);
+    c->status = s < 0 ? STORE_JOB_FAILED : (enum store_job_status)s;
+    c->count = sqlite3_column_int64(st, 2);
+    c->duration_ms = sqlite3_column_int64(st, 3);
+}
+
+static void count_release(void *elem)
+{
+    free(((struct store_job_count *)elem)->kind);
+}
+
+static const struct store_rows count_rows = {sizeof(struct store_job_count), count_row,
+                                             count_release};
+
 int store_panel_job_counts(struct store_panel *p, struct store_job_count **ret, size_t *ret_n,
                            struct zp_err *err)
 {
@@ -742,34 +731,15 @@ int store_panel_job_counts(struct store_panel *p, struct store_job_count **ret, 
                             "counting jobs", &st, err);
     if (rc)
         return rc;
-    struct store_job_count *v = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
-        int s = store_job_status_parse((const char *)sqlite3_column_text(st, 1));
-        v[n].kind = store__col_str(st, 0);
-        v[n].status = s < 0 ? STORE_JOB_FAILED : (enum store_job_status)s;
-        v[n].count = sqlite3_column_int64(st, 2);
-        v[n].duration_ms = sqlite3_column_int64(st, 3);
-        n++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        store_job_counts_free(v, n);
-        return store__db_error(&p->d, rc, "counting jobs", err);
-    }
-    *ret = v;
-    *ret_n = n;
-    return 0;
+    void *v;
+    if ((rc = store__read_rows(&p->d, st, &count_rows, "counting jobs", &v, ret_n, err)) == 0)
+        *ret = v;
+    return rc;
 }
 
 void store_job_counts_free(struct store_job_count *c, size_t n)
 {
-    if (!c)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(c[i].kind);
-    free(c);
+    store__free_rows(c, n, &count_rows);
 }
 
 void store_job_release(struct store_job *j)
@@ -786,11 +756,7 @@ void store_job_release(struct store_job *j)
 
 void store_jobs_free(struct store_job *j, size_t n)
 {
-    if (!j)
-        return;
-    for (size_t i = 0; i < n; i++)
-        store_job_release(&j[i]);
-    free(j);
+    store__free_rows(j, n, &job_rows);
 }
 
 /* ---- audit ---- */
@@ -853,6 +819,30 @@ int store_panel_channel_add(struct store_panel *p, struct store_channel *c, stru
     return 0;
 }
 
+static void channel_row(sqlite3_stmt *st, void *elem)
+{
+    struct store_channel *c = elem;
+    c->id = sqlite3_column_int64(st, 0);
+    c->project = store__col_str(st, 1);
+    c->kind = store__col_str(st, 2);
+    c->url = store__col_str(st, 3);
+    c->secret = store__col_str(st, 4);
+    c->user = store__col_str(st, 5);
+    c->mail_from = store__col_str(st, 6);
+    c->mail_to = store__col_str(st, 7);
+    c->events = store__col_str(st, 8);
+    c->failures_only = sqlite3_column_int(st, 9) != 0;
+    c->created = sqlite3_column_int64(st, 10);
+}
+
+static void channel_release(void *elem)
+{
+    store_channel_release(elem);
+}
+
+static const struct store_rows channel_rows = {sizeof(struct store_channel), channel_row,
+                                               channel_release};
+
 int store_panel_channel_list(struct store_panel *p, struct store_channel **ret, size_t *ret_n,
                              struct zp_err *err)
 {
@@ -861,31 +851,10 @@ int store_panel_channel_list(struct store_panel *p, struct store_channel **ret, 
                             "listing channels", &st, err);
     if (rc)
         return rc;
-    struct store_channel *v = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
-        struct store_channel *c = &v[n++];
-        c->id = sqlite3_column_int64(st, 0);
-        c->project = store__col_str(st, 1);
-        c->kind = store__col_str(st, 2);
-        c->url = store__col_str(st, 3);
-        c->secret = store__col_str(st, 4);
-        c->user = store__col_str(st, 5);
-        c->mail_from = store__col_str(st, 6);
-        c->mail_to = store__col_str(st, 7);
-        c->events = store__col_str(st, 8);
-        c->failures_only = sqlite3_column_int(st, 9) != 0;
-        c->created = sqlite3_column_int64(st, 10);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        store_channels_free(v, n);
-        return store__db_error(&p->d, rc, "listing channels", err);
-    }
-    *ret = v;
-    *ret_n = n;
-    return 0;
+    void *v;
+    if ((rc = store__read_rows(&p->d, st, &channel_rows, "listing channels", &v, ret_n, err)) == 0)
+        *ret = v;
+    return rc;
 }
 
 int store_panel_channel_delete(struct store_panel *p, int64_t id, struct zp_err *err)
@@ -920,14 +889,27 @@ void store_channel_release(struct store_channel *c)
 
 void store_channels_free(struct store_channel *c, size_t n)
 {
-    if (!c)
-        return;
-    for (size_t i = 0; i < n; i++)
-        store_channel_release(&c[i]);
-    free(c);
+    store__free_rows(c, n, &channel_rows);
 }
 
 /* ---- dashboard: listing and removing accounts, reading the audit trail ---- */
+
+static void user_row(sqlite3_stmt *st, void *elem)
+{
+    struct store_user_row *u = elem;
+    u->id = sqlite3_column_int64(st, 0);
+    u->name = store__col_str(st, 1);
+    int r = store_role_parse((const char *)sqlite3_column_text(st, 2));
+    u->role = r < 0 ? STORE_ROLE_VIEWER : (enum store_role)r;
+    u->created = sqlite3_column_int64(st, 3);
+}
+
+static void user_release(void *elem)
+{
+    free(((struct store_user_row *)elem)->name);
+}
+
+static const struct store_rows user_rows = {sizeof(struct store_user_row), user_row, user_release};
 
 int store_panel_user_list(struct store_panel *p, struct store_user_row **ret, size_t *ret_n,
                           struct zp_err *err)
@@ -937,32 +919,15 @@ int store_panel_user_list(struct store_panel *p, struct store_user_row **ret, si
                             "listing users", &st, err);
     if (rc)
         return rc;
-    struct store_user_row *v = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
-        v[n].id = sqlite3_column_int64(st, 0);
-        v[n].name = store__col_str(st, 1);
-        int r = store_role_parse((const char *)sqlite3_column_text(st, 2));
-        v[n].role = r < 0 ? STORE_ROLE_VIEWER : (enum store_role)r;
-        v[n].created = sqlite3_column_int64(st, 3);
-        n++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        store_user_rows_free(v, n);
-        return store__db_error(&p->d, rc, "listing users", err);
-    }
-    *ret = v;
-    *ret_n = n;
-    return 0;
+    void *v;
+    if ((rc = store__read_rows(&p->d, st, &user_rows, "listing users", &v, ret_n, err)) == 0)
+        *ret = v;
+    return rc;
 }
 
 void store_user_rows_free(struct store_user_row *u, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        free(u[i].name);
-    free(u);
+    store__free_rows(u, n, &user_rows);
 }
 
 int store_panel_user_delete(struct store_panel *p, const char *name, struct zp_err *err)
@@ -994,6 +959,25 @@ fail:
     return rc;
 }
 
+static void token_row(sqlite3_stmt *st, void *elem)
+{
+    struct store_token_row *t = elem;
+    t->id = sqlite3_column_int64(st, 0);
+    t->user = store__col_str(st, 1);
+    int sc = store_scope_parse((const char *)sqlite3_column_text(st, 2));
+    t->scope = sc < 0 ? STORE_SCOPE_READ : (enum store_scope)sc;
+    t->created = sqlite3_column_int64(st, 3);
+    t->expires = sqlite3_column_int64(st, 4);
+}
+
+static void token_release(void *elem)
+{
+    free(((struct store_token_row *)elem)->user);
+}
+
+static const struct store_rows token_rows = {sizeof(struct store_token_row), token_row,
+                                             token_release};
+
 int store_panel_token_list(struct store_panel *p, int64_t now, struct store_token_row **ret,
                            size_t *ret_n, struct zp_err *err)
 {
@@ -1006,33 +990,15 @@ int store_panel_token_list(struct store_panel *p, int64_t now, struct store_toke
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, now);
-    struct store_token_row *v = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
-        v[n].id = sqlite3_column_int64(st, 0);
-        v[n].user = store__col_str(st, 1);
-        int sc = store_scope_parse((const char *)sqlite3_column_text(st, 2));
-        v[n].scope = sc < 0 ? STORE_SCOPE_READ : (enum store_scope)sc;
-        v[n].created = sqlite3_column_int64(st, 3);
-        v[n].expires = sqlite3_column_int64(st, 4);
-        n++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        store_token_rows_free(v, n);
-        return store__db_error(&p->d, rc, "listing tokens", err);
-    }
-    *ret = v;
-    *ret_n = n;
-    return 0;
+    void *v;
+    if ((rc = store__read_rows(&p->d, st, &token_rows, "listing tokens", &v, ret_n, err)) == 0)
+        *ret = v;
+    return rc;
 }
 
 void store_token_rows_free(struct store_token_row *t, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        free(t[i].user);
-    free(t);
+    store__free_rows(t, n, &token_rows);
 }
 
 int store_panel_token_delete_id(struct store_panel *p, int64_t id, struct zp_err *err)
@@ -1049,6 +1015,30 @@ int store_panel_token_delete_id(struct store_panel *p, int64_t id, struct zp_err
     return 0;
 }
 
+static void audit_row(sqlite3_stmt *st, void *elem)
+{
+    struct store_audit_row *a = elem;
+    a->id = sqlite3_column_int64(st, 0);
+    a->time = sqlite3_column_int64(st, 1);
+    a->user = store__col_str(st, 2);
+    a->method = store__col_str(st, 3);
+    a->path = store__col_str(st, 4);
+    a->status = sqlite3_column_int(st, 5);
+    a->remote = store__col_str(st, 6);
+}
+
+static void audit_release(void *elem)
+{
+    struct store_audit_row *a = elem;
+    free(a->user);
+    free(a->method);
+    free(a->path);
+    free(a->remote);
+}
+
+static const struct store_rows audit_rows = {sizeof(struct store_audit_row), audit_row,
+                                             audit_release};
+
 int store_panel_audit_list(struct store_panel *p, int64_t before, size_t limit,
                            struct store_audit_row **ret, size_t *ret_n, struct zp_err *err)
 {
@@ -1061,38 +1051,16 @@ int store_panel_audit_list(struct store_panel *p, int64_t before, size_t limit,
         return rc;
     sqlite3_bind_int64(st, 1, before);
     sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : 100);
-    struct store_audit_row *v = NULL;
-    size_t n = 0, cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
-        v[n].id = sqlite3_column_int64(st, 0);
-        v[n].time = sqlite3_column_int64(st, 1);
-        v[n].user = store__col_str(st, 2);
-        v[n].method = store__col_str(st, 3);
-        v[n].path = store__col_str(st, 4);
-        v[n].status = sqlite3_column_int(st, 5);
-        v[n].remote = store__col_str(st, 6);
-        n++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        store_audit_rows_free(v, n);
-        return store__db_error(&p->d, rc, "reading the audit trail", err);
-    }
-    *ret = v;
-    *ret_n = n;
-    return 0;
+    void *v;
+    if ((rc = store__read_rows(&p->d, st, &audit_rows, "reading the audit trail", &v, ret_n,
+                               err)) == 0)
+        *ret = v;
+    return rc;
 }
 
 void store_audit_rows_free(struct store_audit_row *a, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(a[i].user);
-        free(a[i].method);
-        free(a[i].path);
-        free(a[i].remote);
-    }
-    free(a);
+    store__free_rows(a, n, &audit_rows);
 }
 /* ---- backup schedules ---- */
 
@@ -1100,8 +1068,9 @@ void store_audit_rows_free(struct store_audit_row *a, size_t n)
     "id, project, cron, keep_last, keep_daily, keep_weekly, webhook, notify_success, next_run, "   \
     "last_job, created, destination, keep_bytes"
 
-static void schedule_row(sqlite3_stmt *st, struct store_schedule *s)
+static void schedule_row(sqlite3_stmt *st, void *elem)
 {
+    struct store_schedule *s = elem;
     s->id = sqlite3_column_int64(st, 0);
     s->project = store__col_str(st, 1);
     s->cron = store__col_str(st, 2);
@@ -1116,6 +1085,14 @@ static void schedule_row(sqlite3_stmt *st, struct store_schedule *s)
     s->destination = store__col_str(st, 11);
     s->keep_bytes = sqlite3_column_int64(st, 12);
 }
+
+static void schedule_release(void *elem)
+{
+    store_schedule_release(elem);
+}
+
+static const struct store_rows schedule_rows = {sizeof(struct store_schedule), schedule_row,
+                                                schedule_release};
 
 int store_panel_schedule_add(struct store_panel *p, struct store_schedule *s, struct zp_err *err)
 {
@@ -1160,23 +1137,11 @@ int store_panel_schedule_list(struct store_panel *p, const char *project,
         return rc;
     if (project)
         store__bind_str(st, 1, project);
-    struct store_schedule *v = NULL;
-    size_t n = 0, cap = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap)
-            zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
-        memset(&v[n], 0, sizeof(v[n]));
-        schedule_row(st, &v[n++]);
-    }
-    sqlite3_finalize(st);
-    if (step != SQLITE_DONE) {
-        store_schedules_free(v, n);
-        return store__db_error(&p->d, step, "listing schedules", err);
-    }
-    *ret = v;
-    *ret_n = n;
-    return 0;
+    void *v;
+    if ((rc = store__read_rows(&p->d, st, &schedule_rows, "listing schedules", &v, ret_n, err)) ==
+        0)
+        *ret = v;
+    return rc;
 }
 
 int store_panel_schedule_get(struct store_panel *p, int64_t id, struct store_schedule *ret,
@@ -1188,17 +1153,11 @@ int store_panel_schedule_get(struct store_panel *p, int64_t id, struct store_sch
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, id);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        memset(ret, 0, sizeof(*ret));
-        schedule_row(st, ret);
-        sqlite3_finalize(st);
-        return 0;
-    }
-    sqlite3_finalize(st);
-    if (step == SQLITE_DONE)
-        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such schedule %lld", (long long)id);
-    return store__db_error(&p->d, step, "reading a schedule", err);
+    bool found;
+    if ((rc = store__read_row(&p->d, st, &schedule_rows, ret, "reading a schedule", &found, err)) !=
+        0)
+        return rc;
+    return found ? 0 : zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such schedule %lld", (long long)id);
 }
 
 int store_panel_schedule_delete(struct store_panel *p, const char *project, int64_t id,
@@ -1263,11 +1222,7 @@ void store_schedule_release(struct store_schedule *s)
 
 void store_schedules_free(struct store_schedule *s, size_t n)
 {
-    if (!s)
-        return;
-    for (size_t i = 0; i < n; i++)
-        store_schedule_release(&s[i]);
-    free(s);
+    store__free_rows(s, n, &schedule_rows);
 }
 
 /* ---- S3 destinations ---- */
@@ -1275,8 +1230,9 @@ void store_schedules_free(struct store_schedule *s, size_t n)
 #define DESTINATION_COLS                                                                           \
     "name, endpoint, region, bucket, prefix, path_style, access_key, secret_key, created"
 
-static void destination_row(sqlite3_stmt *st, struct store_destination *d)
+static void destination_row(sqlite3_stmt *st, void *elem)
 {
+    struct store_destination *d = elem;
     d->name = store__col_str(st, 0);
     d->endpoint = store__col_str(st, 1);
     d->region = store__col_str(st, 2);
@@ -1287,6 +1243,14 @@ static void destination_row(sqlite3_stmt *st, struct store_destination *d)
     d->secret_key = store__col_str(st, 7);
     d->created = sqlite3_column_int64(st, 8);
 }
+
+static void destination_release(void *elem)
+{
+    store_destination_release(elem);
+}
+
+static const struct store_rows destination_rows = {sizeof(struct store_destination),
+                                                   destination_row, destination_release};
 
 int store_panel_destination_add(struct store_panel *p, struct store_destination *d,
                                 struct zp_err *err)
@@ -1326,23 +1290,11 @@ int store_panel_destination_list(struct store_panel *p, struct store_destination
                             "listing destinations", &st, err);
     if (rc)
         return rc;
-    struct store_destination *v = NULL;
-    size_t n = 0, cap = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap)
-            zp_grow((void **)&v, &cap, n + 1, sizeof(*v));
-        memset(&v[n], 0, sizeof(v[n]));
-        destination_row(st, &v[n++]);
-    }
-    sqlite3_finalize(st);
-    if (step != SQLITE_DONE) {
-        store_destinations_free(v, n);
-        return store__db_error(&p->d, step, "listing destinations", err);
-    }
-    *ret = v;
-    *ret_n = n;
-    return 0;
+    void *v;
+    if ((rc = store__read_rows(&p->d, st, &destination_rows, "listing destinations", &v, ret_n,
+                               err)) == 0)
+        *ret = v;
+    return rc;
 }
 
 int store_panel_destination_get(struct store_panel *p, const char *name,
@@ -1354,17 +1306,11 @@ int store_panel_destination_get(struct store_panel *p, const char *name,
     if (rc)
         return rc;
     store__bind_str(st, 1, name);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        memset(ret, 0, sizeof(*ret));
-        destination_row(st, ret);
-        sqlite3_finalize(st);
-        return 0;
-    }
-    sqlite3_finalize(st);
-    if (step == SQLITE_DONE)
-        return zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such destination '%s'", name);
-    return store__db_error(&p->d, step, "reading a destination", err);
+    bool found;
+    if ((rc = store__read_row(&p->d, st, &destination_rows, ret, "reading a destination", &found,
+                              err)) != 0)
+        return rc;
+    return found ? 0 : zp_err_set(err, ZP_E_NOTFOUND, NULL, "no such destination '%s'", name);
 }
 
 int store_panel_destination_delete(struct store_panel *p, const char *name, struct zp_err *err)
@@ -1413,9 +1359,5 @@ void store_destination_release(struct store_destination *d)
 
 void store_destinations_free(struct store_destination *d, size_t n)
 {
-    if (!d)
-        return;
-    for (size_t i = 0; i < n; i++)
-        store_destination_release(&d[i]);
-    free(d);
+    store__free_rows(d, n, &destination_rows);
 }

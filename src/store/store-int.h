@@ -61,6 +61,23 @@ int store__step_done(struct store_db *d, sqlite3_stmt *st, const char *what, str
 /* Run a statement that yields one integer row (a PRAGMA, a count). */
 int store__query_int(struct store_db *d, const char *sql, const char *what, int64_t *ret,
                      struct zp_err *err);
+/* How rows of one query become elements of an array. */
+struct store_rows {
+    size_t size;                               /* of one element */
+    void (*row)(sqlite3_stmt *st, void *elem); /* fills a zeroed element from the current row */
+    void (*release)(void *elem);               /* frees what row put in one (NULL: nothing) */
+};
+/* Step st (prepared and bound) for one row: elem zeroed and filled, *ret_found true; or no
+ * row: *ret_found false, elem untouched. Finalizes st. */
+int store__read_row(struct store_db *d, sqlite3_stmt *st, const struct store_rows *k, void *elem,
+                    const char *what, bool *ret_found, struct zp_err *err);
+/* Step st (prepared and bound) through all its rows into a new array (NULL when there are
+ * none) in *ret, its length in *ret_n. Finalizes st. On error nothing is returned (what
+ * was read is freed) and err names WHAT. */
+int store__read_rows(struct store_db *d, sqlite3_stmt *st, const struct store_rows *k,
+                     const char *what, void **ret, size_t *ret_n, struct zp_err *err);
+/* Release each of the n elements of v and free v (NULL: nothing). */
+void store__free_rows(void *v, size_t n, const struct store_rows *k);
 /* ZP_E_INPUT: "'PATH' is not a KIND (why)". */
 int store__not_ours(const struct store_db *d, const struct store_schema *sc, const char *why,
                     struct zp_err *err);

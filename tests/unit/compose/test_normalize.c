@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "compose/compose-int.h"
+#include "compose/normalize_fixture.h"
 #include "util/util.h"
 
 static struct compose_env env;
@@ -18,12 +19,7 @@ static struct compose_ctx ctx;
 static int setup(void **state)
 {
     (void)state;
-    compose_env_init(&env);
-    compose_env_set(&env, "HOME", "/home/u");
-    ctx.file = zp_intern("compose.yaml");
-    ctx.basedir = "/proj";
-    ctx.env = &env;
-    ctx.keep_relative_paths = false;
+    normfx_setup(&env, &ctx, "/home/u", "/proj");
     return 0;
 }
 
@@ -32,66 +28,6 @@ static int teardown(void **state)
     (void)state;
     compose_env_release(&env);
     return 0;
-}
-
-static struct zp_node *parse(const char *yaml)
-{
-    struct zp_node *doc = NULL;
-    struct zp_diags d;
-    zp_diags_init(&d);
-    int rc = compose__yaml_parse("compose.yaml", yaml, strlen(yaml), NULL, &doc, &d);
-    if (rc != 0 && d.n > 0) {
-        char *r = zp_diag_render(&d.items[0]);
-        print_error("yaml: %s\n", r);
-        free(r);
-    }
-    assert_int_equal(rc, 0);
-    zp_diags_release(&d);
-    return doc;
-}
-
-/* Compact text of a tree with map keys sorted: strings quoted, flags shown as tags. */
-static void dump(const struct zp_node *n, struct zp_buf *b)
-{
-    if (n->flags & ZP_NODE_RESET)
-        zp_buf_adds(b, "!reset ");
-    if (n->flags & ZP_NODE_OVERRIDE)
-        zp_buf_adds(b, "!override ");
-    if (n->kind == ZP_NODE_SCALAR) {
-        if (n->type == ZP_STR)
-            zp_buf_addf(b, "\"%s\"", n->str);
-        else
-            zp_buf_adds(b, n->str);
-        return;
-    }
-    if (n->kind == ZP_NODE_SEQ) {
-        zp_buf_addc(b, '[');
-        for (size_t i = 0; i < n->n; i++) {
-            if (i)
-                zp_buf_addc(b, ',');
-            dump(n->items[i], b);
-        }
-        zp_buf_addc(b, ']');
-        return;
-    }
-    struct zp_node *c = zp_node_copy(n);
-    zp_node_sort_keys(c);
-    zp_buf_addc(b, '{');
-    for (size_t i = 0; i < c->n; i++) {
-        if (i)
-            zp_buf_addc(b, ',');
-        zp_buf_addf(b, "%s:", c->pairs[i].key->str);
-        dump(c->pairs[i].value, b);
-    }
-    zp_buf_addc(b, '}');
-    zp_node_free(c);
-}
-
-static char *dump_str(const struct zp_node *n)
-{
-    struct zp_buf b = ZP_BUF_INIT;
-    dump(n, &b);
-    return zp_buf_detach(&b, NULL);
 }
 
 /* Render every diagnostic, one per line. */
@@ -110,16 +46,16 @@ static char *render_all(const struct zp_diags *d)
  * line; "" for none) and a document equal to want_yaml (keys sorted, types included). */
 static void expect_ok_diags(const char *yaml, const char *want_yaml, const char *want_diags)
 {
-    struct zp_node *doc = parse(yaml);
-    struct zp_node *want = parse(want_yaml);
+    struct zp_node *doc = normfx_parse(yaml);
+    struct zp_node *want = normfx_parse(want_yaml);
     struct zp_diags d;
     zp_diags_init(&d);
     int rc = compose__normalize_file(doc, &ctx, &d);
     char *diags = render_all(&d);
     assert_string_equal(diags, want_diags);
     assert_int_equal(rc, 0);
-    char *got_s = dump_str(doc);
-    char *want_s = dump_str(want);
+    char *got_s = normfx_dump(doc);
+    char *want_s = normfx_dump(want);
     assert_string_equal(got_s, want_s);
     free(got_s);
     free(want_s);
@@ -138,7 +74,7 @@ static void expect_ok(const char *yaml, const char *want_yaml)
  * line, in order of discovery). */
 static void expect_errors(const char *yaml, const char *want)
 {
-    struct zp_node *doc = parse(yaml);
+    struct zp_node *doc = normfx_parse(yaml);
     struct zp_diags d;
     zp_diags_init(&d);
     int rc = compose__normalize_file(doc, &ctx, &d);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "compose/compose-int.h"
+#include "compose/normalize_fixture.h"
 #include "util/util.h"
 
 typedef int (*normalize_fn)(struct zp_node *n, const char *path, const struct compose_ctx *ctx,
@@ -21,12 +22,7 @@ static struct compose_ctx ctx;
 static int setup(void **state)
 {
     (void)state;
-    compose_env_init(&env);
-    compose_env_set(&env, "HOME", "/home/u");
-    ctx.file = zp_intern("compose.yaml");
-    ctx.basedir = "/proj";
-    ctx.env = &env;
-    ctx.keep_relative_paths = false;
+    normfx_setup(&env, &ctx, "/home/u", "/proj");
     return 0;
 }
 
@@ -37,78 +33,12 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct zp_node *parse(const char *yaml)
-{
-    struct zp_node *doc = NULL;
-    struct zp_diags d;
-    zp_diags_init(&d);
-    int rc = compose__yaml_parse("compose.yaml", yaml, strlen(yaml), NULL, &doc, &d);
-    if (rc != 0 && d.n > 0) {
-        char *r = zp_diag_render(&d.items[0]);
-        print_error("yaml: %s\n", r);
-        free(r);
-    }
-    assert_int_equal(rc, 0);
-    zp_diags_release(&d);
-    return doc;
-}
-
-/* Compact text of a tree with map keys sorted: strings quoted, flags shown as tags. */
-static void dump(const struct zp_node *n, struct zp_buf *b)
-{
-    if (n->flags & ZP_NODE_RESET)
-        zp_buf_adds(b, "!reset ");
-    if (n->flags & ZP_NODE_OVERRIDE)
-        zp_buf_adds(b, "!override ");
-    if (n->kind == ZP_NODE_SCALAR) {
-        if (n->type == ZP_STR) {
-            zp_buf_addf(b, "\"%s\"", n->str);
-        } else if (n->type == ZP_FLOAT) {
-            /* "2.0" and "2" are the same float */
-            struct zp_node *f = zp_node_new_float(strtod(n->str, NULL), NULL);
-            zp_buf_addf(b, "float:%s", f->str);
-            zp_node_free(f);
-        } else {
-            zp_buf_adds(b, n->str);
-        }
-        return;
-    }
-    if (n->kind == ZP_NODE_SEQ) {
-        zp_buf_addc(b, '[');
-        for (size_t i = 0; i < n->n; i++) {
-            if (i)
-                zp_buf_addc(b, ',');
-            dump(n->items[i], b);
-        }
-        zp_buf_addc(b, ']');
-        return;
-    }
-    struct zp_node *c = zp_node_copy(n);
-    zp_node_sort_keys(c);
-    zp_buf_addc(b, '{');
-    for (size_t i = 0; i < c->n; i++) {
-        if (i)
-            zp_buf_addc(b, ',');
-        zp_buf_addf(b, "%s:", c->pairs[i].key->str);
-        dump(c->pairs[i].value, b);
-    }
-    zp_buf_addc(b, '}');
-    zp_node_free(c);
-}
-
-static char *dump_str(const struct zp_node *n)
-{
-    struct zp_buf b = ZP_BUF_INIT;
-    dump(n, &b);
-    return zp_buf_detach(&b, NULL);
-}
-
 /* Normalise doc[key] of yaml with fn, expecting success, no diagnostic, and a tree equal
  * to want_yaml (also YAML, compared with keys sorted, types included). */
 static void expect_ok(normalize_fn fn, const char *key, const char *yaml, const char *want_yaml)
 {
-    struct zp_node *doc = parse(yaml);
-    struct zp_node *want = parse(want_yaml);
+    struct zp_node *doc = normfx_parse(yaml);
+    struct zp_node *want = normfx_parse(want_yaml);
     struct zp_diags d;
     zp_diags_init(&d);
     int rc = fn(zp_node_get(doc, key), "services.web.x", &ctx, &d);
@@ -119,8 +49,8 @@ static void expect_ok(normalize_fn fn, const char *key, const char *yaml, const 
     }
     assert_int_equal(rc, 0);
     assert_int_equal(d.n, 0);
-    char *got_s = dump_str(zp_node_get(doc, key));
-    char *want_s = dump_str(zp_node_get(want, key));
+    char *got_s = normfx_dump(zp_node_get(doc, key));
+    char *want_s = normfx_dump(zp_node_get(want, key));
     assert_string_equal(got_s, want_s);
     free(got_s);
     free(want_s);
@@ -133,7 +63,7 @@ static void expect_ok(normalize_fn fn, const char *key, const char *yaml, const 
  * the diagnostics, one rendered exactly as want. */
 static void expect_error(normalize_fn fn, const char *key, const char *yaml, const char *want)
 {
-    struct zp_node *doc = parse(yaml);
+    struct zp_node *doc = normfx_parse(yaml);
     struct zp_diags d;
     zp_diags_init(&d);
     char *path = zp_path_key("services.web", key);
@@ -364,7 +294,7 @@ static void test_build_errors(void **state)
 static void test_build_all_errors(void **state)
 {
     (void)state;
-    struct zp_node *doc = parse("build:\n  target: [a]\n  pull: maybe\n  contxt: .\n");
+    struct zp_node *doc = normfx_parse("build:\n  target: [a]\n  pull: maybe\n  contxt: .\n");
     struct zp_diags d;
     zp_diags_init(&d);
     assert_int_equal(compose__normalize_build(zp_node_get(doc, "build"), "b", &ctx, &d),

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "compose/compose-int.h"
+#include "compose/normalize_fixture.h"
 #include "util/util.h"
 
 static struct compose_env env;
@@ -18,14 +19,9 @@ static struct compose_ctx ctx;
 static int setup(void **state)
 {
     (void)state;
-    compose_env_init(&env);
-    compose_env_set(&env, "HOME", "/home/me");
+    normfx_setup(&env, &ctx, "/home/me", "/project");
     compose_env_set(&env, "FROM_ENV", "value from env");
     compose_env_set(&env, "EMPTY", "");
-    ctx.file = zp_intern("compose.yaml");
-    ctx.basedir = "/project";
-    ctx.env = &env;
-    ctx.keep_relative_paths = false;
     return 0;
 }
 

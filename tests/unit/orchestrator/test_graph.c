@@ -13,39 +13,8 @@
 #include <unistd.h>
 
 #include "orchestrator/orchestrator-int.h"
+#include "load.h"
 #include "util/util.h"
-
-static char *const test_env[] = {(char *)"PATH=/usr/bin:/bin", NULL};
-
-/* Load YAML text as a project named "gt" (fails the test on any error). */
-static struct compose_project *load_yaml(const char *yaml)
-{
-    char dir[] = "/tmp/zp-graph-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char *path = zp_path_join(dir, "compose.yaml");
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(yaml, f);
-    fclose(f);
-    const char *files[] = {path};
-    struct compose_options o = {
-        .files = files, .nfiles = 1, .project_name = "gt", .environ = test_env, .cwd = dir};
-    struct compose_project *p = NULL;
-    struct zp_diags d;
-    zp_diags_init(&d);
-    int rc = compose_project_load(&o, &p, &d);
-    for (size_t i = 0; i < d.n; i++) {
-        char *s = zp_diag_render(&d.items[i]);
-        print_message("diag: %s\n", s);
-        free(s);
-    }
-    zp_diags_release(&d);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    assert_int_equal(rc, 0);
-    return p;
-}
 
 static const char *order_str(const struct orch_graph *g, char *buf, size_t cap)
 {
@@ -90,7 +59,7 @@ static const char *chain_yaml = "services:\n"
 static void test_order_and_conditions(void **state)
 {
     (void)state;
-    struct compose_project *p = load_yaml(chain_yaml);
+    struct compose_project *p = orcht_load_yaml("gt", chain_yaml);
     struct orch_graph g;
     struct zp_err err;
     zp_err_init(&err);
@@ -127,7 +96,7 @@ static void test_order_and_conditions(void **state)
 static void test_selection(void **state)
 {
     (void)state;
-    struct compose_project *p = load_yaml(chain_yaml);
+    struct compose_project *p = orcht_load_yaml("gt", chain_yaml);
     struct orch_graph g;
     struct zp_err err;
     char buf[256];
@@ -158,22 +127,23 @@ static void test_selection(void **state)
 static void test_implicit_edges(void **state)
 {
     (void)state;
-    struct compose_project *p = load_yaml("services:\n"
-                                          "  app:\n"
-                                          "    image: x\n"
-                                          "    links: ['db:database']\n"
-                                          "    volumes_from: ['data:ro', 'container:other']\n"
-                                          "    ipc: 'service:shm'\n"
-                                          "  side:\n"
-                                          "    image: x\n"
-                                          "    network_mode: 'service:app'\n"
-                                          "    pid: 'service:app'\n"
-                                          "  db:\n"
-                                          "    image: x\n"
-                                          "  data:\n"
-                                          "    image: x\n"
-                                          "  shm:\n"
-                                          "    image: x\n");
+    struct compose_project *p =
+        orcht_load_yaml("gt", "services:\n"
+                              "  app:\n"
+                              "    image: x\n"
+                              "    links: ['db:database']\n"
+                              "    volumes_from: ['data:ro', 'container:other']\n"
+                              "    ipc: 'service:shm'\n"
+                              "  side:\n"
+                              "    image: x\n"
+                              "    network_mode: 'service:app'\n"
+                              "    pid: 'service:app'\n"
+                              "  db:\n"
+                              "    image: x\n"
+                              "  data:\n"
+                              "    image: x\n"
+                              "  shm:\n"
+                              "    image: x\n");
     struct orch_graph g;
     struct zp_err err;
     zp_err_init(&err);
@@ -196,16 +166,16 @@ static void test_optional_missing(void **state)
 {
     (void)state;
     /* dbg is disabled by its profile: web's optional dependency on it is skipped */
-    struct compose_project *p = load_yaml("services:\n"
-                                          "  web:\n"
-                                          "    image: x\n"
-                                          "    depends_on:\n"
-                                          "      dbg:\n"
-                                          "        condition: service_started\n"
-                                          "        required: false\n"
-                                          "  dbg:\n"
-                                          "    image: x\n"
-                                          "    profiles: [debug]\n");
+    struct compose_project *p = orcht_load_yaml("gt", "services:\n"
+                                                      "  web:\n"
+                                                      "    image: x\n"
+                                                      "    depends_on:\n"
+                                                      "      dbg:\n"
+                                                      "        condition: service_started\n"
+                                                      "        required: false\n"
+                                                      "  dbg:\n"
+                                                      "    image: x\n"
+                                                      "    profiles: [debug]\n");
     struct orch_graph g;
     struct zp_err err;
     zp_err_init(&err);
@@ -236,12 +206,12 @@ static void test_optional_missing(void **state)
 static void test_cycle(void **state)
 {
     (void)state;
-    struct compose_project *p = load_yaml("services:\n"
-                                          "  a:\n"
-                                          "    image: x\n"
-                                          "  b:\n"
-                                          "    image: x\n"
-                                          "    depends_on: [a]\n");
+    struct compose_project *p = orcht_load_yaml("gt", "services:\n"
+                                                      "  a:\n"
+                                                      "    image: x\n"
+                                                      "  b:\n"
+                                                      "    image: x\n"
+                                                      "    depends_on: [a]\n");
     /* the loader refuses cycles; make one by hand to check the graph's own guard */
     struct zp_node *a = zp_node_get(zp_node_get(p->model, "services"), "a");
     struct zp_node *links = zp_node_new_seq(NULL);

@@ -16,33 +16,8 @@
 
 #include "engine/engine-int.h"
 #include "orchestrator/orchestrator-int.h"
+#include "load.h"
 #include "util/util.h"
-
-static char *const test_env[] = {(char *)"PATH=/usr/bin:/bin", NULL};
-
-static struct compose_project *load_yaml(const char *yaml)
-{
-    char dir[] = "/tmp/zp-plan-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char *path = zp_path_join(dir, "compose.yaml");
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(yaml, f);
-    fclose(f);
-    const char *files[] = {path};
-    struct compose_options o = {
-        .files = files, .nfiles = 1, .project_name = "pt", .environ = test_env, .cwd = dir};
-    struct compose_project *p = NULL;
-    struct zp_diags d;
-    zp_diags_init(&d);
-    int rc = compose_project_load(&o, &p, &d);
-    zp_diags_release(&d);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    assert_int_equal(rc, 0);
-    return p;
-}
 
 /* A handmade observed container. */
 struct fake {
@@ -98,7 +73,7 @@ struct fixture {
 static void fixture_init(struct fixture *f, const char *yaml)
 {
     memset(f, 0, sizeof(*f));
-    f->p = load_yaml(yaml);
+    f->p = orcht_load_yaml("pt", yaml);
     struct zp_err err;
     zp_err_init(&err);
     assert_int_equal(orch__graph_build(f->p->model, NULL, 0, false, &f->g, &err), 0);

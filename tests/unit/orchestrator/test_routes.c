@@ -13,38 +13,8 @@
 #include <unistd.h>
 
 #include "orchestrator/routes.h"
+#include "load.h"
 #include "util/util.h"
-
-static struct compose_project *load_yaml(const char *yaml)
-{
-    char dir[] = "/tmp/zp-routes-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char *f = zp_path_join(dir, "compose.yaml");
-    FILE *fp = fopen(f, "w");
-    assert_non_null(fp);
-    fputs(yaml, fp);
-    fclose(fp);
-    struct compose_options o;
-    memset(&o, 0, sizeof(o));
-    o.cwd = dir;
-    char *const no_env[] = {NULL};
-    o.environ = no_env;
-    struct compose_project *p = NULL;
-    struct zp_diags d;
-    zp_diags_init(&d);
-    int rc = compose_project_load(&o, &p, &d);
-    for (size_t i = 0; rc && i < d.n; i++) {
-        char *r = zp_diag_render(&d.items[i]);
-        print_error("%s\n", r);
-        free(r);
-    }
-    assert_int_equal(rc, 0);
-    zp_diags_release(&d);
-    unlink(f);
-    rmdir(dir);
-    free(f);
-    return p;
-}
 
 static const struct zp_node *svc(const struct compose_project *p, const char *name)
 {
@@ -54,19 +24,19 @@ static const struct zp_node *svc(const struct compose_project *p, const char *na
 static void test_site_with_defaults(void **state)
 {
     (void)state;
-    struct compose_project *p = load_yaml("name: shop\n"
-                                          "services:\n"
-                                          "  web:\n"
-                                          "    image: x\n"
-                                          "    x-zpanel:\n"
-                                          "      routes:\n"
-                                          "        - host: shop.example.com\n"
-                                          "          port: 8080\n"
-                                          "        - hosts: [api.example.com]\n"
-                                          "          paths: [/api, /v1]\n"
-                                          "          port: 9000\n"
-                                          "  plain:\n"
-                                          "    image: x\n");
+    struct compose_project *p = orcht_load_yaml(NULL, "name: shop\n"
+                                                      "services:\n"
+                                                      "  web:\n"
+                                                      "    image: x\n"
+                                                      "    x-zpanel:\n"
+                                                      "      routes:\n"
+                                                      "        - host: shop.example.com\n"
+                                                      "          port: 8080\n"
+                                                      "        - hosts: [api.example.com]\n"
+                                                      "          paths: [/api, /v1]\n"
+                                                      "          port: 9000\n"
+                                                      "  plain:\n"
+                                                      "    image: x\n");
     struct proxy_site s;
     bool routed = false;
     struct zp_err err;
@@ -114,21 +84,21 @@ static void test_site_all_fields(void **state)
 {
     (void)state;
     struct compose_project *p =
-        load_yaml("name: app\n"
-                  "services:\n"
-                  "  web:\n"
-                  "    image: x\n"
-                  "    x-zpanel:\n"
-                  "      routes: [{host: a.test, port: 80}]\n"
-                  "      tls: internal\n"
-                  "      health: {path: /up, interval: 250ms, timeout: 2s}\n"
-                  "      drain_timeout: 1m\n"
-                  "      proxy: traefik\n"
-                  "  off:\n"
-                  "    image: x\n"
-                  "    x-zpanel:\n"
-                  "      routes: []\n"
-                  "      tls: \"off\"\n");
+        orcht_load_yaml(NULL, "name: app\n"
+                              "services:\n"
+                              "  web:\n"
+                              "    image: x\n"
+                              "    x-zpanel:\n"
+                              "      routes: [{host: a.test, port: 80}]\n"
+                              "      tls: internal\n"
+                              "      health: {path: /up, interval: 250ms, timeout: 2s}\n"
+                              "      drain_timeout: 1m\n"
+                              "      proxy: traefik\n"
+                              "  off:\n"
+                              "    image: x\n"
+                              "    x-zpanel:\n"
+                              "      routes: []\n"
+                              "      tls: \"off\"\n");
     struct proxy_site s;
     bool routed = false;
     struct zp_err err;
@@ -154,14 +124,14 @@ static void test_site_sub_ms_durations(void **state)
 {
     (void)state;
     struct compose_project *p =
-        load_yaml("name: app\n"
-                  "services:\n"
-                  "  web:\n"
-                  "    image: x\n"
-                  "    x-zpanel:\n"
-                  "      routes: [{host: a.test, port: 80}]\n"
-                  "      health: {path: /up, interval: 500us, timeout: 1500us}\n"
-                  "      drain_timeout: 0s\n");
+        orcht_load_yaml(NULL, "name: app\n"
+                              "services:\n"
+                              "  web:\n"
+                              "    image: x\n"
+                              "    x-zpanel:\n"
+                              "      routes: [{host: a.test, port: 80}]\n"
+                              "      health: {path: /up, interval: 500us, timeout: 1500us}\n"
+                              "      drain_timeout: 0s\n");
     struct proxy_site s;
     bool routed = false;
     struct zp_err err;

@@ -4,9 +4,6 @@
  * port: admin only, the secret key never in an answer, conflicts, a schedule's
  * destination checked and a destination in use kept. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,74 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "s3/s3.h"
 #include "server/server-int.h"
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
-
-struct fixture {
-    char dir[64];
-    struct server *s;
-    char *admin, *member;
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int setup_dir(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/zp-dest-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int setup_server(void **state)
-{
-    if (setup_dir(state) != 0)
-        return -1;
-    struct fixture *f = *state;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (server_user_add(f->dir, "root", "admin", "password1", &err) != 0 ||
-        server_user_add(f->dir, "mo", "member", "password3", &err) != 0 ||
-        server_token_create(f->dir, "root", "admin", 0, &f->admin, &err) != 0 ||
-        server_token_create(f->dir, "mo", "write", 0, &f->member, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        return -1;
-    }
-    struct server_opts o = {
-        .listen = "127.0.0.1:0", .state_dir = f->dir, .workers = 1, .quiet = true};
-    if (server_start(&o, &f->s, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    server_free(f->s);
-    free(f->admin);
-    free(f->member);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
 
 static struct server_destination_spec good(void)
 {
@@ -191,7 +128,7 @@ static void test_check(void **state)
 
 static void test_store(void **state)
 {
-    struct fixture *f = *state;
+    struct srvt_fixture *f = *state;
     struct zp_err err;
     zp_err_init(&err);
     struct server_destination_spec d = good();
@@ -279,104 +216,62 @@ static void test_store(void **state)
     assert_int_equal(server_destination_remove(f->dir, "backups-1", &err), ZP_E_NOTFOUND);
 }
 
-struct reply {
-    int status;
-    char *body;
-};
-
-static struct reply request(struct fixture *f, const char *method, const char *path,
-                            const char *token, const char *body)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port(f->s))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    char *req = zp_asprintf("%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-                            "Authorization: Bearer %s\r\nContent-Length: %zu\r\n\r\n%s",
-                            method, path, token, body ? strlen(body) : 0, body ? body : "");
-    size_t off = 0, len = strlen(req);
-    while (off < len) {
-        ssize_t w = write(fd, req + off, len - off);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    struct zp_buf in = ZP_BUF_INIT;
-    char buf[4096];
-    ssize_t r;
-    while ((r = read(fd, buf, sizeof(buf))) > 0)
-        zp_buf_add(&in, buf, (size_t)r);
-    close(fd);
-    free(req);
-    const char *all = zp_buf_cstr(&in);
-    const char *sep = strstr(all, "\r\n\r\n");
-    assert_non_null(sep);
-    struct reply rep = {0, zp_strdup(sep + 4)};
-    int64_t st;
-    char code[4] = {all[9], all[10], all[11], 0};
-    assert_int_equal(zp_parse_int64(code, 100, 599, &st), 0);
-    rep.status = (int)st;
-    zp_buf_release(&in);
-    return rep;
-}
-
-static void expect(struct reply *r, int status, const char *has)
+static void expect(struct srvt_reply *r, int status, const char *has)
 {
     if (r->status != status || (has && !strstr(r->body, has)))
         fail_msg("HTTP %d, want %d with '%s': %s", r->status, status, has ? has : "", r->body);
     assert_null(strstr(r->body, SECRET));
-    free(r->body);
+    srvt_reply_free(r);
 }
 
 static void test_api(void **state)
 {
-    struct fixture *f = *state;
+    struct srvt_fixture *f = *state;
     const char *body =
         "{\"name\": \"r2\", \"endpoint\": \"https://acct.r2.cloudflarestorage.com\", "
         "\"region\": \"auto\", \"bucket\": \"zp-backups\", \"prefix\": \"prod/\", "
         "\"access_key_id\": \"AKIA1\", \"secret_key\": \"" SECRET "\"}";
-    struct reply r = request(f, "POST", "/api/v1/destinations", f->member, body);
+    struct srvt_reply r = srvt_request(f, "POST", "/api/v1/destinations", f->member, body);
     expect(&r, 403, NULL); /* admin only: it holds credentials */
-    r = request(f, "GET", "/api/v1/destinations", f->member, NULL);
+    r = srvt_request(f, "GET", "/api/v1/destinations", f->member, NULL);
     expect(&r, 403, NULL);
-    r = request(f, "POST", "/api/v1/destinations", f->admin, body);
+    r = srvt_request(f, "POST", "/api/v1/destinations", f->admin, body);
     expect(&r, 201, "\"secret_key\":\"" STORE_SECRET_MASK "\"");
-    r = request(f, "POST", "/api/v1/destinations", f->admin, body);
+    r = srvt_request(f, "POST", "/api/v1/destinations", f->admin, body);
     expect(&r, 409, "exists already");
-    r = request(f, "GET", "/api/v1/destinations", f->admin, NULL);
+    r = srvt_request(f, "GET", "/api/v1/destinations", f->admin, NULL);
     expect(&r, 200,
            "{\"destinations\":[{\"name\":\"r2\",\"endpoint\":\"https://"
            "acct.r2.cloudflarestorage.com\",\"region\":\"auto\",\"bucket\":\"zp-backups\",");
-    r = request(f, "GET", "/api/v1/destinations", f->admin, NULL);
+    r = srvt_request(f, "GET", "/api/v1/destinations", f->admin, NULL);
     expect(&r, 200,
            "\"prefix\":\"prod/\",\"path_style\":false,\"access_key_id\":\"AKIA1\","
            "\"secret_key\":\"********\"");
 
     /* bad input names the field; nothing stored */
-    r = request(f, "POST", "/api/v1/destinations", f->admin,
-                "{\"name\": \"x\", \"endpoint\": \"http://h\", \"bucket\": \"B\", "
-                "\"access_key_id\": \"a\", \"secret_key\": \"s\"}");
+    r = srvt_request(f, "POST", "/api/v1/destinations", f->admin,
+                     "{\"name\": \"x\", \"endpoint\": \"http://h\", \"bucket\": \"B\", "
+                     "\"access_key_id\": \"a\", \"secret_key\": \"s\"}");
     expect(&r, 400, "bucket: 'B' is not a bucket name");
-    r = request(f, "POST", "/api/v1/destinations", f->admin,
-                "{\"name\": \"x\", \"endpoint\": \"http://h\", \"bucket\": \"bbb\", "
-                "\"access_key_id\": \"a\"}");
+    r = srvt_request(f, "POST", "/api/v1/destinations", f->admin,
+                     "{\"name\": \"x\", \"endpoint\": \"http://h\", \"bucket\": \"bbb\", "
+                     "\"access_key_id\": \"a\"}");
     expect(&r, 400, "secret_key: required");
-    r = request(f, "POST", "/api/v1/destinations", f->admin,
-                "{\"name\": \"x\", \"endpoint\": \"http://h\", \"bucket\": \"bbb\", "
-                "\"access_key_id\": \"a\", \"secret_key\": \"s\", \"path_style\": \"yes\"}");
+    r = srvt_request(f, "POST", "/api/v1/destinations", f->admin,
+                     "{\"name\": \"x\", \"endpoint\": \"http://h\", \"bucket\": \"bbb\", "
+                     "\"access_key_id\": \"a\", \"secret_key\": \"s\", \"path_style\": \"yes\"}");
     expect(&r, 400, "path_style: must be true or false");
-    r = request(f, "POST", "/api/v1/destinations", f->admin,
-                "{\"name\": 5, \"endpoint\": \"http://h\"}");
+    r = srvt_request(f, "POST", "/api/v1/destinations", f->admin,
+                     "{\"name\": 5, \"endpoint\": \"http://h\"}");
     expect(&r, 400, "name: must be a string");
-    r = request(f, "GET", "/api/v1/destinations", f->admin, NULL);
+    r = srvt_request(f, "GET", "/api/v1/destinations", f->admin, NULL);
     expect(&r, 200, "\"name\":\"r2\"");
 
-    r = request(f, "DELETE", "/api/v1/destinations/r2", f->admin, NULL);
+    r = srvt_request(f, "DELETE", "/api/v1/destinations/r2", f->admin, NULL);
     expect(&r, 200, "{\"deleted\":\"r2\"}");
-    r = request(f, "DELETE", "/api/v1/destinations/r2", f->admin, NULL);
+    r = srvt_request(f, "DELETE", "/api/v1/destinations/r2", f->admin, NULL);
     expect(&r, 404, "no such destination 'r2'");
-    r = request(f, "GET", "/api/v1/destinations", f->admin, NULL);
+    r = srvt_request(f, "GET", "/api/v1/destinations", f->admin, NULL);
     expect(&r, 200, "{\"destinations\":[]}");
 }
 
@@ -384,8 +279,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check),
-        cmocka_unit_test_setup_teardown(test_store, setup_dir, teardown),
-        cmocka_unit_test_setup_teardown(test_api, setup_server, teardown),
+        cmocka_unit_test_setup_teardown(test_store, srvt_setup_dir, srvt_teardown),
+        cmocka_unit_test_setup_teardown(test_api, srvt_setup_server, srvt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

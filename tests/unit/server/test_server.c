@@ -3,9 +3,6 @@
  * loopback port: auth (401, 403), errors (400 with position, 404, 405, 413, 422 with the
  * loader's file:line:col), projects, the audit trail, accounts (user add, token create). */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,12 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "server/server-int.h"
 
 /* ---- the route table and openapi.json ---- */
@@ -156,114 +152,8 @@ static void test_sse_frame(void **state)
 
 /* ---- a running server ---- */
 
-struct fixture {
-    char dir[64];
-    struct server *s;
-    char *admin, *reader, *member;
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int setup_server(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/zp-serve-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    struct zp_err err;
-    zp_err_init(&err);
-    if (server_user_add(f->dir, "root", "admin", "password1", &err) != 0 ||
-        server_user_add(f->dir, "val", "viewer", "password2", &err) != 0 ||
-        server_user_add(f->dir, "mo", "member", "password3", &err) != 0 ||
-        server_token_create(f->dir, "root", "admin", 0, &f->admin, &err) != 0 ||
-        server_token_create(f->dir, "val", "read", 3600, &f->reader, &err) != 0 ||
-        server_token_create(f->dir, "mo", "write", 0, &f->member, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        return -1;
-    }
-    struct server_opts o = {
-        .listen = "127.0.0.1:0", .state_dir = f->dir, .workers = 1, .quiet = true};
-    if (server_start(&o, &f->s, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown_server(void **state)
-{
-    struct fixture *f = *state;
-    server_free(f->s);
-    free(f->admin);
-    free(f->reader);
-    free(f->member);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
-struct reply {
-    int status;
-    char *head;
-    char *body;
-};
-
-static struct reply request(struct fixture *f, const char *method, const char *path,
-                            const char *token, const char *body)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port(f->s))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    char *auth = token ? zp_asprintf("Authorization: Bearer %s\r\n", token) : zp_strdup("");
-    char *req = zp_asprintf("%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s"
-                            "Content-Length: %zu\r\n\r\n%s",
-                            method, path, auth, body ? strlen(body) : 0, body ? body : "");
-    size_t off = 0, len = strlen(req);
-    while (off < len) {
-        ssize_t w = write(fd, req + off, len - off);
-        if (w <= 0)
-            break; /* the server may answer (413) and close before reading everything */
-        off += (size_t)w;
-    }
-    struct zp_buf in = ZP_BUF_INIT;
-    char buf[4096];
-    ssize_t r;
-    while ((r = read(fd, buf, sizeof(buf))) > 0)
-        zp_buf_add(&in, buf, (size_t)r);
-    close(fd);
-    free(auth);
-    free(req);
-    struct reply rep = {0, NULL, NULL};
-    const char *all = zp_buf_cstr(&in);
-    const char *sep = strstr(all, "\r\n\r\n");
-    assert_non_null(sep);
-    rep.head = zp_strndup(all, (size_t)(sep - all));
-    rep.body = zp_strdup(sep + 4);
-    int64_t st;
-    char code[4] = {all[9], all[10], all[11], 0};
-    assert_int_equal(zp_parse_int64(code, 100, 599, &st), 0);
-    rep.status = (int)st;
-    zp_buf_release(&in);
-    return rep;
-}
-
-static void reply_free(struct reply *r)
-{
-    free(r->head);
-    free(r->body);
-}
-
 /* The error code of an error body. */
-static void expect_error(const struct reply *r, int status, const char *code)
+static void expect_error(const struct srvt_reply *r, int status, const char *code)
 {
     if (r->status != status)
         fail_msg("status %d, want %d: %s", r->status, status, r->body);
@@ -278,58 +168,58 @@ static void expect_error(const struct reply *r, int status, const char *code)
 
 static void test_http(void **state)
 {
-    struct fixture *f = *state;
-    struct reply r = request(f, "GET", "/healthz", NULL, NULL);
+    struct srvt_fixture *f = *state;
+    struct srvt_reply r = srvt_request(f, "GET", "/healthz", NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"ok\""));
-    reply_free(&r);
-    r = request(f, "GET", "/api/v1/openapi.json", NULL, NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "GET", "/api/v1/openapi.json", NULL, NULL);
     assert_int_equal(r.status, 200);
-    reply_free(&r);
+    srvt_reply_free(&r);
 
     /* auth */
-    r = request(f, "GET", "/api/v1/projects", NULL, NULL);
+    r = srvt_request(f, "GET", "/api/v1/projects", NULL, NULL);
     expect_error(&r, 401, "unauthorized");
     assert_non_null(strstr(r.head, "WWW-Authenticate: Bearer"));
-    reply_free(&r);
-    r = request(f, "GET", "/api/v1/projects", "zpt_wrong", NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "GET", "/api/v1/projects", "zpt_wrong", NULL);
     expect_error(&r, 401, "unauthorized");
-    reply_free(&r);
-    r = request(f, "GET", "/api/v1/projects", f->reader, NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "GET", "/api/v1/projects", f->reader, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"projects\":[]}");
-    reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects", f->reader, "{}");
+    srvt_reply_free(&r);
+    r = srvt_request(f, "POST", "/api/v1/projects", f->reader, "{}");
     expect_error(&r, 403, "forbidden");
-    reply_free(&r);
-    r = request(f, "GET", "/metrics", f->reader, NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "GET", "/metrics", f->reader, NULL);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "zpanel_http_requests_total{method=\"GET\",route=\"/api/v1/"
                                    "projects\",code=\"401\"} 2"));
-    reply_free(&r);
+    srvt_reply_free(&r);
 
     /* errors */
-    r = request(f, "GET", "/nope", f->admin, NULL);
+    r = srvt_request(f, "GET", "/nope", f->admin, NULL);
     expect_error(&r, 404, "not_found");
-    reply_free(&r);
-    r = request(f, "PATCH", "/api/v1/projects", f->admin, NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "PATCH", "/api/v1/projects", f->admin, NULL);
     expect_error(&r, 405, "method_not_allowed");
     assert_non_null(strstr(r.head, "Allow: GET, POST"));
-    reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects", f->member, "{\n \"name\": ,}");
+    srvt_reply_free(&r);
+    r = srvt_request(f, "POST", "/api/v1/projects", f->member, "{\n \"name\": ,}");
     expect_error(&r, 400, "bad_request");
     assert_non_null(strstr(r.body, "body:2:"));
-    reply_free(&r);
+    srvt_reply_free(&r);
     char *big = zp_malloc(SRV_BODY_MAX + 100);
     memset(big, ' ', SRV_BODY_MAX + 99);
     big[SRV_BODY_MAX + 99] = '\0';
-    r = request(f, "POST", "/api/v1/projects", f->member, big);
+    r = srvt_request(f, "POST", "/api/v1/projects", f->member, big);
     expect_error(&r, 413, "too_big");
-    reply_free(&r);
+    srvt_reply_free(&r);
     free(big);
-    r = request(f, "POST", "/api/v1/projects", f->member,
-                "{\"name\": \"web\", \"compose\": \"services:\\n  web:\\n    image: busybox\\n"
-                "    ports: ['80a']\\n    restart: sometimes\\n\"}");
+    r = srvt_request(f, "POST", "/api/v1/projects", f->member,
+                     "{\"name\": \"web\", \"compose\": \"services:\\n  web:\\n    image: busybox\\n"
+                     "    ports: ['80a']\\n    restart: sometimes\\n\"}");
     expect_error(&r, 422, "invalid_compose");
     json_t *v = json_loads(r.body, 0, NULL);
     json_t *details = json_object_get(json_object_get(v, "error"), "details");
@@ -340,41 +230,42 @@ static void test_http(void **state)
     assert_int_equal(json_integer_value(json_object_get(d0, "column")), 13);
     assert_string_equal(json_string_value(json_object_get(d0, "path")), "services.web.ports[0]");
     json_decref(v);
-    reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects", f->member,
-                "{\"name\": \"web\", \"compose\": \"services: {}\", \"env\": {\"1X\": \"a\"}}");
+    srvt_reply_free(&r);
+    r = srvt_request(
+        f, "POST", "/api/v1/projects", f->member,
+        "{\"name\": \"web\", \"compose\": \"services: {}\", \"env\": {\"1X\": \"a\"}}");
     expect_error(&r, 400, "bad_request");
-    reply_free(&r);
+    srvt_reply_free(&r);
 
     /* projects */
     const char *create = "{\"name\": \"web\", \"compose\": \"services:\\n  web:\\n    image: "
                          "${IMG}\\n    restart: ${R}\\n\", \"env\": {\"IMG\": \"busybox:1\", "
                          "\"R\": \"always\"}}";
-    r = request(f, "POST", "/api/v1/projects", f->member, create);
+    r = srvt_request(f, "POST", "/api/v1/projects", f->member, create);
     assert_int_equal(r.status, 201);
     /* env values are masked in answers */
     assert_non_null(strstr(r.body, "\"IMG\":\"" STORE_SECRET_MASK "\""));
     assert_null(strstr(r.body, "busybox:1"));
-    reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects", f->member, create);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "POST", "/api/v1/projects", f->member, create);
     expect_error(&r, 409, "conflict");
-    reply_free(&r);
+    srvt_reply_free(&r);
     char *file = zp_asprintf("%s/projects/web/compose.yaml", f->dir);
     assert_true(zp_file_exists(file));
     free(file);
-    r = request(f, "GET", "/api/v1/projects", f->reader, NULL);
+    r = srvt_request(f, "GET", "/api/v1/projects", f->reader, NULL);
     assert_non_null(strstr(r.body, "\"name\":\"web\""));
-    reply_free(&r);
+    srvt_reply_free(&r);
     /* an env that makes the file invalid is refused, and nothing changes */
-    r = request(f, "PUT", "/api/v1/projects/web", f->member,
-                "{\"env\": {\"IMG\": \"busybox:1\", \"R\": \"sometimes\"}}");
+    r = srvt_request(f, "PUT", "/api/v1/projects/web", f->member,
+                     "{\"env\": {\"IMG\": \"busybox:1\", \"R\": \"sometimes\"}}");
     assert_int_equal(r.status, 422);
     assert_non_null(strstr(r.body, "services.web.restart"));
-    reply_free(&r);
-    r = request(f, "GET", "/api/v1/projects/web", f->reader, NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "GET", "/api/v1/projects/web", f->reader, NULL);
     assert_non_null(strstr(r.body, "\"R\":\"" STORE_SECRET_MASK "\""));
     assert_null(strstr(r.body, "always"));
-    reply_free(&r);
+    srvt_reply_free(&r);
     {
         /* stored sealed under a 0600 key; they open to what was given, unchanged */
         struct store_panel *pdb;
@@ -398,35 +289,35 @@ static void test_http(void **state)
         assert_int_equal(st.st_size, STORE_SECRET_KEY_BYTES);
         free(key);
     }
-    r = request(f, "PUT", "/api/v1/projects/web", f->member,
-                "{\"compose\": \"services:\\n  api:\\n    image: ${IMG}\\n\"}");
+    r = srvt_request(f, "PUT", "/api/v1/projects/web", f->member,
+                     "{\"compose\": \"services:\\n  api:\\n    image: ${IMG}\\n\"}");
     assert_int_equal(r.status, 200);
-    reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects/nope/deploy", f->member, NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "POST", "/api/v1/projects/nope/deploy", f->member, NULL);
     expect_error(&r, 404, "not_found");
-    reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects/web/rollback", f->member, "{\"release\": 0}");
+    srvt_reply_free(&r);
+    r = srvt_request(f, "POST", "/api/v1/projects/web/rollback", f->member, "{\"release\": 0}");
     expect_error(&r, 400, "bad_request");
-    reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects/web/rollback", f->member, "{\"release\": \"2\"}");
+    srvt_reply_free(&r);
+    r = srvt_request(f, "POST", "/api/v1/projects/web/rollback", f->member, "{\"release\": \"2\"}");
     expect_error(&r, 400, "bad_request");
-    reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects/web/backup", f->member, "{\"stop\": 1}");
+    srvt_reply_free(&r);
+    r = srvt_request(f, "POST", "/api/v1/projects/web/backup", f->member, "{\"stop\": 1}");
     expect_error(&r, 400, "bad_request");
-    reply_free(&r);
-    r = request(f, "POST", "/api/v1/projects/web/backup", f->member, "{\"services\": [\"\"]}");
+    srvt_reply_free(&r);
+    r = srvt_request(f, "POST", "/api/v1/projects/web/backup", f->member, "{\"services\": [\"\"]}");
     expect_error(&r, 400, "bad_request");
-    reply_free(&r);
-    r = request(f, "GET", "/api/v1/projects/web/releases", f->reader, NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "GET", "/api/v1/projects/web/releases", f->reader, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"releases\":[]}");
-    reply_free(&r);
-    r = request(f, "GET", "/api/v1/jobs/999", f->reader, NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "GET", "/api/v1/jobs/999", f->reader, NULL);
     expect_error(&r, 404, "not_found");
-    reply_free(&r);
-    r = request(f, "GET", "/api/v1/jobs?status=bogus", f->reader, NULL);
+    srvt_reply_free(&r);
+    r = srvt_request(f, "GET", "/api/v1/jobs?status=bogus", f->reader, NULL);
     expect_error(&r, 400, "bad_request");
-    reply_free(&r);
+    srvt_reply_free(&r);
 
     /* every mutating request was audited */
     struct store_panel *db;
@@ -441,7 +332,7 @@ static void test_http(void **state)
 
 static void test_accounts(void **state)
 {
-    struct fixture *f = *state;
+    struct srvt_fixture *f = *state;
     struct zp_err err;
     char *tok = NULL;
     zp_err_init(&err);
@@ -478,8 +369,8 @@ int main(void)
         cmocka_unit_test(test_route_match),
         cmocka_unit_test(test_json_body),
         cmocka_unit_test(test_sse_frame),
-        cmocka_unit_test_setup_teardown(test_http, setup_server, teardown_server),
-        cmocka_unit_test_setup_teardown(test_accounts, setup_server, teardown_server),
+        cmocka_unit_test_setup_teardown(test_http, srvt_setup_server, srvt_teardown),
+        cmocka_unit_test_setup_teardown(test_accounts, srvt_setup_server, srvt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
