@@ -150,8 +150,8 @@ int cli_load_project(const struct cli_global *g, const char *const *services, si
         struct zp_err err;
         zp_err_init(&err);
         if (name && *name && template_env_load(state, name, &tenv, &err) != 0)
-            fprintf(stderr, "zpanel: warning: the template values of '%s' are not read: %s\n",
-                    name, err.msg);
+            fprintf(stderr, "zpanel: warning: the template values of '%s' are not read: %s\n", name,
+                    err.msg);
         compose_project_free(first);
     }
     free(tdir);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Render every template of the corpus (tests/data/templates) and every built-in the same
 # way (project "corpus", domain example.com, fixed --set values) into OUT/<name>/ with
-# `zpanel template render -o`. The compose files hold `${SERVICE_...}` references, not
-# the generated values, so the output is the same on every run.
+# `zpanel template render --env -o` (with the .env: Compose v2 reads the values from it).
+# The compose files hold `${SERVICE_...}` references, not the generated values, so the
+# output is the same on every run.
 # usage: render.sh ZPANEL SOURCE_DIR OUT
 set -euo pipefail
 zpanel=$1 src=$2 out=$3

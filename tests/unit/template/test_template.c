@@ -788,11 +788,12 @@ static void test_sealed_env(void **state)
     char dir[] = "/tmp/zp-tenv-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char *sdir = zp_path_join(dir, "state"), *pdir = zp_path_join(dir, "proj");
-    static const char *T = "services:\n  db:\n    image: db\n    environment:\n"
-                           "      PW: ${SERVICE_PASSWORD_DB}\n      TOK: ${SERVICE_HEX_32_DB}\n"
-                           "      MODE: ${MODE:-quiet}\n"
-                           "    volumes:\n      - type: bind\n        source: ./db.conf\n"
-                           "        target: /etc/db.conf\n        content: \"pw ${SERVICE_PASSWORD_DB}\"\n";
+    static const char *T =
+        "services:\n  db:\n    image: db\n    environment:\n"
+        "      PW: ${SERVICE_PASSWORD_DB}\n      TOK: ${SERVICE_HEX_32_DB}\n"
+        "      MODE: ${MODE:-quiet}\n"
+        "    volumes:\n      - type: bind\n        source: ./db.conf\n"
+        "        target: /etc/db.conf\n        content: \"pw ${SERVICE_PASSWORD_DB}\"\n";
     struct zp_err err;
     zp_err_init(&err);
     char *tok[2] = {NULL, NULL}, *pw = NULL;
@@ -848,7 +849,8 @@ static void test_sealed_env(void **state)
     char *file = zp_path_join(pdir, "compose.yaml");
     const char *files[] = {file};
     char *environ_[] = {(char *)"SERVICE_PASSWORD_DB=from-the-environment", NULL};
-    struct compose_options co = {.files = files, .nfiles = 1, .environ = environ_, .defaults = &env};
+    struct compose_options co = {
+        .files = files, .nfiles = 1, .environ = environ_, .defaults = &env};
     struct compose_project *p = NULL;
     struct zp_diags d;
     zp_diags_init(&d);
