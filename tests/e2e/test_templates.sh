@@ -54,7 +54,7 @@ DOCKERFILE
 build_image templates-e2e/vpn-base:1 "$TMP/img/base" "$(docker image inspect -f '{{.Id}}' $DEB)"
 lap apt
 ZPANEL_STATE_DIR=$TMP/render-state "$ZPANEL" template render stealth-vpn -p templates-e2e-render \
-    --set DOMAIN=vpn.test -o "$TMP/render" >/dev/null || fail "rendering stealth-vpn for its admin app"
+    --set DOMAIN=vpn.test --set EMAIL=ops@vpn.test -o "$TMP/render" >/dev/null || fail "rendering stealth-vpn for its admin app"
 cp "$TMP/render/build/admin/app.py" "$TMP/render/build/admin/manage" "$TMP/img/vpn/" || fail "the admin app"
 printf '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 3600 & wait $!; done\n' >"$TMP/img/vpn/xray"
 cp "$TMP/img/vpn/xray" "$TMP/img/vpn/sing-box"

@@ -15,12 +15,12 @@ for f in "$src"/tests/data/templates/*.yaml; do
     n=$(basename "$f" .yaml)
     names+=("$n")
     "$zpanel" template render "$f" -p corpus --domain example.com \
-        --set ADMIN_EMAIL=admin@example.com --set DOMAIN=vpn.example.com --env -o "$out/$n" >/dev/null
+        --set ADMIN_EMAIL=admin@example.com --set DOMAIN=vpn.example.com --set EMAIL=ops@example.com --env -o "$out/$n" >/dev/null
 done
 for n in $("$zpanel" template list --format json | python3 -c \
     'import json,sys; print(" ".join(t["name"] for t in json.load(sys.stdin)))'); do
     names+=("builtin-$n")
     "$zpanel" template render "$n" -p corpus --domain example.com \
-        --set ADMIN_EMAIL=admin@example.com --set DOMAIN=vpn.example.com --env -o "$out/builtin-$n" >/dev/null
+        --set ADMIN_EMAIL=admin@example.com --set DOMAIN=vpn.example.com --set EMAIL=ops@example.com --env -o "$out/builtin-$n" >/dev/null
 done
 printf '%s\n' "${names[@]}" >"$out/.names"

@@ -511,6 +511,7 @@ static void render_and_load(const char *name, const char *text, size_t len)
     compose_env_init(&set);
     compose_env_set(&set, "ADMIN_EMAIL", "admin@example.com");
     compose_env_set(&set, "DOMAIN", "vpn.example.com");
+    compose_env_set(&set, "EMAIL", "ops@example.com");
     struct template_render_opts opts = {"corpus", NULL, false, &set, false};
     struct template_rendered r;
     struct zp_diags d;
