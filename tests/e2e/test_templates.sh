@@ -3,9 +3,10 @@
 # template (generated values reach the container, content files are mounted, a redeploy
 # keeps the values, no .env: the values sealed in the state directory and in the clear in
 # no file but the content file that asks for one); `zpanel init stealth-vpn --minimal` then
-# the full stack with local images FROM the Debian base image: Debian's caddy, trojan,
-# wireguard-tools (+ wireguard-go) and python3-flask running the template's admin app,
-# stand-ins only for xray and sing-box (not in Debian); the template's own health checks:
+# the full stack with local images FROM the Debian base image: Debian's caddy, trojan
+# (in place of trojan-go, which Debian lacks), wireguard-tools (+ wireguard-go) and
+# python3-flask running the template's admin app, stand-ins only for xray and sing-box
+# (not in Debian); the template's own health checks:
 # every service healthy, caddy last; `zpanel action add-user` and `list-users`; a second
 # init keeps the generated secrets. Also: the stored values are sealed at rest, a service
 # with exclude_from_hc does not count for `health`, `status` or the deploy job's --wait,
@@ -30,10 +31,11 @@ mkdir -p "$ZPANEL_TEMPLATES_DIR"
 # One apt layer (templates-e2e/vpn-base) with caddy, trojan, wireguard-tools (+ wireguard-go:
 # wg-quick's fallback where the kernel has no WireGuard module), python3-flask, and the
 # procps / wget / openssl the health checks and trojan's start use. On it one image holds
-# the template's own admin app (app.py, manage: taken from a render of the template) and
-# stand-ins for xray and sing-box (not in Debian: a process of that name, which the
-# template's `pgrep xray` / `pgrep sing-box` find); the services use it with the template's
-# commands, caddy by default, the admin's with python3 /app/app.py.
+# the template's own admin app (app.py, manage: taken from a render of the template), a
+# `trojan-go` that runs Debian's trojan (below), and stand-ins for xray and sing-box (not
+# in Debian: a process of that name, which the template's `pgrep xray` / `pgrep sing-box`
+# find); the services use it with the template's commands, caddy by default, the admin's
+# with python3 /app/app.py.
 build_image() { # build_image TAG CONTEXT-DIR [EXTRA-SUM]: built again only when its files changed
     local tag=$1 ctx=$2 sum
     sum=$( (cd "$ctx" && cat $(ls | sort) && echo "${3:-}") | sha256sum | cut -c1-16)
@@ -58,10 +60,34 @@ ZPANEL_STATE_DIR=$TMP/render-state "$ZPANEL" template render stealth-vpn -p temp
 cp "$TMP/render/build/admin/app.py" "$TMP/render/build/admin/manage" "$TMP/img/vpn/" || fail "the admin app"
 printf '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 3600 & wait $!; done\n' >"$TMP/img/vpn/xray"
 cp "$TMP/img/vpn/xray" "$TMP/img/vpn/sing-box"
-chmod 0755 "$TMP/img/vpn/xray" "$TMP/img/vpn/sing-box" "$TMP/img/vpn/manage"
+# The template runs trojan-go (official release binary) behind caddy's /trojan websocket.
+# Debian has no trojan-go, so the test runs Debian's trojan (trojan-gfw, whose config
+# format trojan-go extends) in its place: this `trojan-go` takes the template's command
+# (-config FILE), makes a self-signed certificate in the trojan volume (the root is
+# read-only) if there is none, writes a trojan config of its own there with the template's
+# password, port and fallback (trojan-gfw speaks TLS itself and no websocket) and execs
+# Debian's trojan, so the template's `pgrep trojan` finds the real program, the
+# container's main process.
+cat >"$TMP/img/vpn/trojan-go" <<'SH'
+#!/bin/sh
+set -e
+[ "$1" = -config ] && [ -n "$2" ] || { echo "usage: trojan-go -config FILE" >&2; exit 2; }
+d=/var/lib/trojan
+[ -s $d/key.pem ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 3650 -subj /CN=trojan -keyout $d/key.pem -out $d/cert.pem 2>/dev/null
+python3 - "$2" $d/trojan.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.pop("websocket", None)
+c["ssl"] = {"cert": "/var/lib/trojan/cert.pem", "key": "/var/lib/trojan/key.pem", "alpn": ["http/1.1"]}
+json.dump(c, open(sys.argv[2], "w"))
+PY
+exec trojan -c $d/trojan.json
+SH
+chmod 0755 "$TMP/img/vpn/xray" "$TMP/img/vpn/sing-box" "$TMP/img/vpn/manage" "$TMP/img/vpn/trojan-go"
 cat >"$TMP/img/vpn/Dockerfile" <<DOCKERFILE
 FROM templates-e2e/vpn-base:1
-COPY xray sing-box /usr/local/bin/
+COPY xray sing-box trojan-go /usr/local/bin/
 COPY app.py manage /app/
 CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
 DOCKERFILE
@@ -306,11 +332,18 @@ for s in xray trojan sing-box wireguard admin; do
     st=$(inspect_field $P-$s-1 '{{.State.StartedAt}}')
     [[ "$st" < "$caddy_start" ]] && ok || fail "$s started at $st, not before caddy ($caddy_start)"
 done
-# the real programs: caddy serving the template's Caddyfile, trojan, a WireGuard interface
-# (the kernel's, or wireguard-go's), Flask
-docker exec $P-caddy-1 wget -qO- http://localhost:2019/config/ 2>/dev/null | grep -q '"vpn.test"' && ok ||
-    fail "caddy's configuration lacks the domain"
+# the real programs: caddy serving the template's Caddyfile (with the /trojan route to
+# trojan:10001), Debian's trojan standing in for trojan-go (the container's main process,
+# answering TLS on 10001), a WireGuard interface (the kernel's, or wireguard-go's), Flask
+caddy_conf=$(docker exec $P-caddy-1 wget -qO- http://localhost:2019/config/ 2>/dev/null)
+grep -q '"vpn.test"' <<<"$caddy_conf" && ok || fail "caddy's configuration lacks the domain"
+grep -q '"/trojan\*"' <<<"$caddy_conf" && grep -q '"trojan:10001"' <<<"$caddy_conf" && ok ||
+    fail "caddy's configuration lacks the /trojan route to trojan:10001"
 [ "$(docker exec $P-trojan-1 cat /proc/1/comm 2>/dev/null)" = trojan ] && ok || fail "trojan is not the container's process"
+[ "$(docker exec $P-trojan-1 readlink /proc/1/exe 2>/dev/null)" = /usr/bin/trojan ] && ok ||
+    fail "the trojan container's process is not Debian's /usr/bin/trojan"
+docker exec $P-trojan-1 sh -c 'openssl s_client -connect 127.0.0.1:10001 </dev/null 2>/dev/null' |
+    grep -q 'CN *= *trojan' && ok || fail "trojan does not answer TLS on 10001"
 [ -n "$(docker exec $P-wireguard-1 wg show wg0 public-key 2>/dev/null)" ] && ok || fail "wg0 has no public key"
 [ "$(docker exec $P-admin-1 wget -qO- http://localhost:8080/health 2>/dev/null | tr -d ' \n')" = '{"status":"ok"}' ] && ok ||
     fail "the admin's /health"
