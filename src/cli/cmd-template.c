@@ -266,8 +266,13 @@ static int cmd_render(const struct cli_global *g, int argc, char **argv)
     struct zp_err err;
     zp_err_init(&err);
     if (f.outdir) {
-        if (template_write_project(&r, f.outdir, true, &err) != 0)
+        /* as deploy: the values stay sealed in the state directory; a .env (in the
+         * clear, 0600) only when --env asks for it */
+        char *state = zp_state_dir();
+        if (template_env_save(state, project, &r.env, &err) != 0 ||
+            template_write_project(&r, f.outdir, f.env, &err) != 0)
             rc = cli_error(&err);
+        free(state);
     } else {
         struct zp_buf b = ZP_BUF_INIT;
         if (f.env)
@@ -318,7 +323,12 @@ static int cmd_deploy(const struct cli_global *g, int argc, char **argv)
     struct zp_err err;
     zp_err_init(&err);
     dir = f.outdir ? zp_strdup(f.outdir) : project_dir(project);
-    if (template_write_project(&r, dir, true, &err) != 0) {
+    /* no .env: the values stay sealed in the state directory, and cli_load_project gives
+     * them to this `up` and to every later command on the project */
+    char *state = zp_state_dir();
+    int wrc = template_env_save(state, project, &r.env, &err);
+    free(state);
+    if (wrc != 0 || template_write_project(&r, dir, false, &err) != 0) {
         rc = cli_error(&err);
         template_rendered_release(&r);
         goto out;

@@ -16,6 +16,7 @@
 
 #include "../engine/engine.h"
 #include "../orchestrator/orchestrator.h"
+#include "../template/template.h"
 #include "cli.h"
 
 #include "../util/banned.h"
@@ -129,9 +130,38 @@ int cli_load_project(const struct cli_global *g, const char *const *services, si
     opts.nservices = nservices;
     opts.no_interpolate = no_interpolate;
 
+    /* a project `template deploy` wrote has no .env: its values are sealed in the state
+     * directory (template_env_load); they come under the process environment and any .env.
+     * Without -p the name is known once the files are read: a quiet load finds it first */
+    struct compose_env tenv;
+    compose_env_init(&tenv);
+    char *state = zp_state_dir();
+    char *tdir = zp_path_join(state, "templates/env");
+    if (zp_file_exists(tdir)) {
+        const char *name = g->project_name;
+        struct compose_project *first = NULL;
+        if (!name || !*name) {
+            struct zp_diags quiet;
+            zp_diags_init(&quiet);
+            if (compose_project_load(&opts, &first, &quiet) == 0)
+                name = first->name;
+            zp_diags_release(&quiet);
+        }
+        struct zp_err err;
+        zp_err_init(&err);
+        if (name && *name && template_env_load(state, name, &tenv, &err) != 0)
+            fprintf(stderr, "zpanel: warning: the template values of '%s' are not read: %s\n", name,
+                    err.msg);
+        compose_project_free(first);
+    }
+    free(tdir);
+    free(state);
+    opts.defaults = tenv.n ? &tenv : NULL;
+
     struct zp_diags d;
     zp_diags_init(&d);
     int rc = compose_project_load(&opts, ret, &d);
+    compose_env_release(&tenv);
     cli_print_diags(&d);
     if (rc && d.errors == 0)
         fprintf(stderr, "zpanel: cannot load the project\n");

@@ -45,6 +45,9 @@ struct compose_options {
     bool no_normalize_paths; /* keep relative paths as written */
     char *const *environ;    /* the process environment; NULL means the real one */
     const char *cwd;         /* where discovery starts; NULL means getcwd() */
+    /* Interpolation values below the env files and the process environment (a deployed
+     * template's stored values, template/); NULL: none. */
+    const struct compose_env *defaults;
 };
 
 struct compose_project {

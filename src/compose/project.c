@@ -1273,6 +1273,9 @@ int compose_project_load(const struct compose_options *opts, struct compose_proj
         goto out;
     for (size_t i = 0; i < procenv.n; i++)
         compose_env_set(&env, procenv.keys[i], procenv.vals[i]);
+    if (opts->defaults)
+        for (size_t i = 0; i < opts->defaults->n; i++)
+            compose_env_set_default(&env, opts->defaults->keys[i], opts->defaults->vals[i]);
     /* COMPOSE_PROJECT_NAME is the project name during interpolation, as in Compose: -p,
      * the environment, the files' `name`, or the directory */
     if (opts->project_name && *opts->project_name) {

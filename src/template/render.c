@@ -1,7 +1,8 @@
 /* template/render: a Coolify template into the compose file zpanel deploys. The magic
  * variables stay `${SERVICE_...}` references in the compose file; their values go into the
- * project's .env (so the user can read and edit them) and its stored state (so a redeploy
- * finds the same ones). */
+ * project's stored state, sealed (so a redeploy finds the same ones), and into the rendered
+ * environment: `zpanel init` writes it as the stack's .env (so the user can read and edit
+ * it), `template deploy` keeps it sealed in the state directory (template_env_save). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include "template.h"
+
+#include <sodium.h>
 
 #include "../util/banned.h"
 
@@ -845,6 +848,61 @@ out:
     return rc;
 }
 
+/* Remove from the .env at path the lines that set one of env's keys (an older zpanel wrote
+ * the generated values there in the clear); the file too when no other line is left. */
+static int strip_envfile(const char *path, const struct compose_env *env, struct zp_err *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = zp_file_read(path, TEMPLATE_MAX_SIZE, &data, &len, err);
+    if (rc == ZP_E_NOTFOUND) {
+        zp_err_init(err);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    struct zp_buf keep = ZP_BUF_INIT;
+    size_t dropped = 0, kept = 0;
+    for (char *p = data; *p;) {
+        char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        const char *k = p;
+        while (*k == ' ' || *k == '\t')
+            k++;
+        if (strncmp(k, "export ", 7) == 0)
+            k += 7;
+        size_t kn = strcspn(k, "= \t\n");
+        char *key = zp_strndup(k, kn);
+        bool generated = kn > 0 && k[kn] == '=' && compose_env_get(env, key) != NULL;
+        free(key);
+        if (generated) {
+            dropped++;
+        } else {
+            zp_buf_add(&keep, p, n);
+            zp_buf_addc(&keep, '\n');
+            if (strspn(p, " \t") < n && *k != '#')
+                kept++;
+        }
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    if (dropped > 0) {
+        if (kept == 0) {
+            if (unlink(path) != 0)
+                rc = zp_err_sys(err, "removing '%s'", path);
+        } else {
+            rc = write_file(path, zp_buf_cstr(&keep), keep.len, 0600, false, err);
+        }
+    }
+    sodium_memzero(data, len);
+    free(data);
+    if (keep.p)
+        sodium_memzero(keep.p, keep.len);
+    zp_buf_release(&keep);
+    return rc;
+}
+
 int template_write_project(const struct template_rendered *r, const char *dir, bool envfile,
                            struct zp_err *err)
 {
@@ -861,12 +919,14 @@ int template_write_project(const struct template_rendered *r, const char *dir, b
     if ((rc = write_file(p, zp_buf_cstr(&b), b.len, 0600, false, err)) != 0)
         goto out;
     zp_buf_reset(&b);
+    free(p);
+    p = zp_path_join(dir, ".env");
     if (envfile) {
         template_rendered_envfile(r, &b);
-        free(p);
-        p = zp_path_join(dir, ".env");
         if ((rc = write_file(p, zp_buf_cstr(&b), b.len, 0600, false, err)) != 0)
             goto out;
+    } else if ((rc = strip_envfile(p, &r->env, err)) != 0) {
+        goto out;
     }
     for (size_t i = 0; i < r->nfiles; i++) {
         free(p);

@@ -23,10 +23,15 @@ char *template_state_path(const char *state_dir, const char *project)
     return zp_asprintf("%s/templates/state/%s.env", state_dir, project);
 }
 
-int template_state_load(const char *state_dir, const char *project, struct compose_env *ret,
-                        size_t *ret_plain, struct zp_err *err)
+char *template_env_path(const char *state_dir, const char *project)
 {
-    char *path = template_state_path(state_dir, project);
+    return zp_asprintf("%s/templates/env/%s.env", state_dir, project);
+}
+
+/* Read the sealed KEY=VALUE file at path (taken) into *ret. */
+static int load_file(const char *state_dir, char *path, struct compose_env *ret, size_t *ret_plain,
+                     struct zp_err *err)
+{
     char *data = NULL;
     size_t len = 0, plain = 0;
     struct compose_env env;
@@ -89,10 +94,22 @@ out:
     return rc;
 }
 
-int template_state_save(const char *state_dir, const char *project, const struct compose_env *env,
-                        struct zp_err *err)
+int template_state_load(const char *state_dir, const char *project, struct compose_env *ret,
+                        size_t *ret_plain, struct zp_err *err)
 {
-    char *path = template_state_path(state_dir, project);
+    return load_file(state_dir, template_state_path(state_dir, project), ret, ret_plain, err);
+}
+
+int template_env_load(const char *state_dir, const char *project, struct compose_env *ret,
+                      struct zp_err *err)
+{
+    return load_file(state_dir, template_env_path(state_dir, project), ret, NULL, err);
+}
+
+/* Write env sealed to path (taken): a temporary file renamed over it. */
+static int save_file(const char *state_dir, char *path, const struct compose_env *env,
+                     struct zp_err *err)
+{
     char *dir = zp_path_dir(path);
     char *tmp = NULL;
     struct zp_buf b = ZP_BUF_INIT;
@@ -131,4 +148,16 @@ out:
     free(path);
     zp_buf_release(&b);
     return rc;
+}
+
+int template_state_save(const char *state_dir, const char *project, const struct compose_env *env,
+                        struct zp_err *err)
+{
+    return save_file(state_dir, template_state_path(state_dir, project), env, err);
+}
+
+int template_env_save(const char *state_dir, const char *project, const struct compose_env *env,
+                      struct zp_err *err)
+{
+    return save_file(state_dir, template_env_path(state_dir, project), env, err);
 }

@@ -148,7 +148,10 @@ void template_rendered_envfile(const struct template_rendered *r, struct zp_buf 
 
 /* Write the project into dir (created 0700 when missing): compose.yaml, with envfile the
  * .env (0600), and the template's files and directories (an existing file is left as it
- * is: the user may have edited it). Errors: ZP_E_SYSTEM naming the path. */
+ * is: the user may have edited it). Without envfile no .env is written, and the lines of an
+ * existing one that set a key of r->env are removed (the file too when nothing else is
+ * left): an older zpanel kept the generated values there in the clear. Errors: ZP_E_SYSTEM
+ * naming the path. */
 int template_write_project(const struct template_rendered *r, const char *dir, bool envfile,
                            struct zp_err *err);
 
@@ -167,6 +170,18 @@ int template_state_save(const char *state_dir, const char *project, const struct
                         struct zp_err *err);
 /* That file's path (newly allocated). */
 char *template_state_path(const char *state_dir, const char *project);
+
+/* A deployed template's interpolation environment (template_rendered.env: the generated
+ * values under every name the compose file reads, and the project's variables), sealed the
+ * same way in <state_dir>/templates/env/<project>.env, so that `template deploy` writes no
+ * .env: the CLI supplies it when it loads the project (compose_options.defaults: below the
+ * project's own .env and the process environment). load adds nothing when the file is
+ * missing. Errors as template_state_load / _save. */
+int template_env_load(const char *state_dir, const char *project, struct compose_env *ret,
+                      struct zp_err *err);
+int template_env_save(const char *state_dir, const char *project, const struct compose_env *env,
+                      struct zp_err *err);
+char *template_env_path(const char *state_dir, const char *project);
 
 /* ---- the catalogue ---- */
 

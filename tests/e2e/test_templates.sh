@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # test_templates.sh: templates against the real engine. `zpanel template deploy` of a user
 # template (generated values reach the container, content files are mounted, a redeploy
-# keeps the values); `zpanel init stealth-vpn --minimal` then the full stack with local
-# stand-in images (FROM the busybox test image, with the template's own health-check
-# commands: wget of caddy's :2019/config/ and the admin's /health, pgrep xray / trojan-go /
-# sing-box, `wg show wg0`): every service healthy, caddy last; `zpanel action add-user` and
-# `list-users`; a second init keeps the generated secrets. Also: the stored values are
-# sealed at rest (no generated secret in the clear under STATE/templates/state), a service
+# keeps the values, no .env: the values sealed in the state directory and in the clear in
+# no file but the content file that asks for one); `zpanel init stealth-vpn --minimal` then
+# the full stack with local images FROM the Debian base image: Debian's caddy, trojan
+# (in place of trojan-go, which Debian lacks), wireguard-tools (+ wireguard-go) and
+# python3-flask running the template's admin app, stand-ins only for xray and sing-box
+# (not in Debian); the template's own health checks:
+# every service healthy, caddy last; `zpanel action add-user` and `list-users`; a second
+# init keeps the generated secrets. Also: the stored values are sealed at rest, a service
 # with exclude_from_hc does not count for `health`, `status` or the deploy job's --wait,
 # the API runs a project's actions, and init on a terminal asks for optional variables.
 source "$(dirname "$0")/lib.sh"
@@ -25,68 +27,73 @@ export ZPANEL_STATE_DIR=$TMP/state
 export ZPANEL_TEMPLATES_DIR=$TMP/templates
 mkdir -p "$ZPANEL_TEMPLATES_DIR"
 
-# ---- stand-in images: the same commands the template's health checks run ----
-build_standin() { # build_standin NAME DOCKERFILE-BODY [FILE CONTENT]...
-    local name=$1 body=$2 ctx
-    ctx=$(mktemp -d)
-    shift 2
-    while [ $# -ge 2 ]; do
-        printf '%s\n' "$2" >"$ctx/$1"
-        chmod 0755 "$ctx/$1"
-        shift 2
-    done
-    printf 'FROM %s\n%s\n' "$TEST_IMAGE" "$body" >"$ctx/Dockerfile"
-    # built again only when its files changed (the sum of the context is a label)
-    local sum
-    sum=$(cd "$ctx" && cat $(ls | sort) | sha256sum | cut -c1-16)
-    if [ "$(docker image inspect -f '{{index .Config.Labels "templates-e2e.sum"}}' "templates-e2e/$name:1" 2>/dev/null)" != "$sum" ]; then
+# ---- images: Debian's programs where Debian has them, FROM the Debian base image ----
+# One apt layer (templates-e2e/vpn-base) with caddy, trojan, wireguard-tools (+ wireguard-go:
+# wg-quick's fallback where the kernel has no WireGuard module), python3-flask, and the
+# procps / wget / openssl the health checks and trojan's start use. On it one image holds
+# the template's own admin app (app.py, manage: taken from a render of the template), a
+# `trojan-go` that runs Debian's trojan (below), and stand-ins for xray and sing-box (not
+# in Debian: a process of that name, which the template's `pgrep xray` / `pgrep sing-box`
+# find); the services use it with the template's commands, caddy by default, the admin's
+# with python3 /app/app.py.
+build_image() { # build_image TAG CONTEXT-DIR [EXTRA-SUM]: built again only when its files changed
+    local tag=$1 ctx=$2 sum
+    sum=$( (cd "$ctx" && cat $(ls | sort) && echo "${3:-}") | sha256sum | cut -c1-16)
+    if [ "$(docker image inspect -f '{{index .Config.Labels "templates-e2e.sum"}}' "$tag" 2>/dev/null)" != "$sum" ]; then
         printf 'LABEL templates-e2e.sum=%s\n' "$sum" >>"$ctx/Dockerfile"
-        DOCKER_BUILDKIT=0 docker build -q -t "templates-e2e/$name:1" "$ctx" >/dev/null || fail "building stand-in $name"
+        DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$ctx" >/dev/null || fail "building $tag"
     fi
-    rm -rf "$ctx"
 }
-# Debian's static busybox has no pgrep applet: a small one that matches /proc/*/comm
-pgrep='#!/bin/sh
-for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = "$1" ] && exit 0; done
-exit 1'
-# a process named NAME that stays (pgrep NAME finds it)
-forever='#!/bin/sh
-trap "exit 0" TERM
-while true; do sleep 3600 & wait $!; done'
-# one image with every stand-in (caddy's by default), and the admin's on top of it
-build_standin caddy 'COPY caddy admin manage /app/
-COPY xray trojan-go sing-box pgrep /usr/local/bin/
-COPY wg wg-quick /usr/bin/
-CMD ["/app/caddy"]' \
-    caddy '#!/bin/sh
-mkdir -p /tmp/www/config && echo "{}" >/tmp/www/config/index.html
-httpd -p 2019 -h /tmp/www
-httpd -f -p 80 -h /tmp/www &
-trap "exit 0" TERM
-wait' \
-    admin '#!/bin/sh
-mkdir -p /tmp/www && echo ok >/tmp/www/health
-httpd -f -p 8080 -h /tmp/www &
-trap "exit 0" TERM
-wait' \
-    manage '#!/bin/sh
-f=/data/users.txt
-case "$1" in
-add-user) [ -n "$2" ] || exit 2; echo "$2" >>$f; echo "added $2";;
-list-users) [ -f $f ] && sort $f;;
-remove-user) grep -vx "$2" $f >$f.new; mv $f.new $f; echo "removed $2";;
-*) exit 2;;
-esac' \
-    xray "$forever" trojan-go "$forever" sing-box "$forever" pgrep "$pgrep" \
-    wg '#!/bin/sh
-[ "$1 $2" = "show wg0" ] && [ -f /tmp/wg0 ]' \
-    wg-quick '#!/bin/sh
-[ "$1 $2" = "up wg0" ] && [ -r /etc/wireguard/wg0.conf ] && touch /tmp/wg0'
-csum=$(docker image inspect -f '{{.Id}}' templates-e2e/caddy:1 2>/dev/null | cut -c8-23)
-if [ "$(docker image inspect -f '{{index .Config.Labels "templates-e2e.base"}}' templates-e2e/admin:1 2>/dev/null)" != "$csum" ]; then
-    printf 'FROM templates-e2e/caddy:1\nCMD ["/app/admin"]\nLABEL templates-e2e.base=%s\n' "$csum" |
-        DOCKER_BUILDKIT=0 docker build -q -t templates-e2e/admin:1 - >/dev/null || fail "building the admin stand-in"
-fi
+DEB=zpanel-local/debian:bookworm
+bash "$ZP_SOURCE_DIR/scripts/debian-image.sh" $DEB >/dev/null || fail "the Debian base image $DEB"
+mkdir -p "$TMP/img/base" "$TMP/img/vpn" "$TMP/img/admin"
+cat >"$TMP/img/base/Dockerfile" <<DOCKERFILE
+FROM $DEB
+RUN apt-get update && apt-get -o Dpkg::Options::=--force-unsafe-io install -y --no-install-recommends \
+    caddy trojan wireguard-tools wireguard-go iproute2 python3-flask procps wget openssl && \
+    apt-get clean && rm -rf /var/lib/apt/lists/*
+DOCKERFILE
+build_image templates-e2e/vpn-base:1 "$TMP/img/base" "$(docker image inspect -f '{{.Id}}' $DEB)"
+lap apt
+ZPANEL_STATE_DIR=$TMP/render-state "$ZPANEL" template render stealth-vpn -p templates-e2e-render \
+    --set DOMAIN=vpn.test --set EMAIL=ops@vpn.test -o "$TMP/render" >/dev/null || fail "rendering stealth-vpn for its admin app"
+cp "$TMP/render/build/admin/app.py" "$TMP/render/build/admin/manage" "$TMP/img/vpn/" || fail "the admin app"
+printf '#!/bin/sh\ntrap "exit 0" TERM\nwhile true; do sleep 3600 & wait $!; done\n' >"$TMP/img/vpn/xray"
+cp "$TMP/img/vpn/xray" "$TMP/img/vpn/sing-box"
+# The template runs trojan-go (official release binary) behind caddy's /trojan websocket.
+# Debian has no trojan-go, so the test runs Debian's trojan (trojan-gfw, whose config
+# format trojan-go extends) in its place: this `trojan-go` takes the template's command
+# (-config FILE), makes a self-signed certificate in the trojan volume (the root is
+# read-only) if there is none, writes a trojan config of its own there with the template's
+# password, port and fallback (trojan-gfw speaks TLS itself and no websocket) and execs
+# Debian's trojan, so the template's `pgrep trojan` finds the real program, the
+# container's main process.
+cat >"$TMP/img/vpn/trojan-go" <<'SH'
+#!/bin/sh
+set -e
+[ "$1" = -config ] && [ -n "$2" ] || { echo "usage: trojan-go -config FILE" >&2; exit 2; }
+d=/var/lib/trojan
+[ -s $d/key.pem ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 3650 -subj /CN=trojan -keyout $d/key.pem -out $d/cert.pem 2>/dev/null
+python3 - "$2" $d/trojan.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.pop("websocket", None)
+c["ssl"] = {"cert": "/var/lib/trojan/cert.pem", "key": "/var/lib/trojan/key.pem", "alpn": ["http/1.1"]}
+json.dump(c, open(sys.argv[2], "w"))
+PY
+exec trojan -c $d/trojan.json
+SH
+chmod 0755 "$TMP/img/vpn/xray" "$TMP/img/vpn/sing-box" "$TMP/img/vpn/manage" "$TMP/img/vpn/trojan-go"
+cat >"$TMP/img/vpn/Dockerfile" <<DOCKERFILE
+FROM templates-e2e/vpn-base:1
+COPY xray sing-box trojan-go /usr/local/bin/
+COPY app.py manage /app/
+CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
+DOCKERFILE
+build_image templates-e2e/vpn:1 "$TMP/img/vpn" "$(docker image inspect -f '{{.Id}}' templates-e2e/vpn-base:1)"
+printf 'FROM templates-e2e/vpn:1\nCMD ["python3", "/app/app.py"]\n' >"$TMP/img/admin/Dockerfile"
+build_image templates-e2e/vpn-admin:1 "$TMP/img/admin" "$(docker image inspect -f '{{.Id}}' templates-e2e/vpn:1)"
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -96,9 +103,9 @@ SP=$(free_port)
 D=$TMP/vpn
 VPN_SETS=(--set HTTP_PORT=$HP --set HTTPS_PORT=$SP --set HEALTHCHECK_INTERVAL=1s
     --set VPN_NETWORK_SUBNET=10.199.213.0/24
-    --set CADDY_IMAGE=templates-e2e/caddy:1 --set ADMIN_IMAGE=templates-e2e/admin:1
-    --set XRAY_IMAGE=templates-e2e/caddy:1 --set TROJAN_IMAGE=templates-e2e/caddy:1
-    --set SINGBOX_IMAGE=templates-e2e/caddy:1 --set WIREGUARD_IMAGE=templates-e2e/caddy:1)
+    --set CADDY_IMAGE=templates-e2e/vpn:1 --set ADMIN_IMAGE=templates-e2e/vpn-admin:1
+    --set XRAY_IMAGE=templates-e2e/vpn:1 --set TROJAN_IMAGE=templates-e2e/vpn:1
+    --set SINGBOX_IMAGE=templates-e2e/vpn:1 --set WIREGUARD_IMAGE=templates-e2e/vpn:1)
 
 lap images
 # ---- template deploy of a user template ----
@@ -113,6 +120,7 @@ services:
       - KV_PASSWORD=\${SERVICE_PASSWORD_KV}
       - KV_USER=\${SERVICE_LOWERCASEUSER_KV}
       - KV_TITLE=\${KV_TITLE:-plain}
+      - KV_TOKEN=\${SERVICE_HEX_32_KV}
     volumes:
       - kv-data:/data
       - type: bind
@@ -135,7 +143,17 @@ run "$ZPANEL" template deploy kv -p $PD --set KV_TITLE=fancy -o "$TMP/app"
 expect_rc 0 "template deploy"
 pw=$(docker exec ${PD}-kv-1 sh -c 'echo $KV_PASSWORD' 2>/dev/null)
 [ ${#pw} -eq 32 ] && ok || fail "the container's password is '${pw}' (want 32 characters)"
-grep -qx "SERVICE_PASSWORD_KV='$pw'" "$TMP/app/.env" && ok || fail ".env lacks the container's password"
+tok=$(docker exec ${PD}-kv-1 sh -c 'echo $KV_TOKEN' 2>/dev/null)
+[ ${#tok} -eq 32 ] && ok || fail "the container's token is '${tok}' (want 32 hex digits)"
+# no .env: the values are sealed in the state directory; none in the clear in any file of
+# the project or the state directory, but the content file the template writes it into
+[ ! -e "$TMP/app/.env" ] && ok || fail "template deploy wrote a .env: $(cat "$TMP/app/.env")"
+EF=$ZPANEL_STATE_DIR/templates/env/$PD.env
+grep -q '^SERVICE_PASSWORD_KV=zpenc:v1:' "$EF" && grep -q '^KV_TITLE=zpenc:v1:' "$EF" && ok ||
+    fail "the deployed environment is not sealed in $EF"
+clear_in() { grep -rlF -- "$1" "$TMP/app" "$ZPANEL_STATE_DIR" | sed "s|^$TMP/||" | sort | tr '\n' ' '; }
+[ -z "$(clear_in "$tok")" ] && ok || fail "the generated token is in the clear in: $(clear_in "$tok")"
+[ "$(clear_in "$pw")" = "app/conf/kv.conf " ] && ok || fail "the generated password is in the clear in: $(clear_in "$pw")"
 [ "$(docker exec ${PD}-kv-1 cat /etc/kv.conf 2>/dev/null)" = "password $pw" ] && ok ||
     fail "the content file does not hold the generated password"
 [ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_TITLE' 2>/dev/null)" = fancy ] && ok || fail "--set KV_TITLE"
@@ -152,12 +170,20 @@ expect_rc 1 "health of the excluded service named on the command line"
 run "$ZPANEL" -f "$TMP/app/compose.yaml" -p $PD status --format json
 json_check '[r["HealthExcluded"] for r in m if r["Service"] == "flaky"] == [True] and [r["HealthExcluded"] for r in m if r["Service"] == "kv"] == [False]' "status marks the excluded service"
 docker volume inspect ${PD}_kv-data >/dev/null 2>&1 && ok || fail "the undeclared volume kv-data was not created"
-# as an older zpanel stored them (in the clear): read as they are, sealed at the redeploy
-sed "s/^\([A-Z_0-9]*\)='\(.*\)'$/\1=\2/" "$TMP/app/.env" >"$SF.plain"
-grep -qx "SERVICE_PASSWORD_KV=$pw" "$SF.plain" && mv "$SF.plain" "$SF" && ok || fail "writing a plaintext state file"
+# later commands get the sealed values too: `up` by hand (no -p: the file names the
+# project) changes nothing
+id0=$(inspect_field ${PD}-kv-1 '{{.Id}}')
+(cd "$TMP/app" && "$ZPANEL" up -d kv >/dev/null 2>&1) && [ "$(inspect_field ${PD}-kv-1 '{{.Id}}')" = "$id0" ] && ok ||
+    fail "up in the project directory recreated kv (the sealed values were not supplied)"
+# as an older zpanel stored them (in the clear, a .env in the project and a plaintext
+# state file): read as they are, sealed at the redeploy, the .env's generated lines removed
+printf "SERVICE_PASSWORD_KV='%s'\nKV_OWN=mine\n" "$pw" >"$TMP/app/.env"
+printf 'SERVICE_PASSWORD_KV=%s\nSERVICE_HEX_32_KV=%s\nKV_TITLE=fancy\n' "$pw" "$tok" >"$SF"
 run "$ZPANEL" template deploy kv -p $PD -o "$TMP/app"
 expect_rc 0 "template deploy again"
 ! grep -qF -- "$pw" "$SF" && grep -q '^SERVICE_PASSWORD_KV=zpenc:v1:' "$SF" && ok || fail "the plaintext state file was not sealed at the redeploy"
+[ "$(cat "$TMP/app/.env")" = "KV_OWN=mine" ] && ok || fail "the old .env's generated lines were not removed: $(cat "$TMP/app/.env")"
+[ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_TOKEN' 2>/dev/null)" = "$tok" ] && ok || fail "a redeploy changed the token"
 [ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_PASSWORD' 2>/dev/null)" = "$pw" ] && ok || fail "a redeploy changed the password"
 [ "$(docker exec ${PD}-kv-1 sh -c 'echo $KV_TITLE' 2>/dev/null)" = fancy ] && ok || fail "a redeploy lost --set KV_TITLE"
 cleanup_project $PD
@@ -306,6 +332,21 @@ for s in xray trojan sing-box wireguard admin; do
     st=$(inspect_field $P-$s-1 '{{.State.StartedAt}}')
     [[ "$st" < "$caddy_start" ]] && ok || fail "$s started at $st, not before caddy ($caddy_start)"
 done
+# the real programs: caddy serving the template's Caddyfile (with the /trojan route to
+# trojan:10001), Debian's trojan standing in for trojan-go (the container's main process,
+# answering TLS on 10001), a WireGuard interface (the kernel's, or wireguard-go's), Flask
+caddy_conf=$(docker exec $P-caddy-1 wget -qO- http://localhost:2019/config/ 2>/dev/null)
+grep -q '"vpn.test"' <<<"$caddy_conf" && ok || fail "caddy's configuration lacks the domain"
+grep -q '"/trojan\*"' <<<"$caddy_conf" && grep -q '"trojan:10001"' <<<"$caddy_conf" && ok ||
+    fail "caddy's configuration lacks the /trojan route to trojan:10001"
+[ "$(docker exec $P-trojan-1 cat /proc/1/comm 2>/dev/null)" = trojan ] && ok || fail "trojan is not the container's process"
+[ "$(docker exec $P-trojan-1 readlink /proc/1/exe 2>/dev/null)" = /usr/bin/trojan ] && ok ||
+    fail "the trojan container's process is not Debian's /usr/bin/trojan"
+docker exec $P-trojan-1 sh -c 'openssl s_client -connect 127.0.0.1:10001 </dev/null 2>/dev/null' |
+    grep -q 'CN *= *trojan' && ok || fail "trojan does not answer TLS on 10001"
+[ -n "$(docker exec $P-wireguard-1 wg show wg0 public-key 2>/dev/null)" ] && ok || fail "wg0 has no public key"
+[ "$(docker exec $P-admin-1 wget -qO- http://localhost:8080/health 2>/dev/null | tr -d ' \n')" = '{"status":"ok"}' ] && ok ||
+    fail "the admin's /health"
 [ "$(inspect_field $P-wireguard-1 '{{.HostConfig.CapAdd}}')" = "[NET_ADMIN SYS_MODULE]" ] && ok ||
     fail "wireguard's capabilities: $(inspect_field $P-wireguard-1 '{{.HostConfig.CapAdd}}')"
 ports=$(docker ps --filter "label=io.zpanel.project=$P" --format '{{.Names}} {{.Ports}}' | grep -c -- '->' || true)

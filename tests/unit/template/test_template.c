@@ -511,6 +511,7 @@ static void render_and_load(const char *name, const char *text, size_t len)
     compose_env_init(&set);
     compose_env_set(&set, "ADMIN_EMAIL", "admin@example.com");
     compose_env_set(&set, "DOMAIN", "vpn.example.com");
+    compose_env_set(&set, "EMAIL", "ops@example.com");
     struct template_render_opts opts = {"corpus", NULL, false, &set, false};
     struct template_rendered r;
     struct zp_diags d;
@@ -748,6 +749,155 @@ static void test_state_file(void **state)
     free(cmd);
 }
 
+/* Files under dir whose bytes hold needle (a newly allocated, newline-separated list of
+ * the paths relative to dir). */
+static void files_holding(const char *dir, const char *rel, const char *needle, struct zp_buf *out)
+{
+    char *path = *rel ? zp_path_join(dir, rel) : zp_strdup(dir);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *r = *rel ? zp_asprintf("%s/%s", rel, e->d_name) : zp_strdup(e->d_name);
+        char *full = zp_path_join(dir, r);
+        struct stat sb;
+        assert_int_equal(lstat(full, &sb), 0);
+        if (S_ISDIR(sb.st_mode)) {
+            files_holding(dir, r, needle, out);
+        } else if (S_ISREG(sb.st_mode)) {
+            char *text = slurp(full);
+            if (strstr(text, needle))
+                zp_buf_addf(out, "%s\n", r);
+            free(text);
+        }
+        free(full);
+        free(r);
+    }
+    closedir(d);
+    free(path);
+}
+
+/* `template deploy`'s environment: sealed in the state directory, no .env in the project
+ * (an older zpanel's generated lines stripped from one), supplied to the loader below the
+ * project's .env and the process environment; no generated value in the clear in any file
+ * but the content file the template asks for. */
+static void test_sealed_env(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zp-tenv-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *sdir = zp_path_join(dir, "state"), *pdir = zp_path_join(dir, "proj");
+    static const char *T =
+        "services:\n  db:\n    image: db\n    environment:\n"
+        "      PW: ${SERVICE_PASSWORD_DB}\n      TOK: ${SERVICE_HEX_32_DB}\n"
+        "      MODE: ${MODE:-quiet}\n"
+        "    volumes:\n      - type: bind\n        source: ./db.conf\n"
+        "        target: /etc/db.conf\n        content: \"pw ${SERVICE_PASSWORD_DB}\"\n";
+    struct zp_err err;
+    zp_err_init(&err);
+    char *tok[2] = {NULL, NULL}, *pw = NULL;
+    for (int i = 0; i < 2; i++) { /* a deploy, then a redeploy */
+        struct compose_env st;
+        compose_env_init(&st);
+        assert_int_equal(template_state_load(sdir, "shop", &st, NULL, &err), 0);
+        struct out o;
+        render(T, "shop", NULL, false, &st, &o);
+        assert_int_equal(o.rc, 0);
+        assert_int_equal(template_state_save(sdir, "shop", &st, &err), 0);
+        assert_int_equal(template_env_save(sdir, "shop", &o.r.env, &err), 0);
+        tok[i] = zp_strdup(compose_env_get(&o.r.env, "SERVICE_HEX_32_DB"));
+        if (i == 0) {
+            pw = zp_strdup(compose_env_get(&o.r.env, "SERVICE_PASSWORD_DB"));
+            /* an older zpanel's .env: its generated lines go, the user's own line stays */
+            char *envp = zp_path_join(pdir, ".env");
+            char *old = zp_asprintf("SERVICE_PASSWORD_DB='%s'\nMINE=kept\n", pw);
+            put(envp, old, 0600);
+            free(old);
+            free(envp);
+        }
+        assert_int_equal(template_write_project(&o.r, pdir, false, &err), 0);
+        out_release(&o);
+        compose_env_release(&st);
+    }
+    assert_int_equal(strlen(tok[0]), 32);
+    assert_string_equal(tok[0], tok[1]); /* never regenerated */
+    char *envp = zp_path_join(pdir, ".env");
+    char *text = slurp(envp);
+    assert_string_equal(text, "MINE=kept\n");
+    free(text);
+    /* sealed at rest */
+    char *ep = template_env_path(sdir, "shop");
+    text = slurp(ep);
+    assert_non_null(strstr(text, "SERVICE_HEX_32_DB=zpenc:v1:"));
+    assert_non_null(strstr(text, "SERVICE_PASSWORD_DB=zpenc:v1:"));
+    free(text);
+    struct zp_buf hits = ZP_BUF_INIT;
+    files_holding(dir, "", tok[0], &hits);
+    assert_string_equal(zp_buf_cstr(&hits), ""); /* nowhere in the clear */
+    zp_buf_reset(&hits);
+    files_holding(dir, "", pw, &hits);
+    assert_string_equal(zp_buf_cstr(&hits), "proj/db.conf\n"); /* only where the template puts it */
+    zp_buf_release(&hits);
+
+    /* loaded back and supplied to the loader: below the process environment and .env */
+    struct compose_env env;
+    compose_env_init(&env);
+    assert_int_equal(template_env_load(sdir, "shop", &env, &err), 0);
+    assert_string_equal(compose_env_get(&env, "SERVICE_HEX_32_DB"), tok[0]);
+    put(envp, "MINE=kept\nMODE=loud\n", 0600);
+    char *file = zp_path_join(pdir, "compose.yaml");
+    const char *files[] = {file};
+    char *environ_[] = {(char *)"SERVICE_PASSWORD_DB=from-the-environment", NULL};
+    struct compose_options co = {
+        .files = files, .nfiles = 1, .environ = environ_, .defaults = &env};
+    struct compose_project *p = NULL;
+    struct zp_diags d;
+    zp_diags_init(&d);
+    assert_int_equal(compose_project_load(&co, &p, &d), 0);
+    const struct zp_node *e =
+        zp_node_get(zp_node_get(zp_node_get(p->model, "services"), "db"), "environment");
+    assert_non_null(e);
+    assert_string_equal(zp_node_get(e, "TOK")->str, tok[0]);
+    assert_string_equal(zp_node_get(e, "PW")->str, "from-the-environment");
+    assert_string_equal(zp_node_get(e, "MODE")->str, "loud");
+    compose_project_free(p);
+    /* without them: the references stay empty (what a .env-less project would get) */
+    co.defaults = NULL;
+    assert_int_equal(compose_project_load(&co, &p, &d), 0);
+    e = zp_node_get(zp_node_get(zp_node_get(p->model, "services"), "db"), "environment");
+    assert_string_equal(zp_node_get(e, "TOK")->str, "");
+    compose_project_free(p);
+    zp_diags_release(&d);
+    compose_env_release(&env);
+
+    /* a .env holding only generated lines is removed */
+    put(envp, "SERVICE_HEX_32_DB=old\n", 0600);
+    struct compose_env st;
+    compose_env_init(&st);
+    assert_int_equal(template_state_load(sdir, "shop", &st, NULL, &err), 0);
+    struct out o;
+    render(T, "shop", NULL, false, &st, &o);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(template_write_project(&o.r, pdir, false, &err), 0);
+    assert_false(zp_file_exists(envp));
+    out_release(&o);
+    compose_env_release(&st);
+
+    free(file);
+    free(ep);
+    free(envp);
+    free(pw);
+    free(tok[0]);
+    free(tok[1]);
+    free(sdir);
+    free(pdir);
+    char *cmd = zp_asprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -755,7 +905,7 @@ int main(void)
         cmocka_unit_test(test_header),         cmocka_unit_test(test_render),
         cmocka_unit_test(test_render_errors),  cmocka_unit_test(test_corpus),
         cmocka_unit_test(test_builtins),       cmocka_unit_test(test_state_file),
-        cmocka_unit_test(test_content_values),
+        cmocka_unit_test(test_content_values), cmocka_unit_test(test_sealed_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
