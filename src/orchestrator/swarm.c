@@ -950,6 +950,15 @@ int orch_swarm_deployed(struct orch *o, bool *ret, struct zp_err *err)
     return rc;
 }
 
+int orch_swarm_project(struct orch *o, bool *ret, struct zp_err *err)
+{
+    if (orch_swarm_wanted(o->p)) {
+        *ret = true;
+        return 0;
+    }
+    return orch_swarm_deployed(o, ret, err);
+}
+
 /* ---- routes: the proxy follows the tasks ---- */
 
 /* While services change, an events thread resyncs the proxy at every event of the

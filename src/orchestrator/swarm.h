@@ -24,6 +24,12 @@ bool orch_swarm_wanted(const struct compose_project *p);
  * gives false, not an error. */
 int orch_swarm_deployed(struct orch *o, bool *ret, struct zp_err *err);
 
+/* The Swarm decision every command and workflow on an existing project makes (the CLI's
+ * ps/logs/update/rollback, the release workflows the server's jobs run): is the session's
+ * project a Swarm project, because its files ask (orch_swarm_wanted) or because it runs
+ * as Swarm services on the engine (orch_swarm_deployed)? */
+int orch_swarm_project(struct orch *o, bool *ret, struct zp_err *err);
+
 struct orch_swarm_up_opts {
     const char *const *services; /* only these; none: every service */
     size_t nservices;

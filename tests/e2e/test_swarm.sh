@@ -8,7 +8,10 @@
 # (bad health check) rolled back by Swarm and reported as a failure, ps/status on tasks,
 # down removing everything. Also: logs (the services logs endpoint) and health of a Swarm
 # project; a routed service (x-zpanel routes) served through zpanel's proxy, whose
-# start-first `zpanel update` under wrk loses no request (the proxy follows the tasks); `rollback N` refused. Uses the proxy: run under
+# start-first `zpanel update` under wrk loses no request (the proxy follows the tasks).
+# Release records: up/update record the model applied (--scale folded in), a failed up is
+# recorded FAILED, `zpanel rollback 1` converges the services to release 1 exactly
+# (replicas, config, environment) without reading the files. Uses the proxy: run under
 # `flock /tmp/zp-proxy.lock` (ctest's RESOURCE_LOCK zpanel-proxy).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
@@ -46,6 +49,9 @@ cleanup() {
     [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
     docker image ls -q --filter "reference=127.0.0.1:$REG_PORT/*" --filter "reference=$P-built" |
         sort -u | xargs -r docker rmi -f >/dev/null 2>&1
+    # the keep tags of the releases (tags only: they may name the shared test image)
+    docker images --format '{{.Repository}}:{{.Tag}}' | grep "^zpanel-release/$P-" |
+        xargs -r docker rmi >/dev/null 2>&1
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -214,6 +220,10 @@ img=$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${
 curl -s "http://127.0.0.1:$REG_PORT/v2/$P-built/tags/list" | grep -q "\"${img##*:}\"" && ok ||
     fail "the registry lacks the pushed tag: $(curl -s "http://127.0.0.1:$REG_PORT/v2/$P-built/tags/list")"
 expect_err_has "Pushed" "the push is reported"
+# the up was recorded as release 1: the model applied (x-zpanel.swarm set), the built image kept
+run "$ZPANEL" releases --format json
+expect_rc 0 "releases of a Swarm project"
+json_check 'len(m) == 1 and m[0]["id"] == 1 and m[0]["kind"] == "up" and m[0]["status"] == "deployed" and any(s["service"] == "built" and s["keep_tag"] == "zpanel-release/'$P'-built:1" for s in m[0]["services"])' "the first up is release 1, its built image kept"
 run "$ZPANEL" ps --format json
 expect_rc 0 "ps on a swarm project"
 json_check 'sorted(t["Name"] for t in m if t["Service"] == "web") == ["'$P'_web.1", "'$P'_web.2"] and all(t["State"] == "running" for t in m)' "ps lists the tasks"
@@ -229,14 +239,11 @@ expect_err_has "--until: not supported for the logs of a Swarm service" "--until
 run "$ZPANEL" health
 expect_rc 0 "health of the Swarm project"
 expect_out_has "all 4 services healthy" "health counts the services"
-run "$ZPANEL" rollback 3
-expect_rc 2 "rollback N on a Swarm project"
-expect_err_has "a Swarm project has no release records" "rollback N refused with the reason"
 
 # ---- routes: the proxy follows the tasks; start-first update and rollback lose nothing ----
 step "routes"
 get_api() { curl -s -m 5 -H "Host: api.$P.localhost" "http://127.0.0.1:$HTTP_PORT/"; }
-[ "$(get_api)" = "v1" ] && ok || fail "the proxy does not route to the Swarm service: '$(get_api)'"
+[ "$(get_api)" = "v1" ] && ok || fail "the proxy does not route to the Swarm service: '$(get_api)' ($(docker ps -a --filter name=zpanel- --format '{{.Names}} {{.Status}}' | tr '\n' ' '))"
 run "$ZPANEL" proxy routes
 expect_out_has "api.$P.localhost" "proxy routes lists the Swarm service's host"
 # wrk_phase NAME CMD...: CMD under continuous load through the proxy; no error, no non-200
@@ -323,9 +330,24 @@ json_check 'any(s["Service"] == "web" and s["Desired"] == 3 and s["UpdateState"]
 step "update under wrk"
 wrk_phase update env API_VERSION=v2 "$ZPANEL" --progress plain update api
 expect_rc 0 "update (start-first) of the routed Swarm service"
-expect_out_has "Updated on the swarm" "update says what it did"
+expect_out_has "Release 5 deployed" "update records release 5 (2: scale, 3: config, 4: the failed up)"
 [ "$(get_api)" = "v2" ] && ok || fail "after the update the proxy serves '$(get_api)', want v2"
 grep -q '^body v2 ' "$TMP/wrk-update" && ok || fail "wrk never saw v2 during the update"
+# ---- releases: the failed up recorded, rollback N converges to release 1 exactly ----
+step "rollback 1"
+run "$ZPANEL" releases --format json
+json_check '[(r["id"], r["kind"], r["status"]) for r in m] == [(5, "update", "deployed"), (4, "up", "failed"), (3, "up", "superseded"), (2, "up", "superseded"), (1, "up", "superseded")]' "up, scale, config change, failed up and update recorded"
+# the files still give web a failing health check: the rollback takes the recorded model
+run "$ZPANEL" --progress plain rollback 1
+expect_rc 0 "rollback 1 of the Swarm project"
+expect_out_has "Release 6 deployed (rollback to release 1)" "rollback says which release it redeployed"
+[ "$(running_tasks web | wc -l)" -eq 2 ] && ok || fail "web runs $(running_tasks web | wc -l) tasks after rollback 1, want release 1's 2"
+c=$(web_container)
+[ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v1" ] && ok ||
+    fail "rollback 1 did not bring config v1 back (container '$c'): $(tail -5 <<<"$ERR"; docker service ps --no-trunc "${P}_web" | head -8)"
+[ "$(get_api)" = "v1" ] && ok || fail "after rollback 1 the proxy serves '$(get_api)', want v1"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$P" --filter "label=io.zpanel.number")" ] && ok || fail "the rollback started containers beside the services"
+
 # ---- down removes everything ----
 step "down"
 write_compose true
