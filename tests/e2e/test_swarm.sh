@@ -17,7 +17,9 @@
 # as a worker; a built service constrained to node.role==worker is pushed to the local
 # registry and pulled by the worker (the registry relayed into the namespace by socat, so
 # that 127.0.0.1:PORT is the registry there too); the same service without
-# x-zpanel.registry is refused on the two-node swarm. Uses the proxy: run under
+# x-zpanel.registry is refused on the two-node swarm. `zpanel serve` follows the tasks:
+# both tasks of the routed service killed with `docker kill`, Swarm replaces them and the
+# route serves again without any zpanel command. Uses the proxy: run under
 # `flock /tmp/zp-proxy.lock` (ctest's RESOURCE_LOCK zpanel-proxy).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
@@ -41,6 +43,7 @@ created_swarm=0
 WRK_PID=
 stop_wrk() { [ -n "$WRK_PID" ] && kill -INT "$WRK_PID" 2>/dev/null && wait "$WRK_PID" 2>/dev/null; WRK_PID=; }
 REG_PID=
+SERVE_PID=
 # the second node: a dockerd in network namespace $NS, joined as a worker
 NS=zpsw-$$
 WDIR=/tmp/zpsw-$$ # short: containerd's socket paths live under it
@@ -68,6 +71,7 @@ worker_stop() {
 }
 cleanup() {
     stop_wrk
+    [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
     docker service ls -q --filter "label=io.zpanel.project=$P-mn" | xargs -r docker service rm >/dev/null 2>&1
     worker_stop
     (cd "$DIR" && "$ZPANEL" --progress quiet down >/dev/null 2>&1)
@@ -309,6 +313,32 @@ wrk_phase() {
         fail "$name: wrk printed no counts: $(cat "$w")"
     fi
 }
+# ---- zpanel serve follows the tasks: Swarm replaces killed tasks, routed again ----
+step "serve follows tasks"
+SERVE_PORT=$(free_port)
+"$ZPANEL" serve --listen "127.0.0.1:$SERVE_PORT" --state-dir "$ZPANEL_STATE_DIR" --workers 1 >"$TMP/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$SERVE_PORT/" && break; sleep 0.2; done
+# task_addrs: the running api tasks' addresses on every network, sorted
+task_addrs() {
+    for t in $(running_tasks api); do
+        docker inspect -f '{{range .NetworksAttachments}}{{range .Addresses}}{{println .}}{{end}}{{end}}' "$t"
+    done | grep . | sort
+}
+old_tasks=$(running_tasks api)
+old_addrs=$(task_addrs)
+docker ps -q --filter "label=com.docker.swarm.service.name=${P}_api" | xargs -r docker kill >/dev/null
+served=
+for _ in $(seq 60); do
+    [ "$(get_api)" = "v1" ] && [ -z "$(comm -12 <(echo "$old_tasks") <(running_tasks api))" ] && { served=1; break; }
+    sleep 0.5
+done
+[ -n "$served" ] && ok || fail "after both api tasks were killed the proxy serves '$(get_api)' (no zpanel command ran; serve log: $(tail -3 "$TMP/serve.log"))"
+# the replacements have new addresses: only a resync routes them
+[ -z "$(comm -12 <(echo "$old_addrs") <(task_addrs))" ] && ok || fail "the replacement tasks reuse addresses ($(task_addrs | tr '\n' ' ')): the check proves nothing"
+kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+SERVE_PID=
+
 # ---- a second up changes nothing ----
 step "no-op up"
 v1=$(docker service inspect -f '{{.Version.Index}}' "${P}_web")
