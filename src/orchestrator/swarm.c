@@ -1630,8 +1630,8 @@ static void *router_thread(void *arg)
     return NULL;
 }
 
-int orch_swarm_router_start(const char *host, const char *state_dir,
-                            struct orch_swarm_router **ret, struct zp_err *err)
+int orch_swarm_router_start(const char *host, const char *state_dir, struct orch_swarm_router **ret,
+                            struct zp_err *err)
 {
     struct orch_swarm_router *r = zp_calloc(1, sizeof(*r));
     r->state_dir = zp_strdup(state_dir);

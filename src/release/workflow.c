@@ -403,13 +403,13 @@ static bool swarm_changed(const struct orch_swarm_service *a, size_t na,
 /* Flags about containers have no meaning for services: refused, not ignored. */
 static int swarm_refuse_flags(const struct orch_up_opts *up, struct zp_err *err)
 {
-    const char *bad = up->no_start                         ? "no_start"
-                      : up->build                          ? "build"
+    const char *bad = up->no_start                          ? "no_start"
+                      : up->build                           ? "build"
                       : up->recreate == ORCH_RECREATE_FORCE ? "force_recreate"
                       : up->recreate == ORCH_RECREATE_NEVER ? "no_recreate"
-                      : up->no_deps                        ? "no_deps"
-                      : up->abort_on_container_exit        ? "abort_on_container_exit"
-                                                           : NULL;
+                      : up->no_deps                         ? "no_deps"
+                      : up->abort_on_container_exit         ? "abort_on_container_exit"
+                                                            : NULL;
     if (bad == NULL)
         return 0;
     return zp_err_set(err, ZP_E_INPUT, NULL, "%s: not supported for a Swarm deploy", bad);
@@ -456,8 +456,7 @@ static int restore_on(struct ctx *c, struct orch *o, bool swarm, const struct st
 
 static int rehash(struct orch *o, const struct compose_project *p, struct store_release *rel,
                   struct zp_err *err);
-static int refuse_beside_swarm(struct orch *o, const struct compose_project *p,
-                               struct zp_err *err);
+static int refuse_beside_swarm(struct orch *o, const struct compose_project *p, struct zp_err *err);
 
 /* Redeploy a recorded release exactly (its model, its images). */
 static int restore(struct ctx *c, const struct store_release *rel, char **ret_problem)
@@ -561,8 +560,7 @@ static int finish(struct ctx *c, const struct store_release *rel, const struct s
 
 /* Containers beside the project's Swarm services would run it twice: ZP_E_CONFLICT when
  * o's project runs as services (an engine that cannot say is not an error). */
-static int refuse_beside_swarm(struct orch *o, const struct compose_project *p,
-                               struct zp_err *err)
+static int refuse_beside_swarm(struct orch *o, const struct compose_project *p, struct zp_err *err)
 {
     bool on_swarm = false;
     struct zp_err serr;
@@ -579,8 +577,8 @@ static int refuse_beside_swarm(struct orch *o, const struct compose_project *p,
  * recorded from what runs when a service changed or the update failed (DEPLOYED, or
  * FAILED and the release before redeployed: finish). Nothing new: UP_TO_DATE. */
 static int swarm_update(struct ctx *c, struct orch *o, const struct compose_project *p,
-                        const char *const *services, size_t nservices,
-                        struct release_result *out, struct zp_err *err)
+                        const char *const *services, size_t nservices, struct release_result *out,
+                        struct zp_err *err)
 {
     struct store_release *list = NULL, rel;
     memset(&rel, 0, sizeof(rel));

@@ -79,14 +79,19 @@ static void dump_log(void)
     free(log);
 }
 
-#define INFO_ROUTE {"GET", "/v1.41/info", 200, "swarm_info.json", NULL, FAKE_PLAIN}
+#define INFO_ROUTE                                                                                 \
+    {                                                                                              \
+        "GET", "/v1.41/info", 200, "swarm_info.json", NULL, FAKE_PLAIN                             \
+    }
 #define SERVICES_TARGET                                                                            \
-    "/v1.41/services?filters=%7B%22label%22%3A%5B%22io.zpanel.project%3Dzprec%22%5D%7D&status=true"
+    "/v1.41/"                                                                                      \
+    "services?filters=%7B%22label%22%3A%5B%22io.zpanel.project%3Dzprec%22%5D%7D&status=true"
 
 static void assert_no_container_call(void)
 {
     char *log = fake_log();
-    if (strstr(log, "/containers/create") || strstr(log, "/start") || strstr(log, "POST /v1.41/build"))
+    if (strstr(log, "/containers/create") || strstr(log, "/start") ||
+        strstr(log, "POST /v1.41/build"))
         fail_msg("containers created, started or images built beside the services:\n%s", log);
     free(log);
 }
