@@ -317,6 +317,23 @@ static char *swarm_model_json(const struct compose_project *p, const struct orch
         x = zp_node_get(m, "x-zpanel");
     }
     zp_node_set(x, "swarm", zp_node_new_bool(true, NULL));
+    /* a config's file as its content: a rollback gets the config it ran with, not the
+     * file as it is then (secrets are not stored: their files are read again) */
+    struct zp_node *configs = zp_node_get(m, "configs");
+    for (size_t i = 0; configs && zp_node_is_map(configs) && i < configs->n; i++) {
+        struct zp_node *def = configs->pairs[i].value;
+        const char *file = zp_node_get_str(def, "file");
+        char *data = NULL;
+        size_t len = 0;
+        struct zp_err ferr;
+        zp_err_init(&ferr);
+        if (file && zp_file_read(file, (size_t)500 * 1024, &data, &len, &ferr) == 0 &&
+            strlen(data) == len) {
+            zp_node_set(def, "content", zp_node_new_str(data, NULL));
+            zp_node_del(def, "file");
+        }
+        free(data);
+    }
     struct zp_node *svcs = zp_node_get(m, "services");
     for (size_t i = 0; i < nscale; i++) {
         struct zp_node *svc = zp_node_get(svcs, scale[i].service);
