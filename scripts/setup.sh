@@ -40,6 +40,9 @@ packages=(
     pebble
     # test_swarm's local image registry (x-zpanel.registry: built images pushed for workers)
     docker-registry
+    # test_swarm's second node: a dockerd in a network namespace (iproute2), the registry
+    # relayed into it (socat)
+    iproute2 socat
     # the peer that the benchmarks compare against
     docker-compose
     # S3 tests: awscli checks what zpanel uploaded (s3rver, on node, below)

@@ -346,13 +346,9 @@ int cli_swarm_logs(const struct cli_global *g, struct cli_session *s,
                    const char *const *services, size_t nservices);
 int cli_swarm_health(struct cli_session *s, const char *const *services, size_t nservices,
                      bool quiet);
-/* update and rollback of a Swarm project: Swarm's rolling update of the services whose
- * hash changed, and each (named) service's previous spec. Return exit codes. */
-int cli_swarm_update(struct cli_session *s, const char *const *services, size_t nservices,
-                     int64_t wait_timeout_ms);
+/* `zpanel swarm rollback`: each (named) service's previous spec (Swarm's own rollback;
+ * `zpanel update/rollback` go through the release workflows). Returns an exit code. */
 int cli_swarm_rollback(struct cli_session *s, const char *const *services, size_t nservices);
-/* `rollback N` on a Swarm project: a usage error saying why. */
-int cli_swarm_refuse_release(const struct cli_cmd *cmd);
 /* templates */
 extern const struct cli_cmd cli_cmd_template;
 extern const struct cli_cmd cli_cmd_init;

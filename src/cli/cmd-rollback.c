@@ -26,18 +26,7 @@ static int rollback_exec(const struct cli_global *g, int argc, char **argv)
     if (argc - optind == 1 && zp_parse_int64(argv[optind], 1, INT64_MAX, &requested) != 0)
         return cli_usage_error(cmd, "'%s' is not a release number", argv[optind]);
 
-    {
-        struct cli_session s;
-        bool swarm = false;
-        if ((rc = cli_session_open(g, cmd, NULL, 0, true, &s)) != 0)
-            return rc;
-        if ((rc = cli_swarm_project(&s, &swarm)) == 0 && swarm)
-            rc = requested ? cli_swarm_refuse_release(cmd)
-                           : cli_swarm_rollback(&s, NULL, 0); /* each service's previous spec */
-        cli_session_close(&s);
-        if (rc || swarm)
-            return rc;
-    }
+    /* a Swarm project too: release_rollback redeploys a Swarm release as services */
     struct compose_project *p = NULL;
     if ((rc = cli_load_project(g, NULL, 0, false, &p)) != 0)
         return rc;

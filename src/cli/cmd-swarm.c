@@ -16,13 +16,9 @@
 
 int cli_swarm_project(struct cli_session *s, bool *ret)
 {
-    if (orch_swarm_wanted(s->project)) {
-        *ret = true;
-        return 0;
-    }
     struct zp_err err;
     zp_err_init(&err);
-    if (orch_swarm_deployed(s->orch, ret, &err) != 0)
+    if (orch_swarm_project(s->orch, ret, &err) != 0)
         return cli_error(&err);
     return 0;
 }
@@ -247,22 +243,6 @@ int cli_swarm_health(struct cli_session *s, const char *const *services, size_t 
     return bad ? ZP_EXIT_RUNTIME : 0;
 }
 
-int cli_swarm_update(struct cli_session *s, const char *const *services, size_t nservices,
-                     int64_t wait_timeout_ms)
-{
-    struct orch_swarm_up_opts so = {
-        .services = services, .nservices = nservices, .wait_timeout_ms = wait_timeout_ms};
-    struct zp_err err;
-    zp_err_init(&err);
-    int rc = orch_swarm_up(s->orch, &so, &err);
-    cli_progress_done(s->progress);
-    if (rc != 0)
-        return cli_error(&err);
-    printf("Updated on the swarm (no release record: Swarm keeps each service's previous spec "
-           "for `zpanel rollback`)\n");
-    return 0;
-}
-
 int cli_swarm_rollback(struct cli_session *s, const char *const *services, size_t nservices)
 {
     struct zp_err err;
@@ -270,12 +250,6 @@ int cli_swarm_rollback(struct cli_session *s, const char *const *services, size_
     int rc = orch_swarm_rollback(s->orch, services, nservices, &err);
     cli_progress_done(s->progress);
     return rc != 0 ? cli_error(&err) : 0;
-}
-
-int cli_swarm_refuse_release(const struct cli_cmd *cmd)
-{
-    return cli_usage_error(cmd, "a Swarm project has no release records: `zpanel rollback` "
-                                "without a number rolls each service back to its previous spec");
 }
 
 /* ---- zpanel swarm ---- */

@@ -418,14 +418,8 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
         struct release_result res;
         memset(&res, 0, sizeof(res));
         if (swarm || orch_swarm_wanted(s.project)) {
-            /* Swarm services instead of containers: converged and waited for, no attach */
-            struct orch_swarm_up_opts so = {.services = uo.services,
-                                            .nservices = uo.nservices,
-                                            .scale = uo.scale,
-                                            .nscale = uo.nscale,
-                                            .remove_orphans = uo.remove_orphans,
-                                            .wait_timeout_ms = uo.wait_timeout_ms};
-            /* flags about containers have no meaning for services: refused, not ignored */
+            /* Swarm services instead of containers: converged and waited for, no attach;
+             * flags about containers have no meaning for services: refused, not ignored */
             const char *bad = uo.no_start                  ? "--no-start"
                               : uo.build                   ? "--build"
                               : force                      ? "--force-recreate"
@@ -435,20 +429,12 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
                                                            : NULL;
             if (bad)
                 rc = cli_usage_error(&cli_cmd_up, "%s: not supported for a Swarm deploy", bad);
-            else if (orch_swarm_up(s.orch, &so, &err) != 0)
-                rc = cli_error(&err);
+            ro.swarm = true;
             detach = true;
-        } else {
-            /* containers beside the project's Swarm services would run it twice */
-            bool on_swarm = false;
-            if (orch_swarm_deployed(s.orch, &on_swarm, &err) == 0 && on_swarm)
-                zp_err_set(&err, ZP_E_CONFLICT, NULL,
-                           "project '%s' runs as Swarm services on this engine: use `up "
-                           "--swarm` (or x-zpanel.swarm), or `down` it first",
-                           s.project->name);
-            if (err.code || release_deploy(s.orch, s.project, &uo, &ro, &res, &err) != 0)
-                rc = cli_error(&err);
         }
+        /* the library decides: Swarm services, or containers (refused beside services) */
+        if (rc == 0 && release_deploy(s.orch, s.project, &uo, &ro, &res, &err) != 0)
+            rc = cli_error(&err);
         release_result_release(&res);
         cli_progress_done(s.progress);
         if (rc == 0 && !detach)

@@ -164,13 +164,8 @@ static int update_exec(const struct cli_global *g, int argc, char **argv)
     struct cli_session s;
     if ((rc = cli_session_open(g, cmd, services, nservices, true, &s)) != 0)
         return rc;
-    bool swarm = false;
-    if ((rc = cli_swarm_project(&s, &swarm)) != 0 || swarm) {
-        if (rc == 0) /* Swarm's own rolling update (update_config), no release record */
-            rc = cli_swarm_update(&s, services, nservices, opts.wait_timeout_ms);
-        cli_session_close(&s);
-        return rc;
-    }
+    /* a Swarm project too: release_update makes the Swarm decision (Swarm's own rolling
+     * update, recorded as a release) */
     struct cli_release_run run;
     if ((rc = cli_release_run_start(&run, g, s.progress, &opts)) != 0) {
         cli_session_close(&s);

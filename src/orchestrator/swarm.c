@@ -5,9 +5,11 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../engine/engine.h"
 #include "../proxy/proxy.h"
@@ -950,6 +952,15 @@ int orch_swarm_deployed(struct orch *o, bool *ret, struct zp_err *err)
     return rc;
 }
 
+int orch_swarm_project(struct orch *o, bool *ret, struct zp_err *err)
+{
+    if (orch_swarm_wanted(o->p)) {
+        *ret = true;
+        return 0;
+    }
+    return orch_swarm_deployed(o, ret, err);
+}
+
 /* ---- routes: the proxy follows the tasks ---- */
 
 /* While services change, an events thread resyncs the proxy at every event of the
@@ -1549,6 +1560,120 @@ int orch_swarm_rollback(struct orch *o, const char *const *services, size_t nser
     engine_service_list_release(&have);
     free(pf);
     return rc;
+}
+
+/* ---- the proxy follows Swarm tasks while zpanel serve runs ---- */
+
+/* How long after the last task event the router keeps resyncing once a second. */
+#define ROUTER_SETTLE_MS 5000
+
+struct orch_swarm_router {
+    struct engine *ev;   /* the events stream's connection */
+    struct engine *sync; /* the syncs' */
+    struct proxy_opts opts;
+    char *state_dir;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    atomic_int_least64_t syncs;
+    bool seen; /* an event came in this round (the thread's only) */
+};
+
+static void router_sync(struct orch_swarm_router *r)
+{
+    struct zp_err err;
+    zp_err_init(&err);
+    bool running = false;
+    proxy_sync(r->sync, &r->opts, NULL, 0, &running, NULL, &err); /* the next one retries */
+    atomic_fetch_add(&r->syncs, 1);
+}
+
+static int router_event(void *ctx, const struct engine_event *ev, struct zp_err *err)
+{
+    struct orch_swarm_router *r = ctx;
+    (void)err;
+    /* a task container of a zpanel project's Swarm service */
+    if (!engine_labels_get(&ev->attributes, "com.docker.swarm.service.name") ||
+        !engine_labels_get(&ev->attributes, ORCH_LABEL_PROJECT))
+        return 0;
+    r->seen = true;
+    router_sync(r);
+    return 0;
+}
+
+static void *router_thread(void *arg)
+{
+    struct orch_swarm_router *r = arg;
+    const char *const types[] = {"container", NULL};
+    /* not the health checks' exec_* events: several a second per task */
+    const char *const actions[] = {"start", "kill", "die", "destroy", "health_status", NULL};
+    const char *const labels[] = {"com.docker.swarm.service.name", NULL};
+    struct engine_events_filter filter = {.labels = labels, .types = types, .actions = actions};
+    int64_t since = (int64_t)time(NULL), settle_until = 0;
+    while (!atomic_load(&r->stop)) {
+        /* one second of events at a time: the loop resyncs while tasks settle */
+        int64_t now = (int64_t)time(NULL);
+        struct zp_err err;
+        zp_err_init(&err);
+        r->seen = false;
+        int rc = engine_events(r->ev, since, now + 1, &filter, router_event, r, &err);
+        if (atomic_load(&r->stop))
+            break;
+        since = now + 1;
+        if (r->seen)
+            settle_until = zp_mono_ms() + ROUTER_SETTLE_MS;
+        if (zp_mono_ms() < settle_until)
+            router_sync(r);
+        if (rc != 0)
+            zp_sleep_ms(1000); /* the engine restarts, or is away: try again */
+    }
+    return NULL;
+}
+
+int orch_swarm_router_start(const char *host, const char *state_dir, struct orch_swarm_router **ret,
+                            struct zp_err *err)
+{
+    struct orch_swarm_router *r = zp_calloc(1, sizeof(*r));
+    r->state_dir = zp_strdup(state_dir);
+    r->opts.state_dir = r->state_dir;
+    atomic_init(&r->stop, false);
+    atomic_init(&r->syncs, 0);
+    if (!(r->ev = engine_new(host, err)) || !(r->sync = engine_new(host, err))) {
+        orch_swarm_router_stop(r);
+        return err->code;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* signals belong to the signal thread */
+    int e = pthread_create(&r->thread, NULL, router_thread, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0) {
+        orch_swarm_router_stop(r);
+        return zp_err_set(err, ZP_E_SYSTEM, NULL, "cannot start the Swarm router thread");
+    }
+    r->started = true;
+    *ret = r;
+    return 0;
+}
+
+void orch_swarm_router_stop(struct orch_swarm_router *r)
+{
+    if (!r)
+        return;
+    if (r->started) {
+        atomic_store(&r->stop, true);
+        engine_cancel(r->ev);
+        pthread_join(r->thread, NULL);
+    }
+    engine_free(r->ev);
+    engine_free(r->sync);
+    free(r->state_dir);
+    free(r);
+}
+
+int64_t orch_swarm_router_syncs(struct orch_swarm_router *r)
+{
+    return atomic_load(&r->syncs);
 }
 
 /* ---- observing ---- */

@@ -24,6 +24,12 @@ bool orch_swarm_wanted(const struct compose_project *p);
  * gives false, not an error. */
 int orch_swarm_deployed(struct orch *o, bool *ret, struct zp_err *err);
 
+/* The Swarm decision every command and workflow on an existing project makes (the CLI's
+ * ps/logs/update/rollback, the release workflows the server's jobs run): is the session's
+ * project a Swarm project, because its files ask (orch_swarm_wanted) or because it runs
+ * as Swarm services on the engine (orch_swarm_deployed)? */
+int orch_swarm_project(struct orch *o, bool *ret, struct zp_err *err);
+
 struct orch_swarm_up_opts {
     const char *const *services; /* only these; none: every service */
     size_t nservices;
@@ -93,5 +99,21 @@ int orch_swarm_services(struct orch *o, struct orch_swarm_service **ret, size_t 
  * running only once its health check passed (Swarm's own rule). Pure. */
 char *orch_swarm_service_problem(const struct orch_swarm_service *s);
 void orch_swarm_services_free(struct orch_swarm_service *s, size_t n);
+
+/* The proxy following Swarm tasks while a long-running process (`zpanel serve`) runs, so
+ * that a task Swarm replaces on its own (a crash, a node lost) is routed again without any
+ * zpanel command: a thread follows the engine's events of Swarm task containers of zpanel
+ * projects (start, die, kill, destroy, health_status) and resyncs the proxy (proxy_sync,
+ * the proxy of state_dir) at each one, then once a second for a few seconds (the manager
+ * marks a task running shortly after its container's events). Only this engine's task
+ * containers send events (a task on another node is seen at the next of these syncs or
+ * the next command). host as orch_new takes it. Errors: ZP_E_ENGINE, ZP_E_SYSTEM. */
+struct orch_swarm_router;
+int orch_swarm_router_start(const char *host, const char *state_dir,
+                            struct orch_swarm_router **ret, struct zp_err *err);
+/* Stop the thread and free r (NULL is fine). */
+void orch_swarm_router_stop(struct orch_swarm_router *r);
+/* How many syncs r ran, for tests and metrics. */
+int64_t orch_swarm_router_syncs(struct orch_swarm_router *r);
 
 #endif

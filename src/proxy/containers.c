@@ -817,18 +817,19 @@ static void routed_add(struct routed *rt, size_t *cap, struct proxy_site *s, con
  * manager says so, whichever node runs it. */
 static int collect_swarm(struct engine *e, struct routed *rt, size_t *cap, struct zp_err *err)
 {
-    struct engine_swarm_state st;
-    int rc = engine_swarm_state(e, &st, err);
-    if (rc)
-        return rc;
-    bool manager = strcmp(st.local_state, "active") == 0 && st.control_available;
-    engine_swarm_state_release(&st);
-    if (!manager)
-        return 0;
+    /* no GET /info first: an engine that is no Swarm manager (outside a swarm, or a
+     * worker) answers the services list with 503 "This node is not a swarm manager" */
     const char *filters[] = {PROXY_LABEL_ROUTES, NULL};
     struct engine_service_list sl;
-    if ((rc = engine_service_list(e, filters, &sl, err)))
+    struct zp_err lerr0;
+    zp_err_init(&lerr0);
+    int rc = engine_service_list(e, filters, &sl, &lerr0);
+    if (rc && strstr(lerr0.msg, "not a swarm manager"))
+        return 0;
+    if (rc) {
+        *err = lerr0;
         return rc;
+    }
     for (size_t i = 0; i < sl.n && rc == 0; i++) {
         const struct engine_service *svc = &sl.items[i];
         const char *project = engine_labels_get(&svc->labels, LABEL_PROJECT);

@@ -78,6 +78,7 @@ struct release_opts {
     size_t keep;                     /* releases kept after a deploy; 0: RELEASE_KEEP_DEFAULT */
     const struct release_sink *sink; /* NULL: nothing is reported */
     struct release_cancel *cancel;   /* NULL: not cancellable through a token */
+    bool swarm; /* deploy: as Swarm services even when the files don't ask (`up --swarm`) */
 };
 
 enum release_outcome {
@@ -112,6 +113,21 @@ void release_result_release(struct release_result *r);
  * what was recorded says how far it got). A release that was recorded and then failed
  * returns ZP_E_ENGINE (or ZP_E_CANCELLED) with err saying "release N failed: WHY", and
  * out->outcome RELEASE_FAILED or RELEASE_ROLLED_BACK. */
+
+/* Swarm projects. Every workflow below makes the Swarm decision itself, so that the CLI
+ * and the server's jobs behave the same: a project is deployed as Swarm services when
+ * opts->swarm is set or its files ask (x-zpanel.swarm), and update/rollback treat a project
+ * that runs as Swarm services (orch_swarm_project) as one. On Swarm, deploy and update run
+ * orch_swarm_up (Swarm's own rolling update, update_config honoured) and record a release
+ * when a service changed (or the update failed): its model is the one applied, with
+ * x-zpanel.swarm set and --scale folded into deploy.replicas, so that a rollback redeploys
+ * it as services exactly; its services are those whose image is on the manager (the
+ * image ID and a keep tag; images only the nodes pull are named by the model) with the
+ * service's config hash. A rollback of a Swarm release converges the swarm to the recorded
+ * model (orphans removed). Containers are never started beside a project's services: a
+ * deploy of files that don't ask for Swarm, or a rollback to a container release, of a
+ * project that runs as services is refused (ZP_E_CONFLICT), and flags about containers
+ * (no_start, build, recreate, no_deps) are refused on Swarm (ZP_E_INPUT). */
 
 /* `up` that records what it applied: take the project's lock, run orch_up(o, up) and,
  * when it created, recreated or removed a container, record a release of kind "up" with

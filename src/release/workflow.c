@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "../engine/engine.h"
+#include "../orchestrator/mapping.h"
+#include "../orchestrator/swarm.h"
 #include "release-int.h"
 #include "release.h"
 
@@ -301,11 +303,165 @@ static void close_recorded(struct ctx *c, struct compose_project *p, struct orch
     compose_project_free(p);
 }
 
+/* ---- Swarm releases (release.h: "Swarm projects") ---- */
+
+/* The model a Swarm release records: p's, with x-zpanel.swarm set and the --scale
+ * overrides folded into deploy.replicas (replicated services). A new string. */
+static char *swarm_model_json(const struct compose_project *p, const struct orch_scale *scale,
+                              size_t nscale)
+{
+    struct zp_node *m = zp_node_copy(p->model);
+    struct zp_node *x = zp_node_get(m, "x-zpanel");
+    if (x == NULL || !zp_node_is_map(x)) {
+        zp_node_set(m, "x-zpanel", zp_node_new_map(NULL));
+        x = zp_node_get(m, "x-zpanel");
+    }
+    zp_node_set(x, "swarm", zp_node_new_bool(true, NULL));
+    /* a config's file as its content: a rollback gets the config it ran with, not the
+     * file as it is then (secrets are not stored: their files are read again) */
+    struct zp_node *configs = zp_node_get(m, "configs");
+    for (size_t i = 0; configs && zp_node_is_map(configs) && i < configs->n; i++) {
+        struct zp_node *def = configs->pairs[i].value;
+        const char *file = zp_node_get_str(def, "file");
+        char *data = NULL;
+        size_t len = 0;
+        struct zp_err ferr;
+        zp_err_init(&ferr);
+        if (file && zp_file_read(file, (size_t)500 * 1024, &data, &len, &ferr) == 0 &&
+            strlen(data) == len) {
+            zp_node_set(def, "content", zp_node_new_str(data, NULL));
+            zp_node_del(def, "file");
+        }
+        free(data);
+    }
+    struct zp_node *svcs = zp_node_get(m, "services");
+    for (size_t i = 0; i < nscale; i++) {
+        struct zp_node *svc = zp_node_get(svcs, scale[i].service);
+        if (svc == NULL || !zp_node_is_map(svc))
+            continue;
+        struct zp_node *d = zp_node_get(svc, "deploy");
+        const char *mode = d ? zp_node_get_str(d, "mode") : NULL;
+        if (mode != NULL && strcmp(mode, "global") == 0)
+            continue;
+        if (d == NULL || !zp_node_is_map(d)) {
+            zp_node_set(svc, "deploy", zp_node_new_map(NULL));
+            d = zp_node_get(svc, "deploy");
+        }
+        zp_node_set(d, "replicas", zp_node_new_int(scale[i].replicas, NULL));
+        zp_node_del(svc, "scale");
+    }
+    char *json = release_model_json(m);
+    zp_node_free(m);
+    return json;
+}
+
+/* The services a Swarm release records: those of model whose image is on the manager
+ * (built or pulled there: its ID, kept by a tag), with the config hash of the service as
+ * it runs (run, from orch_swarm_services). Images only the nodes pull are not recorded:
+ * the model names them. */
+static int swarm_record_services(struct ctx *c, const struct zp_node *model, int64_t id,
+                                 const struct orch_swarm_service *run, size_t nrun,
+                                 struct store_release_service **ret, size_t *ret_n,
+                                 struct zp_err *err)
+{
+    const struct zp_node *svcs = zp_node_get(model, "services");
+    size_t nsvc = zp_node_is_map(svcs) ? svcs->n : 0;
+    struct store_release_service *out = zp_calloc(nsvc ? nsvc : 1, sizeof(*out));
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < nsvc && rc == 0; i++) {
+        const char *name = svcs->pairs[i].key->str;
+        char *ref = orch_service_image(c->project, name, svcs->pairs[i].value);
+        bool exists = false;
+        char *image_id = NULL;
+        rc = engine_image_inspect(c->engine, ref, &exists, &image_id, err);
+        if (rc < 0 || !exists || image_id == NULL) {
+            free(ref);
+            free(image_id);
+            continue;
+        }
+        const char *hash = "";
+        for (size_t k = 0; k < nrun; k++)
+            if (strcmp(run[k].service, name) == 0)
+                hash = run[k].config_hash;
+        struct store_release_service *s = &out[n++];
+        s->service = zp_strdup(name);
+        s->image_ref = ref;
+        s->image_id = image_id;
+        s->keep_tag = release_keep_tag(c->project, name, id);
+        s->config_hash = zp_strdup(hash);
+    }
+    if (rc < 0) {
+        release_services_free(out, n);
+        return rc;
+    }
+    *ret = out;
+    *ret_n = n;
+    return 0;
+}
+
+/* Did a service of the project change between two looks (created, removed, new hash)? */
+static bool swarm_changed(const struct orch_swarm_service *a, size_t na,
+                          const struct orch_swarm_service *b, size_t nb)
+{
+    if (na != nb)
+        return true;
+    for (size_t i = 0; i < na; i++) {
+        bool same = false;
+        for (size_t k = 0; k < nb && !same; k++)
+            same = strcmp(a[i].name, b[k].name) == 0 &&
+                   strcmp(a[i].config_hash, b[k].config_hash) == 0;
+        if (!same)
+            return true;
+    }
+    return false;
+}
+
+/* Flags about containers have no meaning for services: refused, not ignored. */
+static int swarm_refuse_flags(const struct orch_up_opts *up, struct zp_err *err)
+{
+    const char *bad = up->no_start                          ? "no_start"
+                      : up->build                           ? "build"
+                      : up->recreate == ORCH_RECREATE_FORCE ? "force_recreate"
+                      : up->recreate == ORCH_RECREATE_NEVER ? "no_recreate"
+                      : up->no_deps                         ? "no_deps"
+                      : up->abort_on_container_exit         ? "abort_on_container_exit"
+                                                            : NULL;
+    if (bad == NULL)
+        return 0;
+    return zp_err_set(err, ZP_E_INPUT, NULL, "%s: not supported for a Swarm deploy", bad);
+}
+
+/* Converge the swarm to rel's recorded model (o is a session on it): its kept images back
+ * under their references, then every service, orphans removed, waited for. As
+ * deploy_checked. */
+static int swarm_restore_on(struct ctx *c, struct orch *o, const struct store_release *rel,
+                            char **ret_problem)
+{
+    struct zp_err err;
+    zp_err_init(&err);
+    int rc = release__restore_images(orch_engine(o), rel, c->opts->sink, &err);
+    if (rc == 0) {
+        struct orch_swarm_up_opts so;
+        memset(&so, 0, sizeof(so));
+        so.remove_orphans = true;
+        so.wait_timeout_ms = c->wait_ms;
+        rc = orch_swarm_up(o, &so, &err);
+    }
+    if (rc != 0) {
+        *ret_problem = zp_strdup(err.msg);
+        return cancelled(c, rc) ? ZP_E_CANCELLED : ZP_E_ENGINE;
+    }
+    return 0;
+}
+
 /* Redeploy rel on o (a session on its recorded model): its images back, then up with
- * orphans removed, health checked. As deploy_checked. */
-static int restore_on(struct ctx *c, struct orch *o, const struct store_release *rel,
+ * orphans removed, health checked (on Swarm: swarm_restore_on). As deploy_checked. */
+static int restore_on(struct ctx *c, struct orch *o, bool swarm, const struct store_release *rel,
                       char **ret_problem)
 {
+    if (swarm)
+        return swarm_restore_on(c, o, rel, ret_problem);
     struct zp_err err;
     zp_err_init(&err);
     if (release__restore_images(orch_engine(o), rel, c->opts->sink, &err) < 0) {
@@ -317,6 +473,7 @@ static int restore_on(struct ctx *c, struct orch *o, const struct store_release 
 
 static int rehash(struct orch *o, const struct compose_project *p, struct store_release *rel,
                   struct zp_err *err);
+static int refuse_beside_swarm(struct orch *o, const struct compose_project *p, struct zp_err *err);
 
 /* Redeploy a recorded release exactly (its model, its images). */
 static int restore(struct ctx *c, const struct store_release *rel, char **ret_problem)
@@ -328,6 +485,8 @@ static int restore(struct ctx *c, const struct store_release *rel, char **ret_pr
     struct zp_err err;
     zp_err_init(&err);
     int rc = open_recorded(c, rel, &p, &o, &err);
+    if (rc == 0 && !orch_swarm_wanted(p))
+        rc = refuse_beside_swarm(o, p, &err);
     if (rc == 0) {
         /* what the containers will carry: the record's hashes may come from its files */
         copy = *rel;
@@ -343,13 +502,14 @@ static int restore(struct ctx *c, const struct store_release *rel, char **ret_pr
             if (rel->services[i].keep_tag != NULL)
                 copy.services[i].keep_tag = zp_strdup(rel->services[i].keep_tag);
         }
-        rc = rehash(o, p, &copy, &err);
+        if (!orch_swarm_wanted(p)) /* a Swarm record keeps the services' hashes */
+            rc = rehash(o, p, &copy, &err);
     }
     if (rc < 0) {
         *ret_problem = zp_strdup(err.msg);
         rc = cancelled(c, rc) ? ZP_E_CANCELLED : ZP_E_ENGINE;
     } else {
-        rc = restore_on(c, o, &copy, ret_problem);
+        rc = restore_on(c, o, orch_swarm_wanted(p), &copy, ret_problem);
     }
     close_recorded(c, p, o);
     store_release_release(&copy);
@@ -413,6 +573,87 @@ static int finish(struct ctx *c, const struct store_release *rel, const struct s
     free(note);
     prune(c);
     return err->code;
+}
+
+/* Containers beside the project's Swarm services would run it twice: ZP_E_CONFLICT when
+ * o's project runs as services (an engine that cannot say is not an error). */
+static int refuse_beside_swarm(struct orch *o, const struct compose_project *p, struct zp_err *err)
+{
+    bool on_swarm = false;
+    struct zp_err serr;
+    zp_err_init(&serr);
+    if (orch_swarm_deployed(o, &on_swarm, &serr) == 0 && on_swarm)
+        return zp_err_set(err, ZP_E_CONFLICT, NULL,
+                          "project '%s' runs as Swarm services on this engine: use `up "
+                          "--swarm` (or x-zpanel.swarm), or `down` it first",
+                          p->name);
+    return 0;
+}
+
+/* update on a Swarm project: orch_swarm_up (Swarm's rolling update), then a release
+ * recorded from what runs when a service changed or the update failed (DEPLOYED, or
+ * FAILED and the release before redeployed: finish). Nothing new: UP_TO_DATE. */
+static int swarm_update(struct ctx *c, struct orch *o, const struct compose_project *p,
+                        const char *const *services, size_t nservices, struct release_result *out,
+                        struct zp_err *err)
+{
+    struct store_release *list = NULL, rel;
+    memset(&rel, 0, sizeof(rel));
+    size_t nlist = 0, nbefore = 0, nafter = 0;
+    struct orch_swarm_service *before = NULL, *after = NULL;
+    char *model = NULL;
+    struct zp_err uerr, serr;
+    zp_err_init(&uerr);
+    zp_err_init(&serr);
+    int rc = ctx_list(c, &list, &nlist, err);
+    if (rc < 0)
+        return rc;
+    const struct store_release *prev = release_running(list, nlist);
+    out->previous = prev ? prev->id : 0;
+    /* an engine that is no manager fails in orch_swarm_up, which says what to do */
+    bool manager = orch_swarm_services(o, &before, &nbefore, &serr) == 0;
+    struct orch_swarm_up_opts so;
+    memset(&so, 0, sizeof(so));
+    so.services = services;
+    so.nservices = nservices;
+    so.wait_timeout_ms = c->wait_ms;
+    int urc = orch_swarm_up(o, &so, &uerr);
+    zp_err_init(&serr);
+    if (manager && orch_swarm_services(o, &after, &nafter, &serr) != 0)
+        say(c, RELEASE_WARNING, "reading the services after the update: %s", serr.msg);
+    bool changed = swarm_changed(before, nbefore, after, nafter);
+    model = swarm_model_json(p, NULL, 0);
+    if (urc == 0 && !changed && prev != NULL && strcmp(prev->model_json, model) == 0) {
+        out->id = prev->id;
+        out->outcome = RELEASE_UP_TO_DATE;
+        goto out;
+    }
+    if (urc != 0 && !changed && !(manager && urc == ZP_E_ENGINE)) {
+        *err = uerr; /* refused before anything was tried: nothing to record */
+        rc = urc;
+        goto out;
+    }
+    rel.kind = zp_strdup("update");
+    rel.status = STORE_RELEASE_DEPLOYING;
+    rel.model_json = model;
+    model = NULL;
+    if ((rc = store_release_next_id(c->store, &rel.id, err)) < 0 ||
+        (rc = swarm_record_services(c, p->model, rel.id, after, nafter, &rel.services,
+                                    &rel.nservices, err)) < 0 ||
+        (rc = release_keep(c->engine, &rel, err)) < 0 ||
+        (rc = store_release_add(c->store, &rel, err)) < 0)
+        goto out;
+    say(c, RELEASE_INFO, "Deployed on the swarm as release %" PRId64, rel.id);
+    if (urc != 0)
+        urc = cancelled(c, urc) ? ZP_E_CANCELLED : ZP_E_ENGINE;
+    rc = finish(c, &rel, prev, urc, urc != 0 ? uerr.msg : NULL, out, err);
+out:
+    free(model);
+    orch_swarm_services_free(before, nbefore);
+    orch_swarm_services_free(after, nafter);
+    store_release_release(&rel);
+    store_releases_free(list, nlist);
+    return rc;
 }
 
 /* ---- update ---- */
@@ -504,10 +745,17 @@ int release_update(struct orch *o, const struct compose_project *p, const char *
     struct orch_snap *obs = NULL;
     struct orch_snap_target *targets = NULL;
     char *model = NULL, *problem = NULL;
-    int rc = ctx_open(&c, opts, p->name, p->workdir, err);
-    if (rc < 0)
+    bool swarm = opts->swarm;
+    int rc = swarm ? 0 : orch_swarm_project(o, &swarm, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = ctx_open(&c, opts, p->name, p->workdir, err)) < 0)
         return rc;
     track(opts->cancel, o);
+    if (swarm) {
+        rc = swarm_update(&c, o, p, services, nservices, out, err);
+        goto out;
+    }
     if ((rc = ctx_list(&c, &list, &nlist, err)) < 0 ||
         (rc = orch_snap_observe(o, &obs, &nobs, err)) < 0)
         goto out;
@@ -653,13 +901,20 @@ int release_rollback(const char *project, const char *workdir, int64_t target,
         to->config_hash = zp_strdup(from->config_hash);
         to->keep_tag = release_keep_tag(project, from->service, rel.id);
     }
-    if ((rc = open_recorded(&c, &rel, &p, &o, err)) < 0 || (rc = rehash(o, p, &rel, err)) < 0 ||
+    if ((rc = open_recorded(&c, &rel, &p, &o, err)) < 0)
+        goto out;
+    bool swarm = orch_swarm_wanted(p); /* a Swarm release records x-zpanel.swarm */
+    if (!swarm && (rc = refuse_beside_swarm(o, p, err)) < 0) {
+        zp_err_prefix(err, "release %" PRId64 " ran as containers", t->id);
+        goto out;
+    }
+    if ((!swarm && (rc = rehash(o, p, &rel, err)) < 0) ||
         (rc = release_keep(c.engine, &rel, err)) < 0 ||
         (rc = store_release_add(c.store, &rel, err)) < 0)
         goto out;
     say(&c, RELEASE_INFO, "Rolling back to release %" PRId64 " (recorded as release %" PRId64 ")",
         t->id, rel.id);
-    rc = restore_on(&c, o, &rel, &problem);
+    rc = restore_on(&c, o, swarm, &rel, &problem);
     close_recorded(&c, p, o);
     p = NULL;
     o = NULL;
@@ -675,10 +930,109 @@ out:
 
 /* ---- deploy: up, recorded ---- */
 
+/* deploy on Swarm: orch_swarm_up, then a release recorded when a service changed or the
+ * up failed on a manager (as release_deploy records containers). */
+static int swarm_deploy(struct orch *o, const struct compose_project *p,
+                        const struct orch_up_opts *up, const struct release_opts *opts,
+                        struct release_result *out, struct zp_err *err)
+{
+    int rc = swarm_refuse_flags(up, err);
+    if (rc < 0)
+        return rc;
+    struct ctx c;
+    struct zp_err serr;
+    zp_err_init(&serr);
+    struct orch_swarm_service *before = NULL, *after = NULL;
+    size_t nbefore = 0, nafter = 0;
+    struct store_release rel;
+    memset(&rel, 0, sizeof(rel));
+    bool record = true;
+    rc = ctx_open(&c, opts, p->name, p->workdir, &serr);
+    if (rc == ZP_E_CONFLICT) {
+        *err = serr;
+        return rc;
+    }
+    if (rc < 0) {
+        /* the deployment matters more than its record */
+        memset(&c, 0, sizeof(c));
+        c.opts = opts;
+        c.lock_fd = -1;
+        say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
+        record = false;
+    }
+    /* an engine that is no manager fails in orch_swarm_up, which says what to do */
+    bool manager = record && orch_swarm_services(o, &before, &nbefore, &serr) == 0;
+    struct orch_swarm_up_opts so;
+    memset(&so, 0, sizeof(so));
+    so.services = up->services;
+    so.nservices = up->nservices;
+    so.scale = up->scale;
+    so.nscale = up->nscale;
+    so.remove_orphans = up->remove_orphans;
+    so.wait_timeout_ms = up->wait_timeout_ms;
+    track(opts->cancel, o);
+    rc = orch_swarm_up(o, &so, err);
+    untrack(opts->cancel, o);
+    if (!manager)
+        goto out;
+    zp_err_init(&serr);
+    if (orch_swarm_services(o, &after, &nafter, &serr) != 0) {
+        say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
+        goto out;
+    }
+    if (!swarm_changed(before, nbefore, after, nafter) && rc != ZP_E_ENGINE)
+        goto out; /* no service changed, and none failed: nothing new ran */
+    struct store_release *list = NULL;
+    size_t nlist = 0, stale = 0;
+    if (store_release_fail_stale(c.store, "interrupted before its health check ended", &stale,
+                                 &serr) < 0 ||
+        store_release_list(c.store, &list, &nlist, &serr) < 0 ||
+        store_release_next_id(c.store, &rel.id, &serr) < 0) {
+        store_releases_free(list, nlist);
+        say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
+        goto out;
+    }
+    const struct store_release *prev = release_running(list, nlist);
+    out->previous = prev ? prev->id : 0;
+    store_releases_free(list, nlist);
+    rel.kind = zp_strdup("up");
+    rel.status = rc == 0 ? STORE_RELEASE_DEPLOYED : STORE_RELEASE_FAILED;
+    rel.model_json = swarm_model_json(p, up->scale, up->nscale);
+    if (rc != 0)
+        rel.note = zp_asprintf("up failed: %s", err->msg);
+    /* a DEPLOYED record supersedes the one before in the same transaction */
+    if (swarm_record_services(&c, p->model, rel.id, after, nafter, &rel.services, &rel.nservices,
+                              &serr) < 0 ||
+        release_keep(c.engine, &rel, &serr) < 0 || store_release_add(c.store, &rel, &serr) < 0) {
+        say(&c, RELEASE_WARNING,
+            "the deployment ran, but recording it as release %" PRId64 " failed: %s", rel.id,
+            serr.msg);
+        goto out;
+    }
+    out->id = rel.id;
+    out->outcome = rc == 0 ? RELEASE_DEPLOYED : RELEASE_FAILED;
+    if (rc != 0)
+        out->problem = zp_strdup(err->msg);
+    say(&c, RELEASE_INFO, "Recorded as release %" PRId64, rel.id);
+    prune(&c);
+out:
+    store_release_release(&rel);
+    orch_swarm_services_free(before, nbefore);
+    orch_swarm_services_free(after, nafter);
+    ctx_close(&c);
+    return rc;
+}
+
 int release_deploy(struct orch *o, const struct compose_project *p, const struct orch_up_opts *up,
                    const struct release_opts *opts, struct release_result *out, struct zp_err *err)
 {
     memset(out, 0, sizeof(*out));
+    if (opts->swarm || orch_swarm_wanted(p))
+        return swarm_deploy(o, p, up, opts, out, err);
+    /* containers beside the project's Swarm services would run it twice */
+    int rrc = refuse_beside_swarm(o, p, err);
+    if (rrc < 0)
+        return rrc;
     struct ctx c;
     struct zp_err serr;
     zp_err_init(&serr);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../orchestrator/swarm.h"
 #include "server-int.h"
 
 #include "../util/banned.h"
@@ -516,6 +517,11 @@ int server_start(const struct server_opts *opts, struct server **ret, struct zp_
         goto fail;
     if ((rc = srv_sched_start(s, &s->sched, err)) != 0)
         goto fail;
+    /* swarm: the proxy follows Swarm tasks that Swarm replaces on its own */
+    struct zp_err rerr;
+    zp_err_init(&rerr);
+    if (orch_swarm_router_start(s->host, s->state_dir, &s->swarm_router, &rerr) != 0)
+        srv_log("warning", "msg=\"the proxy will not follow Swarm tasks: %s\"", rerr.msg);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
@@ -558,6 +564,7 @@ void server_free(struct server *s)
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
     srv_sched_stop(s->sched);
+    orch_swarm_router_stop(s->swarm_router);
     srv_jobs_stop(s->jobs);
     srv_notifier_stop(s->notifier); /* after the jobs: a job that ends queues its news */
     for (size_t i = 0; i < s->npool; i++)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "../orchestrator/orchestrator.h"
+#include "../orchestrator/swarm.h"
 #include "../release/backup.h"
 #include "../release/release.h"
 #include "../ssh/ssh.h"
@@ -210,6 +211,16 @@ static int run_backup(const struct run_ctx *c, struct zp_err *err)
 
 static int run_action(struct orch *o, enum orch_action a, struct zp_err *err)
 {
+    /* a Swarm project's tasks are Swarm's to stop and start: refused, not run beside */
+    bool swarm = false;
+    int rc = orch_swarm_project(o, &swarm, err);
+    if (rc != 0)
+        return rc;
+    if (swarm)
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "stop, start and restart are not supported on a Swarm project: "
+                          "Swarm keeps its services' tasks running (scale with "
+                          "deploy.replicas, or delete the project)");
     struct orch_action_opts ao;
     memset(&ao, 0, sizeof(ao));
     ao.timeout_s = -1;
@@ -239,7 +250,11 @@ static int run_delete(const struct run_ctx *c, struct zp_err *err)
     d.timeout_s = -1;
     d.remove_orphans = true;
     d.volumes = json_is_true(json_object_get(c->args, "volumes"));
-    return orch_down(c->o, &d, err);
+    bool swarm = false; /* as `zpanel down`: a Swarm project's services */
+    int rc = orch_swarm_project(c->o, &swarm, err);
+    if (rc != 0)
+        return rc;
+    return swarm ? orch_swarm_down(c->o, d.volumes, err) : orch_down(c->o, &d, err);
 }
 
 /* POST /projects/{name}/restore (jobs-restore.c): the cancel reaches the engine's streams */

@@ -165,6 +165,8 @@ struct server {
     struct srv_notifier *notifier;
     atomic_bool stopping;    /* server_free began: streams end */
     struct srv_sched *sched; /* dumps: the backup scheduler (api-schedules.c) */
+    /* swarm: the proxy following Swarm tasks (orchestrator/swarm.h) */
+    struct orch_swarm_router *swarm_router;
 };
 
 /* Log a line "LEVEL key=value ..." to stderr. */

@@ -8,14 +8,25 @@
 # (bad health check) rolled back by Swarm and reported as a failure, ps/status on tasks,
 # down removing everything. Also: logs (the services logs endpoint) and health of a Swarm
 # project; a routed service (x-zpanel routes) served through zpanel's proxy, whose
-# start-first `zpanel update` under wrk loses no request (the proxy follows the tasks); `rollback N` refused. Uses the proxy: run under
+# start-first `zpanel update` under wrk loses no request (the proxy follows the tasks).
+# Release records: up/update record the model applied (--scale folded in), a failed up is
+# recorded FAILED, `zpanel rollback 1` converges the services to release 1 exactly
+# (replicas, config, environment) without reading the files. Multi-node, when the test
+# makes the swarm: a second dockerd in a network namespace made here (own data-root,
+# exec-root, socket; a veth pair to the host, the swarm advertised on its host end) joins
+# as a worker; a built service constrained to node.role==worker is pushed to the local
+# registry and pulled by the worker (the registry relayed into the namespace by socat, so
+# that 127.0.0.1:PORT is the registry there too); the same service without
+# x-zpanel.registry is refused on the two-node swarm. `zpanel serve` follows the tasks:
+# both tasks of the routed service killed with `docker kill`, Swarm replaces them and the
+# route serves again without any zpanel command. Uses the proxy: run under
 # `flock /tmp/zp-proxy.lock` (ctest's RESOURCE_LOCK zpanel-proxy).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 source "$(dirname "$0")/lib-webver.sh"
 source "$(dirname "$0")/lib-proxy.sh"
 require_engine
-for tool in wrk curl docker-registry; do
+for tool in wrk curl docker-registry socat ip nsenter dockerd; do
     command -v $tool >/dev/null || {
         fail "$tool is not installed"
         finish
@@ -32,8 +43,37 @@ created_swarm=0
 WRK_PID=
 stop_wrk() { [ -n "$WRK_PID" ] && kill -INT "$WRK_PID" 2>/dev/null && wait "$WRK_PID" 2>/dev/null; WRK_PID=; }
 REG_PID=
+SERVE_PID=
+# the second node: a dockerd in network namespace $NS, joined as a worker
+NS=zpsw-$$
+WDIR=/tmp/zpsw-$$ # short: containerd's socket paths live under it
+VETH_HOST=10.231.77.1
+WD="docker -H unix://$WDIR/docker.sock"
+WORKER_PID=
+RELAY_PIDS=
+worker_stop() {
+    if [ -n "$WORKER_PID" ]; then
+        local id
+        id=$($WD info --format '{{.Swarm.NodeID}}' 2>/dev/null)
+        kill "$WORKER_PID" 2>/dev/null
+        for _ in $(seq 40); do kill -0 "$WORKER_PID" 2>/dev/null || break; sleep 0.25; done
+        kill -9 "$WORKER_PID" 2>/dev/null
+        [ -n "$id" ] && docker node rm --force "$id" >/dev/null 2>&1
+        WORKER_PID=
+    fi
+    for pid in $RELAY_PIDS; do kill "$pid" 2>/dev/null; done
+    RELAY_PIDS=
+    grep " $WDIR/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r umount -l 2>/dev/null
+    rm -rf "$WDIR"
+    for d in /sys/fs/cgroup/*/zpsw-$$; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+    ip link del "zpsw$$h" 2>/dev/null
+    ip netns del "$NS" 2>/dev/null
+}
 cleanup() {
     stop_wrk
+    [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+    docker service ls -q --filter "label=io.zpanel.project=$P-mn" | xargs -r docker service rm >/dev/null 2>&1
+    worker_stop
     (cd "$DIR" && "$ZPANEL" --progress quiet down >/dev/null 2>&1)
     docker service ls -q --filter "label=io.zpanel.project=$P" | xargs -r docker service rm >/dev/null 2>&1
     docker config ls -q --filter "label=io.zpanel.project=$P" | xargs -r docker config rm >/dev/null 2>&1
@@ -44,8 +84,11 @@ cleanup() {
     cleanup_routed "$P"
     timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
     [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-    docker image ls -q --filter "reference=127.0.0.1:$REG_PORT/*" --filter "reference=$P-built" |
+    docker image ls -q --filter "reference=127.0.0.1:$REG_PORT/*" --filter "reference=$P-built" --filter "reference=$P-mn-app" |
         sort -u | xargs -r docker rmi -f >/dev/null 2>&1
+    # the keep tags of the releases (tags only: they may name the shared test image)
+    docker images --format '{{.Repository}}:{{.Tag}}' | grep "^zpanel-release/$P-" |
+        xargs -r docker rmi >/dev/null 2>&1
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -149,8 +192,19 @@ inactive)
     expect_rc 1 "up outside a swarm"
     expect_err_has "is not a Swarm manager (Swarm state: inactive): run \`zpanel swarm init\`" "the refusal says what to do"
     [ -z "$(docker network ls -q --filter "label=io.zpanel.project=$P")" ] && ok || fail "a refused up created networks"
-    step "swarm init"
-    if docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>"$TMP/init.err"; then
+    # a veth pair to the second node's namespace: the swarm is advertised on its host end,
+    # which the worker reaches (127.0.0.1 would be its own loopback)
+    step "netns, swarm init"
+    ADDR=127.0.0.1
+    if ip netns add "$NS" && ip link add "zpsw$$h" type veth peer name "zpsw$$n" &&
+        ip link set "zpsw$$n" netns "$NS" && ip addr add "$VETH_HOST/30" dev "zpsw$$h" &&
+        ip link set "zpsw$$h" up && ip netns exec "$NS" ip addr add 10.231.77.2/30 dev "zpsw$$n" &&
+        ip netns exec "$NS" ip link set "zpsw$$n" up && ip netns exec "$NS" ip link set lo up; then
+        ADDR=$VETH_HOST
+    else
+        fail "cannot make the second node's network namespace and veth pair"
+    fi
+    if docker swarm init --advertise-addr "$ADDR" --listen-addr "$ADDR:2377" >/dev/null 2>"$TMP/init.err"; then
         created_swarm=1
     else
         fail "docker swarm init: $(cat "$TMP/init.err")"
@@ -214,6 +268,10 @@ img=$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${
 curl -s "http://127.0.0.1:$REG_PORT/v2/$P-built/tags/list" | grep -q "\"${img##*:}\"" && ok ||
     fail "the registry lacks the pushed tag: $(curl -s "http://127.0.0.1:$REG_PORT/v2/$P-built/tags/list")"
 expect_err_has "Pushed" "the push is reported"
+# the up was recorded as release 1: the model applied (x-zpanel.swarm set), the built image kept
+run "$ZPANEL" releases --format json
+expect_rc 0 "releases of a Swarm project"
+json_check 'len(m) == 1 and m[0]["id"] == 1 and m[0]["kind"] == "up" and m[0]["status"] == "deployed" and any(s["service"] == "built" and s["keep_tag"] == "zpanel-release/'$P'-built:1" for s in m[0]["services"])' "the first up is release 1, its built image kept"
 run "$ZPANEL" ps --format json
 expect_rc 0 "ps on a swarm project"
 json_check 'sorted(t["Name"] for t in m if t["Service"] == "web") == ["'$P'_web.1", "'$P'_web.2"] and all(t["State"] == "running" for t in m)' "ps lists the tasks"
@@ -229,14 +287,11 @@ expect_err_has "--until: not supported for the logs of a Swarm service" "--until
 run "$ZPANEL" health
 expect_rc 0 "health of the Swarm project"
 expect_out_has "all 4 services healthy" "health counts the services"
-run "$ZPANEL" rollback 3
-expect_rc 2 "rollback N on a Swarm project"
-expect_err_has "a Swarm project has no release records" "rollback N refused with the reason"
 
 # ---- routes: the proxy follows the tasks; start-first update and rollback lose nothing ----
 step "routes"
 get_api() { curl -s -m 5 -H "Host: api.$P.localhost" "http://127.0.0.1:$HTTP_PORT/"; }
-[ "$(get_api)" = "v1" ] && ok || fail "the proxy does not route to the Swarm service: '$(get_api)'"
+[ "$(get_api)" = "v1" ] && ok || fail "the proxy does not route to the Swarm service: '$(get_api)' ($(docker ps -a --filter name=zpanel- --format '{{.Names}} {{.Status}}' | tr '\n' ' '))"
 run "$ZPANEL" proxy routes
 expect_out_has "api.$P.localhost" "proxy routes lists the Swarm service's host"
 # wrk_phase NAME CMD...: CMD under continuous load through the proxy; no error, no non-200
@@ -258,6 +313,32 @@ wrk_phase() {
         fail "$name: wrk printed no counts: $(cat "$w")"
     fi
 }
+# ---- zpanel serve follows the tasks: Swarm replaces killed tasks, routed again ----
+step "serve follows tasks"
+SERVE_PORT=$(free_port)
+"$ZPANEL" serve --listen "127.0.0.1:$SERVE_PORT" --state-dir "$ZPANEL_STATE_DIR" --workers 1 >"$TMP/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$SERVE_PORT/" && break; sleep 0.2; done
+# task_addrs: the running api tasks' addresses on every network, sorted
+task_addrs() {
+    for t in $(running_tasks api); do
+        docker inspect -f '{{range .NetworksAttachments}}{{range .Addresses}}{{println .}}{{end}}{{end}}' "$t"
+    done | grep . | sort
+}
+old_tasks=$(running_tasks api)
+old_addrs=$(task_addrs)
+docker ps -q --filter "label=com.docker.swarm.service.name=${P}_api" | xargs -r docker kill >/dev/null
+served=
+for _ in $(seq 60); do
+    [ "$(get_api)" = "v1" ] && [ -z "$(comm -12 <(echo "$old_tasks") <(running_tasks api))" ] && { served=1; break; }
+    sleep 0.5
+done
+[ -n "$served" ] && ok || fail "after both api tasks were killed the proxy serves '$(get_api)' (no zpanel command ran; serve log: $(tail -3 "$TMP/serve.log"))"
+# the replacements have new addresses: only a resync routes them
+[ -z "$(comm -12 <(echo "$old_addrs") <(task_addrs))" ] && ok || fail "the replacement tasks reuse addresses ($(task_addrs | tr '\n' ' ')): the check proves nothing"
+kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+SERVE_PID=
+
 # ---- a second up changes nothing ----
 step "no-op up"
 v1=$(docker service inspect -f '{{.Version.Index}}' "${P}_web")
@@ -323,9 +404,24 @@ json_check 'any(s["Service"] == "web" and s["Desired"] == 3 and s["UpdateState"]
 step "update under wrk"
 wrk_phase update env API_VERSION=v2 "$ZPANEL" --progress plain update api
 expect_rc 0 "update (start-first) of the routed Swarm service"
-expect_out_has "Updated on the swarm" "update says what it did"
+expect_out_has "Release 5 deployed" "update records release 5 (2: scale, 3: config, 4: the failed up)"
 [ "$(get_api)" = "v2" ] && ok || fail "after the update the proxy serves '$(get_api)', want v2"
 grep -q '^body v2 ' "$TMP/wrk-update" && ok || fail "wrk never saw v2 during the update"
+# ---- releases: the failed up recorded, rollback N converges to release 1 exactly ----
+step "rollback 1"
+run "$ZPANEL" releases --format json
+json_check '[(r["id"], r["kind"], r["status"]) for r in m] == [(5, "update", "deployed"), (4, "up", "failed"), (3, "up", "superseded"), (2, "up", "superseded"), (1, "up", "superseded")]' "up, scale, config change, failed up and update recorded"
+# the files still give web a failing health check: the rollback takes the recorded model
+run "$ZPANEL" --progress plain rollback 1
+expect_rc 0 "rollback 1 of the Swarm project"
+expect_out_has "Release 6 deployed (rollback to release 1)" "rollback says which release it redeployed"
+[ "$(running_tasks web | wc -l)" -eq 2 ] && ok || fail "web runs $(running_tasks web | wc -l) tasks after rollback 1, want release 1's 2"
+c=$(web_container)
+[ "$(docker exec "$c" cat /etc/app.conf 2>/dev/null)" = "config v1" ] && ok ||
+    fail "rollback 1 did not bring config v1 back (container '$c'): $(tail -5 <<<"$ERR"; docker service ps --no-trunc "${P}_web" | head -8)"
+[ "$(get_api)" = "v1" ] && ok || fail "after rollback 1 the proxy serves '$(get_api)', want v1"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$P" --filter "label=io.zpanel.number")" ] && ok || fail "the rollback started containers beside the services"
+
 # ---- down removes everything ----
 step "down"
 write_compose true
@@ -338,6 +434,58 @@ expect_rc 0 "down"
 [ -z "$(docker ps -aq --filter "label=io.zpanel.project=$P")" ] && ok || fail "task containers left after down"
 [ -z "$(docker network ls -q --filter "name=^zpanel-$P\$")" ] && ok || fail "the project's proxy network is left after down"
 [ "$(proxy_status_code "$HTTP_PORT" "api.$P.localhost")" != 200 ] && ok || fail "the proxy still routes after down"
+
+# ---- multi-node: a worker in a network namespace pulls a built image from the registry ----
+if [ "$created_swarm" = 1 ] && [ "$ADDR" = "$VETH_HOST" ]; then
+    step "worker node"
+    mkdir -p "$WDIR/data" "$WDIR/exec"
+    # nsenter, not `ip netns exec`: that one remounts /sys, hiding the cgroups dockerd needs
+    nsenter --net="/run/netns/$NS" dockerd --data-root "$WDIR/data" --exec-root "$WDIR/exec" \
+        --pidfile "$WDIR/docker.pid" -H "unix://$WDIR/docker.sock" --bridge=none --iptables=false \
+        --ip-masq=false --cgroup-parent="/zpsw-$$" --containerd-namespace "zpsw-$$" \
+        --containerd-plugins-namespace "zpsw-$$-plugins" >"$WDIR/dockerd.log" 2>&1 &
+    WORKER_PID=$!
+    # the registry at 127.0.0.1:REG_PORT inside the namespace too (the engine trusts it)
+    socat "TCP-LISTEN:$REG_PORT,bind=$VETH_HOST,fork,reuseaddr" "TCP:127.0.0.1:$REG_PORT" >/dev/null 2>&1 &
+    RELAY_PIDS="$!"
+    nsenter --net="/run/netns/$NS" socat "TCP-LISTEN:$REG_PORT,bind=127.0.0.1,fork,reuseaddr" \
+        "TCP:$VETH_HOST:$REG_PORT" >/dev/null 2>&1 &
+    RELAY_PIDS="$RELAY_PIDS $!"
+    for _ in $(seq 60); do $WD info >/dev/null 2>&1 && break; sleep 0.5; done
+    if timeout 60 $WD swarm join --token "$(docker swarm join-token -q worker)" "$VETH_HOST:2377" >"$TMP/join.out" 2>&1; then
+        ok
+    else
+        fail "the second dockerd did not join: $(cat "$TMP/join.out"; tail -3 "$WDIR/dockerd.log")"
+    fi
+    run "$ZPANEL" swarm nodes --format json
+    json_check 'len(m) == 2 and any(n["Role"] == "worker" and n["State"] == "ready" for n in m)' "swarm nodes lists the worker, ready"
+    mkdir -p "$TMP/mn" && cp -r built "$TMP/mn/" && cd "$TMP/mn" || exit 1
+    # mn_compose [REGISTRY]: a built service that only the worker may run
+    mn_compose() {
+        printf 'name: %s\nx-zpanel:\n  swarm: true\n%s\nservices:\n  app:\n    build: ./built\n    command: ["sleep", "3600"]\n    stop_grace_period: 1s\n    deploy:\n      placement:\n        constraints: [node.role == worker]\n' \
+            "$P-mn" "${1:+  registry: $1}" >compose.yaml
+    }
+    mn_compose
+    run "$ZPANEL" --progress plain up -d
+    [ "$RC" -ne 0 ] && ok || fail "a built service without a registry was deployed on a two-node swarm"
+    expect_err_has "this swarm has 2 nodes, and an image built here exists only on this node" "the refusal says why"
+    [ -z "$(docker service ls -q --filter "label=io.zpanel.project=$P-mn")" ] && ok || fail "the refused up created a service"
+    mn_compose "127.0.0.1:$REG_PORT"
+    run "$ZPANEL" --progress plain up -d --wait-timeout 60
+    expect_rc 0 "up of a service placed on the worker"
+    expect_err_has "Pushed" "the built image was pushed"
+    wid=$($WD info --format '{{.Swarm.NodeID}}')
+    [ "$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$P-mn_app" | cut -d' ' -f1)" = Running ] && ok ||
+        fail "the task does not run: $(docker service ps --no-trunc "$P-mn_app" | head -3)"
+    [ "$(docker inspect -f '{{.NodeID}}' "$(docker service ps -q --filter desired-state=running "$P-mn_app" | head -1)")" = "$wid" ] && ok ||
+        fail "the task is not on the worker"
+    img=$($WD ps --filter "label=com.docker.swarm.service.name=$P-mn_app" --format '{{.Image}}')
+    [[ "$img" =~ ^127\.0\.0\.1:$REG_PORT/$P-mn-app:[0-9a-f]{12}$ ]] && ok || fail "the worker runs '$img', not the image pulled from the registry"
+    run "$ZPANEL" --progress plain down
+    expect_rc 0 "down of the multi-node project"
+    cd "$DIR" || exit 1
+    worker_stop
+fi
 
 step "end"
 finish

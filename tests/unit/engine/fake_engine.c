@@ -398,3 +398,10 @@ struct engine *fake_engine(void)
         ZP_BUG("fake engine: %s", err.msg);
     return e;
 }
+
+const char *fake_host(void)
+{
+    static char host[120];
+    snprintf(host, sizeof(host), "unix://%s", fake.path);
+    return host;
+}

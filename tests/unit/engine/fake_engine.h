@@ -50,6 +50,8 @@ char *fake_last_content_type(void);
 int fake_connections(void);
 /* When > 0, answer every request with this many spaces. */
 void fake_big_response(size_t n);
+/* The fake's address as engine_new and orch_new take it ("unix:///tmp/.../docker.sock"). */
+const char *fake_host(void);
 /* A new engine talking to the fake. */
 struct engine *fake_engine(void);
 /* A test data file (aborts when missing). */
