@@ -20,6 +20,8 @@ source "$(dirname "$0")/lib-proxy.sh"
 
 A=zpe2eapps
 PR=$A-pr-7
+PY=zpe2eappspy
+PY_IMAGE=zpanel-local/python:3
 require_engine
 for t in git curl python3 wrk; do command -v $t >/dev/null || skip_test "$t is missing"; done
 [ -x /usr/lib/git-core/git-http-backend ] || skip_test "git http-backend is missing"
@@ -27,7 +29,24 @@ test_image || { fail "building $TEST_IMAGE"; finish; exit; }
 proxy_image || { fail "building $PROXY_IMAGE"; finish; exit; }
 cleanup_routed "$A"
 cleanup_routed "$PR"
+cleanup_routed "$PY"
 timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
+# The Python provider's base image: Debian's python3 on the local Debian image (the
+# e2e_debian_image fixture; the script returns at once when it exists), kept between runs
+# as that one is. Made in the background while the Dockerfile app is tested.
+py_image() {
+    bash "$ZP_SOURCE_DIR/scripts/debian-image.sh" zpanel-local/debian:bookworm || return 1
+    exec 8>/tmp/zpanel-python-image.lock
+    flock 8
+    docker image inspect "$PY_IMAGE" >/dev/null 2>&1 && return 0
+    local t0=$SECONDS
+    printf '%s\n' 'FROM zpanel-local/debian:bookworm' \
+        'RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*' |
+        docker build -q -t "$PY_IMAGE" - || return 1
+    echo "built $PY_IMAGE in $((SECONDS - t0)) s"
+}
+py_image >"$TMP/py-image.log" 2>&1 &
+PY_IMAGE_PID=$!
 export ZPANEL_STATE_DIR=$TMP/state
 ST=$ZPANEL_STATE_DIR
 SERVE_PID=
@@ -36,11 +55,14 @@ WRK_PID=
 stop_wrk() { [ -n "$WRK_PID" ] && kill -INT "$WRK_PID" 2>/dev/null && wait "$WRK_PID" 2>/dev/null; WRK_PID=; }
 cleanup() {
     stop_wrk
+    [ -n "$PY_IMAGE_PID" ] && kill "$PY_IMAGE_PID" 2>/dev/null && wait "$PY_IMAGE_PID" 2>/dev/null
     [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
     [ -n "$GIT_HTTP_PID" ] && kill "$GIT_HTTP_PID" 2>/dev/null && wait "$GIT_HTTP_PID" 2>/dev/null
     cleanup_routed "$A"
     cleanup_routed "$PR"
+    cleanup_routed "$PY"
     timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
+    docker images -q "zpanel-app-$PY" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker images -q "zpanel-app-$PR" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker images -q "zpanel-app-$A" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     rm -rf "$TMP"
@@ -274,6 +296,65 @@ wait_jobs || fail "the preview's removal ends"
 
 kill "$SERVE_PID" && wait "$SERVE_PID" 2>/dev/null
 SERVE_PID=
+
+# ---- a generated Dockerfile: a stdlib Python web app without a Dockerfile ----
+P=$TMP/py
+git init -q -b main "$P"
+cat >"$P/main.py" <<'PYAPP'
+import os, signal, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+class Hello(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("python uid %d\n" % os.getuid()).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Hello).serve_forever()
+PYAPP
+git -C "$P" add -A && git -C "$P" -c user.name=e2e -c user.email=e2e@example.invalid commit -qm py
+git clone -q --bare "$P" "$TMP/py.git"
+T0=$(date +%s.%N)
+wait "$PY_IMAGE_PID" && ok || fail "building $PY_IMAGE: $(tail -20 "$TMP/py-image.log")"
+PY_IMAGE_PID=
+cat "$TMP/py-image.log" >&2
+echo "python image (after the wait): $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" >&2
+T0=$(date +%s.%N)
+run "$ZPANEL" app plan "$P" --image "python=$PY_IMAGE"
+expect_rc 0 "app plan of a Python app"
+expect_out_has "provider:        python" "plan: the Python provider"
+expect_out_has "FROM $PY_IMAGE AS build" "plan: the configured base image"
+expect_out_has "RUN python3 -m venv --without-pip /opt/venv" "plan: a venv without pip (nothing to install)"
+run "$ZPANEL" app create "$PY" --git "file://$TMP/py.git" --image "python=$PY_IMAGE" \
+    --image "python-runtime=$PY_IMAGE" --domain "$PY.localhost" --tls off
+expect_rc 0 "app create with the Python provider's base images"
+grep -q "python-runtime=$PY_IMAGE" "$ST/apps/$PY/app.toml" && ok || fail "app.toml keeps the base images"
+run "$ZPANEL" app create zpe2eappsbad --git "file://$TMP/py.git" --image "cobol=x:1"
+expect_rc 2 "an --image of an unknown provider is a usage error"
+expect_err_has "--image 'cobol=x:1'" "the bad --image is named"
+run "$ZPANEL" app deploy "$PY"
+expect_rc 0 "app deploy of the Python app"
+expect_out_has "deployed (python)" "deploy: the python pack"
+wait_page "python uid 10001" "$PY.localhost" && ok ||
+    fail "the generated Dockerfile's app serves as uid 10001: '$(get_page "$PY.localhost")'"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: $PY.localhost" "http://127.0.0.1:$HTTP_PORT/")
+[ "$CODE" = 200 ] && ok || fail "the Python app's route answers 200 (got $CODE)"
+echo "python app: plan, create, build and deploy: $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" >&2
+C=$(docker ps -q --filter "label=io.zpanel.project=$PY")
+[ "$(inspect_field "$C" '{{.Config.User}}')" = "10001:10001" ] && ok || fail "the app runs as uid 10001"
+inspect_field "$C" '{{json .Config.Env}}' | grep -q '"PORT=8000"' && ok || fail "PORT is the plan's 8000"
+python3 -c 'import json, sys; t = open(sys.argv[1]).read(); t = t[t.index("{"):]
+print(json.loads(t)["services"]["web"]["build"]["dockerfile_inline"])' "$ST/apps/$PY/compose.yaml" >"$TMP/py.Dockerfile"
+[ "$(grep -c '^FROM ' "$TMP/py.Dockerfile")" = 2 ] && grep -q '^USER 10001:10001$' "$TMP/py.Dockerfile" && ok ||
+    fail "the generated Dockerfile is multi-stage and non-root: $(cat "$TMP/py.Dockerfile")"
+run "$ZPANEL" app remove "$PY"
+expect_rc 0 "remove the Python app"
 
 # ---- remove ----
 for _ in $(seq 1 100); do [ -e "$ST/apps/$A/.lock" ] && flock -n "$ST/apps/$A/.lock" true && break; sleep 0.1; done
