@@ -281,8 +281,8 @@ int app_git_sync(const char *url, const char *branch, const char *commit, const 
         fetch_note = zp_strdup("full fetch: a given commit needs the branch's history");
     }
 #else
-    fetch_note = zp_strdup("full fetch: libgit2 " LIBGIT2_VERSION " has no shallow fetch "
-                           "(1.7 or later does); later fetches are incremental");
+    fetch_note = zp_strdup("full fetch: libgit2 " LIBGIT2_VERSION " has no shallow fetch, "
+                           "1.7 or later has; later fetches are incremental");
 #endif
     char *specs[] = {refspec};
     git_strarray refspecs = {specs, 1};

@@ -12,15 +12,22 @@
 # deploy of the first commit through the API brings version 1 back; a pull request from
 # the same repository deploys a preview NAME-pr-N (pr-N.DOMAIN) from its branch and closing
 # it removes the preview, a fork's is ignored, a preview never replaces another app nor
-# takes its host; `app remove`. The test runs the proxy: it holds the proxy lock
-# (RESOURCE_LOCK).
+# takes its host. A stdlib Python app without a Dockerfile is built through its generated
+# Dockerfile FROM a local Debian python3 image (--image python=...; made in the background
+# FROM the e2e_debian_image fixture's image, kept between runs) and serves 200 through the
+# proxy as uid 10001; its checkout is shallow with libgit2 1.7+, full (and logged so)
+# before. Over ssh (Debian's sshd on 127.0.0.1, lib-sshd.sh) with a deploy key: an
+# unknown and a wrong host key are refused, the known one deploys. `app remove`. The
+# test runs the proxy: it holds the proxy lock (RESOURCE_LOCK).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 source "$(dirname "$0")/lib-proxy.sh"
+source "$(dirname "$0")/lib-sshd.sh"
 
 A=zpe2eapps
 PR=$A-pr-7
 PY=zpe2eappspy
+SA=zpe2eappsssh
 PY_IMAGE=zpanel-local/python:3
 require_engine
 for t in git curl python3 wrk; do command -v $t >/dev/null || skip_test "$t is missing"; done
@@ -30,6 +37,7 @@ proxy_image || { fail "building $PROXY_IMAGE"; finish; exit; }
 cleanup_routed "$A"
 cleanup_routed "$PR"
 cleanup_routed "$PY"
+cleanup_project "$SA"
 timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
 # The Python provider's base image: Debian's python3 on the local Debian image (the
 # e2e_debian_image fixture; the script returns at once when it exists), kept between runs
@@ -61,7 +69,10 @@ cleanup() {
     cleanup_routed "$A"
     cleanup_routed "$PR"
     cleanup_routed "$PY"
+    sshd_stop
+    cleanup_project "$SA"
     timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
+    docker images -q "zpanel-app-$SA" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker images -q "zpanel-app-$PY" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker images -q "zpanel-app-$PR" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker images -q "zpanel-app-$A" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
@@ -318,7 +329,8 @@ class Hello(BaseHTTPRequestHandler):
 
 HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Hello).serve_forever()
 PYAPP
-git -C "$P" add -A && git -C "$P" -c user.name=e2e -c user.email=e2e@example.invalid commit -qm py
+gp() { git -C "$P" -c user.name=e2e -c user.email=e2e@example.invalid "$@"; }
+gp add -A && gp commit -qm py && echo "a stdlib app" >"$P/README" && gp add -A && gp commit -qm readme
 git clone -q --bare "$P" "$TMP/py.git"
 T0=$(date +%s.%N)
 wait "$PY_IMAGE_PID" && ok || fail "building $PY_IMAGE: $(tail -20 "$TMP/py-image.log")"
@@ -341,6 +353,19 @@ expect_err_has "--image 'cobol=x:1'" "the bad --image is named"
 run "$ZPANEL" app deploy "$PY"
 expect_rc 0 "app deploy of the Python app"
 expect_out_has "deployed (python)" "deploy: the python pack"
+# the branch's tip only (depth 1) with libgit2 1.7 or later; else the history, and said so
+LG_MINOR=$(ldd "$ZPANEL" | grep -o 'libgit2\.so\.1\.[0-9]*' | head -1)
+LG_MINOR=${LG_MINOR##*.}
+PYSRC=$ST/apps/$PY/src
+if [ "${LG_MINOR:-0}" -ge 7 ]; then
+    grep -q "shallow fetch (depth 1" <<<"$OUT$ERR" && [ -s "$PYSRC/.git/shallow" ] &&
+        [ "$(git -C "$PYSRC" rev-list --count HEAD)" = 1 ] && ok ||
+        fail "libgit2 1.$LG_MINOR: the checkout is shallow: $OUT$ERR"
+else
+    grep -q "full fetch: libgit2 1.$LG_MINOR.[0-9]* has no shallow fetch" <<<"$OUT$ERR" &&
+        [ ! -e "$PYSRC/.git/shallow" ] && [ "$(git -C "$PYSRC" rev-list --count HEAD)" = 2 ] && ok ||
+        fail "libgit2 1.${LG_MINOR:-?}: a full fetch, and the log says why: $OUT$ERR"
+fi
 wait_page "python uid 10001" "$PY.localhost" && ok ||
     fail "the generated Dockerfile's app serves as uid 10001: '$(get_page "$PY.localhost")'"
 CODE=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: $PY.localhost" "http://127.0.0.1:$HTTP_PORT/")
@@ -355,6 +380,45 @@ print(json.loads(t)["services"]["web"]["build"]["dockerfile_inline"])' "$ST/apps
     fail "the generated Dockerfile is multi-stage and non-root: $(cat "$TMP/py.Dockerfile")"
 run "$ZPANEL" app remove "$PY"
 expect_rc 0 "remove the Python app"
+
+# ---- ssh: a deploy key, the host key checked against zpanel's known_hosts ----
+# Debian's sshd on 127.0.0.1 (lib-sshd.sh) runs git-upload-pack for a key-only user who
+# owns a copy of the repository (git refuses a repository another user owns)
+T0=$(date +%s.%N)
+if sshd_prepare "$TMP/sshd" zpgittest 2>"$TMP/sshd.err" &&
+    sshd_start host1 'DisableForwarding yes' 'PermitTTY no' 2>>"$TMP/sshd.err"; then
+    ok
+else
+    fail "sshd for git over ssh: $(cat "$TMP/sshd.err")"
+fi
+chmod 755 "$TMP"
+git clone -q --bare "$TMP/repo.git" "$TMP/sshd/repo.git" && chown -R zpgittest "$TMP/sshd/repo.git"
+SSHA=$(git -C "$TMP/sshd/repo.git" rev-parse main)
+KH=$ST/ssh/known_hosts
+mkdir -p "$ST/ssh"
+run "$ZPANEL" app create "$SA" --git "ssh://zpgittest@127.0.0.1:$SSHD_PORT$TMP/sshd/repo.git" \
+    --ssh-key "$TMP/sshd/client"
+expect_rc 0 "app create over ssh with a deploy key"
+run "$ZPANEL" app deploy "$SA"
+expect_rc 1 "an unknown host is refused"
+expect_err_has "host '[127.0.0.1]:$SSHD_PORT' is not known: its host key $SSHD_FP1" "the unknown host and its key are named"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$TMP/sshd/host2.pub")" >"$KH"
+run "$ZPANEL" app deploy "$SA"
+expect_rc 1 "a wrong host key is refused"
+expect_err_has "REFUSING host key $SSHD_FP1" "the wrong host key is named"
+expect_err_has "holds another key for it" "the refusal says why"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$SA")" ] && ok || fail "a refused host deploys nothing"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$TMP/sshd/host1.pub")" >"$KH"
+run "$ZPANEL" app deploy "$SA"
+expect_rc 0 "app deploy over ssh with a deploy key and a known host key"
+expect_out_has "commit ${SSHA:0:12} deployed (dockerfile)" "ssh: the branch's tip deployed"
+C=$(docker ps -q --filter "label=io.zpanel.project=$SA")
+[ -n "$C" ] && [ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SSHA" ] && ok ||
+    fail "the app fetched over ssh runs: $(cat "$SSHD_DIR/log")"
+run "$ZPANEL" app remove "$SA"
+expect_rc 0 "remove the app fetched over ssh"
+sshd_stop
+echo "ssh: sshd, three deploys (two refused), remove: $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" >&2
 
 # ---- remove ----
 for _ in $(seq 1 100); do [ -e "$ST/apps/$A/.lock" ] && flock -n "$ST/apps/$A/.lock" true && break; sleep 0.1; done
