@@ -270,7 +270,18 @@ int app_git_sync(const char *url, const char *branch, const char *commit, const 
 #if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 7)
     /* shallow: the branch's tip is all a deploy needs; a given commit (a rollback) needs
      * the history, which a shallow checkout then fetches once */
-    if (!commit) {
+    if (zp_str_has_prefix(url, "file://")) {
+        /* libgit2's local transport refuses a depth ("shallow fetch is not supported by
+         * the local transport"): a local repository is fetched whole */
+        fetch_note = zp_strdup("full fetch: libgit2's local transport (file://) has no "
+                               "shallow fetch");
+    } else if (ssh) {
+        /* libgit2 1.8's depth request over ssh is malformed: git upload-pack answers
+         * "expected SHA1 list, got 'want ... shallow '" (seen with 1.8.4 and git 2.39;
+         * rust-lang/git2-rs#1084); over smart HTTP it works */
+        fetch_note = zp_strdup("full fetch: libgit2's shallow fetch over ssh is refused by "
+                               "git upload-pack (shallow over http(s) only)");
+    } else if (!commit) {
         fo.depth = 1;
         fetch_note = zp_strdup("shallow fetch (depth 1, libgit2 " LIBGIT2_VERSION ")");
     } else if (git_repository_is_shallow(repo) == 1) {
