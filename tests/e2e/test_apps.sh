@@ -233,17 +233,6 @@ for _ in $(seq 1 300); do
     sleep 0.2
 done
 stop_wrk
-# the webhook's deploys fetched over smart HTTP: only the tip (depth 1) with libgit2 1.7 or
-# later, the history before
-LG_MINOR=$(ldd "$ZPANEL" | grep -o 'libgit2\.so\.1\.[0-9]*' | head -1)
-LG_MINOR=${LG_MINOR##*.}
-if [ "${LG_MINOR:-0}" -ge 7 ]; then
-    [ -s "$ST/apps/$A/src/.git/shallow" ] && [ "$(git -C "$ST/apps/$A/src" rev-list --count HEAD)" = 1 ] && ok ||
-        fail "libgit2 1.$LG_MINOR: the checkout fetched over HTTP is shallow"
-else
-    [ ! -e "$ST/apps/$A/src/.git/shallow" ] && [ "$(git -C "$ST/apps/$A/src" rev-list --count HEAD)" = 2 ] && ok ||
-        fail "libgit2 1.${LG_MINOR:-?}: the checkout fetched over HTTP has the history"
-fi
 errs=$(grep '^errors ' "$TMP/wrk")
 bad=$(awk '$1 == "status" && $2 !~ /^2/ { n += $3 } END { print n + 0 }' "$TMP/wrk")
 good=$(awk '$1 == "status" && $2 ~ /^2/ { n += $3 } END { print n + 0 }' "$TMP/wrk")
@@ -308,6 +297,18 @@ C=$(docker ps -q --filter "label=io.zpanel.project=$PR")
 [ -n "$C" ] && [ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SHAF" ] && ok ||
     fail "the preview runs the pull request's head: $(tail -5 "$TMP/serve.log")"
 grep -q "^domain = \"pr-7.$A.localhost\"" "$ST/apps/$PR/app.toml" && ok || fail "the preview's host is pr-7.DOMAIN"
+# the preview's new checkout, fetched over smart HTTP: only the tip (depth 1) with libgit2
+# 1.7 or later, the branch's three commits before
+LG_MINOR=$(ldd "$ZPANEL" | grep -o 'libgit2\.so\.1\.[0-9]*' | head -1)
+LG_MINOR=${LG_MINOR##*.}
+PRSRC=$ST/apps/$PR/src
+if [ "${LG_MINOR:-0}" -ge 7 ]; then
+    [ -s "$PRSRC/.git/shallow" ] && [ "$(git -C "$PRSRC" rev-list --count HEAD)" = 1 ] && ok ||
+        fail "libgit2 1.$LG_MINOR: the checkout fetched over HTTP is shallow ($(git -C "$PRSRC" rev-list --count HEAD))"
+else
+    [ ! -e "$PRSRC/.git/shallow" ] && [ "$(git -C "$PRSRC" rev-list --count HEAD)" = 3 ] && ok ||
+        fail "libgit2 1.${LG_MINOR:-?}: the checkout fetched over HTTP has the history ($(git -C "$PRSRC" rev-list --count HEAD))"
+fi
 wait_page preview "pr-7.$A.localhost" && ok || fail "the preview serves at pr-7.DOMAIN: '$(get_page "pr-7.$A.localhost")'"
 [ "$(get_page)" = "version 1" ] && ok || fail "the preview leaves the app alone"
 pr_hook p-2 closed acme/shop
