@@ -400,8 +400,9 @@ else
     fail "sshd for git over ssh: $(cat "$TMP/sshd.err")"
 fi
 chmod 755 "$TMP"
-git clone -q --bare "$TMP/repo.git" "$TMP/sshd/repo.git" && chown -R zpgittest "$TMP/sshd/repo.git"
+git clone -q --bare "$TMP/repo.git" "$TMP/sshd/repo.git"
 SSHA=$(git -C "$TMP/sshd/repo.git" rev-parse main)
+chown -R zpgittest "$TMP/sshd/repo.git"
 KH=$ST/ssh/known_hosts
 mkdir -p "$ST/ssh"
 run "$ZPANEL" app create "$SA" --git "ssh://zpgittest@127.0.0.1:$SSHD_PORT$TMP/sshd/repo.git" \
