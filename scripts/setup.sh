@@ -68,6 +68,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# apps from git: shallow fetches need libgit2 1.7 or later. Debian 12 has 1.5.1 (zpanel
+# builds with it and fetches the history); its bookworm-backports has 1.8.4, installed
+# here so that test_apps checks the shallow checkout. Newer Debian releases have 1.7+.
+if [ "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" = bookworm ] &&
+    ! dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libgit2-dev 2>/dev/null)" ge 1.7; then
+    echo "setup.sh: installing libgit2-dev from bookworm-backports (shallow fetches)"
+    backports=/etc/apt/sources.list.d/zpanel-bookworm-backports.list
+    [ -e "$backports" ] || echo "deb http://deb.debian.org/debian bookworm-backports main" >"$backports"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends libgit2-dev/bookworm-backports >/dev/null
+fi
+
 # s3rver (npm), the S3-compatible server of tests/e2e/test_s3.sh and bench/s3.sh, into the
 # repository's .deps/ (git-ignored) where they look for it
 s3rver_dir="$(cd "$(dirname "$0")/.." && pwd)/.deps/s3rver"

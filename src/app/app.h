@@ -101,13 +101,22 @@ struct app_git_auth {
 /* Is url one app_git_sync takes (file://, http(s)://, ssh://, USER@HOST:PATH)? */
 bool app_git_url_valid(const char *url);
 
+/* Was zpanel built against a libgit2 with shallow fetches (1.7 or later)? */
+bool app_git_shallow_supported(void);
+
 /* Fetch branch of url into the repository at dir (made when missing) and check out commit
  * (a hex prefix of at least 7; NULL: the branch's tip) with its submodules, detached.
- * Untracked files are removed. ret_sha gets the full commit id. Errors: ZP_E_INPUT (a bad
- * URL or branch name, a refused host key), ZP_E_NOTFOUND (no such repository, branch or
- * commit; authentication failed), ZP_E_SYSTEM. */
+ * Untracked files are removed. ret_sha gets the full commit id. The branch's tip is
+ * fetched shallow (depth 1) when app_git_shallow_supported, a given commit with the
+ * history; *ret_fetch (when not NULL; a new string for the caller, NULL on error) says
+ * which and why, for the log. ssh: the host key must be in auth->known_hosts under the
+ * name OpenSSH gives host:port ("host", "[host]:port"). Errors: ZP_E_INPUT (a bad URL,
+ * port or branch name, an unknown or changed host key, ssh with a libgit2 built
+ * without SSH), ZP_E_NOTFOUND (no such repository, branch or commit; authentication
+ * failed), ZP_E_SYSTEM. */
 int app_git_sync(const char *url, const char *branch, const char *commit, const char *dir,
-                 const struct app_git_auth *auth, char ret_sha[41], struct zp_err *err);
+                 const struct app_git_auth *auth, char ret_sha[41], char **ret_fetch,
+                 struct zp_err *err);
 
 /* ---- apps: settings, checkout, generated compose file (STATE/apps/NAME/) ---- */
 
@@ -133,6 +142,8 @@ struct app_settings {
     size_t nenv;
     char **volumes; /* "NAME:/path" (named volumes) */
     size_t nvolumes;
+    char **images; /* base images, "KEY=IMAGE" as app_options.images (over zpanel.toml's) */
+    size_t nimages;
 };
 
 /* 1-48 of [a-z0-9_-], starting with a letter or digit (a project name). */
@@ -141,6 +152,9 @@ bool app_name_valid(const char *name);
 bool app_name_reserved(const char *name);
 /* STATE/apps/NAME (newly allocated). */
 char *app_dir(const char *state_dir, const char *name);
+/* Is kv "KEY=IMAGE" with KEY a provider name or "<provider>-runtime" and an image
+ * reference without blanks or quotes? */
+bool app_image_option_valid(const char *kv);
 /* Check the settings; ZP_E_INPUT naming the flag. */
 int app_settings_validate(const struct app_settings *s, struct zp_err *err);
 /* Write STATE/apps/NAME/app.toml (0600, atomically), with secret, token and the env values
@@ -184,7 +198,8 @@ char **app_environ(const struct app_settings *s);
 
 /* What a deploy needs, made by app_prepare. */
 struct app_prepared {
-    char sha[41]; /* the commit checked out */
+    char sha[41];     /* the commit checked out */
+    char *fetch_note; /* how it was fetched (app_git_sync's ret_fetch) */
     struct app_plan plan;
     char *compose_path; /* the generated compose file, or the repository's (compose pack) */
     char *project_dir;

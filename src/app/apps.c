@@ -68,6 +68,21 @@ static bool env_key_valid(const char *kv)
     return true;
 }
 
+bool app_image_option_valid(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv || !eq[1] || strlen(eq + 1) > 255 || strpbrk(eq + 1, " \t\r\n\"'\\$"))
+        return false;
+    char *key = zp_strndup(kv, (size_t)(eq - kv));
+    size_t n = strlen(key);
+    if (n > 8 && strcmp(key + n - 8, "-runtime") == 0)
+        key[n - 8] = '\0';
+    enum app_provider p;
+    bool ok = app_provider_parse(key, &p);
+    free(key);
+    return ok;
+}
+
 int app_settings_validate(const struct app_settings *s, struct zp_err *err)
 {
     if (!s->name || !app_name_valid(s->name))
@@ -88,8 +103,15 @@ int app_settings_validate(const struct app_settings *s, struct zp_err *err)
         return zp_err_set(err, ZP_E_INPUT, NULL, "--domain: invalid host name '%s'", s->domain);
     if (s->port < 0 || s->port > 65535)
         return zp_err_set(err, ZP_E_INPUT, NULL, "--port: invalid port %d", s->port);
-    if (s->nenv > APP_MAX_LIST || s->nvolumes > APP_MAX_LIST)
-        return zp_err_set(err, ZP_E_TOOBIG, NULL, "more than %d --env or --volume", APP_MAX_LIST);
+    if (s->nenv > APP_MAX_LIST || s->nvolumes > APP_MAX_LIST || s->nimages > APP_MAX_LIST)
+        return zp_err_set(err, ZP_E_TOOBIG, NULL, "more than %d --env, --volume or --image",
+                          APP_MAX_LIST);
+    for (size_t i = 0; i < s->nimages; i++)
+        if (!app_image_option_valid(s->images[i]))
+            return zp_err_set(err, ZP_E_INPUT, NULL,
+                              "--image '%s': expected PROVIDER=IMAGE or PROVIDER-runtime=IMAGE "
+                              "(python=registry.local/python:3.12)",
+                              s->images[i]);
     for (size_t i = 0; i < s->nenv; i++)
         if (!env_key_valid(s->env[i]))
             return zp_err_set(err, ZP_E_INPUT, NULL, "--env '%s': expected KEY=VALUE", s->env[i]);
@@ -257,6 +279,8 @@ int app_save(const char *state_dir, const struct app_settings *s, bool create, s
     if ((rc = env_sealed(&b, state_dir, s->env, s->nenv, err)))
         goto out;
     kv_list(&b, "volumes", s->volumes, s->nvolumes);
+    if (s->nimages)
+        kv_list(&b, "images", s->images, s->nimages);
     rc = write_file(path, zp_buf_cstr(&b), b.len, err);
 out:
     zp_buf_release(&b);
@@ -365,6 +389,7 @@ int app_load(const char *state_dir, const char *name, struct app_settings *ret, 
         s.port = p && p->type == APP_TOML_INT && p->i > 0 && p->i < 65536 ? (int)p->i : 0;
         dup_list(&t, "env", &s.env, &s.nenv);
         dup_list(&t, "volumes", &s.volumes, &s.nvolumes);
+        dup_list(&t, "images", &s.images, &s.nimages);
         if (!s.name || strcmp(s.name, name) != 0) {
             rc = zp_err_set(err, ZP_E_INPUT, NULL, "%s: name is not '%s'", path, name);
             app_settings_release(&s);
@@ -406,6 +431,9 @@ void app_settings_release(struct app_settings *s)
     for (size_t i = 0; i < s->nvolumes; i++)
         free(s->volumes[i]);
     free(s->volumes);
+    for (size_t i = 0; i < s->nimages; i++)
+        free(s->images[i]);
+    free(s->images);
     memset(s, 0, sizeof(*s));
 }
 
@@ -638,9 +666,12 @@ int app_prepare(const char *state_dir, const struct app_settings *s, const char 
     char *src = zp_path_join(dir, "src");
     struct app_git_auth auth = {
         .token = s->token, .ssh_key = s->ssh_key, .known_hosts = known_hosts};
-    struct app_options o = {.build_pack = s->build_pack, .port = s->port};
-    int rc =
-        app_git_sync(s->git, s->branch ? s->branch : "main", commit, src, &auth, ret->sha, err);
+    struct app_options o = {.build_pack = s->build_pack,
+                            .port = s->port,
+                            .images = (const char *const *)s->images,
+                            .nimages = s->nimages};
+    int rc = app_git_sync(s->git, s->branch ? s->branch : "main", commit, src, &auth, ret->sha,
+                          &ret->fetch_note, err);
     if (rc == 0)
         rc = app_detect(src, &o, &ret->plan, err);
     if (rc == 0 && ret->plan.provider == APP_COMPOSE) {
@@ -666,6 +697,7 @@ void app_prepared_release(struct app_prepared *p)
     if (!p)
         return;
     app_plan_release(&p->plan);
+    free(p->fetch_note);
     free(p->compose_path);
     free(p->project_dir);
     memset(p, 0, sizeof(*p));

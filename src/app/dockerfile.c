@@ -115,13 +115,15 @@ void app__dockerfile_generate(struct app_plan *plan, const struct app_gen_hint *
         break;
     case APP_PYTHON:
         build_stage(&b, plan, hint, "PATH=/opt/venv/bin:$PATH PIP_DISABLE_PIP_VERSION_CHECK=1",
-                    "python -m venv /opt/venv");
+                    "python3 -m venv /opt/venv");
         if (!(hint->lockfiles && plan->install_cmd)) {
             /* the venv was not made before the install: make it first */
             char *df = zp_buf_detach(&b, NULL);
             char *at = strstr(df, "COPY . .\n");
             zp_buf_add(&b, df, (size_t)(at - df));
-            zp_buf_adds(&b, "RUN python -m venv /opt/venv\n");
+            /* without an install, the venv needs no pip (nor Debian's python3-venv) */
+            zp_buf_addf(&b, "RUN python3 -m venv %s/opt/venv\n",
+                        plan->install_cmd ? "" : "--without-pip ");
             zp_buf_adds(&b, at);
             free(df);
         }

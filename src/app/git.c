@@ -14,6 +14,7 @@
 
 struct cb_state {
     const struct app_git_auth *auth;
+    int ssh_port; /* the URL's (22 when it names none): known_hosts has "[host]:port" */
     int cred_tries;
     char *problem;    /* why the host key or the credentials were refused */
     bool auth_failed; /* problem is about credentials */
@@ -71,19 +72,23 @@ static void b64(const unsigned char *in, size_t n, struct zp_buf *out)
     }
 }
 
-/* Is the SSH host key of host (fingerprint fp, "SHA256:...") one that known_hosts lists
- * for it? */
-static bool host_known(const char *known_hosts, const char *host, const char *fp)
+enum host_match { HOST_UNKNOWN, HOST_KNOWN, HOST_OTHER_KEY };
+
+/* Does known_hosts list the SSH host key of host:port (fingerprint fp, "SHA256:...") for
+ * it (HOST_KNOWN), only other keys (HOST_OTHER_KEY), or nothing (HOST_UNKNOWN)? Names as
+ * OpenSSH writes them: "host" for port 22, else "[host]:port". */
+static enum host_match host_known(const char *known_hosts, const char *host, int port,
+                                  const char *fp)
 {
     char *data = NULL;
     size_t len;
     struct zp_err err;
     zp_err_init(&err);
     if (!known_hosts || zp_file_read(known_hosts, SSH_MAX_FILE, &data, &len, &err) != 0)
-        return false;
-    char *pat22 = ssh_host_pattern(host, 22);
-    bool ok = false;
-    for (char *line = data; line && *line && !ok;) {
+        return HOST_UNKNOWN;
+    char *pat = ssh_host_pattern(host, port);
+    enum host_match m = HOST_UNKNOWN;
+    for (char *line = data; line && *line && m != HOST_KNOWN;) {
         char *nl = strchr(line, '\n');
         if (nl)
             *nl = '\0';
@@ -92,19 +97,17 @@ static bool host_known(const char *known_hosts, const char *host, const char *fp
         zp_err_init(&err);
         if (ssh_known_host_parse(line, &k, &blank, &err) == 0 && !blank) {
             char *kfp = NULL;
-            if (!k.marker &&
-                (ssh_known_host_names_match(k.names, pat22) ||
-                 ssh_known_host_names_match(k.names, host)) &&
-                ssh_fingerprint_of_blob(k.key, &kfp, &err) == 0 && strcmp(kfp, fp) == 0)
-                ok = true;
+            if (!k.marker && ssh_known_host_names_match(k.names, pat) &&
+                ssh_fingerprint_of_blob(k.key, &kfp, &err) == 0)
+                m = strcmp(kfp, fp) == 0 ? HOST_KNOWN : HOST_OTHER_KEY;
             free(kfp);
             ssh_known_host_release(&k);
         }
         line = nl ? nl + 1 : NULL;
     }
-    free(pat22);
+    free(pat);
     free(data);
-    return ok;
+    return m;
 }
 
 static int on_certificate(git_cert *cert, int valid, const char *host, void *payload)
@@ -121,15 +124,25 @@ static int on_certificate(git_cert *cert, int valid, const char *host, void *pay
     struct zp_buf fp = ZP_BUF_INIT;
     zp_buf_adds(&fp, "SHA256:");
     b64(hk->hash_sha256, 32, &fp);
-    bool ok = host_known(st->auth ? st->auth->known_hosts : NULL, host, zp_buf_cstr(&fp));
-    if (!ok) {
-        free(st->problem);
-        st->problem = zp_asprintf("host '%s': host key %s is not in zpanel's known_hosts "
-                                  "(add it with `zpanel server add` or ssh-keyscan)",
-                                  host, zp_buf_cstr(&fp));
-    }
+    enum host_match m =
+        host_known(st->auth ? st->auth->known_hosts : NULL, host, st->ssh_port, zp_buf_cstr(&fp));
+    char *name = ssh_host_pattern(host, st->ssh_port);
+    free(st->problem);
+    st->problem = NULL;
+    if (m == HOST_OTHER_KEY)
+        st->problem = zp_asprintf("host '%s': REFUSING host key %s: zpanel's known_hosts "
+                                  "holds another key for it (the key changed, or someone is "
+                                  "in the middle); if the change is expected, replace the "
+                                  "host's line in %s",
+                                  name, zp_buf_cstr(&fp), st->auth->known_hosts);
+    else if (m == HOST_UNKNOWN)
+        st->problem = zp_asprintf("host '%s' is not known: its host key %s is not in "
+                                  "zpanel's known_hosts (add it with `zpanel server add` or "
+                                  "`ssh-keyscan`, after checking the fingerprint)",
+                                  name, zp_buf_cstr(&fp));
+    free(name);
     zp_buf_release(&fp);
-    return ok ? 0 : GIT_ECERTIFICATE;
+    return m == HOST_KNOWN ? 0 : GIT_ECERTIFICATE;
 }
 
 static void callbacks(git_remote_callbacks *cb, struct cb_state *st)
@@ -159,9 +172,47 @@ bool app_git_url_valid(const char *url)
            (strchr(url, '@') && strchr(url, ':') && !strstr(url, "://")); /* git@host:repo */
 }
 
-int app_git_sync(const char *url, const char *branch, const char *commit, const char *dir,
-                 const struct app_git_auth *auth, char ret_sha[41], struct zp_err *err)
+/* The port of an ssh:// URL (ssh://[USER@]HOST[:PORT]/PATH, HOST possibly [IPv6]); 22 for
+ * USER@HOST:PATH and when none is given, -1 when it is not a number */
+static int ssh_url_port(const char *url)
 {
+    if (!zp_str_has_prefix(url, "ssh://"))
+        return 22;
+    const char *h = url + 6, *end = strchr(h, '/');
+    if (!end)
+        end = h + strlen(h);
+    for (const char *at = h; at < end; at++)
+        if (*at == '@')
+            h = at + 1;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        h = rb ? rb + 1 : end;
+    }
+    const char *colon = memchr(h, ':', (size_t)(end - h));
+    if (!colon)
+        return 22;
+    char *digits = zp_strndup(colon + 1, (size_t)(end - colon - 1));
+    int64_t v;
+    int port = zp_parse_int64(digits, 1, 65535, &v) == 0 ? (int)v : -1;
+    free(digits);
+    return port;
+}
+
+bool app_git_shallow_supported(void)
+{
+#if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 7)
+    return true;
+#else
+    return false;
+#endif
+}
+
+int app_git_sync(const char *url, const char *branch, const char *commit, const char *dir,
+                 const struct app_git_auth *auth, char ret_sha[41], char **ret_fetch,
+                 struct zp_err *err)
+{
+    if (ret_fetch)
+        *ret_fetch = NULL;
     if (!app_git_url_valid(url))
         return zp_err_set(err, ZP_E_INPUT, NULL,
                           "git URL '%s': expected file://, https://, ssh:// or USER@HOST:PATH",
@@ -169,11 +220,23 @@ int app_git_sync(const char *url, const char *branch, const char *commit, const 
     if (!branch || !*branch || branch[0] == '-' || strstr(branch, "..") ||
         strpbrk(branch, " ~^:?*[\\"))
         return zp_err_set(err, ZP_E_INPUT, NULL, "invalid branch name '%s'", branch ? branch : "");
+    bool ssh = zp_str_has_prefix(url, "ssh://") || !strstr(url, "://");
+    int port = ssh ? ssh_url_port(url) : 0;
+    if (port < 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "git URL '%s': invalid port", url);
     git_libgit2_init();
+    if (ssh && !(git_libgit2_features() & GIT_FEATURE_SSH)) {
+        git_libgit2_shutdown();
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "git URL '%s': this zpanel's libgit2 (" LIBGIT2_VERSION
+                          ") was built without SSH; use https:// with a token, or file://",
+                          url);
+    }
     git_repository *repo = NULL;
     git_remote *remote = NULL;
     git_object *target = NULL;
-    struct cb_state st = {.auth = auth};
+    struct cb_state st = {.auth = auth, .ssh_port = port};
+    char *fetch_note = NULL;
     char *refspec = zp_asprintf("+refs/heads/%s:refs/remotes/origin/%s", branch, branch);
     char *tracking = zp_asprintf("refs/remotes/origin/%s", branch);
     int rc = 0;
@@ -207,10 +270,30 @@ int app_git_sync(const char *url, const char *branch, const char *commit, const 
 #if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 7)
     /* shallow: the branch's tip is all a deploy needs; a given commit (a rollback) needs
      * the history, which a shallow checkout then fetches once */
-    if (!commit)
+    if (zp_str_has_prefix(url, "file://")) {
+        /* libgit2's local transport refuses a depth ("shallow fetch is not supported by
+         * the local transport"): a local repository is fetched whole */
+        fetch_note = zp_strdup("full fetch: libgit2's local transport (file://) has no "
+                               "shallow fetch");
+    } else if (ssh) {
+        /* libgit2 1.8's depth request over ssh is malformed: git upload-pack answers
+         * "expected SHA1 list, got 'want ... shallow '" (seen with 1.8.4 and git 2.39;
+         * rust-lang/git2-rs#1084); over smart HTTP it works */
+        fetch_note = zp_strdup("full fetch: libgit2's shallow fetch over ssh is refused by "
+                               "git upload-pack (shallow over http(s) only)");
+    } else if (!commit) {
         fo.depth = 1;
-    else if (git_repository_is_shallow(repo) == 1)
+        fetch_note = zp_strdup("shallow fetch (depth 1, libgit2 " LIBGIT2_VERSION ")");
+    } else if (git_repository_is_shallow(repo) == 1) {
         fo.depth = GIT_FETCH_DEPTH_UNSHALLOW;
+        fetch_note = zp_strdup("full fetch: a given commit needs the branch's history (the "
+                               "shallow checkout is unshallowed)");
+    } else {
+        fetch_note = zp_strdup("full fetch: a given commit needs the branch's history");
+    }
+#else
+    fetch_note = zp_strdup("full fetch: libgit2 " LIBGIT2_VERSION " has no shallow fetch, "
+                           "1.7 or later has; later fetches are incremental");
 #endif
     char *specs[] = {refspec};
     git_strarray refspecs = {specs, 1};
@@ -258,7 +341,12 @@ int app_git_sync(const char *url, const char *branch, const char *commit, const 
         goto out;
     }
     git_oid_tostr(ret_sha, 41, git_object_id(target));
+    if (ret_fetch) {
+        *ret_fetch = fetch_note;
+        fetch_note = NULL;
+    }
 out:
+    free(fetch_note);
     free(st.problem);
     free(refspec);
     free(tracking);

@@ -20,7 +20,7 @@
     "json] | create NAME "                                                                         \
     "--git URL [--branch B] [--build-pack auto|dockerfile|compose|static|...] [--domain HOST] "    \
     "[--port N] [--publish [IP:]PORT] [--tls auto|internal|off] [--health PATH] [--env K=V...] "   \
-    "[--volume NAME:/PATH...] [--memory SIZE] "                                                    \
+    "[--volume NAME:/PATH...] [--image KEY=IMAGE...] [--memory SIZE] "                             \
     "[--cpus N] [--ssh-key FILE] [--token-file FILE] [--secret S] [--deploy] | deploy NAME "       \
     "[--commit SHA] | list [--format json] | remove NAME [--volumes]"
 
@@ -121,8 +121,11 @@ static int app_plan_cmd(int argc, char **argv)
                 goto out;
             break;
         case 'i':
-            if (!strchr(optarg, '=')) {
-                rc = cli_usage_error(&cli_cmd_app, "--image: expected KEY=IMAGE, got '%s'", optarg);
+            if (!app_image_option_valid(optarg)) {
+                rc = cli_usage_error(&cli_cmd_app,
+                                     "--image: expected PROVIDER=IMAGE or PROVIDER-runtime=IMAGE, "
+                                     "got '%s'",
+                                     optarg);
                 goto out;
             }
             images = zp_realloc(images, (o.nimages + 1) * sizeof(char *));
@@ -162,14 +165,16 @@ static int app_plan_cmd(int argc, char **argv)
         char *kh = ssh_known_hosts_path(state);
         struct app_git_auth auth = {.token = getenv("ZPANEL_GIT_TOKEN"), .known_hosts = kh};
         char sha[41];
-        int grc = app_git_sync(dir, branch, NULL, tmp, &auth, sha, &err);
+        char *fetch = NULL;
+        int grc = app_git_sync(dir, branch, NULL, tmp, &auth, sha, &fetch, &err);
         free(kh);
         free(state);
         if (grc != 0) {
             rc = cli_error(&err);
             goto out;
         }
-        fprintf(stderr, "%s: branch %s at commit %s\n", dir, branch, sha);
+        fprintf(stderr, "%s: branch %s at commit %s (%s)\n", dir, branch, sha, fetch);
+        free(fetch);
         dir = tmp;
     }
     if (app_detect(dir, &o, &plan, &err) != 0) {
@@ -253,6 +258,7 @@ static int app_create_cmd(const struct cli_global *g, int argc, char **argv)
                                          {"health", required_argument, NULL, 'H'},
                                          {"env", required_argument, NULL, 'e'},
                                          {"volume", required_argument, NULL, 'v'},
+                                         {"image", required_argument, NULL, 'i'},
                                          {"memory", required_argument, NULL, 'm'},
                                          {"cpus", required_argument, NULL, 'c'},
                                          {"ssh-key", required_argument, NULL, 'k'},
@@ -300,6 +306,9 @@ static int app_create_cmd(const struct cli_global *g, int argc, char **argv)
             break;
         case 'v':
             add_str(&s.volumes, &s.nvolumes, optarg);
+            break;
+        case 'i':
+            add_str(&s.images, &s.nimages, optarg);
             break;
         case 'm': {
             int64_t bytes;

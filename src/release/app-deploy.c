@@ -101,8 +101,8 @@ int release_app_deploy(const char *name, const char *commit, const struct releas
         goto out;
     snprintf(ret->provider, sizeof(ret->provider), "%s", app_provider_name(prep.plan.provider));
     memcpy(ret->sha, prep.sha, sizeof(ret->sha));
-    sink_line(opts, "Commit %.12s, build pack %s, port %d", prep.sha, ret->provider,
-              prep.plan.port);
+    sink_line(opts, "Commit %.12s (%s), build pack %s, port %d", prep.sha, prep.fetch_note,
+              ret->provider, prep.plan.port);
     if ((rc = load_project(&prep, &s, &p, err)))
         goto out;
     if ((rc = orch_new(p, opts->host, opts->sink ? opts->sink->event : NULL,

@@ -506,7 +506,7 @@ static char *opt_str(json_t *b, const char *key, bool *bad)
 }
 
 /* {"name", "git", "branch"?, "buildPack"?, "domain"?, "port"?, "publish"?, "tls"?,
- * "health"?, "env"?: {K: V},
+ * "health"?, "env"?: {K: V}, "images"?: {PROVIDER: IMAGE},
  * "secret"?} -> 201 with the app and its webhook secret (shown once) */
 void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
 {
@@ -546,6 +546,18 @@ void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
         }
         s.env = zp_realloc(s.env, (s.nenv + 1) * sizeof(char *));
         s.env[s.nenv++] = zp_asprintf("%s=%s", k, json_string_value(v));
+    }
+    json_t *images = json_object_get(b, "images");
+    if (images && !json_is_object(images))
+        bad = true;
+    json_object_foreach(images, k, v)
+    {
+        if (!json_is_string(v)) {
+            bad = true;
+            break;
+        }
+        s.images = zp_realloc(s.images, (s.nimages + 1) * sizeof(char *));
+        s.images[s.nimages++] = zp_asprintf("%s=%s", k, json_string_value(v));
     }
     if (bad || !s.name || !s.git) {
         srv_reply_error(resp, 400, "bad_request", NULL,
@@ -670,6 +682,8 @@ static void webhook_pr(struct srv_req *req, struct srv_resp *resp, const struct 
             .preview_of = s->name,
             .env = s->env,
             .nenv = s->nenv,
+            .images = s->images,
+            .nimages = s->nimages,
         };
         if (app_save(req->srv->state_dir, &p, false, &err) != 0)
             srv_reply_zerr(resp, &err);

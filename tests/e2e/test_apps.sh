@@ -12,14 +12,23 @@
 # deploy of the first commit through the API brings version 1 back; a pull request from
 # the same repository deploys a preview NAME-pr-N (pr-N.DOMAIN) from its branch and closing
 # it removes the preview, a fork's is ignored, a preview never replaces another app nor
-# takes its host; `app remove`. The test runs the proxy: it holds the proxy lock
-# (RESOURCE_LOCK).
+# takes its host. A stdlib Python app without a Dockerfile is built through its generated
+# Dockerfile FROM a local Debian python3 image (--image python=...; made in the background
+# FROM the e2e_debian_image fixture's image, kept between runs) and serves 200 through the
+# proxy as uid 10001; its checkout is shallow with libgit2 1.7+, full (and logged so)
+# before. Over ssh (Debian's sshd on 127.0.0.1, lib-sshd.sh) with a deploy key: an
+# unknown and a wrong host key are refused, the known one deploys. `app remove`. The
+# test runs the proxy: it holds the proxy lock (RESOURCE_LOCK).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-engine.sh"
 source "$(dirname "$0")/lib-proxy.sh"
+source "$(dirname "$0")/lib-sshd.sh"
 
 A=zpe2eapps
 PR=$A-pr-7
+PY=zpe2eappspy
+SA=zpe2eappsssh
+PY_IMAGE=zpanel-local/python:3
 require_engine
 for t in git curl python3 wrk; do command -v $t >/dev/null || skip_test "$t is missing"; done
 [ -x /usr/lib/git-core/git-http-backend ] || skip_test "git http-backend is missing"
@@ -27,7 +36,25 @@ test_image || { fail "building $TEST_IMAGE"; finish; exit; }
 proxy_image || { fail "building $PROXY_IMAGE"; finish; exit; }
 cleanup_routed "$A"
 cleanup_routed "$PR"
+cleanup_routed "$PY"
+cleanup_project "$SA"
 timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
+# The Python provider's base image: Debian's python3 on the local Debian image (the
+# e2e_debian_image fixture; the script returns at once when it exists), kept between runs
+# as that one is. Made in the background while the Dockerfile app is tested.
+py_image() {
+    bash "$ZP_SOURCE_DIR/scripts/debian-image.sh" zpanel-local/debian:bookworm || return 1
+    exec 8>/tmp/zpanel-python-image.lock
+    flock 8
+    docker image inspect "$PY_IMAGE" >/dev/null 2>&1 && return 0
+    local t0=$SECONDS
+    printf '%s\n' 'FROM zpanel-local/debian:bookworm' \
+        'RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*' |
+        docker build -q -t "$PY_IMAGE" - || return 1
+    echo "built $PY_IMAGE in $((SECONDS - t0)) s"
+}
+py_image >"$TMP/py-image.log" 2>&1 &
+PY_IMAGE_PID=$!
 export ZPANEL_STATE_DIR=$TMP/state
 ST=$ZPANEL_STATE_DIR
 SERVE_PID=
@@ -36,11 +63,17 @@ WRK_PID=
 stop_wrk() { [ -n "$WRK_PID" ] && kill -INT "$WRK_PID" 2>/dev/null && wait "$WRK_PID" 2>/dev/null; WRK_PID=; }
 cleanup() {
     stop_wrk
+    [ -n "$PY_IMAGE_PID" ] && kill "$PY_IMAGE_PID" 2>/dev/null && wait "$PY_IMAGE_PID" 2>/dev/null
     [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
     [ -n "$GIT_HTTP_PID" ] && kill "$GIT_HTTP_PID" 2>/dev/null && wait "$GIT_HTTP_PID" 2>/dev/null
     cleanup_routed "$A"
     cleanup_routed "$PR"
+    cleanup_routed "$PY"
+    sshd_stop
+    cleanup_project "$SA"
     timeout 60 "$ZPANEL" proxy down >/dev/null 2>&1
+    docker images -q "zpanel-app-$SA" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
+    docker images -q "zpanel-app-$PY" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker images -q "zpanel-app-$PR" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker images -q "zpanel-app-$A" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     rm -rf "$TMP"
@@ -264,6 +297,18 @@ C=$(docker ps -q --filter "label=io.zpanel.project=$PR")
 [ -n "$C" ] && [ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SHAF" ] && ok ||
     fail "the preview runs the pull request's head: $(tail -5 "$TMP/serve.log")"
 grep -q "^domain = \"pr-7.$A.localhost\"" "$ST/apps/$PR/app.toml" && ok || fail "the preview's host is pr-7.DOMAIN"
+# the preview's new checkout, fetched over smart HTTP: only the tip (depth 1) with libgit2
+# 1.7 or later, the branch's three commits before
+LG_MINOR=$(ldd "$ZPANEL" | grep -o 'libgit2\.so\.1\.[0-9]*' | head -1)
+LG_MINOR=${LG_MINOR##*.}
+PRSRC=$ST/apps/$PR/src
+if [ "${LG_MINOR:-0}" -ge 7 ]; then
+    [ -s "$PRSRC/.git/shallow" ] && [ "$(git -C "$PRSRC" rev-list --count HEAD)" = 1 ] && ok ||
+        fail "libgit2 1.$LG_MINOR: the checkout fetched over HTTP is shallow ($(git -C "$PRSRC" rev-list --count HEAD))"
+else
+    [ ! -e "$PRSRC/.git/shallow" ] && [ "$(git -C "$PRSRC" rev-list --count HEAD)" = 3 ] && ok ||
+        fail "libgit2 1.${LG_MINOR:-?}: the checkout fetched over HTTP has the history ($(git -C "$PRSRC" rev-list --count HEAD))"
+fi
 wait_page preview "pr-7.$A.localhost" && ok || fail "the preview serves at pr-7.DOMAIN: '$(get_page "pr-7.$A.localhost")'"
 [ "$(get_page)" = "version 1" ] && ok || fail "the preview leaves the app alone"
 pr_hook p-2 closed acme/shop
@@ -274,6 +319,115 @@ wait_jobs || fail "the preview's removal ends"
 
 kill "$SERVE_PID" && wait "$SERVE_PID" 2>/dev/null
 SERVE_PID=
+
+# ---- a generated Dockerfile: a stdlib Python web app without a Dockerfile ----
+P=$TMP/py
+git init -q -b main "$P"
+cat >"$P/main.py" <<'PYAPP'
+import os, signal, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+class Hello(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("python uid %d\n" % os.getuid()).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Hello).serve_forever()
+PYAPP
+gp() { git -C "$P" -c user.name=e2e -c user.email=e2e@example.invalid "$@"; }
+gp add -A && gp commit -qm py && echo "a stdlib app" >"$P/README" && gp add -A && gp commit -qm readme
+git clone -q --bare "$P" "$TMP/py.git"
+T0=$(date +%s.%N)
+wait "$PY_IMAGE_PID" && ok || fail "building $PY_IMAGE: $(tail -20 "$TMP/py-image.log")"
+PY_IMAGE_PID=
+cat "$TMP/py-image.log" >&2
+echo "python image (after the wait): $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" >&2
+T0=$(date +%s.%N)
+run "$ZPANEL" app plan "$P" --image "python=$PY_IMAGE"
+expect_rc 0 "app plan of a Python app"
+expect_out_has "provider:        python" "plan: the Python provider"
+expect_out_has "FROM $PY_IMAGE AS build" "plan: the configured base image"
+expect_out_has "RUN python3 -m venv --without-pip /opt/venv" "plan: a venv without pip (nothing to install)"
+run "$ZPANEL" app create "$PY" --git "file://$TMP/py.git" --image "python=$PY_IMAGE" \
+    --image "python-runtime=$PY_IMAGE" --domain "$PY.localhost" --tls off
+expect_rc 0 "app create with the Python provider's base images"
+grep -q "python-runtime=$PY_IMAGE" "$ST/apps/$PY/app.toml" && ok || fail "app.toml keeps the base images"
+run "$ZPANEL" app create zpe2eappsbad --git "file://$TMP/py.git" --image "cobol=x:1"
+expect_rc 2 "an --image of an unknown provider is a usage error"
+expect_err_has "--image 'cobol=x:1'" "the bad --image is named"
+run "$ZPANEL" app deploy "$PY"
+expect_rc 0 "app deploy of the Python app"
+expect_out_has "deployed (python)" "deploy: the python pack"
+# over file:// the history is fetched whatever libgit2 (its local transport has no shallow
+# fetch), and the log says why
+LG_MINOR=$(ldd "$ZPANEL" | grep -o 'libgit2\.so\.1\.[0-9]*' | head -1)
+LG_MINOR=${LG_MINOR##*.}
+if [ "${LG_MINOR:-0}" -ge 7 ]; then WHY="local transport (file://) has no shallow fetch"; else
+    WHY="libgit2 1.$LG_MINOR.[0-9]* has no shallow fetch"; fi
+grep -q "full fetch: .*$WHY" <<<"$OUT$ERR" && [ ! -e "$ST/apps/$PY/src/.git/shallow" ] &&
+    [ "$(git -C "$ST/apps/$PY/src" rev-list --count HEAD)" = 2 ] && ok ||
+    fail "libgit2 1.${LG_MINOR:-?} over file://: a full fetch, and the log says why: $OUT$ERR"
+wait_page "python uid 10001" "$PY.localhost" && ok ||
+    fail "the generated Dockerfile's app serves as uid 10001: '$(get_page "$PY.localhost")'"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: $PY.localhost" "http://127.0.0.1:$HTTP_PORT/")
+[ "$CODE" = 200 ] && ok || fail "the Python app's route answers 200 (got $CODE)"
+echo "python app: plan, create, build and deploy: $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" >&2
+C=$(docker ps -q --filter "label=io.zpanel.project=$PY")
+[ "$(inspect_field "$C" '{{.Config.User}}')" = "10001:10001" ] && ok || fail "the app runs as uid 10001"
+inspect_field "$C" '{{json .Config.Env}}' | grep -q '"PORT=8000"' && ok || fail "PORT is the plan's 8000"
+python3 -c 'import json, sys; t = open(sys.argv[1]).read(); t = t[t.index("{"):]
+print(json.loads(t)["services"]["web"]["build"]["dockerfile_inline"])' "$ST/apps/$PY/compose.yaml" >"$TMP/py.Dockerfile"
+[ "$(grep -c '^FROM ' "$TMP/py.Dockerfile")" = 2 ] && grep -q '^USER 10001:10001$' "$TMP/py.Dockerfile" && ok ||
+    fail "the generated Dockerfile is multi-stage and non-root: $(cat "$TMP/py.Dockerfile")"
+run "$ZPANEL" app remove "$PY"
+expect_rc 0 "remove the Python app"
+
+# ---- ssh: a deploy key, the host key checked against zpanel's known_hosts ----
+# Debian's sshd on 127.0.0.1 (lib-sshd.sh) runs git-upload-pack for a key-only user who
+# owns a copy of the repository (git refuses a repository another user owns)
+T0=$(date +%s.%N)
+if sshd_prepare "$TMP/sshd" zpgittest 2>"$TMP/sshd.err" &&
+    sshd_start host1 'DisableForwarding yes' 'PermitTTY no' 2>>"$TMP/sshd.err"; then
+    ok
+else
+    fail "sshd for git over ssh: $(cat "$TMP/sshd.err")"
+fi
+chmod 755 "$TMP"
+git clone -q --bare "$TMP/repo.git" "$TMP/sshd/repo.git"
+SSHA=$(git -C "$TMP/sshd/repo.git" rev-parse main)
+chown -R zpgittest "$TMP/sshd/repo.git"
+KH=$ST/ssh/known_hosts
+mkdir -p "$ST/ssh"
+run "$ZPANEL" app create "$SA" --git "ssh://zpgittest@127.0.0.1:$SSHD_PORT$TMP/sshd/repo.git" \
+    --ssh-key "$TMP/sshd/client"
+expect_rc 0 "app create over ssh with a deploy key"
+run "$ZPANEL" app deploy "$SA"
+expect_rc 1 "an unknown host is refused"
+expect_err_has "host '[127.0.0.1]:$SSHD_PORT' is not known: its host key $SSHD_FP1" "the unknown host and its key are named"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$TMP/sshd/host2.pub")" >"$KH"
+run "$ZPANEL" app deploy "$SA"
+expect_rc 1 "a wrong host key is refused"
+expect_err_has "REFUSING host key $SSHD_FP1" "the wrong host key is named"
+expect_err_has "holds another key for it" "the refusal says why"
+[ -z "$(docker ps -aq --filter "label=io.zpanel.project=$SA")" ] && ok || fail "a refused host deploys nothing"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$TMP/sshd/host1.pub")" >"$KH"
+run "$ZPANEL" app deploy "$SA"
+expect_rc 0 "app deploy over ssh with a deploy key and a known host key"
+expect_out_has "commit ${SSHA:0:12} deployed (dockerfile)" "ssh: the branch's tip deployed"
+C=$(docker ps -q --filter "label=io.zpanel.project=$SA")
+[ -n "$C" ] && [ "$(inspect_field "$C" '{{index .Config.Labels "dev.zpanel.app.commit"}}')" = "$SSHA" ] && ok ||
+    fail "the app fetched over ssh runs: $(cat "$SSHD_DIR/log")"
+run "$ZPANEL" app remove "$SA"
+expect_rc 0 "remove the app fetched over ssh"
+sshd_stop
+echo "ssh: sshd, three deploys (two refused), remove: $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" >&2
 
 # ---- remove ----
 for _ in $(seq 1 100); do [ -e "$ST/apps/$A/.lock" ] && flock -n "$ST/apps/$A/.lock" true && break; sleep 0.1; done

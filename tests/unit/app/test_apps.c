@@ -41,6 +41,8 @@ static void test_settings(void **state)
     char *st = tmpdir();
     char *env[] = {S("A=1"), S("QUOTE=say \"hi\" \\ $HOME\tend")};
     char *vols[] = {S("data:/data")};
+    char *imgs[] = {S("python=zpanel-local/python:3"),
+                    S("python-runtime=reg.local:5000/py@sha256:ab")};
     struct app_settings s = {.name = S("shop"),
                              .git = S("https://example.com/acme/shop.git"),
                              .branch = S("main"),
@@ -51,7 +53,9 @@ static void test_settings(void **state)
                              .env = env,
                              .nenv = 2,
                              .volumes = vols,
-                             .nvolumes = 1};
+                             .nvolumes = 1,
+                             .images = imgs,
+                             .nimages = 2};
     struct zp_err err;
     zp_err_init(&err);
     assert_int_equal(app_save(st, &s, true, &err), 0);
@@ -66,6 +70,8 @@ static void test_settings(void **state)
     assert_int_equal(l.nenv, 2);
     assert_string_equal(l.env[1], env[1]);
     assert_string_equal(l.volumes[0], "data:/data");
+    assert_int_equal(l.nimages, 2);
+    assert_string_equal(l.images[1], imgs[1]);
     assert_string_equal(l.secret, "0123456789abcdef");
     assert_string_equal(l.token, "ghp_token_in_clear_nowhere");
     assert_null(l.commit);
@@ -146,6 +152,10 @@ static void test_settings(void **state)
         {"build_pack", "cobol", "unknown build pack 'cobol'"},
         {"tls", "on", "--tls 'on'"},
         {"health", "up", "--health 'up'"},
+        {"image", "cobol=x:1", "--image 'cobol=x:1'"},
+        {"image", "python=a b", "--image 'python=a b'"},
+        {"image", "python=x\nRUN id", "PROVIDER=IMAGE"},
+        {"image", "node-runtime=", "--image 'node-runtime='"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct app_settings b = {.name = S("ok"), .git = S("file:///r")};
@@ -160,6 +170,8 @@ static void test_settings(void **state)
             b.env = one, b.nenv = 1;
         else if (strcmp(bad[i].field, "volume") == 0)
             b.volumes = one, b.nvolumes = 1;
+        else if (strcmp(bad[i].field, "image") == 0)
+            b.images = one, b.nimages = 1;
         else if (strcmp(bad[i].field, "publish") == 0)
             b.publish = (char *)bad[i].value;
         else if (strcmp(bad[i].field, "tls") == 0)

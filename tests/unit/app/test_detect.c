@@ -185,7 +185,7 @@ static void test_python(void **state)
     assert_int_equal(p.port, 8000);
     check_common(&p);
     check_order(p.dockerfile, "COPY requirements.txt ./", "RUN pip install");
-    assert_has(p.dockerfile, "RUN python -m venv /opt/venv\n");
+    assert_has(p.dockerfile, "RUN python3 -m venv /opt/venv\n");
     assert_has(p.dockerfile, "COPY --from=build /opt/venv /opt/venv\n");
     /* $PORT is left to the shell: not exec'd away */
     assert_has(p.dockerfile, "exec gunicorn mysite.wsgi --bind 0.0.0.0:$PORT");
@@ -196,7 +196,7 @@ static void test_python(void **state)
     assert_string_equal(p.start_cmd, "uvicorn main:app --host 0.0.0.0 --port $PORT");
     /* uvicorn[standard] is listed: not added again; pyproject needs the sources first */
     assert_string_equal(p.install_cmd, "pip install --no-cache-dir .");
-    const char *venv = strstr(p.dockerfile, "RUN python -m venv"),
+    const char *venv = strstr(p.dockerfile, "RUN python3 -m venv"),
                *copy = strstr(p.dockerfile, "COPY . ."),
                *inst = strstr(p.dockerfile, "RUN pip install");
     assert_true(venv && copy && inst && venv < copy && copy < inst);
@@ -218,6 +218,8 @@ static void test_python(void **state)
     assert_null(p.framework);
     assert_string_equal(p.start_cmd, "python main.py");
     assert_null(p.install_cmd);
+    /* nothing to install: a venv without pip (the base image needs no python3-venv) */
+    assert_has(p.dockerfile, "RUN python3 -m venv --without-pip /opt/venv\n");
     app_plan_release(&p);
 }
 
