@@ -31,11 +31,12 @@ stop_sshd() { # the listener and every session process it forked
     wait "$SSHD_PID" 2>/dev/null
     SSHD_PID=
 }
-trap '[ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; stop_sshd; cleanup_project $P; cleanup_project ${P}kill; cleanup_project ${P}sync; cleanup_project ${P}cp; rm -rf "$TMP"' EXIT
+trap '[ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; stop_sshd; cleanup_project $P; cleanup_project ${P}kill; cleanup_project ${P}sync; cleanup_project ${P}cp; cleanup_project ${P}build; docker image rm -f ${P}build-app:t >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 cleanup_project $P
 cleanup_project ${P}kill
 cleanup_project ${P}sync
 cleanup_project ${P}cp
+cleanup_project ${P}build
 
 id "$U" >/dev/null 2>&1 ||
     useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh -G docker "$U" ||
@@ -166,6 +167,34 @@ expect_rc 0 "restore over SSH"
 run Z --server t1 --progress quiet down -v
 expect_rc 0 "down over SSH"
 [ -z "$(docker ps -aq --filter label=io.zpanel.project=$P)" ] && ok || fail "down left containers"
+# --- a build over SSH: the context streams through the tunnel to the remote engine
+mkdir -p "$TMP/bld" && cd "$TMP/bld"
+printf 'FROM %s\nCOPY msg.txt /msg.txt\nRUN echo built-$((6*7)) >/built.txt\n' "$TEST_IMAGE" >Dockerfile
+echo "context-over-ssh-$$" >msg.txt
+head -c 300000 /dev/urandom >big.bin # a context larger than one channel window
+cat >compose.yaml <<YAML
+name: ${P}build
+services:
+  app:
+    build: .
+    image: ${P}build-app:t
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+YAML
+docker image rm -f ${P}build-app:t >/dev/null 2>&1
+run Z --server t1 --progress quiet up -d --build
+expect_rc 0 "up --build over SSH"
+[ "$(docker exec ${P}build-app-1 cat /msg.txt 2>/dev/null)" = "context-over-ssh-$$" ] &&
+    [ "$(docker exec ${P}build-app-1 cat /built.txt 2>/dev/null)" = built-42 ] && ok ||
+    fail "the image built over SSH lacks the context's file or the RUN step's: $ERR"
+echo "changed-$$" >msg.txt
+run Z --server t1 --progress quiet up -d --build
+expect_rc 0 "a second up --build after a context change"
+[ "$(docker exec ${P}build-app-1 cat /msg.txt 2>/dev/null)" = "changed-$$" ] && ok ||
+    fail "the rebuilt image over SSH does not hold the changed file"
+run Z --server t1 --progress quiet down
+expect_rc 0 "down of the built project"
+docker image rm -f ${P}build-app:t >/dev/null 2>&1
+cd "$TMP/proj"
 run Z --server nosuch ps
 expect_rc 2 "--server with an unknown name"
 expect_err_has "no server named 'nosuch'" "--server names the unknown server"
