@@ -4,7 +4,10 @@
 # docker group) fronts the local engine, which plays the remote one. Checks host-key
 # verification (wrong, unknown, changed keys), server add/list/check/remove, up/ps/logs/
 # exec/down through the tunnel with --server, -H ssh:// and DOCKER_HOST, sshd killed
-# during up, and the dial-stdio fallback when sshd refuses forwarding.
+# during up, and the dial-stdio fallback when sshd refuses forwarding; builds through the
+# tunnel, `proxy up` on the server and an update of a routed service under wrk (the
+# proxy's containers have fixed names: run under `flock /tmp/zp-proxy.lock`, ctest's
+# RESOURCE_LOCK zpanel-proxy), an app from git deployed to its server.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-engine.sh"
 . "$(dirname "$0")/lib-proxy.sh"
