@@ -1071,6 +1071,10 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
         o.http_port = 80;
     if ((rc = collect_routed(e, ov, nov, &rt, err)))
         goto out;
+    /* the edge reaches the router on `zpanel`: rejoin it when the router lost it (seen once
+     * on a loaded engine: disconnected right after its start) */
+    if ((rc = attach_router(e, &router, PROXY_NETWORK, err)))
+        goto out;
     /* the router reaches each upstream on its proxy network */
     for (size_t i = 0; i < rt.n; i++) {
         bool seen = false;

@@ -180,6 +180,7 @@ run Z --server t1 --progress quiet down -v
 expect_rc 0 "down over SSH"
 [ -z "$(docker ps -aq --filter label=io.zpanel.project=$P)" ] && ok || fail "down left containers"
 # --- a build over SSH: the context streams through the tunnel to the remote engine
+t_bld=$SECONDS
 mkdir -p "$TMP/bld" && cd "$TMP/bld"
 printf 'FROM %s\nCOPY msg.txt /msg.txt\nRUN echo built-$((6*7)) >/built.txt\n' "$TEST_IMAGE" >Dockerfile
 echo "context-over-ssh-$$" >msg.txt
@@ -206,6 +207,7 @@ expect_rc 0 "a second up --build after a context change"
 run Z --server t1 --progress quiet down
 expect_rc 0 "down of the built project"
 docker image rm -f ${P}build-app:t >/dev/null 2>&1
+echo "# builds over SSH: $((SECONDS - t_bld)) s"
 cd "$TMP/proj"
 run Z --server nosuch ps
 expect_rc 2 "--server with an unknown name"
@@ -329,6 +331,7 @@ cd "$TMP"
 
 # --- an app from git deploys to its server: built through the tunnel, run there
 A=${P}app
+t_app=$SECONDS
 git init -q -b main "$TMP/appsrc"
 printf 'FROM %s\nCOPY msg.txt /msg.txt\nCMD ["sh", "-c", "trap \x27exit 0\x27 TERM; while true; do sleep 1 & wait; done"]\n' \
     "$TEST_IMAGE" >"$TMP/appsrc/Dockerfile"
@@ -354,6 +357,7 @@ start_sshd host1 yes
 run Z app remove $A
 expect_rc 0 "app remove through the server"
 [ -z "$(docker ps -aq --filter label=io.zpanel.project=$A)" ] && ok || fail "app remove left containers"
+echo "# an app over SSH: $((SECONDS - t_app)) s"
 
 # --- the control plane: /api/v1/servers over the same registry, a project with a server
 # whose deploy job runs through the tunnel (its files synced first)
