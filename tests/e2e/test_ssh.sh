@@ -182,7 +182,7 @@ expect_rc 0 "down over SSH"
 # --- a build over SSH: the context streams through the tunnel to the remote engine
 t_bld=$SECONDS
 mkdir -p "$TMP/bld" && cd "$TMP/bld"
-printf 'FROM %s\nCOPY msg.txt /msg.txt\nRUN echo built-$((6*7)) >/built.txt\n' "$TEST_IMAGE" >Dockerfile
+printf 'FROM %s\nCOPY msg.txt big.bin /ctx/\n' "$TEST_IMAGE" >Dockerfile
 echo "context-over-ssh-$$" >msg.txt
 head -c 300000 /dev/urandom >big.bin # a context larger than one channel window
 cat >compose.yaml <<YAML
@@ -196,14 +196,10 @@ YAML
 docker image rm -f ${P}build-app:t >/dev/null 2>&1
 run Z --server t1 --progress quiet up -d --build
 expect_rc 0 "up --build over SSH"
-[ "$(docker exec ${P}build-app-1 cat /msg.txt 2>/dev/null)" = "context-over-ssh-$$" ] &&
-    [ "$(docker exec ${P}build-app-1 cat /built.txt 2>/dev/null)" = built-42 ] && ok ||
-    fail "the image built over SSH lacks the context's file or the RUN step's: $ERR"
-echo "changed-$$" >msg.txt
-run Z --server t1 --progress quiet up -d --build
-expect_rc 0 "a second up --build after a context change"
-[ "$(docker exec ${P}build-app-1 cat /msg.txt 2>/dev/null)" = "changed-$$" ] && ok ||
-    fail "the rebuilt image over SSH does not hold the changed file"
+[ "$(docker exec ${P}build-app-1 cat /ctx/msg.txt 2>/dev/null)" = "context-over-ssh-$$" ] &&
+    [ "$(docker exec ${P}build-app-1 sha256sum /ctx/big.bin 2>/dev/null | cut -d' ' -f1)" = \
+        "$(sha256sum big.bin | cut -d' ' -f1)" ] && ok ||
+    fail "the image built over SSH lacks the context's files, or they differ: $ERR"
 run Z --server t1 --progress quiet down
 expect_rc 0 "down of the built project"
 docker image rm -f ${P}build-app:t >/dev/null 2>&1
