@@ -130,6 +130,7 @@ struct app_settings {
     char *publish;    /* "[IP:]PORT" published on the host, or NULL */
     char *tls;        /* the route's TLS: "auto" (NULL), "internal" or "off" */
     char *health;     /* the route's HTTP probe path during a rollout ("/up"), or NULL */
+    char *server;     /* the registered server (ssh/) it deploys to, or NULL: this engine */
     int port;         /* 0: the plan's */
     char *secret;     /* the webhook secret */
     char *token;      /* https token, or NULL */
@@ -159,7 +160,8 @@ bool app_image_option_valid(const char *kv);
 int app_settings_validate(const struct app_settings *s, struct zp_err *err);
 /* Write STATE/apps/NAME/app.toml (0600, atomically), with secret, token and the env values
  * sealed under state_dir's key (store_secret_seal; STATE/secret.key made on first use).
- * create: ZP_E_CONFLICT when the app exists; ZP_E_INPUT for a name app_name_reserved
+ * create: ZP_E_CONFLICT when the app exists, ZP_E_INPUT when its server is not registered
+ * (STATE/ssh/servers); ZP_E_INPUT for a name app_name_reserved
  * (NAME-pr-N is the preview of NAME's pull request N). Errors also: ZP_E_INPUT
  * (app_settings_validate, an unusable key file), ZP_E_SYSTEM. */
 int app_save(const char *state_dir, const struct app_settings *s, bool create, struct zp_err *err);

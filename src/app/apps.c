@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../ssh/ssh.h"
 #include "../store/secret.h"
 #include "app-int.h"
 
@@ -134,6 +135,8 @@ int app_settings_validate(const struct app_settings *s, struct zp_err *err)
                           s->health);
     if ((s->tls || s->health) && !s->domain)
         return zp_err_set(err, ZP_E_INPUT, NULL, "--tls and --health need --domain (the route)");
+    if (s->server && !ssh_server_name_valid(s->server))
+        return zp_err_set(err, ZP_E_INPUT, NULL, "--server '%s': not a server name", s->server);
     if (s->publish) {
         int64_t v;
         const char *colon = strrchr(s->publish, ':');
@@ -253,6 +256,16 @@ int app_save(const char *state_dir, const struct app_settings *s, bool create, s
         rc = zp_err_set(err, ZP_E_CONFLICT, NULL, "app '%s' exists already", s->name);
         goto out;
     }
+    if (create && s->server) {
+        struct ssh_servers servers = {0};
+        if ((rc = ssh_servers_load(state_dir, &servers, err)) == 0 &&
+            !ssh_servers_find(&servers, s->server))
+            rc = zp_err_set(err, ZP_E_INPUT, NULL,
+                            "--server: no server named '%s' (see zpanel server list)", s->server);
+        ssh_servers_release(&servers);
+        if (rc)
+            goto out;
+    }
     if ((rc = zp_mkdir_p(dir, 0700, err)))
         goto out;
     zp_buf_adds(&b,
@@ -266,6 +279,7 @@ int app_save(const char *state_dir, const struct app_settings *s, bool create, s
     kv(&b, "publish", s->publish);
     kv(&b, "tls", s->tls);
     kv(&b, "health", s->health);
+    kv(&b, "server", s->server);
     if (s->port)
         zp_buf_addf(&b, "port = %d\n", s->port);
     if ((rc = kv_sealed(&b, state_dir, "secret", s->secret, err)) ||
@@ -378,6 +392,7 @@ int app_load(const char *state_dir, const char *name, struct app_settings *ret, 
         s.publish = dup_str(&t, "publish");
         s.tls = dup_str(&t, "tls");
         s.health = dup_str(&t, "health");
+        s.server = dup_str(&t, "server");
         s.secret = dup_str(&t, "secret");
         s.token = dup_str(&t, "token");
         s.ssh_key = dup_str(&t, "ssh_key");
@@ -418,6 +433,7 @@ void app_settings_release(struct app_settings *s)
     free(s->publish);
     free(s->tls);
     free(s->health);
+    free(s->server);
     free(s->secret);
     free(s->token);
     free(s->ssh_key);

@@ -19,8 +19,9 @@
     "plan PATH|URL [--branch B] [--build-pack P] [--port N] [--image KEY=IMAGE...] [--format "     \
     "json] | create NAME "                                                                         \
     "--git URL [--branch B] [--build-pack auto|dockerfile|compose|static|...] [--domain HOST] "    \
-    "[--port N] [--publish [IP:]PORT] [--tls auto|internal|off] [--health PATH] [--env K=V...] "   \
-    "[--volume NAME:/PATH...] [--image KEY=IMAGE...] [--memory SIZE] "                             \
+    "[--port N] [--publish [IP:]PORT] [--server NAME] [--tls auto|internal|off] "                  \
+    "[--health PATH] [--env K=V...] [--volume NAME:/PATH...] [--image KEY=IMAGE...] "              \
+    "[--memory SIZE] "                                                                             \
     "[--cpus N] [--ssh-key FILE] [--token-file FILE] [--secret S] [--deploy] | deploy NAME "       \
     "[--commit SHA] | list [--format json] | remove NAME [--volumes]"
 
@@ -254,6 +255,7 @@ static int app_create_cmd(const struct cli_global *g, int argc, char **argv)
                                          {"domain", required_argument, NULL, 'd'},
                                          {"port", required_argument, NULL, 'p'},
                                          {"publish", required_argument, NULL, 'P'},
+                                         {"server", required_argument, NULL, 'S'},
                                          {"tls", required_argument, NULL, 'T'},
                                          {"health", required_argument, NULL, 'H'},
                                          {"env", required_argument, NULL, 'e'},
@@ -294,6 +296,9 @@ static int app_create_cmd(const struct cli_global *g, int argc, char **argv)
             break;
         case 'P':
             free(s.publish), s.publish = zp_strdup(optarg);
+            break;
+        case 'S':
+            free(s.server), s.server = zp_strdup(optarg);
             break;
         case 'T':
             free(s.tls), s.tls = zp_strdup(optarg);

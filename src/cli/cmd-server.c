@@ -25,6 +25,7 @@
 /* The server of this process's tunnel (g->remote points at .r); the strings are owned. */
 static struct {
     struct release_remote r;
+    struct ssh_tunnel *t; /* borrowed */
     char *url, *name, *known_hosts, *identity, *base_dir;
 } remote;
 
@@ -119,7 +120,13 @@ int cli_ssh_open(struct cli_global *g, struct ssh_tunnel **ret)
                                        .known_hosts = remote.known_hosts,
                                        .identity = remote.identity,
                                        .base_dir = remote.base_dir};
+    remote.t = *ret;
     g->remote = &remote.r;
+    /* `proxy up` and rollouts reach the server's proxy through the tunnel too */
+    if (release_remote_proxy_register(&remote.r, *ret, &err) != 0) {
+        rc = cli_error(&err);
+        goto out;
+    }
 out:
     ssh_servers_release(&servers);
     free(identity);
@@ -138,7 +145,7 @@ int cli_remote_prepare(const struct cli_global *g, const struct cli_cmd *cmd, st
     memset(&st, 0, sizeof(st));
     struct zp_err err;
     zp_err_init(&err);
-    if (release_remote_prepare(s->project, g->remote, sync, &st, &err) != 0)
+    if (release_remote_prepare(s->project, g->remote, sync ? remote.t : NULL, &st, &err) != 0)
         return cli_error(&err);
     if (sync && s->progress && (st.sent > 0 || st.removed > 0)) {
         char *dir = release_remote_dir(g->remote, s->project->name);
@@ -154,6 +161,7 @@ int cli_remote_prepare(const struct cli_global *g, const struct cli_cmd *cmd, st
 void cli_ssh_close(struct ssh_tunnel *t, int rc)
 {
     remote_clear();
+    release_remote_proxy_forget(t);
     if (!t)
         return;
     char *e = rc != 0 ? ssh_tunnel_error(t) : NULL;

@@ -478,6 +478,9 @@ int proxy_certs(struct engine *e, const struct proxy_opts *opts, int64_t wait_ms
 {
     *ret = NULL;
     *ret_n = 0;
+    struct proxy_opts ro;
+    if (proxy__resolve(e, opts, &ro)->remote)
+        return 0; /* the certificates are on the server: not read over SSH yet */
     struct engine_container edge;
     memset(&edge, 0, sizeof(edge));
     struct zp_err ierr;

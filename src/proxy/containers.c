@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,14 @@ static const char *role_sock(enum role r)
 
 char *proxy__dir(const struct proxy_opts *opts)
 {
+    if (opts->remote)
+        return zp_strdup(opts->remote->dir);
     return zp_path_join(opts->state_dir, "proxy");
 }
 
 char *proxy__sock_path(const struct proxy_opts *opts, const char *sock)
 {
-    char *dir = proxy__dir(opts);
+    char *dir = opts->remote ? zp_strdup(opts->remote->sock_dir) : proxy__dir(opts);
     char *p = zp_path_join(dir, sock);
     free(dir);
     return p;
@@ -109,8 +112,36 @@ out:
 
 /* <state>/proxy (0700, also when it existed), its data directories and the initial
  * configurations each Caddy starts with when it has no autosaved one. */
-static int prepare_dir(const struct proxy_opts *opts, struct zp_err *err)
+static int prepare_dir_remote(const struct proxy_opts *opts, char **ret_user, struct zp_err *err)
 {
+    const struct proxy_remote *r = opts->remote;
+    char *texts[2], *names[2], *dirs[2];
+    for (int k = ROLE_ROUTER; k <= ROLE_EDGE; k++) {
+        char *sock = inner_sock(k);
+        char *probe = zp_asprintf("%s/%s", PROXY_MOUNT, PROXY_PROBE_SOCK);
+        texts[k] = k == ROLE_EDGE
+                       ? proxy_edge_config(NULL, 0, sock, opts->http_port, opts->https_port)
+                       : proxy_router_config(NULL, 0, sock, probe);
+        names[k] = zp_asprintf("%s.json", role_name(k));
+        dirs[k] = zp_asprintf("data/%s/config", role_name(k));
+        free(sock);
+        free(probe);
+    }
+    int rc = r->prepare(r->ctx, r->dir, (const char *const *)names, (const char *const *)texts, 2,
+                        (const char *const *)dirs, 2, ret_user, err);
+    for (int k = 0; k < 2; k++) {
+        free(texts[k]);
+        free(names[k]);
+        free(dirs[k]);
+    }
+    return rc;
+}
+
+static int prepare_dir(const struct proxy_opts *opts, char **ret_user, struct zp_err *err)
+{
+    *ret_user = NULL;
+    if (opts->remote)
+        return prepare_dir_remote(opts, ret_user, err);
     char *dir = proxy__dir(opts);
     char *data = NULL, *file = NULL, *sock = NULL, *cfg = NULL;
     int rc = zp_mkdir_p(dir, 0700, err);
@@ -163,9 +194,14 @@ static void opts_defaults(const struct proxy_opts *in, struct proxy_opts *out)
 static char *settings_hash(const struct proxy_opts *o, const char *image_id, enum role r,
                            const struct proxy_acme *acme)
 {
-    char *s = zp_asprintf("v1|%s|%s|%s|%d|%d|%s|%u:%u|%s", role_name(r), o->image, image_id,
-                          o->http_port, o->https_port, o->bind_ip ? o->bind_ip : "",
-                          (unsigned)getuid(), (unsigned)getgid(), o->state_dir);
+    char *user =
+        o->user ? zp_strdup(o->user) : zp_asprintf("%u:%u", (unsigned)getuid(), (unsigned)getgid());
+    char *dir = proxy__dir(o);
+    char *s = zp_asprintf("v1|%s|%s|%s|%d|%d|%s|%s|%s", role_name(r), o->image, image_id,
+                          o->http_port, o->https_port, o->bind_ip ? o->bind_ip : "", user,
+                          o->remote ? dir : o->state_dir);
+    free(user);
+    free(dir);
     if (acme && acme->ca_root) { /* the root's mount (a new root: a new mount) */
         char *t = zp_asprintf("%s|acme-root:%s", s, acme->root_sha ? acme->root_sha : "");
         free(s);
@@ -196,7 +232,8 @@ static char *create_body(const struct proxy_opts *o, enum role r, const char *ha
     char *initial = zp_asprintf("%s/%s.json", PROXY_MOUNT, role_name(r));
     char *data_env = zp_asprintf("XDG_DATA_HOME=%s/data/%s", PROXY_MOUNT, role_name(r));
     char *config_env = zp_asprintf("XDG_CONFIG_HOME=%s/data/%s/config", PROXY_MOUNT, role_name(r));
-    char *user = zp_asprintf("%u:%u", (unsigned)getuid(), (unsigned)getgid());
+    char *user =
+        o->user ? zp_strdup(o->user) : zp_asprintf("%u:%u", (unsigned)getuid(), (unsigned)getgid());
     char *http = zp_asprintf("%d", o->http_port);
     char *https = zp_asprintf("%d", o->https_port);
 
@@ -517,8 +554,14 @@ static int wait_admin(const struct proxy_opts *o, enum role r, struct zp_err *er
 
 int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err)
 {
-    struct proxy_opts o;
+    struct proxy_opts o, ro;
+    opts = proxy__resolve(e, opts, &ro);
     opts_defaults(opts, &o);
+    if (o.remote && ((o.acme_email && *o.acme_email) || (o.acme_ca && *o.acme_ca) ||
+                     (o.acme_ca_root && *o.acme_ca_root)))
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "--acme-*: ACME settings are not supported for a proxy on a server "
+                          "over SSH yet");
     if (!o.state_dir || !*o.state_dir)
         return zp_err_set(err, ZP_E_INTERNAL, NULL, "proxy: no state directory");
     char *image_id = NULL;
@@ -533,7 +576,11 @@ int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err
                           o.image, o.image);
     struct proxy_acme acme;
     memset(&acme, 0, sizeof(acme));
-    if ((rc = prepare_dir(&o, err)) || (rc = proxy__acme_apply(&o, &acme, err)) ||
+    char *user = NULL;
+    if ((rc = prepare_dir(&o, &user, err)))
+        goto out;
+    o.user = user;
+    if ((!o.remote && (rc = proxy__acme_apply(&o, &acme, err))) ||
         (rc = proxy_ensure_network(e, NULL, err)) ||
         (rc = ensure_container(e, &o, image_id, ROLE_ROUTER, NULL, err)) ||
         (rc = ensure_container(e, &o, image_id, ROLE_EDGE, &acme, err)) ||
@@ -548,6 +595,7 @@ int proxy_up(struct engine *e, const struct proxy_opts *opts, struct zp_err *err
 out:
     proxy_acme_release(&acme);
     free(image_id);
+    free(user);
     return rc;
 }
 
@@ -657,6 +705,8 @@ static int port_label(const struct engine_labels *l, const char *key)
 int proxy_get_status(struct engine *e, const struct proxy_opts *opts, struct proxy_status *ret,
                      struct zp_err *err)
 {
+    struct proxy_opts ro;
+    opts = proxy__resolve(e, opts, &ro);
     struct proxy_status st;
     memset(&st, 0, sizeof(st));
     struct engine_container edge, router;
@@ -980,7 +1030,8 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
 {
     if (ret_conflicts)
         *ret_conflicts = NULL;
-    struct proxy_opts o;
+    struct proxy_opts o, ro;
+    opts = proxy__resolve(e, opts, &ro);
     opts_defaults(opts, &o);
     struct engine_container edge, router;
     memset(&edge, 0, sizeof(edge));
@@ -1021,6 +1072,10 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
         o.http_port = 80;
     if ((rc = collect_routed(e, ov, nov, &rt, err)))
         goto out;
+    /* the edge reaches the router on `zpanel`: rejoin it when the router lost it (seen once
+     * on a loaded engine: disconnected right after its start) */
+    if ((rc = attach_router(e, &router, PROXY_NETWORK, err)))
+        goto out;
     /* the router reaches each upstream on its proxy network */
     for (size_t i = 0; i < rt.n; i++) {
         bool seen = false;
@@ -1046,7 +1101,7 @@ int proxy_sync(struct engine *e, const struct proxy_opts *opts, const struct pro
     esock = inner_sock(ROLE_EDGE);
     psock = zp_asprintf("%s/%s", PROXY_MOUNT, PROXY_PROBE_SOCK);
     rcfg = proxy_router_config(ups, rt.n, rsock, psock);
-    if ((rc = proxy_acme_load(&o, &acme, err)))
+    if (!o.remote && (rc = proxy_acme_load(&o, &acme, err)))
         goto out;
     ecfg = proxy_edge_config_acme(ups, rt.n, esock, o.http_port, o.https_port, &acme);
     /* the router first: a new host reaches the edge only once the router knows it */
@@ -1189,6 +1244,8 @@ static int cmp_line(const void *a, const void *b)
 int proxy_routes(struct engine *e, const struct proxy_opts *opts, char ***ret_lines,
                  struct zp_err *err)
 {
+    struct proxy_opts ro;
+    opts = proxy__resolve(e, opts, &ro);
     struct engine_container router;
     memset(&router, 0, sizeof(router));
     bool have = false;
@@ -1294,6 +1351,8 @@ static int container_address(struct engine *e, const char *container_id, char **
 int proxy_drain(struct engine *e, const struct proxy_opts *opts, const char *container_id, int port,
                 int64_t timeout_ms, bool *ret_drained, struct zp_err *err)
 {
+    struct proxy_opts ro;
+    opts = proxy__resolve(e, opts, &ro);
     char *ip = NULL;
     int rc = container_address(e, container_id, &ip, NULL, err);
     if (rc == ZP_E_NOTFOUND || rc == ZP_E_ENGINE) {
@@ -1343,6 +1402,8 @@ int proxy_probe(struct engine *e, const struct proxy_opts *opts, const char *con
                 const char *path, int64_t timeout_ms, bool *ret_ok, char **ret_output,
                 struct zp_err *err)
 {
+    struct proxy_opts ro;
+    opts = proxy__resolve(e, opts, &ro);
     if (!path || !proxy__path_valid(path))
         return zp_err_set(err, ZP_E_INPUT, NULL, "invalid probe path '%s'", path ? path : "");
     char *ip = NULL, *net = NULL, *dial = NULL, *sock = NULL, *host = NULL, *upstream = NULL;
@@ -1398,4 +1459,60 @@ out:
     free(host);
     free(upstream);
     return rc;
+}
+
+/* ---- proxies on other machines ---- */
+
+struct remote_entry {
+    char *host;
+    struct proxy_remote r;
+};
+
+static pthread_mutex_t remote_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct remote_entry **remotes;
+static size_t nremotes;
+
+void proxy_remote_set(const char *engine_host, const struct proxy_remote *r)
+{
+    pthread_mutex_lock(&remote_mu);
+    for (size_t i = 0; i < nremotes; i++) {
+        if (strcmp(remotes[i]->host, engine_host) != 0)
+            continue;
+        struct remote_entry *old = remotes[i];
+        remotes[i] = remotes[--nremotes];
+        free(old->host);
+        free((char *)old->r.dir);
+        free((char *)old->r.sock_dir);
+        free(old);
+        break;
+    }
+    if (r) {
+        struct remote_entry *n = zp_calloc(1, sizeof(*n));
+        n->host = zp_strdup(engine_host);
+        n->r = *r;
+        n->r.dir = zp_strdup(r->dir);
+        n->r.sock_dir = zp_strdup(r->sock_dir);
+        remotes = zp_realloc(remotes, (nremotes + 1) * sizeof(*remotes));
+        remotes[nremotes++] = n;
+    }
+    pthread_mutex_unlock(&remote_mu);
+}
+
+const struct proxy_opts *proxy__resolve(const struct engine *e, const struct proxy_opts *opts,
+                                        struct proxy_opts *tmp)
+{
+    if (opts->remote || !e)
+        return opts;
+    const char *host = engine_host(e);
+    const struct proxy_remote *r = NULL;
+    pthread_mutex_lock(&remote_mu);
+    for (size_t i = 0; i < nremotes && !r && host; i++)
+        if (strcmp(remotes[i]->host, host) == 0)
+            r = &remotes[i]->r; /* lives until its tunnel's owner forgets it */
+    pthread_mutex_unlock(&remote_mu);
+    if (!r)
+        return opts;
+    *tmp = *opts;
+    tmp->remote = r;
+    return tmp;
 }

@@ -51,9 +51,15 @@ char *proxy__json_dump(const json_t *j);
 /* The dial address of an upstream: "ip:port", "[ip6]:port" (caller frees). */
 char *proxy__dial(const char *address, int port);
 
-/* Paths on the host: <state_dir>/proxy and files below it (caller frees). */
+/* Paths on the engine's host: <state_dir>/proxy, or the remote proxy's directory (caller
+ * frees). */
 char *proxy__dir(const struct proxy_opts *opts);
+/* Where this process reaches the socket sock (caller frees). */
 char *proxy__sock_path(const struct proxy_opts *opts, const char *sock);
+/* opts with ->remote set from the registry (proxy_remote_set) for e's host: *tmp when it
+ * changes anything, else opts. */
+const struct proxy_opts *proxy__resolve(const struct engine *e, const struct proxy_opts *opts,
+                                        struct proxy_opts *tmp);
 
 /* Write text to path (0600) through a temporary file renamed over it. */
 int proxy__write_file(const char *path, const char *text, struct zp_err *err);

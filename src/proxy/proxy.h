@@ -203,6 +203,28 @@ void proxy_upstream_states_free(struct proxy_upstream_state *s, size_t n);
 
 /* ---- the proxy's containers ---- */
 
+/* A proxy on another machine, whose engine this process reaches over SSH (release/
+ * registers one per tunnel): its directory is on that machine, its sockets are reached
+ * through local forwarded ones, and its files are written over SFTP. */
+struct proxy_remote {
+    const char *dir;      /* the proxy's directory on that machine (the mount's source) */
+    const char *sock_dir; /* the local directory where its sockets are reachable */
+    /* Make dir (private to the login) with the directories dirs[0..ndirs) below it, and
+     * write the files names[i] (0600) with texts[i]; *ret_user gets "UID:GID" of dir's
+     * owner, whom Caddy runs as there. */
+    int (*prepare)(void *ctx, const char *dir, const char *const *names, const char *const *texts,
+                   size_t n, const char *const *dirs, size_t ndirs, char **ret_user,
+                   struct zp_err *err);
+    void *ctx;
+};
+
+/* The sockets in the proxy's directory (what a remote proxy's forwards carry). */
+#define PROXY_SOCKET_NAMES "router.sock", "edge.sock", "probe.sock"
+
+/* Register r (copied; the strings too) for the engine at engine_host (engine_host(e)):
+ * every proxy call with such an engine uses it. r NULL forgets the host. Thread-safe. */
+void proxy_remote_set(const char *engine_host, const struct proxy_remote *r);
+
 struct proxy_opts {
     const char *state_dir; /* zpanel's state directory: sockets and Caddy data go under
                             * <state_dir>/proxy */
@@ -216,6 +238,9 @@ struct proxy_opts {
     const char *acme_email;
     const char *acme_ca;
     const char *acme_ca_root;
+    /* Set by the proxy's calls themselves from proxy_remote_set (callers leave it NULL). */
+    const struct proxy_remote *remote;
+    const char *user; /* "UID:GID" Caddy runs as; NULL: this process's */
 };
 
 /* Create (or keep, when they already run with the same settings) the network and both

@@ -10,6 +10,7 @@
 
 #include "../ssh/ssh.h"
 #include "app-deploy.h"
+#include "remote.h"
 
 #include "../util/banned.h"
 
@@ -88,6 +89,7 @@ int release_app_deploy(const char *name, const char *commit, const struct releas
     struct app_prepared prep;
     struct compose_project *p = NULL;
     struct orch *o = NULL;
+    struct release_server *srv = NULL;
     struct release_result out;
     memset(&s, 0, sizeof(s));
     memset(&prep, 0, sizeof(prep));
@@ -105,7 +107,17 @@ int release_app_deploy(const char *name, const char *commit, const struct releas
               ret->provider, prep.plan.port);
     if ((rc = load_project(&prep, &s, &p, err)))
         goto out;
-    if ((rc = orch_new(p, opts->host, opts->sink ? opts->sink->event : NULL,
+    const char *host = opts->host;
+    if (s.server) { /* the app's server: its files synced, its engine through the tunnel */
+        struct ssh_sync_stats st;
+        memset(&st, 0, sizeof(st));
+        if ((rc = release_server_open(state, s.server, &srv, err)) ||
+            (rc = release_remote_prepare(p, &srv->r, srv->t, &st, err)))
+            goto out;
+        host = release_server_host(srv);
+        sink_line(opts, "Deploying to server %s (%s)", s.server, srv->url);
+    }
+    if ((rc = orch_new(p, host, opts->sink ? opts->sink->event : NULL,
                        opts->sink ? opts->sink->ud : NULL, &o, err)))
         goto out;
     struct orch_up_opts uo;
@@ -139,6 +151,13 @@ int release_app_deploy(const char *name, const char *commit, const struct releas
 out:
     release_result_release(&out);
     orch_free(o);
+    if (srv) {
+        char *why = NULL;
+        release_server_close(srv, rc, &why);
+        if (why)
+            zp_err_prefix(err, "%s", why);
+        free(why);
+    }
     compose_project_free(p);
     app_prepared_release(&prep);
     app_settings_release(&s);
@@ -182,17 +201,24 @@ int release_app_remove(const char *name, bool volumes, const struct release_opts
             free(c);
         }
     }
+    struct release_server *srv = NULL;
     if (zp_file_exists(prep.compose_path)) {
         rc = load_project(&prep, &s, &p, err);
+        if (rc == 0 && s.server)
+            rc = release_server_open(state, s.server, &srv, err);
         if (rc == 0)
-            rc = orch_new(p, opts->host, opts->sink ? opts->sink->event : NULL,
-                          opts->sink ? opts->sink->ud : NULL, &o, err);
+            rc = orch_new(p, srv ? release_server_host(srv) : opts->host,
+                          opts->sink ? opts->sink->event : NULL, opts->sink ? opts->sink->ud : NULL,
+                          &o, err);
         if (rc == 0) {
             struct orch_down_opts dopts = {
                 .volumes = volumes, .remove_orphans = true, .timeout_s = -1};
             rc = orch_down(o, &dopts, err);
         }
     }
+    orch_free(o);
+    o = NULL;
+    release_server_close(srv, rc, NULL);
     app_prepared_release(&prep);
     if (rc == 0)
         rc = app_delete(state, name, err);

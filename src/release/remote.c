@@ -11,6 +11,8 @@
 
 #include "remote.h"
 
+#include "../proxy/proxy.h"
+
 #include "../util/banned.h"
 
 #define MAX_DEPTH 64
@@ -212,13 +214,28 @@ static bool under(const char *rel, const char *root)
     return n == 0 || (strncmp(rel, root, n) == 0 && (rel[n] == '\0' || rel[n] == '/'));
 }
 
-int release_remote_prepare(struct compose_project *p, const struct release_remote *r, bool sync,
-                           struct ssh_sync_stats *ret_stats, struct zp_err *err)
+struct sync_args {
+    const char *dir;
+    const struct ssh_sync_file *files;
+    size_t nfiles;
+    const char *const *dirs;
+    size_t ndirs;
+    struct ssh_sync_stats *stats;
+};
+
+static int sync_on(struct ssh_conn *c, void *arg, struct zp_err *err)
+{
+    struct sync_args *a = arg;
+    return ssh_sync(c, a->dir, a->files, a->nfiles, a->dirs, a->ndirs, a->stats, err);
+}
+
+int release_remote_prepare(struct compose_project *p, const struct release_remote *r,
+                           struct ssh_tunnel *sync, struct ssh_sync_stats *ret_stats,
+                           struct zp_err *err)
 {
     struct walk w = {0};
     char *dir = release_remote_dir(r, p->name);
     struct ssh_sync_file *sf = NULL;
-    struct ssh_conn *conn = NULL;
     struct ssh_sync_stats stats = {0};
     int rc = 0;
     struct zp_node *svcs = zp_node_get(p->model, "services");
@@ -287,14 +304,8 @@ int release_remote_prepare(struct compose_project *p, const struct release_remot
             sf[i].size = w.files[i].size;
             sf[i].mode = w.files[i].mode;
         }
-        struct ssh_connect_opts o = {.known_hosts = r->known_hosts,
-                                     .identity = r->identity,
-                                     .name = r->name,
-                                     .registered = r->name != NULL};
-        rc = ssh_conn_open(r->url, &o, &conn, err);
-        if (rc == 0)
-            rc = ssh_sync(conn, dir, sf, w.nfiles, (const char *const *)w.dirs, w.ndirs, &stats,
-                          err);
+        struct sync_args a = {dir, sf, w.nfiles, (const char *const *)w.dirs, w.ndirs, &stats};
+        rc = ssh_tunnel_with_conn(sync, sync_on, &a, err);
         if (rc != 0) {
             zp_err_prefix(err, "server '%s': syncing the project's files to %s",
                           r->name ? r->name : r->url, dir);
@@ -351,9 +362,184 @@ int release_remote_prepare(struct compose_project *p, const struct release_remot
     if (ret_stats)
         *ret_stats = stats;
 out:
-    ssh_conn_free(conn);
     walk_release(&w);
     free(sf);
     free(dir);
     return rc;
+}
+
+/* ---- the proxy on the server ---- */
+
+char *release_remote_proxy_dir(const struct release_remote *r)
+{
+    const char *base = r->base_dir && *r->base_dir ? r->base_dir : SSH_DEFAULT_BASE_DIR;
+    char *j = zp_asprintf("%s/.proxy", base);
+    char *c = zp_path_clean(j);
+    free(j);
+    return c;
+}
+
+struct proxy_files {
+    const char *dir;
+    struct ssh_sync_file *files;
+    size_t n;
+    const char *const *dirs;
+    size_t ndirs;
+    unsigned uid, gid;
+};
+
+static int proxy_files_on(struct ssh_conn *c, void *arg, struct zp_err *err)
+{
+    struct proxy_files *a = arg;
+    struct ssh_sync_stats st;
+    int rc = ssh_sync(c, a->dir, a->files, a->n, a->dirs, a->ndirs, &st, err);
+    if (rc == 0)
+        rc = ssh_sftp_private_dir(c, a->dir, &a->uid, &a->gid, err);
+    return rc;
+}
+
+/* proxy_remote.prepare: the files go to a private local directory first (ssh_sync sends
+ * files), then over SFTP on the tunnel's session. */
+static int proxy_prepare(void *ctx, const char *dir, const char *const *names,
+                         const char *const *texts, size_t n, const char *const *dirs, size_t ndirs,
+                         char **ret_user, struct zp_err *err)
+{
+    struct ssh_tunnel *t = ctx;
+    *ret_user = NULL;
+    const char *tmp = getenv("TMPDIR");
+    char *ldir = zp_asprintf("%s/zpanel-proxy-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    struct ssh_sync_file *files = zp_calloc(n + 1, sizeof(*files));
+    char **paths = zp_calloc(n + 1, sizeof(*paths));
+    int rc = 0;
+    if (!mkdtemp(ldir)) {
+        rc = zp_err_sys(err, "creating a directory from '%s'", ldir);
+        free(ldir);
+        ldir = NULL;
+        goto out;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        paths[i] = zp_path_join(ldir, names[i]);
+        size_t len = strlen(texts[i]);
+        int fd = open(paths[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || zp_write_all(fd, texts[i], len) != 0) {
+            rc = zp_err_sys(err, "writing '%s'", paths[i]);
+            if (fd >= 0)
+                close(fd);
+            break;
+        }
+        close(fd);
+        files[i].local = paths[i];
+        files[i].rel = names[i];
+        files[i].size = len;
+        files[i].mode = 0600;
+        zp_sha256_hex(texts[i], len, files[i].sha256);
+    }
+    if (rc != 0)
+        goto out;
+    struct proxy_files a = {.dir = dir, .files = files, .n = n, .dirs = dirs, .ndirs = ndirs};
+    if ((rc = ssh_tunnel_with_conn(t, proxy_files_on, &a, err)) != 0) {
+        zp_err_prefix(err, "the proxy's files in %s", dir);
+        goto out;
+    }
+    *ret_user = zp_asprintf("%u:%u", a.uid, a.gid);
+out:
+    for (size_t i = 0; i < n; i++) {
+        if (paths[i])
+            unlink(paths[i]);
+        free(paths[i]);
+    }
+    if (ldir)
+        rmdir(ldir);
+    free(ldir);
+    free(paths);
+    free(files);
+    return rc;
+}
+
+int release_remote_proxy_register(const struct release_remote *r, struct ssh_tunnel *t,
+                                  struct zp_err *err)
+{
+    static const char *const socks[] = {PROXY_SOCKET_NAMES};
+    char *dir = release_remote_proxy_dir(r), *local = NULL;
+    int rc = ssh_tunnel_forward_dir(t, dir, socks, 3, &local, err);
+    if (rc == 0) {
+        struct proxy_remote pr = {
+            .dir = dir, .sock_dir = local, .prepare = proxy_prepare, .ctx = t};
+        proxy_remote_set(ssh_tunnel_host(t), &pr);
+    }
+    free(dir);
+    free(local);
+    return rc;
+}
+
+void release_remote_proxy_forget(struct ssh_tunnel *t)
+{
+    if (t)
+        proxy_remote_set(ssh_tunnel_host(t), NULL);
+}
+
+/* ---- a registered server, open ---- */
+
+int release_server_open(const char *state_dir, const char *name, struct release_server **ret,
+                        struct zp_err *err)
+{
+    *ret = NULL;
+    struct ssh_servers servers = {0};
+    int rc = ssh_servers_load(state_dir, &servers, err);
+    const struct ssh_server *srv = rc == 0 ? ssh_servers_find(&servers, name) : NULL;
+    if (rc == 0 && !srv)
+        rc = zp_err_set(err, ZP_E_NOTFOUND, NULL, "no server named '%s' (see zpanel server list)",
+                        name);
+    if (rc != 0) {
+        ssh_servers_release(&servers);
+        return rc;
+    }
+    struct release_server *s = zp_calloc(1, sizeof(*s));
+    s->url = zp_strdup(srv->url);
+    s->name = zp_strdup(srv->name);
+    s->known_hosts = ssh_known_hosts_path(state_dir);
+    s->identity = zp_strdup(srv->identity);
+    s->base_dir = srv->base_dir ? zp_strdup(srv->base_dir) : NULL;
+    ssh_servers_release(&servers);
+    s->r = (struct release_remote){.url = s->url,
+                                   .name = s->name,
+                                   .known_hosts = s->known_hosts,
+                                   .identity = s->identity,
+                                   .base_dir = s->base_dir};
+    struct ssh_connect_opts o = {.known_hosts = s->known_hosts,
+                                 .identity = s->identity,
+                                 .name = s->name,
+                                 .registered = true};
+    if ((rc = ssh_tunnel_open(s->url, s->name, &o, &s->t, err)) != 0 ||
+        (rc = release_remote_proxy_register(&s->r, s->t, err)) != 0) {
+        release_server_close(s, 0, NULL);
+        return rc;
+    }
+    *ret = s;
+    return 0;
+}
+
+const char *release_server_host(const struct release_server *s)
+{
+    return ssh_tunnel_host(s->t);
+}
+
+void release_server_close(struct release_server *s, int rc, char **ret_why)
+{
+    if (ret_why)
+        *ret_why = NULL;
+    if (!s)
+        return;
+    if (s->t) {
+        if (rc != 0 && ret_why)
+            *ret_why = ssh_tunnel_error(s->t);
+        release_remote_proxy_forget(s->t);
+        ssh_tunnel_free(s->t);
+    }
+    free(s->url);
+    free(s->name);
+    free(s->known_hosts);
+    free(s->identity);
+    free(s->base_dir);
+    free(s);
 }

@@ -464,9 +464,12 @@ static json_t *app_json(const struct app_settings *s)
         const char *eq = strchr(s->env[i], '=');
         json_array_append_new(env, json_stringn(s->env[i], (size_t)(eq - s->env[i])));
     }
-    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:i,s:s?,s:o}", "name", s->name, "git", s->git,
-                     "branch", s->branch ? s->branch : "main", "buildPack", s->build_pack, "domain",
-                     s->domain, "port", s->port, "commit", s->commit, "envNames", env);
+    json_t *j =
+        json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:i,s:s?,s:o}", "name", s->name, "git", s->git, "branch",
+                  s->branch ? s->branch : "main", "buildPack", s->build_pack, "domain", s->domain,
+                  "port", s->port, "commit", s->commit, "envNames", env);
+    json_object_set_new(j, "server", s->server ? json_string(s->server) : json_null());
+    return j;
 }
 
 void srv_api_apps_list(struct srv_req *req, struct srv_resp *resp)
@@ -505,7 +508,7 @@ static char *opt_str(json_t *b, const char *key, bool *bad)
     return zp_strdup(json_string_value(v));
 }
 
-/* {"name", "git", "branch"?, "buildPack"?, "domain"?, "port"?, "publish"?, "tls"?,
+/* {"name", "git", "branch"?, "buildPack"?, "domain"?, "port"?, "publish"?, "server"?, "tls"?,
  * "health"?, "env"?: {K: V}, "images"?: {PROVIDER: IMAGE},
  * "secret"?} -> 201 with the app and its webhook secret (shown once) */
 void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
@@ -526,6 +529,7 @@ void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
     s.build_pack = opt_str(b, "buildPack", &bad);
     s.domain = opt_str(b, "domain", &bad);
     s.publish = opt_str(b, "publish", &bad);
+    s.server = opt_str(b, "server", &bad);
     s.tls = opt_str(b, "tls", &bad);
     s.health = opt_str(b, "health", &bad);
     s.secret = opt_str(b, "secret", &bad);

@@ -121,8 +121,16 @@ int srv_job_remote_open(const char *state_dir, const char *kind, struct compose_
     bool sync = strcmp(kind, "deploy") == 0;
     struct ssh_sync_stats st;
     memset(&st, 0, sizeof(st));
-    if ((rc = release_remote_prepare(p, &r, sync, &st, err)) != 0)
+    struct ssh_connect_opts o = {
+        .known_hosts = kh, .identity = srv->identity, .name = srv->name, .registered = true};
+    if ((rc = ssh_tunnel_open(srv->url, srv->name, &o, ret, err)) != 0 ||
+        (rc = release_remote_proxy_register(&r, *ret, err)) != 0 ||
+        (rc = release_remote_prepare(p, &r, sync ? *ret : NULL, &st, err)) != 0) {
+        release_remote_proxy_forget(*ret);
+        ssh_tunnel_free(*ret);
+        *ret = NULL;
         goto out;
+    }
     if (sync) {
         char *dir = release_remote_dir(&r, p->name);
         srv_job_log(ctl, "server %s (%s): files in %s: %zu of %zu sent (%llu bytes), %zu removed",
@@ -130,9 +138,6 @@ int srv_job_remote_open(const char *state_dir, const char *kind, struct compose_
                     st.removed);
         free(dir);
     }
-    struct ssh_connect_opts o = {
-        .known_hosts = kh, .identity = srv->identity, .name = srv->name, .registered = true};
-    rc = ssh_tunnel_open(srv->url, srv->name, &o, ret, err);
 out:
     ssh_servers_release(&servers);
     free(kh);
@@ -148,6 +153,7 @@ void srv_job_remote_close(struct ssh_tunnel *t, struct srv_job_ctl *ctl, int rc)
     if (e)
         srv_job_log(ctl, "%s", e);
     free(e);
+    release_remote_proxy_forget(t);
     ssh_tunnel_free(t);
 }
 

@@ -207,6 +207,11 @@ struct ssh_sync_stats {
 int ssh_sync(struct ssh_conn *c, const char *base, const struct ssh_sync_file *files, size_t nfiles,
              const char *const *dirs, size_t ndirs, struct ssh_sync_stats *ret, struct zp_err *err);
 
+/* Make path on the server private to the login (mode 0700) and read its owner
+ * (*ret_uid, *ret_gid). Errors: ZP_E_ENGINE (SFTP failed, naming the path). */
+int ssh_sftp_private_dir(struct ssh_conn *c, const char *path, unsigned *ret_uid, unsigned *ret_gid,
+                         struct zp_err *err);
+
 /* ---- the tunnel (tunnel.c) ---- */
 
 struct ssh_tunnel;
@@ -227,6 +232,20 @@ const char *ssh_tunnel_host(const struct ssh_tunnel *t);
 char *ssh_tunnel_error(struct ssh_tunnel *t);
 /* Did any connection go through the dial-stdio fallback? Thread-safe. */
 bool ssh_tunnel_used_fallback(struct ssh_tunnel *t);
+/* Listen on sockets named names[0..n) in a new directory of the tunnel (*ret_dir, owned)
+ * and carry each connection over its own channel to the socket of the same name in
+ * remote_dir on the server (direct-streamlocal; no dial-stdio fallback: a server that
+ * refuses forwarding refuses these connections). At most 8 sockets in all. Errors:
+ * ZP_E_SYSTEM, ZP_E_TOOBIG. */
+int ssh_tunnel_forward_dir(struct ssh_tunnel *t, const char *remote_dir, const char *const *names,
+                           size_t n, char **ret_dir, struct zp_err *err);
+/* Run fn on the tunnel's session (one session per server: SFTP and the like run there,
+ * on channels of their own, beside the engine's) while the tunnel's thread waits for it;
+ * a lost session is reopened first. fn's result is returned. Errors also as
+ * ssh_conn_open's (ZP_E_ENGINE, naming the server). */
+int ssh_tunnel_with_conn(struct ssh_tunnel *t,
+                         int (*fn)(struct ssh_conn *c, void *arg, struct zp_err *err), void *arg,
+                         struct zp_err *err);
 /* Stop the thread, close every channel and the session, remove the socket and its
  * directory; NULL accepted. */
 void ssh_tunnel_free(struct ssh_tunnel *t);

@@ -464,3 +464,33 @@ out:
         sftp_free(s.sftp);
     return rc;
 }
+
+int ssh_sftp_private_dir(struct ssh_conn *c, const char *path, unsigned *ret_uid, unsigned *ret_gid,
+                         struct zp_err *err)
+{
+    struct syncer s = {.c = c, .base = path};
+    int rc = 0;
+    s.sftp = sftp_new(c->session);
+    if (!s.sftp || sftp_init(s.sftp) != SSH_OK) {
+        rc = zp_err_set(err, ZP_E_ENGINE, NULL,
+                        "%s: cannot start SFTP (is the sftp subsystem enabled in sshd_config?): %s",
+                        c->where, ssh_get_error(c->session));
+        goto out;
+    }
+    if (sftp_chmod(s.sftp, path, 0700) != SSH_OK) {
+        rc = fail(&s, err, "making private", path);
+        goto out;
+    }
+    sftp_attributes a = sftp_stat(s.sftp, path);
+    if (!a) {
+        rc = fail(&s, err, "reading", path);
+        goto out;
+    }
+    *ret_uid = a->uid;
+    *ret_gid = a->gid;
+    sftp_attributes_free(a);
+out:
+    if (s.sftp)
+        sftp_free(s.sftp);
+    return rc;
+}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -23,6 +24,15 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 #define DIAL_STDIO "docker system dial-stdio"
+#define MAX_LISTENERS 8 /* the engine's socket and forwarded directories' sockets */
+
+/* A local socket and what its connections reach: the engine (remote NULL) or a unix
+ * socket on the server. */
+struct listener {
+    int fd;
+    char *remote; /* the server's socket path, or NULL: the engine */
+    char *path;   /* the local socket */
+};
 
 /* One accepted connection and its channel. */
 struct pair {
@@ -46,7 +56,15 @@ struct ssh_tunnel {
     char *sock;
     char *host;
     int listen_fd;
-    int stop_pipe[2];
+    int stop_pipe[2]; /* a byte: look at stopping (and at new listeners) */
+    bool stopping;    /* guarded by mu */
+    /* more listeners (ssh_tunnel_forward_dir), guarded by mu; the thread reads them */
+    struct listener fwd[MAX_LISTENERS];
+    size_t nfwd;
+    size_t nfwd_dirs;
+    /* held by the thread while it uses the session (not while it polls), and by
+     * ssh_tunnel_with_conn's callers */
+    pthread_mutex_t sess_mu;
     pthread_t thread;
     bool started;
     bool use_exec;        /* forwarding was refused: every new connection uses dial-stdio */
@@ -135,10 +153,26 @@ static int reconnect(struct ssh_tunnel *t)
     return 0;
 }
 
-/* Open the channel of a new connection: forwarding, else dial-stdio. */
-static ssh_channel open_channel(struct ssh_tunnel *t, bool *ret_exec)
+/* Open the channel of a new connection: forwarding, else dial-stdio. remote: a socket
+ * on the server other than the engine's (forwarding only), or NULL. */
+static ssh_channel open_channel(struct ssh_tunnel *t, const char *remote, bool *ret_exec)
 {
     ssh_session s = t->conn->session;
+    if (remote) {
+        ssh_channel ch = ssh_channel_new(s);
+        if (ch && ssh_channel_open_forward_unix(ch, remote, "127.0.0.1", 0) == SSH_OK) {
+            *ret_exec = false;
+            return ch;
+        }
+        if (ch)
+            ssh_channel_free(ch);
+        if (!ssh_is_connected(s))
+            session_lost(t, ssh_get_error(s));
+        else
+            set_error(t, "%s: forwarding to %s was refused: %s", t->conn->where, remote,
+                      ssh_get_error(s));
+        return NULL;
+    }
     if (!t->use_exec) {
         ssh_channel ch = ssh_channel_new(s);
         if (ch &&
@@ -176,9 +210,9 @@ static ssh_channel open_channel(struct ssh_tunnel *t, bool *ret_exec)
     return NULL;
 }
 
-static void on_accept(struct ssh_tunnel *t)
+static void on_accept(struct ssh_tunnel *t, int listen_fd, const char *remote)
 {
-    int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return;
     if (t->npairs >= MAX_PAIRS) {
@@ -191,7 +225,7 @@ static void on_accept(struct ssh_tunnel *t)
         return;
     }
     bool exec = false;
-    ssh_channel ch = open_channel(t, &exec);
+    ssh_channel ch = open_channel(t, remote, &exec);
     if (!ch) {
         close(fd);
         return;
@@ -270,8 +304,17 @@ static bool pump_channel(struct ssh_tunnel *t, struct pair *p)
 static void *tunnel_main(void *arg)
 {
     struct ssh_tunnel *t = arg;
-    struct pollfd pfd[MAX_PAIRS + 3];
+    struct pollfd pfd[MAX_PAIRS + 3 + MAX_LISTENERS];
+    struct listener fwd[MAX_LISTENERS];
+    pthread_mutex_lock(&t->sess_mu);
     for (;;) {
+        pthread_mutex_lock(&t->mu);
+        bool stopping = t->stopping;
+        size_t nfwd = t->nfwd;
+        memcpy(fwd, t->fwd, nfwd * sizeof(*fwd));
+        pthread_mutex_unlock(&t->mu);
+        if (stopping)
+            break;
         size_t n = 0;
         pfd[n++] = (struct pollfd){.fd = t->stop_pipe[0], .events = POLLIN};
         pfd[n++] = (struct pollfd){.fd = t->listen_fd, .events = POLLIN};
@@ -281,17 +324,29 @@ static void *tunnel_main(void *arg)
             pfd[n++] = (struct pollfd){.fd = t->pairs[i].client_eof ? -1 : t->pairs[i].fd,
                                        .events = POLLIN};
         /* libssh may hold data read while serving another channel: look often while busy */
+        for (size_t i = 0; i < nfwd; i++)
+            pfd[3 + t->npairs + i] = (struct pollfd){.fd = fwd[i].fd, .events = POLLIN};
+        n += nfwd;
         int timeout = t->npairs > 0 ? 20 : 1000;
+        pthread_mutex_unlock(&t->sess_mu);
         int rc = poll(pfd, n, timeout);
+        pthread_mutex_lock(&t->sess_mu);
         if (rc < 0 && errno != EINTR)
             break;
-        if (pfd[0].revents)
-            break;
+        if (pfd[0].revents) {
+            char b[16];
+            ssize_t nr = read(t->stop_pipe[0], b, sizeof(b));
+            (void)nr;
+            continue;
+        }
         if (t->conn && (pfd[2].revents & (POLLERR | POLLHUP)) && !(pfd[2].revents & POLLIN)) {
             session_lost(t, "the connection was closed");
             continue;
         }
         size_t npairs = t->npairs;
+        bool fwd_ready[MAX_LISTENERS];
+        for (size_t i = 0; i < nfwd; i++)
+            fwd_ready[i] = pfd[3 + npairs + i].revents & POLLIN;
         for (size_t i = npairs; i-- > 0;) {
             if (!t->conn)
                 break;
@@ -316,10 +371,14 @@ static void *tunnel_main(void *arg)
             }
         }
         if (pfd[1].revents & POLLIN)
-            on_accept(t);
+            on_accept(t, t->listen_fd, NULL);
+        for (size_t i = 0; i < nfwd; i++)
+            if (fwd_ready[i])
+                on_accept(t, fwd[i].fd, fwd[i].remote);
     }
     while (t->npairs > 0)
         pair_close(t, t->npairs - 1);
+    pthread_mutex_unlock(&t->sess_mu);
     return NULL;
 }
 
@@ -338,6 +397,7 @@ int ssh_tunnel_open(const char *url, const char *label, const struct ssh_connect
     t->stop_pipe[0] = t->stop_pipe[1] = -1;
     t->backoff_ms = BACKOFF_MIN_MS;
     pthread_mutex_init(&t->mu, NULL);
+    pthread_mutex_init(&t->sess_mu, NULL);
     int rc = ssh_conn_open(url, opts, &t->conn, err);
     if (rc != 0) {
         zp_err_prefix(err, "server '%s'", t->label);
@@ -385,6 +445,78 @@ fail:
     return rc;
 }
 
+int ssh_tunnel_forward_dir(struct ssh_tunnel *t, const char *remote_dir, const char *const *names,
+                           size_t n, char **ret_dir, struct zp_err *err)
+{
+    *ret_dir = NULL;
+    pthread_mutex_lock(&t->mu);
+    size_t have = t->nfwd, ndirs = t->nfwd_dirs++;
+    pthread_mutex_unlock(&t->mu);
+    if (have + n > MAX_LISTENERS)
+        return zp_err_set(err, ZP_E_TOOBIG, NULL, "more than %d forwarded sockets", MAX_LISTENERS);
+    char *dir = zp_asprintf("%s/f%zu", t->dir, ndirs);
+    if (mkdir(dir, 0700) != 0) {
+        int rc = zp_err_sys(err, "creating '%s'", dir);
+        free(dir);
+        return rc;
+    }
+    struct listener add[MAX_LISTENERS];
+    size_t nadd = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        char *path = zp_path_join(dir, names[i]);
+        int fd = -1;
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+            rc = zp_err_set(err, ZP_E_SYSTEM, NULL, "socket path '%s' is too long", path);
+        } else {
+            memcpy(sa.sun_path, path, strlen(path) + 1);
+            fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 64) != 0)
+                rc = zp_err_sys(err, "listening on '%s'", path);
+        }
+        if (rc != 0) {
+            if (fd >= 0)
+                close(fd);
+            free(path);
+            break;
+        }
+        add[nadd++] = (struct listener){fd, zp_path_join(remote_dir, names[i]), path};
+    }
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < nadd; i++)
+        t->fwd[t->nfwd++] = add[i];
+    pthread_mutex_unlock(&t->mu);
+    char b = 1; /* the thread polls the new sockets from now on */
+    ssize_t nw = write(t->stop_pipe[1], &b, 1);
+    (void)nw;
+    if (rc == 0)
+        *ret_dir = dir;
+    else
+        free(dir);
+    return rc;
+}
+
+int ssh_tunnel_with_conn(struct ssh_tunnel *t,
+                         int (*fn)(struct ssh_conn *c, void *arg, struct zp_err *err), void *arg,
+                         struct zp_err *err)
+{
+    pthread_mutex_lock(&t->sess_mu);
+    int rc = 0;
+    if (!t->conn) {
+        t->retry_at_ms = 0;
+        if (reconnect(t) != 0) {
+            char *e = ssh_tunnel_error(t);
+            rc = zp_err_set(err, ZP_E_ENGINE, NULL, "%s", e ? e : "no SSH connection");
+            free(e);
+        }
+    }
+    if (rc == 0)
+        rc = fn(t->conn, arg, err);
+    pthread_mutex_unlock(&t->sess_mu);
+    return rc;
+}
+
 const char *ssh_tunnel_host(const struct ssh_tunnel *t)
 {
     return t->host;
@@ -411,6 +543,9 @@ void ssh_tunnel_free(struct ssh_tunnel *t)
     if (!t)
         return;
     if (t->started) {
+        pthread_mutex_lock(&t->mu);
+        t->stopping = true;
+        pthread_mutex_unlock(&t->mu);
         char b = 1;
         ssize_t n = write(t->stop_pipe[1], &b, 1);
         (void)n;
@@ -423,10 +558,22 @@ void ssh_tunnel_free(struct ssh_tunnel *t)
             close(t->stop_pipe[i]);
     if (t->sock)
         unlink(t->sock);
+    for (size_t i = 0; i < t->nfwd; i++) {
+        close(t->fwd[i].fd);
+        unlink(t->fwd[i].path);
+        free(t->fwd[i].path);
+        free(t->fwd[i].remote);
+    }
+    for (size_t i = 0; i < t->nfwd_dirs; i++) {
+        char *d = zp_asprintf("%s/f%zu", t->dir, i);
+        rmdir(d);
+        free(d);
+    }
     if (t->dir)
         rmdir(t->dir);
     ssh_conn_free(t->conn);
     pthread_mutex_destroy(&t->mu);
+    pthread_mutex_destroy(&t->sess_mu);
     free(t->error);
     free(t->lost);
     free(t->url);

@@ -4,20 +4,31 @@
 # docker group) fronts the local engine, which plays the remote one. Checks host-key
 # verification (wrong, unknown, changed keys), server add/list/check/remove, up/ps/logs/
 # exec/down through the tunnel with --server, -H ssh:// and DOCKER_HOST, sshd killed
-# during up, and the dial-stdio fallback when sshd refuses forwarding.
+# during up, and the dial-stdio fallback when sshd refuses forwarding; builds through the
+# tunnel, `proxy up` on the server and an update of a routed service under wrk (the
+# proxy's containers have fixed names: run under `flock /tmp/zp-proxy.lock`, ctest's
+# RESOURCE_LOCK zpanel-proxy), an app from git deployed to its server.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-engine.sh"
+. "$(dirname "$0")/lib-proxy.sh"
+. "$(dirname "$0")/lib-webver.sh"
 require_engine
 [ -x /usr/sbin/sshd ] || skip_test "no /usr/sbin/sshd (apt-get install openssh-server, or scripts/setup.sh)"
 command -v ssh-keygen >/dev/null || skip_test "no ssh-keygen (openssh-client)"
 [ "$(id -u)" -eq 0 ] || skip_test "needs root (sshd, a test user in the docker group)"
 getent group docker >/dev/null || skip_test "no docker group for the test user"
 test_image || { echo "FAIL: cannot build $TEST_IMAGE"; exit 1; }
+command -v wrk >/dev/null || { echo "FAIL: wrk is not installed (scripts/setup.sh)"; exit 1; }
+webver_image 1 || { echo "FAIL: cannot build the webver image"; exit 1; }
+proxy_image || { echo "FAIL: cannot build $PROXY_IMAGE"; exit 1; }
 
 P=zpssh
 U=zpsshtest
 SSHD_PID=
 SERVE_PID=
+WRK_PID=
+PROXY_UP=
+stop_wrk() { [ -n "$WRK_PID" ] && kill -INT "$WRK_PID" 2>/dev/null && wait "$WRK_PID" 2>/dev/null; WRK_PID=; }
 stop_sshd() { # the listener and every session process it forked
     [ -n "$SSHD_PID" ] || return 0
     local pids="$SSHD_PID" all="" next
@@ -31,11 +42,13 @@ stop_sshd() { # the listener and every session process it forked
     wait "$SSHD_PID" 2>/dev/null
     SSHD_PID=
 }
-trap '[ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; stop_sshd; cleanup_project $P; cleanup_project ${P}kill; cleanup_project ${P}sync; cleanup_project ${P}cp; rm -rf "$TMP"' EXIT
+trap 'stop_wrk; [ -n "$PROXY_UP" ] && docker rm -f zpanel-proxy zpanel-router >/dev/null 2>&1; cleanup_routed ${P}px; [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; stop_sshd; cleanup_project $P; cleanup_project ${P}kill; cleanup_project ${P}sync; cleanup_project ${P}cp; cleanup_project ${P}build; cleanup_project ${P}app; docker image rm -f ${P}build-app:t >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 cleanup_project $P
 cleanup_project ${P}kill
 cleanup_project ${P}sync
 cleanup_project ${P}cp
+cleanup_project ${P}build
+cleanup_routed ${P}px
 
 id "$U" >/dev/null 2>&1 ||
     useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh -G docker "$U" ||
@@ -166,6 +179,32 @@ expect_rc 0 "restore over SSH"
 run Z --server t1 --progress quiet down -v
 expect_rc 0 "down over SSH"
 [ -z "$(docker ps -aq --filter label=io.zpanel.project=$P)" ] && ok || fail "down left containers"
+# --- a build over SSH: the context streams through the tunnel to the remote engine
+t_bld=$SECONDS
+mkdir -p "$TMP/bld" && cd "$TMP/bld"
+printf 'FROM %s\nCOPY msg.txt big.bin /ctx/\n' "$TEST_IMAGE" >Dockerfile
+echo "context-over-ssh-$$" >msg.txt
+head -c 300000 /dev/urandom >big.bin # a context larger than one channel window
+cat >compose.yaml <<YAML
+name: ${P}build
+services:
+  app:
+    build: .
+    image: ${P}build-app:t
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"]
+YAML
+docker image rm -f ${P}build-app:t >/dev/null 2>&1
+run Z --server t1 --progress quiet up -d --build
+expect_rc 0 "up --build over SSH"
+[ "$(docker exec ${P}build-app-1 cat /ctx/msg.txt 2>/dev/null)" = "context-over-ssh-$$" ] &&
+    [ "$(docker exec ${P}build-app-1 sha256sum /ctx/big.bin 2>/dev/null | cut -d' ' -f1)" = \
+        "$(sha256sum big.bin | cut -d' ' -f1)" ] && ok ||
+    fail "the image built over SSH lacks the context's files, or they differ: $ERR"
+run Z --server t1 --progress quiet down
+expect_rc 0 "down of the built project"
+docker image rm -f ${P}build-app:t >/dev/null 2>&1
+echo "# builds over SSH: $((SECONDS - t_bld)) s"
+cd "$TMP/proj"
 run Z --server nosuch ps
 expect_rc 2 "--server with an unknown name"
 expect_err_has "no server named 'nosuch'" "--server names the unknown server"
@@ -223,6 +262,98 @@ expect_err_has "1 of 3 files sent" "a copy changed on the server is sent again"
 [ "$(cat "$RD/conf/sub/deep.txt")" = deep ] && ok || fail "the server's changed copy was not replaced"
 run Z --server t3 --progress quiet down
 expect_rc 0 "down of the synced project"
+
+# --- the proxy on the server, the same way as here: its directory BASE/.proxy made over
+# SFTP (private to the login, whom Caddy runs as), its admin and probe sockets reached
+# through the tunnel; a routed service, then an update under wrk: no failed request
+t_px=$SECONDS
+HTTP_PORT=$(free_port)
+run Z --server t3 proxy up --image "$PROXY_IMAGE" --http-port "$HTTP_PORT" --https-port 0 --bind 127.0.0.1
+PROXY_UP=1
+expect_rc 0 "proxy up over SSH"
+[ "$(stat -c '%a %U' "$R/.proxy" 2>/dev/null)" = "700 $U" ] && [ -S "$R/.proxy/router.sock" ] && ok ||
+    fail "the proxy's directory on the server: $(ls -la "$R/.proxy" 2>&1)"
+[ "$(inspect_field zpanel-router '{{.Config.User}}')" = "$(id -u $U):$(id -g $U)" ] && ok ||
+    fail "the router does not run as the login's user: $(inspect_field zpanel-router '{{.Config.User}}')"
+run Z --server t3 proxy status
+expect_rc 0 "proxy status over SSH (the admin sockets through the tunnel)"
+mkdir -p "$TMP/px" && cd "$TMP/px"
+cat >compose.yaml <<YAML
+name: ${P}px
+services:
+  web:
+    image: $WEBVER_IMAGE
+    environment:
+      VERSION: \${VERSION:-v1}
+    stop_grace_period: 1s
+    x-zpanel:
+      routes:
+        - host: web.zpssh.localhost
+          port: 8080
+      tls: "off"
+      health:
+        path: /up
+        interval: 200ms
+        timeout: 3s
+      drain_timeout: 10s
+YAML
+pxget() { curl -s -m 5 -H "Host: web.zpssh.localhost" "http://127.0.0.1:$HTTP_PORT/"; }
+run Z --server t3 --progress quiet up -d
+expect_rc 0 "up of a routed service over SSH"
+wait_body 20 v1 pxget && ok || fail "the routed service through the server's proxy: '$(pxget)'"
+W=$TMP/wrk-ssh
+wrk -t2 -c8 -d300s -s "$ZP_SOURCE_DIR/tests/e2e/wrk-count.lua" -H "Host: web.zpssh.localhost" \
+    "http://127.0.0.1:$HTTP_PORT/" >"$W" 2>&1 &
+WRK_PID=$!
+sleep 1
+VERSION=v2 run Z --server t3 --progress plain up -d web
+expect_rc 0 "update over SSH under load"
+expect_err_has "Switched" "the update is a rollout through the server's proxy"
+[ "$(pxget)" = v2 ] && ok || fail "the new version right after the update: '$(pxget)'"
+sleep 0.5
+stop_wrk
+[ "$(grep '^errors ' "$W")" = "errors connect=0 read=0 write=0 timeout=0 status=0" ] &&
+    [ "$(awk '$1 == "status" && $2 !~ /^2/ { n += $3 } END { print n + 0 }' "$W")" -eq 0 ] &&
+    grep -q '^body v1 ' "$W" && grep -q '^body v2 ' "$W" && ok ||
+    fail "requests failed during the update over SSH: $(cat "$W")"
+run Z --server t3 --progress quiet down
+expect_rc 0 "down of the routed project"
+run Z --server t3 proxy down
+expect_rc 0 "proxy down over SSH"
+PROXY_UP=
+cleanup_routed ${P}px
+echo "# proxy over SSH: $((SECONDS - t_px)) s"
+cd "$TMP"
+
+# --- an app from git deploys to its server: built through the tunnel, run there
+A=${P}app
+t_app=$SECONDS
+git init -q -b main "$TMP/appsrc"
+printf 'FROM %s\nCOPY msg.txt /msg.txt\nCMD ["sh", "-c", "trap \x27exit 0\x27 TERM; while true; do sleep 1 & wait; done"]\n' \
+    "$TEST_IMAGE" >"$TMP/appsrc/Dockerfile"
+echo app-over-ssh >"$TMP/appsrc/msg.txt"
+git -C "$TMP/appsrc" -c user.name=e2e -c user.email=e2e@example.invalid add -A &&
+    git -C "$TMP/appsrc" -c user.name=e2e -c user.email=e2e@example.invalid commit -qm v1
+run Z app create $A --git "file://$TMP/appsrc" --server nosuch
+expect_rc 1 "an app with an unknown server"
+expect_err_has "no server named 'nosuch'" "app create names the unknown server"
+run Z app create $A --git "file://$TMP/appsrc" --server t3
+expect_rc 0 "an app with a server"
+grep -q '^server = "t3"' "$ZPANEL_STATE_DIR/apps/$A/app.toml" && ok || fail "app.toml names the server"
+run Z app deploy $A
+expect_rc 0 "app deploy to the server"
+grep -q "to server t3" <<<"$OUT$ERR" && ok || fail "the deploy says where it goes: $OUT $ERR"
+[ "$(docker exec $A-web-1 cat /msg.txt 2>/dev/null)" = app-over-ssh ] && ok ||
+    fail "the app's container on the server: $ERR"
+stop_sshd
+run Z app deploy $A
+expect_rc 1 "an app deploy with its server down fails"
+expect_err_has "server 't3'" "and names the server"
+start_sshd host1 yes
+run Z app remove $A
+expect_rc 0 "app remove through the server"
+[ -z "$(docker ps -aq --filter label=io.zpanel.project=$A)" ] && ok || fail "app remove left containers"
+echo "# an app over SSH: $((SECONDS - t_app)) s"
 
 # --- the control plane: /api/v1/servers over the same registry, a project with a server
 # whose deploy job runs through the tunnel (its files synced first)
