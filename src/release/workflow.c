@@ -932,6 +932,61 @@ out:
 
 /* deploy on Swarm: orch_swarm_up, then a release recorded when a service changed or the
  * up failed on a manager (as release_deploy records containers). */
+/* Open the project's release state for a deployment: 0 with *ret_record (false when the
+ * state cannot be opened: the deployment matters more than its record, so it goes on with a
+ * warning), or ZP_E_CONFLICT (err set) when another deployment of the project holds it. */
+static int deploy_open(struct ctx *c, const struct release_opts *opts,
+                       const struct compose_project *p, bool *ret_record, struct zp_err *err)
+{
+    struct zp_err serr;
+    zp_err_init(&serr);
+    int rc = ctx_open(c, opts, p->name, p->workdir, &serr);
+    *ret_record = rc == 0;
+    if (rc == ZP_E_CONFLICT) {
+        *err = serr;
+        return rc;
+    }
+    if (rc < 0) {
+        memset(c, 0, sizeof(*c));
+        c->opts = opts;
+        c->lock_fd = -1;
+        say(c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
+    }
+    return 0;
+}
+
+/* Number the deployment about to be recorded (rel->id) and note the release that ran before
+ * it (out->previous); -1 with a warning when the store cannot say. */
+static int number_deployment(struct ctx *c, struct store_release *rel, struct release_result *out)
+{
+    struct zp_err serr;
+    zp_err_init(&serr);
+    struct store_release *list = NULL;
+    size_t nlist = 0;
+    if (ctx_list(c, &list, &nlist, &serr) < 0 ||
+        store_release_next_id(c->store, &rel->id, &serr) < 0) {
+        store_releases_free(list, nlist);
+        say(c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
+        return -1;
+    }
+    const struct store_release *prev = release_running(list, nlist);
+    out->previous = prev ? prev->id : 0;
+    store_releases_free(list, nlist);
+    return 0;
+}
+
+/* A deployment was recorded as rel: say so, in out too, and prune old releases. */
+static void recorded(struct ctx *c, const struct store_release *rel, bool failed,
+                     const struct zp_err *err, struct release_result *out)
+{
+    out->id = rel->id;
+    out->outcome = failed ? RELEASE_FAILED : RELEASE_DEPLOYED;
+    if (failed)
+        out->problem = zp_strdup(err->msg);
+    say(c, RELEASE_INFO, "Recorded as release %" PRId64, rel->id);
+    prune(c);
+}
+
 static int swarm_deploy(struct orch *o, const struct compose_project *p,
                         const struct orch_up_opts *up, const struct release_opts *opts,
                         struct release_result *out, struct zp_err *err)
@@ -946,20 +1001,9 @@ static int swarm_deploy(struct orch *o, const struct compose_project *p,
     size_t nbefore = 0, nafter = 0;
     struct store_release rel;
     memset(&rel, 0, sizeof(rel));
-    bool record = true;
-    rc = ctx_open(&c, opts, p->name, p->workdir, &serr);
-    if (rc == ZP_E_CONFLICT) {
-        *err = serr;
+    bool record = false;
+    if ((rc = deploy_open(&c, opts, p, &record, err)) < 0)
         return rc;
-    }
-    if (rc < 0) {
-        /* the deployment matters more than its record */
-        memset(&c, 0, sizeof(c));
-        c.opts = opts;
-        c.lock_fd = -1;
-        say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
-        record = false;
-    }
     /* an engine that is no manager fails in orch_swarm_up, which says what to do */
     bool manager = record && orch_swarm_services(o, &before, &nbefore, &serr) == 0;
     struct orch_swarm_up_opts so;
@@ -982,19 +1026,8 @@ static int swarm_deploy(struct orch *o, const struct compose_project *p,
     }
     if (!swarm_changed(before, nbefore, after, nafter) && rc != ZP_E_ENGINE)
         goto out; /* no service changed, and none failed: nothing new ran */
-    struct store_release *list = NULL;
-    size_t nlist = 0, stale = 0;
-    if (store_release_fail_stale(c.store, "interrupted before its health check ended", &stale,
-                                 &serr) < 0 ||
-        store_release_list(c.store, &list, &nlist, &serr) < 0 ||
-        store_release_next_id(c.store, &rel.id, &serr) < 0) {
-        store_releases_free(list, nlist);
-        say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
+    if (number_deployment(&c, &rel, out) < 0)
         goto out;
-    }
-    const struct store_release *prev = release_running(list, nlist);
-    out->previous = prev ? prev->id : 0;
-    store_releases_free(list, nlist);
     rel.kind = zp_strdup("up");
     rel.status = rc == 0 ? STORE_RELEASE_DEPLOYED : STORE_RELEASE_FAILED;
     rel.model_json = swarm_model_json(p, up->scale, up->nscale);
@@ -1009,12 +1042,7 @@ static int swarm_deploy(struct orch *o, const struct compose_project *p,
             serr.msg);
         goto out;
     }
-    out->id = rel.id;
-    out->outcome = rc == 0 ? RELEASE_DEPLOYED : RELEASE_FAILED;
-    if (rc != 0)
-        out->problem = zp_strdup(err->msg);
-    say(&c, RELEASE_INFO, "Recorded as release %" PRId64, rel.id);
-    prune(&c);
+    recorded(&c, &rel, rc != 0, err, out);
 out:
     store_release_release(&rel);
     orch_swarm_services_free(before, nbefore);
@@ -1040,20 +1068,10 @@ int release_deploy(struct orch *o, const struct compose_project *p, const struct
     size_t nbefore = 0, nafter = 0;
     struct store_release rel;
     memset(&rel, 0, sizeof(rel));
-    bool record = true;
-    int rc = ctx_open(&c, opts, p->name, p->workdir, &serr);
-    if (rc == ZP_E_CONFLICT) {
-        *err = serr;
+    bool record = false;
+    int rc = deploy_open(&c, opts, p, &record, err);
+    if (rc < 0)
         return rc;
-    }
-    if (rc < 0) {
-        /* the deployment matters more than its record */
-        memset(&c, 0, sizeof(c));
-        c.opts = opts;
-        c.lock_fd = -1;
-        say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
-        record = false;
-    }
     /* little before the up: a Ctrl-C should find it waiting on the engine */
     if (record && orch_snap_observe(o, &before, &nbefore, &serr) < 0) {
         say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
@@ -1071,19 +1089,8 @@ int release_deploy(struct orch *o, const struct compose_project *p, const struct
     }
     if (!orch_snap_changed(before, nbefore, after, nafter))
         goto out; /* no container changed: nothing new ran */
-    struct store_release *list = NULL;
-    size_t nlist = 0, stale = 0;
-    if (store_release_fail_stale(c.store, "interrupted before its health check ended", &stale,
-                                 &serr) < 0 ||
-        store_release_list(c.store, &list, &nlist, &serr) < 0 ||
-        store_release_next_id(c.store, &rel.id, &serr) < 0) {
-        store_releases_free(list, nlist);
-        say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
+    if (number_deployment(&c, &rel, out) < 0)
         goto out;
-    }
-    const struct store_release *prev = release_running(list, nlist);
-    out->previous = prev ? prev->id : 0;
-    store_releases_free(list, nlist);
     rel.kind = zp_strdup("up");
     rel.status = rc == 0 ? STORE_RELEASE_DEPLOYED : STORE_RELEASE_FAILED;
     rel.model_json = release_model_json(p->model);
@@ -1100,12 +1107,7 @@ int release_deploy(struct orch *o, const struct compose_project *p, const struct
             serr.msg);
         goto out;
     }
-    out->id = rel.id;
-    out->outcome = rc == 0 ? RELEASE_DEPLOYED : RELEASE_FAILED;
-    if (rc < 0)
-        out->problem = zp_strdup(err->msg);
-    say(&c, RELEASE_INFO, "Recorded as release %" PRId64, rel.id);
-    prune(&c);
+    recorded(&c, &rel, rc < 0, err, out);
 out:
     store_release_release(&rel);
     orch_snap_free(before, nbefore);
