@@ -129,6 +129,7 @@ struct app_settings {
     char *domain;     /* the proxy route's host, or NULL */
     char *publish;    /* "[IP:]PORT" published on the host, or NULL */
     char *tls;        /* the route's TLS: "auto" (NULL), "internal" or "off" */
+    char *proxy;      /* the route's proxy: "caddy" (NULL: zpanel's) or "traefik" (labels) */
     char *health;     /* the route's HTTP probe path during a rollout ("/up"), or NULL */
     char *server;     /* the registered server (ssh/) it deploys to, or NULL: this engine */
     int port;         /* 0: the plan's */

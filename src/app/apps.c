@@ -133,8 +133,12 @@ int app_settings_validate(const struct app_settings *s, struct zp_err *err)
         (s->health[0] != '/' || strpbrk(s->health, " \t\r\n\"\\") || strlen(s->health) > 1024))
         return zp_err_set(err, ZP_E_INPUT, NULL, "--health '%s': expected a path such as /up",
                           s->health);
-    if ((s->tls || s->health) && !s->domain)
-        return zp_err_set(err, ZP_E_INPUT, NULL, "--tls and --health need --domain (the route)");
+    if (s->proxy && strcmp(s->proxy, "caddy") != 0 && strcmp(s->proxy, "traefik") != 0)
+        return zp_err_set(err, ZP_E_INPUT, NULL, "--proxy '%s': expected caddy or traefik",
+                          s->proxy);
+    if ((s->tls || s->health || s->proxy) && !s->domain)
+        return zp_err_set(err, ZP_E_INPUT, NULL,
+                          "--tls, --health and --proxy need --domain (the route)");
     if (s->server && !ssh_server_name_valid(s->server))
         return zp_err_set(err, ZP_E_INPUT, NULL, "--server '%s': not a server name", s->server);
     if (s->publish) {
@@ -278,6 +282,7 @@ int app_save(const char *state_dir, const struct app_settings *s, bool create, s
     kv(&b, "domain", s->domain);
     kv(&b, "publish", s->publish);
     kv(&b, "tls", s->tls);
+    kv(&b, "proxy", s->proxy);
     kv(&b, "health", s->health);
     kv(&b, "server", s->server);
     if (s->port)
@@ -391,6 +396,7 @@ int app_load(const char *state_dir, const char *name, struct app_settings *ret, 
         s.domain = dup_str(&t, "domain");
         s.publish = dup_str(&t, "publish");
         s.tls = dup_str(&t, "tls");
+        s.proxy = dup_str(&t, "proxy");
         s.health = dup_str(&t, "health");
         s.server = dup_str(&t, "server");
         s.secret = dup_str(&t, "secret");
@@ -432,6 +438,7 @@ void app_settings_release(struct app_settings *s)
     free(s->domain);
     free(s->publish);
     free(s->tls);
+    free(s->proxy);
     free(s->health);
     free(s->server);
     free(s->secret);
@@ -641,6 +648,10 @@ char *app_compose_generate(const struct app_settings *s, const struct app_plan *
         if (s->tls) {
             zp_buf_adds(&b, ", \"tls\": ");
             jstr(&b, s->tls);
+        }
+        if (s->proxy) {
+            zp_buf_adds(&b, ", \"proxy\": ");
+            jstr(&b, s->proxy);
         }
         if (s->health) {
             zp_buf_adds(&b, ", \"health\": {\"path\": ");

@@ -20,7 +20,8 @@
     "json] | create NAME "                                                                         \
     "--git URL [--branch B] [--build-pack auto|dockerfile|compose|static|...] [--domain HOST] "    \
     "[--port N] [--publish [IP:]PORT] [--server NAME] [--tls auto|internal|off] "                  \
-    "[--health PATH] [--env K=V...] [--volume NAME:/PATH...] [--image KEY=IMAGE...] "              \
+    "[--proxy caddy|traefik] [--health PATH] [--env K=V...] [--volume NAME:/PATH...] "             \
+    "[--image KEY=IMAGE...] "                                                                      \
     "[--memory SIZE] "                                                                             \
     "[--cpus N] [--ssh-key FILE] [--token-file FILE] [--secret S] [--deploy] | deploy NAME "       \
     "[--commit SHA] | list [--format json] | remove NAME [--volumes]"
@@ -257,6 +258,7 @@ static int app_create_cmd(const struct cli_global *g, int argc, char **argv)
                                          {"publish", required_argument, NULL, 'P'},
                                          {"server", required_argument, NULL, 'S'},
                                          {"tls", required_argument, NULL, 'T'},
+                                         {"proxy", required_argument, NULL, 'x'},
                                          {"health", required_argument, NULL, 'H'},
                                          {"env", required_argument, NULL, 'e'},
                                          {"volume", required_argument, NULL, 'v'},
@@ -302,6 +304,9 @@ static int app_create_cmd(const struct cli_global *g, int argc, char **argv)
             break;
         case 'T':
             free(s.tls), s.tls = zp_strdup(optarg);
+            break;
+        case 'x':
+            free(s.proxy), s.proxy = zp_strdup(optarg);
             break;
         case 'H':
             free(s.health), s.health = zp_strdup(optarg);

@@ -509,8 +509,8 @@ static char *opt_str(json_t *b, const char *key, bool *bad)
 }
 
 /* {"name", "git", "branch"?, "buildPack"?, "domain"?, "port"?, "publish"?, "server"?, "tls"?,
- * "health"?, "env"?: {K: V}, "images"?: {PROVIDER: IMAGE},
- * "secret"?} -> 201 with the app and its webhook secret (shown once) */
+ * "proxy"?, "health"?, "env"?: {K: V}, "images"?: {PROVIDER: IMAGE}, "secret"?} -> 201 with the app
+ * and its webhook secret (shown once) */
 void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
 {
     json_t *b = NULL;
@@ -531,6 +531,7 @@ void srv_api_apps_create(struct srv_req *req, struct srv_resp *resp)
     s.publish = opt_str(b, "publish", &bad);
     s.server = opt_str(b, "server", &bad);
     s.tls = opt_str(b, "tls", &bad);
+    s.proxy = opt_str(b, "proxy", &bad);
     s.health = opt_str(b, "health", &bad);
     s.secret = opt_str(b, "secret", &bad);
     json_t *port = json_object_get(b, "port");
@@ -676,6 +677,7 @@ static void webhook_pr(struct srv_req *req, struct srv_resp *resp, const struct 
             .build_pack = s->build_pack,
             .domain = domain,
             .tls = s->tls,
+            .proxy = s->proxy,
             .health = s->health,
             .port = s->port,
             .secret = s->secret,

@@ -47,6 +47,7 @@ static void test_settings(void **state)
                              .git = S("https://example.com/acme/shop.git"),
                              .branch = S("main"),
                              .domain = S("shop.example.com"),
+                             .proxy = S("traefik"),
                              .port = 8081,
                              .secret = S("0123456789abcdef"),
                              .token = S("ghp_token_in_clear_nowhere"),
@@ -66,6 +67,7 @@ static void test_settings(void **state)
     assert_int_equal(app_load(st, "shop", &l, &err), 0);
     assert_string_equal(l.git, s.git);
     assert_string_equal(l.domain, s.domain);
+    assert_string_equal(l.proxy, "traefik");
     assert_int_equal(l.port, 8081);
     assert_int_equal(l.nenv, 2);
     assert_string_equal(l.env[1], env[1]);
@@ -151,6 +153,7 @@ static void test_settings(void **state)
         {"publish", "127.0.0.1:http", "--publish"},
         {"build_pack", "cobol", "unknown build pack 'cobol'"},
         {"tls", "on", "--tls 'on'"},
+        {"proxy", "nginx", "--proxy 'nginx'"},
         {"health", "up", "--health 'up'"},
         {"image", "cobol=x:1", "--image 'cobol=x:1'"},
         {"image", "python=a b", "--image 'python=a b'"},
@@ -176,6 +179,8 @@ static void test_settings(void **state)
             b.publish = (char *)bad[i].value;
         else if (strcmp(bad[i].field, "tls") == 0)
             b.tls = (char *)bad[i].value;
+        else if (strcmp(bad[i].field, "proxy") == 0)
+            b.proxy = (char *)bad[i].value;
         else if (strcmp(bad[i].field, "health") == 0)
             b.health = (char *)bad[i].value;
         else
@@ -267,6 +272,7 @@ static void test_compose(void **state)
                              .publish = S("127.0.0.1:18000"),
                              .memory = S("256m"),
                              .tls = S("off"),
+                             .proxy = S("traefik"),
                              .health = S("/up"),
                              .env = env,
                              .nenv = 1,
@@ -318,6 +324,8 @@ static void test_compose(void **state)
     assert_non_null(routes);
     assert_true(zp_node_is_seq(routes));
     assert_string_equal(zp_node_get_str(x, "tls"), "off");
+    /* Traefik on request: the route becomes labels on the container (proxy/site.c) */
+    assert_string_equal(zp_node_get_str(x, "proxy"), "traefik");
     assert_string_equal(zp_node_get_str(zp_node_get(x, "health"), "path"), "/up");
     assert_non_null(zp_node_get(zp_node_get(p->model, "volumes"), "media"));
     assert_non_null(zp_node_get(web, "ports"));
