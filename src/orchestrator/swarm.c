@@ -834,6 +834,20 @@ static int build_spec(const struct compose_project *p, struct swarm_svc *sv,
     char *routes = routed ? keeps(b, proxy_site_to_label(&site)) : NULL;
     if (routed)
         proxy_site_release(&site);
+    /* a routed service's update starts each new task before it stops the old one, as a
+     * container rollout does (Swarm's own default, stop-first, leaves a gap in service),
+     * unless update_config says otherwise; volumes do not change that (the two tasks share
+     * a node's volume). Not with published ports: a host-mode port cannot be bound twice */
+    if (routed && s->update.order == NULL && s->n_ports == 0) {
+        if (!s->update.set) {
+            /* the rest as Swarm's defaults (an UpdateConfig sent replaces them all) */
+            s->update.parallelism = 1;
+            s->update.failure_action = "pause";
+            s->update.monitor_ns = INT64_C(5000000000);
+        }
+        s->update.set = true;
+        s->update.order = "start-first";
+    }
     size_t nn = nets && zp_node_is_map(nets) ? nets->n : 0;
     if (nn || routed) {
         struct engine_service_network *n = keep(b, zp_calloc(nn + 1, sizeof(*n)));

@@ -162,12 +162,17 @@ static void test_routed_spec(void **state)
            "sw\"}]");
     has(j, "\"io.zpanel.routes\":\"{");
     has(j, "api.example.com");
+    /* its updates start the new task first (Swarm's default would stop the old one first),
+     * the rest as Swarm's defaults */
+    has(j, "\"UpdateConfig\":{\"Parallelism\":1,\"FailureAction\":\"pause\",\"Monitor\":5000000000,"
+           "\"Order\":\"start-first\"}");
     free(j);
     /* an unrouted one does not */
     assert_int_equal(orch__swarm_spec_json(p, "agent", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
                      0);
     assert_null(strstr(j, "zpanel-sw"));
     assert_null(strstr(j, "io.zpanel.routes"));
+    assert_null(strstr(j, "start-first"));
     free(j);
     compose_project_free(p);
 }
