@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-fuzz_seconds=${ZP_FUZZ_SECONDS:-10}
+fuzz_seconds=${ZP_FUZZ_SECONDS:-6}
 # ZP_FUZZ_SECONDS and ZP_CTEST_ARGS (say "-L unit") shorten a local run, ZP_CTEST_JOBS sets
 # the gcc ctest's parallelism; CI sets none of them
 jobs=$(nproc)
@@ -84,34 +84,32 @@ configure_build() { # configure_build DIR [cmake args]: warnings are errors in e
     cmake -S "$root" -B "$dir" -DZP_WERROR=ON "$@" >/dev/null && cmake --build "$dir" -j"$jobs" >/dev/null
 }
 
-# The other four builds (ASan+UBSan, libFuzzer, Release gcc and clang), then the checks that
+# The other four builds (ASan+UBSan, libFuzzer, Release gcc and clang) and the checks that
 # use them (the unit tests under ASan+UBSan and under valgrind, each libFuzzer target for a
-# bounded time), run in the background at the lowest CPU priority while the end-to-end tests
-# run: those mostly wait on the engine and on containers, and the background takes only the
-# cycles they leave idle. The checks are a queue (one file per item in $q_dir): the
-# background worker takes items one at a time after its builds; when the gcc ctest is done,
-# a second worker joins it, so at most two run at once. Each item's output and exit status
-# go to files; they are shown and counted, in queue order, at the end.
+# bounded time) are one queue (a file per item in $q_dir). A background worker at the
+# lowest CPU priority takes its items while the end-to-end tests run: those mostly wait on
+# the engine and on containers, and the background takes only the cycles they leave idle.
+# When the gcc ctest is done, a second worker joins it, so at most two items run at once
+# and what is left (a build, valgrind runs, fuzzers) is shared. Each item's output and exit
+# status go to files; they are shown and counted at the end.
 bg_dir=$(mktemp -d)
 q_dir=$bg_dir/q
 mkdir -p "$q_dir"
-bg_builds() {
-    local spec name dir
-    for spec in "asan|build-asan|-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DZP_SANITIZE=address,undefined -DZP_E2E=OFF" \
-        "fuzz|build-fuzz|-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DZP_FUZZ=ON -DZP_SANITIZE=address,undefined -DZP_E2E=OFF" \
-        "release-gcc|build-release-gcc|-DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release" \
-        "release-clang|build-release-clang|-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release"; do
-        IFS='|' read -r name dir args <<<"$spec"
-        # shellcheck disable=SC2086 # args is a list of cmake flags
-        configure_build "$dir" $args >"$bg_dir/$name.log" 2>&1
-        echo $? >"$bg_dir/$name.rc"
-    done
+bg_pid=
+bg_build() { # bg_build NAME: one of the four builds; its output and status in $bg_dir/NAME.*
+    local dir args
+    case $1 in
+    asan) dir=build-asan args="-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DZP_SANITIZE=address,undefined -DZP_E2E=OFF" ;;
+    fuzz) dir=build-fuzz args="-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DZP_FUZZ=ON -DZP_SANITIZE=address,undefined -DZP_E2E=OFF" ;;
+    release-gcc) dir=build-release-gcc args="-DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release" ;;
+    release-clang) dir=build-release-clang args="-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release" ;;
+    esac
+    # shellcheck disable=SC2086 # args is a list of cmake flags
+    configure_build "$dir" $args >"$bg_dir/$1.log" 2>&1
+    echo $? >"$bg_dir/$1.rc"
 }
-# bg_result NAME: the background build's exit status (waiting for it), its output shown
+# bg_result NAME: a build's exit status (the workers are done by now), its output shown
 bg_result() {
-    while [ ! -f "$bg_dir/$1.rc" ] && kill -0 "$bg_pid" 2>/dev/null; do
-        sleep 1
-    done
     cat "$bg_dir/$1.log" 2>/dev/null
     [ -f "$bg_dir/$1.rc" ] && [ "$(cat "$bg_dir/$1.rc")" -eq 0 ]
 }
@@ -166,6 +164,7 @@ q_worker() {
                 continue
             fi
             case $kind in
+            build) bg_build "$arg" ;;
             valgrind) valgrind_unit "$arg" ;;
             asan) ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j1 -L unit ;;
             fuzz) run_fuzzer "$arg" ;;
@@ -192,7 +191,7 @@ q_results() {
         name=$(cat "$n.name")
         read -r kind _ <"$f"
         rc=$(cat "$n.rc" 2>/dev/null || echo "did not run")
-        [ "$rc" = nobuild ] && continue
+        [ "$rc" = nobuild ] || [ "$kind" = build ] && continue
         echo "=== $name"
         cat "$n.log" 2>/dev/null
         if [ "$kind" = asan ]; then
@@ -206,7 +205,10 @@ q_results() {
     done
 }
 
-# 1. the main build: every test; the queue of the checks that follow it
+# 1. the main build: every test; the queue of the builds and checks that follow it (the
+# Release builds last: nothing waits for them)
+q_add "build (clang, ASan+UBSan)" build asan
+q_add "build (clang, libFuzzer)" build fuzz
 q_add "ctest (ASan+UBSan)" asan -
 gcc_ok=0
 if step "build (gcc)" configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
@@ -219,20 +221,20 @@ for d in tests/fuzz/*/; do
     d=${d%/}
     [ -f "$d/fuzz.c" ] && q_add "fuzz ${d##*/} (${fuzz_seconds}s)" fuzz "${d##*/}"
 done
+q_add "build Release (gcc)" build release-gcc
+q_add "build Release (clang)" build release-clang
 if [ "$gcc_ok" -eq 1 ]; then
-    nice -n 19 bash -c "$(declare -f configure_build bg_builds valgrind_unit run_fuzzer q_worker)
+    nice -n 19 bash -c "$(declare -f configure_build bg_build valgrind_unit run_fuzzer q_worker)
         root='$root' jobs=$jobs bg_dir='$bg_dir' q_dir='$q_dir' fuzz_seconds='$fuzz_seconds'
-        bg_builds; q_worker" &
+        q_worker" &
     bg_pid=$!
     # shellcheck disable=SC2086 # ZP_CTEST_ARGS: extra ctest flags for a local run (-L unit)
     run_ctest "ctest (gcc)" build ${ZP_CTEST_ARGS:-}
-    echo "=== the gcc ctest ended at ${SECONDS} s; a second worker joins the background checks"
+    echo "=== the gcc ctest ended at ${SECONDS} s; a second worker joins the background queue"
     q_worker
     wait "$bg_pid" 2>/dev/null
 else
-    bg_pid=
-    bg_builds # nothing else to overlap with
-    q_worker
+    q_worker # nothing else to overlap with
 fi
 
 # 2-4. the builds and checks of the background: the unit tests under ASan+UBSan (clang), under
