@@ -109,8 +109,8 @@ void orch_swarm_services_free(struct orch_swarm_service *s, size_t n);
  * containers send events (a task on another node is seen at the next of these syncs or
  * the next command). host as orch_new takes it. Errors: ZP_E_ENGINE, ZP_E_SYSTEM. */
 struct orch_swarm_router;
-int orch_swarm_router_start(const char *host, const char *state_dir,
-                            struct orch_swarm_router **ret, struct zp_err *err);
+int orch_swarm_router_start(const char *host, const char *state_dir, struct orch_swarm_router **ret,
+                            struct zp_err *err);
 /* Stop the thread and free r (NULL is fine). */
 void orch_swarm_router_stop(struct orch_swarm_router *r);
 /* How many syncs r ran, for tests and metrics. */
