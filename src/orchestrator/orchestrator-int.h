@@ -266,8 +266,9 @@ int orch__watch_inspect(struct orch_watch *w, struct engine *e, const char *id, 
 struct orch_probes;
 struct orch_probes *orch__probes_new(struct orch *o);
 /* Did zpanel's run of healthcheck hc (the service's model) pass in container id? The
- * first ask for a container queues its probes (on one thread of the call's own, started
- * at the first ask); a broadcast on o->cond says when one passed. False without a test. */
+ * first ask for a container queues its probes (on up to four threads of the call's own,
+ * started as probes queue); a broadcast on o->cond says when one passed. False without a
+ * test. */
 bool orch__probe_passed(struct orch_probes *p, const char *id, const struct zp_node *hc);
 /* Stop the probes (a running one is left to finish in the container) and free; NULL is
  * fine. Takes o->lock itself. */

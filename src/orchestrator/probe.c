@@ -5,8 +5,10 @@
  * dependency's own healthcheck test itself in the container (an exec, as the engine does),
  * at once and then with a short backoff; the first success opens the gate, as the engine's
  * first success would have. The engine's own verdicts still count (an unhealthy one fails
- * the gate), and `up --wait` still waits for the engine to say healthy. One thread runs the
- * probes of a call, one at a time, on its own engine connection. */
+ * the gate), and `up --wait` still waits for the engine to say healthy. Up to PROBE_THREADS
+ * threads run a call's probes, each on its own engine connection, one more started whenever
+ * more probes wait than threads run them: the gates of parallel chains do not queue behind
+ * each other's execs (a loaded engine takes a second or more for one). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,10 +19,12 @@
 
 #include "../util/banned.h"
 
-#define PROBE_FIRST_MS 100 /* the first retry; each later one waits twice as long... */
-#define PROBE_MAX_MS 1000  /* ...up to this */
-#define PROBE_ERRORS 3     /* execs refused this many times: leave it to the engine */
-#define PROBE_POLL_MS 20   /* how often a running probe's exit is asked for */
+#define PROBE_FIRST_MS 100   /* the first retry; each later one waits twice as long... */
+#define PROBE_MAX_MS 1000    /* ...up to this */
+#define PROBE_ERRORS 3       /* execs refused this many times: leave it to the engine */
+#define PROBE_POLL_MS 10     /* a running probe's exit is asked for after this, then... */
+#define PROBE_POLL_MAX_MS 80 /* ...twice as long each time, up to this */
+#define PROBE_THREADS 4
 
 struct probe {
     char *id;
@@ -36,9 +40,9 @@ struct orch_probes {
     struct orch *o;
     struct probe *v; /* guarded by o->lock, as is everything below */
     size_t n;
-    bool started;
+    size_t threads;   /* started */
     atomic_bool stop; /* also read, unlocked, by a probe waiting for its exit */
-    pthread_t thread;
+    pthread_t thread[PROBE_THREADS];
 };
 
 static void argv_free(char **argv)
@@ -119,6 +123,7 @@ static int run_probe(struct orch_probes *p, struct engine *e, const char *id, ch
     if (rc == 0)
         rc = engine_exec_start(e, xid, NULL, err); /* detached: the exit is polled */
     int64_t deadline = zp_mono_ms() + timeout_ms;
+    int64_t poll_ms = PROBE_POLL_MS;
     int verdict = rc < 0 ? -1 : 0;
     while (rc == 0) {
         struct engine_exec_state st = {0};
@@ -132,7 +137,8 @@ static int run_probe(struct orch_probes *p, struct engine *e, const char *id, ch
         }
         if (zp_mono_ms() >= deadline || atomic_load(&p->stop))
             break;
-        zp_sleep_ms(PROBE_POLL_MS);
+        zp_sleep_ms(poll_ms);
+        poll_ms = poll_ms * 2 < PROBE_POLL_MAX_MS ? poll_ms * 2 : PROBE_POLL_MAX_MS;
     }
     free(xid);
     return verdict;
@@ -217,14 +223,16 @@ bool orch__probe_passed(struct orch_probes *p, const char *id, const struct zp_n
                                   .timeout_ms = test_timeout_ms(hc),
                                   .at_ns = zp_mono_ns(),
                                   .wait_ms = PROBE_FIRST_MS};
-    if (!p->started) {
-        /* without a thread the gate waits for the engine, as it would without probes */
-        p->started = pthread_create(&p->thread, NULL, probe_thread, p) == 0;
-        if (!p->started)
-            atomic_store(&p->stop, true);
-    } else {
-        pthread_cond_broadcast(&p->o->cond);
-    }
+    size_t waiting = 0;
+    for (size_t i = 0; i < p->n; i++)
+        waiting += !p->v[i].passed && !p->v[i].given_up;
+    if (waiting > p->threads && p->threads < PROBE_THREADS &&
+        pthread_create(&p->thread[p->threads], NULL, probe_thread, p) == 0)
+        p->threads++;
+    /* without a thread the gate waits for the engine, as it would without probes */
+    if (p->threads == 0)
+        atomic_store(&p->stop, true);
+    pthread_cond_broadcast(&p->o->cond);
     return false;
 }
 
@@ -236,8 +244,8 @@ void orch__probes_free(struct orch_probes *p)
     atomic_store(&p->stop, true);
     pthread_cond_broadcast(&p->o->cond);
     pthread_mutex_unlock(&p->o->lock);
-    if (p->started)
-        pthread_join(p->thread, NULL);
+    for (size_t i = 0; i < p->threads; i++)
+        pthread_join(p->thread[i], NULL);
     for (size_t i = 0; i < p->n; i++) {
         free(p->v[i].id);
         argv_free(p->v[i].argv);

@@ -342,8 +342,15 @@ grep -q '"/trojan\*"' <<<"$caddy_conf" && grep -q '"trojan:10001"' <<<"$caddy_co
 [ "$(docker exec $P-trojan-1 cat /proc/1/comm 2>/dev/null)" = trojan ] && ok || fail "trojan is not the container's process"
 [ "$(docker exec $P-trojan-1 readlink /proc/1/exe 2>/dev/null)" = /usr/bin/trojan ] && ok ||
     fail "the trojan container's process is not Debian's /usr/bin/trojan"
-docker exec $P-trojan-1 sh -c 'openssl s_client -connect 127.0.0.1:10001 </dev/null 2>/dev/null' |
-    grep -q 'CN *= *trojan' && ok || fail "trojan does not answer TLS on 10001"
+# the template's health check (pgrep trojan) also matches the wrapper, so trojan may still be
+# starting (making its certificate, binding 10001) when the stack reports healthy: up to 20 s
+tls=no
+for _ in $(seq 40); do
+    docker exec $P-trojan-1 sh -c 'openssl s_client -connect 127.0.0.1:10001 </dev/null 2>/dev/null' |
+        grep -q 'CN *= *trojan' && { tls=yes; break; }
+    sleep 0.5
+done
+[ $tls = yes ] && ok || fail "trojan does not answer TLS on 10001: $(docker logs --tail 5 $P-trojan-1 2>&1)"
 [ -n "$(docker exec $P-wireguard-1 wg show wg0 public-key 2>/dev/null)" ] && ok || fail "wg0 has no public key"
 [ "$(docker exec $P-admin-1 wget -qO- http://localhost:8080/health 2>/dev/null | tr -d ' \n')" = '{"status":"ok"}' ] && ok ||
     fail "the admin's /health"
