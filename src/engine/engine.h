@@ -110,6 +110,7 @@ struct engine_info {
     char *kernel_version;
     char *cgroup_version;   /* "1" or "2" */
     char *swarm_state;      /* Swarm.LocalNodeState: "inactive", "active", ... */
+    bool swarm_control;     /* Swarm.ControlAvailable: a manager, may create services */
     int64_t ncpu;           /* NCPU */
     int64_t mem_total;      /* MemTotal, bytes */
     int64_t system_time_ns; /* SystemTime: the engine's clock, Unix ns (0: not said) */

@@ -837,6 +837,37 @@ static bool one_shot(const struct up *u, size_t node)
     return false;
 }
 
+/* A no-op `up --wait` whose containers the list already shows ready (running, and healthy
+ * where they have a check; a one-shot exited 0): nothing to wait for, so no event stream.
+ * With say, says what wait_services would say. False when anything must still be awaited
+ * (the full wait decides). */
+static bool ready_as_listed(struct up *u, bool say)
+{
+    for (int pass = 0; pass < (say ? 2 : 1); pass++) {
+        for (size_t k = 0; k < u->g.norder; k++) {
+            size_t node = u->g.order[k];
+            if (orch_health_excluded(u->g.nodes[node].svc))
+                continue;
+            const struct orch_svc_plan *sp = &u->plan.svcs[node];
+            for (size_t i = 0; i < sp->n; i++) {
+                if (sp->items[i].old < 0)
+                    return false;
+                const struct orch_obs_container *c = &u->obs.c[sp->items[i].old];
+                bool exited = c->state != NULL && strcmp(c->state, "exited") == 0;
+                bool ok = exited ? c->exit_code == 0 && one_shot(u, node)
+                                 : c->state != NULL && strcmp(c->state, "running") == 0 &&
+                                       (c->health == NULL || strcmp(c->health, "healthy") == 0);
+                if (!ok)
+                    return false;
+                if (pass == 1)
+                    orch__emit(u->o, ORCH_OBJ_CONTAINER, c->name, u->g.nodes[node].name, ORCH_DONE,
+                               exited ? "Exited" : c->health ? "Healthy" : "Running");
+            }
+        }
+    }
+    return true;
+}
+
 static int wait_services(struct up *u, struct zp_err *err)
 {
     struct orch *o = u->o;
@@ -1038,6 +1069,7 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
     struct orch_pool *pool = NULL;
     int rc;
     opts = u.opts;
+    o->up_unchanged = false;
     orch__watch_init(&u.w, o);
     u.state_dir = zp_state_dir();
     orch__proxy_ctx_init(&u.px, u.state_dir);
@@ -1074,13 +1106,17 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         rc = err->code;
         goto out;
     }
-    if (!active && !opts->wait) {
+    o->up_unchanged = !active && !(opts->remove_orphans && u.plan.norphans > 0);
+    bool awaits = opts->wait && !opts->no_start;
+    if (!active && (!awaits || ready_as_listed(&u, false))) {
         for (size_t k = 0; k < u.g.norder; k++) {
             const struct orch_svc_plan *sp = &u.plan.svcs[u.g.order[k]];
             for (size_t i = 0; i < sp->n; i++)
                 orch__emit(o, ORCH_OBJ_CONTAINER, u.obs.c[sp->items[i].old].name,
                            u.g.nodes[u.g.order[k]].name, ORCH_INFO, "Running");
         }
+        if (awaits)
+            ready_as_listed(&u, true); /* the wait's verdicts, from the list */
         rc = 0;
         goto out;
     }
@@ -1203,4 +1239,9 @@ out:
     orch__observed_release(&u.obs);
     orch__graph_release(&u.g);
     return rc;
+}
+
+bool orch_up_unchanged(const struct orch *o)
+{
+    return o->up_unchanged;
 }

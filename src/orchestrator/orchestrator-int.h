@@ -162,6 +162,8 @@ struct orch {
     struct orch_host hostinfo;
     int64_t engine_clock_ns; /* the engine's SystemTime when hostinfo was read (0: unknown) */
     int64_t engine_clock_at; /* zp_mono_ns() then */
+    bool swarm_manager;      /* the engine was an active Swarm manager then */
+    bool up_unchanged;       /* the last orch_up's plan had nothing to do (orch_up_unchanged) */
 };
 
 /* Create the networks and volumes that the services of g use and that do not exist yet

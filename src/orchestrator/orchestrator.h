@@ -108,6 +108,10 @@ struct orch_up_opts {
  * container is recreated only when its config hash changed. Returns 0, or the first error
  * (err names the object; a failed health gate includes the dependency's last log lines). */
 int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err);
+/* After orch_up: did it leave every container as it was (its plan had nothing to create,
+ * recreate, start or remove)? False when it changed one, or may have (it failed before its
+ * plan was made). Lets a caller skip looking again at what a no-op up left. */
+bool orch_up_unchanged(const struct orch *o);
 
 /* ---- down ---- */
 

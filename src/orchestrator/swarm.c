@@ -945,13 +945,12 @@ static char *project_filter(struct orch *o)
 
 int orch_swarm_deployed(struct orch *o, bool *ret, struct zp_err *err)
 {
-    struct engine_swarm_state st;
-    int rc = engine_swarm_state(o->e, &st, err);
+    /* the session's one GET /info (orch__host) says whether the engine is a manager */
+    struct orch_host h;
+    int rc = orch__host(o, &h, err);
     if (rc != 0)
         return rc;
-    bool manager = strcmp(st.local_state, "active") == 0 && st.control_available;
-    engine_swarm_state_release(&st);
-    if (!manager) {
+    if (!o->swarm_manager) {
         *ret = false;
         return 0;
     }

@@ -1080,8 +1080,8 @@ int release_deploy(struct orch *o, const struct compose_project *p, const struct
     track(opts->cancel, o);
     rc = orch_up(o, up, err);
     untrack(opts->cancel, o);
-    if (!record)
-        goto out;
+    if (!record || orch_up_unchanged(o))
+        goto out; /* nothing to record, or nothing new ran */
     zp_err_init(&serr);
     if (orch_snap_observe(o, &after, &nafter, &serr) < 0) {
         say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
