@@ -33,8 +33,27 @@ static bool down_skip(void *ud, size_t node)
     return true;
 }
 
-/* Stopping follows the reverse dependency order; removing does not, so down_job only
- * stops, and every container is removed afterwards in parallel (remove_job). */
+/* Remove container c (stopped, or never started), as the last step of its service's job. */
+static int remove_one(struct down *d, struct orch_worker *w, const struct orch_obs_container *c,
+                      struct zp_err *err)
+{
+    orch__emit(d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_WORKING, "Removing");
+    int rc = engine_container_remove(w->e, c->id, true, d->opts->volumes, err);
+    if (rc == ZP_E_NOTFOUND) {
+        zp_err_init(err);
+        rc = 0;
+    }
+    if (rc < 0) {
+        zp_err_prefix(err, "service '%s'", c->service);
+        orch__emit(d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_FAILED, "%s", err->msg);
+        return rc;
+    }
+    orch__emit(d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_DONE, "Removed");
+    return 0;
+}
+
+/* Stop a service's containers (its dependents' jobs ran first: the reverse dependency
+ * order), then remove them, so removals overlap the other services' stops. */
 static int down_job(void *ud, struct orch_worker *w, size_t node, struct zp_err *err)
 {
     struct down *d = ud;
@@ -57,53 +76,11 @@ static int down_job(void *ud, struct orch_worker *w, size_t node, struct zp_err 
         }
         orch__emit(d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_DONE, "Stopped");
     }
+    for (size_t i = 0; i < d->obs.nc; i++)
+        if (strcmp(d->obs.c[i].service, d->g.nodes[node].name) == 0 &&
+            remove_one(d, w, &d->obs.c[i], err) < 0)
+            return err->code;
     return 0;
-}
-
-struct remove_job {
-    struct down *d;
-    const struct orch_obs_container *c;
-    int rc;
-    struct zp_err err;
-};
-
-static void remove_job(struct orch_worker *w, void *arg)
-{
-    struct remove_job *j = arg;
-    const struct orch_obs_container *c = j->c;
-    zp_err_init(&j->err);
-    orch__emit(j->d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_WORKING, "Removing");
-    j->rc = engine_container_remove(w->e, c->id, true, j->d->opts->volumes, &j->err);
-    if (j->rc == ZP_E_NOTFOUND)
-        j->rc = 0;
-    if (j->rc < 0) {
-        zp_err_prefix(&j->err, "service '%s'", c->service);
-        orch__emit(j->d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_FAILED, "%s", j->err.msg);
-        return;
-    }
-    orch__emit(j->d->o, ORCH_OBJ_CONTAINER, c->name, c->service, ORCH_DONE, "Removed");
-}
-
-/* Remove the (stopped) containers of the model's services, in parallel. */
-static int remove_all(struct down *d, struct orch_pool *pool, struct zp_err *err)
-{
-    struct remove_job *jobs = zp_calloc(d->obs.nc, sizeof(*jobs));
-    for (size_t i = 0; i < d->obs.nc; i++) {
-        jobs[i].d = d;
-        jobs[i].c = &d->obs.c[i];
-        if (orch__graph_find(&d->g, d->obs.c[i].service) >= 0)
-            orch__pool_submit(pool, remove_job, &jobs[i]);
-    }
-    orch__pool_stop(pool); /* waits for every job */
-    int rc = 0;
-    for (size_t i = 0; i < d->obs.nc && rc == 0; i++) {
-        if (jobs[i].rc < 0) {
-            *err = jobs[i].err;
-            rc = jobs[i].rc;
-        }
-    }
-    free(jobs);
-    return rc;
 }
 
 static void remove_images(struct down *d, struct zp_err *err)
@@ -224,10 +201,7 @@ int orch_down(struct orch *o, const struct orch_down_opts *opts, struct zp_err *
             goto out;
         struct orch_sched_ops ops = {.ud = &d, .job = down_job, .skip = down_skip};
         rc = orch__schedule(o, pool, &d.g, true, &ops, err);
-        if (rc == 0)
-            rc = remove_all(&d, pool, err);
-        else
-            orch__pool_stop(pool);
+        orch__pool_stop(pool);
         pool = NULL;
         if (rc < 0)
             goto out;
