@@ -3,9 +3,10 @@
 # 20 services in four chains of five health-gated services (bench/gen_chains.py), both
 # with `up -d --wait`. Times up (to all healthy), a no-op up, ps and down for each tool,
 # the runs of the two tools interleaved (the machine may be shared: medians), and the
-# critical path: the sum of the health gates along the longest chain, measured from the
-# engine's own timestamps (each gate = from the container's start to its first healthy
-# probe), which bounds what any tool can reach.
+# engine's health gates: their sum along the longest chain, from the engine's own
+# timestamps (each gate = from the container's start to the engine's first healthy probe).
+# That bounds a tool that waits for the engine's verdict (Compose v2); zpanel opens a gate
+# on its own run of the check (orchestrator/probe.c), usually sooner.
 #   bench/up.sh [RUNS]   (default 5; medians reported)
 #   COMPOSE=/path/to/docker-compose-v2 (default: docker-compose-v2 on PATH, else
 #   /usr/local/bin/docker-compose-v2, else `docker compose`)
@@ -120,7 +121,7 @@ for what in up noop ps down; do
     printf '%-10s %8s ms %15s ms %7sx\n' "$what" "$z" "$c" \
         "$(python3 -c "print(f'{$c / max($z, 1):.2f}')")"
 done
-printf 'critical path (sum of health gates on the longest chain): zpanel runs %s ms, compose runs %s ms\n' \
+printf "engine's health gates (their sum on the longest chain): zpanel runs %s ms, compose runs %s ms\n" \
     "$(m zpanel gates)" "$(m compose gates)"
 python3 - "$(m zpanel up)" "$(m compose up)" "$(m zpanel down)" "$(m compose down)" \
     "$(m zpanel noop)" "$(m compose noop)" <<'PY'
