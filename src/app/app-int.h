@@ -116,4 +116,11 @@ struct app_gen_hint {
 };
 void app__dockerfile_generate(struct app_plan *plan, const struct app_gen_hint *hint);
 
+/* ---- git URLs ---- */
+
+/* The SSH port of a git URL: ssh://[USER@]HOST[:PORT]/PATH (HOST possibly [IPv6]) gives
+ * PORT, or 22 without one; any other URL (USER@HOST:PATH included) gives 22; -1 when PORT
+ * is not a number from 1 to 65535. */
+int app__git_ssh_port(const char *url);
+
 #endif

@@ -172,9 +172,7 @@ bool app_git_url_valid(const char *url)
            (strchr(url, '@') && strchr(url, ':') && !strstr(url, "://")); /* git@host:repo */
 }
 
-/* The port of an ssh:// URL (ssh://[USER@]HOST[:PORT]/PATH, HOST possibly [IPv6]); 22 for
- * USER@HOST:PATH and when none is given, -1 when it is not a number */
-static int ssh_url_port(const char *url)
+int app__git_ssh_port(const char *url)
 {
     if (!zp_str_has_prefix(url, "ssh://"))
         return 22;
@@ -221,7 +219,7 @@ int app_git_sync(const char *url, const char *branch, const char *commit, const 
         strpbrk(branch, " ~^:?*[\\"))
         return zp_err_set(err, ZP_E_INPUT, NULL, "invalid branch name '%s'", branch ? branch : "");
     bool ssh = zp_str_has_prefix(url, "ssh://") || !strstr(url, "://");
-    int port = ssh ? ssh_url_port(url) : 0;
+    int port = ssh ? app__git_ssh_port(url) : 0;
     if (port < 0)
         return zp_err_set(err, ZP_E_INPUT, NULL, "git URL '%s': invalid port", url);
     git_libgit2_init();

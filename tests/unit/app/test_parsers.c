@@ -125,6 +125,26 @@ static void test_procfile(void **state)
     }
 }
 
+/* The SSH port of a git URL, as host_known and the host key check see it. */
+static void test_git_ssh_port(void **state)
+{
+    (void)state;
+    assert_int_equal(app__git_ssh_port("ssh://git@example.test/org/repo.git"), 22);
+    assert_int_equal(app__git_ssh_port("ssh://git@example.test:2222/org/repo.git"), 2222);
+    assert_int_equal(app__git_ssh_port("ssh://example.test:7999/repo"), 7999);
+    assert_int_equal(app__git_ssh_port("ssh://git@[::1]:2222/repo"), 2222);
+    assert_int_equal(app__git_ssh_port("ssh://git@[::1]/repo"), 22);
+    assert_int_equal(app__git_ssh_port("ssh://u@h:p@x:2200/r"),
+                     2200); /* the last @ ends the user */
+    assert_int_equal(app__git_ssh_port("ssh://host:22a/repo"), -1);
+    assert_int_equal(app__git_ssh_port("ssh://host:0/repo"), -1);
+    assert_int_equal(app__git_ssh_port("ssh://host:65536/repo"), -1);
+    assert_int_equal(app__git_ssh_port("ssh://host:"), -1);
+    assert_int_equal(app__git_ssh_port("ssh://host/path:with:colons"), 22);
+    assert_int_equal(app__git_ssh_port("git@example.test:org/repo.git"), 22);
+    assert_int_equal(app__git_ssh_port("https://example.test:8443/repo"), 22);
+}
+
 static void test_pkgjson(void **state)
 {
     (void)state;
@@ -171,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_toml),
         cmocka_unit_test(test_procfile),
         cmocka_unit_test(test_pkgjson),
+        cmocka_unit_test(test_git_ssh_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
