@@ -79,7 +79,8 @@ int engine__map_info(const json_t *info, struct engine_info *ret_info, struct zp
     in.kernel_version = engine__strdup(info, "KernelVersion");
     in.cgroup_version = engine__strdup(info, "CgroupVersion");
     in.swarm_state = engine__strdup(json_object_get(info, "Swarm"), "LocalNodeState");
-    in.swarm_control = json_is_true(json_object_get(json_object_get(info, "Swarm"), "ControlAvailable"));
+    in.swarm_control =
+        json_is_true(json_object_get(json_object_get(info, "Swarm"), "ControlAvailable"));
     in.ncpu = int_member(info, "NCPU");
     in.mem_total = int_member(info, "MemTotal");
     in.system_time_ns = engine__time_ns(engine__str(info, "SystemTime"));

@@ -125,8 +125,13 @@ static int cond_check(struct up *u, struct orch_cstate *c, enum orch_cond cond, 
  * The first ask starts the probes (probe.c). */
 static bool probe_ready(struct up *u, struct orch_cstate *c, size_t target, const char *svc)
 {
-    if (u->probes == NULL || !c->running || c->exited || strcmp(c->health, "starting") != 0 ||
-        !orch__probe_passed(u->probes, c->id, zp_node_get(u->svcs[target].svc, "healthcheck")))
+    if (u->probes == NULL)
+        return false;
+    if (!c->running || c->exited || strcmp(c->health, "starting") != 0) {
+        orch__probe_forget(u->probes, c->id); /* the engine's verdict decides from now on */
+        return false;
+    }
+    if (!orch__probe_passed(u->probes, c->id, zp_node_get(u->svcs[target].svc, "healthcheck")))
         return false;
     if (!c->said_ok)
         orch__emit(u->o, ORCH_OBJ_CONTAINER, c->name ? c->name : c->id, svc, ORCH_DONE,
@@ -861,7 +866,9 @@ static bool ready_as_listed(struct up *u, bool say)
                     return false;
                 if (pass == 1)
                     orch__emit(u->o, ORCH_OBJ_CONTAINER, c->name, u->g.nodes[node].name, ORCH_DONE,
-                               exited ? "Exited" : c->health ? "Healthy" : "Running");
+                               exited      ? "Exited"
+                               : c->health ? "Healthy"
+                                           : "Running");
             }
         }
     }

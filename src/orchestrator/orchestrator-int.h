@@ -272,6 +272,9 @@ struct orch_probes *orch__probes_new(struct orch *o);
  * started as probes queue); a broadcast on o->cond says when one passed. False without a
  * test. */
 bool orch__probe_passed(struct orch_probes *p, const char *id, const struct zp_node *hc);
+/* The engine has its own verdict on container id (healthy, unhealthy, exited): probe it no
+ * more. */
+void orch__probe_forget(struct orch_probes *p, const char *id);
 /* Stop the probes (a running one is left to finish in the container) and free; NULL is
  * fine. Takes o->lock itself. */
 void orch__probes_free(struct orch_probes *p);

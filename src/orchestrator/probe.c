@@ -236,6 +236,13 @@ bool orch__probe_passed(struct orch_probes *p, const char *id, const struct zp_n
     return false;
 }
 
+void orch__probe_forget(struct orch_probes *p, const char *id)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->v[i].id, id) == 0)
+            p->v[i].given_up = true; /* a run under way finishes; none follows */
+}
+
 void orch__probes_free(struct orch_probes *p)
 {
     if (p == NULL)

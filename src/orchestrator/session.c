@@ -126,8 +126,8 @@ int orch__host(struct orch *o, struct orch_host *ret, struct zp_err *err)
         o->hostinfo.mem_total = info.mem_total;
         o->engine_clock_ns = info.system_time_ns;
         o->engine_clock_at = zp_mono_ns();
-        o->swarm_manager = strcmp(info.swarm_state ? info.swarm_state : "", "active") == 0 &&
-                           info.swarm_control;
+        o->swarm_manager =
+            strcmp(info.swarm_state ? info.swarm_state : "", "active") == 0 && info.swarm_control;
         o->have_host = true;
         engine_info_release(&info);
     }

@@ -147,6 +147,32 @@ static void test_failure_retried_with_backoff(void **state)
     session_close(&s);
 }
 
+/* Once the engine has its own verdict the gate forgets the probe: no exec follows. */
+static void test_forget_stops_probing(void **state)
+{
+    (void)state;
+    static const struct route routes[] = {
+        VERSION_ROUTE,
+        {"POST", "/v1.41/containers/c1/exec", 201, NULL, "{\"Id\":\"x1\"}", FAKE_PLAIN},
+        {"POST", "/v1.41/exec/x1/start", 200, NULL, "", FAKE_PLAIN},
+        {"GET", "/v1.41/exec/x1/json", 200, NULL, EXEC_FAILED, FAKE_PLAIN},
+    };
+    fake_routes(routes, N(routes));
+    struct session s;
+    session_open(&s);
+    assert_false(passed(&s, "c1", "db"));
+    for (int i = 0; i < 200 && count("GET /v1.41/exec/x1/json") == 0; i++)
+        zp_sleep_ms(10); /* the first run failed (or is failing) */
+    pthread_mutex_lock(&s.o->lock);
+    orch__probe_forget(s.probes, "c1");
+    pthread_mutex_unlock(&s.o->lock);
+    zp_sleep_ms(300); /* a run under way ends */
+    int execs = count("POST /v1.41/containers/c1/exec");
+    zp_sleep_ms(600); /* retries would come after 0.1, 0.2 s and so on */
+    assert_int_equal(count("POST /v1.41/containers/c1/exec"), execs);
+    session_close(&s);
+}
+
 /* CMD-SHELL runs through /bin/sh -c, as the engine runs it. */
 static void test_shell_form(void **state)
 {
@@ -232,6 +258,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pass_opens_the_gate),
         cmocka_unit_test(test_failure_retried_with_backoff),
+        cmocka_unit_test(test_forget_stops_probing),
         cmocka_unit_test(test_shell_form),
         cmocka_unit_test(test_no_test_no_probe),
         cmocka_unit_test(test_refused_gives_up),
