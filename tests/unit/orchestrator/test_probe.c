@@ -39,6 +39,13 @@ static const char yaml[] = "services:\n"
 #define EXEC_OK "{\"ID\":\"x\",\"Running\":false,\"ExitCode\":0}"
 #define EXEC_FAILED "{\"ID\":\"x\",\"Running\":false,\"ExitCode\":1}"
 #define EXEC_RUNNING "{\"ID\":\"x\",\"Running\":true,\"ExitCode\":0}"
+/* A probe's three requests in container cid: the exec xid, its start, its state. */
+#define EXEC_ROUTES(cid, xid, state)                                                               \
+    {"POST", "/v1.41/containers/" cid "/exec", 201, NULL, "{\"Id\":\"" xid "\"}", FAKE_PLAIN},     \
+        {"POST", "/v1.41/exec/" xid "/start", 200, NULL, "", FAKE_PLAIN},                          \
+    {                                                                                              \
+        "GET", "/v1.41/exec/" xid "/json", 200, NULL, state, FAKE_PLAIN                            \
+    }
 
 struct session {
     struct compose_project *p;
@@ -46,8 +53,10 @@ struct session {
     struct orch_probes *probes;
 };
 
-static void session_open(struct session *s)
+/* A session against the fake serving routes. */
+static void session_open(struct session *s, const struct route *routes, size_t nroutes)
 {
+    fake_routes(routes, nroutes);
     s->p = orcht_load_yaml("pr", yaml);
     struct zp_err err;
     zp_err_init(&err);
@@ -107,13 +116,10 @@ static void test_pass_opens_the_gate(void **state)
     (void)state;
     static const struct route routes[] = {
         VERSION_ROUTE,
-        {"POST", "/v1.41/containers/c1/exec", 201, NULL, "{\"Id\":\"x1\"}", FAKE_PLAIN},
-        {"POST", "/v1.41/exec/x1/start", 200, NULL, "", FAKE_PLAIN},
-        {"GET", "/v1.41/exec/x1/json", 200, NULL, EXEC_OK, FAKE_PLAIN},
+        EXEC_ROUTES("c1", "x1", EXEC_OK),
     };
-    fake_routes(routes, N(routes));
     struct session s;
-    session_open(&s);
+    session_open(&s, routes, N(routes));
     assert_false(passed(&s, "c1", "db")); /* the first ask only queues the probe */
     assert_true(passes_soon(&s, "c1", "db"));
     assert_int_equal(count("\"Cmd\":[\"test\",\"-f\",\"/ready\"]"), 1);
@@ -131,13 +137,10 @@ static void test_failure_retried_with_backoff(void **state)
     (void)state;
     static const struct route routes[] = {
         VERSION_ROUTE,
-        {"POST", "/v1.41/containers/c1/exec", 201, NULL, "{\"Id\":\"x1\"}", FAKE_PLAIN},
-        {"POST", "/v1.41/exec/x1/start", 200, NULL, "", FAKE_PLAIN},
-        {"GET", "/v1.41/exec/x1/json", 200, NULL, EXEC_FAILED, FAKE_PLAIN},
+        EXEC_ROUTES("c1", "x1", EXEC_FAILED),
     };
-    fake_routes(routes, N(routes));
     struct session s;
-    session_open(&s);
+    session_open(&s, routes, N(routes));
     assert_false(passed(&s, "c1", "db"));
     zp_sleep_ms(900);
     assert_false(passed(&s, "c1", "db"));
@@ -153,13 +156,10 @@ static void test_forget_stops_probing(void **state)
     (void)state;
     static const struct route routes[] = {
         VERSION_ROUTE,
-        {"POST", "/v1.41/containers/c1/exec", 201, NULL, "{\"Id\":\"x1\"}", FAKE_PLAIN},
-        {"POST", "/v1.41/exec/x1/start", 200, NULL, "", FAKE_PLAIN},
-        {"GET", "/v1.41/exec/x1/json", 200, NULL, EXEC_FAILED, FAKE_PLAIN},
+        EXEC_ROUTES("c1", "x1", EXEC_FAILED),
     };
-    fake_routes(routes, N(routes));
     struct session s;
-    session_open(&s);
+    session_open(&s, routes, N(routes));
     assert_false(passed(&s, "c1", "db"));
     for (int i = 0; i < 200 && count("GET /v1.41/exec/x1/json") == 0; i++)
         zp_sleep_ms(10); /* the first run failed (or is failing) */
@@ -179,13 +179,10 @@ static void test_shell_form(void **state)
     (void)state;
     static const struct route routes[] = {
         VERSION_ROUTE,
-        {"POST", "/v1.41/containers/c2/exec", 201, NULL, "{\"Id\":\"x2\"}", FAKE_PLAIN},
-        {"POST", "/v1.41/exec/x2/start", 200, NULL, "", FAKE_PLAIN},
-        {"GET", "/v1.41/exec/x2/json", 200, NULL, EXEC_OK, FAKE_PLAIN},
+        EXEC_ROUTES("c2", "x2", EXEC_OK),
     };
-    fake_routes(routes, N(routes));
     struct session s;
-    session_open(&s);
+    session_open(&s, routes, N(routes));
     assert_true(passes_soon(&s, "c2", "cache"));
     assert_int_equal(count("\"Cmd\":[\"/bin/sh\",\"-c\",\"redis-cli ping | grep -q PONG\"]"), 1);
     session_close(&s);
@@ -196,9 +193,8 @@ static void test_no_test_no_probe(void **state)
 {
     (void)state;
     static const struct route routes[] = {VERSION_ROUTE};
-    fake_routes(routes, N(routes));
     struct session s;
-    session_open(&s);
+    session_open(&s, routes, N(routes));
     assert_false(passed(&s, "c3", "plain"));
     zp_sleep_ms(200);
     assert_false(passed(&s, "c3", "plain"));
@@ -216,9 +212,8 @@ static void test_refused_gives_up(void **state)
         {"POST", "/v1.41/containers/c1/exec", 409, NULL,
          "{\"message\":\"Container c1 is not running\"}", FAKE_PLAIN},
     };
-    fake_routes(routes, N(routes));
     struct session s;
-    session_open(&s);
+    session_open(&s, routes, N(routes));
     assert_false(passed(&s, "c1", "db"));
     zp_sleep_ms(1200); /* 0 + 0.1 + 0.2 s for the three refusals, then nothing */
     assert_false(passed(&s, "c1", "db"));
@@ -234,16 +229,11 @@ static void test_hanging_probe_does_not_block_another(void **state)
     (void)state;
     static const struct route routes[] = {
         VERSION_ROUTE,
-        {"POST", "/v1.41/containers/slow/exec", 201, NULL, "{\"Id\":\"xs\"}", FAKE_PLAIN},
-        {"POST", "/v1.41/exec/xs/start", 200, NULL, "", FAKE_PLAIN},
-        {"GET", "/v1.41/exec/xs/json", 200, NULL, EXEC_RUNNING, FAKE_PLAIN},
-        {"POST", "/v1.41/containers/fast/exec", 201, NULL, "{\"Id\":\"xf\"}", FAKE_PLAIN},
-        {"POST", "/v1.41/exec/xf/start", 200, NULL, "", FAKE_PLAIN},
-        {"GET", "/v1.41/exec/xf/json", 200, NULL, EXEC_OK, FAKE_PLAIN},
+        EXEC_ROUTES("slow", "xs", EXEC_RUNNING),
+        EXEC_ROUTES("fast", "xf", EXEC_OK),
     };
-    fake_routes(routes, N(routes));
     struct session s;
-    session_open(&s);
+    session_open(&s, routes, N(routes));
     assert_false(passed(&s, "slow", "db"));
     for (int i = 0; i < 200 && count("GET /v1.41/exec/xs/json") == 0; i++)
         zp_sleep_ms(10); /* the slow probe is running */
