@@ -45,7 +45,7 @@ teardown() {
     if [ "$e2e_failed" -gt 0 ]; then
         for c in zpanel-proxy zpanel-router; do
             echo "--- $c: errors logged ---"
-            docker logs "$c" 2>&1 | grep -E '"level":"(error|warn)"' | tail -20
+            docker logs "$c" 2>&1 | grep -E '"level":"(error|warn)"' | tail -60
         done
     fi
     cleanup_routed $P
@@ -184,13 +184,32 @@ curl -s -m 30 -o "$TMP/slow.body" -w '%{http_code}' -H "Host: web.zpe2eroll.loca
     "http://127.0.0.1:$HTTP_PORT/slow?s=4" >"$TMP/slow.code" &
 SLOW=$!
 sleep 0.5
+t_up=$(date +%s.%N)
 VERSION=v12 zp up -d web
 expect_rc 0 "update during a long request"
+t_upped=$(date +%s.%N)
 wait $SLOW
 [ "$(cat "$TMP/slow.code")" = 200 ] && ok || fail "long request: HTTP $(cat "$TMP/slow.code")"
 [ "$(cat "$TMP/slow.body")" = v11 ] && ok || fail "long request answered '$(cat "$TMP/slow.body")', want the old v11"
+t_get=$(date +%s.%N)
 got=$(get_verbose web.zpe2eroll.localhost)
-[ "$got" = "200 v12" ] && ok || fail "after the long request's update: '$got', want '200 v12'"
+if [ "$got" = "200 v12" ]; then
+    ok
+else
+    # what the router dials and what it can reach, and whether (when) it heals by itself
+    nets() { inspect_field "$1" '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}'; }
+    diag="web: $(docker ps --filter label=io.zpanel.project=$P --filter label=io.zpanel.service=web \
+        --format '{{.Names}}' | while read -r c; do echo "$c[$(nets "$c")]"; done | tr '\n' ' ')"
+    diag="$diag; router: $(nets zpanel-router); router dials: $(curl -s -m 3 -H 'Host;' \
+        --unix-socket "$ZPANEL_STATE_DIR/proxy/router.sock" http://x/config/ | grep -oE '"dial":"[^"]*"' | sort -u | tr '\n' ' ')"
+    healed=no
+    for i in $(seq 1 40); do
+        sleep 0.5
+        [ "$(get_verbose web.zpe2eroll.localhost)" = "200 v12" ] && { healed="after $((i * 500)) ms"; break; }
+    done
+    fail "after the long request's update: '$got', want '200 v12' ($diag; healed: $healed;" \
+        "up from $t_up to $t_upped, get at $t_get; up said: $(tr '\n' '|' <<<"$ERR$OUT" | tail -c 1500))"
+fi
 
 # --- an update that fails its health probe: the old version serves throughout ---
 W=$TMP/wrk-fail

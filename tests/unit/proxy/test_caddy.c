@@ -245,6 +245,8 @@ static void test_edge_tls_modes(void **state)
     assert_string_equal(json_string_value(jpath(
                             json_array_get(json_object_get(to_router, "upstreams"), 0), "dial")),
                         "zpanel-router:80");
+    /* a fresh connection to the router for each request: none outlives a reload */
+    assert_true(json_is_false(jpath(to_router, "transport.keep_alive.enabled")));
     /* TLS hosts are redirected to the HTTPS port */
     json_t *redirect = json_array_get(json_object_get(json_array_get(hr, 1), "handle"), 0);
     assert_int_equal(json_integer_value(json_object_get(redirect, "status_code")), 308);
