@@ -361,11 +361,11 @@ static json_t *hosts_of(const struct host_tls *h, size_t n, enum proxy_tls tls, 
  * before, whose upstreams a rollout keeps alive until the next step. */
 static json_t *to_router_route(json_t *hosts)
 {
-    json_t *rp = json_pack("{s:s, s:[{s:s}], s:{s:s, s:s}, s:{s:s, s:{s:b}}}", "handler",
-                           "reverse_proxy", "upstreams", "dial", PROXY_ROUTER_NAME ":80",
-                           "load_balancing", "try_duration", PROXY_TRY_DURATION, "try_interval",
-                           PROXY_TRY_INTERVAL, "transport", "protocol", "http", "keep_alive",
-                           "enabled", 0);
+    json_t *rp =
+        json_pack("{s:s, s:[{s:s}], s:{s:s, s:s}, s:{s:s, s:{s:b}}}", "handler", "reverse_proxy",
+                  "upstreams", "dial", PROXY_ROUTER_NAME ":80", "load_balancing", "try_duration",
+                  PROXY_TRY_DURATION, "try_interval", PROXY_TRY_INTERVAL, "transport", "protocol",
+                  "http", "keep_alive", "enabled", 0);
     return json_pack("{s:[{s:o}], s:[o], s:b}", "match", "host", hosts, "handle", rp, "terminal",
                      1);
 }
