@@ -342,8 +342,9 @@ grep -q '"/trojan\*"' <<<"$caddy_conf" && grep -q '"trojan:10001"' <<<"$caddy_co
 [ "$(docker exec $P-trojan-1 cat /proc/1/comm 2>/dev/null)" = trojan ] && ok || fail "trojan is not the container's process"
 [ "$(docker exec $P-trojan-1 readlink /proc/1/exe 2>/dev/null)" = /usr/bin/trojan ] && ok ||
     fail "the trojan container's process is not Debian's /usr/bin/trojan"
-# the template's health check (pgrep trojan) also matches the wrapper, so trojan may still be
-# starting (making its certificate, binding 10001) when the stack reports healthy: up to 20 s
+# the template's health check (pgrep trojan) passes as soon as a process of that name runs
+# (the wrapper, before it execs trojan, matches too), not once trojan listens: a loaded
+# machine once ran this check before 10001 answered (CI, 2026-12-06), so up to 20 s
 tls=no
 for _ in $(seq 40); do
     docker exec $P-trojan-1 sh -c 'openssl s_client -connect 127.0.0.1:10001 </dev/null 2>/dev/null' |
