@@ -407,7 +407,8 @@ static int up_exec(const struct cli_global *g, int argc, char **argv)
     u.host = g->host;
     pthread_mutex_init(&u.lock, NULL);
     pthread_cond_init(&u.cond, NULL);
-    int64_t since = orch_engine_now_s(s.orch); /* the engine's clock, as StartedAt */
+    /* the engine's clock, as StartedAt, for attaching (GET /info: not asked when detached) */
+    int64_t since = detach ? 0 : orch_engine_now_s(s.orch);
     if ((rc = cli_signals_start(on_signal, &u)) == 0) {
         struct zp_err err;
         zp_err_init(&err);

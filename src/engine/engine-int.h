@@ -52,6 +52,11 @@ struct engine__req {
     void *read_ctx;
     bool bulk;                 /* bulk data (archives): larger receive and upload pieces */
     const char *registry_auth; /* X-Registry-Auth header value (base64 JSON), or NULL */
+    /* On success, the response's Api-Version and Server headers (owned; NULL when the
+     * engine sent none); for version negotiation through /_ping. */
+    char **ret_api_header;
+    char **ret_server_header;
+    long also_ok; /* an error status answered as success (its body the answer), e.g. 503 */
 };
 
 /* Send req. On success (any status below 400) *ret_status gets the status and
@@ -116,6 +121,13 @@ int engine__error_from_response(long status, const char *body, size_t len, const
  * pick min(ENGINE_API_MAX_MINOR, ApiVersion). *ret_server gets Version (owned).
  * Errors: ZP_E_ENGINE with a message that says what to do. */
 int engine__negotiate(const json_t *version, int *ret_minor, char **ret_server, struct zp_err *err);
+/* The same from the headers of GET /_ping (what the engine's own client negotiates
+ * with): api is Api-Version ("1.41"), server the Server header ("Docker/20.10.24 (linux)",
+ * may be NULL). /_ping does not say the engine's minimum API: an engine newer than
+ * ENGINE_API_MAX_MINOR gets that version, and if it no longer speaks it, its refusal
+ * says so (engine__error_from_response adds "upgrade zpanel"). */
+int engine__negotiate_ping(const char *api, const char *server, int *ret_minor, char **ret_server,
+                           struct zp_err *err);
 int engine__map_info(const json_t *info, struct engine_info *ret_info, struct zp_err *err);
 /* A {"key": "value"} object (or null) into labels sorted by key; non-string values are
  * skipped. */

@@ -28,6 +28,9 @@ struct engine_swarm_state {
 };
 
 int engine_swarm_state(struct engine *e, struct engine_swarm_state *ret, struct zp_err *err);
+/* GET /swarm: *ret = whether the engine is a swarm manager (may create services); the
+ * cheap question where GET /info (engine_swarm_state) makes the engine run helpers. */
+int engine_swarm_manager(struct engine *e, bool *ret, struct zp_err *err);
 void engine_swarm_state_release(struct engine_swarm_state *s);
 
 /* POST /swarm/init: make this engine a single-manager swarm. advertise_addr and

@@ -39,11 +39,10 @@ static int64_t int_member(const json_t *obj, const char *key)
 
 /* ---- version ---- */
 
-int engine__negotiate(const json_t *version, int *ret_minor, char **ret_server, struct zp_err *err)
+/* The checks both negotiations share: api parsed, not older than ours; pick ours or its. */
+static int negotiate(const char *api, const char *min_api, const char *server, int *ret_minor,
+                     char **ret_server, struct zp_err *err)
 {
-    const char *api = engine__str(version, "ApiVersion");
-    const char *min_api = engine__str(version, "MinAPIVersion");
-    const char *server = engine__str(version, "Version");
     int engine_minor, engine_min_minor = 0;
     if (!api || engine__parse_api_version(api, &engine_minor) != 0)
         return zp_err_set(err, ZP_E_ENGINE, NULL,
@@ -62,6 +61,28 @@ int engine__negotiate(const json_t *version, int *ret_minor, char **ret_server, 
     *ret_minor = engine_minor < ENGINE_API_MAX_MINOR ? engine_minor : ENGINE_API_MAX_MINOR;
     *ret_server = zp_strdup(server ? server : "");
     return 0;
+}
+
+int engine__negotiate(const json_t *version, int *ret_minor, char **ret_server, struct zp_err *err)
+{
+    return negotiate(engine__str(version, "ApiVersion"), engine__str(version, "MinAPIVersion"),
+                     engine__str(version, "Version"), ret_minor, ret_server, err);
+}
+
+int engine__negotiate_ping(const char *api, const char *server, int *ret_minor, char **ret_server,
+                           struct zp_err *err)
+{
+    /* "Docker/20.10.24+dfsg1 (linux)" -> "20.10.24+dfsg1"; another server's name stays whole */
+    char *version = NULL;
+    if (server != NULL && zp_str_has_prefix(server, "Docker/")) {
+        const char *v = server + strlen("Docker/");
+        version = zp_strndup(v, strcspn(v, " "));
+    } else if (server != NULL) {
+        version = zp_strdup(server);
+    }
+    int rc = negotiate(api, NULL, version, ret_minor, ret_server, err);
+    free(version);
+    return rc;
 }
 
 /* ---- info ---- */

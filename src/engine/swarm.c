@@ -105,6 +105,22 @@ int engine_swarm_state(struct engine *e, struct engine_swarm_state *ret, struct 
     return 0;
 }
 
+int engine_swarm_manager(struct engine *e, bool *ret, struct zp_err *err)
+{
+    /* a node that is no manager (or in no swarm) answers 503 at once */
+    struct engine__req req = {.method = "GET",
+                              .path = "/swarm",
+                              .what = "asking the engine for its swarm role",
+                              .also_ok = 503};
+    json_t *j = NULL;
+    long status = 0;
+    int rc = engine__request(e, &req, &status, &j, err);
+    json_decref(j);
+    if (rc == 0)
+        *ret = status == 200;
+    return rc;
+}
+
 void engine_swarm_state_release(struct engine_swarm_state *s)
 {
     if (!s)

@@ -457,7 +457,14 @@ int engine__error_from_response(long status, const char *body, size_t len, const
         size_t mlen = strlen(msg);
         while (mlen > 0 && (msg[mlen - 1] == '\n' || msg[mlen - 1] == ' '))
             mlen--;
-        rc = zp_err_set(err, code, NULL, "%s: %.*s (HTTP %ld)", what, (int)mlen, msg, status);
+        /* an engine newer than our newest API that no longer speaks it (negotiation by
+         * /_ping cannot know its minimum): say whose upgrade it takes */
+        char hint[64] = "";
+        if (status == 400 && strstr(msg, "Minimum supported API version") != NULL)
+            snprintf(hint, sizeof(hint), "; zpanel speaks at most API 1.%d: upgrade zpanel",
+                     ENGINE_API_MAX_MINOR);
+        rc = zp_err_set(err, code, NULL, "%s: %.*s (HTTP %ld)%s", what, (int)mlen, msg, status,
+                        hint);
     } else {
         size_t start = 0, end = len;
         while (start < end && (body[start] == ' ' || body[start] == '\n' || body[start] == '\r'))
@@ -475,6 +482,15 @@ int engine__error_from_response(long status, const char *body, size_t len, const
     }
     json_decref(j);
     return rc;
+}
+
+/* The value of the last response's header `name` (owned), or NULL. */
+static char *response_header(CURL *c, const char *name)
+{
+    struct curl_header *h = NULL;
+    if (curl_easy_header(c, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || h == NULL)
+        return NULL;
+    return zp_strdup(h->value);
 }
 
 static int perform(struct engine *e, const struct engine__req *req, long *ret_status,
@@ -585,11 +601,16 @@ static int perform(struct engine *e, const struct engine__req *req, long *ret_st
     } else {
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        if (status >= 400)
+        if (status >= 400 && status != req->also_ok) {
             rc = engine__error_from_response(status, zp_buf_cstr(&sink->buf), sink->buf.len,
                                              req->what, err);
-        else
+        } else {
             *ret_status = status;
+            if (req->ret_api_header)
+                *req->ret_api_header = response_header(c, "Api-Version");
+            if (req->ret_server_header)
+                *req->ret_server_header = response_header(c, "Server");
+        }
     }
     /* Do not leave pointers to our stack or freed memory inside the handle. */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
@@ -665,7 +686,8 @@ int engine__request_stream(struct engine *e, const struct engine__req *req,
 
 /* ---- version negotiation ---- */
 
-int engine_connect(struct engine *e, struct zp_err *err)
+/* GET /version, the fallback for an engine whose /_ping has no Api-Version header. */
+static int connect_version(struct engine *e, int *ret_minor, char **ret_server, struct zp_err *err)
 {
     struct engine__req req = {
         .method = "GET",
@@ -675,13 +697,41 @@ int engine_connect(struct engine *e, struct zp_err *err)
     };
     json_t *v = NULL;
     long status = 0;
-    int minor = 0;
-    char *server = NULL;
     int rc = engine__request(e, &req, &status, &v, err);
     if (rc != 0)
         return rc;
-    rc = engine__negotiate(v, &minor, &server, err);
+    rc = engine__negotiate(v, ret_minor, ret_server, err);
     json_decref(v);
+    return rc;
+}
+
+int engine_connect(struct engine *e, struct zp_err *err)
+{
+    /* GET /_ping's headers, as Docker's own client negotiates: /version (and /info) make
+     * the engine run `runc --version` and `docker-init --version` for their answers,
+     * tens to hundreds of milliseconds on a busy host, where /_ping takes one or two. */
+    char *api = NULL, *server_header = NULL;
+    struct engine__req req = {
+        .method = "GET",
+        .path = "/_ping",
+        .unversioned = true,
+        .what = "asking the engine for its version",
+        .ret_api_header = &api,
+        .ret_server_header = &server_header,
+    };
+    char *body = NULL;
+    size_t len = 0;
+    long status = 0;
+    int minor = 0;
+    char *server = NULL;
+    int rc = engine__request_text(e, &req, &status, &body, &len, err);
+    free(body);
+    if (rc == 0 && api != NULL)
+        rc = engine__negotiate_ping(api, server_header, &minor, &server, err);
+    else if (rc == 0)
+        rc = connect_version(e, &minor, &server, err);
+    free(api);
+    free(server_header);
     if (rc != 0)
         return rc;
     free(e->server_version);

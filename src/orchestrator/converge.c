@@ -775,14 +775,26 @@ static int prepare_services(struct up *u, struct zp_err *err)
 {
     struct orch *o = u->o;
     struct orch_host host = {0};
-    if (orch__host(o, &host, err) < 0)
-        return err->code;
+    bool have_host = false;
+    /* another machine's engine: its clock (GET /info) for comparing its times, read here,
+     * before any thread asks orch__engine_now */
+    if (!engine_is_local(o->e)) {
+        if (orch__host(o, &host, err) < 0)
+            return err->code;
+        have_host = true;
+    }
     u->svcs = zp_calloc(u->g.n ? u->g.n : 1, sizeof(*u->svcs));
     for (size_t k = 0; k < u->g.norder; k++) {
         size_t i = u->g.order[k];
         const char *service = u->g.nodes[i].name;
         struct svc_ctx *sc = &u->svcs[i];
         sc->svc = zp_node_copy(u->g.nodes[i].svc);
+        /* the host's CPUs and memory (GET /info) only for a service with limits */
+        if (!have_host && orch_limits_use_host(sc->svc)) {
+            if (orch__host(o, &host, err) < 0)
+                return err->code;
+            have_host = true;
+        }
         struct orch_adjustment *adj = NULL;
         size_t nadj = 0;
         orch_adapt_limits(sc->svc, service, &host, !u->opts->no_adapt_limits, &adj, &nadj);
@@ -1094,7 +1106,7 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
     }
     /* the engine's clock before the list: events newer than the list override what it
      * says of a container (orch__watch_seed), older ones don't */
-    if (o->have_host && o->engine_clock_ns > 0)
+    if (orch__engine_clock_known(o))
         u.obs_ns = orch__engine_now(o);
     if ((rc = orch__observe(o->e, o->p->name, &u.obs, err)) < 0)
         goto out;

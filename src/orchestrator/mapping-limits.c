@@ -171,6 +171,16 @@ enum {
     L_COUNT
 };
 
+bool orch_limits_use_host(const struct zp_node *svc)
+{
+    const struct zp_node *res = zp_node_get(zp_node_get(svc, "deploy"), "resources");
+    const struct zp_node *lims = zp_node_get(res, "limits");
+    const struct zp_node *resv = zp_node_get(res, "reservations");
+    return zp_node_get(svc, "cpus") || zp_node_get(svc, "mem_limit") ||
+           zp_node_get(svc, "mem_reservation") || zp_node_get(lims, "cpus") ||
+           zp_node_get(lims, "memory") || zp_node_get(resv, "cpus") || zp_node_get(resv, "memory");
+}
+
 void orch_adapt_limits(struct zp_node *svc, const char *service, const struct orch_host *host,
                        bool adapt, struct orch_adjustment **ret, size_t *ret_n)
 {

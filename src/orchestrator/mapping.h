@@ -49,6 +49,9 @@ void orch_adjustments_free(struct orch_adjustment *a, size_t n);
  * are returned (caller frees with orch_adjustments_free). */
 void orch_adapt_limits(struct zp_node *svc, const char *service, const struct orch_host *host,
                        bool adapt, struct orch_adjustment **ret, size_t *ret_n);
+/* Does orch_adapt_limits read the host for svc: does it set any of the limits above?
+ * (Without them the host's CPUs and memory are not needed, nor the engine asked.) */
+bool orch_limits_use_host(const struct zp_node *svc);
 
 /* The config hash of a service: SHA-256 over its normalised (and adapted) definition and
  * the image ID it runs. `up` recreates a container only when this changes. */

@@ -162,7 +162,8 @@ struct orch {
     struct orch_host hostinfo;
     int64_t engine_clock_ns; /* the engine's SystemTime when hostinfo was read (0: unknown) */
     int64_t engine_clock_at; /* zp_mono_ns() then */
-    bool swarm_manager;      /* the engine was an active Swarm manager then */
+    bool have_swarm_role;    /* swarm_manager is known (orch_swarm_deployed asked) */
+    bool swarm_manager;      /* the engine was a Swarm manager then */
     bool up_unchanged;       /* the last orch_up's plan had nothing to do (orch_up_unchanged) */
 };
 
@@ -188,9 +189,12 @@ int orch__interrupted(struct zp_err *err);
 int orch__stop_timeout(const struct zp_node *svc);
 /* The engine's CPUs and memory (queried once per session). */
 int orch__host(struct orch *o, struct orch_host *ret, struct zp_err *err);
-/* The engine's clock now (Unix ns), from its SystemTime at orch__host plus the monotonic
- * time since; the host's clock when the engine did not say. */
+/* The engine's clock now (Unix ns): the host's for an engine on this machine (the same
+ * kernel's clock); another machine's from its SystemTime at orch__host plus the monotonic
+ * time since, or the host's when it did not say (orch__host not called, or it failed). */
 int64_t orch__engine_now(struct orch *o);
+/* Does orch__engine_now tell the engine's clock (not the host's standing in)? */
+bool orch__engine_clock_known(const struct orch *o);
 
 /* Stop (timeout seconds, -1: the container's own) and remove c, with progress; a container
  * already gone is not an error. volumes: also its anonymous volumes (containers.c). */

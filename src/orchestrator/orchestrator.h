@@ -191,9 +191,10 @@ int orch_run_post_start(struct orch *o, struct engine *e, const char *service, c
  * attach, top). Borrowed; use only from the calling thread. */
 struct engine *orch_engine(struct orch *o);
 
-/* The engine's clock now, in Unix seconds (its SystemTime, read once per session, plus the
- * monotonic time since; the host's clock if the engine cannot say): compare it with times
- * the engine reports (StartedAt, events), never the host's own clock. */
+/* The engine's clock now, in Unix seconds (an engine on this machine: the host's clock;
+ * another machine's: its SystemTime, read once per session, plus the monotonic time since;
+ * the host's clock if it cannot say): compare it with times the engine reports
+ * (StartedAt, events). */
 int64_t orch_engine_now_s(struct orch *o);
 
 /* ---- observing ---- */

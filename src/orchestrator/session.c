@@ -126,8 +126,6 @@ int orch__host(struct orch *o, struct orch_host *ret, struct zp_err *err)
         o->hostinfo.mem_total = info.mem_total;
         o->engine_clock_ns = info.system_time_ns;
         o->engine_clock_at = zp_mono_ns();
-        o->swarm_manager =
-            strcmp(info.swarm_state ? info.swarm_state : "", "active") == 0 && info.swarm_control;
         o->have_host = true;
         engine_info_release(&info);
     }
@@ -135,9 +133,15 @@ int orch__host(struct orch *o, struct orch_host *ret, struct zp_err *err)
     return 0;
 }
 
+bool orch__engine_clock_known(const struct orch *o)
+{
+    return engine_is_local(o->e) || (o->have_host && o->engine_clock_ns > 0);
+}
+
 int64_t orch__engine_now(struct orch *o)
 {
-    if (o->have_host && o->engine_clock_ns > 0)
+    /* an engine on this machine shares its clock: no GET /info for it */
+    if (!engine_is_local(o->e) && o->have_host && o->engine_clock_ns > 0)
         return o->engine_clock_ns + (zp_mono_ns() - o->engine_clock_at);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -149,7 +153,8 @@ int64_t orch_engine_now_s(struct orch *o)
     struct orch_host h;
     struct zp_err err;
     zp_err_init(&err);
-    orch__host(o, &h, &err); /* on failure the host's clock stands in */
+    if (!engine_is_local(o->e))
+        orch__host(o, &h, &err); /* on failure the host's clock stands in */
     return orch__engine_now(o) / 1000000000;
 }
 

@@ -131,7 +131,7 @@ int orch_snap_config_hash(struct orch *o, const char *service, const struct zp_n
                           struct zp_err *err)
 {
     struct orch_host host = {0};
-    if (orch__host(o, &host, err) < 0)
+    if (orch_limits_use_host(svc) && orch__host(o, &host, err) < 0)
         return err->code;
     /* exactly what `up` hashes: the service adapted to the host, and the image ID */
     struct zp_node *copy = zp_node_copy(svc);

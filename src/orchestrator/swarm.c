@@ -945,11 +945,14 @@ static char *project_filter(struct orch *o)
 
 int orch_swarm_deployed(struct orch *o, bool *ret, struct zp_err *err)
 {
-    /* the session's one GET /info (orch__host) says whether the engine is a manager */
-    struct orch_host h;
-    int rc = orch__host(o, &h, err);
-    if (rc != 0)
-        return rc;
+    /* once a session: GET /swarm, which answers at once, where GET /info makes the engine
+     * run `runc --version` and `docker-init --version` */
+    int rc = 0;
+    if (!o->have_swarm_role) {
+        if ((rc = engine_swarm_manager(o->e, &o->swarm_manager, err)) != 0)
+            return rc;
+        o->have_swarm_role = true;
+    }
     if (!o->swarm_manager) {
         *ret = false;
         return 0;

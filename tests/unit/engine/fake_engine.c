@@ -28,6 +28,7 @@ static struct {
     char *last_ctype;        /* the last request's Content-Type, or NULL */
     int connections;         /* accepted connections */
     size_t big_response;     /* when > 0, answer every request with this many bytes */
+    const char *headers;     /* header lines of plain answers (fake_headers) */
     bool stop;
     pthread_t conns[MAX_CONNS]; /* one thread per connection, joined at the end */
     size_t n_conns;
@@ -173,6 +174,7 @@ static void serve_conn(int fd)
                 strcmp(fake.routes[i].target, target) == 0)
                 hit = &fake.routes[i];
         size_t big = fake.big_response;
+        const char *extra = fake.headers ? fake.headers : FAKE_API_HEADERS;
         pthread_mutex_unlock(&fake.lock);
 
         char *data = NULL;
@@ -199,7 +201,7 @@ static void serve_conn(int fd)
             data = zp_strdup("{\"message\":\"page not found\"}");
             len = strlen(data);
         }
-        char head[256];
+        char head[512];
         int hl;
         if (mode == FAKE_UPGRADE || mode == FAKE_ECHO)
             hl = snprintf(head, sizeof(head),
@@ -213,9 +215,9 @@ static void serve_conn(int fd)
                           status, len);
         else
             hl = snprintf(head, sizeof(head),
-                          "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                          "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%s"
                           "Content-Length: %zu\r\n\r\n",
-                          status, len);
+                          status, extra, len);
         bool ok = write_all(fd, head, (size_t)hl) && write_all(fd, data, len);
         free(data);
         if (ok && mode == FAKE_HOLD) {
@@ -341,6 +343,14 @@ void fake_routes(const struct route *routes, size_t n)
     fake.last_ctype = NULL;
     fake.connections = 0;
     fake.big_response = 0;
+    fake.headers = NULL;
+    pthread_mutex_unlock(&fake.lock);
+}
+
+void fake_headers(const char *headers)
+{
+    pthread_mutex_lock(&fake.lock);
+    fake.headers = headers;
     pthread_mutex_unlock(&fake.lock);
 }
 

@@ -28,17 +28,24 @@ struct route {
     enum fake_mode mode;
 };
 
+#define FAKE_API_HEADERS "Api-Version: 1.41\r\nServer: Docker/20.10.24+dfsg1 (linux)\r\n"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+/* What engine_connect asks: GET /_ping, whose headers say the API version (1.41). */
 #define VERSION_ROUTE                                                                              \
     {                                                                                              \
-        "GET", "/version", 200, "version.json", NULL, FAKE_PLAIN                                   \
+        "GET", "/_ping", 200, NULL, "OK", FAKE_PLAIN                                               \
     }
 
 /* cmocka group setup / teardown: engine_global_init, the socket and its thread. */
 int fake_start(void **state);
 int fake_stop(void **state);
-/* Install routes (kept by pointer) and clear the request log and counters. */
+/* Install routes (kept by pointer) and clear the request log and counters; plain
+ * answers carry FAKE_API_HEADERS again. */
 void fake_routes(const struct route *routes, size_t n);
+/* Header lines ("Name: value\r\n" each, borrowed) plain answers carry instead of
+ * FAKE_API_HEADERS, until the next fake_routes. */
+void fake_headers(const char *headers);
 /* The requests so far, "METHOD TARGET BODY\n" each; METHOD gets "+upgrade" when the
  * request carried "Upgrade: tcp". */
 char *fake_log(void);

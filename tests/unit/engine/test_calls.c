@@ -171,7 +171,7 @@ static void test_network_spec_connect_volume(void **state)
     assert_int_equal(engine_volume_create(e, "zprec_data", &vo, &err), 0);
     engine_free(e);
 
-    assert_log("GET /version \n"
+    assert_log("GET /_ping \n"
                "POST /v1.41/networks/create {\"Name\":\"zprec_net\",\"CheckDuplicate\":true,"
                "\"Driver\":\"bridge\",\"Internal\":true,\"Attachable\":true,\"EnableIPv6\":true,"
                "\"Labels\":{\"io.zpanel.project\":\"zprec\"},"
@@ -296,7 +296,7 @@ static void test_container_actions(void **state)
                                  "9c3 is not running (HTTP 409)");
     engine_free(e);
 
-    assert_log("GET /version \n"
+    assert_log("GET /_ping \n"
                "POST /v1.41/containers/zprec-web-1/restart?t=5 \n"
                "POST /v1.41/containers/zprec-web-1/restart \n"
                "POST /v1.41/containers/zprec-web-1/kill?signal=SIGHUP \n"
@@ -697,7 +697,7 @@ static void test_exec_and_attach(void **state)
     engine_free(e);
 
     assert_log(
-        "GET /version \n"
+        "GET /_ping \n"
         "POST /v1.41/containers/zprec-web-1/exec {\"AttachStdin\":true,\"AttachStdout\":true,"
         "\"AttachStderr\":true,\"Tty\":false,\"Cmd\":[\"sh\",\"-c\",\"cat\"],\"Env\":[\"A=1\"],"
         "\"User\":\"1000:1000\",\"WorkingDir\":\"/tmp\"}\n"

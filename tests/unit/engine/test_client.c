@@ -136,7 +136,7 @@ static void test_connect_and_keepalive(void **state)
     engine_info_release(&in);
     engine_free(e);
     char *log = fake_log();
-    assert_string_equal(log, "GET /_ping \nGET /version \nGET /v1.41/info \nGET /_ping \n"
+    assert_string_equal(log, "GET /_ping \nGET /_ping \nGET /v1.41/info \nGET /_ping \n"
                              "GET /v1.41/info \n");
     free(log);
     /* one connection for all five requests */
@@ -147,11 +147,10 @@ static void test_connect_refuses_old_engine(void **state)
 {
     (void)state;
     const struct route routes[] = {
-        {"GET", "/version", 200, NULL, "{\"Version\":\"19.03.1\",\"ApiVersion\":\"1.40\"}",
-         FAKE_PLAIN},
         {"GET", "/_ping", 200, NULL, "nope", FAKE_PLAIN},
     };
     fake_routes(routes, N(routes));
+    fake_headers("Api-Version: 1.40\r\nServer: Docker/19.03.1 (linux)\r\n");
     struct engine *e = fake_engine();
     struct zp_err err;
     zp_err_init(&err);
@@ -165,8 +164,77 @@ static void test_connect_refuses_old_engine(void **state)
     assert_string_equal(err.msg, "pinging the engine: unexpected answer (HTTP 200)");
     engine_free(e);
     char *log = fake_log();
-    assert_string_equal(log, "GET /version \nGET /_ping \n");
+    assert_string_equal(log, "GET /_ping \nGET /_ping \n");
     free(log);
+}
+
+/* Without an Api-Version header on /_ping, GET /version negotiates, with its MinAPIVersion. */
+static void test_connect_falls_back_to_version(void **state)
+{
+    (void)state;
+    const struct route routes[] = {
+        {"GET", "/_ping", 200, NULL, "OK", FAKE_PLAIN},
+        {"GET", "/version", 200, "version.json", NULL, FAKE_PLAIN},
+        {"GET", "/v1.41/info", 200, "info.json", NULL, FAKE_PLAIN},
+    };
+    fake_routes(routes, N(routes));
+    fake_headers("");
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+    assert_int_equal(engine_connect(e, &err), 0);
+    assert_string_equal(engine_api_version(e), "1.41");
+    assert_string_equal(engine_server_version(e), "20.10.24+dfsg1");
+    engine_free(e);
+    char *log = fake_log();
+    assert_string_equal(log, "GET /_ping \nGET /version \n");
+    free(log);
+
+    /* an engine that needs a newer API than ours says so through /version */
+    const struct route newer[] = {
+        {"GET", "/_ping", 200, NULL, "OK", FAKE_PLAIN},
+        {"GET", "/version", 200, NULL,
+         "{\"Version\":\"99.0\",\"ApiVersion\":\"1.99\",\"MinAPIVersion\":\"1.90\"}", FAKE_PLAIN},
+    };
+    fake_routes(newer, N(newer));
+    fake_headers("");
+    e = fake_engine();
+    zp_err_init(&err);
+    assert_int_equal(engine_connect(e, &err), ZP_E_ENGINE);
+    assert_string_equal(err.msg, "Docker engine 99.0 needs API 1.90 or newer, but zpanel speaks "
+                                 "at most API 1.45: upgrade zpanel");
+    engine_free(e);
+}
+
+/* A newer engine gets our newest API version; if it no longer speaks it, its refusal
+ * says whose upgrade it takes. */
+static void test_connect_newer_engine(void **state)
+{
+    (void)state;
+    const struct route routes[] = {
+        {"GET", "/_ping", 200, NULL, "OK", FAKE_PLAIN},
+        {"GET", "/v1.45/info", 200, "info.json", NULL, FAKE_PLAIN},
+        {"GET", "/v1.45/containers/json?all=1", 400, NULL,
+         "{\"message\":\"client version 1.45 is too old. Minimum supported API version is "
+         "1.47, please upgrade your client to a newer version\"}",
+         FAKE_PLAIN},
+    };
+    fake_routes(routes, N(routes));
+    fake_headers("Api-Version: 1.52\r\nServer: Docker/29.1.0 (linux)\r\n");
+    struct engine *e = fake_engine();
+    struct zp_err err;
+    zp_err_init(&err);
+    struct engine_info in;
+    assert_int_equal(engine_info(e, &in, &err), 0);
+    engine_info_release(&in);
+    assert_string_equal(engine_api_version(e), "1.45");
+    assert_string_equal(engine_server_version(e), "29.1.0");
+    struct engine_container_list l;
+    assert_int_equal(engine_container_list(e, NULL, true, &l, &err), ZP_E_ENGINE);
+    assert_non_null(strstr(err.msg, "Minimum supported API version is 1.47, please upgrade your "
+                                    "client to a newer version (HTTP 400); zpanel speaks at most "
+                                    "API 1.45: upgrade zpanel"));
+    engine_free(e);
 }
 
 static void test_unreachable_engine(void **state)
@@ -316,7 +384,7 @@ static void test_create_remove_calls(void **state)
     char *log = fake_log();
     assert_string_equal(
         log,
-        "GET /version \n"
+        "GET /_ping \n"
         "POST /v1.41/networks/create {\"Name\":\"zprec_net\",\"CheckDuplicate\":true,"
         "\"Driver\":\"bridge\",\"Labels\":{\"io.zpanel.project\":\"zprec\"}}\n"
         "POST /v1.41/volumes/create {\"Name\":\"zprec_data\",\"Labels\":"
@@ -511,6 +579,8 @@ int main(void)
         cmocka_unit_test(test_escape_and_query),
         cmocka_unit_test(test_connect_and_keepalive),
         cmocka_unit_test(test_connect_refuses_old_engine),
+        cmocka_unit_test(test_connect_falls_back_to_version),
+        cmocka_unit_test(test_connect_newer_engine),
         cmocka_unit_test(test_unreachable_engine),
         cmocka_unit_test(test_lists_and_filters),
         cmocka_unit_test(test_create_remove_calls),

@@ -180,7 +180,7 @@ static void test_stats_calls(void **state)
     assert_int_equal(engine_container_stats(e, "zprec-bad", false, &s, &err), ZP_E_ENGINE);
     assert_string_equal(err.msg, "reading the resource usage of container 'zprec-bad': engine "
                                  "stats: not a JSON object");
-    assert_log("GET /version \n"
+    assert_log("GET /_ping \n"
                "GET /v1.41/containers/zprec-api-1/stats?stream=false&one-shot=true \n"
                "GET /v1.41/containers/zprec-api-1/stats?stream=false \n"
                "GET /v1.41/containers/zprec-job-1/stats?stream=false&one-shot=true \n"
@@ -456,7 +456,7 @@ static void test_archive_put(void **state)
     assert_string_equal(ct, "application/x-tar");
     free(ct);
     /* the log stops at the first NUL of the tar: the name of its first entry */
-    assert_log("GET /version \n"
+    assert_log("GET /_ping \n"
                "PUT /v1.41/containers/zprec-web-1/archive?path=%2Fdata data/\n");
 
     const struct {

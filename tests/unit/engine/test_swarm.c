@@ -206,7 +206,7 @@ static void test_swarm_and_nodes(void **state)
                                  "of a swarm. (HTTP 503)");
     zp_err_init(&err);
     assert_int_equal(engine_swarm_leave(e, true, &err), 0);
-    assert_log("GET /version \n"
+    assert_log("GET /_ping \n"
                "GET /v1.41/info \n"
                "GET /v1.41/swarm \n"
                "GET /v1.41/nodes \n"
@@ -390,7 +390,7 @@ static void test_service_logs(void **state)
     assert_string_equal(err.msg, "--until: not supported for the logs of a Swarm service");
     for (int i = 0; i < 4; i++)
         zp_buf_release(&c.out[i]);
-    assert_log("GET /version \n"
+    assert_log("GET /_ping \n"
                "GET /v1.41/services/zprec_web/logs?stdout=1&stderr=1&follow=1&tail=5 \n"
                "GET /v1.41/services/zprec_tty/logs?stdout=1&stderr=1 \n");
     engine_free(e);

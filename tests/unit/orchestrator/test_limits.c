@@ -252,6 +252,40 @@ static void test_unknown_host(void **state)
     done(&r);
 }
 
+/* orch_limits_use_host says when `up` must ask the engine for its CPUs and memory: with
+ * any of the seven limits; without them the host changes nothing (so not asking is safe). */
+static void test_use_host(void **state)
+{
+    (void)state;
+    static const char *const with[] = {
+        "image: x\ncpus: 1.5\n",
+        "image: x\nmem_limit: 1048576\n",
+        "image: x\nmem_reservation: 1048576\n",
+        "image: x\ndeploy: {resources: {limits: {cpus: 0.5}}}\n",
+        "image: x\ndeploy: {resources: {limits: {memory: 1048576}}}\n",
+        "image: x\ndeploy: {resources: {reservations: {cpus: 0.5}}}\n",
+        "image: x\ndeploy: {resources: {reservations: {memory: 1048576}}}\n",
+    };
+    for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++) {
+        struct zp_node *svc = svc_of(with[i]);
+        if (!orch_limits_use_host(svc))
+            fail_msg("orch_limits_use_host false for:\n%s", with[i]);
+        zp_node_free(svc);
+    }
+    static const char without[] = "image: x\ndeploy: {replicas: 2, resources: {}}\n";
+    struct zp_node *svc = svc_of(without);
+    assert_false(orch_limits_use_host(svc));
+    const int64_t hosts[][2] = {{0, 0}, {1, 512 * MIB}, {2, GIB}, {64, 256 * GIB}};
+    for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+        struct adapted r;
+        adapt(&r, without, hosts[h][0], hosts[h][1], true);
+        assert_int_equal(r.n, 0);
+        assert_true(zp_node_equal(svc, r.svc));
+        done(&r);
+    }
+    zp_node_free(svc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_reservation_above_limit_after_scaling),
         cmocka_unit_test(test_floors_and_zero),
         cmocka_unit_test(test_unknown_host),
+        cmocka_unit_test(test_use_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

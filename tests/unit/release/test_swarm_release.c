@@ -79,9 +79,11 @@ static void dump_log(void)
     free(log);
 }
 
+/* a swarm manager: GET /swarm answers (a node that is none answers 503) */
 #define INFO_ROUTE                                                                                 \
+    {"GET", "/v1.41/info", 200, "swarm_info.json", NULL, FAKE_PLAIN},                              \
     {                                                                                              \
-        "GET", "/v1.41/info", 200, "swarm_info.json", NULL, FAKE_PLAIN                             \
+        "GET", "/v1.41/swarm", 200, NULL, "{\"ID\":\"zprecswarm\"}", FAKE_PLAIN                    \
     }
 #define SERVICES_TARGET                                                                            \
     "/v1.41/"                                                                                      \
