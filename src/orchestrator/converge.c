@@ -1106,10 +1106,16 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
     }
     /* the engine's clock before the list: events newer than the list override what it
      * says of a container (orch__watch_seed), older ones don't */
-    if (orch__engine_clock_known(o))
-        u.obs_ns = orch__engine_now(o);
-    if ((rc = orch__observe(o->e, o->p->name, &u.obs, err)) < 0)
-        goto out;
+    if (opts->listed != NULL) {
+        /* the caller's list, taken just before this up */
+        u.obs_ns = opts->listed->ns;
+        orch__observed_from_list(&opts->listed->l, &u.obs);
+    } else {
+        if (orch__engine_clock_known(o))
+            u.obs_ns = orch__engine_now(o);
+        if ((rc = orch__observe(o->e, o->p->name, &u.obs, err)) < 0)
+            goto out;
+    }
     wants = zp_calloc(u.g.n ? u.g.n : 1, sizeof(*wants));
     for (size_t k = 0; k < u.g.norder; k++) {
         size_t i = u.g.order[k];

@@ -90,6 +90,12 @@ struct orch_observed {
 
 /* Convert an engine container list (the project's, by label) into observed containers. */
 void orch__observed_from_list(const struct engine_container_list *l, struct orch_observed *ret);
+
+/* A list of the project's containers kept for the up after it (snapshot.c). */
+struct orch_listing {
+    struct engine_container_list l;
+    int64_t ns; /* the engine's time just before the list; 0: unknown */
+};
 /* List the project's containers (all states) on e. */
 int orch__observe(struct engine *e, const char *project, struct orch_observed *ret,
                   struct zp_err *err);

@@ -83,7 +83,13 @@ struct orch_scale {
     int64_t replicas;
 };
 
+struct orch_listing; /* snapshot.h */
+
 struct orch_up_opts {
+    /* the project's containers listed by the caller just before this up, with nothing
+     * changed since (release_deploy's snapshot): the plan starts from it instead of a
+     * second list; NULL: up lists them */
+    const struct orch_listing *listed;
     const char *const *services; /* only these (and their dependencies unless no_deps) */
     size_t nservices;
     bool no_deps;

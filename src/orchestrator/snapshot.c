@@ -112,6 +112,42 @@ void orch_snap_targets_free(struct orch_snap_target *w, size_t n)
     free(w);
 }
 
+int orch_list_project(struct orch *o, struct orch_listing **ret, struct zp_err *err)
+{
+    /* another machine's engine: its clock first (the local one is ours) */
+    if (!engine_is_local(o->e)) {
+        struct orch_host h;
+        struct zp_err ignored;
+        zp_err_init(&ignored);
+        orch__host(o, &h, &ignored); /* without it, times are unknown: up inspects instead */
+    }
+    struct orch_listing *l = zp_calloc(1, sizeof(*l));
+    l->ns = orch__engine_clock_known(o) ? orch__engine_now(o) : 0;
+    char *filter = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, o->p->name);
+    const char *filters[] = {filter, NULL};
+    int rc = engine_container_list(o->e, filters, true, &l->l, err);
+    free(filter);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    *ret = l;
+    return 0;
+}
+
+void orch_listing_free(struct orch_listing *l)
+{
+    if (l == NULL)
+        return;
+    engine_container_list_release(&l->l);
+    free(l);
+}
+
+void orch_snap_from_listing(const struct orch_listing *l, struct orch_snap **ret, size_t *ret_n)
+{
+    orch_snap_from_list(&l->l, ret, ret_n);
+}
+
 int orch_snap_observe(struct orch *o, struct orch_snap **ret, size_t *ret_n, struct zp_err *err)
 {
     char *filter = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, o->p->name);

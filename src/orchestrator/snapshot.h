@@ -53,6 +53,14 @@ bool orch_snap_changed(const struct orch_snap *before, size_t nbefore,
  * Errors: ZP_E_ENGINE. */
 int orch_snap_observe(struct orch *o, struct orch_snap **ret, size_t *ret_n, struct zp_err *err);
 
+/* The same list kept whole, with the engine's time just before it, so that an `up` right
+ * after can plan from it (orch_up_opts.listed) instead of listing again. */
+struct orch_listing;
+int orch_list_project(struct orch *o, struct orch_listing **ret, struct zp_err *err);
+void orch_listing_free(struct orch_listing *l);
+/* Its snapshots, as orch_snap_observe gives them. */
+void orch_snap_from_listing(const struct orch_listing *l, struct orch_snap **ret, size_t *ret_n);
+
 /* What `up --no-build` will run for one service. */
 struct orch_snap_target {
     char *service;

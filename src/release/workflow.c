@@ -1072,14 +1072,21 @@ int release_deploy(struct orch *o, const struct compose_project *p, const struct
     int rc = deploy_open(&c, opts, p, &record, err);
     if (rc < 0)
         return rc;
-    /* little before the up: a Ctrl-C should find it waiting on the engine */
-    if (record && orch_snap_observe(o, &before, &nbefore, &serr) < 0) {
+    /* little before the up: a Ctrl-C should find it waiting on the engine; the up plans
+     * from the same list */
+    struct orch_listing *listed = NULL;
+    if (record && orch_list_project(o, &listed, &serr) < 0) {
         say(&c, RELEASE_WARNING, "not recording this deployment as a release: %s", serr.msg);
         record = false;
+    } else if (record) {
+        orch_snap_from_listing(listed, &before, &nbefore);
     }
+    struct orch_up_opts uo = *up;
+    uo.listed = listed;
     track(opts->cancel, o);
-    rc = orch_up(o, up, err);
+    rc = orch_up(o, &uo, err);
     untrack(opts->cancel, o);
+    orch_listing_free(listed);
     if (!record || orch_up_unchanged(o))
         goto out; /* nothing to record, or nothing new ran */
     zp_err_init(&serr);

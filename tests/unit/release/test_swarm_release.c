@@ -3,8 +3,9 @@
  * against the engine suites' fake engine (recorded answers, tests/data/engine/): a deploy
  * of files that don't ask for Swarm is refused when the project runs as services, an
  * update of a Swarm project takes the Swarm path (never the containers'), and a
- * multi-node swarm refuses an image built here without x-zpanel.registry. Every test
- * checks the exact requests: no container is ever created beside the services. */
+ * multi-node swarm refuses an image built here without x-zpanel.registry; and a no-op
+ * deploy on an engine that is no manager costs four requests. Every test checks the
+ * exact requests: no container is ever created beside the services. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "fake_engine.h"
 #include "orchestrator/orchestrator.h"
+#include "orchestrator/snapshot.h"
 #include "orchestrator/swarm.h"
 #include "release/release.h"
 #include "util/util.h"
@@ -179,11 +181,79 @@ static void test_update_takes_swarm_path(void **state)
     compose_project_free(p);
 }
 
+/* A no-op deploy (`up -d --wait` of a project whose one container runs what the files
+ * say) on an engine that is no Swarm manager: four requests, one list of the project's
+ * containers (the release record's snapshot, which the plan reuses), no GET /version nor
+ * GET /info (the engine runs helpers to answer those), no change, no release. */
+static void test_noop_deploy_requests(void **state)
+{
+    (void)state;
+    struct compose_project *p = load("plain.yaml");
+    static const char image_id[] =
+        "sha256:824b55f2fa96271a040acc4b173c068a7ea15b9f981cfbe5b9e96dc67a5470c5";
+    char hash[65];
+    struct zp_err err;
+    zp_err_init(&err);
+    /* the hash the running container carries: what `up` computes (another session) */
+    static const struct route connect[] = {VERSION_ROUTE};
+    fake_routes(connect, N(connect));
+    struct orch *o = session(p);
+    const struct zp_node *web = zp_node_get(zp_node_get(p->model, "services"), "web");
+    assert_int_equal(orch_snap_config_hash(o, "web", web, image_id, false, hash, &err), 0);
+    orch_free(o);
+    char *list = zp_asprintf(
+        "[{\"Id\":\"cd08f115a14743c5493ca03dfbc71af53abc121e13a37480f816079af6e9591c\","
+        "\"Names\":[\"/zprec-web-1\"],\"Image\":\"img:1\",\"ImageID\":\"%s\","
+        "\"Created\":1795465112,\"Ports\":[],\"Labels\":{\"io.zpanel.project\":\"zprec\","
+        "\"io.zpanel.service\":\"web\",\"io.zpanel.number\":\"1\","
+        "\"io.zpanel.config-hash\":\"%s\"},\"State\":\"running\","
+        "\"Status\":\"Up 5 minutes\"}]",
+        image_id, hash);
+    char *image = zp_asprintf("{\"Id\":\"%s\"}", image_id);
+    const struct route routes[] = {
+        VERSION_ROUTE,
+        {"GET", "/v1.41/swarm", 503, NULL, "{\"message\":\"This node is not a swarm manager.\"}",
+         FAKE_PLAIN},
+        {"GET",
+         "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.zpanel.project%3Dzprec%"
+         "22%5D%7D",
+         200, NULL, list, FAKE_PLAIN},
+        {"GET", "/v1.41/images/img:1/json", 200, NULL, image, FAKE_PLAIN},
+    };
+    fake_routes(routes, N(routes));
+    o = session(p);
+    struct orch_up_opts uo;
+    memset(&uo, 0, sizeof(uo));
+    uo.wait = true;
+    struct release_opts ro = {.state_dir = state_dir, .host = fake_host()};
+    struct release_result res;
+    int rc = release_deploy(o, p, &uo, &ro, &res, &err);
+    if (rc != 0)
+        print_error("%s\n", err.msg);
+    char *log = fake_log();
+    assert_string_equal(log, "GET /_ping \n"
+                             "GET /v1.41/swarm \n"
+                             "GET /v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io."
+                             "zpanel.project%3Dzprec%22%5D%7D \n"
+                             "GET /v1.41/images/img:1/json \n");
+    free(log);
+    assert_int_equal(rc, 0);
+    assert_true(orch_up_unchanged(o));
+    assert_int_equal(res.outcome, RELEASE_NOT_RECORDED);
+    assert_no_release();
+    release_result_release(&res);
+    orch_free(o);
+    compose_project_free(p);
+    free(list);
+    free(image);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deploy_refused_beside_services),
         cmocka_unit_test(test_update_takes_swarm_path),
+        cmocka_unit_test(test_noop_deploy_requests),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
