@@ -2,9 +2,12 @@
  * rest is split into chunks; the rest is fed to the multiplexed-stream decoder and to the
  * JSON-lines decoder (with small caps so the limits are exercised too), whose lines go to
  * the progress, event and stats parsers, and to the mappers of Swarm answers (services,
- * tasks, nodes, configs: the same decoding path as a recorded answer's body). */
+ * tasks, nodes, configs: the same decoding path as a recorded answer's body), and to
+ * the version negotiations (a line as GET /version's body, and as /_ping's Api-Version
+ * and Server headers: the part before a tab and the part after it). */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine-int.h"
@@ -62,6 +65,35 @@ static void swarm_maps(const char *json, size_t len, struct zp_err *err)
     json_decref(j);
 }
 
+static void check_minor(int minor)
+{
+    if (minor < ENGINE_API_MIN_MINOR || minor > ENGINE_API_MAX_MINOR)
+        ZP_BUG("negotiation picked an API version outside ours");
+}
+
+/* A line as the version answers: /version's JSON body, /_ping's two headers. */
+static void versions(const char *line, size_t len, struct zp_err *err)
+{
+    int minor = 0;
+    char *server = NULL;
+    json_t *j = json_loadb(line, len, 0, NULL);
+    if (j != NULL && engine__negotiate(j, &minor, &server, err) == 0) {
+        check_minor(minor);
+        free(server);
+    }
+    json_decref(j);
+    zp_err_init(err);
+    const char *tab = strchr(line, '\t');
+    char *api = zp_strndup(line, tab ? (size_t)(tab - line) : len);
+    server = NULL;
+    if (engine__negotiate_ping(api, tab ? tab + 1 : NULL, &minor, &server, err) == 0) {
+        check_minor(minor);
+        free(server);
+    }
+    free(api);
+    zp_err_init(err);
+}
+
 static int on_line(void *ctx, const char *json, size_t len, struct zp_err *err)
 {
     struct tally *t = ctx;
@@ -83,6 +115,7 @@ static int on_line(void *ctx, const char *json, size_t len, struct zp_err *err)
     zp_err_init(err);
     swarm_maps(json, len, err);
     zp_err_init(err);
+    versions(json, len, err);
     return 0;
 }
 
