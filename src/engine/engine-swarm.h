@@ -150,10 +150,11 @@ struct engine_service_spec {
     size_t n_secrets;
     /* the health check: health_test NULL means the image's own; {"NONE"} disables it */
     const char *const *health_test;
-    int64_t health_interval_ns;     /* -1: unset */
-    int64_t health_timeout_ns;      /* -1: unset */
-    int64_t health_start_period_ns; /* -1: unset */
-    int64_t health_retries;         /* -1: unset */
+    int64_t health_interval_ns;       /* -1: unset */
+    int64_t health_timeout_ns;        /* -1: unset */
+    int64_t health_start_period_ns;   /* -1: unset */
+    int64_t health_start_interval_ns; /* -1: unset (API 1.44 and newer) */
+    int64_t health_retries;           /* -1: unset */
     /* resources (0: unset) */
     int64_t limit_nano_cpus;
     int64_t limit_memory;

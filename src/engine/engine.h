@@ -62,6 +62,8 @@ bool engine_is_local(const struct engine *e);
 int engine_connect(struct engine *e, struct zp_err *err);
 /* The negotiated version, e.g. "1.41" (borrowed); NULL before engine_connect. */
 const char *engine_api_version(const struct engine *e);
+/* Its minor number (41 for "1.41"); 0 before engine_connect. */
+int engine_api_minor(const struct engine *e);
 /* Take the API version that `from` negotiated (when it has) instead of asking the
  * engine again: for extra connections to the same engine (one GET /version each
  * otherwise). */

@@ -286,6 +286,7 @@ void engine_service_spec_init(struct engine_service_spec *s)
     s->health_interval_ns = -1;
     s->health_timeout_ns = -1;
     s->health_start_period_ns = -1;
+    s->health_start_interval_ns = -1;
     s->health_retries = -1;
     s->restart_delay_ns = -1;
     s->restart_max_attempts = -1;
@@ -388,6 +389,7 @@ static json_t *container_json(const struct engine_service_spec *s)
         set_int(h, "Interval", s->health_interval_ns, -1);
         set_int(h, "Timeout", s->health_timeout_ns, -1);
         set_int(h, "StartPeriod", s->health_start_period_ns, -1);
+        set_int(h, "StartInterval", s->health_start_interval_ns, -1);
         set_int(h, "Retries", s->health_retries, -1);
         json_object_set_new(c, "HealthCheck", h);
     }

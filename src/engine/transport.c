@@ -338,6 +338,11 @@ void engine_adopt_version(struct engine *e, const struct engine *from)
     memcpy(e->api_version, from->api_version, sizeof(e->api_version));
 }
 
+int engine_api_minor(const struct engine *e)
+{
+    return e->api_minor;
+}
+
 const char *engine_api_version(const struct engine *e)
 {
     return e->api_minor ? e->api_version : NULL;

@@ -253,8 +253,12 @@ static int create_container(struct up *u, struct engine *e, size_t node, int num
     const char *service = u->g.nodes[node].name;
     struct orch_container_spec spec = {0};
     char *id = NULL;
-    int rc = orch_container_spec(u->o->p, service, sc->svc, number, sc->image, sc->image_id,
-                                 sc->hash, false, resolve_service, u, &spec, err);
+    /* the mapping needs the API version (a worker's connection adopted it, or asks) */
+    int rc = engine_api_minor(e) > 0 ? 0 : engine_connect(e, err);
+    if (rc == 0)
+        rc = orch_container_spec(u->o->p, service, sc->svc, number, sc->image, sc->image_id,
+                                 sc->hash, false, engine_api_minor(e), resolve_service, u, &spec,
+                                 err);
     if (rc < 0)
         goto out;
     if (name != NULL) {
@@ -1026,6 +1030,32 @@ static void orphans(struct up *u, struct zp_err *err)
 
 /* A host belongs to the project that claimed it first: refuse another project's (see
  * proxy_check_claims). */
+/* Every service this up creates containers for maps before anything changes: a field the
+ * engine cannot take is refused with its place in the files, not after the networks were
+ * made or orphans removed. One container per service (its replicas map alike). */
+static int check_mapping(struct up *u, struct zp_err *err)
+{
+    struct engine *e = u->o->e;
+    int rc = engine_api_minor(e) > 0 ? 0 : engine_connect(e, err);
+    for (size_t k = 0; rc == 0 && k < u->g.norder; k++) {
+        size_t i = u->g.order[k];
+        const struct orch_svc_plan *sp = &u->plan.svcs[i];
+        const struct svc_ctx *sc = &u->svcs[i];
+        for (size_t j = 0; j < sp->n; j++) {
+            const struct orch_step_item *it = &sp->items[j];
+            if (it->kind != ORCH_STEP_CREATE && it->kind != ORCH_STEP_RECREATE)
+                continue;
+            struct orch_container_spec spec = {0};
+            rc = orch_container_spec(u->o->p, u->g.nodes[i].name, sc->svc, it->number, sc->image,
+                                     sc->image_id, sc->hash, false, engine_api_minor(e),
+                                     resolve_service, u, &spec, err);
+            orch_container_spec_release(&spec);
+            break;
+        }
+    }
+    return rc;
+}
+
 static int check_hosts(struct up *u, struct zp_err *err)
 {
     const struct proxy_site **sites = zp_calloc(u->g.n ? u->g.n : 1, sizeof(*sites));
@@ -1122,6 +1152,8 @@ int orch_up(struct orch *o, const struct orch_up_opts *opts, struct zp_err *err)
         wants[i] = (struct orch_want){u.svcs[i].hash, u.svcs[i].container_name, u.svcs[i].replicas};
     }
     orch__plan_make(o->p->name, &u.g, wants, &u.obs, opts->recreate, opts->no_start, &u.plan);
+    if ((rc = check_mapping(&u, err)) < 0)
+        goto out;
 
     bool active = false;
     for (size_t k = 0; k < u.g.norder; k++)

@@ -9,6 +9,8 @@
 #include "orchestrator-int.h"
 
 #define API_TOO_OLD "not supported by the engine's API version (1.41)"
+/* healthcheck.start_interval: Docker 25's API */
+#define API_START_INTERVAL 44
 
 /* One service being mapped: where errors go and the body being built. */
 struct mapper {
@@ -17,6 +19,7 @@ struct mapper {
     const struct zp_node *svc;
     char *path; /* "services.web" */
     bool oneoff;
+    int api_minor; /* the engine session's API version is 1.<api_minor> */
     orch_resolve_fn resolve;
     void *resolve_ud;
     struct zp_err *err;

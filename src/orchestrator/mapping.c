@@ -325,7 +325,7 @@ static int map_service(struct mapper *m, const char *image, int number, const ch
 
 int orch_container_spec(const struct compose_project *p, const char *service,
                         const struct zp_node *svc, int number, const char *image,
-                        const char *image_id, const char *config_hash, bool oneoff,
+                        const char *image_id, const char *config_hash, bool oneoff, int api_minor,
                         orch_resolve_fn resolve, void *resolve_ud, struct orch_container_spec *ret,
                         struct zp_err *err)
 {
@@ -337,6 +337,7 @@ int orch_container_spec(const struct compose_project *p, const char *service,
         .svc = svc,
         .path = zp_path_key("services", service),
         .oneoff = oneoff,
+        .api_minor = api_minor,
         .resolve = resolve,
         .resolve_ud = resolve_ud,
         .err = err,

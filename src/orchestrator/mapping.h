@@ -95,12 +95,14 @@ void orch_container_spec_release(struct orch_container_spec *s);
  * mem_reservation, cpus (NanoCpus), cpu_shares, cpu_quota/period, cpuset, pids_limit,
  * shm_size, oom_score_adj, deploy.resources limits and reservations, group_add,
  * network_mode (incl. "service:x" resolved to the container of x: the caller passes
- * a resolver), ipc/pid, tty, stdin_open, platform-free. Errors: a field the engine cannot
- * express (ZP_E_INPUT naming service and field). */
+ * a resolver), ipc/pid, tty, stdin_open, platform-free. api_minor: the API version the
+ * engine session speaks (1.<api_minor>), for fields newer than 1.41 (healthcheck
+ * start_interval: 1.44). Errors: a field the engine cannot express (ZP_E_INPUT naming
+ * service and field, with its place in the files). */
 typedef char *(*orch_resolve_fn)(void *ud, const char *service); /* container name or id */
 int orch_container_spec(const struct compose_project *p, const char *service,
                         const struct zp_node *svc, int number, const char *image,
-                        const char *image_id, const char *config_hash, bool oneoff,
+                        const char *image_id, const char *config_hash, bool oneoff, int api_minor,
                         orch_resolve_fn resolve, void *resolve_ud, struct orch_container_spec *ret,
                         struct zp_err *err);
 

@@ -484,9 +484,10 @@ struct orch__swarm_obj {
 
 /* The Swarm service spec of one service of p (pure): its ServiceSpec body (owned), the
  * service's hash and its tasks' hash. configs and secrets are the objects the service's
- * references resolve to. Errors: ZP_E_INPUT naming the field, ZP_E_NOTFOUND. */
+ * references resolve to; api_minor the engine's API version (1.<api_minor>). Errors:
+ * ZP_E_INPUT naming the field, ZP_E_NOTFOUND. */
 int orch__swarm_spec_json(const struct compose_project *p, const char *service,
-                          const char *image_id, int64_t replicas_override,
+                          const char *image_id, int64_t replicas_override, int api_minor,
                           const struct orch__swarm_obj *configs, size_t nconfigs,
                           const struct orch__swarm_obj *secrets, size_t nsecrets, char **ret_json,
                           char ret_hash[65], char ret_task_hash[65], struct zp_err *err);

@@ -536,8 +536,8 @@ static int map_deploy(const char *service, const struct zp_node *d, struct engin
     return rc;
 }
 
-static int map_health(const char *service, const struct zp_node *h, struct engine_service_spec *s,
-                      struct bag *b, struct zp_err *err)
+static int map_health(const char *service, int api_minor, const struct zp_node *h,
+                      struct engine_service_spec *s, struct bag *b, struct zp_err *err)
 {
     if (!h || !zp_node_is_map(h))
         return 0;
@@ -564,6 +564,17 @@ static int map_health(const char *service, const struct zp_node *h, struct engin
     if (rc == 0)
         rc = duration(service, "healthcheck.start_period", zp_node_get(h, "start_period"),
                       &s->health_start_period_ns, err);
+    const struct zp_node *si = zp_node_get(h, "start_interval");
+    /* an older engine would drop it without a word */
+    if (rc == 0 && si != NULL && api_minor < 44) {
+        char why[96];
+        snprintf(why, sizeof(why),
+                 "needs the engine's API 1.44 (Docker 25) or newer; this engine speaks 1.%d",
+                 api_minor);
+        rc = field_error(service, "healthcheck.start_interval", si, err, why);
+    }
+    if (rc == 0)
+        rc = duration(service, "healthcheck.start_interval", si, &s->health_start_interval_ns, err);
     if (rc == 0)
         rc = integer(service, "healthcheck.retries", zp_node_get(h, "retries"), 0,
                      &s->health_retries, err);
@@ -712,6 +723,7 @@ struct swarm_svc {
     char *image;               /* reference */
     char *image_id;            /* local image ID, or NULL */
     int64_t replicas_override; /* --scale, or -1 */
+    int api_minor;             /* the engine's API version is 1.<api_minor> */
     char hash[65];             /* the service's */
     char task_hash[65];        /* its tasks' */
     struct engine_service_spec spec;
@@ -806,7 +818,7 @@ static int build_spec(const struct compose_project *p, struct swarm_svc *sv,
     if (rc == 0)
         rc = map_deploy(service, zp_node_get(svc, "deploy"), s, b, err);
     if (rc == 0)
-        rc = map_health(service, zp_node_get(svc, "healthcheck"), s, b, err);
+        rc = map_health(service, sv->api_minor, zp_node_get(svc, "healthcheck"), s, b, err);
     if (rc == 0)
         rc = map_files(service, "configs", zp_node_get(svc, "configs"), configs, &s->configs,
                        &s->n_configs, b, err);
@@ -891,7 +903,7 @@ static int build_spec(const struct compose_project *p, struct swarm_svc *sv,
 }
 
 int orch__swarm_spec_json(const struct compose_project *p, const char *service,
-                          const char *image_id, int64_t replicas_override,
+                          const char *image_id, int64_t replicas_override, int api_minor,
                           const struct orch__swarm_obj *configs, size_t nconfigs,
                           const struct orch__swarm_obj *secrets, size_t nsecrets, char **ret_json,
                           char ret_hash[65], char ret_task_hash[65], struct zp_err *err)
@@ -907,6 +919,7 @@ int orch__swarm_spec_json(const struct compose_project *p, const char *service,
     sv.image = orch_service_image(p->name, service, svc);
     sv.image_id = image_id ? zp_strdup(image_id) : NULL;
     sv.replicas_override = replicas_override;
+    sv.api_minor = api_minor;
     const struct swarm_objs c = {(struct orch__swarm_obj *)configs, nconfigs};
     const struct swarm_objs s = {(struct orch__swarm_obj *)secrets, nsecrets};
     int rc = build_spec(p, &sv, &c, &s, err);
@@ -1285,6 +1298,7 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
         s->name = service_name(o->p->name, s->service);
         s->image = orch_service_image(o->p->name, s->service, s->svc);
         s->replicas_override = -1;
+        s->api_minor = engine_api_minor(o->e); /* connected by the Swarm check */
         for (size_t k = 0; k < opts->nscale; k++)
             if (strcmp(opts->scale[k].service, s->service) == 0)
                 s->replicas_override = opts->scale[k].replicas;

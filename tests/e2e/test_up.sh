@@ -282,4 +282,35 @@ if grep -qE "Recreat|Creat" <<<"$ERR"; then fail "up --build after up --build re
     fail "the container does not run the image the tag names"
 cleanup_project $P
 docker rmi -f $P-built:1 >/dev/null 2>&1
+
+# healthcheck.start_interval needs API 1.44 (Docker 25): on an older engine (which would
+# drop it without a word) it is refused in place, before any network or container exists
+api=$(curl -sI --max-time 5 --unix-socket /var/run/docker.sock http://localhost/_ping |
+    tr -d '\r' | sed -n 's/^Api-Version: 1\.//Ip')
+cat >"$F" <<YAML
+name: $P
+services:
+  probed:
+    image: $TEST_IMAGE
+    command: ["sleep", "600"]
+    healthcheck:
+      test: ["CMD", "true"]
+      start_period: 30s
+      start_interval: 1s
+YAML
+zp up -d
+if [ "${api:-0}" -lt 44 ]; then
+    expect_rc 1 "up with healthcheck.start_interval on API 1.$api"
+    expect_err_has "$F:9:23: services.probed.healthcheck.start_interval: needs the engine's API 1.44 (Docker 25) or newer; this engine speaks 1.$api" \
+        "the refusal names the place and both versions"
+    [ -z "$(docker network ls -q --filter label=io.zpanel.project=$P)" ] && ok ||
+        fail "the refused up made a network"
+    [ -z "$(docker ps -aq --filter label=io.zpanel.project=$P)" ] && ok ||
+        fail "the refused up made a container"
+else
+    expect_rc 0 "up with healthcheck.start_interval on API 1.$api"
+    [ "$(inspect_field $P-probed-1 '{{.Config.Healthcheck.StartInterval}}')" = 1s ] && ok ||
+        fail "the container's health check lacks its start interval"
+fi
+cleanup_project $P
 finish

@@ -59,7 +59,7 @@ static int spec_of(const struct compose_project *p, const char *svc, bool oneoff
 {
     zp_err_init(err);
     return orch_container_spec(p, svc, service(p, svc), 1, "zpanel-test/busybox:1", "sha256:feed",
-                               HASH, oneoff, resolve, NULL, ret, err);
+                               HASH, oneoff, 41, resolve, NULL, ret, err);
 }
 
 /* JSON text -> the same JSON printed with sorted keys and two-space indentation, so that
@@ -263,7 +263,7 @@ static void test_container_name_and_number(void **state)
     struct orch_container_spec s;
     struct zp_err err;
     zp_err_init(&err);
-    assert_int_equal(orch_container_spec(p, "web", svc, 3, "img:1", "sha256:1", HASH, false,
+    assert_int_equal(orch_container_spec(p, "web", svc, 3, "img:1", "sha256:1", HASH, false, 41,
                                          resolve, NULL, &s, &err),
                      0);
     assert_string_equal(s.name, "zpmap-web-3");
@@ -272,7 +272,7 @@ static void test_container_name_and_number(void **state)
     assert_non_null(strstr(s.json, "\"Aliases\":[\"web\",\"zpmap-web-3\"]"));
     orch_container_spec_release(&s);
     zp_node_set(svc, "container_name", zp_node_new_str("my-web", NULL));
-    assert_int_equal(orch_container_spec(p, "web", svc, 1, "img:1", "sha256:1", HASH, false,
+    assert_int_equal(orch_container_spec(p, "web", svc, 1, "img:1", "sha256:1", HASH, false, 41,
                                          resolve, NULL, &s, &err),
                      0);
     assert_string_equal(s.name, "my-web");
@@ -305,8 +305,8 @@ static void test_errors(void **state)
          "engine's API version (1.41)",
          23, 27},
         {"startint",
-         "services.startint.healthcheck.start_interval: not supported by the engine's API "
-         "version (1.41)",
+         "services.startint.healthcheck.start_interval: needs the engine's API 1.44 (Docker 25) "
+         "or newer; this engine speaks 1.41",
          26, 49},
         {"annot", "services.annot.annotations: not supported by the engine's API version (1.41)",
          29, 5},
@@ -390,6 +390,32 @@ static void test_bridge_links(void **state)
     compose_project_free(p);
 }
 
+/* healthcheck.start_interval goes to the engine from API 1.44 (Docker 25) on; an older
+ * engine would drop it without a word, so it is refused there, in place. */
+static void test_start_interval_by_api(void **state)
+{
+    (void)state;
+    struct compose_project *p = load("errors");
+    const struct zp_node *svc = service(p, "startint");
+    struct orch_container_spec s;
+    struct zp_err err;
+    zp_err_init(&err);
+    for (int minor = 44; minor <= 45; minor++) {
+        assert_int_equal(orch_container_spec(p, "startint", svc, 1, "i", "", HASH, false, minor,
+                                             resolve, NULL, &s, &err),
+                         0);
+        assert_non_null(strstr(s.json, "\"StartInterval\":1000000000"));
+        orch_container_spec_release(&s);
+    }
+    assert_int_equal(orch_container_spec(p, "startint", svc, 1, "i", "", HASH, false, 43, resolve,
+                                         NULL, &s, &err),
+                     ZP_E_INPUT);
+    assert_string_equal(err.msg, "services.startint.healthcheck.start_interval: needs the "
+                                 "engine's API 1.44 (Docker 25) or newer; this engine speaks 1.43");
+    assert_int_equal(err.pos.line, 26);
+    compose_project_free(p);
+}
+
 /* A key the mapping does not know is refused; x-* keys are not sent. */
 static void test_unknown_key(void **state)
 {
@@ -401,12 +427,13 @@ static void test_unknown_key(void **state)
     struct zp_err err;
     zp_err_init(&err);
     assert_int_equal(
-        orch_container_spec(p, "web", svc, 1, "i", "", HASH, false, resolve, NULL, &s, &err), 0);
+        orch_container_spec(p, "web", svc, 1, "i", "", HASH, false, 41, resolve, NULL, &s, &err),
+        0);
     assert_null(strstr(s.json, "ignored"));
     orch_container_spec_release(&s);
     zp_node_set(svc, "new_field", zp_node_new_str("x", NULL));
     assert_int_equal(
-        orch_container_spec(p, "web", svc, 1, "i", "", HASH, false, resolve, NULL, &s, &err),
+        orch_container_spec(p, "web", svc, 1, "i", "", HASH, false, 41, resolve, NULL, &s, &err),
         ZP_E_INPUT);
     assert_string_equal(err.msg, "services.web.new_field: not supported by the container mapping");
     zp_node_free(svc);
@@ -464,13 +491,21 @@ static void test_config_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),       cmocka_unit_test(test_full),
-        cmocka_unit_test(test_resources),   cmocka_unit_test(test_devices),
-        cmocka_unit_test(test_networks),    cmocka_unit_test(test_modes),
-        cmocka_unit_test(test_secrets),     cmocka_unit_test(test_extras),
-        cmocka_unit_test(test_oneoff),      cmocka_unit_test(test_container_name_and_number),
-        cmocka_unit_test(test_errors),      cmocka_unit_test(test_bridge_links),
-        cmocka_unit_test(test_unknown_key), cmocka_unit_test(test_service_image),
+        cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_networks),
+        cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_secrets),
+        cmocka_unit_test(test_extras),
+        cmocka_unit_test(test_oneoff),
+        cmocka_unit_test(test_container_name_and_number),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bridge_links),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_service_image),
+        cmocka_unit_test(test_start_interval_by_api),
         cmocka_unit_test(test_config_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

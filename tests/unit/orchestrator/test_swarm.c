@@ -54,9 +54,9 @@ static void test_web_spec(void **state)
     struct zp_err err;
     zp_err_init(&err);
     char *j = NULL, h[65], th[65];
-    assert_int_equal(
-        orch__swarm_spec_json(p, "web", "sha256:img", -1, configs, 1, secrets, 1, &j, h, th, &err),
-        0);
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", -1, 41, configs, 1, secrets, 1,
+                                           &j, h, th, &err),
+                     0);
     has(j, "\"Name\":\"sw_web\"");
     has(j, "\"io.zpanel.project\":\"sw\"");
     has(j, "\"io.zpanel.service\":\"web\"");
@@ -94,30 +94,30 @@ static void test_web_spec(void **state)
 
     /* the same input: the same hashes */
     char h2[65], th2[65];
-    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", -1, configs, 1, secrets, 1, &j,
-                                           h2, th2, &err),
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", -1, 41, configs, 1, secrets, 1,
+                                           &j, h2, th2, &err),
                      0);
     free(j);
     assert_string_equal(h, h2);
     assert_string_equal(th, th2);
     /* --scale: the service changes, its tasks do not */
-    assert_int_equal(
-        orch__swarm_spec_json(p, "web", "sha256:img", 3, configs, 1, secrets, 1, &j, h2, th2, &err),
-        0);
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", 3, 41, configs, 1, secrets, 1,
+                                           &j, h2, th2, &err),
+                     0);
     has(j, "\"Mode\":{\"Replicated\":{\"Replicas\":3}}");
     free(j);
     assert_string_not_equal(h, h2);
     assert_string_equal(th, th2);
     /* new config content (a new name): both change */
-    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", -1, configs2, 1, secrets, 1, &j,
-                                           h2, th2, &err),
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", -1, 41, configs2, 1, secrets, 1,
+                                           &j, h2, th2, &err),
                      0);
     free(j);
     assert_string_not_equal(h, h2);
     assert_string_not_equal(th, th2);
     /* a new image: both change */
-    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:other", -1, configs, 1, secrets, 1, &j,
-                                           h2, th2, &err),
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:other", -1, 41, configs, 1, secrets, 1,
+                                           &j, h2, th2, &err),
                      0);
     free(j);
     assert_string_not_equal(th, th2);
@@ -131,20 +131,47 @@ static void test_global_and_refusals(void **state)
     struct zp_err err;
     zp_err_init(&err);
     char *j = NULL, h[65], th[65];
-    assert_int_equal(orch__swarm_spec_json(p, "agent", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
-                     0);
+    assert_int_equal(
+        orch__swarm_spec_json(p, "agent", NULL, -1, 41, NULL, 0, NULL, 0, &j, h, th, &err), 0);
     has(j, "\"Mode\":{\"Global\":{}}");
     has(j, "\"Networks\":[{\"Target\":\"sw_default\",\"Aliases\":[\"agent\"]}]");
     free(j);
     assert_int_equal(
-        orch__swarm_spec_json(p, "ranged", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
+        orch__swarm_spec_json(p, "ranged", NULL, -1, 41, NULL, 0, NULL, 0, &j, h, th, &err),
         ZP_E_INPUT);
     assert_non_null(
         strstr(err.msg, "services.ranged.ports[0].host_ip: Swarm publishes on every address"));
     assert_true(err.pos.line > 0);
     zp_err_init(&err);
-    assert_int_equal(orch__swarm_spec_json(p, "nope", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
-                     ZP_E_NOTFOUND);
+    assert_int_equal(
+        orch__swarm_spec_json(p, "nope", NULL, -1, 41, NULL, 0, NULL, 0, &j, h, th, &err),
+        ZP_E_NOTFOUND);
+    compose_project_free(p);
+}
+
+/* healthcheck.start_interval reaches the service's HealthCheck from API 1.44 on, and is
+ * refused on an older engine (which would drop it without a word) */
+static void test_start_interval_spec(void **state)
+{
+    (void)state;
+    struct compose_project *p = load();
+    struct zp_node *web = zp_node_get(zp_node_get(p->model, "services"), "web");
+    zp_node_set(zp_node_get(web, "healthcheck"), "start_interval", zp_node_new_str("2s", NULL));
+    struct zp_err err;
+    zp_err_init(&err);
+    char *j = NULL, h[65], th[65];
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", -1, 44, configs, 1, secrets, 1,
+                                           &j, h, th, &err),
+                     0);
+    has(j, "\"StartInterval\":2000000000");
+    free(j);
+    j = NULL;
+    assert_int_equal(orch__swarm_spec_json(p, "web", "sha256:img", -1, 41, configs, 1, secrets, 1,
+                                           &j, h, th, &err),
+                     ZP_E_INPUT);
+    assert_null(j);
+    assert_string_equal(err.msg, "services.web.healthcheck.start_interval: needs the engine's API "
+                                 "1.44 (Docker 25) or newer; this engine speaks 1.41");
     compose_project_free(p);
 }
 
@@ -156,8 +183,8 @@ static void test_routed_spec(void **state)
     struct zp_err err;
     zp_err_init(&err);
     char *j = NULL, h[65], th[65];
-    assert_int_equal(orch__swarm_spec_json(p, "api", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
-                     0);
+    assert_int_equal(
+        orch__swarm_spec_json(p, "api", NULL, -1, 41, NULL, 0, NULL, 0, &j, h, th, &err), 0);
     has(j, "\"Networks\":[{\"Target\":\"sw_default\",\"Aliases\":[\"api\"]},{\"Target\":\"zpanel-"
            "sw\"}]");
     has(j, "\"io.zpanel.routes\":\"{");
@@ -168,8 +195,8 @@ static void test_routed_spec(void **state)
            "\"Order\":\"start-first\"}");
     free(j);
     /* an unrouted one does not */
-    assert_int_equal(orch__swarm_spec_json(p, "agent", NULL, -1, NULL, 0, NULL, 0, &j, h, th, &err),
-                     0);
+    assert_int_equal(
+        orch__swarm_spec_json(p, "agent", NULL, -1, 41, NULL, 0, NULL, 0, &j, h, th, &err), 0);
     assert_null(strstr(j, "zpanel-sw"));
     assert_null(strstr(j, "io.zpanel.routes"));
     assert_null(strstr(j, "start-first"));
@@ -223,9 +250,9 @@ static void test_push_repo(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_web_spec),    cmocka_unit_test(test_global_and_refusals),
-        cmocka_unit_test(test_routed_spec), cmocka_unit_test(test_service_problem),
-        cmocka_unit_test(test_push_repo),
+        cmocka_unit_test(test_web_spec),        cmocka_unit_test(test_global_and_refusals),
+        cmocka_unit_test(test_routed_spec),     cmocka_unit_test(test_start_interval_spec),
+        cmocka_unit_test(test_service_problem), cmocka_unit_test(test_push_repo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
