@@ -1298,7 +1298,7 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
         s->name = service_name(o->p->name, s->service);
         s->image = orch_service_image(o->p->name, s->service, s->svc);
         s->replicas_override = -1;
-        s->api_minor = engine_api_minor(o->e); /* connected by the Swarm check */
+        s->api_minor = engine_api_minor(o->e); /* connected: the service list above */
         for (size_t k = 0; k < opts->nscale; k++)
             if (strcmp(opts->scale[k].service, s->service) == 0)
                 s->replicas_override = opts->scale[k].replicas;
