@@ -1028,8 +1028,6 @@ static void orphans(struct up *u, struct zp_err *err)
         orch__remove_container(o, o->e, &u->obs.c[u->plan.orphans[i]], -1, false, err);
 }
 
-/* A host belongs to the project that claimed it first: refuse another project's (see
- * proxy_check_claims). */
 /* Every service this up creates containers for maps before anything changes: a field the
  * engine cannot take is refused with its place in the files, not after the networks were
  * made or orphans removed. One container per service (its replicas map alike). */
@@ -1056,6 +1054,8 @@ static int check_mapping(struct up *u, struct zp_err *err)
     return rc;
 }
 
+/* A host belongs to the project that claimed it first: refuse another project's (see
+ * proxy_check_claims). */
 static int check_hosts(struct up *u, struct zp_err *err)
 {
     const struct proxy_site **sites = zp_calloc(u->g.n ? u->g.n : 1, sizeof(*sites));
