@@ -253,12 +253,10 @@ static int create_container(struct up *u, struct engine *e, size_t node, int num
     const char *service = u->g.nodes[node].name;
     struct orch_container_spec spec = {0};
     char *id = NULL;
-    /* the mapping needs the API version (a worker's connection adopted it, or asks) */
-    int rc = engine_api_minor(e) > 0 ? 0 : engine_connect(e, err);
-    if (rc == 0)
-        rc = orch_container_spec(u->o->p, service, sc->svc, number, sc->image, sc->image_id,
-                                 sc->hash, false, engine_api_minor(e), resolve_service, u, &spec,
-                                 err);
+    /* the API version orch_new negotiated, which every worker's connection adopts */
+    int rc =
+        orch_container_spec(u->o->p, service, sc->svc, number, sc->image, sc->image_id, sc->hash,
+                            false, engine_api_minor(e), resolve_service, u, &spec, err);
     if (rc < 0)
         goto out;
     if (name != NULL) {
@@ -779,26 +777,19 @@ static int prepare_services(struct up *u, struct zp_err *err)
 {
     struct orch *o = u->o;
     struct orch_host host = {0};
-    bool have_host = false;
-    /* another machine's engine: its clock (GET /info) for comparing its times, read here,
-     * before any thread asks orch__engine_now */
-    if (!engine_is_local(o->e)) {
-        if (orch__host(o, &host, err) < 0)
-            return err->code;
-        have_host = true;
-    }
+    /* another machine's engine: its clock (GET /info, once a session) for comparing its
+     * times, read here, before any thread asks orch__engine_now */
+    if (!engine_is_local(o->e) && orch__host(o, &host, err) < 0)
+        return err->code;
     u->svcs = zp_calloc(u->g.n ? u->g.n : 1, sizeof(*u->svcs));
     for (size_t k = 0; k < u->g.norder; k++) {
         size_t i = u->g.order[k];
         const char *service = u->g.nodes[i].name;
         struct svc_ctx *sc = &u->svcs[i];
         sc->svc = zp_node_copy(u->g.nodes[i].svc);
-        /* the host's CPUs and memory (GET /info) only for a service with limits */
-        if (!have_host && orch_limits_use_host(sc->svc)) {
-            if (orch__host(o, &host, err) < 0)
-                return err->code;
-            have_host = true;
-        }
+        /* the host's CPUs and memory (the same GET /info) only for a service with limits */
+        if (orch_limits_use_host(sc->svc) && orch__host(o, &host, err) < 0)
+            return err->code;
         struct orch_adjustment *adj = NULL;
         size_t nadj = 0;
         orch_adapt_limits(sc->svc, service, &host, !u->opts->no_adapt_limits, &adj, &nadj);
@@ -1033,8 +1024,7 @@ static void orphans(struct up *u, struct zp_err *err)
  * made or orphans removed. One container per service (its replicas map alike). */
 static int check_mapping(struct up *u, struct zp_err *err)
 {
-    struct engine *e = u->o->e;
-    int rc = engine_api_minor(e) > 0 ? 0 : engine_connect(e, err);
+    int rc = 0;
     for (size_t k = 0; rc == 0 && k < u->g.norder; k++) {
         size_t i = u->g.order[k];
         const struct orch_svc_plan *sp = &u->plan.svcs[i];
@@ -1045,7 +1035,7 @@ static int check_mapping(struct up *u, struct zp_err *err)
                 continue;
             struct orch_container_spec spec = {0};
             rc = orch_container_spec(u->o->p, u->g.nodes[i].name, sc->svc, it->number, sc->image,
-                                     sc->image_id, sc->hash, false, engine_api_minor(e),
+                                     sc->image_id, sc->hash, false, engine_api_minor(u->o->e),
                                      resolve_service, u, &spec, err);
             orch_container_spec_release(&spec);
             break;

@@ -9,8 +9,6 @@
 #include "orchestrator-int.h"
 
 #define API_TOO_OLD "not supported by the engine's API version (1.41)"
-/* healthcheck.start_interval: Docker 25's API */
-#define API_START_INTERVAL 44
 
 /* One service being mapped: where errors go and the body being built. */
 struct mapper {

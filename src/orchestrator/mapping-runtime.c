@@ -33,12 +33,9 @@ int orch__map_healthcheck(struct mapper *m, const struct zp_node *v)
         return rc;
     if (v->kind != ZP_NODE_MAP)
         return orch__map_fail(m, v, "healthcheck", "must be a mapping");
-    /* an older engine would drop it silently (before 1.44 it reads no StartInterval) */
-    if (zp_node_get(v, "start_interval") != NULL && m->api_minor < API_START_INTERVAL)
+    if (zp_node_get(v, "start_interval") != NULL && m->api_minor < ORCH_API_START_INTERVAL)
         return orch__map_fail(m, zp_node_get(v, "start_interval"), "healthcheck.start_interval",
-                              "needs the engine's API 1.%d (Docker 25) or newer; this engine "
-                              "speaks 1.%d",
-                              API_START_INTERVAL, m->api_minor);
+                              ORCH_START_INTERVAL_REFUSED, m->api_minor);
     struct zp_node *hc = zp_node_new_map(NULL);
     const struct zp_node *test = zp_node_get(v, "test");
     if (test != NULL) {

@@ -97,14 +97,21 @@ void orch__observed_from_list(const struct engine_container_list *l, struct orch
     *ret = o;
 }
 
-int orch__observe(struct engine *e, const char *project, struct orch_observed *ret,
-                  struct zp_err *err)
+int orch__list_containers(struct engine *e, const char *project, struct engine_container_list *ret,
+                          struct zp_err *err)
 {
     char *filter = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, project);
     const char *filters[] = {filter, NULL};
-    struct engine_container_list l = {0};
-    int rc = engine_container_list(e, filters, true, &l, err);
+    int rc = engine_container_list(e, filters, true, ret, err);
     free(filter);
+    return rc;
+}
+
+int orch__observe(struct engine *e, const char *project, struct orch_observed *ret,
+                  struct zp_err *err)
+{
+    struct engine_container_list l = {0};
+    int rc = orch__list_containers(e, project, &l, err);
     if (rc < 0)
         return rc;
     orch__observed_from_list(&l, ret);

@@ -96,6 +96,16 @@ struct orch_listing {
     struct engine_container_list l;
     int64_t ns; /* the engine's time just before the list; 0: unknown */
 };
+/* healthcheck.start_interval reaches the engine from API 1.44 (Docker 25) on; an older one
+ * would drop it without a word, so containers (mapping-runtime.c) and Swarm services
+ * (swarm.c) refuse it there, with this message (the engine's minor version its argument). */
+#define ORCH_API_START_INTERVAL 44
+#define ORCH_START_INTERVAL_REFUSED                                                                \
+    "needs the engine's API 1.44 (Docker 25) or newer; this engine speaks 1.%d"
+
+/* The engine's list of the project's containers (all states, by label) on e (observe.c). */
+int orch__list_containers(struct engine *e, const char *project, struct engine_container_list *ret,
+                          struct zp_err *err);
 /* List the project's containers (all states) on e. */
 int orch__observe(struct engine *e, const char *project, struct orch_observed *ret,
                   struct zp_err *err);

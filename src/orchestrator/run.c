@@ -173,8 +173,6 @@ int orch_run_create(struct orch *o, const struct orch_run_opts *opts, char **ret
         goto out;
     char hash[65];
     orch_config_hash(svc, image_id, hash);
-    if (engine_api_minor(o->e) == 0 && (rc = engine_connect(o->e, err)) < 0)
-        goto out;
     if ((rc = orch_container_spec(o->p, service, svc, 1, image, image_id, hash, true,
                                   engine_api_minor(o->e), run_resolve, o, &spec, err)) < 0)
         goto out;

@@ -123,10 +123,7 @@ int orch_list_project(struct orch *o, struct orch_listing **ret, struct zp_err *
     }
     struct orch_listing *l = zp_calloc(1, sizeof(*l));
     l->ns = orch__engine_clock_known(o) ? orch__engine_now(o) : 0;
-    char *filter = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, o->p->name);
-    const char *filters[] = {filter, NULL};
-    int rc = engine_container_list(o->e, filters, true, &l->l, err);
-    free(filter);
+    int rc = orch__list_containers(o->e, o->p->name, &l->l, err);
     if (rc < 0) {
         free(l);
         return rc;
@@ -150,11 +147,8 @@ void orch_snap_from_listing(const struct orch_listing *l, struct orch_snap **ret
 
 int orch_snap_observe(struct orch *o, struct orch_snap **ret, size_t *ret_n, struct zp_err *err)
 {
-    char *filter = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, o->p->name);
-    const char *filters[] = {filter, NULL};
     struct engine_container_list l = {0};
-    int rc = engine_container_list(o->e, filters, true, &l, err);
-    free(filter);
+    int rc = orch__list_containers(o->e, o->p->name, &l, err);
     if (rc < 0)
         return rc;
     orch_snap_from_list(&l, ret, ret_n);
@@ -313,15 +307,12 @@ int orch_snap_health(struct orch *o, const char *const *services, size_t nservic
     struct orch_graph g = {0};
     struct orch_snap *obs = NULL;
     size_t nobs = 0;
-    char *filter = NULL;
     struct engine_container_list l = {0};
     char *problem = NULL;
     int rc = orch__graph_build(o->p->model, services, nservices, false, &g, err);
     if (rc < 0)
         return rc;
-    filter = zp_asprintf("%s=%s", ORCH_LABEL_PROJECT, o->p->name);
-    const char *filters[] = {filter, NULL};
-    if ((rc = engine_container_list(o->e, filters, true, &l, err)) < 0)
+    if ((rc = orch__list_containers(o->e, o->p->name, &l, err)) < 0)
         goto out;
     orch_snap_from_list(&l, &obs, &nobs);
     for (size_t i = 0; i < nobs && problem == NULL; i++) {
@@ -363,7 +354,6 @@ out:
         free(problem);
     engine_container_list_release(&l);
     orch_snap_free(obs, nobs);
-    free(filter);
     orch__graph_release(&g);
     return rc;
 }

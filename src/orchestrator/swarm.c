@@ -565,12 +565,9 @@ static int map_health(const char *service, int api_minor, const struct zp_node *
         rc = duration(service, "healthcheck.start_period", zp_node_get(h, "start_period"),
                       &s->health_start_period_ns, err);
     const struct zp_node *si = zp_node_get(h, "start_interval");
-    /* an older engine would drop it without a word */
-    if (rc == 0 && si != NULL && api_minor < 44) {
+    if (rc == 0 && si != NULL && api_minor < ORCH_API_START_INTERVAL) {
         char why[96];
-        snprintf(why, sizeof(why),
-                 "needs the engine's API 1.44 (Docker 25) or newer; this engine speaks 1.%d",
-                 api_minor);
+        snprintf(why, sizeof(why), ORCH_START_INTERVAL_REFUSED, api_minor);
         rc = field_error(service, "healthcheck.start_interval", si, err, why);
     }
     if (rc == 0)
@@ -1298,7 +1295,7 @@ int orch_swarm_up(struct orch *o, const struct orch_swarm_up_opts *opts, struct 
         s->name = service_name(o->p->name, s->service);
         s->image = orch_service_image(o->p->name, s->service, s->svc);
         s->replicas_override = -1;
-        s->api_minor = engine_api_minor(o->e); /* connected: the service list above */
+        s->api_minor = engine_api_minor(o->e); /* negotiated by orch_new */
         for (size_t k = 0; k < opts->nscale; k++)
             if (strcmp(opts->scale[k].service, s->service) == 0)
                 s->replicas_override = opts->scale[k].replicas;
