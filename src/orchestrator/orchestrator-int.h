@@ -344,6 +344,9 @@ struct orch_sched_ops {
 
 /* how long a wait on the events goes unchecked by an inspect (ms) */
 #define ORCH_RECHECK_MS 2000
+/* How long a container without a health check must have run to count as up in the
+ * release health verdict (orch_snap_health). */
+#define ORCH_SETTLE_MS 1000
 
 int orch__schedule(struct orch *o, struct orch_pool *pool, const struct orch_graph *g, bool reverse,
                    const struct orch_sched_ops *ops, struct zp_err *err);

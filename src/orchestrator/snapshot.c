@@ -328,6 +328,22 @@ int orch_snap_health(struct orch *o, const char *const *services, size_t nservic
             }
             goto out;
         }
+        /* without a health check, running means having stayed up ORCH_SETTLE_MS: a crash
+         * loop's container is running for a moment after each start (seen right after the
+         * up, it passed); look again once it is that old */
+        int64_t age = orch__engine_now(o) - c.state_time_ns;
+        if (c.health == NULL && c.running && c.state_time_ns > 0 && age >= 0 &&
+            age < (int64_t)ORCH_SETTLE_MS * 1000000) {
+            zp_sleep_ms(ORCH_SETTLE_MS - age / 1000000);
+            engine_container_release(&c);
+            if ((rc = engine_container_inspect(o->e, l.items[i].id, &c, err)) < 0) {
+                if (rc != ZP_E_NOTFOUND)
+                    goto out;
+                zp_err_init(err);
+                rc = 0;
+                continue;
+            }
+        }
         /* the engine reports a container that restarts (or is paused) as running */
         bool up = c.running && !c.restarting && !c.paused;
         if (c.health != NULL && strcmp(c.health, "healthy") != 0 && up) {
